@@ -1,0 +1,154 @@
+/**
+ * Bundles: a container's bundle directory (config.json, rootfs mount point,
+ * state) and its work directory under the data root.
+ *
+ * {@linkcode createBundle} rolls back on any failure, removing only what
+ * that call created: a directory that already existed is never removed
+ * (containerd once deleted a live container's bundle that way).
+ *
+ * {@linkcode removeAtomically} renames a directory to a hidden `.trash-*`
+ * name and then removes it, so no path of the container is ever visible
+ * half-deleted; {@linkcode findLeftovers} finds what an interrupted removal
+ * left behind so {@linkcode cleanupLeftovers} can finish it.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+import { syncDir, writeFileAtomic } from "./atomic_file.ts";
+import { Exists, isNotFound } from "./errors.ts";
+import { unmountAll } from "./mounts.ts";
+
+/** The steps of {@linkcode createBundle}, in order. */
+export const BUNDLE_STEPS = ["bundle-dir", "config", "rootfs-dir", "work-dir", "layers"] as const;
+
+/** One step of {@linkcode createBundle}. */
+export type BundleStep = typeof BUNDLE_STEPS[number];
+
+/** What {@linkcode createBundle} makes. */
+export interface BundleRequest {
+  /** The bundle directory to create (its parent may exist). */
+  bundleDir: string;
+  /** The work directory to create under the data root. */
+  workDir: string;
+  /** The OCI config to write as `config.json`. */
+  config: unknown;
+}
+
+/** Options of {@linkcode createBundle}. */
+export interface BundleOptions {
+  /** Called after each step; a throw here is treated as that step failing. */
+  onStep?: (step: BundleStep) => void | Promise<void>;
+}
+
+/** Name prefix of a directory being removed. */
+export const TRASH_PREFIX = ".trash-";
+
+/** The rootfs mount point inside a bundle. */
+export function rootfsDir(bundleDir: string): string {
+  return join(bundleDir, "rootfs");
+}
+
+/** Overlay layer directories inside a work directory. */
+export function layerDirs(workDir: string): { upper: string; work: string } {
+  return { upper: join(workDir, "upper"), work: join(workDir, "work") };
+}
+
+async function mkdirNew(path: string, mode: number): Promise<void> {
+  try {
+    await Deno.mkdir(path, { mode });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new Exists(`${path} already exists`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Creates the bundle directory (with `config.json` and an empty `rootfs/`)
+ * and the work directory (with overlay `upper/` and `work/`). On failure,
+ * removes exactly the directories this call created and rethrows.
+ */
+export async function createBundle(req: BundleRequest, options: BundleOptions = {}): Promise<void> {
+  const created: string[] = [];
+  const step = async (name: BundleStep) => await options.onStep?.(name);
+  try {
+    await Deno.mkdir(dirname(req.bundleDir), { recursive: true, mode: 0o711 });
+    await mkdirNew(req.bundleDir, 0o711);
+    created.push(req.bundleDir);
+    await step("bundle-dir");
+    await writeFileAtomic(join(req.bundleDir, "config.json"), JSON.stringify(req.config, null, 2), {
+      mode: 0o600,
+    });
+    await step("config");
+    await Deno.mkdir(rootfsDir(req.bundleDir), { mode: 0o755 });
+    await step("rootfs-dir");
+    await Deno.mkdir(dirname(req.workDir), { recursive: true, mode: 0o711 });
+    await mkdirNew(req.workDir, 0o711);
+    created.push(req.workDir);
+    await step("work-dir");
+    const layers = layerDirs(req.workDir);
+    await Deno.mkdir(layers.upper, { mode: 0o755 });
+    await Deno.mkdir(layers.work, { mode: 0o700 });
+    await step("layers");
+  } catch (err) {
+    for (const dir of created.reverse()) {
+      await removeAtomically(dir).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+/**
+ * Removes `dir` atomically: unmounts anything below it, renames it to a
+ * hidden `.trash-*` sibling (one atomic step: from then on the path is
+ * gone), makes the rename durable, then removes the renamed tree.
+ * Returns false when `dir` did not exist.
+ */
+export async function removeAtomically(dir: string): Promise<boolean> {
+  await unmountAll(dir);
+  const trash = join(
+    dirname(dir),
+    `${TRASH_PREFIX}${basename(dir)}-${crypto.randomUUID().slice(0, 8)}`,
+  );
+  try {
+    await Deno.rename(dir, trash);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  await syncDir(dirname(dir));
+  await Deno.remove(trash, { recursive: true });
+  return true;
+}
+
+/** Hidden leftovers of interrupted removals directly inside `parents`. */
+export async function findLeftovers(parents: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const parent of parents) {
+    try {
+      for await (const e of Deno.readDir(parent)) {
+        if (e.name.startsWith(TRASH_PREFIX)) out.push(join(parent, e.name));
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return out.sort();
+}
+
+/** Finishes interrupted removals in `parents`; returns what it removed. */
+export async function cleanupLeftovers(parents: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const path of await findLeftovers(parents)) {
+    await unmountAll(path);
+    try {
+      await Deno.remove(path, { recursive: true });
+      removed.push(path);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,97 @@
+/**
+ * The CLI frame: global options, dispatch, help, and the one exit path that
+ * turns any error into `berth: <message>` and the contract's exit code.
+ *
+ * @module
+ */
+
+import { commandHelp } from "./command.ts";
+import { COMMANDS, findCommand } from "./commands/mod.ts";
+import { type Context, createContext, type Output, stdio } from "./context.ts";
+import { exitCodeOf, InvalidArgument, messageOf } from "./errors.ts";
+import { GLOBAL_DEFAULTS, parseGlobals } from "./globals.ts";
+import { libc } from "./libc.ts";
+
+/** `berth --help`. */
+export function globalHelp(): string {
+  const visible = COMMANDS.filter((c) => !c.hidden);
+  const width = Math.max(...visible.map((c) => c.name.length));
+  const d = GLOBAL_DEFAULTS;
+  return [
+    "berth — a daemonless container manager over a runc-compatible OCI runtime",
+    "",
+    "Usage: berth [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS] [-- CMD [ARG...]]",
+    "",
+    "Commands:",
+    ...visible.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Global options (each also read from an environment variable; the flag wins):",
+    `  --root DIR            volatile state (env BERTH_ROOT, default: ${d.root})`,
+    `  --data-root DIR       persistent data: logs, layers (env BERTH_DATA_ROOT, default: ${d.dataRoot})`,
+    `  -n, --namespace NS    tenant namespace (env BERTH_NAMESPACE, default: ${d.namespace})`,
+    `  --runtime PATH        OCI runtime CLI (env BERTH_RUNTIME, default: ${d.runtime})`,
+    "  --debug               stack traces and runtime command lines (env BERTH_DEBUG=1)",
+    "  -h, --help            show help; berth COMMAND --help for a command's options",
+    "",
+    "Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 exists, 5 wrong status;",
+    "run (foreground) and exec exit with the container process's code.",
+    "",
+    "Examples:",
+    "  berth run --rootfs /srv/rootfs --rm hello -- echo hello",
+    "  berth run -d --rootfs /srv/rootfs web1 -- httpd -f -p 80",
+    "  berth list",
+    "  berth delete -f web1",
+    "",
+  ].join("\n");
+}
+
+function wantsHelp(args: string[]): boolean {
+  const dd = args.indexOf("--");
+  return (dd >= 0 ? args.slice(0, dd) : args).some((a) => a === "-h" || a === "--help");
+}
+
+/** Runs berth with `argv`; resolves to the exit code. */
+export async function main(
+  argv: string[],
+  overrides: Partial<Context> = {},
+): Promise<number> {
+  const io: Output = overrides.io ?? stdio;
+  let debug = argv.includes("--debug") || Deno.env.get("BERTH_DEBUG") === "1";
+  try {
+    (overrides.libc ?? libc).disarmInspectorSignal();
+  } catch (err) {
+    if (debug) io.err(`berth: cannot disarm SIGUSR1: ${messageOf(err)}\n`);
+  }
+  try {
+    const { globals, rest, help } = parseGlobals(argv, (k) => Deno.env.get(k));
+    debug = globals.debug;
+    const [name, ...args] = rest;
+    if (name === "help") {
+      const target = args[0] === undefined ? undefined : findCommand(args[0]);
+      if (args[0] !== undefined && target === undefined) {
+        throw new InvalidArgument(`unknown command "${args[0]}"`);
+      }
+      io.out(target ? commandHelp(target) : globalHelp());
+      return 0;
+    }
+    if (name === undefined) {
+      io.out(globalHelp());
+      return help ? 0 : 2;
+    }
+    const cmd = findCommand(name);
+    if (cmd === undefined) {
+      throw new InvalidArgument(`unknown command "${name}" (see berth --help)`);
+    }
+    if (help || wantsHelp(args)) {
+      io.out(commandHelp(cmd));
+      return 0;
+    }
+    const options = cmd.parse(args);
+    const ctx = createContext(globals, { ...overrides, io });
+    return await cmd.run(ctx, options);
+  } catch (err) {
+    io.err(`berth: ${messageOf(err)}\n`);
+    if (debug && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
+    return exitCodeOf(err);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * `berth kill [--all] ID [SIGNAL]`.
+ *
+ * @module
+ */
+
+import { bool, noCommand, parseCommandArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import { InvalidArgument } from "../errors.ts";
+import { parseSignal } from "../signals.ts";
+import { transition } from "../status.ts";
+
+const OPTIONS = [
+  {
+    name: "all",
+    short: "a",
+    type: "boolean" as const,
+    help: "signal every process of the container",
+  },
+];
+
+/** `kill`. */
+export const killCommand: Command<{ ref: string; signal: number; all: boolean }> = {
+  name: "kill",
+  summary: "send a signal to a container",
+  usage: "kill [--all] ID [SIGNAL]",
+  description: "SIGNAL is a name (TERM, SIGKILL) or a number; default SIGTERM.",
+  options: OPTIONS,
+  examples: ["berth kill web1", "berth kill web1 KILL", "berth kill --all web1 9"],
+  parse(args) {
+    const p = parseCommandArgs("kill", args, OPTIONS);
+    noCommand("kill", p.command);
+    const [ref, sig, extra] = p.positionals;
+    if (ref === undefined) throw new InvalidArgument("kill: missing ID");
+    if (extra !== undefined) throw new InvalidArgument(`kill: unexpected argument "${extra}"`);
+    return { ref, signal: parseSignal(sig ?? "TERM"), all: bool(p.values, "all") };
+  },
+  async run(ctx, o) {
+    const id = await resolveContainer(ctx, o.ref);
+    await withLoaded(ctx, id, async (s) => {
+      transition(s.id, s.status, "kill");
+      await ctx.runtime.kill(runtimeTarget(ctx, s), o.signal, o.all);
+    });
+    return 0;
+  },
+};

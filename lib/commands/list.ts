@@ -1,0 +1,76 @@
+/**
+ * `berth list` (`ls`): the containers of the namespace (or of all).
+ *
+ * @module
+ */
+
+import { bool, noCommand, parseCommandArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { isLive, reconcile } from "../container.ts";
+import { InvalidArgument } from "../errors.ts";
+import { ensureMonitor } from "../monitor_client.ts";
+import { type ContainerState, publicState } from "../state_file.ts";
+import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+
+/** Options of `list`. */
+export interface ListOptions {
+  quiet: boolean;
+  format: Format;
+  allNamespaces: boolean;
+}
+
+const OPTIONS = [
+  { name: "quiet", short: "q", type: "boolean" as const, help: "print IDs only" },
+  FORMAT_OPTION,
+  { name: "all-namespaces", short: "A", type: "boolean" as const, help: "list every namespace" },
+];
+
+/** `list`. */
+export const listCommand: Command<ListOptions> = {
+  name: "list",
+  aliases: ["ls"],
+  summary: "list containers",
+  usage: "list [-q] [--format table|json] [--all-namespaces]",
+  options: OPTIONS,
+  examples: ["berth list", "berth ls -q", "berth list --format json --all-namespaces"],
+  parse(args) {
+    const p = parseCommandArgs("list", args, OPTIONS);
+    noCommand("list", p.command);
+    if (p.positionals.length > 0) {
+      throw new InvalidArgument(`list: unexpected argument "${p.positionals[0]}"`);
+    }
+    return {
+      quiet: bool(p.values, "quiet"),
+      format: formatOf("list", p),
+      allNamespaces: bool(p.values, "all-namespaces"),
+    };
+  },
+  async run(ctx, o) {
+    const namespaces = o.allNamespaces ? await ctx.store.namespaces() : [ctx.globals.namespace];
+    const warn = (m: string) => ctx.io.err(`berth: warning: ${m}\n`);
+    let states: ContainerState[] = [];
+    for (const ns of namespaces) states.push(...(await ctx.store.list(ns, warn)));
+    states = await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s)));
+    if (states.some(isLive)) await ensureMonitor(ctx);
+    if (o.quiet) {
+      ctx.io.out(states.map((s) => s.id + "\n").join(""));
+    } else if (o.format === "json") {
+      ctx.io.out(JSON.stringify(states.map(publicState), null, 2) + "\n");
+    } else {
+      const head = ["ID", "PID", "STATUS", "EXIT", "CREATED"];
+      const rows = states.map((s) => [
+        s.id,
+        s.status === "stopped" || s.pid === null ? "-" : String(s.pid),
+        s.status,
+        s.exitCode === null ? "-" : String(s.exitCode),
+        s.createdAt,
+      ]);
+      if (o.allNamespaces) {
+        head.unshift("NAMESPACE");
+        rows.forEach((r, i) => r.unshift(states[i]!.namespace));
+      }
+      ctx.io.out(table([head, ...rows]));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,47 @@
+/**
+ * The registry of subcommands.
+ *
+ * @module
+ */
+
+import type { AnyCommand } from "../command.ts";
+import { createCommand } from "./create.ts";
+import { deleteCommand } from "./delete.ts";
+import { execCommand } from "./exec.ts";
+import { killCommand } from "./kill.ts";
+import { listCommand } from "./list.ts";
+import { logsCommand } from "./logs.ts";
+import { monitorCommand } from "./monitor.ts";
+import { pauseCommand, resumeCommand } from "./pause.ts";
+import { psCommand } from "./ps.ts";
+import { runCommand } from "./run.ts";
+import { specCommand } from "./spec.ts";
+import { startCommand } from "./start.ts";
+import { stateCommand } from "./state.ts";
+import { versionCommand } from "./version.ts";
+import { waitCommand } from "./wait.ts";
+
+/** Every command, in help order. */
+export const COMMANDS: readonly AnyCommand[] = [
+  createCommand,
+  startCommand,
+  runCommand,
+  stateCommand,
+  listCommand,
+  psCommand,
+  execCommand,
+  pauseCommand,
+  resumeCommand,
+  killCommand,
+  deleteCommand,
+  waitCommand,
+  logsCommand,
+  specCommand,
+  versionCommand,
+  monitorCommand,
+];
+
+/** Finds a command by name or alias. */
+export function findCommand(name: string): AnyCommand | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}

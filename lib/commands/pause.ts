@@ -1,0 +1,36 @@
+/**
+ * `berth pause ID` / `berth resume ID`: freeze and thaw.
+ *
+ * @module
+ */
+
+import type { Command } from "../command.ts";
+import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import { transition } from "../status.ts";
+import { parseOneId } from "./single_id.ts";
+
+function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref: string }> {
+  return {
+    name,
+    summary,
+    usage: `${name} ID`,
+    options: [],
+    examples: [`berth ${name} web1`],
+    parse: (args) => ({ ref: parseOneId(name, args).ref }),
+    async run(ctx, o) {
+      const id = await resolveContainer(ctx, o.ref);
+      await withLoaded(ctx, id, async (s) => {
+        const next = transition(s.id, s.status, name);
+        await ctx.runtime[name](runtimeTarget(ctx, s));
+        s.status = next;
+        await ctx.store.save(s);
+      });
+      return 0;
+    },
+  };
+}
+
+/** `pause`. */
+export const pauseCommand = freezeCommand("pause", "freeze all processes of a container");
+/** `resume`. */
+export const resumeCommand = freezeCommand("resume", "thaw a paused container");

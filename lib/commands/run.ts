@@ -1,0 +1,105 @@
+/**
+ * `berth run [OPTS] [-d] [--rm] ID [-- CMD...]`: create + start. In the
+ * foreground, the container's stdout/stderr stream to berth's and berth
+ * exits with the container's exit code.
+ *
+ * @module
+ */
+
+import { bool, parseCommandArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { runtimeTarget } from "../container.ts";
+import type { Context } from "../context.ts";
+import { InvalidArgument } from "../errors.ts";
+import { follow, openLog } from "../log_follow.ts";
+import { createContainer, type CreateRequest } from "../ops/create.ts";
+import { deleteContainer } from "../ops/delete.ts";
+import { startContainer } from "./start.ts";
+import { waitExit } from "../ops/wait.ts";
+import { logFiles } from "../paths.ts";
+import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
+
+/** Options of `run`. */
+export interface RunOptions {
+  create: CreateRequest;
+  detach: boolean;
+  rm: boolean;
+}
+
+const RUN_OPTIONS = [
+  ...CREATE_OPTIONS,
+  { name: "detach", short: "d", type: "boolean" as const, help: "return once the container runs" },
+  { name: "rm", type: "boolean" as const, help: "delete the container once it exits" },
+];
+
+const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const SIGNUM: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
+/** `run`. */
+export const runCommand: Command<RunOptions> = {
+  name: "run",
+  summary: "create and start a container (foreground: exit with its code)",
+  usage: "run [OPTIONS] [-d] [--rm] ID [-- CMD [ARG...]]",
+  description:
+    "Without -d, stdout/stderr of the container go to berth's and berth exits with the\n" +
+    "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.",
+  options: RUN_OPTIONS,
+  examples: [
+    "berth run --rootfs /srv/rootfs --rm hello -- echo hello",
+    "berth run -d --rootfs /srv/rootfs web1 -- httpd -f",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("run", args, RUN_OPTIONS);
+    const rm = bool(p.values, "rm");
+    const detach = bool(p.values, "detach");
+    if (p.command !== null && p.command.length === 0) {
+      throw new InvalidArgument('run: nothing after "--"');
+    }
+    return { create: createRequestFrom("run", p, rm), detach, rm };
+  },
+  async run(ctx, o) {
+    const s = await createContainer(ctx, o.create);
+    if (o.detach) {
+      await startOrCleanUp(ctx, s.id, o.rm);
+      return 0;
+    }
+    const logs = logFiles(s.workDir);
+    const out = await openLog(logs.stdout);
+    const err = await openLog(logs.stderr);
+    try {
+      await startOrCleanUp(ctx, s.id, o.rm);
+      const forward = (sig: Deno.Signal) => () => {
+        ctx.runtime.kill(runtimeTarget(ctx, s), SIGNUM[sig]!).catch(() => {});
+      };
+      const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
+      for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+      try {
+        const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
+        await Promise.all([
+          out ? follow(out, (b) => ctx.io.out(b), exited) : null,
+          err ? follow(err, (b) => ctx.io.err(b), exited) : null,
+        ]);
+        const outcome = await exited;
+        if (o.rm && !outcome.removed) {
+          await deleteContainer(ctx, s.namespace, s.id, true).catch(() => {});
+        }
+        return outcome.exitCode;
+      } finally {
+        for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+      }
+    } finally {
+      out?.close();
+      err?.close();
+    }
+  },
+};
+
+/** Starts `id`; if that fails, a `--rm` container is deleted again. */
+async function startOrCleanUp(ctx: Context, id: string, rm: boolean): Promise<void> {
+  try {
+    await startContainer(ctx, id);
+  } catch (err) {
+    if (rm) await deleteContainer(ctx, ctx.globals.namespace, id, true).catch(() => {});
+    throw err;
+  }
+}

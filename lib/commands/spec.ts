@@ -1,0 +1,37 @@
+/**
+ * `berth spec`: prints the default OCI config that `create --rootfs` uses.
+ *
+ * @module
+ */
+
+import { noCommand, parseCommandArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { InvalidArgument } from "../errors.ts";
+import { defaultSpec } from "../spec.ts";
+
+/** `spec`. */
+export const specCommand: Command<Record<never, never>> = {
+  name: "spec",
+  summary: "print the default OCI config.json that create --rootfs uses",
+  usage: "spec",
+  description:
+    "create replaces process.args (CMD), adds -e variables, sets cwd, hostname (the ID)\n" +
+    "and linux.cgroupsPath (/berth/NAMESPACE/ID), and points root.path at the overlay.",
+  options: [],
+  examples: [
+    "berth spec > config.json",
+    "berth create --rootfs /srv/rootfs --config config.json web1",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("spec", args, []);
+    noCommand("spec", p.command);
+    if (p.positionals.length > 0) {
+      throw new InvalidArgument(`spec: unexpected argument "${p.positionals[0]}"`);
+    }
+    return {};
+  },
+  run(ctx) {
+    ctx.io.out(JSON.stringify(defaultSpec(), null, 2) + "\n");
+    return Promise.resolve(0);
+  },
+};

@@ -1,0 +1,41 @@
+/**
+ * `berth start ID`: starts a created container.
+ *
+ * @module
+ */
+
+import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import type { Context } from "../context.ts";
+import { transition } from "../status.ts";
+
+/** Starts the created container `id` (exact ID) of the context's namespace. */
+export async function startContainer(ctx: Context, id: string): Promise<void> {
+  await withLoaded(ctx, id, async (s) => {
+    const next = transition(s.id, s.status, "start");
+    await ctx.runtime.start(runtimeTarget(ctx, s));
+    s.status = next;
+    s.startedAt = ctx.clock.now().toISOString();
+    await ctx.store.save(s);
+  });
+}
+
+/** `start`. */
+export const startCommand: Command<{ ref: string }> = {
+  name: "start",
+  summary: "start a created container",
+  usage: "start ID",
+  options: [],
+  examples: ["berth start web1"],
+  parse(args) {
+    const p = parseCommandArgs("start", args, []);
+    noCommand("start", p.command);
+    const [ref] = expectPositionals("start", p.positionals, ["ID"]);
+    return { ref: ref! };
+  },
+  async run(ctx, o) {
+    await startContainer(ctx, await resolveContainer(ctx, o.ref));
+    return 0;
+  },
+};

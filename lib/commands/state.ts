@@ -1,0 +1,28 @@
+/**
+ * `berth state ID`: the container's state as one JSON object.
+ *
+ * @module
+ */
+
+import type { Command } from "../command.ts";
+import { isLive, reconcile, resolveContainer } from "../container.ts";
+import { ensureMonitor } from "../monitor_client.ts";
+import { publicState } from "../state_file.ts";
+import { parseOneId } from "./single_id.ts";
+
+/** `state`. */
+export const stateCommand: Command<{ ref: string }> = {
+  name: "state",
+  summary: "print the container's state as JSON",
+  usage: "state ID",
+  options: [],
+  examples: ["berth state web1", "berth state web1 | jq -r .status"],
+  parse: (args) => ({ ref: parseOneId("state", args).ref }),
+  async run(ctx, o) {
+    const id = await resolveContainer(ctx, o.ref);
+    const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+    if (isLive(s)) await ensureMonitor(ctx);
+    ctx.io.out(JSON.stringify(publicState(s), null, 2) + "\n");
+    return 0;
+  },
+};

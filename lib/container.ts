@@ -1,0 +1,149 @@
+/**
+ * Per-container building blocks shared by the commands and the monitor:
+ * ID resolution, the container lock, runtime targets, and reconciling a
+ * recorded status with the process table.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Context } from "./context.ts";
+import { resolveId } from "./id.ts";
+import { FileLock, type LockOptions } from "./lock.ts";
+import { liveness } from "./proc.ts";
+import type { RuntimeTarget } from "./runtime.ts";
+import type { ContainerState } from "./state_file.ts";
+import { canTransition } from "./status.ts";
+
+/** Resolves an ID or unique prefix in the context's namespace. */
+export function resolveContainer(ctx: Context, ref: string): Promise<string> {
+  const ns = ctx.globals.namespace;
+  return resolveId(ref, (id) => ctx.store.exists(ns, id), () => ctx.store.ids(ns));
+}
+
+/**
+ * Runs `fn` holding the lock of `ns/id`. If afterwards the container has
+ * no state (it was deleted, or never created), the lock file is removed
+ * while still held, so no lock file outlives its container.
+ */
+export async function withContainerLock<T>(
+  ctx: Context,
+  ns: string,
+  id: string,
+  fn: (lock: FileLock) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
+  const lock = await FileLock.acquire(ctx.paths.lockFile(ns, id), `container "${id}"`, {
+    clock: ctx.clock,
+    ...options,
+  });
+  try {
+    return await fn(lock);
+  } finally {
+    if (lock.held) {
+      if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
+      else await lock.releaseAndRemove().catch(() => lock.release());
+    }
+  }
+}
+
+/** The runtime call target of a container. */
+export function runtimeTarget(ctx: Context, s: { namespace: string; id: string }): RuntimeTarget {
+  return {
+    root: ctx.paths.runtimeRoot(s.namespace),
+    id: s.id,
+    logFile: join(ctx.paths.bundleDir(s.namespace, s.id), "runc.log"),
+  };
+}
+
+/** True when the status says a process should exist. */
+export function isLive(s: ContainerState): boolean {
+  return s.status !== "stopped";
+}
+
+/** True when the recorded init process is gone (not merely a zombie). */
+export function initGone(s: ContainerState): boolean {
+  return s.pid !== null && liveness(s.pid, s.pidStartTime) === "gone";
+}
+
+/**
+ * Records that the container's init exited. `observed` is false for a
+ * synthetic code (255, the exit could not be observed): a synthetic code
+ * never replaces a real one, and a real one always replaces a synthetic
+ * one. Must be called under the container's lock with a fresh state.
+ * Returns true when the state changed (the caller saves it).
+ */
+export function applyExit(
+  s: ContainerState,
+  exitCode: number,
+  observed: boolean,
+  at: Date,
+): boolean {
+  if (s.status === "stopped" && (s.exitObserved || !observed)) return false;
+  if (s.status !== "stopped" && !canTransition(s.status, "exit")) return false;
+  s.status = "stopped";
+  s.exitCode = exitCode;
+  s.exitObserved = observed;
+  s.exitedAt = at.toISOString();
+  return true;
+}
+
+/**
+ * True while a monitor holds the root's monitor lock. A live monitor
+ * watches every live container of the root (it adopts them all when it
+ * starts and creates the rest), so it, not a reader, records their exits:
+ * a reader that saw the init gone would otherwise race it with a synthetic
+ * 255 in the instant between its waitpid and its record.
+ */
+export async function monitorAlive(ctx: Context): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(ctx.paths.monitorLock, { read: true });
+  } catch {
+    return false;
+  }
+  try {
+    return !(await file.tryLock(false));
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * For a state loaded under the lock: if the container should be live but
+ * its init is gone and no monitor will record it, records the stop (255,
+ * unobserved) and saves.
+ * Zombies count as alive: their reaper records the real code.
+ */
+export async function refreshLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
+  if (isLive(s) && s.pid !== null && initGone(s) && !(await monitorAlive(ctx))) {
+    if (applyExit(s, 255, false, ctx.clock.now())) await ctx.store.save(s);
+  }
+  return s;
+}
+
+/**
+ * Re-checks a live container against the process table without holding
+ * its lock; takes the lock only when there is a stop to record. Never call
+ * it while holding the lock (use {@linkcode refreshLocked}).
+ */
+export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState> {
+  if (!isLive(s) || s.pid === null || !initGone(s) || await monitorAlive(ctx)) return s;
+  return await withContainerLock(ctx, s.namespace, s.id, async () => {
+    const fresh = await ctx.store.tryLoad(s.namespace, s.id);
+    return fresh === null ? s : await refreshLocked(ctx, fresh);
+  });
+}
+
+/** Loads `id` of the context's namespace under its lock and runs `fn`. */
+export function withLoaded<T>(
+  ctx: Context,
+  id: string,
+  fn: (s: ContainerState) => Promise<T>,
+): Promise<T> {
+  const ns = ctx.globals.namespace;
+  return withContainerLock(ctx, ns, id, async () => {
+    const s = await refreshLocked(ctx, await ctx.store.load(ns, id));
+    return await fn(s);
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * What every command runs with: the global options and the services behind
+ * small interfaces (clock, processes, runtime, libc, output), built once in
+ * `main.ts` and replaceable in tests.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Clock, systemClock } from "./clock.ts";
+import type { GlobalOptions } from "./globals.ts";
+import { type Libc, libc } from "./libc.ts";
+import { Paths } from "./paths.ts";
+import { denoRunner, type ProcessRunner } from "./process.ts";
+import { OciRuntime } from "./runtime.ts";
+import { StateStore } from "./state_file.ts";
+
+/** Where commands write. */
+export interface Output {
+  /** Writes to stdout. */
+  out(text: string | Uint8Array): void;
+  /** Writes to stderr. */
+  err(text: string | Uint8Array): void;
+}
+
+/** The services a command runs with. */
+export interface Context {
+  globals: GlobalOptions;
+  paths: Paths;
+  store: StateStore;
+  runtime: OciRuntime;
+  runner: ProcessRunner;
+  libc: Libc;
+  clock: Clock;
+  io: Output;
+  env: (key: string) => string | undefined;
+  /** The command line that starts this same berth (binary, or deno + main.ts). */
+  self: string[];
+}
+
+const encoder = new TextEncoder();
+
+function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: string | Uint8Array): void {
+  let bytes = typeof data === "string" ? encoder.encode(data) : data;
+  while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+}
+
+/** stdout/stderr of this process. */
+export const stdio: Output = {
+  out: (t) => writeAllSync(Deno.stdout, t),
+  err: (t) => writeAllSync(Deno.stderr, t),
+};
+
+/**
+ * The command line that runs this berth again: the compiled binary itself,
+ * or `deno run -A main.ts` from a checkout.
+ */
+export function selfCommand(): string[] {
+  const exe = Deno.execPath();
+  if (basename(exe) === "deno") {
+    const main = new URL("../main.ts", import.meta.url);
+    return [exe, "run", "-A", "--quiet", "--no-prompt", fileURLToPath(main)];
+  }
+  return [exe];
+}
+
+/** Builds the real context for `globals`. */
+export function createContext(globals: GlobalOptions, overrides: Partial<Context> = {}): Context {
+  const paths = new Paths(globals.root, globals.dataRoot);
+  const runner = overrides.runner ?? denoRunner;
+  const io = overrides.io ?? stdio;
+  const trace = globals.debug ? (argv: string[]) => io.err(`+ ${argv.join(" ")}\n`) : undefined;
+  const runtime = new OciRuntime(globals.runtime, runner, trace ? { trace } : {});
+  return {
+    globals,
+    paths,
+    store: new StateStore(paths),
+    runtime,
+    runner,
+    libc,
+    clock: systemClock,
+    io,
+    env: (k) => Deno.env.get(k),
+    self: selfCommand(),
+    ...overrides,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Container IDs and namespaces: validation (before any path is built from
+ * them) and unique-prefix resolution.
+ *
+ * @module
+ */
+
+import { InvalidArgument, NotFound } from "./errors.ts";
+
+/** The contract's ID rule; namespaces follow the same rule. */
+export const ID_PATTERN = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+
+/** The longest valid ID. */
+export const ID_MAX_LENGTH = 76;
+
+/** A prefix may stop anywhere an ID may continue, e.g. `web-` of `web-1`. */
+const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** True when `id` is a valid container ID (or namespace name). */
+export function isValidId(id: string): boolean {
+  return id.length <= ID_MAX_LENGTH && ID_PATTERN.test(id);
+}
+
+function describe(value: string): string {
+  return JSON.stringify(value.length > 90 ? value.slice(0, 87) + "..." : value);
+}
+
+/**
+ * Returns `id` if it is a valid container ID, else throws InvalidArgument.
+ * `what` names the thing in the message ("container ID", "namespace").
+ */
+export function validateId(id: string, what = "container ID"): string {
+  if (id.length === 0) throw new InvalidArgument(`invalid ${what} "": must not be empty`);
+  if (id.length > ID_MAX_LENGTH) {
+    throw new InvalidArgument(
+      `invalid ${what} ${describe(id)}: longer than ${ID_MAX_LENGTH} characters`,
+    );
+  }
+  if (!ID_PATTERN.test(id)) {
+    throw new InvalidArgument(
+      `invalid ${what} ${
+        describe(id)
+      }: use letters, digits and single ".", "_" or "-" between them`,
+    );
+  }
+  return id;
+}
+
+/** Validates a namespace name (same rules as IDs). */
+export function validateNamespace(ns: string): string {
+  return validateId(ns, "namespace");
+}
+
+/** Validates a reference that may be a full ID or a prefix of one. */
+export function validateReference(ref: string): string {
+  if (ref.length === 0) throw new InvalidArgument(`invalid container ID "": must not be empty`);
+  if (ref.length > ID_MAX_LENGTH || !PREFIX_PATTERN.test(ref)) {
+    // Reuse the full rule's message: a bad reference is a bad ID.
+    validateId(ref);
+  }
+  return ref;
+}
+
+/**
+ * Resolves `ref` against the IDs that exist: an exact match always wins;
+ * otherwise exactly one ID must start with `ref`.
+ *
+ * `exists(id)` answers the exact check cheaply (no directory scan);
+ * `list()` is called only when the exact check fails.
+ */
+export async function resolveId(
+  ref: string,
+  exists: (id: string) => Promise<boolean>,
+  list: () => Promise<string[]>,
+): Promise<string> {
+  validateReference(ref);
+  if (await exists(ref)) return ref;
+  const matches = (await list()).filter((id) => id.startsWith(ref)).sort();
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) throw new NotFound(`container "${ref}" not found`);
+  const shown = matches.length > 10
+    ? [...matches.slice(0, 10), `and ${matches.length - 10} more`]
+    : matches;
+  throw new InvalidArgument(`"${ref}" is ambiguous: it matches ${shown.join(", ")}`);
+}

@@ -1,0 +1,153 @@
+/**
+ * The few libc calls berth makes through FFI, behind a small interface so
+ * tests can substitute faults. All calls are synchronous: errno is per
+ * thread, and a synchronous FFI call runs on the calling JS thread, so errno
+ * read right after it belongs to it.
+ *
+ * @module
+ */
+
+/** How a reaped process ended. */
+export interface WaitResult {
+  /** Exit status, or 128+N for signal N. */
+  exitCode: number;
+}
+
+/** An OS error from a libc call. */
+export class ErrnoError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${ERRNO_NAMES[errno] ?? `errno ${errno}`}`);
+  }
+}
+
+/** Names of the errno values berth reacts to. */
+export const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "operation not permitted (EPERM)",
+  2: "no such file or directory (ENOENT)",
+  10: "no child process (ECHILD)",
+  16: "device or resource busy (EBUSY)",
+  20: "not a directory (ENOTDIR)",
+  22: "invalid argument (EINVAL)",
+};
+
+/** The libc surface berth uses. */
+export interface Libc {
+  /** prctl(PR_SET_CHILD_SUBREAPER, 1). */
+  setChildSubreaper(): void;
+  /** waitpid(pid, WNOHANG): null while it runs; throws ErrnoError (ECHILD) if not our child. */
+  waitpid(pid: number): WaitResult | null;
+  /** mount(2). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2). */
+  umount(target: string, flags: number): void;
+  /**
+   * Makes SIGUSR1 harmless for this process: Deno (2.9.2+) opens a V8
+   * inspector on 127.0.0.1:9229 when it receives SIGUSR1. See
+   * {@linkcode disarmInspectorSignal}.
+   */
+  disarmInspectorSignal(): void;
+}
+
+/** MNT_DETACH for {@linkcode Libc.umount}. */
+export const MNT_DETACH = 2;
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+const SIGUSR1 = 10;
+
+const encoder = new TextEncoder();
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s + "\0");
+}
+
+const SYMBOLS = {
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+} as const;
+
+type LibcLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+/** Decodes a wait(2) status into berth's exit code convention. */
+export function decodeWaitStatus(status: number): number {
+  const sig = status & 0x7f;
+  if (sig === 0) return (status >> 8) & 0xff;
+  return 128 + sig;
+}
+
+class RealLibc implements Libc {
+  #lib: LibcLibrary | null = null;
+
+  get #sym(): LibcLibrary["symbols"] {
+    this.#lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+    return this.#lib.symbols;
+  }
+
+  #errno(): number {
+    const p = this.#sym.__errno_location();
+    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  }
+
+  setChildSubreaper(): void {
+    if (this.#sym.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) !== 0) {
+      throw new ErrnoError("prctl(PR_SET_CHILD_SUBREAPER)", this.#errno());
+    }
+  }
+
+  waitpid(pid: number): WaitResult | null {
+    const status = new Int32Array(1);
+    for (;;) {
+      const r = this.#sym.waitpid(pid, status, WNOHANG);
+      if (r === 0) return null;
+      if (r === pid) return { exitCode: decodeWaitStatus(status[0]!) };
+      const errno = this.#errno();
+      if (errno === 4) continue; // EINTR
+      throw new ErrnoError(`waitpid(${pid})`, errno);
+    }
+  }
+
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void {
+    const r = this.#sym.mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags), cstr(data));
+    if (r !== 0) throw new ErrnoError(`mount ${target}`, this.#errno());
+  }
+
+  umount(target: string, flags: number): void {
+    if (this.#sym.umount2(cstr(target), flags) !== 0) {
+      throw new ErrnoError(`umount ${target}`, this.#errno());
+    }
+  }
+
+  disarmInspectorSignal(): void {
+    disarmInspectorSignal(this.#sym);
+  }
+}
+
+/**
+ * Deno installs its SIGUSR1→inspector handler 500 ms after start, through
+ * the same process-wide registry that backs `Deno.addSignalListener`. The
+ * registry installs its OS-level handler once, on the first registration.
+ * So: register a listener (the registry's handler is installed now), then
+ * replace the OS-level handler with a native no-op (libc's `getpid`, which
+ * is async-signal-safe and ignores its argument). Deno's later registration
+ * only adds an action to the registry and never reinstalls its handler.
+ *
+ * A caught signal, unlike an ignored one, is reset to the default on exec,
+ * so the runtime and the containers berth starts get a normal SIGUSR1.
+ */
+function disarmInspectorSignal(sym: LibcLibrary["symbols"]): void {
+  const listener = () => {};
+  Deno.addSignalListener("SIGUSR1", listener);
+  try {
+    const noop = sym.dlsym(null, cstr("getpid"));
+    if (noop === null) throw new Error("dlsym(getpid) failed");
+    sym.signal(SIGUSR1, noop);
+  } finally {
+    Deno.removeSignalListener("SIGUSR1", listener);
+  }
+}
+
+/** The real libc, loaded on first use. */
+export const libc: Libc = new RealLibc();

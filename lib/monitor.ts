@@ -1,0 +1,347 @@
+/**
+ * The monitor: one long-lived berth process per root (hidden command
+ * `__monitor`). It runs the runtime's `create` itself and is a child
+ * subreaper, so every container init it creates is re-parented to it; it
+ * reaps them by pid on SIGCHLD (never `waitpid(-1)`, which would steal the
+ * status of Deno's own children) and records exit codes in the state files
+ * under the containers' locks. Containers it did not create (re-adopted
+ * after a previous monitor died) are polled in /proc; their exits cannot
+ * be observed and are recorded as 255.
+ *
+ * It holds `monitor.lock` for its whole life, serves `monitor.sock` (0600),
+ * and exits once no container is live and no request is under way for
+ * `idleMs`. Containers never depend on it: if it is killed they keep running
+ * and the next berth command starts a new one.
+ *
+ * @module
+ */
+
+import { applyExit, isLive, withContainerLock } from "./container.ts";
+import type { Context } from "./context.ts";
+import { BerthError, messageOf } from "./errors.ts";
+import { ErrnoError } from "./libc.ts";
+import { FileLock } from "./lock.ts";
+import {
+  type CreateRequest,
+  type MonitorReply,
+  type MonitorRequest,
+  readMessage,
+  writeMessage,
+} from "./monitor_protocol.ts";
+import { deleteLocked } from "./ops/delete.ts";
+import type { ProcessRunner } from "./process.ts";
+import { liveness, procInfo, startTimeOf } from "./proc.ts";
+import { OciRuntime } from "./runtime.ts";
+
+/** Options of {@linkcode runMonitor}. */
+export interface MonitorOptions {
+  /** Exit after this long with nothing to watch. Default 2000 ms (env BERTH_MONITOR_IDLE_MS). */
+  idleMs: number;
+  /** Period of the /proc sweep for processes it cannot wait for. Default 250 ms. */
+  pollMs: number;
+}
+
+interface Watch {
+  ns: string;
+  id: string;
+  pid: number;
+  startTime: number | null;
+  /** Our child: waitpid works. Otherwise poll /proc. */
+  child: boolean;
+  waiters: ((code: number) => void)[];
+}
+
+const key = (ns: string, id: string) => `${ns}/${id}`;
+
+/** How long the monitor remembers an exit after recording it. */
+const RECENT_MS = 60_000;
+
+/** Runs the monitor until it goes idle; returns the exit code. */
+export async function runMonitor(ctx: Context, options: MonitorOptions): Promise<number> {
+  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o711 });
+  await Deno.mkdir(ctx.paths.dataRoot, { recursive: true, mode: 0o711 });
+  const lock = await takeMonitorLock(ctx);
+  if (lock === null) return 0; // another monitor serves this root
+  const m = new Monitor(ctx, options, lock);
+  return await m.serve();
+}
+
+/** Waits briefly for a previous monitor that is shutting down. */
+async function takeMonitorLock(ctx: Context): Promise<FileLock | null> {
+  const deadline = ctx.clock.monotonic() + 5_000;
+  for (;;) {
+    const lock = await FileLock.tryAcquire(ctx.paths.monitorLock);
+    if (lock !== null) return lock;
+    // A live monitor that still listens serves the root: leave it be.
+    try {
+      const conn = await Deno.connect({ transport: "unix", path: ctx.paths.monitorSocket });
+      conn.close();
+      return null;
+    } catch { /* it is exiting: wait for its lock */ }
+    if (ctx.clock.monotonic() >= deadline) return null;
+    await ctx.clock.sleep(10);
+  }
+}
+
+class Monitor {
+  readonly #watches = new Map<string, Watch>();
+  /** Pids of processes Deno spawned for us (never reaped by hand). */
+  readonly #ownChildren = new Set<number>();
+  /** Exits recorded in the last {@linkcode RECENT_MS}, by `ns/id`. */
+  readonly #recent = new Map<string, { pid: number; exitCode: number; at: number }>();
+  #active = 0;
+  #stopping = false;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollTimer: ReturnType<typeof setInterval> | undefined;
+  #listener: Deno.UnixListener | null = null;
+  #done!: (code: number) => void;
+  readonly #runner: ProcessRunner;
+
+  constructor(readonly ctx: Context, readonly options: MonitorOptions, readonly lock: FileLock) {
+    const inner = ctx.runner;
+    const own = this.#ownChildren;
+    this.#runner = {
+      exec: (req) => {
+        let pid = -1;
+        return inner.exec({
+          ...req,
+          onSpawn: (p) => {
+            pid = p;
+            own.add(p);
+            req.onSpawn?.(p);
+          },
+        }).finally(() => own.delete(pid));
+      },
+    };
+  }
+
+  log(msg: string): void {
+    const line = `${new Date().toISOString()} monitor[${Deno.pid}] ${msg}\n`;
+    try {
+      Deno.writeTextFileSync(this.ctx.paths.monitorLog, line, { append: true, mode: 0o600 });
+    } catch { /* diagnostics only */ }
+  }
+
+  async serve(): Promise<number> {
+    const done = new Promise<number>((resolve) => (this.#done = resolve));
+    this.ctx.libc.setChildSubreaper();
+    await Deno.remove(this.ctx.paths.monitorSocket).catch(() => {});
+    this.#listener = Deno.listen({ transport: "unix", path: this.ctx.paths.monitorSocket });
+    await Deno.chmod(this.ctx.paths.monitorSocket, 0o600);
+    Deno.addSignalListener("SIGCHLD", this.#onSigchld);
+    this.log("started");
+    await this.#adopt();
+    this.#acceptLoop(this.#listener);
+    this.#pollTimer = setInterval(() => this.#sweep(), this.options.pollMs);
+    this.#checkIdle();
+    return await done;
+  }
+
+  #onSigchld = () => this.#sweep();
+
+  async #acceptLoop(listener: Deno.UnixListener): Promise<void> {
+    try {
+      for await (const conn of listener) this.#handle(conn);
+    } catch (err) {
+      if (!this.#stopping) this.log(`accept failed: ${messageOf(err)}`);
+    }
+  }
+
+  async #handle(conn: Deno.Conn): Promise<void> {
+    this.#active++;
+    this.#cancelIdle();
+    try {
+      const req = await readMessage<MonitorRequest>(conn);
+      if (req === null) return;
+      const reply = await this.#dispatch(req);
+      await writeMessage(conn, reply).catch(() => {});
+    } catch (err) {
+      this.log(`request failed: ${messageOf(err)}`);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      this.#active--;
+      this.#checkIdle();
+    }
+  }
+
+  async #dispatch(req: MonitorRequest): Promise<MonitorReply> {
+    if (this.#stopping) return { ok: false, kind: "retry", message: "monitor is shutting down" };
+    try {
+      switch (req.op) {
+        case "ping":
+          return { ok: true, pid: Deno.pid };
+        case "create":
+          return await this.#create(req);
+        case "adopt":
+          this.#watch(req.ns, req.id, req.pid, req.startTime);
+          return { ok: true };
+        case "wait": {
+          const k = key(req.ns, req.id);
+          let w = this.#watches.get(k);
+          const past = this.#recent.get(k);
+          if (w === undefined && past !== undefined && (req.pid === null || past.pid === req.pid)) {
+            return { ok: true, watched: true, exitCode: past.exitCode };
+          }
+          if (w === undefined && req.pid !== null) {
+            w = this.#watch(req.ns, req.id, req.pid, req.startTime);
+            this.#sweep();
+          }
+          if (w === undefined) return { ok: true, watched: false };
+          const watch = w;
+          const exitCode = await new Promise<number>((resolve) => watch.waiters.push(resolve));
+          return { ok: true, watched: true, exitCode };
+        }
+      }
+    } catch (err) {
+      const kind = err instanceof BerthError ? err.name : "RuntimeError";
+      return { ok: false, kind, message: messageOf(err) };
+    }
+  }
+
+  async #create(req: CreateRequest): Promise<MonitorReply> {
+    const runtime = new OciRuntime(req.runtime, this.#runner);
+    await runtime.create(
+      { root: req.runtimeRoot, id: req.id, logFile: req.logFile },
+      req.bundle,
+      req.pidFile,
+      { stdout: req.stdout, stderr: req.stderr },
+    );
+    const pid = Number((await Deno.readTextFile(req.pidFile)).trim());
+    const startTime = startTimeOf(pid);
+    this.#watch(req.ns, req.id, pid, startTime);
+    this.#sweep();
+    return { ok: true, pid, startTime };
+  }
+
+  #watch(ns: string, id: string, pid: number, startTime: number | null): Watch {
+    const info = procInfo(pid);
+    const child = info !== null && info.ppid === Deno.pid;
+    const w: Watch = { ns, id, pid, startTime, child, waiters: [] };
+    this.#watches.set(key(ns, id), w);
+    this.#cancelIdle();
+    return w;
+  }
+
+  /** Re-adopts live containers recorded in the root (after a monitor died). */
+  async #adopt(): Promise<void> {
+    for (const ns of await this.ctx.store.namespaces()) {
+      for (const s of await this.ctx.store.list(ns, (m) => this.log(m))) {
+        if (!isLive(s) || s.pid === null || this.#watches.has(key(ns, s.id))) continue;
+        if (liveness(s.pid, s.pidStartTime) === "gone") {
+          this.#finish(
+            { ns, id: s.id, pid: s.pid, startTime: s.pidStartTime, child: false, waiters: [] },
+            255,
+            false,
+          );
+        } else {
+          this.#watch(ns, s.id, s.pid, s.pidStartTime);
+          this.log(`re-adopted ${ns}/${s.id} (pid ${s.pid})`);
+        }
+      }
+    }
+  }
+
+  /** Reaps exited children by pid and notices gone adoptees. */
+  #sweep(): void {
+    for (const w of [...this.#watches.values()]) {
+      if (w.child) {
+        let result;
+        try {
+          result = this.ctx.libc.waitpid(w.pid);
+        } catch (err) {
+          if (err instanceof ErrnoError && err.errno === 10) {
+            w.child = false; // ECHILD: not ours after all
+          } else {
+            this.log(`waitpid ${w.pid}: ${messageOf(err)}`);
+          }
+          continue;
+        }
+        if (result !== null) this.#finish(w, result.exitCode, true);
+      } else if (liveness(w.pid, w.startTime) === "gone") {
+        this.#finish(w, 255, false);
+      }
+    }
+    this.#reapStrays();
+  }
+
+  /**
+   * Orphans other than container inits can be re-parented to a subreaper;
+   * reap those zombies too, but never a process Deno spawned for us.
+   */
+  #reapStrays(): void {
+    let children: number[];
+    try {
+      children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`)
+        .trim().split(/\s+/).filter((s) => s !== "").map(Number);
+    } catch {
+      return;
+    }
+    for (const pid of children) {
+      if (this.#ownChildren.has(pid)) continue;
+      if ([...this.#watches.values()].some((w) => w.pid === pid)) continue;
+      if (procInfo(pid)?.state !== "Z") continue;
+      try {
+        this.ctx.libc.waitpid(pid);
+      } catch { /* raced with Deno's own reaper */ }
+    }
+  }
+
+  #finish(w: Watch, exitCode: number, observed: boolean): void {
+    const k = key(w.ns, w.id);
+    if (this.#watches.get(k) === w) this.#watches.delete(k);
+    // Remembered for a while, for a `wait` that comes after an `--rm` delete.
+    this.#recent.set(k, { pid: w.pid, exitCode, at: this.ctx.clock.monotonic() });
+    this.#pruneRecent();
+    this.#active++;
+    this.#record(w, exitCode, observed)
+      .catch((err) => this.log(`recording exit of ${w.ns}/${w.id}: ${messageOf(err)}`))
+      .finally(() => {
+        for (const resolve of w.waiters) resolve(exitCode);
+        this.#active--;
+        this.#checkIdle();
+      });
+  }
+
+  async #record(w: Watch, exitCode: number, observed: boolean): Promise<void> {
+    const ctx = this.ctx;
+    await withContainerLock(ctx, w.ns, w.id, async () => {
+      const s = await ctx.store.tryLoad(w.ns, w.id);
+      if (s === null || s.pid !== w.pid) return; // deleted, or a new container with that ID
+      if (applyExit(s, exitCode, observed, ctx.clock.now())) await ctx.store.save(s);
+      if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
+    }, { timeoutMs: 60_000 });
+  }
+
+  #pruneRecent(): void {
+    const cutoff = this.ctx.clock.monotonic() - RECENT_MS;
+    for (const [k, v] of this.#recent) if (v.at < cutoff) this.#recent.delete(k);
+  }
+
+  #cancelIdle(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  #checkIdle(): void {
+    if (this.#stopping || this.#watches.size > 0 || this.#active > 0) return;
+    this.#cancelIdle();
+    this.#idleTimer = setTimeout(() => {
+      if (this.#watches.size === 0 && this.#active === 0) this.#shutdown();
+    }, this.options.idleMs);
+  }
+
+  #shutdown(): void {
+    this.#stopping = true;
+    this.log("idle: exiting");
+    clearInterval(this.#pollTimer);
+    Deno.removeSignalListener("SIGCHLD", this.#onSigchld);
+    try {
+      Deno.removeSync(this.ctx.paths.monitorSocket);
+    } catch { /* gone */ }
+    this.#listener?.close();
+    this.lock.release();
+    this.#done(0);
+  }
+}

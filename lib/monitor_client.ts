@@ -1,0 +1,126 @@
+/**
+ * The CLI side of the monitor: connect to the root's socket, starting the
+ * monitor on demand (the same berth binary, hidden `__monitor` command,
+ * detached into its own session).
+ *
+ * @module
+ */
+
+import type { Context } from "./context.ts";
+import {
+  BerthError,
+  Exists,
+  InvalidArgument,
+  NotFound,
+  RuntimeError,
+  WrongState,
+} from "./errors.ts";
+import { globalsToArgs } from "./globals.ts";
+import {
+  type MonitorReply,
+  type MonitorRequest,
+  readMessage,
+  writeMessage,
+} from "./monitor_protocol.ts";
+
+/** How long a client waits for a monitor to come up. */
+const START_TIMEOUT_MS = 10_000;
+
+/** Connects to the running monitor; null when none listens. */
+export async function connectMonitor(ctx: Context): Promise<Deno.UnixConn | null> {
+  try {
+    return await Deno.connect({ transport: "unix", path: ctx.paths.monitorSocket });
+  } catch (err) {
+    if (
+      err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused ||
+      err instanceof Deno.errors.ConnectionReset
+    ) return null;
+    throw err;
+  }
+}
+
+/** Starts a monitor process for the context's roots; does not wait for it. */
+export function spawnMonitor(ctx: Context): void {
+  const [exe, ...pre] = ctx.self;
+  const child = new Deno.Command(exe!, {
+    args: [...pre, ...globalsToArgs(ctx.globals), "__monitor"],
+    cwd: "/",
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  // The child handle is never awaited: the monitor outlives this process.
+  child.status.catch(() => {});
+}
+
+/** Connects, starting the monitor if none is running. */
+export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
+  const first = await connectMonitor(ctx);
+  if (first !== null) return first;
+  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o711 });
+  spawnMonitor(ctx);
+  const deadline = ctx.clock.monotonic() + START_TIMEOUT_MS;
+  let delay = 2;
+  for (;;) {
+    await ctx.clock.sleep(delay);
+    const conn = await connectMonitor(ctx);
+    if (conn !== null) return conn;
+    if (ctx.clock.monotonic() >= deadline) {
+      throw new RuntimeError(
+        `the berth monitor did not start within ${START_TIMEOUT_MS} ms (see ${ctx.paths.monitorLog})`,
+      );
+    }
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** Makes sure a monitor runs (e.g. to re-adopt live containers). */
+export async function ensureMonitor(ctx: Context): Promise<void> {
+  const conn = await connectMonitor(ctx);
+  if (conn !== null) conn.close();
+  else spawnMonitor(ctx);
+}
+
+const ERRORS: Record<string, new (msg: string) => BerthError> = {
+  NotFound,
+  Exists,
+  WrongState,
+  InvalidArgument,
+};
+
+/**
+ * Sends one request and returns the reply. A monitor that is shutting down
+ * answers `retry`; then a new one is started and the request sent again.
+ * `null` means the connection broke before a reply (the monitor died).
+ */
+export async function monitorRequest(
+  ctx: Context,
+  req: MonitorRequest,
+): Promise<MonitorReply | null> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const conn = await connectOrStart(ctx);
+    let reply: MonitorReply | null;
+    try {
+      await writeMessage(conn, req);
+      reply = await readMessage<MonitorReply>(conn);
+    } catch {
+      reply = null;
+    } finally {
+      conn.close();
+    }
+    if (reply !== null && !reply.ok && reply.kind === "retry") {
+      await ctx.clock.sleep(5 * (attempt + 1));
+      continue;
+    }
+    return reply;
+  }
+  throw new RuntimeError("the berth monitor keeps shutting down; try again");
+}
+
+/** Turns an error reply into the matching domain error. */
+export function replyError(reply: { kind: string; message: string }): BerthError {
+  const E = ERRORS[reply.kind] ?? RuntimeError;
+  return new E(reply.message);
+}

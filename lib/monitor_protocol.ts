@@ -1,0 +1,94 @@
+/**
+ * The CLI ↔ monitor protocol: one JSON request line, one JSON reply line,
+ * per connection on the root's unix socket.
+ *
+ * @module
+ */
+
+/** Run `runtime create` as the monitor's child and watch the container. */
+export interface CreateRequest {
+  op: "create";
+  ns: string;
+  id: string;
+  /** Runtime binary. */
+  runtime: string;
+  /** Runtime `--root`. */
+  runtimeRoot: string;
+  bundle: string;
+  logFile: string;
+  pidFile: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Reply once the container `ns/id` has exited and its exit was recorded. */
+export interface WaitRequest {
+  op: "wait";
+  ns: string;
+  id: string;
+  /** The init the caller knows of: adopted if the monitor does not watch it. */
+  pid: number | null;
+  startTime: number | null;
+}
+
+/** Watch an existing process (restore, re-adoption). */
+export interface AdoptRequest {
+  op: "adopt";
+  ns: string;
+  id: string;
+  pid: number;
+  startTime: number | null;
+}
+
+/** Liveness check. */
+export interface PingRequest {
+  op: "ping";
+}
+
+/** Any request. */
+export type MonitorRequest = CreateRequest | WaitRequest | AdoptRequest | PingRequest;
+
+/** A reply. */
+export type MonitorReply =
+  | { ok: true; pid?: number; startTime?: number | null; exitCode?: number; watched?: boolean }
+  | { ok: false; kind: string; message: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Writes one JSON line. */
+export async function writeMessage(conn: Deno.Conn, msg: unknown): Promise<void> {
+  let bytes = encoder.encode(JSON.stringify(msg) + "\n");
+  while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+}
+
+/** Reads one JSON line; null if the peer closed first. */
+export async function readMessage<T>(conn: Deno.Conn, maxBytes = 1 << 20): Promise<T | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch {
+      return null;
+    }
+    if (n === null) return null;
+    const chunk = buf.slice(0, n);
+    const nl = chunk.indexOf(10);
+    if (nl >= 0) {
+      chunks.push(chunk.subarray(0, nl));
+      const all = new Uint8Array(size + nl);
+      let off = 0;
+      for (const c of chunks) {
+        all.set(c, off);
+        off += c.length;
+      }
+      return JSON.parse(decoder.decode(all)) as T;
+    }
+    chunks.push(chunk);
+    size += n;
+    if (size > maxBytes) return null;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Creating a container: validate every input before touching disk, then
+ * under the container's lock create the bundle and work directory, mount
+ * the copy-on-write rootfs, record the state, and have the monitor run the
+ * runtime's `create` (so the container's init becomes the monitor's child).
+ * Any failure rolls back exactly what this call made.
+ *
+ * @module
+ */
+
+import { join, resolve } from "node:path";
+import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
+import { runtimeTarget, withContainerLock } from "../container.ts";
+import type { Context } from "../context.ts";
+import { Exists, InvalidArgument, isNotFound, RuntimeError } from "../errors.ts";
+import { validateId } from "../id.ts";
+import { monitorRequest, replyError } from "../monitor_client.ts";
+import { mountOverlay } from "../mounts.ts";
+import { logFiles } from "../paths.ts";
+import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
+import type { ContainerState } from "../state_file.ts";
+
+/** What `create`/`run` were asked for. */
+export interface CreateRequest {
+  id: string;
+  /** `--bundle DIR`, or null. */
+  bundle: string | null;
+  /** `--rootfs DIR`, or null. */
+  rootfs: string | null;
+  /** `--config FILE` (with --rootfs), or null. */
+  config: string | null;
+  /** The command after `--` (empty: the config's). */
+  command: string[];
+  /** `-e K=V` entries. */
+  env: string[];
+  /** `--cwd DIR`, or null. */
+  cwd: string | null;
+  labels: Record<string, string>;
+  /** Delete once it exits. */
+  autoRemove: boolean;
+}
+
+/** A validated request: the final config and the overlay's source. */
+interface Prepared {
+  config: OciConfig;
+  source: string;
+}
+
+async function requireDir(path: string, what: string): Promise<void> {
+  try {
+    if (!(await Deno.stat(path)).isDirectory) {
+      throw new InvalidArgument(`${what} ${path} is not a directory`);
+    }
+  } catch (err) {
+    if (isNotFound(err)) throw new InvalidArgument(`${what} ${path} does not exist`);
+    throw err;
+  }
+}
+
+/** Validates the request and builds the config; touches nothing on disk. */
+export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<Prepared> {
+  validateId(req.id);
+  if (req.bundle !== null && req.rootfs !== null) {
+    throw new InvalidArgument("give either --bundle or --rootfs, not both");
+  }
+  if (req.bundle === null && req.rootfs === null) {
+    throw new InvalidArgument("give --bundle DIR or --rootfs DIR");
+  }
+  if (req.config !== null && req.rootfs === null) {
+    throw new InvalidArgument("--config goes with --rootfs");
+  }
+  if (req.cwd !== null && !req.cwd.startsWith("/")) {
+    throw new InvalidArgument(`--cwd ${req.cwd} must be an absolute path`);
+  }
+  for (const kv of req.env) {
+    if (kv.indexOf("=") <= 0) throw new InvalidArgument(`--env "${kv}" must look like KEY=VALUE`);
+  }
+  let base: OciConfig;
+  let source: string;
+  if (req.bundle !== null) {
+    const dir = resolve(req.bundle);
+    await requireDir(dir, "bundle");
+    base = await readConfig(join(dir, "config.json"));
+    source = resolve(dir, base.root!.path);
+    await requireDir(source, "the bundle's root filesystem");
+  } else {
+    source = resolve(req.rootfs!);
+    await requireDir(source, "rootfs");
+    base = req.config !== null ? await readConfig(resolve(req.config)) : defaultSpec();
+  }
+  if (/[,:\\\n]/.test(source)) {
+    throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
+  }
+  const config = applyOverrides(base, {
+    args: req.command,
+    env: req.env,
+    cwd: req.cwd,
+    hostname: req.id,
+    cgroupsPath: `/berth/${ctx.globals.namespace}/${req.id}`,
+  });
+  return { config, source };
+}
+
+/** Creates the container; returns its state (status `created`). */
+export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerState> {
+  const prepared = await prepareCreate(ctx, req);
+  const ns = ctx.globals.namespace;
+  const id = req.id;
+  return await withContainerLock(ctx, ns, id, async () => {
+    if (await ctx.store.exists(ns, id)) throw new Exists(`container "${id}" already exists`);
+    await removeLeftovers(ctx, ns, id);
+    return await createLocked(ctx, req, prepared);
+  });
+}
+
+/**
+ * A bundle or work directory without a state file is what a create or
+ * delete that was killed midway leaves. Under the lock nobody else can be
+ * working on it, so it is removed before a new create reuses the ID.
+ */
+async function removeLeftovers(ctx: Context, ns: string, id: string): Promise<void> {
+  const bundle = ctx.paths.bundleDir(ns, id);
+  const work = ctx.paths.workDir(ns, id);
+  const present = await Promise.all(
+    [bundle, work].map((p) => Deno.lstat(p).then(() => true, () => false)),
+  );
+  if (!present.includes(true)) return;
+  await ctx.runtime.delete(runtimeTarget(ctx, { namespace: ns, id }), true).catch(() => {});
+  await removeAtomically(bundle);
+  await removeAtomically(work);
+}
+
+async function createLocked(
+  ctx: Context,
+  req: CreateRequest,
+  prepared: Prepared,
+): Promise<ContainerState> {
+  const ns = ctx.globals.namespace;
+  const bundle = ctx.paths.bundleDir(ns, req.id);
+  const workDir = ctx.paths.workDir(ns, req.id);
+  await Deno.mkdir(ctx.paths.runtimeRoot(ns), { recursive: true, mode: 0o700 });
+  await createBundle({ bundleDir: bundle, workDir, config: prepared.config });
+  const target = runtimeTarget(ctx, { namespace: ns, id: req.id });
+  let runtimeCalled = false;
+  try {
+    mountOverlay(rootfsDir(bundle), { lower: prepared.source, ...layerDirs(workDir) }, ctx.libc);
+    const state: ContainerState = {
+      id: req.id,
+      namespace: ns,
+      status: "created",
+      pid: null,
+      bundle,
+      rootfs: rootfsDir(bundle),
+      createdAt: ctx.clock.now().toISOString(),
+      startedAt: null,
+      exitCode: null,
+      exitedAt: null,
+      runtime: ctx.globals.runtime,
+      sandbox: null,
+      labels: req.labels,
+      pidStartTime: null,
+      exitObserved: false,
+      source: prepared.source,
+      workDir,
+      autoRemove: req.autoRemove,
+      op: null,
+    };
+    const logs = logFiles(workDir);
+    runtimeCalled = true;
+    const reply = await monitorRequest(ctx, {
+      op: "create",
+      ns,
+      id: req.id,
+      runtime: ctx.globals.runtime,
+      runtimeRoot: target.root,
+      bundle,
+      logFile: target.logFile,
+      pidFile: join(bundle, "init.pid"),
+      stdout: logs.stdout,
+      stderr: logs.stderr,
+    });
+    if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
+    if (!reply.ok) throw replyError(reply);
+    state.pid = reply.pid ?? null;
+    state.pidStartTime = reply.startTime ?? null;
+    await ctx.store.save(state);
+    return state;
+  } catch (err) {
+    if (runtimeCalled) await ctx.runtime.delete(target, true).catch(() => {});
+    await removeAtomically(bundle).catch(() => {});
+    await removeAtomically(workDir).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Process liveness from /proc, guarded against pid reuse by the process's
+ * start time (field 22 of /proc/PID/stat).
+ *
+ * @module
+ */
+
+/** What /proc says of a process. */
+export interface ProcInfo {
+  /** One-letter state: R, S, D, Z, T, … */
+  state: string;
+  ppid: number;
+  /** Start time in clock ticks after boot. */
+  startTime: number;
+}
+
+/** Reads /proc/PID/stat; null when there is no such process. */
+export function procInfo(pid: number): ProcInfo | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // The command name may hold spaces and parentheses: split after the last ")".
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = rest[0] ?? "?";
+  const ppid = Number(rest[1]);
+  const startTime = Number(rest[19]);
+  return { state, ppid, startTime };
+}
+
+/** The start time of `pid`, or null when it does not exist. */
+export function startTimeOf(pid: number): number | null {
+  return procInfo(pid)?.startTime ?? null;
+}
+
+/** Liveness of a recorded process. */
+export type Liveness = "alive" | "zombie" | "gone";
+
+/**
+ * Whether the process `pid` that started at `startTime` still exists. A
+ * different process with the same pid counts as gone.
+ */
+export function liveness(pid: number, startTime: number | null): Liveness {
+  const info = procInfo(pid);
+  if (info === null) return "gone";
+  if (startTime !== null && info.startTime !== startTime) return "gone";
+  return info.state === "Z" || info.state === "X" ? "zombie" : "alive";
+}
+
+/** The command line of `pid`, or "" when unknown. */
+export function cmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((s) => s !== "")
+      .join(" ");
+  } catch {
+    return "";
+  }
+}

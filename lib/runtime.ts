@@ -1,0 +1,336 @@
+/**
+ * The OCI runtime client (runc CLI and compatibles), over a
+ * {@linkcode ProcessRunner}. Errors come from the runtime's JSON log
+ * (`--log FILE --log-format json`) or, failing that, its stderr, and are
+ * mapped to domain errors carrying the runtime's message.
+ *
+ * `create` never pipes the runtime's stdio (the container would inherit the
+ * pipe and the call would hang): its stdout/stderr go to the container's log
+ * files through a `sh -c 'exec …'` redirection.
+ *
+ * @module
+ */
+
+import { basename } from "node:path";
+import { BerthError, Exists, NotFound, RuntimeError, WrongState } from "./errors.ts";
+import type { ExecRequest, ExecResult, ProcessRunner } from "./process.ts";
+
+/** Where one runtime call keeps its state and log. */
+export interface RuntimeTarget {
+  /** The runtime's `--root`. */
+  root: string;
+  /** Container ID. */
+  id: string;
+  /** JSON log file for this call (appended to). */
+  logFile: string;
+}
+
+/** Standard streams of a created container. */
+export interface CreateIo {
+  stdout: string;
+  stderr: string;
+}
+
+/** The runtime's view of a container (`runc state`). */
+export interface RuntimeState {
+  status: string;
+  pid: number;
+}
+
+/** Options of the runtime client. */
+export interface RuntimeOptions {
+  /** Bounded time of one call. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Called with each command line (for --debug). */
+  trace?: (argv: string[]) => void;
+}
+
+const decoder = new TextDecoder();
+
+/** Extracts the last error message from a runtime JSON log chunk. */
+export function lastLogError(text: string): string | null {
+  let found: string | null = null;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const rec = JSON.parse(line) as { level?: string; msg?: string };
+      if ((rec.level === "error" || rec.level === "fatal") && typeof rec.msg === "string") {
+        found = rec.msg;
+      }
+    } catch {
+      found = line.trim();
+    }
+  }
+  return found;
+}
+
+/** Maps a runtime message to the domain error for it. */
+export function mapRuntimeError(op: string, id: string, message: string): BerthError {
+  const text = `${op} "${id}": runtime: ${message}`;
+  if (/does not exist|not exist|no such container/i.test(message)) return new NotFound(text);
+  if (/already exists/i.test(message)) return new Exists(text);
+  if (
+    /not running|not paused|is paused|is stopped|container .*(stopped|paused|running)|cannot (start|pause|resume|exec|kill|checkpoint).*(stopped|paused|running|created)/i
+      .test(message)
+  ) return new WrongState(text);
+  return new RuntimeError(text);
+}
+
+/** A runc-compatible OCI runtime. */
+export class OciRuntime {
+  readonly #timeoutMs: number;
+  readonly #trace: ((argv: string[]) => void) | undefined;
+
+  constructor(
+    readonly binary: string,
+    readonly runner: ProcessRunner,
+    options: RuntimeOptions = {},
+  ) {
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#trace = options.trace;
+  }
+
+  async #logSize(path: string): Promise<number> {
+    try {
+      return (await Deno.stat(path)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  async #logSince(path: string, offset: number): Promise<string> {
+    try {
+      const f = await Deno.open(path, { read: true });
+      try {
+        await f.seek(offset, Deno.SeekMode.Start);
+        const chunks: Uint8Array[] = [];
+        const buf = new Uint8Array(16384);
+        for (;;) {
+          const n = await f.read(buf);
+          if (n === null) break;
+          chunks.push(buf.slice(0, n));
+        }
+        return decoder.decode(concat(chunks));
+      } finally {
+        f.close();
+      }
+    } catch {
+      return "";
+    }
+  }
+
+  /** Runs one runtime command; throws the mapped error when it fails. */
+  async #call(
+    op: string,
+    t: RuntimeTarget,
+    args: string[],
+    extra: Partial<ExecRequest> = {},
+  ): Promise<ExecResult> {
+    const argv = [
+      this.binary,
+      "--root",
+      t.root,
+      "--log",
+      t.logFile,
+      "--log-format",
+      "json",
+      ...args,
+    ];
+    const before = await this.#logSize(t.logFile);
+    const result = await this.#run(argv, extra);
+    if (result.timedOut) {
+      throw new RuntimeError(
+        `${op} "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
+      );
+    }
+    if (result.code !== 0) {
+      const msg = lastLogError(await this.#logSince(t.logFile, before)) ??
+        (result.stderr.trim().split("\n").pop() || `exited with code ${result.code}`);
+      throw mapRuntimeError(op, t.id, msg.replace(/^runc: /, ""));
+    }
+    return result;
+  }
+
+  async #run(argv: string[], extra: Partial<ExecRequest>): Promise<ExecResult> {
+    this.#trace?.(argv);
+    try {
+      return await this.runner.exec({ argv, timeoutMs: this.#timeoutMs, ...extra });
+    } catch (err) {
+      if (err instanceof RuntimeError && /not found/.test(err.message)) {
+        throw new RuntimeError(
+          `OCI runtime "${this.binary}" not found (install runc, or pass --runtime PATH)`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * `create --bundle B --pid-file P ID`, with the container's stdout and
+   * stderr appended to files and stdin from /dev/null (no pipes).
+   */
+  async create(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
+    const inner = [
+      this.binary,
+      "--root",
+      t.root,
+      "--log",
+      t.logFile,
+      "--log-format",
+      "json",
+      "create",
+      "--bundle",
+      bundle,
+      "--pid-file",
+      pidFile,
+      t.id,
+    ];
+    const argv = [
+      "/bin/sh",
+      "-c",
+      'exec "$@" </dev/null >>"$BERTH_OUT" 2>>"$BERTH_ERR"',
+      "berth-create",
+      ...inner,
+    ];
+    const before = await this.#logSize(t.logFile);
+    this.#trace?.(inner);
+    const result = await this.runner.exec({
+      argv,
+      timeoutMs: this.#timeoutMs,
+      stdout: "null",
+      stderr: "null",
+      env: { BERTH_OUT: io.stdout, BERTH_ERR: io.stderr },
+    });
+    if (result.timedOut) {
+      throw new RuntimeError(
+        `create "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
+      );
+    }
+    if (result.code === 127) {
+      throw new RuntimeError(
+        `OCI runtime "${this.binary}" not found (install runc, or pass --runtime PATH)`,
+      );
+    }
+    if (result.code !== 0) {
+      const msg = lastLogError(await this.#logSince(t.logFile, before)) ??
+        `exited with code ${result.code}`;
+      throw mapRuntimeError("create", t.id, msg);
+    }
+  }
+
+  /** `start ID`. */
+  async start(t: RuntimeTarget): Promise<void> {
+    await this.#call("start", t, ["start", t.id]);
+  }
+
+  /** `state ID`. */
+  async state(t: RuntimeTarget): Promise<RuntimeState> {
+    const r = await this.#call("state", t, ["state", t.id]);
+    const v = JSON.parse(r.stdout) as RuntimeState;
+    return { status: v.status, pid: v.pid };
+  }
+
+  /** IDs the runtime knows under `root`. */
+  async list(root: string, logFile: string): Promise<string[]> {
+    const r = await this.#call("list", { root, id: "*", logFile }, ["list", "--format", "json"]);
+    const v = JSON.parse(r.stdout || "null") as { id: string }[] | null;
+    return (v ?? []).map((c) => c.id);
+  }
+
+  /** `ps --format json ID`: host pids of the container's processes. */
+  async ps(t: RuntimeTarget): Promise<number[]> {
+    const r = await this.#call("ps", t, ["ps", "--format", "json", t.id]);
+    return (JSON.parse(r.stdout || "[]") as number[]) ?? [];
+  }
+
+  /**
+   * `exec --process FILE ID`, stdio inherited from berth. Returns the
+   * process's exit code. With `detach`, returns once it started.
+   */
+  async exec(t: RuntimeTarget, processFile: string, detach: boolean): Promise<number> {
+    const args = ["exec", "--process", processFile];
+    if (detach) args.push("--detach");
+    args.push(t.id);
+    const argv = [
+      this.binary,
+      "--root",
+      t.root,
+      "--log",
+      t.logFile,
+      "--log-format",
+      "json",
+      ...args,
+    ];
+    const before = await this.#logSize(t.logFile);
+    const r = await this.#run(argv, {
+      stdin: detach ? "null" : "inherit",
+      stdout: detach ? "null" : "inherit",
+      stderr: detach ? "null" : "inherit",
+      timeoutMs: detach ? this.#timeoutMs : 2 ** 31 - 1,
+    });
+    if (r.code !== 0) {
+      // runc exits with the process's code; a runc failure also leaves a log line.
+      const msg = lastLogError(await this.#logSince(t.logFile, before));
+      if (msg !== null) throw mapRuntimeError("exec in", t.id, msg);
+    }
+    return r.code;
+  }
+
+  /** `pause ID`. */
+  async pause(t: RuntimeTarget): Promise<void> {
+    await this.#call("pause", t, ["pause", t.id]);
+  }
+
+  /** `resume ID`. */
+  async resume(t: RuntimeTarget): Promise<void> {
+    await this.#call("resume", t, ["resume", t.id]);
+  }
+
+  /** `kill [--all] ID SIGNAL`. */
+  async kill(t: RuntimeTarget, signal: number, all = false): Promise<void> {
+    await this.#call(
+      "kill",
+      t,
+      all ? ["kill", "--all", t.id, String(signal)] : [
+        "kill",
+        t.id,
+        String(signal),
+      ],
+    );
+  }
+
+  /** `delete [--force] ID`; a container the runtime does not know is not an error. */
+  async delete(t: RuntimeTarget, force: boolean): Promise<void> {
+    try {
+      await this.#call("delete", t, force ? ["delete", "--force", t.id] : ["delete", t.id]);
+    } catch (err) {
+      if (err instanceof NotFound) return;
+      throw err;
+    }
+  }
+
+  /** `checkpoint --image-path DIR [--leave-running] ID`. */
+  async checkpoint(t: RuntimeTarget, imagePath: string, leaveRunning: boolean): Promise<void> {
+    const args = ["checkpoint", "--image-path", imagePath];
+    if (leaveRunning) args.push("--leave-running");
+    await this.#call("checkpoint", t, [...args, t.id]);
+  }
+
+  /** `--version`: the first line, e.g. `runc version 1.1.5`. */
+  async version(): Promise<string> {
+    const r = await this.#run([this.binary, "--version"], {});
+    if (r.code !== 0) throw new RuntimeError(`"${this.binary} --version" failed`);
+    return r.stdout.split("\n").filter((l) => l.trim() !== "").join(", ") ||
+      basename(this.binary);
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,221 @@
+/**
+ * One JSON state file per container: load, save (atomic and durable), list,
+ * destroy. Read-modify-write cycles must run under the container's lock
+ * (see `lib/container_lock.ts`); plain reads need no lock because saves are
+ * atomic renames.
+ *
+ * @module
+ */
+
+import { isTempName, writeFileAtomic } from "./atomic_file.ts";
+import { isNotFound, NotFound, RuntimeError } from "./errors.ts";
+import type { Paths } from "./paths.ts";
+import { type Status, STATUSES } from "./status.ts";
+
+/** An operation in flight, recorded before multi-step work starts. */
+export interface InFlight {
+  /** What is under way: "create", "start", "delete", … */
+  name: string;
+  /** The berth process doing it, and that process's start time. */
+  pid: number;
+  pidStartTime: number | null;
+  /** When it began (ISO 8601). */
+  since: string;
+}
+
+/** Everything berth records about a container. */
+export interface ContainerState {
+  id: string;
+  namespace: string;
+  status: Status;
+  /** The container's init process, once created. */
+  pid: number | null;
+  bundle: string;
+  rootfs: string;
+  createdAt: string;
+  startedAt: string | null;
+  /** 128+N when killed by signal N; 255 when the exit was not observed. */
+  exitCode: number | null;
+  exitedAt: string | null;
+  runtime: string;
+  sandbox: string | null;
+  labels: Record<string, string>;
+  // ---- internal fields, not part of the printed `state` object ----
+  /** Start time of `pid` (from /proc), to tell it from a reused pid. */
+  pidStartTime: number | null;
+  /** False while `exitCode` is synthetic (255 for an unobserved exit). */
+  exitObserved: boolean;
+  /** The read-only source of the overlay (lower directory). */
+  source: string;
+  /** The container's work directory under the data root. */
+  workDir: string;
+  /** Delete once it exits (`run --rm`). */
+  autoRemove: boolean;
+  /** An operation under way, or null. */
+  op: InFlight | null;
+}
+
+/** The contract's `state` object (key order as in the contract). */
+export interface PublicState {
+  id: string;
+  namespace: string;
+  status: Status;
+  pid: number | null;
+  bundle: string;
+  rootfs: string;
+  createdAt: string;
+  startedAt: string | null;
+  exitCode: number | null;
+  exitedAt: string | null;
+  runtime: string;
+  sandbox: string | null;
+  labels: Record<string, string>;
+}
+
+/** The printed projection of a state. */
+export function publicState(s: ContainerState): PublicState {
+  return {
+    id: s.id,
+    namespace: s.namespace,
+    status: s.status,
+    pid: s.status === "stopped" ? null : s.pid,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    createdAt: s.createdAt,
+    startedAt: s.startedAt,
+    exitCode: s.exitCode,
+    exitedAt: s.exitedAt,
+    runtime: s.runtime,
+    sandbox: s.sandbox,
+    labels: s.labels,
+  };
+}
+
+const decoder = new TextDecoder();
+
+function isStringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === "string";
+}
+function isIntOrNull(v: unknown): v is number | null {
+  return v === null || Number.isInteger(v);
+}
+
+/** Parses and validates a state file's text; throws on anything malformed. */
+export function parseState(text: string, where: string): ContainerState {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new RuntimeError(`corrupt state file ${where}: ${(err as Error).message}`);
+  }
+  const ok = typeof v === "object" && v !== null &&
+    typeof v.id === "string" && typeof v.namespace === "string" &&
+    STATUSES.includes(v.status as Status) && isIntOrNull(v.pid) &&
+    typeof v.bundle === "string" && typeof v.rootfs === "string" &&
+    typeof v.createdAt === "string" && isStringOrNull(v.startedAt) &&
+    isIntOrNull(v.exitCode) && isStringOrNull(v.exitedAt) &&
+    typeof v.runtime === "string" && isStringOrNull(v.sandbox) &&
+    typeof v.labels === "object" && v.labels !== null &&
+    isIntOrNull(v.pidStartTime) && typeof v.exitObserved === "boolean" &&
+    typeof v.source === "string" && typeof v.workDir === "string" &&
+    typeof v.autoRemove === "boolean" && (v.op === null || typeof v.op === "object");
+  if (!ok) throw new RuntimeError(`corrupt state file ${where}: missing or mistyped fields`);
+  return v as unknown as ContainerState;
+}
+
+/** Reads, writes and lists the state files of one pair of roots. */
+export class StateStore {
+  constructor(readonly paths: Paths) {}
+
+  /** The state of `ns/id`; throws NotFound when there is none. */
+  async load(ns: string, id: string): Promise<ContainerState> {
+    const state = await this.tryLoad(ns, id);
+    if (state === null) throw new NotFound(`container "${id}" not found`);
+    return state;
+  }
+
+  /** The state of `ns/id`, or null when there is none. */
+  async tryLoad(ns: string, id: string): Promise<ContainerState | null> {
+    const path = this.paths.stateFile(ns, id);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+      throw err;
+    }
+    return parseState(decoder.decode(bytes), path);
+  }
+
+  /** True when a state file exists for `ns/id` (one stat, no scan). */
+  async exists(ns: string, id: string): Promise<boolean> {
+    try {
+      await Deno.lstat(this.paths.stateFile(ns, id));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Atomically and durably replaces the state file of `state`. */
+  async save(state: ContainerState): Promise<void> {
+    await writeFileAtomic(
+      this.paths.stateFile(state.namespace, state.id),
+      JSON.stringify(state, null, 1) + "\n",
+      { mode: 0o600 },
+    );
+  }
+
+  /** Removes the state file of `ns/id` (no error if it is already gone). */
+  async destroy(ns: string, id: string): Promise<void> {
+    try {
+      await Deno.remove(this.paths.stateFile(ns, id));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** IDs that have a bundle directory in `ns` (hidden leftovers excluded). */
+  async ids(ns: string): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.paths.containersDir(ns))) {
+        if (!e.name.startsWith(".") && !isTempName(e.name)) out.push(e.name);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return out.sort();
+  }
+
+  /** Namespaces that have a directory under the root. */
+  async namespaces(): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.paths.namespacesDir)) {
+        if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return out.sort();
+  }
+
+  /**
+   * All states of `ns`. A file that vanishes mid-scan is skipped silently;
+   * one that fails to parse is skipped with a warning, never failing the list.
+   */
+  async list(ns: string, warn: (msg: string) => void = () => {}): Promise<ContainerState[]> {
+    const ids = await this.ids(ns);
+    const states = await Promise.all(ids.map(async (id) => {
+      try {
+        return await this.tryLoad(ns, id);
+      } catch (err) {
+        warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
+        return null;
+      }
+    }));
+    return states.filter((s): s is ContainerState => s !== null);
+  }
+}
