@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what berth needs, only what is missing (idempotent), prepares a
+# busybox demo root filesystem, and runs a demo container.
+#   - Deno 2.x from the npm registry (pinned below)
+#   - runc and busybox-static from apt
+# Usage: scripts/setup.sh [--no-demo]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DENO_VERSION=2.9.6
+DEMO_ROOTFS=${BERTH_DEMO_ROOTFS:-/var/lib/berth-demo/busybox}
+say() { printf '==> %s\n' "$*"; }
+
+if [ "$(id -u)" != 0 ]; then echo "setup: run as root (berth manages containers)" >&2; exit 1; fi
+
+if command -v deno >/dev/null 2>&1 && deno --version | head -1 | grep -q '^deno 2\.'; then
+  say "deno present: $(deno --version | head -1)"
+else
+  command -v npm >/dev/null 2>&1 || { echo "setup: npm not found: install Node.js first" >&2; exit 1; }
+  say "installing deno@$DENO_VERSION from the npm registry"
+  npm install -g --no-audit --no-fund "deno@$DENO_VERSION" >/dev/null
+fi
+
+missing=()
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  say "runc and busybox-static present"
+fi
+
+bash scripts/make_rootfs.sh "$DEMO_ROOTFS"
+say "demo rootfs: $DEMO_ROOTFS"
+
+[ "${1:-}" = "--no-demo" ] && exit 0
+say "berth version"
+deno run -A main.ts version
+say "berth run --rm --rootfs $DEMO_ROOTFS demo -- sh -c 'echo hello from \$(hostname); exit 42'"
+set +e
+deno run -A main.ts run --rm --rootfs "$DEMO_ROOTFS" demo -- sh -c 'echo hello from $(hostname); exit 42'
+code=$?
+set -e
+say "the container exited with $code"
+[ "$code" = 42 ] || { echo "setup: demo container failed" >&2; exit 1; }
+deno run -A main.ts list

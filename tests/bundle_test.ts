@@ -1,0 +1,116 @@
+// Bundles: rollback of exactly what was created, atomic removal, leftovers.
+import { join } from "node:path";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import {
+  BUNDLE_STEPS,
+  cleanupLeftovers,
+  createBundle,
+  findLeftovers,
+  removeAtomically,
+} from "../lib/bundle.ts";
+import { Exists } from "../lib/errors.ts";
+import { listTree } from "./helpers.ts";
+
+class Injected extends Error {}
+
+async function dirs() {
+  const base = await Deno.makeTempDir();
+  return {
+    base,
+    req: {
+      bundleDir: join(base, "run/ns/default/containers/c1"),
+      workDir: join(base, "data/ns/default/c1"),
+      config: { ociVersion: "1.0.2", process: { args: ["sh"] }, root: { path: "rootfs" } },
+    },
+  };
+}
+
+Deno.test("createBundle() makes the bundle and work directory with safe modes", async () => {
+  const { base, req } = await dirs();
+  await createBundle(req);
+  assertEquals(await listTree(req.bundleDir), ["config.json", "rootfs"]);
+  assertEquals(await listTree(req.workDir), ["upper", "work"]);
+  assertEquals((await Deno.stat(req.bundleDir)).mode! & 0o777, 0o711);
+  assertEquals((await Deno.stat(join(req.bundleDir, "config.json"))).mode! & 0o777, 0o600);
+  assertEquals(JSON.parse(await Deno.readTextFile(join(req.bundleDir, "config.json"))), req.config);
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("a failure after any step rolls back everything this call created", async () => {
+  for (const failAt of BUNDLE_STEPS) {
+    const { base, req } = await dirs();
+    await assertRejects(
+      () =>
+        createBundle(req, {
+          onStep: (s) => {
+            if (s === failAt) throw new Injected(s);
+          },
+        }),
+      Injected,
+    );
+    // Parents may stay (shared by all containers); nothing of c1 does.
+    const left = (await listTree(base)).filter((p) => p.includes("c1"));
+    assertEquals(left, [], `after failing at ${failAt}`);
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("rollback never removes a directory that already existed", async () => {
+  const { base, req } = await dirs();
+  // Another container's live bundle with the same path.
+  await Deno.mkdir(req.bundleDir, { recursive: true });
+  await Deno.writeTextFile(join(req.bundleDir, "state.json"), "{}");
+  await assertRejects(() => createBundle(req), Exists);
+  assertEquals(await listTree(req.bundleDir), ["state.json"]);
+  // Pre-existing work directory: the bundle made by this call goes, the work dir stays.
+  const other = await dirs();
+  await Deno.mkdir(other.req.workDir, { recursive: true });
+  await Deno.writeTextFile(join(other.req.workDir, "stdout.log"), "keep");
+  await assertRejects(() => createBundle(other.req), Exists);
+  assertEquals(await listTree(other.req.workDir), ["stdout.log"]);
+  assertEquals(await listTree(other.req.bundleDir), []);
+  await Deno.remove(base, { recursive: true });
+  await Deno.remove(other.base, { recursive: true });
+});
+
+Deno.test("removeAtomically() never shows a half-deleted path", async () => {
+  const { base, req } = await dirs();
+  await createBundle(req);
+  // A big tree, so removal takes a while.
+  for (let i = 0; i < 300; i++) await Deno.writeTextFile(join(req.bundleDir, `f${i}`), "x");
+  let removing = true;
+  const seen = new Set<string>();
+  const observer = (async () => {
+    while (removing) {
+      try {
+        const names = await Array.fromAsync(Deno.readDir(req.bundleDir));
+        seen.add(names.length === 302 ? "whole" : `partial:${names.length}`);
+      } catch {
+        seen.add("gone");
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  })();
+  assertEquals(await removeAtomically(req.bundleDir), true);
+  removing = false;
+  await observer;
+  assertEquals([...seen].filter((s) => s.startsWith("partial")), []);
+  assertEquals(await removeAtomically(req.bundleDir), false);
+  assertEquals(await findLeftovers([join(req.bundleDir, "..")]), []);
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("leftovers of an interrupted removal are found and cleaned up", async () => {
+  const { base, req } = await dirs();
+  await createBundle(req);
+  const parent = join(req.bundleDir, "..");
+  // What a removal killed after its rename leaves.
+  const trash = join(parent, ".trash-c1-deadbeef");
+  await Deno.rename(req.bundleDir, trash);
+  await Deno.mkdir(join(parent, "c2"));
+  assertEquals(await findLeftovers([parent]), [trash]);
+  assertEquals(await cleanupLeftovers([parent]), [trash]);
+  assertEquals(await listTree(parent), ["c2"]);
+  assertTrue((await findLeftovers([parent, join(base, "missing")])).length === 0);
+  await Deno.remove(base, { recursive: true });
+});

@@ -1,0 +1,128 @@
+// Argument parsing of every command, without processes.
+import { assertEquals, assertThrows } from "./assert.ts";
+import { findCommand } from "../lib/commands/mod.ts";
+import { InvalidArgument } from "../lib/errors.ts";
+
+function parse(name: string, args: string[]): unknown {
+  const c = findCommand(name);
+  if (c === undefined) throw new Error(`no command ${name}`);
+  return c.parse(args);
+}
+
+Deno.test("create parses its options and the command after --", () => {
+  assertEquals(
+    parse("create", [
+      "--rootfs",
+      "/r",
+      "-e",
+      "A=1",
+      "--env",
+      "B=x=y",
+      "--cwd",
+      "/tmp",
+      "--label",
+      "app=web",
+      "web1",
+      "--",
+      "sh",
+      "-c",
+      "echo --not-an-option",
+    ]),
+    {
+      id: "web1",
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: ["sh", "-c", "echo --not-an-option"],
+      env: ["A=1", "B=x=y"],
+      cwd: "/tmp",
+      labels: { app: "web" },
+      autoRemove: false,
+    },
+  );
+});
+
+Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
+  assertThrows(() => parse("create", ["--rootfs", "/r", "../x"]), InvalidArgument);
+  assertThrows(() => parse("create", ["--rootfs", "/r", "-e", "NOEQ", "a"]), InvalidArgument, "KEY=VALUE");
+  assertThrows(() => parse("create", ["--label", "=v", "a"]), InvalidArgument);
+  assertThrows(() => parse("create", ["a", "b"]), InvalidArgument, "unexpected argument");
+  assertThrows(() => parse("create", []), InvalidArgument, "missing ID");
+  assertThrows(() => parse("create", ["--bogus", "a"]), InvalidArgument, `unknown option "--bogus"`);
+  assertThrows(() => parse("create", ["--rootfs"]), InvalidArgument, "needs a value");
+});
+
+Deno.test("run parses -d and --rm", () => {
+  const o = parse("run", ["-d", "--rm", "--bundle", "/b", "x"]) as {
+    detach: boolean;
+    rm: boolean;
+    create: { autoRemove: boolean; bundle: string };
+  };
+  assertEquals([o.detach, o.rm, o.create.autoRemove, o.create.bundle], [true, true, true, "/b"]);
+  assertThrows(() => parse("run", ["--rootfs", "/r", "x", "--"]), InvalidArgument, "nothing after");
+});
+
+Deno.test("single-ID commands take exactly one ID", () => {
+  for (const name of ["start", "state", "pause", "resume", "wait"]) {
+    assertEquals(parse(name, ["web"]), { ref: "web" });
+    assertThrows(() => parse(name, []), InvalidArgument, "missing ID");
+    assertThrows(() => parse(name, ["a", "b"]), InvalidArgument, "unexpected");
+    assertThrows(() => parse(name, ["a", "--", "x"]), InvalidArgument, "takes no command");
+  }
+});
+
+Deno.test("list parses -q, --format and --all-namespaces; ls is an alias", () => {
+  assertEquals(parse("list", []), { quiet: false, format: "table", allNamespaces: false });
+  assertEquals(parse("ls", ["-q", "--format", "json", "-A"]), {
+    quiet: true,
+    format: "json",
+    allNamespaces: true,
+  });
+  assertThrows(() => parse("list", ["--format", "yaml"]), InvalidArgument, "table or json");
+  assertThrows(() => parse("list", ["x"]), InvalidArgument);
+});
+
+Deno.test("ps parses --format", () => {
+  assertEquals(parse("ps", ["a", "--format", "json"]), { ref: "a", format: "json" });
+});
+
+Deno.test("kill accepts names and numbers, defaulting to SIGTERM", () => {
+  assertEquals(parse("kill", ["a"]), { ref: "a", signal: 15, all: false });
+  assertEquals(parse("kill", ["a", "KILL"]), { ref: "a", signal: 9, all: false });
+  assertEquals(parse("kill", ["--all", "a", "SIGHUP"]), { ref: "a", signal: 1, all: true });
+  assertEquals(parse("kill", ["a", "9"]), { ref: "a", signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "sigusr1"]), { ref: "a", signal: 10, all: false });
+  assertThrows(() => parse("kill", ["a", "NOPE"]), InvalidArgument, "invalid signal");
+  assertThrows(() => parse("kill", ["a", "65"]), InvalidArgument);
+  assertThrows(() => parse("kill", ["a", "0"]), InvalidArgument);
+});
+
+Deno.test("delete takes several IDs and -f", () => {
+  assertEquals(parse("delete", ["-f", "a", "b"]), { refs: ["a", "b"], force: true });
+  assertThrows(() => parse("delete", []), InvalidArgument);
+});
+
+Deno.test("exec needs a command after -- and an absolute --cwd", () => {
+  assertEquals(parse("exec", ["-d", "-e", "A=1", "--cwd", "/x", "c1", "--", "ls", "-l"]), {
+    ref: "c1",
+    detach: true,
+    env: { A: "1" },
+    cwd: "/x",
+    command: ["ls", "-l"],
+  });
+  assertThrows(() => parse("exec", ["c1"]), InvalidArgument, "after --");
+  assertThrows(() => parse("exec", ["c1", "--"]), InvalidArgument, "after --");
+  assertThrows(() => parse("exec", ["--cwd", "rel", "c1", "--", "ls"]), InvalidArgument, "absolute");
+});
+
+Deno.test("logs parses -f", () => {
+  assertEquals(parse("logs", ["-f", "a"]), { ref: "a", follow: true });
+  assertEquals(parse("logs", ["a"]), { ref: "a", follow: false });
+});
+
+Deno.test("spec and version take no arguments", () => {
+  assertEquals(parse("spec", []), {});
+  assertEquals(parse("version", []), {});
+  assertThrows(() => parse("spec", ["x"]), InvalidArgument);
+  assertThrows(() => parse("version", ["x"]), InvalidArgument);
+});

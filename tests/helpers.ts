@@ -1,0 +1,165 @@
+/**
+ * Test helpers: throwaway roots, running the berth CLI as a real process
+ * (`deno run -A main.ts`, or the binary named by BERTH_TEST_BINARY), a
+ * busybox rootfs, and checks for leftovers.
+ */
+
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { join } from "node:path";
+
+const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
+const decoder = new TextDecoder();
+
+/** The command line that runs berth under test. */
+export function berthArgv(): string[] {
+  const bin = Deno.env.get("BERTH_TEST_BINARY");
+  return bin ? [bin] : [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+}
+
+/** A pair of throwaway roots. */
+export interface Roots {
+  root: string;
+  dataRoot: string;
+  /** Environment that points berth at these roots. */
+  env: Record<string, string>;
+}
+
+/** Result of one berth run. */
+export interface BerthResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Creates fresh roots under /tmp (the root itself is not created). */
+export async function makeRoots(): Promise<Roots> {
+  const base = await Deno.makeTempDir({ prefix: "berth-test-" });
+  const root = join(base, "run");
+  const dataRoot = join(base, "data");
+  return {
+    root,
+    dataRoot,
+    env: {
+      BERTH_ROOT: root,
+      BERTH_DATA_ROOT: dataRoot,
+      BERTH_MONITOR_IDLE_MS: "300",
+    },
+  };
+}
+
+/** Runs berth with `args` against `roots`. */
+export async function berth(
+  roots: Roots,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<BerthResult> {
+  const [exe, ...pre] = berthArgv();
+  const out = await new Deno.Command(exe!, {
+    args: [...pre, ...args],
+    env: { ...roots.env, ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/** Runs berth and fails the test unless it exits 0. */
+export async function berthOk(roots: Roots, args: string[]): Promise<string> {
+  const r = await berth(roots, args);
+  if (r.code !== 0) {
+    throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** The parsed `berth state` of `id`. */
+export async function stateOf(roots: Roots, id: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await berthOk(roots, ["state", id]));
+}
+
+/** A busybox rootfs shared by the tests (built once, atomically). */
+export async function busyboxRootfs(): Promise<string> {
+  const dir = "/tmp/berth-test-rootfs";
+  const script = fromFileUrl(new URL("../scripts/make_rootfs.sh", import.meta.url));
+  const r = await new Deno.Command("bash", { args: [script, dir], stdout: "null" }).output();
+  if (r.code !== 0) throw new Error("cannot build the busybox rootfs");
+  return dir;
+}
+
+/** Mount points under `dir`. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await Deno.readTextFile("/proc/self/mountinfo");
+  return text.split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) =>
+    m === dir || m.startsWith(dir + "/")
+  );
+}
+
+/** Every path below `dir` (relative), or [] if it does not exist. */
+export async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string, rel: string) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(d));
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      out.push(r);
+      if (e.isDirectory) await walk(join(d, e.name), r);
+    }
+  }
+  await walk(dir, "");
+  return out.sort();
+}
+
+/** Pids of monitor processes serving `roots`. */
+export async function monitorPids(roots: Roots): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      if (cmd.includes("__monitor") && cmd.includes(roots.root)) out.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+/** Polls `cond` until it is true or `timeoutMs` passes. */
+export async function eventually(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Deletes every container of `roots` (all namespaces), waits for the monitor to go, removes the roots. */
+export async function cleanup(roots: Roots): Promise<void> {
+  const ns = await Array.fromAsync(Deno.readDir(join(roots.root, "ns"))).catch(() => []);
+  for (const n of ns) {
+    const ids = (await berth(roots, ["-n", n.name, "list", "-q"])).stdout.split("\n").filter((s) =>
+      s
+    );
+    if (ids.length > 0) await berth(roots, ["-n", n.name, "delete", "-f", ...ids]);
+  }
+  await eventually(async () => (await monitorPids(roots)).length === 0, 10_000, "monitor exit")
+    .catch(async () => {
+      for (const pid of await monitorPids(roots)) Deno.kill(pid, "SIGKILL");
+    });
+  for (const m of (await mountsUnder(join(roots.root, ".."))).reverse()) {
+    await new Deno.Command("umount", { args: ["-l", m] }).output();
+  }
+  await Deno.remove(join(roots.root, ".."), { recursive: true }).catch(() => {});
+}

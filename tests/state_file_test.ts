@@ -1,0 +1,93 @@
+// State files: atomic and durable saves, tolerant listing, restrictive modes.
+import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import { NotFound, RuntimeError } from "../lib/errors.ts";
+import { Paths } from "../lib/paths.ts";
+import { parseState, StateStore } from "../lib/state_file.ts";
+import { sampleState } from "./fixtures/worker.ts";
+
+const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
+
+async function storeIn(): Promise<{ root: string; store: StateStore }> {
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(join(root, "ns/default/containers/c"), { recursive: true });
+  return { root, store: new StateStore(new Paths(root, root)) };
+}
+
+Deno.test("save() then load() round-trips; the file is 0600", async () => {
+  const { root, store } = await storeIn();
+  const s = sampleState(root, 7);
+  await store.save(s);
+  assertEquals(await store.load("default", "c"), s);
+  const mode = (await Deno.stat(join(root, "ns/default/containers/c/state.json"))).mode! & 0o777;
+  assertEquals(mode, 0o600);
+  await store.destroy("default", "c");
+  await assertRejects(() => store.load("default", "c"), NotFound);
+  assertEquals(await store.tryLoad("default", "nope"), null);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a writer SIGKILLed mid-save never leaves an unparsable state file", async () => {
+  const { root, store } = await storeIn();
+  await store.save(sampleState(root, 0));
+  const file = join(root, "ns/default/containers/c/state.json");
+  for (let i = 0; i < 25; i++) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", WORKER, "save-loop", root],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    await reader.read(); // "saving"
+    reader.releaseLock();
+    await new Promise((r) => setTimeout(r, 5 + (i * 7) % 40));
+    child.kill("SIGKILL");
+    await child.output();
+    // Whatever instant it died at, the state parses.
+    parseState(await Deno.readTextFile(file), file);
+  }
+  // Leftover temporaries are hidden and never listed as containers.
+  assertEquals(await store.ids("default"), ["c"]);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("list() skips vanished and corrupt files with a warning instead of failing", async () => {
+  const { root, store } = await storeIn();
+  await store.save(sampleState(root, 1));
+  const bad = join(root, "ns/default/containers/bad");
+  await Deno.mkdir(bad);
+  await Deno.writeTextFile(join(bad, "state.json"), "{ not json");
+  await Deno.mkdir(join(root, "ns/default/containers/empty")); // state vanished
+  const warnings: string[] = [];
+  const states = await store.list("default", (m) => warnings.push(m));
+  assertEquals(states.map((s) => s.id), ["c"]);
+  assertEquals(warnings.length, 1);
+  assertTrue(warnings[0]!.includes("bad"));
+  await assertRejects(() => store.load("default", "bad"), RuntimeError, "corrupt state file");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("readers never see a partial file while another process saves", async () => {
+  const { root, store } = await storeIn();
+  await store.save(sampleState(root, 0));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", WORKER, "save-loop", root],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  const deadline = Date.now() + 700;
+  let reads = 0;
+  while (Date.now() < deadline) {
+    const s = await store.load("default", "c");
+    assertEquals(s.id, "c");
+    reads++;
+  }
+  child.kill("SIGKILL");
+  await child.output();
+  assertTrue(reads > 50, `only ${reads} reads`);
+  await Deno.remove(root, { recursive: true });
+});
