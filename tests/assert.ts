@@ -21,7 +21,9 @@ type ErrorClass<E> = abstract new (...args: any[]) => E;
 function check<E extends Error>(err: unknown, cls: ErrorClass<E>, includes?: string): E {
   if (!(err instanceof cls)) {
     throw new assert.AssertionError({
-      message: `expected ${cls.name}, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+      message: `expected ${cls.name}, got ${
+        err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      }`,
     });
   }
   if (includes !== undefined && !err.message.includes(includes)) {

@@ -44,11 +44,19 @@ Deno.test("create parses its options and the command after --", () => {
 
 Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
   assertThrows(() => parse("create", ["--rootfs", "/r", "../x"]), InvalidArgument);
-  assertThrows(() => parse("create", ["--rootfs", "/r", "-e", "NOEQ", "a"]), InvalidArgument, "KEY=VALUE");
+  assertThrows(
+    () => parse("create", ["--rootfs", "/r", "-e", "NOEQ", "a"]),
+    InvalidArgument,
+    "KEY=VALUE",
+  );
   assertThrows(() => parse("create", ["--label", "=v", "a"]), InvalidArgument);
   assertThrows(() => parse("create", ["a", "b"]), InvalidArgument, "unexpected argument");
   assertThrows(() => parse("create", []), InvalidArgument, "missing ID");
-  assertThrows(() => parse("create", ["--bogus", "a"]), InvalidArgument, `unknown option "--bogus"`);
+  assertThrows(
+    () => parse("create", ["--bogus", "a"]),
+    InvalidArgument,
+    `unknown option "--bogus"`,
+  );
   assertThrows(() => parse("create", ["--rootfs"]), InvalidArgument, "needs a value");
 });
 
@@ -112,7 +120,11 @@ Deno.test("exec needs a command after -- and an absolute --cwd", () => {
   });
   assertThrows(() => parse("exec", ["c1"]), InvalidArgument, "after --");
   assertThrows(() => parse("exec", ["c1", "--"]), InvalidArgument, "after --");
-  assertThrows(() => parse("exec", ["--cwd", "rel", "c1", "--", "ls"]), InvalidArgument, "absolute");
+  assertThrows(
+    () => parse("exec", ["--cwd", "rel", "c1", "--", "ls"]),
+    InvalidArgument,
+    "absolute",
+  );
 });
 
 Deno.test("logs parses -f", () => {

@@ -10,7 +10,24 @@ Deno.test("valid IDs are accepted", () => {
 });
 
 Deno.test("invalid IDs are rejected before any path is built", () => {
-  const bad = ["", "../x", "a/b", ".x", "-x", "x-", "a b", "a..b", "a--b", "wéb", "ä", "x".repeat(77), "a\nb", "/abs", "..", "."];
+  const bad = [
+    "",
+    "../x",
+    "a/b",
+    ".x",
+    "-x",
+    "x-",
+    "a b",
+    "a..b",
+    "a--b",
+    "wéb",
+    "ä",
+    "x".repeat(77),
+    "a\nb",
+    "/abs",
+    "..",
+    ".",
+  ];
   for (const id of bad) {
     assertEquals(isValidId(id), false, id);
     assertThrows(() => validateId(id), InvalidArgument);

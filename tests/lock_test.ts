@@ -40,7 +40,10 @@ Deno.test("N processes incrementing one state file under the lock lose no update
   await Deno.mkdir(join(root, "ns/default/containers/c"), { recursive: true });
   await store.save(sampleState(root, 0));
   const procs = 6, each = 25;
-  const children = Array.from({ length: procs }, () => worker(["increment", root, String(each)], "null"));
+  const children = Array.from(
+    { length: procs },
+    () => worker(["increment", root, String(each)], "null"),
+  );
   const results = await Promise.all(children.map(async (c) => {
     const out = await c.output();
     return out.code;

@@ -20,9 +20,16 @@ Deno.test("runtime messages map to domain errors carrying the message", () => {
   const nf = mapRuntimeError("start", "a", "container does not exist");
   assertEquals(nf instanceof NotFound, true);
   assertEquals(nf.message, `start "a": runtime: container does not exist`);
-  assertEquals(mapRuntimeError("create", "a", "container with id exists: already exists") instanceof Exists, true);
+  assertEquals(
+    mapRuntimeError("create", "a", "container with id exists: already exists") instanceof Exists,
+    true,
+  );
   assertEquals(mapRuntimeError("pause", "a", "container not running") instanceof WrongState, true);
-  assertEquals(mapRuntimeError("start", "a", "cannot start a container that has stopped") instanceof WrongState, true);
+  assertEquals(
+    mapRuntimeError("start", "a", "cannot start a container that has stopped") instanceof
+      WrongState,
+    true,
+  );
   assertEquals(mapRuntimeError("x", "a", "permission denied") instanceof RuntimeError, true);
 });
 
@@ -32,9 +39,13 @@ Deno.test("a failing runtime call throws the error from its JSON log", async () 
   const runner: ProcessRunner = {
     async exec(req: ExecRequest) {
       const at = req.argv.indexOf("--log");
-      await Deno.writeTextFile(req.argv[at + 1]!, `{"level":"error","msg":"container does not exist"}\n`, {
-        append: true,
-      });
+      await Deno.writeTextFile(
+        req.argv[at + 1]!,
+        `{"level":"error","msg":"container does not exist"}\n`,
+        {
+          append: true,
+        },
+      );
       return { code: 1, stdout: "", stderr: "ignored", timedOut: false };
     },
   };
@@ -64,10 +75,11 @@ Deno.test("a missing runtime binary is a clear error", async () => {
   const rt = new OciRuntime("/nonexistent/runc", denoRunner);
   await assertRejects(() => rt.version(), RuntimeError, "not found");
   await assertRejects(
-    () => rt.create({ root: "/tmp", id: "a", logFile: "/dev/null" }, "/tmp", "/tmp/p", {
-      stdout: "/dev/null",
-      stderr: "/dev/null",
-    }),
+    () =>
+      rt.create({ root: "/tmp", id: "a", logFile: "/dev/null" }, "/tmp", "/tmp/p", {
+        stdout: "/dev/null",
+        stderr: "/dev/null",
+      }),
     RuntimeError,
     "not found",
   );
