@@ -76,6 +76,25 @@ export function mapRuntimeError(op: string, id: string, message: string): BerthE
   return new RuntimeError(text);
 }
 
+/**
+ * Throws RuntimeError unless `binary` names an executable file (a path, or
+ * a name found on PATH). Checked before any file is touched.
+ */
+export function requireRuntimeBinary(binary: string, path = Deno.env.get("PATH") ?? ""): string {
+  const candidates = binary.includes("/")
+    ? [binary]
+    : path.split(":").filter((d) => d !== "").map((d) => `${d}/${binary}`);
+  for (const c of candidates) {
+    try {
+      const st = Deno.statSync(c);
+      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return c;
+    } catch { /* next */ }
+  }
+  throw new RuntimeError(
+    `OCI runtime "${binary}" not found (install runc, or pass --runtime PATH)`,
+  );
+}
+
 /** A runc-compatible OCI runtime. */
 export class OciRuntime {
   readonly #timeoutMs: number;

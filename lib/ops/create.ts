@@ -18,6 +18,7 @@ import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
 import { logFiles } from "../paths.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
+import { requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState } from "../state_file.ts";
 
 /** What `create`/`run` were asked for. */
@@ -91,6 +92,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (/[,:\\\n]/.test(source)) {
     throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
   }
+  requireRuntimeBinary(ctx.globals.runtime);
   const config = applyOverrides(base, {
     args: req.command,
     env: req.env,
