@@ -46,7 +46,12 @@ export interface Libc {
    * {@linkcode disarmInspectorSignal}.
    */
   disarmInspectorSignal(): void;
+  /** madvise(2) on [start, start+length). */
+  madvise(start: bigint, length: bigint, advice: number): void;
 }
+
+/** MADV_DONTNEED for {@linkcode Libc.madvise}. */
+export const MADV_DONTNEED = 4;
 
 /** MNT_DETACH for {@linkcode Libc.umount}. */
 export const MNT_DETACH = 2;
@@ -67,6 +72,7 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
   signal: { parameters: ["i32", "pointer"], result: "pointer" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
 type LibcLibrary = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -122,6 +128,11 @@ class RealLibc implements Libc {
 
   disarmInspectorSignal(): void {
     disarmInspectorSignal(this.#sym);
+  }
+
+  madvise(start: bigint, length: bigint, advice: number): void {
+    const r = this.#sym.madvise(Deno.UnsafePointer.create(start), length, advice);
+    if (r !== 0) throw new ErrnoError("madvise", this.#errno());
   }
 }
 

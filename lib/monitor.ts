@@ -30,6 +30,7 @@ import {
 } from "./monitor_protocol.ts";
 import { deleteLocked } from "./ops/delete.ts";
 import type { ProcessRunner } from "./process.ts";
+import { trimFilePages } from "./memory_trim.ts";
 import { liveness, procInfo, startTimeOf } from "./proc.ts";
 import { OciRuntime } from "./runtime.ts";
 
@@ -52,6 +53,9 @@ interface Watch {
 }
 
 const key = (ns: string, id: string) => `${ns}/${id}`;
+
+/** Quiet time before the monitor trims its start-up pages. */
+const TRIM_DELAY_MS = 1000;
 
 /** How long the monitor remembers an exit after recording it. */
 const RECENT_MS = 60_000;
@@ -93,6 +97,7 @@ class Monitor {
   #stopping = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setInterval> | undefined;
+  #trimTimer: ReturnType<typeof setTimeout> | undefined;
   #listener: Deno.UnixListener | null = null;
   #done!: (code: number) => void;
   readonly #runner: ProcessRunner;
@@ -132,8 +137,8 @@ class Monitor {
     this.log("started");
     await this.#adopt();
     this.#acceptLoop(this.#listener);
-    this.#pollTimer = setInterval(() => this.#sweep(), this.options.pollMs);
     this.#checkIdle();
+    this.#scheduleTrim();
     return await done;
   }
 
@@ -150,6 +155,7 @@ class Monitor {
   async #handle(conn: Deno.Conn): Promise<void> {
     this.#active++;
     this.#cancelIdle();
+    this.#scheduleTrim();
     try {
       const req = await readMessage<MonitorRequest>(conn);
       if (req === null) return;
@@ -221,7 +227,23 @@ class Monitor {
     const w: Watch = { ns, id, pid, startTime, child, waiters: [] };
     this.#watches.set(key(ns, id), w);
     this.#cancelIdle();
+    this.#updatePolling();
     return w;
+  }
+
+  /**
+   * Children are reaped on SIGCHLD; only processes that are not our
+   * children (re-adopted after a monitor died) need /proc polling. Waking
+   * up only then keeps an idle monitor idle.
+   */
+  #updatePolling(): void {
+    const needed = !this.#stopping && [...this.#watches.values()].some((w) => !w.child);
+    if (needed && this.#pollTimer === undefined) {
+      this.#pollTimer = setInterval(() => this.#sweep(), this.options.pollMs);
+    } else if (!needed && this.#pollTimer !== undefined) {
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = undefined;
+    }
   }
 
   /** Re-adopts live containers recorded in the root (after a monitor died). */
@@ -253,6 +275,7 @@ class Monitor {
         } catch (err) {
           if (err instanceof ErrnoError && err.errno === 10) {
             w.child = false; // ECHILD: not ours after all
+            this.#updatePolling();
           } else {
             this.log(`waitpid ${w.pid}: ${messageOf(err)}`);
           }
@@ -291,6 +314,7 @@ class Monitor {
   #finish(w: Watch, exitCode: number, observed: boolean): void {
     const k = key(w.ns, w.id);
     if (this.#watches.get(k) === w) this.#watches.delete(k);
+    this.#updatePolling();
     // Remembered for a while, for a `wait` that comes after an `--rm` delete.
     this.#recent.set(k, { pid: w.pid, exitCode, at: this.ctx.clock.monotonic() });
     this.#pruneRecent();
@@ -319,6 +343,17 @@ class Monitor {
     for (const [k, v] of this.#recent) if (v.at < cutoff) this.#recent.delete(k);
   }
 
+  /** Drops start-up pages once things are quiet (see memory_trim.ts). */
+  #scheduleTrim(): void {
+    if (this.#trimTimer !== undefined || this.#stopping) return;
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      if (this.#active > 0) return this.#scheduleTrim();
+      (globalThis as { gc?: () => void }).gc?.();
+      trimFilePages(this.ctx.libc);
+    }, TRIM_DELAY_MS);
+  }
+
   #cancelIdle(): void {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
@@ -336,6 +371,7 @@ class Monitor {
     this.#stopping = true;
     this.log("idle: exiting");
     clearInterval(this.#pollTimer);
+    clearTimeout(this.#trimTimer);
     Deno.removeSignalListener("SIGCHLD", this.#onSigchld);
     try {
       Deno.removeSync(this.ctx.paths.monitorSocket);

@@ -39,11 +39,25 @@ export async function connectMonitor(ctx: Context): Promise<Deno.UnixConn | null
   }
 }
 
+/**
+ * V8 settings of the monitor, a small long-lived process: a small young
+ * generation, no helper threads, and `gc()` so it can collect before it
+ * trims its memory (see `lib/memory_trim.ts`).
+ */
+export const MONITOR_V8_FLAGS =
+  "--max-semi-space-size=1,--single-threaded,--expose-gc,--optimize-for-size,--lite-mode,--max-lazy";
+
 /** Starts a monitor process for the context's roots; does not wait for it. */
 export function spawnMonitor(ctx: Context): void {
   const [exe, ...pre] = ctx.self;
+  const inherited = ctx.env("DENO_V8_FLAGS");
   const child = new Deno.Command(exe!, {
     args: [...pre, ...globalsToArgs(ctx.globals), "__monitor"],
+    env: {
+      DENO_V8_FLAGS: inherited ? `${inherited},${MONITOR_V8_FLAGS}` : MONITOR_V8_FLAGS,
+      // One malloc arena: the monitor is one busy thread.
+      MALLOC_ARENA_MAX: "1",
+    },
     cwd: "/",
     stdin: "null",
     stdout: "null",
