@@ -106,7 +106,10 @@ export async function createBundle(req: BundleRequest, options: BundleOptions = 
  * gone), makes the rename durable, then removes the renamed tree.
  * Returns false when `dir` did not exist.
  */
-export async function removeAtomically(dir: string): Promise<boolean> {
+export async function removeAtomically(
+  dir: string,
+  onRenamed: () => void = () => {},
+): Promise<boolean> {
   await unmountAll(dir);
   const trash = join(
     dirname(dir),
@@ -119,6 +122,7 @@ export async function removeAtomically(dir: string): Promise<boolean> {
     throw err;
   }
   await syncDir(dirname(dir));
+  onRenamed();
   await Deno.remove(trash, { recursive: true });
   return true;
 }

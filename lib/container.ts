@@ -10,9 +10,9 @@ import { join } from "node:path";
 import type { Context } from "./context.ts";
 import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "./lock.ts";
-import { liveness } from "./proc.ts";
+import { liveness, startTimeOf } from "./proc.ts";
 import type { RuntimeTarget } from "./runtime.ts";
-import type { ContainerState } from "./state_file.ts";
+import type { ContainerState, InFlight } from "./state_file.ts";
 import { canTransition } from "./status.ts";
 
 /** Resolves an ID or unique prefix in the context's namespace. */
@@ -44,6 +44,27 @@ export async function withContainerLock<T>(
       if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
       else await lock.releaseAndRemove().catch(() => lock.release());
     }
+  }
+}
+
+/**
+ * Runs `fn` holding the lock of `ns/id` if it is free right now (a busy
+ * lock: an operation is under way, skip). A lock file that did not exist
+ * before is removed again, so a dry run leaves no trace.
+ */
+export async function withFreeLock(
+  ctx: Context,
+  ns: string,
+  id: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+  if (lock === null) return;
+  try {
+    await fn();
+  } finally {
+    if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
+    else await lock.releaseAndRemove().catch(() => lock.release());
   }
 }
 
@@ -122,28 +143,12 @@ export async function refreshLocked(ctx: Context, s: ContainerState): Promise<Co
   return s;
 }
 
-/**
- * Re-checks a live container against the process table without holding
- * its lock; takes the lock only when there is a stop to record. Never call
- * it while holding the lock (use {@linkcode refreshLocked}).
- */
-export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState> {
-  if (!isLive(s) || s.pid === null || !initGone(s) || await monitorAlive(ctx)) return s;
-  return await withContainerLock(ctx, s.namespace, s.id, async () => {
-    const fresh = await ctx.store.tryLoad(s.namespace, s.id);
-    return fresh === null ? s : await refreshLocked(ctx, fresh);
-  });
-}
-
-/** Loads `id` of the context's namespace under its lock and runs `fn`. */
-export function withLoaded<T>(
-  ctx: Context,
-  id: string,
-  fn: (s: ContainerState) => Promise<T>,
-): Promise<T> {
-  const ns = ctx.globals.namespace;
-  return withContainerLock(ctx, ns, id, async () => {
-    const s = await refreshLocked(ctx, await ctx.store.load(ns, id));
-    return await fn(s);
-  });
+/** An op record for `name`, owned by this process (see `ops/repair.ts`). */
+export function opRecord(ctx: Context, name: string): InFlight {
+  return {
+    name,
+    pid: Deno.pid,
+    pidStartTime: startTimeOf(Deno.pid),
+    since: ctx.clock.now().toISOString(),
+  };
 }

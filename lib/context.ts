@@ -37,6 +37,8 @@ export interface Context {
   env: (key: string) => string | undefined;
   /** The command line that starts this same berth (binary, or deno + main.ts). */
   self: string[];
+  /** The armed crash point (`BERTH_CRASH_AT`, fault injection), or null. */
+  crashAt: string | null;
 }
 
 const encoder = new TextEncoder();
@@ -83,6 +85,7 @@ export function createContext(globals: GlobalOptions, overrides: Partial<Context
     io,
     env: (k) => Deno.env.get(k),
     self: selfCommand(),
+    crashAt: Deno.env.get("BERTH_CRASH_AT") || null,
     ...overrides,
   };
 }

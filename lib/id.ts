@@ -66,7 +66,8 @@ export function validateReference(ref: string): string {
  * otherwise exactly one ID must start with `ref`.
  *
  * `exists(id)` answers the exact check cheaply (no directory scan);
- * `list()` is called only when the exact check fails.
+ * `list()` is called only when the exact check fails, and its entries
+ * that start with `ref` are checked with `exists` too.
  */
 export async function resolveId(
   ref: string,
@@ -75,7 +76,10 @@ export async function resolveId(
 ): Promise<string> {
   validateReference(ref);
   if (await exists(ref)) return ref;
-  const matches = (await list()).filter((id) => id.startsWith(ref)).sort();
+  const candidates = (await list()).filter((id) => id.startsWith(ref)).sort();
+  // Only IDs that exist count (a listing may hold leftovers without state).
+  const present = await Promise.all(candidates.map(exists));
+  const matches = candidates.filter((_, i) => present[i]);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) throw new NotFound(`container "${ref}" not found`);
   const shown = matches.length > 10

@@ -91,6 +91,8 @@ class Monitor {
   readonly #watches = new Map<string, Watch>();
   /** Pids of processes Deno spawned for us (never reaped by hand). */
   readonly #ownChildren = new Set<number>();
+  /** Runtime creates under way, by `ns/id`. */
+  readonly #creating = new Map<string, Promise<MonitorReply>>();
   /** Exits recorded in the last {@linkcode RECENT_MS}, by `ns/id`. */
   readonly #recent = new Map<string, { pid: number; exitCode: number; at: number }>();
   #active = 0;
@@ -180,6 +182,9 @@ class Monitor {
           return { ok: true, pid: Deno.pid };
         case "create":
           return await this.#create(req);
+        case "quiesce":
+          await this.#creating.get(key(req.ns, req.id))?.catch(() => {});
+          return { ok: true };
         case "adopt":
           this.#watch(req.ns, req.id, req.pid, req.startTime);
           return { ok: true };
@@ -206,7 +211,18 @@ class Monitor {
     }
   }
 
-  async #create(req: CreateRequest): Promise<MonitorReply> {
+  #create(req: CreateRequest): Promise<MonitorReply> {
+    const k = key(req.ns, req.id);
+    const p = this.#createNow(req);
+    this.#creating.set(k, p);
+    const forget = () => {
+      if (this.#creating.get(k) === p) this.#creating.delete(k);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  async #createNow(req: CreateRequest): Promise<MonitorReply> {
     const runtime = new OciRuntime(req.runtime, this.#runner);
     await runtime.create(
       { root: req.runtimeRoot, id: req.id, logFile: req.logFile },

@@ -133,6 +133,26 @@ export async function monitorRequest(
   throw new RuntimeError("the berth monitor keeps shutting down; try again");
 }
 
+/**
+ * Sends one request to a monitor that is already running, without starting
+ * one; null when none runs or it died before replying.
+ */
+export async function monitorRequestIfRunning(
+  ctx: Context,
+  req: MonitorRequest,
+): Promise<MonitorReply | null> {
+  const conn = await connectMonitor(ctx);
+  if (conn === null) return null;
+  try {
+    await writeMessage(conn, req);
+    return await readMessage<MonitorReply>(conn);
+  } catch {
+    return null;
+  } finally {
+    conn.close();
+  }
+}
+
 /** Turns an error reply into the matching domain error. */
 export function replyError(reply: { kind: string; message: string }): BerthError {
   const E = ERRORS[reply.kind] ?? RuntimeError;

@@ -40,13 +40,25 @@ export interface AdoptRequest {
   startTime: number | null;
 }
 
+/** Reply once no `create` of `ns/id` is under way in the monitor. */
+export interface QuiesceRequest {
+  op: "quiesce";
+  ns: string;
+  id: string;
+}
+
 /** Liveness check. */
 export interface PingRequest {
   op: "ping";
 }
 
 /** Any request. */
-export type MonitorRequest = CreateRequest | WaitRequest | AdoptRequest | PingRequest;
+export type MonitorRequest =
+  | CreateRequest
+  | WaitRequest
+  | AdoptRequest
+  | QuiesceRequest
+  | PingRequest;
 
 /** A reply. */
 export type MonitorReply =

@@ -65,7 +65,14 @@ Deno.test("an ambiguous prefix is an InvalidArgument naming the candidates", asy
 
 Deno.test("a prefix ending in a separator is allowed", async () => {
   const l = () => Promise.resolve(["web-1"]);
-  assertEquals(await resolveId("web-", () => Promise.resolve(false), l), "web-1");
+  assertEquals(await resolveId("web-", (id) => Promise.resolve(id === "web-1"), l), "web-1");
+});
+
+Deno.test("listed names without a container (leftovers) are no candidates", async () => {
+  const listed = () => Promise.resolve(["app1", "app2-leftover"]);
+  const has = (id: string) => Promise.resolve(id === "app1");
+  assertEquals(await resolveId("app", has, listed), "app1");
+  await assertRejects(() => resolveId("app2", has, listed), NotFound);
 });
 
 Deno.test("no match is NotFound; a malformed reference is InvalidArgument", async () => {

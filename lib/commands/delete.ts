@@ -6,7 +6,7 @@
 
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { resolveContainer } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "../errors.ts";
 import { deleteContainer } from "../ops/delete.ts";
 
@@ -39,7 +39,7 @@ export const deleteCommand: Command<{ refs: string[]; force: boolean }> = {
     let code = 0;
     for (const ref of o.refs) {
       try {
-        const id = await resolveContainer(ctx, ref);
+        const id = await resolveExisting(ctx, ref);
         await deleteContainer(ctx, ctx.globals.namespace, id, o.force);
       } catch (err) {
         ctx.io.err(`berth: ${messageOf(err)}\n`);

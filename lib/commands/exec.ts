@@ -8,7 +8,9 @@
 import { join } from "node:path";
 import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { reconcile, resolveContainer, runtimeTarget } from "../container.ts";
+import { runtimeTarget } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { loadReconciled } from "../ops/repair.ts";
 import { InvalidArgument } from "../errors.ts";
 import { readConfig } from "../spec.ts";
 import { transition } from "../status.ts";
@@ -67,8 +69,8 @@ export const execCommand: Command<ExecOptions> = {
     };
   },
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
-    const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+    const id = await resolveExisting(ctx, o.ref);
+    const s = await loadReconciled(ctx, id);
     transition(s.id, s.status, "exec");
     const config = await readConfig(join(s.bundle, "config.json"));
     const proc = structuredClone(config.process!);

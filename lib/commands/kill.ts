@@ -6,7 +6,9 @@
 
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import { runtimeTarget } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { withLoaded } from "../ops/repair.ts";
 import { InvalidArgument } from "../errors.ts";
 import { parseSignal } from "../signals.ts";
 import { transition } from "../status.ts";
@@ -37,7 +39,7 @@ export const killCommand: Command<{ ref: string; signal: number; all: boolean }>
     return { ref, signal: parseSignal(sig ?? "TERM"), all: bool(p.values, "all") };
   },
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
+    const id = await resolveExisting(ctx, o.ref);
     await withLoaded(ctx, id, async (s) => {
       transition(s.id, s.status, "kill");
       await ctx.runtime.kill(runtimeTarget(ctx, s), o.signal, o.all);

@@ -6,7 +6,8 @@
 
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { isLive, reconcile } from "../container.ts";
+import { isLive } from "../container.ts";
+import { reconcile } from "../ops/repair.ts";
 import { InvalidArgument } from "../errors.ts";
 import { ensureMonitor } from "../monitor_client.ts";
 import { type ContainerState, publicState } from "../state_file.ts";
@@ -50,7 +51,8 @@ export const listCommand: Command<ListOptions> = {
     const warn = (m: string) => ctx.io.err(`berth: warning: ${m}\n`);
     let states: ContainerState[] = [];
     for (const ns of namespaces) states.push(...(await ctx.store.list(ns, warn)));
-    states = await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s)));
+    states = (await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s))))
+      .filter((s): s is ContainerState => s !== null);
     if (states.some(isLive)) await ensureMonitor(ctx);
     if (o.quiet) {
       ctx.io.out(states.map((s) => s.id + "\n").join(""));

@@ -6,7 +6,8 @@
 
 import { bool } from "../args.ts";
 import type { Command } from "../command.ts";
-import { isLive, resolveContainer } from "../container.ts";
+import { isLive } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
 import { drain, follow, openLog } from "../log_follow.ts";
 import { waitExit } from "../ops/wait.ts";
 import { logFiles } from "../paths.ts";
@@ -34,7 +35,7 @@ export const logsCommand: Command<{ ref: string; follow: boolean }> = {
     return { ref, follow: bool(parsed.values, "follow") };
   },
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
+    const id = await resolveExisting(ctx, o.ref);
     const s = await ctx.store.load(ctx.globals.namespace, id);
     const files = logFiles(s.workDir);
     const out = await openLog(files.stdout);

@@ -8,6 +8,7 @@ import type { AnyCommand } from "../command.ts";
 import { createCommand } from "./create.ts";
 import { deleteCommand } from "./delete.ts";
 import { execCommand } from "./exec.ts";
+import { gcCommand } from "./gc.ts";
 import { killCommand } from "./kill.ts";
 import { listCommand } from "./list.ts";
 import { logsCommand } from "./logs.ts";
@@ -36,6 +37,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   deleteCommand,
   waitCommand,
   logsCommand,
+  gcCommand,
   specCommand,
   versionCommand,
   monitorCommand,

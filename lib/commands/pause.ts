@@ -5,7 +5,9 @@
  */
 
 import type { Command } from "../command.ts";
-import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import { opRecord, runtimeTarget } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { withLoaded } from "../ops/repair.ts";
 import { transition } from "../status.ts";
 import { parseOneId } from "./single_id.ts";
 
@@ -18,11 +20,14 @@ function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref
     examples: [`berth ${name} web1`],
     parse: (args) => ({ ref: parseOneId(name, args).ref }),
     async run(ctx, o) {
-      const id = await resolveContainer(ctx, o.ref);
+      const id = await resolveExisting(ctx, o.ref);
       await withLoaded(ctx, id, async (s) => {
         const next = transition(s.id, s.status, name);
+        s.op = opRecord(ctx, name);
+        await ctx.store.save(s);
         await ctx.runtime[name](runtimeTarget(ctx, s));
         s.status = next;
+        s.op = null;
         await ctx.store.save(s);
       });
       return 0;

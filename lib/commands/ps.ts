@@ -5,7 +5,9 @@
  */
 
 import type { Command } from "../command.ts";
-import { reconcile, resolveContainer, runtimeTarget } from "../container.ts";
+import { runtimeTarget } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { loadReconciled } from "../ops/repair.ts";
 import { cmdline } from "../proc.ts";
 import { transition } from "../status.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
@@ -23,8 +25,8 @@ export const psCommand: Command<{ ref: string; format: Format }> = {
     return { ref, format: formatOf("ps", parsed) };
   },
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
-    const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+    const id = await resolveExisting(ctx, o.ref);
+    const s = await loadReconciled(ctx, id);
     transition(s.id, s.status, "kill"); // any live status
     const pids = (await ctx.runtime.ps(runtimeTarget(ctx, s))).sort((a, b) => a - b);
     const procs = pids.map((pid) => ({ pid, command: cmdline(pid) }));

@@ -6,7 +6,10 @@
 
 import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { resolveContainer, runtimeTarget, withLoaded } from "../container.ts";
+import { opRecord, runtimeTarget } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { crashPoint } from "../crash.ts";
+import { withLoaded } from "../ops/repair.ts";
 import type { Context } from "../context.ts";
 import { transition } from "../status.ts";
 
@@ -14,9 +17,14 @@ import { transition } from "../status.ts";
 export async function startContainer(ctx: Context, id: string): Promise<void> {
   await withLoaded(ctx, id, async (s) => {
     const next = transition(s.id, s.status, "start");
+    s.op = opRecord(ctx, "start");
+    await ctx.store.save(s);
+    crashPoint(ctx.crashAt, "start:recorded");
     await ctx.runtime.start(runtimeTarget(ctx, s));
+    crashPoint(ctx.crashAt, "start:runtime");
     s.status = next;
     s.startedAt = ctx.clock.now().toISOString();
+    s.op = null;
     await ctx.store.save(s);
   });
 }
@@ -35,7 +43,7 @@ export const startCommand: Command<{ ref: string }> = {
     return { ref: ref! };
   },
   async run(ctx, o) {
-    await startContainer(ctx, await resolveContainer(ctx, o.ref));
+    await startContainer(ctx, await resolveExisting(ctx, o.ref));
     return 0;
   },
 };

@@ -5,7 +5,9 @@
  */
 
 import type { Command } from "../command.ts";
-import { isLive, reconcile, resolveContainer } from "../container.ts";
+import { isLive } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
+import { loadReconciled } from "../ops/repair.ts";
 import { ensureMonitor } from "../monitor_client.ts";
 import { publicState } from "../state_file.ts";
 import { parseOneId } from "./single_id.ts";
@@ -19,8 +21,8 @@ export const stateCommand: Command<{ ref: string }> = {
   examples: ["berth state web1", "berth state web1 | jq -r .status"],
   parse: (args) => ({ ref: parseOneId("state", args).ref }),
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
-    const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+    const id = await resolveExisting(ctx, o.ref);
+    const s = await loadReconciled(ctx, id);
     if (isLive(s)) await ensureMonitor(ctx);
     ctx.io.out(JSON.stringify(publicState(s), null, 2) + "\n");
     return 0;

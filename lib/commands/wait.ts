@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "../command.ts";
-import { resolveContainer } from "../container.ts";
+import { resolveExisting } from "../ops/orphans.ts";
 import { waitExit } from "../ops/wait.ts";
 import { parseOneId } from "./single_id.ts";
 
@@ -18,7 +18,7 @@ export const waitCommand: Command<{ ref: string }> = {
   examples: ["berth wait web1"],
   parse: (args) => ({ ref: parseOneId("wait", args).ref }),
   async run(ctx, o) {
-    const id = await resolveContainer(ctx, o.ref);
+    const id = await resolveExisting(ctx, o.ref);
     const { exitCode } = await waitExit(ctx, ctx.globals.namespace, id);
     ctx.io.out(`${exitCode}\n`);
     return 0;

@@ -10,7 +10,8 @@
 
 import { join, resolve } from "node:path";
 import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
-import { runtimeTarget, withContainerLock } from "../container.ts";
+import { opRecord, runtimeTarget, withContainerLock } from "../container.ts";
+import { crashPoint } from "../crash.ts";
 import type { Context } from "../context.ts";
 import { Exists, InvalidArgument, isNotFound, RuntimeError } from "../errors.ts";
 import { validateId } from "../id.ts";
@@ -20,6 +21,9 @@ import { logFiles } from "../paths.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
 import { requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState } from "../state_file.ts";
+import { deleteLocked } from "./delete.ts";
+import { removeOrphansLocked } from "./orphans.ts";
+import { repairLocked } from "./repair.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest {
@@ -109,27 +113,15 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
   const ns = ctx.globals.namespace;
   const id = req.id;
   return await withContainerLock(ctx, ns, id, async () => {
-    if (await ctx.store.exists(ns, id)) throw new Exists(`container "${id}" already exists`);
-    await removeLeftovers(ctx, ns, id);
+    const existing = await ctx.store.tryLoad(ns, id);
+    // Under the lock, a recorded op is an interrupted one: settle it first.
+    if (existing !== null && (await repairLocked(ctx, existing)) !== null) {
+      throw new Exists(`container "${id}" already exists`);
+    }
+    // What a create or delete killed midway left under this ID goes first.
+    await removeOrphansLocked(ctx, ns, id, false, false);
     return await createLocked(ctx, req, prepared);
   });
-}
-
-/**
- * A bundle or work directory without a state file is what a create or
- * delete that was killed midway leaves. Under the lock nobody else can be
- * working on it, so it is removed before a new create reuses the ID.
- */
-async function removeLeftovers(ctx: Context, ns: string, id: string): Promise<void> {
-  const bundle = ctx.paths.bundleDir(ns, id);
-  const work = ctx.paths.workDir(ns, id);
-  const present = await Promise.all(
-    [bundle, work].map((p) => Deno.lstat(p).then(() => true, () => false)),
-  );
-  if (!present.includes(true)) return;
-  await ctx.runtime.delete(runtimeTarget(ctx, { namespace: ns, id }), true).catch(() => {});
-  await removeAtomically(bundle);
-  await removeAtomically(work);
 }
 
 async function createLocked(
@@ -142,33 +134,37 @@ async function createLocked(
   const workDir = ctx.paths.workDir(ns, req.id);
   await Deno.mkdir(ctx.paths.runtimeRoot(ns), { recursive: true, mode: 0o700 });
   await createBundle({ bundleDir: bundle, workDir, config: prepared.config });
+  crashPoint(ctx.crashAt, "create:bundle");
   const target = runtimeTarget(ctx, { namespace: ns, id: req.id });
-  let runtimeCalled = false;
+  const state: ContainerState = {
+    id: req.id,
+    namespace: ns,
+    status: "created",
+    pid: null,
+    bundle,
+    rootfs: rootfsDir(bundle),
+    createdAt: ctx.clock.now().toISOString(),
+    startedAt: null,
+    exitCode: null,
+    exitedAt: null,
+    runtime: ctx.globals.runtime,
+    sandbox: null,
+    labels: req.labels,
+    pidStartTime: null,
+    exitObserved: false,
+    source: prepared.source,
+    workDir,
+    autoRemove: req.autoRemove,
+    op: opRecord(ctx, "create"),
+  };
+  let recorded = false;
   try {
     mountOverlay(rootfsDir(bundle), { lower: prepared.source, ...layerDirs(workDir) }, ctx.libc);
-    const state: ContainerState = {
-      id: req.id,
-      namespace: ns,
-      status: "created",
-      pid: null,
-      bundle,
-      rootfs: rootfsDir(bundle),
-      createdAt: ctx.clock.now().toISOString(),
-      startedAt: null,
-      exitCode: null,
-      exitedAt: null,
-      runtime: ctx.globals.runtime,
-      sandbox: null,
-      labels: req.labels,
-      pidStartTime: null,
-      exitObserved: false,
-      source: prepared.source,
-      workDir,
-      autoRemove: req.autoRemove,
-      op: null,
-    };
+    crashPoint(ctx.crashAt, "create:mounted");
+    await ctx.store.save(state);
+    recorded = true;
+    crashPoint(ctx.crashAt, "create:recorded");
     const logs = logFiles(workDir);
-    runtimeCalled = true;
     const reply = await monitorRequest(ctx, {
       op: "create",
       ns,
@@ -183,14 +179,19 @@ async function createLocked(
     });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
+    crashPoint(ctx.crashAt, "create:runtime");
     state.pid = reply.pid ?? null;
     state.pidStartTime = reply.startTime ?? null;
+    state.op = null;
     await ctx.store.save(state);
     return state;
   } catch (err) {
-    if (runtimeCalled) await ctx.runtime.delete(target, true).catch(() => {});
-    await removeAtomically(bundle).catch(() => {});
-    await removeAtomically(workDir).catch(() => {});
+    if (recorded) {
+      await deleteLocked(ctx, state, true).catch(() => {});
+    } else {
+      await removeAtomically(bundle).catch(() => {});
+      await removeAtomically(workDir).catch(() => {});
+    }
     throw err;
   }
 }

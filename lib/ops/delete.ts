@@ -6,13 +6,16 @@
  * @module
  */
 
+import { join } from "node:path";
 import { removeAtomically } from "../bundle.ts";
-import { applyExit, isLive, runtimeTarget, withContainerLock } from "../container.ts";
+import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
+import { crashPoint } from "../crash.ts";
 import type { Context } from "../context.ts";
 import { BerthError, RuntimeError } from "../errors.ts";
 import { unmountAll } from "../mounts.ts";
-import { liveness } from "../proc.ts";
+import { liveness, startTimeOf } from "../proc.ts";
 import type { ContainerState } from "../state_file.ts";
+import { settleLocked } from "./settle.ts";
 import { transition } from "../status.ts";
 
 /** How long delete waits for the init to be reaped after SIGKILL. */
@@ -35,30 +38,57 @@ export async function waitReaped(
   return true;
 }
 
+/** The init of `s`: recorded, or (an interrupted create) from the runtime's pid file. */
+async function initOf(
+  s: ContainerState,
+): Promise<{ pid: number; startTime: number | null } | null> {
+  if (s.pid !== null) return { pid: s.pid, startTime: s.pidStartTime };
+  try {
+    const pid = Number((await Deno.readTextFile(join(s.bundle, "init.pid"))).trim());
+    return Number.isInteger(pid) && pid > 0 ? { pid, startTime: startTimeOf(pid) } : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Deletes `s`, which the caller loaded under the container's lock and
  * still holds the lock of. Without `force`, only created or stopped
- * containers may be deleted.
+ * containers may be deleted. Records op "delete" first, so a delete that
+ * is interrupted anywhere is finished by whoever touches it next.
  */
 export async function deleteLocked(ctx: Context, s: ContainerState, force: boolean): Promise<void> {
-  const live = isLive(s) && s.pid !== null && liveness(s.pid, s.pidStartTime) !== "gone";
-  if (isLive(s) && !live) applyExit(s, 255, false, ctx.clock.now());
-  transition(s.id, s.status, force ? "forceDelete" : "delete");
+  const init = isLive(s) ? await initOf(s) : null;
+  const live = init !== null && liveness(init.pid, init.startTime) !== "gone";
+  if (isLive(s) && !live && s.op === null) applyExit(s, 255, false, ctx.clock.now());
+  if (s.op === null) transition(s.id, s.status, force ? "forceDelete" : "delete");
+  if (s.op?.name !== "delete") {
+    s.op = opRecord(ctx, "delete");
+    await ctx.store.save(s);
+  }
+  crashPoint(ctx.crashAt, "delete:recorded");
   const target = runtimeTarget(ctx, s);
-  if (live && s.pid !== null) {
+  if (live && init !== null) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
-    if (!(await waitReaped(ctx, s.pid, s.pidStartTime))) {
-      throw new RuntimeError(`cannot delete "${s.id}": its init (pid ${s.pid}) did not die`);
+    if (!(await waitReaped(ctx, init.pid, init.startTime))) {
+      throw new RuntimeError(`cannot delete "${s.id}": its init (pid ${init.pid}) did not die`);
     }
   }
+  crashPoint(ctx.crashAt, "delete:killed");
   await ctx.runtime.delete(target, true);
+  crashPoint(ctx.crashAt, "delete:runtime");
   await unmountAll(s.bundle);
-  await removeAtomically(s.bundle);
+  crashPoint(ctx.crashAt, "delete:unmounted");
+  await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
+  crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
 }
 
-/** Takes the lock of `ns/id`, reloads its state and deletes it. */
+/**
+ * Takes the lock of `ns/id`, reloads its state and deletes it. An
+ * interrupted operation recorded in it is settled first.
+ */
 export async function deleteContainer(
   ctx: Context,
   ns: string,
@@ -67,7 +97,10 @@ export async function deleteContainer(
 ): Promise<void> {
   await withContainerLock(ctx, ns, id, async () => {
     const s = await ctx.store.load(ns, id);
-    await deleteLocked(ctx, s, force);
+    const settled = s.op !== null && s.op.name !== "delete" && s.op.name !== "create"
+      ? await settleLocked(ctx, s)
+      : s;
+    await deleteLocked(ctx, settled, force);
   });
 }
 

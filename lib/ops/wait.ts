@@ -6,7 +6,7 @@
  * @module
  */
 
-import { reconcile } from "../container.ts";
+import { reconcile } from "./repair.ts";
 import type { Context } from "../context.ts";
 import { monitorRequest } from "../monitor_client.ts";
 
@@ -43,6 +43,7 @@ export async function waitExit(
       return { exitCode: lastReply ?? 255, removed: true };
     }
     const s = await reconcile(ctx, loaded);
+    if (s === null) return { exitCode: lastReply ?? 255, removed: true };
     if (s.status === "stopped") return { exitCode: s.exitCode ?? 255, removed: false };
     init = { pid: s.pid, startTime: s.pidStartTime };
     const reply = await monitorRequest(ctx, { op: "wait", ns, id, ...init });

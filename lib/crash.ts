@@ -1,0 +1,35 @@
+/**
+ * Named crash points for fault injection: when `BERTH_CRASH_AT` names a
+ * point, the berth process SIGKILLs itself there, exactly as a power loss
+ * of the process would stop it. Tests iterate {@linkcode CRASH_POINTS} and
+ * check that the next command or `berth gc` repairs what is left.
+ *
+ * @module
+ */
+
+/** Every crash point, by operation, in the order they are passed. */
+export const CRASH_POINTS = {
+  create: [
+    "create:bundle", // bundle and work directory made, nothing mounted
+    "create:mounted", // rootfs mounted, no state yet
+    "create:recorded", // state saved with op "create", runtime not called
+    "create:runtime", // runtime created the container, state not final
+  ],
+  start: ["start:recorded", "start:runtime"],
+  delete: [
+    "delete:recorded", // op "delete" saved, nothing done
+    "delete:killed", // init reaped, runtime still knows it
+    "delete:runtime", // runtime forgot it, rootfs still mounted
+    "delete:unmounted", // unmounted, bundle still there
+    "delete:renamed", // bundle renamed to .trash-*, not removed
+    "delete:bundle", // bundle gone, work directory still there
+  ],
+} as const;
+
+/** A crash point's name. */
+export type CrashPoint = typeof CRASH_POINTS[keyof typeof CRASH_POINTS][number];
+
+/** Dies here (SIGKILL) if `armed` names this point. */
+export function crashPoint(armed: string | null, name: CrashPoint): void {
+  if (armed === name) Deno.kill(Deno.pid, "SIGKILL");
+}

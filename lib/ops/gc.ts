@@ -1,0 +1,227 @@
+/**
+ * `berth gc`: reconciles a whole root after crashes, in every direction,
+ * one line per action. Every container is examined under its own lock,
+ * taken with `tryAcquire`: a busy lock means an operation is under way,
+ * and that container is left alone. So gc never races a live operation.
+ *
+ * What it repairs:
+ * - interrupted operations (via {@linkcode repairLocked}): creates rolled
+ *   back, deletes finished, status changes settled with the runtime;
+ * - live containers whose init is gone, while no monitor runs: stopped (255);
+ * - bundles, work directories and mounts that belong to no container;
+ * - containers the runtime knows and berth does not (a `runc create` that
+ *   finished after berth was killed): `runtime delete --force`;
+ * - `.trash-*` leftovers of interrupted removals and `.*.tmp-*` leftovers of
+ *   interrupted state saves;
+ * - lock files of containers that are gone (removed while held, see
+ *   `lib/lock.ts`, so a waiter can never end up holding a removed file);
+ * - a monitor socket no monitor serves.
+ *
+ * After a reboot (`--root` on tmpfs is empty) the work directories under
+ * `--data-root`, logs included, belong to no container and are removed.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { isTempName } from "../atomic_file.ts";
+import { TRASH_PREFIX } from "../bundle.ts";
+import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";
+import type { Context } from "../context.ts";
+import { isNotFound, messageOf } from "../errors.ts";
+import { FileLock } from "../lock.ts";
+import { mountPoints, unmountAll } from "../mounts.ts";
+import { removeOrphansLocked } from "./orphans.ts";
+import { repairLocked } from "./repair.ts";
+
+/** Options of {@linkcode gc}. */
+export interface GcOptions {
+  /** Report what would be done; change nothing. */
+  dryRun: boolean;
+}
+
+/** What gc did: action lines and failures. */
+export interface GcReport {
+  actions: string[];
+  errors: string[];
+}
+
+async function entries(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs gc over the context's roots (all namespaces). */
+export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
+  const report: GcReport = { actions: [], errors: [] };
+  const dry = options.dryRun;
+  /** Records an action and runs it unless dry. */
+  const act = async (done: string, would: string, fn: () => Promise<unknown>) => {
+    try {
+      if (!dry) await fn();
+      report.actions.push(dry ? would : done);
+    } catch (err) {
+      report.errors.push(`${would.replace(/^would /, "cannot ")}: ${messageOf(err)}`);
+    }
+  };
+  const namespaces = new Set<string>([
+    ...(await entries(ctx.paths.namespacesDir)).filter((e) => e.isDirectory).map((e) => e.name),
+    ...(await entries(join(ctx.paths.dataRoot, "ns"))).filter((e) => e.isDirectory).map((e) =>
+      e.name
+    ),
+  ]);
+  const monitorUp = await monitorAlive(ctx);
+  for (const ns of [...namespaces].sort()) {
+    await gcNamespace(ctx, ns, dry, monitorUp, act, report);
+  }
+  await gcMounts(ctx, act);
+  if (!monitorUp && (await exists(ctx.paths.monitorSocket))) {
+    await act(
+      `removed the stale monitor socket ${ctx.paths.monitorSocket}`,
+      `would remove the stale monitor socket ${ctx.paths.monitorSocket}`,
+      () => Deno.remove(ctx.paths.monitorSocket),
+    );
+  }
+  return report;
+}
+
+type Act = (done: string, would: string, fn: () => Promise<unknown>) => Promise<void>;
+
+async function gcNamespace(
+  ctx: Context,
+  ns: string,
+  dry: boolean,
+  monitorUp: boolean,
+  act: Act,
+  report: GcReport,
+): Promise<void> {
+  const containersDir = ctx.paths.containersDir(ns);
+  const dataDir = ctx.paths.dataNsDir(ns);
+  // Containers the runtime knows (a runtime create may have finished after berth was killed).
+  const runtimeIds = new Set<string>();
+  if (await exists(ctx.paths.runtimeRoot(ns))) {
+    try {
+      for (const id of await ctx.runtime.list(ctx.paths.runtimeRoot(ns), "/dev/null")) {
+        runtimeIds.add(id);
+      }
+    } catch (err) {
+      report.errors.push(`cannot list the runtime's containers in ${ns}: ${messageOf(err)}`);
+    }
+  }
+  const visible = async (dir: string) =>
+    (await entries(dir)).filter((e) => !e.name.startsWith(".")).map((e) => e.name);
+  const ids = new Set([...await visible(containersDir), ...await visible(dataDir), ...runtimeIds]);
+  for (const id of [...ids].sort()) {
+    await withFreeLock(ctx, ns, id, async () => {
+      const s = await ctx.store.tryLoad(ns, id).catch((err) => {
+        report.errors.push(`cannot read ${ns}/${id}: ${messageOf(err)}`);
+        return undefined;
+      });
+      if (s === undefined) return;
+      if (s === null) {
+        const knows = runtimeIds.has(id);
+        const found = await removeOrphansLocked(ctx, ns, id, true, knows);
+        if (found.length === 0) return;
+        const what = `${found.join(", ")} (no such container)`;
+        await act(
+          `removed ${what}`,
+          `would remove ${what}`,
+          () => removeOrphansLocked(ctx, ns, id, false, knows),
+        );
+        return;
+      }
+      const bundle = ctx.paths.bundleDir(ns, id);
+      for (const f of await entries(bundle)) {
+        if (!isTempName(f.name)) continue;
+        const path = join(bundle, f.name);
+        await act(`removed ${path}`, `would remove ${path}`, () => Deno.remove(path));
+      }
+      if (s.op !== null) {
+        const [verb, done] = s.op.name === "create"
+          ? ["roll back", "rolled back"]
+          : s.op.name === "delete"
+          ? ["finish", "finished"]
+          : ["settle", "settled"];
+        await act(
+          `${done} the interrupted ${s.op.name} of ${ns}/${id}`,
+          `would ${verb} the interrupted ${s.op.name} of ${ns}/${id}`,
+          () => repairLocked(ctx, s),
+        );
+        return;
+      }
+      if (isLive(s) && s.pid !== null && initGone(s) && !monitorUp) {
+        await act(
+          `marked ${ns}/${id} stopped (exit 255: its process is gone)`,
+          `would mark ${ns}/${id} stopped (exit 255: its process is gone)`,
+          () => refreshLocked(ctx, s),
+        );
+      }
+    });
+  }
+  // Leftovers of interrupted removals (of any ID).
+  for (const dir of [containersDir, dataDir]) {
+    for (const e of await entries(dir)) {
+      if (!e.name.startsWith(TRASH_PREFIX)) continue;
+      const path = join(dir, e.name);
+      await act(`removed the leftover ${path}`, `would remove the leftover ${path}`, async () => {
+        await unmountAll(path);
+        await Deno.remove(path, { recursive: true });
+      });
+    }
+  }
+  // Lock files of containers that are gone.
+  for (const e of await entries(ctx.paths.locksDir(ns))) {
+    if (!e.name.endsWith(".lock")) continue;
+    const id = e.name.slice(0, -".lock".length);
+    if (await ctx.store.exists(ns, id)) continue;
+    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+    if (lock === null) continue; // in use
+    try {
+      if (await ctx.store.exists(ns, id)) continue;
+      if (dry) report.actions.push(`would remove the stale lock file of ${ns}/${id}`);
+      else {
+        await lock.releaseAndRemove();
+        report.actions.push(`removed the stale lock file of ${ns}/${id}`);
+      }
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+/** Mounts under either root that are no container's rootfs. */
+async function gcMounts(ctx: Context, act: Act): Promise<void> {
+  const all = await mountPoints();
+  const under = (root: string) => all.filter((p) => p.startsWith(root + "/"));
+  for (const m of [...new Set([...under(ctx.paths.root), ...under(ctx.paths.dataRoot)])]) {
+    const unmount = () =>
+      act(
+        `unmounted ${m}, which belongs to no container`,
+        `would unmount ${m}, which belongs to no container`,
+        () => unmountAll(m),
+      );
+    const rootfs = /\/ns\/([^/]+)\/containers\/([^/.][^/]*)\/rootfs$/.exec(m);
+    if (rootfs === null || !m.startsWith(ctx.paths.root + "/")) {
+      await unmount();
+      continue;
+    }
+    const [, ns, id] = rootfs as unknown as [string, string, string];
+    if (await ctx.store.exists(ns, id)) continue;
+    await withFreeLock(ctx, ns, id, async () => {
+      if (!(await ctx.store.exists(ns, id))) await unmount();
+    });
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What an ID without a state file can leave behind when a create or delete
+ * was killed midway: a runtime container, a bundle, a work directory, and
+ * `.trash-ID-*` leftovers of an interrupted removal. Removed by `gc`, by a
+ * `create` that reuses the ID, and by any command that looks the ID up and
+ * finds no container ("repair on touch").
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { removeAtomically, TRASH_PREFIX } from "../bundle.ts";
+import { resolveContainer, runtimeTarget, withFreeLock } from "../container.ts";
+import type { Context } from "../context.ts";
+import { isNotFound, NotFound } from "../errors.ts";
+import { isValidId } from "../id.ts";
+import { unmountAll } from "../mounts.ts";
+
+async function present(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** `.trash-ID-xxxxxxxx` leftovers of `id` in `dir`. */
+async function trashOf(dir: string, id: string): Promise<string[]> {
+  const prefix = `${TRASH_PREFIX}${id}-`;
+  const out: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(e.name.slice(prefix.length))) {
+        out.push(join(dir, e.name));
+      }
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return out;
+}
+
+/**
+ * Describes (and unless `dryRun`, removes) what `ns/id` left behind. The
+ * caller holds the lock of `ns/id` and has seen that it has no state.
+ */
+export async function removeOrphansLocked(
+  ctx: Context,
+  ns: string,
+  id: string,
+  dryRun = false,
+  runtimeKnows?: boolean,
+): Promise<string[]> {
+  const done: string[] = [];
+  const bundle = ctx.paths.bundleDir(ns, id);
+  const work = ctx.paths.workDir(ns, id);
+  const hasBundle = await present(bundle);
+  if (runtimeKnows ?? hasBundle) {
+    if (!dryRun) await ctx.runtime.delete(runtimeTarget(ctx, { namespace: ns, id }), true);
+    done.push(`the runtime's container ${ns}/${id}`);
+  }
+  if (hasBundle) {
+    if (!dryRun) await removeAtomically(bundle);
+    done.push(`the bundle of ${ns}/${id}`);
+  }
+  if (await present(work)) {
+    if (!dryRun) await removeAtomically(work);
+    done.push(`the work directory of ${ns}/${id}`);
+  }
+  for (
+    const t of [
+      ...await trashOf(ctx.paths.containersDir(ns), id),
+      ...await trashOf(ctx.paths.dataNsDir(ns), id),
+    ]
+  ) {
+    if (!dryRun) {
+      await unmountAll(t);
+      await Deno.remove(t, { recursive: true });
+    }
+    done.push(`the leftover ${t}`);
+  }
+  return done;
+}
+
+/**
+ * Resolves a reference like {@linkcode resolveContainer}; when an exact,
+ * valid ID is not found, first removes what it may have left behind.
+ */
+export async function resolveExisting(ctx: Context, ref: string): Promise<string> {
+  try {
+    return await resolveContainer(ctx, ref);
+  } catch (err) {
+    if (err instanceof NotFound && isValidId(ref)) {
+      const ns = ctx.globals.namespace;
+      await withFreeLock(ctx, ns, ref, async () => {
+        if (!(await ctx.store.exists(ns, ref))) await removeOrphansLocked(ctx, ns, ref);
+      }).catch(() => {});
+    }
+    throw err;
+  }
+}

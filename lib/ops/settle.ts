@@ -1,0 +1,45 @@
+/**
+ * Settling an interrupted status change (`start`, `pause`, `resume`): the
+ * runtime knows what really happened, so its status is taken.
+ *
+ * @module
+ */
+
+import { applyExit, isLive, monitorAlive, runtimeTarget } from "../container.ts";
+import type { Context } from "../context.ts";
+import { NotFound } from "../errors.ts";
+import type { ContainerState } from "../state_file.ts";
+import type { Status } from "../status.ts";
+
+/** The statuses the runtime reports that berth knows. */
+const RUNTIME_STATUS: Record<string, Status> = {
+  created: "created",
+  running: "running",
+  paused: "paused",
+  stopped: "stopped",
+};
+
+/**
+ * Sets the status of `s` (loaded under the lock) to the runtime's, clears
+ * its `op` and saves. A container the runtime no longer knows is stopped.
+ */
+export async function settleLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
+  let status: Status;
+  try {
+    const rs = await ctx.runtime.state(runtimeTarget(ctx, s));
+    status = RUNTIME_STATUS[rs.status] ?? "stopped";
+  } catch (err) {
+    if (!(err instanceof NotFound)) throw err;
+    status = "stopped";
+  }
+  if (status === "stopped") {
+    // The monitor records the real code if it can; else 255.
+    if (isLive(s) && !(await monitorAlive(ctx))) applyExit(s, 255, false, ctx.clock.now());
+  } else {
+    if (status === "running" && s.startedAt === null) s.startedAt = ctx.clock.now().toISOString();
+    s.status = status;
+  }
+  s.op = null;
+  await ctx.store.save(s);
+  return s;
+}

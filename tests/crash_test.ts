@@ -1,0 +1,94 @@
+// Fault injection: berth SIGKILLed at every crash point, then repaired.
+import { assertEquals } from "./assert.ts";
+import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "./helpers.ts";
+import { assertInvariants, assertUsable } from "./invariants.ts";
+import { CRASH_POINTS } from "../lib/crash.ts";
+
+let serial = 0;
+/** A sleep command whose argument marks its processes. */
+function marked(): { cmd: string[]; marker: string } {
+  const n = 100_000 + (Deno.pid % 1000) * 100 + serial++;
+  return { cmd: ["sleep", String(n)], marker: `sleep ${n}` };
+}
+
+async function crash(roots: Roots, point: string, args: string[]): Promise<void> {
+  const r = await berth(roots, args, { BERTH_CRASH_AT: point });
+  assertEquals(r.code, 137, `${point}: expected to die there, got ${r.code}: ${r.stderr}`);
+}
+
+/** What repairs the damage: `gc`, or simply the next command touching the container. */
+const REPAIRERS = ["gc", "touch"] as const;
+
+async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): Promise<void> {
+  if (how === "gc") {
+    const r = await berth(roots, ["gc"]);
+    assertEquals(r.code, 0, r.stderr);
+    // A second run finds nothing left to do.
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+  } else {
+    const r = await berth(roots, ["state", id]);
+    if (r.code !== 0) assertEquals(r.code, 3, r.stderr);
+  }
+}
+
+for (const how of REPAIRERS) {
+  Deno.test(`every crash point of create, run -d, start and delete -f is repaired by ${how}`, async (t) => {
+    const rootfs = await busyboxRootfs();
+    const cases: { point: string; setup: string[][]; crash: (m: string[]) => string[] }[] = [
+      ...CRASH_POINTS.create.map((point) => ({
+        point,
+        setup: [],
+        crash: (m: string[]) => ["create", "--rootfs", rootfs, "c1", "--", ...m],
+      })),
+      ...[...CRASH_POINTS.create, ...CRASH_POINTS.start].map((point) => ({
+        point: `${point} (run -d)`,
+        setup: [],
+        crash: (m: string[]) => ["run", "-d", "--rootfs", rootfs, "c1", "--", ...m],
+      })),
+      ...CRASH_POINTS.start.map((point) => ({
+        point,
+        setup: [["create", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["start", "c1"],
+      })),
+      ...CRASH_POINTS.delete.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["delete", "-f", "c1"],
+      })),
+    ];
+    for (const c of cases) {
+      await t.step(c.point, async () => {
+        const roots = await makeRoots();
+        try {
+          const { cmd, marker } = marked();
+          for (const s of c.setup) await berthOk(roots, [...s, ...(s.at(-1) === "--" ? cmd : [])]);
+          await crash(roots, c.point.split(" ")[0]!, c.crash(cmd));
+          await repair(roots, how, "c1");
+          const ids = await assertInvariants(roots, { c1: marker }, `${c.point} + ${how}`);
+          await assertUsable(roots, rootfs, "c1", ids.includes("c1"), c.point);
+          await assertInvariants(roots, { c1: marker }, `${c.point} + ${how}, reused`);
+        } finally {
+          await cleanup(roots);
+        }
+      });
+    }
+  });
+}
+
+Deno.test("gc --dry-run on a healthy root prints nothing and changes nothing", async () => {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  try {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "h1", "--", "sleep", "100"]);
+    await berthOk(roots, ["create", "--rootfs", rootfs, "h2", "--", "true"]);
+    await berthOk(roots, ["run", "--rootfs", rootfs, "h3", "--", "true"]);
+    await berthOk(roots, ["pause", "h1"]);
+    const { listTree } = await import("./helpers.ts");
+    const before = await listTree(roots.root);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+    assertEquals(await berthOk(roots, ["gc"]), "");
+    assertEquals(await listTree(roots.root), before);
+  } finally {
+    await cleanup(roots);
+  }
+});
