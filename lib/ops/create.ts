@@ -186,12 +186,11 @@ async function createLocked(
     await ctx.store.save(state);
     return state;
   } catch (err) {
-    if (recorded) {
-      await deleteLocked(ctx, state, true).catch(() => {});
-    } else {
-      await removeAtomically(bundle).catch(() => {});
-      await removeAtomically(workDir).catch(() => {});
-    }
+    // Roll back. If the runtime refuses even its delete, berth's side goes
+    // anyway: gc deletes what the runtime may still hold.
+    if (recorded) await deleteLocked(ctx, state, true).catch(() => {});
+    await removeAtomically(bundle).catch(() => {});
+    await removeAtomically(workDir).catch(() => {});
     throw err;
   }
 }

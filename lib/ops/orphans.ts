@@ -78,6 +78,16 @@ export async function removeOrphansLocked(
   return done;
 }
 
+/** True when something of `id` exists on disk in the context's namespace. */
+async function hasOrphans(ctx: Context, id: string): Promise<boolean> {
+  const ns = ctx.globals.namespace;
+  if (await present(ctx.paths.bundleDir(ns, id)) || await present(ctx.paths.workDir(ns, id))) {
+    return true;
+  }
+  return (await trashOf(ctx.paths.containersDir(ns), id)).length > 0 ||
+    (await trashOf(ctx.paths.dataNsDir(ns), id)).length > 0;
+}
+
 /**
  * Resolves a reference like {@linkcode resolveContainer}; when an exact,
  * valid ID is not found, first removes what it may have left behind.
@@ -86,7 +96,7 @@ export async function resolveExisting(ctx: Context, ref: string): Promise<string
   try {
     return await resolveContainer(ctx, ref);
   } catch (err) {
-    if (err instanceof NotFound && isValidId(ref)) {
+    if (err instanceof NotFound && isValidId(ref) && await hasOrphans(ctx, ref)) {
       const ns = ctx.globals.namespace;
       await withFreeLock(ctx, ns, ref, async () => {
         if (!(await ctx.store.exists(ns, ref))) await removeOrphansLocked(ctx, ns, ref);
