@@ -1,5 +1,5 @@
 // Fault injection: berth SIGKILLed at every crash point, then repaired.
-import { assertEquals } from "./assert.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
 import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "./helpers.ts";
 import { assertInvariants, assertUsable } from "./invariants.ts";
 import { CRASH_POINTS } from "../lib/crash.ts";
@@ -88,6 +88,64 @@ Deno.test("gc --dry-run on a healthy root prints nothing and changes nothing", a
     assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
     assertEquals(await berthOk(roots, ["gc"]), "");
     assertEquals(await listTree(roots.root), before);
+  } finally {
+    await cleanup(roots);
+  }
+});
+
+Deno.test("after a reboot (--root emptied), gc removes the work directories left in --data-root", async () => {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  try {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "r1", "--", "sleep", "100"]);
+    await berthOk(roots, ["run", "--rootfs", rootfs, "r2", "--", "true"]);
+    // What a reboot does: processes and mounts are gone, tmpfs --root is empty.
+    const { monitorPids, mountsUnder, listTree } = await import("./helpers.ts");
+    for (const pid of await monitorPids(roots)) Deno.kill(pid, "SIGKILL");
+    await new Deno.Command("runc", {
+      args: ["--root", `${roots.root}/ns/default/runc`, "delete", "--force", "r1"],
+    }).output();
+    for (const m of (await mountsUnder(roots.root)).reverse()) {
+      await new Deno.Command("umount", { args: [m] }).output();
+    }
+    await Deno.remove(roots.root, { recursive: true });
+    assertEquals((await listTree(`${roots.dataRoot}/ns/default`)).filter((p) => !p.includes("/")), [
+      "r1",
+      "r2",
+    ]);
+    const out = await berthOk(roots, ["gc"]);
+    assertEquals(out.trim().split("\n").length, 2, out);
+    await assertInvariants(roots, {}, "after reboot");
+    assertEquals(await listTree(`${roots.dataRoot}/ns/default`), []);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+  } finally {
+    await cleanup(roots);
+  }
+});
+
+Deno.test("a stale monitor socket is removed by gc and replaced by the next monitor", async () => {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  try {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "s1", "--", "sleep", "100"]);
+    const { monitorPids } = await import("./helpers.ts");
+    const [mon] = await monitorPids(roots);
+    Deno.kill(mon!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    const sock = `${roots.root}/monitor.sock`;
+    await Deno.lstat(sock); // left behind
+    assertEquals(
+      await berthOk(roots, ["gc", "--dry-run"]),
+      `would remove the stale monitor socket ${sock}\n`,
+    );
+    await berthOk(roots, ["gc"]);
+    await assertRejects(() => Deno.lstat(sock), Deno.errors.NotFound);
+    // The next command starts a monitor that re-adopts s1 and serves a new socket.
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "s2", "--", "sleep", "100"]);
+    await Deno.lstat(sock);
+    assertEquals((await monitorPids(roots)).length, 1);
+    await berthOk(roots, ["kill", "s1", "KILL"]);
+    assertEquals((await berthOk(roots, ["wait", "s1"])).trim(), "255");
   } finally {
     await cleanup(roots);
   }
