@@ -16,6 +16,8 @@ export const CRASH_POINTS = {
     "create:runtime", // runtime created the container, state not final
   ],
   start: ["start:recorded", "start:runtime"],
+  checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
+  restore: ["restore:recorded", "restore:runtime"],
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it

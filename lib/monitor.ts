@@ -26,11 +26,13 @@ import {
   type MonitorReply,
   type MonitorRequest,
   readMessage,
+  type RestoreRequest,
   writeMessage,
 } from "./monitor_protocol.ts";
 import { deleteLocked } from "./ops/delete.ts";
 import type { ProcessRunner } from "./process.ts";
 import { trimFilePages } from "./memory_trim.ts";
+import { emit } from "./events.ts";
 import { liveness, procInfo, startTimeOf } from "./proc.ts";
 import { OciRuntime } from "./runtime.ts";
 
@@ -59,6 +61,25 @@ const TRIM_DELAY_MS = 1000;
 
 /** How long the monitor remembers an exit after recording it. */
 const RECENT_MS = 60_000;
+
+/**
+ * OOM kills the kernel counted in the container's memory cgroup (v1 or v2,
+ * `linux.cgroupsPath` is /berth/NS/ID); 0 when unknown.
+ */
+function oomKills(ns: string, id: string): number {
+  for (
+    const f of [
+      `/sys/fs/cgroup/memory/berth/${ns}/${id}/memory.oom_control`,
+      `/sys/fs/cgroup/berth/${ns}/${id}/memory.events`,
+    ]
+  ) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(Deno.readTextFileSync(f));
+      if (m !== null) return Number(m[1]);
+    } catch { /* not this layout */ }
+  }
+  return 0;
+}
 
 /** Runs the monitor until it goes idle; returns the exit code. */
 export async function runMonitor(ctx: Context, options: MonitorOptions): Promise<number> {
@@ -181,6 +202,7 @@ class Monitor {
         case "ping":
           return { ok: true, pid: Deno.pid };
         case "create":
+        case "restore":
           return await this.#create(req);
         case "quiesce":
           await this.#creating.get(key(req.ns, req.id))?.catch(() => {});
@@ -211,7 +233,7 @@ class Monitor {
     }
   }
 
-  #create(req: CreateRequest): Promise<MonitorReply> {
+  #create(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {
     const k = key(req.ns, req.id);
     const p = this.#createNow(req);
     this.#creating.set(k, p);
@@ -222,14 +244,16 @@ class Monitor {
     return p;
   }
 
-  async #createNow(req: CreateRequest): Promise<MonitorReply> {
+  async #createNow(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {
     const runtime = new OciRuntime(req.runtime, this.#runner);
-    await runtime.create(
-      { root: req.runtimeRoot, id: req.id, logFile: req.logFile },
-      req.bundle,
-      req.pidFile,
-      { stdout: req.stdout, stderr: req.stderr },
-    );
+    const target = { root: req.runtimeRoot, id: req.id, logFile: req.logFile };
+    const io = { stdout: req.stdout, stderr: req.stderr };
+    await Deno.remove(req.pidFile).catch(() => {});
+    if (req.op === "restore") {
+      await runtime.restore(target, req.bundle, req.imagePath, req.pidFile, io);
+    } else {
+      await runtime.create(target, req.bundle, req.pidFile, io);
+    }
     const pid = Number((await Deno.readTextFile(req.pidFile)).trim());
     const startTime = startTimeOf(pid);
     this.#watch(req.ns, req.id, pid, startTime);
@@ -349,7 +373,11 @@ class Monitor {
     await withContainerLock(ctx, w.ns, w.id, async () => {
       const s = await ctx.store.tryLoad(w.ns, w.id);
       if (s === null || s.pid !== w.pid) return; // deleted, or a new container with that ID
-      if (applyExit(s, exitCode, observed, ctx.clock.now())) await ctx.store.save(s);
+      if (applyExit(s, exitCode, observed, ctx.clock.now())) {
+        await ctx.store.save(s);
+        await emit(ctx, "exit", s.namespace, s.id, { exitCode: s.exitCode, observed });
+        if (oomKills(s.namespace, s.id) > 0) await emit(ctx, "oom", s.namespace, s.id);
+      }
       if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
     }, { timeoutMs: 60_000 });
   }

@@ -21,6 +21,12 @@ export interface CreateRequest {
   stderr: string;
 }
 
+/** Run `runtime restore --detach` as the monitor's child and watch the container. */
+export interface RestoreRequest extends Omit<CreateRequest, "op"> {
+  op: "restore";
+  imagePath: string;
+}
+
 /** Reply once the container `ns/id` has exited and its exit was recorded. */
 export interface WaitRequest {
   op: "wait";
@@ -55,6 +61,7 @@ export interface PingRequest {
 /** Any request. */
 export type MonitorRequest =
   | CreateRequest
+  | RestoreRequest
   | WaitRequest
   | AdoptRequest
   | QuiesceRequest

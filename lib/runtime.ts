@@ -12,6 +12,7 @@
  */
 
 import { basename } from "node:path";
+import { readRest } from "./bytes.ts";
 import { BerthError, Exists, NotFound, RuntimeError, WrongState } from "./errors.ts";
 import type { ExecRequest, ExecResult, ProcessRunner } from "./process.ts";
 
@@ -122,14 +123,7 @@ export class OciRuntime {
       const f = await Deno.open(path, { read: true });
       try {
         await f.seek(offset, Deno.SeekMode.Start);
-        const chunks: Uint8Array[] = [];
-        const buf = new Uint8Array(16384);
-        for (;;) {
-          const n = await f.read(buf);
-          if (n === null) break;
-          chunks.push(buf.slice(0, n));
-        }
-        return decoder.decode(concat(chunks));
+        return decoder.decode(await readRest(f));
       } finally {
         f.close();
       }
@@ -185,10 +179,11 @@ export class OciRuntime {
   }
 
   /**
-   * `create --bundle B --pid-file P ID`, with the container's stdout and
-   * stderr appended to files and stdin from /dev/null (no pipes).
+   * Runs a runtime command whose container must not inherit a pipe: stdin
+   * from /dev/null, stdout and stderr appended to the container's log files
+   * (through `sh -c 'exec …'`; Deno.Command cannot hand out file stdio).
    */
-  async create(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
+  async #detached(op: string, t: RuntimeTarget, args: string[], io: CreateIo): Promise<void> {
     const inner = [
       this.binary,
       "--root",
@@ -197,18 +192,13 @@ export class OciRuntime {
       t.logFile,
       "--log-format",
       "json",
-      "create",
-      "--bundle",
-      bundle,
-      "--pid-file",
-      pidFile,
-      t.id,
+      ...args,
     ];
     const argv = [
       "/bin/sh",
       "-c",
       'exec "$@" </dev/null >>"$BERTH_OUT" 2>>"$BERTH_ERR"',
-      "berth-create",
+      "berth",
       ...inner,
     ];
     const before = await this.#logSize(t.logFile);
@@ -222,7 +212,7 @@ export class OciRuntime {
     });
     if (result.timedOut) {
       throw new RuntimeError(
-        `create "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
+        `${op} "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
       );
     }
     if (result.code === 127) {
@@ -233,8 +223,39 @@ export class OciRuntime {
     if (result.code !== 0) {
       const msg = lastLogError(await this.#logSince(t.logFile, before)) ??
         `exited with code ${result.code}`;
-      throw mapRuntimeError("create", t.id, msg);
+      throw mapRuntimeError(op, t.id, msg);
     }
+  }
+
+  /** `create --bundle B --pid-file P ID`, stdio to the log files. */
+  async create(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
+    await this.#detached(
+      "create",
+      t,
+      ["create", "--bundle", bundle, "--pid-file", pidFile, t.id],
+      io,
+    );
+  }
+
+  /** `restore --detach --image-path DIR --bundle B --pid-file P ID`, stdio to the log files. */
+  async restore(
+    t: RuntimeTarget,
+    bundle: string,
+    imagePath: string,
+    pidFile: string,
+    io: CreateIo,
+  ): Promise<void> {
+    await this.#detached("restore", t, [
+      "restore",
+      "--detach",
+      "--image-path",
+      imagePath,
+      "--bundle",
+      bundle,
+      "--pid-file",
+      pidFile,
+      t.id,
+    ], io);
   }
 
   /** `start ID`. */
@@ -342,14 +363,4 @@ export class OciRuntime {
     return r.stdout.split("\n").filter((l) => l.trim() !== "").join(", ") ||
       basename(this.binary);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }

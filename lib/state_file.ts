@@ -21,6 +21,8 @@ export interface InFlight {
   pidStartTime: number | null;
   /** When it began (ISO 8601). */
   since: string;
+  /** The checkpoint image directory of a checkpoint or restore. */
+  imagePath?: string;
 }
 
 /** Everything berth records about a container. */
@@ -53,6 +55,8 @@ export interface ContainerState {
   autoRemove: boolean;
   /** An operation under way, or null. */
   op: InFlight | null;
+  /** The last checkpoint's image directory, if any. */
+  checkpoint?: string | null;
 }
 
 /** The contract's `state` object (key order as in the contract). */

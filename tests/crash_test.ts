@@ -2,7 +2,10 @@
 import { assertEquals, assertRejects } from "./assert.ts";
 import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "./helpers.ts";
 import { assertInvariants, assertUsable } from "./invariants.ts";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { CRASH_POINTS } from "../lib/crash.ts";
+
+const STAND_IN = fromFileUrl(new URL("./fixtures/criu_stand_in.sh", import.meta.url));
 
 let serial = 0;
 /** A sleep command whose argument marks its processes. */
@@ -34,7 +37,12 @@ async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): 
 for (const how of REPAIRERS) {
   Deno.test(`every crash point of create, run -d, start and delete -f is repaired by ${how}`, async (t) => {
     const rootfs = await busyboxRootfs();
-    const cases: { point: string; setup: string[][]; crash: (m: string[]) => string[] }[] = [
+    const cases: {
+      point: string;
+      setup: string[][];
+      crash: (m: string[]) => string[];
+      standIn?: boolean;
+    }[] = [
       ...CRASH_POINTS.create.map((point) => ({
         point,
         setup: [],
@@ -50,6 +58,21 @@ for (const how of REPAIRERS) {
         setup: [["create", "--rootfs", rootfs, "c1", "--"]],
         crash: () => ["start", "c1"],
       })),
+      ...CRASH_POINTS.checkpoint.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["checkpoint", "--image-path", "/tmp/berth-crash-images", "c1"],
+        standIn: true,
+      })),
+      ...CRASH_POINTS.restore.map((point) => ({
+        point,
+        setup: [
+          ["run", "-d", "--rootfs", rootfs, "c1", "--"],
+          ["checkpoint", "--image-path", "/tmp/berth-crash-images", "c1"],
+        ],
+        crash: () => ["restore", "-d", "--image-path", "/tmp/berth-crash-images", "c1"],
+        standIn: true,
+      })),
       ...CRASH_POINTS.delete.map((point) => ({
         point,
         setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
@@ -59,6 +82,7 @@ for (const how of REPAIRERS) {
     for (const c of cases) {
       await t.step(c.point, async () => {
         const roots = await makeRoots();
+        if (c.standIn) roots.env.BERTH_RUNTIME = STAND_IN;
         try {
           const { cmd, marker } = marked();
           for (const s of c.setup) await berthOk(roots, [...s, ...(s.at(-1) === "--" ? cmd : [])]);

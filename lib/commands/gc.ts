@@ -7,6 +7,7 @@
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../errors.ts";
+import { emit } from "../events.ts";
 import { gc } from "../ops/gc.ts";
 
 const OPTIONS = [
@@ -38,7 +39,10 @@ export const gcCommand: Command<{ dryRun: boolean }> = {
   },
   async run(ctx, o) {
     const report = await gc(ctx, { dryRun: o.dryRun });
-    for (const line of report.actions) ctx.io.out(line + "\n");
+    for (const line of report.actions) {
+      ctx.io.out(line + "\n");
+      if (!o.dryRun) await emit(ctx, "gc", null, null, { action: line });
+    }
     for (const line of report.errors) ctx.io.err(`berth: ${line}\n`);
     return report.errors.length > 0 ? 1 : 0;
   },

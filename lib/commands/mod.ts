@@ -5,8 +5,10 @@
  */
 
 import type { AnyCommand } from "../command.ts";
+import { checkpointCommand, restoreCommand } from "./checkpoint.ts";
 import { createCommand } from "./create.ts";
 import { deleteCommand } from "./delete.ts";
+import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
 import { gcCommand } from "./gc.ts";
 import { killCommand } from "./kill.ts";
@@ -37,6 +39,9 @@ export const COMMANDS: readonly AnyCommand[] = [
   deleteCommand,
   waitCommand,
   logsCommand,
+  checkpointCommand,
+  restoreCommand,
+  eventsCommand,
   gcCommand,
   specCommand,
   versionCommand,

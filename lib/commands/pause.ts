@@ -7,6 +7,7 @@
 import type { Command } from "../command.ts";
 import { opRecord, runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
+import { emit } from "../events.ts";
 import { withLoaded } from "../ops/repair.ts";
 import { transition } from "../status.ts";
 import { parseOneId } from "./single_id.ts";
@@ -29,6 +30,7 @@ function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref
         s.status = next;
         s.op = null;
         await ctx.store.save(s);
+        await emit(ctx, name, s.namespace, s.id);
       });
       return 0;
     },

@@ -8,15 +8,12 @@
 
 import { bool, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { runtimeTarget } from "../container.ts";
 import type { Context } from "../context.ts";
 import { InvalidArgument } from "../errors.ts";
-import { follow, openLog } from "../log_follow.ts";
 import { createContainer, type CreateRequest } from "../ops/create.ts";
 import { deleteContainer } from "../ops/delete.ts";
 import { startContainer } from "./start.ts";
-import { waitExit } from "../ops/wait.ts";
-import { logFiles } from "../paths.ts";
+import { attach, openLogsAtEnd } from "../ops/attach.ts";
 import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
 
 /** Options of `run`. */
@@ -31,9 +28,6 @@ const RUN_OPTIONS = [
   { name: "detach", short: "d", type: "boolean" as const, help: "return once the container runs" },
   { name: "rm", type: "boolean" as const, help: "delete the container once it exits" },
 ];
-
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-const SIGNUM: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
 
 /** `run`. */
 export const runCommand: Command<RunOptions> = {
@@ -63,34 +57,15 @@ export const runCommand: Command<RunOptions> = {
       await startOrCleanUp(ctx, s.id, o.rm);
       return 0;
     }
-    const logs = logFiles(s.workDir);
-    const out = await openLog(logs.stdout);
-    const err = await openLog(logs.stderr);
+    const logs = await openLogsAtEnd(s.workDir);
     try {
       await startOrCleanUp(ctx, s.id, o.rm);
-      const forward = (sig: Deno.Signal) => () => {
-        ctx.runtime.kill(runtimeTarget(ctx, s), SIGNUM[sig]!).catch(() => {});
-      };
-      const handlers = FORWARDED.map((sig) => [sig, forward(sig)] as const);
-      for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
-      try {
-        const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
-        await Promise.all([
-          out ? follow(out, (b) => ctx.io.out(b), exited) : null,
-          err ? follow(err, (b) => ctx.io.err(b), exited) : null,
-        ]);
-        const outcome = await exited;
-        if (o.rm && !outcome.removed) {
-          await deleteContainer(ctx, s.namespace, s.id, true).catch(() => {});
-        }
-        return outcome.exitCode;
-      } finally {
-        for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-      }
-    } finally {
-      out?.close();
-      err?.close();
+    } catch (err) {
+      logs.out?.close();
+      logs.err?.close();
+      throw err;
     }
+    return await attach(ctx, s, logs, o.rm);
   },
 };
 

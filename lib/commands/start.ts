@@ -9,6 +9,7 @@ import type { Command } from "../command.ts";
 import { opRecord, runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
 import { crashPoint } from "../crash.ts";
+import { emit } from "../events.ts";
 import { withLoaded } from "../ops/repair.ts";
 import type { Context } from "../context.ts";
 import { transition } from "../status.ts";
@@ -26,6 +27,7 @@ export async function startContainer(ctx: Context, id: string): Promise<void> {
     s.startedAt = ctx.clock.now().toISOString();
     s.op = null;
     await ctx.store.save(s);
+    await emit(ctx, "start", s.namespace, s.id);
   });
 }
 

@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
 import { opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
+import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
 import { Exists, InvalidArgument, isNotFound, RuntimeError } from "../errors.ts";
 import { validateId } from "../id.ts";
@@ -184,6 +185,7 @@ async function createLocked(
     state.pidStartTime = reply.startTime ?? null;
     state.op = null;
     await ctx.store.save(state);
+    await emit(ctx, "create", ns, req.id, { pid: state.pid });
     return state;
   } catch (err) {
     // Roll back. If the runtime refuses even its delete, berth's side goes

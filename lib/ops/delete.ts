@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { removeAtomically } from "../bundle.ts";
 import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
+import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
 import { BerthError, RuntimeError } from "../errors.ts";
 import { unmountAll } from "../mounts.ts";
@@ -83,6 +84,7 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
+  await emit(ctx, "delete", s.namespace, s.id);
 }
 
 /**

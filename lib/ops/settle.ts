@@ -10,6 +10,7 @@ import type { Context } from "../context.ts";
 import { NotFound } from "../errors.ts";
 import type { ContainerState } from "../state_file.ts";
 import type { Status } from "../status.ts";
+import { startTimeOf } from "../proc.ts";
 
 /** The statuses the runtime reports that berth knows. */
 const RUNTIME_STATUS: Record<string, Status> = {
@@ -25,9 +26,11 @@ const RUNTIME_STATUS: Record<string, Status> = {
  */
 export async function settleLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
   let status: Status;
+  let pid = 0;
   try {
     const rs = await ctx.runtime.state(runtimeTarget(ctx, s));
     status = RUNTIME_STATUS[rs.status] ?? "stopped";
+    pid = rs.pid;
   } catch (err) {
     if (!(err instanceof NotFound)) throw err;
     status = "stopped";
@@ -35,8 +38,21 @@ export async function settleLocked(ctx: Context, s: ContainerState): Promise<Con
   if (status === "stopped") {
     // The monitor records the real code if it can; else 255.
     if (isLive(s) && !(await monitorAlive(ctx))) applyExit(s, 255, false, ctx.clock.now());
+    // An interrupted checkpoint that got this far left its images.
+    if (s.op?.name === "checkpoint" && s.op.imagePath !== undefined) s.checkpoint = s.op.imagePath;
   } else {
     if (status === "running" && s.startedAt === null) s.startedAt = ctx.clock.now().toISOString();
+    if (s.status === "stopped") {
+      // An interrupted restore that got this far: a new init runs.
+      s.startedAt = ctx.clock.now().toISOString();
+      s.exitCode = null;
+      s.exitedAt = null;
+      s.exitObserved = false;
+    }
+    if (pid > 0 && pid !== s.pid) {
+      s.pid = pid;
+      s.pidStartTime = startTimeOf(pid);
+    }
     s.status = status;
   }
   s.op = null;
