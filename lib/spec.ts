@@ -184,8 +184,7 @@ export function applyOverrides(base: OciConfig, o: ConfigOverrides): OciConfig {
   process.env = env;
   if (o.cwd !== null) process.cwd = o.cwd;
   c.root = { ...(c.root ?? { path: "rootfs" }), path: "rootfs" };
-  c.hostname ??= o.hostname;
-  if (c.hostname === "berth") c.hostname = o.hostname;
+  if (c.hostname === undefined || c.hostname === "berth") c.hostname = o.hostname;
   c.linux = { ...(c.linux ?? {}), cgroupsPath: o.cgroupsPath };
   return c;
 }

@@ -38,6 +38,7 @@ Deno.test("create parses its options and the command after --", () => {
       cwd: "/tmp",
       labels: { app: "web" },
       autoRemove: false,
+      sandbox: null,
     },
   );
 });
@@ -80,11 +81,17 @@ Deno.test("single-ID commands take exactly one ID", () => {
 });
 
 Deno.test("list parses -q, --format and --all-namespaces; ls is an alias", () => {
-  assertEquals(parse("list", []), { quiet: false, format: "table", allNamespaces: false });
-  assertEquals(parse("ls", ["-q", "--format", "json", "-A"]), {
+  assertEquals(parse("list", []), {
+    quiet: false,
+    format: "table",
+    allNamespaces: false,
+    sandbox: null,
+  });
+  assertEquals(parse("ls", ["-q", "--format", "json", "-A", "--sandbox", "pod"]), {
     quiet: true,
     format: "json",
     allNamespaces: true,
+    sandbox: "pod",
   });
   assertThrows(() => parse("list", ["--format", "yaml"]), InvalidArgument, "table or json");
   assertThrows(() => parse("list", ["x"]), InvalidArgument);

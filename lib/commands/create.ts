@@ -49,6 +49,12 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "K=V",
     help: "a label kept in the state (repeatable)",
   },
+  {
+    name: "sandbox",
+    type: "string",
+    value: "SID",
+    help: "join the network, IPC and UTS namespaces of running container SID (a pod)",
+  },
 ];
 
 /** Builds a create request from parsed `create`/`run` arguments. */
@@ -66,6 +72,7 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     cwd: str(p.values, "cwd") ?? null,
     labels: parseKeyValues(strs(p.values, "label"), "--label"),
     autoRemove,
+    sandbox: str(p.values, "sandbox") ?? null,
   };
 }
 

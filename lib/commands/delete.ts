@@ -7,7 +7,9 @@
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { resolveExisting } from "../ops/orphans.ts";
-import { exitCodeOf, InvalidArgument, messageOf } from "../errors.ts";
+import { isLive } from "../container.ts";
+import type { Context } from "../context.ts";
+import { exitCodeOf, InvalidArgument, messageOf, WrongState } from "../errors.ts";
 import { deleteContainer } from "../ops/delete.ts";
 
 const OPTIONS = [
@@ -18,6 +20,23 @@ const OPTIONS = [
     help: "kill a running or paused container first and wait until it is reaped",
   },
 ];
+
+/**
+ * A sandbox cannot go while its members run: refused without `force`;
+ * with it, its members (all of them) are deleted first.
+ */
+async function deleteMembers(ctx: Context, sid: string, force: boolean): Promise<void> {
+  const ns = ctx.globals.namespace;
+  const members = (await ctx.store.list(ns)).filter((s) => s.sandbox === sid);
+  const live = members.filter(isLive).map((s) => s.id);
+  if (live.length > 0 && !force) {
+    throw new WrongState(
+      `cannot delete "${sid}": members of its sandbox still run: ${live.join(", ")} (use -f)`,
+    );
+  }
+  if (!force) return;
+  for (const m of members) await deleteContainer(ctx, ns, m.id, true);
+}
 
 /** `delete`. */
 export const deleteCommand: Command<{ refs: string[]; force: boolean }> = {
@@ -40,6 +59,7 @@ export const deleteCommand: Command<{ refs: string[]; force: boolean }> = {
     for (const ref of o.refs) {
       try {
         const id = await resolveExisting(ctx, ref);
+        await deleteMembers(ctx, id, o.force);
         await deleteContainer(ctx, ctx.globals.namespace, id, o.force);
       } catch (err) {
         ctx.io.err(`berth: ${messageOf(err)}\n`);

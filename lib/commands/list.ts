@@ -4,7 +4,7 @@
  * @module
  */
 
-import { bool, noCommand, parseCommandArgs } from "../args.ts";
+import { bool, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { isLive } from "../container.ts";
 import { reconcile } from "../ops/repair.ts";
@@ -18,12 +18,20 @@ export interface ListOptions {
   quiet: boolean;
   format: Format;
   allNamespaces: boolean;
+  /** Only members of this sandbox. */
+  sandbox: string | null;
 }
 
 const OPTIONS = [
   { name: "quiet", short: "q", type: "boolean" as const, help: "print IDs only" },
   FORMAT_OPTION,
   { name: "all-namespaces", short: "A", type: "boolean" as const, help: "list every namespace" },
+  {
+    name: "sandbox",
+    type: "string" as const,
+    value: "SID",
+    help: "only the members of sandbox SID",
+  },
 ];
 
 /** `list`. */
@@ -31,7 +39,7 @@ export const listCommand: Command<ListOptions> = {
   name: "list",
   aliases: ["ls"],
   summary: "list containers",
-  usage: "list [-q] [--format table|json] [--all-namespaces]",
+  usage: "list [-q] [--format table|json] [--all-namespaces] [--sandbox SID]",
   options: OPTIONS,
   examples: ["berth list", "berth ls -q", "berth list --format json --all-namespaces"],
   parse(args) {
@@ -44,6 +52,7 @@ export const listCommand: Command<ListOptions> = {
       quiet: bool(p.values, "quiet"),
       format: formatOf("list", p),
       allNamespaces: bool(p.values, "all-namespaces"),
+      sandbox: str(p.values, "sandbox") ?? null,
     };
   },
   async run(ctx, o) {
@@ -54,6 +63,7 @@ export const listCommand: Command<ListOptions> = {
     states = (await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s))))
       .filter((s): s is ContainerState => s !== null);
     if (states.some(isLive)) await ensureMonitor(ctx);
+    if (o.sandbox !== null) states = states.filter((s) => s.sandbox === o.sandbox);
     if (o.quiet) {
       ctx.io.out(states.map((s) => s.id + "\n").join(""));
     } else if (o.format === "json") {

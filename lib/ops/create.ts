@@ -14,7 +14,7 @@ import { opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
-import { Exists, InvalidArgument, isNotFound, RuntimeError } from "../errors.ts";
+import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from "../errors.ts";
 import { validateId } from "../id.ts";
 import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
@@ -23,8 +23,8 @@ import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec
 import { requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState } from "../state_file.ts";
 import { deleteLocked } from "./delete.ts";
-import { removeOrphansLocked } from "./orphans.ts";
-import { repairLocked } from "./repair.ts";
+import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
+import { loadReconciled, repairLocked } from "./repair.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest {
@@ -44,12 +44,48 @@ export interface CreateRequest {
   labels: Record<string, string>;
   /** Delete once it exits. */
   autoRemove: boolean;
+  /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
+  sandbox: string | null;
 }
 
 /** A validated request: the final config and the overlay's source. */
 interface Prepared {
   config: OciConfig;
   source: string;
+  /** The sandbox's exact ID, or null. */
+  sandbox: string | null;
+}
+
+/** Namespaces a sandbox member shares with its sandbox. */
+const SHARED_NAMESPACES: Record<string, string> = { network: "net", ipc: "ipc", uts: "uts" };
+
+/**
+ * Resolves `--sandbox SID` (a running container that is no member itself)
+ * and points the config's network, IPC and UTS namespaces at its init.
+ */
+async function joinSandbox(ctx: Context, ref: string, config: OciConfig): Promise<string> {
+  const sid = await resolveExisting(ctx, ref);
+  const s = await loadReconciled(ctx, sid);
+  if (s.sandbox !== null) {
+    throw new InvalidArgument(
+      `"${sid}" is a member of sandbox "${s.sandbox}": join "${s.sandbox}"`,
+    );
+  }
+  if (s.status !== "running" || s.pid === null) {
+    throw new WrongState(`cannot join sandbox "${sid}": container is ${s.status}`);
+  }
+  const linux = (config.linux ??= {});
+  const namespaces = Array.isArray(linux.namespaces)
+    ? (linux.namespaces as { type: string; path?: string }[]).filter((n) =>
+      !(n.type in SHARED_NAMESPACES)
+    )
+    : [];
+  for (const [type, file] of Object.entries(SHARED_NAMESPACES)) {
+    namespaces.push({ type, path: `/proc/${s.pid}/ns/${file}` });
+  }
+  linux.namespaces = namespaces;
+  delete config.hostname; // the sandbox's UTS namespace has its hostname
+  return sid;
 }
 
 async function requireDir(path: string, what: string): Promise<void> {
@@ -105,7 +141,8 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     hostname: req.id,
     cgroupsPath: `/berth/${ctx.globals.namespace}/${req.id}`,
   });
-  return { config, source };
+  const sandbox = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
+  return { config, source, sandbox };
 }
 
 /** Creates the container; returns its state (status `created`). */
@@ -149,7 +186,7 @@ async function createLocked(
     exitCode: null,
     exitedAt: null,
     runtime: ctx.globals.runtime,
-    sandbox: null,
+    sandbox: prepared.sandbox,
     labels: req.labels,
     pidStartTime: null,
     exitObserved: false,
