@@ -41,8 +41,8 @@ export class FileLock implements Disposable {
   }
 
   /**
-   * Takes the exclusive lock on `path` (created with mode 0600, its parent
-   * directory with 0700 if missing). `what` names the locked thing in the
+   * Takes the exclusive lock on `path` (created with mode 0600, missing parent
+   * directories with 0711). `what` names the locked thing in the
    * error, e.g. `container "web1"`.
    */
   static async acquire(path: string, what: string, options: LockOptions = {}): Promise<FileLock> {
@@ -123,7 +123,7 @@ async function openLockFile(path: string): Promise<Deno.FsFile> {
     return await Deno.open(path, options);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o711 });
     return await Deno.open(path, options);
   }
 }

@@ -177,3 +177,43 @@ Deno.test("SIGUSR1 cannot open a V8 inspector in any berth process", async () =>
     await cleanup(roots);
   }
 });
+
+Deno.test("doctor checks the host, runs a throwaway container, and fails without a runtime", async () => {
+  const roots = await makeRoots();
+  try {
+    const ok = await berth(roots, ["doctor"]);
+    assertEquals(ok.code, 0, ok.stdout + ok.stderr);
+    const lines = ok.stdout.trim().split("\n");
+    const names = lines.map((l) => l.split(/\s+/)[1]);
+    for (
+      const n of [
+        "user",
+        "runtime",
+        "cgroups",
+        "freezer",
+        "overlay",
+        "root",
+        "data-root",
+        "criu",
+        "container",
+      ]
+    ) {
+      assertTrue(names.includes(n), `${n} in ${ok.stdout}`);
+    }
+    for (const l of lines) assertTrue(/^(ok|warn|fail) /.test(l), l);
+    assertTrue(ok.stdout.includes("a throwaway container ran"));
+    // Nothing was left in the roots by the probe (it uses its own).
+    assertEquals(await listTree(join(roots.root, "..")), []);
+    const bad = await berth(roots, ["--runtime", "/nonexistent/runc", "doctor"]);
+    assertEquals(bad.code, 1);
+    assertTrue(/^fail\s+runtime/m.test(bad.stdout), bad.stdout);
+    // An unsafe root is a failure too.
+    await Deno.mkdir(roots.root, { mode: 0o777 });
+    await Deno.chmod(roots.root, 0o777);
+    const unsafe = await berth(roots, ["doctor"]);
+    assertEquals(unsafe.code, 1);
+    assertTrue(/^fail\s+root/m.test(unsafe.stdout), unsafe.stdout);
+  } finally {
+    await cleanup(roots);
+  }
+});

@@ -8,6 +8,7 @@ import type { AnyCommand } from "../command.ts";
 import { checkpointCommand, restoreCommand } from "./checkpoint.ts";
 import { createCommand } from "./create.ts";
 import { deleteCommand } from "./delete.ts";
+import { doctorCommand } from "./doctor.ts";
 import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
 import { gcCommand } from "./gc.ts";
@@ -44,6 +45,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   gcCommand,
   specCommand,
+  doctorCommand,
   versionCommand,
   monitorCommand,
 ];
