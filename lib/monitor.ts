@@ -239,6 +239,7 @@ class Monitor {
     this.#creating.set(k, p);
     const forget = () => {
       if (this.#creating.get(k) === p) this.#creating.delete(k);
+      this.#sweep();
     };
     p.then(forget, forget);
     return p;
@@ -334,6 +335,10 @@ class Monitor {
    * reap those zombies too, but never a process Deno spawned for us.
    */
   #reapStrays(): void {
+    // A create or restore under way may have a container init that already
+    // exited but is not watched yet (its pid file is being read): it is no
+    // stray. Strays wait for the sweep after the create finishes.
+    if (this.#creating.size > 0) return;
     let children: number[];
     try {
       children = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${Deno.pid}/children`)
