@@ -16,7 +16,8 @@
  * @module
  */
 
-import { applyExit, isLive, withContainerLock } from "./container.ts";
+import { join } from "node:path";
+import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "./container.ts";
 import type { Context } from "./context.ts";
 import { BerthError, messageOf } from "./errors.ts";
 import { ErrnoError } from "./libc.ts";
@@ -35,6 +36,8 @@ import { trimFilePages } from "./memory_trim.ts";
 import { emit } from "./events.ts";
 import { liveness, procInfo, startTimeOf } from "./proc.ts";
 import { OciRuntime } from "./runtime.ts";
+import { logFiles } from "./paths.ts";
+import type { ContainerState } from "./state_file.ts";
 
 /** Options of {@linkcode runMonitor}. */
 export interface MonitorOptions {
@@ -58,6 +61,20 @@ const key = (ns: string, id: string) => `${ns}/${id}`;
 
 /** Quiet time before the monitor trims its start-up pages. */
 const TRIM_DELAY_MS = 1000;
+
+/** A run this long resets the restart back-off. */
+const RESTART_RESET_MS = 10_000;
+
+/** Back-off before restart number `count + 1`: 100 ms doubling, at most 10 s. */
+export function restartDelay(count: number): number {
+  return Math.min(100 * 2 ** count, 10_000);
+}
+
+/** True when the restart policy of the stopped `s` asks for a restart. */
+export function shouldRestart(s: ContainerState): boolean {
+  if (s.restartSuppressed || s.autoRemove || s.status !== "stopped") return false;
+  return s.restart === "always" || (s.restart === "on-failure" && s.exitCode !== 0);
+}
 
 /** How long the monitor remembers an exit after recording it. */
 const RECENT_MS = 60_000;
@@ -384,7 +401,68 @@ class Monitor {
         if (oomKills(s.namespace, s.id) > 0) await emit(ctx, "oom", s.namespace, s.id);
       }
       if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
+      else if (shouldRestart(s)) this.#scheduleRestart(s);
     }, { timeoutMs: 60_000 });
+  }
+
+  /** Restarts `s` after its back-off; the monitor stays up meanwhile. */
+  #scheduleRestart(s: ContainerState): void {
+    const ranMs = s.startedAt !== null && s.exitedAt !== null
+      ? Date.parse(s.exitedAt) - Date.parse(s.startedAt)
+      : 0;
+    const count = ranMs >= RESTART_RESET_MS ? 0 : s.restartCount ?? 0;
+    const delay = restartDelay(count);
+    this.#active++;
+    this.log(`restarting ${s.namespace}/${s.id} in ${delay} ms (restart ${count + 1})`);
+    setTimeout(() => {
+      this.#restart(s.namespace, s.id, count)
+        .catch((err) => this.log(`restart of ${s.namespace}/${s.id} failed: ${messageOf(err)}`))
+        .finally(() => {
+          this.#active--;
+          this.#checkIdle();
+        });
+    }, delay);
+  }
+
+  async #restart(ns: string, id: string, count: number): Promise<void> {
+    const ctx = this.ctx;
+    await withContainerLock(ctx, ns, id, async () => {
+      const s = await ctx.store.tryLoad(ns, id);
+      if (s === null || s.status !== "stopped" || s.op !== null || !shouldRestart(s)) return;
+      const target = runtimeTarget(ctx, s);
+      const runtime = new OciRuntime(s.runtime, this.#runner);
+      s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
+      await ctx.store.save(s);
+      await runtime.delete(target, true);
+      const logs = logFiles(s.workDir);
+      const reply = await this.#create({
+        op: "create",
+        ns,
+        id,
+        runtime: s.runtime,
+        runtimeRoot: target.root,
+        bundle: s.bundle,
+        logFile: target.logFile,
+        pidFile: join(s.bundle, "init.pid"),
+        stdout: logs.stdout,
+        stderr: logs.stderr,
+      });
+      if (!reply.ok) throw new Error(reply.message);
+      await runtime.start(target);
+      Object.assign(s, {
+        status: "running",
+        pid: reply.pid ?? null,
+        pidStartTime: reply.startTime ?? null,
+        startedAt: ctx.clock.now().toISOString(),
+        exitCode: null,
+        exitedAt: null,
+        exitObserved: false,
+        restartCount: count + 1,
+        op: null,
+      });
+      await ctx.store.save(s);
+      await emit(ctx, "start", ns, id, { restart: count + 1 });
+    });
   }
 
   #pruneRecent(): void {

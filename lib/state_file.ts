@@ -57,6 +57,29 @@ export interface ContainerState {
   op: InFlight | null;
   /** The last checkpoint's image directory, if any. */
   checkpoint?: string | null;
+  /** Restart policy kept by the monitor (`run -d --restart`). */
+  restart?: RestartPolicy;
+  /** Restarts so far (resets after a run of 10 s or more). */
+  restartCount?: number;
+  /** Set by `kill` with a terminating signal: the policy does not restart it. */
+  restartSuppressed?: boolean;
+  /** What the container was created from (for `generate systemd`). */
+  request?: CreateArgs;
+}
+
+/** `--restart` policies. */
+export type RestartPolicy = "no" | "on-failure" | "always";
+
+/** The create/run inputs that define a container, as given. */
+export interface CreateArgs {
+  bundle: string | null;
+  rootfs: string | null;
+  config: string | null;
+  command: string[];
+  env: string[];
+  cwd: string | null;
+  labels: Record<string, string>;
+  sandbox: string | null;
 }
 
 /** The contract's `state` object (key order as in the contract). */

@@ -73,6 +73,7 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     labels: parseKeyValues(strs(p.values, "label"), "--label"),
     autoRemove,
     sandbox: str(p.values, "sandbox") ?? null,
+    restart: "no",
   };
 }
 

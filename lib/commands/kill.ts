@@ -13,6 +13,9 @@ import { InvalidArgument } from "../errors.ts";
 import { parseSignal } from "../signals.ts";
 import { transition } from "../status.ts";
 
+/** Signals that mean "stop": HUP, INT, QUIT, KILL, TERM. */
+const TERMINATING = new Set([1, 2, 3, 9, 15]);
+
 const OPTIONS = [
   {
     name: "all",
@@ -27,7 +30,9 @@ export const killCommand: Command<{ ref: string; signal: number; all: boolean }>
   name: "kill",
   summary: "send a signal to a container",
   usage: "kill [--all] ID [SIGNAL]",
-  description: "SIGNAL is a name (TERM, SIGKILL) or a number; default SIGTERM.",
+  description:
+    "SIGNAL is a name (TERM, SIGKILL) or a number; default SIGTERM. A container killed\n" +
+    "with HUP, INT, QUIT, KILL or TERM is not restarted by its --restart policy.",
   options: OPTIONS,
   examples: ["berth kill web1", "berth kill web1 KILL", "berth kill --all web1 9"],
   parse(args) {
@@ -42,6 +47,10 @@ export const killCommand: Command<{ ref: string; signal: number; all: boolean }>
     const id = await resolveExisting(ctx, o.ref);
     await withLoaded(ctx, id, async (s) => {
       transition(s.id, s.status, "kill");
+      if (TERMINATING.has(o.signal) && s.restart !== undefined && s.restart !== "no") {
+        s.restartSuppressed = true; // stopped on purpose: the restart policy leaves it stopped
+        await ctx.store.save(s);
+      }
       await ctx.runtime.kill(runtimeTarget(ctx, s), o.signal, o.all);
     });
     return 0;

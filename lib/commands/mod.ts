@@ -6,12 +6,14 @@
 
 import type { AnyCommand } from "../command.ts";
 import { checkpointCommand, restoreCommand } from "./checkpoint.ts";
+import { completionCommand } from "./completion.ts";
 import { createCommand } from "./create.ts";
 import { deleteCommand } from "./delete.ts";
 import { doctorCommand } from "./doctor.ts";
 import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
 import { gcCommand } from "./gc.ts";
+import { generateCommand } from "./generate.ts";
 import { killCommand } from "./kill.ts";
 import { listCommand } from "./list.ts";
 import { logsCommand } from "./logs.ts";
@@ -45,6 +47,8 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   gcCommand,
   specCommand,
+  generateCommand,
+  completionCommand,
   doctorCommand,
   versionCommand,
   monitorCommand,

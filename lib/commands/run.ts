@@ -6,7 +6,7 @@
  * @module
  */
 
-import { bool, parseCommandArgs } from "../args.ts";
+import { bool, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../context.ts";
 import { InvalidArgument } from "../errors.ts";
@@ -27,6 +27,13 @@ const RUN_OPTIONS = [
   ...CREATE_OPTIONS,
   { name: "detach", short: "d", type: "boolean" as const, help: "return once the container runs" },
   { name: "rm", type: "boolean" as const, help: "delete the container once it exits" },
+  {
+    name: "restart",
+    type: "string" as const,
+    value: "no|on-failure|always",
+    default: "no",
+    help: "with -d: restart policy kept by the monitor, with back-off (100 ms doubling to 10 s)",
+  },
 ];
 
 /** `run`. */
@@ -49,7 +56,17 @@ export const runCommand: Command<RunOptions> = {
     if (p.command !== null && p.command.length === 0) {
       throw new InvalidArgument('run: nothing after "--"');
     }
-    return { create: createRequestFrom("run", p, rm), detach, rm };
+    const restart = str(p.values, "restart") ?? "no";
+    if (restart !== "no" && restart !== "on-failure" && restart !== "always") {
+      throw new InvalidArgument(
+        `run: --restart must be no, on-failure or always, not "${restart}"`,
+      );
+    }
+    if (restart !== "no" && !detach) throw new InvalidArgument("run: --restart needs -d");
+    if (restart !== "no" && rm) {
+      throw new InvalidArgument("run: --restart and --rm exclude each other");
+    }
+    return { create: { ...createRequestFrom("run", p, rm), restart }, detach, rm };
   },
   async run(ctx, o) {
     const s = await createContainer(ctx, o.create);

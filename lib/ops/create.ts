@@ -21,7 +21,7 @@ import { mountOverlay } from "../mounts.ts";
 import { logFiles } from "../paths.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
 import { requireRuntimeBinary } from "../runtime.ts";
-import type { ContainerState } from "../state_file.ts";
+import type { ContainerState, RestartPolicy } from "../state_file.ts";
 import { deleteLocked } from "./delete.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled, repairLocked } from "./repair.ts";
@@ -46,6 +46,8 @@ export interface CreateRequest {
   autoRemove: boolean;
   /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
   sandbox: string | null;
+  /** Restart policy (`run -d --restart`). */
+  restart: RestartPolicy;
 }
 
 /** A validated request: the final config and the overlay's source. */
@@ -194,6 +196,18 @@ async function createLocked(
     workDir,
     autoRemove: req.autoRemove,
     op: opRecord(ctx, "create"),
+    restart: req.restart,
+    restartCount: 0,
+    request: {
+      bundle: req.bundle === null ? null : resolve(req.bundle),
+      rootfs: req.rootfs === null ? null : resolve(req.rootfs),
+      config: req.config === null ? null : resolve(req.config),
+      command: req.command,
+      env: req.env,
+      cwd: req.cwd,
+      labels: req.labels,
+      sandbox: prepared.sandbox,
+    },
   };
   let recorded = false;
   try {
