@@ -39,6 +39,7 @@ Deno.test("create parses its options and the command after --", () => {
       labels: { app: "web" },
       autoRemove: false,
       sandbox: null,
+      restart: "no",
     },
   );
 });
@@ -59,6 +60,63 @@ Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
     `unknown option "--bogus"`,
   );
   assertThrows(() => parse("create", ["--rootfs"]), InvalidArgument, "needs a value");
+});
+
+Deno.test("run parses --restart, which needs -d and excludes --rm", () => {
+  const o = parse("run", ["-d", "--restart", "on-failure", "--rootfs", "/r", "x"]) as {
+    create: { restart: string };
+  };
+  assertEquals(o.create.restart, "on-failure");
+  assertThrows(
+    () => parse("run", ["--restart", "always", "--rootfs", "/r", "x"]),
+    InvalidArgument,
+    "needs -d",
+  );
+  assertThrows(
+    () => parse("run", ["-d", "--rm", "--restart", "always", "x"]),
+    InvalidArgument,
+    "exclude",
+  );
+  assertThrows(
+    () => parse("run", ["-d", "--restart", "often", "x"]),
+    InvalidArgument,
+    "on-failure",
+  );
+});
+
+Deno.test("generate, completion, events, gc, checkpoint and restore parse their arguments", () => {
+  assertEquals(parse("generate", ["systemd", "--berth", "/b", "--restart-sec", "5", "w"]), {
+    ref: "w",
+    berth: "/b",
+    restartSec: 5,
+  });
+  assertThrows(
+    () => parse("generate", ["systemd", "--berth", "rel", "w"]),
+    InvalidArgument,
+    "absolute",
+  );
+  assertThrows(() => parse("generate", ["openrc", "w"]), InvalidArgument, "systemd");
+  assertEquals(parse("completion", ["fish"]), { shell: "fish" });
+  assertThrows(() => parse("completion", ["csh"]), InvalidArgument);
+  assertEquals(parse("gc", ["--dry-run"]), { dryRun: true });
+  assertEquals(parse("events", ["-f", "--format", "json"]), {
+    follow: true,
+    json: true,
+    since: null,
+  });
+  assertThrows(() => parse("events", ["--since", "yesterday"]), InvalidArgument, "duration");
+  assertEquals(parse("checkpoint", ["--image-path", "/i", "--leave-running", "c"]), {
+    ref: "c",
+    imagePath: "/i",
+    leaveRunning: true,
+  });
+  assertThrows(() => parse("checkpoint", ["c"]), InvalidArgument, "--image-path");
+  assertEquals(parse("restore", ["-d", "--image-path", "/i", "c"]), {
+    ref: "c",
+    imagePath: "/i",
+    detach: true,
+  });
+  assertEquals(parse("doctor", []), {});
 });
 
 Deno.test("run parses -d and --rm", () => {
