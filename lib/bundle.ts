@@ -14,7 +14,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./path.ts";
 import { syncDir, writeFileAtomic } from "./atomic_file.ts";
 import { Exists, isNotFound } from "./errors.ts";
 import { unmountAll } from "./mounts.ts";

@@ -5,16 +5,16 @@
  * @module
  */
 
-import { commandHelp } from "./command.ts";
-import { COMMANDS, findCommand } from "./commands/mod.ts";
+import { type AnyCommand, commandHelp } from "./command.ts";
+import { findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "./context.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "./errors.ts";
 import { GLOBAL_DEFAULTS, parseGlobals } from "./globals.ts";
 import { libc } from "./libc.ts";
 
 /** `berth --help`. */
-export function globalHelp(): string {
-  const visible = COMMANDS.filter((c) => !c.hidden);
+export function globalHelp(commands: AnyCommand[]): string {
+  const visible = commands.filter((c) => !c.hidden);
   const width = Math.max(...visible.map((c) => c.name.length));
   const d = GLOBAL_DEFAULTS;
   return [
@@ -71,17 +71,18 @@ export async function main(
       if (args[0] !== undefined && target === undefined) {
         throw new InvalidArgument(`unknown command "${args[0]}"`);
       }
-      io.out(target ? commandHelp(target) : globalHelp());
+      io.out(target ? commandHelp(await target.load()) : globalHelp(await loadCommands()));
       return 0;
     }
     if (name === undefined) {
-      io.out(globalHelp());
+      io.out(globalHelp(await loadCommands()));
       return help ? 0 : 2;
     }
-    const cmd = findCommand(name);
-    if (cmd === undefined) {
+    const entry = findCommand(name);
+    if (entry === undefined) {
       throw new InvalidArgument(`unknown command "${name}" (see berth --help)`);
     }
+    const cmd = await entry.load();
     if (help || wantsHelp(args)) {
       io.out(commandHelp(cmd));
       return 0;

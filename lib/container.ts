@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import type { Context } from "./context.ts";
 import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "./lock.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { basename } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename } from "./path.ts";
+import { fromFileUrl } from "./path.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { GlobalOptions } from "./globals.ts";
 import { type Libc, libc } from "./libc.ts";
@@ -62,7 +62,7 @@ export function selfCommand(): string[] {
   const exe = Deno.execPath();
   if (basename(exe) === "deno") {
     const main = new URL("../main.ts", import.meta.url);
-    return [exe, "run", "-A", "--quiet", "--no-prompt", fileURLToPath(main)];
+    return [exe, "run", "-A", "--quiet", "--no-prompt", fromFileUrl(main)];
   }
   return [exe];
 }

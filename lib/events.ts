@@ -11,7 +11,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import type { Context } from "./context.ts";
 import { isNotFound } from "./errors.ts";
 import { FileLock } from "./lock.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "./path.ts";
 import { InvalidArgument } from "./errors.ts";
 import { validateNamespace } from "./id.ts";
 

@@ -70,8 +70,6 @@ const SYMBOLS = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
-  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
-  signal: { parameters: ["i32", "pointer"], result: "pointer" },
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
 
@@ -127,7 +125,7 @@ class RealLibc implements Libc {
   }
 
   disarmInspectorSignal(): void {
-    disarmInspectorSignal(this.#sym);
+    disarmInspectorSignal();
   }
 
   madvise(start: bigint, length: bigint, advice: number): void {
@@ -148,13 +146,22 @@ class RealLibc implements Libc {
  * A caught signal, unlike an ignored one, is reset to the default on exec,
  * so the runtime and the containers berth starts get a normal SIGUSR1.
  */
-function disarmInspectorSignal(sym: LibcLibrary["symbols"]): void {
+function disarmInspectorSignal(): void {
+  // Its own two-symbol library: every berth process pays for this at start,
+  // and each declared symbol costs start-up time.
+  const lib = Deno.dlopen(
+    "libc.so.6",
+    {
+      dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+      signal: { parameters: ["i32", "pointer"], result: "pointer" },
+    } as const,
+  );
   const listener = () => {};
   Deno.addSignalListener("SIGUSR1", listener);
   try {
-    const noop = sym.dlsym(null, cstr("getpid"));
+    const noop = lib.symbols.dlsym(null, cstr("getpid"));
     if (noop === null) throw new Error("dlsym(getpid) failed");
-    sym.signal(SIGUSR1, noop);
+    lib.symbols.signal(SIGUSR1, noop);
   } finally {
     Deno.removeSignalListener("SIGUSR1", listener);
   }

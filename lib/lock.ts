@@ -14,7 +14,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "./path.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { isNotFound, Locked } from "./errors.ts";
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "./container.ts";
 import type { Context } from "./context.ts";
 import { BerthError, messageOf } from "./errors.ts";

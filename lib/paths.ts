@@ -22,7 +22,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 
 /** Path layout of one pair of roots. */
 export class Paths {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename } from "./path.ts";
 import { readRest } from "./bytes.ts";
 import { BerthError, Exists, NotFound, RuntimeError, WrongState } from "./errors.ts";
 import type { ExecRequest, ExecResult, ProcessRunner } from "./process.ts";

@@ -12,7 +12,7 @@ import {
   makeRoots,
   monitorPids,
 } from "./helpers.ts";
-import { COMMANDS } from "../lib/commands/mod.ts";
+import { loadCommands } from "../lib/commands/mod.ts";
 
 Deno.test("bad input: one-line error, documented exit code, nothing on disk", async () => {
   const roots = await makeRoots();
@@ -109,7 +109,7 @@ Deno.test("a runtime that fails at create leaves no container behind", async () 
 Deno.test("--help lists every command and every flag; COMMAND --help shows defaults and examples", async () => {
   const roots = await makeRoots();
   const top = await berthOk(roots, ["--help"]);
-  for (const c of COMMANDS.filter((c) => !c.hidden)) {
+  for (const c of (await loadCommands()).filter((c) => !c.hidden)) {
     assertTrue(top.includes(`  ${c.name} `), c.name);
     const help = await berthOk(roots, [c.name, "--help"]);
     assertTrue(help.startsWith(`Usage: berth [GLOBAL OPTIONS] ${c.usage}`), help);

@@ -1,10 +1,14 @@
 // Argument parsing of every command, without processes.
 import { assertEquals, assertThrows } from "./assert.ts";
-import { findCommand } from "../lib/commands/mod.ts";
+import { loadCommands } from "../lib/commands/mod.ts";
 import { InvalidArgument } from "../lib/errors.ts";
 
+const loaded = new Map(
+  (await loadCommands()).flatMap((c) => [c.name, ...(c.aliases ?? [])].map((n) => [n, c])),
+);
+
 function parse(name: string, args: string[]): unknown {
-  const c = findCommand(name);
+  const c = loaded.get(name);
   if (c === undefined) throw new Error(`no command ${name}`);
   return c.parse(args);
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { bool, type ParsedArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { applyExit, opRecord, runtimeTarget } from "../container.ts";

@@ -32,9 +32,9 @@ export const completionCommand: Command<{ shell: typeof SHELLS[number] }> = {
     return { shell: shell as typeof SHELLS[number] };
   },
   async run(ctx, o) {
-    const { COMMANDS } = await import("./mod.ts");
+    const { loadCommands } = await import("./mod.ts");
     const gen = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[o.shell];
-    ctx.io.out(gen(COMMANDS));
+    ctx.io.out(gen(await loadCommands()));
     return 0;
   },
 };

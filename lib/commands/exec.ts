@@ -5,12 +5,12 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
-import { loadReconciled } from "../ops/repair.ts";
+import { loadReconciled } from "../reconcile.ts";
 import { InvalidArgument } from "../errors.ts";
 import { readConfig } from "../spec.ts";
 import { transition } from "../status.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename } from "../path.ts";
 import { expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../errors.ts";

@@ -1,60 +1,56 @@
 /**
- * The registry of subcommands.
+ * The registry of subcommands. Each command's module is loaded only when
+ * it runs, so a command pays start-up time for what it uses and no more.
  *
  * @module
  */
 
 import type { AnyCommand } from "../command.ts";
-import { checkpointCommand, restoreCommand } from "./checkpoint.ts";
-import { completionCommand } from "./completion.ts";
-import { createCommand } from "./create.ts";
-import { deleteCommand } from "./delete.ts";
-import { doctorCommand } from "./doctor.ts";
-import { eventsCommand } from "./events.ts";
-import { execCommand } from "./exec.ts";
-import { gcCommand } from "./gc.ts";
-import { generateCommand } from "./generate.ts";
-import { killCommand } from "./kill.ts";
-import { listCommand } from "./list.ts";
-import { logsCommand } from "./logs.ts";
-import { monitorCommand } from "./monitor.ts";
-import { pauseCommand, resumeCommand } from "./pause.ts";
-import { psCommand } from "./ps.ts";
-import { runCommand } from "./run.ts";
-import { specCommand } from "./spec.ts";
-import { startCommand } from "./start.ts";
-import { stateCommand } from "./state.ts";
-import { versionCommand } from "./version.ts";
-import { waitCommand } from "./wait.ts";
+
+/** A registry entry: names, and how to load the command. */
+export interface CommandEntry {
+  name: string;
+  aliases?: string[];
+  load: () => Promise<AnyCommand>;
+}
 
 /** Every command, in help order. */
-export const COMMANDS: readonly AnyCommand[] = [
-  createCommand,
-  startCommand,
-  runCommand,
-  stateCommand,
-  listCommand,
-  psCommand,
-  execCommand,
-  pauseCommand,
-  resumeCommand,
-  killCommand,
-  deleteCommand,
-  waitCommand,
-  logsCommand,
-  checkpointCommand,
-  restoreCommand,
-  eventsCommand,
-  gcCommand,
-  specCommand,
-  generateCommand,
-  completionCommand,
-  doctorCommand,
-  versionCommand,
-  monitorCommand,
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: "create", load: async () => (await import("./create.ts")).createCommand },
+  { name: "start", load: async () => (await import("./start.ts")).startCommand },
+  { name: "run", load: async () => (await import("./run.ts")).runCommand },
+  { name: "state", load: async () => (await import("./state.ts")).stateCommand },
+  { name: "list", aliases: ["ls"], load: async () => (await import("./list.ts")).listCommand },
+  { name: "ps", load: async () => (await import("./ps.ts")).psCommand },
+  { name: "exec", load: async () => (await import("./exec.ts")).execCommand },
+  { name: "pause", load: async () => (await import("./pause.ts")).pauseCommand },
+  { name: "resume", load: async () => (await import("./pause.ts")).resumeCommand },
+  { name: "kill", load: async () => (await import("./kill.ts")).killCommand },
+  {
+    name: "delete",
+    aliases: ["rm"],
+    load: async () => (await import("./delete.ts")).deleteCommand,
+  },
+  { name: "wait", load: async () => (await import("./wait.ts")).waitCommand },
+  { name: "logs", load: async () => (await import("./logs.ts")).logsCommand },
+  { name: "checkpoint", load: async () => (await import("./checkpoint.ts")).checkpointCommand },
+  { name: "restore", load: async () => (await import("./checkpoint.ts")).restoreCommand },
+  { name: "events", load: async () => (await import("./events.ts")).eventsCommand },
+  { name: "gc", load: async () => (await import("./gc.ts")).gcCommand },
+  { name: "spec", load: async () => (await import("./spec.ts")).specCommand },
+  { name: "generate", load: async () => (await import("./generate.ts")).generateCommand },
+  { name: "completion", load: async () => (await import("./completion.ts")).completionCommand },
+  { name: "doctor", load: async () => (await import("./doctor.ts")).doctorCommand },
+  { name: "version", load: async () => (await import("./version.ts")).versionCommand },
+  { name: "__monitor", load: async () => (await import("./monitor.ts")).monitorCommand },
 ];
 
 /** Finds a command by name or alias. */
-export function findCommand(name: string): AnyCommand | undefined {
+export function findCommand(name: string): CommandEntry | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+/** Loads every command (for help and completion). */
+export function loadCommands(): Promise<AnyCommand[]> {
+  return Promise.all(COMMANDS.map((c) => c.load()));
 }

@@ -7,7 +7,7 @@
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
-import { loadReconciled } from "../ops/repair.ts";
+import { loadReconciled } from "../reconcile.ts";
 import { cmdline } from "../proc.ts";
 import { transition } from "../status.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
 import { opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
@@ -24,7 +24,8 @@ import { requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState, RestartPolicy } from "../state_file.ts";
 import { deleteLocked } from "./delete.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
-import { loadReconciled, repairLocked } from "./repair.ts";
+import { loadReconciled } from "../reconcile.ts";
+import { repairLocked } from "./repair.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { removeAtomically } from "../bundle.ts";
 import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";

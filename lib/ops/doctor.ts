@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname, join } from "../path.ts";
 import type { Context } from "../context.ts";
 import { messageOf } from "../errors.ts";
 import { globalsToArgs } from "../globals.ts";

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { isTempName } from "../atomic_file.ts";
 import { TRASH_PREFIX } from "../bundle.ts";
 import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import { removeAtomically, TRASH_PREFIX } from "../bundle.ts";
 import { resolveContainer, runtimeTarget, withFreeLock } from "../container.ts";
 import type { Context } from "../context.ts";

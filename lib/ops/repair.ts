@@ -8,16 +8,15 @@
  * - `delete` is finished;
  * - `start`, `pause`, `resume` take the runtime's word for the status.
  *
- * Readers that do not take the lock ({@linkcode reconcile}) try it when
- * they see an `op`: if it is free the op was interrupted and they repair.
+ * Readers that do not take the lock (`lib/reconcile.ts`) try it when they
+ * see an `op`: if it is free the op was interrupted and they repair.
  *
  * @module
  */
 
-import { initGone, isLive, monitorAlive, refreshLocked, withContainerLock } from "../container.ts";
+import { refreshLocked, withContainerLock } from "../container.ts";
 import type { Context } from "../context.ts";
 import { NotFound } from "../errors.ts";
-import { FileLock } from "../lock.ts";
 import type { ContainerState } from "../state_file.ts";
 import { monitorRequestIfRunning } from "../monitor_client.ts";
 import { deleteLocked } from "./delete.ts";
@@ -68,38 +67,5 @@ export function withLoaded<T>(
     const repaired = await repairLocked(ctx, await ctx.store.load(ns, id));
     if (repaired === null) throw new NotFound(`container "${id}" not found`);
     return await fn(await refreshLocked(ctx, repaired));
-  });
-}
-
-/** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
-export async function loadReconciled(ctx: Context, id: string): Promise<ContainerState> {
-  const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
-  if (s === null) throw new NotFound(`container "${id}" not found`);
-  return s;
-}
-
-/**
- * For readers that hold no lock: repairs an interrupted operation if the
- * lock is free (a busy lock means the operation is still under way), and
- * records a stop whose process is gone. Null when the container is gone.
- */
-export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState | null> {
-  if (s.op !== null) {
-    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(s.namespace, s.id));
-    if (lock === null) return s; // under way
-    try {
-      const fresh = await ctx.store.tryLoad(s.namespace, s.id);
-      const repaired = fresh === null ? null : await repairLocked(ctx, fresh);
-      return repaired === null ? null : await refreshLocked(ctx, repaired);
-    } finally {
-      if (await ctx.store.exists(s.namespace, s.id).catch(() => true)) lock.release();
-      else await lock.releaseAndRemove().catch(() => lock.release());
-    }
-  }
-  if (!isLive(s) || s.pid === null) return s;
-  if (!initGone(s) || await monitorAlive(ctx)) return s;
-  return await withContainerLock(ctx, s.namespace, s.id, async () => {
-    const fresh = await ctx.store.tryLoad(s.namespace, s.id);
-    return fresh === null ? null : await refreshLocked(ctx, fresh);
   });
 }

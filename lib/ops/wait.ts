@@ -6,7 +6,7 @@
  * @module
  */
 
-import { reconcile } from "./repair.ts";
+import { reconcile } from "../reconcile.ts";
 import type { Context } from "../context.ts";
 import { monitorRequest } from "../monitor_client.ts";
 

@@ -1,0 +1,47 @@
+/**
+ * Reading a container's state, reconciled with reality, for commands that
+ * take no lock (`state`, `list`, `ps`, `exec`, `wait`). Kept light: the
+ * repair code is loaded only when a state records an interrupted operation.
+ *
+ * @module
+ */
+
+import { initGone, isLive, monitorAlive, refreshLocked, withContainerLock } from "./container.ts";
+import type { Context } from "./context.ts";
+import { NotFound } from "./errors.ts";
+import { FileLock } from "./lock.ts";
+import type { ContainerState } from "./state_file.ts";
+
+/** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
+export async function loadReconciled(ctx: Context, id: string): Promise<ContainerState> {
+  const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+  if (s === null) throw new NotFound(`container "${id}" not found`);
+  return s;
+}
+
+/**
+ * For readers that hold no lock: repairs an interrupted operation if the
+ * lock is free (a busy lock means the operation is still under way), and
+ * records a stop whose process is gone. Null when the container is gone.
+ */
+export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState | null> {
+  if (s.op !== null) {
+    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(s.namespace, s.id));
+    if (lock === null) return s; // under way
+    try {
+      const fresh = await ctx.store.tryLoad(s.namespace, s.id);
+      const { repairLocked } = await import("./ops/repair.ts");
+      const repaired = fresh === null ? null : await repairLocked(ctx, fresh);
+      return repaired === null ? null : await refreshLocked(ctx, repaired);
+    } finally {
+      if (await ctx.store.exists(s.namespace, s.id).catch(() => true)) lock.release();
+      else await lock.releaseAndRemove().catch(() => lock.release());
+    }
+  }
+  if (!isLive(s) || s.pid === null) return s;
+  if (!initGone(s) || await monitorAlive(ctx)) return s;
+  return await withContainerLock(ctx, s.namespace, s.id, async () => {
+    const fresh = await ctx.store.tryLoad(s.namespace, s.id);
+    return fresh === null ? null : await refreshLocked(ctx, fresh);
+  });
+}

@@ -1,0 +1,388 @@
+/**
+ * berth's benchmarks, side by side with raw runc in one run, interleaved,
+ * on the same busybox rootfs. Prints a table (median, min–max, ratio
+ * berth/runc) and writes the figures as JSON.
+ *
+ *   deno task bench [--quick] [--out FILE]
+ *
+ * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
+ * Needs root, runc and busybox-static (scripts/setup.sh installs them).
+ */
+
+import { join } from "../lib/path.ts";
+import { defaultSpec } from "../lib/spec.ts";
+
+const quick = Deno.args.includes("--quick");
+const outAt = Deno.args.indexOf("--out");
+const OUT = outAt >= 0 ? Deno.args[outAt + 1]! : "bench-results.json";
+const ROUNDS = quick ? 8 : 20;
+const SCALE = quick ? [0, 100] : [0, 100, 1000];
+const LOAD_SECONDS = quick ? 4 : 10;
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const BERTH = Deno.env.get("BERTH_TEST_BINARY")
+  ? [Deno.env.get("BERTH_TEST_BINARY")!]
+  : [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+const dec = new TextDecoder();
+
+const base = await Deno.makeTempDir({ prefix: "berth-bench-" });
+const env = {
+  BERTH_ROOT: join(base, "run"),
+  BERTH_DATA_ROOT: join(base, "data"),
+  BERTH_MONITOR_IDLE_MS: "3000",
+};
+const RUNC_ROOT = join(base, "runc");
+const rootfs = join(base, "rootfs");
+const script = new URL("./make_rootfs.sh", import.meta.url).pathname;
+await new Deno.Command("bash", { args: [script, rootfs] }).output();
+
+// A raw runc bundle on the same rootfs (read-only: runc must not modify it).
+const runcBundle = join(base, "bundle");
+await Deno.mkdir(runcBundle);
+const spec = defaultSpec();
+spec.root = { path: rootfs, readonly: true };
+spec.process!.args = ["sleep", "100000"];
+await Deno.writeTextFile(join(runcBundle, "config.json"), JSON.stringify(spec));
+
+/**
+ * Runs a command and times it. `runc run -d` and `runc create` hand their
+ * stdio to the container: those get null stdio, or waiting for the pipes'
+ * EOF would hang until the container exits.
+ */
+async function sh(
+  argv: string[],
+  detachedContainer = false,
+): Promise<{ ms: number; code: number; out: string }> {
+  const t0 = performance.now();
+  const stdio = detachedContainer ? "null" : "piped";
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    env,
+    stdin: "null",
+    stdout: stdio,
+    stderr: stdio,
+  }).spawn();
+  const timer = setTimeout(() => {
+    console.error(`timed out: ${argv.join(" ")}`);
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 60_000);
+  let code: number, out = "";
+  if (detachedContainer) code = (await child.status).code;
+  else {
+    const o = await child.output();
+    code = o.code;
+    out = dec.decode(o.stdout);
+  }
+  clearTimeout(timer);
+  return { ms: performance.now() - t0, code, out };
+}
+const berth = (args: string[]) => sh([...BERTH, ...args]);
+const runc = (args: string[]) =>
+  sh(
+    ["runc", "--root", RUNC_ROOT, ...args],
+    args[0] === "create" || (args[0] === "run" && args.includes("-d")),
+  );
+
+async function must<T extends { code: number }>(p: Promise<T>, what: string): Promise<T> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code})`);
+  return r;
+}
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+function stat(xs: number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { median: round(mid), min: round(s[0]!), max: round(s[s.length - 1]!), n: s.length };
+}
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+const results: Record<string, unknown> = {
+  machine: {
+    kernel: Deno.osRelease(),
+    cpus: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    runc: (await sh(["runc", "--version"])).out.split("\n")[0],
+    date: new Date().toISOString(),
+    quick,
+  },
+};
+const rows: string[][] = [[
+  "benchmark",
+  "berth median (min–max)",
+  "reference median (min–max)",
+  "ratio",
+]];
+function row(name: string, b: Stat, ref: Stat | null, refName = "runc") {
+  rows.push([
+    name,
+    `${b.median} ms (${b.min}–${b.max})`,
+    ref === null ? "-" : `${refName} ${ref.median} ms (${ref.min}–${ref.max})`,
+    ref === null ? "-" : `${round(b.median / ref.median)}×`,
+  ]);
+}
+
+async function runcWaitStopped(id: string) {
+  for (let i = 0; i < 2000; i++) {
+    const r = await runc(["state", id]);
+    if (r.code !== 0 || JSON.parse(r.out).status === "stopped") return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const progress = (msg: string) =>
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+// ---- lifecycle ------------------------------------------------------------
+progress("lifecycle");
+{
+  const b: number[] = [], r: number[] = [];
+  // Warm up (the first berth command also starts the monitor).
+  await must(berth(["run", "-d", "--rootfs", rootfs, "warm", "--", "sleep", "100000"]), "warm-up");
+  await must(berth(["delete", "-f", "warm"]), "warm-up delete");
+  for (let i = 0; i < ROUNDS; i++) {
+    let t0 = performance.now();
+    await must(
+      berth(["run", "-d", "--rootfs", rootfs, `l${i}`, "--", "sleep", "100000"]),
+      "berth run -d",
+    );
+    await must(berth(["delete", "-f", `l${i}`]), "berth delete -f");
+    b.push(performance.now() - t0);
+    t0 = performance.now();
+    await must(runc(["run", "-d", "--bundle", runcBundle, `l${i}`]), "runc run -d");
+    await must(runc(["kill", `l${i}`, "KILL"]), "runc kill");
+    await runcWaitStopped(`l${i}`);
+    await must(runc(["delete", "-f", `l${i}`]), "runc delete");
+    r.push(performance.now() - t0);
+  }
+  const bs = stat(b), rs = stat(r);
+  results.lifecycle = { berth: bs, runc: rs, ratio: round(bs.median / rs.median) };
+  row("lifecycle: run -d + delete -f", bs, rs);
+}
+
+// ---- single commands --------------------------------------------------------
+progress("single commands");
+const empty = join(base, "empty.ts");
+await Deno.writeTextFile(empty, "");
+async function bareDeno(): Promise<Stat> {
+  const xs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    xs.push((await sh([Deno.execPath(), "run", "-A", "--quiet", empty])).ms);
+  }
+  return stat(xs);
+}
+{
+  const bare = await bareDeno();
+  results.bareDeno = bare;
+  row("bare `deno run` of an empty script", bare, null);
+  await must(berth(["run", "-d", "--rootfs", rootfs, "st", "--", "sleep", "100000"]), "run st");
+  await must(runc(["run", "-d", "--bundle", runcBundle, "st"]), "runc run st");
+  const b: number[] = [], r: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    b.push((await must(berth(["state", "st"]), "state")).ms);
+    r.push((await must(runc(["state", "st"]), "runc state")).ms);
+  }
+  results.state = {
+    berth: stat(b),
+    runc: stat(r),
+    bareDeno: bare,
+    overBareDeno: round(stat(b).median - bare.median),
+  };
+  row("state (running container)", stat(b), stat(r));
+  await must(berth(["delete", "-f", "st"]), "delete st");
+  await must(runc(["delete", "-f", "st"]), "runc delete st");
+}
+{
+  const listResults: Record<string, unknown> = {};
+  let have = 0;
+  for (const n of SCALE) {
+    // Grow both to n created containers, 8 at a time.
+    for (let i = have; i < n; i += 8) {
+      await Promise.all([...Array(Math.min(8, n - i))].map((_, k) =>
+        Promise.all([
+          must(
+            berth(["create", "--rootfs", rootfs, `c${i + k}`, "--", "sleep", "100000"]),
+            "create",
+          ),
+          must(runc(["create", "--bundle", runcBundle, `c${i + k}`]), "runc create"),
+        ])
+      ));
+    }
+    have = n;
+    progress(`list with ${n}`);
+    const b: number[] = [], r: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const bl = await must(berth(["list", "-q"]), "list");
+      if (bl.out.split("\n").filter((l) => l).length !== n) {
+        throw new Error(`berth list: expected ${n}`);
+      }
+      b.push(bl.ms);
+      r.push((await must(runc(["list", "-q"]), "runc list")).ms);
+    }
+    listResults[n] = {
+      berth: stat(b),
+      runc: stat(r),
+      ratio: round(stat(b).median / stat(r).median),
+    };
+    row(`list with ${n} containers`, stat(b), stat(r));
+  }
+  results.list = listResults;
+  // Prefix lookup and state cost with many containers.
+  const b: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) b.push((await must(berth(["state", "c5"]), "state c5")).ms);
+  results.stateAtScale = { containers: have, berth: stat(b) };
+  row(`state with ${have} containers`, stat(b), null);
+  // Clean up the created ones (in parallel batches).
+  const ids = [...Array(have)].map((_, i) => `c${i}`);
+  for (let i = 0; i < ids.length; i += 50) {
+    await must(berth(["delete", ...ids.slice(i, i + 50)]), "delete batch");
+    await Promise.all(ids.slice(i, i + 50).map((id) => runc(["delete", "-f", id])));
+  }
+}
+
+// ---- throughput -------------------------------------------------------------
+progress("throughput");
+async function throughput(
+  kind: "berth" | "runc",
+): Promise<{ lifecycles: number; perSecond: number; failures: number }> {
+  const deadline = performance.now() + LOAD_SECONDS * 1000;
+  let done = 0, failures = 0;
+  await Promise.all([...Array(8)].map(async (_, c) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      const id = `t${c}-${i}`;
+      let ok: boolean;
+      if (kind === "berth") {
+        ok = (await berth(["run", "-d", "--rootfs", rootfs, id, "--", "sleep", "100000"])).code ===
+            0 &&
+          (await berth(["delete", "-f", id])).code === 0;
+      } else {
+        ok = (await runc(["run", "-d", "--bundle", runcBundle, id])).code === 0 &&
+          (await runc(["delete", "-f", id])).code === 0;
+      }
+      if (ok) done++;
+      else failures++;
+    }
+  }));
+  return { lifecycles: done, perSecond: round(done / LOAD_SECONDS), failures };
+}
+{
+  const b = await throughput("berth");
+  const r = await throughput("runc");
+  results.throughput = { seconds: LOAD_SECONDS, clients: 8, berth: b, runc: r };
+  rows.push([
+    `throughput: 8 clients, ${LOAD_SECONDS} s`,
+    `${b.perSecond} lifecycles/s (${b.failures} failed)`,
+    `runc ${r.perSecond} lifecycles/s`,
+    `${round(b.perSecond / r.perSecond)}× runc's rate`,
+  ]);
+}
+
+// ---- contention -----------------------------------------------------------------
+progress("contention");
+{
+  await must(berth(["run", "-d", "--rootfs", rootfs, "hot", "--", "sleep", "100000"]), "run hot");
+  const deadline = performance.now() + LOAD_SECONDS * 1000;
+  const lat: number[] = [];
+  let bad = 0;
+  await Promise.all([...Array(8)].map(async (_, c) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      const op = ["pause", "resume", "state"][(c + i) % 3]!;
+      const r = await berth([op, "hot"]);
+      lat.push(r.ms);
+      if (r.code !== 0 && r.code !== 5) bad++;
+      if (op === "state" && r.code === 0) JSON.parse(r.out); // must parse
+    }
+  }));
+  results.contention = {
+    clients: 8,
+    seconds: LOAD_SECONDS,
+    ops: lat.length,
+    errors: bad,
+    latency: stat(lat),
+  };
+  rows.push([
+    `contention: 8 clients on one container, ${LOAD_SECONDS} s`,
+    `${lat.length} ops, median ${stat(lat).median} ms, max ${stat(lat).max} ms`,
+    `${bad} errors`,
+    "-",
+  ]);
+  await must(berth(["delete", "-f", "hot"]), "delete hot");
+}
+
+// ---- monitor memory -------------------------------------------------------------
+progress("monitor memory");
+function monitorPid(): number | null {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (cmd.includes("__monitor") && cmd.includes(env.BERTH_ROOT)) return Number(e.name);
+    } catch { /* gone */ }
+  }
+  return null;
+}
+function pssKb(pid: number): number {
+  return Number(/^Pss:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`))![1]);
+}
+{
+  const settle = () => new Promise((r) => setTimeout(r, 2500)); // let the monitor trim its start-up pages
+  await must(berth(["run", "-d", "--rootfs", rootfs, "m0", "--", "sleep", "100000"]), "run m0");
+  await settle();
+  const one = pssKb(monitorPid()!);
+  for (let i = 1; i < 50; i += 8) {
+    await Promise.all(
+      [...Array(Math.min(8, 50 - i))].map((_, k) =>
+        must(
+          berth(["run", "-d", "--rootfs", rootfs, `m${i + k}`, "--", "sleep", "100000"]),
+          "run m",
+        )
+      ),
+    );
+  }
+  await settle();
+  const fifty = pssKb(monitorPid()!);
+  await must(berth(["delete", "-f", ...[...Array(50)].map((_, i) => `m${i}`)]), "delete m*");
+  await new Promise((r) => setTimeout(r, 4000));
+  const after = monitorPid();
+  results.monitorMemory = {
+    pssKbWith1: one,
+    pssKbWith50: fifty,
+    perExtraContainerKb: round((fifty - one) / 49),
+    monitorAfterDelete: after === null ? "gone" : `still running (pid ${after})`,
+    conmonKbFor50: 422 * 50,
+  };
+  rows.push(["monitor Pss, 1 container", `${one} kB`, "conmon 422 kB each", "-"]);
+  rows.push([
+    "monitor Pss, 50 containers",
+    `${fifty} kB (${round((fifty - one) / 49)} kB per extra)`,
+    `conmon ×50 = ${422 * 50} kB`,
+    `${round(fifty / (422 * 50))}×`,
+  ]);
+  rows.push(["monitor after all are deleted", after === null ? "gone" : `still running`, "-", "-"]);
+}
+
+// ---- optional: ctr and podman ----------------------------------------------------
+for (const tool of ["ctr", "podman"]) {
+  const found = await sh(["sh", "-c", `command -v ${tool}`]);
+  if (found.code !== 0) {
+    rows.push([`${tool} lifecycle`, `skipped: ${tool} is not installed`, "-", "-"]);
+    (results as Record<string, unknown>)[tool] = "not installed";
+  }
+}
+
+// ---- report --------------------------------------------------------------------
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
+console.log(`\nwrote ${OUT}`);
+await sh(["umount", "-R", join(base, "run")]).catch(() => {});
+await Deno.remove(base, { recursive: true }).catch(() => {});
