@@ -132,35 +132,40 @@ export class OciRuntime {
     }
   }
 
-  /** Runs one runtime command; throws the mapped error when it fails. */
-  async #call(
-    op: string,
-    t: RuntimeTarget,
-    args: string[],
-    extra: Partial<ExecRequest> = {},
-  ): Promise<ExecResult> {
-    const argv = [
-      this.binary,
-      "--root",
-      t.root,
-      "--log",
-      t.logFile,
-      "--log-format",
-      "json",
-      ...args,
-    ];
-    const before = await this.#logSize(t.logFile);
-    const result = await this.#run(argv, extra);
-    if (result.timedOut) {
+  /** The runtime's command line for `args` on target `t`. */
+  #argv(t: RuntimeTarget, args: string[]): string[] {
+    return [this.binary, "--root", t.root, "--log", t.logFile, "--log-format", "json", ...args];
+  }
+
+  /**
+   * Throws the domain error for a failed call: a timeout, a missing
+   * binary, or the runtime's last logged error (else its stderr).
+   */
+  async #check(op: string, t: RuntimeTarget, r: ExecResult, logOffset: number): Promise<void> {
+    if (r.timedOut) {
       throw new RuntimeError(
         `${op} "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
       );
     }
-    if (result.code !== 0) {
-      const msg = lastLogError(await this.#logSince(t.logFile, before)) ??
-        (result.stderr.trim().split("\n").pop() || `exited with code ${result.code}`);
+    if (r.code === 127) throw this.#notFound();
+    if (r.code !== 0) {
+      const msg = lastLogError(await this.#logSince(t.logFile, logOffset)) ??
+        (r.stderr.trim().split("\n").pop() || `exited with code ${r.code}`);
       throw mapRuntimeError(op, t.id, msg.replace(/^runc: /, ""));
     }
+  }
+
+  #notFound(): RuntimeError {
+    return new RuntimeError(
+      `OCI runtime "${this.binary}" not found (install runc, or pass --runtime PATH)`,
+    );
+  }
+
+  /** Runs one runtime command; throws the mapped error when it fails. */
+  async #call(op: string, t: RuntimeTarget, args: string[]): Promise<ExecResult> {
+    const before = await this.#logSize(t.logFile);
+    const result = await this.#run(this.#argv(t, args), {});
+    await this.#check(op, t, result, before);
     return result;
   }
 
@@ -169,11 +174,7 @@ export class OciRuntime {
     try {
       return await this.runner.exec({ argv, timeoutMs: this.#timeoutMs, ...extra });
     } catch (err) {
-      if (err instanceof RuntimeError && /not found/.test(err.message)) {
-        throw new RuntimeError(
-          `OCI runtime "${this.binary}" not found (install runc, or pass --runtime PATH)`,
-        );
-      }
+      if (err instanceof RuntimeError && /not found/.test(err.message)) throw this.#notFound();
       throw err;
     }
   }
@@ -184,47 +185,18 @@ export class OciRuntime {
    * (through `sh -c 'exec …'`; Deno.Command cannot hand out file stdio).
    */
   async #detached(op: string, t: RuntimeTarget, args: string[], io: CreateIo): Promise<void> {
-    const inner = [
-      this.binary,
-      "--root",
-      t.root,
-      "--log",
-      t.logFile,
-      "--log-format",
-      "json",
-      ...args,
-    ];
-    const argv = [
-      "/bin/sh",
-      "-c",
-      'exec "$@" </dev/null >>"$BERTH_OUT" 2>>"$BERTH_ERR"',
-      "berth",
-      ...inner,
-    ];
+    const inner = this.#argv(t, args);
+    const redirect = 'exec "$@" </dev/null >>"$BERTH_OUT" 2>>"$BERTH_ERR"';
     const before = await this.#logSize(t.logFile);
     this.#trace?.(inner);
     const result = await this.runner.exec({
-      argv,
+      argv: ["/bin/sh", "-c", redirect, "berth", ...inner],
       timeoutMs: this.#timeoutMs,
       stdout: "null",
       stderr: "null",
       env: { BERTH_OUT: io.stdout, BERTH_ERR: io.stderr },
     });
-    if (result.timedOut) {
-      throw new RuntimeError(
-        `${op} "${t.id}": runtime did not answer within ${this.#timeoutMs} ms`,
-      );
-    }
-    if (result.code === 127) {
-      throw new RuntimeError(
-        `OCI runtime "${this.binary}" not found (install runc, or pass --runtime PATH)`,
-      );
-    }
-    if (result.code !== 0) {
-      const msg = lastLogError(await this.#logSince(t.logFile, before)) ??
-        `exited with code ${result.code}`;
-      throw mapRuntimeError(op, t.id, msg);
-    }
+    await this.#check(op, t, result, before);
   }
 
   /** `create --bundle B --pid-file P ID`, stdio to the log files. */
@@ -288,28 +260,17 @@ export class OciRuntime {
    * process's exit code. With `detach`, returns once it started.
    */
   async exec(t: RuntimeTarget, processFile: string, detach: boolean): Promise<number> {
-    const args = ["exec", "--process", processFile];
-    if (detach) args.push("--detach");
-    args.push(t.id);
-    const argv = [
-      this.binary,
-      "--root",
-      t.root,
-      "--log",
-      t.logFile,
-      "--log-format",
-      "json",
-      ...args,
-    ];
+    const args = ["exec", "--process", processFile, ...(detach ? ["--detach"] : []), t.id];
     const before = await this.#logSize(t.logFile);
-    const r = await this.#run(argv, {
-      stdin: detach ? "null" : "inherit",
-      stdout: detach ? "null" : "inherit",
-      stderr: detach ? "null" : "inherit",
+    const stdio = detach ? "null" : "inherit";
+    const r = await this.#run(this.#argv(t, args), {
+      stdin: stdio,
+      stdout: stdio,
+      stderr: stdio,
       timeoutMs: detach ? this.#timeoutMs : 2 ** 31 - 1,
     });
     if (r.code !== 0) {
-      // runc exits with the process's code; a runc failure also leaves a log line.
+      // runc exits with the process's code; a failure of runc itself also logs an error.
       const msg = lastLogError(await this.#logSince(t.logFile, before));
       if (msg !== null) throw mapRuntimeError("exec in", t.id, msg);
     }

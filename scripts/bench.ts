@@ -78,6 +78,10 @@ async function sh(
   clearTimeout(timer);
   return { ms: performance.now() - t0, code, out };
 }
+// --root on tmpfs, as /run is on a normal host.
+await Deno.mkdir(env.BERTH_ROOT);
+const tmpfs =
+  (await sh(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", env.BERTH_ROOT])).code === 0;
 const berth = (args: string[]) => sh([...BERTH, ...args]);
 const runc = (args: string[]) =>
   sh(
@@ -114,6 +118,7 @@ const results: Record<string, unknown> = {
     runc: (await sh(["runc", "--version"])).out.split("\n")[0],
     date: new Date().toISOString(),
     quick,
+    rootOnTmpfs: tmpfs,
   },
 };
 const rows: string[][] = [[
@@ -384,5 +389,5 @@ const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
 await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nwrote ${OUT}`);
-await sh(["umount", "-R", join(base, "run")]).catch(() => {});
+await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
 await Deno.remove(base, { recursive: true }).catch(() => {});
