@@ -25,8 +25,8 @@ export interface InFlight {
   imagePath?: string;
 }
 
-/** Everything berth records about a container. */
-export interface ContainerState {
+/** The contract's `state` object (key order as in the contract). */
+export interface PublicState {
   id: string;
   namespace: string;
   status: Status;
@@ -42,7 +42,10 @@ export interface ContainerState {
   runtime: string;
   sandbox: string | null;
   labels: Record<string, string>;
-  // ---- internal fields, not part of the printed `state` object ----
+}
+
+/** Everything berth records about a container: the public state and berth's own fields. */
+export interface ContainerState extends PublicState {
   /** Start time of `pid` (from /proc), to tell it from a reused pid. */
   pidStartTime: number | null;
   /** False while `exitCode` is synthetic (255 for an unobserved exit). */
@@ -80,23 +83,6 @@ export interface CreateArgs {
   cwd: string | null;
   labels: Record<string, string>;
   sandbox: string | null;
-}
-
-/** The contract's `state` object (key order as in the contract). */
-export interface PublicState {
-  id: string;
-  namespace: string;
-  status: Status;
-  pid: number | null;
-  bundle: string;
-  rootfs: string;
-  createdAt: string;
-  startedAt: string | null;
-  exitCode: number | null;
-  exitedAt: string | null;
-  runtime: string;
-  sandbox: string | null;
-  labels: Record<string, string>;
 }
 
 /** The printed projection of a state. */
