@@ -131,6 +131,16 @@ export async function monitorAlive(ctx: Context): Promise<boolean> {
 }
 
 /**
+ * Starts a monitor for the root if none runs (it re-adopts live
+ * containers); a held monitor lock is checked first, so the common case
+ * loads no client code and connects to nothing.
+ */
+export async function startMonitorIfDead(ctx: Context): Promise<void> {
+  if (await monitorAlive(ctx)) return;
+  (await import("./monitor_client.ts")).spawnMonitor(ctx);
+}
+
+/**
  * For a state loaded under the lock: if the container should be live but
  * its init is gone and no monitor will record it, records the stop (255,
  * unobserved) and saves.

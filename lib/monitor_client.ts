@@ -90,13 +90,6 @@ export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
   }
 }
 
-/** Makes sure a monitor runs (e.g. to re-adopt live containers). */
-export async function ensureMonitor(ctx: Context): Promise<void> {
-  const conn = await connectMonitor(ctx);
-  if (conn !== null) conn.close();
-  else spawnMonitor(ctx);
-}
-
 const ERRORS: Record<string, new (msg: string) => BerthError> = {
   NotFound,
   Exists,

@@ -218,17 +218,26 @@ export class StateStore {
   /**
    * All states of `ns`. A file that vanishes mid-scan is skipped silently;
    * one that fails to parse is skipped with a warning, never failing the list.
+   * (Synchronous reads: for many small files they cost a fraction of async ones.)
    */
   async list(ns: string, warn: (msg: string) => void = () => {}): Promise<ContainerState[]> {
-    const ids = await this.ids(ns);
-    const states = await Promise.all(ids.map(async (id) => {
+    const out: ContainerState[] = [];
+    for (const id of await this.ids(ns)) {
+      const path = this.paths.stateFile(ns, id);
+      let bytes: Uint8Array;
       try {
-        return await this.tryLoad(ns, id);
+        bytes = Deno.readFileSync(path);
+      } catch (err) {
+        if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) continue;
+        warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
+        continue;
+      }
+      try {
+        out.push(parseState(decoder.decode(bytes), path));
       } catch (err) {
         warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
-        return null;
       }
-    }));
-    return states.filter((s): s is ContainerState => s !== null);
+    }
+    return out;
   }
 }

@@ -6,7 +6,7 @@
 
 import { bool, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { isLive } from "../container.ts";
+import { isLive, startMonitorIfDead } from "../container.ts";
 import { reconcile } from "../reconcile.ts";
 import { InvalidArgument } from "../errors.ts";
 import { type ContainerState, publicState } from "../state_file.ts";
@@ -61,7 +61,7 @@ export const listCommand: Command<ListOptions> = {
     for (const ns of namespaces) states.push(...(await ctx.store.list(ns, warn)));
     states = (await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s))))
       .filter((s): s is ContainerState => s !== null);
-    if (states.some(isLive)) await (await import("../monitor_client.ts")).ensureMonitor(ctx);
+    if (states.some(isLive)) await startMonitorIfDead(ctx);
     if (o.sandbox !== null) states = states.filter((s) => s.sandbox === o.sandbox);
     if (o.quiet) {
       ctx.io.out(states.map((s) => s.id + "\n").join(""));

@@ -5,7 +5,7 @@
  */
 
 import type { Command } from "../command.ts";
-import { isLive } from "../container.ts";
+import { isLive, startMonitorIfDead } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
 import { loadReconciled } from "../reconcile.ts";
 import { publicState } from "../state_file.ts";
@@ -22,7 +22,7 @@ export const stateCommand: Command<{ ref: string }> = {
   async run(ctx, o) {
     const id = await resolveExisting(ctx, o.ref);
     const s = await loadReconciled(ctx, id);
-    if (isLive(s)) await (await import("../monitor_client.ts")).ensureMonitor(ctx);
+    if (isLive(s)) await startMonitorIfDead(ctx);
     ctx.io.out(JSON.stringify(publicState(s), null, 2) + "\n");
     return 0;
   },
