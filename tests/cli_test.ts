@@ -11,6 +11,7 @@ import {
   listTree,
   makeRoots,
   monitorPids,
+  withRoots,
 } from "./helpers.ts";
 import { loadCommands } from "../lib/commands/mod.ts";
 
@@ -147,9 +148,7 @@ function inspectorListening(): boolean {
 }
 
 Deno.test("SIGUSR1 cannot open a V8 inspector in any berth process", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     assertEquals(inspectorListening(), false);
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "u1", "--", "sleep", "100"]);
     const [monitor] = await monitorPids(roots);
@@ -173,9 +172,7 @@ Deno.test("SIGUSR1 cannot open a V8 inspector in any berth process", async () =>
     const out = await waiter.output();
     assertEquals(new TextDecoder().decode(out.stdout).trim(), "137");
     await eventually(async () => (await monitorPids(roots)).length === 0, 5000, "monitor exit");
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("doctor checks the host, runs a throwaway container, and fails without a runtime", async () => {

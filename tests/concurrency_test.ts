@@ -1,13 +1,20 @@
 // Many berth processes at once, against the real runc.
 import { join } from "node:path";
 import { assertEquals, assertTrue } from "./assert.ts";
-import { berth, berthOk, busyboxRootfs, cleanup, listTree, makeRoots, stateOf } from "./helpers.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  listTree,
+  makeRoots,
+  stateOf,
+  withRoots,
+} from "./helpers.ts";
 import { STATUSES } from "../lib/status.ts";
 
 Deno.test("12 concurrent creates of one ID: one wins, the rest exit 4, nothing left behind", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     const results = await Promise.all(
       Array.from(
         { length: 12 },
@@ -38,15 +45,11 @@ Deno.test("12 concurrent creates of one ID: one wins, the rest exit 4, nothing l
     );
     await berthOk(roots, ["delete", "dup"]);
     assertEquals(await listTree(join(roots.root, "ns/default/containers")), []);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("20 concurrent creates of distinct IDs all succeed", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
     const results = await Promise.all(
       ids.map((id) => berth(roots, ["run", "-d", "--rootfs", rootfs, id, "--", "sleep", "100"])),
@@ -62,15 +65,11 @@ Deno.test("20 concurrent creates of distinct IDs all succeed", async () => {
     const dels = await Promise.all(ids.map((id) => berth(roots, ["delete", "-f", id])));
     assertEquals(dels.map((r) => r.code), Array(20).fill(0));
     assertEquals(await listTree(join(roots.root, "ns/default/containers")), []);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("a pause/resume/state storm from several processes: every output parses", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "storm", "--", "sleep", "100"]);
     const clients = Array.from({ length: 6 }, async (_, i) => {
       const outcomes: number[] = [];
@@ -100,7 +99,5 @@ Deno.test("a pause/resume/state storm from several processes: every output parse
     });
     const rs = JSON.parse(new TextDecoder().decode((await runc.output()).stdout));
     assertEquals(rs.status, s.status);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });

@@ -1,6 +1,14 @@
 // Fault injection: berth SIGKILLed at every crash point, then repaired.
 import { assertEquals, assertRejects } from "./assert.ts";
-import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "./helpers.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+  withRoots,
+} from "./helpers.ts";
 import { assertInvariants, assertUsable } from "./invariants.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { CRASH_POINTS } from "../lib/crash.ts";
@@ -100,9 +108,7 @@ for (const how of REPAIRERS) {
 }
 
 Deno.test("gc --dry-run on a healthy root prints nothing and changes nothing", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "h1", "--", "sleep", "100"]);
     await berthOk(roots, ["create", "--rootfs", rootfs, "h2", "--", "true"]);
     await berthOk(roots, ["run", "--rootfs", rootfs, "h3", "--", "true"]);
@@ -112,15 +118,11 @@ Deno.test("gc --dry-run on a healthy root prints nothing and changes nothing", a
     assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
     assertEquals(await berthOk(roots, ["gc"]), "");
     assertEquals(await listTree(roots.root), before);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("after a reboot (--root emptied), gc removes the work directories left in --data-root", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "r1", "--", "sleep", "100"]);
     await berthOk(roots, ["run", "--rootfs", rootfs, "r2", "--", "true"]);
     // What a reboot does: processes and mounts are gone, tmpfs --root is empty.
@@ -142,15 +144,11 @@ Deno.test("after a reboot (--root emptied), gc removes the work directories left
     await assertInvariants(roots, {}, "after reboot");
     assertEquals(await listTree(`${roots.dataRoot}/ns/default`), []);
     assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("a stale monitor socket is removed by gc and replaced by the next monitor", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "s1", "--", "sleep", "100"]);
     const { monitorPids } = await import("./helpers.ts");
     const [mon] = await monitorPids(roots);
@@ -170,7 +168,5 @@ Deno.test("a stale monitor socket is removed by gc and replaced by the next moni
     assertEquals((await monitorPids(roots)).length, 1);
     await berthOk(roots, ["kill", "s1", "KILL"]);
     assertEquals((await berthOk(roots, ["wait", "s1"])).trim(), "255");
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });

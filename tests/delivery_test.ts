@@ -14,6 +14,7 @@ import {
   monitorPids,
   type Roots,
   stateOf,
+  withRoots,
 } from "./helpers.ts";
 
 /** True when `program` can be run. */
@@ -38,9 +39,7 @@ async function eventsOf(
 }
 
 Deno.test("--restart on-failure restarts with back-off and stops after a success", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -72,15 +71,11 @@ Deno.test("--restart on-failure restarts with back-off and stops after a success
     }
     await new Promise((r) => setTimeout(r, 600));
     assertEquals((await stateOf(roots, "rf")).status, "stopped", "not restarted after success");
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("--restart always restarts after success; kill or delete ends it", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -137,9 +132,7 @@ Deno.test("--restart always restarts after success; kill or delete ends it", asy
       ])).code,
       2,
     );
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("generate systemd prints a unit that verifies and names the right commands", async () => {

@@ -2,7 +2,15 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertTrue } from "./assert.ts";
-import { berth, berthArgv, berthOk, busyboxRootfs, cleanup, makeRoots } from "./helpers.ts";
+import {
+  berth,
+  berthArgv,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  withRoots,
+} from "./helpers.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
 
@@ -63,9 +71,7 @@ Deno.test("the log is rotated under concurrent writers: bounded, two files, whol
 });
 
 Deno.test("events -f follows new events until interrupted; --since filters", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "--rootfs", rootfs, "old", "--", "true"]);
     await new Promise((r) => setTimeout(r, 1100));
     const since = await berthOk(roots, ["events", "--format", "json", "--since", "1s"]);
@@ -106,7 +112,5 @@ Deno.test("events -f follows new events until interrupted; --since filters", asy
       "delete new",
     ]);
     assertEquals(seen.find((e) => e.type === "exit" && e.id === "new").exitCode, 4);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });

@@ -163,3 +163,16 @@ export async function cleanup(roots: Roots): Promise<void> {
   }
   await Deno.remove(join(roots.root, ".."), { recursive: true }).catch(() => {});
 }
+
+/** Runs `fn` with fresh roots and the busybox rootfs, cleaning up afterwards. */
+export async function withRoots(
+  fn: (roots: Roots, rootfs: string) => Promise<void>,
+): Promise<void> {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  try {
+    await fn(roots, rootfs);
+  } finally {
+    await cleanup(roots);
+  }
+}

@@ -11,14 +11,13 @@ import {
   makeRoots,
   mountsUnder,
   stateOf,
+  withRoots,
 } from "./helpers.ts";
 
 const LOOP = "trap 'exit 7' TERM; while true; do sleep 0.05; done";
 
 Deno.test("full lifecycle with the status after each step", async (t) => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await t.step("create: created, with a pid and labels", async () => {
       await berthOk(roots, [
         "create",
@@ -95,15 +94,11 @@ Deno.test("full lifecycle with the status after each step", async (t) => {
       assertEquals(await listTree(join(roots.root, "ns/default/runc")), []);
       assertEquals(await listTree(join(roots.dataRoot, "ns/default")), []);
     });
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("foreground run passes stdout, stderr and the exit code", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     const r = await berth(roots, [
       "run",
       "--rm",
@@ -138,15 +133,11 @@ Deno.test("foreground run passes stdout, stderr and the exit code", async () => 
     ]);
     assertEquals(k.code, 137);
     assertEquals((await stateOf(roots, "sig")).exitCode, 137);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("a detached container's exit code is recorded after berth has exited", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -166,15 +157,11 @@ Deno.test("a detached container's exit code is recorded after berth has exited",
     // run -d --rm: deleted once it exits.
     await berthOk(roots, ["run", "-d", "--rm", "--rootfs", rootfs, "d2", "--", "true"]);
     await eventually(async () => (await berth(roots, ["state", "d2"])).code === 3, 10_000, "--rm");
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("logs prints what the container wrote; logs -f follows until it exits", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -193,15 +180,11 @@ Deno.test("logs prints what the container wrote; logs -f follows until it exits"
     assertEquals(r.stderr, "err1\n");
     const again = await berth(roots, ["logs", "l1"]);
     assertEquals([again.stdout, again.stderr], ["one\ntwo\n", "err1\n"]);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("exec exits with the process's code and sees -e and --cwd", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "e1", "--", "sh", "-c", LOOP]);
     const r = await berth(roots, [
       "exec",
@@ -222,15 +205,11 @@ Deno.test("exec exits with the process's code and sees -e and --cwd", async () =
     await berthOk(roots, ["wait", "e1"]);
     const stopped = await berth(roots, ["exec", "e1", "--", "true"]);
     assertEquals(stopped.code, 5);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("kill accepts names and numbers; delete -f kills and removes", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     // PID 1 of a namespace gets only the signals it handles (and KILL).
     const trapHup = "trap 'exit 11' HUP; while true; do sleep 0.05; done";
     for (
@@ -252,15 +231,11 @@ Deno.test("kill accepts names and numbers; delete -f kills and removes", async (
     assertEquals((await berthOk(roots, ["list", "-q"])).split("\n").filter((s) => s), ["k2", "k3"]);
     const bad = await berth(roots, ["kill", "k2", "NOPE"]);
     assertEquals(bad.code, 2);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("prefix IDs resolve, ambiguity names the candidates, exact wins", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     for (const id of ["app", "app1", "app2", "db"]) {
       await berthOk(roots, ["create", "--rootfs", rootfs, id, "--", "true"]);
     }
@@ -272,15 +247,11 @@ Deno.test("prefix IDs resolve, ambiguity names the candidates, exact wins", asyn
     assertEquals((await berth(roots, ["state", "zz"])).code, 3);
     await berthOk(roots, ["delete", "db"]);
     assertEquals((await berth(roots, ["state", "db"])).code, 3);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("namespaces isolate containers with the same ID", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "-n",
       "blue",
@@ -308,9 +279,7 @@ Deno.test("namespaces isolate containers with the same ID", async () => {
       (await stateOf({ ...roots, env: { ...roots.env, BERTH_NAMESPACE: "blue" } }, "same")).status,
       "running",
     );
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("the source rootfs is untouched after a container writes and deletes files", async () => {

@@ -1,15 +1,6 @@
 // The shared monitor: survives nothing it need not, and containers survive it.
 import { assertEquals, assertTrue } from "./assert.ts";
-import {
-  berth,
-  berthOk,
-  busyboxRootfs,
-  cleanup,
-  eventually,
-  makeRoots,
-  monitorPids,
-  stateOf,
-} from "./helpers.ts";
+import { berth, berthOk, eventually, monitorPids, stateOf, withRoots } from "./helpers.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -21,9 +12,7 @@ function alive(pid: number): boolean {
 }
 
 Deno.test("one monitor serves all containers and is gone once none runs", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await Promise.all(
       ["m1", "m2", "m3"].map((id) =>
         berthOk(roots, ["run", "-d", "--rootfs", rootfs, id, "--", "sleep", "100"])
@@ -42,15 +31,11 @@ Deno.test("one monitor serves all containers and is gone once none runs", async 
     // The socket is gone with it; the next command starts a new one.
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "m4", "--", "sleep", "100"]);
     assertEquals((await monitorPids(roots)).length, 1);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("monitor killed with SIGKILL: containers survive, exits are still recorded", async (t) => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -92,15 +77,11 @@ Deno.test("monitor killed with SIGKILL: containers survive, exits are still reco
       const s = await stateOf(roots, "survivor");
       assertEquals([s.status, s.exitCode], ["stopped", 255]);
     });
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
 
 Deno.test("no berth process is left once no container runs", async () => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "--rm", "--rootfs", rootfs, "once", "--", "true"]);
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "quick", "--", "true"]);
     await berthOk(roots, ["wait", "quick"]);
@@ -110,7 +91,5 @@ Deno.test("no berth process is left once no container runs", async () => {
     await berthOk(roots, ["list"]);
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(await monitorPids(roots), []);
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });

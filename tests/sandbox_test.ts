@@ -1,19 +1,9 @@
 // Sandboxes (pods): members join the sandbox's network, IPC and UTS namespaces.
 import { assertEquals, assertTrue } from "./assert.ts";
-import {
-  berth,
-  berthOk,
-  busyboxRootfs,
-  cleanup,
-  eventually,
-  makeRoots,
-  stateOf,
-} from "./helpers.ts";
+import { berth, berthOk, eventually, stateOf, withRoots } from "./helpers.ts";
 
 Deno.test("members of a sandbox share its hostname and talk over loopback", async (t) => {
-  const roots = await makeRoots();
-  const rootfs = await busyboxRootfs();
-  try {
+  await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
       "run",
       "-d",
@@ -129,7 +119,5 @@ Deno.test("members of a sandbox share its hostname and talk over loopback", asyn
         }
       },
     );
-  } finally {
-    await cleanup(roots);
-  }
+  });
 });
