@@ -320,3 +320,56 @@ Deno.test("the source rootfs is untouched after a container writes and deletes f
     await cleanup(roots);
   }
 });
+
+Deno.test("exec -d returns at once; kill --all reaches every process; --debug adds detail", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--rootfs",
+      rootfs,
+      "x1",
+      "--",
+      "sh",
+      "-c",
+      "trap 'exit 3' TERM; while true; do sleep 0.05; done",
+    ]);
+    const t0 = Date.now();
+    await berthOk(roots, ["exec", "-d", "x1", "--", "sh", "-c", "sleep 30"]);
+    assertTrue(Date.now() - t0 < 10_000, "exec -d waited for the process");
+    const before = JSON.parse(await berthOk(roots, ["ps", "x1", "--format", "json"]));
+    assertTrue(
+      before.some((p: { command: string }) => p.command === "sleep 30"),
+      JSON.stringify(before),
+    );
+    // USR1: the init (PID 1 of its namespace, no handler) ignores it; the exec'd sleep dies of
+    // it. Without --all only the init gets it; with --all every process does.
+    const sleeps = async () =>
+      JSON.parse(await berthOk(roots, ["ps", "x1", "--format", "json"]))
+        .filter((p: { command: string }) => p.command === "sleep 30").length;
+    await berthOk(roots, ["kill", "x1", "USR1"]);
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(await sleeps(), 1, "without --all the exec'd process is untouched");
+    await berthOk(roots, ["kill", "--all", "x1", "USR1"]);
+    await eventually(async () => (await sleeps()) === 0, 5000, "--all to reach the exec'd process");
+    assertEquals((await stateOf(roots, "x1")).status, "running");
+    await berthOk(roots, ["kill", "x1", "KILL"]);
+    assertEquals((await berthOk(roots, ["wait", "x1"])).trim(), "137");
+    // Errors are one line; --debug adds the runtime command lines and a stack trace.
+    const plain = await berth(roots, ["start", "x1"]);
+    assertEquals(plain.stderr.split("\n").length, 2);
+    const debug = await berth(roots, ["--debug", "pause", "x1"]);
+    assertEquals(debug.code, 5);
+    assertTrue(
+      debug.stderr.startsWith(`berth: cannot pause "x1": container is stopped\n`),
+      debug.stderr,
+    );
+    assertTrue(debug.stderr.includes("WrongState"), debug.stderr);
+    const traced = await berth(roots, ["--debug", "delete", "x1"]);
+    assertEquals(traced.code, 0);
+    assertTrue(
+      /^\+ runc --root \S+ --log \S+ --log-format json delete --force x1$/m.test(traced.stderr),
+      traced.stderr,
+    );
+  });
+});
