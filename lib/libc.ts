@@ -53,8 +53,6 @@ export interface Libc {
 /** MADV_DONTNEED for {@linkcode Libc.madvise}. */
 export const MADV_DONTNEED = 4;
 
-/** MNT_DETACH for {@linkcode Libc.umount}. */
-export const MNT_DETACH = 2;
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 const SIGUSR1 = 10;

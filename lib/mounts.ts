@@ -35,11 +35,6 @@ export async function mountsUnder(dir: string): Promise<string[]> {
   return [...new Set(under)].sort((a, b) => b.length - a.length);
 }
 
-/** True when `path` is a mount point. */
-export async function isMountPoint(path: string): Promise<boolean> {
-  return (await mountPoints()).includes(path);
-}
-
 /** Escapes a directory for an overlay option string. */
 function overlayPath(p: string): string {
   if (/[,:\\\n]/.test(p)) {

@@ -25,7 +25,7 @@
 
 import { join } from "../path.ts";
 import { isTempName } from "../atomic_file.ts";
-import { TRASH_PREFIX } from "../bundle.ts";
+import { findLeftovers } from "../bundle.ts";
 import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";
 import type { Context } from "../context.ts";
 import { isNotFound, messageOf } from "../errors.ts";
@@ -172,15 +172,11 @@ async function gcNamespace(
     });
   }
   // Leftovers of interrupted removals (of any ID).
-  for (const dir of [containersDir, dataDir]) {
-    for (const e of await entries(dir)) {
-      if (!e.name.startsWith(TRASH_PREFIX)) continue;
-      const path = join(dir, e.name);
-      await act(`removed the leftover ${path}`, `would remove the leftover ${path}`, async () => {
-        await unmountAll(path);
-        await Deno.remove(path, { recursive: true });
-      });
-    }
+  for (const path of await findLeftovers([containersDir, dataDir])) {
+    await act(`removed the leftover ${path}`, `would remove the leftover ${path}`, async () => {
+      await unmountAll(path);
+      await Deno.remove(path, { recursive: true });
+    });
   }
   // Lock files of containers that are gone.
   for (const e of await entries(ctx.paths.locksDir(ns))) {
