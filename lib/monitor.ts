@@ -59,6 +59,9 @@ interface Watch {
 
 const key = (ns: string, id: string) => `${ns}/${id}`;
 
+/** How long a new monitor stays up even with nothing to do. */
+const STARTUP_GRACE_MS = 1500;
+
 /** Quiet time before the monitor trims its start-up pages. */
 const TRIM_DELAY_MS = 1000;
 
@@ -135,6 +138,7 @@ class Monitor {
   readonly #recent = new Map<string, { pid: number; exitCode: number; at: number }>();
   #active = 0;
   #stopping = false;
+  readonly #startedAt = performance.now();
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
@@ -489,9 +493,13 @@ class Monitor {
   #checkIdle(): void {
     if (this.#stopping || this.#watches.size > 0 || this.#active > 0) return;
     this.#cancelIdle();
+    // A new monitor waits at least STARTUP_GRACE_MS: whoever started it
+    // may be slow to connect, and must find it still there.
+    const sinceStart = performance.now() - this.#startedAt;
+    const wait = Math.max(this.options.idleMs, STARTUP_GRACE_MS - sinceStart);
     this.#idleTimer = setTimeout(() => {
       if (this.#watches.size === 0 && this.#active === 0) this.#shutdown();
-    }, this.options.idleMs);
+    }, wait);
   }
 
   #shutdown(): void {

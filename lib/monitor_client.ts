@@ -6,6 +6,7 @@
  * @module
  */
 
+import { monitorAlive } from "./container.ts";
 import type { Context } from "./context.ts";
 import {
   BerthError,
@@ -75,13 +76,21 @@ export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
   if (first !== null) return first;
   await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o711 });
   spawnMonitor(ctx);
-  const deadline = ctx.clock.monotonic() + START_TIMEOUT_MS;
+  let spawnedAt = ctx.clock.monotonic();
+  const deadline = spawnedAt + START_TIMEOUT_MS;
   let delay = 2;
   for (;;) {
     await ctx.clock.sleep(delay);
     const conn = await connectMonitor(ctx);
     if (conn !== null) return conn;
-    if (ctx.clock.monotonic() >= deadline) {
+    // The one we started may have failed or exited (an idle monitor goes):
+    // with nobody holding the monitor lock for a while, start another.
+    const now = ctx.clock.monotonic();
+    if (now - spawnedAt > 1000 && !(await monitorAlive(ctx))) {
+      spawnMonitor(ctx);
+      spawnedAt = now;
+    }
+    if (now >= deadline) {
       throw new RuntimeError(
         `the berth monitor did not start within ${START_TIMEOUT_MS} ms (see ${ctx.paths.monitorLog})`,
       );
