@@ -15,6 +15,9 @@ import { CRASH_POINTS } from "../lib/crash.ts";
 
 const STAND_IN = fromFileUrl(new URL("./fixtures/criu_stand_in.sh", import.meta.url));
 
+/** Stands for the case's image directory in the case table. */
+const IMAGES = "<images>";
+
 let serial = 0;
 /** A sleep command whose argument marks its processes. */
 function marked(): { cmd: string[]; marker: string } {
@@ -69,16 +72,16 @@ for (const how of REPAIRERS) {
       ...CRASH_POINTS.checkpoint.map((point) => ({
         point,
         setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
-        crash: () => ["checkpoint", "--image-path", "/tmp/berth-crash-images", "c1"],
+        crash: () => ["checkpoint", "--image-path", IMAGES, "c1"],
         standIn: true,
       })),
       ...CRASH_POINTS.restore.map((point) => ({
         point,
         setup: [
           ["run", "-d", "--rootfs", rootfs, "c1", "--"],
-          ["checkpoint", "--image-path", "/tmp/berth-crash-images", "c1"],
+          ["checkpoint", "--image-path", IMAGES, "c1"],
         ],
-        crash: () => ["restore", "-d", "--image-path", "/tmp/berth-crash-images", "c1"],
+        crash: () => ["restore", "-d", "--image-path", IMAGES, "c1"],
         standIn: true,
       })),
       ...CRASH_POINTS.delete.map((point) => ({
@@ -93,8 +96,13 @@ for (const how of REPAIRERS) {
         if (c.standIn) roots.env.BERTH_RUNTIME = STAND_IN;
         try {
           const { cmd, marker } = marked();
-          for (const s of c.setup) await berthOk(roots, [...s, ...(s.at(-1) === "--" ? cmd : [])]);
-          await crash(roots, c.point.split(" ")[0]!, c.crash(cmd));
+          // Each case's checkpoint images live inside its own roots' directory.
+          const images = (a: string[]) =>
+            a.map((w) => w === IMAGES ? `${roots.root}/../images` : w);
+          for (const s of c.setup) {
+            await berthOk(roots, images([...s, ...(s.at(-1) === "--" ? cmd : [])]));
+          }
+          await crash(roots, c.point.split(" ")[0]!, images(c.crash(cmd)));
           await repair(roots, how, "c1");
           const ids = await assertInvariants(roots, { c1: marker }, `${c.point} + ${how}`);
           await assertUsable(roots, rootfs, "c1", ids.includes("c1"), c.point);
