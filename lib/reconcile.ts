@@ -45,3 +45,21 @@ export async function reconcile(ctx: Context, s: ContainerState): Promise<Contai
     return fresh === null ? null : await refreshLocked(ctx, fresh);
   });
 }
+
+/** Loads `id` of the context's namespace under its lock, repairs it, and runs `fn`. */
+export function withLoaded<T>(
+  ctx: Context,
+  id: string,
+  fn: (s: ContainerState) => Promise<T>,
+): Promise<T> {
+  const ns = ctx.globals.namespace;
+  return withContainerLock(ctx, ns, id, async () => {
+    const loaded = await ctx.store.load(ns, id);
+    // Repair code is loaded only when there is something to repair.
+    const repaired = loaded.op === null
+      ? loaded
+      : await (await import("./ops/repair.ts")).repairLocked(ctx, loaded);
+    if (repaired === null) throw new NotFound(`container "${id}" not found`);
+    return await fn(await refreshLocked(ctx, repaired));
+  });
+}

@@ -1,16 +1,7 @@
 // Many berth processes at once, against the real runc.
 import { join } from "node:path";
 import { assertEquals, assertTrue } from "./assert.ts";
-import {
-  berth,
-  berthOk,
-  busyboxRootfs,
-  cleanup,
-  listTree,
-  makeRoots,
-  stateOf,
-  withRoots,
-} from "./helpers.ts";
+import { berth, berthOk, listTree, stateOf, withRoots } from "./helpers.ts";
 import { STATUSES } from "../lib/status.ts";
 
 Deno.test("12 concurrent creates of one ID: one wins, the rest exit 4, nothing left behind", async () => {

@@ -2,15 +2,7 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertTrue } from "./assert.ts";
-import {
-  berth,
-  berthArgv,
-  berthOk,
-  busyboxRootfs,
-  cleanup,
-  makeRoots,
-  withRoots,
-} from "./helpers.ts";
+import { berth, berthArgv, berthOk, withRoots } from "./helpers.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
 

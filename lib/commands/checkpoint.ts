@@ -23,7 +23,7 @@ import { emit } from "../events.ts";
 import { monitorRequest, replyError } from "../monitor_client.ts";
 import { attach, openLogsAtEnd } from "../ops/attach.ts";
 import { resolveExisting } from "../ops/orphans.ts";
-import { withLoaded } from "../ops/repair.ts";
+import { withLoaded } from "../reconcile.ts";
 import { logFiles } from "../paths.ts";
 import type { ContainerState } from "../state_file.ts";
 import { transition } from "../status.ts";

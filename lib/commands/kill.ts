@@ -8,7 +8,7 @@ import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
-import { withLoaded } from "../ops/repair.ts";
+import { withLoaded } from "../reconcile.ts";
 import { InvalidArgument } from "../errors.ts";
 import { parseSignal } from "../signals.ts";
 import { transition } from "../status.ts";

@@ -8,7 +8,7 @@ import type { Command } from "../command.ts";
 import { opRecord, runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
 import { emit } from "../events.ts";
-import { withLoaded } from "../ops/repair.ts";
+import { withLoaded } from "../reconcile.ts";
 import { transition } from "../status.ts";
 import { parseOneId } from "./single_id.ts";
 

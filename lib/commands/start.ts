@@ -10,7 +10,7 @@ import { opRecord, runtimeTarget } from "../container.ts";
 import { resolveExisting } from "../ops/orphans.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
-import { withLoaded } from "../ops/repair.ts";
+import { withLoaded } from "../reconcile.ts";
 import type { Context } from "../context.ts";
 import { transition } from "../status.ts";
 

@@ -14,9 +14,8 @@
  * @module
  */
 
-import { refreshLocked, withContainerLock } from "../container.ts";
 import type { Context } from "../context.ts";
-import { NotFound } from "../errors.ts";
+
 import type { ContainerState } from "../state_file.ts";
 import { monitorRequestIfRunning } from "../monitor_client.ts";
 import { deleteLocked } from "./delete.ts";
@@ -54,18 +53,4 @@ export async function repairLocked(
       return s;
     }
   }
-}
-
-/** Loads `id` of the context's namespace under its lock, repairs it, and runs `fn`. */
-export function withLoaded<T>(
-  ctx: Context,
-  id: string,
-  fn: (s: ContainerState) => Promise<T>,
-): Promise<T> {
-  const ns = ctx.globals.namespace;
-  return withContainerLock(ctx, ns, id, async () => {
-    const repaired = await repairLocked(ctx, await ctx.store.load(ns, id));
-    if (repaired === null) throw new NotFound(`container "${id}" not found`);
-    return await fn(await refreshLocked(ctx, repaired));
-  });
 }
