@@ -83,14 +83,14 @@ export function shouldRestart(s: ContainerState): boolean {
 const RECENT_MS = 60_000;
 
 /**
- * OOM kills the kernel counted in the container's memory cgroup (v1 or v2,
- * `linux.cgroupsPath` is /berth/NS/ID); 0 when unknown.
+ * OOM kills the kernel counted in the container's memory cgroup (v1 or
+ * v2; see `Paths.cgroupPath`); 0 when unknown.
  */
-function oomKills(ns: string, id: string): number {
+function oomKills(cgroup: string): number {
   for (
     const f of [
-      `/sys/fs/cgroup/memory/berth/${ns}/${id}/memory.oom_control`,
-      `/sys/fs/cgroup/berth/${ns}/${id}/memory.events`,
+      `/sys/fs/cgroup/memory${cgroup}/memory.oom_control`,
+      `/sys/fs/cgroup${cgroup}/memory.events`,
     ]
   ) {
     try {
@@ -402,7 +402,9 @@ class Monitor {
       if (applyExit(s, exitCode, observed, ctx.clock.now())) {
         await ctx.store.save(s);
         await emit(ctx, "exit", s.namespace, s.id, { exitCode: s.exitCode, observed });
-        if (oomKills(s.namespace, s.id) > 0) await emit(ctx, "oom", s.namespace, s.id);
+        if (oomKills(ctx.paths.cgroupPath(s.namespace, s.id)) > 0) {
+          await emit(ctx, "oom", s.namespace, s.id);
+        }
       }
       if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
       else if (shouldRestart(s)) this.#scheduleRestart(s);

@@ -81,6 +81,24 @@ export class Paths {
   get monitorLog(): string {
     return join(this.dataRoot, "monitor.log");
   }
+  /**
+   * The container's cgroup (`linux.cgroupsPath`): `/berth/TAG/NS/ID`, where
+   * TAG is a hash of `--root`, so containers of two roots on one host never
+   * share a cgroup (a runtime `delete --force` kills everything in one).
+   */
+  cgroupPath(ns: string, id: string): string {
+    return `/berth/${rootTag(this.root)}/${ns}/${id}`;
+  }
+}
+
+/** 8 hex digits of FNV-1a over `root`. */
+export function rootTag(root: string): string {
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(root)) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
 }
 
 /** Log files in a work directory. */

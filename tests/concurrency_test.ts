@@ -92,3 +92,26 @@ Deno.test("a pause/resume/state storm from several processes: every output parse
     assertEquals(rs.status, s.status);
   });
 });
+
+Deno.test("two roots on one host: the same namespace and ID never share a cgroup", async () => {
+  await withRoots(async (a, rootfs) => {
+    await withRoots(async (b) => {
+      await berthOk(a, ["run", "-d", "--rootfs", rootfs, "same", "--", "sleep", "100"]);
+      await berthOk(b, ["run", "-d", "--rootfs", rootfs, "same", "--", "sleep", "100"]);
+      const cgroupOf = async (roots: typeof a) => {
+        const pid = (await stateOf(roots, "same")).pid;
+        return (await Deno.readTextFile(`/proc/${pid}/cgroup`)).split("\n")
+          .find((l) => l.includes(":pids:") || l.startsWith("0::"))!;
+      };
+      const ca = await cgroupOf(a);
+      const cb = await cgroupOf(b);
+      assertTrue(ca !== cb, `${ca} == ${cb}`);
+      assertTrue(/\/berth\/[0-9a-f]{8}\/default\/same$/.test(ca), ca);
+      // Force-deleting one leaves the other running.
+      await berthOk(a, ["delete", "-f", "same"]);
+      assertEquals((await stateOf(b, "same")).status, "running");
+      const pid = Number((await stateOf(b, "same")).pid);
+      assertTrue(!/\) [ZX] /.test(await Deno.readTextFile(`/proc/${pid}/stat`)));
+    });
+  });
+});

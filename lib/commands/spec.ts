@@ -16,7 +16,7 @@ export const specCommand: Command<Record<never, never>> = {
   usage: "spec",
   description:
     "create replaces process.args (CMD), adds -e variables, sets cwd, hostname (the ID)\n" +
-    "and linux.cgroupsPath (/berth/NAMESPACE/ID), and points root.path at the overlay.",
+    "and linux.cgroupsPath (/berth/ROOTHASH/NAMESPACE/ID), and points root.path at the overlay.",
   options: [],
   examples: [
     "berth spec > config.json",

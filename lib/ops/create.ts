@@ -142,7 +142,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     env: req.env,
     cwd: req.cwd,
     hostname: req.id,
-    cgroupsPath: `/berth/${ctx.globals.namespace}/${req.id}`,
+    cgroupsPath: ctx.paths.cgroupPath(ctx.globals.namespace, req.id),
   });
   const sandbox = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
   return { config, source, sandbox };
