@@ -60,7 +60,7 @@ export class FileLock implements Disposable {
             );
           }
           await clock.sleep(delay);
-          delay = Math.min(delay * 2, 5);
+          delay = Math.min(delay * 2, 20);
         }
         if (await sameInode(file, path)) return new FileLock(path, file);
       } catch (err) {
