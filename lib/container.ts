@@ -6,7 +6,9 @@
  * @module
  */
 
+import type { CreateRequest } from "./monitor_protocol.ts";
 import { join } from "./path.ts";
+import { logFiles } from "./paths.ts";
 import type { Context } from "./context.ts";
 import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "./lock.ts";
@@ -74,6 +76,26 @@ export function runtimeTarget(ctx: Context, s: { namespace: string; id: string }
     root: ctx.paths.runtimeRoot(s.namespace),
     id: s.id,
     logFile: join(ctx.paths.bundleDir(s.namespace, s.id), "runc.log"),
+  };
+}
+
+/**
+ * The fields of a monitor `create`/`restore` request for `s`: its runtime,
+ * runtime root, bundle, runc log, pid file and log files.
+ */
+export function launchRequest(ctx: Context, s: ContainerState): Omit<CreateRequest, "op"> {
+  const target = runtimeTarget(ctx, s);
+  const logs = logFiles(s.workDir);
+  return {
+    ns: s.namespace,
+    id: s.id,
+    runtime: s.runtime,
+    runtimeRoot: target.root,
+    bundle: s.bundle,
+    logFile: target.logFile,
+    pidFile: join(s.bundle, "init.pid"),
+    stdout: logs.stdout,
+    stderr: logs.stderr,
   };
 }
 

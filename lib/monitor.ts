@@ -16,8 +16,14 @@
  * @module
  */
 
-import { join } from "./path.ts";
-import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "./container.ts";
+import {
+  applyExit,
+  isLive,
+  launchRequest,
+  opRecord,
+  runtimeTarget,
+  withContainerLock,
+} from "./container.ts";
 import type { Context } from "./context.ts";
 import { BerthError, messageOf } from "./errors.ts";
 import { ErrnoError } from "./libc.ts";
@@ -36,7 +42,6 @@ import { trimFilePages } from "./memory_trim.ts";
 import { emit } from "./events.ts";
 import { liveness, procInfo, startTimeOf } from "./proc.ts";
 import { OciRuntime } from "./runtime.ts";
-import { logFiles } from "./paths.ts";
 import type { ContainerState } from "./state_file.ts";
 
 /** Options of {@linkcode runMonitor}. */
@@ -440,19 +445,7 @@ class Monitor {
       s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
       await ctx.store.save(s);
       await runtime.delete(target, true);
-      const logs = logFiles(s.workDir);
-      const reply = await this.#create({
-        op: "create",
-        ns,
-        id,
-        runtime: s.runtime,
-        runtimeRoot: target.root,
-        bundle: s.bundle,
-        logFile: target.logFile,
-        pidFile: join(s.bundle, "init.pid"),
-        stdout: logs.stdout,
-        stderr: logs.stderr,
-      });
+      const reply = await this.#create({ op: "create", ...launchRequest(ctx, s) });
       if (!reply.ok) throw new Error(reply.message);
       await runtime.start(target);
       Object.assign(s, {

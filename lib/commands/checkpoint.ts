@@ -12,10 +12,10 @@
  * @module
  */
 
-import { join, resolve } from "../path.ts";
+import { resolve } from "../path.ts";
 import { bool, type ParsedArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { applyExit, opRecord, runtimeTarget } from "../container.ts";
+import { applyExit, launchRequest, opRecord, runtimeTarget } from "../container.ts";
 import type { Context } from "../context.ts";
 import { crashPoint } from "../crash.ts";
 import { InvalidArgument, isNotFound, RuntimeError } from "../errors.ts";
@@ -24,7 +24,6 @@ import { monitorRequest, replyError } from "../monitor_client.ts";
 import { attach, openLogsAtEnd } from "../ops/attach.ts";
 import { resolveExisting } from "../ops/orphans.ts";
 import { withLoaded } from "../reconcile.ts";
-import { logFiles } from "../paths.ts";
 import type { ContainerState } from "../state_file.ts";
 import { transition } from "../status.ts";
 import { parseOneId } from "./single_id.ts";
@@ -159,20 +158,7 @@ async function restoreLocked(ctx: Context, s: ContainerState, imagePath: string)
   try {
     // A container stopped after a --leave-running checkpoint is still known to the runtime.
     await ctx.runtime.delete(target, true);
-    const logs = logFiles(s.workDir);
-    const reply = await monitorRequest(ctx, {
-      op: "restore",
-      ns: s.namespace,
-      id: s.id,
-      runtime: s.runtime,
-      runtimeRoot: target.root,
-      bundle: s.bundle,
-      logFile: target.logFile,
-      pidFile: join(s.bundle, "init.pid"),
-      stdout: logs.stdout,
-      stderr: logs.stderr,
-      imagePath,
-    });
+    const reply = await monitorRequest(ctx, { op: "restore", ...launchRequest(ctx, s), imagePath });
     if (reply === null) throw new RuntimeError(`restore "${s.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "restore:runtime");

@@ -10,7 +10,7 @@
 
 import { join, resolve } from "../path.ts";
 import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
-import { opRecord, runtimeTarget, withContainerLock } from "../container.ts";
+import { launchRequest, opRecord, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
@@ -18,7 +18,6 @@ import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from ".
 import { validateId } from "../id.ts";
 import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
-import { logFiles } from "../paths.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
 import { requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState, RestartPolicy } from "../state_file.ts";
@@ -176,7 +175,6 @@ async function createLocked(
   await Deno.mkdir(ctx.paths.runtimeRoot(ns), { recursive: true, mode: 0o700 });
   await createBundle({ bundleDir: bundle, workDir, config: prepared.config });
   crashPoint(ctx.crashAt, "create:bundle");
-  const target = runtimeTarget(ctx, { namespace: ns, id: req.id });
   const state: ContainerState = {
     id: req.id,
     namespace: ns,
@@ -217,19 +215,7 @@ async function createLocked(
     await ctx.store.save(state);
     recorded = true;
     crashPoint(ctx.crashAt, "create:recorded");
-    const logs = logFiles(workDir);
-    const reply = await monitorRequest(ctx, {
-      op: "create",
-      ns,
-      id: req.id,
-      runtime: ctx.globals.runtime,
-      runtimeRoot: target.root,
-      bundle,
-      logFile: target.logFile,
-      pidFile: join(bundle, "init.pid"),
-      stdout: logs.stdout,
-      stderr: logs.stderr,
-    });
+    const reply = await monitorRequest(ctx, { op: "create", ...launchRequest(ctx, state) });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "create:runtime");
