@@ -4,6 +4,7 @@ import { berth, berthOk, eventually, stateOf, withRoots } from "./helpers.ts";
 
 Deno.test("members of a sandbox share its hostname and talk over loopback", async (t) => {
   await withRoots(async (roots, rootfs) => {
+    // The listener's stdin stays open: busybox nc may quit at stdin EOF before data arrives.
     await berthOk(roots, [
       "run",
       "-d",
@@ -13,7 +14,7 @@ Deno.test("members of a sandbox share its hostname and talk over loopback", asyn
       "--",
       "sh",
       "-c",
-      "nc -l -p 8080; sleep 100",
+      "sleep 100 | nc -l -p 8080; sleep 100",
     ]);
     await t.step("a member sees the sandbox's hostname", async () => {
       const r = await berth(roots, [
