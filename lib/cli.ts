@@ -5,6 +5,7 @@
  * @module
  */
 
+import { after } from "./clock.ts";
 import { type AnyCommand, commandHelp } from "./command.ts";
 import { findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "./context.ts";
@@ -50,6 +51,16 @@ function wantsHelp(args: string[]): boolean {
   return (dd >= 0 ? args.slice(0, dd) : args).some((a) => a === "-h" || a === "--help");
 }
 
+/**
+ * When a berth process disarms Deno's SIGUSR1 inspector (see
+ * `disarmInspectorSignal` in `lib/libc.ts`). Deno arms it 500 ms after
+ * start, on the event loop; until then SIGUSR1 simply terminates the
+ * process. Most commands are done long before, so they skip the FFI cost
+ * (about 2 ms of start-up); anything that runs longer is disarmed 400 ms
+ * before Deno would arm it.
+ */
+export const INSPECTOR_GUARD_DELAY_MS = 100;
+
 /** Runs berth with `argv`; resolves to the exit code. */
 export async function main(
   argv: string[],
@@ -57,11 +68,13 @@ export async function main(
 ): Promise<number> {
   const io: Output = overrides.io ?? stdio;
   let debug = argv.includes("--debug") || Deno.env.get("BERTH_DEBUG") === "1";
-  try {
-    (overrides.libc ?? libc).disarmInspectorSignal();
-  } catch (err) {
-    if (debug) io.err(`berth: cannot disarm SIGUSR1: ${messageOf(err)}\n`);
-  }
+  const cancelGuard = after(INSPECTOR_GUARD_DELAY_MS, () => {
+    try {
+      (overrides.libc ?? libc).disarmInspectorSignal();
+    } catch (err) {
+      if (debug) io.err(`berth: cannot disarm SIGUSR1: ${messageOf(err)}\n`);
+    }
+  });
   try {
     const { globals, rest, help } = parseGlobals(argv, (k) => Deno.env.get(k));
     debug = globals.debug;
@@ -94,5 +107,7 @@ export async function main(
     io.err(`berth: ${messageOf(err)}\n`);
     if (debug && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return exitCodeOf(err);
+  } finally {
+    cancelGuard();
   }
 }

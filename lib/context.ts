@@ -39,6 +39,11 @@ export interface Context {
   self: string[];
   /** The armed crash point (`BERTH_CRASH_AT`, fault injection), or null. */
   crashAt: string | null;
+  /**
+   * Hand runtime kills and deletes to the root's monitor when one runs
+   * (it is warm and the parent of the inits). True, except in the monitor.
+   */
+  useMonitor: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -86,6 +91,7 @@ export function createContext(globals: GlobalOptions, overrides: Partial<Context
     env: (k) => Deno.env.get(k),
     self: selfCommand(),
     crashAt: Deno.env.get("BERTH_CRASH_AT") || null,
+    useMonitor: true,
     ...overrides,
   };
 }

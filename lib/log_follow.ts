@@ -5,6 +5,7 @@
  * @module
  */
 
+import { systemClock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
 
 /** Copies what `file` holds from its current position to `write`; returns bytes copied. */
@@ -45,6 +46,6 @@ export async function follow(
     const wasStopped = stopped;
     const n = await drain(file, write);
     if (wasStopped) return;
-    if (n === 0) await new Promise((r) => setTimeout(r, pollMs));
+    if (n === 0) await systemClock.sleep(pollMs);
   }
 }

@@ -24,19 +24,21 @@ import {
   runtimeTarget,
   withContainerLock,
 } from "./container.ts";
+import { after } from "./clock.ts";
 import type { Context } from "./context.ts";
-import { BerthError, messageOf } from "./errors.ts";
+import { BerthError, messageOf, RuntimeError } from "./errors.ts";
 import { ErrnoError } from "./libc.ts";
 import { FileLock } from "./lock.ts";
 import {
   type CreateRequest,
+  type KillRequest,
   type MonitorReply,
   type MonitorRequest,
   readMessage,
   type RestoreRequest,
   writeMessage,
 } from "./monitor_protocol.ts";
-import { deleteLocked } from "./ops/delete.ts";
+import { deleteLocked, REAP_TIMEOUT_MS } from "./ops/delete.ts";
 import type { ProcessRunner } from "./process.ts";
 import { trimFilePages } from "./memory_trim.ts";
 import { emit } from "./events.ts";
@@ -59,7 +61,10 @@ interface Watch {
   startTime: number | null;
   /** Our child: waitpid works. Otherwise poll /proc. */
   child: boolean;
+  /** Told the exit code once it is recorded. */
   waiters: ((code: number) => void)[];
+  /** Told the exit code as soon as the process is reaped (see `kill`). */
+  reaped: ((code: number) => void)[];
 }
 
 const key = (ns: string, id: string) => `${ns}/${id}`;
@@ -112,7 +117,8 @@ export async function runMonitor(ctx: Context, options: MonitorOptions): Promise
   await Deno.mkdir(ctx.paths.dataRoot, { recursive: true, mode: 0o711 });
   const lock = await takeMonitorLock(ctx);
   if (lock === null) return 0; // another monitor serves this root
-  const m = new Monitor(ctx, options, lock);
+  // It runs runtime calls itself rather than asking a monitor (itself).
+  const m = new Monitor({ ...ctx, useMonitor: false }, options, lock);
   return await m.serve();
 }
 
@@ -144,9 +150,10 @@ class Monitor {
   #active = 0;
   #stopping = false;
   readonly #startedAt = performance.now();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #pollTimer: ReturnType<typeof setInterval> | undefined;
-  #trimTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the pending timer, if any (see `after` in clock.ts). */
+  #idleTimer: (() => void) | undefined;
+  #pollTimer: (() => void) | undefined;
+  #trimTimer: (() => void) | undefined;
   #listener: Deno.UnixListener | null = null;
   #done!: (code: number) => void;
   readonly #runner: ProcessRunner;
@@ -236,6 +243,14 @@ class Monitor {
         case "adopt":
           this.#watch(req.ns, req.id, req.pid, req.startTime);
           return { ok: true };
+        case "kill":
+          return await this.#killInit(req);
+        case "delete":
+          await new OciRuntime(req.runtime, this.#runner).delete(
+            { root: req.runtimeRoot, id: req.id, logFile: req.logFile },
+            true,
+          );
+          return { ok: true };
         case "wait": {
           const k = key(req.ns, req.id);
           let w = this.#watches.get(k);
@@ -259,6 +274,54 @@ class Monitor {
     }
   }
 
+  /**
+   * SIGKILLs the init of `req.ns/req.id` and replies once it is reaped.
+   * Our own child cannot be confused with another process: its pid stays
+   * ours until we reap it. An adoptee is checked against its start time
+   * and then polled.
+   */
+  async #killInit(req: KillRequest): Promise<MonitorReply> {
+    const k = key(req.ns, req.id);
+    const w = this.#watches.get(k);
+    if (w === undefined || w.pid !== req.pid) {
+      const past = this.#recent.get(k);
+      if (past !== undefined && past.pid === req.pid) return { ok: true, exitCode: past.exitCode };
+      return { ok: false, kind: "NotFound", message: `${k}: pid ${req.pid} is not watched` };
+    }
+    let settle!: (code: number | null) => void;
+    const reaped = new Promise<number | null>((resolve) => (settle = resolve));
+    w.reaped.push(settle);
+    let expired = false;
+    const cancel = after(REAP_TIMEOUT_MS, () => {
+      expired = true;
+      settle(null);
+    });
+    try {
+      if (w.child || liveness(w.pid, w.startTime) !== "gone") {
+        try {
+          Deno.kill(w.pid, "SIGKILL");
+        } catch { /* it exited meanwhile: the sweep reaps it */ }
+      }
+      this.#sweep();
+      // An adoptee's exit is noticed by polling /proc; poll briskly here.
+      for (
+        let delay = 1;
+        !w.child && !expired && this.#watches.get(k) === w;
+        delay = Math.min(delay * 2, 10)
+      ) {
+        await this.ctx.clock.sleep(delay);
+        this.#sweep();
+      }
+      const exitCode = await reaped;
+      if (exitCode === null) {
+        throw new RuntimeError(`${k}: its init (pid ${w.pid}) did not die`);
+      }
+      return { ok: true, exitCode };
+    } finally {
+      cancel();
+    }
+  }
+
   #create(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {
     const k = key(req.ns, req.id);
     const p = this.#createNow(req);
@@ -278,6 +341,8 @@ class Monitor {
     await Deno.remove(req.pidFile).catch(() => {});
     if (req.op === "restore") {
       await runtime.restore(target, req.bundle, req.imagePath, req.pidFile, io);
+    } else if (req.start === true) {
+      await runtime.run(target, req.bundle, req.pidFile, io);
     } else {
       await runtime.create(target, req.bundle, req.pidFile, io);
     }
@@ -291,7 +356,7 @@ class Monitor {
   #watch(ns: string, id: string, pid: number, startTime: number | null): Watch {
     const info = procInfo(pid);
     const child = info !== null && info.ppid === Deno.pid;
-    const w: Watch = { ns, id, pid, startTime, child, waiters: [] };
+    const w: Watch = { ns, id, pid, startTime, child, waiters: [], reaped: [] };
     this.#watches.set(key(ns, id), w);
     this.#cancelIdle();
     this.#updatePolling();
@@ -306,9 +371,13 @@ class Monitor {
   #updatePolling(): void {
     const needed = !this.#stopping && [...this.#watches.values()].some((w) => !w.child);
     if (needed && this.#pollTimer === undefined) {
-      this.#pollTimer = setInterval(() => this.#sweep(), this.options.pollMs);
+      const tick = () => {
+        this.#pollTimer = after(this.options.pollMs, tick);
+        this.#sweep();
+      };
+      this.#pollTimer = after(this.options.pollMs, tick);
     } else if (!needed && this.#pollTimer !== undefined) {
-      clearInterval(this.#pollTimer);
+      this.#pollTimer();
       this.#pollTimer = undefined;
     }
   }
@@ -320,7 +389,15 @@ class Monitor {
         if (!isLive(s) || s.pid === null || this.#watches.has(key(ns, s.id))) continue;
         if (liveness(s.pid, s.pidStartTime) === "gone") {
           this.#finish(
-            { ns, id: s.id, pid: s.pid, startTime: s.pidStartTime, child: false, waiters: [] },
+            {
+              ns,
+              id: s.id,
+              pid: s.pid,
+              startTime: s.pidStartTime,
+              child: false,
+              waiters: [],
+              reaped: [],
+            },
             255,
             false,
           );
@@ -389,6 +466,7 @@ class Monitor {
     // Remembered for a while, for a `wait` that comes after an `--rm` delete.
     this.#recent.set(k, { pid: w.pid, exitCode, at: this.ctx.clock.monotonic() });
     this.#pruneRecent();
+    for (const resolve of w.reaped) resolve(exitCode);
     this.#active++;
     this.#record(w, exitCode, observed)
       .catch((err) => this.log(`recording exit of ${w.ns}/${w.id}: ${messageOf(err)}`))
@@ -425,14 +503,14 @@ class Monitor {
     const delay = restartDelay(count);
     this.#active++;
     this.log(`restarting ${s.namespace}/${s.id} in ${delay} ms (restart ${count + 1})`);
-    setTimeout(() => {
+    after(delay, () => {
       this.#restart(s.namespace, s.id, count)
         .catch((err) => this.log(`restart of ${s.namespace}/${s.id} failed: ${messageOf(err)}`))
         .finally(() => {
           this.#active--;
           this.#checkIdle();
         });
-    }, delay);
+    });
   }
 
   async #restart(ns: string, id: string, count: number): Promise<void> {
@@ -445,9 +523,9 @@ class Monitor {
       s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
       await ctx.store.save(s);
       await runtime.delete(target, true);
-      const reply = await this.#create({ op: "create", ...launchRequest(ctx, s) });
+      // Create and start in one runtime call (`runtime run --detach`).
+      const reply = await this.#create({ op: "create", start: true, ...launchRequest(ctx, s) });
       if (!reply.ok) throw new Error(reply.message);
-      await runtime.start(target);
       Object.assign(s, {
         status: "running",
         pid: reply.pid ?? null,
@@ -472,16 +550,16 @@ class Monitor {
   /** Drops start-up pages once things are quiet (see memory_trim.ts). */
   #scheduleTrim(): void {
     if (this.#trimTimer !== undefined || this.#stopping) return;
-    this.#trimTimer = setTimeout(() => {
+    this.#trimTimer = after(TRIM_DELAY_MS, () => {
       this.#trimTimer = undefined;
       if (this.#active > 0) return this.#scheduleTrim();
       (globalThis as { gc?: () => void }).gc?.();
       trimFilePages(this.ctx.libc);
-    }, TRIM_DELAY_MS);
+    });
   }
 
   #cancelIdle(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer?.();
     this.#idleTimer = undefined;
   }
 
@@ -492,16 +570,16 @@ class Monitor {
     // may be slow to connect, and must find it still there.
     const sinceStart = performance.now() - this.#startedAt;
     const wait = Math.max(this.options.idleMs, STARTUP_GRACE_MS - sinceStart);
-    this.#idleTimer = setTimeout(() => {
+    this.#idleTimer = after(wait, () => {
       if (this.#watches.size === 0 && this.#active === 0) this.#shutdown();
-    }, wait);
+    });
   }
 
   #shutdown(): void {
     this.#stopping = true;
     this.log("idle: exiting");
-    clearInterval(this.#pollTimer);
-    clearTimeout(this.#trimTimer);
+    this.#pollTimer?.();
+    this.#trimTimer?.();
     Deno.removeSignalListener("SIGCHLD", this.#onSigchld);
     try {
       Deno.removeSync(this.ctx.paths.monitorSocket);

@@ -5,9 +5,14 @@
  * @module
  */
 
-/** Run `runtime create` as the monitor's child and watch the container. */
+/**
+ * Run `runtime create` as the monitor's child and watch the container;
+ * with `start`, `runtime run --detach` (create and start in one runtime
+ * call, for `run -d`).
+ */
 export interface CreateRequest {
   op: "create";
+  start?: boolean;
   ns: string;
   id: string;
   /** Runtime binary. */
@@ -46,6 +51,32 @@ export interface AdoptRequest {
   startTime: number | null;
 }
 
+/**
+ * SIGKILL the init `pid` of `ns/id`, which the monitor watches, and reply
+ * once it is reaped (`exitCode`). The monitor is the init's parent, so the
+ * pid cannot be reused before that. Refused (NotFound) if it is not
+ * watched.
+ */
+export interface KillRequest {
+  op: "kill";
+  ns: string;
+  id: string;
+  pid: number;
+  startTime: number | null;
+}
+
+/**
+ * Run `runtime delete --force ID`. The monitor has spawned processes
+ * before; a CLI's first `Deno.Command` costs it about 7 ms of set-up.
+ */
+export interface RuntimeDeleteRequest {
+  op: "delete";
+  runtime: string;
+  runtimeRoot: string;
+  id: string;
+  logFile: string;
+}
+
 /** Reply once no `create` of `ns/id` is under way in the monitor. */
 export interface QuiesceRequest {
   op: "quiesce";
@@ -64,6 +95,8 @@ export type MonitorRequest =
   | RestoreRequest
   | WaitRequest
   | AdoptRequest
+  | KillRequest
+  | RuntimeDeleteRequest
   | QuiesceRequest
   | PingRequest;
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { after } from "./clock.ts";
 import { RuntimeError } from "./errors.ts";
 
 /** How to run one command. */
@@ -68,12 +69,12 @@ export const denoRunner: ProcessRunner = {
     }
     req.onSpawn?.(child.pid);
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const cancelTimer = after(req.timeoutMs, () => {
       timedOut = true;
       try {
         child.kill("SIGKILL");
       } catch { /* already gone */ }
-    }, req.timeoutMs);
+    });
     try {
       const piped = (req.stdout ?? "piped") === "piped" || (req.stderr ?? "piped") === "piped";
       if (piped) {
@@ -88,7 +89,7 @@ export const denoRunner: ProcessRunner = {
       const status = await child.status;
       return { code: exitCode(status), stdout: "", stderr: "", timedOut };
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
     }
   },
 };

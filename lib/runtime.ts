@@ -96,6 +96,21 @@ export function requireRuntimeBinary(binary: string, path = Deno.env.get("PATH")
   );
 }
 
+/**
+ * The runtime arguments that create container `id` from `bundle`, writing
+ * its init's pid to `pidFile`; with `start`, `run --detach` (create and
+ * start in one call).
+ */
+export function launchArgs(id: string, bundle: string, pidFile: string, start: boolean): string[] {
+  const args = ["--bundle", bundle, "--pid-file", pidFile, id];
+  return start ? ["run", "--detach", ...args] : ["create", ...args];
+}
+
+/** The runtime arguments of `delete [--force] ID`. */
+export function deleteArgs(id: string, force: boolean): string[] {
+  return force ? ["delete", "--force", id] : ["delete", id];
+}
+
 /** A runc-compatible OCI runtime. */
 export class OciRuntime {
   readonly #timeoutMs: number;
@@ -135,6 +150,14 @@ export class OciRuntime {
   /** The runtime's command line for `args` on target `t`. */
   #argv(t: RuntimeTarget, args: string[]): string[] {
     return [this.binary, "--root", t.root, "--log", t.logFile, "--log-format", "json", ...args];
+  }
+
+  /**
+   * Traces (--debug) a runtime call that the monitor makes for this
+   * process, as `[monitor] runc …`.
+   */
+  traceDelegated(t: RuntimeTarget, args: string[]): void {
+    this.#trace?.(["[monitor]", ...this.#argv(t, args)]);
   }
 
   /**
@@ -201,12 +224,12 @@ export class OciRuntime {
 
   /** `create --bundle B --pid-file P ID`, stdio to the log files. */
   async create(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
-    await this.#detached(
-      "create",
-      t,
-      ["create", "--bundle", bundle, "--pid-file", pidFile, t.id],
-      io,
-    );
+    await this.#detached("create", t, launchArgs(t.id, bundle, pidFile, false), io);
+  }
+
+  /** `run --detach --bundle B --pid-file P ID`: create and start in one call, stdio to the log files. */
+  async run(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
+    await this.#detached("run", t, launchArgs(t.id, bundle, pidFile, true), io);
   }
 
   /** `restore --detach --image-path DIR --bundle B --pid-file P ID`, stdio to the log files. */
@@ -303,7 +326,7 @@ export class OciRuntime {
   /** `delete [--force] ID`; a container the runtime does not know is not an error. */
   async delete(t: RuntimeTarget, force: boolean): Promise<void> {
     try {
-      await this.#call("delete", t, force ? ["delete", "--force", t.id] : ["delete", t.id]);
+      await this.#call("delete", t, deleteArgs(t.id, force));
     } catch (err) {
       if (err instanceof NotFound) return;
       throw err;

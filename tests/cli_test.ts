@@ -14,6 +14,9 @@ import {
   withRoots,
 } from "./helpers.ts";
 import { loadCommands } from "../lib/commands/mod.ts";
+import { INSPECTOR_GUARD_DELAY_MS, main } from "../lib/cli.ts";
+import { type Libc, libc as realLibc } from "../lib/libc.ts";
+import type { StateStore } from "../lib/state_file.ts";
 
 Deno.test("bad input: one-line error, documented exit code, nothing on disk", async () => {
   const roots = await makeRoots();
@@ -173,6 +176,29 @@ Deno.test("SIGUSR1 cannot open a V8 inspector in any berth process", async () =>
     assertEquals(new TextDecoder().decode(out.stdout).trim(), "137");
     await eventually(async () => (await monitorPids(roots)).length === 0, 5000, "monitor exit");
   });
+});
+
+Deno.test("main() disarms SIGUSR1 once a process runs past the guard delay, and only then", async () => {
+  let disarmed = 0;
+  const libc: Libc = {
+    ...realLibc,
+    disarmInspectorSignal: () => void disarmed++,
+  } as Libc;
+  const io = { out: () => {}, err: () => {} };
+  // A quick command is done long before Deno arms its inspector (500 ms).
+  assertEquals(await main(["version"], { libc, io }), 0);
+  await new Promise((r) => setTimeout(r, INSPECTOR_GUARD_DELAY_MS + 50));
+  assertEquals(disarmed, 0);
+  // A slow one (a state store that takes 250 ms to answer) is disarmed.
+  const slowStore = {
+    exists: async () => {
+      await new Promise((r) => setTimeout(r, INSPECTOR_GUARD_DELAY_MS + 150));
+      return false;
+    },
+    ids: () => Promise.resolve([]),
+  } as unknown as StateStore;
+  assertEquals(await main(["state", "x"], { libc, io, store: slowStore }), 3);
+  assertEquals(disarmed, 1);
 });
 
 Deno.test("doctor checks the host, runs a throwaway container, and fails without a runtime", async () => {

@@ -97,6 +97,55 @@ Deno.test("full lifecycle with the status after each step", async (t) => {
   });
 });
 
+Deno.test("run -d creates and starts in one runtime call; a command that cannot start leaves nothing", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const r = await berth(roots, [
+      "--debug",
+      "run",
+      "-d",
+      "--rootfs",
+      rootfs,
+      "r1",
+      "--",
+      "sleep",
+      "100",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    // The monitor ran the runtime, once; this process ran no runtime command itself.
+    const traced = r.stderr.split("\n").filter((l) => l.startsWith("+ "));
+    assertEquals(traced.length, 1, r.stderr);
+    assertTrue(
+      /^\+ \[monitor\] runc .* run --detach --bundle \S+ --pid-file \S+ r1$/.test(traced[0]!),
+    );
+    const s = await stateOf(roots, "r1");
+    assertEquals(s.status, "running");
+    assertTrue(typeof s.pid === "number" && typeof s.startedAt === "string");
+    const kinds = (await berthOk(roots, ["events", "--format", "json"])).trim().split("\n")
+      .map((l) => JSON.parse(l) as { type: string; id: string })
+      .filter((e) => e.id === "r1").map((e) => e.type);
+    assertEquals(kinds, ["create", "start"]);
+    await berthOk(roots, ["delete", "-f", "r1"]);
+    // The runtime refuses to start it: one-line error, exit 1, no change on disk.
+    const bad = await berth(roots, [
+      "run",
+      "-d",
+      "--rootfs",
+      rootfs,
+      "r2",
+      "--",
+      "/no/such/program",
+    ]);
+    assertEquals(bad.code, 1, bad.stderr);
+    assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assertTrue(bad.stderr.startsWith("berth: "), bad.stderr);
+    assertEquals((await berth(roots, ["state", "r2"])).code, 3);
+    assertEquals(await listTree(join(roots.root, "ns/default/containers")), []);
+    assertEquals(await listTree(join(roots.root, "ns/default/locks")), []);
+    assertEquals(await listTree(join(roots.root, "ns/default/runc")), []);
+    assertEquals(await listTree(join(roots.dataRoot, "ns/default")), []);
+  });
+});
+
 Deno.test("foreground run passes stdout, stderr and the exit code", async () => {
   await withRoots(async (roots, rootfs) => {
     const r = await berth(roots, [
@@ -368,7 +417,9 @@ Deno.test("exec -d returns at once; kill --all reaches every process; --debug ad
     const traced = await berth(roots, ["--debug", "delete", "x1"]);
     assertEquals(traced.code, 0);
     assertTrue(
-      /^\+ runc --root \S+ --log \S+ --log-format json delete --force x1$/m.test(traced.stderr),
+      /^\+ (\[monitor\] )?runc --root \S+ --log \S+ --log-format json delete --force x1$/m.test(
+        traced.stderr,
+      ),
       traced.stderr,
     );
   });

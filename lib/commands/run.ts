@@ -69,11 +69,12 @@ export const runCommand: Command<RunOptions> = {
     return { create: { ...createRequestFrom("run", p, rm), restart }, detach, rm };
   },
   async run(ctx, o) {
-    const s = await createContainer(ctx, o.create);
     if (o.detach) {
-      await startOrCleanUp(ctx, s.id, o.rm);
+      // Created and started in one runtime call: a failure rolls it all back.
+      await createContainer(ctx, o.create, { start: true });
       return 0;
     }
+    const s = await createContainer(ctx, o.create);
     const logs = await openLogsAtEnd(s.workDir);
     try {
       await startOrCleanUp(ctx, s.id, o.rm);

@@ -10,7 +10,7 @@
 
 import { join, resolve } from "../path.ts";
 import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
-import { launchRequest, opRecord, withContainerLock } from "../container.ts";
+import { launchRequest, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
@@ -19,11 +19,12 @@ import { validateId } from "../id.ts";
 import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
-import { requireRuntimeBinary } from "../runtime.ts";
+import { launchArgs, requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState, RestartPolicy } from "../state_file.ts";
 import { deleteLocked } from "./delete.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "../reconcile.ts";
+import { transition } from "../status.ts";
 import { repairLocked } from "./repair.ts";
 
 /** What `create`/`run` were asked for. */
@@ -147,8 +148,25 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   return { config, source, sandbox };
 }
 
-/** Creates the container; returns its state (status `created`). */
-export async function createContainer(ctx: Context, req: CreateRequest): Promise<ContainerState> {
+/** Options of {@linkcode createContainer}. */
+export interface CreateOptions {
+  /**
+   * Start it as well, in the same runtime call (`runtime run --detach`,
+   * for `run -d`): one runtime process and one lock instead of two.
+   * Default false.
+   */
+  start?: boolean;
+}
+
+/**
+ * Creates the container; returns its state (status `created`, or
+ * `running` with `options.start`).
+ */
+export async function createContainer(
+  ctx: Context,
+  req: CreateRequest,
+  options: CreateOptions = {},
+): Promise<ContainerState> {
   const prepared = await prepareCreate(ctx, req);
   const ns = ctx.globals.namespace;
   const id = req.id;
@@ -160,7 +178,7 @@ export async function createContainer(ctx: Context, req: CreateRequest): Promise
     }
     // What a create or delete killed midway left under this ID goes first.
     await removeOrphansLocked(ctx, ns, id, false, false);
-    return await createLocked(ctx, req, prepared);
+    return await createLocked(ctx, req, prepared, options.start === true);
   });
 }
 
@@ -168,6 +186,7 @@ async function createLocked(
   ctx: Context,
   req: CreateRequest,
   prepared: Prepared,
+  start: boolean,
 ): Promise<ContainerState> {
   const ns = ctx.globals.namespace;
   const bundle = ctx.paths.bundleDir(ns, req.id);
@@ -215,15 +234,25 @@ async function createLocked(
     await ctx.store.save(state);
     recorded = true;
     crashPoint(ctx.crashAt, "create:recorded");
-    const reply = await monitorRequest(ctx, { op: "create", ...launchRequest(ctx, state) });
+    const launch = launchRequest(ctx, state);
+    ctx.runtime.traceDelegated(
+      runtimeTarget(ctx, state),
+      launchArgs(req.id, launch.bundle, launch.pidFile, start),
+    );
+    const reply = await monitorRequest(ctx, { op: "create", start, ...launch });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "create:runtime");
     state.pid = reply.pid ?? null;
     state.pidStartTime = reply.startTime ?? null;
+    if (start) {
+      state.status = transition(req.id, state.status, "start");
+      state.startedAt = ctx.clock.now().toISOString();
+    }
     state.op = null;
     await ctx.store.save(state);
     await emit(ctx, "create", ns, req.id, { pid: state.pid });
+    if (start) await emit(ctx, "start", ns, req.id);
     return state;
   } catch (err) {
     // Roll back. If the runtime refuses even its delete, berth's side goes

@@ -14,7 +14,9 @@ import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
 import { BerthError, RuntimeError } from "../errors.ts";
 import { unmountAll } from "../mounts.ts";
+import { monitorRequestIfRunning, replyError } from "../monitor_client.ts";
 import { liveness, startTimeOf } from "../proc.ts";
+import { deleteArgs, type RuntimeTarget } from "../runtime.ts";
 import type { ContainerState } from "../state_file.ts";
 import { settleLocked } from "./settle.ts";
 import { transition } from "../status.ts";
@@ -69,7 +71,7 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   }
   crashPoint(ctx.crashAt, "delete:recorded");
   const target = runtimeTarget(ctx, s);
-  if (live && init !== null) {
+  if (live && init !== null && !(await killThroughMonitor(ctx, s, init))) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
     if (!(await waitReaped(ctx, init.pid, init.startTime))) {
@@ -77,7 +79,7 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
     }
   }
   crashPoint(ctx.crashAt, "delete:killed");
-  await ctx.runtime.delete(target, true);
+  await runtimeDelete(ctx, target);
   crashPoint(ctx.crashAt, "delete:runtime");
   await unmountAll(s.bundle);
   crashPoint(ctx.crashAt, "delete:unmounted");
@@ -85,6 +87,49 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
   await emit(ctx, "delete", s.namespace, s.id);
+}
+
+/**
+ * SIGKILLs a running container's init through the root's monitor, which is
+ * its parent, and waits for the reap there: no runtime process, and no
+ * polling of /proc. False when no monitor runs or it does not watch the
+ * init (the caller then kills through the runtime). A paused container is
+ * left to the runtime, which has to thaw it after the kill.
+ */
+async function killThroughMonitor(
+  ctx: Context,
+  s: ContainerState,
+  init: { pid: number; startTime: number | null },
+): Promise<boolean> {
+  if (!ctx.useMonitor || s.status !== "running") return false;
+  const reply = await monitorRequestIfRunning(ctx, {
+    op: "kill",
+    ns: s.namespace,
+    id: s.id,
+    pid: init.pid,
+    startTime: init.startTime,
+  });
+  return reply !== null && reply.ok;
+}
+
+/**
+ * `runtime delete --force`, run by the root's monitor when one runs (see
+ * `RuntimeDeleteRequest`), else by this process.
+ */
+async function runtimeDelete(ctx: Context, target: RuntimeTarget): Promise<void> {
+  if (ctx.useMonitor) {
+    const reply = await monitorRequestIfRunning(ctx, {
+      op: "delete",
+      runtime: ctx.runtime.binary,
+      runtimeRoot: target.root,
+      id: target.id,
+      logFile: target.logFile,
+    });
+    if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
+    if (reply !== null && reply.ok) return;
+    if (reply !== null && reply.kind !== "retry") throw replyError(reply);
+  }
+  await ctx.runtime.delete(target, true);
 }
 
 /**
