@@ -11,9 +11,6 @@ import type { Command } from "../command.ts";
 import type { Context } from "../context.ts";
 import { InvalidArgument } from "../errors.ts";
 import { createContainer, type CreateRequest } from "../ops/create.ts";
-import { deleteContainer } from "../ops/delete.ts";
-import { startContainer } from "./start.ts";
-import { attach, openLogsAtEnd } from "../ops/attach.ts";
 import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
 
 /** Options of `run`. */
@@ -74,6 +71,8 @@ export const runCommand: Command<RunOptions> = {
       await createContainer(ctx, o.create, { start: true });
       return 0;
     }
+    // The foreground's modules load only here (start-up time of run -d).
+    const { attach, openLogsAtEnd } = await import("../ops/attach.ts");
     const s = await createContainer(ctx, o.create);
     const logs = await openLogsAtEnd(s.workDir);
     try {
@@ -90,9 +89,12 @@ export const runCommand: Command<RunOptions> = {
 /** Starts `id`; if that fails, a `--rm` container is deleted again. */
 async function startOrCleanUp(ctx: Context, id: string, rm: boolean): Promise<void> {
   try {
-    await startContainer(ctx, id);
+    await (await import("./start.ts")).startContainer(ctx, id);
   } catch (err) {
-    if (rm) await deleteContainer(ctx, ctx.globals.namespace, id, true).catch(() => {});
+    if (rm) {
+      const { deleteContainer } = await import("../ops/delete.ts");
+      await deleteContainer(ctx, ctx.globals.namespace, id, true).catch(() => {});
+    }
     throw err;
   }
 }

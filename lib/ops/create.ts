@@ -21,11 +21,9 @@ import { mountOverlay } from "../mounts.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
 import { launchArgs, requireRuntimeBinary } from "../runtime.ts";
 import type { ContainerState, RestartPolicy } from "../state_file.ts";
-import { deleteLocked } from "./delete.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "../reconcile.ts";
 import { transition } from "../status.ts";
-import { repairLocked } from "./repair.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest {
@@ -173,7 +171,11 @@ export async function createContainer(
   return await withContainerLock(ctx, ns, id, async () => {
     const existing = await ctx.store.tryLoad(ns, id);
     // Under the lock, a recorded op is an interrupted one: settle it first.
-    if (existing !== null && (await repairLocked(ctx, existing)) !== null) {
+    // Repair code loads only for a state that is there (start-up time).
+    if (
+      existing !== null &&
+      (await (await import("./repair.ts")).repairLocked(ctx, existing)) !== null
+    ) {
       throw new Exists(`container "${id}" already exists`);
     }
     // What a create or delete killed midway left under this ID goes first.
@@ -257,7 +259,10 @@ async function createLocked(
   } catch (err) {
     // Roll back. If the runtime refuses even its delete, berth's side goes
     // anyway: gc deletes what the runtime may still hold.
-    if (recorded) await deleteLocked(ctx, state, true).catch(() => {});
+    if (recorded) {
+      const { deleteLocked } = await import("./delete.ts");
+      await deleteLocked(ctx, state, true).catch(() => {});
+    }
     await removeAtomically(bundle).catch(() => {});
     await removeAtomically(workDir).catch(() => {});
     throw err;
