@@ -6,7 +6,10 @@
  */
 
 import { main } from "./lib/cli.ts";
+import { selfCommand } from "./lib/context.ts";
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  // This module's own URL: main.ts in a checkout, or dist/berth.js when
+  // bundled (`deno task build`); the monitor is started from the same one.
+  Deno.exit(await main(Deno.args, { self: selfCommand(import.meta.url) }));
 }

@@ -61,13 +61,13 @@ export const stdio: Output = {
 
 /**
  * The command line that runs this berth again: the compiled binary itself,
- * or `deno run -A main.ts` from a checkout.
+ * or `deno run -A ENTRY`, where `entry` is the URL of the entry module
+ * (main.ts of this checkout by default, or the bundle built from it).
  */
-export function selfCommand(): string[] {
+export function selfCommand(entry = new URL("../main.ts", import.meta.url).href): string[] {
   const exe = Deno.execPath();
   if (basename(exe) === "deno") {
-    const main = new URL("../main.ts", import.meta.url);
-    return [exe, "run", "-A", "--quiet", "--no-prompt", fromFileUrl(main)];
+    return [exe, "run", "-A", "--quiet", "--no-prompt", fromFileUrl(entry)];
   }
   return [exe];
 }

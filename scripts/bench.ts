@@ -7,6 +7,11 @@
  *
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
  * Needs root, runc and busybox-static (scripts/setup.sh installs them).
+ *
+ * "berth" is the shipped code: the bundle `deno task build` makes (one
+ * module; `deno task compile` embeds it), run as `deno run -A dist/berth.js`
+ * (or the binary named by BERTH_TEST_BINARY). The start-up-bound figures
+ * are also taken for the checkout, `deno run -A main.ts` (70 modules).
  */
 
 import { join } from "../lib/path.ts";
@@ -20,10 +25,26 @@ const SCALE = quick ? [0, 100] : [0, 100, 1000];
 const LOAD_SECONDS = quick ? 4 : 10;
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const BERTH = Deno.env.get("BERTH_TEST_BINARY")
-  ? [Deno.env.get("BERTH_TEST_BINARY")!]
-  : [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+const BUNDLE = new URL("../dist/berth.js", import.meta.url).pathname;
 const dec = new TextDecoder();
+
+/** How berth is run: the shipped form, and the checkout. */
+const SHIPPED = Deno.env.get("BERTH_TEST_BINARY")
+  ? [Deno.env.get("BERTH_TEST_BINARY")!]
+  : [Deno.execPath(), "run", "-A", "--quiet", BUNDLE];
+const CHECKOUT = [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+if (!Deno.env.get("BERTH_TEST_BINARY")) {
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "build"],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!built.success) {
+    console.error(dec.decode(built.stderr));
+    throw new Error("deno task build failed");
+  }
+}
 
 const base = await Deno.makeTempDir({ prefix: "berth-bench-" });
 const env = {
@@ -82,7 +103,8 @@ async function sh(
 await Deno.mkdir(env.BERTH_ROOT);
 const tmpfs =
   (await sh(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", env.BERTH_ROOT])).code === 0;
-const berth = (args: string[]) => sh([...BERTH, ...args]);
+const berth = (args: string[]) => sh([...SHIPPED, ...args]);
+const fromCheckout = (args: string[]) => sh([...CHECKOUT, ...args]);
 const runc = (args: string[]) =>
   sh(
     ["runc", "--root", RUNC_ROOT, ...args],
@@ -135,7 +157,10 @@ function row(name: string, b: Stat, ref: Stat | null, refName = "runc") {
     ref === null ? "-" : `${round(b.median / ref.median)}×`,
   ]);
 }
-
+/** A row for the checkout form next to the same reference. */
+function checkoutRow(name: string, b: Stat, ref: Stat | null) {
+  row(`  from a checkout (main.ts): ${name}`, b, ref);
+}
 async function runcWaitStopped(id: string) {
   for (let i = 0; i < 2000; i++) {
     const r = await runc(["state", id]);
@@ -150,59 +175,83 @@ const progress = (msg: string) =>
 // ---- lifecycle ------------------------------------------------------------
 progress("lifecycle");
 {
-  const b: number[] = [], r: number[] = [];
+  const b: number[] = [], c: number[] = [], r: number[] = [];
   // Warm up (the first berth command also starts the monitor).
-  await must(berth(["run", "-d", "--rootfs", rootfs, "warm", "--", "sleep", "100000"]), "warm-up");
-  await must(berth(["delete", "-f", "warm"]), "warm-up delete");
+  for (const run of [berth, fromCheckout]) {
+    await must(run(["run", "-d", "--rootfs", rootfs, "warm", "--", "sleep", "100000"]), "warm-up");
+    await must(run(["delete", "-f", "warm"]), "warm-up delete");
+  }
   for (let i = 0; i < ROUNDS; i++) {
-    let t0 = performance.now();
-    await must(
-      berth(["run", "-d", "--rootfs", rootfs, `l${i}`, "--", "sleep", "100000"]),
-      "berth run -d",
-    );
-    await must(berth(["delete", "-f", `l${i}`]), "berth delete -f");
-    b.push(performance.now() - t0);
-    t0 = performance.now();
+    for (const [run, xs] of [[berth, b], [fromCheckout, c]] as const) {
+      const t0 = performance.now();
+      await must(
+        run(["run", "-d", "--rootfs", rootfs, `l${i}`, "--", "sleep", "100000"]),
+        "berth run -d",
+      );
+      await must(run(["delete", "-f", `l${i}`]), "berth delete -f");
+      xs.push(performance.now() - t0);
+    }
+    const t0 = performance.now();
     await must(runc(["run", "-d", "--bundle", runcBundle, `l${i}`]), "runc run -d");
     await must(runc(["kill", `l${i}`, "KILL"]), "runc kill");
     await runcWaitStopped(`l${i}`);
     await must(runc(["delete", "-f", `l${i}`]), "runc delete");
     r.push(performance.now() - t0);
   }
-  const bs = stat(b), rs = stat(r);
-  results.lifecycle = { berth: bs, runc: rs, ratio: round(bs.median / rs.median) };
+  const bs = stat(b), cs = stat(c), rs = stat(r);
+  results.lifecycle = {
+    berth: bs,
+    checkout: cs,
+    runc: rs,
+    ratio: round(bs.median / rs.median),
+    checkoutRatio: round(cs.median / rs.median),
+  };
   row("lifecycle: run -d + delete -f", bs, rs);
+  checkoutRow("lifecycle", cs, rs);
 }
 
 // ---- single commands --------------------------------------------------------
 progress("single commands");
 const empty = join(base, "empty.ts");
 await Deno.writeTextFile(empty, "");
-async function bareDeno(): Promise<Stat> {
-  const xs: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    xs.push((await sh([Deno.execPath(), "run", "-A", "--quiet", empty])).ms);
-  }
-  return stat(xs);
+/** One bare `deno run` of an empty script: Deno's own start-up. */
+const bareDeno = () => sh([Deno.execPath(), "run", "-A", "--quiet", empty]);
+/**
+ * How much longer than a bare `deno run` each of `xs` took: the median of
+ * the differences to the bare run of the same round. This machine's speed
+ * drifts by a third over minutes; pairs taken seconds apart do not.
+ */
+function overBare(xs: number[], bare: number[]): number {
+  return stat(xs.map((x, i) => x - bare[i]!)).median;
 }
 {
-  const bare = await bareDeno();
-  results.bareDeno = bare;
-  row("bare `deno run` of an empty script", bare, null);
   await must(berth(["run", "-d", "--rootfs", rootfs, "st", "--", "sleep", "100000"]), "run st");
   await must(runc(["run", "-d", "--bundle", runcBundle, "st"]), "runc run st");
-  const b: number[] = [], r: number[] = [];
+  const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
+    bare.push((await bareDeno()).ms);
     b.push((await must(berth(["state", "st"]), "state")).ms);
+    c.push((await must(fromCheckout(["state", "st"]), "state")).ms);
     r.push((await must(runc(["state", "st"]), "runc state")).ms);
   }
   results.state = {
     berth: stat(b),
+    checkout: stat(c),
     runc: stat(r),
-    bareDeno: bare,
-    overBareDeno: round(stat(b).median - bare.median),
+    bareDeno: stat(bare),
+    overBareDeno: overBare(b, bare),
+    checkoutOverBareDeno: overBare(c, bare),
   };
+  row("bare `deno run` of an empty script", stat(bare), null);
   row("state (running container)", stat(b), stat(r));
+  rows.push(["  state − bare `deno run` (paired)", `+${overBare(b, bare)} ms`, "-", "-"]);
+  checkoutRow("state", stat(c), stat(r));
+  rows.push([
+    "  from a checkout (main.ts): state − bare `deno run`",
+    `+${overBare(c, bare)} ms`,
+    "-",
+    "-",
+  ]);
   await must(berth(["delete", "-f", "st"]), "delete st");
   await must(runc(["delete", "-f", "st"]), "runc delete st");
 }
@@ -224,21 +273,39 @@ async function bareDeno(): Promise<Stat> {
     }
     have = n;
     progress(`list with ${n}`);
-    const b: number[] = [], r: number[] = [];
+    const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      const bl = await must(berth(["list", "-q"]), "list");
-      if (bl.out.split("\n").filter((l) => l).length !== n) {
-        throw new Error(`berth list: expected ${n}`);
+      if (n === 0) bare.push((await bareDeno()).ms);
+      for (const [run, xs] of [[berth, b], [fromCheckout, c]] as const) {
+        const bl = await must(run(["list", "-q"]), "list");
+        if (bl.out.split("\n").filter((l) => l).length !== n) {
+          throw new Error(`berth list: expected ${n}`);
+        }
+        xs.push(bl.ms);
       }
-      b.push(bl.ms);
       r.push((await must(runc(["list", "-q"]), "runc list")).ms);
     }
     listResults[n] = {
       berth: stat(b),
+      checkout: stat(c),
       runc: stat(r),
       ratio: round(stat(b).median / stat(r).median),
+      checkoutRatio: round(stat(c).median / stat(r).median),
     };
     row(`list with ${n} containers`, stat(b), stat(r));
+    if (n === 0) {
+      results.listEmptyOverBareDeno = { berth: overBare(b, bare), checkout: overBare(c, bare) };
+      rows.push(["  list − bare `deno run` (paired)", `+${overBare(b, bare)} ms`, "-", "-"]);
+    }
+    checkoutRow(`list with ${n}`, stat(c), stat(r));
+    if (n === 0) {
+      rows.push([
+        "  from a checkout (main.ts): list − bare `deno run`",
+        `+${overBare(c, bare)} ms`,
+        "-",
+        "-",
+      ]);
+    }
   }
   results.list = listResults;
   // Prefix lookup and state cost with many containers.
@@ -376,11 +443,50 @@ function pssKb(pid: number): number {
 }
 
 // ---- optional: ctr and podman ----------------------------------------------------
-for (const tool of ["ctr", "podman"]) {
-  const found = await sh(["sh", "-c", `command -v ${tool}`]);
-  if (found.code !== 0) {
+/**
+ * One detached lifecycle with another tool on the same rootfs: start a
+ * sleeping container, kill it, remove it. ctr needs a running containerd.
+ */
+const OTHER_TOOLS: Record<string, (id: string) => string[][]> = {
+  ctr: (id) => [
+    ["ctr", "run", "-d", "--rootfs", rootfs, id, "sleep", "100000"],
+    ["ctr", "task", "kill", "--signal", "SIGKILL", id],
+    ["sh", "-c", `until ctr task ls | grep -q "^${id} .*STOPPED"; do sleep 0.001; done`],
+    ["ctr", "task", "delete", id],
+    ["ctr", "container", "delete", id],
+  ],
+  podman: (id) => [
+    ["podman", "run", "-d", "--name", id, "--rootfs", rootfs, "sleep", "100000"],
+    ["podman", "rm", "-f", "-t", "0", id],
+  ],
+};
+for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
+  if ((await sh(["sh", "-c", `command -v ${tool}`])).code !== 0) {
     rows.push([`${tool} lifecycle`, `skipped: ${tool} is not installed`, "-", "-"]);
     (results as Record<string, unknown>)[tool] = "not installed";
+    continue;
+  }
+  progress(`${tool} lifecycle`);
+  const xs: number[] = [];
+  let failure: string | null = null;
+  for (let i = 0; i < ROUNDS && failure === null; i++) {
+    const t0 = performance.now();
+    for (const argv of steps(`bench-${tool}-${i}`)) {
+      const r = await sh(argv, argv.includes("-d"));
+      if (r.code !== 0) {
+        failure = `${argv.slice(0, 3).join(" ")} exited ${r.code}`;
+        break;
+      }
+    }
+    xs.push(performance.now() - t0);
+  }
+  if (failure !== null) {
+    rows.push([`${tool} lifecycle`, `failed: ${failure}`, "-", "-"]);
+    (results as Record<string, unknown>)[tool] = { failed: failure };
+  } else {
+    const life = results.lifecycle as { berth: Stat };
+    (results as Record<string, unknown>)[tool] = { lifecycle: stat(xs) };
+    row(`${tool} lifecycle (berth ÷ ${tool} in the ratio column)`, life.berth, stat(xs), tool);
   }
 }
 

@@ -13,7 +13,9 @@ const decoder = new TextDecoder();
 /** The command line that runs berth under test. */
 export function berthArgv(): string[] {
   const bin = Deno.env.get("BERTH_TEST_BINARY");
-  return bin ? [bin] : [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+  if (!bin) return [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+  // The bundle (`deno task build`) runs under deno, like main.ts.
+  return bin.endsWith(".js") ? [Deno.execPath(), "run", "-A", "--quiet", bin] : [bin];
 }
 
 /** A pair of throwaway roots. */
