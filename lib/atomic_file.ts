@@ -9,6 +9,7 @@
  */
 
 import { basename, dirname, join } from "./path.ts";
+import { promised } from "./sync_io.ts";
 
 /** Options of {@linkcode writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -34,35 +35,44 @@ export async function writeFileAtomic(
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o600 });
+  // Synchronous calls: see sync_io.ts.
+  const file = Deno.openSync(tmp, { write: true, createNew: true, mode: options.mode ?? 0o600 });
   try {
     let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
     options.onStep?.("written");
-    await file.syncData();
+    file.syncDataSync();
     options.onStep?.("synced");
   } catch (err) {
     file.close();
-    await Deno.remove(tmp).catch(() => {});
+    removeQuietly(tmp);
     throw err;
   }
   file.close();
   try {
-    await Deno.rename(tmp, path);
+    Deno.renameSync(tmp, path);
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
+    removeQuietly(tmp);
     throw err;
   }
   options.onStep?.("renamed");
   await syncDir(dir);
 }
 
-/** fsyncs a directory so a rename or unlink in it is durable. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
+function removeQuietly(path: string): void {
   try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
+    Deno.removeSync(path);
+  } catch { /* gone already */ }
+}
+
+/** fsyncs a directory so a rename or unlink in it is durable. */
+export function syncDir(dir: string): Promise<void> {
+  return promised(() => {
+    const handle = Deno.openSync(dir, { read: true });
+    try {
+      handle.syncSync();
+    } finally {
+      handle.close();
+    }
+  });
 }

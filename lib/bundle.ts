@@ -18,6 +18,7 @@ import { basename, dirname, join } from "./path.ts";
 import { syncDir, writeFileAtomic } from "./atomic_file.ts";
 import { Exists, isNotFound } from "./errors.ts";
 import { unmountAll } from "./mounts.ts";
+import { promised } from "./sync_io.ts";
 
 /** The steps of {@linkcode createBundle}, in order. */
 export const BUNDLE_STEPS = ["bundle-dir", "config", "rootfs-dir", "work-dir", "layers"] as const;
@@ -49,32 +50,43 @@ export function rootfsDir(bundleDir: string): string {
   return join(bundleDir, "rootfs");
 }
 
+/**
+ * The member markers inside a bundle: an empty file per container that
+ * joined this one as its sandbox (see `membersOf` in ops/delete.ts).
+ */
+export function membersDir(bundleDir: string): string {
+  return join(bundleDir, "members");
+}
+
 /** Overlay layer directories inside a work directory. */
 export function layerDirs(workDir: string): { upper: string; work: string } {
   return { upper: join(workDir, "upper"), work: join(workDir, "work") };
 }
 
-async function mkdirNew(path: string, mode: number): Promise<void> {
-  try {
-    await Deno.mkdir(path, { mode });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new Exists(`${path} already exists`);
+// Synchronous calls (mkdir, rename, remove of a few small entries): see sync_io.ts.
+function mkdirNew(path: string, mode: number): Promise<void> {
+  return promised(() => {
+    try {
+      Deno.mkdirSync(path, { mode });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) {
+        throw new Exists(`${path} already exists`);
+      }
+      throw err;
     }
-    throw err;
-  }
+  });
 }
 
 /**
- * Creates the bundle directory (with `config.json` and an empty `rootfs/`)
- * and the work directory (with overlay `upper/` and `work/`). On failure,
+ * Creates the bundle directory (with `config.json`, an empty `rootfs/` and
+ * an empty `members/`) and the work directory (with overlay `upper/` and `work/`). On failure,
  * removes exactly the directories this call created and rethrows.
  */
 export async function createBundle(req: BundleRequest, options: BundleOptions = {}): Promise<void> {
   const created: string[] = [];
   const step = async (name: BundleStep) => await options.onStep?.(name);
   try {
-    await Deno.mkdir(dirname(req.bundleDir), { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(dirname(req.bundleDir), { recursive: true, mode: 0o711 });
     await mkdirNew(req.bundleDir, 0o711);
     created.push(req.bundleDir);
     await step("bundle-dir");
@@ -82,15 +94,16 @@ export async function createBundle(req: BundleRequest, options: BundleOptions = 
       mode: 0o600,
     });
     await step("config");
-    await Deno.mkdir(rootfsDir(req.bundleDir), { mode: 0o755 });
+    Deno.mkdirSync(rootfsDir(req.bundleDir), { mode: 0o755 });
+    Deno.mkdirSync(membersDir(req.bundleDir), { mode: 0o700 });
     await step("rootfs-dir");
-    await Deno.mkdir(dirname(req.workDir), { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(dirname(req.workDir), { recursive: true, mode: 0o711 });
     await mkdirNew(req.workDir, 0o711);
     created.push(req.workDir);
     await step("work-dir");
     const layers = layerDirs(req.workDir);
-    await Deno.mkdir(layers.upper, { mode: 0o755 });
-    await Deno.mkdir(layers.work, { mode: 0o700 });
+    Deno.mkdirSync(layers.upper, { mode: 0o755 });
+    Deno.mkdirSync(layers.work, { mode: 0o700 });
     await step("layers");
   } catch (err) {
     for (const dir of created.reverse()) {
@@ -116,14 +129,14 @@ export async function removeAtomically(
     `${TRASH_PREFIX}${basename(dir)}-${crypto.randomUUID().slice(0, 8)}`,
   );
   try {
-    await Deno.rename(dir, trash);
+    Deno.renameSync(dir, trash);
   } catch (err) {
     if (isNotFound(err)) return false;
     throw err;
   }
   await syncDir(dirname(dir));
   onRenamed();
-  await Deno.remove(trash, { recursive: true });
+  Deno.removeSync(trash, { recursive: true }); // a few small files: see sync_io.ts
   return true;
 }
 

@@ -16,6 +16,7 @@ import { liveness, startTimeOf } from "./proc.ts";
 import type { RuntimeTarget } from "./runtime.ts";
 import type { ContainerState, InFlight } from "./state_file.ts";
 import { canTransition } from "./status.ts";
+import { promised } from "./sync_io.ts";
 
 /** Resolves an ID or unique prefix in the context's namespace. */
 export function resolveContainer(ctx: Context, ref: string): Promise<string> {
@@ -138,18 +139,20 @@ export function applyExit(
  * a reader that saw the init gone would otherwise race it with a synthetic
  * 255 in the instant between its waitpid and its record.
  */
-export async function monitorAlive(ctx: Context): Promise<boolean> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(ctx.paths.monitorLock, { read: true });
-  } catch {
-    return false;
-  }
-  try {
-    return !(await file.tryLock(false));
-  } finally {
-    file.close();
-  }
+export function monitorAlive(ctx: Context): Promise<boolean> {
+  return promised(() => {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(ctx.paths.monitorLock, { read: true }); // see sync_io.ts
+    } catch {
+      return false;
+    }
+    try {
+      return !file.tryLockSync(false);
+    } finally {
+      file.close();
+    }
+  });
 }
 
 /**

@@ -17,6 +17,7 @@
 import { dirname } from "./path.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { isNotFound, Locked } from "./errors.ts";
+import { promised } from "./sync_io.ts";
 
 /** Options of {@linkcode FileLock.acquire}. */
 export interface LockOptions {
@@ -51,9 +52,9 @@ export class FileLock implements Disposable {
     const deadline = clock.monotonic() + timeoutMs;
     let delay = 1;
     for (;;) {
-      const file = await openLockFile(path);
+      const file = openLockFile(path);
       try {
-        while (!(await file.tryLock(true))) {
+        while (!file.tryLockSync(true)) {
           if (clock.monotonic() >= deadline) {
             throw new Locked(
               `${what} is locked by another berth process (gave up after ${timeoutMs} ms)`,
@@ -62,7 +63,7 @@ export class FileLock implements Disposable {
           await clock.sleep(delay);
           delay = Math.min(delay * 2, 20);
         }
-        if (await sameInode(file, path)) return new FileLock(path, file);
+        if (sameInode(file, path)) return new FileLock(path, file);
       } catch (err) {
         file.close();
         throw err;
@@ -73,16 +74,18 @@ export class FileLock implements Disposable {
   }
 
   /** Takes the lock only if it is free right now; `null` when it is held. */
-  static async tryAcquire(path: string): Promise<FileLock | null> {
-    for (;;) {
-      const file = await openLockFile(path);
-      if (!(await file.tryLock(true))) {
+  static tryAcquire(path: string): Promise<FileLock | null> {
+    return promised(() => {
+      for (;;) {
+        const file = openLockFile(path);
+        if (!file.tryLockSync(true)) {
+          file.close();
+          return null;
+        }
+        if (sameInode(file, path)) return new FileLock(path, file);
         file.close();
-        return null;
       }
-      if (await sameInode(file, path)) return new FileLock(path, file);
-      file.close();
-    }
+    });
   }
 
   /** True until released. */
@@ -101,15 +104,17 @@ export class FileLock implements Disposable {
    * Removes the lock file while still holding it, then releases. Waiters on
    * the old inode notice and retry on a fresh file.
    */
-  async releaseAndRemove(): Promise<void> {
-    if (this.#file === null) return;
-    try {
-      await Deno.remove(this.path);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    } finally {
-      this.release();
-    }
+  releaseAndRemove(): Promise<void> {
+    return promised(() => {
+      if (this.#file === null) return;
+      try {
+        Deno.removeSync(this.path);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      } finally {
+        this.release();
+      }
+    });
   }
 
   [Symbol.dispose](): void {
@@ -117,21 +122,22 @@ export class FileLock implements Disposable {
   }
 }
 
-async function openLockFile(path: string): Promise<Deno.FsFile> {
+// Synchronous file calls (open, a non-blocking flock, stat): see sync_io.ts.
+function openLockFile(path: string): Deno.FsFile {
   const options: Deno.OpenOptions = { read: true, write: true, create: true, mode: 0o600 };
   try {
-    return await Deno.open(path, options);
+    return Deno.openSync(path, options);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o711 });
-    return await Deno.open(path, options);
+    Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+    return Deno.openSync(path, options);
   }
 }
 
-async function sameInode(file: Deno.FsFile, path: string): Promise<boolean> {
-  const held = await file.stat();
+function sameInode(file: Deno.FsFile, path: string): boolean {
+  const held = file.statSync();
   try {
-    const current = await Deno.stat(path);
+    const current = Deno.statSync(path);
     return current.ino === held.ino && current.dev === held.dev;
   } catch (err) {
     if (isNotFound(err)) return false;

@@ -23,8 +23,8 @@ export function parseMountInfo(text: string): string[] {
 }
 
 /** Current mount points of this process's mount namespace. */
-export async function mountPoints(): Promise<string[]> {
-  return parseMountInfo(await Deno.readTextFile("/proc/self/mountinfo"));
+export function mountPoints(): Promise<string[]> {
+  return Promise.resolve(parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo")));
 }
 
 /** Mount points at or below `dir`, deepest first (the order to unmount in). */

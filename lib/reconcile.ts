@@ -10,6 +10,7 @@ import { initGone, isLive, monitorAlive, refreshLocked, withContainerLock } from
 import type { Context } from "./context.ts";
 import { NotFound } from "./errors.ts";
 import { FileLock } from "./lock.ts";
+import { liveness } from "./proc.ts";
 import type { ContainerState } from "./state_file.ts";
 
 /** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
@@ -20,14 +21,23 @@ export async function loadReconciled(ctx: Context, id: string): Promise<Containe
 }
 
 /**
- * For readers that hold no lock: repairs an interrupted operation if the
- * lock is free (a busy lock means the operation is still under way), and
+ * For readers that hold no lock: repairs an interrupted operation, and
  * records a stop whose process is gone. Null when the container is gone.
+ *
+ * A recorded operation whose process is alive is under way: it is left
+ * alone. One whose process is dead was interrupted: the reader takes the
+ * lock and repairs it, waiting if someone else holds the lock meanwhile
+ * (the monitor recording the exit it killed, another reader repairing), so
+ * the command that touches an interrupted container always settles it.
  */
 export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState | null> {
   if (s.op !== null) {
-    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(s.namespace, s.id));
-    if (lock === null) return s; // under way
+    const path = ctx.paths.lockFile(s.namespace, s.id);
+    let lock = await FileLock.tryAcquire(path);
+    if (lock === null) {
+      if (liveness(s.op.pid, s.op.pidStartTime) === "alive") return s; // under way
+      lock = await FileLock.acquire(path, `container "${s.id}"`, { clock: ctx.clock });
+    }
     try {
       const fresh = await ctx.store.tryLoad(s.namespace, s.id);
       const { repairLocked } = await import("./ops/repair.ts");

@@ -11,6 +11,7 @@ import { isTempName, writeFileAtomic } from "./atomic_file.ts";
 import { isNotFound, NotFound, RuntimeError } from "./errors.ts";
 import type { Paths } from "./paths.ts";
 import { type Status, STATUSES } from "./status.ts";
+import { promised } from "./sync_io.ts";
 
 /** An operation in flight, recorded before multi-step work starts. */
 export interface InFlight {
@@ -148,27 +149,31 @@ export class StateStore {
   }
 
   /** The state of `ns/id`, or null when there is none. */
-  async tryLoad(ns: string, id: string): Promise<ContainerState | null> {
-    const path = this.paths.stateFile(ns, id);
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (err) {
-      if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
-      throw err;
-    }
-    return parseState(decoder.decode(bytes), path);
+  tryLoad(ns: string, id: string): Promise<ContainerState | null> {
+    return promised(() => {
+      const path = this.paths.stateFile(ns, id);
+      let bytes: Uint8Array;
+      try {
+        bytes = Deno.readFileSync(path); // synchronous: see sync_io.ts
+      } catch (err) {
+        if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+        throw err;
+      }
+      return parseState(decoder.decode(bytes), path);
+    });
   }
 
   /** True when a state file exists for `ns/id` (one stat, no scan). */
-  async exists(ns: string, id: string): Promise<boolean> {
-    try {
-      await Deno.lstat(this.paths.stateFile(ns, id));
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+  exists(ns: string, id: string): Promise<boolean> {
+    return promised(() => {
+      try {
+        Deno.lstatSync(this.paths.stateFile(ns, id));
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    });
   }
 
   /** Atomically and durably replaces the state file of `state`. */
@@ -181,38 +186,44 @@ export class StateStore {
   }
 
   /** Removes the state file of `ns/id` (no error if it is already gone). */
-  async destroy(ns: string, id: string): Promise<void> {
-    try {
-      await Deno.remove(this.paths.stateFile(ns, id));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+  destroy(ns: string, id: string): Promise<void> {
+    return promised(() => {
+      try {
+        Deno.removeSync(this.paths.stateFile(ns, id));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    });
   }
 
   /** IDs that have a bundle directory in `ns` (hidden leftovers excluded). */
-  async ids(ns: string): Promise<string[]> {
-    const out: string[] = [];
-    try {
-      for await (const e of Deno.readDir(this.paths.containersDir(ns))) {
-        if (!e.name.startsWith(".") && !isTempName(e.name)) out.push(e.name);
+  ids(ns: string): Promise<string[]> {
+    return promised(() => {
+      const out: string[] = [];
+      try {
+        for (const e of Deno.readDirSync(this.paths.containersDir(ns))) {
+          if (!e.name.startsWith(".") && !isTempName(e.name)) out.push(e.name);
+        }
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
       }
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    return out.sort();
+      return out.sort();
+    });
   }
 
   /** Namespaces that have a directory under the root. */
-  async namespaces(): Promise<string[]> {
-    const out: string[] = [];
-    try {
-      for await (const e of Deno.readDir(this.paths.namespacesDir)) {
-        if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+  namespaces(): Promise<string[]> {
+    return promised(() => {
+      const out: string[] = [];
+      try {
+        for (const e of Deno.readDirSync(this.paths.namespacesDir)) {
+          if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+        }
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
       }
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    return out.sort();
+      return out.sort();
+    });
   }
 
   /**

@@ -28,7 +28,7 @@ async function dirs() {
 Deno.test("createBundle() makes the bundle and work directory with safe modes", async () => {
   const { base, req } = await dirs();
   await createBundle(req);
-  assertEquals(await listTree(req.bundleDir), ["config.json", "rootfs"]);
+  assertEquals(await listTree(req.bundleDir), ["config.json", "members", "rootfs"]);
   assertEquals(await listTree(req.workDir), ["upper", "work"]);
   assertEquals((await Deno.stat(req.bundleDir)).mode! & 0o777, 0o711);
   assertEquals((await Deno.stat(join(req.bundleDir, "config.json"))).mode! & 0o777, 0o600);
@@ -73,28 +73,37 @@ Deno.test("rollback never removes a directory that already existed", async () =>
   await Deno.remove(other.base, { recursive: true });
 });
 
-Deno.test("removeAtomically() never shows a half-deleted path", async () => {
+Deno.test("removeAtomically() never shows a half-deleted path to another process", async () => {
   const { base, req } = await dirs();
   await createBundle(req);
   // A big tree, so removal takes a while.
   for (let i = 0; i < 300; i++) await Deno.writeTextFile(join(req.bundleDir, `f${i}`), "x");
-  let removing = true;
-  const seen = new Set<string>();
-  const observer = (async () => {
-    while (removing) {
+  const whole = 303; // config.json, rootfs/, members/ and the 300 files
+  // Another process reads the directory in a loop until the path has been
+  // gone for a while, and reports what it saw.
+  const script = `
+    const seen = new Set(); let goneFor = 0;
+    const until = Date.now() + 20000;
+    Deno.writeTextFileSync(Deno.args[1], "watching");
+    while (goneFor < 200 && Date.now() < until) {
       try {
-        const names = await Array.fromAsync(Deno.readDir(req.bundleDir));
-        seen.add(names.length === 302 ? "whole" : `partial:${names.length}`);
-      } catch {
-        seen.add("gone");
-      }
-      await new Promise((r) => setTimeout(r, 0));
+        const n = [...Deno.readDirSync(Deno.args[0])].length;
+        seen.add(n === ${whole} ? "whole" : "partial:" + n); goneFor = 0;
+      } catch { seen.add("gone"); goneFor++; }
     }
-  })();
+    console.log(JSON.stringify([...seen]));`;
+  const ready = join(base, "ready");
+  const observer = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script, req.bundleDir, ready],
+    stdout: "piped",
+  }).spawn();
+  while (!(await Deno.stat(ready).then(() => true, () => false))) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
   assertEquals(await removeAtomically(req.bundleDir), true);
-  removing = false;
-  await observer;
-  assertEquals([...seen].filter((s) => s.startsWith("partial")), []);
+  const seen: string[] = JSON.parse(new TextDecoder().decode((await observer.output()).stdout));
+  assertTrue(seen.includes("whole") && seen.includes("gone"), JSON.stringify(seen));
+  assertEquals(seen.filter((s) => s.startsWith("partial")), []);
   assertEquals(await removeAtomically(req.bundleDir), false);
   assertEquals(await findLeftovers([join(req.bundleDir, "..")]), []);
   await Deno.remove(base, { recursive: true });

@@ -25,6 +25,7 @@ Deno.test("12 concurrent creates of one ID: one wins, the rest exit 4, nothing l
       "dup",
       "dup/config.json",
       "dup/init.pid",
+      "dup/members",
       "dup/rootfs",
       "dup/runc.log",
       "dup/state.json",

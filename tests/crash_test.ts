@@ -12,7 +12,10 @@ import {
 import { assertInvariants, assertUsable } from "./invariants.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { CRASH_POINTS } from "../lib/crash.ts";
+import { startTimeOf } from "../lib/proc.ts";
+import { join } from "node:path";
 
+const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
 const STAND_IN = fromFileUrl(new URL("./fixtures/criu_stand_in.sh", import.meta.url));
 
 /** Stands for the case's image directory in the case table. */
@@ -177,5 +180,48 @@ Deno.test("a stale monitor socket is removed by gc and replaced by the next moni
     assertEquals((await monitorPids(roots)).length, 1);
     await berthOk(roots, ["kill", "s1", "KILL"]);
     assertEquals((await berthOk(roots, ["wait", "s1"])).trim(), "255");
+  });
+});
+
+Deno.test("the command that touches an interrupted delete settles it, even while the lock is busy", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+    // A delete recorded by a process that has died ...
+    const victim = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const op = {
+      name: "delete",
+      pid: victim.pid,
+      pidStartTime: startTimeOf(victim.pid),
+      since: new Date().toISOString(),
+    };
+    victim.kill("SIGKILL");
+    await victim.status;
+    const file = join(roots.root, "ns/default/containers/c1/state.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ ...JSON.parse(await Deno.readTextFile(file)), op }),
+    );
+    // ... while another process (as the monitor recording an exit would) holds the lock a while.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        WORKER,
+        "hold",
+        join(roots.root, "ns/default/locks/c1.lock"),
+        "700",
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+    reader.releaseLock();
+    // The reader waits for the lock and finishes the delete: the container is gone.
+    const r = await berth(roots, ["state", "c1"]);
+    assertEquals(r.code, 3, r.stdout + r.stderr);
+    await holder.output();
+    assertEquals(await assertInvariants(roots, { c1: marker }, "settled by a reader"), []);
   });
 });

@@ -1,6 +1,10 @@
 // Sandboxes (pods): members join the sandbox's network, IPC and UTS namespaces.
-import { assertEquals, assertTrue } from "./assert.ts";
+import { join } from "node:path";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { berth, berthOk, eventually, stateOf, withRoots } from "./helpers.ts";
+import { createContext } from "../lib/context.ts";
+import { parseGlobals } from "../lib/globals.ts";
+import { membersOf } from "../lib/ops/delete.ts";
 
 Deno.test("members of a sandbox share its hostname and talk over loopback", async (t) => {
   await withRoots(async (roots, rootfs) => {
@@ -120,5 +124,44 @@ Deno.test("members of a sandbox share its hostname and talk over loopback", asyn
         }
       },
     );
+  });
+});
+
+Deno.test("a sandbox finds its members by their markers, without reading every state", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const run = (id: string, ...extra: string[]) =>
+      berthOk(roots, ["run", "-d", "--rootfs", rootfs, ...extra, id, "--", "sleep", "100"]);
+    await run("pod");
+    await run("m1", "--sandbox", "pod");
+    await berthOk(roots, ["create", "--rootfs", rootfs, "other", "--", "true"]);
+    const { globals } = parseGlobals(
+      ["--root", roots.root, "--data-root", roots.dataRoot],
+      () => undefined,
+    );
+    const real = createContext(globals);
+    // A store that refuses to list every state: membersOf must not need to.
+    const store = new Proxy(real.store, {
+      get(target, prop) {
+        if (prop === "list") return () => Promise.reject(new Error("read every state"));
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const ctx = { ...real, store };
+    const ids = async (c: typeof ctx, sid: string) =>
+      (await membersOf(c, "default", sid)).map((s) => s.id);
+    assertEquals(await ids(ctx, "pod"), ["m1"]);
+    assertEquals(await ids(ctx, "other"), []);
+    // A deleted member takes its marker along.
+    const markers = join(String((await stateOf(roots, "pod")).bundle), "members");
+    await berthOk(roots, ["delete", "-f", "m1"]);
+    assertEquals(await Array.fromAsync(Deno.readDir(markers)), []);
+    // A sandbox without markers (made by an older berth) is found by reading every state.
+    await run("m2", "--sandbox", "pod");
+    await Deno.remove(markers, { recursive: true });
+    await assertRejects(() => ids(ctx, "pod"), Error, "read every state");
+    assertEquals(await ids(real, "pod"), ["m2"]);
+    await berthOk(roots, ["delete", "-f", "pod"]);
+    assertEquals((await berth(roots, ["state", "m2"])).code, 3);
   });
 });

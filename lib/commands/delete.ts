@@ -10,7 +10,7 @@ import { resolveExisting } from "../ops/orphans.ts";
 import { isLive } from "../container.ts";
 import type { Context } from "../context.ts";
 import { exitCodeOf, InvalidArgument, messageOf, WrongState } from "../errors.ts";
-import { deleteContainer } from "../ops/delete.ts";
+import { deleteContainer, membersOf } from "../ops/delete.ts";
 
 const OPTIONS = [
   {
@@ -27,7 +27,7 @@ const OPTIONS = [
  */
 async function deleteMembers(ctx: Context, sid: string, force: boolean): Promise<void> {
   const ns = ctx.globals.namespace;
-  const members = (await ctx.store.list(ns)).filter((s) => s.sandbox === sid);
+  const members = await membersOf(ctx, ns, sid);
   const live = members.filter(isLive).map((s) => s.id);
   if (live.length > 0 && !force) {
     throw new WrongState(

@@ -9,7 +9,7 @@
  */
 
 import { join, resolve } from "../path.ts";
-import { createBundle, layerDirs, removeAtomically, rootfsDir } from "../bundle.ts";
+import { createBundle, layerDirs, membersDir, removeAtomically, rootfsDir } from "../bundle.ts";
 import { launchRequest, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
@@ -157,6 +157,22 @@ export interface CreateOptions {
 }
 
 /**
+ * Leaves a marker for member `id` in sandbox `sid`'s bundle, so deleting the
+ * sandbox finds its members without reading every state. A sandbox made
+ * by an older berth has no markers directory: nothing to mark, it is
+ * scanned instead. A marker whose member is gone is ignored.
+ */
+async function markMember(ctx: Context, ns: string, sid: string, id: string): Promise<void> {
+  try {
+    await Deno.writeFile(join(membersDir(ctx.paths.bundleDir(ns, sid)), id), new Uint8Array(), {
+      mode: 0o600,
+    });
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/**
  * Creates the container; returns its state (status `created`, or
  * `running` with `options.start`).
  */
@@ -233,6 +249,8 @@ async function createLocked(
   try {
     mountOverlay(rootfsDir(bundle), { lower: prepared.source, ...layerDirs(workDir) }, ctx.libc);
     crashPoint(ctx.crashAt, "create:mounted");
+    // The sandbox's marker goes first: a member is never recorded without one.
+    if (prepared.sandbox !== null) await markMember(ctx, ns, prepared.sandbox, req.id);
     await ctx.store.save(state);
     recorded = true;
     crashPoint(ctx.crashAt, "create:recorded");

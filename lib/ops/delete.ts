@@ -7,12 +7,12 @@
  */
 
 import { join } from "../path.ts";
-import { removeAtomically } from "../bundle.ts";
+import { membersDir, removeAtomically } from "../bundle.ts";
 import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
 import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
-import { BerthError, RuntimeError } from "../errors.ts";
+import { BerthError, isNotFound, RuntimeError } from "../errors.ts";
 import { unmountAll } from "../mounts.ts";
 import { monitorRequestIfRunning, replyError } from "../monitor_client.ts";
 import { liveness, startTimeOf } from "../proc.ts";
@@ -86,7 +86,40 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
+  if (s.sandbox !== null) {
+    // Its marker in the sandbox (a leftover one is ignored, see membersOf).
+    await Deno.remove(join(membersDir(ctx.paths.bundleDir(s.namespace, s.sandbox)), s.id))
+      .catch(() => {});
+  }
   await emit(ctx, "delete", s.namespace, s.id);
+}
+
+/**
+ * The members of sandbox `sid`: the containers named by the markers in its
+ * bundle that still name it as their sandbox. Reads no other state, so
+ * deleting a container costs the same however many there are. A sandbox
+ * made before markers existed (no markers directory) is looked up by
+ * reading every state of the namespace.
+ */
+export async function membersOf(
+  ctx: Context,
+  ns: string,
+  sid: string,
+): Promise<ContainerState[]> {
+  let names: string[];
+  try {
+    names = (await Array.fromAsync(Deno.readDir(membersDir(ctx.paths.bundleDir(ns, sid)))))
+      .map((e) => e.name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    return (await ctx.store.list(ns)).filter((s) => s.sandbox === sid);
+  }
+  const members: ContainerState[] = [];
+  for (const id of names) {
+    const s = await ctx.store.tryLoad(ns, id).catch(() => null);
+    if (s !== null && s.sandbox === sid) members.push(s);
+  }
+  return members;
 }
 
 /**
