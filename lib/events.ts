@@ -82,8 +82,11 @@ export async function appendEvent(
   const max = options.maxBytes ?? EVENTS_MAX_BYTES;
   const line = encoder.encode(JSON.stringify(event) + "\n");
   try {
+    // Full: rotate and try again. Should rotations keep failing (a stuck
+    // rotating process), the line still goes in, past the bound: an event
+    // is not dropped.
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await appendUnlessFull(paths, line, max)) break;
+      if (await appendUnlessFull(paths, line, max, attempt === 2)) break;
       await rotate(paths, max, line.length);
     }
   } catch {
@@ -111,11 +114,15 @@ function openCreating(path: string, options: Deno.OpenOptions, dir: string): Den
   }
 }
 
-/** Appends `line` under the shared lock unless the log is full; true when appended. */
+/**
+ * Appends `line` under the shared lock unless the log is full (or `force`);
+ * true when appended.
+ */
 async function appendUnlessFull(
   paths: ReturnType<typeof eventsPaths>,
   line: Uint8Array,
   max: number,
+  force: boolean,
 ): Promise<boolean> {
   const dir = dirname(paths.log);
   const lock = openCreating(
@@ -129,7 +136,7 @@ async function appendUnlessFull(
     const file = openCreating(paths.log, { append: true, create: true, mode: 0o600 }, dir);
     try {
       const size = file.statSync().size;
-      if (size > 0 && size + line.length > max) return false;
+      if (!force && size > 0 && size + line.length > max) return false;
       const n = file.writeSync(line); // one write(2): atomic with O_APPEND
       if (n !== line.length) throw new Error("short write");
       return true;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertTrue } from "./assert.ts";
 import { berth, berthArgv, berthOk, withRoots } from "./helpers.ts";
+import { appendEvent, eventsPaths } from "../lib/events.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
 
@@ -57,6 +58,32 @@ Deno.test("the log is rotated under concurrent writers: bounded, two files, whol
       assertTrue((await Deno.stat(join(data, f))).size <= max + 6 * 400, `${f} too big`);
     }
     assertTrue(current.length + old.length > 0);
+  } finally {
+    await Deno.remove(data, { recursive: true });
+  }
+});
+
+Deno.test("a full log whose rotation cannot happen still takes the event (past the bound)", async () => {
+  const data = await Deno.makeTempDir();
+  try {
+    const paths = eventsPaths(data);
+    await Deno.writeTextFile(paths.log, `${JSON.stringify({ type: "create", n: 0 })}\n`.repeat(50));
+    const full = (await Deno.stat(paths.log)).size;
+    // Another process holds events.lock exclusively, as a stuck rotation would.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", WORKER, "hold", paths.lock, "10000"],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+    reader.releaseLock();
+    const event = { time: "t", type: "gc" as const, namespace: null, id: "kept" };
+    await appendEvent(data, event, { maxBytes: full - 10 });
+    holder.kill("SIGKILL");
+    await holder.output();
+    const all = await lines(paths.log);
+    assertEquals(all.length, 51, "appended, not rotated and not dropped");
+    assertEquals((all.at(-1) as unknown as { id: string }).id, "kept");
   } finally {
     await Deno.remove(data, { recursive: true });
   }

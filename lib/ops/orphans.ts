@@ -15,25 +15,36 @@ import type { Context } from "../context.ts";
 import { isNotFound, NotFound } from "../errors.ts";
 import { isValidId } from "../id.ts";
 import { unmountAll } from "../mounts.ts";
+import { promised } from "../sync_io.ts";
 
-async function present(path: string): Promise<boolean> {
-  return await Deno.lstat(path).then(() => true, () => false);
+// Synchronous calls: see sync_io.ts.
+function present(path: string): Promise<boolean> {
+  return promised(() => {
+    try {
+      Deno.lstatSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
-/** `.trash-ID-xxxxxxxx` leftovers of `id` in `dir`. */
-async function trashOf(dir: string, id: string): Promise<string[]> {
-  const prefix = `${TRASH_PREFIX}${id}-`;
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(e.name.slice(prefix.length))) {
-        out.push(join(dir, e.name));
+/** `.trash-ID-xxxxxxxx` leftovers of `id` in `dir` (names only). */
+function trashOf(dir: string, id: string): Promise<string[]> {
+  return promised(() => {
+    const prefix = `${TRASH_PREFIX}${id}-`;
+    const out: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (e.name.startsWith(prefix) && /^[0-9a-f]{8}$/.test(e.name.slice(prefix.length))) {
+          out.push(join(dir, e.name));
+        }
       }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
