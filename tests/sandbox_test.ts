@@ -152,9 +152,11 @@ Deno.test("a sandbox finds its members by their markers, without reading every s
       (await membersOf(c, "default", sid)).map((s) => s.id);
     assertEquals(await ids(ctx, "pod"), ["m1"]);
     assertEquals(await ids(ctx, "other"), []);
-    // A deleted member takes its marker along.
+    // A deleted member takes its marker along; a member that failed to start leaves none.
     const markers = join(String((await stateOf(roots, "pod")).bundle), "members");
     await berthOk(roots, ["delete", "-f", "m1"]);
+    const bad = ["run", "-d", "--rootfs", rootfs, "--sandbox", "pod", "bad", "--", "/no/such"];
+    assertEquals((await berth(roots, bad)).code, 1);
     assertEquals(await Array.fromAsync(Deno.readDir(markers)), []);
     // A sandbox without markers (made by an older berth) is found by reading every state.
     await run("m2", "--sandbox", "pod");

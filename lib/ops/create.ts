@@ -283,6 +283,10 @@ async function createLocked(
     }
     await removeAtomically(bundle).catch(() => {});
     await removeAtomically(workDir).catch(() => {});
+    if (prepared.sandbox !== null) {
+      await Deno.remove(join(membersDir(ctx.paths.bundleDir(ns, prepared.sandbox)), req.id))
+        .catch(() => {});
+    }
     throw err;
   }
 }
