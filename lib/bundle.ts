@@ -136,8 +136,31 @@ export async function removeAtomically(
   }
   await syncDir(dirname(dir));
   onRenamed();
-  Deno.removeSync(trash, { recursive: true }); // a few small files: see sync_io.ts
+  removeTree(trash);
   return true;
+}
+
+/**
+ * Removes the tree at `path`. A `.trash-*` tree may be removed by two
+ * cleaners at once (its remover and a `gc`, which takes no container lock
+ * for leftovers): entries vanishing under this one, or the whole tree, are
+ * fine. Synchronous calls: see sync_io.ts.
+ */
+export function removeTree(path: string): void {
+  for (let attempt = 0;; attempt++) {
+    try {
+      Deno.removeSync(path, { recursive: true });
+      return;
+    } catch (err) {
+      if (!isNotFound(err) || attempt >= 3) throw err;
+    }
+    try {
+      Deno.lstatSync(path);
+    } catch (err) {
+      if (isNotFound(err)) return; // the other cleaner finished it
+      throw err;
+    }
+  }
 }
 
 /** Hidden leftovers of interrupted removals directly inside `parents`. */
@@ -161,7 +184,7 @@ export async function cleanupLeftovers(parents: string[]): Promise<string[]> {
   for (const path of await findLeftovers(parents)) {
     await unmountAll(path);
     try {
-      await Deno.remove(path, { recursive: true });
+      removeTree(path);
       removed.push(path);
     } catch (err) {
       if (!isNotFound(err)) throw err;

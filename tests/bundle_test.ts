@@ -109,6 +109,21 @@ Deno.test("removeAtomically() never shows a half-deleted path to another process
   await Deno.remove(base, { recursive: true });
 });
 
+Deno.test("removeAtomically() finishes when a gc removes its renamed tree first", async () => {
+  const { base, req } = await dirs();
+  await createBundle(req);
+  const parent = join(req.bundleDir, "..");
+  // Right after the rename, another cleaner (gc takes no lock for leftovers) removes the tree.
+  const gcMeanwhile = () => {
+    for (const t of [...Deno.readDirSync(parent)].filter((e) => e.name.startsWith(".trash-"))) {
+      Deno.removeSync(join(parent, t.name), { recursive: true });
+    }
+  };
+  assertEquals(await removeAtomically(req.bundleDir, gcMeanwhile), true);
+  assertEquals(await findLeftovers([parent]), []);
+  await Deno.remove(base, { recursive: true });
+});
+
 Deno.test("leftovers of an interrupted removal are found and cleaned up", async () => {
   const { base, req } = await dirs();
   await createBundle(req);

@@ -25,7 +25,7 @@
 
 import { join } from "../path.ts";
 import { isTempName } from "../atomic_file.ts";
-import { findLeftovers } from "../bundle.ts";
+import { findLeftovers, removeTree } from "../bundle.ts";
 import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";
 import type { Context } from "../context.ts";
 import { isNotFound, messageOf } from "../errors.ts";
@@ -175,7 +175,7 @@ async function gcNamespace(
   for (const path of await findLeftovers([containersDir, dataDir])) {
     await act(`removed the leftover ${path}`, `would remove the leftover ${path}`, async () => {
       await unmountAll(path);
-      await Deno.remove(path, { recursive: true });
+      removeTree(path);
     });
   }
   // Lock files of containers that are gone.

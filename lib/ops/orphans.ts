@@ -9,7 +9,7 @@
  */
 
 import { join } from "../path.ts";
-import { removeAtomically, TRASH_PREFIX } from "../bundle.ts";
+import { removeAtomically, removeTree, TRASH_PREFIX } from "../bundle.ts";
 import { resolveContainer, runtimeTarget, withFreeLock } from "../container.ts";
 import type { Context } from "../context.ts";
 import { isNotFound, NotFound } from "../errors.ts";
@@ -82,7 +82,7 @@ export async function removeOrphansLocked(
   ) {
     if (!dryRun) {
       await unmountAll(t);
-      await Deno.remove(t, { recursive: true });
+      removeTree(t);
     }
     done.push(`the leftover ${t}`);
   }
