@@ -89,7 +89,7 @@ export function createContext(globals: GlobalOptions, overrides: Partial<Context
     clock: systemClock,
     io,
     env: (k) => Deno.env.get(k),
-    self: selfCommand(),
+    self: overrides.self ?? selfCommand(), // main.ts passes its own: no second lookup
     crashAt: Deno.env.get("BERTH_CRASH_AT") || null,
     useMonitor: true,
     ...overrides,

@@ -76,13 +76,20 @@ export type RestartPolicy = "no" | "on-failure" | "always";
 
 /** The create/run inputs that define a container, as given. */
 export interface CreateArgs {
+  /** `--bundle DIR`, or null. */
   bundle: string | null;
+  /** `--rootfs DIR`, or null. */
   rootfs: string | null;
+  /** `--config FILE` (with --rootfs), or null. */
   config: string | null;
+  /** The command after `--` (empty: the config's). */
   command: string[];
+  /** `-e K=V` entries. */
   env: string[];
+  /** `--cwd DIR`, or null. */
   cwd: string | null;
   labels: Record<string, string>;
+  /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
   sandbox: string | null;
 }
 

@@ -9,6 +9,7 @@ import {
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventsOf,
   eventually,
   makeRoots,
   type Roots,
@@ -69,8 +70,7 @@ Deno.test("checkpoint stops the container and restore brings it back, exits stil
       assertEquals((await berthOk(roots, ["wait", "ck"])).trim(), "137");
     });
     await t.step("events show checkpoint and restore", async () => {
-      const types = (await berthOk(roots, ["events", "--format", "json"])).trim().split("\n")
-        .map((l) => JSON.parse(l).type);
+      const types = (await eventsOf(roots, null)).map((e) => e.type);
       assertEquals(types, ["create", "start", "checkpoint", "exit", "restore", "exit"]);
     });
     await t.step("delete after a checkpoint works although the runtime forgot it", async () => {

@@ -8,11 +8,11 @@ import {
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventsOf,
   eventually,
   listTree,
   makeRoots,
   monitorPids,
-  type Roots,
   stateOf,
   withRoots,
 } from "./helpers.ts";
@@ -29,14 +29,6 @@ async function hasCommand(program: string): Promise<boolean> {
 }
 
 const INSTALL = fromFileUrl(new URL("../scripts/install.sh", import.meta.url));
-
-async function eventsOf(
-  roots: Roots,
-  id: string,
-): Promise<{ type: string; time: string; restart?: number; exitCode?: number }[]> {
-  return (await berthOk(roots, ["events", "--format", "json"])).trim().split("\n").filter((l) => l)
-    .map((l) => JSON.parse(l)).filter((e) => e.id === id);
-}
 
 Deno.test("--restart on-failure restarts with back-off and stops after a success", async () => {
   await withRoots(async (roots, rootfs) => {

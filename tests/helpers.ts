@@ -18,6 +18,40 @@ export function berthArgv(): string[] {
   return bin.endsWith(".js") ? [Deno.execPath(), "run", "-A", "--quiet", bin] : [bin];
 }
 
+/** One event of `berth events --format json`. */
+export interface EventLine {
+  type: string;
+  time: string;
+  id: string | null;
+  restart?: number;
+  exitCode?: number;
+}
+
+/** The events of container `id` (all of them when `id` is null), oldest first. */
+export async function eventsOf(roots: Roots, id: string | null): Promise<EventLine[]> {
+  return (await berthOk(roots, ["events", "--format", "json"])).trim().split("\n")
+    .filter((l) => l).map((l) => JSON.parse(l) as EventLine)
+    .filter((e) => id === null || e.id === id);
+}
+
+/**
+ * The entries left in namespace "default" of `roots`: bundles, lock files,
+ * the runtime's state and work directories (each listed with its place).
+ */
+export async function leftovers(roots: Roots): Promise<string[]> {
+  const places = {
+    containers: join(roots.root, "ns/default/containers"),
+    locks: join(roots.root, "ns/default/locks"),
+    runc: join(roots.root, "ns/default/runc"),
+    data: join(roots.dataRoot, "ns/default"),
+  };
+  const out: string[] = [];
+  for (const [name, dir] of Object.entries(places)) {
+    out.push(...(await listTree(dir)).map((p) => `${name}/${p}`));
+  }
+  return out;
+}
+
 /** A pair of throwaway roots. */
 export interface Roots {
   root: string;

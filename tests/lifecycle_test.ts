@@ -6,7 +6,9 @@ import {
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventsOf,
   eventually,
+  leftovers,
   listTree,
   makeRoots,
   mountsUnder,
@@ -89,10 +91,7 @@ Deno.test("full lifecycle with the status after each step", async (t) => {
       await berthOk(roots, ["delete", "web1"]);
       assertEquals((await berth(roots, ["state", "web1"])).code, 3);
       assertEquals(await mountsUnder(bundle), []);
-      assertEquals(await listTree(join(roots.root, "ns/default/containers")), []);
-      assertEquals(await listTree(join(roots.root, "ns/default/locks")), []);
-      assertEquals(await listTree(join(roots.root, "ns/default/runc")), []);
-      assertEquals(await listTree(join(roots.dataRoot, "ns/default")), []);
+      assertEquals(await leftovers(roots), []);
     });
   });
 });
@@ -120,9 +119,7 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     const s = await stateOf(roots, "r1");
     assertEquals(s.status, "running");
     assertTrue(typeof s.pid === "number" && typeof s.startedAt === "string");
-    const kinds = (await berthOk(roots, ["events", "--format", "json"])).trim().split("\n")
-      .map((l) => JSON.parse(l) as { type: string; id: string })
-      .filter((e) => e.id === "r1").map((e) => e.type);
+    const kinds = (await eventsOf(roots, "r1")).map((e) => e.type);
     assertEquals(kinds, ["create", "start"]);
     await berthOk(roots, ["delete", "-f", "r1"]);
     // The runtime refuses to start it: one-line error, exit 1, no change on disk.
@@ -139,10 +136,7 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
     assertTrue(bad.stderr.startsWith("berth: "), bad.stderr);
     assertEquals((await berth(roots, ["state", "r2"])).code, 3);
-    assertEquals(await listTree(join(roots.root, "ns/default/containers")), []);
-    assertEquals(await listTree(join(roots.root, "ns/default/locks")), []);
-    assertEquals(await listTree(join(roots.root, "ns/default/runc")), []);
-    assertEquals(await listTree(join(roots.dataRoot, "ns/default")), []);
+    assertEquals(await leftovers(roots), []);
   });
 });
 

@@ -4,9 +4,8 @@
  * @module
  */
 
-import { noCommand, parseCommandArgs } from "../args.ts";
+import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InvalidArgument } from "../errors.ts";
 import { runChecks } from "../ops/doctor.ts";
 
 /** `doctor`. */
@@ -21,9 +20,7 @@ export const doctorCommand: Command<Record<never, never>> = {
   parse(args) {
     const p = parseCommandArgs("doctor", args, []);
     noCommand("doctor", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`doctor: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("doctor", p.positionals, []);
     return {};
   },
   async run(ctx) {

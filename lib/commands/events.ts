@@ -4,7 +4,7 @@
  * @module
  */
 
-import { bool, noCommand, parseCommandArgs, str } from "../args.ts";
+import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import { readRest } from "../bytes.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../context.ts";
@@ -75,9 +75,7 @@ export const eventsCommand: Command<EventsOptions> = {
   parse(args) {
     const p = parseCommandArgs("events", args, OPTIONS);
     noCommand("events", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`events: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("events", p.positionals, []);
     const format = str(p.values, "format") ?? "text";
     if (format !== "text" && format !== "json") {
       throw new InvalidArgument(`events: --format must be text or json, not "${format}"`);

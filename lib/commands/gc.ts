@@ -4,9 +4,8 @@
  * @module
  */
 
-import { bool, noCommand, parseCommandArgs } from "../args.ts";
+import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InvalidArgument } from "../errors.ts";
 import { emit } from "../events.ts";
 import { gc } from "../ops/gc.ts";
 
@@ -32,9 +31,7 @@ export const gcCommand: Command<{ dryRun: boolean }> = {
   parse(args) {
     const p = parseCommandArgs("gc", args, OPTIONS);
     noCommand("gc", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`gc: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("gc", p.positionals, []);
     return { dryRun: bool(p.values, "dry-run") };
   },
   async run(ctx, o) {

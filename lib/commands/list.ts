@@ -4,11 +4,10 @@
  * @module
  */
 
-import { bool, noCommand, parseCommandArgs, str } from "../args.ts";
+import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { isLive, startMonitorIfDead } from "../container.ts";
 import { reconcile } from "../reconcile.ts";
-import { InvalidArgument } from "../errors.ts";
 import { type ContainerState, publicState } from "../state_file.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
 
@@ -44,9 +43,7 @@ export const listCommand: Command<ListOptions> = {
   parse(args) {
     const p = parseCommandArgs("list", args, OPTIONS);
     noCommand("list", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`list: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("list", p.positionals, []);
     return {
       quiet: bool(p.values, "quiet"),
       format: formatOf("list", p),

@@ -4,9 +4,8 @@
  * @module
  */
 
-import { noCommand, parseCommandArgs } from "../args.ts";
+import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InvalidArgument } from "../errors.ts";
 import { defaultSpec } from "../spec.ts";
 
 /** `spec`. */
@@ -25,9 +24,7 @@ export const specCommand: Command<Record<never, never>> = {
   parse(args) {
     const p = parseCommandArgs("spec", args, []);
     noCommand("spec", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`spec: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("spec", p.positionals, []);
     return {};
   },
   run(ctx) {

@@ -4,9 +4,8 @@
  * @module
  */
 
-import { noCommand, parseCommandArgs } from "../args.ts";
+import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InvalidArgument } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 /** `version`. */
@@ -19,9 +18,7 @@ export const versionCommand: Command<Record<never, never>> = {
   parse(args) {
     const p = parseCommandArgs("version", args, []);
     noCommand("version", p.command);
-    if (p.positionals.length > 0) {
-      throw new InvalidArgument(`version: unexpected argument "${p.positionals[0]}"`);
-    }
+    expectPositionals("version", p.positionals, []);
     return {};
   },
   async run(ctx) {

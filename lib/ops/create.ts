@@ -20,31 +20,16 @@ import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
 import { launchArgs, requireRuntimeBinary } from "../runtime.ts";
-import type { ContainerState, RestartPolicy } from "../state_file.ts";
+import type { ContainerState, CreateArgs, RestartPolicy } from "../state_file.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "../reconcile.ts";
 import { transition } from "../status.ts";
 
 /** What `create`/`run` were asked for. */
-export interface CreateRequest {
+export interface CreateRequest extends CreateArgs {
   id: string;
-  /** `--bundle DIR`, or null. */
-  bundle: string | null;
-  /** `--rootfs DIR`, or null. */
-  rootfs: string | null;
-  /** `--config FILE` (with --rootfs), or null. */
-  config: string | null;
-  /** The command after `--` (empty: the config's). */
-  command: string[];
-  /** `-e K=V` entries. */
-  env: string[];
-  /** `--cwd DIR`, or null. */
-  cwd: string | null;
-  labels: Record<string, string>;
   /** Delete once it exits. */
   autoRemove: boolean;
-  /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
-  sandbox: string | null;
   /** Restart policy (`run -d --restart`). */
   restart: RestartPolicy;
 }
