@@ -97,6 +97,7 @@ export function launchRequest(ctx: Context, s: ContainerState): Omit<CreateReque
     pidFile: join(s.bundle, "init.pid"),
     stdout: logs.stdout,
     stderr: logs.stderr,
+    ...(s.terminal === true ? { terminal: true } : {}),
   };
 }
 

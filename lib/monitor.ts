@@ -30,6 +30,7 @@ import { BerthError, messageOf, RuntimeError } from "./errors.ts";
 import { ErrnoError } from "./libc.ts";
 import { FileLock } from "./lock.ts";
 import {
+  type AttachRequest,
   type CreateRequest,
   type KillRequest,
   type MonitorReply,
@@ -43,8 +44,10 @@ import type { ProcessRunner } from "./process.ts";
 import { trimFilePages } from "./memory_trim.ts";
 import { emit } from "./events.ts";
 import { liveness, procInfo, startTimeOf } from "./proc.ts";
-import { OciRuntime } from "./runtime.ts";
+import { type CreateIo, OciRuntime } from "./runtime.ts";
 import type { ContainerState } from "./state_file.ts";
+import { logFiles } from "./paths.ts";
+import type { TerminalHolder } from "./terminal/holder.ts";
 
 /** Options of {@linkcode runMonitor}. */
 export interface MonitorOptions {
@@ -155,6 +158,8 @@ class Monitor {
   #pollTimer: (() => void) | undefined;
   #trimTimer: (() => void) | undefined;
   #listener: Deno.UnixListener | null = null;
+  /** Masters of `-t` containers and stdin pipes (loaded with the first). */
+  #terminals: TerminalHolder | null = null;
   #done!: (code: number) => void;
   readonly #runner: ProcessRunner;
 
@@ -215,6 +220,7 @@ class Monitor {
     try {
       const req = await readMessage<MonitorRequest>(conn);
       if (req === null) return;
+      if (req.op === "attach") return await this.#attach(req, conn);
       const reply = await this.#dispatch(req);
       await writeMessage(conn, reply).catch(() => {});
     } catch (err) {
@@ -228,7 +234,7 @@ class Monitor {
     }
   }
 
-  async #dispatch(req: MonitorRequest): Promise<MonitorReply> {
+  async #dispatch(req: Exclude<MonitorRequest, AttachRequest>): Promise<MonitorReply> {
     if (this.#stopping) return { ok: false, kind: "retry", message: "monitor is shutting down" };
     try {
       switch (req.op) {
@@ -272,6 +278,40 @@ class Monitor {
       const kind = err instanceof BerthError ? err.name : "RuntimeError";
       return { ok: false, kind, message: messageOf(err) };
     }
+  }
+
+  /** The terminal holder, loaded on first use (most monitors never need it). */
+  async #holder(): Promise<TerminalHolder> {
+    if (this.#terminals === null) {
+      const { TerminalHolder } = await import("./terminal/holder.ts");
+      const { terminalLibc } = await import("./terminal/ffi.ts");
+      this.#terminals ??= new TerminalHolder(terminalLibc, (m) => this.log(m));
+    }
+    return this.#terminals;
+  }
+
+  /**
+   * Serves an attach client on `conn` until it leaves or the terminal (or
+   * stdin pipe) of `req.ns/req.id` is gone.
+   */
+  async #attach(req: AttachRequest, conn: Deno.Conn): Promise<void> {
+    const k = key(req.ns, req.id);
+    if (this.#stopping || this.#terminals === null || this.#terminals.kind(k) === null) {
+      const message = this.#stopping
+        ? "monitor is shutting down"
+        : `cannot attach to "${req.id}": the monitor holds no terminal for it`;
+      await writeMessage(conn, {
+        ok: false,
+        kind: this.#stopping ? "retry" : "WrongState",
+        message,
+      })
+        .catch(() => {});
+      return;
+    }
+    await writeMessage(conn, { ok: true });
+    await this.#terminals.attach(k, conn, new Uint8Array()).catch((err) =>
+      this.log(`attach ${k}: ${messageOf(err)}`)
+    );
   }
 
   /**
@@ -337,15 +377,41 @@ class Monitor {
   async #createNow(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {
     const runtime = new OciRuntime(req.runtime, this.#runner);
     const target = { root: req.runtimeRoot, id: req.id, logFile: req.logFile };
-    const io = { stdout: req.stdout, stderr: req.stderr };
-    await Deno.remove(req.pidFile).catch(() => {});
-    if (req.op === "restore") {
-      await runtime.restore(target, req.bundle, req.imagePath, req.pidFile, io);
-    } else if (req.start === true) {
-      await runtime.run(target, req.bundle, req.pidFile, io);
-    } else {
-      await runtime.create(target, req.bundle, req.pidFile, io);
+    const io: CreateIo = { stdout: req.stdout, stderr: req.stderr };
+    const k = key(req.ns, req.id);
+    // A terminal's master arrives on a console socket of the monitor's own
+    // (in its 0700 directory); a stdin pipe's writing end stays here.
+    const holder = req.terminal === true || req.stdin === true ? await this.#holder() : null;
+    const consoleSocket = req.terminal === true
+      ? (await import("./terminal/console_socket.ts")).ConsoleSocket.create(
+        holder!.lib,
+        this.ctx.paths.consoleDir,
+      )
+      : null;
+    let stdin: WritableStream<Uint8Array> | null = null;
+    if (consoleSocket !== null) io.consoleSocket = consoleSocket.path;
+    if (req.stdin === true && req.terminal !== true) io.onStdin = (w) => (stdin = w);
+    let master: number | null = null;
+    try {
+      await Deno.remove(req.pidFile).catch(() => {});
+      if (req.op === "restore") {
+        await runtime.restore(target, req.bundle, req.imagePath, req.pidFile, io);
+      } else if (req.start === true) {
+        await runtime.run(target, req.bundle, req.pidFile, io);
+      } else {
+        await runtime.create(target, req.bundle, req.pidFile, io);
+      }
+      if (consoleSocket !== null) master = consoleSocket.receive();
+    } catch (err) {
+      (stdin as WritableStream<Uint8Array> | null)?.close().catch(() => {});
+      throw err;
+    } finally {
+      consoleSocket?.close();
     }
+    // The log path comes from the monitor's own layout, never the request.
+    const logs = logFiles(this.ctx.paths.workDir(req.ns, req.id));
+    if (master !== null) holder!.holdTerminal(k, master, logs.stdout);
+    if (stdin !== null) holder!.holdPipe(k, stdin);
     const pid = Number((await Deno.readTextFile(req.pidFile)).trim());
     const startTime = startTimeOf(pid);
     this.#watch(req.ns, req.id, pid, startTime);

@@ -24,6 +24,13 @@ export interface CreateRequest {
   pidFile: string;
   stdout: string;
   stderr: string;
+  /**
+   * The container has a terminal (`-t`): the monitor receives its master
+   * on a console socket of its own and holds it (see lib/terminal/holder.ts).
+   */
+  terminal?: boolean;
+  /** Its stdin is a pipe the monitor holds for one `attach` client (foreground `run -i`). */
+  stdin?: boolean;
 }
 
 /** Run `runtime restore --detach` as the monitor's child and watch the container. */
@@ -84,6 +91,17 @@ export interface QuiesceRequest {
   id: string;
 }
 
+/**
+ * Connect to the terminal (or stdin pipe) of `ns/id`. After an ok reply
+ * the connection carries frames from the client (lib/terminal/frames.ts)
+ * and the terminal's output to it, until the terminal is gone.
+ */
+export interface AttachRequest {
+  op: "attach";
+  ns: string;
+  id: string;
+}
+
 /** Liveness check. */
 export interface PingRequest {
   op: "ping";
@@ -98,6 +116,7 @@ export type MonitorRequest =
   | KillRequest
   | RuntimeDeleteRequest
   | QuiesceRequest
+  | AttachRequest
   | PingRequest;
 
 /** A reply. */
@@ -116,6 +135,18 @@ export async function writeMessage(conn: Deno.Conn, msg: unknown): Promise<void>
 
 /** Reads one JSON line; null if the peer closed first. */
 export async function readMessage<T>(conn: Deno.Conn, maxBytes = 1 << 20): Promise<T | null> {
+  return (await readMessageAndRest<T>(conn, maxBytes))?.message ?? null;
+}
+
+/**
+ * Reads one JSON line and returns it with the bytes that came after it in
+ * the same read (a stream that follows the reply); null if the peer closed
+ * first.
+ */
+export async function readMessageAndRest<T>(
+  conn: Deno.Conn,
+  maxBytes = 1 << 20,
+): Promise<{ message: T; rest: Uint8Array } | null> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const buf = new Uint8Array(4096);
@@ -137,7 +168,7 @@ export async function readMessage<T>(conn: Deno.Conn, maxBytes = 1 << 20): Promi
         all.set(c, off);
         off += c.length;
       }
-      return JSON.parse(decoder.decode(all)) as T;
+      return { message: JSON.parse(decoder.decode(all)) as T, rest: chunk.slice(nl + 1) };
     }
     chunks.push(chunk);
     size += n;

@@ -4,6 +4,8 @@
  * ```
  * ROOT/                              (--root, volatile, mode 0711)
  *   monitor.sock  monitor.lock       the shared monitor's socket and lock
+ *   console/PID-RAND.sock            a console socket while a runtime hands over a
+ *                                    terminal master (mode 0700 directory)
  *   ns/NS/containers/ID/             a container's bundle:
  *       config.json  rootfs/  state.json  runc.log
  *   ns/NS/containers/.trash-*        an interrupted atomic delete
@@ -76,6 +78,14 @@ export class Paths {
   /** The lock the running monitor holds for its whole life. */
   get monitorLock(): string {
     return join(this.root, "monitor.lock");
+  }
+  /**
+   * Directory (0700) of the console sockets a runtime sends terminal
+   * masters to (`--console-socket`), one per create or `exec -t` while it
+   * runs, named `PID-RANDOM.sock` after the process that listens.
+   */
+  get consoleDir(): string {
+    return join(this.root, "console");
   }
   /** The monitor's diagnostics log. */
   get monitorLog(): string {

@@ -13,8 +13,10 @@ import { RuntimeError } from "./errors.ts";
 export interface ExecRequest {
   /** Program and arguments. */
   argv: string[];
-  /** Default "null". */
-  stdin?: "null" | "inherit";
+  /** Default "null". "piped": the writing end goes to `onStdin`. */
+  stdin?: "null" | "inherit" | "piped";
+  /** With `stdin: "piped"`: receives the child's stdin once spawned. */
+  onStdin?: (stdin: WritableStream<Uint8Array>) => void;
   /** Default "piped". */
   stdout?: "piped" | "null" | "inherit";
   /** Default "piped". */
@@ -68,6 +70,7 @@ export const denoRunner: ProcessRunner = {
       throw new RuntimeError(`cannot run "${program}": ${(err as Error).message}`);
     }
     req.onSpawn?.(child.pid);
+    if (req.stdin === "piped") req.onStdin?.(child.stdin);
     let timedOut = false;
     const cancelTimer = after(req.timeoutMs, () => {
       timedOut = true;

@@ -30,6 +30,17 @@ export interface RuntimeTarget {
 export interface CreateIo {
   stdout: string;
   stderr: string;
+  /**
+   * A terminal instead (`process.terminal` in its config): the runtime
+   * sends its master to this `--console-socket`; stdout/stderr then only
+   * get what the runtime itself writes.
+   */
+  consoleSocket?: string;
+  /**
+   * Its stdin is a pipe whose writing end goes here (foreground `run -i`),
+   * instead of /dev/null.
+   */
+  onStdin?: (stdin: WritableStream<Uint8Array>) => void;
 }
 
 /** The runtime's view of a container (`runc state`). */
@@ -101,8 +112,15 @@ export function requireRuntimeBinary(binary: string, path = Deno.env.get("PATH")
  * its init's pid to `pidFile`; with `start`, `run --detach` (create and
  * start in one call).
  */
-export function launchArgs(id: string, bundle: string, pidFile: string, start: boolean): string[] {
+export function launchArgs(
+  id: string,
+  bundle: string,
+  pidFile: string,
+  start: boolean,
+  consoleSocket?: string,
+): string[] {
   const args = ["--bundle", bundle, "--pid-file", pidFile, id];
+  if (consoleSocket !== undefined) args.unshift("--console-socket", consoleSocket);
   return start ? ["run", "--detach", ...args] : ["create", ...args];
 }
 
@@ -209,7 +227,8 @@ export class OciRuntime {
    */
   async #detached(op: string, t: RuntimeTarget, args: string[], io: CreateIo): Promise<void> {
     const inner = this.#argv(t, args);
-    const redirect = 'exec "$@" </dev/null >>"$BERTH_OUT" 2>>"$BERTH_ERR"';
+    const piped = io.onStdin !== undefined;
+    const redirect = `exec "$@" ${piped ? "" : "</dev/null "}>>"$BERTH_OUT" 2>>"$BERTH_ERR"`;
     const before = await this.#logSize(t.logFile);
     this.#trace?.(inner);
     const result = await this.runner.exec({
@@ -218,18 +237,24 @@ export class OciRuntime {
       stdout: "null",
       stderr: "null",
       env: { BERTH_OUT: io.stdout, BERTH_ERR: io.stderr },
+      ...(piped ? { stdin: "piped" as const, onStdin: io.onStdin! } : {}),
     });
     await this.#check(op, t, result, before);
   }
 
   /** `create --bundle B --pid-file P ID`, stdio to the log files. */
   async create(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
-    await this.#detached("create", t, launchArgs(t.id, bundle, pidFile, false), io);
+    await this.#detached(
+      "create",
+      t,
+      launchArgs(t.id, bundle, pidFile, false, io.consoleSocket),
+      io,
+    );
   }
 
   /** `run --detach --bundle B --pid-file P ID`: create and start in one call, stdio to the log files. */
   async run(t: RuntimeTarget, bundle: string, pidFile: string, io: CreateIo): Promise<void> {
-    await this.#detached("run", t, launchArgs(t.id, bundle, pidFile, true), io);
+    await this.#detached("run", t, launchArgs(t.id, bundle, pidFile, true, io.consoleSocket), io);
   }
 
   /** `restore --detach --image-path DIR --bundle B --pid-file P ID`, stdio to the log files. */
@@ -282,12 +307,17 @@ export class OciRuntime {
    * `exec --process FILE ID`, stdio inherited from berth. Returns the
    * process's exit code. With `detach`, returns once it started.
    */
-  async exec(t: RuntimeTarget, processFile: string, detach: boolean): Promise<number> {
+  async exec(
+    t: RuntimeTarget,
+    processFile: string,
+    detach: boolean,
+    stdin: "null" | "inherit" = detach ? "null" : "inherit",
+  ): Promise<number> {
     const args = ["exec", "--process", processFile, ...(detach ? ["--detach"] : []), t.id];
     const before = await this.#logSize(t.logFile);
     const stdio = detach ? "null" : "inherit";
     const r = await this.#run(this.#argv(t, args), {
-      stdin: stdio,
+      stdin,
       stdout: stdio,
       stderr: stdio,
       timeoutMs: detach ? this.#timeoutMs : 2 ** 31 - 1,
@@ -298,6 +328,30 @@ export class OciRuntime {
       if (msg !== null) throw mapRuntimeError("exec in", t.id, msg);
     }
     return r.code;
+  }
+
+  /**
+   * `exec --detach --console-socket S --pid-file P --process FILE ID` for a
+   * process with a terminal: returns once it started, its master sent to
+   * `consoleSocket`. Its exit is the caller's to reap (a child subreaper).
+   */
+  async execTerminal(
+    t: RuntimeTarget,
+    processFile: string,
+    consoleSocket: string,
+    pidFile: string,
+  ): Promise<void> {
+    await this.#call("exec in", t, [
+      "exec",
+      "--detach",
+      "--console-socket",
+      consoleSocket,
+      "--pid-file",
+      pidFile,
+      "--process",
+      processFile,
+      t.id,
+    ]);
   }
 
   /** `pause ID`. */

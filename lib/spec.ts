@@ -115,8 +115,12 @@ export function defaultSpec(): OciConfig {
   };
 }
 
-/** Checks the parts of a user-supplied config berth relies on. */
-export function validateConfig(value: unknown, where: string): OciConfig {
+/**
+ * Checks the parts of a user-supplied config berth relies on. A terminal
+ * is asked for with `-t`, never by the config (`ownBundle`: a bundle berth
+ * made, which may have one).
+ */
+export function validateConfig(value: unknown, where: string, ownBundle = false): OciConfig {
   const bad = (why: string) => new InvalidArgument(`invalid config ${where}: ${why}`);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw bad("not a JSON object");
@@ -130,14 +134,14 @@ export function validateConfig(value: unknown, where: string): OciConfig {
   if (typeof c.root !== "object" || c.root === null || typeof c.root.path !== "string") {
     throw bad(`"root.path" is missing`);
   }
-  if (c.process.terminal === true) {
-    throw bad(`"process.terminal" must be false: berth logs stdout/stderr to files`);
+  if (c.process.terminal === true && !ownBundle) {
+    throw bad(`"process.terminal" must be false: give -t for a terminal`);
   }
   return c;
 }
 
-/** Reads and validates a config file. */
-export async function readConfig(path: string): Promise<OciConfig> {
+/** Reads and validates a config file (`ownBundle`: see {@linkcode validateConfig}). */
+export async function readConfig(path: string, ownBundle = false): Promise<OciConfig> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -150,7 +154,7 @@ export async function readConfig(path: string): Promise<OciConfig> {
   } catch (err) {
     throw new InvalidArgument(`invalid config ${path}: ${(err as Error).message}`);
   }
-  return validateConfig(value, path);
+  return validateConfig(value, path, ownBundle);
 }
 
 /** What `create` changes in a config. */

@@ -69,6 +69,8 @@ export interface ContainerState extends PublicState {
   restartSuppressed?: boolean;
   /** What the container was created from (for `generate systemd`). */
   request?: CreateArgs;
+  /** It has a terminal (`-t`), whose master the monitor holds; `attach` connects to it. */
+  terminal?: boolean;
 }
 
 /** `--restart` policies. */

@@ -2,7 +2,7 @@
 # Installs what berth needs, only what is missing (idempotent), prepares a
 # busybox demo root filesystem, and runs a demo container.
 #   - Deno 2.x from the npm registry (pinned below)
-#   - runc and busybox-static from apt
+#   - runc and busybox-static from apt; tmux (the terminal tests drive a real terminal with it)
 # Usage: scripts/setup.sh [--no-demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,13 +23,14 @@ fi
 missing=()
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "runc and busybox-static present"
+  say "runc, busybox-static and tmux present"
 fi
 
 bash scripts/make_rootfs.sh "$DEMO_ROOTFS"

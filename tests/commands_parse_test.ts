@@ -186,6 +186,8 @@ Deno.test("exec needs a command after -- and an absolute --cwd", () => {
     env: { A: "1" },
     cwd: "/x",
     command: ["ls", "-l"],
+    interactive: false,
+    tty: false,
   });
   assertThrows(() => parse("exec", ["c1"]), InvalidArgument, "after --");
   assertThrows(() => parse("exec", ["c1", "--"]), InvalidArgument, "after --");
@@ -194,6 +196,30 @@ Deno.test("exec needs a command after -- and an absolute --cwd", () => {
     InvalidArgument,
     "absolute",
   );
+});
+
+Deno.test("exec and run parse -i and -t (-it combined); -d excludes them for exec, run -di needs -t", () => {
+  const e = parse("exec", ["-it", "c1", "--", "sh"]) as { interactive: boolean; tty: boolean };
+  assertEquals([e.interactive, e.tty], [true, true]);
+  assertThrows(() => parse("exec", ["-d", "-t", "c1", "--", "sh"]), InvalidArgument, "-d excludes");
+  const r = parse("run", ["-it", "--rootfs", "/r", "x"]) as {
+    interactive: boolean;
+    tty: boolean;
+    create: { terminal?: boolean; stdin?: boolean };
+  };
+  assertEquals([r.interactive, r.tty, r.create.terminal, r.create.stdin], [
+    true,
+    true,
+    true,
+    undefined,
+  ]);
+  const i = parse("run", ["-i", "--rootfs", "/r", "x"]) as { create: { stdin?: boolean } };
+  assertEquals(i.create.stdin, true);
+  const dt = parse("run", ["-dt", "--rootfs", "/r", "x"]) as { create: { terminal?: boolean } };
+  assertEquals(dt.create.terminal, true);
+  assertThrows(() => parse("run", ["-di", "--rootfs", "/r", "x"]), InvalidArgument, "needs -t");
+  assertEquals(parse("attach", ["box"]), { ref: "box" });
+  assertThrows(() => parse("attach", []), InvalidArgument);
 });
 
 Deno.test("logs parses -f", () => {

@@ -18,12 +18,28 @@ export interface RunOptions {
   create: CreateRequest;
   detach: boolean;
   rm: boolean;
+  /** `-i`: berth's stdin goes to the container. */
+  interactive: boolean;
+  /** `-t`: the container gets a terminal. */
+  tty: boolean;
 }
 
 const RUN_OPTIONS = [
   ...CREATE_OPTIONS,
   { name: "detach", short: "d", type: "boolean" as const, help: "return once the container runs" },
   { name: "rm", type: "boolean" as const, help: "delete the container once it exits" },
+  {
+    name: "interactive",
+    short: "i",
+    type: "boolean" as const,
+    help: "pass berth's stdin to the container (EOF closes it); default: /dev/null",
+  },
+  {
+    name: "tty",
+    short: "t",
+    type: "boolean" as const,
+    help: "give the container a terminal (-it: an interactive shell; -dt: attach later)",
+  },
   {
     name: "restart",
     type: "string" as const,
@@ -37,14 +53,20 @@ const RUN_OPTIONS = [
 export const runCommand: Command<RunOptions> = {
   name: "run",
   summary: "create and start a container (foreground: exit with its code)",
-  usage: "run [OPTIONS] [-d] [--rm] ID [-- CMD [ARG...]]",
+  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] ID [-- CMD [ARG...]]",
   description:
     "Without -d, stdout/stderr of the container go to berth's and berth exits with the\n" +
-    "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.",
+    "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.\n" +
+    "-it: an interactive shell (berth's terminal is raw meanwhile and restored after;\n" +
+    "Ctrl-P Ctrl-Q detaches and leaves it running). -dt: the monitor holds its terminal\n" +
+    "for `berth attach`; what it writes there also goes to its log.",
   options: RUN_OPTIONS,
   examples: [
     "berth run --rootfs /srv/rootfs --rm hello -- echo hello",
+    "berth run -it --rm --rootfs /srv/rootfs shell -- sh",
+    "printf 'a\\nb\\n' | berth run -i --rm --rootfs /srv/rootfs count -- wc -l",
     "berth run -d --rootfs /srv/rootfs web1 -- httpd -f",
+    "berth run -dt --rootfs /srv/rootfs box -- sh",
   ],
   parse(args) {
     const p = parseCommandArgs("run", args, RUN_OPTIONS);
@@ -63,9 +85,18 @@ export const runCommand: Command<RunOptions> = {
     if (restart !== "no" && rm) {
       throw new InvalidArgument("run: --restart and --rm exclude each other");
     }
-    return { create: { ...createRequestFrom("run", p, rm), restart }, detach, rm };
+    const interactive = bool(p.values, "interactive");
+    const tty = bool(p.values, "tty");
+    if (detach && interactive && !tty) {
+      throw new InvalidArgument("run: -d -i needs -t (attach to its terminal later)");
+    }
+    const create: CreateRequest = { ...createRequestFrom("run", p, rm), restart };
+    if (tty) create.terminal = true;
+    if (interactive && !detach && !tty) create.stdin = true;
+    return { create, detach, rm, interactive, tty };
   },
   async run(ctx, o) {
+    if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
     if (o.detach) {
       // Created and started in one runtime call: a failure rolls it all back.
       await createContainer(ctx, o.create, { start: true });
@@ -85,6 +116,34 @@ export const runCommand: Command<RunOptions> = {
     return await attach(ctx, s, logs, o.rm);
   },
 };
+
+/** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */
+async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {
+  const { checkTerminalUse } = await import("../terminal/checks.ts");
+  const { terminalLibc } = await import("../terminal/ffi.ts");
+  checkTerminalUse(terminalLibc, "run", o.interactive, o.tty);
+  const { prepareForeground, runForeground } = await import("../ops/interactive.ts");
+  const s = await createContainer(ctx, o.create);
+  const terminal = { input: o.interactive, tty: o.tty };
+  let prepared;
+  try {
+    prepared = await prepareForeground(ctx, s, terminal);
+  } catch (err) {
+    // Not started: removed again, as a failed start is with --rm.
+    const { deleteContainer } = await import("../ops/delete.ts");
+    await deleteContainer(ctx, ctx.globals.namespace, s.id, true).catch(() => {});
+    throw err;
+  }
+  try {
+    await startOrCleanUp(ctx, s.id, o.rm);
+  } catch (err) {
+    prepared.end.close();
+    prepared.logs.out?.close();
+    prepared.logs.err?.close();
+    throw err;
+  }
+  return await runForeground(ctx, s, prepared, { ...terminal, rm: o.rm });
+}
 
 /** Starts `id`; if that fails, a `--rm` container is deleted again. */
 async function startOrCleanUp(ctx: Context, id: string, rm: boolean): Promise<void> {

@@ -33,15 +33,23 @@ export async function openLogsAtEnd(workDir: string): Promise<OpenLogs> {
 }
 
 /**
+ * An interactive session run alongside (`-i`/`-t`, see ops/interactive.ts):
+ * told when the container exited; "detached" ends the attachment at once.
+ */
+export type SessionRunner = (exited: Promise<unknown>) => Promise<"ended" | "detached">;
+
+/**
  * Streams `logs` until the container `s` (running) exits; returns its exit
  * code. With `rm`, deletes it afterwards (if the monitor has not already).
- * Closes the log files.
+ * With a `session`, runs it too; if the user detaches, returns 0 at once
+ * and the container runs on. Closes the log files.
  */
 export async function attach(
   ctx: Context,
   s: ContainerState,
   logs: OpenLogs,
   rm: boolean,
+  session?: SessionRunner,
 ): Promise<number> {
   const handlers = Object.entries(FORWARDED).map(([sig, num]) => {
     const h = () => void ctx.runtime.kill(runtimeTarget(ctx, s), num).catch(() => {});
@@ -50,6 +58,7 @@ export async function attach(
   });
   try {
     const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
+    if (session !== undefined && (await session(exited)) === "detached") return 0;
     await Promise.all([
       logs.out ? follow(logs.out, (b) => ctx.io.out(b), exited) : null,
       logs.err ? follow(logs.err, (b) => ctx.io.err(b), exited) : null,

@@ -32,6 +32,10 @@ export interface CreateRequest extends CreateArgs {
   autoRemove: boolean;
   /** Restart policy (`run -d --restart`). */
   restart: RestartPolicy;
+  /** `-t`: the process gets a terminal, whose master the monitor holds. */
+  terminal?: boolean;
+  /** Foreground `run -i` without `-t`: stdin is a pipe the monitor holds for its one client. */
+  stdin?: boolean;
 }
 
 /** A validated request: the final config and the overlay's source. */
@@ -127,6 +131,11 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     hostname: req.id,
     cgroupsPath: ctx.paths.cgroupPath(ctx.globals.namespace, req.id),
   });
+  // The config's own `terminal` is replaced: without -t berth has no console socket.
+  config.process!.terminal = req.terminal === true;
+  if (req.terminal === true && !config.process!.env?.some((e) => e.startsWith("TERM="))) {
+    config.process!.env = [...(config.process!.env ?? []), "TERM=xterm"];
+  }
   const sandbox = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
   return { config, source, sandbox };
 }
@@ -219,6 +228,7 @@ async function createLocked(
     op: opRecord(ctx, "create"),
     restart: req.restart,
     restartCount: 0,
+    ...(req.terminal === true ? { terminal: true } : {}),
     request: {
       bundle: req.bundle === null ? null : resolve(req.bundle),
       rootfs: req.rootfs === null ? null : resolve(req.rootfs),
@@ -244,7 +254,8 @@ async function createLocked(
       runtimeTarget(ctx, state),
       launchArgs(req.id, launch.bundle, launch.pidFile, start),
     );
-    const reply = await monitorRequest(ctx, { op: "create", start, ...launch });
+    const stdin = req.stdin === true && req.terminal !== true ? { stdin: true } : {};
+    const reply = await monitorRequest(ctx, { op: "create", start, ...launch, ...stdin });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "create:runtime");

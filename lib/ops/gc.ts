@@ -15,7 +15,8 @@
  *   interrupted state saves;
  * - lock files of containers that are gone (removed while held, see
  *   `lib/lock.ts`, so a waiter can never end up holding a removed file);
- * - a monitor socket no monitor serves.
+ * - a monitor socket no monitor serves;
+ * - console sockets (terminal hand-over) whose process died.
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
  * `--data-root`, logs included, belong to no container and are removed.
@@ -88,6 +89,14 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
     await gcNamespace(ctx, ns, dry, monitorUp, act, report);
   }
   await gcMounts(ctx, act);
+  const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
+  for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
+    await act(
+      `removed the stale console socket ${path}`,
+      `would remove the stale console socket ${path}`,
+      () => Deno.remove(path),
+    );
+  }
   if (!monitorUp && (await exists(ctx.paths.monitorSocket))) {
     await act(
       `removed the stale monitor socket ${ctx.paths.monitorSocket}`,

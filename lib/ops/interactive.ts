@@ -1,0 +1,125 @@
+/**
+ * Interactive containers on the CLI side: foreground `run -i`/`-t` and
+ * `attach`. The monitor holds the terminal's master (or the stdin pipe);
+ * berth connects to it over the monitor's socket (`attach` request) and
+ * runs the session (lib/terminal/session.ts).
+ *
+ * @module
+ */
+
+import type { Context } from "../context.ts";
+import { NotFound, RuntimeError, WrongState } from "../errors.ts";
+import { connectMonitor, replyError } from "../monitor_client.ts";
+import { type MonitorReply, readMessageAndRest, writeMessage } from "../monitor_protocol.ts";
+import type { ContainerState } from "../state_file.ts";
+import { terminalLibc } from "../terminal/ffi.ts";
+import { Poller } from "../terminal/poller.ts";
+import { MonitorEnd, runSession } from "../terminal/session.ts";
+import { loadReconciled } from "../reconcile.ts";
+import { resolveExisting } from "./orphans.ts";
+import { attach, type OpenLogs, openLogsAtEnd, type SessionRunner } from "./attach.ts";
+import { waitExit } from "./wait.ts";
+
+/**
+ * Connects to what the monitor holds for `ns/id`: its terminal or stdin
+ * pipe. Refused (exit 5) when it holds none.
+ */
+export async function connectTerminal(ctx: Context, ns: string, id: string): Promise<MonitorEnd> {
+  const conn = await connectMonitor(ctx);
+  if (conn === null) {
+    throw new WrongState(
+      `cannot attach to "${id}": its terminal is gone (the monitor holding it has exited)`,
+    );
+  }
+  try {
+    await writeMessage(conn, { op: "attach", ns, id });
+    const r = await readMessageAndRest<MonitorReply>(conn);
+    if (r === null) throw new RuntimeError(`attach to "${id}": the berth monitor died`);
+    if (!r.message.ok) throw replyError(r.message);
+    return new MonitorEnd(conn, r.rest);
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+}
+
+/** What a foreground interactive run does. */
+export interface ForegroundTerminal {
+  /** `-i`. */
+  input: boolean;
+  /** `-t`. */
+  tty: boolean;
+}
+
+/**
+ * Prepares the session of the created (not yet started) container `s`:
+ * connects to its terminal or stdin pipe and, without `-t`, opens its logs.
+ * The caller starts it, then calls {@linkcode runForeground}.
+ */
+export async function prepareForeground(
+  ctx: Context,
+  s: ContainerState,
+  o: ForegroundTerminal,
+): Promise<{ end: MonitorEnd; logs: OpenLogs }> {
+  const end = await connectTerminal(ctx, s.namespace, s.id);
+  try {
+    const logs = o.tty ? { out: null, err: null } : await openLogsAtEnd(s.workDir);
+    return { end, logs };
+  } catch (err) {
+    end.close();
+    throw err;
+  }
+}
+
+/** Runs the session of the started container `s` until it exits (or the user detaches). */
+export function runForeground(
+  ctx: Context,
+  s: ContainerState,
+  prepared: { end: MonitorEnd; logs: OpenLogs },
+  o: ForegroundTerminal & { rm: boolean },
+): Promise<number> {
+  const session: SessionRunner = (exited) =>
+    runSession({
+      lib: terminalLibc,
+      poller: new Poller(terminalLibc),
+      end: prepared.end,
+      input: o.input,
+      tty: o.tty,
+      detachKeys: o.tty,
+      out: (b) => ctx.io.out(b),
+      until: exited,
+    });
+  return attach(ctx, s, prepared.logs, o.rm, session);
+}
+
+/**
+ * `attach ID`: connects berth's terminal to the container's until it exits
+ * (its exit code) or the user detaches with Ctrl-P Ctrl-Q (0).
+ */
+export async function attachContainer(ctx: Context, ref: string): Promise<number> {
+  const id = await resolveExisting(ctx, ref);
+  const s = await loadReconciled(ctx, id);
+  if (s.terminal !== true) {
+    throw new WrongState(
+      `cannot attach to "${id}": it has no terminal (started without -t); use "berth logs -f ${id}"`,
+    );
+  }
+  if (s.status === "stopped") {
+    throw new WrongState(`cannot attach to "${id}": container is stopped`);
+  }
+  const end = await connectTerminal(ctx, s.namespace, s.id);
+  const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
+  const how = await runSession({
+    lib: terminalLibc,
+    poller: new Poller(terminalLibc),
+    end,
+    input: true,
+    tty: true,
+    detachKeys: true,
+    out: (b) => ctx.io.out(b),
+  });
+  if (how === "detached") return 0;
+  const outcome = await exited.catch(() => null);
+  if (outcome === null) throw new NotFound(`container "${id}" is gone`);
+  return outcome.exitCode;
+}

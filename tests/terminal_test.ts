@@ -1,0 +1,282 @@
+/**
+ * Interactive containers end to end, on a real terminal (tmux) and the real
+ * runtime: `run -it`, `exec -it`, `run -i`/`exec -i` with piped input,
+ * `run -dt` + `attach` + Ctrl-P Ctrl-Q, window resizes, berth's terminal
+ * back in cooked mode afterwards, and a `-t` container whose monitor is
+ * killed (it gets SIGHUP; `gc` leaves nothing behind).
+ */
+
+import { assertEquals, assertTrue } from "./assert.ts";
+import {
+  berth,
+  berthArgv,
+  berthOk,
+  eventually,
+  leftovers,
+  listTree,
+  monitorPids,
+  type Roots,
+  stateOf,
+  withRoots,
+} from "./helpers.ts";
+import { haveTmux, shq, Tmux } from "./tmux.ts";
+
+const decoder = new TextDecoder();
+const TMUX = haveTmux();
+if (!TMUX) console.log("terminal_test: tmux is not installed, the terminal tests are skipped");
+
+/** The berth command line for a shell in a tmux pane. */
+const B = berthArgv().map(shq).join(" ");
+
+/** Runs berth with `input` on its stdin (a pipe). */
+async function berthIn(roots: Roots, args: string[], input: string) {
+  const [exe, ...pre] = berthArgv();
+  const child = new Deno.Command(exe!, {
+    args: [...pre, ...args],
+    env: roots.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input));
+  await w.close();
+  const out = await child.output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** `stty -a` of a terminal device, as seen from outside. */
+async function sttyOf(device: string): Promise<string> {
+  const r = await new Deno.Command("stty", { args: ["-a", "-F", device] }).output();
+  return decoder.decode(r.stdout);
+}
+
+/**
+ * `cmd` typed in a pane: then its exit code, and whether the terminal's
+ * termios afterwards are exactly those before (`stty -g`).
+ */
+function inPane(cmd: string): string {
+  return `S0=$(stty -g); ${cmd}; echo "RC=$?"; ` +
+    `[ "$(stty -g)" = "$S0" ] && echo TERMIOS=same || echo TERMIOS=changed`;
+}
+
+/** Raw mode (cfmakeraw) as `stty -a` shows it; a shell's line editor never clears isig or opost. */
+function isRaw(stty: string): boolean {
+  return /-isig/.test(stty) && /-icanon/.test(stty) && /-echo /.test(stty) && /-opost/.test(stty);
+}
+
+/** Runs `fn` with fresh roots and a tmux server. */
+function withTerminal(fn: (roots: Roots, rootfs: string, t: Tmux) => Promise<void>) {
+  return () =>
+    withRoots(async (roots, rootfs) => {
+      const t = new Tmux();
+      try {
+        await fn(roots, rootfs, t);
+      } finally {
+        await t.kill();
+      }
+    });
+}
+
+const opts = { ignore: !TMUX, sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "run -it: a prompt, answers, tty is /dev/pts/N, the shell's exit code, the terminal raw meanwhile and cooked after",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await t.start("a", roots.env);
+    const pane = await t.paneTty("a");
+    assertTrue(!isRaw(await sttyOf(pane)));
+    await t.line("a", inPane(`${B} run -it --rm --rootfs ${rootfs} it1 -- sh`));
+    await t.waitFor("a", /\/ # $/m);
+    const raw = await sttyOf(pane);
+    assertTrue(isRaw(raw), `raw during the session: ${raw}`);
+    await t.line("a", "tty; echo answer=$((6*7))");
+    const screen = await t.waitFor("a", /answer=42/);
+    assertTrue(/^\/dev\/pts\/\d+\s*$/m.test(screen), screen);
+    await t.line("a", "exit 3");
+    await t.waitFor("a", /RC=3\s+TERMIOS=same/);
+    assertTrue(!isRaw(await sttyOf(pane)));
+    // --rm: gone once it exited.
+    await eventually(async () => (await berth(roots, ["state", "it1"])).code === 3);
+  }),
+);
+
+Deno.test(
+  "exec -it in a running container: a prompt, tty, window resizes reach it, the exit code",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "ex1", "--", "sleep", "1000"]);
+    await t.start("a", roots.env, 100, 30);
+    const pane = await t.paneTty("a");
+    await t.line("a", inPane(`${B} exec -it ex1 -- sh`));
+    await t.waitFor("a", /\/ # $/m);
+    assertTrue(isRaw(await sttyOf(pane)));
+    await t.line("a", "tty; echo size=$(stty size)");
+    const screen = await t.waitFor("a", /size=30 100/);
+    assertTrue(/^\/dev\/pts\/\d+\s*$/m.test(screen), screen);
+    await t.resize("a", 90, 25);
+    await t.line("a", "echo size=$(stty size)");
+    await t.waitFor("a", /size=25 90/);
+    await t.line("a", "exit 4");
+    await t.waitFor("a", /RC=4\s+TERMIOS=same/);
+    assertEquals((await stateOf(roots, "ex1")).status, "running");
+  }),
+);
+
+Deno.test(
+  "run -dt, two attach sessions see the same output, Ctrl-P Ctrl-Q detaches and leaves it running, logs has it",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    assertEquals(
+      (await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "box", "--", "sh"])).trim(),
+      "",
+    );
+    assertEquals((await stateOf(roots, "box")).status, "running");
+    await t.start("a", roots.env, 100, 30);
+    await t.start("b", roots.env, 100, 30);
+    await t.line("a", inPane(`${B} attach box`));
+    await t.line("b", inPane(`${B} attach box`));
+    // Both are attached once a line typed in one shows in the other.
+    await eventually(
+      async () => {
+        await t.line("a", "echo sum=$((20+22))");
+        await new Promise((r) => setTimeout(r, 300));
+        return /sum=42/.test(await t.capture("b"));
+      },
+      30_000,
+      "both sessions attached",
+    );
+    await t.waitFor("a", /sum=42/);
+    await t.keys("a", "C-p", "C-q");
+    await t.waitFor("a", /RC=0\s+TERMIOS=same/);
+    assertEquals((await stateOf(roots, "box")).status, "running");
+    // The other session still works, and sees window resizes.
+    await t.resize("b", 80, 20);
+    await t.line("b", "echo size=$(stty size)");
+    await t.waitFor("b", /size=20 80/);
+    assertTrue(/sum=42/.test(await berthOk(roots, ["logs", "box"])), "logs has the output");
+    // Ctrl-P then another key is passed on (cat -v shows it), not a detach.
+    await t.line("b", "cat -v");
+    await t.keys("b", "C-p", "x", "Enter");
+    await t.waitFor("b", /\^Px/);
+    await t.keys("b", "C-d");
+    await t.line("b", "exit 7");
+    await t.waitFor("b", /RC=7\s+TERMIOS=same/);
+    const s = await stateOf(roots, "box");
+    assertEquals([s.status, s.exitCode], ["stopped", 7]);
+  }),
+);
+
+Deno.test(
+  "run -i and exec -i pass piped stdin (EOF ends it); without -i stdin is /dev/null",
+  { sanitizeOps: false, sanitizeResources: false },
+  () =>
+    withRoots(async (roots, rootfs) => {
+      const r = await berthIn(
+        roots,
+        ["run", "-i", "--rm", "--rootfs", rootfs, "p1", "--", "wc", "-l"],
+        "a\nb\n",
+      );
+      assertEquals([r.code, r.stdout.trim(), r.stderr], [0, "2", ""]);
+      const n = await berthIn(
+        roots,
+        ["run", "--rm", "--rootfs", rootfs, "p2", "--", "sh", "-c", "cat; echo end"],
+        "ignored\n",
+      );
+      assertEquals([n.code, n.stdout], [0, "end\n"]);
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "p3", "--", "sleep", "1000"]);
+      const e = await berthIn(
+        roots,
+        ["exec", "-i", "p3", "--", "sh", "-c", "wc -l; exit 6"],
+        "x\ny\nz\n",
+      );
+      assertEquals([e.code, e.stdout.trim()], [6, "3"]);
+      const en = await berthIn(roots, ["exec", "p3", "--", "wc", "-l"], "x\ny\n");
+      assertEquals([en.code, en.stdout.trim()], [0, "0"]);
+    }),
+);
+
+Deno.test(
+  "-it without a terminal on stdin: one-line error, exit 2, nothing created; -t alone works non-interactively",
+  { sanitizeOps: false, sanitizeResources: false },
+  () =>
+    withRoots(async (roots, rootfs) => {
+      for (const args of [["run", "-it", "--rootfs", rootfs, "n1", "--", "sh"]]) {
+        const r = await berthIn(roots, args, "echo hi\n");
+        assertEquals(r.code, 2);
+        assertEquals(r.stderr.trim().split("\n").length, 1);
+        assertTrue(r.stderr.startsWith("berth: run: -it needs a terminal"), r.stderr);
+      }
+      assertEquals(await leftovers(roots), []);
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "n2", "--", "sleep", "1000"]);
+      const ex = await berthIn(roots, ["exec", "-it", "n2", "--", "sh"], "");
+      assertEquals([ex.code, ex.stderr.startsWith("berth: exec: -it needs a terminal")], [2, true]);
+      const t = await berth(roots, [
+        "run",
+        "-t",
+        "--rm",
+        "--rootfs",
+        rootfs,
+        "n3",
+        "--",
+        "sh",
+        "-c",
+        "tty; exit 5",
+      ]);
+      assertEquals(t.code, 5);
+      assertTrue(/^\/dev\/pts\/\d+\r?$/m.test(t.stdout), t.stdout);
+      const et = await berth(roots, ["exec", "-t", "n2", "--", "tty"]);
+      assertEquals(et.code, 0);
+      assertTrue(/^\/dev\/pts\/\d+\r?$/m.test(et.stdout), et.stdout);
+    }),
+);
+
+Deno.test(
+  "attach: to a container without a terminal exit 5 with a hint to use logs -f; unknown exit 3",
+  { sanitizeOps: false, sanitizeResources: false },
+  () =>
+    withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "plain", "--", "sleep", "1000"]);
+      const r = await berth(roots, ["attach", "plain"]);
+      assertEquals(r.code, 5);
+      assertTrue(r.stderr.includes("logs -f plain"), r.stderr);
+      assertEquals((await berth(roots, ["attach", "nosuch"])).code, 3);
+    }),
+);
+
+Deno.test(
+  "monitor killed: a -t shell gets SIGHUP and stops; one ignoring SIGHUP runs on without a terminal; gc leaves nothing",
+  { sanitizeOps: false, sanitizeResources: false },
+  () =>
+    withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "hup", "--", "sh"]);
+      await berthOk(roots, [
+        "run",
+        "-dt",
+        "--rootfs",
+        rootfs,
+        "nohup",
+        "--",
+        "sh",
+        "-c",
+        "trap '' HUP; exec sleep 1000",
+      ]);
+      const [monitor] = await monitorPids(roots);
+      assertTrue(monitor !== undefined, "a monitor runs");
+      Deno.kill(monitor!, "SIGKILL");
+      await eventually(
+        async () => (await stateOf(roots, "hup")).status === "stopped",
+        30_000,
+        "the shell stopped",
+      );
+      assertEquals((await stateOf(roots, "nohup")).status, "running");
+      const a = await berth(roots, ["attach", "nohup"]);
+      assertEquals(a.code, 5);
+      assertTrue(a.stderr.includes("terminal"), a.stderr);
+      await berthOk(roots, ["delete", "-f", "hup", "nohup"]);
+      await berthOk(roots, ["gc"]);
+      assertEquals(await leftovers(roots), []);
+      assertEquals(await listTree(`${roots.root}/console`), []);
+    }),
+);
