@@ -45,6 +45,20 @@ export interface BundleOptions {
 /** Name prefix of a directory being removed. */
 export const TRASH_PREFIX = ".trash-";
 
+/**
+ * A scratch file an `exec` keeps in the bundle while it runs (its process
+ * file, its pid file): `.exec-PID-RANDOM.EXT`, PID being the exec's berth.
+ */
+export function execScratch(bundleDir: string, ext: string): string {
+  return join(bundleDir, `.exec-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.${ext}`);
+}
+
+/** The berth process that made exec scratch file `name`, or null if it is none. */
+export function execScratchOwner(name: string): number | null {
+  const m = /^\.exec-(\d+)-[0-9a-f]{8}\.[a-z]+$/.exec(name);
+  return m === null ? null : Number(m[1]);
+}
+
 /** The rootfs mount point inside a bundle. */
 export function rootfsDir(bundleDir: string): string {
   return join(bundleDir, "rootfs");

@@ -16,6 +16,8 @@ export const CRASH_POINTS = {
     "create:runtime", // runtime created the container, state not final
   ],
   start: ["start:recorded", "start:runtime"],
+  // exec -t: the runtime started the process and sent its terminal, not yet received.
+  exec: ["exec:terminal"],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   delete: [

@@ -1,10 +1,12 @@
 // Fault injection: berth SIGKILLed at every crash point, then repaired.
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import {
   berth,
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventually,
+  listTree,
   makeRoots,
   type Roots,
   withRoots,
@@ -225,3 +227,37 @@ Deno.test("the command that touches an interrupted delete settles it, even while
     assertEquals(await assertInvariants(roots, { c1: marker }, "settled by a reader"), []);
   });
 });
+
+Deno.test("exec -t killed at exec:terminal: its process is hung up, gc removes the console socket and the exec's files", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "1000"]);
+    assertEquals(CRASH_POINTS.exec, ["exec:terminal"]);
+    await crash(roots, "exec:terminal", ["exec", "-t", "c1", "--", ...cmd]);
+    const bundle = join(roots.root, "ns/default/containers/c1");
+    const scratch = async () =>
+      (await listTree(bundle)).filter((f) => f.startsWith(".exec-")).sort();
+    assertEquals((await scratch()).map((f) => f.replace(/.*\./, "")), ["json", "pid"]);
+    assertEquals((await listTree(join(roots.root, "console"))).length, 1);
+    // Nobody received the terminal: it closed with the killed berth, which hangs up the process.
+    const running = async () => {
+      for await (const e of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        const line = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+        if (line.replaceAll("\0", " ").trim() === marker) return true;
+      }
+      return false;
+    };
+    await eventually(async () => !(await running()), 10_000, "the exec'd process hung up");
+    const r = await berthOk(roots, ["gc"]);
+    assertTrue(/stale console socket/.test(r) && /its exec is gone/.test(r), r);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+    assertEquals(await scratch(), []);
+    assertEquals(await listTree(join(roots.root, "console")), []);
+    assertEquals(await stateOfRunning(roots, "c1"), "running");
+  });
+});
+
+async function stateOfRunning(roots: Roots, id: string): Promise<string> {
+  return JSON.parse(await berthOk(roots, ["state", id])).status;
+}

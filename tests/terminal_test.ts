@@ -91,14 +91,90 @@ Deno.test(
     await t.waitFor("a", /\/ # $/m);
     const raw = await sttyOf(pane);
     assertTrue(isRaw(raw), `raw during the session: ${raw}`);
-    await t.line("a", "tty; echo answer=$((6*7))");
+    await t.line("a", "tty; echo size=$(stty size); echo answer=$((6*7))");
     const screen = await t.waitFor("a", /answer=42/);
+    assertTrue(/size=30 100/.test(screen), `the window size at start: ${screen}`);
     assertTrue(/^\/dev\/pts\/\d+\s*$/m.test(screen), screen);
     await t.line("a", "exit 3");
     await t.waitFor("a", /RC=3\s+TERMIOS=same/);
     assertTrue(!isRaw(await sttyOf(pane)));
     // --rm: gone once it exited.
     await eventually(async () => (await berth(roots, ["state", "it1"])).code === 3);
+  }),
+);
+
+/** Pids of berth processes (not monitors) whose command line has `word`. */
+async function berthPids(word: string): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "")).split("\0");
+    if (
+      cmd.includes(word) && !cmd.includes("__monitor") && cmd.some((c) => /main\.ts$|berth/.test(c))
+    ) {
+      out.push(Number(e.name));
+    }
+  }
+  return out;
+}
+
+Deno.test(
+  "run -it: SIGTERM to berth goes to the container; berth exits with its code and the terminal restored",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await t.start("a", roots.env);
+    const pane = await t.paneTty("a");
+    await t.line(
+      "a",
+      inPane(
+        `${B} run -it --rm --rootfs ${rootfs} sig1 -- sh -c ` +
+          `'trap "exit 143" TERM; echo ready; while :; do sleep 0.1; done'`,
+      ),
+    );
+    await t.waitFor("a", /^ready/m);
+    assertTrue(isRaw(await sttyOf(pane)));
+    const [pid] = await berthPids("sig1");
+    assertTrue(pid !== undefined, "berth runs");
+    Deno.kill(pid!, "SIGTERM");
+    await t.waitFor("a", /RC=143\s+TERMIOS=same/);
+  }),
+);
+
+Deno.test(
+  "run -dt --restart on-failure: the restarted container has a new terminal that attach reaches",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await berthOk(roots, [
+      "run",
+      "-dt",
+      "--restart",
+      "on-failure",
+      "--rootfs",
+      rootfs,
+      "rs",
+      "--",
+      "sh",
+      "-c",
+      "read x; echo got=$x; exit 1",
+    ]);
+    await t.start("a", roots.env);
+    // Typed before attach reads it, a line waits in the terminal's input buffer.
+    await t.line("a", inPane(`${B} attach rs`));
+    await t.line("a", "one");
+    await t.waitFor("a", /got=one[\s\S]*RC=1\s+TERMIOS=same/);
+    await eventually(
+      async () => {
+        const s = await stateOf(roots, "rs");
+        return s.status === "running";
+      },
+      30_000,
+      "restarted",
+    );
+    await t.line("a", inPane(`${B} attach rs`));
+    await t.line("a", "two");
+    await t.waitFor("a", /got=two/);
+    assertTrue(/got=one[\s\S]*got=two/.test(await berthOk(roots, ["logs", "rs"])));
+    await berthOk(roots, ["delete", "-f", "rs"]);
   }),
 );
 

@@ -6,6 +6,7 @@
  */
 
 import { join } from "../path.ts";
+import { execScratch } from "../bundle.ts";
 import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../container.ts";
@@ -115,7 +116,7 @@ export const execCommand: Command<ExecOptions> = {
     if (o.cwd !== null) proc.cwd = o.cwd;
     proc.terminal = o.tty;
     if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");
-    const file = join(s.bundle, `.exec-${crypto.randomUUID().slice(0, 8)}.json`);
+    const file = execScratch(s.bundle, "json");
     await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
     try {
       if (o.tty) {

@@ -12,7 +12,7 @@
  * - containers the runtime knows and berth does not (a `runc create` that
  *   finished after berth was killed): `runtime delete --force`;
  * - `.trash-*` leftovers of interrupted removals and `.*.tmp-*` leftovers of
- *   interrupted state saves;
+ *   interrupted state saves; an `exec`'s scratch files once it is gone;
  * - lock files of containers that are gone (removed while held, see
  *   `lib/lock.ts`, so a waiter can never end up holding a removed file);
  * - a monitor socket no monitor serves;
@@ -26,7 +26,7 @@
 
 import { join } from "../path.ts";
 import { isTempName } from "../atomic_file.ts";
-import { findLeftovers, removeTree } from "../bundle.ts";
+import { execScratchOwner, findLeftovers, removeTree } from "../bundle.ts";
 import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";
 import type { Context } from "../context.ts";
 import { isNotFound, messageOf } from "../errors.ts";
@@ -154,6 +154,16 @@ async function gcNamespace(
       }
       const bundle = ctx.paths.bundleDir(ns, id);
       for (const f of await entries(bundle)) {
+        const execOwner = execScratchOwner(f.name);
+        if (execOwner !== null && !(await exists(`/proc/${execOwner}`))) {
+          const path = join(bundle, f.name);
+          await act(
+            `removed ${path} (its exec is gone)`,
+            `would remove ${path}`,
+            () => Deno.remove(path),
+          );
+          continue;
+        }
         if (!isTempName(f.name)) continue;
         const path = join(bundle, f.name);
         await act(`removed ${path}`, `would remove ${path}`, () => Deno.remove(path));

@@ -12,7 +12,8 @@
 import { after } from "../clock.ts";
 import type { Context } from "../context.ts";
 import { ErrnoError } from "../libc.ts";
-import { join } from "../path.ts";
+import { execScratch } from "../bundle.ts";
+import { crashPoint } from "../crash.ts";
 import type { RuntimeTarget } from "../runtime.ts";
 import { ConsoleSocket } from "./console_socket.ts";
 import { terminalLibc } from "./ffi.ts";
@@ -30,24 +31,25 @@ const DRAIN_MS = 500;
 
 /**
  * Runs the process described by `processFile` (its `terminal` set) in the
- * container of `target` with a terminal; `input`: berth's stdin goes to
- * it. Returns its exit code.
+ * container of `target` (bundle `bundle`, where its pid file goes) with a
+ * terminal; `input`: berth's stdin goes to it. Returns its exit code.
  */
 export async function execWithTerminal(
   ctx: Context,
   target: RuntimeTarget,
   processFile: string,
-  scratchDir: string,
+  bundle: string,
   input: boolean,
 ): Promise<number> {
   const lib = terminalLibc;
   ctx.libc.setChildSubreaper();
-  const pidFile = join(scratchDir, `.exec-${crypto.randomUUID().slice(0, 8)}.pid`);
+  const pidFile = execScratch(bundle, "pid");
   const socket = ConsoleSocket.create(lib, ctx.paths.consoleDir);
   let master: number;
   let pid: number;
   try {
     await ctx.runtime.execTerminal(target, processFile, socket.path, pidFile);
+    crashPoint(ctx.crashAt, "exec:terminal");
     master = socket.receive();
     pid = Number(Deno.readTextFileSync(pidFile).trim());
   } finally {
