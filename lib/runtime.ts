@@ -274,6 +274,7 @@ export class OciRuntime {
       bundle,
       "--pid-file",
       pidFile,
+      ...(io.consoleSocket !== undefined ? ["--console-socket", io.consoleSocket] : []),
       t.id,
     ], io);
   }

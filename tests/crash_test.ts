@@ -237,7 +237,7 @@ Deno.test("exec -t killed at exec:terminal: its process is hung up, gc removes t
     const bundle = join(roots.root, "ns/default/containers/c1");
     const scratch = async () =>
       (await listTree(bundle)).filter((f) => f.startsWith(".exec-")).sort();
-    assertEquals((await scratch()).map((f) => f.replace(/.*\./, "")), ["json", "pid"]);
+    assertEquals((await scratch()).map((f) => f.replace(/.*\./, "")).sort(), ["json", "pid"]);
     assertEquals((await listTree(join(roots.root, "console"))).length, 1);
     // Nobody received the terminal: it closed with the killed berth, which hangs up the process.
     const running = async () => {
