@@ -19,6 +19,7 @@ import { syncDir, writeFileAtomic } from "./atomic_file.ts";
 import { Exists, isNotFound } from "./errors.ts";
 import { unmountAll } from "./mounts.ts";
 import { promised } from "./sync_io.ts";
+import { logFiles } from "./paths.ts";
 
 /** The steps of {@linkcode createBundle}, in order. */
 export const BUNDLE_STEPS = ["bundle-dir", "config", "rootfs-dir", "work-dir", "layers"] as const;
@@ -34,6 +35,12 @@ export interface BundleRequest {
   workDir: string;
   /** The OCI config to write as `config.json`. */
   config: unknown;
+  /**
+   * Permission bits of the container's `/` (the overlay's upper directory):
+   * those of the source's root, set explicitly, never from berth's umask.
+   * Default 0755.
+   */
+  rootMode?: number;
 }
 
 /** Options of {@linkcode createBundle}. */
@@ -93,31 +100,41 @@ function mkdirNew(path: string, mode: number): Promise<void> {
 
 /**
  * Creates the bundle directory (with `config.json`, an empty `rootfs/` and
- * an empty `members/`) and the work directory (with overlay `upper/` and `work/`). On failure,
+ * an empty `members/`) and the work directory (with overlay `upper/` and
+ * `work/`, and empty logs). Every directory is 0700 and every file 0600,
+ * except `upper/` (the container's `/`, inside the private work directory). On failure,
  * removes exactly the directories this call created and rethrows.
  */
 export async function createBundle(req: BundleRequest, options: BundleOptions = {}): Promise<void> {
   const created: string[] = [];
   const step = async (name: BundleStep) => await options.onStep?.(name);
   try {
-    Deno.mkdirSync(dirname(req.bundleDir), { recursive: true, mode: 0o711 });
-    await mkdirNew(req.bundleDir, 0o711);
+    Deno.mkdirSync(dirname(req.bundleDir), { recursive: true, mode: 0o700 });
+    await mkdirNew(req.bundleDir, 0o700);
     created.push(req.bundleDir);
     await step("bundle-dir");
     await writeFileAtomic(join(req.bundleDir, "config.json"), JSON.stringify(req.config, null, 2), {
       mode: 0o600,
     });
     await step("config");
-    Deno.mkdirSync(rootfsDir(req.bundleDir), { mode: 0o755 });
+    Deno.mkdirSync(rootfsDir(req.bundleDir), { mode: 0o700 });
     Deno.mkdirSync(membersDir(req.bundleDir), { mode: 0o700 });
     await step("rootfs-dir");
-    Deno.mkdirSync(dirname(req.workDir), { recursive: true, mode: 0o711 });
-    await mkdirNew(req.workDir, 0o711);
+    Deno.mkdirSync(dirname(req.workDir), { recursive: true, mode: 0o700 });
+    await mkdirNew(req.workDir, 0o700);
     created.push(req.workDir);
     await step("work-dir");
     const layers = layerDirs(req.workDir);
-    Deno.mkdirSync(layers.upper, { mode: 0o755 });
+    // The container's side: `/` gets the source root's mode, whatever the
+    // umask. Private all the same: the work directory is 0700.
+    Deno.mkdirSync(layers.upper, { mode: 0o700 });
+    Deno.chmodSync(layers.upper, (req.rootMode ?? 0o755) & 0o7777);
     Deno.mkdirSync(layers.work, { mode: 0o700 });
+    // The logs, 0600 in a directory only root may enter: a container can
+    // chmod its log (through /proc/self/fd/1) but nobody else reaches it.
+    for (const log of Object.values(logFiles(req.workDir))) {
+      Deno.writeFileSync(log, new Uint8Array(), { mode: 0o600, createNew: true });
+    }
     await step("layers");
   } catch (err) {
     for (const dir of created.reverse()) {
@@ -154,27 +171,91 @@ export async function removeAtomically(
   return true;
 }
 
+/** Name prefix of a directory lifted to the top of a tree being removed. */
+const LIFTED_PREFIX = ".lifted-";
+
+/** Deepest level (and longest path below the top) {@linkcode removeTree} reaches. */
+const MAX_LEVELS = 64;
+const MAX_PATH = 1024;
+
 /**
- * Removes the tree at `path`. A `.trash-*` tree may be removed by two
- * cleaners at once (its remover and a `gc`, which takes no container lock
- * for leftovers): entries vanishing under this one, or the whole tree, are
- * fine. Synchronous calls: see sync_io.ts.
+ * Removes the tree at `path` iteratively with bounded file descriptors and
+ * path lengths: a directory more than {@linkcode MAX_LEVELS} levels (or
+ * {@linkcode MAX_PATH} bytes) below the top is first renamed up to the top,
+ * then each top-level entry, now shallow, is removed; the lifted ones go
+ * in the next round. So a tree of any depth (a container can make one
+ * 25,000 levels deep) needs neither a file descriptor nor a path component
+ * per level. A `.trash-*` tree may be removed by two cleaners at once (its
+ * remover and a `gc`, which takes no container lock for leftovers): entries
+ * vanishing under this one, or the whole tree, are fine. Synchronous calls:
+ * see sync_io.ts.
  */
 export function removeTree(path: string): void {
-  for (let attempt = 0;; attempt++) {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  if (!st.isDirectory) return removeGone(path);
+  const lifted = { n: 0 };
+  for (let stalled = 0;;) {
+    let names: { name: string; isDirectory: boolean }[];
     try {
-      Deno.removeSync(path, { recursive: true });
-      return;
-    } catch (err) {
-      if (!isNotFound(err) || attempt >= 3) throw err;
-    }
-    try {
-      Deno.lstatSync(path);
+      names = [...Deno.readDirSync(path)];
     } catch (err) {
       if (isNotFound(err)) return; // the other cleaner finished it
       throw err;
     }
+    let raced = false;
+    for (const e of names) {
+      const p = join(path, e.name);
+      try {
+        if (e.isDirectory) liftDeep(path, p, 1, lifted);
+        Deno.removeSync(p, { recursive: e.isDirectory });
+      } catch (err) {
+        if (!isNotFound(err) && !isNotEmpty(err)) throw err;
+        raced = true; // the other cleaner moved or removed something: next round
+      }
+    }
+    try {
+      Deno.removeSync(path);
+      return;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (!isNotEmpty(err)) throw err;
+    }
+    // Lifted directories (or the other cleaner's) wait for the next round.
+    if (raced && ++stalled > 1000) throw new Error(`cannot remove ${path}: it keeps changing`);
   }
+}
+
+/** Renames every directory below `dir` deeper than the bounds up to `top`. */
+function liftDeep(top: string, dir: string, level: number, lifted: { n: number }): void {
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.isDirectory) continue;
+    const p = join(dir, e.name);
+    if (level + 1 > MAX_LEVELS || p.length > MAX_PATH) {
+      const up = join(top, `${LIFTED_PREFIX}${lifted.n++}-${crypto.randomUUID().slice(0, 8)}`);
+      Deno.renameSync(p, up);
+    } else liftDeep(top, p, level + 1, lifted);
+  }
+}
+
+/** Removes a file or an empty directory; gone already is fine (so is not empty with `busy`). */
+function removeGone(path: string, busy = false): void {
+  try {
+    Deno.removeSync(path);
+  } catch (err) {
+    if (isNotFound(err) || (busy && isNotEmpty(err))) return;
+    throw err;
+  }
+}
+
+/** ENOTEMPTY (Deno has no error class for it). */
+function isNotEmpty(err: unknown): boolean {
+  return err instanceof Error && /not empty|ENOTEMPTY|os error 39/i.test(err.message);
 }
 
 /** Hidden leftovers of interrupted removals directly inside `parents`. */

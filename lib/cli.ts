@@ -12,6 +12,7 @@ import { type Context, createContext, type Output, stdio } from "./context.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "./errors.ts";
 import { GLOBAL_DEFAULTS, parseGlobals } from "./globals.ts";
 import { libc } from "./libc.ts";
+import { secureRoots } from "./host/roots.ts";
 
 /** `berth --help`. */
 export function globalHelp(commands: AnyCommand[]): string {
@@ -61,11 +62,16 @@ function wantsHelp(args: string[]): boolean {
  */
 export const INSPECTOR_GUARD_DELAY_MS = 100;
 
+/** berth's own umask: files and directories it makes are private whatever the caller's. */
+export const BERTH_UMASK = 0o077;
+
 /** Runs berth with `argv`; resolves to the exit code. */
 export async function main(
   argv: string[],
   overrides: Partial<Context> = {},
 ): Promise<number> {
+  // Everything berth creates is its own: umask 077 (children get 022, see process.ts).
+  Deno.umask(BERTH_UMASK);
   const io: Output = overrides.io ?? stdio;
   let debug = argv.includes("--debug") || Deno.env.get("BERTH_DEBUG") === "1";
   const cancelGuard = after(INSPECTOR_GUARD_DELAY_MS, () => {
@@ -101,6 +107,7 @@ export async function main(
       return 0;
     }
     const options = cmd.parse(args);
+    if (cmd.skipRootCheck !== true) secureRoots(globals);
     const ctx = createContext(globals, { ...overrides, io });
     return await cmd.run(ctx, options);
   } catch (err) {

@@ -22,6 +22,11 @@ export interface Command<O> {
   examples: string[];
   /** Not listed in help (the monitor's entry point). */
   hidden?: boolean;
+  /**
+   * Runs without the roots check (`secureRoots`): the command never uses
+   * the roots, or reports on them itself (`doctor`).
+   */
+  skipRootCheck?: boolean;
   /** Parses the arguments after the command name; throws InvalidArgument. */
   parse(args: string[]): O;
   /** Runs it; resolves to the exit code. */

@@ -109,7 +109,7 @@ function openCreating(path: string, options: Deno.OpenOptions, dir: string): Den
     return Deno.openSync(path, options);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     return Deno.openSync(path, options);
   }
 }

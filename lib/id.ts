@@ -13,6 +13,24 @@ export const ID_PATTERN = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 /** The longest valid ID. */
 export const ID_MAX_LENGTH = 76;
 
+/** The longest hostname the kernel takes (`sethostname`, HOST_NAME_MAX). */
+export const HOSTNAME_MAX_LENGTH = 64;
+
+/**
+ * The hostname of container `id`: the ID itself, or for a longer ID its
+ * first 55 characters, "-" and 8 hex digits of a hash of the whole ID
+ * (64 in all), so two long IDs with one prefix still differ.
+ */
+export function hostnameOf(id: string): string {
+  if (id.length <= HOSTNAME_MAX_LENGTH) return id;
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(id)) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${id.slice(0, HOSTNAME_MAX_LENGTH - 9)}-${h.toString(16).padStart(8, "0")}`;
+}
+
 /** A prefix may stop anywhere an ID may continue, e.g. `web-` of `web-1`. */
 const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 

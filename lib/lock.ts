@@ -129,7 +129,7 @@ function openLockFile(path: string): Deno.FsFile {
     return Deno.openSync(path, options);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     return Deno.openSync(path, options);
   }
 }

@@ -43,7 +43,7 @@ import { deleteLocked, REAP_TIMEOUT_MS } from "./ops/delete.ts";
 import type { ProcessRunner } from "./process.ts";
 import { trimFilePages } from "./memory_trim.ts";
 import { emit } from "./events.ts";
-import { liveness, procInfo, startTimeOf } from "./proc.ts";
+import { inCgroup, liveness, procInfo, startTimeOf } from "./proc.ts";
 import { type CreateIo, OciRuntime } from "./runtime.ts";
 import type { ContainerState } from "./state_file.ts";
 import { logFiles } from "./paths.ts";
@@ -116,8 +116,8 @@ function oomKills(cgroup: string): number {
 
 /** Runs the monitor until it goes idle; returns the exit code. */
 export async function runMonitor(ctx: Context, options: MonitorOptions): Promise<number> {
-  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o711 });
-  await Deno.mkdir(ctx.paths.dataRoot, { recursive: true, mode: 0o711 });
+  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(ctx.paths.dataRoot, { recursive: true, mode: 0o700 });
   const lock = await takeMonitorLock(ctx);
   if (lock === null) return 0; // another monitor serves this root
   // It runs runtime calls itself rather than asking a monitor (itself).
@@ -247,7 +247,9 @@ class Monitor {
           await this.#creating.get(key(req.ns, req.id))?.catch(() => {});
           return { ok: true };
         case "adopt":
-          this.#watch(req.ns, req.id, req.pid, req.startTime);
+          if (this.#watch(req.ns, req.id, req.pid, req.startTime) === null) {
+            return { ok: false, kind: "NotFound", message: `pid ${req.pid} is not in ${req.id}` };
+          }
           return { ok: true };
         case "kill":
           return await this.#killInit(req);
@@ -265,7 +267,7 @@ class Monitor {
             return { ok: true, watched: true, exitCode: past.exitCode };
           }
           if (w === undefined && req.pid !== null) {
-            w = this.#watch(req.ns, req.id, req.pid, req.startTime);
+            w = this.#watch(req.ns, req.id, req.pid, req.startTime) ?? undefined;
             this.#sweep();
           }
           if (w === undefined) return { ok: true, watched: false };
@@ -414,14 +416,33 @@ class Monitor {
     if (stdin !== null) holder!.holdPipe(k, stdin);
     const pid = Number((await Deno.readTextFile(req.pidFile)).trim());
     const startTime = startTimeOf(pid);
-    this.#watch(req.ns, req.id, pid, startTime);
+    if (this.#watch(req.ns, req.id, pid, startTime) === null) {
+      throw new RuntimeError(`${key(req.ns, req.id)}: pid ${pid} is not the container's init`);
+    }
     this.#sweep();
     return { ok: true, pid, startTime };
   }
 
-  #watch(ns: string, id: string, pid: number, startTime: number | null): Watch {
+  /**
+   * Watches `pid` as the init of `ns/id`, which it must be: the monitor's
+   * child or a process in the container's cgroup (a pid from a file or a
+   * request is never trusted otherwise: the monitor SIGKILLs what it
+   * watches), or `fromState`: recorded in a state file. Null otherwise.
+   */
+  #watch(
+    ns: string,
+    id: string,
+    pid: number,
+    startTime: number | null,
+    fromState = false,
+  ): Watch | null {
+    if (!Number.isInteger(pid) || pid <= 0) return null;
     const info = procInfo(pid);
     const child = info !== null && info.ppid === Deno.pid;
+    if (!child && !fromState && !inCgroup(pid, this.ctx.paths.cgroupPath(ns, id))) {
+      this.log(`refused to watch pid ${pid} as ${key(ns, id)}: not its init`);
+      return null;
+    }
     const w: Watch = { ns, id, pid, startTime, child, waiters: [], reaped: [] };
     this.#watches.set(key(ns, id), w);
     this.#cancelIdle();
@@ -468,7 +489,8 @@ class Monitor {
             false,
           );
         } else {
-          this.#watch(ns, s.id, s.pid, s.pidStartTime);
+          // From a state file under the private root, checked against its start time.
+          this.#watch(ns, s.id, s.pid, s.pidStartTime, true);
           this.log(`re-adopted ${ns}/${s.id} (pid ${s.pid})`);
         }
       }

@@ -74,7 +74,7 @@ export function spawnMonitor(ctx: Context): void {
 export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
   const first = await connectMonitor(ctx);
   if (first !== null) return first;
-  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o711 });
+  await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o700 });
   spawnMonitor(ctx);
   let spawnedAt = ctx.clock.monotonic();
   const deadline = spawnedAt + START_TIMEOUT_MS;

@@ -2,7 +2,7 @@
  * Where berth keeps things. Everything lives under the two roots:
  *
  * ```
- * ROOT/                              (--root, volatile, mode 0711)
+ * ROOT/                              (--root, volatile, mode 0700)
  *   monitor.sock  monitor.lock       the shared monitor's socket and lock
  *   console/PID-RAND.sock            a console socket while a runtime hands over a
  *                                    terminal master (mode 0700 directory)
@@ -11,7 +11,7 @@
  *   ns/NS/containers/.trash-*        an interrupted atomic delete
  *   ns/NS/locks/ID.lock              the container's sidecar lock file
  *   ns/NS/runc/                      the OCI runtime's --root
- * DATA/                              (--data-root, persistent, mode 0711)
+ * DATA/                              (--data-root, persistent, mode 0700)
  *   ns/NS/ID/                        a container's work directory:
  *       upper/  work/                overlay layers
  *       stdout.log  stderr.log       what the container wrote

@@ -58,3 +58,22 @@ export function cmdline(pid: number): string {
     return "";
   }
 }
+
+/**
+ * True when `pid` is in cgroup `path` (or below it) in any hierarchy of
+ * /proc/PID/cgroup (v1 and v2): how berth tells a container's process from
+ * any other process whose pid someone wrote into a file.
+ */
+export function inCgroup(pid: number, path: string, text?: string): boolean {
+  let lines = text;
+  try {
+    lines ??= Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return false;
+  }
+  for (const line of lines.split("\n")) {
+    const p = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
+    if (p === path || p.startsWith(path + "/")) return true;
+  }
+  return false;
+}

@@ -46,6 +46,9 @@ export interface ProcessRunner {
 
 const decoder = new TextDecoder();
 
+/** The umask of the processes berth starts. */
+export const CHILD_UMASK = 0o022;
+
 const SIGNAL_NUMBERS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 };
 
 /** The real runner. */
@@ -61,6 +64,10 @@ export const denoRunner: ProcessRunner = {
     };
     if (req.env !== undefined) options.env = req.env;
     let child: Deno.ChildProcess;
+    // berth's own umask is 077 (see cli.ts); its children (the runtime, and
+    // through it the container's side) get the usual 022. Spawning is
+    // synchronous, so nothing else of berth runs under 022 meanwhile.
+    const umask = Deno.umask(CHILD_UMASK);
     try {
       child = new Deno.Command(program, options).spawn();
     } catch (err) {
@@ -68,6 +75,8 @@ export const denoRunner: ProcessRunner = {
         throw new RuntimeError(`"${program}" not found`);
       }
       throw new RuntimeError(`cannot run "${program}": ${(err as Error).message}`);
+    } finally {
+      Deno.umask(umask);
     }
     req.onSpawn?.(child.pid);
     if (req.stdin === "piped") req.onStdin?.(child.stdin);

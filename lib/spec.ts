@@ -11,6 +11,12 @@
  */
 
 import { InvalidArgument } from "./errors.ts";
+import {
+  applySecurity,
+  capabilitySets,
+  DEFAULT_SECURITY,
+  RUNC_CAPABILITIES,
+} from "./host/security.ts";
 
 /** A loosely typed OCI config: berth touches only a few fields. */
 export type OciConfig = Record<string, unknown> & {
@@ -21,10 +27,16 @@ export type OciConfig = Record<string, unknown> & {
   linux?: Record<string, unknown>;
 };
 
-const CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
-
-/** A fresh copy of the default config. */
+/**
+ * A fresh copy of the default config, with berth's security defaults
+ * (see host/security.ts; the cgroup namespace is added at create time).
+ */
 export function defaultSpec(): OciConfig {
+  return applySecurity(runcSpec(), DEFAULT_SECURITY, { cgroupV2: false });
+}
+
+/** runc's default config, adjusted as the module doc says. */
+function runcSpec(): OciConfig {
   return {
     ociVersion: "1.0.2-dev",
     process: {
@@ -33,12 +45,7 @@ export function defaultSpec(): OciConfig {
       args: ["sh"],
       env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
       cwd: "/",
-      capabilities: {
-        bounding: [...CAPS],
-        effective: [...CAPS],
-        permitted: [...CAPS],
-        ambient: [...CAPS],
-      },
+      capabilities: capabilitySets(RUNC_CAPABILITIES),
       rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
     },

@@ -9,6 +9,7 @@
 
 import { isTempName, writeFileAtomic } from "./atomic_file.ts";
 import { isNotFound, NotFound, RuntimeError } from "./errors.ts";
+import { isValidId } from "./id.ts";
 import type { Paths } from "./paths.ts";
 import { type Status, STATUSES } from "./status.ts";
 import { promised } from "./sync_io.ts";
@@ -93,6 +94,10 @@ export interface CreateArgs {
   labels: Record<string, string>;
   /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
   sandbox: string | null;
+  /** `--privileged` (absent in states of older berths: false). */
+  privileged?: boolean;
+  /** `--security-opt` values, as given (absent: none). */
+  securityOpt?: string[];
 }
 
 /** The printed projection of a state. */
@@ -146,6 +151,29 @@ export function parseState(text: string, where: string): ContainerState {
   return v as unknown as ContainerState;
 }
 
+/**
+ * Reads a state file's bytes: null when there is none; a RuntimeError when
+ * it is not a regular file (a FIFO would block the open forever, a device
+ * could be anything). The roots are private (see host/roots.ts), so the
+ * check and the read see the same file.
+ */
+function readStateBytes(path: string): Uint8Array | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (err) {
+    if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+  if (!st.isFile) throw new RuntimeError(`corrupt state file ${path}: not a regular file`);
+  try {
+    return Deno.readFileSync(path); // synchronous: see sync_io.ts
+  } catch (err) {
+    if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+}
+
 /** Reads, writes and lists the state files of one pair of roots. */
 export class StateStore {
   constructor(readonly paths: Paths) {}
@@ -161,15 +189,27 @@ export class StateStore {
   tryLoad(ns: string, id: string): Promise<ContainerState | null> {
     return promised(() => {
       const path = this.paths.stateFile(ns, id);
-      let bytes: Uint8Array;
-      try {
-        bytes = Deno.readFileSync(path); // synchronous: see sync_io.ts
-      } catch (err) {
-        if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
-        throw err;
-      }
-      return parseState(decoder.decode(bytes), path);
+      const bytes = readStateBytes(path);
+      return bytes === null
+        ? null
+        : this.#located(parseState(decoder.decode(bytes), path), ns, id, path);
     });
+  }
+
+  /**
+   * A state file's paths are never trusted: the bundle, rootfs and work
+   * directory are recomputed from the roots and the ID (a forged state
+   * could otherwise name any directory for `delete` to remove), and its
+   * ID and namespace must be those of its place.
+   */
+  #located(s: ContainerState, ns: string, id: string, path: string): ContainerState {
+    if (s.id !== id || s.namespace !== ns) {
+      throw new RuntimeError(`corrupt state file ${path}: it names ${s.namespace}/${s.id}`);
+    }
+    s.bundle = this.paths.bundleDir(ns, id);
+    s.rootfs = `${s.bundle}/rootfs`;
+    s.workDir = this.paths.workDir(ns, id);
+    return s;
   }
 
   /** True when a state file exists for `ns/id` (one stat, no scan). */
@@ -211,7 +251,7 @@ export class StateStore {
       const out: string[] = [];
       try {
         for (const e of Deno.readDirSync(this.paths.containersDir(ns))) {
-          if (!e.name.startsWith(".") && !isTempName(e.name)) out.push(e.name);
+          if (!e.name.startsWith(".") && !isTempName(e.name) && isValidId(e.name)) out.push(e.name);
         }
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -244,16 +284,16 @@ export class StateStore {
     const out: ContainerState[] = [];
     for (const id of await this.ids(ns)) {
       const path = this.paths.stateFile(ns, id);
-      let bytes: Uint8Array;
+      let bytes: Uint8Array | null;
       try {
-        bytes = Deno.readFileSync(path);
+        bytes = readStateBytes(path);
       } catch (err) {
-        if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) continue;
         warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
         continue;
       }
+      if (bytes === null) continue;
       try {
-        out.push(parseState(decoder.decode(bytes), path));
+        out.push(this.#located(parseState(decoder.decode(bytes), path), ns, id, path));
       } catch (err) {
         warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
       }

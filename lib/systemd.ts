@@ -29,6 +29,8 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.cwd !== null) args.push("--cwd", req.cwd);
   for (const [k, v] of Object.entries(req.labels)) args.push("--label", `${k}=${v}`);
   if (req.sandbox !== null) args.push("--sandbox", req.sandbox);
+  if (req.privileged === true) args.push("--privileged");
+  for (const o of req.securityOpt ?? []) args.push("--security-opt", o);
   args.push(id);
   if (req.command.length > 0) args.push("--", ...req.command);
   return args;

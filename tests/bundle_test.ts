@@ -7,6 +7,7 @@ import {
   createBundle,
   findLeftovers,
   removeAtomically,
+  removeTree,
 } from "../lib/bundle.ts";
 import { Exists } from "../lib/errors.ts";
 import { listTree } from "./helpers.ts";
@@ -27,11 +28,30 @@ async function dirs() {
 
 Deno.test("createBundle() makes the bundle and work directory with safe modes", async () => {
   const { base, req } = await dirs();
-  await createBundle(req);
+  // Whatever the umask: every directory 0700, every file 0600, and `/` of
+  // the container (upper) the source root's mode, never the umask's.
+  const umask = Deno.umask(0o000);
+  try {
+    await createBundle({ ...req, rootMode: 0o751 });
+  } finally {
+    Deno.umask(umask);
+  }
   assertEquals(await listTree(req.bundleDir), ["config.json", "members", "rootfs"]);
-  assertEquals(await listTree(req.workDir), ["upper", "work"]);
-  assertEquals((await Deno.stat(req.bundleDir)).mode! & 0o777, 0o711);
-  assertEquals((await Deno.stat(join(req.bundleDir, "config.json"))).mode! & 0o777, 0o600);
+  assertEquals(await listTree(req.workDir), ["stderr.log", "stdout.log", "upper", "work"]);
+  for (
+    const d of [
+      req.bundleDir,
+      req.workDir,
+      join(req.bundleDir, "rootfs"),
+      join(req.workDir, "work"),
+    ]
+  ) {
+    assertEquals((await Deno.stat(d)).mode! & 0o777, 0o700, d);
+  }
+  for (const f of [join(req.bundleDir, "config.json"), join(req.workDir, "stdout.log")]) {
+    assertEquals((await Deno.stat(f)).mode! & 0o777, 0o600, f);
+  }
+  assertEquals((await Deno.stat(join(req.workDir, "upper"))).mode! & 0o777, 0o751);
   assertEquals(JSON.parse(await Deno.readTextFile(join(req.bundleDir, "config.json"))), req.config);
   await Deno.remove(base, { recursive: true });
 });
@@ -137,4 +157,36 @@ Deno.test("leftovers of an interrupted removal are found and cleaned up", async 
   assertEquals(await listTree(parent), ["c2"]);
   assertTrue((await findLeftovers([parent, join(base, "missing")])).length === 0);
   await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("removeTree() removes a tree deeper than the fd limit, with bounded paths", async () => {
+  const base = await Deno.makeTempDir();
+  const depth = 3000;
+  // Built with relative paths (the full one is far past PATH_MAX); a file
+  // and a sibling at some levels, so lifted directories carry content.
+  const r = await new Deno.Command("perl", {
+    args: [
+      "-e",
+      `chdir $ARGV[0] or die; for (1..${depth}) { mkdir "d" or die; if ($_ % 7 == 0) { mkdir "s"; open(F, ">f"); close F; } chdir "d" or die; }`,
+      base,
+    ],
+  }).output();
+  assertEquals(r.code, 0);
+  // A descriptor limit well below the depth: the recursive removal fails,
+  // the iterative one does not (run in a child with `ulimit -n 256`).
+  const code = `import { removeTree } from ${
+    JSON.stringify(new URL("../lib/bundle.ts", import.meta.url).href)
+  };
+removeTree(Deno.args[0]);`;
+  const run = (script: string) =>
+    new Deno.Command("sh", {
+      args: ["-c", `ulimit -n 256; exec "$@"`, "sh", Deno.execPath(), "eval", script, base],
+      stderr: "piped",
+    }).output();
+  const naive = await run(`Deno.removeSync(Deno.args[0], { recursive: true });`);
+  assertTrue(naive.code !== 0, "the recursive removal was expected to run out of descriptors");
+  const iterative = await run(code);
+  assertEquals(iterative.code, 0, new TextDecoder().decode(iterative.stderr));
+  await assertRejects(() => Deno.lstat(base), Deno.errors.NotFound);
+  removeTree(base); // gone already: fine
 });

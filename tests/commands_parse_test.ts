@@ -44,6 +44,8 @@ Deno.test("create parses its options and the command after --", () => {
       autoRemove: false,
       sandbox: null,
       restart: "no",
+      privileged: false,
+      securityOpt: [],
     },
   );
 });

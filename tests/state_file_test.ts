@@ -91,3 +91,33 @@ Deno.test("readers never see a partial file while another process saves", async 
   assertTrue(reads > 50, `only ${reads} reads`);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("paths in a state file are recomputed from the roots and the ID, never trusted", async () => {
+  const { root, store } = await storeIn();
+  const s = sampleState(root, 7);
+  await store.save({ ...s, bundle: "/victim", rootfs: "/victim/rootfs", workDir: "/victim" });
+  const loaded = await store.load("default", "c");
+  assertEquals(loaded.bundle, join(root, "ns/default/containers/c"));
+  assertEquals(loaded.rootfs, join(root, "ns/default/containers/c/rootfs"));
+  assertEquals(loaded.workDir, join(root, "ns/default/c"));
+  assertEquals((await store.list("default")).map((x) => x.workDir), [join(root, "ns/default/c")]);
+  // A state that names another container is corrupt, not followed.
+  await Deno.writeTextFile(
+    join(root, "ns/default/containers/c/state.json"),
+    JSON.stringify({ ...s, id: "d" }),
+  );
+  await assertRejects(() => store.load("default", "c"), RuntimeError, "names default/d");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a state file that is a FIFO is corrupt, and reading it does not block", async () => {
+  const { root, store } = await storeIn();
+  const file = join(root, "ns/default/containers/c/state.json");
+  const r = await new Deno.Command("mkfifo", { args: [file] }).output();
+  assertEquals(r.code, 0);
+  await assertRejects(() => store.load("default", "c"), RuntimeError, "not a regular file");
+  const warnings: string[] = [];
+  assertEquals(await store.list("default", (m) => warnings.push(m)), []);
+  assertEquals(warnings.length, 1);
+  await Deno.remove(root, { recursive: true });
+});

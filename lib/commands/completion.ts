@@ -14,6 +14,7 @@ const SHELLS = ["bash", "zsh", "fish"] as const;
 /** `completion`. */
 export const completionCommand: Command<{ shell: typeof SHELLS[number] }> = {
   name: "completion",
+  skipRootCheck: true,
   summary: "print a shell completion script (commands, flags, existing IDs)",
   usage: "completion bash|zsh|fish",
   options: [],

@@ -6,6 +6,7 @@
  */
 
 import {
+  bool,
   expectPositionals,
   type OptionSpec,
   parseCommandArgs,
@@ -55,6 +56,18 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "SID",
     help: "join the network, IPC and UTS namespaces of running container SID (a pod)",
   },
+  {
+    name: "security-opt",
+    type: "string",
+    multiple: true,
+    value: "seccomp=unconfined|FILE",
+    help: "replace berth's default seccomp profile (see README, Security)",
+  },
+  {
+    name: "privileged",
+    type: "boolean",
+    help: "no seccomp, all capabilities, no masked paths, all devices",
+  },
 ];
 
 /** Builds a create request from parsed `create`/`run` arguments. */
@@ -74,6 +87,8 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     autoRemove,
     sandbox: str(p.values, "sandbox") ?? null,
     restart: "no",
+    privileged: bool(p.values, "privileged"),
+    securityOpt: strs(p.values, "security-opt"),
   };
 }
 

@@ -11,6 +11,7 @@ import { runChecks } from "../ops/doctor.ts";
 /** `doctor`. */
 export const doctorCommand: Command<Record<never, never>> = {
   name: "doctor",
+  skipRootCheck: true,
   summary: "check the host: runtime, a throwaway container, cgroups, freezer, overlay, criu, roots",
   usage: "doctor",
   description: "Prints one line per check (ok, warn or fail, with a hint) and exits 1 if a\n" +

@@ -111,7 +111,7 @@ export const execCommand: Command<ExecOptions> = {
     const config = await readConfig(join(s.bundle, "config.json"), true);
     const proc = structuredClone(config.process!);
     proc.args = o.command;
-    const env = (proc.env ?? []).filter((e) => !(e.slice(0, e.indexOf("=")) in o.env));
+    const env = (proc.env ?? []).filter((e) => !Object.hasOwn(o.env, e.slice(0, e.indexOf("="))));
     proc.env = [...env, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)];
     if (o.cwd !== null) proc.cwd = o.cwd;
     proc.terminal = o.tty;

@@ -11,6 +11,7 @@ import { defaultSpec } from "../spec.ts";
 /** `spec`. */
 export const specCommand: Command<Record<never, never>> = {
   name: "spec",
+  skipRootCheck: true,
   summary: "print the default OCI config.json that create --rootfs uses",
   usage: "spec",
   description:

@@ -11,6 +11,7 @@ import { VERSION } from "../version.ts";
 /** `version`. */
 export const versionCommand: Command<Record<never, never>> = {
   name: "version",
+  skipRootCheck: true,
   summary: "print berth, Deno and runtime versions",
   usage: "version",
   options: [],

@@ -15,7 +15,8 @@ import { crashPoint } from "../crash.ts";
 import { emit } from "../events.ts";
 import type { Context } from "../context.ts";
 import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from "../errors.ts";
-import { validateId } from "../id.ts";
+import { hostnameOf, validateId } from "../id.ts";
+import { applySecurity, isCgroupV2, parseSecurityOpts, readSeccompFile } from "../host/security.ts";
 import { monitorRequest, replyError } from "../monitor_client.ts";
 import { mountOverlay } from "../mounts.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
@@ -124,11 +125,15 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
   }
   requireRuntimeBinary(ctx.globals.runtime);
+  const security = parseSecurityOpts(req.securityOpt ?? [], req.privileged === true);
+  const seccompProfile = security.seccomp.kind === "file"
+    ? await readSeccompFile(resolve(security.seccomp.path))
+    : undefined;
   const config = applyOverrides(base, {
     args: req.command,
     env: req.env,
     cwd: req.cwd,
-    hostname: req.id,
+    hostname: hostnameOf(req.id),
     cgroupsPath: ctx.paths.cgroupPath(ctx.globals.namespace, req.id),
   });
   // The config's own `terminal` is replaced: without -t berth has no console socket.
@@ -136,6 +141,10 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (req.terminal === true && !config.process!.env?.some((e) => e.startsWith("TERM="))) {
     config.process!.env = [...(config.process!.env ?? []), "TERM=xterm"];
   }
+  applySecurity(config, security, {
+    cgroupV2: isCgroupV2(),
+    ...(seccompProfile === undefined ? {} : { seccompProfile }),
+  });
   const sandbox = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
   return { config, source, sandbox };
 }
@@ -204,7 +213,12 @@ async function createLocked(
   const bundle = ctx.paths.bundleDir(ns, req.id);
   const workDir = ctx.paths.workDir(ns, req.id);
   await Deno.mkdir(ctx.paths.runtimeRoot(ns), { recursive: true, mode: 0o700 });
-  await createBundle({ bundleDir: bundle, workDir, config: prepared.config });
+  await createBundle({
+    bundleDir: bundle,
+    workDir,
+    config: prepared.config,
+    rootMode: Deno.statSync(prepared.source).mode ?? 0o755,
+  });
   crashPoint(ctx.crashAt, "create:bundle");
   const state: ContainerState = {
     id: req.id,
@@ -238,6 +252,12 @@ async function createLocked(
       cwd: req.cwd,
       labels: req.labels,
       sandbox: prepared.sandbox,
+      privileged: req.privileged === true,
+      securityOpt: (req.securityOpt ?? []).map((o) =>
+        o.startsWith("seccomp=") && o !== "seccomp=unconfined"
+          ? `seccomp=${resolve(o.slice("seccomp=".length))}`
+          : o
+      ),
     },
   };
   let recorded = false;

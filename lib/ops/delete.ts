@@ -15,7 +15,7 @@ import type { Context } from "../context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../errors.ts";
 import { unmountAll } from "../mounts.ts";
 import { monitorRequestIfRunning, replyError } from "../monitor_client.ts";
-import { liveness, startTimeOf } from "../proc.ts";
+import { inCgroup, liveness, startTimeOf } from "../proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../runtime.ts";
 import type { ContainerState } from "../state_file.ts";
 import { settleLocked } from "./settle.ts";
@@ -41,14 +41,20 @@ export async function waitReaped(
   return true;
 }
 
-/** The init of `s`: recorded, or (an interrupted create) from the runtime's pid file. */
+/**
+ * The init of `s`: recorded, or (an interrupted create) from the runtime's
+ * pid file, trusted only if that process is in the container's cgroup.
+ */
 async function initOf(
+  ctx: Context,
   s: ContainerState,
 ): Promise<{ pid: number; startTime: number | null } | null> {
   if (s.pid !== null) return { pid: s.pid, startTime: s.pidStartTime };
   try {
     const pid = Number((await Deno.readTextFile(join(s.bundle, "init.pid"))).trim());
-    return Number.isInteger(pid) && pid > 0 ? { pid, startTime: startTimeOf(pid) } : null;
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    if (!inCgroup(pid, ctx.paths.cgroupPath(s.namespace, s.id))) return null;
+    return { pid, startTime: startTimeOf(pid) };
   } catch {
     return null;
   }
@@ -61,7 +67,7 @@ async function initOf(
  * is interrupted anywhere is finished by whoever touches it next.
  */
 export async function deleteLocked(ctx: Context, s: ContainerState, force: boolean): Promise<void> {
-  const init = isLive(s) ? await initOf(s) : null;
+  const init = isLive(s) ? await initOf(ctx, s) : null;
   const live = init !== null && liveness(init.pid, init.startTime) !== "gone";
   if (isLive(s) && !live && s.op === null) applyExit(s, 255, false, ctx.clock.now());
   if (s.op === null) transition(s.id, s.status, force ? "forceDelete" : "delete");
@@ -176,12 +182,36 @@ export async function deleteContainer(
   force: boolean,
 ): Promise<void> {
   await withContainerLock(ctx, ns, id, async () => {
-    const s = await ctx.store.load(ns, id);
+    let s: ContainerState;
+    try {
+      s = await ctx.store.load(ns, id);
+    } catch (err) {
+      // A state that cannot be read (corrupt, not a regular file): with
+      // force, the container goes all the same, found by its ID alone.
+      if (!force || !(err instanceof RuntimeError)) throw err;
+      await deleteUnreadableLocked(ctx, ns, id);
+      return;
+    }
     const settled = s.op !== null && s.op.name !== "delete" && s.op.name !== "create"
       ? await settleLocked(ctx, s)
       : s;
     await deleteLocked(ctx, settled, force);
   });
+}
+
+/**
+ * Deletes `ns/id` whose state cannot be read: the runtime's container
+ * (`delete --force` kills what runs in it), the rootfs mount, the bundle
+ * (state included) and the work directory, all from the roots and the ID.
+ */
+async function deleteUnreadableLocked(ctx: Context, ns: string, id: string): Promise<void> {
+  const target = runtimeTarget(ctx, { namespace: ns, id });
+  await runtimeDelete(ctx, target);
+  const bundle = ctx.paths.bundleDir(ns, id);
+  await unmountAll(bundle);
+  await removeAtomically(bundle);
+  await removeAtomically(ctx.paths.workDir(ns, id));
+  await emit(ctx, "delete", ns, id);
 }
 
 /** Awaits a runtime call whose failure because the process is gone is fine. */

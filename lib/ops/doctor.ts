@@ -162,7 +162,7 @@ async function checkRoot(name: string, path: string, wantTmpfs: boolean): Promis
     return {
       name,
       level: "ok",
-      message: `${path} does not exist yet (created 0711 on first use, on ${fs})`,
+      message: `${path} does not exist yet (created 0700 on first use, on ${fs})`,
       neededForRun: true,
     };
   }
@@ -172,7 +172,7 @@ async function checkRoot(name: string, path: string, wantTmpfs: boolean): Promis
       name,
       level: "fail",
       message: `${path} is owned by uid ${st.uid} with mode ${mode.toString(8).padStart(4, "0")}`,
-      hint: `chown root:root ${path} && chmod 0711 ${path}`,
+      hint: `chown root:root ${path} && chmod 0700 ${path}`,
       neededForRun: true,
     };
   }

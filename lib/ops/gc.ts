@@ -33,6 +33,7 @@ import { isNotFound, messageOf } from "../errors.ts";
 import { FileLock } from "../lock.ts";
 import { mountPoints, unmountAll } from "../mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
+import { isValidId } from "../id.ts";
 import { repairLocked } from "./repair.ts";
 
 /** Options of {@linkcode gc}. */
@@ -88,7 +89,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   for (const ns of [...namespaces].sort()) {
     await gcNamespace(ctx, ns, dry, monitorUp, act, report);
   }
-  await gcMounts(ctx, act);
+  await gcMounts(ctx, act, report);
   const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
     await act(
@@ -134,6 +135,8 @@ async function gcNamespace(
     (await entries(dir)).filter((e) => !e.name.startsWith(".")).map((e) => e.name);
   const ids = new Set([...await visible(containersDir), ...await visible(dataDir), ...runtimeIds]);
   for (const id of [...ids].sort()) {
+    // One entry that cannot be handled (its lock file is a directory, …)
+    // is reported; the others are still repaired.
     await withFreeLock(ctx, ns, id, async () => {
       const s = await ctx.store.tryLoad(ns, id).catch((err) => {
         report.errors.push(`cannot read ${ns}/${id}: ${messageOf(err)}`);
@@ -188,7 +191,7 @@ async function gcNamespace(
           () => refreshLocked(ctx, s),
         );
       }
-    });
+    }).catch((err) => report.errors.push(`cannot examine ${ns}/${id}: ${messageOf(err)}`));
   }
   // Leftovers of interrupted removals (of any ID).
   for (const path of await findLeftovers([containersDir, dataDir])) {
@@ -201,42 +204,76 @@ async function gcNamespace(
   for (const e of await entries(ctx.paths.locksDir(ns))) {
     if (!e.name.endsWith(".lock")) continue;
     const id = e.name.slice(0, -".lock".length);
-    if (await ctx.store.exists(ns, id)) continue;
-    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
-    if (lock === null) continue; // in use
     try {
-      if (await ctx.store.exists(ns, id)) continue;
-      if (dry) report.actions.push(`would remove the stale lock file of ${ns}/${id}`);
-      else {
-        await lock.releaseAndRemove();
-        report.actions.push(`removed the stale lock file of ${ns}/${id}`);
-      }
-    } finally {
-      lock.release();
+      await gcLockFile(ctx, ns, id, dry, report);
+    } catch (err) {
+      report.errors.push(`cannot examine the lock file of ${ns}/${id}: ${messageOf(err)}`);
     }
   }
 }
 
-/** Mounts under either root that are no container's rootfs. */
-async function gcMounts(ctx: Context, act: Act): Promise<void> {
+async function gcLockFile(
+  ctx: Context,
+  ns: string,
+  id: string,
+  dry: boolean,
+  report: GcReport,
+): Promise<void> {
+  if (await ctx.store.exists(ns, id)) return;
+  const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+  if (lock === null) return; // in use
+  try {
+    if (await ctx.store.exists(ns, id)) return;
+    if (dry) report.actions.push(`would remove the stale lock file of ${ns}/${id}`);
+    else {
+      await lock.releaseAndRemove();
+      report.actions.push(`removed the stale lock file of ${ns}/${id}`);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The container `{ns, id}` whose bundle or work directory holds mount
+ * point `m`, or null when `m` is not in berth's own layout (a mount an
+ * administrator made elsewhere under a root is never touched).
+ */
+export function layoutOwner(
+  paths: { root: string; dataRoot: string },
+  m: string,
+): { ns: string; id: string } | null {
+  for (
+    const [base, re] of [
+      [paths.root, /^\/ns\/([^/]+)\/containers\/([^/]+)(?:\/.*)?$/],
+      [paths.dataRoot, /^\/ns\/([^/]+)\/([^/]+)(?:\/.*)?$/],
+    ] as const
+  ) {
+    if (!m.startsWith(base + "/")) continue;
+    const found = re.exec(m.slice(base.length));
+    if (found === null) continue;
+    const [, ns, id] = found as unknown as [string, string, string];
+    if (isValidId(ns) && isValidId(id)) return { ns, id };
+  }
+  return null;
+}
+
+/** Mounts in berth's layout under either root that belong to no container. */
+async function gcMounts(ctx: Context, act: Act, report: GcReport): Promise<void> {
   const all = await mountPoints();
-  const under = (root: string) => all.filter((p) => p.startsWith(root + "/"));
-  for (const m of [...new Set([...under(ctx.paths.root), ...under(ctx.paths.dataRoot)])]) {
+  for (const m of [...new Set(all)]) {
+    const owner = layoutOwner(ctx.paths, m);
+    if (owner === null) continue; // not berth's (a .trash-* one goes with its leftover)
+    const { ns, id } = owner;
+    if (await ctx.store.exists(ns, id)) continue;
     const unmount = () =>
       act(
         `unmounted ${m}, which belongs to no container`,
         `would unmount ${m}, which belongs to no container`,
         () => unmountAll(m),
       );
-    const rootfs = /\/ns\/([^/]+)\/containers\/([^/.][^/]*)\/rootfs$/.exec(m);
-    if (rootfs === null || !m.startsWith(ctx.paths.root + "/")) {
-      await unmount();
-      continue;
-    }
-    const [, ns, id] = rootfs as unknown as [string, string, string];
-    if (await ctx.store.exists(ns, id)) continue;
     await withFreeLock(ctx, ns, id, async () => {
       if (!(await ctx.store.exists(ns, id))) await unmount();
-    });
+    }).catch((err) => report.errors.push(`cannot examine ${m}: ${messageOf(err)}`));
   }
 }

@@ -1,0 +1,197 @@
+// berth's container security defaults (lib/host/security.ts) and the
+// helpers behind the roots check, the pid check and long hostnames.
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
+import { InvalidArgument, RuntimeError } from "../lib/errors.ts";
+import {
+  applySecurity,
+  BLOCKED_SYSCALLS,
+  DEFAULT_PIDS_LIMIT,
+  DEFAULT_SECURITY,
+  defaultSeccomp,
+  hostCapabilities,
+  parseSecurityOpts,
+  PODMAN_CAPABILITIES,
+  readSeccompFile,
+} from "../lib/host/security.ts";
+import { secureRoot } from "../lib/host/roots.ts";
+import { hostnameOf } from "../lib/id.ts";
+import { inCgroup } from "../lib/proc.ts";
+import { defaultSpec, type OciConfig } from "../lib/spec.ts";
+import { layoutOwner } from "../lib/ops/gc.ts";
+
+type Rule = { names: string[]; action: string; errnoRet?: number; args?: unknown[] };
+
+Deno.test("the default profile allows by default and refuses Docker's blocked syscalls", () => {
+  const p = defaultSeccomp() as { defaultAction: string; syscalls: Rule[] };
+  assertEquals(p.defaultAction, "SCMP_ACT_ALLOW");
+  const eperm = p.syscalls.filter((r) => r.errnoRet === 1 && r.args === undefined)
+    .flatMap((r) => r.names);
+  for (
+    const name of [
+      "add_key",
+      "keyctl",
+      "bpf",
+      "kexec_load",
+      "init_module",
+      "mount",
+      "umount2",
+      "pivot_root",
+      "unshare",
+      "setns",
+      "ptrace",
+      "process_vm_readv",
+      "perf_event_open",
+      "userfaultfd",
+      "open_by_handle_at",
+      "swapon",
+      "reboot",
+      "clock_settime",
+      "acct",
+      "quotactl",
+    ]
+  ) assertTrue(eperm.includes(name), name);
+  assertEquals(eperm, [...BLOCKED_SYSCALLS]);
+  // clone: one EPERM rule per namespace flag (mask == datum), clone3 ENOSYS.
+  const clone = p.syscalls.filter((r) => r.names.includes("clone"));
+  assertEquals(clone.length, 7);
+  for (const r of clone) {
+    const [a] = r.args as { index: number; value: number; valueTwo: number; op: string }[];
+    assertEquals([a!.index, a!.op, a!.value === a!.valueTwo], [0, "SCMP_CMP_MASKED_EQ", true]);
+  }
+  assertTrue(clone.some((r) => (r.args![0] as { value: number }).value === 0x10000000));
+  assertEquals(p.syscalls.find((r) => r.names.includes("clone3"))?.errnoRet, 38);
+});
+
+Deno.test("defaults: seccomp, pids 2048, powercap masked; what is given is kept", () => {
+  const spec = defaultSpec();
+  assertTrue(spec.linux?.seccomp !== undefined);
+  assertEquals((spec.linux?.resources as { pids: { limit: number } }).pids.limit, 2048);
+  assertTrue((spec.linux?.maskedPaths as string[]).includes("/sys/devices/virtual/powercap"));
+  assertTrue((spec.linux?.maskedPaths as string[]).includes("/proc/kcore"));
+  // A pids limit already set (--pids-limit, or the user's config) wins.
+  const mine: OciConfig = { process: {}, root: { path: "rootfs" } };
+  mine.linux = { resources: { pids: { limit: 10 } }, seccomp: { defaultAction: "SCMP_ACT_LOG" } };
+  applySecurity(mine, DEFAULT_SECURITY, { cgroupV2: false });
+  assertEquals((mine.linux.resources as { pids: { limit: number } }).pids.limit, 10);
+  assertEquals(mine.linux.seccomp, { defaultAction: "SCMP_ACT_LOG" });
+  const bare: OciConfig = { process: {}, root: { path: "rootfs" } };
+  applySecurity(bare, DEFAULT_SECURITY, { cgroupV2: false });
+  assertEquals(
+    (bare.linux?.resources as { pids: { limit: number } }).pids.limit,
+    DEFAULT_PIDS_LIMIT,
+  );
+  assertEquals(bare.linux?.seccomp, defaultSeccomp());
+});
+
+Deno.test("cgroup v2 adds a private cgroup namespace; v1 does not", () => {
+  const types = (c: OciConfig) => (c.linux?.namespaces as { type: string }[]).map((n) => n.type);
+  const v2 = applySecurity(defaultSpec(), DEFAULT_SECURITY, { cgroupV2: true });
+  assertEquals(types(v2), ["pid", "network", "ipc", "uts", "mount", "cgroup"]);
+  const v1 = applySecurity(defaultSpec(), DEFAULT_SECURITY, { cgroupV2: false });
+  assertEquals(types(v1), ["pid", "network", "ipc", "uts", "mount"]);
+});
+
+Deno.test("--privileged and --security-opt change exactly what the README says", () => {
+  const p = applySecurity(defaultSpec(), parseSecurityOpts([], true), {
+    cgroupV2: false,
+    capabilities: ["CAP_SYS_ADMIN", "CAP_KILL"],
+  });
+  assertEquals(p.linux?.seccomp, undefined);
+  assertEquals((p.process?.capabilities as { bounding: string[] }).bounding, [
+    "CAP_SYS_ADMIN",
+    "CAP_KILL",
+  ]);
+  assertEquals(p.linux?.maskedPaths, []);
+  assertEquals(p.linux?.readonlyPaths, []);
+  assertEquals((p.linux?.resources as { devices: unknown }).devices, [{
+    allow: true,
+    access: "rwm",
+  }]);
+  const u = applySecurity(defaultSpec(), parseSecurityOpts(["seccomp=unconfined"], false), {
+    cgroupV2: false,
+  });
+  assertEquals(u.linux?.seccomp, undefined);
+  assertTrue((u.linux?.maskedPaths as string[]).length > 0);
+  const f = applySecurity(defaultSpec(), parseSecurityOpts(["seccomp=/p.json"], false), {
+    cgroupV2: false,
+    seccompProfile: { defaultAction: "SCMP_ACT_ERRNO" },
+  });
+  assertEquals(f.linux?.seccomp, { defaultAction: "SCMP_ACT_ERRNO" });
+  assertThrows(() => parseSecurityOpts(["label=disable"], false), InvalidArgument, "not supported");
+  assertThrows(() => parseSecurityOpts(["seccomp="], false), InvalidArgument);
+});
+
+Deno.test("a seccomp profile file must be an object with defaultAction", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = (body: string) => Deno.writeTextFile(`${dir}/p.json`, body);
+  await write("[]");
+  await assertRejects(() => readSeccompFile(`${dir}/p.json`), InvalidArgument, "defaultAction");
+  await write("{nope");
+  await assertRejects(() => readSeccompFile(`${dir}/p.json`), InvalidArgument, "invalid");
+  await assertRejects(() => readSeccompFile(dir), InvalidArgument, "not a regular file");
+  await write('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[]}');
+  assertEquals((await readSeccompFile(`${dir}/p.json`)).defaultAction, "SCMP_ACT_ALLOW");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("capabilities: podman's list for images; --privileged gets the bounding set", () => {
+  assertEquals(PODMAN_CAPABILITIES.length, 11);
+  assertTrue(
+    PODMAN_CAPABILITIES.includes("CAP_SETUID") && PODMAN_CAPABILITIES.includes("CAP_CHOWN"),
+  );
+  // CapBnd without bit 24 (CAP_SYS_RESOURCE), as in a container.
+  const caps = hostCapabilities("Name:\tx\nCapBnd:\t000001fffeffffff\n");
+  assertEquals(caps.length, 40);
+  assertTrue(!caps.includes("CAP_SYS_RESOURCE") && caps.includes("CAP_SYS_ADMIN"));
+  assertEquals(hostCapabilities("CapBnd:\t0000000000000021\n"), ["CAP_CHOWN", "CAP_KILL"]);
+});
+
+Deno.test("roots owned by someone else or writable by others are refused; open ones tightened", async () => {
+  const dir = await Deno.makeTempDir();
+  secureRoot(`${dir}/absent`, 0); // made 0700 when first needed
+  await Deno.chmod(dir, 0o755);
+  secureRoot(dir, 0);
+  assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
+  assertThrows(() => secureRoot(dir, 1000), RuntimeError, "owned by uid 0, not uid 1000");
+  await Deno.chmod(dir, 0o1777);
+  assertThrows(() => secureRoot(dir, 0), RuntimeError, "others may write it (mode 1777");
+  await Deno.writeTextFile(`${dir}/f`, "");
+  assertThrows(() => secureRoot(`${dir}/f`, 0), RuntimeError, "not a directory");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("long IDs get distinct 64-character hostnames", () => {
+  assertEquals(hostnameOf("web1"), "web1");
+  assertEquals(hostnameOf("a".repeat(64)), "a".repeat(64));
+  const a = hostnameOf("x".repeat(60) + "-one-of-them");
+  const b = hostnameOf("x".repeat(60) + "-another-one");
+  assertEquals([a.length, b.length], [64, 64]);
+  assertTrue(a !== b && a.startsWith("x".repeat(55) + "-"));
+});
+
+Deno.test("inCgroup() matches the container's cgroup in v1 and v2 lines only", () => {
+  const text = "8:pids:/berth/abc/default/c1\n0::/berth/abc/default/c1/sub\n";
+  assertTrue(inCgroup(1, "/berth/abc/default/c1", text));
+  assertTrue(!inCgroup(1, "/berth/abc/default/c", text));
+  assertTrue(!inCgroup(1, "/berth/abc/default/c1", "0::/\n"));
+  assertTrue(!inCgroup(Deno.pid, "/berth/abc/default/c1"));
+});
+
+Deno.test("gc's mount owner: only berth's own layout under the roots", () => {
+  const paths = { root: "/run/b", dataRoot: "/var/lib/b" };
+  assertEquals(layoutOwner(paths, "/run/b/ns/default/containers/c1/rootfs"), {
+    ns: "default",
+    id: "c1",
+  });
+  assertEquals(layoutOwner(paths, "/var/lib/b/ns/default/c1/upper/x"), { ns: "default", id: "c1" });
+  for (
+    const m of [
+      "/var/lib/b/backups",
+      "/run/b/extra",
+      "/run/b/ns/default/locks",
+      "/run/b/ns/default/containers/.trash-c1-1234abcd/rootfs",
+      "/var/lib/b/images/x",
+      "/run/bb/ns/default/containers/c1/rootfs",
+    ]
+  ) assertEquals(layoutOwner(paths, m), null, m);
+});
