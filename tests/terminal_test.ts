@@ -141,6 +141,30 @@ Deno.test(
 );
 
 Deno.test(
+  "attach ended by SIGTERM (exit 143) or by the monitor dying: the terminal restored each time",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "at", "--", "sh"]);
+    await t.start("a", roots.env);
+    const pane = await t.paneTty("a");
+    await t.line("a", inPane(`${B} attach at`));
+    await eventually(async () => isRaw(await sttyOf(pane)), 30_000, "attach in raw mode");
+    const [pid] = await berthPids("attach");
+    assertTrue(pid !== undefined, "berth attach runs");
+    Deno.kill(pid!, "SIGTERM");
+    await t.waitFor("a", /RC=143\s+TERMIOS=same/);
+    assertEquals((await stateOf(roots, "at")).status, "running");
+    await t.line("a", "clear");
+    await t.line("a", inPane(`${B} attach at`));
+    await eventually(async () => isRaw(await sttyOf(pane)), 30_000, "attach in raw mode");
+    const [monitor] = await monitorPids(roots);
+    Deno.kill(monitor!, "SIGKILL");
+    // Its terminal hung up, the shell exits; its code cannot be observed any more.
+    await t.waitFor("a", /RC=255\s+TERMIOS=same/);
+  }),
+);
+
+Deno.test(
   "run -dt --restart on-failure: the restarted container has a new terminal that attach reaches",
   opts,
   withTerminal(async (roots, rootfs, t) => {

@@ -92,9 +92,14 @@ export function runForeground(
   return attach(ctx, s, prepared.logs, o.rm, session);
 }
 
+/** Signals that end an `attach` session (they are not forwarded: the container runs on). */
+const ENDING: Record<string, number> = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 };
+
 /**
  * `attach ID`: connects berth's terminal to the container's until it exits
- * (its exit code) or the user detaches with Ctrl-P Ctrl-Q (0).
+ * (its exit code) or the user detaches with Ctrl-P Ctrl-Q (0). SIGINT,
+ * SIGTERM or SIGHUP to berth end the session like a detach, with the
+ * terminal restored, and exit 128+N.
  */
 export async function attachContainer(ctx: Context, ref: string): Promise<number> {
   const id = await resolveExisting(ctx, ref);
@@ -109,15 +114,33 @@ export async function attachContainer(ctx: Context, ref: string): Promise<number
   }
   const end = await connectTerminal(ctx, s.namespace, s.id);
   const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
-  const how = await runSession({
-    lib: terminalLibc,
-    poller: new Poller(terminalLibc),
-    end,
-    input: true,
-    tty: true,
-    detachKeys: true,
-    out: (b) => ctx.io.out(b),
+  let signalled: number | null = null;
+  let interrupt!: () => void;
+  const interrupted = new Promise<void>((resolve) => (interrupt = resolve));
+  const handlers = Object.entries(ENDING).map(([sig, num]) => {
+    const h = () => {
+      signalled ??= num;
+      interrupt();
+    };
+    Deno.addSignalListener(sig as Deno.Signal, h);
+    return [sig as Deno.Signal, h] as const;
   });
+  let how: "ended" | "detached";
+  try {
+    how = await runSession({
+      lib: terminalLibc,
+      poller: new Poller(terminalLibc),
+      end,
+      input: true,
+      tty: true,
+      detachKeys: true,
+      out: (b) => ctx.io.out(b),
+      interrupt: interrupted,
+    });
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }
+  if (signalled !== null) return 128 + signalled;
   if (how === "detached") return 0;
   const outcome = await exited.catch(() => null);
   if (outcome === null) throw new NotFound(`container "${id}" is gone`);

@@ -136,6 +136,8 @@ export interface SessionOptions {
   out: (bytes: Uint8Array) => void;
   /** Without `tty`: the session lasts until this settles. */
   until?: Promise<unknown>;
+  /** Ends the session at once (as a detach) when it settles. */
+  interrupt?: Promise<unknown>;
 }
 
 /** The user's window size (stdin's terminal, else stdout's), or null. */
@@ -172,7 +174,8 @@ export async function runSession(o: SessionOptions): Promise<"ended" | "detached
       ? end.output(o.out).then(() => "ended" as const)
       : (o.until ?? new Promise<never>(() => {})).then(() => "ended" as const, () =>
         "ended" as const);
-    const result = await Promise.race([done, detach]);
+    const interrupted = o.interrupt?.then(() => "detached" as const, () => "detached" as const);
+    const result = await Promise.race([done, detach, ...(interrupted ? [interrupted] : [])]);
     stopInput = true;
     poller.cancel(0);
     await pumping;
