@@ -121,7 +121,14 @@ export const execCommand: Command<ExecOptions> = {
     try {
       if (o.tty) {
         const { execWithTerminal } = await import("../terminal/exec.ts");
-        return await execWithTerminal(ctx, runtimeTarget(ctx, s), file, s.bundle, o.interactive);
+        return await execWithTerminal(
+          ctx,
+          runtimeTarget(ctx, s),
+          file,
+          s.bundle,
+          o.interactive,
+          ctx.paths.cgroupPath(s.namespace, s.id),
+        );
       }
       const stdin = o.interactive ? "inherit" : "null";
       return await ctx.runtime.exec(runtimeTarget(ctx, s), file, o.detach, stdin);

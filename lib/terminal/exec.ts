@@ -14,6 +14,8 @@ import type { Context } from "../context.ts";
 import { ErrnoError } from "../libc.ts";
 import { execScratch } from "../bundle.ts";
 import { crashPoint } from "../crash.ts";
+import { RuntimeError } from "../errors.ts";
+import { inCgroup, procInfo } from "../proc.ts";
 import type { RuntimeTarget } from "../runtime.ts";
 import { ConsoleSocket } from "./console_socket.ts";
 import { terminalLibc } from "./ffi.ts";
@@ -32,7 +34,8 @@ const DRAIN_MS = 500;
 /**
  * Runs the process described by `processFile` (its `terminal` set) in the
  * container of `target` (bundle `bundle`, where its pid file goes) with a
- * terminal; `input`: berth's stdin goes to it. Returns its exit code.
+ * terminal; `input`: berth's stdin goes to it; `cgroup`: the container's.
+ * Returns its exit code.
  */
 export async function execWithTerminal(
   ctx: Context,
@@ -40,6 +43,7 @@ export async function execWithTerminal(
   processFile: string,
   bundle: string,
   input: boolean,
+  cgroup: string,
 ): Promise<number> {
   const lib = terminalLibc;
   ctx.libc.setChildSubreaper();
@@ -57,6 +61,15 @@ export async function execWithTerminal(
     try {
       Deno.removeSync(pidFile);
     } catch { /* not written */ }
+  }
+  // A pid from a file is trusted only for our child (re-parented to this
+  // subreaper when the runtime exited) or a process in the container's cgroup.
+  if (
+    !Number.isInteger(pid) || pid <= 0 ||
+    (procInfo(pid)?.ppid !== Deno.pid && !inCgroup(pid, cgroup))
+  ) {
+    lib.close(master);
+    throw new RuntimeError(`exec in "${target.id}": pid ${pid} is not the process it started`);
   }
   let settle!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (settle = resolve));
