@@ -301,7 +301,7 @@ class Monitor {
     if (this.#stopping || this.#terminals === null || this.#terminals.kind(k) === null) {
       const message = this.#stopping
         ? "monitor is shutting down"
-        : `cannot attach to "${req.id}": the monitor holds no terminal for it`;
+        : `cannot attach to "${req.id}": its terminal is gone (the monitor that held it exited)`;
       await writeMessage(conn, {
         ok: false,
         kind: this.#stopping ? "retry" : "WrongState",
@@ -555,6 +555,8 @@ class Monitor {
     this.#recent.set(k, { pid: w.pid, exitCode, at: this.ctx.clock.monotonic() });
     this.#pruneRecent();
     for (const resolve of w.reaped) resolve(exitCode);
+    // A stdin pipe no client took ends with its container (a terminal ends by itself).
+    this.#terminals?.releasePipe(k);
     this.#active++;
     this.#record(w, exitCode, observed)
       .catch((err) => this.log(`recording exit of ${w.ns}/${w.id}: ${messageOf(err)}`))

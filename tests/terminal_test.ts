@@ -298,6 +298,54 @@ Deno.test(
 );
 
 Deno.test(
+  "run -i streams: each line the container answers shows while stdin is still open; EOF then ends it",
+  { sanitizeOps: false, sanitizeResources: false },
+  () =>
+    withRoots(async (roots, rootfs) => {
+      const [exe, ...pre] = berthArgv();
+      const child = new Deno.Command(exe!, {
+        args: [
+          ...pre,
+          "run",
+          "-i",
+          "--rm",
+          "--rootfs",
+          rootfs,
+          "echo1",
+          "--",
+          "sh",
+          "-c",
+          'while read l; do echo "got $l"; done; exit 9',
+        ],
+        env: roots.env,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      const r = child.stdout.getReader();
+      let out = "";
+      for (const word of ["one", "two"]) {
+        await w.write(new TextEncoder().encode(`${word}\n`));
+        while (!out.includes(`got ${word}\n`)) {
+          const { value, done } = await r.read();
+          if (done) throw new Error(`stdout ended early: ${out}`);
+          out += decoder.decode(value);
+        }
+      }
+      await w.close();
+      for (;;) {
+        const { value, done } = await r.read();
+        if (done) break;
+        out += decoder.decode(value);
+      }
+      const status = await child.status;
+      await child.stderr.cancel();
+      assertEquals([status.code, out], [9, "got one\ngot two\n"]);
+    }),
+);
+
+Deno.test(
   "-it without a terminal on stdin: one-line error, exit 2, nothing created; -t alone works non-interactively",
   { sanitizeOps: false, sanitizeResources: false },
   () =>

@@ -58,11 +58,15 @@ export async function attach(
   });
   try {
     const exited = waitExit(ctx, s.namespace, s.id, { pid: s.pid, startTime: s.pidStartTime });
-    if (session !== undefined && (await session(exited)) === "detached") return 0;
-    await Promise.all([
+    const following = Promise.all([
       logs.out ? follow(logs.out, (b) => ctx.io.out(b), exited) : null,
       logs.err ? follow(logs.err, (b) => ctx.io.err(b), exited) : null,
     ]);
+    if (session !== undefined && (await session(exited)) === "detached") {
+      following.catch(() => {}); // its files are closed below
+      return 0;
+    }
+    await following;
     const outcome = await exited;
     if (rm && !outcome.removed) {
       await deleteContainer(ctx, s.namespace, s.id, true).catch(() => {});

@@ -105,6 +105,11 @@ export class TerminalHolder {
     this.#held.set(key, { kind: "pipe", writer: stdin.getWriter(), attached: false });
   }
 
+  /** Closes the stdin pipe of `key`, if that is what is held (its container exited). */
+  releasePipe(key: string): void {
+    if (this.#held.get(key)?.kind === "pipe") this.release(key);
+  }
+
   /** Closes what is held for `key`: its clients see the end. */
   release(key: string): void {
     const h = this.#held.get(key);
@@ -148,7 +153,8 @@ export class TerminalHolder {
         h.input = h.input.then(() => this.#writeMaster(h, payload));
       } else if (type === FRAME.resize) {
         const size = decodeResize(payload);
-        if (size !== null && size.rows > 0 && size.cols > 0) {
+        // Never on a descriptor closed (and perhaps reused) since.
+        if (size !== null && size.rows > 0 && size.cols > 0 && this.#held.get(key) === h) {
           try {
             this.lib.setWindowSize(h.fd, size);
           } catch { /* the terminal is gone */ }
