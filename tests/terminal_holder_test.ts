@@ -9,14 +9,9 @@ import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
 import { AttachRefused, TerminalHolder } from "../lib/terminal/holder.ts";
 import { encodeFrame, FRAME, resizeFrame } from "../lib/terminal/frames.ts";
+import { warmTerminalLibc } from "./pty_pair.ts";
 
-// Open every lazily loaded symbol group before the tests (resource sanitizer).
-{
-  const warm = lib.openPty();
-  lib.setNonblocking(warm.master);
-  lib.close(warm.master);
-  lib.isatty(0);
-}
+warmTerminalLibc();
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
