@@ -119,6 +119,30 @@ async function berthPids(word: string): Promise<number[]> {
 }
 
 Deno.test(
+  "run -it --rm, Ctrl-P Ctrl-Q: berth exits 0, the container runs on; attach later, exit: --rm removes it",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await t.start("a", roots.env);
+    await t.line("a", inPane(`${B} run -it --rm --rootfs ${rootfs} fg -- sh`));
+    await t.waitFor("a", /\/ # $/m);
+    await t.keys("a", "C-p", "C-q");
+    await t.waitFor("a", /RC=0\s+TERMIOS=same/);
+    assertEquals((await stateOf(roots, "fg")).status, "running");
+    await t.line("a", "clear");
+    await t.line("a", inPane(`${B} attach fg`));
+    await t.line("a", "echo back=$((40+2))");
+    await t.waitFor("a", /back=42/);
+    await t.line("a", "exit 5");
+    await t.waitFor("a", /RC=5\s+TERMIOS=same/);
+    await eventually(
+      async () => (await berth(roots, ["state", "fg"])).code === 3,
+      30_000,
+      "removed",
+    );
+  }),
+);
+
+Deno.test(
   "run -it: SIGTERM to berth goes to the container; berth exits with its code and the terminal restored",
   opts,
   withTerminal(async (roots, rootfs, t) => {
