@@ -155,6 +155,11 @@ export function userWindowSize(lib: TerminalLibc): WindowSize | null {
  */
 export async function runSession(o: SessionOptions): Promise<"ended" | "detached"> {
   const { lib, poller, end } = o;
+  const out = (bytes: Uint8Array) => {
+    try {
+      o.out(bytes);
+    } catch { /* berth's stdout is gone (its terminal closed): the session goes on */ }
+  };
   const restore = o.tty && o.input && lib.isatty(0) ? enterRawMode(lib, 0) : () => {};
   const onWinch = () => {
     const size = userWindowSize(lib);
@@ -171,7 +176,7 @@ export async function runSession(o: SessionOptions): Promise<"ended" | "detached
     }
     const pumping = o.input ? pumpInput(o, () => stopInput, detached) : null;
     const done = o.tty
-      ? end.output(o.out).then(() => "ended" as const)
+      ? end.output(out).then(() => "ended" as const)
       : (o.until ?? new Promise<never>(() => {})).then(() => "ended" as const, () =>
         "ended" as const);
     const interrupted = o.interrupt?.then(() => "detached" as const, () => "detached" as const);
