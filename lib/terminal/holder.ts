@@ -135,9 +135,10 @@ export class TerminalHolder {
       h.attached = true;
       try {
         await this.#readFrames(conn, rest, async (type, payload) => {
-          if (type === FRAME.input) await h.writer.write(payload);
-          else if (type === FRAME.eof) return false;
-          return true;
+          if (type === FRAME.eof) return false;
+          if (type !== FRAME.input) return true;
+          // The container may have closed its stdin (or exited): the end, not an error.
+          return await h.writer.write(payload).then(() => true, () => false);
         });
       } finally {
         // The client's end, or its going away, is the container's EOF.
