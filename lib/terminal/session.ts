@@ -180,11 +180,10 @@ export async function runSession(o: SessionOptions): Promise<"ended" | "detached
       : (o.until ?? new Promise<never>(() => {})).then(() => "ended" as const, () =>
         "ended" as const);
     const interrupted = o.interrupt?.then(() => "detached" as const, () => "detached" as const);
-    const result = await Promise.race([done, detach, ...(interrupted ? [interrupted] : [])]);
-    stopInput = true;
-    poller.cancel(0);
-    await pumping;
-    return result;
+    // The input pump is not waited for: a write the other end never takes
+    // must not hold up the end (it stops at its next step, or with berth).
+    pumping?.catch(() => {});
+    return await Promise.race([done, detach, ...(interrupted ? [interrupted] : [])]);
   } finally {
     stopInput = true;
     poller.cancel(0);
