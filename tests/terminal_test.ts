@@ -252,11 +252,16 @@ Deno.test(
   "run -dt, two attach sessions see the same output, Ctrl-P Ctrl-Q detaches and leaves it running, logs has it",
   opts,
   withTerminal(async (roots, rootfs, t) => {
-    assertEquals(
-      (await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "box", "--", "sh"])).trim(),
-      "",
-    );
+    await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "box", "--", "sh"]);
     assertEquals((await stateOf(roots, "box")).status, "running");
+    // logs -f follows what the container writes to its terminal, until it exits.
+    const [exe, ...pre] = berthArgv();
+    const follower = new Deno.Command(exe!, {
+      args: [...pre, "logs", "-f", "box"],
+      env: roots.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
     await t.start("a", roots.env, 100, 30);
     await t.start("b", roots.env, 100, 30);
     await t.line("a", inPane(`${B} attach box`));
@@ -289,6 +294,9 @@ Deno.test(
     await t.waitFor("b", /RC=7\s+TERMIOS=same/);
     const s = await stateOf(roots, "box");
     assertEquals([s.status, s.exitCode], ["stopped", 7]);
+    const followed = await follower.output();
+    assertEquals(followed.code, 0);
+    assertTrue(/sum=42[\s\S]*size=20 80/.test(decoder.decode(followed.stdout)));
   }),
 );
 
