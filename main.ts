@@ -5,8 +5,8 @@
  * @module
  */
 
-import { main } from "./lib/cli.ts";
-import { selfCommand } from "./lib/context.ts";
+import { main } from "./lib/cli/cli.ts";
+import { selfCommand } from "./lib/container/context.ts";
 
 if (import.meta.main) {
   // This module's own URL: main.ts in a checkout, or dist/berth.js when

@@ -14,8 +14,8 @@
  * are also taken for the checkout, `deno run -A main.ts` (70 modules).
  */
 
-import { join } from "../lib/path.ts";
-import { defaultSpec } from "../lib/spec.ts";
+import { join } from "../lib/_std/path.ts";
+import { defaultSpec } from "../lib/host/spec.ts";
 
 const quick = Deno.args.includes("--quick");
 const outAt = Deno.args.indexOf("--out");

@@ -38,10 +38,9 @@ run_pass() {
 run_pass "checkout: deno run -A main.ts" deno task test "$@"
 
 if deno task build >/dev/null 2>&1; then
-  # The files whose tests run berth as a process.
-  mapfile -t cli_tests < <(grep -lE 'berthOk|berth\(|berthArgv|withRoots' tests/*_test.ts)
+  # The process-level suites (tests/e2e/) run berth as a process.
   run_pass "bundle: deno run -A dist/berth.js" BERTH_TEST_BINARY="$PWD/dist/berth.js" \
-    deno test -A --parallel "${cli_tests[@]}" "$@"
+    deno test -A --parallel tests/e2e/ "$@"
 else
   echo "tests (bundle): deno task build failed"
   status=1

@@ -1,7 +1,7 @@
 // Argument parsing of every command, without processes.
 import { assertEquals, assertThrows } from "./assert.ts";
-import { loadCommands } from "../lib/commands/mod.ts";
-import { InvalidArgument } from "../lib/errors.ts";
+import { loadCommands } from "../lib/cli/commands/mod.ts";
+import { InvalidArgument } from "../lib/host/errors.ts";
 
 const loaded = new Map(
   (await loadCommands()).flatMap((c) => [c.name, ...(c.aliases ?? [])].map((n) => [n, c])),

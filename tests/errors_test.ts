@@ -8,7 +8,7 @@ import {
   NotFound,
   RuntimeError,
   WrongState,
-} from "../lib/errors.ts";
+} from "../lib/host/errors.ts";
 
 Deno.test("each domain error maps to the contract's exit code", () => {
   assertEquals(exitCodeOf(new InvalidArgument("x")), 2);

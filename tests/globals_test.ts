@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
-import { InvalidArgument } from "../lib/errors.ts";
-import { parseGlobals } from "../lib/globals.ts";
+import { InvalidArgument } from "../lib/host/errors.ts";
+import { parseGlobals } from "../lib/cli/globals.ts";
 
 const noEnv = () => undefined;
 

@@ -1,7 +1,7 @@
 // berth's container security defaults (lib/host/security.ts) and the
 // helpers behind the roots check, the pid check and long hostnames.
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
-import { InvalidArgument, RuntimeError } from "../lib/errors.ts";
+import { InvalidArgument, RuntimeError } from "../lib/host/errors.ts";
 import {
   applySecurity,
   BLOCKED_SYSCALLS,
@@ -14,9 +14,9 @@ import {
   readSeccompFile,
 } from "../lib/host/security.ts";
 import { secureRoot } from "../lib/host/roots.ts";
-import { hostnameOf } from "../lib/id.ts";
-import { inCgroup } from "../lib/proc.ts";
-import { defaultSpec, type OciConfig } from "../lib/spec.ts";
+import { hostnameOf } from "../lib/container/id.ts";
+import { inCgroup } from "../lib/host/proc.ts";
+import { defaultSpec, type OciConfig } from "../lib/host/spec.ts";
 import { layoutOwner } from "../lib/ops/gc.ts";
 
 type Rule = { names: string[]; action: string; errnoRet?: number; args?: unknown[] };

@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
-import { InvalidArgument, NotFound } from "../lib/errors.ts";
-import { isValidId, resolveId, validateId, validateNamespace } from "../lib/id.ts";
+import { InvalidArgument, NotFound } from "../lib/host/errors.ts";
+import { isValidId, resolveId, validateId, validateNamespace } from "../lib/container/id.ts";
 
 Deno.test("valid IDs are accepted", () => {
   for (const id of ["a", "web1", "Web-1", "a.b_c-d", "x".repeat(76), "0", "a1.2.3"]) {

@@ -2,10 +2,10 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
-import { Locked } from "../lib/errors.ts";
-import { FileLock } from "../lib/lock.ts";
-import { Paths } from "../lib/paths.ts";
-import { StateStore } from "../lib/state_file.ts";
+import { Locked } from "../lib/host/errors.ts";
+import { FileLock } from "../lib/host/lock.ts";
+import { Paths } from "../lib/container/paths.ts";
+import { StateStore } from "../lib/container/state_file.ts";
 import { sampleState } from "./fixtures/worker.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));

@@ -1,5 +1,5 @@
 import { assertEquals } from "./assert.ts";
-import { droppableMappings } from "../lib/memory_trim.ts";
+import { droppableMappings } from "../lib/host/memory_trim.ts";
 
 const SMAPS = `55d0a0000000-55d0a0100000 r--p 00000000 fd:01 123 /usr/bin/deno
 Rss:                 400 kB

@@ -1,8 +1,8 @@
 // The runtime client's error mapping and bounded calls, with a scripted runner.
 import { assertEquals, assertRejects } from "./assert.ts";
-import { Exists, NotFound, RuntimeError, WrongState } from "../lib/errors.ts";
-import { denoRunner, type ExecRequest, type ProcessRunner } from "../lib/process.ts";
-import { lastLogError, mapRuntimeError, OciRuntime } from "../lib/runtime.ts";
+import { Exists, NotFound, RuntimeError, WrongState } from "../lib/host/errors.ts";
+import { denoRunner, type ExecRequest, type ProcessRunner } from "../lib/host/process.ts";
+import { lastLogError, mapRuntimeError, OciRuntime } from "../lib/host/runtime.ts";
 
 Deno.test("lastLogError takes the last error line of a JSON log", () => {
   const log = [

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
-import { InvalidArgument } from "../lib/errors.ts";
-import { applyOverrides, defaultSpec, validateConfig } from "../lib/spec.ts";
+import { InvalidArgument } from "../lib/host/errors.ts";
+import { applyOverrides, defaultSpec, validateConfig } from "../lib/host/spec.ts";
 
 Deno.test("the default spec is a non-terminal runc-like config with a writable root", () => {
   const s = defaultSpec();

@@ -2,9 +2,9 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
-import { NotFound, RuntimeError } from "../lib/errors.ts";
-import { Paths } from "../lib/paths.ts";
-import { parseState, StateStore } from "../lib/state_file.ts";
+import { NotFound, RuntimeError } from "../lib/host/errors.ts";
+import { Paths } from "../lib/container/paths.ts";
+import { parseState, StateStore } from "../lib/container/state_file.ts";
 import { sampleState } from "./fixtures/worker.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));

@@ -1,6 +1,12 @@
 import { assertEquals, assertThrows } from "./assert.ts";
-import { WrongState } from "../lib/errors.ts";
-import { canTransition, type Operation, STATUSES, transition, TRANSITIONS } from "../lib/status.ts";
+import { WrongState } from "../lib/host/errors.ts";
+import {
+  canTransition,
+  type Operation,
+  STATUSES,
+  transition,
+  TRANSITIONS,
+} from "../lib/container/status.ts";
 
 Deno.test("the transition table allows exactly the contract's moves", () => {
   const allowed: Record<Operation, string> = {

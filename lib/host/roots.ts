@@ -9,7 +9,7 @@
  * @module
  */
 
-import { RuntimeError } from "../errors.ts";
+import { RuntimeError } from "./errors.ts";
 
 /** The mode of the roots and of every directory berth makes under them. */
 export const PRIVATE_DIR_MODE = 0o700;

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { InvalidArgument } from "../errors.ts";
-import type { OciConfig } from "../spec.ts";
+import { InvalidArgument } from "./errors.ts";
+import type { OciConfig } from "./spec.ts";
 
 /** The default pids limit when none is given (podman's). `--pids-limit` overrides it. */
 export const DEFAULT_PIDS_LIMIT = 2048;

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { runtimeTarget } from "../container.ts";
-import type { Context } from "../context.ts";
-import { follow, openLog } from "../log_follow.ts";
-import { logFiles } from "../paths.ts";
-import type { ContainerState } from "../state_file.ts";
+import { runtimeTarget } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { follow, openLog } from "../host/log_follow.ts";
+import { logFiles } from "../container/paths.ts";
+import type { ContainerState } from "../container/state_file.ts";
 import { deleteContainer } from "./delete.ts";
 import { waitExit } from "./wait.ts";
 

@@ -8,23 +8,34 @@
  * @module
  */
 
-import { join, resolve } from "../path.ts";
-import { createBundle, layerDirs, membersDir, removeAtomically, rootfsDir } from "../bundle.ts";
-import { launchRequest, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
-import { crashPoint } from "../crash.ts";
-import { emit } from "../events.ts";
-import type { Context } from "../context.ts";
-import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from "../errors.ts";
-import { hostnameOf, validateId } from "../id.ts";
+import { join, resolve } from "../_std/path.ts";
+import {
+  createBundle,
+  layerDirs,
+  membersDir,
+  removeAtomically,
+  rootfsDir,
+} from "../host/bundle.ts";
+import {
+  launchRequest,
+  opRecord,
+  runtimeTarget,
+  withContainerLock,
+} from "../container/container.ts";
+import { crashPoint } from "../container/crash.ts";
+import { emit } from "../container/events.ts";
+import type { Context } from "../container/context.ts";
+import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from "../host/errors.ts";
+import { hostnameOf, validateId } from "../container/id.ts";
 import { applySecurity, isCgroupV2, parseSecurityOpts, readSeccompFile } from "../host/security.ts";
-import { monitorRequest, replyError } from "../monitor_client.ts";
-import { mountOverlay } from "../mounts.ts";
-import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../spec.ts";
-import { launchArgs, requireRuntimeBinary } from "../runtime.ts";
-import type { ContainerState, CreateArgs, RestartPolicy } from "../state_file.ts";
+import { monitorRequest, replyError } from "../monitor/monitor_client.ts";
+import { mountOverlay } from "../host/mounts.ts";
+import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../host/spec.ts";
+import { launchArgs, requireRuntimeBinary } from "../host/runtime.ts";
+import type { ContainerState, CreateArgs, RestartPolicy } from "../container/state_file.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
-import { loadReconciled } from "../reconcile.ts";
-import { transition } from "../status.ts";
+import { loadReconciled } from "../container/reconcile.ts";
+import { transition } from "../container/status.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest extends CreateArgs {

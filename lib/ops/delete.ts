@@ -6,20 +6,26 @@
  * @module
  */
 
-import { join } from "../path.ts";
-import { membersDir, removeAtomically } from "../bundle.ts";
-import { applyExit, isLive, opRecord, runtimeTarget, withContainerLock } from "../container.ts";
-import { crashPoint } from "../crash.ts";
-import { emit } from "../events.ts";
-import type { Context } from "../context.ts";
-import { BerthError, isNotFound, RuntimeError } from "../errors.ts";
-import { unmountAll } from "../mounts.ts";
-import { monitorRequestIfRunning, replyError } from "../monitor_client.ts";
-import { inCgroup, liveness, startTimeOf } from "../proc.ts";
-import { deleteArgs, type RuntimeTarget } from "../runtime.ts";
-import type { ContainerState } from "../state_file.ts";
+import { join } from "../_std/path.ts";
+import { membersDir, removeAtomically } from "../host/bundle.ts";
+import {
+  applyExit,
+  isLive,
+  opRecord,
+  runtimeTarget,
+  withContainerLock,
+} from "../container/container.ts";
+import { crashPoint } from "../container/crash.ts";
+import { emit } from "../container/events.ts";
+import type { Context } from "../container/context.ts";
+import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
+import { unmountAll } from "../host/mounts.ts";
+import { monitorRequestIfRunning, replyError } from "../monitor/monitor_client.ts";
+import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
+import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
+import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
-import { transition } from "../status.ts";
+import { transition } from "../container/status.ts";
 
 /** How long delete waits for the init to be reaped after SIGKILL. */
 export const REAP_TIMEOUT_MS = 10_000;

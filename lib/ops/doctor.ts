@@ -6,11 +6,11 @@
  * @module
  */
 
-import { dirname, join } from "../path.ts";
-import type { Context } from "../context.ts";
-import { messageOf } from "../errors.ts";
-import { globalsToArgs } from "../globals.ts";
-import { requireRuntimeBinary } from "../runtime.ts";
+import { dirname, join } from "../_std/path.ts";
+import type { Context } from "../container/context.ts";
+import { messageOf } from "../host/errors.ts";
+import { globalsToArgs } from "../cli/globals.ts";
+import { requireRuntimeBinary } from "../host/runtime.ts";
 
 /** One check's outcome. */
 export interface CheckResult {

@@ -14,7 +14,7 @@
  * - `.trash-*` leftovers of interrupted removals and `.*.tmp-*` leftovers of
  *   interrupted state saves; an `exec`'s scratch files once it is gone;
  * - lock files of containers that are gone (removed while held, see
- *   `lib/lock.ts`, so a waiter can never end up holding a removed file);
+ *   `lib/host/lock.ts`, so a waiter can never end up holding a removed file);
  * - a monitor socket no monitor serves;
  * - console sockets (terminal hand-over) whose process died.
  *
@@ -24,16 +24,22 @@
  * @module
  */
 
-import { join } from "../path.ts";
-import { isTempName } from "../atomic_file.ts";
-import { execScratchOwner, findLeftovers, removeTree } from "../bundle.ts";
-import { initGone, isLive, monitorAlive, refreshLocked, withFreeLock } from "../container.ts";
-import type { Context } from "../context.ts";
-import { isNotFound, messageOf } from "../errors.ts";
-import { FileLock } from "../lock.ts";
-import { mountPoints, unmountAll } from "../mounts.ts";
+import { join } from "../_std/path.ts";
+import { isTempName } from "../host/atomic_file.ts";
+import { execScratchOwner, findLeftovers, removeTree } from "../host/bundle.ts";
+import {
+  initGone,
+  isLive,
+  monitorAlive,
+  refreshLocked,
+  withFreeLock,
+} from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { isNotFound, messageOf } from "../host/errors.ts";
+import { FileLock } from "../host/lock.ts";
+import { mountPoints, unmountAll } from "../host/mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
-import { isValidId } from "../id.ts";
+import { isValidId } from "../container/id.ts";
 import { repairLocked } from "./repair.ts";
 
 /** Options of {@linkcode gc}. */

@@ -8,14 +8,14 @@
  * @module
  */
 
-import { join } from "../path.ts";
-import { removeAtomically, removeTree, TRASH_PREFIX } from "../bundle.ts";
-import { resolveContainer, runtimeTarget, withFreeLock } from "../container.ts";
-import type { Context } from "../context.ts";
-import { isNotFound, NotFound } from "../errors.ts";
-import { isValidId } from "../id.ts";
-import { unmountAll } from "../mounts.ts";
-import { promised } from "../sync_io.ts";
+import { join } from "../_std/path.ts";
+import { removeAtomically, removeTree, TRASH_PREFIX } from "../host/bundle.ts";
+import { resolveContainer, runtimeTarget, withFreeLock } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { isNotFound, NotFound } from "../host/errors.ts";
+import { isValidId } from "../container/id.ts";
+import { unmountAll } from "../host/mounts.ts";
+import { promised } from "../host/sync_io.ts";
 
 // Synchronous calls: see sync_io.ts.
 function present(path: string): Promise<boolean> {

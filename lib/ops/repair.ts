@@ -8,16 +8,16 @@
  * - `delete` is finished;
  * - `start`, `pause`, `resume` take the runtime's word for the status.
  *
- * Readers that do not take the lock (`lib/reconcile.ts`) try it when they
+ * Readers that do not take the lock (`lib/container/reconcile.ts`) try it when they
  * see an `op`: if it is free the op was interrupted and they repair.
  *
  * @module
  */
 
-import type { Context } from "../context.ts";
+import type { Context } from "../container/context.ts";
 
-import type { ContainerState } from "../state_file.ts";
-import { monitorRequestIfRunning } from "../monitor_client.ts";
+import type { ContainerState } from "../container/state_file.ts";
+import { monitorRequestIfRunning } from "../monitor/monitor_client.ts";
 import { deleteLocked } from "./delete.ts";
 import { settleLocked } from "./settle.ts";
 

@@ -5,12 +5,12 @@
  * @module
  */
 
-import { applyExit, isLive, monitorAlive, runtimeTarget } from "../container.ts";
-import type { Context } from "../context.ts";
-import { NotFound } from "../errors.ts";
-import type { ContainerState } from "../state_file.ts";
-import type { Status } from "../status.ts";
-import { startTimeOf } from "../proc.ts";
+import { applyExit, isLive, monitorAlive, runtimeTarget } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { NotFound } from "../host/errors.ts";
+import type { ContainerState } from "../container/state_file.ts";
+import type { Status } from "../container/status.ts";
+import { startTimeOf } from "../host/proc.ts";
 
 /** The statuses the runtime reports that berth knows. */
 const RUNTIME_STATUS: Record<string, Status> = {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { InvalidArgument } from "../errors.ts";
+import { InvalidArgument } from "../host/errors.ts";
 import type { TerminalLibc } from "./ffi.ts";
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "../path.ts";
+import { join } from "../_std/path.ts";
 import type { TerminalLibc } from "./ffi.ts";
 
 /** A listening console socket. */

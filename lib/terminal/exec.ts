@@ -9,14 +9,14 @@
  * @module
  */
 
-import { after } from "../clock.ts";
-import type { Context } from "../context.ts";
-import { ErrnoError } from "../libc.ts";
-import { execScratch } from "../bundle.ts";
-import { crashPoint } from "../crash.ts";
-import { RuntimeError } from "../errors.ts";
-import { inCgroup, procInfo } from "../proc.ts";
-import type { RuntimeTarget } from "../runtime.ts";
+import { after } from "../host/clock.ts";
+import type { Context } from "../container/context.ts";
+import { ErrnoError } from "../host/libc.ts";
+import { execScratch } from "../host/bundle.ts";
+import { crashPoint } from "../container/crash.ts";
+import { RuntimeError } from "../host/errors.ts";
+import { inCgroup, procInfo } from "../host/proc.ts";
+import type { RuntimeTarget } from "../host/runtime.ts";
 import { ConsoleSocket } from "./console_socket.ts";
 import { terminalLibc } from "./ffi.ts";
 import { Poller } from "./poller.ts";

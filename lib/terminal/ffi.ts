@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ErrnoError } from "../libc.ts";
+import { ErrnoError } from "../host/libc.ts";
 
 /** A window size in character cells. */
 export interface WindowSize {

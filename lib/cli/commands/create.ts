@@ -1,0 +1,115 @@
+/**
+ * `berth create [OPTS] ID [-- CMD...]`: prepares the bundle and the
+ * container; status `created`.
+ *
+ * @module
+ */
+
+import {
+  bool,
+  expectPositionals,
+  type OptionSpec,
+  parseCommandArgs,
+  type ParsedArgs,
+  parseKeyValues,
+  str,
+  strs,
+} from "../args.ts";
+import type { Command } from "../command.ts";
+import { validateId } from "../../container/id.ts";
+import { createContainer, type CreateRequest } from "../../ops/create.ts";
+
+/** Options shared by `create` and `run`. */
+export const CREATE_OPTIONS: OptionSpec[] = [
+  {
+    name: "bundle",
+    type: "string",
+    value: "DIR",
+    help: "an existing OCI bundle (config.json and its rootfs)",
+  },
+  {
+    name: "rootfs",
+    type: "string",
+    value: "DIR",
+    help: "a root filesystem; config.json is generated (see berth spec)",
+  },
+  { name: "config", type: "string", value: "FILE", help: "use this config.json with --rootfs" },
+  {
+    name: "env",
+    short: "e",
+    type: "string",
+    multiple: true,
+    value: "K=V",
+    help: "set an environment variable (repeatable)",
+  },
+  { name: "cwd", type: "string", value: "DIR", help: "working directory of the process" },
+  {
+    name: "label",
+    type: "string",
+    multiple: true,
+    value: "K=V",
+    help: "a label kept in the state (repeatable)",
+  },
+  {
+    name: "sandbox",
+    type: "string",
+    value: "SID",
+    help: "join the network, IPC and UTS namespaces of running container SID (a pod)",
+  },
+  {
+    name: "security-opt",
+    type: "string",
+    multiple: true,
+    value: "seccomp=unconfined|FILE",
+    help: "replace berth's default seccomp profile (see README, Security)",
+  },
+  {
+    name: "privileged",
+    type: "boolean",
+    help: "no seccomp, all capabilities, no masked paths, all devices",
+  },
+];
+
+/** Builds a create request from parsed `create`/`run` arguments. */
+export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolean): CreateRequest {
+  const [id] = expectPositionals(cmd, p.positionals, ["ID"]);
+  return {
+    id: validateId(id!),
+    bundle: str(p.values, "bundle") ?? null,
+    rootfs: str(p.values, "rootfs") ?? null,
+    config: str(p.values, "config") ?? null,
+    command: p.command ?? [],
+    env: Object.entries(parseKeyValues(strs(p.values, "env"), "--env")).map(([k, v]) =>
+      `${k}=${v}`
+    ),
+    cwd: str(p.values, "cwd") ?? null,
+    labels: parseKeyValues(strs(p.values, "label"), "--label"),
+    autoRemove,
+    sandbox: str(p.values, "sandbox") ?? null,
+    restart: "no",
+    privileged: bool(p.values, "privileged"),
+    securityOpt: strs(p.values, "security-opt"),
+  };
+}
+
+/** `create`. */
+export const createCommand: Command<CreateRequest> = {
+  name: "create",
+  summary: "prepare the bundle and the container; status created",
+  usage: "create [OPTIONS] ID [-- CMD [ARG...]]",
+  description:
+    "The root filesystem is mounted copy-on-write (overlay): the source is never modified.",
+  options: CREATE_OPTIONS,
+  examples: [
+    "berth create --rootfs /srv/rootfs web1 -- httpd -f",
+    "berth create --bundle /srv/bundles/web web2",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("create", args, CREATE_OPTIONS);
+    return createRequestFrom("create", p, false);
+  },
+  async run(ctx, req) {
+    await createContainer(ctx, req);
+    return 0;
+  },
+};

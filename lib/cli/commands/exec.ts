@@ -1,0 +1,139 @@
+/**
+ * `berth exec [-d] [-e K=V]... [--cwd DIR] ID -- CMD...`: runs a process in
+ * a running container and exits with its exit code.
+ *
+ * @module
+ */
+
+import { join } from "../../_std/path.ts";
+import { execScratch } from "../../host/bundle.ts";
+import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { runtimeTarget } from "../../container/container.ts";
+import { resolveExisting } from "../../ops/orphans.ts";
+import { loadReconciled } from "../../container/reconcile.ts";
+import { InvalidArgument } from "../../host/errors.ts";
+import { readConfig } from "../../host/spec.ts";
+import { transition } from "../../container/status.ts";
+
+/** Options of `exec`. */
+export interface ExecOptions {
+  ref: string;
+  detach: boolean;
+  env: Record<string, string>;
+  cwd: string | null;
+  command: string[];
+  /** `-i`: berth's stdin goes to the process. */
+  interactive: boolean;
+  /** `-t`: the process gets a terminal. */
+  tty: boolean;
+}
+
+const OPTIONS = [
+  { name: "detach", short: "d", type: "boolean" as const, help: "do not wait for the process" },
+  {
+    name: "interactive",
+    short: "i",
+    type: "boolean" as const,
+    help: "pass berth's stdin to the process (EOF closes it); default: /dev/null",
+  },
+  {
+    name: "tty",
+    short: "t",
+    type: "boolean" as const,
+    help: "give the process a terminal (-it: an interactive shell)",
+  },
+  {
+    name: "env",
+    short: "e",
+    type: "string" as const,
+    multiple: true,
+    value: "K=V",
+    help: "set an environment variable (repeatable)",
+  },
+  {
+    name: "cwd",
+    type: "string" as const,
+    value: "DIR",
+    help: "working directory (default: the container's)",
+  },
+];
+
+/** `exec`. */
+export const execCommand: Command<ExecOptions> = {
+  name: "exec",
+  summary: "run a process in a running container",
+  usage: "exec [-d] [-i] [-t] [-e K=V]... [--cwd DIR] ID -- CMD [ARG...]",
+  description: "berth exits with the process's exit code (0 with -d once it started).\n" +
+    "-it needs a terminal on stdin; berth's terminal is raw meanwhile and restored after.",
+  options: OPTIONS,
+  examples: [
+    "berth exec web1 -- ps",
+    "berth exec -it web1 -- sh",
+    "printf 'a\\nb\\n' | berth exec -i web1 -- wc -l",
+    "berth exec -e DEBUG=1 --cwd /tmp web1 -- sh -c 'ls'",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("exec", args, OPTIONS);
+    const [ref] = expectPositionals("exec", p.positionals, ["ID"]);
+    if (p.command === null || p.command.length === 0) {
+      throw new InvalidArgument("exec: give the command after --");
+    }
+    const cwd = str(p.values, "cwd") ?? null;
+    if (cwd !== null && !cwd.startsWith("/")) {
+      throw new InvalidArgument(`exec: --cwd ${cwd} must be an absolute path`);
+    }
+    const detach = bool(p.values, "detach");
+    const interactive = bool(p.values, "interactive");
+    const tty = bool(p.values, "tty");
+    if (detach && (interactive || tty)) {
+      throw new InvalidArgument("exec: -d excludes -i and -t");
+    }
+    return {
+      ref: ref!,
+      detach,
+      interactive,
+      tty,
+      env: parseKeyValues(strs(p.values, "env"), "--env"),
+      cwd,
+      command: p.command,
+    };
+  },
+  async run(ctx, o) {
+    if (o.tty) {
+      const { checkTerminalUse } = await import("../../terminal/checks.ts");
+      const { terminalLibc } = await import("../../terminal/ffi.ts");
+      checkTerminalUse(terminalLibc, "exec", o.interactive, o.tty);
+    }
+    const id = await resolveExisting(ctx, o.ref);
+    const s = await loadReconciled(ctx, id);
+    transition(s.id, s.status, "exec");
+    const config = await readConfig(join(s.bundle, "config.json"), true);
+    const proc = structuredClone(config.process!);
+    proc.args = o.command;
+    const env = (proc.env ?? []).filter((e) => !Object.hasOwn(o.env, e.slice(0, e.indexOf("="))));
+    proc.env = [...env, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)];
+    if (o.cwd !== null) proc.cwd = o.cwd;
+    proc.terminal = o.tty;
+    if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");
+    const file = execScratch(s.bundle, "json");
+    await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
+    try {
+      if (o.tty) {
+        const { execWithTerminal } = await import("../../terminal/exec.ts");
+        return await execWithTerminal(
+          ctx,
+          runtimeTarget(ctx, s),
+          file,
+          s.bundle,
+          o.interactive,
+          ctx.paths.cgroupPath(s.namespace, s.id),
+        );
+      }
+      const stdin = o.interactive ? "inherit" : "null";
+      return await ctx.runtime.exec(runtimeTarget(ctx, s), file, o.detach, stdin);
+    } finally {
+      await Deno.remove(file).catch(() => {});
+    }
+  },
+};

@@ -1,0 +1,159 @@
+/**
+ * `berth run [OPTS] [-d] [--rm] ID [-- CMD...]`: create + start. In the
+ * foreground, the container's stdout/stderr stream to berth's and berth
+ * exits with the container's exit code.
+ *
+ * @module
+ */
+
+import { bool, parseCommandArgs, str } from "../args.ts";
+import type { Command } from "../command.ts";
+import type { Context } from "../../container/context.ts";
+import { InvalidArgument } from "../../host/errors.ts";
+import { createContainer, type CreateRequest } from "../../ops/create.ts";
+import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
+
+/** Options of `run`. */
+export interface RunOptions {
+  create: CreateRequest;
+  detach: boolean;
+  rm: boolean;
+  /** `-i`: berth's stdin goes to the container. */
+  interactive: boolean;
+  /** `-t`: the container gets a terminal. */
+  tty: boolean;
+}
+
+const RUN_OPTIONS = [
+  ...CREATE_OPTIONS,
+  { name: "detach", short: "d", type: "boolean" as const, help: "return once the container runs" },
+  { name: "rm", type: "boolean" as const, help: "delete the container once it exits" },
+  {
+    name: "interactive",
+    short: "i",
+    type: "boolean" as const,
+    help: "pass berth's stdin to the container (EOF closes it); default: /dev/null",
+  },
+  {
+    name: "tty",
+    short: "t",
+    type: "boolean" as const,
+    help: "give the container a terminal (-it: an interactive shell; -dt: attach later)",
+  },
+  {
+    name: "restart",
+    type: "string" as const,
+    value: "no|on-failure|always",
+    default: "no",
+    help: "with -d: restart policy kept by the monitor, with back-off (100 ms doubling to 10 s)",
+  },
+];
+
+/** `run`. */
+export const runCommand: Command<RunOptions> = {
+  name: "run",
+  summary: "create and start a container (foreground: exit with its code)",
+  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] ID [-- CMD [ARG...]]",
+  description:
+    "Without -d, stdout/stderr of the container go to berth's and berth exits with the\n" +
+    "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.\n" +
+    "-it: an interactive shell (berth's terminal is raw meanwhile and restored after;\n" +
+    "Ctrl-P Ctrl-Q detaches and leaves it running). -dt: the monitor holds its terminal\n" +
+    "for `berth attach`; what it writes there also goes to its log.",
+  options: RUN_OPTIONS,
+  examples: [
+    "berth run --rootfs /srv/rootfs --rm hello -- echo hello",
+    "berth run -it --rm --rootfs /srv/rootfs shell -- sh",
+    "printf 'a\\nb\\n' | berth run -i --rm --rootfs /srv/rootfs count -- wc -l",
+    "berth run -d --rootfs /srv/rootfs web1 -- httpd -f",
+    "berth run -dt --rootfs /srv/rootfs box -- sh",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("run", args, RUN_OPTIONS);
+    const rm = bool(p.values, "rm");
+    const detach = bool(p.values, "detach");
+    if (p.command !== null && p.command.length === 0) {
+      throw new InvalidArgument('run: nothing after "--"');
+    }
+    const restart = str(p.values, "restart") ?? "no";
+    if (restart !== "no" && restart !== "on-failure" && restart !== "always") {
+      throw new InvalidArgument(
+        `run: --restart must be no, on-failure or always, not "${restart}"`,
+      );
+    }
+    if (restart !== "no" && !detach) throw new InvalidArgument("run: --restart needs -d");
+    if (restart !== "no" && rm) {
+      throw new InvalidArgument("run: --restart and --rm exclude each other");
+    }
+    const interactive = bool(p.values, "interactive");
+    const tty = bool(p.values, "tty");
+    if (detach && interactive && !tty) {
+      throw new InvalidArgument("run: -d -i needs -t (attach to its terminal later)");
+    }
+    const create: CreateRequest = { ...createRequestFrom("run", p, rm), restart };
+    if (tty) create.terminal = true;
+    if (interactive && !detach && !tty) create.stdin = true;
+    return { create, detach, rm, interactive, tty };
+  },
+  async run(ctx, o) {
+    if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
+    if (o.detach) {
+      // Created and started in one runtime call: a failure rolls it all back.
+      await createContainer(ctx, o.create, { start: true });
+      return 0;
+    }
+    // The foreground's modules load only here (start-up time of run -d).
+    const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
+    const s = await createContainer(ctx, o.create);
+    const logs = await openLogsAtEnd(s.workDir);
+    try {
+      await startOrCleanUp(ctx, s.id, o.rm);
+    } catch (err) {
+      logs.out?.close();
+      logs.err?.close();
+      throw err;
+    }
+    return await attach(ctx, s, logs, o.rm);
+  },
+};
+
+/** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */
+async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {
+  const { checkTerminalUse } = await import("../../terminal/checks.ts");
+  const { terminalLibc } = await import("../../terminal/ffi.ts");
+  checkTerminalUse(terminalLibc, "run", o.interactive, o.tty);
+  const { prepareForeground, runForeground } = await import("../../ops/interactive.ts");
+  const s = await createContainer(ctx, o.create);
+  const terminal = { input: o.interactive, tty: o.tty };
+  let prepared;
+  try {
+    prepared = await prepareForeground(ctx, s, terminal);
+  } catch (err) {
+    // Not started: removed again, as a failed start is with --rm.
+    const { deleteContainer } = await import("../../ops/delete.ts");
+    await deleteContainer(ctx, ctx.globals.namespace, s.id, true).catch(() => {});
+    throw err;
+  }
+  try {
+    await startOrCleanUp(ctx, s.id, o.rm);
+  } catch (err) {
+    prepared.end.close();
+    prepared.logs.out?.close();
+    prepared.logs.err?.close();
+    throw err;
+  }
+  return await runForeground(ctx, s, prepared, { ...terminal, rm: o.rm });
+}
+
+/** Starts `id`; if that fails, a `--rm` container is deleted again. */
+async function startOrCleanUp(ctx: Context, id: string, rm: boolean): Promise<void> {
+  try {
+    await (await import("./start.ts")).startContainer(ctx, id);
+  } catch (err) {
+    if (rm) {
+      const { deleteContainer } = await import("../../ops/delete.ts");
+      await deleteContainer(ctx, ctx.globals.namespace, id, true).catch(() => {});
+    }
+    throw err;
+  }
+}

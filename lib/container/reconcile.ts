@@ -1,0 +1,75 @@
+/**
+ * Reading a container's state, reconciled with reality, for commands that
+ * take no lock (`state`, `list`, `ps`, `exec`, `wait`). Kept light: the
+ * repair code is loaded only when a state records an interrupted operation.
+ *
+ * @module
+ */
+
+import { initGone, isLive, monitorAlive, refreshLocked, withContainerLock } from "./container.ts";
+import type { Context } from "./context.ts";
+import { NotFound } from "../host/errors.ts";
+import { FileLock } from "../host/lock.ts";
+import { liveness } from "../host/proc.ts";
+import type { ContainerState } from "./state_file.ts";
+
+/** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
+export async function loadReconciled(ctx: Context, id: string): Promise<ContainerState> {
+  const s = await reconcile(ctx, await ctx.store.load(ctx.globals.namespace, id));
+  if (s === null) throw new NotFound(`container "${id}" not found`);
+  return s;
+}
+
+/**
+ * For readers that hold no lock: repairs an interrupted operation, and
+ * records a stop whose process is gone. Null when the container is gone.
+ *
+ * A recorded operation whose process is alive is under way: it is left
+ * alone. One whose process is dead was interrupted: the reader takes the
+ * lock and repairs it, waiting if someone else holds the lock meanwhile
+ * (the monitor recording the exit it killed, another reader repairing), so
+ * the command that touches an interrupted container always settles it.
+ */
+export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState | null> {
+  if (s.op !== null) {
+    const path = ctx.paths.lockFile(s.namespace, s.id);
+    let lock = await FileLock.tryAcquire(path);
+    if (lock === null) {
+      if (liveness(s.op.pid, s.op.pidStartTime) === "alive") return s; // under way
+      lock = await FileLock.acquire(path, `container "${s.id}"`, { clock: ctx.clock });
+    }
+    try {
+      const fresh = await ctx.store.tryLoad(s.namespace, s.id);
+      const { repairLocked } = await import("../ops/repair.ts");
+      const repaired = fresh === null ? null : await repairLocked(ctx, fresh);
+      return repaired === null ? null : await refreshLocked(ctx, repaired);
+    } finally {
+      if (await ctx.store.exists(s.namespace, s.id).catch(() => true)) lock.release();
+      else await lock.releaseAndRemove().catch(() => lock.release());
+    }
+  }
+  if (!isLive(s) || s.pid === null) return s;
+  if (!initGone(s) || await monitorAlive(ctx)) return s;
+  return await withContainerLock(ctx, s.namespace, s.id, async () => {
+    const fresh = await ctx.store.tryLoad(s.namespace, s.id);
+    return fresh === null ? null : await refreshLocked(ctx, fresh);
+  });
+}
+
+/** Loads `id` of the context's namespace under its lock, repairs it, and runs `fn`. */
+export function withLoaded<T>(
+  ctx: Context,
+  id: string,
+  fn: (s: ContainerState) => Promise<T>,
+): Promise<T> {
+  const ns = ctx.globals.namespace;
+  return withContainerLock(ctx, ns, id, async () => {
+    const loaded = await ctx.store.load(ns, id);
+    // Repair code is loaded only when there is something to repair.
+    const repaired = loaded.op === null
+      ? loaded
+      : await (await import("../ops/repair.ts")).repairLocked(ctx, loaded);
+    if (repaired === null) throw new NotFound(`container "${id}" not found`);
+    return await fn(await refreshLocked(ctx, repaired));
+  });
+}

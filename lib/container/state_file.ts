@@ -1,0 +1,303 @@
+/**
+ * One JSON state file per container: load, save (atomic and durable), list,
+ * destroy. Read-modify-write cycles must run under the container's lock
+ * (see `lib/container_lock.ts`); plain reads need no lock because saves are
+ * atomic renames.
+ *
+ * @module
+ */
+
+import { isTempName, writeFileAtomic } from "../host/atomic_file.ts";
+import { isNotFound, NotFound, RuntimeError } from "../host/errors.ts";
+import { isValidId } from "./id.ts";
+import type { Paths } from "./paths.ts";
+import { type Status, STATUSES } from "./status.ts";
+import { promised } from "../host/sync_io.ts";
+
+/** An operation in flight, recorded before multi-step work starts. */
+export interface InFlight {
+  /** What is under way: "create", "start", "delete", … */
+  name: string;
+  /** The berth process doing it, and that process's start time. */
+  pid: number;
+  pidStartTime: number | null;
+  /** When it began (ISO 8601). */
+  since: string;
+  /** The checkpoint image directory of a checkpoint or restore. */
+  imagePath?: string;
+}
+
+/** The contract's `state` object (key order as in the contract). */
+export interface PublicState {
+  id: string;
+  namespace: string;
+  status: Status;
+  /** The container's init process, once created. */
+  pid: number | null;
+  bundle: string;
+  rootfs: string;
+  createdAt: string;
+  startedAt: string | null;
+  /** 128+N when killed by signal N; 255 when the exit was not observed. */
+  exitCode: number | null;
+  exitedAt: string | null;
+  runtime: string;
+  sandbox: string | null;
+  labels: Record<string, string>;
+}
+
+/** Everything berth records about a container: the public state and berth's own fields. */
+export interface ContainerState extends PublicState {
+  /** Start time of `pid` (from /proc), to tell it from a reused pid. */
+  pidStartTime: number | null;
+  /** False while `exitCode` is synthetic (255 for an unobserved exit). */
+  exitObserved: boolean;
+  /** The read-only source of the overlay (lower directory). */
+  source: string;
+  /** The container's work directory under the data root. */
+  workDir: string;
+  /** Delete once it exits (`run --rm`). */
+  autoRemove: boolean;
+  /** An operation under way, or null. */
+  op: InFlight | null;
+  /** The last checkpoint's image directory, if any. */
+  checkpoint?: string | null;
+  /** Restart policy kept by the monitor (`run -d --restart`). */
+  restart?: RestartPolicy;
+  /** Restarts so far (resets after a run of 10 s or more). */
+  restartCount?: number;
+  /** Set by `kill` with a terminating signal: the policy does not restart it. */
+  restartSuppressed?: boolean;
+  /** What the container was created from (for `generate systemd`). */
+  request?: CreateArgs;
+  /** It has a terminal (`-t`), whose master the monitor holds; `attach` connects to it. */
+  terminal?: boolean;
+}
+
+/** `--restart` policies. */
+export type RestartPolicy = "no" | "on-failure" | "always";
+
+/** The create/run inputs that define a container, as given. */
+export interface CreateArgs {
+  /** `--bundle DIR`, or null. */
+  bundle: string | null;
+  /** `--rootfs DIR`, or null. */
+  rootfs: string | null;
+  /** `--config FILE` (with --rootfs), or null. */
+  config: string | null;
+  /** The command after `--` (empty: the config's). */
+  command: string[];
+  /** `-e K=V` entries. */
+  env: string[];
+  /** `--cwd DIR`, or null. */
+  cwd: string | null;
+  labels: Record<string, string>;
+  /** `--sandbox SID`: join the network, IPC and UTS namespaces of running container SID. */
+  sandbox: string | null;
+  /** `--privileged` (absent in states of older berths: false). */
+  privileged?: boolean;
+  /** `--security-opt` values, as given (absent: none). */
+  securityOpt?: string[];
+}
+
+/** The printed projection of a state. */
+export function publicState(s: ContainerState): PublicState {
+  return {
+    id: s.id,
+    namespace: s.namespace,
+    status: s.status,
+    pid: s.status === "stopped" ? null : s.pid,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    createdAt: s.createdAt,
+    startedAt: s.startedAt,
+    exitCode: s.exitCode,
+    exitedAt: s.exitedAt,
+    runtime: s.runtime,
+    sandbox: s.sandbox,
+    labels: s.labels,
+  };
+}
+
+const decoder = new TextDecoder();
+
+function isStringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === "string";
+}
+function isIntOrNull(v: unknown): v is number | null {
+  return v === null || Number.isInteger(v);
+}
+
+/** Parses and validates a state file's text; throws on anything malformed. */
+export function parseState(text: string, where: string): ContainerState {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new RuntimeError(`corrupt state file ${where}: ${(err as Error).message}`);
+  }
+  const ok = typeof v === "object" && v !== null &&
+    typeof v.id === "string" && typeof v.namespace === "string" &&
+    STATUSES.includes(v.status as Status) && isIntOrNull(v.pid) &&
+    typeof v.bundle === "string" && typeof v.rootfs === "string" &&
+    typeof v.createdAt === "string" && isStringOrNull(v.startedAt) &&
+    isIntOrNull(v.exitCode) && isStringOrNull(v.exitedAt) &&
+    typeof v.runtime === "string" && isStringOrNull(v.sandbox) &&
+    typeof v.labels === "object" && v.labels !== null &&
+    isIntOrNull(v.pidStartTime) && typeof v.exitObserved === "boolean" &&
+    typeof v.source === "string" && typeof v.workDir === "string" &&
+    typeof v.autoRemove === "boolean" && (v.op === null || typeof v.op === "object");
+  if (!ok) throw new RuntimeError(`corrupt state file ${where}: missing or mistyped fields`);
+  return v as unknown as ContainerState;
+}
+
+/**
+ * Reads a state file's bytes: null when there is none; a RuntimeError when
+ * it is not a regular file (a FIFO would block the open forever, a device
+ * could be anything). The roots are private (see host/roots.ts), so the
+ * check and the read see the same file.
+ */
+function readStateBytes(path: string): Uint8Array | null {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch (err) {
+    if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+  if (!st.isFile) throw new RuntimeError(`corrupt state file ${path}: not a regular file`);
+  try {
+    return Deno.readFileSync(path); // synchronous: see sync_io.ts
+  } catch (err) {
+    if (isNotFound(err) || err instanceof Deno.errors.NotADirectory) return null;
+    throw err;
+  }
+}
+
+/** Reads, writes and lists the state files of one pair of roots. */
+export class StateStore {
+  constructor(readonly paths: Paths) {}
+
+  /** The state of `ns/id`; throws NotFound when there is none. */
+  async load(ns: string, id: string): Promise<ContainerState> {
+    const state = await this.tryLoad(ns, id);
+    if (state === null) throw new NotFound(`container "${id}" not found`);
+    return state;
+  }
+
+  /** The state of `ns/id`, or null when there is none. */
+  tryLoad(ns: string, id: string): Promise<ContainerState | null> {
+    return promised(() => {
+      const path = this.paths.stateFile(ns, id);
+      const bytes = readStateBytes(path);
+      return bytes === null
+        ? null
+        : this.#located(parseState(decoder.decode(bytes), path), ns, id, path);
+    });
+  }
+
+  /**
+   * A state file's paths are never trusted: the bundle, rootfs and work
+   * directory are recomputed from the roots and the ID (a forged state
+   * could otherwise name any directory for `delete` to remove), and its
+   * ID and namespace must be those of its place.
+   */
+  #located(s: ContainerState, ns: string, id: string, path: string): ContainerState {
+    if (s.id !== id || s.namespace !== ns) {
+      throw new RuntimeError(`corrupt state file ${path}: it names ${s.namespace}/${s.id}`);
+    }
+    s.bundle = this.paths.bundleDir(ns, id);
+    s.rootfs = `${s.bundle}/rootfs`;
+    s.workDir = this.paths.workDir(ns, id);
+    return s;
+  }
+
+  /** True when a state file exists for `ns/id` (one stat, no scan). */
+  exists(ns: string, id: string): Promise<boolean> {
+    return promised(() => {
+      try {
+        Deno.lstatSync(this.paths.stateFile(ns, id));
+        return true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    });
+  }
+
+  /** Atomically and durably replaces the state file of `state`. */
+  async save(state: ContainerState): Promise<void> {
+    await writeFileAtomic(
+      this.paths.stateFile(state.namespace, state.id),
+      JSON.stringify(state, null, 1) + "\n",
+      { mode: 0o600 },
+    );
+  }
+
+  /** Removes the state file of `ns/id` (no error if it is already gone). */
+  destroy(ns: string, id: string): Promise<void> {
+    return promised(() => {
+      try {
+        Deno.removeSync(this.paths.stateFile(ns, id));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    });
+  }
+
+  /** IDs that have a bundle directory in `ns` (hidden leftovers excluded). */
+  ids(ns: string): Promise<string[]> {
+    return promised(() => {
+      const out: string[] = [];
+      try {
+        for (const e of Deno.readDirSync(this.paths.containersDir(ns))) {
+          if (!e.name.startsWith(".") && !isTempName(e.name) && isValidId(e.name)) out.push(e.name);
+        }
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      return out.sort();
+    });
+  }
+
+  /** Namespaces that have a directory under the root. */
+  namespaces(): Promise<string[]> {
+    return promised(() => {
+      const out: string[] = [];
+      try {
+        for (const e of Deno.readDirSync(this.paths.namespacesDir)) {
+          if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+        }
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      return out.sort();
+    });
+  }
+
+  /**
+   * All states of `ns`. A file that vanishes mid-scan is skipped silently;
+   * one that fails to parse is skipped with a warning, never failing the list.
+   * (Synchronous reads: for many small files they cost a fraction of async ones.)
+   */
+  async list(ns: string, warn: (msg: string) => void = () => {}): Promise<ContainerState[]> {
+    const out: ContainerState[] = [];
+    for (const id of await this.ids(ns)) {
+      const path = this.paths.stateFile(ns, id);
+      let bytes: Uint8Array | null;
+      try {
+        bytes = readStateBytes(path);
+      } catch (err) {
+        warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
+        continue;
+      }
+      if (bytes === null) continue;
+      try {
+        out.push(this.#located(parseState(decoder.decode(bytes), path), ns, id, path));
+      } catch (err) {
+        warn(`skipping ${ns}/${id}: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Container statuses and the one table of legal transitions (modelled on runc
+ * `libcontainer/state_linux.go`). Every status change goes through
+ * {@linkcode transition}; an illegal move is a {@linkcode WrongState} error.
+ *
+ * @module
+ */
+
+import { WrongState } from "../host/errors.ts";
+
+/** The statuses of the contract. */
+export type Status = "created" | "running" | "paused" | "stopped";
+
+/** All statuses, for validation of stored state. */
+export const STATUSES: readonly Status[] = ["created", "running", "paused", "stopped"];
+
+/** The operations that are checked against a container's status. */
+export type Operation =
+  | "start"
+  | "pause"
+  | "resume"
+  | "kill"
+  | "exec"
+  | "exit"
+  | "delete"
+  | "forceDelete"
+  | "checkpoint"
+  | "restore";
+
+interface Rule {
+  /** Statuses the operation is allowed from. */
+  readonly from: readonly Status[];
+  /** The status afterwards; `null` keeps the current one. */
+  readonly to: Status | null;
+}
+
+/** The transition table. */
+export const TRANSITIONS: Readonly<Record<Operation, Rule>> = {
+  start: { from: ["created"], to: "running" },
+  pause: { from: ["created", "running"], to: "paused" },
+  resume: { from: ["paused"], to: "running" },
+  kill: { from: ["created", "running", "paused"], to: null },
+  exec: { from: ["running"], to: null },
+  exit: { from: ["created", "running", "paused"], to: "stopped" },
+  delete: { from: ["created", "stopped"], to: null },
+  forceDelete: { from: ["created", "running", "paused", "stopped"], to: null },
+  checkpoint: { from: ["running"], to: null },
+  restore: { from: ["stopped"], to: "running" },
+};
+
+const VERBS: Readonly<Record<Operation, string>> = {
+  start: "start",
+  pause: "pause",
+  resume: "resume",
+  kill: "kill",
+  exec: "exec in",
+  exit: "record the exit of",
+  delete: "delete",
+  forceDelete: "delete",
+  checkpoint: "checkpoint",
+  restore: "restore",
+};
+
+/** True when `op` is allowed from `status`. */
+export function canTransition(status: Status, op: Operation): boolean {
+  return TRANSITIONS[op].from.includes(status);
+}
+
+/**
+ * Checks `op` against `status` and returns the status afterwards.
+ * Throws WrongState, e.g. `cannot pause "web1": container is stopped`.
+ */
+export function transition(id: string, status: Status, op: Operation): Status {
+  const rule = TRANSITIONS[op];
+  if (!rule.from.includes(status)) {
+    const hint = op === "delete" && (status === "running" || status === "paused")
+      ? " (use -f to kill it first)"
+      : "";
+    throw new WrongState(`cannot ${VERBS[op]} "${id}": container is ${status}${hint}`);
+  }
+  return rule.to ?? status;
+}

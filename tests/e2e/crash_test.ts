@@ -1,0 +1,263 @@
+// Fault injection: berth SIGKILLed at every crash point, then repaired.
+import { assertEquals, assertRejects, assertTrue } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  eventually,
+  listTree,
+  makeRoots,
+  type Roots,
+  withRoots,
+} from "../helpers.ts";
+import { assertInvariants, assertUsable } from "./invariants.ts";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { CRASH_POINTS } from "../../lib/container/crash.ts";
+import { startTimeOf } from "../../lib/host/proc.ts";
+import { join } from "node:path";
+
+const WORKER = fromFileUrl(new URL("../fixtures/worker.ts", import.meta.url));
+const STAND_IN = fromFileUrl(new URL("../fixtures/criu_stand_in.sh", import.meta.url));
+
+/** Stands for the case's image directory in the case table. */
+const IMAGES = "<images>";
+
+let serial = 0;
+/** A sleep command whose argument marks its processes. */
+function marked(): { cmd: string[]; marker: string } {
+  const n = 100_000 + (Deno.pid % 1000) * 100 + serial++;
+  return { cmd: ["sleep", String(n)], marker: `sleep ${n}` };
+}
+
+async function crash(roots: Roots, point: string, args: string[]): Promise<void> {
+  const r = await berth(roots, args, { BERTH_CRASH_AT: point });
+  assertEquals(r.code, 137, `${point}: expected to die there, got ${r.code}: ${r.stderr}`);
+}
+
+/** What repairs the damage: `gc`, or simply the next command touching the container. */
+const REPAIRERS = ["gc", "touch"] as const;
+
+async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): Promise<void> {
+  if (how === "gc") {
+    const r = await berth(roots, ["gc"]);
+    assertEquals(r.code, 0, r.stderr);
+    // A second run finds nothing left to do.
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+  } else {
+    const r = await berth(roots, ["state", id]);
+    if (r.code !== 0) assertEquals(r.code, 3, r.stderr);
+  }
+}
+
+for (const how of REPAIRERS) {
+  Deno.test(`every crash point of create, run -d, start and delete -f is repaired by ${how}`, async (t) => {
+    const rootfs = await busyboxRootfs();
+    const cases: {
+      point: string;
+      setup: string[][];
+      crash: (m: string[]) => string[];
+      standIn?: boolean;
+    }[] = [
+      ...CRASH_POINTS.create.map((point) => ({
+        point,
+        setup: [],
+        crash: (m: string[]) => ["create", "--rootfs", rootfs, "c1", "--", ...m],
+      })),
+      // run -d creates and starts in one runtime call: create's points.
+      ...CRASH_POINTS.create.map((point) => ({
+        point: `${point} (run -d)`,
+        setup: [],
+        crash: (m: string[]) => ["run", "-d", "--rootfs", rootfs, "c1", "--", ...m],
+      })),
+      ...CRASH_POINTS.start.map((point) => ({
+        point,
+        setup: [["create", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["start", "c1"],
+      })),
+      ...CRASH_POINTS.checkpoint.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["checkpoint", "--image-path", IMAGES, "c1"],
+        standIn: true,
+      })),
+      ...CRASH_POINTS.restore.map((point) => ({
+        point,
+        setup: [
+          ["run", "-d", "--rootfs", rootfs, "c1", "--"],
+          ["checkpoint", "--image-path", IMAGES, "c1"],
+        ],
+        crash: () => ["restore", "-d", "--image-path", IMAGES, "c1"],
+        standIn: true,
+      })),
+      ...CRASH_POINTS.delete.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["delete", "-f", "c1"],
+      })),
+    ];
+    for (const c of cases) {
+      await t.step(c.point, async () => {
+        const roots = await makeRoots();
+        if (c.standIn) roots.env.BERTH_RUNTIME = STAND_IN;
+        try {
+          const { cmd, marker } = marked();
+          // Each case's checkpoint images live inside its own roots' directory.
+          const images = (a: string[]) =>
+            a.map((w) => w === IMAGES ? `${roots.root}/../images` : w);
+          for (const s of c.setup) {
+            await berthOk(roots, images([...s, ...(s.at(-1) === "--" ? cmd : [])]));
+          }
+          await crash(roots, c.point.split(" ")[0]!, images(c.crash(cmd)));
+          await repair(roots, how, "c1");
+          const ids = await assertInvariants(roots, { c1: marker }, `${c.point} + ${how}`);
+          await assertUsable(roots, rootfs, "c1", ids.includes("c1"), c.point);
+          await assertInvariants(roots, { c1: marker }, `${c.point} + ${how}, reused`);
+        } finally {
+          await cleanup(roots);
+        }
+      });
+    }
+  });
+}
+
+Deno.test("gc --dry-run on a healthy root prints nothing and changes nothing", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "h1", "--", "sleep", "100"]);
+    await berthOk(roots, ["create", "--rootfs", rootfs, "h2", "--", "true"]);
+    await berthOk(roots, ["run", "--rootfs", rootfs, "h3", "--", "true"]);
+    await berthOk(roots, ["pause", "h1"]);
+    const { listTree } = await import("../helpers.ts");
+    const before = await listTree(roots.root);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+    assertEquals(await berthOk(roots, ["gc"]), "");
+    assertEquals(await listTree(roots.root), before);
+  });
+});
+
+Deno.test("after a reboot (--root emptied), gc removes the work directories left in --data-root", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "r1", "--", "sleep", "100"]);
+    await berthOk(roots, ["run", "--rootfs", rootfs, "r2", "--", "true"]);
+    // What a reboot does: processes and mounts are gone, tmpfs --root is empty.
+    const { monitorPids, mountsUnder, listTree } = await import("../helpers.ts");
+    for (const pid of await monitorPids(roots)) Deno.kill(pid, "SIGKILL");
+    await new Deno.Command("runc", {
+      args: ["--root", `${roots.root}/ns/default/runc`, "delete", "--force", "r1"],
+    }).output();
+    for (const m of (await mountsUnder(roots.root)).reverse()) {
+      await new Deno.Command("umount", { args: [m] }).output();
+    }
+    await Deno.remove(roots.root, { recursive: true });
+    assertEquals((await listTree(`${roots.dataRoot}/ns/default`)).filter((p) => !p.includes("/")), [
+      "r1",
+      "r2",
+    ]);
+    const out = await berthOk(roots, ["gc"]);
+    assertEquals(out.trim().split("\n").length, 2, out);
+    await assertInvariants(roots, {}, "after reboot");
+    assertEquals(await listTree(`${roots.dataRoot}/ns/default`), []);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+  });
+});
+
+Deno.test("a stale monitor socket is removed by gc and replaced by the next monitor", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "s1", "--", "sleep", "100"]);
+    const { monitorPids } = await import("../helpers.ts");
+    const [mon] = await monitorPids(roots);
+    Deno.kill(mon!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    const sock = `${roots.root}/monitor.sock`;
+    await Deno.lstat(sock); // left behind
+    assertEquals(
+      await berthOk(roots, ["gc", "--dry-run"]),
+      `would remove the stale monitor socket ${sock}\n`,
+    );
+    await berthOk(roots, ["gc"]);
+    await assertRejects(() => Deno.lstat(sock), Deno.errors.NotFound);
+    // The next command starts a monitor that re-adopts s1 and serves a new socket.
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "s2", "--", "sleep", "100"]);
+    await Deno.lstat(sock);
+    assertEquals((await monitorPids(roots)).length, 1);
+    await berthOk(roots, ["kill", "s1", "KILL"]);
+    assertEquals((await berthOk(roots, ["wait", "s1"])).trim(), "255");
+  });
+});
+
+Deno.test("the command that touches an interrupted delete settles it, even while the lock is busy", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+    // A delete recorded by a process that has died ...
+    const victim = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const op = {
+      name: "delete",
+      pid: victim.pid,
+      pidStartTime: startTimeOf(victim.pid),
+      since: new Date().toISOString(),
+    };
+    victim.kill("SIGKILL");
+    await victim.status;
+    const file = join(roots.root, "ns/default/containers/c1/state.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ ...JSON.parse(await Deno.readTextFile(file)), op }),
+    );
+    // ... while another process (as the monitor recording an exit would) holds the lock a while.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        WORKER,
+        "hold",
+        join(roots.root, "ns/default/locks/c1.lock"),
+        "700",
+      ],
+      stdout: "piped",
+    }).spawn();
+    const reader = holder.stdout.getReader();
+    assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+    reader.releaseLock();
+    // The reader waits for the lock and finishes the delete: the container is gone.
+    const r = await berth(roots, ["state", "c1"]);
+    assertEquals(r.code, 3, r.stdout + r.stderr);
+    await holder.output();
+    assertEquals(await assertInvariants(roots, { c1: marker }, "settled by a reader"), []);
+  });
+});
+
+Deno.test("exec -t killed at exec:terminal: its process is hung up, gc removes the console socket and the exec's files", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "1000"]);
+    assertEquals(CRASH_POINTS.exec, ["exec:terminal"]);
+    await crash(roots, "exec:terminal", ["exec", "-t", "c1", "--", ...cmd]);
+    const bundle = join(roots.root, "ns/default/containers/c1");
+    const scratch = async () =>
+      (await listTree(bundle)).filter((f) => f.startsWith(".exec-")).sort();
+    assertEquals((await scratch()).map((f) => f.replace(/.*\./, "")).sort(), ["json", "pid"]);
+    assertEquals((await listTree(join(roots.root, "console"))).length, 1);
+    // Nobody received the terminal: it closed with the killed berth, which hangs up the process.
+    const running = async () => {
+      for await (const e of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(e.name)) continue;
+        const line = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+        if (line.replaceAll("\0", " ").trim() === marker) return true;
+      }
+      return false;
+    };
+    await eventually(async () => !(await running()), 10_000, "the exec'd process hung up");
+    const r = await berthOk(roots, ["gc"]);
+    assertTrue(/stale console socket/.test(r) && /its exec is gone/.test(r), r);
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+    assertEquals(await scratch(), []);
+    assertEquals(await listTree(join(roots.root, "console")), []);
+    assertEquals(await stateOfRunning(roots, "c1"), "running");
+  });
+});
+
+async function stateOfRunning(roots: Roots, id: string): Promise<string> {
+  return JSON.parse(await berthOk(roots, ["state", id])).status;
+}

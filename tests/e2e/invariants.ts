@@ -1,0 +1,106 @@
+/**
+ * The invariants that must hold after any crash once the next command or
+ * `berth gc` has run (issue "crash safety").
+ */
+
+import { join } from "node:path";
+import { assertEquals, assertTrue } from "../assert.ts";
+import { berth, berthOk, listTree, mountsUnder, type Roots } from "../helpers.ts";
+import { parseState } from "../../lib/container/state_file.ts";
+
+/** Pids whose command line contains `marker`. */
+export async function processesWith(marker: string): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0").join(" ");
+      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+      if (cmd.includes(marker) && !/\) [ZX] /.test(stat)) out.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** IDs the runtime knows in namespace `ns`. */
+async function runtimeIds(roots: Roots, ns: string): Promise<string[]> {
+  const root = join(roots.root, "ns", ns, "runc");
+  const out = await new Deno.Command("runc", {
+    args: ["--root", root, "list", "--format", "json"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const v = JSON.parse(new TextDecoder().decode(out.stdout) || "null") as { id: string }[] | null;
+  return (v ?? []).map((c) => c.id).sort();
+}
+
+/**
+ * Asserts the invariants for namespace "default" of `roots`. `markers`
+ * maps container IDs to a string only their processes' command lines hold.
+ */
+export async function assertInvariants(
+  roots: Roots,
+  markers: Record<string, string>,
+  context: string,
+): Promise<string[]> {
+  const ns = "default";
+  // Every state file parses.
+  const containersDir = join(roots.root, "ns", ns, "containers");
+  const ids: string[] = [];
+  for (const e of await Array.fromAsync(Deno.readDir(containersDir)).catch(() => [])) {
+    assertTrue(!e.name.startsWith("."), `${context}: leftover ${e.name}`);
+    const file = join(containersDir, e.name, "state.json");
+    parseState(await Deno.readTextFile(file), file); // throws if unparsable or missing
+    ids.push(e.name);
+  }
+  ids.sort();
+  const listed = (await berthOk(roots, ["list", "-q"])).split("\n").filter((s) => s).sort();
+  assertEquals(listed, ids, `${context}: list`);
+  // The runtime knows no container berth does not.
+  for (const id of await runtimeIds(roots, ns)) {
+    assertTrue(ids.includes(id), `${context}: runtime knows ${id}, berth does not`);
+  }
+  // No mount under either root but the rootfs of a container that exists.
+  const allowed = ids.map((id) => join(containersDir, id, "rootfs"));
+  for (const m of [...await mountsUnder(roots.root), ...await mountsUnder(roots.dataRoot)]) {
+    assertTrue(allowed.includes(m), `${context}: stray mount ${m}`);
+  }
+  // No file naming a container that is gone.
+  const names = (dir: string) => listTree(dir).then((l) => l.filter((p) => !p.includes("/")));
+  for (const n of await names(join(roots.root, "ns", ns, "locks"))) {
+    assertTrue(ids.includes(n.replace(/\.lock$/, "")), `${context}: stray lock ${n}`);
+  }
+  for (const n of await names(join(roots.dataRoot, "ns", ns))) {
+    assertTrue(ids.includes(n), `${context}: stray work directory ${n}`);
+  }
+  // No process of a container that is gone.
+  for (const [id, marker] of Object.entries(markers)) {
+    if (!ids.includes(id)) {
+      assertEquals(await processesWith(marker), [], `${context}: processes of deleted ${id}`);
+    }
+  }
+  return ids;
+}
+
+/** A surviving container is fully usable; a gone one can be created again. */
+export async function assertUsable(
+  roots: Roots,
+  rootfs: string,
+  id: string,
+  present: boolean,
+  context: string,
+): Promise<void> {
+  if (!present) {
+    await berthOk(roots, ["create", "--rootfs", rootfs, id, "--", "sleep", "1000"]);
+  }
+  const s = JSON.parse(await berthOk(roots, ["state", id]));
+  if (s.status === "created") await berthOk(roots, ["start", id]);
+  const after = JSON.parse(await berthOk(roots, ["state", id]));
+  if (after.status !== "stopped") {
+    const k = await berth(roots, ["kill", id, "KILL"]);
+    assertEquals(k.code, 0, `${context}: kill: ${k.stderr}`);
+    await berthOk(roots, ["wait", id]);
+  }
+  await berthOk(roots, ["delete", id]);
+  assertEquals((await berth(roots, ["state", id])).code, 3, context);
+}

@@ -1,0 +1,43 @@
+// lib/host/systemd.ts: unit quoting and the run arguments of a unit.
+import { assertEquals } from "./assert.ts";
+import { runArgs, systemdQuote } from "../lib/host/systemd.ts";
+
+Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
+  assertEquals(systemdQuote("plain/path-1"), "plain/path-1");
+  assertEquals(systemdQuote("a b"), '"a b"');
+  assertEquals(systemdQuote("100%"), "100%%");
+  assertEquals(systemdQuote("$HOME"), '"$$HOME"');
+  assertEquals(systemdQuote('say "hi"'), '"say \\"hi\\""');
+  assertEquals(systemdQuote(""), '""');
+  assertEquals(
+    runArgs("w", {
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: ["sh", "-c", "x"],
+      env: ["A=1"],
+      cwd: "/t",
+      labels: { k: "v" },
+      sandbox: "pod",
+    }),
+    [
+      "run",
+      "--rm",
+      "--rootfs",
+      "/r",
+      "--env",
+      "A=1",
+      "--cwd",
+      "/t",
+      "--label",
+      "k=v",
+      "--sandbox",
+      "pod",
+      "w",
+      "--",
+      "sh",
+      "-c",
+      "x",
+    ],
+  );
+});
