@@ -46,6 +46,7 @@ Deno.test("create parses its options and the command after --", () => {
       restart: "no",
       privileged: false,
       securityOpt: [],
+      limits: {},
     },
   );
 });
@@ -234,4 +235,40 @@ Deno.test("spec and version take no arguments", () => {
   assertEquals(parse("version", []), {});
   assertThrows(() => parse("spec", ["x"]), InvalidArgument);
   assertThrows(() => parse("version", ["x"]), InvalidArgument);
+});
+
+Deno.test("create/run limits; update, stop, restart, stats and the top alias", () => {
+  const req = parse("run", [
+    "-d",
+    "-m",
+    "16m",
+    "--cpus",
+    "1.5",
+    "--pids-limit",
+    "-1",
+    "--rootfs",
+    "/r",
+    "c1",
+  ]) as { create: { limits: unknown } };
+  assertEquals(req.create.limits, { memory: 16 << 20, cpus: 1.5, pidsLimit: -1 });
+  assertThrows(() => parse("create", ["--memory", "1x", "--rootfs", "/r", "c1"]), InvalidArgument);
+  assertEquals(parse("update", ["--memory", "1g", "c1"]), {
+    ref: "c1",
+    limits: { memory: 1 << 30 },
+  });
+  assertThrows(() => parse("update", ["c1"]), InvalidArgument, "give --memory");
+  assertThrows(() => parse("update", ["--cpus", "0", "c1"]), InvalidArgument, "--cpus");
+  assertEquals(parse("stop", ["a", "b"]), { refs: ["a", "b"], timeoutS: 10 });
+  assertEquals(parse("stop", ["-t", "0", "a"]), { refs: ["a"], timeoutS: 0 });
+  assertThrows(() => parse("stop", []), InvalidArgument, "missing ID");
+  assertThrows(() => parse("stop", ["-t", "1.5", "a"]), InvalidArgument, "whole number");
+  assertEquals(parse("restart", ["--time", "3", "a"]), { ref: "a", timeoutS: 3 });
+  assertThrows(() => parse("restart", ["a", "b"]), InvalidArgument);
+  assertEquals(parse("stats", []), { refs: [], stream: true, format: "table" });
+  assertEquals(parse("stats", ["--no-stream", "--format", "json", "a"]), {
+    refs: ["a"],
+    stream: false,
+    format: "json",
+  });
+  assertEquals(parse("top", ["a"]), parse("ps", ["a"]));
 });

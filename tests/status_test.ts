@@ -20,6 +20,8 @@ Deno.test("the transition table allows exactly the contract's moves", () => {
     forceDelete: "created running paused stopped",
     checkpoint: "running",
     restore: "stopped",
+    restart: "stopped",
+    update: "created running paused",
   };
   for (const op of Object.keys(TRANSITIONS) as Operation[]) {
     for (const s of STATUSES) {
@@ -34,6 +36,8 @@ Deno.test("transition() returns the next status", () => {
   assertEquals(transition("a", "paused", "resume"), "running");
   assertEquals(transition("a", "running", "exit"), "stopped");
   assertEquals(transition("a", "running", "kill"), "running");
+  assertEquals(transition("a", "stopped", "restart"), "running");
+  assertEquals(transition("a", "paused", "update"), "paused");
 });
 
 Deno.test("an illegal move is WrongState with a clear message", () => {

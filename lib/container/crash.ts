@@ -20,6 +20,8 @@ export const CRASH_POINTS = {
   exec: ["exec:terminal"],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
+  // restart of a stopped container: op "start" saved / the runtime started it, state not final.
+  restart: ["restart:recorded", "restart:runtime"],
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it

@@ -31,7 +31,10 @@ export type EventType =
   | "delete"
   | "checkpoint"
   | "restore"
-  | "gc";
+  | "gc"
+  | "stop"
+  | "update"
+  | "health_status";
 
 /** One event. */
 export interface BerthEvent {

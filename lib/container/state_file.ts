@@ -44,10 +44,19 @@ export interface PublicState {
   runtime: string;
   sandbox: string | null;
   labels: Record<string, string>;
+  /** `starting`, `healthy`, `unhealthy`, or null without a health check. */
+  health: HealthStatus | null;
+  /** Restarts by the `--restart` policy so far. */
+  restartCount: number;
 }
 
+/** A health check's verdict. */
+export type HealthStatus = "starting" | "healthy" | "unhealthy";
+
 /** Everything berth records about a container: the public state and berth's own fields. */
-export interface ContainerState extends PublicState {
+export interface ContainerState extends Omit<PublicState, "health" | "restartCount"> {
+  /** The health check's verdict (absent: no health check). */
+  health?: HealthStatus | null;
   /** Start time of `pid` (from /proc), to tell it from a reused pid. */
   pidStartTime: number | null;
   /** False while `exitCode` is synthetic (255 for an unobserved exit). */
@@ -70,8 +79,20 @@ export interface ContainerState extends PublicState {
   restartSuppressed?: boolean;
   /** What the container was created from (for `generate systemd`). */
   request?: CreateArgs;
+  /** The limits in force: as created, then as `update` changed them (absent: none). */
+  limits?: Limits;
   /** It has a terminal (`-t`), whose master the monitor holds; `attach` connects to it. */
   terminal?: boolean;
+}
+
+/** Resource limits (`--memory`, `--cpus`, `--pids-limit`; absent: not set). */
+export interface Limits {
+  /** Memory limit in bytes. */
+  memory?: number;
+  /** CPUs (fractional), enforced as a CFS quota per 100 ms period. */
+  cpus?: number;
+  /** Most tasks at once; -1: unlimited. */
+  pidsLimit?: number;
 }
 
 /** `--restart` policies. */
@@ -98,6 +119,8 @@ export interface CreateArgs {
   privileged?: boolean;
   /** `--security-opt` values, as given (absent: none). */
   securityOpt?: string[];
+  /** `--memory`, `--cpus`, `--pids-limit` as given (absent: none). */
+  limits?: Limits;
 }
 
 /** The printed projection of a state. */
@@ -116,6 +139,8 @@ export function publicState(s: ContainerState): PublicState {
     runtime: s.runtime,
     sandbox: s.sandbox,
     labels: s.labels,
+    health: s.health ?? null,
+    restartCount: s.restartCount ?? 0,
   };
 }
 

@@ -25,7 +25,9 @@ export type Operation =
   | "delete"
   | "forceDelete"
   | "checkpoint"
-  | "restore";
+  | "restore"
+  | "restart"
+  | "update";
 
 interface Rule {
   /** Statuses the operation is allowed from. */
@@ -46,6 +48,8 @@ export const TRANSITIONS: Readonly<Record<Operation, Rule>> = {
   forceDelete: { from: ["created", "running", "paused", "stopped"], to: null },
   checkpoint: { from: ["running"], to: null },
   restore: { from: ["stopped"], to: "running" },
+  restart: { from: ["stopped"], to: "running" },
+  update: { from: ["created", "running", "paused"], to: null },
 };
 
 const VERBS: Readonly<Record<Operation, string>> = {
@@ -59,6 +63,8 @@ const VERBS: Readonly<Record<Operation, string>> = {
   forceDelete: "delete",
   checkpoint: "checkpoint",
   restore: "restore",
+  restart: "restart",
+  update: "update",
 };
 
 /** True when `op` is allowed from `status`. */

@@ -365,6 +365,11 @@ export class OciRuntime {
     await this.#call("resume", t, ["resume", t.id]);
   }
 
+  /** `update FLAGS ID`: changes the resource limits of a live container (see limits/parse.ts). */
+  async update(t: RuntimeTarget, flags: string[]): Promise<void> {
+    await this.#call("update", t, ["update", ...flags, t.id]);
+  }
+
   /** `kill [--all] ID SIGNAL`. */
   async kill(t: RuntimeTarget, signal: number, all = false): Promise<void> {
     await this.#call(

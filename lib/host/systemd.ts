@@ -31,6 +31,10 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.sandbox !== null) args.push("--sandbox", req.sandbox);
   if (req.privileged === true) args.push("--privileged");
   for (const o of req.securityOpt ?? []) args.push("--security-opt", o);
+  const limits = req.limits ?? {};
+  if (limits.memory !== undefined) args.push("--memory", String(limits.memory));
+  if (limits.cpus !== undefined) args.push("--cpus", String(limits.cpus));
+  if (limits.pidsLimit !== undefined) args.push("--pids-limit", String(limits.pidsLimit));
   args.push(id);
   if (req.command.length > 0) args.push("--", ...req.command);
   return args;

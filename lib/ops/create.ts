@@ -36,6 +36,8 @@ import type { ContainerState, CreateArgs, RestartPolicy } from "../container/sta
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "../container/reconcile.ts";
 import { transition } from "../container/status.ts";
+import { applyLimits } from "../limits/parse.ts";
+import { swapAccounting } from "../limits/cgroup.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest extends CreateArgs {
@@ -152,6 +154,8 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (req.terminal === true && !config.process!.env?.some((e) => e.startsWith("TERM="))) {
     config.process!.env = [...(config.process!.env ?? []), "TERM=xterm"];
   }
+  // Given limits go in first: applySecurity adds the default pids limit only where none is set.
+  applyLimits(config, req.limits ?? {}, { swapAccounting: swapAccounting() });
   applySecurity(config, security, {
     cgroupV2: isCgroupV2(),
     ...(seccompProfile === undefined ? {} : { seccompProfile }),
@@ -253,6 +257,9 @@ async function createLocked(
     op: opRecord(ctx, "create"),
     restart: req.restart,
     restartCount: 0,
+    ...(req.limits !== undefined && Object.keys(req.limits).length > 0
+      ? { limits: req.limits }
+      : {}),
     ...(req.terminal === true ? { terminal: true } : {}),
     request: {
       bundle: req.bundle === null ? null : resolve(req.bundle),
@@ -264,6 +271,7 @@ async function createLocked(
       labels: req.labels,
       sandbox: prepared.sandbox,
       privileged: req.privileged === true,
+      ...(req.limits !== undefined ? { limits: req.limits } : {}),
       securityOpt: (req.securityOpt ?? []).map((o) =>
         o.startsWith("seccomp=") && o !== "seccomp=unconfined"
           ? `seccomp=${resolve(o.slice("seccomp=".length))}`

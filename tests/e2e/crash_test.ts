@@ -51,7 +51,7 @@ async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): 
 }
 
 for (const how of REPAIRERS) {
-  Deno.test(`every crash point of create, run -d, start and delete -f is repaired by ${how}`, async (t) => {
+  Deno.test(`every crash point of create, run -d, start, restart and delete -f is repaired by ${how}`, async (t) => {
     const rootfs = await busyboxRootfs();
     const cases: {
       point: string;
@@ -89,6 +89,11 @@ for (const how of REPAIRERS) {
         ],
         crash: () => ["restore", "-d", "--image-path", IMAGES, "c1"],
         standIn: true,
+      })),
+      ...CRASH_POINTS.restart.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"], ["stop", "-t", "0", "c1"]],
+        crash: () => ["restart", "c1"],
       })),
       ...CRASH_POINTS.delete.map((point) => ({
         point,

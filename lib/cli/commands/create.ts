@@ -18,6 +18,7 @@ import {
 import type { Command } from "../command.ts";
 import { validateId } from "../../container/id.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
+import { parseLimits } from "../../limits/parse.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -68,6 +69,21 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     type: "boolean",
     help: "no seccomp, all capabilities, no masked paths, all devices",
   },
+  {
+    name: "memory",
+    short: "m",
+    type: "string",
+    value: "SIZE",
+    help: "memory limit (512m, 1g; at least 6m); exceeding it is exit 137 and an oom event",
+  },
+  { name: "cpus", type: "string", value: "N", help: "CPU limit, e.g. 1.5 (a CFS quota)" },
+  {
+    name: "pids-limit",
+    type: "string",
+    value: "N",
+    default: "2048",
+    help: "most processes at once; -1: unlimited",
+  },
 ];
 
 /** Builds a create request from parsed `create`/`run` arguments. */
@@ -89,6 +105,11 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     restart: "no",
     privileged: bool(p.values, "privileged"),
     securityOpt: strs(p.values, "security-opt"),
+    limits: parseLimits({
+      memory: str(p.values, "memory"),
+      cpus: str(p.values, "cpus"),
+      pidsLimit: str(p.values, "pids-limit"),
+    }),
   };
 }
 

@@ -79,7 +79,8 @@ export const generateCommand: Command<GenerateOptions> = {
     }
     ctx.io.out(systemdUnit({
       id,
-      request: s.request,
+      // The limits in force (as `update` left them), not only those given at create.
+      request: s.limits === undefined ? s.request : { ...s.request, limits: s.limits },
       globals: ctx.globals,
       berth: o.berth ?? defaultBerth(),
       restartSec: o.restartSec,

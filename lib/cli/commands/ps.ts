@@ -16,6 +16,7 @@ import { parseOneId } from "./single_id.ts";
 /** `ps`. */
 export const psCommand: Command<{ ref: string; format: Format }> = {
   name: "ps",
+  aliases: ["top"],
   summary: "list the container's processes",
   usage: "ps ID [--format table|json]",
   options: [FORMAT_OPTION],
