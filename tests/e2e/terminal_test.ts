@@ -227,6 +227,24 @@ Deno.test(
 );
 
 Deno.test(
+  "berth restart of a -t container: the new process has a new terminal that attach reaches",
+  opts,
+  withTerminal(async (roots, rootfs, t) => {
+    await berthOk(roots, ["run", "-dt", "--rootfs", rootfs, "rt", "--", "sh"]);
+    const before = (await stateOf(roots, "rt")).pid;
+    await berthOk(roots, ["restart", "rt"]);
+    const after = await stateOf(roots, "rt");
+    assertTrue(after.status === "running" && after.pid !== before, JSON.stringify(after));
+    await t.start("a", roots.env);
+    await t.line("a", inPane(`${B} attach rt`));
+    await t.line("a", "echo again=$((3*3))");
+    await t.waitFor("a", /again=9/);
+    await t.keys("a", "C-p", "C-q");
+    await t.waitFor("a", /RC=0\s+TERMIOS=same/);
+  }),
+);
+
+Deno.test(
   "exec -it in a running container: a prompt, tty, window resizes reach it, the exit code",
   opts,
   withTerminal(async (roots, rootfs, t) => {
