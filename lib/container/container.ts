@@ -1,14 +1,12 @@
 /**
- * Per-container building blocks shared by the commands and the monitor:
- * ID resolution, the container lock, runtime targets, and reconciling a
- * recorded status with the process table.
+ * Per-container building blocks shared by the operations and the monitor:
+ * ID resolution, the container lock, runtime targets, liveness of the
+ * recorded init, and applying an exit to a state.
  *
  * @module
  */
 
-import type { CreateRequest } from "../monitor/monitor_protocol.ts";
 import { join } from "../_std/path.ts";
-import { logFiles } from "./paths.ts";
 import type { Context } from "./context.ts";
 import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "../host/lock.ts";
@@ -16,7 +14,6 @@ import { liveness, startTimeOf } from "../host/proc.ts";
 import type { RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState, InFlight } from "./state_file.ts";
 import { canTransition } from "./status.ts";
-import { promised } from "../host/sync_io.ts";
 
 /** Resolves an ID or unique prefix in the context's namespace. */
 export function resolveContainer(ctx: Context, ref: string): Promise<string> {
@@ -80,27 +77,6 @@ export function runtimeTarget(ctx: Context, s: { namespace: string; id: string }
   };
 }
 
-/**
- * The fields of a monitor `create`/`restore` request for `s`: its runtime,
- * runtime root, bundle, runc log, pid file and log files.
- */
-export function launchRequest(ctx: Context, s: ContainerState): Omit<CreateRequest, "op"> {
-  const target = runtimeTarget(ctx, s);
-  const logs = logFiles(s.workDir);
-  return {
-    ns: s.namespace,
-    id: s.id,
-    runtime: s.runtime,
-    runtimeRoot: target.root,
-    bundle: s.bundle,
-    logFile: target.logFile,
-    pidFile: join(s.bundle, "init.pid"),
-    stdout: logs.stdout,
-    stderr: logs.stderr,
-    ...(s.terminal === true ? { terminal: true } : {}),
-  };
-}
-
 /** True when the status says a process should exist. */
 export function isLive(s: ContainerState): boolean {
   return s.status !== "stopped";
@@ -131,52 +107,6 @@ export function applyExit(
   s.exitObserved = observed;
   s.exitedAt = at.toISOString();
   return true;
-}
-
-/**
- * True while a monitor holds the root's monitor lock. A live monitor
- * watches every live container of the root (it adopts them all when it
- * starts and creates the rest), so it, not a reader, records their exits:
- * a reader that saw the init gone would otherwise race it with a synthetic
- * 255 in the instant between its waitpid and its record.
- */
-export function monitorAlive(ctx: Context): Promise<boolean> {
-  return promised(() => {
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(ctx.paths.monitorLock, { read: true }); // see sync_io.ts
-    } catch {
-      return false;
-    }
-    try {
-      return !file.tryLockSync(false);
-    } finally {
-      file.close();
-    }
-  });
-}
-
-/**
- * Starts a monitor for the root if none runs (it re-adopts live
- * containers); a held monitor lock is checked first, so the common case
- * loads no client code and connects to nothing.
- */
-export async function startMonitorIfDead(ctx: Context): Promise<void> {
-  if (await monitorAlive(ctx)) return;
-  (await import("../monitor/monitor_client.ts")).spawnMonitor(ctx);
-}
-
-/**
- * For a state loaded under the lock: if the container should be live but
- * its init is gone and no monitor will record it, records the stop (255,
- * unobserved) and saves.
- * Zombies count as alive: their reaper records the real code.
- */
-export async function refreshLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
-  if (isLive(s) && s.pid !== null && initGone(s) && !(await monitorAlive(ctx))) {
-    if (applyExit(s, 255, false, ctx.clock.now())) await ctx.store.save(s);
-  }
-  return s;
 }
 
 /** An op record for `name`, owned by this process (see `ops/repair.ts`). */

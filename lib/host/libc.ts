@@ -20,14 +20,27 @@ export class ErrnoError extends Error {
   }
 }
 
+/** EPERM: operation not permitted. */
+export const EPERM = 1;
+/** ENOENT: no such file or directory. */
+export const ENOENT = 2;
+/** ECHILD: no child process (waitpid of a process that is not ours). */
+export const ECHILD = 10;
+/** EBUSY: device or resource busy. */
+export const EBUSY = 16;
+/** ENOTDIR: not a directory. */
+export const ENOTDIR = 20;
+/** EINVAL: invalid argument. */
+export const EINVAL = 22;
+
 /** Names of the errno values berth reacts to. */
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: "operation not permitted (EPERM)",
-  2: "no such file or directory (ENOENT)",
-  10: "no child process (ECHILD)",
-  16: "device or resource busy (EBUSY)",
-  20: "not a directory (ENOTDIR)",
-  22: "invalid argument (EINVAL)",
+  [EPERM]: "operation not permitted (EPERM)",
+  [ENOENT]: "no such file or directory (ENOENT)",
+  [ECHILD]: "no child process (ECHILD)",
+  [EBUSY]: "device or resource busy (EBUSY)",
+  [ENOTDIR]: "not a directory (ENOTDIR)",
+  [EINVAL]: "invalid argument (EINVAL)",
 };
 
 /** The libc surface berth uses. */

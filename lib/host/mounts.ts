@@ -5,7 +5,7 @@
  */
 
 import { RuntimeError } from "./errors.ts";
-import { ErrnoError, type Libc, libc as realLibc } from "./libc.ts";
+import { EINVAL, ENOENT, ErrnoError, type Libc, libc as realLibc } from "./libc.ts";
 
 /** Unescapes a mountinfo path (`\040` for space and the like). */
 function unescape(field: string): string {
@@ -80,7 +80,7 @@ export async function unmountAll(dir: string, lib: Libc = realLibc): Promise<str
         lib.umount(m, 0);
         done.push(m);
       } catch (err) {
-        if (err instanceof ErrnoError && (err.errno === 22 || err.errno === 2)) continue;
+        if (err instanceof ErrnoError && (err.errno === EINVAL || err.errno === ENOENT)) continue;
         throw new RuntimeError(`cannot unmount ${m}: ${(err as Error).message}`);
       }
     }

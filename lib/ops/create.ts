@@ -16,25 +16,20 @@ import {
   removeAtomically,
   rootfsDir,
 } from "../host/bundle.ts";
-import {
-  launchRequest,
-  opRecord,
-  runtimeTarget,
-  withContainerLock,
-} from "../container/container.ts";
+import { opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
 import { crashPoint } from "../container/crash.ts";
 import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
 import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { hostnameOf, validateId } from "../container/id.ts";
 import { applySecurity, isCgroupV2, parseSecurityOpts, readSeccompFile } from "../host/security.ts";
-import { monitorRequest, replyError } from "../monitor/monitor_client.ts";
+import { launchRequest, monitorRequest, replyError } from "../monitor/client.ts";
 import { mountOverlay } from "../host/mounts.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../host/spec.ts";
 import { launchArgs, requireRuntimeBinary } from "../host/runtime.ts";
 import type { ContainerState, CreateArgs, RestartPolicy } from "../container/state_file.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
-import { loadReconciled } from "../container/reconcile.ts";
+import { loadReconciled } from "./reconcile.ts";
 import { transition } from "../container/status.ts";
 import { applyLimits } from "../limits/parse.ts";
 import { swapAccounting } from "../limits/cgroup.ts";

@@ -20,7 +20,7 @@ import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
-import { monitorRequestIfRunning, replyError } from "../monitor/monitor_client.ts";
+import { monitorRequestIfRunning, replyError } from "../monitor/client.ts";
 import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";

@@ -27,13 +27,7 @@
 import { join } from "../_std/path.ts";
 import { isTempName } from "../host/atomic_file.ts";
 import { execScratchOwner, findLeftovers, removeTree } from "../host/bundle.ts";
-import {
-  initGone,
-  isLive,
-  monitorAlive,
-  refreshLocked,
-  withFreeLock,
-} from "../container/container.ts";
+import { initGone, isLive, withFreeLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { isNotFound, messageOf } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
@@ -41,6 +35,8 @@ import { mountPoints, unmountAll } from "../host/mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
 import { isValidId } from "../container/id.ts";
 import { repairLocked } from "./repair.ts";
+import { refreshLocked } from "./reconcile.ts";
+import { monitorAlive } from "../monitor/alive.ts";
 
 /** Options of {@linkcode gc}. */
 export interface GcOptions {

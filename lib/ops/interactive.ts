@@ -9,17 +9,13 @@
 
 import type { Context } from "../container/context.ts";
 import { NotFound, RuntimeError, WrongState } from "../host/errors.ts";
-import { connectMonitor, replyError } from "../monitor/monitor_client.ts";
-import {
-  type MonitorReply,
-  readMessageAndRest,
-  writeMessage,
-} from "../monitor/monitor_protocol.ts";
+import { connectMonitor, replyError } from "../monitor/client.ts";
+import { type MonitorReply, readMessageAndRest, writeMessage } from "../monitor/protocol.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { terminalLibc } from "../terminal/ffi.ts";
 import { Poller } from "../terminal/poller.ts";
 import { MonitorEnd, runSession } from "../terminal/session.ts";
-import { loadReconciled } from "../container/reconcile.ts";
+import { loadReconciled } from "./reconcile.ts";
 import { resolveExisting } from "./orphans.ts";
 import { attach, type OpenLogs, openLogsAtEnd, type SessionRunner } from "./attach.ts";
 import { waitExit } from "./wait.ts";

@@ -17,7 +17,7 @@
 import type { Context } from "../container/context.ts";
 
 import type { ContainerState } from "../container/state_file.ts";
-import { monitorRequestIfRunning } from "../monitor/monitor_client.ts";
+import { monitorRequestIfRunning } from "../monitor/client.ts";
 import { deleteLocked } from "./delete.ts";
 import { settleLocked } from "./settle.ts";
 

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { applyExit, isLive, monitorAlive, runtimeTarget } from "../container/container.ts";
+import { applyExit, isLive, runtimeTarget } from "../container/container.ts";
+import { monitorAlive } from "../monitor/alive.ts";
 import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
 import type { ContainerState } from "../container/state_file.ts";

@@ -10,14 +10,14 @@
  */
 
 import { join } from "../_std/path.ts";
-import { launchRequest, opRecord, runtimeTarget } from "../container/container.ts";
+import { opRecord, runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { emit } from "../container/events.ts";
 import { NotFound, RuntimeError, WrongState } from "../host/errors.ts";
-import { monitorRequest, replyError } from "../monitor/monitor_client.ts";
+import { launchRequest, monitorRequest, replyError } from "../monitor/client.ts";
 import { liveness } from "../host/proc.ts";
-import { withLoaded } from "../container/reconcile.ts";
+import { withLoaded } from "./reconcile.ts";
 import { parseSignal } from "../host/signals.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { transition } from "../container/status.ts";

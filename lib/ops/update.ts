@@ -14,7 +14,7 @@ import { emit } from "../container/events.ts";
 import { InvalidArgument } from "../host/errors.ts";
 import { swapAccounting } from "../limits/cgroup.ts";
 import { applyLimits, type Limits, updateFlags } from "../limits/parse.ts";
-import { withLoaded } from "../container/reconcile.ts";
+import { withLoaded } from "./reconcile.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { transition } from "../container/status.ts";
 

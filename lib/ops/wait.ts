@@ -6,9 +6,9 @@
  * @module
  */
 
-import { reconcile } from "../container/reconcile.ts";
+import { reconcile } from "./reconcile.ts";
 import type { Context } from "../container/context.ts";
-import { monitorRequest } from "../monitor/monitor_client.ts";
+import { monitorRequest } from "../monitor/client.ts";
 
 /** How a wait ended. */
 export interface WaitOutcome {

@@ -11,7 +11,7 @@ import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } 
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { loadReconciled } from "../../container/reconcile.ts";
+import { loadReconciled } from "../../ops/reconcile.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { readConfig } from "../../host/spec.ts";
 import { transition } from "../../container/status.ts";

@@ -8,7 +8,7 @@ import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { withLoaded } from "../../container/reconcile.ts";
+import { withLoaded } from "../../ops/reconcile.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { parseSignal } from "../../host/signals.ts";
 import { transition } from "../../container/status.ts";

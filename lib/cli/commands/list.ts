@@ -6,8 +6,9 @@
 
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { isLive, startMonitorIfDead } from "../../container/container.ts";
-import { reconcile } from "../../container/reconcile.ts";
+import { isLive } from "../../container/container.ts";
+import { startMonitorIfDead } from "../../monitor/alive.ts";
+import { reconcile } from "../../ops/reconcile.ts";
 import { type ContainerState, publicState } from "../../container/state_file.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
 

@@ -6,7 +6,7 @@
 
 import { noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { runMonitor } from "../../monitor/monitor.ts";
+import { runMonitor } from "../../monitor/server.ts";
 
 /** `__monitor` (started by berth itself). */
 export const monitorCommand: Command<Record<never, never>> = {

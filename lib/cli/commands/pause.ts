@@ -8,7 +8,7 @@ import type { Command } from "../command.ts";
 import { opRecord, runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { emit } from "../../container/events.ts";
-import { withLoaded } from "../../container/reconcile.ts";
+import { withLoaded } from "../../ops/reconcile.ts";
 import { transition } from "../../container/status.ts";
 import { parseOneId } from "./single_id.ts";
 

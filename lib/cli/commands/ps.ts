@@ -7,7 +7,7 @@
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { loadReconciled } from "../../container/reconcile.ts";
+import { loadReconciled } from "../../ops/reconcile.ts";
 import { cmdline } from "../../host/proc.ts";
 import { transition } from "../../container/status.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";

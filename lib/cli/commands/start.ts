@@ -10,7 +10,7 @@ import { opRecord, runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { crashPoint } from "../../container/crash.ts";
 import { emit } from "../../container/events.ts";
-import { withLoaded } from "../../container/reconcile.ts";
+import { withLoaded } from "../../ops/reconcile.ts";
 import type { Context } from "../../container/context.ts";
 import { transition } from "../../container/status.ts";
 

@@ -5,9 +5,10 @@
  */
 
 import type { Command } from "../command.ts";
-import { isLive, startMonitorIfDead } from "../../container/container.ts";
+import { isLive } from "../../container/container.ts";
+import { startMonitorIfDead } from "../../monitor/alive.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { loadReconciled } from "../../container/reconcile.ts";
+import { loadReconciled } from "../../ops/reconcile.ts";
 import { publicState } from "../../container/state_file.ts";
 import { parseOneId } from "./single_id.ts";
 

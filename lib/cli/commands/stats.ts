@@ -10,7 +10,7 @@ import { isLive } from "../../container/container.ts";
 import { humanSize } from "../../limits/parse.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { type ContainerStats, type Reading, readStats } from "../../ops/stats.ts";
-import { reconcile } from "../../container/reconcile.ts";
+import { reconcile } from "../../ops/reconcile.ts";
 import type { ContainerState } from "../../container/state_file.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
 

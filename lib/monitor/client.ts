@@ -6,7 +6,11 @@
  * @module
  */
 
-import { monitorAlive } from "../container/container.ts";
+import { monitorAlive } from "./alive.ts";
+import { runtimeTarget } from "../container/container.ts";
+import { logFiles } from "../container/paths.ts";
+import type { ContainerState } from "../container/state_file.ts";
+import { join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import {
   BerthError,
@@ -18,11 +22,12 @@ import {
 } from "../host/errors.ts";
 import { globalsToArgs } from "../cli/globals.ts";
 import {
+  type CreateRequest,
   type MonitorReply,
   type MonitorRequest,
   readMessage,
   writeMessage,
-} from "./monitor_protocol.ts";
+} from "./protocol.ts";
 
 /** How long a client waits for a monitor to come up. */
 const START_TIMEOUT_MS = 10_000;
@@ -159,4 +164,25 @@ export async function monitorRequestIfRunning(
 export function replyError(reply: { kind: string; message: string }): BerthError {
   const E = ERRORS[reply.kind] ?? RuntimeError;
   return new E(reply.message);
+}
+
+/**
+ * The fields of a monitor `create`/`restore` request for `s`: its runtime,
+ * runtime root, bundle, runc log, pid file and log files.
+ */
+export function launchRequest(ctx: Context, s: ContainerState): Omit<CreateRequest, "op"> {
+  const target = runtimeTarget(ctx, s);
+  const logs = logFiles(s.workDir);
+  return {
+    ns: s.namespace,
+    id: s.id,
+    runtime: s.runtime,
+    runtimeRoot: target.root,
+    bundle: s.bundle,
+    logFile: target.logFile,
+    pidFile: join(s.bundle, "init.pid"),
+    stdout: logs.stdout,
+    stderr: logs.stderr,
+    ...(s.terminal === true ? { terminal: true } : {}),
+  };
 }

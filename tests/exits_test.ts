@@ -1,6 +1,6 @@
-// The monitor's restart policy (pure functions).
+// lib/monitor/exits.ts: the restart policy (pure functions).
 import { assertEquals } from "./assert.ts";
-import { restartDelay, shouldRestart } from "../lib/monitor/monitor.ts";
+import { restartDelay, shouldRestart } from "../lib/monitor/exits.ts";
 import { sampleState } from "./fixtures/worker.ts";
 
 Deno.test("restart policy: back-off doubles to 10 s; who is restarted", () => {

@@ -6,12 +6,13 @@
  * @module
  */
 
-import { initGone, isLive, monitorAlive, refreshLocked, withContainerLock } from "./container.ts";
-import type { Context } from "./context.ts";
+import { applyExit, initGone, isLive, withContainerLock } from "../container/container.ts";
+import { monitorAlive } from "../monitor/alive.ts";
+import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { liveness } from "../host/proc.ts";
-import type { ContainerState } from "./state_file.ts";
+import type { ContainerState } from "../container/state_file.ts";
 
 /** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
 export async function loadReconciled(ctx: Context, id: string): Promise<ContainerState> {
@@ -40,7 +41,7 @@ export async function reconcile(ctx: Context, s: ContainerState): Promise<Contai
     }
     try {
       const fresh = await ctx.store.tryLoad(s.namespace, s.id);
-      const { repairLocked } = await import("../ops/repair.ts");
+      const { repairLocked } = await import("./repair.ts");
       const repaired = fresh === null ? null : await repairLocked(ctx, fresh);
       return repaired === null ? null : await refreshLocked(ctx, repaired);
     } finally {
@@ -68,8 +69,21 @@ export function withLoaded<T>(
     // Repair code is loaded only when there is something to repair.
     const repaired = loaded.op === null
       ? loaded
-      : await (await import("../ops/repair.ts")).repairLocked(ctx, loaded);
+      : await (await import("./repair.ts")).repairLocked(ctx, loaded);
     if (repaired === null) throw new NotFound(`container "${id}" not found`);
     return await fn(await refreshLocked(ctx, repaired));
   });
+}
+
+/**
+ * For a state loaded under the lock: if the container should be live but
+ * its init is gone and no monitor will record it, records the stop (255,
+ * unobserved) and saves.
+ * Zombies count as alive: their reaper records the real code.
+ */
+export async function refreshLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
+  if (isLive(s) && s.pid !== null && initGone(s) && !(await monitorAlive(ctx))) {
+    if (applyExit(s, 255, false, ctx.clock.now())) await ctx.store.save(s);
+  }
+  return s;
 }

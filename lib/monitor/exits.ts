@@ -1,0 +1,163 @@
+/**
+ * The monitor's exits (conmon's `ctr_exit.c`, the recording half): an
+ * exit noticed by the reaper is remembered for late `wait`s, recorded in
+ * the container's state under its lock (with the `exit` and `oom` events),
+ * and then acted on: an `--rm` container is deleted, a restart policy
+ * restarts it after its back-off. OOM and health checks belong here too.
+ *
+ * @module
+ */
+
+import { applyExit, opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { emit } from "../container/events.ts";
+import type { ContainerState } from "../container/state_file.ts";
+import { after } from "../host/clock.ts";
+import { messageOf } from "../host/errors.ts";
+import type { ProcessRunner } from "../host/process.ts";
+import { OciRuntime } from "../host/runtime.ts";
+import { deleteLocked } from "../ops/delete.ts";
+import { launchRequest } from "./client.ts";
+import type { CreateRequest, MonitorReply } from "./protocol.ts";
+import { key, type Watch } from "./reaper.ts";
+
+/** A run this long resets the restart back-off. */
+const RESTART_RESET_MS = 10_000;
+
+/** How long the monitor remembers an exit after recording it. */
+const RECENT_MS = 60_000;
+
+/** Back-off before restart number `count + 1`: 100 ms doubling, at most 10 s. */
+export function restartDelay(count: number): number {
+  return Math.min(100 * 2 ** count, 10_000);
+}
+
+/** True when the restart policy of the stopped `s` asks for a restart. */
+export function shouldRestart(s: ContainerState): boolean {
+  if (s.restartSuppressed || s.autoRemove || s.status !== "stopped") return false;
+  return s.restart === "always" || (s.restart === "on-failure" && s.exitCode !== 0);
+}
+
+/**
+ * OOM kills the kernel counted in the container's memory cgroup (v1 or
+ * v2; see `Paths.cgroupPath`); 0 when unknown.
+ */
+export function oomKills(cgroup: string): number {
+  for (
+    const f of [
+      `/sys/fs/cgroup/memory${cgroup}/memory.oom_control`,
+      `/sys/fs/cgroup${cgroup}/memory.events`,
+    ]
+  ) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(Deno.readTextFileSync(f));
+      if (m !== null) return Number(m[1]);
+    } catch { /* not this layout */ }
+  }
+  return 0;
+}
+
+/** What the exits need from the server. */
+export interface ExitsHost {
+  /** Writes a line to monitor.log. */
+  log(msg: string): void;
+  /** Work started: the monitor stays up until the matching `leave`. */
+  enter(): void;
+  /** Work ended (the monitor may go idle). */
+  leave(): void;
+  /** Runs the runtime's create (or `run` with `start`) through the server. */
+  create(req: CreateRequest): Promise<MonitorReply>;
+}
+
+/** Records exits and applies `--rm` and restart policies. */
+export class Exits {
+  /** Exits recorded in the last {@linkcode RECENT_MS}, by `ns/id`. */
+  readonly #recent = new Map<string, { pid: number; exitCode: number; at: number }>();
+
+  constructor(
+    readonly ctx: Context,
+    readonly runner: ProcessRunner,
+    readonly host: ExitsHost,
+  ) {}
+
+  /** The exit of `k` remembered from the last minute, if any. */
+  recent(k: string): { pid: number; exitCode: number } | undefined {
+    return this.#recent.get(k);
+  }
+
+  /** Remembers an exit for a while, for a `wait` that comes after an `--rm` delete. */
+  remember(w: Watch, exitCode: number): void {
+    this.#recent.set(key(w.ns, w.id), { pid: w.pid, exitCode, at: this.ctx.clock.monotonic() });
+    this.#pruneRecent();
+  }
+
+  /** Records the exit of `w` in its state, then applies `--rm` or the restart policy. */
+  async record(w: Watch, exitCode: number, observed: boolean): Promise<void> {
+    const ctx = this.ctx;
+    await withContainerLock(ctx, w.ns, w.id, async () => {
+      const s = await ctx.store.tryLoad(w.ns, w.id);
+      if (s === null || s.pid !== w.pid) return; // deleted, or a new container with that ID
+      if (applyExit(s, exitCode, observed, ctx.clock.now())) {
+        await ctx.store.save(s);
+        await emit(ctx, "exit", s.namespace, s.id, { exitCode: s.exitCode, observed });
+        if (oomKills(ctx.paths.cgroupPath(s.namespace, s.id)) > 0) {
+          await emit(ctx, "oom", s.namespace, s.id);
+        }
+      }
+      if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
+      else if (shouldRestart(s)) this.#scheduleRestart(s);
+    }, { timeoutMs: 60_000 });
+  }
+
+  /** Restarts `s` after its back-off; the monitor stays up meanwhile. */
+  #scheduleRestart(s: ContainerState): void {
+    const ranMs = s.startedAt !== null && s.exitedAt !== null
+      ? Date.parse(s.exitedAt) - Date.parse(s.startedAt)
+      : 0;
+    const count = ranMs >= RESTART_RESET_MS ? 0 : s.restartCount ?? 0;
+    const delay = restartDelay(count);
+    this.host.enter();
+    this.host.log(`restarting ${s.namespace}/${s.id} in ${delay} ms (restart ${count + 1})`);
+    after(delay, () => {
+      this.#restart(s.namespace, s.id, count)
+        .catch((err) =>
+          this.host.log(`restart of ${s.namespace}/${s.id} failed: ${messageOf(err)}`)
+        )
+        .finally(() => this.host.leave());
+    });
+  }
+
+  async #restart(ns: string, id: string, count: number): Promise<void> {
+    const ctx = this.ctx;
+    await withContainerLock(ctx, ns, id, async () => {
+      const s = await ctx.store.tryLoad(ns, id);
+      if (s === null || s.status !== "stopped" || s.op !== null || !shouldRestart(s)) return;
+      const target = runtimeTarget(ctx, s);
+      const runtime = new OciRuntime(s.runtime, this.runner);
+      s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
+      await ctx.store.save(s);
+      await runtime.delete(target, true);
+      // Create and start in one runtime call (`runtime run --detach`).
+      const reply = await this.host.create({ op: "create", start: true, ...launchRequest(ctx, s) });
+      if (!reply.ok) throw new Error(reply.message);
+      Object.assign(s, {
+        status: "running",
+        pid: reply.pid ?? null,
+        pidStartTime: reply.startTime ?? null,
+        startedAt: ctx.clock.now().toISOString(),
+        exitCode: null,
+        exitedAt: null,
+        exitObserved: false,
+        restartCount: count + 1,
+        op: null,
+      });
+      await ctx.store.save(s);
+      await emit(ctx, "start", ns, id, { restart: count + 1 });
+    });
+  }
+
+  #pruneRecent(): void {
+    const cutoff = this.ctx.clock.monotonic() - RECENT_MS;
+    for (const [k, v] of this.#recent) if (v.at < cutoff) this.#recent.delete(k);
+  }
+}
