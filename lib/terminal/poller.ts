@@ -21,6 +21,7 @@ export class Poller {
   readonly #waiters = new Set<Waiter>();
   #wake = -1;
   #running = false;
+  #loopDone: Promise<void> = Promise.resolve();
 
   constructor(readonly lib: TerminalLibc) {}
 
@@ -55,7 +56,12 @@ export class Poller {
     if (this.#waiters.size === 0) return;
     if (this.#wake < 0) this.#wake = this.lib.eventFd();
     this.#running = true;
-    void this.#loop();
+    this.#loopDone = this.#loop();
+  }
+
+  /** Resolves once no poll is pending (nothing is waited for any more). */
+  idle(): Promise<void> {
+    return this.#loopDone;
   }
 
   async #loop(): Promise<void> {
