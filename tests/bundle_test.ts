@@ -8,7 +8,7 @@ import {
   findLeftovers,
   removeAtomically,
   removeTree,
-} from "../lib/host/bundle.ts";
+} from "../lib/container/bundle.ts";
 import { Exists } from "../lib/host/errors.ts";
 import { listTree } from "./helpers.ts";
 
@@ -175,7 +175,7 @@ Deno.test("removeTree() removes a tree deeper than the fd limit, with bounded pa
   // A descriptor limit well below the depth: the recursive removal fails,
   // the iterative one does not (run in a child with `ulimit -n 256`).
   const code = `import { removeTree } from ${
-    JSON.stringify(new URL("../lib/host/bundle.ts", import.meta.url).href)
+    JSON.stringify(new URL("../lib/container/bundle.ts", import.meta.url).href)
   };
 removeTree(Deno.args[0]);`;
   const run = (script: string) =>

@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { parseGlobals } from "../lib/cli/globals.ts";
+import { parseGlobals } from "../lib/container/globals.ts";
 
 const noEnv = () => undefined;
 

@@ -1,6 +1,6 @@
-// lib/host/systemd.ts: unit quoting and the run arguments of a unit.
+// lib/ops/systemd.ts: unit quoting and the run arguments of a unit.
 import { assertEquals } from "./assert.ts";
-import { runArgs, systemdQuote } from "../lib/host/systemd.ts";
+import { runArgs, systemdQuote } from "../lib/ops/systemd.ts";
 
 Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
   assertEquals(systemdQuote("plain/path-1"), "plain/path-1");

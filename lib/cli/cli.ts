@@ -10,7 +10,7 @@ import { type AnyCommand, commandHelp } from "./command.ts";
 import { findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "../container/context.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "../host/errors.ts";
-import { GLOBAL_DEFAULTS, parseGlobals } from "./globals.ts";
+import { GLOBAL_DEFAULTS, parseGlobals } from "../container/globals.ts";
 import { libc } from "../host/libc.ts";
 import { secureRoots } from "../host/roots.ts";
 

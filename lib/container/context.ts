@@ -9,7 +9,7 @@
 import { basename } from "../_std/path.ts";
 import { fromFileUrl } from "../_std/path.ts";
 import { type Clock, systemClock } from "../host/clock.ts";
-import type { GlobalOptions } from "../cli/globals.ts";
+import type { GlobalOptions } from "./globals.ts";
 import { type Libc, libc } from "../host/libc.ts";
 import { Paths } from "./paths.ts";
 import { denoRunner, type ProcessRunner } from "../host/process.ts";

@@ -20,7 +20,7 @@ import {
   RuntimeError,
   WrongState,
 } from "../host/errors.ts";
-import { globalsToArgs } from "../cli/globals.ts";
+import { globalsToArgs } from "../container/globals.ts";
 import {
   type CreateRequest,
   type MonitorReply,

@@ -15,7 +15,7 @@ import {
   membersDir,
   removeAtomically,
   rootfsDir,
-} from "../host/bundle.ts";
+} from "../container/bundle.ts";
 import { opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
 import { crashPoint } from "../container/crash.ts";
 import { emit } from "../container/events.ts";

@@ -7,7 +7,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { membersDir, removeAtomically } from "../host/bundle.ts";
+import { membersDir, removeAtomically } from "../container/bundle.ts";
 import {
   applyExit,
   isLive,

@@ -9,7 +9,7 @@
 import { dirname, join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import { messageOf } from "../host/errors.ts";
-import { globalsToArgs } from "../cli/globals.ts";
+import { globalsToArgs } from "../container/globals.ts";
 import { requireRuntimeBinary } from "../host/runtime.ts";
 
 /** One check's outcome. */

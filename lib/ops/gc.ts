@@ -26,7 +26,7 @@
 
 import { join } from "../_std/path.ts";
 import { isTempName } from "../host/atomic_file.ts";
-import { execScratchOwner, findLeftovers, removeTree } from "../host/bundle.ts";
+import { execScratchOwner, findLeftovers, removeTree } from "../container/bundle.ts";
 import { initGone, isLive, withFreeLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { isNotFound, messageOf } from "../host/errors.ts";

@@ -9,7 +9,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { removeAtomically, removeTree, TRASH_PREFIX } from "../host/bundle.ts";
+import { removeAtomically, removeTree, TRASH_PREFIX } from "../container/bundle.ts";
 import { resolveContainer, runtimeTarget, withFreeLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { isNotFound, NotFound } from "../host/errors.ts";

@@ -12,7 +12,7 @@
 import { after } from "../host/clock.ts";
 import type { Context } from "../container/context.ts";
 import { ErrnoError } from "../host/libc.ts";
-import { execScratch } from "../host/bundle.ts";
+import { execScratch } from "../container/bundle.ts";
 import { crashPoint } from "../container/crash.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { inCgroup, procInfo } from "../host/proc.ts";

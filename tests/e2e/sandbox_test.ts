@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { assertEquals, assertRejects, assertTrue } from "../assert.ts";
 import { berth, berthOk, eventually, stateOf, withRoots } from "../helpers.ts";
 import { createContext } from "../../lib/container/context.ts";
-import { parseGlobals } from "../../lib/cli/globals.ts";
+import { parseGlobals } from "../../lib/container/globals.ts";
 import { membersOf } from "../../lib/ops/delete.ts";
 
 Deno.test("members of a sandbox share its hostname and talk over loopback", async (t) => {

@@ -6,7 +6,7 @@
  */
 
 import { join } from "../../_std/path.ts";
-import { execScratch } from "../../host/bundle.ts";
+import { execScratch } from "../../container/bundle.ts";
 import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { runtimeTarget } from "../../container/container.ts";

@@ -9,7 +9,7 @@ import { expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts"
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { systemdUnit } from "../../host/systemd.ts";
+import { systemdUnit } from "../../ops/systemd.ts";
 
 /** Options of `generate systemd`. */
 export interface GenerateOptions {

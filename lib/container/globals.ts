@@ -7,7 +7,7 @@
 
 import { resolve } from "../_std/path.ts";
 import { InvalidArgument } from "../host/errors.ts";
-import { validateNamespace } from "../container/id.ts";
+import { validateNamespace } from "./id.ts";
 
 /** The global options of the contract. */
 export interface GlobalOptions {

@@ -8,9 +8,9 @@
  * @module
  */
 
-import type { GlobalOptions } from "../cli/globals.ts";
+import type { GlobalOptions } from "../container/globals.ts";
 import type { CreateArgs } from "../container/state_file.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../host/version.ts";
 
 /** Quotes one word for a systemd command line (`%` and `$` escaped too). */
 export function systemdQuote(word: string): string {

@@ -15,11 +15,11 @@
  */
 
 import { basename, dirname, join } from "../_std/path.ts";
-import { syncDir, writeFileAtomic } from "./atomic_file.ts";
-import { Exists, isNotFound } from "./errors.ts";
-import { unmountAll } from "./mounts.ts";
-import { promised } from "./sync_io.ts";
-import { logFiles } from "../container/paths.ts";
+import { syncDir, writeFileAtomic } from "../host/atomic_file.ts";
+import { Exists, isNotFound } from "../host/errors.ts";
+import { unmountAll } from "../host/mounts.ts";
+import { promised } from "../host/sync_io.ts";
+import { logFiles } from "./paths.ts";
 
 /** The steps of {@linkcode createBundle}, in order. */
 export const BUNDLE_STEPS = ["bundle-dir", "config", "rootfs-dir", "work-dir", "layers"] as const;

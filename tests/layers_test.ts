@@ -1,0 +1,182 @@
+// The layout's two rules, checked on the source (see README, "Architecture"):
+// imports run one way (cli → ops/monitor → facilities → container → host →
+// _std), and no `node:`/`npm:` import is on the start-up path of berth or of
+// a container command (each one initialises Deno's Node compatibility layer,
+// about 6 ms per command: BENCHMARKS.md).
+import { assertEquals, assertTrue } from "./assert.ts";
+
+const LIB = new URL("../lib/", import.meta.url);
+const MAIN = new URL("../main.ts", import.meta.url);
+
+/** Rank of each folder of lib/: a module may import its own rank or lower. */
+const RANKS: Record<string, number> = {
+  _std: 0,
+  host: 1,
+  container: 2,
+  // Facility folders: one per thing a container holds.
+  image: 3,
+  limits: 3,
+  network: 3,
+  terminal: 3,
+  volume: 3,
+  // The monitor and the operations call each other (the monitor deletes an
+  // --rm container through ops; ops talk to the monitor through its client).
+  ops: 4,
+  monitor: 4,
+  cli: 5,
+};
+
+/** Facility folders: they may import each other, never ops, monitor or cli. */
+const FACILITIES = new Set(["image", "limits", "network", "terminal", "volume"]);
+
+/**
+ * Commands that work on images: they may load lib/image (and its `node:`
+ * and `npm:` modules: node-tar, zlib) when they start. Every other command
+ * reaches lib/image only through dynamic imports.
+ */
+const IMAGE_COMMANDS = new Set(["image.ts", "images.ts", "load.ts", "login.ts", "pull.ts"]);
+
+interface Import {
+  spec: string;
+  /** Loaded when the importing module is: a static, non-type import. */
+  eager: boolean;
+}
+
+/** The imports of a module's source, comments stripped. */
+export function importsOf(source: string): Import[] {
+  const code = source
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+  const out: Import[] = [];
+  const staticRe =
+    /(?:^|[;\n])\s*(import|export)(\s+type\b)?([^;"'`]*?\sfrom\s*|\s*)["']([^"']+)["']/g;
+  for (const m of code.matchAll(staticRe)) {
+    const typeOnly = m[2] !== undefined;
+    out.push({ spec: m[4]!, eager: !typeOnly });
+  }
+  for (const m of code.matchAll(/\bimport\s*\(\s*["']([^"']+)["']\s*\)/g)) {
+    out.push({ spec: m[1]!, eager: false });
+  }
+  return out;
+}
+
+async function libFiles(dir = LIB): Promise<URL[]> {
+  const out: URL[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const url = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+    if (e.isDirectory) out.push(...await libFiles(url));
+    else if (e.name.endsWith(".ts")) out.push(url);
+  }
+  return out;
+}
+
+/** The folder of lib/ a module is in (its layer), or null outside lib/. */
+function layerOf(url: URL): string | null {
+  if (!url.href.startsWith(LIB.href)) return null;
+  const rest = url.href.slice(LIB.href.length);
+  return rest.includes("/") ? rest.slice(0, rest.indexOf("/")) : "";
+}
+
+const isNodeOrNpm = (spec: string) => spec.startsWith("node:") || spec.startsWith("npm:");
+const rel = (url: URL) => url.href.slice(new URL("..", LIB).href.length);
+
+const sources = new Map<string, string>();
+async function sourceOf(url: URL): Promise<string> {
+  let s = sources.get(url.href);
+  if (s === undefined) sources.set(url.href, s = await Deno.readTextFile(url));
+  return s;
+}
+
+/** Modules loaded with `entry` (static non-type imports, transitively). */
+async function eagerClosure(entry: URL): Promise<URL[]> {
+  const seen = new Map<string, URL>([[entry.href, entry]]);
+  const todo = [entry];
+  for (let url = todo.pop(); url !== undefined; url = todo.pop()) {
+    for (const i of importsOf(await sourceOf(url))) {
+      if (!i.eager || !i.spec.startsWith(".")) continue;
+      const target = new URL(i.spec, url);
+      if (!seen.has(target.href)) {
+        seen.set(target.href, target);
+        todo.push(target);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+Deno.test("the import scanner sees static, type-only, re-exported and dynamic imports", () => {
+  const found = importsOf([
+    'import { a } from "./a.ts";',
+    'import type { B } from "../b.ts";',
+    "import {",
+    "  c,",
+    '} from "./c.ts";',
+    'export { d } from "./d.ts";',
+    'const e = await import("./e.ts");',
+    '// import { f } from "./f.ts";',
+    'import "node:process";',
+  ].join("\n"));
+  assertEquals(found, [
+    { spec: "./a.ts", eager: true },
+    { spec: "../b.ts", eager: false },
+    { spec: "./c.ts", eager: true },
+    { spec: "./d.ts", eager: true },
+    { spec: "node:process", eager: true },
+    { spec: "./e.ts", eager: false },
+  ]);
+});
+
+Deno.test("every module of lib/ is in a known layer and imports only its rank or lower", async () => {
+  const violations: string[] = [];
+  const files = await libFiles();
+  assertTrue(files.length > 50, "lib/ was scanned");
+  for (const url of files) {
+    const layer = layerOf(url)!;
+    if (!(layer in RANKS)) {
+      violations.push(`${rel(url)}: not in a layer folder (${Object.keys(RANKS).join(", ")})`);
+      continue;
+    }
+    for (const i of importsOf(await sourceOf(url))) {
+      if (!i.spec.startsWith(".")) continue;
+      const target = new URL(i.spec, url);
+      const to = layerOf(target);
+      if (to === null || !(to in RANKS)) {
+        violations.push(`${rel(url)} imports ${i.spec}: outside the layers of lib/`);
+        continue;
+      }
+      const up = RANKS[to]! > RANKS[layer]!;
+      const sideways = RANKS[to] === RANKS[layer] && to !== layer &&
+        !(FACILITIES.has(to) && FACILITIES.has(layer)) &&
+        !(new Set([to, layer]).size === 2 &&
+          [to, layer].every((l) => l === "ops" || l === "monitor"));
+      if (up || sideways) violations.push(`${rel(url)} (${layer}) imports ${rel(target)} (${to})`);
+    }
+  }
+  assertEquals(violations, []);
+});
+
+Deno.test("node: and npm: imports only in lib/image, never on a container command's start-up path", async () => {
+  const violations: string[] = [];
+  for (const url of await libFiles()) {
+    if (layerOf(url) === "image") continue;
+    for (const i of importsOf(await sourceOf(url))) {
+      if (isNodeOrNpm(i.spec)) violations.push(`${rel(url)} imports ${i.spec}`);
+    }
+  }
+  const entries = [MAIN];
+  for await (const e of Deno.readDir(new URL("cli/commands/", LIB))) {
+    if (e.name.endsWith(".ts") && !IMAGE_COMMANDS.has(e.name)) {
+      entries.push(new URL(`cli/commands/${e.name}`, LIB));
+    }
+  }
+  for (const entry of entries) {
+    for (const url of await eagerClosure(entry)) {
+      for (const i of importsOf(await sourceOf(url))) {
+        if (i.eager && isNodeOrNpm(i.spec)) {
+          violations.push(`${rel(url)} imports ${i.spec} on the start-up path of ${rel(entry)}`);
+        }
+      }
+    }
+  }
+  assertEquals(violations, []);
+});
