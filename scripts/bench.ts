@@ -444,43 +444,150 @@ function pssKb(pid: number): number {
 }
 
 // ---- optional: ctr and podman ----------------------------------------------------
+// What it takes to run them here (see BENCHMARKS.md): ctr needs a running
+// containerd, so the bench starts its own on a private socket, root and
+// state under its temp dir (no CRI plugin) and stops it afterwards, and an
+// absolute command path (`/bin/sleep`: ctr does not search PATH). podman
+// gets its own --root/--runroot/--tmpdir there, cgroupfs (no systemd), file
+// events (no journald), no network, and rlimits below this host's hard
+// ones: without `--ulimit`s it copies limits it may not set and runc's
+// init fails with EPERM ("error setting rlimit type 7").
+const CTR_DIR = join(base, "containerd");
+const CTR_SOCK = join(CTR_DIR, "containerd.sock");
+const CTR = ["ctr", "--address", CTR_SOCK];
+const PODMAN_DIR = join(base, "podman");
+const PODMAN = [
+  "podman",
+  "--root",
+  join(PODMAN_DIR, "root"),
+  "--runroot",
+  join(PODMAN_DIR, "run"),
+  "--tmpdir",
+  join(PODMAN_DIR, "tmp"),
+  "--cgroup-manager",
+  "cgroupfs",
+  "--events-backend",
+  "file",
+];
+
 /**
  * One detached lifecycle with another tool on the same rootfs: start a
- * sleeping container, kill it, remove it. ctr needs a running containerd.
+ * sleeping container, kill it, remove it.
  */
 const OTHER_TOOLS: Record<string, (id: string) => string[][]> = {
   ctr: (id) => [
-    ["ctr", "run", "-d", "--rootfs", rootfs, id, "sleep", "100000"],
-    ["ctr", "task", "kill", "--signal", "SIGKILL", id],
-    ["sh", "-c", `until ctr task ls | grep -q "^${id} .*STOPPED"; do sleep 0.001; done`],
-    ["ctr", "task", "delete", id],
-    ["ctr", "container", "delete", id],
+    [...CTR, "run", "-d", "--rootfs", rootfs, id, "/bin/sleep", "100000"],
+    [...CTR, "task", "kill", "--signal", "SIGKILL", id],
+    [
+      "sh",
+      "-c",
+      `until ${CTR.join(" ")} task ls | grep -q "^${id} .*STOPPED"; do sleep 0.001; done`,
+    ],
+    [...CTR, "task", "delete", id],
+    [...CTR, "container", "delete", id],
   ],
   podman: (id) => [
-    ["podman", "run", "-d", "--name", id, "--rootfs", rootfs, "sleep", "100000"],
-    ["podman", "rm", "-f", "-t", "0", id],
+    [
+      ...PODMAN,
+      "run",
+      "-d",
+      "--name",
+      id,
+      "--network",
+      "none",
+      "--ulimit",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=1024:1024",
+      "--rootfs",
+      rootfs,
+      "/bin/sleep",
+      "100000",
+    ],
+    [...PODMAN, "rm", "-f", "-t", "0", id],
   ],
 };
+
+/** Starts a private containerd for ctr; its stop function, or null when it did not come up. */
+async function startContainerd(): Promise<(() => Promise<void>) | null> {
+  await Deno.mkdir(CTR_DIR, { recursive: true });
+  const config = join(CTR_DIR, "config.toml");
+  await Deno.writeTextFile(
+    config,
+    [
+      "version = 2",
+      `root = ${JSON.stringify(join(CTR_DIR, "root"))}`,
+      `state = ${JSON.stringify(join(CTR_DIR, "state"))}`,
+      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+      "[grpc]",
+      `  address = ${JSON.stringify(CTR_SOCK)}`,
+      "[ttrpc]",
+      `  address = ${JSON.stringify(CTR_SOCK + ".ttrpc")}`,
+      "",
+    ].join("\n"),
+  );
+  const daemon = new Deno.Command("containerd", {
+    args: ["--config", config],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    try {
+      daemon.kill("SIGTERM");
+    } catch { /* gone */ }
+    await daemon.status;
+  };
+  for (let i = 0; i < 200; i++) {
+    if ((await sh([...CTR, "version"])).code === 0) return stop;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  return null;
+}
+
 for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
-  if ((await sh(["sh", "-c", `command -v ${tool}`])).code !== 0) {
-    rows.push([`${tool} lifecycle`, `skipped: ${tool} is not installed`, "-", "-"]);
+  const needs = tool === "ctr" ? ["ctr", "containerd"] : [tool];
+  const missing = [];
+  for (const n of needs) {
+    if ((await sh(["sh", "-c", `command -v ${n}`])).code !== 0) missing.push(n);
+  }
+  if (missing.length > 0) {
+    rows.push([`${tool} lifecycle`, `skipped: ${missing.join(", ")} not installed`, "-", "-"]);
     (results as Record<string, unknown>)[tool] = "not installed";
     continue;
   }
   progress(`${tool} lifecycle`);
-  const xs: number[] = [];
+  let stopDaemon: (() => Promise<void>) | null = null;
   let failure: string | null = null;
+  if (tool === "ctr") {
+    stopDaemon = await startContainerd();
+    if (stopDaemon === null) failure = "containerd did not start";
+  }
+  const xs: number[] = [];
   for (let i = 0; i < ROUNDS && failure === null; i++) {
     const t0 = performance.now();
     for (const argv of steps(`bench-${tool}-${i}`)) {
       const r = await sh(argv, argv.includes("-d"));
       if (r.code !== 0) {
-        failure = `${argv.slice(0, 3).join(" ")} exited ${r.code}`;
+        const own = argv[0] === "sh" ? [] : argv.slice(tool === "ctr" ? CTR.length : PODMAN.length);
+        failure = `${
+          [argv[0] === "sh" ? "sh -c" : tool, ...own.slice(0, 2)].join(" ")
+        } exited ${r.code}`;
         break;
       }
     }
     xs.push(performance.now() - t0);
   }
+  if (tool === "podman") {
+    await sh([...PODMAN, "rm", "-f", "-a", "-t", "0"]);
+    await sh([
+      "sh",
+      "-c",
+      `grep -o ' ${PODMAN_DIR}/[^ ]*' /proc/mounts | sort -r | xargs -r umount -l`,
+    ]);
+  }
+  if (stopDaemon !== null) await stopDaemon();
   if (failure !== null) {
     rows.push([`${tool} lifecycle`, `failed: ${failure}`, "-", "-"]);
     (results as Record<string, unknown>)[tool] = { failed: failure };
