@@ -3,6 +3,8 @@
 # busybox demo root filesystem, and runs a demo container.
 #   - Deno 2.x from the npm registry (pinned below)
 #   - runc and busybox-static from apt; tmux (the terminal tests drive a real terminal with it)
+#   - containernetworking-plugins (CNI: bridge, host-local, portmap, firewall, loopback),
+#     iptables (portmap and the bridge's masquerade use it) and iproute2 for bridge networks
 # Usage: scripts/setup.sh [--no-demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,13 +26,16 @@ missing=()
 command -v runc >/dev/null 2>&1 || missing+=(runc)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/portmap ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "runc, busybox-static and tmux present"
+  say "runc, busybox-static, tmux, the CNI plugins, iptables and iproute2 present"
 fi
 
 bash scripts/make_rootfs.sh "$DEMO_ROOTFS"

@@ -47,8 +47,25 @@ Deno.test("create parses its options and the command after --", () => {
       privileged: false,
       securityOpt: [],
       limits: {},
+      network: null,
+      publish: [],
     },
   );
+  const net = parse("run", [
+    "--network",
+    "backend",
+    "-p",
+    "127.0.0.1:8080:80",
+    "--publish",
+    "53:53/udp",
+    "--rootfs",
+    "/r",
+    "w",
+  ]) as { create: { network: string; publish: string[] } };
+  assertEquals([net.create.network, net.create.publish], ["backend", [
+    "127.0.0.1:8080:80",
+    "53:53/udp",
+  ]]);
 });
 
 Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {

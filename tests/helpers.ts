@@ -6,6 +6,7 @@
 
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { join } from "node:path";
+import { bridgeName } from "../lib/network/networks.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const decoder = new TextDecoder();
@@ -79,6 +80,10 @@ export async function makeRoots(): Promise<Roots> {
       BERTH_ROOT: root,
       BERTH_DATA_ROOT: dataRoot,
       BERTH_MONITOR_IDLE_MS: "300",
+      // Containers get only loopback unless a test names a network: the
+      // bridge is slower, and roots of tests running in parallel would
+      // share its subnet (tests/network_test.ts creates its own networks).
+      BERTH_NETWORK: "none",
     },
   };
 }
@@ -197,7 +202,91 @@ export async function cleanup(roots: Roots): Promise<void> {
   for (const m of (await mountsUnder(join(roots.root, ".."))).reverse()) {
     await new Deno.Command("umount", { args: ["-l", m] }).output();
   }
+  await removeBridges(roots);
   await Deno.remove(join(roots.root, ".."), { recursive: true }).catch(() => {});
+}
+
+/**
+ * Deletes the bridge devices of the roots' networks (the default `bridge`
+ * and every conflist under the data root): the plugin makes them on first
+ * use and nothing removes them but `network rm`.
+ */
+export async function removeBridges(roots: Roots): Promise<void> {
+  const names = ["bridge"];
+  try {
+    for (const e of Deno.readDirSync(join(roots.dataRoot, "networks"))) {
+      if (e.name.endsWith(".conflist")) names.push(e.name.slice(0, -".conflist".length));
+    }
+  } catch { /* no networks */ }
+  for (const n of names) {
+    const dev = bridgeName(roots.dataRoot, n);
+    try {
+      Deno.statSync(`/sys/class/net/${dev}`);
+    } catch {
+      continue;
+    }
+    await new Deno.Command("ip", { args: ["link", "delete", dev, "type", "bridge"] }).output();
+  }
+}
+
+/** True when this host has what bridge networks need (else network tests skip). */
+export function hasNetworking(): boolean {
+  return [
+    "/usr/lib/cni/bridge",
+    "/usr/lib/cni/host-local",
+    "/usr/lib/cni/portmap",
+    "/usr/lib/cni/loopback",
+    "/usr/lib/cni/firewall",
+    "/usr/sbin/iptables",
+    "/usr/sbin/ip",
+  ]
+    .every((f) => {
+      try {
+        return Deno.statSync(f).isFile;
+      } catch {
+        return false;
+      }
+    }) && Deno.uid() === 0;
+}
+
+/** IPv4 routes of the host as [network, mask] numbers. */
+function hostRoutes(): [number, number][] {
+  const out: [number, number][] = [];
+  const le = (h: string) => {
+    const n = parseInt(h, 16);
+    return (((n & 255) << 24) | (((n >> 8) & 255) << 16) | (((n >> 16) & 255) << 8) |
+      ((n >>> 24) & 255)) >>> 0;
+  };
+  for (const line of Deno.readTextFileSync("/proc/net/route").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8) out.push([le(f[1]!), le(f[7]!)]);
+  }
+  return out;
+}
+
+/**
+ * A random /24 in 10.200.0.0/13 that no host route covers: test networks of
+ * roots running at the same time on this host never share a subnet.
+ */
+export function freeTestSubnet(): string {
+  for (;;) {
+    const b = 200 + Math.floor(Math.random() * 8);
+    const c = Math.floor(Math.random() * 256);
+    const net = ((10 << 24) | (b << 16) | (c << 8)) >>> 0;
+    if (hostRoutes().some(([n, m]) => m !== 0 && ((net & m) >>> 0) === n)) continue;
+    return `10.${b}.${c}.0/24`;
+  }
+}
+
+/** A TCP port on 127.0.0.1 that is free right now. */
+export function freePort(): number {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken */ }
+  }
 }
 
 /** Runs `fn` with fresh roots and the busybox rootfs, cleaning up afterwards. */

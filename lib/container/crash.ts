@@ -18,6 +18,14 @@ export const CRASH_POINTS = {
   start: ["start:recorded", "start:runtime"],
   // exec -t: the runtime started the process and sent its terminal, not yet received.
   exec: ["exec:terminal"],
+  // Network set-up and tear-down (lib/network/attach.ts), on a bridge network.
+  network: [
+    "network:netns", // namespace made, no CNI ADD yet
+    "network:partial", // the bridge plugin's ADD done, portmap and firewall not
+    "network:added", // every ADD done, hosts file and runtime not yet
+    "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not
+    "network:deleted", // every DEL done, namespace still mounted
+  ],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.
@@ -26,6 +34,7 @@ export const CRASH_POINTS = {
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it
     "delete:runtime", // runtime forgot it, rootfs still mounted
+    "delete:network", // network torn down (CNI DEL), rootfs still mounted
     "delete:unmounted", // unmounted, bundle still there
     "delete:renamed", // bundle renamed to .trash-*, not removed
     "delete:bundle", // bundle gone, work directory still there

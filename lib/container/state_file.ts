@@ -48,6 +48,22 @@ export interface PublicState {
   health: HealthStatus | null;
   /** Restarts by the `--restart` policy so far. */
   restartCount: number;
+  /** The network and the container's address on it (absent in older states: null). */
+  network?: NetworkInfo | null;
+}
+
+/** The `network` field: the network's name and the address (null when none or host). */
+export interface NetworkInfo {
+  name: string;
+  ip: string | null;
+}
+
+/** A published port (CNI's portMappings shape). */
+export interface PublishedPort {
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+  hostIP: string;
 }
 
 /** A health check's verdict. */
@@ -83,6 +99,8 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
   limits?: Limits;
   /** It has a terminal (`-t`), whose master the monitor holds; `attach` connects to it. */
   terminal?: boolean;
+  /** Its network attachment (lib/network): the record's token and the published ports. */
+  net?: { token: string; ports: PublishedPort[] };
 }
 
 /** Resource limits (`--memory`, `--cpus`, `--pids-limit`; absent: not set). */
@@ -121,6 +139,10 @@ export interface CreateArgs {
   securityOpt?: string[];
   /** `--memory`, `--cpus`, `--pids-limit` as given (absent: none). */
   limits?: Limits;
+  /** `--network` as given (absent or null: the default). */
+  network?: string | null;
+  /** `-p` values, as given. */
+  publish?: string[];
 }
 
 /** The printed projection of a state. */
@@ -141,6 +163,7 @@ export function publicState(s: ContainerState): PublicState {
     labels: s.labels,
     health: s.health ?? null,
     restartCount: s.restartCount ?? 0,
+    network: s.network ?? null,
   };
 }
 

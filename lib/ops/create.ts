@@ -33,6 +33,13 @@ import { loadReconciled } from "./reconcile.ts";
 import { transition } from "../container/status.ts";
 import { applyLimits } from "../limits/parse.ts";
 import { swapAccounting } from "../limits/cgroup.ts";
+import {
+  applyPlan,
+  type NetPlan,
+  planNetwork,
+  recordedNetwork,
+  setUpNetwork,
+} from "../network/container.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest extends CreateArgs {
@@ -53,6 +60,8 @@ interface Prepared {
   source: string;
   /** The sandbox's exact ID, or null. */
   sandbox: string | null;
+  /** The network it gets (`--network`, `-p`). */
+  net: NetPlan;
 }
 
 /** Namespaces a sandbox member shares with its sandbox. */
@@ -62,7 +71,11 @@ const SHARED_NAMESPACES: Record<string, string> = { network: "net", ipc: "ipc", 
  * Resolves `--sandbox SID` (a running container that is no member itself)
  * and points the config's network, IPC and UTS namespaces at its init.
  */
-async function joinSandbox(ctx: Context, ref: string, config: OciConfig): Promise<string> {
+async function joinSandbox(
+  ctx: Context,
+  ref: string,
+  config: OciConfig,
+): Promise<ContainerState> {
   const sid = await resolveExisting(ctx, ref);
   const s = await loadReconciled(ctx, sid);
   if (s.sandbox !== null) {
@@ -84,7 +97,7 @@ async function joinSandbox(ctx: Context, ref: string, config: OciConfig): Promis
   }
   linux.namespaces = namespaces;
   delete config.hostname; // the sandbox's UTS namespace has its hostname
-  return sid;
+  return s;
 }
 
 async function requireDir(path: string, what: string): Promise<void> {
@@ -155,8 +168,10 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     cgroupV2: isCgroupV2(),
     ...(seccompProfile === undefined ? {} : { seccompProfile }),
   });
-  const sandbox = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
-  return { config, source, sandbox };
+  const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
+  const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner);
+  applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
+  return { config, source, sandbox: owner?.id ?? null, net };
 }
 
 /** Options of {@linkcode createContainer}. */
@@ -256,6 +271,7 @@ async function createLocked(
       ? { limits: req.limits }
       : {}),
     ...(req.terminal === true ? { terminal: true } : {}),
+    ...recordedNetwork(prepared.net),
     request: {
       bundle: req.bundle === null ? null : resolve(req.bundle),
       rootfs: req.rootfs === null ? null : resolve(req.rootfs),
@@ -272,6 +288,8 @@ async function createLocked(
           ? `seccomp=${resolve(o.slice("seccomp=".length))}`
           : o
       ),
+      network: req.network ?? null,
+      publish: req.publish ?? [],
     },
   };
   let recorded = false;
@@ -283,6 +301,9 @@ async function createLocked(
     await ctx.store.save(state);
     recorded = true;
     crashPoint(ctx.crashAt, "create:recorded");
+    // The state names the attachment before it exists: a crash from here
+    // on leaves an interrupted create, whose rollback tears it down.
+    await setUpNetwork(ctx, state, prepared.net);
     const launch = launchRequest(ctx, state);
     ctx.runtime.traceDelegated(
       runtimeTarget(ctx, state),

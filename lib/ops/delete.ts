@@ -26,6 +26,7 @@ import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
 import { transition } from "../container/status.ts";
+import { tearDownNetwork } from "../network/container.ts";
 
 /** How long delete waits for the init to be reaped after SIGKILL. */
 export const REAP_TIMEOUT_MS = 10_000;
@@ -93,6 +94,9 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   crashPoint(ctx.crashAt, "delete:killed");
   await runtimeDelete(ctx, target);
   crashPoint(ctx.crashAt, "delete:runtime");
+  // While its namespace still exists (see lib/network/attach.ts).
+  await tearDownNetwork(ctx, s);
+  crashPoint(ctx.crashAt, "delete:network");
   await unmountAll(s.bundle);
   crashPoint(ctx.crashAt, "delete:unmounted");
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));

@@ -11,6 +11,7 @@ import type { Context } from "../container/context.ts";
 import { messageOf } from "../host/errors.ts";
 import { globalsToArgs } from "../container/globals.ts";
 import { requireRuntimeBinary } from "../host/runtime.ts";
+import { missingForNetworks } from "../network/container.ts";
 
 /** One check's outcome. */
 export interface CheckResult {
@@ -153,6 +154,26 @@ async function checkCriu(ctx: Context): Promise<CheckResult> {
   }
 }
 
+/** The CNI plugins and iptables that bridge networks (the default) need. */
+function checkNetworking(ctx: Context): CheckResult {
+  const missing = missingForNetworks(ctx);
+  if (missing.length === 0) {
+    return {
+      name: "networks",
+      level: "ok",
+      message: "CNI plugins (bridge, host-local, portmap, firewall, loopback) and iptables present",
+      neededForRun: false,
+    };
+  }
+  return {
+    name: "networks",
+    level: "warn",
+    message: `bridge networks cannot work: missing ${missing.join(", ")}`,
+    hint: "apt-get install containernetworking-plugins iptables (or run with --network none)",
+    neededForRun: false,
+  };
+}
+
 async function checkRoot(name: string, path: string, wantTmpfs: boolean): Promise<CheckResult> {
   const fs = await fsTypeOf(path);
   let st: Deno.FileInfo;
@@ -224,6 +245,8 @@ async function checkContainer(ctx: Context): Promise<CheckResult> {
         ...globals,
         "run",
         "--rm",
+        "--network",
+        "none",
         "--rootfs",
         join(tmp, "rootfs"),
         "doctor-probe",
@@ -270,6 +293,7 @@ export async function runChecks(ctx: Context): Promise<CheckResult[]> {
   out.push(await checkRoot("root", ctx.globals.root, true));
   out.push(await checkRoot("data-root", ctx.globals.dataRoot, false));
   out.push(await checkCriu(ctx));
+  out.push(checkNetworking(ctx));
   if (runtime.level === "ok") out.push(await checkContainer(ctx));
   return out;
 }

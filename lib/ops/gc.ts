@@ -16,7 +16,9 @@
  * - lock files of containers that are gone (removed while held, see
  *   `lib/host/lock.ts`, so a waiter can never end up holding a removed file);
  * - a monitor socket no monitor serves;
- * - console sockets (terminal hand-over) whose process died.
+ * - console sockets (terminal hand-over) whose process died;
+ * - network attachments (CNI DEL: veth, address, port forwarding and
+ *   firewall rules; the namespace file) of containers that are gone.
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
  * `--data-root`, logs included, belong to no container and are removed.
@@ -92,6 +94,15 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
     await gcNamespace(ctx, ns, dry, monitorUp, act, report);
   }
   await gcMounts(ctx, act, report);
+  // Network attachments whose container is gone (after the repairs above).
+  try {
+    const { networkLeftovers } = await import("../network/container.ts");
+    for (const what of await networkLeftovers(ctx, dry)) {
+      report.actions.push(dry ? `would release ${what}` : `released ${what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot release network leftovers: ${messageOf(err)}`);
+  }
   const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
     await act(

@@ -218,6 +218,7 @@ Deno.test("doctor checks the host, runs a throwaway container, and fails without
         "root",
         "data-root",
         "criu",
+        "networks",
         "container",
       ]
     ) {
@@ -225,6 +226,10 @@ Deno.test("doctor checks the host, runs a throwaway container, and fails without
     }
     for (const l of lines) assertTrue(/^(ok|warn|fail) /.test(l), l);
     assertTrue(ok.stdout.includes("a throwaway container ran"));
+    assertTrue(/^ok\s+networks/m.test(ok.stdout), ok.stdout);
+    // Without the plugins: a warning that names --network none.
+    const noCni = await berth(roots, ["doctor"], { BERTH_CNI_PATH: "/nonexistent" });
+    assertTrue(/^warn\s+networks.*--network none/m.test(noCni.stdout), noCni.stdout);
     // Nothing was left in the roots by the probe (it uses its own).
     assertEquals(await listTree(join(roots.root, "..")), []);
     const bad = await berth(roots, ["--runtime", "/nonexistent/runc", "doctor"]);

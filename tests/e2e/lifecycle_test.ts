@@ -58,6 +58,7 @@ Deno.test("full lifecycle with the status after each step", async (t) => {
       ]);
       const newer = ["image", "health", "restartCount", "network"];
       assertEquals(keys.slice(13).filter((k) => !newer.includes(k)), []);
+      assertEquals(s.network, null); // --network none (the tests' BERTH_NETWORK)
     });
     await t.step("start: running", async () => {
       await berthOk(roots, ["start", "web1"]);

@@ -84,6 +84,21 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     default: "2048",
     help: "most processes at once; -1: unlimited",
   },
+  {
+    name: "network",
+    type: "string",
+    value: "none|host|bridge|NAME",
+    help: "the network: an address on a CNI bridge network, the host's, or only loopback",
+    default: "bridge",
+  },
+  {
+    name: "publish",
+    short: "p",
+    type: "string",
+    multiple: true,
+    value: "[IP:]HOSTPORT:PORT[/tcp|udp]",
+    help: "forward a host port to the container (CNI portmap; repeatable)",
+  },
 ];
 
 /** Builds a create request from parsed `create`/`run` arguments. */
@@ -110,6 +125,8 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
       cpus: str(p.values, "cpus"),
       pidsLimit: str(p.values, "pids-limit"),
     }),
+    network: str(p.values, "network") ?? null,
+    publish: strs(p.values, "publish"),
   };
 }
 

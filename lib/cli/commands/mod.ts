@@ -41,6 +41,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "checkpoint", load: async () => (await import("./checkpoint.ts")).checkpointCommand },
   { name: "restore", load: async () => (await import("./checkpoint.ts")).restoreCommand },
   { name: "events", load: async () => (await import("./events.ts")).eventsCommand },
+  { name: "network", load: async () => (await import("./network.ts")).networkCommand },
   { name: "gc", load: async () => (await import("./gc.ts")).gcCommand },
   { name: "spec", load: async () => (await import("./spec.ts")).specCommand },
   { name: "generate", load: async () => (await import("./generate.ts")).generateCommand },

@@ -1,0 +1,131 @@
+/**
+ * `berth network create [--subnet CIDR] NAME | ls | inspect NAME... | rm NAME...`:
+ * bridge networks (CNI); `bridge` always exists.
+ *
+ * @module
+ */
+
+import { expectPositionals, parseCommandArgs, str } from "../args.ts";
+import type { Command } from "../command.ts";
+import { InvalidArgument } from "../../host/errors.ts";
+
+/** A parsed `network` command line. */
+export type NetworkOptions =
+  | { action: "create"; name: string; subnet: string | null }
+  | { action: "ls"; format: "table" | "json"; quiet: boolean }
+  | { action: "inspect"; names: string[] }
+  | { action: "rm"; names: string[] };
+
+const OPTIONS = [
+  {
+    name: "subnet",
+    type: "string" as const,
+    value: "CIDR",
+    default: "the first free /24 of 10.89.0.0/16",
+    help: "(create) the network's IPv4 subnet; may not overlap another network's",
+  },
+  {
+    name: "format",
+    type: "string" as const,
+    value: "table|json",
+    default: "table",
+    help: "(ls) output format",
+  },
+  { name: "quiet", short: "q", type: "boolean" as const, help: "(ls) names only" },
+];
+
+/** `network`. */
+export const networkCommand: Command<NetworkOptions> = {
+  name: "network",
+  summary: "manage bridge networks (CNI): create, ls, inspect, rm",
+  usage: "network create [--subnet CIDR] NAME | network ls [-q] [--format table|json] |\n" +
+    "       network inspect NAME... | network rm NAME...",
+  description:
+    "Containers join a network with `--network NAME` (default `bridge`, 10.88.0.0/16,\n" +
+    "which always exists). `rm` is refused (exit 5) while a container uses the network.",
+  options: OPTIONS,
+  examples: [
+    "berth network create --subnet 10.90.0.0/24 backend",
+    "berth run -d --network backend --rootfs /srv/rootfs db -- httpd -f -p 8080",
+    "berth network ls",
+    "berth network rm backend",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("network", args, OPTIONS);
+    if (p.command !== null) throw new InvalidArgument("network takes no command after --");
+    const [action, ...rest] = p.positionals;
+    const only = (allowed: string[]) => {
+      for (const k of ["subnet", "format", "quiet"]) {
+        if (p.values[k] !== undefined && p.values[k] !== false && !allowed.includes(k)) {
+          throw new InvalidArgument(`network ${action}: --${k} does not apply`);
+        }
+      }
+    };
+    switch (action) {
+      case "create": {
+        only(["subnet"]);
+        const [name] = expectPositionals("network create", rest, ["NAME"]);
+        return { action, name: name!, subnet: str(p.values, "subnet") ?? null };
+      }
+      case "ls":
+      case "list": {
+        only(["format", "quiet"]);
+        expectPositionals("network ls", rest, []);
+        const format = str(p.values, "format") ?? "table";
+        if (format !== "table" && format !== "json") {
+          throw new InvalidArgument(`network ls: --format must be table or json`);
+        }
+        return { action: "ls", format, quiet: p.values.quiet === true };
+      }
+      case "inspect":
+      case "rm":
+      case "remove": {
+        only([]);
+        if (rest.length === 0) throw new InvalidArgument(`network ${action}: give a NAME`);
+        return { action: action === "remove" ? "rm" : action, names: rest };
+      }
+      case undefined:
+        throw new InvalidArgument("network: give create, ls, inspect or rm");
+      default:
+        throw new InvalidArgument(
+          `network: unknown action "${action}" (use create, ls, inspect or rm)`,
+        );
+    }
+  },
+  async run(ctx, o) {
+    const m = await import("../../network/manage.ts");
+    switch (o.action) {
+      case "create": {
+        const n = await m.networkCreate(ctx, o.name, o.subnet);
+        ctx.io.out(`${n.name}\n`);
+        return 0;
+      }
+      case "ls": {
+        const all = m.networkList(ctx);
+        if (o.quiet) ctx.io.out(all.map((n) => n.name + "\n").join(""));
+        else if (o.format === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
+        else {
+          const rows = [["NAME", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS"]];
+          for (const n of all) {
+            rows.push([n.name, n.subnet, n.gateway, n.bridge, String(n.containers.length)]);
+          }
+          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+          ctx.io.out(
+            rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n")
+              .join(""),
+          );
+        }
+        return 0;
+      }
+      case "inspect":
+        ctx.io.out(JSON.stringify(m.networkInspect(ctx, o.names), null, 2) + "\n");
+        return 0;
+      case "rm":
+        for (const name of o.names) {
+          await m.networkRemove(ctx, name);
+          ctx.io.out(`${name}\n`);
+        }
+        return 0;
+    }
+  },
+};

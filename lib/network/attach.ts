@@ -1,0 +1,387 @@
+/**
+ * A container's place on a network, as a recorded operation.
+ *
+ * Set-up (under the root's network lock): refuse a host port another live
+ * attachment holds; write the attachment record
+ * (`--root/networks/attach/TOKEN.json`: owner, network, ports, the exact
+ * conflist); make the persistent namespace; CNI ADD of `loopback`, then of
+ * the network's chain (bridge → portmap → firewall), caching the result in
+ * the record after each plugin; write `/etc/hosts` and `/etc/resolv.conf`
+ * into the bundle. The container's state names the record's TOKEN before
+ * any of this starts, so a berth killed anywhere leaves a state whose
+ * interrupted `create` is rolled back by the next command or `gc` — and the
+ * rollback, like every delete, tears down.
+ *
+ * Tear-down: CNI DEL of the chain, last plugin first, with the cached
+ * result (or, when ADD was cut short before a result was cached, one
+ * rebuilt from host-local's allocation for the container), while the
+ * namespace still exists; then the namespace goes, then the record.
+ * DEL is repeated once when it fails: the bridge plugin of 1.1.1 fails a
+ * DEL whose masquerade chain was never made, after it released the rest.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../host/atomic_file.ts";
+import { isNotFound, RuntimeError } from "../host/errors.ts";
+import type { Libc } from "../host/libc.ts";
+import { FileLock } from "../host/lock.ts";
+import { join } from "../_std/path.ts";
+import type { ProcessRunner } from "../host/process.ts";
+import { type Attachment, CniClient, type ConfList } from "./cni.ts";
+import { createNetns, removeNetns } from "./netns.ts";
+import { ipamDir, type NetworkPaths } from "./networks.ts";
+import { type PortMapping, portsClash } from "./ports.ts";
+import { type CniResult, containerIpv4 } from "./result.ts";
+
+/** The interface name inside the container. */
+export const IFNAME = "eth0";
+
+/** What `--root/networks/attach/TOKEN.json` holds. */
+export interface AttachRecord {
+  token: string;
+  /** The owner container. */
+  ns: string;
+  id: string;
+  network: string;
+  netns: string;
+  ports: PortMapping[];
+  /** The conflist ADD ran with (DEL runs with the same). */
+  conf: ConfList;
+  /** The result so far (after the last plugin whose ADD finished), or null. */
+  result: CniResult | null;
+}
+
+/** What set-up and tear-down need from berth. */
+export interface NetEnv {
+  paths: NetworkPaths;
+  cni: CniClient;
+  runner: ProcessRunner;
+  libc: Libc;
+  /** Fault injection: called at the named points. */
+  crash?: (point: "netns" | "partial" | "added" | "del-partial" | "deleted") => void;
+}
+
+/** The CNI container ID of an attachment (unique on the host: random token). */
+export function cniContainerId(token: string): string {
+  return `berth-${token}`;
+}
+
+/** A fresh attachment token. */
+export function newToken(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+}
+
+function attachDir(p: NetworkPaths): string {
+  return join(p.stateDir, "attach");
+}
+function recordFile(p: NetworkPaths, token: string): string {
+  return join(attachDir(p), `${token}.json`);
+}
+/** The namespace file of an attachment. */
+export function netnsFile(p: NetworkPaths, token: string): string {
+  return join(p.stateDir, "netns", token);
+}
+
+/** Runs `fn` under the root's network lock. */
+export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>): Promise<T> {
+  const lock = await FileLock.acquire(join(p.stateDir, "lock"), "the networks", {
+    timeoutMs: 60_000,
+  });
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Reads one record; null when there is none (or it is unreadable). */
+export function readRecord(p: NetworkPaths, token: string): AttachRecord | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(recordFile(p, token))) as AttachRecord;
+  } catch (err) {
+    if (isNotFound(err) || err instanceof SyntaxError) return null;
+    throw err;
+  }
+}
+
+/** Every record of the root. */
+export function listRecords(p: NetworkPaths): AttachRecord[] {
+  const out: AttachRecord[] = [];
+  try {
+    for (const e of Deno.readDirSync(attachDir(p))) {
+      if (!e.name.endsWith(".json") || e.name.startsWith(".")) continue;
+      const r = readRecord(p, e.name.slice(0, -5));
+      if (r !== null) out.push(r);
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return out;
+}
+
+async function saveRecord(p: NetworkPaths, r: AttachRecord): Promise<void> {
+  Deno.mkdirSync(attachDir(p), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(recordFile(p, r.token), JSON.stringify(r));
+}
+
+/** A set-up request. */
+export interface SetUpRequest {
+  token: string;
+  ns: string;
+  id: string;
+  network: string;
+  conf: ConfList;
+  ports: PortMapping[];
+  /**
+   * Whether the owner of a record that holds a wanted port is still there
+   * (a record of a gone owner is torn down and its port freed).
+   */
+  ownerAlive: (r: AttachRecord) => boolean;
+}
+
+/** Host ports are refused when another live container holds them. */
+async function claimPorts(env: NetEnv, req: SetUpRequest): Promise<void> {
+  if (req.ports.length === 0) return;
+  for (const other of listRecords(env.paths)) {
+    const clash = req.ports.find((p) => other.ports.some((q) => portsClash(p, q)));
+    if (clash === undefined) continue;
+    if (!req.ownerAlive(other)) {
+      await tearDownLocked(env, other.token);
+      continue;
+    }
+    throw new RuntimeError(
+      `host port ${clash.hostPort}/${clash.protocol} is already published by container "${other.id}"`,
+    );
+  }
+  for (const p of req.ports) {
+    if (p.protocol !== "tcp") continue;
+    // A host process listening there would be shadowed: refuse as well.
+    try {
+      Deno.listen({ hostname: p.hostIP || "0.0.0.0", port: p.hostPort }).close();
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) {
+        throw new RuntimeError(`host port ${p.hostPort}/tcp is in use on this host`);
+      }
+      if (err instanceof Deno.errors.AddrNotAvailable) {
+        throw new RuntimeError(`host address ${p.hostIP} is not an address of this host`);
+      }
+      throw err;
+    }
+  }
+}
+
+/**
+ * Sets up the attachment; returns the container's address. On failure
+ * everything it made is torn down before the error is rethrown.
+ */
+export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
+  return await withNetworkLock(env.paths, async () => {
+    await claimPorts(env, req);
+    const record: AttachRecord = {
+      token: req.token,
+      ns: req.ns,
+      id: req.id,
+      network: req.network,
+      netns: netnsFile(env.paths, req.token),
+      ports: req.ports,
+      conf: req.conf,
+      result: null,
+    };
+    await saveRecord(env.paths, record);
+    try {
+      await createNetns(record.netns, env.runner);
+      env.crash?.("netns");
+      const att = attachmentOf(record);
+      await env.cni.add(
+        { cniVersion: req.conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
+        { ...att, ifName: "lo" },
+      );
+      const total = req.conf.plugins.length;
+      let result: CniResult;
+      try {
+        result = await addChain(env, record, att, total);
+      } catch (err) {
+        if (!isBridgeRace(err)) throw err;
+        // The bridge device was being made by another ADD (or the kernel
+        // had not given it its address yet): undo and try once more.
+        await delChain(env, record);
+        record.result = null;
+        result = await addChain(env, record, att, total);
+      }
+      const ip = containerIpv4(result);
+      if (ip === null) throw new RuntimeError(`network "${req.network}" gave no IPv4 address`);
+      env.crash?.("added");
+      return { ip };
+    } catch (err) {
+      await tearDownLocked(env, req.token).catch(() => {});
+      throw err;
+    }
+  });
+}
+
+async function addChain(
+  env: NetEnv,
+  record: AttachRecord,
+  att: Attachment,
+  total: number,
+): Promise<CniResult> {
+  return await env.cni.add(record.conf, att, async (done, result) => {
+    record.result = result;
+    await saveRecord(env.paths, record);
+    if (done < total) env.crash?.("partial");
+  });
+}
+
+function isBridgeRace(err: unknown): boolean {
+  const m = err instanceof Error ? err.message : "";
+  return /could not set bridge's mac|could not add IP address to|file exists/i.test(m) &&
+    /bridge/.test(m);
+}
+
+function attachmentOf(r: AttachRecord): Attachment {
+  return {
+    containerId: cniContainerId(r.token),
+    netns: r.netns,
+    ifName: IFNAME,
+    runtimeConfig: { portMappings: r.ports },
+  };
+}
+
+/**
+ * The result DEL is given: the cached one, else one rebuilt from the
+ * address host-local allocated to the container (its files name the
+ * container ID), so the firewall and portmap plugins find their rules.
+ */
+function prevResultOf(env: NetEnv, r: AttachRecord): CniResult | null {
+  if (r.result !== null) return r.result;
+  const dir = join(ipamDir(env.paths), r.conf.name);
+  const id = cniContainerId(r.token);
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!/^[0-9.]+$/.test(e.name)) continue;
+      const owner = Deno.readTextFileSync(join(dir, e.name)).split(/\r?\n/)[0]?.trim();
+      if (owner === id) {
+        const bits = subnetBits(r.conf);
+        return { cniVersion: r.conf.cniVersion, ips: [{ address: `${e.name}/${bits}` }] };
+      }
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return null;
+}
+
+function subnetBits(conf: ConfList): number {
+  const bridge = conf.plugins.find((p) => p.type === "bridge");
+  const subnet = (bridge?.ipam as { ranges?: { subnet?: string }[][] })?.ranges?.[0]?.[0]?.subnet;
+  return Number(subnet?.split("/")[1] ?? 32);
+}
+
+async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
+  const att = attachmentOf(r);
+  const prev = prevResultOf(env, r);
+  try {
+    await env.cni.del(r.conf, att, prev, (n) => {
+      if (n < r.conf.plugins.length) env.crash?.("del-partial");
+    });
+  } catch {
+    // Once more: what the first DEL released is gone, the rest goes now.
+    await env.cni.del(r.conf, att, prev);
+  }
+}
+
+/** Tears down attachment `token` (the caller holds the network lock). */
+export async function tearDownLocked(env: NetEnv, token: string): Promise<boolean> {
+  const r = readRecord(env.paths, token);
+  const ns = netnsFile(env.paths, token);
+  if (r === null) {
+    removeNetns(ns, env.libc);
+    return false;
+  }
+  await delChain(env, r);
+  env.crash?.("deleted");
+  removeNetns(r.netns, env.libc);
+  try {
+    Deno.removeSync(recordFile(env.paths, token));
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  return true;
+}
+
+/** Tears down attachment `token`; false when there was none. */
+export function tearDown(env: NetEnv, token: string): Promise<boolean> {
+  return withNetworkLock(env.paths, () => tearDownLocked(env, token));
+}
+
+/** The records of network `name`. */
+export function usersOf(p: NetworkPaths, name: string): AttachRecord[] {
+  return listRecords(p).filter((r) => r.network === name);
+}
+
+/**
+ * For `gc`: tears down every record whose owner is gone (`ownerAlive`
+ * false), unmounts namespace files no record names, and removes
+ * host-local allocations of container IDs no record names. Returns what
+ * it did (or would do, with `dryRun`).
+ */
+export async function collectLeftovers(
+  env: NetEnv,
+  ownerAlive: (r: AttachRecord) => Promise<boolean>,
+  dryRun: boolean,
+): Promise<string[]> {
+  const done: string[] = [];
+  if (!existsDir(env.paths.stateDir)) return done;
+  await withNetworkLock(env.paths, async () => {
+    const records = listRecords(env.paths);
+    const kept = new Set<string>();
+    for (const r of records) {
+      if (await ownerAlive(r)) {
+        kept.add(r.token);
+        continue;
+      }
+      if (!dryRun) await tearDownLocked(env, r.token);
+      done.push(`the network attachment of ${r.ns}/${r.id} (${r.network})`);
+    }
+    const nsDir = join(env.paths.stateDir, "netns");
+    for (const name of readNames(nsDir)) {
+      if (records.some((r) => r.token === name)) continue;
+      if (!dryRun) removeNetns(join(nsDir, name), env.libc);
+      done.push(`the network namespace ${join(nsDir, name)}`);
+    }
+    const ipam = ipamDir(env.paths);
+    for (const net of readNames(ipam)) {
+      for (const ip of readNames(join(ipam, net))) {
+        if (!/^[0-9.]+$/.test(ip)) continue;
+        const file = join(ipam, net, ip);
+        let owner = "";
+        try {
+          owner = Deno.readTextFileSync(file).split(/\r?\n/)[0]?.trim() ?? "";
+        } catch { /* gone meanwhile */ }
+        const token = owner.startsWith("berth-") ? owner.slice(6) : "";
+        if (kept.has(token)) continue;
+        if (!dryRun) Deno.removeSync(file);
+        done.push(`the address ${ip} of network ${net}`);
+      }
+    }
+  });
+  return done;
+}
+
+function existsDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function readNames(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => !n.startsWith("."));
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}

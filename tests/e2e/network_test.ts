@@ -1,0 +1,547 @@
+// Networking over the real CNI plugins (bridge, host-local, portmap,
+// loopback, firewall) and iptables, with real traffic. Only 127.0.0.1 and
+// the bridges these tests make are ever addressed. Every test makes its own
+// network on a random free subnet of 10.200.0.0/13, so roots of other test
+// runs on this host never share one; the default `bridge` (10.88.0.0/16) is
+// used by one test, under a host-wide lock.
+
+import { assertEquals, assertTrue as assert } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  eventually,
+  freePort,
+  freeTestSubnet,
+  hasNetworking,
+  leftovers,
+  mountsUnder,
+  type Roots,
+  stateOf,
+  withRoots,
+} from "../helpers.ts";
+import { join } from "node:path";
+
+const ignore = !hasNetworking();
+if (ignore) {
+  console.log(
+    "network tests skipped: needs root, the CNI plugins in /usr/lib/cni, iptables and ip",
+  );
+}
+
+const decoder = new TextDecoder();
+
+function assertMatch(text: string, re: RegExp, msg?: string): void {
+  assert(re.test(text), msg ?? `${JSON.stringify(text)} does not match ${re}`);
+}
+
+async function sh(argv: string[]): Promise<{ code: number; out: string }> {
+  const r = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  return { code: r.code, out: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
+}
+
+/** GET http://127.0.0.1:port/ → body, or null when nothing answers. */
+async function get(port: number): Promise<string | null> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) });
+    return await r.text();
+  } catch {
+    return null;
+  }
+}
+
+/** A busybox httpd on 8080 serving `text`. */
+function httpd(text: string): string[] {
+  return [
+    "sh",
+    "-c",
+    `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`,
+  ];
+}
+
+/** The attachment records of a root (the CNI container IDs among them). */
+function records(roots: Roots): { token: string; id: string; netns: string }[] {
+  const dir = join(roots.root, "networks/attach");
+  try {
+    return [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".json"))
+      .map((e) => JSON.parse(Deno.readTextFileSync(join(dir, e.name))));
+  } catch {
+    return [];
+  }
+}
+
+/** Addresses host-local holds in a root. */
+function ipamFiles(roots: Roots): string[] {
+  const dir = join(roots.root, "networks/ipam");
+  const out: string[] = [];
+  try {
+    for (const n of Deno.readDirSync(dir)) {
+      for (const f of Deno.readDirSync(join(dir, n.name))) {
+        if (/^[0-9.]+$/.test(f.name)) out.push(`${n.name}/${f.name}`);
+      }
+    }
+  } catch { /* none */ }
+  return out;
+}
+
+/** The veth ports of a bridge device. */
+function bridgePorts(bridge: string): string[] {
+  try {
+    return [...Deno.readDirSync(`/sys/class/net/${bridge}/brif`)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+interface Net {
+  name: string;
+  subnet: string;
+  bridge: string;
+}
+
+async function createNet(roots: Roots, name: string): Promise<Net> {
+  const subnet = freeTestSubnet();
+  await berthOk(roots, ["network", "create", "--subnet", subnet, name]);
+  const [v] = JSON.parse(await berthOk(roots, ["network", "inspect", name]));
+  return { name, subnet, bridge: v.bridge };
+}
+
+/** Checks that nothing of the root's networking is left, tokens of the containers included. */
+async function assertNothingLeft(roots: Roots, tokens: string[], bridge: string, ports: number[]) {
+  assertEquals(records(roots), [], "attachment records");
+  assertEquals(ipamFiles(roots), [], "host-local allocations");
+  assertEquals(await mountsUnder(join(roots.root, "networks")), [], "namespace mounts");
+  assertEquals(bridgePorts(bridge), [], `veths on ${bridge}`);
+  const rules = (await sh(["iptables-save"])).out + (await sh(["iptables-save", "-t", "nat"])).out;
+  for (const t of tokens) assert(!rules.includes(`berth-${t}`), `an iptables rule names ${t}`);
+  for (const p of ports) assertEquals(await get(p), null, `port ${p} still answers`);
+  assertEquals(await leftovers(roots), []);
+}
+
+/** Fresh roots; afterwards every container deleted and the roots' bridges removed (cleanup). */
+const withNet = withRoots;
+
+Deno.test({
+  name:
+    "network: httpd published on 127.0.0.1 answers; hosts, resolv.conf, state; delete leaves nothing",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const net = await createNet(roots, "web");
+      const port = freePort();
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "web",
+        "-p",
+        `127.0.0.1:${port}:8080`,
+        "--rootfs",
+        rootfs,
+        "web1",
+        "--",
+        ...httpd("hello-web1"),
+      ]);
+      await eventually(async () => (await get(port)) === "hello-web1\n", 10_000, "httpd answers");
+      const s = await stateOf(roots, "web1");
+      const network = s.network as { name: string; ip: string };
+      assertEquals(network.name, "web");
+      assertMatch(network.ip, new RegExp(`^${net.subnet.split(".").slice(0, 3).join("\\.")}\\.`));
+      const hosts = await berthOk(roots, ["exec", "web1", "--", "cat", "/etc/hosts"]);
+      assertMatch(hosts, new RegExp(`^${network.ip.replaceAll(".", "\\.")}\\s+web1$`, "m"));
+      const resolv = await berthOk(roots, ["exec", "web1", "--", "cat", "/etc/resolv.conf"]);
+      assert(!/^nameserver\s+127\./m.test(resolv), resolv);
+      const tokens = records(roots).map((r) => r.token);
+      assertEquals(tokens.length, 1);
+      assertEquals(bridgePorts(net.bridge).length, 1);
+      await berthOk(roots, ["delete", "-f", "web1"]);
+      await assertNothingLeft(roots, tokens, net.bridge, [port]);
+      // rm removes the bridge device too.
+      await berthOk(roots, ["network", "rm", "web"]);
+      assertEquals((await sh(["ip", "link", "show", net.bridge])).code !== 0, true);
+    }),
+});
+
+Deno.test({
+  name:
+    "network: two containers on one network reach each other; none has only lo; host sees the host's",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      await createNet(roots, "pair");
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "pair",
+        "--rootfs",
+        rootfs,
+        "a",
+        "--",
+        ...httpd("from-a"),
+      ]);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "pair",
+        "--rootfs",
+        rootfs,
+        "b",
+        "--",
+        "sleep",
+        "1000",
+      ]);
+      const ipA = ((await stateOf(roots, "a")).network as { ip: string }).ip;
+      const ipB = ((await stateOf(roots, "b")).network as { ip: string }).ip;
+      assert(ipA !== ipB);
+      await eventually(
+        async () => {
+          const r = await berth(roots, [
+            "exec",
+            "b",
+            "--",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            `http://${ipA}:8080/`,
+          ]);
+          return r.stdout === "from-a\n";
+        },
+        10_000,
+        "b reaches a",
+      );
+      const none = await berthOk(roots, [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--rootfs",
+        rootfs,
+        "n",
+        "--",
+        "cat",
+        "/proc/net/dev",
+      ]);
+      const ifs = (text: string) =>
+        text.split("\n").slice(2).map((l) => l.split(":")[0]!.trim()).filter((s) => s).sort();
+      assertEquals(ifs(none), ["lo"]);
+      const host = await berthOk(roots, [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--rootfs",
+        rootfs,
+        "h",
+        "--",
+        "cat",
+        "/proc/net/dev",
+      ]);
+      const hostIfs = ifs(Deno.readTextFileSync("/proc/net/dev")).filter((n) =>
+        !n.startsWith("veth")
+      );
+      assert(hostIfs.length > 1 && hostIfs.every((n) => ifs(host).includes(n)), host);
+      assertEquals((await stateOf(roots, "a")).network !== null, true);
+    }),
+});
+
+Deno.test({
+  name:
+    "network: a sandbox member serves through its owner's published port; -p on a member is refused",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      await createNet(roots, "pod");
+      const port = freePort();
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "pod",
+        "-p",
+        `127.0.0.1:${port}:8080`,
+        "--rootfs",
+        rootfs,
+        "owner",
+        "--",
+        "sleep",
+        "1000",
+      ]);
+      const bad = await berth(roots, [
+        "run",
+        "-d",
+        "--sandbox",
+        "owner",
+        "-p",
+        `127.0.0.1:${freePort()}:80`,
+        "--rootfs",
+        rootfs,
+        "m0",
+        "--",
+        "sleep",
+        "1",
+      ]);
+      assertEquals(bad.code, 2, bad.stderr);
+      assertMatch(bad.stderr, /^berth: -p belongs on the sandbox's owner "owner"\n$/);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--sandbox",
+        "owner",
+        "--rootfs",
+        rootfs,
+        "m1",
+        "--",
+        ...httpd("from-member"),
+      ]);
+      await eventually(async () => (await get(port)) === "from-member\n", 10_000, "member answers");
+      assertEquals((await stateOf(roots, "m1")).network, (await stateOf(roots, "owner")).network);
+    }),
+});
+
+Deno.test({
+  name: "network: 8 concurrent creates on one network get 8 distinct addresses",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const net = await createNet(roots, "many");
+      const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
+      const rs = await Promise.all(ids.map((id) =>
+        berth(roots, [
+          "run",
+          "-d",
+          "--network",
+          "many",
+          "--rootfs",
+          rootfs,
+          id,
+          "--",
+          "sleep",
+          "1000",
+        ])
+      ));
+      for (const r of rs) {
+        assertEquals(r.code, 0, r.stderr);
+      }
+      const ips = await Promise.all(
+        ids.map(async (id) => ((await stateOf(roots, id)).network as { ip: string }).ip),
+      );
+      assertEquals(new Set(ips).size, 8, ips.join(" "));
+      assertEquals(bridgePorts(net.bridge).length, 8);
+      const tokens = records(roots).map((r) => r.token);
+      await berthOk(roots, ["delete", "-f", ...ids]);
+      await assertNothingLeft(roots, tokens, net.bridge, []);
+    }),
+});
+
+Deno.test({
+  name:
+    "network: a host port another container publishes is refused cleanly; rm refused while used",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const net = await createNet(roots, "ports");
+      const port = freePort();
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "ports",
+        "-p",
+        `127.0.0.1:${port}:8080`,
+        "--rootfs",
+        rootfs,
+        "first",
+        "--",
+        ...httpd("first"),
+      ]);
+      await eventually(async () => (await get(port)) === "first\n", 10_000, "first answers");
+      const before = records(roots);
+      const r = await berth(roots, [
+        "run",
+        "-d",
+        "--network",
+        "ports",
+        "-p",
+        `${port}:8080`,
+        "--rootfs",
+        rootfs,
+        "second",
+        "--",
+        "sleep",
+        "1000",
+      ]);
+      assertEquals(r.code, 1, r.stderr);
+      assertMatch(
+        r.stderr,
+        new RegExp(`^berth: host port ${port}/tcp is already published by container "first"\\n$`),
+      );
+      assertEquals((await berth(roots, ["state", "second"])).code, 3);
+      assertEquals(records(roots), before);
+      assertEquals(bridgePorts(net.bridge).length, 1);
+      assertEquals(await get(port), "first\n");
+      // rm while used: exit 5, the network stays.
+      const rm = await berth(roots, ["network", "rm", "ports"]);
+      assertEquals(rm.code, 5, rm.stderr);
+      assertMatch(rm.stderr, /^berth: cannot remove network "ports": container "first" uses it\n$/);
+      assertEquals((await berth(roots, ["network", "inspect", "ports"])).code, 0);
+    }),
+});
+
+Deno.test({
+  name: "network: bad specs exit 2 and create nothing",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      await createNet(roots, "ok");
+      const cases: [string[], RegExp][] = [
+        [
+          ["run", "-d", "--network", "ok", "-p", "99999:80", "--rootfs", rootfs, "x", "--", "true"],
+          /invalid port "99999"/,
+        ],
+        [
+          ["run", "-d", "--network", "ok", "-p", "80", "--rootfs", rootfs, "x", "--", "true"],
+          /invalid -p 80/,
+        ],
+        [
+          ["run", "-d", "--network", "ok", "-p", "1:2/sctp", "--rootfs", rootfs, "x", "--", "true"],
+          /invalid protocol/,
+        ],
+        [
+          ["run", "-d", "--network", "nosuch", "--rootfs", rootfs, "x", "--", "true"],
+          /unknown network "nosuch"/,
+        ],
+        [
+          ["create", "--network", "none", "-p", "8080:80", "--rootfs", rootfs, "x"],
+          /-p needs a bridge network/,
+        ],
+        [
+          ["network", "create", "--subnet", "10.1.2.3/24", "n1"],
+          /invalid subnet "10\.1\.2\.3\/24"/,
+        ],
+        [["network", "create", "--subnet", "300.1.0.0/16", "n1"], /invalid subnet/],
+        [["network", "create", "--subnet", "10.88.5.0/24", "n1"], /overlaps network "bridge"/],
+        [["network", "create", "bad/name"], /invalid network name/],
+        [["network", "create", "ok"], /network "ok" already exists/],
+        [["network", "rm", "bridge"], /built in/],
+      ];
+      const before = await leftovers(roots);
+      const nets = await berthOk(roots, ["network", "ls", "-q"]);
+      for (const [args, re] of cases) {
+        const r = await berth(roots, args);
+        assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assertMatch(r.stderr, /^berth: [^\n]+\n$/);
+        assertMatch(r.stderr, re);
+      }
+      // A host without the plugins: one line that names --network none, nothing made.
+      const noCni = await berth(
+        roots,
+        ["run", "-d", "--network", "ok", "--rootfs", rootfs, "x", "--", "true"],
+        { BERTH_CNI_PATH: "/nonexistent" },
+      );
+      assertEquals(noCni.code, 1, noCni.stderr);
+      assertMatch(noCni.stderr, /^berth: [^\n]*use --network none\n$/);
+      const r = await berth(roots, ["network", "rm", "nosuch"]);
+      assertEquals(r.code === 2 || r.code === 3, true, r.stderr);
+      assertEquals(await leftovers(roots), before);
+      assertEquals(records(roots), []);
+      assertEquals(await berthOk(roots, ["network", "ls", "-q"]), nets);
+    }),
+});
+
+Deno.test({
+  name: "network: the default network is bridge (10.88.0.0/16, like podman's)",
+  ignore,
+  fn: async () => {
+    // One root at a time on this host uses 10.88.0.0/16.
+    const lockFile = await Deno.open("/tmp/berth-test-default-bridge.lock", {
+      create: true,
+      write: true,
+    });
+    await lockFile.lock(true);
+    try {
+      await withNet(async (roots, rootfs) => {
+        const port = freePort();
+        const r = await berth(roots, [
+          "run",
+          "-d",
+          "-p",
+          `127.0.0.1:${port}:8080`,
+          "--rootfs",
+          rootfs,
+          "d1",
+          "--",
+          ...httpd("default"),
+        ], { BERTH_NETWORK: "" });
+        assertEquals(r.code, 0, r.stderr);
+        const s = await stateOf(roots, "d1");
+        const n = s.network as { name: string; ip: string };
+        assertEquals(n.name, "bridge");
+        assertMatch(n.ip, /^10\.88\./);
+        await eventually(async () => (await get(port)) === "default\n", 10_000, "default answers");
+        const [v] = JSON.parse(await berthOk(roots, ["network", "inspect", "bridge"]));
+        assertEquals([v.subnet, v.gateway], ["10.88.0.0/16", "10.88.0.1"]);
+        const tokens = records(roots).map((r) => r.token);
+        await berthOk(roots, ["delete", "-f", "d1"]);
+        await assertNothingLeft(roots, tokens, v.bridge, [port]);
+      });
+    } finally {
+      lockFile.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "network: SIGKILL during set-up or tear-down, then gc, leaves nothing",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const net = await createNet(roots, "crash");
+      const points = [
+        "create:recorded",
+        "network:netns",
+        "network:partial",
+        "network:added",
+        "create:runtime",
+      ];
+      const delPoints = ["network:del-partial", "network:deleted", "delete:network"];
+      const tokens: string[] = [];
+      const ports: number[] = [];
+      for (const point of [...points, ...delPoints]) {
+        const port = freePort();
+        ports.push(port);
+        const run = [
+          "run",
+          "-d",
+          "--network",
+          "crash",
+          "-p",
+          `127.0.0.1:${port}:8080`,
+          "--rootfs",
+          rootfs,
+          "k",
+          "--",
+          ...httpd("k"),
+        ];
+        if (points.includes(point)) {
+          const r = await berth(roots, run, { BERTH_CRASH_AT: point });
+          assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        } else {
+          await berthOk(roots, run);
+          const r = await berth(roots, ["delete", "-f", "k"], { BERTH_CRASH_AT: point });
+          assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        }
+        tokens.push(...records(roots).map((x) => x.token));
+        const g = await berth(roots, ["gc"]);
+        assertEquals(g.code, 0, `${point}: ${g.stderr}`);
+        assertEquals((await berth(roots, ["state", "k"])).code, 3, point);
+        await assertNothingLeft(roots, tokens, net.bridge, ports);
+      }
+    }),
+});
