@@ -44,9 +44,9 @@ say "demo rootfs: $DEMO_ROOTFS"
 [ "${1:-}" = "--no-demo" ] && exit 0
 say "berth version"
 deno run -A main.ts version
-say "berth run --rm --rootfs $DEMO_ROOTFS demo -- sh -c 'echo hello from \$(hostname); exit 42'"
+say "berth run --rm --network none --rootfs $DEMO_ROOTFS demo -- sh -c 'echo hello from \$(hostname); exit 42'"
 set +e
-deno run -A main.ts run --rm --rootfs "$DEMO_ROOTFS" demo -- sh -c 'echo hello from $(hostname); exit 42'
+deno run -A main.ts run --rm --network none --rootfs "$DEMO_ROOTFS" demo -- sh -c 'echo hello from $(hostname); exit 42'
 code=$?
 set -e
 say "the container exited with $code"

@@ -1,0 +1,270 @@
+// Attachment set-up and tear-down with a fault-injecting plugin runner and a
+// real network namespace file (unshare): failures undo everything, DEL gets
+// the cached (or rebuilt) result, port claims, the bridge race retry.
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import {
+  type AttachRecord,
+  collectLeftovers,
+  type NetEnv,
+  netnsFile,
+  readRecord,
+  setUp,
+  type SetUpRequest,
+  tearDown,
+} from "../lib/network/attach.ts";
+import { CniClient, type PluginCall, type PluginOutcome } from "../lib/network/cni.ts";
+import { buildConfList, networkPaths } from "../lib/network/networks.ts";
+import { parseCidr } from "../lib/network/subnet.ts";
+import { libc } from "../lib/host/libc.ts";
+import { denoRunner } from "../lib/host/process.ts";
+import { RuntimeError } from "../lib/host/errors.ts";
+import { join } from "node:path";
+
+const ignore = Deno.uid() !== 0;
+// Load libc's mount symbols now: the tests' sanitizers count a library opened inside a test.
+try {
+  libc.umount("/nonexistent-berth-attach-test", 0);
+} catch { /* EINVAL/ENOENT: loaded */ }
+
+const RESULT = {
+  cniVersion: "1.0.0",
+  interfaces: [{ name: "bth-t" }, { name: "veth1" }, { name: "eth0", sandbox: "x" }],
+  ips: [{ interface: 2, address: "10.9.0.2/24", gateway: "10.9.0.1" }],
+};
+
+type Fault = (call: PluginCall, type: string, n: number) => PluginOutcome | null;
+
+function env(base: string, fault: Fault = () => null) {
+  const calls: string[] = [];
+  const stdins: Record<string, unknown>[] = [];
+  let n = 0;
+  const e: NetEnv = {
+    paths: networkPaths(join(base, "run"), join(base, "data")),
+    cni: new CniClient("/nonexistent", {
+      run(call) {
+        const type = call.binary.split("/").pop()!;
+        calls.push(`${call.env.CNI_COMMAND} ${type}`);
+        stdins.push(JSON.parse(call.stdin));
+        const f = fault(call, type, n++);
+        if (f !== null) return Promise.resolve(f);
+        if (call.env.CNI_COMMAND !== "ADD") {
+          return Promise.resolve({ code: 0, stdout: "", stderr: "" });
+        }
+        const prev = JSON.parse(call.stdin).prevResult;
+        const out = type === "loopback"
+          ? { cniVersion: "1.0.0", interfaces: [{ name: "lo", sandbox: "x" }] }
+          : prev ?? RESULT;
+        return Promise.resolve({ code: 0, stdout: JSON.stringify(out), stderr: "" });
+      },
+    }),
+    runner: denoRunner,
+    libc,
+  };
+  return { e, calls, stdins };
+}
+
+function request(token: string, ports: SetUpRequest["ports"] = []): SetUpRequest {
+  return {
+    token,
+    ns: "default",
+    id: `c-${token}`,
+    network: "t",
+    conf: buildConfList("t", parseCidr("10.9.0.0/24")!, "bth-t"),
+    ports,
+    ownerAlive: () => true,
+  };
+}
+
+async function withBase(fn: (base: string) => Promise<void>): Promise<void> {
+  const base = await Deno.makeTempDir({ prefix: "berth-attach-" });
+  try {
+    await fn(base);
+  } finally {
+    const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+      .map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(base));
+    for (const m of mounts) libc.umount(m, 2);
+    await Deno.remove(base, { recursive: true });
+  }
+}
+
+function mounted(file: string): boolean {
+  return Deno.readTextFileSync("/proc/self/mountinfo").split("\n").some((l) =>
+    l.split(" ")[4] === file
+  );
+}
+
+const FAIL: PluginOutcome = { code: 1, stdout: '{"code":11,"msg":"injected"}', stderr: "" };
+
+Deno.test({
+  name: "set-up: ADD loopback then the chain; the record caches the result; tear-down DELs with it",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, calls, stdins } = env(base);
+      const { ip } = await setUp(e, request("aaaa"));
+      assertEquals(ip, "10.9.0.2");
+      assertEquals(calls, ["ADD loopback", "ADD bridge", "ADD portmap", "ADD firewall"]);
+      const rec = readRecord(e.paths, "aaaa")!;
+      assertEquals(rec.result, RESULT as never);
+      assertTrue(mounted(netnsFile(e.paths, "aaaa")), "the namespace is bound");
+      calls.length = 0;
+      stdins.length = 0;
+      assertEquals(await tearDown(e, "aaaa"), true);
+      assertEquals(calls, ["DEL firewall", "DEL portmap", "DEL bridge"]);
+      for (const s of stdins) assertEquals(s.prevResult, RESULT);
+      assertEquals(readRecord(e.paths, "aaaa"), null);
+      assertTrue(!mounted(netnsFile(e.paths, "aaaa")), "the namespace is gone");
+      assertEquals(await tearDown(e, "aaaa"), false, "a second tear-down finds nothing");
+    }),
+});
+
+Deno.test({
+  name: "set-up: a failing plugin undoes everything (DEL of the whole list, namespace, record)",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, calls } = env(base, (c, type) =>
+        c.env.CNI_COMMAND === "ADD" && type === "portmap" ? FAIL : null);
+      await assertRejects(
+        () =>
+          setUp(e, request("bbbb")),
+        RuntimeError,
+        "portmap failed: injected",
+      );
+      assertEquals(calls, [
+        "ADD loopback",
+        "ADD bridge",
+        "ADD portmap",
+        "DEL firewall",
+        "DEL portmap",
+        "DEL bridge",
+      ]);
+      assertEquals(readRecord(e.paths, "bbbb"), null);
+      assertTrue(!mounted(netnsFile(e.paths, "bbbb")));
+      assertEquals([...Deno.readDirSync(join(base, "run/networks/netns"))], []);
+    }),
+});
+
+Deno.test({
+  name: "set-up: the bridge plugin's creation race is undone and tried once more",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      let failed = false;
+      const { e, calls } = env(base, (c, type) => {
+        if (c.env.CNI_COMMAND === "ADD" && type === "bridge" && !failed) {
+          failed = true;
+          return {
+            code: 1,
+            stdout:
+              '{"code":999,"msg":"failed to set bridge addr: could not set bridge\'s mac: invalid argument"}',
+            stderr: "",
+          };
+        }
+        return null;
+      });
+      assertEquals((await setUp(e, request("cccc"))).ip, "10.9.0.2");
+      assertEquals(calls, [
+        "ADD loopback",
+        "ADD bridge",
+        "DEL firewall",
+        "DEL portmap",
+        "DEL bridge",
+        "ADD bridge",
+        "ADD portmap",
+        "ADD firewall",
+      ]);
+      await tearDown(e, "cccc");
+    }),
+});
+
+Deno.test({
+  name: "tear-down: a DEL that fails once is repeated; one that keeps failing keeps the record",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      let delFailures = 1;
+      const { e } = env(base, (c, type) => {
+        if (c.env.CNI_COMMAND === "DEL" && type === "bridge" && delFailures > 0) {
+          delFailures--;
+          return FAIL;
+        }
+        return null;
+      });
+      await setUp(e, request("dddd"));
+      assertEquals(await tearDown(e, "dddd"), true);
+      assertEquals(readRecord(e.paths, "dddd"), null);
+      await setUp(e, request("eeee"));
+      delFailures = 2;
+      await assertRejects(() => tearDown(e, "eeee"), RuntimeError, "injected");
+      assertTrue(readRecord(e.paths, "eeee") !== null, "the record stays for gc");
+      assertTrue(mounted(netnsFile(e.paths, "eeee")), "the namespace stays for the next DEL");
+      assertEquals(await tearDown(e, "eeee"), true);
+    }),
+});
+
+Deno.test({
+  name: "DEL after an ADD cut short gets a prevResult rebuilt from host-local's allocation",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, stdins, calls } = env(base);
+      await setUp(e, request("ffff"));
+      // As if killed before the first result was cached: no result, one IPAM file.
+      const file = join(base, "run/networks/attach/ffff.json");
+      const rec = JSON.parse(Deno.readTextFileSync(file)) as AttachRecord;
+      rec.result = null;
+      Deno.writeTextFileSync(file, JSON.stringify(rec));
+      const ipam = join(base, "run/networks/ipam/t");
+      Deno.mkdirSync(ipam, { recursive: true });
+      Deno.writeTextFileSync(join(ipam, "10.9.0.7"), "berth-ffff\r\neth0");
+      calls.length = 0;
+      stdins.length = 0;
+      await tearDown(e, "ffff");
+      for (const s of stdins) {
+        assertEquals(s.prevResult, { cniVersion: "1.0.0", ips: [{ address: "10.9.0.7/24" }] });
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "ports: a live owner's port is refused before anything is made; a gone owner's is reclaimed",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, calls } = env(base);
+      const port = {
+        hostPort: 1,
+        containerPort: 80,
+        protocol: "tcp" as const,
+        hostIP: "127.0.0.9",
+      };
+      await setUp(e, { ...request("gggg"), ports: [{ ...port, hostPort: 41999 }] });
+      calls.length = 0;
+      await assertRejects(
+        () => setUp(e, { ...request("hhhh"), ports: [{ ...port, hostPort: 41999, hostIP: "" }] }),
+        RuntimeError,
+        'host port 41999/tcp is already published by container "c-gggg"',
+      );
+      assertEquals(calls, []);
+      assertEquals(readRecord(e.paths, "hhhh"), null);
+      // Its owner gone: the old attachment is torn down and the port is granted.
+      await setUp(e, {
+        ...request("iiii"),
+        ports: [{ ...port, hostPort: 41999 }],
+        ownerAlive: () => false,
+      });
+      assertEquals(readRecord(e.paths, "gggg"), null);
+      assertTrue(calls.includes("DEL bridge"));
+      // gc: owners gone → everything released; a stray IPAM file goes too.
+      Deno.mkdirSync(join(base, "run/networks/ipam/t"), { recursive: true });
+      Deno.writeTextFileSync(join(base, "run/networks/ipam/t/10.9.0.99"), "berth-zzzz\neth0");
+      const dry = await collectLeftovers(e, () => Promise.resolve(false), true);
+      assertTrue(readRecord(e.paths, "iiii") !== null, "dry run changes nothing");
+      const done = await collectLeftovers(e, () => Promise.resolve(false), false);
+      assertEquals(done, dry);
+      assertEquals(readRecord(e.paths, "iiii"), null);
+      assertEquals([...Deno.readDirSync(join(base, "run/networks/ipam/t"))].map((d) => d.name), []);
+    }),
+});
