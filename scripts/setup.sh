@@ -5,6 +5,7 @@
 #   - runc and busybox-static from apt; tmux (the terminal tests drive a real terminal with it)
 #   - containernetworking-plugins (CNI: bridge, host-local, portmap, firewall, loopback),
 #     iptables (portmap and the bridge's masquerade use it) and iproute2 for bridge networks
+#   - docker-registry, skopeo, umoci (the image tests run a real registry on loopback)
 # Usage: scripts/setup.sh [--no-demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,13 +30,17 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/portmap ] || missing+=(containernetworking-plugins)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+# The image tests run a real registry and push with skopeo; umoci builds images by hand.
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  say "runc, busybox-static, tmux, the CNI plugins, iptables and iproute2 present"
+  say "runc, busybox-static, tmux, the CNI plugins, iptables, iproute2, docker-registry, skopeo and umoci present"
 fi
 
 bash scripts/make_rootfs.sh "$DEMO_ROOTFS"

@@ -26,6 +26,12 @@ export const CRASH_POINTS = {
     "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not
     "network:deleted", // every DEL done, namespace still mounted
   ],
+  pull: [
+    "pull:manifest", // manifest and config fetched and verified, nothing stored
+    "pull:partial", // a layer half unpacked in the store's tmp/
+    "pull:layer", // a layer committed, no image recorded
+    "pull:blobs", // manifest and config stored, no image recorded
+  ],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.

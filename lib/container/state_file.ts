@@ -48,6 +48,8 @@ export interface PublicState {
   health: HealthStatus | null;
   /** Restarts by the `--restart` policy so far. */
   restartCount: number;
+  /** The image it was made from (`--image`), or null. */
+  image?: ImageUse | null;
   /** The network and the container's address on it (absent in older states: null). */
   network?: NetworkInfo | null;
 }
@@ -64,6 +66,14 @@ export interface PublishedPort {
   containerPort: number;
   protocol: "tcp" | "udp";
   hostIP: string;
+}
+
+/** The image a container was made from. */
+export interface ImageUse {
+  /** The reference as given. */
+  ref: string;
+  /** The image ID (`sha256:…` of its config). */
+  id: string;
 }
 
 /** A health check's verdict. */
@@ -143,6 +153,10 @@ export interface CreateArgs {
   network?: string | null;
   /** `-p` values, as given. */
   publish?: string[];
+  /** `--image REF`, or null (absent: none). */
+  image?: string | null;
+  /** `--pull` policy with `--image`. */
+  pull?: "missing" | "always" | "never";
 }
 
 /** The printed projection of a state. */
@@ -164,6 +178,7 @@ export function publicState(s: ContainerState): PublicState {
     health: s.health ?? null,
     restartCount: s.restartCount ?? 0,
     network: s.network ?? null,
+    image: s.image ?? null,
   };
 }
 

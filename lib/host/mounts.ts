@@ -45,23 +45,55 @@ function overlayPath(p: string): string {
 
 /** Layers of a copy-on-write root filesystem. */
 export interface OverlayLayers {
-  /** The read-only source. */
-  lower: string;
+  /** The read-only source, or an image's layers (bottom first). */
+  lower: string | string[];
   /** Where the container's changes go. */
   upper: string;
   /** overlayfs's scratch directory (same filesystem as upper). */
   work: string;
 }
 
-/** Mounts an overlay of `layers` on `target`. */
-export function mountOverlay(target: string, layers: OverlayLayers, lib: Libc = realLibc): void {
-  const data = `lowerdir=${overlayPath(layers.lower)},upperdir=${
-    overlayPath(layers.upper)
-  },workdir=${overlayPath(layers.work)}`;
+/**
+ * Mounts an overlay of `layers` on `target`. Many lower directories (an
+ * image's layers) would overflow the mount options' one page: they are
+ * given as short symlinks `links/0`, `links/1`, … made in `linksDir`
+ * (the container's work directory), relative to it, and the mount is
+ * made with that directory as the current one.
+ */
+export function mountOverlay(
+  target: string,
+  layers: OverlayLayers,
+  lib: Libc = realLibc,
+  linksDir?: string,
+): void {
+  let lower: string;
+  let cwd: string | null = null;
+  if (typeof layers.lower === "string") lower = overlayPath(layers.lower);
+  else if (linksDir === undefined) {
+    lower = [...layers.lower].reverse().map(overlayPath).join(":");
+  } else {
+    const dir = `${linksDir}/l`;
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    layers.lower.forEach((l, i) => Deno.symlinkSync(l, `${dir}/${i}`));
+    lower = layers.lower.map((_, i) => `l/${i}`).reverse().join(":");
+    cwd = linksDir;
+  }
+  const data = `lowerdir=${lower},upperdir=${overlayPath(layers.upper)},workdir=${
+    overlayPath(layers.work)
+  }`;
+  if (data.length >= 4096) {
+    throw new RuntimeError(
+      `cannot mount the root filesystem: too many layers (${data.length} bytes of options)`,
+    );
+  }
+  const back = cwd === null ? null : Deno.cwd();
   try {
+    if (cwd !== null) Deno.chdir(cwd);
     lib.mount("overlay", target, "overlay", 0, data);
   } catch (err) {
     throw new RuntimeError(`cannot mount the root filesystem: ${(err as Error).message}`);
+  } finally {
+    if (back !== null) Deno.chdir(back);
   }
 }
 

@@ -58,6 +58,8 @@ export interface CreateRequest extends CreateArgs {
 interface Prepared {
   config: OciConfig;
   source: string;
+  /** With `--image`: the image and its layers (the overlay's lowers). */
+  image: import("../image/source.ts").ImageSource | null;
   /** The sandbox's exact ID, or null. */
   sandbox: string | null;
   /** The network it gets (`--network`, `-p`). */
@@ -114,11 +116,13 @@ async function requireDir(path: string, what: string): Promise<void> {
 /** Validates the request and builds the config; touches nothing on disk. */
 export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<Prepared> {
   validateId(req.id);
-  if (req.bundle !== null && req.rootfs !== null) {
-    throw new InvalidArgument("give either --bundle or --rootfs, not both");
+  const image = req.image ?? null;
+  const sources = [req.bundle, req.rootfs, image].filter((x) => x !== null).length;
+  if (sources > 1) {
+    throw new InvalidArgument("give one of --bundle, --rootfs or --image, not several");
   }
-  if (req.bundle === null && req.rootfs === null) {
-    throw new InvalidArgument("give --bundle DIR or --rootfs DIR");
+  if (sources === 0) {
+    throw new InvalidArgument("give --bundle DIR, --rootfs DIR or --image REF");
   }
   if (req.config !== null && req.rootfs === null) {
     throw new InvalidArgument("--config goes with --rootfs");
@@ -131,7 +135,16 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   }
   let base: OciConfig;
   let source: string;
-  if (req.bundle !== null) {
+  let img: Prepared["image"] = null;
+  let args = req.command;
+  if (image !== null) {
+    requireRuntimeBinary(ctx.globals.runtime);
+    const mod = await import("../image/source.ts");
+    img = await mod.resolveImage(ctx, image, req.pull ?? "missing");
+    base = mod.applyImageConfig(defaultSpec(), img, req.command);
+    args = [];
+    source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
+  } else if (req.bundle !== null) {
     const dir = resolve(req.bundle);
     await requireDir(dir, "bundle");
     base = await readConfig(join(dir, "config.json"));
@@ -142,7 +155,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     await requireDir(source, "rootfs");
     base = req.config !== null ? await readConfig(resolve(req.config)) : defaultSpec();
   }
-  if (/[,:\\\n]/.test(source)) {
+  if (img === null && /[,:\\\n]/.test(source)) {
     throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
   }
   requireRuntimeBinary(ctx.globals.runtime);
@@ -151,7 +164,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     ? await readSeccompFile(resolve(security.seccomp.path))
     : undefined;
   const config = applyOverrides(base, {
-    args: req.command,
+    args,
     env: req.env,
     cwd: req.cwd,
     hostname: hostnameOf(req.id),
@@ -171,7 +184,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
   const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner);
   applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
-  return { config, source, sandbox: owner?.id ?? null, net };
+  return { config, source, sandbox: owner?.id ?? null, net, image: img };
 }
 
 /** Options of {@linkcode createContainer}. */
@@ -242,7 +255,7 @@ async function createLocked(
     bundleDir: bundle,
     workDir,
     config: prepared.config,
-    rootMode: Deno.statSync(prepared.source).mode ?? 0o755,
+    rootMode: prepared.image !== null ? 0o755 : Deno.statSync(prepared.source).mode ?? 0o755,
   });
   crashPoint(ctx.crashAt, "create:bundle");
   const state: ContainerState = {
@@ -259,6 +272,7 @@ async function createLocked(
     runtime: ctx.globals.runtime,
     sandbox: prepared.sandbox,
     labels: req.labels,
+    image: prepared.image === null ? null : { ref: prepared.image.ref, id: prepared.image.id },
     pidStartTime: null,
     exitObserved: false,
     source: prepared.source,
@@ -283,6 +297,8 @@ async function createLocked(
       sandbox: prepared.sandbox,
       privileged: req.privileged === true,
       ...(req.limits !== undefined ? { limits: req.limits } : {}),
+      ...(req.image !== undefined && req.image !== null ? { image: req.image } : {}),
+      ...(req.pull !== undefined ? { pull: req.pull } : {}),
       securityOpt: (req.securityOpt ?? []).map((o) =>
         o.startsWith("seccomp=") && o !== "seccomp=unconfined"
           ? `seccomp=${resolve(o.slice("seccomp=".length))}`
@@ -293,8 +309,15 @@ async function createLocked(
     },
   };
   let recorded = false;
+  let imageTaken = false;
   try {
-    mountOverlay(rootfsDir(bundle), { lower: prepared.source, ...layerDirs(workDir) }, ctx.libc);
+    if (prepared.image !== null) {
+      const { takeImage } = await import("../image/source.ts");
+      await takeImage(ctx, ns, req.id, prepared.image);
+      imageTaken = true;
+    }
+    const lower = prepared.image === null ? prepared.source : prepared.image.layers;
+    mountOverlay(rootfsDir(bundle), { lower, ...layerDirs(workDir) }, ctx.libc, workDir);
     crashPoint(ctx.crashAt, "create:mounted");
     // The sandbox's marker goes first: a member is never recorded without one.
     if (prepared.sandbox !== null) await markMember(ctx, ns, prepared.sandbox, req.id);
@@ -334,6 +357,7 @@ async function createLocked(
     }
     await removeAtomically(bundle).catch(() => {});
     await removeAtomically(workDir).catch(() => {});
+    if (imageTaken) (await import("../image/source.ts")).releaseImage(ctx, ns, req.id);
     if (prepared.sandbox !== null) {
       await Deno.remove(join(membersDir(ctx.paths.bundleDir(ns, prepared.sandbox)), req.id))
         .catch(() => {});

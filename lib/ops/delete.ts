@@ -102,6 +102,7 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
+  if (s.image) (await import("../image/source.ts")).releaseImage(ctx, s.namespace, s.id);
   if (s.sandbox !== null) {
     // Its marker in the sandbox (a leftover one is ignored, see membersOf).
     await Deno.remove(join(membersDir(ctx.paths.bundleDir(s.namespace, s.sandbox)), s.id))

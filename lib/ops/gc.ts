@@ -111,6 +111,16 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
       () => Deno.remove(path),
     );
   }
+  if (await exists(join(ctx.paths.dataRoot, "image"))) {
+    // Images: stale container uses, unnamed unused images, unused layers, partial pulls.
+    try {
+      const { storeOf, staleUse } = await import("../image/source.ts");
+      const what = await storeOf(ctx).prune(staleUse(ctx), dry);
+      for (const w of what) report.actions.push(dry ? `would remove ${w}` : `removed ${w}`);
+    } catch (err) {
+      report.errors.push(`cannot clean the image store: ${messageOf(err)}`);
+    }
+  }
   if (!monitorUp && (await exists(ctx.paths.monitorSocket))) {
     await act(
       `removed the stale monitor socket ${ctx.paths.monitorSocket}`,

@@ -19,6 +19,7 @@ import type { Command } from "../command.ts";
 import { validateId } from "../../container/id.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
 import { parseLimits } from "../../limits/parse.ts";
+import { InvalidArgument } from "../../host/errors.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -35,6 +36,19 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     help: "a root filesystem; config.json is generated (see berth spec)",
   },
   { name: "config", type: "string", value: "FILE", help: "use this config.json with --rootfs" },
+  {
+    name: "image",
+    type: "string",
+    value: "REF",
+    help: "root filesystem and defaults from an image (pulled if missing)",
+  },
+  {
+    name: "pull",
+    type: "string",
+    value: "missing|always|never",
+    default: "missing",
+    help: "with --image: when to pull it",
+  },
   {
     name: "env",
     short: "e",
@@ -127,7 +141,19 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     }),
     network: str(p.values, "network") ?? null,
     publish: strs(p.values, "publish"),
+    ...imageOf(p),
   };
+}
+
+function imageOf(p: ParsedArgs): { image?: string; pull?: "missing" | "always" | "never" } {
+  const image = str(p.values, "image");
+  const v = str(p.values, "pull");
+  if (v === undefined) return image === undefined ? {} : { image };
+  if (v !== "missing" && v !== "always" && v !== "never") {
+    throw new InvalidArgument(`--pull "${v}": give missing, always or never`);
+  }
+  if (str(p.values, "image") === undefined) throw new InvalidArgument("--pull goes with --image");
+  return { image: image!, pull: v };
 }
 
 /** `create`. */
@@ -141,6 +167,7 @@ export const createCommand: Command<CreateRequest> = {
   examples: [
     "berth create --rootfs /srv/rootfs web1 -- httpd -f",
     "berth create --bundle /srv/bundles/web web2",
+    "berth create --image docker.io/library/busybox web3 -- sleep 60",
   ],
   parse(args) {
     const p = parseCommandArgs("create", args, CREATE_OPTIONS);

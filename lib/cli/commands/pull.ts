@@ -1,0 +1,87 @@
+/**
+ * `berth pull [--platform OS/ARCH[/VARIANT]] [-q] REF`: fetches an image.
+ *
+ * @module
+ */
+
+import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
+import type { Command } from "../command.ts";
+import { InvalidArgument } from "../../host/errors.ts";
+import { parsePlatform, type Platform } from "../../image/manifest.ts";
+import { parseReference } from "../../image/reference.ts";
+
+/** Options of `pull`. */
+export interface PullArgs {
+  ref: string;
+  quiet: boolean;
+  platform: Platform | null;
+  insecure: boolean;
+}
+
+const OPTIONS = [
+  {
+    name: "quiet",
+    short: "q",
+    type: "boolean" as const,
+    help: "no progress; print the image ID only",
+  },
+  {
+    name: "platform",
+    type: "string" as const,
+    value: "OS/ARCH[/VARIANT]",
+    help: "the platform to pick from a multi-platform image (default: this host's)",
+  },
+  {
+    name: "tls-verify",
+    type: "string" as const,
+    value: "true|false",
+    default: "true",
+    help: "false: plain HTTP to a registry that is not on loopback",
+  },
+];
+
+/** `pull`. */
+export const pullCommand: Command<PullArgs> = {
+  name: "pull",
+  summary: "fetch an image from a registry",
+  usage: "pull [--platform OS/ARCH[/VARIANT]] [-q] REF",
+  description:
+    "Every manifest, config and layer is verified against its digest; layers are stored once and shared. A REF without a registry means docker.io.",
+  options: OPTIONS,
+  examples: [
+    "berth pull busybox",
+    "berth pull 127.0.0.1:5000/app:1.0",
+    "berth pull -q --platform linux/arm64 alpine",
+  ],
+  parse(args) {
+    const p = parseCommandArgs("pull", args, OPTIONS);
+    noCommand("pull", p.command);
+    const [ref] = expectPositionals("pull", p.positionals, ["REF"]);
+    parseReference(ref!);
+    const platform = str(p.values, "platform");
+    const tls = str(p.values, "tls-verify");
+    if (tls !== undefined && tls !== "true" && tls !== "false") {
+      throw new InvalidArgument(`pull: --tls-verify must be true or false, not "${tls}"`);
+    }
+    return {
+      ref: ref!,
+      quiet: bool(p.values, "quiet"),
+      platform: platform === undefined ? null : parsePlatform(platform),
+      insecure: tls === "false",
+    };
+  },
+  async run(ctx, o) {
+    const { pullImage } = await import("../../image/pull.ts");
+    const { quietProgress, streamProgress } = await import("../../image/progress.ts");
+    const progress = o.quiet
+      ? quietProgress
+      : streamProgress((s) => ctx.io.err(s), Deno.stderr.isTerminal());
+    const rec = await pullImage(ctx, o.ref, {
+      progress,
+      ...(o.platform !== null ? { platform: o.platform } : {}),
+      ...(o.insecure ? { insecure: true } : {}),
+    });
+    ctx.io.out(`${rec.id}\n`);
+    return 0;
+  },
+};

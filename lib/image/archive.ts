@@ -1,0 +1,276 @@
+/**
+ * `load -i`: a docker-archive tar (`docker save`), an OCI archive tar, or
+ * an OCI image-layout directory. A tar is first unpacked (node-tar, into
+ * the store's tmp/, removed afterwards) into a directory; every blob is
+ * verified like a pulled one (OCI: digest and size; docker-archive: the
+ * layers' diff_ids), and images are recorded only once all their layers
+ * are committed.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import * as tar from "tar";
+import type { Context } from "../container/context.ts";
+import { InvalidArgument, isNotFound, RuntimeError } from "../host/errors.ts";
+import { join, resolve } from "../_std/path.ts";
+import { removeTree } from "../host/bundle.ts";
+import { ensureLayers, type LayerSource } from "./layers.ts";
+import {
+  choosePlatform,
+  hostPlatform,
+  type Manifest,
+  MediaType,
+  parseImageConfig,
+  parseManifestDoc,
+} from "./manifest.ts";
+import type { Progress } from "./progress.ts";
+import { formatReference, isDigest, parseReference } from "./reference.ts";
+import type { ImageRecord } from "./store.ts";
+import { storeOf } from "./source.ts";
+import { sha256, sha256Of, verifyBytes } from "./verify.ts";
+
+function readJson(path: string, what: string): unknown {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
+  } catch (err) {
+    if (isNotFound(err)) throw new InvalidArgument(`not an image archive: ${what} is missing`);
+    throw new InvalidArgument(`not an image archive: ${what}: ${(err as Error).message}`);
+  }
+}
+
+/** A file inside `root`, refusing names that leave it. */
+function inside(root: string, rel: string): string {
+  if (rel.split("/").includes("..") || rel.startsWith("/")) {
+    throw new InvalidArgument(`malformed archive: path "${rel}"`);
+  }
+  return join(root, rel);
+}
+
+function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
+  try {
+    return Promise.resolve(Deno.openSync(path).readable);
+  } catch (err) {
+    throw new InvalidArgument(`malformed archive: ${(err as Error).message}`);
+  }
+}
+
+async function untar(file: string, dir: string): Promise<void> {
+  const u = new tar.Unpack({ cwd: dir, strict: true, preserveOwner: false });
+  const done = new Promise<void>((res, rej) => {
+    u.on("close", () => res());
+    u.on("error", (e: Error) => rej(e));
+  });
+  try {
+    for await (const c of Deno.openSync(file).readable) {
+      if (!u.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength))) {
+        await new Promise<void>((r) => u.once("drain", () => r()));
+      }
+    }
+    u.end();
+    await done;
+  } catch (err) {
+    throw new InvalidArgument(`malformed archive ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** One image found in an archive. */
+interface Found {
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  configBytes: Uint8Array;
+  names: string[];
+  layers: LayerSource[];
+}
+
+function ociImages(dir: string): Found[] {
+  const layoutFile = readJson(join(dir, "oci-layout"), "oci-layout") as {
+    imageLayoutVersion?: string;
+  };
+  if (typeof layoutFile?.imageLayoutVersion !== "string") {
+    throw new InvalidArgument("not an OCI layout: oci-layout has no imageLayoutVersion");
+  }
+  const blob = (digest: string) => inside(dir, `blobs/sha256/${digest.slice(7)}`);
+  const read = (digest: string, size: number | null, what: string) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(blob(digest));
+    } catch {
+      throw new InvalidArgument(`malformed archive: ${what} ${digest} is missing`);
+    }
+    verifyBytes(bytes, digest, size, what);
+    return bytes;
+  };
+  const indexBytes = Deno.readFileSync(join(dir, "index.json"));
+  const top = parseManifestDoc(indexBytes, MediaType.ociIndex);
+  if (top.kind !== "index") throw new InvalidArgument("malformed archive: index.json is no index");
+  const out: Found[] = [];
+  for (const d of top.index.manifests) {
+    let bytes = read(d.digest, d.size, "manifest");
+    let doc = parseManifestDoc(bytes, d.mediaType);
+    if (doc.kind === "index") {
+      const m = choosePlatform(doc.index, hostPlatform());
+      bytes = read(m.digest, m.size, "manifest");
+      doc = parseManifestDoc(bytes, m.mediaType);
+      if (doc.kind !== "manifest") throw new RuntimeError("an index inside an index");
+    }
+    const manifest = doc.manifest;
+    const configBytes = read(manifest.config.digest, manifest.config.size, "config");
+    const config = parseImageConfig(configBytes, manifest.layers.length);
+    const ann = (d as { annotations?: Record<string, string> }).annotations ?? {};
+    const refName = ann["io.containerd.image.name"] ?? ann["org.opencontainers.image.ref.name"];
+    const names: string[] = [];
+    if (refName !== undefined) {
+      try {
+        // A bare tag ("1.0") names nothing by itself: it is kept as localhost/load:TAG.
+        names.push(
+          formatReference(
+            parseReference(
+              /[/:]/.test(refName) || refName.includes(".") ? refName : `localhost/load:${refName}`,
+            ),
+          ),
+        );
+      } catch { /* an unusable name: loaded without one */ }
+    }
+    out.push({
+      manifest,
+      manifestBytes: bytes,
+      configBytes,
+      names,
+      layers: manifest.layers.map((l, i) => ({
+        diffId: config.rootfs.diff_ids[i]!,
+        digest: l.digest,
+        size: l.size,
+        mediaType: l.mediaType,
+        open: () => fileStream(blob(l.digest)),
+      })),
+    });
+  }
+  return out;
+}
+
+async function fileDigest(path: string): Promise<{ digest: string; size: number; gzip: boolean }> {
+  const h = sha256();
+  let size = 0;
+  let head: Uint8Array | null = null;
+  for await (const c of (await fileStream(path))) {
+    head ??= c.slice(0, 4);
+    h.update(c);
+    size += c.length;
+  }
+  const gzip = head !== null && head[0] === 0x1f && head[1] === 0x8b;
+  return { digest: h.digest(), size, gzip };
+}
+
+async function dockerImages(dir: string): Promise<Found[]> {
+  const list = readJson(join(dir, "manifest.json"), "manifest.json");
+  if (!Array.isArray(list)) {
+    throw new InvalidArgument("malformed archive: manifest.json is no list");
+  }
+  const out: Found[] = [];
+  for (const e of list as { Config?: string; RepoTags?: string[] | null; Layers?: string[] }[]) {
+    if (typeof e.Config !== "string" || !Array.isArray(e.Layers)) {
+      throw new InvalidArgument("malformed archive: an entry lacks Config or Layers");
+    }
+    const configBytes = Deno.readFileSync(inside(dir, e.Config));
+    const config = parseImageConfig(configBytes, e.Layers.length);
+    const layers: LayerSource[] = [];
+    for (const [i, rel] of e.Layers.entries()) {
+      const path = inside(dir, rel);
+      const { digest, size, gzip } = await fileDigest(path);
+      layers.push({
+        diffId: config.rootfs.diff_ids[i]!,
+        digest,
+        size,
+        mediaType: gzip
+          ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+          : "application/vnd.docker.image.rootfs.diff.tar",
+        open: () => fileStream(path),
+      });
+    }
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.dockerManifest,
+      config: {
+        mediaType: "application/vnd.docker.container.image.v1+json",
+        digest: sha256Of(configBytes),
+        size: configBytes.length,
+      },
+      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const names = (e.RepoTags ?? []).map((t) => formatReference(parseReference(t)));
+    out.push({
+      manifest,
+      manifestBytes: new TextEncoder().encode(JSON.stringify(manifest)),
+      configBytes,
+      names,
+      layers,
+    });
+  }
+  return out;
+}
+
+/** Loads every image of `input` (file or directory); returns their records. */
+export async function loadArchive(
+  ctx: Context,
+  input: string,
+  progress: Progress,
+): Promise<ImageRecord[]> {
+  const path = resolve(input);
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch {
+    throw new InvalidArgument(`${input} does not exist`);
+  }
+  const store = storeOf(ctx);
+  let dir = path;
+  let tmp: string | null = null;
+  try {
+    if (!st.isDirectory) {
+      tmp = store.tempDir();
+      await untar(path, tmp);
+      dir = tmp;
+    }
+    let found: Found[];
+    try {
+      Deno.statSync(join(dir, "oci-layout"));
+      found = ociImages(dir);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      found = await dockerImages(dir);
+    }
+    if (found.length === 0) throw new InvalidArgument(`${input}: no images in it`);
+    const out: ImageRecord[] = [];
+    for (const f of found) {
+      for (const l of f.layers) if (!isDigest(l.diffId)) throw new InvalidArgument("bad diff_id");
+      const release = await ensureLayers(store, f.layers, progress, ctx.crashAt);
+      try {
+        const manifestDigest = sha256Of(f.manifestBytes);
+        await store.writeBlob(manifestDigest, f.manifestBytes);
+        await store.writeBlob(f.manifest.config.digest, f.configBytes);
+        const config = JSON.parse(new TextDecoder().decode(f.configBytes)) as { created?: unknown };
+        out.push(
+          await store.add({
+            id: f.manifest.config.digest,
+            manifestDigest,
+            names: f.names,
+            layers: f.layers.map(({ diffId, digest, size, mediaType }) => ({
+              diffId,
+              digest,
+              size,
+              mediaType,
+            })),
+            created: typeof config.created === "string" ? config.created : null,
+            size: f.layers.reduce((n, l) => n + l.size, 0),
+          }),
+        );
+      } finally {
+        release();
+      }
+    }
+    return out;
+  } finally {
+    if (tmp !== null) removeTree(tmp);
+  }
+}

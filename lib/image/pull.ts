@@ -1,0 +1,126 @@
+/**
+ * `pull`: resolve a reference to one platform's manifest, verify the
+ * manifest, config and every layer, commit the layers, then record the
+ * image in one atomic step (a pull killed before that leaves nothing an
+ * `images` listing shows; `gc` removes its partial downloads).
+ *
+ * @module
+ */
+
+import type { Context } from "../container/context.ts";
+import { RuntimeError } from "../host/errors.ts";
+import { crashPoint } from "../container/crash.ts";
+import { authFilePath, lookupCredentials } from "./auth.ts";
+import {
+  choosePlatform,
+  hostPlatform,
+  type Manifest,
+  parseImageConfig,
+  parseManifestDoc,
+  type Platform,
+} from "./manifest.ts";
+import type { Progress } from "./progress.ts";
+import { formatReference, type ImageRef, parseReference } from "./reference.ts";
+import { RegistryClient, type Transport } from "./registry.ts";
+import { ensureLayers } from "./layers.ts";
+import { type ImageRecord, ImageStore } from "./store.ts";
+import { sha256Of, verifyBytes } from "./verify.ts";
+import { join } from "../_std/path.ts";
+
+/** Options of {@linkcode pullImage}. */
+export interface PullOptions {
+  platform?: Platform;
+  progress: Progress;
+  insecure?: boolean;
+  transport?: Transport;
+}
+
+/** The image store of a context. */
+export function imageStore(ctx: Context): ImageStore {
+  return new ImageStore(join(ctx.paths.dataRoot, "image"));
+}
+
+/** Pulls `text`; returns the image record. */
+export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
+  const ref = parseReference(text);
+  return await pullRef(ctx, ref, o);
+}
+
+async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<ImageRecord> {
+  const store = imageStore(ctx);
+  const client = new RegistryClient(ref, {
+    credentials: lookupCredentials(
+      ref.registry,
+      authFilePath(ctx.paths.dataRoot, ctx.env),
+      ctx.env,
+    ),
+    ...(o.insecure === true ? { insecure: true } : {}),
+    ...(o.transport !== undefined ? { transport: o.transport } : {}),
+  });
+  const name = formatReference(ref);
+  let doc = await client.manifest(ref.digest ?? ref.tag!);
+  if (ref.digest !== null) verifyBytes(doc.bytes, ref.digest, null, `manifest of ${name}`);
+  let parsed = parseManifestDoc(doc.bytes, doc.contentType);
+  if (parsed.kind === "index") {
+    const d = choosePlatform(parsed.index, o.platform ?? hostPlatform());
+    doc = await client.manifest(d.digest);
+    verifyBytes(doc.bytes, d.digest, d.size, `manifest ${d.digest}`);
+    parsed = parseManifestDoc(doc.bytes, doc.contentType);
+    if (parsed.kind !== "manifest") throw new RuntimeError(`${name}: an index inside an index`);
+  }
+  const manifest: Manifest = parsed.manifest;
+  const manifestDigest = sha256Of(doc.bytes);
+  const configBytes = await readAll(
+    await client.blob(manifest.config.digest),
+    manifest.config.size,
+  );
+  verifyBytes(configBytes, manifest.config.digest, manifest.config.size, `config of ${name}`);
+  const config = parseImageConfig(configBytes, manifest.layers.length);
+  crashPoint(ctx.crashAt, "pull:manifest");
+  const layers = manifest.layers.map((l, i) => ({
+    diffId: config.rootfs.diff_ids[i]!,
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+    open: (signal: AbortSignal) => client.blob(l.digest, signal),
+  }));
+  const release = await ensureLayers(store, layers, o.progress, ctx.crashAt);
+  try {
+    await store.writeBlob(manifestDigest, doc.bytes);
+    await store.writeBlob(manifest.config.digest, configBytes);
+    crashPoint(ctx.crashAt, "pull:blobs");
+    return await store.add({
+      id: manifest.config.digest,
+      manifestDigest,
+      names: [name],
+      layers: layers.map(({ diffId, digest, size, mediaType }) => ({
+        diffId,
+        digest,
+        size,
+        mediaType,
+      })),
+      created: typeof config.created === "string" ? config.created : null,
+      size: manifest.layers.reduce((n, l) => n + l.size, 0),
+    });
+  } finally {
+    release();
+  }
+}
+
+/** Reads a small blob fully (at most `max` bytes). */
+async function readAll(s: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of s) {
+    n += c.length;
+    if (n > max) throw new RuntimeError(`a blob is larger than the ${max} bytes announced`);
+    parts.push(c);
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

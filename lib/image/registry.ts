@@ -1,0 +1,196 @@
+/**
+ * A client of the OCI distribution API on Deno's `fetch`: `GET /v2/`,
+ * the Bearer token flow on 401 (`WWW-Authenticate: Bearer realm,service,
+ * scope`) and Basic authentication, manifests by tag or digest, blobs (with
+ * redirects followed). Plain HTTP only for loopback registries. Bounded
+ * timeouts and retries with back-off. The transport (`fetch`) is an
+ * interface, so tests can inject faults.
+ *
+ * @module
+ */
+
+import { RuntimeError } from "../host/errors.ts";
+import type { Credentials } from "./auth.ts";
+import { MANIFEST_ACCEPT } from "./manifest.ts";
+import { type ImageRef, isLoopbackRegistry } from "./reference.ts";
+
+/** The HTTP transport (Deno's `fetch` by default). */
+export type Transport = (req: Request) => Promise<Response>;
+
+/** Options of a {@linkcode RegistryClient}. */
+export interface RegistryOptions {
+  transport?: Transport;
+  credentials?: Credentials | null;
+  /** Allow plain HTTP to a non-loopback registry (`--tls-verify=false`). */
+  insecure?: boolean;
+  /** Per-request timeout for headers and small bodies (ms). Default 30 000. */
+  timeoutMs?: number;
+  /** Tries for a request that failed on the network or with a 5xx. Default 3. */
+  tries?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Parses `Bearer realm="…",service="…",scope="…"`. */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const sp = header.indexOf(" ");
+  const scheme = (sp < 0 ? header : header.slice(0, sp)).toLowerCase();
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_]+)=(?:"([^"]*)"|([^,\s]*))/g;
+  for (const m of header.slice(sp + 1).matchAll(re)) {
+    params[m[1]!.toLowerCase()] = m[2] ?? m[3] ?? "";
+  }
+  return { scheme, params };
+}
+
+/** One registry and repository. */
+export class RegistryClient {
+  readonly #ref: ImageRef;
+  readonly #base: string;
+  readonly #transport: Transport;
+  readonly #creds: Credentials | null;
+  readonly #timeoutMs: number;
+  readonly #tries: number;
+  #authorization: string | null = null;
+
+  constructor(ref: ImageRef, options: RegistryOptions = {}) {
+    this.#ref = ref;
+    const host = ref.registry === "docker.io" ? "registry-1.docker.io" : ref.registry;
+    const scheme = isLoopbackRegistry(ref.registry) || options.insecure === true ? "http" : "https";
+    this.#base = `${scheme}://${host}`;
+    this.#transport = options.transport ?? ((r) => fetch(r));
+    this.#creds = options.credentials ?? null;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#tries = options.tries ?? 3;
+  }
+
+  /** Where requests go, e.g. `http://127.0.0.1:5000`. */
+  get base(): string {
+    return this.#base;
+  }
+
+  async #send(url: string, accept: string | null, signal?: AbortSignal): Promise<Response> {
+    let lastErr: unknown = null;
+    for (let attempt = 0; attempt < this.#tries; attempt++) {
+      if (attempt > 0) await sleep(200 * 2 ** (attempt - 1));
+      const headers = new Headers();
+      if (accept !== null) headers.set("Accept", accept);
+      if (this.#authorization !== null) headers.set("Authorization", this.#authorization);
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
+      const onAbort = () => ctl.abort();
+      signal?.addEventListener("abort", onAbort);
+      try {
+        const res = await this.#transport(new Request(url, { headers, signal: ctl.signal }));
+        if (res.status >= 500 && attempt + 1 < this.#tries) {
+          await res.body?.cancel();
+          lastErr = new RuntimeError(`${url}: HTTP ${res.status}`);
+          continue;
+        }
+        if (res.status === 401 && this.#authorization === null) {
+          const challenge = res.headers.get("www-authenticate");
+          await res.body?.cancel();
+          if (challenge === null) throw new RuntimeError(`${this.#ref.registry}: unauthorized`);
+          this.#authorization = await this.#authorize(challenge);
+          attempt--; // the authenticated try is not a retry
+          continue;
+        }
+        return res;
+      } catch (err) {
+        if (err instanceof RuntimeError) throw err;
+        lastErr = err;
+        if (signal?.aborted) break;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      }
+    }
+    const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
+    throw new RuntimeError(`cannot reach registry ${this.#ref.registry}: ${why}`);
+  }
+
+  async #authorize(header: string): Promise<string> {
+    const { scheme, params } = parseChallenge(header);
+    const creds = this.#creds;
+    if (scheme === "basic") {
+      if (creds === null) {
+        throw new RuntimeError(`${this.#ref.registry}: authentication required (berth login)`);
+      }
+      return `Basic ${btoa(`${creds.username}:${creds.password}`)}`;
+    }
+    if (scheme !== "bearer" || params.realm === undefined) {
+      throw new RuntimeError(`${this.#ref.registry}: unsupported authentication "${header}"`);
+    }
+    const url = new URL(params.realm);
+    if (params.service !== undefined) url.searchParams.set("service", params.service);
+    url.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
+    const headers = new Headers();
+    if (creds !== null) {
+      headers.set("Authorization", `Basic ${btoa(`${creds.username}:${creds.password}`)}`);
+    }
+    let res: Response;
+    try {
+      res = await this.#transport(
+        new Request(url, { headers, signal: AbortSignal.timeout(this.#timeoutMs) }),
+      );
+    } catch (err) {
+      throw new RuntimeError(
+        `cannot reach the token server ${url.origin}: ${(err as Error).message}`,
+      );
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RuntimeError(
+        `${this.#ref.registry}: authentication failed (token server: HTTP ${res.status})`,
+      );
+    }
+    const body = await res.json().catch(() => ({})) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (typeof token !== "string" || token === "") {
+      throw new RuntimeError(`${this.#ref.registry}: the token server sent no token`);
+    }
+    return `Bearer ${token}`;
+  }
+
+  /** Checks a registry answers (`GET /v2/`), authenticating as needed. */
+  async ping(): Promise<void> {
+    const res = await this.#send(`${this.#base}/v2/`, null);
+    await res.body?.cancel();
+    if (res.status === 401) throw new RuntimeError(`${this.#ref.registry}: unauthorized`);
+    if (!res.ok) throw new RuntimeError(`${this.#ref.registry}: /v2/ answered HTTP ${res.status}`);
+  }
+
+  /** A manifest or index by tag or digest: its bytes and content type. */
+  async manifest(reference: string): Promise<{ bytes: Uint8Array; contentType: string | null }> {
+    const url = `${this.#base}/v2/${this.#ref.repository}/manifests/${reference}`;
+    const res = await this.#send(url, MANIFEST_ACCEPT);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new RuntimeError(
+        `${this.#ref.registry}/${this.#ref.repository}:${reference}: manifest unknown`,
+      );
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel();
+      throw new RuntimeError(`${this.#ref.registry}/${this.#ref.repository}: access denied`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RuntimeError(`${url}: HTTP ${res.status}`);
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > 4 << 20) throw new RuntimeError(`${url}: manifest larger than 4 MiB`);
+    return { bytes, contentType: res.headers.get("content-type") };
+  }
+
+  /** A blob's body as a stream (the caller verifies it). */
+  async blob(digest: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const url = `${this.#base}/v2/${this.#ref.repository}/blobs/${digest}`;
+    const res = await this.#send(url, null, signal);
+    if (!res.ok || res.body === null) {
+      await res.body?.cancel();
+      throw new RuntimeError(`blob ${digest}: HTTP ${res.status}`);
+    }
+    return res.body;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The hook of `create --image`: the image's layers as overlay lower
+ * directories and its config as the container's defaults. Loaded only
+ * when a create names an image (the registry client and node-tar only
+ * when it must be pulled).
+ *
+ * @module
+ */
+
+import type { Context } from "../container/context.ts";
+import { InvalidArgument, NotFound } from "../host/errors.ts";
+import { FileLock } from "../host/lock.ts";
+import { join } from "../_std/path.ts";
+import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
+import type { OciConfig } from "../host/spec.ts";
+import type { ImageConfig } from "./manifest.ts";
+import { formatReference, parseReference } from "./reference.ts";
+import { type ImageRecord, ImageStore } from "./store.ts";
+import { quietProgress, streamProgress } from "./progress.ts";
+
+/** `--pull` policies. */
+export type PullPolicy = "missing" | "always" | "never";
+
+/** Parses `--pull`. */
+export function parsePullPolicy(text: string | undefined): PullPolicy {
+  if (text === undefined) return "missing";
+  if (text === "missing" || text === "always" || text === "never") return text;
+  throw new InvalidArgument(`--pull "${text}": give missing, always or never`);
+}
+
+/** What a container made from an image gets. */
+export interface ImageSource {
+  /** The reference as given, and the image ID. */
+  ref: string;
+  id: string;
+  /** Layer directories, bottom first. */
+  layers: string[];
+  config: ImageConfig;
+}
+
+/** The image store of a context. */
+export function storeOf(ctx: Context): ImageStore {
+  return new ImageStore(join(ctx.paths.dataRoot, "image"));
+}
+
+/** Finds (or pulls, per `policy`) the image `ref`. */
+export async function resolveImage(
+  ctx: Context,
+  ref: string,
+  policy: PullPolicy,
+): Promise<ImageSource> {
+  const store = storeOf(ctx);
+  let rec: ImageRecord | null = policy === "always" ? null : store.find(ref);
+  if (rec === null) {
+    if (policy === "never") throw new NotFound(`image "${ref}" not found (--pull never)`);
+    parseReference(ref); // exit 2 before any network
+    const { pullImage } = await import("./pull.ts");
+    const tty = Deno.stderr.isTerminal();
+    rec = await pullImage(ctx, ref, {
+      progress: tty ? streamProgress((s) => ctx.io.err(s), true) : quietProgress,
+    });
+  }
+  return {
+    ref,
+    id: rec.id,
+    layers: rec.layers.map((l) => store.layerDir(l.diffId)),
+    config: store.config(rec),
+  };
+}
+
+/**
+ * Records that container NS/ID uses the image (under the store lock, so
+ * a racing prune cannot remove its layers); call under the container's lock.
+ */
+export async function takeImage(
+  ctx: Context,
+  ns: string,
+  id: string,
+  src: ImageSource,
+): Promise<void> {
+  await storeOf(ctx).takeUse(ns, id, src.id);
+}
+
+/** Drops container NS/ID's use of its image. */
+export function releaseImage(ctx: Context, ns: string, id: string): void {
+  storeOf(ctx).dropUse(ns, id);
+}
+
+/**
+ * True when container `NS/ID` (a use marker's owner) is gone: no state and
+ * its lock free (a create holding it is still taking its reference).
+ */
+export function staleUse(ctx: Context): (c: string) => Promise<boolean> {
+  return async (c) => {
+    const [ns, id] = c.split("/") as [string, string];
+    if (await ctx.store.exists(ns, id)) return false;
+    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+    if (lock === null) return false;
+    try {
+      return !(await ctx.store.exists(ns, id));
+    } finally {
+      lock.release();
+    }
+  };
+}
+
+/** Resolves `user` (NAME, UID, UID:GID, NAME:GROUP) against the image's /etc/passwd and /etc/group. */
+export function resolveUser(layers: string[], user: string): { uid: number; gid: number } {
+  const [u, g] = user.split(":", 2) as [string, string | undefined];
+  const lookup = (file: string, name: string): string[] | null => {
+    for (const dir of [...layers].reverse()) {
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(join(dir, "etc", file));
+      } catch {
+        continue;
+      }
+      for (const line of text.split("\n")) {
+        const f = line.split(":");
+        if (f[0] === name) return f;
+      }
+      return null;
+    }
+    return null;
+  };
+  let uid: number;
+  let gid = 0;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    const byUid = (() => {
+      for (const dir of [...layers].reverse()) {
+        try {
+          const text = Deno.readTextFileSync(join(dir, "etc", "passwd"));
+          return text.split("\n").map((l) => l.split(":")).find((f) => f[2] === u) ?? null;
+        } catch { /* next layer */ }
+      }
+      return null;
+    })();
+    if (byUid !== null) gid = Number(byUid[3]);
+  } else {
+    const f = lookup("passwd", u);
+    if (f === null) throw new InvalidArgument(`user "${u}" is not in the image's /etc/passwd`);
+    uid = Number(f[2]);
+    gid = Number(f[3]);
+  }
+  if (g !== undefined) {
+    if (/^\d+$/.test(g)) gid = Number(g);
+    else {
+      const f = lookup("group", g);
+      if (f === null) throw new InvalidArgument(`group "${g}" is not in the image's /etc/group`);
+      gid = Number(f[2]);
+    }
+  }
+  return { uid, gid };
+}
+
+/**
+ * Applies the image config's defaults to `base` (in place): Entrypoint +
+ * Cmd (`command`, when given, replaces Cmd), Env (the caller's `-e` come
+ * later and win), WorkingDir, User, StopSignal (as the OCI annotation),
+ * and podman's default capabilities.
+ */
+export function applyImageConfig(
+  base: OciConfig,
+  src: ImageSource,
+  command: string[],
+): OciConfig {
+  const c = src.config.config ?? {};
+  const p = (base.process ??= {});
+  const args = [...(c.Entrypoint ?? []), ...(command.length > 0 ? command : (c.Cmd ?? []))];
+  if (args.length === 0) {
+    throw new InvalidArgument(
+      `image "${src.ref}" has no Entrypoint or Cmd: give a command after --`,
+    );
+  }
+  p.args = args;
+  const env = [...(p.env ?? [])];
+  for (const kv of c.Env ?? []) {
+    const key = kv.slice(0, kv.indexOf("="));
+    const at = env.findIndex((e) => e.startsWith(key + "="));
+    if (at >= 0) env[at] = kv;
+    else env.push(kv);
+  }
+  p.env = env;
+  if (typeof c.WorkingDir === "string" && c.WorkingDir.startsWith("/")) p.cwd = c.WorkingDir;
+  if (typeof c.User === "string" && c.User !== "") {
+    const { uid, gid } = resolveUser(src.layers, c.User);
+    (p as Record<string, unknown>).user = { uid, gid };
+  }
+  p.capabilities = capabilitySets(PODMAN_CAPABILITIES);
+  if (typeof c.StopSignal === "string" && c.StopSignal !== "") {
+    base.annotations = {
+      ...(base.annotations as Record<string, string> | undefined),
+      "org.opencontainers.image.stopSignal": c.StopSignal,
+    };
+  }
+  return base;
+}
+
+/** The canonical name of `ref`, for messages. */
+export function canonical(ref: string): string {
+  return formatReference(parseReference(ref));
+}

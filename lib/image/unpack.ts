@@ -1,0 +1,214 @@
+/**
+ * Unpacking one layer (a tar stream, plain, gzip or zstd) into a directory
+ * with node-tar (`npm:tar`, which refuses `..` paths, strips absolute ones
+ * and never writes through symlinks), hashing the uncompressed stream for
+ * the `diff_id` check. Device nodes and FIFOs in a layer are skipped.
+ * Whiteouts are converted to overlay form: `.wh.NAME` becomes a 0/0
+ * character device NAME, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on
+ * its directory. Absolute symlink targets (which node-tar would make
+ * relative) are restored after extraction, never followed.
+ *
+ * Loaded only by image commands (node-tar and node: modules cost start-up).
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import process from "node:process";
+import { Duplex } from "node:stream";
+import { createZstdDecompress } from "node:zlib";
+import * as tar from "tar";
+import { join } from "../_std/path.ts";
+import { RuntimeError } from "../host/errors.ts";
+import type { Compression } from "./manifest.ts";
+import { type UnpackCalls, unpackCalls } from "./ffi.ts";
+import { sha256 } from "./verify.ts";
+
+let umaskHolders = 0;
+let savedUmask = 0;
+
+/**
+ * Sets this process's umask to 0 while layers are unpacked (node-tar
+ * creates files with the archive's modes and relies on the umask; berth's
+ * own is restrictive) and returns the function that puts it back.
+ */
+export function openUmask(): () => void {
+  if (umaskHolders++ === 0) savedUmask = process.umask(0);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--umaskHolders === 0) process.umask(savedUmask);
+  };
+}
+
+/** What {@linkcode unpackLayer} found. */
+export interface Unpacked {
+  /** sha256 of the uncompressed tar: the layer's diff_id. */
+  diffId: string;
+  /** Uncompressed bytes. */
+  bytes: number;
+  /** Entries node-tar refused or skipped, as `CODE: message`. */
+  skipped: string[];
+}
+
+/** Relative, normalized path of an entry, or null for one that escapes. */
+function relPath(p: string): string | null {
+  const parts: string[] = [];
+  for (const c of p.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c === "..") return null;
+    parts.push(c);
+  }
+  return parts.join("/");
+}
+
+/**
+ * The directory `rel` below `root`, created as needed, when every existing
+ * component is a real directory (never a symlink); null otherwise.
+ */
+function safeDir(root: string, rel: string): string | null {
+  let cur = root;
+  for (const c of rel.split("/").filter((x) => x !== "")) {
+    cur = join(cur, c);
+    try {
+      const st = Deno.lstatSync(cur);
+      if (!st.isDirectory) return null;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      Deno.mkdirSync(cur, { mode: 0o755 });
+    }
+  }
+  return cur;
+}
+
+function split(rel: string): { dir: string; base: string } {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? { dir: "", base: rel } : { dir: rel.slice(0, i), base: rel.slice(i + 1) };
+}
+
+function decompress(
+  s: ReadableStream<Uint8Array>,
+  c: Compression,
+): ReadableStream<Uint8Array> {
+  if (c === "gzip") {
+    return s.pipeThrough(
+      new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    );
+  }
+  if (c === "zstd") {
+    return s.pipeThrough(
+      Duplex.toWeb(createZstdDecompress()) as unknown as TransformStream<Uint8Array, Uint8Array>,
+    );
+  }
+  return s;
+}
+
+/**
+ * Unpacks the layer stream `source` into the existing empty directory `dir`.
+ * The caller verifies `diffId` and removes `dir` on any failure.
+ */
+export async function unpackLayer(
+  source: ReadableStream<Uint8Array>,
+  compression: Compression,
+  dir: string,
+  calls: UnpackCalls = unpackCalls,
+): Promise<Unpacked> {
+  const whiteouts: string[] = [];
+  const opaques: string[] = [];
+  const absLinks: [string, string][] = [];
+  const skipped: string[] = [];
+  let failure: unknown = null;
+  const u = new tar.Unpack({
+    cwd: dir,
+    strict: false,
+    preserveOwner: true,
+    chmod: true,
+    processUmask: 0, // see openUmask
+    umask: 0,
+    maxDepth: 4096,
+    filter: (path: string, entry: tar.ReadEntry | import("node:fs").Stats) => {
+      const rel = relPath(path);
+      if (rel === null || rel === "") return rel === "";
+      const { dir: parent, base } = split(rel);
+      if (base === ".wh..wh..opq") {
+        opaques.push(parent);
+        return false;
+      }
+      if (base.startsWith(".wh.")) {
+        if (base.length > 4) {
+          whiteouts.push(parent === "" ? base.slice(4) : `${parent}/${base.slice(4)}`);
+        }
+        return false;
+      }
+      const e = entry as tar.ReadEntry;
+      if (
+        e.type === "SymbolicLink" && typeof e.linkpath === "string" && e.linkpath.startsWith("/")
+      ) {
+        absLinks.push([rel, e.linkpath]);
+      }
+      return true;
+    },
+    onwarn: (code: string, message: string | Error) => {
+      const m = typeof message === "string" ? message : message.message;
+      if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
+        failure ??= new RuntimeError(`bad layer: ${m}`);
+      } else skipped.push(`${code}: ${m}`);
+    },
+  });
+  const finished = new Promise<void>((resolve, reject) => {
+    u.on("close", () => resolve());
+    u.on("error", (e: Error) => reject(e));
+  });
+  finished.catch(() => {}); // observed below
+  const h = sha256();
+  let bytes = 0;
+  try {
+    for await (const chunk of decompress(source, compression)) {
+      h.update(chunk);
+      bytes += chunk.length;
+      if (!u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+        await new Promise<void>((r) => u.once("drain", () => r()));
+      }
+      if (failure !== null) throw failure;
+    }
+    u.end();
+    await finished;
+  } catch (err) {
+    u.abort?.(err as Error);
+    throw err instanceof RuntimeError
+      ? err
+      : new RuntimeError(`cannot unpack layer: ${(err as Error).message}`);
+  }
+  if (failure !== null) throw failure;
+  for (const [rel, target] of absLinks) {
+    const { dir: parent, base } = split(rel);
+    const at = safeDir(dir, parent);
+    if (at === null) continue;
+    const p = join(at, base);
+    try {
+      if (!Deno.lstatSync(p).isSymlink) continue;
+    } catch {
+      continue;
+    }
+    Deno.removeSync(p);
+    Deno.symlinkSync(target, p);
+  }
+  for (const rel of opaques) {
+    const at = safeDir(dir, rel);
+    if (at !== null) calls.setXattr(at, "trusted.overlay.opaque", "y");
+  }
+  for (const rel of whiteouts) {
+    const { dir: parent, base } = split(rel);
+    const at = safeDir(dir, parent);
+    if (at === null) continue;
+    const p = join(at, base);
+    try {
+      Deno.lstatSync(p);
+      continue; // the layer has the name itself: keep what it has
+    } catch {
+      calls.whiteout(p);
+    }
+  }
+  return { diffId: h.digest(), bytes, skipped };
+}

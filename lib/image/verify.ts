@@ -1,0 +1,75 @@
+/**
+ * Digest and size verification while bytes stream by: a TransformStream
+ * that hashes what passes and errors the stream (so nothing built from it
+ * is committed) when the size is exceeded or the digest differs at the end.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { RuntimeError } from "../host/errors.ts";
+
+/** An incremental sha256. */
+export interface Hasher {
+  update(bytes: Uint8Array): void;
+  /** `sha256:HEX`. */
+  digest(): string;
+}
+
+/** A new incremental sha256 hasher. */
+export function sha256(): Hasher {
+  const h = createHash("sha256");
+  return {
+    update: (b) => void h.update(b),
+    digest: () => `sha256:${h.digest("hex")}`,
+  };
+}
+
+/** `sha256:HEX` of `bytes`. */
+export function sha256Of(bytes: Uint8Array): string {
+  const h = sha256();
+  h.update(bytes);
+  return h.digest();
+}
+
+/** Fails unless `bytes` has `digest` (and `size`, when given). */
+export function verifyBytes(
+  bytes: Uint8Array,
+  digest: string,
+  size: number | null,
+  what: string,
+): void {
+  if (size !== null && bytes.length !== size) {
+    throw new RuntimeError(`${what}: size ${bytes.length}, expected ${size}`);
+  }
+  const got = sha256Of(bytes);
+  if (got !== digest) throw new RuntimeError(`${what}: digest ${got}, expected ${digest}`);
+}
+
+/**
+ * Passes bytes through, counting them into `onBytes`; errors when more than
+ * `size` bytes come, or at the end when the count or digest differs.
+ */
+export function verifying(
+  digest: string,
+  size: number,
+  what: string,
+  onBytes: (n: number) => void = () => {},
+): TransformStream<Uint8Array, Uint8Array> {
+  const h = sha256();
+  let n = 0;
+  return new TransformStream({
+    transform(chunk, ctl) {
+      n += chunk.length;
+      if (n > size) throw new RuntimeError(`${what}: more than the ${size} bytes announced`);
+      h.update(chunk);
+      onBytes(chunk.length);
+      ctl.enqueue(chunk);
+    },
+    flush() {
+      if (n !== size) throw new RuntimeError(`${what}: ${n} bytes, expected ${size}`);
+      const got = h.digest();
+      if (got !== digest) throw new RuntimeError(`${what}: digest ${got}, expected ${digest}`);
+    },
+  });
+}
