@@ -9,8 +9,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import * as tar from "tar";
+import { loadNode, nodeSync } from "./node.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, RuntimeError } from "../host/errors.ts";
 import { join, resolve } from "../_std/path.ts";
@@ -56,6 +55,7 @@ function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
 }
 
 async function untar(file: string, dir: string): Promise<void> {
+  const { tar, Buffer } = nodeSync();
   const u = new tar.Unpack({ cwd: dir, strict: true, preserveOwner: false });
   const done = new Promise<void>((res, rej) => {
     u.on("close", () => res());
@@ -216,6 +216,7 @@ export async function loadArchive(
   input: string,
   progress: Progress,
 ): Promise<ImageRecord[]> {
+  await loadNode();
   const path = resolve(input);
   let st: Deno.FileInfo;
   try {

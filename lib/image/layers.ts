@@ -20,6 +20,7 @@ import { compressionOf } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./store.ts";
 import { openUmask, unpackLayer } from "./unpack.ts";
+import { loadNode } from "./node.ts";
 import { verifying } from "./verify.ts";
 
 /** A layer to get, and how to open its blob. */
@@ -41,6 +42,7 @@ export async function ensureLayers(
   progress: Progress,
   crashAt: string | null,
 ): Promise<() => void> {
+  await loadNode();
   store.init();
   const locks: FileLock[] = [];
   const release = () => {

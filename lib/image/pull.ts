@@ -26,6 +26,7 @@ import { ensureLayers } from "./layers.ts";
 import { type ImageRecord, ImageStore } from "./store.ts";
 import { sha256Of, verifyBytes } from "./verify.ts";
 import { join } from "../_std/path.ts";
+import { loadNode } from "./node.ts";
 
 /** Options of {@linkcode pullImage}. */
 export interface PullOptions {
@@ -47,6 +48,7 @@ export async function pullImage(ctx: Context, text: string, o: PullOptions): Pro
 }
 
 async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<ImageRecord> {
+  await loadNode();
   const store = imageStore(ctx);
   const client = new RegistryClient(ref, {
     credentials: lookupCredentials(

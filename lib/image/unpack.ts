@@ -13,11 +13,8 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import process from "node:process";
-import { Duplex } from "node:stream";
-import { createZstdDecompress } from "node:zlib";
-import * as tar from "tar";
+import type * as Tar from "tar";
+import { nodeSync } from "./node.ts";
 import { join } from "../_std/path.ts";
 import { RuntimeError } from "../host/errors.ts";
 import type { Compression } from "./manifest.ts";
@@ -33,6 +30,7 @@ let savedUmask = 0;
  * own is restrictive) and returns the function that puts it back.
  */
 export function openUmask(): () => void {
+  const { process } = nodeSync();
   if (umaskHolders++ === 0) savedUmask = process.umask(0);
   let done = false;
   return () => {
@@ -97,8 +95,12 @@ function decompress(
     );
   }
   if (c === "zstd") {
+    const { stream, zlib } = nodeSync();
     return s.pipeThrough(
-      Duplex.toWeb(createZstdDecompress()) as unknown as TransformStream<Uint8Array, Uint8Array>,
+      stream.Duplex.toWeb(zlib.createZstdDecompress()) as unknown as TransformStream<
+        Uint8Array,
+        Uint8Array
+      >,
     );
   }
   return s;
@@ -119,6 +121,7 @@ export async function unpackLayer(
   const absLinks: [string, string][] = [];
   const skipped: string[] = [];
   let failure: unknown = null;
+  const { tar, Buffer } = nodeSync();
   const u = new tar.Unpack({
     cwd: dir,
     strict: false,
@@ -127,7 +130,7 @@ export async function unpackLayer(
     processUmask: 0, // see openUmask
     umask: 0,
     maxDepth: 4096,
-    filter: (path: string, entry: tar.ReadEntry | import("node:fs").Stats) => {
+    filter: (path: string, entry: Tar.ReadEntry | import("node:fs").Stats) => {
       const rel = relPath(path);
       if (rel === null || rel === "") return rel === "";
       const { dir: parent, base } = split(rel);
@@ -141,7 +144,7 @@ export async function unpackLayer(
         }
         return false;
       }
-      const e = entry as tar.ReadEntry;
+      const e = entry as Tar.ReadEntry;
       if (
         e.type === "SymbolicLink" && typeof e.linkpath === "string" && e.linkpath.startsWith("/")
       ) {

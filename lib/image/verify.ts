@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { nodeSync } from "./node.ts";
 import { RuntimeError } from "../host/errors.ts";
 
 /** An incremental sha256. */
@@ -16,9 +16,9 @@ export interface Hasher {
   digest(): string;
 }
 
-/** A new incremental sha256 hasher. */
+/** A new incremental sha256 hasher (after `loadNode()`). */
 export function sha256(): Hasher {
-  const h = createHash("sha256");
+  const h = nodeSync().crypto.createHash("sha256");
   return {
     update: (b) => void h.update(b),
     digest: () => `sha256:${h.digest("hex")}`,

@@ -10,6 +10,7 @@ function assertMatch(text: string, re: RegExp, msg?: string): void {
 }
 import {
   berth,
+  berthArgv,
   berthOk,
   busyboxRootfs,
   cleanup,
@@ -515,8 +516,9 @@ Deno.test(
         const ref = `${proxy.host}/private:1`;
         const anon = await berth(roots, ["pull", "-q", ref]);
         assertEquals(anon.code, 1, anon.stderr);
-        const login = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", "main.ts", "login", "-u", "alice", "--password-stdin", proxy.host],
+        const [exe, ...pre] = berthArgv();
+        const login = new Deno.Command(exe!, {
+          args: [...pre, "login", "-u", "alice", "--password-stdin", proxy.host],
           env: roots.env,
           stdin: "piped",
           stdout: "piped",
