@@ -13,7 +13,7 @@ import { loadNode, nodeSync } from "./node.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, RuntimeError } from "../host/errors.ts";
 import { join, resolve } from "../_std/path.ts";
-import { removeTree } from "../host/bundle.ts";
+import { removeTree } from "../container/bundle.ts";
 import { ensureLayers, type LayerSource } from "./layers.ts";
 import {
   choosePlatform,

@@ -14,7 +14,7 @@ import { syncDir } from "../host/atomic_file.ts";
 import { dirname } from "../_std/path.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
-import { removeTree } from "../host/bundle.ts";
+import { removeTree } from "../container/bundle.ts";
 import { crashPoint } from "../container/crash.ts";
 import { compressionOf } from "./manifest.ts";
 import type { Progress } from "./progress.ts";

@@ -22,7 +22,7 @@ import { join } from "../_std/path.ts";
 import { writeFileAtomic } from "../host/atomic_file.ts";
 import { isNotFound, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
-import { removeTree } from "../host/bundle.ts";
+import { removeTree } from "../container/bundle.ts";
 import type { ImageConfig } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 
