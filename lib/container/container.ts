@@ -8,6 +8,7 @@
 
 import { join } from "../_std/path.ts";
 import type { Context } from "./context.ts";
+import { logFiles } from "./paths.ts";
 import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "../host/lock.ts";
 import { liveness, startTimeOf } from "../host/proc.ts";
@@ -74,6 +75,39 @@ export function runtimeTarget(ctx: Context, s: { namespace: string; id: string }
     root: ctx.paths.runtimeRoot(s.namespace),
     id: s.id,
     logFile: join(ctx.paths.bundleDir(s.namespace, s.id), "runc.log"),
+  };
+}
+
+/** What the runtime's create or restore of a container is run with. */
+export interface LaunchPaths {
+  /** The runtime binary (absolute: resolved by the CLI that created it). */
+  runtime: string;
+  /** Runtime `--root`. */
+  runtimeRoot: string;
+  bundle: string;
+  logFile: string;
+  pidFile: string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The runtime and paths of the create or restore of `s`: from its state's
+ * runtime and, for every path, from the context's roots and its ID (the
+ * monitor computes them itself; a request never carries them).
+ */
+export function launchPaths(ctx: Context, s: ContainerState): LaunchPaths {
+  const target = runtimeTarget(ctx, s);
+  const bundle = ctx.paths.bundleDir(s.namespace, s.id);
+  const logs = logFiles(ctx.paths.workDir(s.namespace, s.id));
+  return {
+    runtime: s.runtime,
+    runtimeRoot: target.root,
+    bundle,
+    logFile: target.logFile,
+    pidFile: join(bundle, "init.pid"),
+    stdout: logs.stdout,
+    stderr: logs.stderr,
   };
 }
 

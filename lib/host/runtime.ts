@@ -11,7 +11,7 @@
  * @module
  */
 
-import { basename } from "../_std/path.ts";
+import { basename, resolve } from "../_std/path.ts";
 import { readRest } from "../_std/bytes.ts";
 import { BerthError, Exists, NotFound, RuntimeError, WrongState } from "./errors.ts";
 import type { ExecRequest, ExecResult, ProcessRunner } from "./process.ts";
@@ -89,19 +89,36 @@ export function mapRuntimeError(op: string, id: string, message: string): BerthE
 }
 
 /**
- * Throws RuntimeError unless `binary` names an executable file (a path, or
- * a name found on PATH). Checked before any file is touched.
+ * The absolute path of the executable file `binary` names (a path,
+ * relative to the working directory or not, or a name found on PATH), or
+ * null. The CLI resolves `--runtime` once at start: the monitor and the
+ * state then hold an absolute path, whatever another caller's PATH or
+ * working directory.
  */
-export function requireRuntimeBinary(binary: string, path = Deno.env.get("PATH") ?? ""): string {
+export function findRuntimeBinary(
+  binary: string,
+  path = Deno.env.get("PATH") ?? "",
+): string | null {
   const candidates = binary.includes("/")
     ? [binary]
     : path.split(":").filter((d) => d !== "").map((d) => `${d}/${binary}`);
   for (const c of candidates) {
     try {
       const st = Deno.statSync(c);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return c;
+      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return resolve(c);
     } catch { /* next */ }
   }
+  return null;
+}
+
+/**
+ * Throws RuntimeError unless `binary` names an executable file (see
+ * {@linkcode findRuntimeBinary}); returns its absolute path. Checked before
+ * any file is touched.
+ */
+export function requireRuntimeBinary(binary: string, path = Deno.env.get("PATH") ?? ""): string {
+  const found = findRuntimeBinary(binary, path);
+  if (found !== null) return found;
   throw new RuntimeError(
     `OCI runtime "${binary}" not found (install runc, or pass --runtime PATH)`,
   );

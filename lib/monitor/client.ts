@@ -7,10 +7,7 @@
  */
 
 import { monitorAlive } from "./alive.ts";
-import { runtimeTarget } from "../container/container.ts";
-import { logFiles } from "../container/paths.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import {
   BerthError,
@@ -26,8 +23,10 @@ import {
   type MonitorReply,
   type MonitorRequest,
   readMessage,
+  WAIT_SLICE_MS,
   writeMessage,
 } from "./protocol.ts";
+import { after } from "../host/clock.ts";
 
 /** How long a client waits for a monitor to come up. */
 const START_TIMEOUT_MS = 10_000;
@@ -53,17 +52,33 @@ export async function connectMonitor(ctx: Context): Promise<Deno.UnixConn | null
 export const MONITOR_V8_FLAGS =
   "--max-semi-space-size=1,--single-threaded,--expose-gc,--optimize-for-size,--lite-mode,--max-lazy";
 
+/** The PATH of the monitor (and of what it runs), whoever started it. */
+export const MONITOR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The monitor's whole environment: it serves every user of the root, so
+ * none of the starting CLI's environment (its PATH, its secrets) reaches
+ * it, only berth's own settings (`BERTH_*`) and where Deno keeps its cache.
+ */
+export function monitorEnv(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { PATH: MONITOR_PATH };
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith("BERTH_") || k === "DENO_DIR" || k === "HOME") out[k] = v;
+  }
+  const inherited = env["DENO_V8_FLAGS"];
+  out.DENO_V8_FLAGS = inherited ? `${inherited},${MONITOR_V8_FLAGS}` : MONITOR_V8_FLAGS;
+  // One malloc arena: the monitor is one busy thread.
+  out.MALLOC_ARENA_MAX = "1";
+  return out;
+}
+
 /** Starts a monitor process for the context's roots; does not wait for it. */
 export function spawnMonitor(ctx: Context): void {
   const [exe, ...pre] = ctx.self;
-  const inherited = ctx.env("DENO_V8_FLAGS");
   const child = new Deno.Command(exe!, {
     args: [...pre, ...globalsToArgs(ctx.globals), "__monitor"],
-    env: {
-      DENO_V8_FLAGS: inherited ? `${inherited},${MONITOR_V8_FLAGS}` : MONITOR_V8_FLAGS,
-      // One malloc arena: the monitor is one busy thread.
-      MALLOC_ARENA_MAX: "1",
-    },
+    clearEnv: true,
+    env: monitorEnv(Deno.env.toObject()),
     cwd: "/",
     stdin: "null",
     stdout: "null",
@@ -111,10 +126,74 @@ const ERRORS: Record<string, new (msg: string) => BerthError> = {
   InvalidArgument,
 };
 
+/** Slack on top of a request's own bound before a client gives up on the monitor. */
+const REPLY_GRACE_MS = 5_000;
+
+/**
+ * How long a client waits for the reply to `req`: the longest the monitor
+ * may legitimately take (a runtime call, a reap, a wait slice) plus
+ * {@linkcode REPLY_GRACE_MS}. A monitor that is stopped or wedged is then
+ * reported, never waited for forever.
+ */
+export function replyTimeoutMs(req: MonitorRequest): number {
+  switch (req.op) {
+    case "create":
+    case "restore":
+    case "delete":
+      return RUNTIME_CALL_MS + REPLY_GRACE_MS;
+    case "kill":
+      return REAP_MS + REPLY_GRACE_MS;
+    case "wait":
+      return WAIT_SLICE_MS + REPLY_GRACE_MS;
+    default:
+      return REPLY_GRACE_MS;
+  }
+}
+
+/** The runtime client's bound on one call (runtime.ts) and the monitor's on a reap (REAP_TIMEOUT_MS). */
+const RUNTIME_CALL_MS = 30_000;
+const REAP_MS = 10_000;
+
+/**
+ * One request/reply on `conn`, which it closes: the reply, null if the
+ * connection broke first; throws RuntimeError after {@linkcode replyTimeoutMs}.
+ */
+async function exchange(
+  ctx: Context,
+  conn: Deno.UnixConn,
+  req: MonitorRequest,
+): Promise<MonitorReply | null> {
+  const ms = replyTimeoutMs(req);
+  let timedOut = false;
+  const cancel = after(ms, () => {
+    timedOut = true;
+    try {
+      conn.close(); // ends the pending read
+    } catch { /* closed */ }
+  });
+  let reply: MonitorReply | null;
+  try {
+    await writeMessage(conn, req);
+    reply = await readMessage<MonitorReply>(conn);
+  } catch {
+    reply = null;
+  } finally {
+    cancel();
+    if (!timedOut) conn.close();
+  }
+  if (timedOut) {
+    throw new RuntimeError(
+      `the berth monitor did not answer within ${ms} ms (see ${ctx.paths.monitorLog})`,
+    );
+  }
+  return reply;
+}
+
 /**
  * Sends one request and returns the reply. A monitor that is shutting down
  * answers `retry`; then a new one is started and the request sent again.
  * `null` means the connection broke before a reply (the monitor died).
+ * A monitor that does not answer in time is a RuntimeError.
  */
 export async function monitorRequest(
   ctx: Context,
@@ -122,15 +201,7 @@ export async function monitorRequest(
 ): Promise<MonitorReply | null> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const conn = await connectOrStart(ctx);
-    let reply: MonitorReply | null;
-    try {
-      await writeMessage(conn, req);
-      reply = await readMessage<MonitorReply>(conn);
-    } catch {
-      reply = null;
-    } finally {
-      conn.close();
-    }
+    const reply = await exchange(ctx, conn, req);
     if (reply !== null && !reply.ok && reply.kind === "retry") {
       await ctx.clock.sleep(5 * (attempt + 1));
       continue;
@@ -150,14 +221,7 @@ export async function monitorRequestIfRunning(
 ): Promise<MonitorReply | null> {
   const conn = await connectMonitor(ctx);
   if (conn === null) return null;
-  try {
-    await writeMessage(conn, req);
-    return await readMessage<MonitorReply>(conn);
-  } catch {
-    return null;
-  } finally {
-    conn.close();
-  }
+  return await exchange(ctx, conn, req);
 }
 
 /** Turns an error reply into the matching domain error. */
@@ -166,23 +230,7 @@ export function replyError(reply: { kind: string; message: string }): BerthError
   return new E(reply.message);
 }
 
-/**
- * The fields of a monitor `create`/`restore` request for `s`: its runtime,
- * runtime root, bundle, runc log, pid file and log files.
- */
-export function launchRequest(ctx: Context, s: ContainerState): Omit<CreateRequest, "op"> {
-  const target = runtimeTarget(ctx, s);
-  const logs = logFiles(s.workDir);
-  return {
-    ns: s.namespace,
-    id: s.id,
-    runtime: s.runtime,
-    runtimeRoot: target.root,
-    bundle: s.bundle,
-    logFile: target.logFile,
-    pidFile: join(s.bundle, "init.pid"),
-    stdout: logs.stdout,
-    stderr: logs.stderr,
-    ...(s.terminal === true ? { terminal: true } : {}),
-  };
+/** The fields of a monitor `create`/`restore` request for `s` (no paths: see `launchPaths`). */
+export function launchRequest(s: ContainerState): Omit<CreateRequest, "op"> {
+  return { ns: s.namespace, id: s.id, ...(s.terminal === true ? { terminal: true } : {}) };
 }

@@ -138,7 +138,7 @@ export class Exits {
       await ctx.store.save(s);
       await runtime.delete(target, true);
       // Create and start in one runtime call (`runtime run --detach`).
-      const reply = await this.host.create({ op: "create", start: true, ...launchRequest(ctx, s) });
+      const reply = await this.host.create({ op: "create", start: true, ...launchRequest(s) });
       if (!reply.ok) throw new Error(reply.message);
       Object.assign(s, {
         status: "running",

@@ -8,22 +8,15 @@
 /**
  * Run `runtime create` as the monitor's child and watch the container;
  * with `start`, `runtime run --detach` (create and start in one runtime
- * call, for `run -d`).
+ * call, for `run -d`). No request carries a path or a runtime: the
+ * monitor takes the runtime from the container's state and every path
+ * from its own roots and the ID (see `launchPaths` in container.ts).
  */
 export interface CreateRequest {
   op: "create";
   start?: boolean;
   ns: string;
   id: string;
-  /** Runtime binary. */
-  runtime: string;
-  /** Runtime `--root`. */
-  runtimeRoot: string;
-  bundle: string;
-  logFile: string;
-  pidFile: string;
-  stdout: string;
-  stderr: string;
   /**
    * The container has a terminal (`-t`): the monitor receives its master
    * on a console socket of its own and holds it (see lib/terminal/holder.ts).
@@ -33,13 +26,19 @@ export interface CreateRequest {
   stdin?: boolean;
 }
 
-/** Run `runtime restore --detach` as the monitor's child and watch the container. */
+/**
+ * Run `runtime restore --detach` as the monitor's child and watch the
+ * container; the image directory is the one its state records (`op`).
+ */
 export interface RestoreRequest extends Omit<CreateRequest, "op"> {
   op: "restore";
-  imagePath: string;
 }
 
-/** Reply once the container `ns/id` has exited and its exit was recorded. */
+/**
+ * Reply once the container `ns/id` has exited and its exit was recorded,
+ * or with `pending` after {@linkcode WAIT_SLICE_MS} (the client asks
+ * again): no reply is ever further away than that.
+ */
 export interface WaitRequest {
   op: "wait";
   ns: string;
@@ -73,15 +72,15 @@ export interface KillRequest {
 }
 
 /**
- * Run `runtime delete --force ID`. The monitor has spawned processes
- * before; a CLI's first `Deno.Command` costs it about 7 ms of set-up.
+ * Run `runtime delete --force ID` (the runtime of the state of `ns/id`, or
+ * the monitor's own when it cannot be read). The monitor has spawned
+ * processes before; a CLI's first `Deno.Command` costs it about 7 ms of
+ * set-up.
  */
 export interface RuntimeDeleteRequest {
   op: "delete";
-  runtime: string;
-  runtimeRoot: string;
+  ns: string;
   id: string;
-  logFile: string;
 }
 
 /** Reply once no `create` of `ns/id` is under way in the monitor. */
@@ -121,20 +120,36 @@ export type MonitorRequest =
 
 /** A reply. */
 export type MonitorReply =
-  | { ok: true; pid?: number; startTime?: number | null; exitCode?: number; watched?: boolean }
+  | {
+    ok: true;
+    pid?: number;
+    startTime?: number | null;
+    exitCode?: number;
+    watched?: boolean;
+    /** A wait's slice ended before the exit: ask again. */
+    pending?: boolean;
+  }
   | { ok: false; kind: string; message: string };
+
+/** The longest a `wait` request is held before a `pending` reply. */
+export const WAIT_SLICE_MS = 10_000;
+
+/** What the messages are read from and written to (a Deno.Conn, or the monitor's FFI socket). */
+export type MessageConn = Pick<StreamConn, "read" | "write">;
+
+import type { StreamConn } from "../host/unix_server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Writes one JSON line. */
-export async function writeMessage(conn: Deno.Conn, msg: unknown): Promise<void> {
+export async function writeMessage(conn: MessageConn, msg: unknown): Promise<void> {
   let bytes = encoder.encode(JSON.stringify(msg) + "\n");
   while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
 }
 
 /** Reads one JSON line; null if the peer closed first. */
-export async function readMessage<T>(conn: Deno.Conn, maxBytes = 1 << 20): Promise<T | null> {
+export async function readMessage<T>(conn: MessageConn, maxBytes = 1 << 20): Promise<T | null> {
   return (await readMessageAndRest<T>(conn, maxBytes))?.message ?? null;
 }
 
@@ -144,7 +159,7 @@ export async function readMessage<T>(conn: Deno.Conn, maxBytes = 1 << 20): Promi
  * first.
  */
 export async function readMessageAndRest<T>(
-  conn: Deno.Conn,
+  conn: MessageConn,
   maxBytes = 1 << 20,
 ): Promise<{ message: T; rest: Uint8Array } | null> {
   const chunks: Uint8Array[] = [];

@@ -20,6 +20,9 @@ import { after } from "../host/clock.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, messageOf, RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
+import { isValidId } from "../container/id.ts";
+import { launchPaths, runtimeTarget } from "../container/container.ts";
+import { type UnixConnection, UnixServer } from "../host/unix_server.ts";
 import {
   type AttachRequest,
   type CreateRequest,
@@ -28,6 +31,7 @@ import {
   type MonitorRequest,
   readMessage,
   type RestoreRequest,
+  WAIT_SLICE_MS,
   writeMessage,
 } from "./protocol.ts";
 import { REAP_TIMEOUT_MS } from "../ops/delete.ts";
@@ -47,6 +51,29 @@ export interface MonitorOptions {
   /** Period of the /proc sweep for processes it cannot wait for. Default 250 ms. */
   pollMs: number;
 }
+
+/** Connections served at once; more are closed unserved (their clients retry or fail). */
+const MAX_CONNECTIONS = 256;
+
+/** A connection's request line must arrive within this long. */
+const REQUEST_DEADLINE_MS = 5_000;
+
+/** Back-off of the accept loop after a refused accept: 10 ms doubling to 1 s. */
+const ACCEPT_RETRY_MS = 10;
+const ACCEPT_RETRY_MAX_MS = 1_000;
+
+/** True when every ID and namespace in `req` is valid (paths are built from them). */
+function validRequest(req: MonitorRequest): boolean {
+  if (typeof req !== "object" || req === null || typeof req.op !== "string") return false;
+  if (req.op === "ping") return true;
+  const r = req as { ns?: unknown; id?: unknown };
+  return typeof r.ns === "string" && typeof r.id === "string" && isValidId(r.ns) &&
+    isValidId(r.id);
+}
+
+/** First and longest pause between attempts to record an exit. */
+const RECORD_RETRY_MS = 50;
+const RECORD_RETRY_MAX_MS = 2000;
 
 /** How long a new monitor stays up even with nothing to do. */
 const STARTUP_GRACE_MS = 1500;
@@ -93,7 +120,11 @@ class Monitor {
   /** Cancels the pending timer, if any (see `after` in clock.ts). */
   #idleTimer: (() => void) | undefined;
   #trimTimer: (() => void) | undefined;
-  #listener: Deno.UnixListener | null = null;
+  #listener: UnixServer | null = null;
+  /** Owner of the root: the one user besides root the socket serves. */
+  #rootOwner = 0;
+  /** Connections being served. */
+  #connections = 0;
   /** Masters of `-t` containers and stdin pipes (loaded with the first). */
   #terminals: TerminalHolder | null = null;
   #done!: (code: number) => void;
@@ -143,8 +174,9 @@ class Monitor {
     const done = new Promise<number>((resolve) => (this.#done = resolve));
     this.ctx.libc.setChildSubreaper();
     await Deno.remove(this.ctx.paths.monitorSocket).catch(() => {});
-    this.#listener = Deno.listen({ transport: "unix", path: this.ctx.paths.monitorSocket });
-    await Deno.chmod(this.ctx.paths.monitorSocket, 0o600);
+    // Bound under berth's umask 077 (0600 from the start) in the 0700 root.
+    this.#listener = UnixServer.listen(this.ctx.paths.monitorSocket);
+    this.#rootOwner = Deno.statSync(this.ctx.paths.root).uid ?? 0;
     Deno.addSignalListener("SIGCHLD", this.#onSigchld);
     this.log("started");
     await this.#reaper.adopt();
@@ -156,21 +188,60 @@ class Monitor {
 
   #onSigchld = () => this.#reaper.sweep();
 
-  async #acceptLoop(listener: Deno.UnixListener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#handle(conn);
-    } catch (err) {
-      if (!this.#stopping) this.log(`accept failed: ${messageOf(err)}`);
+  /**
+   * Accepts until shutdown. A refused accept (EMFILE, ENFILE, …) never ends
+   * the loop: it backs off (10 ms doubling to 1 s) and accepts again. Past
+   * {@linkcode MAX_CONNECTIONS} at once, a connection is closed unserved.
+   */
+  async #acceptLoop(listener: UnixServer): Promise<void> {
+    let delay = ACCEPT_RETRY_MS;
+    while (!this.#stopping) {
+      let conn: UnixConnection | null;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#stopping) return;
+        this.log(`accept failed (again in ${delay} ms): ${messageOf(err)}`);
+        await this.ctx.clock.sleep(delay);
+        delay = Math.min(delay * 2, ACCEPT_RETRY_MAX_MS);
+        continue;
+      }
+      if (conn === null) return;
+      delay = ACCEPT_RETRY_MS;
+      if (this.#connections >= MAX_CONNECTIONS) {
+        conn.close();
+        continue;
+      }
+      this.#handle(conn);
     }
   }
 
-  async #handle(conn: Deno.Conn): Promise<void> {
+  /**
+   * Serves one connection: only root or the root's owner (SO_PEERCRED), and
+   * its request line must arrive within {@linkcode REQUEST_DEADLINE_MS}.
+   */
+  async #handle(conn: UnixConnection): Promise<void> {
+    this.#connections++;
     this.#active++;
     this.#cancelIdle();
     this.#scheduleTrim();
     try {
-      const req = await readMessage<MonitorRequest>(conn);
+      const peer = conn.peer();
+      if (peer.uid !== 0 && peer.uid !== this.#rootOwner) {
+        this.log(`refused a connection from uid ${peer.uid} (pid ${peer.pid})`);
+        return;
+      }
+      const deadline = performance.now() + REQUEST_DEADLINE_MS;
+      const req = await readMessage<MonitorRequest>({
+        read: (p: Uint8Array) => conn.read(p, Math.max(0, Math.ceil(deadline - performance.now()))),
+        write: (p: Uint8Array) => conn.write(p),
+      });
       if (req === null) return;
+      if (!validRequest(req)) {
+        await writeMessage(conn, { ok: false, kind: "InvalidArgument", message: "bad request" })
+          .catch(() => {});
+        return;
+      }
       if (req.op === "attach") return await this.#attach(req, conn);
       const reply = await this.#dispatch(req);
       await writeMessage(conn, reply).catch(() => {});
@@ -180,6 +251,7 @@ class Monitor {
       try {
         conn.close();
       } catch { /* closed */ }
+      this.#connections--;
       this.#active--;
       this.#checkIdle();
     }
@@ -204,12 +276,16 @@ class Monitor {
           return { ok: true };
         case "kill":
           return await this.#killInit(req);
-        case "delete":
-          await new OciRuntime(req.runtime, this.#runner).delete(
-            { root: req.runtimeRoot, id: req.id, logFile: req.logFile },
+        case "delete": {
+          // The state's runtime, or (unreadable state) the monitor's own.
+          const s = await this.ctx.store.tryLoad(req.ns, req.id).catch(() => null);
+          const binary = s?.runtime ?? this.ctx.globals.runtime;
+          await new OciRuntime(binary, this.#runner).delete(
+            runtimeTarget(this.ctx, { namespace: req.ns, id: req.id }),
             true,
           );
           return { ok: true };
+        }
         case "wait": {
           const k = key(req.ns, req.id);
           let w = this.#reaper.get(k);
@@ -223,7 +299,19 @@ class Monitor {
           }
           if (w === undefined) return { ok: true, watched: false };
           const watch = w;
-          const exitCode = await new Promise<number>((resolve) => watch.waiters.push(resolve));
+          // At most WAIT_SLICE_MS: the client asks again, so a monitor
+          // that stops answering is noticed by its timeout.
+          let settle!: (code: number | null) => void;
+          const outcome = new Promise<number | null>((resolve) => (settle = resolve));
+          watch.waiters.push(settle);
+          const cancel = after(WAIT_SLICE_MS, () => settle(null));
+          const exitCode = await outcome;
+          cancel();
+          if (exitCode === null) {
+            const i = watch.waiters.indexOf(settle);
+            if (i >= 0) watch.waiters.splice(i, 1);
+            return { ok: true, watched: true, pending: true };
+          }
           return { ok: true, watched: true, exitCode };
         }
       }
@@ -247,7 +335,7 @@ class Monitor {
    * Serves an attach client on `conn` until it leaves or the terminal (or
    * stdin pipe) of `req.ns/req.id` is gone.
    */
-  async #attach(req: AttachRequest, conn: Deno.Conn): Promise<void> {
+  async #attach(req: AttachRequest, conn: UnixConnection): Promise<void> {
     const k = key(req.ns, req.id);
     if (this.#stopping || this.#terminals === null || this.#terminals.kind(k) === null) {
       const message = this.#stopping
@@ -328,9 +416,17 @@ class Monitor {
   }
 
   async #createNow(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {
-    const runtime = new OciRuntime(req.runtime, this.#runner);
-    const target = { root: req.runtimeRoot, id: req.id, logFile: req.logFile };
-    const io: CreateIo = { stdout: req.stdout, stderr: req.stderr };
+    // Everything comes from the monitor's own roots and the container's
+    // state (recorded by root under the private root), nothing from the request.
+    const s = await this.ctx.store.load(req.ns, req.id);
+    const launch = launchPaths(this.ctx, s);
+    const imagePath = s.op?.imagePath;
+    if (req.op === "restore" && (s.op?.name !== "restore" || imagePath === undefined)) {
+      throw new RuntimeError(`restore "${req.id}": no restore recorded in its state`);
+    }
+    const runtime = new OciRuntime(launch.runtime, this.#runner);
+    const target = { root: launch.runtimeRoot, id: req.id, logFile: launch.logFile };
+    const io: CreateIo = { stdout: launch.stdout, stderr: launch.stderr };
     const k = key(req.ns, req.id);
     // A terminal's master arrives on a console socket of the monitor's own
     // (in its 0700 directory); a stdin pipe's writing end stays here.
@@ -346,13 +442,13 @@ class Monitor {
     if (req.stdin === true && req.terminal !== true) io.onStdin = (w) => (stdin = w);
     let master: number | null = null;
     try {
-      await Deno.remove(req.pidFile).catch(() => {});
+      await Deno.remove(launch.pidFile).catch(() => {});
       if (req.op === "restore") {
-        await runtime.restore(target, req.bundle, req.imagePath, req.pidFile, io);
+        await runtime.restore(target, launch.bundle, imagePath!, launch.pidFile, io);
       } else if (req.start === true) {
-        await runtime.run(target, req.bundle, req.pidFile, io);
+        await runtime.run(target, launch.bundle, launch.pidFile, io);
       } else {
-        await runtime.create(target, req.bundle, req.pidFile, io);
+        await runtime.create(target, launch.bundle, launch.pidFile, io);
       }
       if (consoleSocket !== null) master = consoleSocket.receive();
     } catch (err) {
@@ -365,7 +461,7 @@ class Monitor {
     const logs = logFiles(this.ctx.paths.workDir(req.ns, req.id));
     if (master !== null) holder!.holdTerminal(k, master, logs.stdout);
     if (stdin !== null) holder!.holdPipe(k, stdin);
-    const pid = Number((await Deno.readTextFile(req.pidFile)).trim());
+    const pid = Number((await Deno.readTextFile(launch.pidFile)).trim());
     const startTime = startTimeOf(pid);
     if (this.#reaper.watch(req.ns, req.id, pid, startTime) === null) {
       throw new RuntimeError(`${key(req.ns, req.id)}: pid ${pid} is not the container's init`);
@@ -386,13 +482,24 @@ class Monitor {
     // A stdin pipe no client took ends with its container (a terminal ends by itself).
     this.#terminals?.releasePipe(k);
     this.#active++;
-    this.#exits.record(w, exitCode, observed)
-      .catch((err) => this.log(`recording exit of ${w.ns}/${w.id}: ${messageOf(err)}`))
-      .finally(() => {
+    // A real exit code is never dropped: a failed save (a full disk, a
+    // busy lock) is retried, with back-off, until it is recorded; the
+    // monitor stays up meanwhile and its waiters wait.
+    const attempt = (delay: number) => {
+      this.#exits.record(w, exitCode, observed).then(() => {
         for (const resolve of w.waiters) resolve(exitCode);
         this.#active--;
         this.#checkIdle();
+      }, (err) => {
+        this.log(
+          `recording exit ${exitCode} of ${w.ns}/${w.id} failed (retry in ${delay} ms): ${
+            messageOf(err)
+          }`,
+        );
+        after(delay, () => attempt(Math.min(delay * 2, RECORD_RETRY_MAX_MS)));
       });
+    };
+    attempt(RECORD_RETRY_MS);
   }
 
   /** Drops start-up pages once things are quiet (see memory_trim.ts). */

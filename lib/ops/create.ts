@@ -16,7 +16,7 @@ import {
   removeAtomically,
   rootfsDir,
 } from "../container/bundle.ts";
-import { opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
+import { launchPaths, opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
 import { crashPoint } from "../container/crash.ts";
 import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
@@ -327,13 +327,18 @@ async function createLocked(
     // The state names the attachment before it exists: a crash from here
     // on leaves an interrupted create, whose rollback tears it down.
     await setUpNetwork(ctx, state, prepared.net);
-    const launch = launchRequest(ctx, state);
+    const launch = launchPaths(ctx, state);
     ctx.runtime.traceDelegated(
       runtimeTarget(ctx, state),
       launchArgs(req.id, launch.bundle, launch.pidFile, start),
     );
     const stdin = req.stdin === true && req.terminal !== true ? { stdin: true } : {};
-    const reply = await monitorRequest(ctx, { op: "create", start, ...launch, ...stdin });
+    const reply = await monitorRequest(ctx, {
+      op: "create",
+      start,
+      ...launchRequest(state),
+      ...stdin,
+    });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "create:runtime");

@@ -92,7 +92,7 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
     }
   }
   crashPoint(ctx.crashAt, "delete:killed");
-  await runtimeDelete(ctx, target);
+  await runtimeDelete(ctx, s.namespace, target);
   crashPoint(ctx.crashAt, "delete:runtime");
   // While its namespace still exists (see lib/network/attach.ts).
   await tearDownNetwork(ctx, s);
@@ -166,15 +166,9 @@ async function killThroughMonitor(
  * `runtime delete --force`, run by the root's monitor when one runs (see
  * `RuntimeDeleteRequest`), else by this process.
  */
-async function runtimeDelete(ctx: Context, target: RuntimeTarget): Promise<void> {
+async function runtimeDelete(ctx: Context, ns: string, target: RuntimeTarget): Promise<void> {
   if (ctx.useMonitor) {
-    const reply = await monitorRequestIfRunning(ctx, {
-      op: "delete",
-      runtime: ctx.runtime.binary,
-      runtimeRoot: target.root,
-      id: target.id,
-      logFile: target.logFile,
-    });
+    const reply = await monitorRequestIfRunning(ctx, { op: "delete", ns, id: target.id });
     if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
     if (reply !== null && reply.ok) return;
     if (reply !== null && reply.kind !== "retry") throw replyError(reply);
@@ -217,7 +211,7 @@ export async function deleteContainer(
  */
 async function deleteUnreadableLocked(ctx: Context, ns: string, id: string): Promise<void> {
   const target = runtimeTarget(ctx, { namespace: ns, id });
-  await runtimeDelete(ctx, target);
+  await runtimeDelete(ctx, ns, target);
   const bundle = ctx.paths.bundleDir(ns, id);
   await unmountAll(bundle);
   await removeAtomically(bundle);

@@ -119,7 +119,7 @@ export async function restartContainer(
     const reply = await monitorRequest(ctx, {
       op: "create",
       start: true,
-      ...launchRequest(ctx, s),
+      ...launchRequest(s),
     });
     if (reply === null) throw new RuntimeError(`restart "${id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);

@@ -33,7 +33,11 @@ export async function waitExit(
 ): Promise<WaitOutcome> {
   let lastReply: number | null = null;
   let init = known;
-  for (;;) {
+  // Back-off while the monitor has an exit that the state does not show
+  // yet (its save is being retried, e.g. on a full disk) or is restarting:
+  // none before the first reload, then 10 ms doubling to 1 s: a wait never spins.
+  for (let round = 0;; round++) {
+    if (round > 1) await ctx.clock.sleep(Math.min(10 * 2 ** (round - 2), 1000));
     const loaded = await ctx.store.tryLoad(ns, id);
     if (loaded === null) {
       if (lastReply === null && init.pid !== null) {
@@ -47,11 +51,10 @@ export async function waitExit(
     if (s.status === "stopped") return { exitCode: s.exitCode ?? 255, removed: false };
     init = { pid: s.pid, startTime: s.pidStartTime };
     const reply = await monitorRequest(ctx, { op: "wait", ns, id, ...init });
-    if (reply?.ok && reply.exitCode !== undefined) {
-      lastReply = reply.exitCode;
-      continue; // reload: the state holds the code that counts
-    }
-    // The monitor died meanwhile: the next request starts a new one.
-    await ctx.clock.sleep(50);
+    // Reload either way: the state holds the code that counts. If the
+    // monitor replied with an exit, or died (the next request starts a new
+    // one), and the state still says live, back off before asking again.
+    if (reply?.ok && reply.exitCode !== undefined) lastReply = reply.exitCode;
+    if (reply?.ok && reply.pending === true) round = 0; // a slice ended: ask again at once
   }
 }

@@ -21,12 +21,13 @@
 import { POLLIN, POLLOUT, type TerminalLibc } from "./ffi.ts";
 import { decodeResize, FRAME, FrameReader } from "./frames.ts";
 import { Poller } from "./poller.ts";
+import type { StreamConn } from "../host/unix_server.ts";
 
 /** Output a slow client may have pending before it is disconnected. */
 export const CLIENT_BACKLOG = 1 << 20;
 
 interface Client {
-  conn: Deno.Conn;
+  conn: StreamConn;
   pending: number;
   chain: Promise<void>;
   closed: boolean;
@@ -127,7 +128,7 @@ export class TerminalHolder {
    * the terminal (or pipe) ends. `rest` are bytes the client already sent.
    * Throws {@linkcode AttachRefused} when nothing is held for `key`.
    */
-  async attach(key: string, conn: Deno.Conn, rest: Uint8Array): Promise<void> {
+  async attach(key: string, conn: StreamConn, rest: Uint8Array): Promise<void> {
     const h = this.#held.get(key);
     if (h === undefined) throw new AttachRefused("no terminal is held for it");
     if (h.kind === "pipe") {
@@ -171,7 +172,7 @@ export class TerminalHolder {
 
   /** Reads frames from `conn` until it ends, `handle` returns false, or an error. */
   async #readFrames(
-    conn: Deno.Conn,
+    conn: StreamConn,
     rest: Uint8Array,
     handle: (type: number, payload: Uint8Array) => Promise<boolean>,
   ): Promise<void> {

@@ -119,7 +119,7 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     const traced = r.stderr.split("\n").filter((l) => l.startsWith("+ "));
     assertEquals(traced.length, 1, r.stderr);
     assertTrue(
-      /^\+ \[monitor\] runc .* run --detach --bundle \S+ --pid-file \S+ r1$/.test(traced[0]!),
+      /^\+ \[monitor\] \/\S*runc .* run --detach --bundle \S+ --pid-file \S+ r1$/.test(traced[0]!),
     );
     const s = await stateOf(roots, "r1");
     assertEquals(s.status, "running");
@@ -416,9 +416,10 @@ Deno.test("exec -d returns at once; kill --all reaches every process; --debug ad
     const traced = await berth(roots, ["--debug", "delete", "x1"]);
     assertEquals(traced.code, 0);
     assertTrue(
-      /^\+ (\[monitor\] )?runc --root \S+ --log \S+ --log-format json delete --force x1$/m.test(
-        traced.stderr,
-      ),
+      /^\+ (\[monitor\] )?\/\S*runc --root \S+ --log \S+ --log-format json delete --force x1$/m
+        .test(
+          traced.stderr,
+        ),
       traced.stderr,
     );
   });

@@ -9,6 +9,7 @@ import {
   berthOk,
   eventually,
   leftovers,
+  monitorPids,
   mountsUnder,
   type Roots,
   stateOf,
@@ -453,5 +454,274 @@ Deno.test("13: exec keeps config env keys named like Object.prototype members", 
     assertEquals(r.code, 0, r.stderr);
     const env = r.stdout.split("\n");
     assertTrue(env.includes("constructor=1") && env.includes("toString=2"), r.stdout);
+  });
+});
+
+Deno.test("10: a relative --runtime is resolved in the CLI; the monitor gets a clean environment", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const dir = dirname(roots.root);
+    const which = await new Deno.Command("sh", { args: ["-c", "command -v runc"] }).output();
+    await Deno.symlink(decoder.decode(which.stdout).trim(), join(dir, "myrunc"));
+    const [exe, ...pre] = berthArgv();
+    const r = await new Deno.Command(exe!, {
+      args: [
+        ...pre,
+        "--runtime",
+        "./myrunc",
+        "run",
+        "-d",
+        "--rootfs",
+        rootfs,
+        "c1",
+        "--",
+        "sleep",
+        "100",
+      ],
+      cwd: dir,
+      env: {
+        ...roots.env,
+        PATH: `${dir}/evil-bin:${Deno.env.get("PATH")}`,
+        SECRET_TOKEN: "s3cret",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(r.code, 0, decoder.decode(r.stderr));
+    assertEquals((await stateOf(roots, "c1")).runtime, join(dir, "myrunc"));
+    const [pid] = await monitorPids(roots);
+    assertTrue(pid !== undefined, "no monitor");
+    const env = (await Deno.readTextFile(`/proc/${pid}/environ`)).split("\0");
+    assertTrue(!env.some((e) => e.startsWith("SECRET_TOKEN=")), "the monitor got the CLI's secret");
+    assertEquals(
+      env.find((e) => e.startsWith("PATH=")),
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    );
+    // The monitor runs the runtime by its absolute path, from any directory.
+    await berthOk(roots, ["delete", "-f", "c1"]);
+  });
+});
+
+/** utime + stime of `pid` in clock ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+Deno.test("5: an exit recorded on a full disk is retried until saved; wait does not spin", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await Deno.mkdir(roots.root, { recursive: true, mode: 0o700 });
+    const m = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", roots.root],
+    }).output();
+    assertEquals(m.code, 0);
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--rootfs",
+      rootfs,
+      "c1",
+      "--",
+      "sh",
+      "-c",
+      "sleep 2; exit 7",
+    ]);
+    // Fill the root's filesystem: saving the exit fails with ENOSPC.
+    const filler = join(roots.root, "filler");
+    await new Deno.Command("dd", { args: ["if=/dev/zero", `of=${filler}`, "bs=64k"] }).output();
+    const [exe, ...pre] = berthArgv();
+    const waiter = new Deno.Command(exe!, {
+      args: [...pre, "wait", "c1"],
+      env: roots.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const log = join(roots.dataRoot, "monitor.log");
+    await eventually(
+      async () => {
+        try {
+          return /default\/c1.*No space left on device/.test(await Deno.readTextFile(log));
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "a failed save of the exit",
+    );
+    // The state still says running; wait backs off instead of spinning.
+    assertEquals((await stateOf(roots, "c1")).status, "running");
+    const before = await cpuTicks(waiter.pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const used = (await cpuTicks(waiter.pid)) - before;
+    assertTrue(used < 40, `wait used ${used} ticks of CPU in 2 s`);
+    // Space again: the real code is saved, not a synthetic 255.
+    await Deno.remove(filler);
+    const out = await waiter.output();
+    assertEquals(decoder.decode(out.stdout), "7\n", decoder.decode(out.stderr));
+    const s = await stateOf(roots, "c1");
+    assertEquals([s.status, s.exitCode], ["stopped", 7]);
+  });
+});
+
+/** Sends one line as uid 65534 (perl, core modules); prints REPLY … or NOREPLY. */
+function nobodyRequest(sock: string, line: string): Promise<{ code: number; out: string }> {
+  const perl =
+    `use IO::Socket::UNIX; $SIG{PIPE} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or ` +
+    `do { print "NOCONNECT $!\\n"; exit 0 }; print $s $ARGV[1] . "\\n"; my $r = <$s>; ` +
+    `print defined $r ? "REPLY $r" : "NOREPLY\\n";`;
+  return asNobody(`exec perl -e '${perl}' '${sock}' '${line}'`);
+}
+
+Deno.test({
+  name: "2: the monitor answers only root (SO_PEERCRED), and never runs a runtime from a request",
+  ignore: !hasSetpriv,
+  fn: async () => {
+    await withRoots(async (roots, rootfs) => {
+      await openParent(roots);
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "100"]);
+      const sock = join(roots.root, "monitor.sock");
+      assertEquals((await Deno.stat(sock)).mode! & 0o077, 0);
+      // Open the way to the socket as a wrong umask or chmod once did: the
+      // kernel lets uid 65534 connect, the monitor must still refuse it.
+      await Deno.chmod(roots.root, 0o711);
+      await Deno.chmod(sock, 0o777);
+      const r = await nobodyRequest(sock, '{"op":"ping"}');
+      assertTrue(!r.out.includes("REPLY {"), `uid 65534 got an answer: ${r.out}`);
+      assertTrue(
+        (await Deno.readTextFile(join(roots.dataRoot, "monitor.log"))).includes(
+          "refused a connection from uid 65534",
+        ),
+      );
+      await Deno.chmod(roots.root, 0o700);
+      // Root's own request naming a runtime and paths: none of them is used.
+      const dir = dirname(roots.root);
+      const evil = join(dir, "evil.sh");
+      await Deno.writeTextFile(evil, `#!/bin/sh\ntouch ${dir}/pwned\n`);
+      await Deno.chmod(evil, 0o755);
+      const conn = await Deno.connect({ transport: "unix", path: sock });
+      await conn.write(
+        new TextEncoder().encode(
+          JSON.stringify({
+            op: "delete",
+            ns: "default",
+            id: "ghost",
+            runtime: evil,
+            runtimeRoot: dir,
+            logFile: join(dir, "log"),
+          }) + "\n",
+        ),
+      );
+      const buf = new Uint8Array(4096);
+      await conn.read(buf);
+      conn.close();
+      await assertRejectsNotFound(join(dir, "pwned"));
+      assertEquals((await stateOf(roots, "c1")).status, "running");
+    });
+  },
+});
+
+async function assertRejectsNotFound(path: string): Promise<void> {
+  try {
+    await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  throw new Error(`${path} exists`);
+}
+
+Deno.test("4: the monitor survives EMFILE, drops idle and excess connections", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "100"]);
+    const [pid] = await monitorPids(roots);
+    assertTrue(pid !== undefined, "no monitor");
+    const lim = await new Deno.Command("prlimit", {
+      args: [`--pid=${pid}`, "--nofile=64:4096"],
+    }).output();
+    assertEquals(lim.code, 0);
+    const sock = join(roots.root, "monitor.sock");
+    const conns: Deno.UnixConn[] = [];
+    for (let i = 0; i < 100; i++) conns.push(await Deno.connect({ transport: "unix", path: sock }));
+    try {
+      // The monitor ran out of descriptors (accept fails with EMFILE; even
+      // its log cannot be opened then).
+      await eventually(
+        () => [...Deno.readDirSync(`/proc/${pid}/fd`)].length >= 63,
+        10_000,
+        "the monitor's descriptor limit",
+      );
+      // Idle connections are closed by the monitor after its read deadline.
+      const buf = new Uint8Array(16);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([
+        conns[0]!.read(buf).catch(() => null),
+        new Promise((r) => (timer = setTimeout(() => r("still open"), 15_000))),
+      ]);
+      clearTimeout(timer);
+      assertEquals(ended, null, "an idle connection was kept open");
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed by the monitor */ }
+      }
+    }
+    // Accept ran into EMFILE meanwhile; it must serve again.
+    const r = await berth(roots, ["run", "-d", "--rootfs", rootfs, "c2", "--", "sleep", "100"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals((await stateOf(roots, "c2")).status, "running");
+    // Past the cap, a connection is closed at once (unserved), not held.
+    await new Deno.Command("prlimit", { args: [`--pid=${pid}`, "--nofile=4096:4096"] }).output();
+    const many: Deno.UnixConn[] = [];
+    for (let i = 0; i < 300; i++) many.push(await Deno.connect({ transport: "unix", path: sock }));
+    try {
+      const timers: ReturnType<typeof setTimeout>[] = [];
+      const closedSoon = await Promise.all(many.map((c) =>
+        Promise.race([
+          c.read(new Uint8Array(16)).then(() => true, () => true),
+          new Promise<boolean>((res) => timers.push(setTimeout(() => res(false), 2_000))),
+        ])
+      ));
+      for (const t of timers) clearTimeout(t);
+      assertTrue(closedSoon.filter((x) => x).length >= 300 - 256, "no connection cap");
+    } finally {
+      for (const c of many) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+    }
+  });
+});
+
+Deno.test("4: with the monitor SIGSTOPped, wait and delete -f fail after their timeout", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "100"]);
+    const [pid] = await monitorPids(roots);
+    assertTrue(pid !== undefined, "no monitor");
+    Deno.kill(pid!, "SIGSTOP");
+    try {
+      const run = async (args: string[]) => {
+        const [exe, ...pre] = berthArgv();
+        const child = new Deno.Command(exe!, {
+          args: [...pre, ...args],
+          env: roots.env,
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        const out = await child.output();
+        clearTimeout(timer);
+        return { code: out.code, stderr: decoder.decode(out.stderr) };
+      };
+      const started = Date.now();
+      const [w, d] = await Promise.all([run(["wait", "c1"]), run(["delete", "-f", "c1"])]);
+      assertEquals(w.code, 1, w.stderr);
+      assertTrue(w.stderr.includes("the berth monitor did not answer within"), w.stderr);
+      assertEquals(d.code, 1, d.stderr);
+      assertTrue(Date.now() - started < 50_000);
+    } finally {
+      Deno.kill(pid!, "SIGCONT");
+    }
   });
 });

@@ -159,7 +159,7 @@ async function restoreLocked(ctx: Context, s: ContainerState, imagePath: string)
   try {
     // A container stopped after a --leave-running checkpoint is still known to the runtime.
     await ctx.runtime.delete(target, true);
-    const reply = await monitorRequest(ctx, { op: "restore", ...launchRequest(ctx, s), imagePath });
+    const reply = await monitorRequest(ctx, { op: "restore", ...launchRequest(s) });
     if (reply === null) throw new RuntimeError(`restore "${s.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "restore:runtime");
