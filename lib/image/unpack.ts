@@ -120,6 +120,8 @@ export async function unpackLayer(
   const opaques: string[] = [];
   const absLinks: [string, string][] = [];
   const skipped: string[] = [];
+  // setuid/setgid/sticky files: chown after the write clears those bits, so they are set last.
+  const special: [string, number][] = [];
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
   const u = new tar.Unpack({
@@ -145,6 +147,9 @@ export async function unpackLayer(
         return false;
       }
       const e = entry as Tar.ReadEntry;
+      if (e.type === "File" && typeof e.mode === "number" && (e.mode & 0o7000) !== 0) {
+        special.push([rel, e.mode & 0o7777]);
+      }
       if (
         e.type === "SymbolicLink" && typeof e.linkpath === "string" && e.linkpath.startsWith("/")
       ) {
@@ -196,6 +201,15 @@ export async function unpackLayer(
     }
     Deno.removeSync(p);
     Deno.symlinkSync(target, p);
+  }
+  for (const [rel, mode] of special) {
+    const { dir: parent, base } = split(rel);
+    const at = safeDir(dir, parent);
+    if (at === null) continue;
+    const p = join(at, base);
+    try {
+      if (Deno.lstatSync(p).isFile) Deno.chmodSync(p, mode);
+    } catch { /* skipped by node-tar */ }
   }
   for (const rel of opaques) {
     const at = safeDir(dir, rel);

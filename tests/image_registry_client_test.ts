@@ -1,0 +1,98 @@
+// The registry client against an injected transport: the token flow,
+// Basic auth, retries of 5xx and network failures, and clear errors.
+
+import { parseChallenge, RegistryClient, type Transport } from "../lib/image/registry.ts";
+import { parseReference } from "../lib/image/reference.ts";
+import { RuntimeError } from "../lib/host/errors.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
+
+const ref = parseReference("127.0.0.1:5000/app:1");
+
+Deno.test("WWW-Authenticate challenges are parsed", () => {
+  assertEquals(
+    parseChallenge('Bearer realm="https://auth.io/token",service="reg",scope="repository:a:pull"'),
+    {
+      scheme: "bearer",
+      params: { realm: "https://auth.io/token", service: "reg", scope: "repository:a:pull" },
+    },
+  );
+  assertEquals(parseChallenge('Basic realm="x"').scheme, "basic");
+});
+
+Deno.test("a 401 gets a Bearer token (with the credentials) and the request is retried with it", async () => {
+  const seen: string[] = [];
+  const transport: Transport = (req) => {
+    const url = new URL(req.url);
+    seen.push(`${url.pathname}${url.search} ${req.headers.get("authorization") ?? "-"}`);
+    if (url.pathname === "/token") return Promise.resolve(Response.json({ token: "T" }));
+    if (req.headers.get("authorization") !== "Bearer T") {
+      return Promise.resolve(
+        new Response("", {
+          status: 401,
+          headers: { "www-authenticate": 'Bearer realm="http://127.0.0.1:5001/token",service="s"' },
+        }),
+      );
+    }
+    return Promise.resolve(
+      new Response('{"schemaVersion":2}', { headers: { "content-type": "x/y" } }),
+    );
+  };
+  const c = new RegistryClient(ref, { transport, credentials: { username: "u", password: "p" } });
+  const m = await c.manifest("1");
+  assertEquals(new TextDecoder().decode(m.bytes), '{"schemaVersion":2}');
+  assertEquals(seen, [
+    "/v2/app/manifests/1 -",
+    `/token?service=s&scope=repository%3Aapp%3Apull Basic ${btoa("u:p")}`,
+    "/v2/app/manifests/1 Bearer T",
+  ]);
+});
+
+Deno.test("Basic challenges use the stored credentials; none stored is a clear error", async () => {
+  const transport: Transport = (req) =>
+    Promise.resolve(
+      req.headers.get("authorization") === `Basic ${btoa("u:p")}`
+        ? new Response("{}")
+        : new Response("", { status: 401, headers: { "www-authenticate": 'Basic realm="r"' } }),
+    );
+  await new RegistryClient(ref, { transport, credentials: { username: "u", password: "p" } })
+    .ping();
+  await assertRejects(
+    () => new RegistryClient(ref, { transport }).ping(),
+    RuntimeError,
+    "berth login",
+  );
+});
+
+Deno.test("5xx and network failures are retried with back-off, then a one-line error", async () => {
+  let calls = 0;
+  const flaky: Transport = () => {
+    calls++;
+    if (calls === 1) return Promise.reject(new TypeError("connection refused"));
+    if (calls === 2) return Promise.resolve(new Response("", { status: 503 }));
+    return Promise.resolve(new Response("{}"));
+  };
+  await new RegistryClient(ref, { transport: flaky, tries: 3 }).ping();
+  assertEquals(calls, 3);
+  const down: Transport = () => Promise.reject(new TypeError("connection refused"));
+  await assertRejects(
+    () => new RegistryClient(ref, { transport: down, tries: 2 }).ping(),
+    RuntimeError,
+    "cannot reach registry 127.0.0.1:5000",
+  );
+  const missing: Transport = () => Promise.resolve(new Response("", { status: 404 }));
+  await assertRejects(
+    () => new RegistryClient(ref, { transport: missing }).manifest("nope"),
+    RuntimeError,
+    "manifest unknown",
+  );
+});
+
+Deno.test("loopback registries are plain HTTP, others HTTPS, docker.io is registry-1", () => {
+  assertEquals(new RegistryClient(ref).base, "http://127.0.0.1:5000");
+  assertEquals(new RegistryClient(parseReference("ghcr.io/a/b")).base, "https://ghcr.io");
+  assertEquals(new RegistryClient(parseReference("busybox")).base, "https://registry-1.docker.io");
+  assertEquals(
+    new RegistryClient(parseReference("ghcr.io/a/b"), { insecure: true }).base,
+    "http://ghcr.io",
+  );
+});

@@ -1,0 +1,102 @@
+// The image store's records: names move between images, rmi is refused
+// while a container uses an image, and prune removes exactly what nothing
+// references (never a layer a kept image lists or a pull holds locked).
+
+import { join } from "../lib/_std/path.ts";
+import { WrongState } from "../lib/host/errors.ts";
+import { FileLock } from "../lib/host/lock.ts";
+import { type ImageRecord, ImageStore } from "../lib/image/store.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
+
+const d = (c: string) => `sha256:${c.repeat(64)}`;
+
+function layer(store: ImageStore, c: string) {
+  Deno.mkdirSync(store.layerDir(d(c)), { recursive: true });
+  return {
+    diffId: d(c),
+    digest: d(c),
+    size: 1,
+    mediaType: "application/vnd.oci.image.layer.v1.tar",
+  };
+}
+
+function record(store: ImageStore, id: string, names: string[], layers: string[]): ImageRecord {
+  return {
+    id: d(id),
+    manifestDigest: d(id === "a" ? "m" : "n"),
+    names,
+    layers: layers.map((l) => layer(store, l)),
+    created: null,
+    size: 1,
+  };
+}
+
+async function withStore(fn: (s: ImageStore) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "berth-store-" });
+  try {
+    const s = new ImageStore(join(dir, "image"));
+    s.init();
+    await fn(s);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const never = () => Promise.resolve(false);
+const layerNames = (s: ImageStore) =>
+  [...Deno.readDirSync(join(s.dir, "layers"))].map((e) => e.name).sort();
+
+Deno.test("a name belongs to one image: adding or tagging moves it", async () => {
+  await withStore(async (s) => {
+    await s.add(record(s, "a", ["r.io/x:1"], ["1"]));
+    await s.add(record(s, "b", ["r.io/x:1"], ["1", "2"]));
+    assertEquals(s.get("r.io/x:1").id, d("b"));
+    assertEquals(s.find(d("a"))!.names, []);
+    await s.tag(d("a").slice(7, 19), "r.io/x:1");
+    assertEquals(s.get("r.io/x:1").id, d("a"));
+    assertEquals(s.find("r.io/x"), null, "r.io/x is r.io/x:latest, which nothing is named");
+  });
+});
+
+Deno.test("rmi is refused while a container uses the image (checked for all names first); -f untags", async () => {
+  await withStore(async (s) => {
+    await s.add(record(s, "a", ["r.io/x:1", "r.io/x:2"], ["1"]));
+    await s.takeUse("default", "c1", d("a"));
+    await assertRejects(
+      () => s.remove(["r.io/x:1", "r.io/x:2"], false, never),
+      WrongState,
+      "default/c1",
+    );
+    assertEquals(
+      s.get(d("a")).names,
+      ["r.io/x:1", "r.io/x:2"],
+      "nothing untagged by a refused rmi",
+    );
+    await s.remove(["r.io/x:1"], false, never); // one name left: fine
+    assertEquals(await s.remove(["r.io/x:2"], true, never), ["Untagged: r.io/x:2"]);
+    await s.prune(never);
+    assertEquals(layerNames(s), ["1".repeat(64)], "used: kept");
+    await s.prune(() => Promise.resolve(true)); // the container is gone
+    assertEquals(layerNames(s), []);
+    assertEquals(s.list(), []);
+  });
+});
+
+Deno.test("prune keeps layers of kept images and layers a pull holds locked", async () => {
+  await withStore(async (s) => {
+    await s.add(record(s, "a", ["r.io/x:1"], ["1", "2"]));
+    layer(s, "3"); // committed by a pull that holds its lock
+    layer(s, "4"); // left by a pull that died
+    const lock = await FileLock.acquire(s.layerLock(d("3")), "layer");
+    try {
+      const removed = await s.prune(never);
+      assertEquals(removed, [`layer ${d("4")}`]);
+      assertEquals(layerNames(s), ["1", "2", "3"].map((c) => c.repeat(64)));
+    } finally {
+      lock.release();
+    }
+    await s.remove(["r.io/x:1"], false, never);
+    await s.prune(never);
+    assertEquals(layerNames(s), []);
+  });
+});
