@@ -107,6 +107,10 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
   request?: CreateArgs;
   /** The limits in force: as created, then as `update` changed them (absent: none). */
   limits?: Limits;
+  /** The health check (absent: none); its verdict is `health`. */
+  healthcheck?: HealthConfig;
+  /** Cap of each log file in bytes (absent: the default, 10 MiB). */
+  logMaxSize?: number;
   /** It has a terminal (`-t`), whose master the monitor holds; `attach` connects to it. */
   terminal?: boolean;
   /** Its network attachment (lib/network): the record's token and the published ports. */
@@ -121,6 +125,19 @@ export interface Limits {
   cpus?: number;
   /** Most tasks at once; -1: unlimited. */
   pidsLimit?: number;
+}
+
+/** A health check (`--health-*`), run by the monitor through the runtime's `exec`. */
+export interface HealthConfig {
+  /** Run as `sh -c CMD` in the container; exit 0 is healthy. */
+  cmd: string;
+  intervalMs: number;
+  /** A check still running after this long is killed and counts as failed. */
+  timeoutMs: number;
+  /** Consecutive failures that make it unhealthy. */
+  retries: number;
+  /** Failures in this first stretch after a start do not count (while still starting). */
+  startPeriodMs: number;
 }
 
 /** `--restart` policies. */
@@ -157,6 +174,10 @@ export interface CreateArgs {
   image?: string | null;
   /** `--pull` policy with `--image`. */
   pull?: "missing" | "always" | "never";
+  /** `--health-*` (absent: none). */
+  healthcheck?: HealthConfig;
+  /** `--log-max-size` in bytes (absent: the default, 10 MiB). */
+  logMaxSize?: number;
 }
 
 /** The printed projection of a state. */

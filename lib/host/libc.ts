@@ -32,6 +32,8 @@ export const EBUSY = 16;
 export const ENOTDIR = 20;
 /** EINVAL: invalid argument. */
 export const EINVAL = 22;
+/** EOPNOTSUPP: operation not supported (e.g. fallocate modes a file system lacks). */
+export const EOPNOTSUPP = 95;
 
 /** Names of the errno values berth reacts to. */
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
@@ -41,6 +43,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   [EBUSY]: "device or resource busy (EBUSY)",
   [ENOTDIR]: "not a directory (ENOTDIR)",
   [EINVAL]: "invalid argument (EINVAL)",
+  [EOPNOTSUPP]: "operation not supported (EOPNOTSUPP)",
 };
 
 /** The libc surface berth uses. */
@@ -61,7 +64,18 @@ export interface Libc {
   disarmInspectorSignal(): void;
   /** madvise(2) on [start, start+length). */
   madvise(start: bigint, length: bigint, advice: number): void;
+  /**
+   * fallocate(2) FALLOC_FL_COLLAPSE_RANGE on [offset, offset+length) of the
+   * file at `path`: the bytes go and the rest moves down, in place (same
+   * inode; O_APPEND writers go on at the new end). Both must be multiples of
+   * the file system's block size, and the range must end before EOF.
+   * ErrnoError EOPNOTSUPP (95) where the file system cannot do it.
+   */
+  collapseRange(path: string, offset: number, length: number): void;
 }
+
+/** fallocate(2) mode: remove a range and close the gap. */
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
 
 /** MADV_DONTNEED for {@linkcode Libc.madvise}. */
 export const MADV_DONTNEED = 4;
@@ -97,6 +111,12 @@ const GROUPS = {
   memory: {
     ...ERRNO,
     madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  },
+  file: {
+    ...ERRNO,
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
   },
 } as const;
 
@@ -167,7 +187,22 @@ class RealLibc implements Libc {
     const r = this.#sym("memory").madvise(Deno.UnsafePointer.create(start), length, advice);
     if (r !== 0) throw new ErrnoError("madvise", this.#errno("memory"));
   }
+
+  collapseRange(path: string, offset: number, length: number): void {
+    const f = this.#sym("file");
+    const fd = f.open(cstr(path), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw new ErrnoError(`open ${path}`, this.#errno("file"));
+    try {
+      const r = f.fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, BigInt(offset), BigInt(length));
+      if (r !== 0) throw new ErrnoError(`fallocate ${path}`, this.#errno("file"));
+    } finally {
+      f.close(fd);
+    }
+  }
 }
+
+const O_WRONLY = 0o1;
+const O_CLOEXEC = 0o2000000;
 
 /**
  * Deno installs its SIGUSR1→inspector handler 500 ms after start, through

@@ -1,29 +1,54 @@
 /**
  * Reading a container's log files: all at once, or following them until a
- * stop signal and then draining what is left.
+ * stop signal and then draining what is left. A log opened with
+ * {@linkcode openLog} is read by logical offset, so reading carries on
+ * across trims of its front (see log_trim.ts).
  *
  * @module
  */
 
 import { systemClock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
+import { readDropped, readLogFrom } from "./log_trim.ts";
+
+/** Logs opened by openLog: their path, and the logical offset read so far (null: not yet set). */
+const opened = new WeakMap<Deno.FsFile, { path: string; logical: number | null }>();
 
 /** Copies what `file` holds from its current position to `write`; returns bytes copied. */
 export async function drain(file: Deno.FsFile, write: (b: Uint8Array) => void): Promise<number> {
   const buf = new Uint8Array(65536);
   let total = 0;
-  for (;;) {
-    const n = await file.read(buf);
-    if (n === null || n === 0) return total;
+  const log = opened.get(file);
+  if (log === undefined) {
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null || n === 0) return total;
+      write(buf.subarray(0, n));
+      total += n;
+    }
+  }
+  // Where the caller put the file (its start, or its end) is where reading starts.
+  log.logical ??= readDropped(log.path) + file.seekSync(0, Deno.SeekMode.Current);
+  for (let sinceYield = 0;;) {
+    const { n, next } = readLogFrom(file, log.path, log.logical, buf);
+    log.logical = next;
+    if (n === 0) return total;
     write(buf.subarray(0, n));
     total += n;
+    sinceYield += n;
+    if (sinceYield >= 1 << 20) {
+      sinceYield = 0;
+      await systemClock.sleep(0); // let timers and I/O run under a fast writer
+    }
   }
 }
 
 /** Opens a log file for reading; null when it does not exist. */
 export async function openLog(path: string): Promise<Deno.FsFile | null> {
   try {
-    return await Deno.open(path, { read: true });
+    const file = await Deno.open(path, { read: true });
+    opened.set(file, { path, logical: null });
+    return file;
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;

@@ -382,6 +382,26 @@ export class OciRuntime {
     await this.#call("resume", t, ["resume", t.id]);
   }
 
+  /**
+   * `exec --pid-file P ID ARGV...` with its output discarded (a health
+   * check): resolves to the process's exit code, whatever it is; the
+   * runner kills the runtime after `timeoutMs` (the caller kills the
+   * process in the container first, by the pid file).
+   */
+  async execCheck(
+    t: RuntimeTarget,
+    argv: string[],
+    pidFile: string,
+    timeoutMs: number,
+  ): Promise<number> {
+    const r = await this.#run(this.#argv(t, ["exec", "--pid-file", pidFile, t.id, ...argv]), {
+      stdout: "null",
+      stderr: "null",
+      timeoutMs,
+    });
+    return r.code;
+  }
+
   /** `update FLAGS ID`: changes the resource limits of a live container (see limits/parse.ts). */
   async update(t: RuntimeTarget, flags: string[]): Promise<void> {
     await this.#call("update", t, ["update", ...flags, t.id]);

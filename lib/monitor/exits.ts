@@ -3,7 +3,9 @@
  * exit noticed by the reaper is remembered for late `wait`s, recorded in
  * the container's state under its lock (with the `exit` and `oom` events),
  * and then acted on: an `--rm` container is deleted, a restart policy
- * restarts it after its back-off. OOM and health checks belong here too.
+ * restarts it after its back-off. While a container runs, its logs are kept
+ * under their cap (log_trimmer.ts) and its health check runs (health.ts);
+ * both stop when it exits, without delaying the exit's recording.
  *
  * @module
  */
@@ -20,6 +22,9 @@ import { deleteLocked } from "../ops/delete.ts";
 import { launchRequest } from "./client.ts";
 import type { CreateRequest, MonitorReply } from "./protocol.ts";
 import { key, type Watch } from "./reaper.ts";
+import { oomKills } from "../limits/cgroup.ts";
+import { HealthChecks } from "./health.ts";
+import { LogTrimmer } from "./log_trimmer.ts";
 
 /** A run this long resets the restart back-off. */
 const RESTART_RESET_MS = 10_000;
@@ -36,25 +41,6 @@ export function restartDelay(count: number): number {
 export function shouldRestart(s: ContainerState): boolean {
   if (s.restartSuppressed || s.autoRemove || s.status !== "stopped") return false;
   return s.restart === "always" || (s.restart === "on-failure" && s.exitCode !== 0);
-}
-
-/**
- * OOM kills the kernel counted in the container's memory cgroup (v1 or
- * v2; see `Paths.cgroupPath`); 0 when unknown.
- */
-export function oomKills(cgroup: string): number {
-  for (
-    const f of [
-      `/sys/fs/cgroup/memory${cgroup}/memory.oom_control`,
-      `/sys/fs/cgroup${cgroup}/memory.events`,
-    ]
-  ) {
-    try {
-      const m = /^oom_kill (\d+)$/m.exec(Deno.readTextFileSync(f));
-      if (m !== null) return Number(m[1]);
-    } catch { /* not this layout */ }
-  }
-  return 0;
 }
 
 /** What the exits need from the server. */
@@ -74,11 +60,38 @@ export class Exits {
   /** Exits recorded in the last {@linkcode RECENT_MS}, by `ns/id`. */
   readonly #recent = new Map<string, { pid: number; exitCode: number; at: number }>();
 
+  /** Keeps the watched containers' logs under their caps. */
+  readonly #logs: LogTrimmer;
+  /** Runs the watched containers' health checks. */
+  readonly #health: HealthChecks;
+
   constructor(
     readonly ctx: Context,
     readonly runner: ProcessRunner,
     readonly host: ExitsHost,
-  ) {}
+  ) {
+    this.#logs = new LogTrimmer(ctx, (m) => host.log(m));
+    this.#health = new HealthChecks(ctx, runner, (m) => host.log(m));
+  }
+
+  /** A container init is watched: keep its logs bounded, run its health check. */
+  watched(w: Watch): void {
+    this.#logs.add(w.ns, w.id);
+    this.#health.add(w.ns, w.id, w.pid)
+      .catch((err) => this.host.log(`health check of ${key(w.ns, w.id)}: ${messageOf(err)}`));
+  }
+
+  /** Its init exited: no more checks (one under way is ignored), a last trim of its logs. */
+  ended(w: Watch): void {
+    this.#health.remove(w.ns, w.id);
+    this.#logs.remove(w.ns, w.id);
+  }
+
+  /** The monitor is exiting: cancel the timers. */
+  stop(): void {
+    this.#health.stop();
+    this.#logs.stop();
+  }
 
   /** The exit of `k` remembered from the last minute, if any. */
   recent(k: string): { pid: number; exitCode: number } | undefined {
@@ -148,6 +161,7 @@ export class Exits {
         exitCode: null,
         exitedAt: null,
         exitObserved: false,
+        ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
         restartCount: count + 1,
         op: null,
       });

@@ -42,7 +42,7 @@ export interface ReaperHost {
   /** True while a create or restore is under way (see `reapStrays`). */
   creating(): boolean;
   /** A watch was added (the monitor is not idle). */
-  watched(): void;
+  watched(w: Watch): void;
   /** `w` exited with `exitCode` (`observed`: reaped, not a synthetic 255). */
   exited(w: Watch, exitCode: number, observed: boolean): void;
 }
@@ -93,7 +93,7 @@ export class Reaper {
     }
     const w: Watch = { ns, id, pid, startTime, child, waiters: [], reaped: [] };
     this.#watches.set(key(ns, id), w);
-    this.host.watched();
+    this.host.watched(w);
     this.#updatePolling();
     return w;
   }

@@ -134,7 +134,10 @@ class Monitor {
     this.#reaper = new Reaper(ctx, options.pollMs, {
       log: (m) => this.log(m),
       creating: () => this.#creating.size > 0,
-      watched: () => this.#cancelIdle(),
+      watched: (w) => {
+        this.#cancelIdle();
+        this.#exits.watched(w);
+      },
       exited: (w, code, observed) => this.#exited(w, code, observed),
     });
     const inner = ctx.runner;
@@ -478,6 +481,7 @@ class Monitor {
   #exited(w: Watch, exitCode: number, observed: boolean): void {
     const k = key(w.ns, w.id);
     this.#exits.remember(w, exitCode);
+    this.#exits.ended(w);
     for (const resolve of w.reaped) resolve(exitCode);
     // A stdin pipe no client took ends with its container (a terminal ends by itself).
     this.#terminals?.releasePipe(k);
@@ -534,6 +538,7 @@ class Monitor {
     this.#stopping = true;
     this.log("idle: exiting");
     this.#reaper.stop();
+    this.#exits.stop();
     this.#trimTimer?.();
     Deno.removeSignalListener("SIGCHLD", this.#onSigchld);
     try {

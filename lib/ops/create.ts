@@ -284,6 +284,10 @@ async function createLocked(
     ...(req.limits !== undefined && Object.keys(req.limits).length > 0
       ? { limits: req.limits }
       : {}),
+    ...(req.healthcheck !== undefined
+      ? { healthcheck: req.healthcheck, health: "starting" as const }
+      : {}),
+    ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
     ...(req.terminal === true ? { terminal: true } : {}),
     ...recordedNetwork(prepared.net),
     request: {
@@ -299,6 +303,8 @@ async function createLocked(
       ...(req.limits !== undefined ? { limits: req.limits } : {}),
       ...(req.image !== undefined && req.image !== null ? { image: req.image } : {}),
       ...(req.pull !== undefined ? { pull: req.pull } : {}),
+      ...(req.healthcheck !== undefined ? { healthcheck: req.healthcheck } : {}),
+      ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
       securityOpt: (req.securityOpt ?? []).map((o) =>
         o.startsWith("seccomp=") && o !== "seccomp=unconfined"
           ? `seccomp=${resolve(o.slice("seccomp=".length))}`

@@ -132,6 +132,7 @@ export async function restartContainer(
       exitCode: null,
       exitedAt: null,
       exitObserved: false,
+      ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
       op: null,
     });
     await ctx.store.save(s);

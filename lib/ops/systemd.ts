@@ -35,6 +35,13 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (limits.memory !== undefined) args.push("--memory", String(limits.memory));
   if (limits.cpus !== undefined) args.push("--cpus", String(limits.cpus));
   if (limits.pidsLimit !== undefined) args.push("--pids-limit", String(limits.pidsLimit));
+  const h = req.healthcheck;
+  if (h !== undefined) {
+    args.push("--health-cmd", h.cmd, "--health-interval", `${h.intervalMs}ms`);
+    args.push("--health-timeout", `${h.timeoutMs}ms`, "--health-retries", String(h.retries));
+    args.push("--health-start-period", `${h.startPeriodMs}ms`);
+  }
+  if (req.logMaxSize !== undefined) args.push("--log-max-size", String(req.logMaxSize));
   args.push(id);
   if (req.command.length > 0) args.push("--", ...req.command);
   return args;

@@ -18,8 +18,10 @@ import {
 import type { Command } from "../command.ts";
 import { validateId } from "../../container/id.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
-import { parseLimits } from "../../limits/parse.ts";
+import { parseLimits, parseSize } from "../../limits/parse.ts";
+import { type HealthConfig, parseHealth } from "../../health/config.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -113,7 +115,58 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "[IP:]HOSTPORT:PORT[/tcp|udp]",
     help: "forward a host port to the container (CNI portmap; repeatable)",
   },
+  {
+    name: "health-cmd",
+    type: "string",
+    value: "CMD",
+    help: "health check, run by the monitor as sh -c CMD in the container; exit 0 is healthy",
+  },
+  {
+    name: "health-interval",
+    type: "string",
+    value: "D",
+    default: "30s",
+    help: "time between checks (500ms, 30s, 1m30s)",
+  },
+  {
+    name: "health-timeout",
+    type: "string",
+    value: "D",
+    default: "30s",
+    help: "a check running longer is killed and fails",
+  },
+  {
+    name: "health-retries",
+    type: "string",
+    value: "N",
+    default: "3",
+    help: "consecutive failures that make it unhealthy",
+  },
+  {
+    name: "health-start-period",
+    type: "string",
+    value: "D",
+    default: "0s",
+    help: "failures in this first stretch do not count",
+  },
+  {
+    name: "log-max-size",
+    type: "string",
+    value: "SIZE",
+    default: "10m",
+    help: "cap of each log file; the oldest output is dropped from the front",
+  },
 ];
+
+/** `--log-max-size`: a size of at least 16k. */
+export function parseLogMaxSize(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = parseSize(text, "--log-max-size");
+  if (n < MIN_LOG_MAX_SIZE) {
+    throw new InvalidArgument(`--log-max-size "${text}" is below the minimum of 16k`);
+  }
+  return n === DEFAULT_LOG_MAX_SIZE ? undefined : n;
+}
 
 /** Builds a create request from parsed `create`/`run` arguments. */
 export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolean): CreateRequest {
@@ -142,6 +195,23 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     network: str(p.values, "network") ?? null,
     publish: strs(p.values, "publish"),
     ...imageOf(p),
+    ...optionalFields(p),
+  };
+}
+
+/** The health check and log cap, present only when given. */
+function optionalFields(p: ParsedArgs): { healthcheck?: HealthConfig; logMaxSize?: number } {
+  const health = parseHealth({
+    cmd: str(p.values, "health-cmd"),
+    interval: str(p.values, "health-interval"),
+    timeout: str(p.values, "health-timeout"),
+    retries: str(p.values, "health-retries"),
+    startPeriod: str(p.values, "health-start-period"),
+  });
+  const logMaxSize = parseLogMaxSize(str(p.values, "log-max-size"));
+  return {
+    ...(health === null ? {} : { healthcheck: health }),
+    ...(logMaxSize === undefined ? {} : { logMaxSize }),
   };
 }
 

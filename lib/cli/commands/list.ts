@@ -70,7 +70,8 @@ export const listCommand: Command<ListOptions> = {
       const rows = states.map((s) => [
         s.id,
         s.status === "stopped" || s.pid === null ? "-" : String(s.pid),
-        s.status,
+        // A health check's verdict follows the status, as docker shows it: `running (healthy)`.
+        s.health === undefined || s.health === null ? s.status : `${s.status} (${s.health})`,
         s.exitCode === null ? "-" : String(s.exitCode),
         s.createdAt,
       ]);
