@@ -19,7 +19,7 @@ import type { Command } from "../command.ts";
 import { validateId } from "../../container/id.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
 import { parseLimits, parseSize } from "../../limits/parse.ts";
-import { type HealthConfig, parseHealth } from "../../health/config.ts";
+import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 
