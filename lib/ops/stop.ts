@@ -65,8 +65,10 @@ export async function stopContainer(
       return { pid: s.pid, startTime: s.pidStartTime, signalled: 9 };
     }
     const sig = stopSignalOf(s.bundle);
+    const pid = s.pid;
     await ctx.runtime.kill(target, sig).catch((err) => {
-      if (!(err instanceof NotFound)) throw err;
+      // It exited on its own meanwhile ("not running"): its exit is being recorded.
+      if (!(err instanceof NotFound) && liveness(pid, s.pidStartTime) === "alive") throw err;
     });
     return { pid: s.pid, startTime: s.pidStartTime, signalled: sig };
   });
@@ -95,7 +97,8 @@ export async function stopContainer(
 
 async function signal(ctx: Context, s: ContainerState, sig: number): Promise<void> {
   await ctx.runtime.kill(runtimeTarget(ctx, s), sig, sig === 9).catch((err) => {
-    if (!(err instanceof NotFound)) throw err;
+    const gone = s.pid === null || liveness(s.pid, s.pidStartTime) !== "alive";
+    if (!(err instanceof NotFound) && !gone) throw err;
   });
 }
 
