@@ -32,7 +32,6 @@ export type EventType =
   | "checkpoint"
   | "restore"
   | "gc"
-  | "stop"
   | "update"
   | "health_status";
 
