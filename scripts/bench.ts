@@ -16,6 +16,8 @@
 
 import { join } from "../lib/_std/path.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
+import { busyboxLayer, tarOf, writeOciLayout } from "../tests/image_fixture.ts";
+import { haveRegistryTools, push, startRegistry } from "../tests/image_registry.ts";
 
 const quick = Deno.args.includes("--quick");
 const outAt = Deno.args.indexOf("--out");
@@ -595,6 +597,89 @@ for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
     const life = results.lifecycle as { berth: Stat };
     (results as Record<string, unknown>)[tool] = { lifecycle: stat(xs) };
     row(`${tool} lifecycle (berth ÷ ${tool} in the ratio column)`, life.berth, stat(xs), tool);
+  }
+}
+
+// ---- images -------------------------------------------------------------------
+// Against one loopback registry (docker-registry): berth pull vs skopeo copy of
+// an 8-layer image, run --rm --image vs run --rm --rootfs (pulled), images with 100.
+if (!haveRegistryTools()) {
+  rows.push(["images", "skipped: docker-registry or skopeo not installed", "-", "-"]);
+} else {
+  progress("images");
+  const reg = await startRegistry();
+  try {
+    const layout = join(base, "oci");
+    const noise = (n: number) => {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) {
+        crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+      }
+      return out;
+    };
+    const layers = [busyboxLayer(rootfs)];
+    for (let i = 0; i < 7; i++) layers.push(tarOf([{ name: `data${i}`, data: noise(1 << 20) }]));
+    await writeOciLayout(layout, "1", { layers, config: { Cmd: ["true"] } });
+    const ref = `${reg.host}/bench:1`;
+    await push(layout, "1", ref);
+    const pulls = quick ? 3 : 8;
+    const b: number[] = [], k: number[] = [];
+    for (let i = 0; i < pulls; i++) {
+      await berth(["rmi", ref]);
+      await must(berth(["image", "prune"]), "image prune");
+      b.push((await must(berth(["pull", "-q", ref]), "pull")).ms);
+      const dir = join(base, `skopeo-${i}`);
+      k.push(
+        (await must(
+          sh([
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            `docker://${ref}`,
+            `dir:${dir}`,
+          ]),
+          "skopeo copy",
+        )).ms,
+      );
+      await Deno.remove(dir, { recursive: true });
+    }
+    row("pull (8 layers, 8 MB, loopback registry)", stat(b), stat(k), "skopeo copy");
+    const ri: number[] = [], rr: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      ri.push((await must(berth(["run", "--rm", "--image", ref, "bi"]), "run --image")).ms);
+      rr.push(
+        (await must(berth(["run", "--rm", "--rootfs", rootfs, "br", "--", "true"]), "run")).ms,
+      );
+    }
+    row("run --rm --image (pulled) vs run --rm --rootfs", stat(ri), stat(rr), "--rootfs");
+    // 100 images (one shared layer, 100 configs), loaded from one OCI layout.
+    const many = join(base, "oci-many");
+    const one = [tarOf([{ name: "x", data: "x" }])];
+    for (let i = 0; i < 100; i++) {
+      await writeOciLayout(many, `example.com/many:${i}`, {
+        layers: one,
+        config: { Env: [`N=${i}`] },
+      });
+    }
+    await must(berth(["load", "-q", "-i", many]), "load 100 images");
+    const li: number[] = [], bare: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      bare.push((await bareDeno()).ms);
+      li.push((await must(berth(["images"]), "images")).ms);
+    }
+    results.images = {
+      pull: stat(b),
+      skopeoCopy: stat(k),
+      runImage: stat(ri),
+      runRootfs: stat(rr),
+      images100: stat(li),
+      images100OverBareDeno: overBare(li, bare),
+    };
+    row("images (100 images)", stat(li), null);
+    rows.push(["  images − bare `deno run` (paired)", `+${overBare(li, bare)} ms`, "-", "-"]);
+  } finally {
+    await reg.stop();
   }
 }
 

@@ -16,6 +16,8 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { CRASH_POINTS } from "../../lib/container/crash.ts";
 import { startTimeOf } from "../../lib/host/proc.ts";
 import { join } from "node:path";
+import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
+import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
 
 const WORKER = fromFileUrl(new URL("../fixtures/worker.ts", import.meta.url));
 const STAND_IN = fromFileUrl(new URL("../fixtures/criu_stand_in.sh", import.meta.url));
@@ -266,3 +268,61 @@ Deno.test("exec -t killed at exec:terminal: its process is hung up, gc removes t
 async function stateOfRunning(roots: Roots, id: string): Promise<string> {
   return JSON.parse(await berthOk(roots, ["state", id])).status;
 }
+
+Deno.test(
+  "a pull killed at any crash point leaves nothing listed, gc removes its partial downloads; a create --image killed at any point leaves no use of the image",
+  { ignore: !haveRegistryTools(), sanitizeResources: false, sanitizeOps: false },
+  async () => {
+    const roots = await makeRoots();
+    const rootfs = await busyboxRootfs();
+    const reg = await startRegistry();
+    const layout = await Deno.makeTempDir({ prefix: "berth-oci-" });
+    const store = join(roots.dataRoot, "image");
+    const names = (d: string) => {
+      try {
+        return [...Deno.readDirSync(join(store, d))].map((e) => e.name).sort();
+      } catch {
+        return [];
+      }
+    };
+    try {
+      const big = new Uint8Array(3_000_000);
+      for (let i = 0; i < big.length; i += 65536) {
+        crypto.getRandomValues(big.subarray(i, Math.min(big.length, i + 65536)));
+      }
+      const w = await writeOciLayout(layout, "1", {
+        layers: [busyboxLayer(rootfs), tarOf([{ name: "big", data: big }])],
+      });
+      const ref = `${reg.host}/crash:1`;
+      await push(layout, "1", ref);
+      for (const point of CRASH_POINTS.pull) {
+        const r = await berth(roots, ["pull", "-q", ref], { BERTH_CRASH_AT: point });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        assertEquals(await berthOk(roots, ["images", "-q"]), "", point);
+        await berthOk(roots, ["gc"]);
+        for (const d of ["images", "layers", "blobs", "tmp"]) {
+          assertEquals(names(d), [], `${point}: ${d}/`);
+        }
+      }
+      assertEquals((await berthOk(roots, ["pull", "-q", ref])).trim(), w.configDigest);
+      for (const point of CRASH_POINTS.create) {
+        const r = await berth(roots, ["create", "--image", ref, "c1", "--", "true"], {
+          BERTH_CRASH_AT: point,
+        });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        await berthOk(roots, ["gc"]);
+        assertEquals((await berth(roots, ["state", "c1"])).code, 3, point);
+        assertEquals(names("uses/default"), [], `${point}: the use of the image is left`);
+        assertEquals(names("layers").length, 2, point);
+      }
+      // Nothing holds the image: rmi is not refused, and prune empties the store.
+      await berthOk(roots, ["rmi", ref]);
+      await berthOk(roots, ["image", "prune"]);
+      for (const d of ["images", "layers", "blobs", "tmp"]) assertEquals(names(d), [], d);
+    } finally {
+      await cleanup(roots);
+      await reg.stop();
+      await Deno.remove(layout, { recursive: true });
+    }
+  },
+);

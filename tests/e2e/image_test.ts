@@ -542,25 +542,3 @@ Deno.test(
     });
   },
 );
-
-Deno.test(
-  "a pull killed at any crash point leaves nothing listed; gc removes its partial downloads",
-  OPTS,
-  async () => {
-    const { CRASH_POINTS } = await import("../../lib/container/crash.ts");
-    await withImages(async ({ roots, rootfs, publish, store }) => {
-      const img = await publish("crash", "1", {
-        layers: [base(rootfs), tarOf([{ name: "big", data: noise(3_000_000) }])],
-      });
-      for (const point of CRASH_POINTS.pull) {
-        const r = await berth(roots, ["pull", "-q", img.ref], { BERTH_CRASH_AT: point });
-        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
-        assertEquals(await berthOk(roots, ["images", "-q"]), "", point);
-        await berthOk(roots, ["gc"]);
-        assertEmptyStore(store);
-      }
-      // After all that, a pull works.
-      assertEquals((await berthOk(roots, ["pull", "-q", img.ref])).trim(), img.configDigest);
-    });
-  },
-);

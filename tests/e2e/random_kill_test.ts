@@ -3,6 +3,9 @@
 import { assertEquals } from "../assert.ts";
 import { berth, berthArgv, berthOk, busyboxRootfs, cleanup, makeRoots } from "../helpers.ts";
 import { assertInvariants } from "./invariants.ts";
+import { join } from "../../lib/_std/path.ts";
+import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
+import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
 
 const KILLS = Number(Deno.env.get("BERTH_RANDOM_KILLS") ?? "100");
 
@@ -69,3 +72,102 @@ Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every inv
     await cleanup(roots);
   }
 });
+
+const PULL_KILLS = Number(Deno.env.get("BERTH_RANDOM_PULL_KILLS") ?? "30");
+
+Deno.test(
+  `${PULL_KILLS} random SIGKILLs of pull, run -d --image, delete -f and rmi: gc leaves the image store consistent`,
+  {
+    ignore: !haveRegistryTools(),
+    sanitizeResources: false,
+    sanitizeOps: false,
+  },
+  async () => {
+    const seed = Number(Deno.env.get("BERTH_RANDOM_SEED") ?? Date.now() % 1_000_000);
+    console.log(`seed ${seed} (BERTH_RANDOM_SEED to replay)`);
+    const random = prng(seed);
+    const roots = await makeRoots();
+    const rootfs = await busyboxRootfs();
+    const reg = await startRegistry();
+    const layout = await Deno.makeTempDir({ prefix: "berth-oci-" });
+    const [exe, ...pre] = berthArgv();
+    const store = join(roots.dataRoot, "image");
+    const names = (d: string) => {
+      try {
+        return [...Deno.readDirSync(join(store, d))].map((e) => e.name).sort();
+      } catch {
+        return [];
+      }
+    };
+    let killedMidway = 0;
+    try {
+      const big = new Uint8Array(1 << 20);
+      for (let i = 0; i < big.length; i += 65536) {
+        crypto.getRandomValues(big.subarray(i, i + 65536));
+      }
+      const w = await writeOciLayout(layout, "1", {
+        layers: [busyboxLayer(rootfs), tarOf([{ name: "big", data: big }])],
+        config: { Cmd: ["sleep", "100000"] },
+      });
+      const ref = `${reg.host}/rk:1`;
+      await push(layout, "1", ref);
+      for (let i = 0; killedMidway < PULL_KILLS && i < PULL_KILLS * 4; i++) {
+        const listed = (await berthOk(roots, ["images", "-q"])).trim() !== "";
+        const exists = (await berth(roots, ["state", "rk"])).code === 0;
+        const pick = random();
+        const args = exists
+          ? ["delete", "-f", "rk"]
+          : !listed
+          ? (pick < 0.5 ? ["pull", "-q", ref] : ["run", "-d", "--image", ref, "rk"])
+          : (pick < 0.5 ? ["rmi", ref] : ["run", "-d", "--image", ref, "rk"]);
+        const child = new Deno.Command(exe!, {
+          args: [...pre, ...args],
+          env: roots.env,
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        const delay = 10 + Math.floor(random() * 250);
+        const timer = setTimeout(() => {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* already done */ }
+        }, delay);
+        const status = await child.status;
+        clearTimeout(timer);
+        if (status.signal === "SIGKILL") killedMidway++;
+        const what = `iteration ${i} (${args.join(" ")} killed after ${delay} ms)`;
+        const g = await berth(roots, ["gc"]);
+        assertEquals(g.code, 0, `${what}: gc: ${g.stderr}`);
+        // The store holds exactly what the records reference, nothing partial.
+        const images = JSON.parse(await berthOk(roots, ["images", "--format", "json"]));
+        const used = (await berth(roots, ["state", "rk"])).code === 0;
+        assertEquals(names("tmp"), [], `${what}: partial downloads left`);
+        if (images.length === 0) {
+          assertEquals(used, false, `${what}: a container uses an image that is not listed`);
+          assertEquals(names("layers"), [], `${what}: unreferenced layers left`);
+        } else {
+          assertEquals(images[0].id, w.configDigest, what);
+          assertEquals(names("layers"), w.diffIds.map((d) => d.slice(7)).sort(), `${what}: layers`);
+        }
+      }
+      assertEquals(killedMidway, PULL_KILLS, "not enough kills landed");
+      await berth(roots, ["delete", "-f", "rk"]);
+      const r = await berth(roots, [
+        "run",
+        "--rm",
+        "--image",
+        ref,
+        "rk",
+        "--",
+        "cat",
+        "/etc/passwd",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+    } finally {
+      await cleanup(roots);
+      await reg.stop();
+      await Deno.remove(layout, { recursive: true });
+    }
+  },
+);
