@@ -41,3 +41,21 @@ Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
     ],
   );
 });
+
+Deno.test("a unit recreates an image container from its reference and pull policy", () => {
+  assertEquals(
+    runArgs("w", {
+      bundle: null,
+      rootfs: null,
+      config: null,
+      image: "127.0.0.1:5000/app:1",
+      pull: "never",
+      command: [],
+      env: [],
+      cwd: null,
+      labels: {},
+      sandbox: null,
+    }),
+    ["run", "--rm", "--image", "127.0.0.1:5000/app:1", "--pull", "never", "w"],
+  );
+});

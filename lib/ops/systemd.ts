@@ -25,6 +25,8 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.bundle !== null) args.push("--bundle", req.bundle);
   if (req.rootfs !== null) args.push("--rootfs", req.rootfs);
   if (req.config !== null) args.push("--config", req.config);
+  if (typeof req.image === "string") args.push("--image", req.image);
+  if (req.pull !== undefined) args.push("--pull", req.pull);
   for (const e of req.env) args.push("--env", e);
   if (req.cwd !== null) args.push("--cwd", req.cwd);
   for (const [k, v] of Object.entries(req.labels)) args.push("--label", `${k}=${v}`);

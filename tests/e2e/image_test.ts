@@ -542,3 +542,46 @@ Deno.test(
     });
   },
 );
+
+Deno.test("image prune racing creates never removes a layer in use", OPTS, async () => {
+  await withImages(async ({ roots, rootfs, publish, store }) => {
+    const img = await publish("race", "1", {
+      layers: [base(rootfs), tarOf([{ name: "r", data: "r" }])],
+    });
+    await berthOk(roots, ["pull", "-q", img.ref]);
+    await berthOk(roots, ["rmi", "-f", img.ref]); // unnamed: only a container's use keeps it
+    // No container yet: a prune may win and remove it; creates then fail cleanly (exit 3).
+    const ops = [
+      ...[1, 2, 3, 4].map((i) =>
+        berth(roots, [
+          "create",
+          "--pull",
+          "never",
+          "--image",
+          img.configDigest,
+          `c${i}`,
+          "--",
+          "cat",
+          "/r",
+        ])
+      ),
+      ...[1, 2].map(() => berth(roots, ["image", "prune"])),
+    ];
+    const results = await Promise.all(ops);
+    const created = [1, 2, 3, 4].filter((_, i) => results[i]!.code === 0);
+    for (const [i, r] of results.entries()) {
+      if (i < 4) assert(r.code === 0 || r.code === 3 || r.code === 1, r.stderr);
+      else assertEquals(r.code, 0, r.stderr);
+    }
+    // Whatever won, every created container has its layers and runs.
+    for (const i of created) {
+      const r = await berth(roots, ["start", `c${i}`]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals((await berthOk(roots, ["wait", `c${i}`])).trim(), "0");
+      assertEquals(await berthOk(roots, ["logs", `c${i}`]), "r");
+    }
+    if (created.length > 0) assertEquals(names(join(store, "layers")).length, 2);
+    await berthOk(roots, ["image", "prune"]);
+    assertEquals(names(join(store, "layers")).length, created.length > 0 ? 2 : 0);
+  });
+});
