@@ -53,6 +53,9 @@ const env = {
   BERTH_ROOT: join(base, "run"),
   BERTH_DATA_ROOT: join(base, "data"),
   BERTH_MONITOR_IDLE_MS: "3000",
+  // The plain lifecycle rows measure containers without a network; the
+  // network rows name theirs.
+  BERTH_NETWORK: "none",
 };
 const RUNC_ROOT = join(base, "runc");
 const rootfs = join(base, "rootfs");
@@ -210,6 +213,56 @@ progress("lifecycle");
   };
   row("lifecycle: run -d + delete -f", bs, rs);
   checkoutRow("lifecycle", cs, rs);
+}
+
+// ---- networks ---------------------------------------------------------------
+// run -d + delete -f on the default bridge network (CNI bridge, host-local,
+// portmap, firewall; 10.88.0.0/16) against --network none, and with a port
+// published on 127.0.0.1 against the bridge alone.
+const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].filter((p) => {
+  try {
+    Deno.statSync(`/usr/lib/cni/${p}`);
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (cniMissing.length > 0) {
+  rows.push(["networks", `skipped: CNI plugins missing (${cniMissing.join(", ")})`, "-", "-"]);
+} else {
+  progress("networks");
+  const none: number[] = [], bridge: number[] = [], published: number[] = [];
+  const port = 40000 + (Deno.pid % 10000);
+  const modes = [
+    [["--network", "none"], none],
+    [["--network", "bridge"], bridge],
+    [["--network", "bridge", "-p", `127.0.0.1:${port}:8080`], published],
+  ] as const;
+  await must(
+    berth(["run", "-d", "--network", "bridge", "--rootfs", rootfs, "nw", "--", "sleep", "100000"]),
+    "warm-up (bridge)",
+  );
+  await must(berth(["delete", "-f", "nw"]), "warm-up delete");
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [args, xs] of modes) {
+      const t0 = performance.now();
+      await must(
+        berth(["run", "-d", ...args, "--rootfs", rootfs, `n${i}`, "--", "sleep", "100000"]),
+        `berth run -d ${args.join(" ")}`,
+      );
+      await must(berth(["delete", "-f", `n${i}`]), "berth delete -f");
+      xs.push(performance.now() - t0);
+    }
+  }
+  const [n, b, p] = [stat(none), stat(bridge), stat(published)];
+  results.network = { none: n, bridge: b, published: p };
+  row("lifecycle --network bridge (ref: --network none)", b, n, "none");
+  row("lifecycle --network bridge -p (ref: bridge alone)", p, b, "bridge");
+  const inspect = await berth(["network", "inspect", "bridge"]);
+  if (inspect.code === 0) {
+    const dev = JSON.parse(inspect.out)[0].bridge as string;
+    await sh(["ip", "link", "delete", dev, "type", "bridge"]);
+  }
 }
 
 // ---- single commands --------------------------------------------------------
@@ -508,6 +561,27 @@ const OTHER_TOOLS: Record<string, (id: string) => string[][]> = {
     ],
     [...PODMAN, "rm", "-f", "-t", "0", id],
   ],
+  // podman on its own bridge network, next to berth's bridge row (issue 15).
+  "podman-bridge": (id) => [
+    [
+      ...PODMAN,
+      "run",
+      "-d",
+      "--name",
+      id,
+      "--network",
+      "bridge",
+      "--ulimit",
+      "nofile=1024:1024",
+      "--ulimit",
+      "nproc=1024:1024",
+      "--rootfs",
+      rootfs,
+      "/bin/sleep",
+      "100000",
+    ],
+    [...PODMAN, "rm", "-f", "-t", "0", id],
+  ],
 };
 
 /** Starts a private containerd for ctr; its stop function, or null when it did not come up. */
@@ -549,7 +623,7 @@ async function startContainerd(): Promise<(() => Promise<void>) | null> {
 }
 
 for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
-  const needs = tool === "ctr" ? ["ctr", "containerd"] : [tool];
+  const needs = tool === "ctr" ? ["ctr", "containerd"] : [tool.replace(/-bridge$/, "")];
   const missing = [];
   for (const n of needs) {
     if ((await sh(["sh", "-c", `command -v ${n}`])).code !== 0) missing.push(n);
@@ -581,7 +655,7 @@ for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
     }
     xs.push(performance.now() - t0);
   }
-  if (tool === "podman") {
+  if (tool.startsWith("podman")) {
     await sh([...PODMAN, "rm", "-f", "-a", "-t", "0"]);
     await sh([
       "sh",
@@ -595,8 +669,20 @@ for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
     (results as Record<string, unknown>)[tool] = { failed: failure };
   } else {
     const life = results.lifecycle as { berth: Stat };
+    const net = results.network as { bridge: Stat } | undefined;
     (results as Record<string, unknown>)[tool] = { lifecycle: stat(xs) };
-    row(`${tool} lifecycle (berth ÷ ${tool} in the ratio column)`, life.berth, stat(xs), tool);
+    if (tool === "podman-bridge") {
+      if (net !== undefined) {
+        row(
+          "podman run -d --network bridge (berth's bridge row ÷ podman)",
+          net.bridge,
+          stat(xs),
+          tool,
+        );
+      }
+    } else {
+      row(`${tool} lifecycle (berth ÷ ${tool} in the ratio column)`, life.berth, stat(xs), tool);
+    }
   }
 }
 

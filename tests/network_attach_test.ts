@@ -204,6 +204,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "tear-down: with no namespace bound on the file, DEL gets the spec's empty CNI_NETNS",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const seen: string[] = [];
+      const { e } = env(base, (c) => {
+        if (c.env.CNI_COMMAND === "DEL") seen.push(c.env.CNI_NETNS!);
+        return null;
+      });
+      await setUp(e, request("jjjj"));
+      libc.umount(netnsFile(e.paths, "jjjj"), 2);
+      assertEquals(await tearDown(e, "jjjj"), true);
+      assertEquals(seen, ["", "", ""]);
+      assertEquals(readRecord(e.paths, "jjjj"), null);
+    }),
+});
+
+Deno.test({
   name: "DEL after an ADD cut short gets a prevResult rebuilt from host-local's allocation",
   ignore,
   fn: () =>

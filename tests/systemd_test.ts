@@ -59,3 +59,33 @@ Deno.test("a unit recreates an image container from its reference and pull polic
     ["run", "--rm", "--image", "127.0.0.1:5000/app:1", "--pull", "never", "w"],
   );
 });
+
+Deno.test("a unit keeps the container's network and published ports", () => {
+  assertEquals(
+    runArgs("web", {
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: [],
+      env: [],
+      cwd: null,
+      labels: {},
+      sandbox: null,
+      network: "backend",
+      publish: ["127.0.0.1:8080:80", "53:53/udp"],
+    }),
+    [
+      "run",
+      "--rm",
+      "--rootfs",
+      "/r",
+      "--network",
+      "backend",
+      "-p",
+      "127.0.0.1:8080:80",
+      "-p",
+      "53:53/udp",
+      "web",
+    ],
+  );
+});

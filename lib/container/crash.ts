@@ -20,6 +20,7 @@ export const CRASH_POINTS = {
   exec: ["exec:terminal"],
   // Network set-up and tear-down (lib/network/attach.ts), on a bridge network.
   network: [
+    "network:netns-file", // the namespace's file made, nothing bound on it yet
     "network:netns", // namespace made, no CNI ADD yet
     "network:partial", // the bridge plugin's ADD done, portmap and firewall not
     "network:added", // every ADD done, hosts file and runtime not yet

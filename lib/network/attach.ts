@@ -29,7 +29,7 @@ import { FileLock } from "../host/lock.ts";
 import { join } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { type Attachment, CniClient, type ConfList } from "./cni.ts";
-import { createNetns, removeNetns } from "./netns.ts";
+import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
 import { ipamDir, type NetworkPaths } from "./networks.ts";
 import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
@@ -59,7 +59,9 @@ export interface NetEnv {
   runner: ProcessRunner;
   libc: Libc;
   /** Fault injection: called at the named points. */
-  crash?: (point: "netns" | "partial" | "added" | "del-partial" | "deleted") => void;
+  crash?: (
+    point: "netns-file" | "netns" | "partial" | "added" | "del-partial" | "deleted",
+  ) => void;
 }
 
 /** The CNI container ID of an attachment (unique on the host: random token). */
@@ -154,6 +156,15 @@ async function claimPorts(env: NetEnv, req: SetUpRequest): Promise<void> {
       `host port ${clash.hostPort}/${clash.protocol} is already published by container "${other.id}"`,
     );
   }
+  // Another root's (or another CNI runtime's) container may forward it: portmap's DNAT chain.
+  const forwarded = await forwardedPorts(env.runner);
+  for (const p of req.ports) {
+    if (forwarded.has(`${p.protocol}/${p.hostPort}`)) {
+      throw new RuntimeError(
+        `host port ${p.hostPort}/${p.protocol} is already forwarded to a container on this host`,
+      );
+    }
+  }
   for (const p of req.ports) {
     if (p.protocol !== "tcp") continue;
     // A host process listening there would be shadowed: refuse as well.
@@ -169,6 +180,29 @@ async function claimPorts(env: NetEnv, req: SetUpRequest): Promise<void> {
       throw err;
     }
   }
+}
+
+/**
+ * The `PROTO/PORT`s portmap forwards on this host (its `CNI-HOSTPORT-DNAT`
+ * chain's `--dports`), whoever set them up.
+ */
+export async function forwardedPorts(runner: ProcessRunner): Promise<Set<string>> {
+  const out = new Set<string>();
+  const r = await runner.exec({
+    argv: ["iptables", "-w", "5", "-t", "nat", "-S", "CNI-HOSTPORT-DNAT"],
+    timeoutMs: 10_000,
+  }).catch(() => null);
+  if (r === null || r.code !== 0) return out; // no chain yet: nothing forwarded
+  for (const line of r.stdout.split("\n")) {
+    const proto = / -p (tcp|udp)\b/.exec(line)?.[1];
+    const ports = / --dports ([0-9,:]+)/.exec(line)?.[1];
+    if (proto === undefined || ports === undefined) continue;
+    for (const p of ports.split(",")) {
+      const [lo, hi] = p.split(":").map(Number);
+      for (let n = lo!; n <= (hi ?? lo!) && n - lo! < 65536; n++) out.add(`${proto}/${n}`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -190,7 +224,7 @@ export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: strin
     };
     await saveRecord(env.paths, record);
     try {
-      await createNetns(record.netns, env.runner);
+      await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
       env.crash?.("netns");
       const att = attachmentOf(record);
       await env.cni.add(
@@ -280,6 +314,10 @@ function subnetBits(conf: ConfList): number {
 
 async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
   const att = attachmentOf(r);
+  // No namespace bound there (killed before `unshare` bound it, or after
+  // tear-down unbound it): no ADD ran in one, or DEL already did. The spec's
+  // empty CNI_NETNS still releases the address and any rules.
+  if (!isNetnsMounted(r.netns)) att.netns = "";
   const prev = prevResultOf(env, r);
   try {
     await env.cni.del(r.conf, att, prev, (n) => {

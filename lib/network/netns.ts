@@ -17,9 +17,14 @@ import type { ProcessRunner } from "../host/process.ts";
 const MNT_DETACH = 2;
 
 /** Makes a new network namespace bound to `file` (which must not exist). */
-export async function createNetns(file: string, runner: ProcessRunner): Promise<void> {
+export async function createNetns(
+  file: string,
+  runner: ProcessRunner,
+  onFile: () => void = () => {},
+): Promise<void> {
   Deno.mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   Deno.writeFileSync(file, new Uint8Array(), { createNew: true, mode: 0o600 });
+  onFile();
   const r = await runner.exec({ argv: ["unshare", `--net=${file}`, "true"], timeoutMs: 10_000 });
   if (r.code !== 0) {
     throw new RuntimeError(`cannot create a network namespace: ${r.stderr.trim() || r.code}`);

@@ -44,6 +44,8 @@ export function runArgs(id: string, req: CreateArgs): string[] {
     args.push("--health-start-period", `${h.startPeriodMs}ms`);
   }
   if (req.logMaxSize !== undefined) args.push("--log-max-size", String(req.logMaxSize));
+  if (req.network !== undefined && req.network !== null) args.push("--network", req.network);
+  for (const p of req.publish ?? []) args.push("-p", p);
   args.push(id);
   if (req.command.length > 0) args.push("--", ...req.command);
   return args;

@@ -6,6 +6,9 @@ import {
   busyboxRootfs,
   cleanup,
   eventually,
+  freePort,
+  freeTestSubnet,
+  hasNetworking,
   listTree,
   makeRoots,
   type Roots,
@@ -102,6 +105,23 @@ for (const how of REPAIRERS) {
         setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
         crash: () => ["delete", "-f", "c1"],
       })),
+      // On a bridge network with a published port: set-up's points during
+      // run -d, tear-down's (and delete's own) during delete -f.
+      ...(hasNetworking() ? CRASH_POINTS.network : []).map((point) => {
+        const net = ["--network", "cn", "-p", `127.0.0.1:${freePort()}:8080`];
+        const makeNet = ["network", "create", "--subnet", freeTestSubnet(), "cn"];
+        return point.startsWith("network:del") || point === "network:deleted"
+          ? {
+            point: `${point} (network)`,
+            setup: [makeNet, ["run", "-d", ...net, "--rootfs", rootfs, "c1", "--"]],
+            crash: () => ["delete", "-f", "c1"],
+          }
+          : {
+            point: `${point} (network)`,
+            setup: [makeNet],
+            crash: (m: string[]) => ["run", "-d", ...net, "--rootfs", rootfs, "c1", "--", ...m],
+          };
+      }),
     ];
     for (const c of cases) {
       await t.step(c.point, async () => {

@@ -61,7 +61,33 @@ export async function assertInvariants(
     assertTrue(ids.includes(id), `${context}: runtime knows ${id}, berth does not`);
   }
   // No mount under either root but the rootfs of a container that exists.
-  const allowed = ids.map((id) => join(containersDir, id, "rootfs"));
+  // Network attachments: each one's owner is there and names it; every
+  // namespace file and host-local address belongs to one of them.
+  const netDir = join(roots.root, "networks");
+  const tokens: string[] = [];
+  for (const n of await listTree(join(netDir, "attach"))) {
+    if (!n.endsWith(".json") || n.startsWith(".")) continue;
+    const r = JSON.parse(await Deno.readTextFile(join(netDir, "attach", n)));
+    assertTrue(ids.includes(r.id), `${context}: network attachment of deleted ${r.id}`);
+    const owner = parseState(
+      await Deno.readTextFile(join(containersDir, r.id, "state.json")),
+      r.id,
+    );
+    assertEquals(owner.net?.token, r.token, `${context}: attachment ${r.token} of ${r.id}`);
+    tokens.push(r.token);
+  }
+  for (const n of await listTree(join(netDir, "netns"))) {
+    assertTrue(tokens.includes(n), `${context}: stray network namespace ${n}`);
+  }
+  for (const f of await listTree(join(netDir, "ipam"))) {
+    if (!/\/[0-9.]+$/.test(f)) continue;
+    const owner = (await Deno.readTextFile(join(netDir, "ipam", f))).split(/\r?\n/)[0]!;
+    assertTrue(tokens.includes(owner.replace(/^berth-/, "")), `${context}: stray address ${f}`);
+  }
+  const allowed = [
+    ...ids.map((id) => join(containersDir, id, "rootfs")),
+    ...tokens.map((t) => join(netDir, "netns", t)),
+  ];
   for (const m of [...await mountsUnder(roots.root), ...await mountsUnder(roots.dataRoot)]) {
     assertTrue(allowed.includes(m), `${context}: stray mount ${m}`);
   }

@@ -9,11 +9,13 @@ import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
   berthOk,
+  cleanup,
   eventually,
   freePort,
   freeTestSubnet,
   hasNetworking,
   leftovers,
+  makeRoots,
   mountsUnder,
   type Roots,
   stateOf,
@@ -386,6 +388,36 @@ Deno.test({
       assertEquals(records(roots), before);
       assertEquals(bridgePorts(net.bridge).length, 1);
       assertEquals(await get(port), "first\n");
+      // Another root on this host: portmap's rules forward that port already.
+      const other = await makeRoots();
+      try {
+        await berthOk(other, ["network", "create", "--subnet", freeTestSubnet(), "o"]);
+        const r2 = await berth(other, [
+          "run",
+          "-d",
+          "--network",
+          "o",
+          "-p",
+          `127.0.0.1:${port}:8080`,
+          "--rootfs",
+          rootfs,
+          "third",
+          "--",
+          "sleep",
+          "1000",
+        ]);
+        assertEquals(r2.code, 1, r2.stderr);
+        assertMatch(
+          r2.stderr,
+          new RegExp(
+            `^berth: host port ${port}/tcp is already forwarded to a container on this host\\n$`,
+          ),
+        );
+        assertEquals(records(other), []);
+      } finally {
+        await cleanup(other);
+      }
+      assertEquals(await get(port), "first\n");
       // rm while used: exit 5, the network stays.
       const rm = await berth(roots, ["network", "rm", "ports"]);
       assertEquals(rm.code, 5, rm.stderr);
@@ -505,6 +537,7 @@ Deno.test({
       const net = await createNet(roots, "crash");
       const points = [
         "create:recorded",
+        "network:netns-file",
         "network:netns",
         "network:partial",
         "network:added",

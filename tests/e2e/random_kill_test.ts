@@ -1,7 +1,18 @@
 // Black box: SIGKILL `berth run -d` and `berth delete -f` at random instants,
 // then `berth gc`, and check every invariant — many times in a row.
 import { assertEquals } from "../assert.ts";
-import { berth, berthArgv, berthOk, busyboxRootfs, cleanup, makeRoots } from "../helpers.ts";
+import {
+  berth,
+  berthArgv,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  freePort,
+  freeTestSubnet,
+  hasNetworking,
+  makeRoots,
+  type Roots,
+} from "../helpers.ts";
 import { assertInvariants } from "./invariants.ts";
 import { join } from "../../lib/_std/path.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
@@ -21,7 +32,17 @@ function prng(seed: number): () => number {
   };
 }
 
-Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every invariant true`, async () => {
+/** What a run of random kills runs its containers with. */
+interface Variant {
+  /** Extra `run -d` options. */
+  runArgs: string[];
+  /** Setup commands for the roots (e.g. `network create`). */
+  setup: string[][];
+  /** Checked after every iteration and at the end. */
+  check?: (roots: Roots, context: string) => Promise<void>;
+}
+
+async function randomKills(kills: number, variant: Variant): Promise<void> {
   const seed = Number(Deno.env.get("BERTH_RANDOM_SEED") ?? Date.now() % 1_000_000);
   console.log(`seed ${seed} (BERTH_RANDOM_SEED to replay)`);
   const random = prng(seed);
@@ -31,13 +52,14 @@ Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every inv
   const [exe, ...pre] = berthArgv();
   let killedMidway = 0;
   try {
-    // Until KILLS processes were really killed midway (bounded).
-    for (let i = 0; killedMidway < KILLS && i < KILLS * 4; i++) {
+    for (const s of variant.setup) await berthOk(roots, s);
+    // Until `kills` processes were really killed midway (bounded).
+    for (let i = 0; killedMidway < kills && i < kills * 4; i++) {
       const exists = (await berth(roots, ["state", "rk"])).code === 0;
       const n = 200_000 + (Deno.pid % 1000) * 1000 + i;
       const args = exists
         ? ["delete", "-f", "rk"]
-        : ["run", "-d", "--rootfs", rootfs, "rk", "--", "sleep", String(n)];
+        : ["run", "-d", ...variant.runArgs, "--rootfs", rootfs, "rk", "--", "sleep", String(n)];
       if (!exists) markers.rk = `sleep ${n}`;
       const child = new Deno.Command(exe!, {
         args: [...pre, ...args],
@@ -57,20 +79,61 @@ Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every inv
       clearTimeout(timer);
       if (status.signal === "SIGKILL") killedMidway++;
       const g = await berth(roots, ["gc"]);
-      assertEquals(
-        g.code,
-        0,
-        `iteration ${i} (${args[0]} killed after ${delay} ms): gc: ${g.stderr}`,
-      );
-      await assertInvariants(roots, markers, `iteration ${i}: ${args[0]} killed after ${delay} ms`);
+      const context = `iteration ${i}: ${args[0]} killed after ${delay} ms`;
+      assertEquals(g.code, 0, `${context}: gc: ${g.stderr}`);
+      await assertInvariants(roots, markers, context);
+      await variant.check?.(roots, context);
     }
-    assertEquals(killedMidway, KILLS, "not enough kills landed");
+    assertEquals(killedMidway, kills, "not enough kills landed");
     // The ID stays usable.
     await berth(roots, ["delete", "-f", "rk"]);
-    await berthOk(roots, ["run", "--rm", "--rootfs", rootfs, "rk", "--", "true"]);
+    await berthOk(roots, [
+      "run",
+      "--rm",
+      ...variant.runArgs,
+      "--rootfs",
+      rootfs,
+      "rk",
+      "--",
+      "true",
+    ]);
+    await variant.check?.(roots, "at the end");
   } finally {
     await cleanup(roots);
   }
+}
+
+Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every invariant true`, () =>
+  randomKills(KILLS, { runArgs: [], setup: [] }));
+
+const NET_KILLS = Math.max(10, Math.round(KILLS / 4));
+
+Deno.test({
+  name: `${NET_KILLS} random SIGKILLs of run -d and delete -f on a bridge network with -p: ` +
+    "gc leaves every invariant true, and no rule, address or forwarded port",
+  ignore: !hasNetworking(),
+  fn: async () => {
+    const subnet = freeTestSubnet();
+    const prefix = subnet.split(".").slice(0, 3).join(".") + ".";
+    const name = `rk${crypto.randomUUID().slice(0, 6)}`;
+    const port = freePort();
+    await randomKills(NET_KILLS, {
+      runArgs: ["--network", name, "-p", `127.0.0.1:${port}:8080`],
+      setup: [["network", "create", "--subnet", subnet, name]],
+      check: async (roots, context) => {
+        // While the container is there, its rules are meant to be.
+        if ((await berth(roots, ["state", "rk"])).code === 0) return;
+        const out = await new Deno.Command("iptables-save", { stdout: "piped", stderr: "null" })
+          .output();
+        const rules = new TextDecoder().decode(out.stdout);
+        assertEquals(
+          rules.split("\n").filter((l) => l.includes(`"${name}"`) || l.includes(prefix)),
+          [],
+          `${context}: iptables rules of ${name}`,
+        );
+      },
+    });
+  },
 });
 
 const PULL_KILLS = Number(Deno.env.get("BERTH_RANDOM_PULL_KILLS") ?? "30");
