@@ -289,3 +289,39 @@ Deno.test("create/run limits; update, stop, restart, stats and the top alias", (
   });
   assertEquals(parse("top", ["a"]), parse("ps", ["a"]));
 });
+
+Deno.test("network parses create, ls, inspect and rm, and refuses what does not apply", () => {
+  assertEquals(parse("network", ["create", "--subnet", "10.90.0.0/24", "web"]), {
+    action: "create",
+    name: "web",
+    subnet: "10.90.0.0/24",
+  });
+  assertEquals(parse("network", ["create", "web"]), {
+    action: "create",
+    name: "web",
+    subnet: null,
+  });
+  assertEquals(parse("network", ["ls", "-q"]), { action: "ls", format: "table", quiet: true });
+  assertEquals(parse("network", ["ls", "--format", "json"]), {
+    action: "ls",
+    format: "json",
+    quiet: false,
+  });
+  assertEquals(parse("network", ["inspect", "a", "b"]), { action: "inspect", names: ["a", "b"] });
+  assertEquals(parse("network", ["rm", "a"]), { action: "rm", names: ["a"] });
+  for (
+    const bad of [
+      [],
+      ["frob"],
+      ["create"],
+      ["create", "a", "b"],
+      ["ls", "--subnet", "10.0.0.0/8"],
+      ["ls", "--format", "yaml"],
+      ["rm"],
+      ["inspect", "-q", "a"],
+      ["create", "a", "--", "x"],
+    ]
+  ) {
+    assertThrows(() => parse("network", bad), InvalidArgument);
+  }
+});

@@ -105,7 +105,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     type: "string",
     value: "none|host|bridge|NAME",
     help: "the network: an address on a CNI bridge network, the host's, or only loopback",
-    default: "bridge",
+    default: "bridge, or $BERTH_NETWORK",
   },
   {
     name: "publish",
