@@ -1,6 +1,12 @@
-import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { InvalidArgument, NotFound } from "../lib/host/errors.ts";
-import { isValidId, resolveId, validateId, validateNamespace } from "../lib/container/id.ts";
+import {
+  hostnameOf,
+  isValidId,
+  resolveId,
+  validateId,
+  validateNamespace,
+} from "../lib/container/id.ts";
 
 Deno.test("valid IDs are accepted", () => {
   for (const id of ["a", "web1", "Web-1", "a.b_c-d", "x".repeat(76), "0", "a1.2.3"]) {
@@ -79,4 +85,13 @@ Deno.test("no match is NotFound; a malformed reference is InvalidArgument", asyn
   await assertRejects(() => resolveId("zz", exists, list), NotFound);
   await assertRejects(() => resolveId("../x", exists, list), InvalidArgument);
   await assertRejects(() => resolveId("", exists, list), InvalidArgument);
+});
+
+Deno.test("long IDs get distinct 64-character hostnames", () => {
+  assertEquals(hostnameOf("web1"), "web1");
+  assertEquals(hostnameOf("a".repeat(64)), "a".repeat(64));
+  const a = hostnameOf("x".repeat(60) + "-one-of-them");
+  const b = hostnameOf("x".repeat(60) + "-another-one");
+  assertEquals([a.length, b.length], [64, 64]);
+  assertTrue(a !== b && a.startsWith("x".repeat(55) + "-"));
 });

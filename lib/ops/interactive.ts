@@ -9,7 +9,8 @@
 
 import type { Context } from "../container/context.ts";
 import { NotFound, RuntimeError, WrongState } from "../host/errors.ts";
-import { connectMonitor, replyError } from "../monitor/client.ts";
+import { connectMonitor, replyError, replyTimeoutMs } from "../monitor/client.ts";
+import { after } from "../host/clock.ts";
 import { type MonitorReply, readMessageAndRest, writeMessage } from "../monitor/protocol.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { terminalLibc } from "../terminal/ffi.ts";
@@ -31,14 +32,24 @@ export async function connectTerminal(ctx: Context, ns: string, id: string): Pro
       `cannot attach to "${id}": its terminal is gone (the monitor holding it has exited)`,
     );
   }
+  // A stopped or wedged monitor is reported, not waited for (see replyTimeoutMs).
+  const ms = replyTimeoutMs({ op: "attach", ns, id });
+  let timedOut = false;
+  const cancel = after(ms, () => {
+    timedOut = true;
+    conn.close();
+  });
   try {
     await writeMessage(conn, { op: "attach", ns, id });
     const r = await readMessageAndRest<MonitorReply>(conn);
+    cancel();
+    if (timedOut) throw new RuntimeError(`the berth monitor did not answer within ${ms} ms`);
     if (r === null) throw new RuntimeError(`attach to "${id}": the berth monitor died`);
     if (!r.message.ok) throw replyError(r.message);
     return new MonitorEnd(conn, r.rest);
   } catch (err) {
-    conn.close();
+    cancel();
+    if (!timedOut) conn.close();
     throw err;
   }
 }

@@ -697,6 +697,8 @@ Deno.test("4: the monitor survives EMFILE, drops idle and excess connections", a
 Deno.test("4: with the monitor SIGSTOPped, wait and delete -f fail after their timeout", async () => {
   await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "100"]);
+    // A container with a terminal the monitor holds: attach asks the monitor too.
+    await berthOk(roots, ["run", "-d", "-t", "--rootfs", rootfs, "t1", "--", "sleep", "100"]);
     const [pid] = await monitorPids(roots);
     assertTrue(pid !== undefined, "no monitor");
     Deno.kill(pid!, "SIGSTOP");
@@ -715,7 +717,13 @@ Deno.test("4: with the monitor SIGSTOPped, wait and delete -f fail after their t
         return { code: out.code, stderr: decoder.decode(out.stderr) };
       };
       const started = Date.now();
-      const [w, d] = await Promise.all([run(["wait", "c1"]), run(["delete", "-f", "c1"])]);
+      const [w, d, a] = await Promise.all([
+        run(["wait", "c1"]),
+        run(["delete", "-f", "c1"]),
+        run(["attach", "t1"]),
+      ]);
+      assertEquals(a.code, 1, a.stderr);
+      assertTrue(a.stderr.includes("the berth monitor did not answer within"), a.stderr);
       assertEquals(w.code, 1, w.stderr);
       assertTrue(w.stderr.includes("the berth monitor did not answer within"), w.stderr);
       assertEquals(d.code, 1, d.stderr);
