@@ -6,6 +6,7 @@
 #   - containernetworking-plugins (CNI: bridge, host-local, portmap, firewall, loopback),
 #     iptables (portmap and the bridge's masquerade use it) and iproute2 for bridge networks
 #   - docker-registry, skopeo, umoci (the image tests run a real registry on loopback)
+#   - util-linux (setpriv, prlimit) and perl for the security tests (both in a stock Debian 12)
 # Usage: scripts/setup.sh [--no-demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,10 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+# The security tests act as an unprivileged user (setpriv), cap a monitor's
+# descriptors (prlimit) and speak to its socket with perl.
+{ command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || missing+=(util-linux)
+command -v perl >/dev/null 2>&1 || missing+=(perl-base)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
