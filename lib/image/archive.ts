@@ -26,7 +26,7 @@ import {
 import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
 import type { ImageRecord } from "./store.ts";
-import { storeOf } from "./source.ts";
+import { storeOf } from "./local.ts";
 import { sha256, sha256Of, verifyBytes } from "./verify.ts";
 
 function readJson(path: string, what: string): unknown {

@@ -23,7 +23,8 @@ import type { Progress } from "./progress.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
 import { RegistryClient, type Transport } from "./registry.ts";
 import { ensureLayers } from "./layers.ts";
-import { type ImageRecord, ImageStore } from "./store.ts";
+import type { ImageRecord } from "./store.ts";
+import { storeOf } from "./local.ts";
 import { sha256Of, verifyBytes } from "./verify.ts";
 import { join } from "../_std/path.ts";
 import { loadNode } from "./node.ts";
@@ -36,11 +37,6 @@ export interface PullOptions {
   transport?: Transport;
 }
 
-/** The image store of a context. */
-export function imageStore(ctx: Context): ImageStore {
-  return new ImageStore(join(ctx.paths.dataRoot, "image"));
-}
-
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
   const ref = parseReference(text);
@@ -49,7 +45,7 @@ export async function pullImage(ctx: Context, text: string, o: PullOptions): Pro
 
 async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<ImageRecord> {
   await loadNode();
-  const store = imageStore(ctx);
+  const store = storeOf(ctx);
   const client = new RegistryClient(ref, {
     credentials: lookupCredentials(
       ref.registry,

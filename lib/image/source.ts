@@ -9,13 +9,15 @@
 
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, NotFound } from "../host/errors.ts";
-import { FileLock } from "../host/lock.ts";
 import { join } from "../_std/path.ts";
 import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ImageConfig } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import { type ImageRecord, ImageStore } from "./store.ts";
+import type { ImageRecord } from "./store.ts";
+import { storeOf } from "./local.ts";
+
+export { staleUse, storeOf } from "./local.ts";
 import { quietProgress, streamProgress } from "./progress.ts";
 
 /** `--pull` policies. */
@@ -36,11 +38,6 @@ export interface ImageSource {
   /** Layer directories, bottom first. */
   layers: string[];
   config: ImageConfig;
-}
-
-/** The image store of a context. */
-export function storeOf(ctx: Context): ImageStore {
-  return new ImageStore(join(ctx.paths.dataRoot, "image"));
 }
 
 /** Finds (or pulls, per `policy`) the image `ref`. */
@@ -84,24 +81,6 @@ export async function takeImage(
 /** Drops container NS/ID's use of its image. */
 export function releaseImage(ctx: Context, ns: string, id: string): void {
   storeOf(ctx).dropUse(ns, id);
-}
-
-/**
- * True when container `NS/ID` (a use marker's owner) is gone: no state and
- * its lock free (a create holding it is still taking its reference).
- */
-export function staleUse(ctx: Context): (c: string) => Promise<boolean> {
-  return async (c) => {
-    const [ns, id] = c.split("/") as [string, string];
-    if (await ctx.store.exists(ns, id)) return false;
-    const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
-    if (lock === null) return false;
-    try {
-      return !(await ctx.store.exists(ns, id));
-    } finally {
-      lock.release();
-    }
-  };
 }
 
 /** Resolves `user` (NAME, UID, UID:GID, NAME:GROUP) against the image's /etc/passwd and /etc/group. */

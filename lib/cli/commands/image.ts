@@ -8,7 +8,7 @@
 import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { staleUse, storeOf } from "../../image/source.ts";
+import { staleUse, storeOf } from "../../image/local.ts";
 import { imagesCommand, rmiCommand } from "./images.ts";
 
 /** Parsed `image` arguments. */

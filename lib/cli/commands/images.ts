@@ -9,7 +9,7 @@ import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { parseReference } from "../../image/reference.ts";
-import { staleUse, storeOf } from "../../image/source.ts";
+import { staleUse, storeOf } from "../../image/local.ts";
 import type { ImageRecord } from "../../image/store.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
 
