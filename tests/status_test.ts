@@ -3,7 +3,9 @@ import { WrongState } from "../lib/host/errors.ts";
 import {
   canTransition,
   type Operation,
+  setStatus,
   STATUSES,
+  type StatusFields,
   transition,
   TRANSITIONS,
 } from "../lib/container/status.ts";
@@ -45,4 +47,52 @@ Deno.test("an illegal move is WrongState with a clear message", () => {
   assertEquals(err.message, `cannot pause "web1": container is stopped`);
   assertEquals(err.exitCode, 5);
   assertThrows(() => transition("web1", "running", "delete"), WrongState, "use -f");
+});
+
+Deno.test("setStatus owns the fields that go with a status", () => {
+  const t0 = new Date("2026-11-23T01:00:00Z");
+  const t1 = new Date("2026-11-23T01:00:05Z");
+  const s: StatusFields = {
+    status: "created",
+    startedAt: null,
+    exitCode: null,
+    exitedAt: null,
+    exitObserved: false,
+  };
+  setStatus(s, "running", t0); // start: first run
+  assertEquals(s, { ...s, status: "running", startedAt: t0.toISOString() });
+  setStatus(s, "paused", t1);
+  setStatus(s, "running", t1); // resume keeps the start time
+  assertEquals(s.startedAt, t0.toISOString());
+  setStatus(s, "stopped", t1);
+  s.exitCode = 137;
+  s.exitObserved = true;
+  assertEquals(s.exitedAt, t1.toISOString());
+  const t2 = new Date("2026-11-23T01:01:00Z");
+  setStatus(s, "running", t2); // restore/restart: the last exit is cleared
+  assertEquals(s, {
+    status: "running",
+    startedAt: t2.toISOString(),
+    exitCode: null,
+    exitedAt: null,
+    exitObserved: false,
+  });
+});
+
+Deno.test("no module of lib/ but status.ts assigns a status (setStatus is the one writer)", async () => {
+  const writers: string[] = [];
+  const walk = async (dir: URL): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      const url = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+      if (e.isDirectory) await walk(url);
+      else if (e.name.endsWith(".ts") && !url.pathname.endsWith("/container/status.ts")) {
+        const text = await Deno.readTextFile(url);
+        const assigns = /\.status\s*=[^=>]|\[\s*"status"\s*\]\s*=[^=]/.test(text) ||
+          /Object\.assign\([^;]*?\{[^;}]*\bstatus\s*:/s.test(text);
+        if (assigns) writers.push(url.pathname.slice(url.pathname.indexOf("/lib/") + 1));
+      }
+    }
+  };
+  await walk(new URL("../lib/", import.meta.url));
+  assertEquals(writers, []);
 });

@@ -13,8 +13,8 @@ import { resolveId } from "./id.ts";
 import { FileLock, type LockOptions } from "../host/lock.ts";
 import { liveness, startTimeOf } from "../host/proc.ts";
 import type { RuntimeTarget } from "../host/runtime.ts";
-import type { ContainerState, InFlight } from "./state_file.ts";
-import { canTransition } from "./status.ts";
+import type { ContainerState, InFlight, OpName } from "./state_file.ts";
+import { canTransition, setStatus } from "./status.ts";
 
 /** Resolves an ID or unique prefix in the context's namespace. */
 export function resolveContainer(ctx: Context, ref: string): Promise<string> {
@@ -136,15 +136,14 @@ export function applyExit(
 ): boolean {
   if (s.status === "stopped" && (s.exitObserved || !observed)) return false;
   if (s.status !== "stopped" && !canTransition(s.status, "exit")) return false;
-  s.status = "stopped";
+  setStatus(s, "stopped", at);
   s.exitCode = exitCode;
   s.exitObserved = observed;
-  s.exitedAt = at.toISOString();
   return true;
 }
 
 /** An op record for `name`, owned by this process (see `ops/repair.ts`). */
-export function opRecord(ctx: Context, name: string): InFlight {
+export function opRecord(ctx: Context, name: OpName): InFlight {
   return {
     name,
     pid: Deno.pid,

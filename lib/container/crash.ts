@@ -16,6 +16,8 @@ export const CRASH_POINTS = {
     "create:runtime", // runtime created the container, state not final
   ],
   start: ["start:recorded", "start:runtime"],
+  pause: ["pause:recorded", "pause:runtime"],
+  resume: ["resume:recorded", "resume:runtime"],
   // exec -t: the runtime started the process and sent its terminal, not yet received.
   exec: ["exec:terminal"],
   // Network set-up and tear-down (lib/network/attach.ts), on a bridge network.

@@ -1,7 +1,7 @@
 /**
  * One JSON state file per container: load, save (atomic and durable), list,
  * destroy. Read-modify-write cycles must run under the container's lock
- * (see `lib/container_lock.ts`); plain reads need no lock because saves are
+ * (`withContainerLock` in `lib/container/container.ts`); plain reads need no lock because saves are
  * atomic renames.
  *
  * @module
@@ -14,10 +14,17 @@ import type { Paths } from "./paths.ts";
 import { type Status, STATUSES } from "./status.ts";
 import { promised } from "../host/sync_io.ts";
 
+/**
+ * The operations recorded while they run (`op`); repair knows each one
+ * (`ops/repair.ts`): create is rolled back, delete finished, the others
+ * settled by the runtime's status. A restart records "start".
+ */
+export type OpName = "create" | "start" | "pause" | "resume" | "delete" | "checkpoint" | "restore";
+
 /** An operation in flight, recorded before multi-step work starts. */
 export interface InFlight {
-  /** What is under way: "create", "start", "delete", … */
-  name: string;
+  /** What is under way. */
+  name: OpName;
   /** The berth process doing it, and that process's start time. */
   pid: number;
   pidStartTime: number | null;

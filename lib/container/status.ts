@@ -72,6 +72,36 @@ export function canTransition(status: Status, op: Operation): boolean {
   return TRANSITIONS[op].from.includes(status);
 }
 
+/** The fields of a state that a status change touches. */
+export interface StatusFields {
+  status: Status;
+  startedAt: string | null;
+  exitCode: number | null;
+  exitedAt: string | null;
+  exitObserved: boolean;
+}
+
+/**
+ * The one writer of `status` (check the move with {@linkcode transition}
+ * first). It owns the fields that go with a status: entering `stopped`
+ * stamps `exitedAt` (the caller sets the exit code); leaving `stopped` for
+ * a live status (restore, restart) clears the last exit and stamps a new
+ * `startedAt`; entering `running` for the first time stamps `startedAt`.
+ */
+export function setStatus(s: StatusFields, next: Status, now: Date): void {
+  if (next === "stopped") {
+    s.exitedAt = now.toISOString();
+  } else if (s.status === "stopped") {
+    s.startedAt = now.toISOString();
+    s.exitCode = null;
+    s.exitedAt = null;
+    s.exitObserved = false;
+  } else if (next === "running" && s.startedAt === null) {
+    s.startedAt = now.toISOString();
+  }
+  s.status = next;
+}
+
 /**
  * Checks `op` against `status` and returns the status afterwards.
  * Throws WrongState, e.g. `cannot pause "web1": container is stopped`.

@@ -19,6 +19,7 @@ import { messageOf } from "../host/errors.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { OciRuntime } from "../host/runtime.ts";
 import { deleteLocked } from "../ops/delete.ts";
+import { setStatus } from "../container/status.ts";
 import { launchRequest } from "./client.ts";
 import type { CreateRequest, MonitorReply } from "./protocol.ts";
 import { key, type Watch } from "./reaper.ts";
@@ -153,14 +154,10 @@ export class Exits {
       // Create and start in one runtime call (`runtime run --detach`).
       const reply = await this.host.create({ op: "create", start: true, ...launchRequest(s) });
       if (!reply.ok) throw new Error(reply.message);
+      setStatus(s, "running", ctx.clock.now()); // clears the last exit, stamps startedAt
       Object.assign(s, {
-        status: "running",
         pid: reply.pid ?? null,
         pidStartTime: reply.startTime ?? null,
-        startedAt: ctx.clock.now().toISOString(),
-        exitCode: null,
-        exitedAt: null,
-        exitObserved: false,
         ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
         restartCount: count + 1,
         op: null,

@@ -10,7 +10,7 @@ import { monitorAlive } from "../monitor/alive.ts";
 import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import type { Status } from "../container/status.ts";
+import { setStatus, type Status } from "../container/status.ts";
 import { startTimeOf } from "../host/proc.ts";
 
 /** The statuses the runtime reports that berth knows. */
@@ -42,19 +42,13 @@ export async function settleLocked(ctx: Context, s: ContainerState): Promise<Con
     // An interrupted checkpoint that got this far left its images.
     if (s.op?.name === "checkpoint" && s.op.imagePath !== undefined) s.checkpoint = s.op.imagePath;
   } else {
-    if (status === "running" && s.startedAt === null) s.startedAt = ctx.clock.now().toISOString();
-    if (s.status === "stopped") {
-      // An interrupted restore that got this far: a new init runs.
-      s.startedAt = ctx.clock.now().toISOString();
-      s.exitCode = null;
-      s.exitedAt = null;
-      s.exitObserved = false;
-    }
     if (pid > 0 && pid !== s.pid) {
       s.pid = pid;
       s.pidStartTime = startTimeOf(pid);
     }
-    s.status = status;
+    // From stopped (an interrupted restore that got this far): a new init
+    // runs, the last exit is cleared; a first run stamps startedAt.
+    setStatus(s, status, ctx.clock.now());
   }
   s.op = null;
   await ctx.store.save(s);

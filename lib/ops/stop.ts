@@ -20,7 +20,7 @@ import { liveness } from "../host/proc.ts";
 import { withLoaded } from "./reconcile.ts";
 import { parseSignal } from "../host/signals.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { transition } from "../container/status.ts";
+import { setStatus, transition } from "../container/status.ts";
 import { waitExit } from "./wait.ts";
 
 /** The stop signal of a bundle's config (the image's `StopSignal` annotation), else SIGTERM. */
@@ -127,14 +127,10 @@ export async function restartContainer(
     if (reply === null) throw new RuntimeError(`restart "${id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);
     crashPoint(ctx.crashAt, "restart:runtime");
+    setStatus(s, next, ctx.clock.now()); // clears the last exit, stamps startedAt
     Object.assign(s, {
-      status: next,
       pid: reply.pid ?? null,
       pidStartTime: reply.startTime ?? null,
-      startedAt: ctx.clock.now().toISOString(),
-      exitCode: null,
-      exitedAt: null,
-      exitObserved: false,
       ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
       op: null,
     });

@@ -56,7 +56,7 @@ async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): 
 }
 
 for (const how of REPAIRERS) {
-  Deno.test(`every crash point of create, run -d, start, restart and delete -f is repaired by ${how}`, async (t) => {
+  Deno.test(`every crash point of create, run -d, start, pause, resume, restart and delete -f is repaired by ${how}`, async (t) => {
     const rootfs = await busyboxRootfs();
     const cases: {
       point: string;
@@ -79,6 +79,16 @@ for (const how of REPAIRERS) {
         point,
         setup: [["create", "--rootfs", rootfs, "c1", "--"]],
         crash: () => ["start", "c1"],
+      })),
+      ...CRASH_POINTS.pause.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["pause", "c1"],
+      })),
+      ...CRASH_POINTS.resume.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"], ["pause", "c1"]],
+        crash: () => ["resume", "c1"],
       })),
       ...CRASH_POINTS.checkpoint.map((point) => ({
         point,

@@ -1,13 +1,7 @@
 /**
  * `berth checkpoint --image-path DIR [--leave-running] ID` and
- * `berth restore --image-path DIR [-d] ID`, through the runtime (CRIU).
- *
- * Without `--leave-running` the runtime deletes the container after a
- * successful checkpoint: berth records it as stopped, with the image path
- * in its state, and keeps its bundle and copy-on-write rootfs for restore.
- * A failed checkpoint leaves it running and its state unchanged. Restore
- * goes through the monitor, so the restored container's exit is recorded
- * like any other.
+ * `berth restore --image-path DIR [-d] ID`, through the runtime (CRIU);
+ * the work is in `lib/ops/checkpoint.ts`.
  *
  * @module
  */
@@ -15,18 +9,10 @@
 import { resolve } from "../../_std/path.ts";
 import { bool, type ParsedArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { applyExit, opRecord, runtimeTarget } from "../../container/container.ts";
-import { launchRequest } from "../../monitor/client.ts";
-import type { Context } from "../../container/context.ts";
-import { crashPoint } from "../../container/crash.ts";
-import { InvalidArgument, isNotFound, RuntimeError } from "../../host/errors.ts";
-import { emit } from "../../container/events.ts";
-import { monitorRequest, replyError } from "../../monitor/client.ts";
+import { InvalidArgument, isNotFound } from "../../host/errors.ts";
 import { attach, openLogsAtEnd } from "../../ops/attach.ts";
+import { checkpointContainer, restoreContainer } from "../../ops/checkpoint.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { withLoaded } from "../../ops/reconcile.ts";
-import type { ContainerState } from "../../container/state_file.ts";
-import { transition } from "../../container/status.ts";
 import { parseOneId } from "./single_id.ts";
 
 function imagePathOf(cmd: string, p: ParsedArgs): string {
@@ -71,30 +57,7 @@ export const checkpointCommand: Command<{ ref: string; imagePath: string; leaveR
     },
     async run(ctx, o) {
       const id = await resolveExisting(ctx, o.ref);
-      await withLoaded(ctx, id, async (s) => {
-        transition(s.id, s.status, "checkpoint");
-        await Deno.mkdir(o.imagePath, { recursive: true, mode: 0o700 });
-        s.op = { ...opRecord(ctx, "checkpoint"), imagePath: o.imagePath };
-        await ctx.store.save(s);
-        crashPoint(ctx.crashAt, "checkpoint:recorded");
-        try {
-          await ctx.runtime.checkpoint(runtimeTarget(ctx, s), o.imagePath, o.leaveRunning);
-        } catch (err) {
-          s.op = null; // still running, state as it was
-          await ctx.store.save(s);
-          throw err;
-        }
-        crashPoint(ctx.crashAt, "checkpoint:runtime");
-        s.checkpoint = o.imagePath;
-        // The runtime killed it: the monitor records the observed code, which replaces this one.
-        if (!o.leaveRunning) applyExit(s, 255, false, ctx.clock.now());
-        s.op = null;
-        await ctx.store.save(s);
-        await emit(ctx, "checkpoint", s.namespace, s.id, {
-          imagePath: o.imagePath,
-          leaveRunning: o.leaveRunning,
-        });
-      });
+      await checkpointContainer(ctx, id, o.imagePath, o.leaveRunning);
       return 0;
     },
   };
@@ -140,42 +103,10 @@ export const restoreCommand: Command<{ ref: string; imagePath: string; detach: b
     }
     const id = await resolveExisting(ctx, o.ref);
     let logs: Awaited<ReturnType<typeof openLogsAtEnd>> | null = null;
-    const s = await withLoaded(ctx, id, async (s) => {
-      transition(s.id, s.status, "restore");
+    const s = await restoreContainer(ctx, id, o.imagePath, async (s) => {
       if (!o.detach) logs = await openLogsAtEnd(s.workDir);
-      await restoreLocked(ctx, s, o.imagePath);
-      return s;
     });
     if (o.detach || logs === null) return 0;
     return await attach(ctx, s, logs, false);
   },
 };
-
-async function restoreLocked(ctx: Context, s: ContainerState, imagePath: string): Promise<void> {
-  s.op = { ...opRecord(ctx, "restore"), imagePath };
-  await ctx.store.save(s);
-  crashPoint(ctx.crashAt, "restore:recorded");
-  const target = runtimeTarget(ctx, s);
-  try {
-    // A container stopped after a --leave-running checkpoint is still known to the runtime.
-    await ctx.runtime.delete(target, true);
-    const reply = await monitorRequest(ctx, { op: "restore", ...launchRequest(s) });
-    if (reply === null) throw new RuntimeError(`restore "${s.id}": the berth monitor died`);
-    if (!reply.ok) throw replyError(reply);
-    crashPoint(ctx.crashAt, "restore:runtime");
-    s.pid = reply.pid ?? null;
-    s.pidStartTime = reply.startTime ?? null;
-  } catch (err) {
-    s.op = null; // still stopped, still restorable
-    await ctx.store.save(s);
-    throw err;
-  }
-  s.status = "running";
-  s.startedAt = ctx.clock.now().toISOString();
-  s.exitCode = null;
-  s.exitedAt = null;
-  s.exitObserved = false;
-  s.op = null;
-  await ctx.store.save(s);
-  await emit(ctx, "restore", s.namespace, s.id, { imagePath, pid: s.pid });
-}

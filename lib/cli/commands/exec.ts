@@ -5,29 +5,13 @@
  * @module
  */
 
-import { join } from "../../_std/path.ts";
-import { execScratch } from "../../container/bundle.ts";
 import { bool, expectPositionals, parseCommandArgs, parseKeyValues, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { loadReconciled } from "../../ops/reconcile.ts";
+import { execInContainer, type ExecOptions } from "../../ops/exec.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { readConfig } from "../../host/spec.ts";
-import { transition } from "../../container/status.ts";
 
-/** Options of `exec`. */
-export interface ExecOptions {
-  ref: string;
-  detach: boolean;
-  env: Record<string, string>;
-  cwd: string | null;
-  command: string[];
-  /** `-i`: berth's stdin goes to the process. */
-  interactive: boolean;
-  /** `-t`: the process gets a terminal. */
-  tty: boolean;
-}
+export type { ExecOptions };
 
 const OPTIONS = [
   { name: "detach", short: "d", type: "boolean" as const, help: "do not wait for the process" },
@@ -105,35 +89,6 @@ export const execCommand: Command<ExecOptions> = {
       const { terminalLibc } = await import("../../terminal/ffi.ts");
       checkTerminalUse(terminalLibc, "exec", o.interactive, o.tty);
     }
-    const id = await resolveExisting(ctx, o.ref);
-    const s = await loadReconciled(ctx, id);
-    transition(s.id, s.status, "exec");
-    const config = await readConfig(join(s.bundle, "config.json"), true);
-    const proc = structuredClone(config.process!);
-    proc.args = o.command;
-    const env = (proc.env ?? []).filter((e) => !Object.hasOwn(o.env, e.slice(0, e.indexOf("="))));
-    proc.env = [...env, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)];
-    if (o.cwd !== null) proc.cwd = o.cwd;
-    proc.terminal = o.tty;
-    if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");
-    const file = execScratch(s.bundle, "json");
-    await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
-    try {
-      if (o.tty) {
-        const { execWithTerminal } = await import("../../terminal/exec.ts");
-        return await execWithTerminal(
-          ctx,
-          runtimeTarget(ctx, s),
-          file,
-          s.bundle,
-          o.interactive,
-          ctx.paths.cgroupPath(s.namespace, s.id),
-        );
-      }
-      const stdin = o.interactive ? "inherit" : "null";
-      return await ctx.runtime.exec(runtimeTarget(ctx, s), file, o.detach, stdin);
-    } finally {
-      await Deno.remove(file).catch(() => {});
-    }
+    return await execInContainer(ctx, await resolveExisting(ctx, o.ref), o);
   },
 };

@@ -6,15 +6,10 @@
 
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { withLoaded } from "../../ops/reconcile.ts";
+import { killContainer } from "../../ops/kill.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { parseSignal } from "../../host/signals.ts";
-import { transition } from "../../container/status.ts";
-
-/** Signals that mean "stop": HUP, INT, QUIT, KILL, TERM. */
-const TERMINATING = new Set([1, 2, 3, 9, 15]);
 
 const OPTIONS = [
   {
@@ -45,14 +40,7 @@ export const killCommand: Command<{ ref: string; signal: number; all: boolean }>
   },
   async run(ctx, o) {
     const id = await resolveExisting(ctx, o.ref);
-    await withLoaded(ctx, id, async (s) => {
-      transition(s.id, s.status, "kill");
-      if (TERMINATING.has(o.signal) && s.restart !== undefined && s.restart !== "no") {
-        s.restartSuppressed = true; // stopped on purpose: the restart policy leaves it stopped
-        await ctx.store.save(s);
-      }
-      await ctx.runtime.kill(runtimeTarget(ctx, s), o.signal, o.all);
-    });
+    await killContainer(ctx, id, o.signal, o.all);
     return 0;
   },
 };

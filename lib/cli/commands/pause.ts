@@ -5,11 +5,8 @@
  */
 
 import type { Command } from "../command.ts";
-import { opRecord, runtimeTarget } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { emit } from "../../container/events.ts";
-import { withLoaded } from "../../ops/reconcile.ts";
-import { transition } from "../../container/status.ts";
+import { freezeContainer } from "../../ops/pause.ts";
 import { parseOneId } from "./single_id.ts";
 
 function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref: string }> {
@@ -22,16 +19,7 @@ function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref
     parse: (args) => ({ ref: parseOneId(name, args).ref }),
     async run(ctx, o) {
       const id = await resolveExisting(ctx, o.ref);
-      await withLoaded(ctx, id, async (s) => {
-        const next = transition(s.id, s.status, name);
-        s.op = opRecord(ctx, name);
-        await ctx.store.save(s);
-        await ctx.runtime[name](runtimeTarget(ctx, s));
-        s.status = next;
-        s.op = null;
-        await ctx.store.save(s);
-        await emit(ctx, name, s.namespace, s.id);
-      });
+      await freezeContainer(ctx, id, name);
       return 0;
     },
   };

@@ -148,7 +148,7 @@ async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {
 /** Starts `id`; if that fails, a `--rm` container is deleted again. */
 async function startOrCleanUp(ctx: Context, id: string, rm: boolean): Promise<void> {
   try {
-    await (await import("./start.ts")).startContainer(ctx, id);
+    await (await import("../../ops/start.ts")).startContainer(ctx, id);
   } catch (err) {
     if (rm) {
       const { deleteContainer } = await import("../../ops/delete.ts");

@@ -1,0 +1,81 @@
+/**
+ * One recorded step: how every status-changing operation of an existing
+ * container runs under its lock. In order: the transition check, the op
+ * recorded in the state and saved (so an interrupted step is repaired:
+ * `ops/repair.ts`), its first crash point, the act (a runtime or monitor
+ * call), its second crash point, the new status ({@linkcode setStatus}),
+ * the state saved without the op, and the event.
+ *
+ * @module
+ */
+
+import { opRecord } from "./container.ts";
+import type { Context } from "./context.ts";
+import { type CrashPoint, crashPoint } from "./crash.ts";
+import { emit, type EventType } from "./events.ts";
+import type { ContainerState, OpName } from "./state_file.ts";
+import { type Operation, setStatus, transition } from "./status.ts";
+
+/** Options of {@linkcode recordedStep}. */
+export interface StepOptions<T> {
+  /** The op recorded while it runs (default: `op` itself); null records none. */
+  record?: OpName | null;
+  /** The checkpoint image directory kept in the record (checkpoint, restore). */
+  imagePath?: string;
+  /** Crash points right after the record is saved and right after the act. */
+  crash?: readonly [CrashPoint, CrashPoint];
+  /**
+   * When the act fails, drop the record and save: the container is as it
+   * was (checkpoint, restore). Otherwise the record stays for repair.
+   */
+  undoOnFailure?: boolean;
+  /** Sets further fields from the act's result before the final save. */
+  apply?: (s: ContainerState, result: T) => void;
+  /** The event at the end (default: `op`, no details; none for kill); null emits none. */
+  event?: { type: EventType; details?: (s: ContainerState) => Record<string, unknown> } | null;
+}
+
+/**
+ * Runs `act` as the operation `op` of `s` (loaded under its lock): see the
+ * module doc for the order. Returns what `act` returned.
+ */
+export async function recordedStep<T>(
+  ctx: Context,
+  s: ContainerState,
+  op: Operation & OpName | "kill",
+  act: () => Promise<T>,
+  options: StepOptions<T> = {},
+): Promise<T> {
+  const next = transition(s.id, s.status, op);
+  const record = options.record === undefined ? (op === "kill" ? null : op) : options.record;
+  if (record !== null) {
+    s.op = opRecord(ctx, record);
+    if (options.imagePath !== undefined) s.op.imagePath = options.imagePath;
+    await ctx.store.save(s);
+    if (options.crash !== undefined) crashPoint(ctx.crashAt, options.crash[0]);
+  }
+  let result: T;
+  try {
+    result = await act();
+  } catch (err) {
+    if (record !== null && options.undoOnFailure === true) {
+      s.op = null;
+      await ctx.store.save(s);
+    }
+    throw err;
+  }
+  if (options.crash !== undefined) crashPoint(ctx.crashAt, options.crash[1]);
+  if (next !== s.status) setStatus(s, next, ctx.clock.now());
+  options.apply?.(s, result);
+  if (record !== null) {
+    s.op = null;
+    await ctx.store.save(s);
+  }
+  const event = options.event !== undefined
+    ? options.event
+    : op === "kill"
+    ? null
+    : { type: op as EventType };
+  if (event !== null) await emit(ctx, event.type, s.namespace, s.id, event.details?.(s));
+  return result;
+}

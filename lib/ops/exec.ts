@@ -1,0 +1,62 @@
+/**
+ * Running a process in a running container: its process spec is the
+ * container's, with the command, environment, working directory and
+ * terminal of the request, written to a scratch file in the bundle for the
+ * runtime's `exec` (gc removes one a killed berth left).
+ *
+ * @module
+ */
+
+import { join } from "../_std/path.ts";
+import { execScratch } from "../container/bundle.ts";
+import { runtimeTarget } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { transition } from "../container/status.ts";
+import { readConfig } from "../host/spec.ts";
+import { loadReconciled } from "./reconcile.ts";
+
+/** Options of `exec` (the `ref` as given; `id` is resolved). */
+export interface ExecOptions {
+  ref: string;
+  detach: boolean;
+  env: Record<string, string>;
+  cwd: string | null;
+  command: string[];
+  /** `-i`: berth's stdin goes to the process. */
+  interactive: boolean;
+  /** `-t`: the process gets a terminal. */
+  tty: boolean;
+}
+
+/** Runs `o.command` in the container `id`; returns its exit code (0 once started with `detach`). */
+export async function execInContainer(ctx: Context, id: string, o: ExecOptions): Promise<number> {
+  const s = await loadReconciled(ctx, id);
+  transition(s.id, s.status, "exec");
+  const config = await readConfig(join(s.bundle, "config.json"), true);
+  const proc = structuredClone(config.process!);
+  proc.args = o.command;
+  const env = (proc.env ?? []).filter((e) => !Object.hasOwn(o.env, e.slice(0, e.indexOf("="))));
+  proc.env = [...env, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)];
+  if (o.cwd !== null) proc.cwd = o.cwd;
+  proc.terminal = o.tty;
+  if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");
+  const file = execScratch(s.bundle, "json");
+  await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
+  try {
+    if (o.tty) {
+      const { execWithTerminal } = await import("../terminal/exec.ts");
+      return await execWithTerminal(
+        ctx,
+        runtimeTarget(ctx, s),
+        file,
+        s.bundle,
+        o.interactive,
+        ctx.paths.cgroupPath(s.namespace, s.id),
+      );
+    }
+    const stdin = o.interactive ? "inherit" : "null";
+    return await ctx.runtime.exec(runtimeTarget(ctx, s), file, o.detach, stdin);
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Signalling a container's init (or all its processes).
+ *
+ * @module
+ */
+
+import { runtimeTarget } from "../container/container.ts";
+import type { Context } from "../container/context.ts";
+import { recordedStep } from "../container/step.ts";
+import { withLoaded } from "./reconcile.ts";
+
+/** Signals that mean "stop": HUP, INT, QUIT, KILL, TERM. */
+const TERMINATING = new Set([1, 2, 3, 9, 15]);
+
+/**
+ * Sends `signal` to the container `id` of the context's namespace. A
+ * terminating signal suppresses its restart policy first: stopped on
+ * purpose, it stays stopped. Nothing is recorded (a kill leaves nothing
+ * to repair) and no event is written; the exit is the monitor's.
+ */
+export async function killContainer(
+  ctx: Context,
+  id: string,
+  signal: number,
+  all: boolean,
+): Promise<void> {
+  await withLoaded(ctx, id, (s) =>
+    recordedStep(ctx, s, "kill", async () => {
+      if (TERMINATING.has(signal) && s.restart !== undefined && s.restart !== "no") {
+        s.restartSuppressed = true;
+        await ctx.store.save(s);
+      }
+      await ctx.runtime.kill(runtimeTarget(ctx, s), signal, all);
+    }));
+}
