@@ -38,7 +38,8 @@ export interface InFlight {
 export interface PublicState {
   id: string;
   namespace: string;
-  status: Status;
+  /** Readonly: `setStatus` in status.ts is its one writer. */
+  readonly status: Status;
   /** The container's init process, once created. */
   pid: number | null;
   bundle: string;
