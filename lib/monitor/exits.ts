@@ -23,7 +23,7 @@ import { setStatus } from "../container/status.ts";
 import { launchRequest } from "./client.ts";
 import type { CreateRequest, MonitorReply } from "./protocol.ts";
 import { key, type Watch } from "./reaper.ts";
-import { oomKills } from "../limits/cgroup.ts";
+import { OomEvents } from "./oom.ts";
 import { HealthChecks } from "./health.ts";
 import { LogTrimmer } from "./log_trimmer.ts";
 
@@ -65,6 +65,10 @@ export class Exits {
   readonly #logs: LogTrimmer;
   /** Runs the watched containers' health checks. */
   readonly #health: HealthChecks;
+  /** Reports OOM kills in running containers. */
+  readonly #oom: OomEvents;
+  /** Exits (`ns/id/pid`) whose cgroup counted an OOM kill not reported yet. */
+  readonly #oomAtExit = new Set<string>();
 
   constructor(
     readonly ctx: Context,
@@ -73,11 +77,13 @@ export class Exits {
   ) {
     this.#logs = new LogTrimmer(ctx, (m) => host.log(m));
     this.#health = new HealthChecks(ctx, runner, (m) => host.log(m));
+    this.#oom = new OomEvents(ctx, (m) => host.log(m));
   }
 
   /** A container init is watched: keep its logs bounded, run its health check. */
   watched(w: Watch): void {
     this.#logs.add(w.ns, w.id);
+    this.#oom.add(w.ns, w.id, w.pid);
     this.#health.add(w.ns, w.id, w.pid)
       .catch((err) => this.host.log(`health check of ${key(w.ns, w.id)}: ${messageOf(err)}`));
   }
@@ -86,12 +92,14 @@ export class Exits {
   ended(w: Watch): void {
     this.#health.remove(w.ns, w.id);
     this.#logs.remove(w.ns, w.id);
+    if (this.#oom.remove(w.ns, w.id)) this.#oomAtExit.add(`${key(w.ns, w.id)}/${w.pid}`);
   }
 
   /** The monitor is exiting: cancel the timers. */
   stop(): void {
     this.#health.stop();
     this.#logs.stop();
+    this.#oom.stop();
   }
 
   /** The exit of `k` remembered from the last minute, if any. */
@@ -108,15 +116,15 @@ export class Exits {
   /** Records the exit of `w` in its state, then applies `--rm` or the restart policy. */
   async record(w: Watch, exitCode: number, observed: boolean): Promise<void> {
     const ctx = this.ctx;
+    const oomKey = `${key(w.ns, w.id)}/${w.pid}`;
+    const oom = this.#oomAtExit.delete(oomKey);
     await withContainerLock(ctx, w.ns, w.id, async () => {
       const s = await ctx.store.tryLoad(w.ns, w.id);
       if (s === null || s.pid !== w.pid) return; // deleted, or a new container with that ID
       if (applyExit(s, exitCode, observed, ctx.clock.now())) {
         await ctx.store.save(s);
         await emit(ctx, "exit", s.namespace, s.id, { exitCode: s.exitCode, observed });
-        if (oomKills(ctx.paths.cgroupPath(s.namespace, s.id)) > 0) {
-          await emit(ctx, "oom", s.namespace, s.id);
-        }
+        if (oom) await emit(ctx, "oom", s.namespace, s.id);
       }
       if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
       else if (shouldRestart(s)) this.#scheduleRestart(s);

@@ -138,6 +138,34 @@ Deno.test("a memory hog under --memory 16m exits 137 with an oom event", async (
   });
 });
 
+Deno.test("a process OOM-killed in a container that goes on running is an oom event, reported once", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--memory",
+      "16m",
+      "--rootfs",
+      rootfs,
+      "child",
+      "--",
+      "sh",
+      "-c",
+      "sh -c 'x=aaaaaaaa; while true; do x=\"$x$x\"; done'; echo survived; exec sleep 1000",
+    ]);
+    await eventually(
+      async () => (await eventsOf(roots, "child")).some((e) => e.type === "oom"),
+      20_000,
+      "the oom event",
+    );
+    assertEquals((await stateOf(roots, "child")).status, "running");
+    assertEquals(await berthOk(roots, ["logs", "child"]), "survived\n");
+    await berthOk(roots, ["stop", "-t", "0", "child"]);
+    const types = (await eventsOf(roots, "child")).map((e) => e.type);
+    assertEquals(types.filter((t) => t === "oom").length, 1, `events: ${types}`);
+  });
+});
+
 Deno.test("a container killed by a plain SIGKILL has no oom event", async () => {
   await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
