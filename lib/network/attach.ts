@@ -33,6 +33,8 @@ import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
 import { ipamDir, type NetworkPaths } from "./networks.ts";
 import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
+import { checkSubnetUnrouted } from "./routes.ts";
+import { parseCidr } from "./subnet.ts";
 
 /** The interface name inside the container. */
 export const IFNAME = "eth0";
@@ -211,6 +213,11 @@ export async function forwardedPorts(runner: ProcessRunner): Promise<Set<string>
  */
 export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
   return await withNetworkLock(env.paths, async () => {
+    const bridge = req.conf.plugins.find((p) => p.type === "bridge");
+    const subnet = parseCidr(rangeOf(req.conf) ?? "");
+    if (subnet !== null && typeof bridge?.bridge === "string") {
+      checkSubnetUnrouted(req.network, subnet, bridge.bridge);
+    }
     await claimPorts(env, req);
     const record: AttachRecord = {
       token: req.token,
@@ -306,10 +313,13 @@ function prevResultOf(env: NetEnv, r: AttachRecord): CniResult | null {
   return null;
 }
 
-function subnetBits(conf: ConfList): number {
+function rangeOf(conf: ConfList): string | undefined {
   const bridge = conf.plugins.find((p) => p.type === "bridge");
-  const subnet = (bridge?.ipam as { ranges?: { subnet?: string }[][] })?.ranges?.[0]?.[0]?.subnet;
-  return Number(subnet?.split("/")[1] ?? 32);
+  return (bridge?.ipam as { ranges?: { subnet?: string }[][] })?.ranges?.[0]?.[0]?.subnet;
+}
+
+function subnetBits(conf: ConfList): number {
+  return Number(rangeOf(conf)?.split("/")[1] ?? 32);
 }
 
 async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {

@@ -414,6 +414,31 @@ Deno.test({
           ),
         );
         assertEquals(records(other), []);
+        // Its own network on the first root's subnet: that bridge routes it, refused.
+        await berthOk(other, ["network", "create", "--subnet", net.subnet, "same"]);
+        const r3 = await berth(other, [
+          "run",
+          "-d",
+          "--network",
+          "same",
+          "--rootfs",
+          rootfs,
+          "fourth",
+          "--",
+          "sleep",
+          "1000",
+        ]);
+        assertEquals(r3.code, 1, r3.stderr);
+        assertMatch(
+          r3.stderr,
+          new RegExp(
+            `^berth: network "same": its subnet ${
+              net.subnet.replaceAll(".", "\\.")
+            } is already routed through ${net.bridge}`,
+          ),
+        );
+        assertEquals(records(other), []);
+        assertEquals(await leftovers(other), []);
       } finally {
         await cleanup(other);
       }
@@ -498,6 +523,13 @@ Deno.test({
     });
     await lockFile.lock(true);
     try {
+      const foreign = Deno.readTextFileSync("/proc/net/route").split("\n")
+        .find((l) => /\t0000580A\t/.test(l));
+      if (foreign !== undefined) {
+        // A root we do not control (a bench, a user) has its bridge on 10.88.0.0/16 now.
+        console.log(`skipped: 10.88.0.0/16 is routed through ${foreign.split("\t")[0]} already`);
+        return;
+      }
       await withNet(async (roots, rootfs) => {
         const port = freePort();
         const r = await berth(roots, [
