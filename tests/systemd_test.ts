@@ -89,3 +89,46 @@ Deno.test("a unit keeps the container's network and published ports", () => {
     ],
   );
 });
+
+Deno.test("a unit keeps the limits, the health check and the log cap", () => {
+  assertEquals(
+    runArgs("w", {
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: [],
+      env: [],
+      cwd: null,
+      labels: {},
+      sandbox: null,
+      limits: { memory: 16 << 20, cpus: 1.5, pidsLimit: -1 },
+      healthcheck: { cmd: "true", intervalMs: 500, timeoutMs: 1000, retries: 2, startPeriodMs: 0 },
+      logMaxSize: 1 << 20,
+    }),
+    [
+      "run",
+      "--rm",
+      "--rootfs",
+      "/r",
+      "--memory",
+      String(16 << 20),
+      "--cpus",
+      "1.5",
+      "--pids-limit",
+      "-1",
+      "--health-cmd",
+      "true",
+      "--health-interval",
+      "500ms",
+      "--health-timeout",
+      "1000ms",
+      "--health-retries",
+      "2",
+      "--health-start-period",
+      "0ms",
+      "--log-max-size",
+      String(1 << 20),
+      "w",
+    ],
+  );
+});

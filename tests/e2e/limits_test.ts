@@ -87,6 +87,21 @@ Deno.test("--memory, --cpus and --pids-limit reach the cgroup; update changes th
     assertEquals((await stateOf(roots, "l1")).status, "running");
     assertEquals(read(limitFile(roots, "l1", "memory")), String(32 * 1024 * 1024));
     assertEquals(read(limitFile(roots, "l1", "pids")), "80");
+    // A created container is updated too, and starts with the new limits.
+    await berthOk(roots, [
+      "create",
+      "--memory",
+      "16m",
+      "--rootfs",
+      rootfs,
+      "c1",
+      "--",
+      "sleep",
+      "1000",
+    ]);
+    await berthOk(roots, ["update", "--memory", "48m", "c1"]);
+    await berthOk(roots, ["start", "c1"]);
+    assertEquals(read(limitFile(roots, "c1", "memory")), String(48 * 1024 * 1024));
     // A stopped container cannot be updated: exit 5.
     await berthOk(roots, ["stop", "-t", "0", "l1"]);
     const r = await berth(roots, ["update", "--memory", "64m", "l1"]);
