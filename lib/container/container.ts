@@ -41,11 +41,24 @@ export async function withContainerLock<T>(
   try {
     return await fn(lock);
   } finally {
-    if (lock.held) {
-      if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
-      else await lock.releaseAndRemove().catch(() => lock.release());
-    }
+    if (lock.held) await releaseContainerLock(ctx, ns, id, lock);
   }
+}
+
+/**
+ * Releases the lock of `ns/id`, or, if the container has no state (it was
+ * deleted meanwhile, or never created), removes the lock file while still
+ * holding it, so no lock file outlives its container. An unreadable state
+ * counts as there.
+ */
+export async function releaseContainerLock(
+  ctx: Context,
+  ns: string,
+  id: string,
+  lock: FileLock,
+): Promise<void> {
+  if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
+  else await lock.releaseAndRemove().catch(() => lock.release());
 }
 
 /**
@@ -64,8 +77,7 @@ export async function withFreeLock(
   try {
     await fn();
   } finally {
-    if (await ctx.store.exists(ns, id).catch(() => true)) lock.release();
-    else await lock.releaseAndRemove().catch(() => lock.release());
+    await releaseContainerLock(ctx, ns, id, lock);
   }
 }
 

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { applyExit, initGone, isLive, withContainerLock } from "../container/container.ts";
+import {
+  applyExit,
+  initGone,
+  isLive,
+  releaseContainerLock,
+  withContainerLock,
+} from "../container/container.ts";
 import { monitorAlive } from "../monitor/alive.ts";
 import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
@@ -45,8 +51,7 @@ export async function reconcile(ctx: Context, s: ContainerState): Promise<Contai
       const repaired = fresh === null ? null : await repairLocked(ctx, fresh);
       return repaired === null ? null : await refreshLocked(ctx, repaired);
     } finally {
-      if (await ctx.store.exists(s.namespace, s.id).catch(() => true)) lock.release();
-      else await lock.releaseAndRemove().catch(() => lock.release());
+      await releaseContainerLock(ctx, s.namespace, s.id, lock);
     }
   }
   if (!isLive(s) || s.pid === null) return s;
