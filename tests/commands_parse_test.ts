@@ -1,5 +1,5 @@
 // Argument parsing of every command, without processes.
-import { assertEquals, assertThrows } from "./assert.ts";
+import { assertEquals, assertThrows, assertTrue } from "./assert.ts";
 import { loadCommands } from "../lib/cli/commands/mod.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 
@@ -324,4 +324,42 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
   ) {
     assertThrows(() => parse("network", bad), InvalidArgument);
   }
+});
+
+Deno.test("options with choices are checked from the table, with one message shape", () => {
+  const refused = (name: string, args: string[], message: string) => {
+    const err = assertThrows(() => parse(name, args), InvalidArgument);
+    assertEquals(err.message, message);
+  };
+  refused("list", ["--format", "xml"], 'list: --format must be table or json, not "xml"');
+  refused("ps", ["web1", "--format=yaml"], 'ps: --format must be table or json, not "yaml"');
+  refused("events", ["--format", "table"], 'events: --format must be text or json, not "table"');
+  refused(
+    "run",
+    ["-d", "--restart", "sometimes", "--rootfs", "/r", "w", "--", "true"],
+    'run: --restart must be no, on-failure or always, not "sometimes"',
+  );
+  assertEquals((parse("list", ["--format", "json"]) as { format: string }).format, "json");
+  assertEquals((parse("list", []) as { format: string }).format, "table");
+  assertEquals(
+    (parse("run", ["-d", "--restart", "always", "--rootfs", "/r", "w", "--", "true"]) as {
+      create: { restart: string };
+    }).create.restart,
+    "always",
+  );
+});
+
+Deno.test("completion offers the choices and positionals the tables declare", async () => {
+  const { bashCompletion, fishCompletion } = await import("../lib/cli/completion.ts");
+  const commands = [...new Set(loaded.values())];
+  const bash = bashCompletion(commands);
+  const valuesOf = (flag: string) =>
+    new RegExp(`--${flag}\\) COMPREPLY=\\(\\$\\(compgen -W "([^"]*)"`).exec(bash)?.[1]?.split(" ")
+      .sort();
+  assertEquals(valuesOf("format"), ["json", "table", "text"]);
+  assertEquals(valuesOf("restart"), ["always", "no", "on-failure"]);
+  assertTrue(bash.includes('completion) flags="--help"; ids=0; extra="bash zsh fish"'));
+  assertTrue(/ generate\) flags="[^"]*"; ids=1; extra="systemd"/.test(bash));
+  const fish = fishCompletion(commands);
+  assertTrue(fish.includes("__fish_seen_subcommand_from list ls' -l format -r -a 'table json'"));
 });

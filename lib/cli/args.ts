@@ -20,8 +20,21 @@ export interface OptionSpec {
   value?: string;
   /** Default shown in help. */
   default?: string;
+  /**
+   * The values a string option accepts: anything else is refused while
+   * parsing (`list: --format must be table or json, not "x"`), and
+   * completion offers them.
+   */
+  choices?: readonly string[];
   /** One-line description. */
   help: string;
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+export function orList(items: readonly string[]): string {
+  return items.length <= 1
+    ? items.join("")
+    : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
 }
 
 /** What {@linkcode parseCommandArgs} returns. */
@@ -48,6 +61,9 @@ export function parseCommandArgs(cmd: string, args: string[], specs: OptionSpec[
   const values: ParsedArgs["values"] = {};
   const positionals: string[] = [];
   const set = (s: OptionSpec, v: string | boolean) => {
+    if (typeof v === "string" && s.choices !== undefined && !s.choices.includes(v)) {
+      throw new InvalidArgument(`${cmd}: --${s.name} must be ${orList(s.choices)}, not "${v}"`);
+    }
     if (s.multiple && typeof v === "string") {
       const prev = values[s.name];
       values[s.name] = Array.isArray(prev) ? [...prev, v] : [v];
@@ -114,6 +130,21 @@ export function str(values: ParsedArgs["values"], name: string): string | undefi
 export function strs(values: ParsedArgs["values"], name: string): string[] {
   const v = values[name];
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+
+/**
+ * A string option's value, typed by its `choices` (checked while parsing),
+ * or `fallback` when it is not given.
+ */
+export function choice<C extends string>(
+  values: ParsedArgs["values"],
+  spec: { name: string; choices: readonly C[] },
+  fallback: C,
+): C {
+  const v = values[spec.name];
+  return typeof v === "string" && (spec.choices as readonly string[]).includes(v)
+    ? v as C
+    : fallback;
 }
 
 /** A boolean option's value. */

@@ -8,6 +8,17 @@
 import { optionLabel, type OptionSpec } from "./args.ts";
 import type { Context } from "../container/context.ts";
 
+/**
+ * A positional argument of a command, for completion: `ID` (an existing
+ * container), or a word from `choices` (`completion bash|zsh|fish`).
+ */
+export interface PositionalSpec {
+  /** The placeholder of the usage line, e.g. `ID`, `SHELL`. */
+  name: string;
+  /** The words it accepts, when they are a closed set. */
+  choices?: readonly string[];
+}
+
 /** A subcommand. */
 export interface Command<O> {
   name: string;
@@ -19,6 +30,8 @@ export interface Command<O> {
   /** Longer description for `berth CMD --help`. */
   description?: string;
   options: OptionSpec[];
+  /** Its positional arguments, when declared (completion reads them). */
+  positionals?: PositionalSpec[];
   examples: string[];
   /** Not listed in help (the monitor's entry point). */
   hidden?: boolean;

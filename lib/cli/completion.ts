@@ -22,14 +22,29 @@ const VALUED_GLOBALS = ["--root", "--data-root", "-n", "--namespace", "--runtime
 
 /** True when the command's arguments are existing container IDs. */
 export function takesIds(c: AnyCommand): boolean {
+  if (c.positionals !== undefined) return c.positionals.some((p) => p.name === "ID");
   return /\bID\b/.test(c.usage) && c.name !== "create" && c.name !== "run";
 }
 
-/** Static arguments a command completes (besides IDs). */
+/** Static arguments a command completes (besides IDs): its positionals' choices. */
 function words(c: AnyCommand): string[] {
-  if (c.name === "completion") return ["bash", "zsh", "fish"];
-  if (c.name === "generate") return ["systemd"];
-  return [];
+  return (c.positionals ?? []).flatMap((p) => p.choices ?? []);
+}
+
+/** `--flag) COMPREPLY=(…)` lines for the options whose values are a closed set. */
+function choiceCases(commands: readonly AnyCommand[]): string {
+  const byFlag = new Map<string, Set<string>>();
+  for (const c of commands) {
+    for (const o of c.options) {
+      if (o.choices === undefined) continue;
+      const set = byFlag.get(o.name) ?? new Set<string>();
+      for (const v of o.choices) set.add(v);
+      byFlag.set(o.name, set);
+    }
+  }
+  return [...byFlag].map(([name, values]) =>
+    `    --${name}) COMPREPLY=($(compgen -W "${[...values].join(" ")}" -- "$cur")); return ;;\n`
+  ).join("");
 }
 
 function flagsOf(c: AnyCommand): string[] {
@@ -81,9 +96,9 @@ ${cases}
   case "$prev" in
     --bundle|--rootfs|--image-path|--cwd) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --format) COMPREPLY=($(compgen -W "table json text" -- "$cur")); return ;;
-    --restart) COMPREPLY=($(compgen -W "no on-failure always" -- "$cur")); return ;;
-    --sandbox) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "\${globals[@]}" list -q 2>/dev/null)" -- "$cur")); return ;;
+${
+    choiceCases(visible)
+  }    --sandbox) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "\${globals[@]}" list -q 2>/dev/null)" -- "$cur")); return ;;
     -e|--env|--label|--since|--berth|--restart-sec) return ;;
   esac
   if [[ "$cur" == -* ]]; then
@@ -133,8 +148,9 @@ export function fishCompletion(commands: readonly AnyCommand[]): string {
     for (const o of c.options) {
       const short = o.short !== undefined ? ` -s ${o.short}` : "";
       const req = o.type === "string" ? " -r" : "";
+      const values = o.choices !== undefined ? ` -a '${o.choices.join(" ")}'` : "";
       lines.push(
-        `complete -c berth -n '${cond}'${short} -l ${o.name}${req} -d '${
+        `complete -c berth -n '${cond}'${short} -l ${o.name}${req}${values} -d '${
           o.help.replaceAll("'", "\\'")
         }'`,
       );

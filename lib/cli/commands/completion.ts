@@ -18,6 +18,7 @@ export const completionCommand: Command<{ shell: typeof SHELLS[number] }> = {
   summary: "print a shell completion script (commands, flags, existing IDs)",
   usage: "completion bash|zsh|fish",
   options: [],
+  positionals: [{ name: "SHELL", choices: SHELLS }],
   examples: [
     "berth completion bash > /etc/bash_completion.d/berth",
     'berth completion zsh > "${fpath[1]}/_berth"',

@@ -31,6 +31,7 @@ const OPTIONS = [
     type: "string" as const,
     value: "text|json",
     default: "text",
+    choices: ["text", "json"] as const,
     help: "output format (json: one object a line)",
   },
   {
@@ -76,10 +77,7 @@ export const eventsCommand: Command<EventsOptions> = {
     const p = parseCommandArgs("events", args, OPTIONS);
     noCommand("events", p.command);
     expectPositionals("events", p.positionals, []);
-    const format = str(p.values, "format") ?? "text";
-    if (format !== "text" && format !== "json") {
-      throw new InvalidArgument(`events: --format must be text or json, not "${format}"`);
-    }
+    const format = str(p.values, "format") ?? "text"; // checked against its choices
     const since = str(p.values, "since");
     return {
       follow: bool(p.values, "follow"),

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { type ParsedArgs, str } from "../args.ts";
-import { InvalidArgument } from "../../host/errors.ts";
+import { choice, type ParsedArgs } from "../args.ts";
 
 /** `--format table|json`. */
 export type Format = "table" | "json";
@@ -16,16 +15,13 @@ export const FORMAT_OPTION = {
   type: "string" as const,
   value: "table|json",
   default: "table",
+  choices: ["table", "json"] as const,
   help: "output format",
 };
 
-/** Reads and checks `--format`. */
-export function formatOf(cmd: string, p: ParsedArgs): Format {
-  const f = str(p.values, "format") ?? "table";
-  if (f !== "table" && f !== "json") {
-    throw new InvalidArgument(`${cmd}: --format must be table or json, not "${f}"`);
-  }
-  return f;
+/** `--format`, typed (parsing checked it against the option's choices). */
+export function formatOf(_cmd: string, p: ParsedArgs): Format {
+  return choice(p.values, FORMAT_OPTION, "table");
 }
 
 /** Renders rows as left-aligned columns separated by two spaces. */

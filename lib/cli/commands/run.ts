@@ -6,7 +6,7 @@
  * @module
  */
 
-import { bool, parseCommandArgs, str } from "../args.ts";
+import { bool, choice, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument } from "../../host/errors.ts";
@@ -23,6 +23,9 @@ export interface RunOptions {
   /** `-t`: the container gets a terminal. */
   tty: boolean;
 }
+
+/** `--restart`'s values. */
+const RESTART_POLICIES = ["no", "on-failure", "always"] as const;
 
 const RUN_OPTIONS = [
   ...CREATE_OPTIONS,
@@ -45,6 +48,7 @@ const RUN_OPTIONS = [
     type: "string" as const,
     value: "no|on-failure|always",
     default: "no",
+    choices: RESTART_POLICIES,
     help: "with -d: restart policy kept by the monitor, with back-off (100 ms doubling to 10 s)",
   },
 ];
@@ -75,12 +79,7 @@ export const runCommand: Command<RunOptions> = {
     if (p.command !== null && p.command.length === 0) {
       throw new InvalidArgument('run: nothing after "--"');
     }
-    const restart = str(p.values, "restart") ?? "no";
-    if (restart !== "no" && restart !== "on-failure" && restart !== "always") {
-      throw new InvalidArgument(
-        `run: --restart must be no, on-failure or always, not "${restart}"`,
-      );
-    }
+    const restart = choice(p.values, { name: "restart", choices: RESTART_POLICIES }, "no");
     if (restart !== "no" && !detach) throw new InvalidArgument("run: --restart needs -d");
     if (restart !== "no" && rm) {
       throw new InvalidArgument("run: --restart and --rm exclude each other");
