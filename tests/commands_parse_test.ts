@@ -68,10 +68,54 @@ Deno.test("create parses its options and the command after --", () => {
   ]]);
 });
 
+Deno.test("create parses the run options (mounts, env file, user, workdir, caps)", () => {
+  const o = parse("create", [
+    "--rootfs",
+    "/r",
+    "-v",
+    "/srv/www:/www:ro",
+    "-v",
+    "data:/data",
+    "--mount",
+    "type=tmpfs,dst=/run,size=1m",
+    "--tmpfs",
+    "/tmp:size=2k",
+    "--env-file",
+    "/e.env",
+    "-e",
+    "HOME",
+    "-u",
+    "app:staff",
+    "-w",
+    "/srv",
+    "--hostname",
+    "web.local",
+    "--read-only",
+    "--cap-add",
+    "net_admin",
+    "--cap-drop",
+    "all",
+    "web1",
+  ]) as Record<string, unknown>;
+  assertEquals(o.mounts, [
+    { type: "bind", source: "/srv/www", destination: "/www", readOnly: true },
+    { type: "volume", source: "data", destination: "/data", readOnly: false },
+    { type: "tmpfs", source: null, destination: "/run", readOnly: false, size: 1048576 },
+    { type: "tmpfs", source: null, destination: "/tmp", readOnly: false, size: 2048 },
+  ]);
+  assertEquals(o.envFiles, ["/e.env"]);
+  assertEquals(o.env, ["HOME"]);
+  assertEquals([o.user, o.cwd, o.hostname, o.readOnly], ["app:staff", "/srv", "web.local", true]);
+  assertEquals([o.capAdd, o.capDrop], [["CAP_NET_ADMIN"], ["ALL"]]);
+  assertThrows(() => parse("create", ["-v", "a:b:c:d", "x"]), InvalidArgument, "SRC:DST");
+  assertThrows(() => parse("create", ["--tmpfs", "/t:size=1x", "x"]), InvalidArgument, "bad size");
+  assertThrows(() => parse("create", ["--cap-add", "FLY", "x"]), InvalidArgument, "capability");
+});
+
 Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
   assertThrows(() => parse("create", ["--rootfs", "/r", "../x"]), InvalidArgument);
   assertThrows(
-    () => parse("create", ["--rootfs", "/r", "-e", "NOEQ", "a"]),
+    () => parse("create", ["--rootfs", "/r", "-e", "=NOKEY", "a"]),
     InvalidArgument,
     "KEY=VALUE",
   );

@@ -39,6 +39,11 @@ export const CRASH_POINTS = {
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.
   restart: ["restart:recorded", "restart:runtime"],
+  // Named volumes (volume create, or create/run with -v NAME:DST made on first use).
+  volume: [
+    "volume:built", // .tmp-* directory complete, not renamed into place
+    "volume:renamed", // volume rm: renamed to .trash-*, not removed
+  ],
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it

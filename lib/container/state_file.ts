@@ -186,6 +186,29 @@ export interface CreateArgs {
   healthcheck?: HealthConfig;
   /** `--log-max-size` in bytes (absent: the default, 10 MiB). */
   logMaxSize?: number;
+  /** `-v`, `--mount` and `--tmpfs`, normalized (absent: none). */
+  mounts?: MountSpec[];
+  /** `-u, --user` as given (a name is resolved at create; absent: the config's). */
+  user?: string | null;
+  /** `--hostname` (absent: the ID). */
+  hostname?: string | null;
+  /** `--read-only`: a read-only root filesystem. */
+  readOnly?: boolean;
+  /** `--cap-add` / `--cap-drop`, canonical names or `ALL` (absent: none). */
+  capAdd?: string[];
+  capDrop?: string[];
+}
+
+/** One mount of a container (`-v`, `--mount`, `--tmpfs`), normalized; see volume/mount_spec.ts. */
+export interface MountSpec {
+  type: "bind" | "volume" | "tmpfs";
+  /** bind: an absolute host path; volume: the volume's name; tmpfs: null. */
+  source: string | null;
+  /** An absolute path inside the container. */
+  destination: string;
+  readOnly: boolean;
+  /** tmpfs only: its size in bytes (absent: the kernel's default, half of RAM). */
+  size?: number;
 }
 
 /** The printed projection of a state. */

@@ -74,3 +74,46 @@ export async function follow(
     if (n === 0) await systemClock.sleep(pollMs);
   }
 }
+
+/**
+ * Moves `file`'s position to the start of its last `lines` lines (a last
+ * line without a newline counts as one), reading backwards in blocks.
+ */
+export async function seekToTail(file: Deno.FsFile, lines: number): Promise<void> {
+  const size = (await file.stat()).size;
+  if (lines === 0) {
+    await file.seek(size, Deno.SeekMode.Start);
+    return;
+  }
+  const buf = new Uint8Array(65536);
+  let end = size;
+  let seen = 0;
+  // A final newline ends the last line; it does not start another.
+  let skipLast = size > 0;
+  while (end > 0) {
+    const start = Math.max(0, end - buf.length);
+    await file.seek(start, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < end - start) {
+      const n = await file.read(buf.subarray(got, end - start));
+      if (n === null || n === 0) break;
+      got += n;
+    }
+    for (let i = got - 1; i >= 0; i--) {
+      if (buf[i] !== 0x0a) {
+        skipLast = false;
+        continue;
+      }
+      if (skipLast) {
+        skipLast = false;
+        continue;
+      }
+      if (++seen === lines) {
+        await file.seek(start + i + 1, Deno.SeekMode.Start);
+        return;
+      }
+    }
+    end = start;
+  }
+  await file.seek(0, Deno.SeekMode.Start);
+}

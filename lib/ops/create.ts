@@ -40,6 +40,15 @@ import {
   recordedNetwork,
   setUpNetwork,
 } from "../network/container.ts";
+import type { FileLock } from "../host/lock.ts";
+import { volumeNames } from "../volume/mount_spec.ts";
+import { ensureVolumesLocked, lockVolumes, removeUnusedVolumes } from "../volume/store.ts";
+import {
+  applyRunOptions,
+  prepareRunOptions,
+  type RunOptionsPlan,
+  runOptionsRecord,
+} from "./run_options.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest extends CreateArgs {
@@ -52,6 +61,8 @@ export interface CreateRequest extends CreateArgs {
   terminal?: boolean;
   /** Foreground `run -i` without `-t`: stdin is a pipe the monitor holds for its one client. */
   stdin?: boolean;
+  /** `--env-file` paths (read at create; the state records the resulting `env`). */
+  envFiles?: string[];
 }
 
 /** A validated request: the final config and the overlay's source. */
@@ -64,6 +75,8 @@ interface Prepared {
   sandbox: string | null;
   /** The network it gets (`--network`, `-p`). */
   net: NetPlan;
+  /** The resolved run options (env, user). */
+  runOptions: RunOptionsPlan;
 }
 
 /** Namespaces a sandbox member shares with its sandbox. */
@@ -130,9 +143,6 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (req.cwd !== null && !req.cwd.startsWith("/")) {
     throw new InvalidArgument(`--cwd ${req.cwd} must be an absolute path`);
   }
-  for (const kv of req.env) {
-    if (kv.indexOf("=") <= 0) throw new InvalidArgument(`--env "${kv}" must look like KEY=VALUE`);
-  }
   let base: OciConfig;
   let source: string;
   let img: Prepared["image"] = null;
@@ -158,6 +168,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (img === null && /[,:\\\n]/.test(source)) {
     throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
   }
+  const runOptions = prepareRunOptions(ctx, req, img === null ? source : [...img.layers].reverse());
   requireRuntimeBinary(ctx.globals.runtime);
   const security = parseSecurityOpts(req.securityOpt ?? [], req.privileged === true);
   const seccompProfile = security.seccomp.kind === "file"
@@ -165,7 +176,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     : undefined;
   const config = applyOverrides(base, {
     args,
-    env: req.env,
+    env: runOptions.env,
     cwd: req.cwd,
     hostname: hostnameOf(req.id),
     cgroupsPath: ctx.paths.cgroupPath(ctx.globals.namespace, req.id),
@@ -181,10 +192,11 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     cgroupV2: isCgroupV2(),
     ...(seccompProfile === undefined ? {} : { seccompProfile }),
   });
+  applyRunOptions(ctx, config, req, runOptions);
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
   const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner);
   applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
-  return { config, source, sandbox: owner?.id ?? null, net, image: img };
+  return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
 }
 
 /** Options of {@linkcode createContainer}. */
@@ -312,8 +324,12 @@ async function createLocked(
       ),
       network: req.network ?? null,
       publish: req.publish ?? [],
+      ...runOptionsRecord(req, prepared.runOptions),
     },
   };
+  const volumes = volumeNames(req.mounts ?? []);
+  let volumeLock: FileLock | null = null;
+  let madeVolumes: string[] = [];
   let recorded = false;
   let imageTaken = false;
   try {
@@ -327,8 +343,15 @@ async function createLocked(
     crashPoint(ctx.crashAt, "create:mounted");
     // The sandbox's marker goes first: a member is never recorded without one.
     if (prepared.sandbox !== null) await markMember(ctx, ns, prepared.sandbox, req.id);
+    // Volumes made on first use and the state naming them, under the volumes lock:
+    // a `volume rm` or `prune` sees either no volume or a container using it.
+    if (volumes.length > 0) {
+      volumeLock = await lockVolumes(ctx.paths, ns);
+      madeVolumes = await ensureVolumesLocked(ctx, ns, volumes);
+    }
     await ctx.store.save(state);
     recorded = true;
+    volumeLock?.release();
     crashPoint(ctx.crashAt, "create:recorded");
     // The state names the attachment before it exists: a crash from here
     // on leaves an interrupted create, whose rollback tears it down.
@@ -365,9 +388,11 @@ async function createLocked(
       const { deleteLocked } = await import("./delete.ts");
       await deleteLocked(ctx, state, true).catch(() => {});
     }
+    volumeLock?.release();
     await removeAtomically(bundle).catch(() => {});
     await removeAtomically(workDir).catch(() => {});
     if (imageTaken) (await import("../image/source.ts")).releaseImage(ctx, ns, req.id);
+    if (madeVolumes.length > 0) await removeUnusedVolumes(ctx, ns, madeVolumes).catch(() => {});
     if (prepared.sandbox !== null) {
       await Deno.remove(join(membersDir(ctx.paths.bundleDir(ns, prepared.sandbox)), req.id))
         .catch(() => {});

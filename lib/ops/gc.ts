@@ -18,7 +18,8 @@
  * - a monitor socket no monitor serves;
  * - console sockets (terminal hand-over) whose process died;
  * - network attachments (CNI DEL: veth, address, port forwarding and
- *   firewall rules; the namespace file) of containers that are gone.
+ *   firewall rules; the namespace file) of containers that are gone;
+ * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals.
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
  * `--data-root`, logs included, belong to no container and are removed.
@@ -102,6 +103,16 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
     }
   } catch (err) {
     report.errors.push(`cannot release network leftovers: ${messageOf(err)}`);
+  }
+  const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/store.ts");
+  for (const ns of volumeNamespaces(ctx.paths)) {
+    for (const path of await cleanVolumeLeftovers(ctx.paths, ns, false)) {
+      await act(
+        `removed the leftover ${path}`,
+        `would remove the leftover ${path}`,
+        () => cleanVolumeLeftovers(ctx.paths, ns, true),
+      );
+    }
   }
   const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {

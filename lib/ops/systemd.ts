@@ -9,7 +9,7 @@
  */
 
 import type { GlobalOptions } from "../container/globals.ts";
-import type { CreateArgs } from "../container/state_file.ts";
+import type { CreateArgs, MountSpec } from "../container/state_file.ts";
 import { VERSION } from "../host/version.ts";
 
 /** Quotes one word for a systemd command line (`%` and `$` escaped too). */
@@ -17,6 +17,16 @@ export function systemdQuote(word: string): string {
   const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$$$");
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) && escaped !== "") return escaped;
   return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
+}
+
+/** The `--mount` value that recreates mount `m`. */
+function mountFlag(m: MountSpec): string {
+  const parts = [`type=${m.type}`];
+  if (m.source !== null) parts.push(`src=${m.source}`);
+  parts.push(`dst=${m.destination}`);
+  if (m.size !== undefined) parts.push(`size=${m.size}`);
+  if (m.readOnly) parts.push("ro");
+  return parts.join(",");
 }
 
 /** The `berth run` arguments that recreate a container from its inputs. */
@@ -46,6 +56,12 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.logMaxSize !== undefined) args.push("--log-max-size", String(req.logMaxSize));
   if (req.network !== undefined && req.network !== null) args.push("--network", req.network);
   for (const p of req.publish ?? []) args.push("-p", p);
+  for (const m of req.mounts ?? []) args.push("--mount", mountFlag(m));
+  if (req.user != null) args.push("--user", req.user);
+  if (req.hostname != null) args.push("--hostname", req.hostname);
+  if (req.readOnly === true) args.push("--read-only");
+  for (const c of req.capDrop ?? []) args.push("--cap-drop", c);
+  for (const c of req.capAdd ?? []) args.push("--cap-add", c);
   args.push(id);
   if (req.command.length > 0) args.push("--", ...req.command);
   return args;

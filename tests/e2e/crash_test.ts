@@ -356,3 +356,72 @@ Deno.test(
     }
   },
 );
+
+Deno.test("every crash point of volume creation and removal is repaired by gc", async (t) => {
+  const rootfs = await busyboxRootfs();
+  const volumes = (roots: Roots) => join(roots.dataRoot, "volumes/default");
+  assertEquals(CRASH_POINTS.volume, ["volume:built", "volume:renamed"]);
+  const cases: { name: string; setup: string[][]; point: string; crash: string[]; left: RegExp }[] =
+    [
+      {
+        name: "volume create",
+        setup: [],
+        point: "volume:built",
+        crash: ["volume", "create", "v"],
+        left: /^\.tmp-v-/,
+      },
+      {
+        name: "create -v (made on first use)",
+        setup: [],
+        point: "volume:built",
+        crash: ["create", "--rootfs", rootfs, "-v", "v:/d", "c1", "--", "true"],
+        left: /^\.tmp-v-/,
+      },
+      {
+        name: "volume rm",
+        setup: [["volume", "create", "v"]],
+        point: "volume:renamed",
+        crash: ["volume", "rm", "v"],
+        left: /^\.trash-v-/,
+      },
+      {
+        name: "create -v recorded, runtime not called",
+        setup: [],
+        point: "create:recorded",
+        crash: ["create", "--rootfs", rootfs, "-v", "v:/d", "c1", "--", "true"],
+        left: /^v$/,
+      },
+    ];
+  for (const c of cases) {
+    await t.step(`${c.point}: ${c.name}`, async () => {
+      const roots = await makeRoots();
+      try {
+        for (const s of c.setup) await berthOk(roots, s);
+        await crash(roots, c.point, c.crash);
+        const left = (await Array.fromAsync(Deno.readDir(volumes(roots)))).map((e) => e.name);
+        assertTrue(left.some((n) => c.left.test(n)), `${c.point}: left ${left}`);
+        await repair(roots, "gc", "c1");
+        // Nothing half-made is left; a recorded create was rolled back, so its volume is free.
+        const after = (await Array.fromAsync(Deno.readDir(volumes(roots)))).map((e) => e.name);
+        assertEquals(after.filter((n) => n.startsWith(".")), []);
+        if (after.includes("v")) await berthOk(roots, ["volume", "rm", "v"]);
+        await berthOk(roots, [
+          "run",
+          "--rm",
+          "--rootfs",
+          rootfs,
+          "-v",
+          "v:/d",
+          "c2",
+          "--",
+          "touch",
+          "/d/ok",
+        ]);
+        assertEquals(await listTree(join(volumes(roots), "v/_data")), ["ok"]);
+        await assertInvariants(roots, {}, c.point);
+      } finally {
+        await cleanup(roots);
+      }
+    });
+  }
+});

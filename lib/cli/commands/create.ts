@@ -16,11 +16,16 @@ import {
   strs,
 } from "../args.ts";
 import type { Command } from "../command.ts";
-import { validateId } from "../../container/id.ts";
+import { HOSTNAME_MAX_LENGTH, validateId } from "../../container/id.ts";
+import { InvalidArgument } from "../../host/errors.ts";
+import { resolve } from "../../_std/path.ts";
+import { canonicalCapabilities } from "../../ops/capabilities.ts";
+import { checkEnvValues } from "../../ops/process_env.ts";
+import { checkUserSyntax } from "../../ops/process_user.ts";
+import { parseMounts } from "../../volume/mount_spec.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
 import { parseLimits, parseSize } from "../../limits/parse.ts";
 import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
-import { InvalidArgument } from "../../host/errors.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 
 /** Options shared by `create` and `run`. */
@@ -56,10 +61,63 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     short: "e",
     type: "string",
     multiple: true,
-    value: "K=V",
-    help: "set an environment variable (repeatable)",
+    value: "K=V|NAME",
+    help: "set an environment variable; a bare NAME takes berth's own value (repeatable)",
+  },
+  {
+    name: "env-file",
+    type: "string",
+    multiple: true,
+    value: "FILE",
+    help: "K=V lines (# comments) to add to the environment; -e wins (repeatable)",
   },
   { name: "cwd", type: "string", value: "DIR", help: "working directory of the process" },
+  { name: "workdir", short: "w", type: "string", value: "DIR", help: "the same as --cwd" },
+  {
+    name: "user",
+    short: "u",
+    type: "string",
+    value: "UID[:GID]|NAME[:GROUP]",
+    help: "the process's user; a NAME is looked up in the container's /etc/passwd",
+  },
+  { name: "hostname", type: "string", value: "NAME", help: "the container's hostname" },
+  { name: "read-only", type: "boolean", help: "mount the container's root filesystem read-only" },
+  {
+    name: "cap-add",
+    type: "string",
+    multiple: true,
+    value: "CAP",
+    help: "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL; repeatable)",
+  },
+  {
+    name: "cap-drop",
+    type: "string",
+    multiple: true,
+    value: "CAP",
+    help: "drop a capability (ALL: every one; repeatable)",
+  },
+  {
+    name: "volume",
+    short: "v",
+    type: "string",
+    multiple: true,
+    value: "SRC:DST[:ro]",
+    help: "SRC an absolute host path (bind) or a volume name (made on first use)",
+  },
+  {
+    name: "mount",
+    type: "string",
+    multiple: true,
+    value: "type=bind|volume|tmpfs,src=…,dst=…[,ro]",
+    help: "a mount, long form (tmpfs: size=N)",
+  },
+  {
+    name: "tmpfs",
+    type: "string",
+    multiple: true,
+    value: "DST[:size=N]",
+    help: "a tmpfs at DST (size: 64m, 1g, bytes)",
+  },
   {
     name: "label",
     type: "string",
@@ -168,6 +226,52 @@ export function parseLogMaxSize(text: string | undefined): number | undefined {
   return n === DEFAULT_LOG_MAX_SIZE ? undefined : n;
 }
 
+/** The run options of parsed `create`/`run` arguments, syntax checked (no file read). */
+function runOptionsFrom(
+  p: ParsedArgs,
+): Partial<CreateRequest> & Pick<CreateRequest, "env" | "cwd"> {
+  const env = strs(p.values, "env");
+  checkEnvValues(env);
+  const cwd = str(p.values, "cwd");
+  const workdir = str(p.values, "workdir");
+  if (cwd !== undefined && workdir !== undefined && cwd !== workdir) {
+    throw new InvalidArgument("give --cwd or -w/--workdir, not both");
+  }
+  const user = str(p.values, "user");
+  if (user !== undefined) checkUserSyntax(user);
+  const hostname = str(p.values, "hostname");
+  if (hostname !== undefined && !isValidHostname(hostname)) {
+    throw new InvalidArgument(`--hostname "${hostname}" is not a valid hostname`);
+  }
+  const mounts = parseMounts(
+    strs(p.values, "volume"),
+    strs(p.values, "mount"),
+    strs(p.values, "tmpfs"),
+  );
+  const capAdd = canonicalCapabilities(strs(p.values, "cap-add"), "--cap-add");
+  const capDrop = canonicalCapabilities(strs(p.values, "cap-drop"), "--cap-drop");
+  const envFiles = strs(p.values, "env-file").map((f) => resolve(f));
+  return {
+    env,
+    cwd: cwd ?? workdir ?? null,
+    ...(envFiles.length > 0 ? { envFiles } : {}),
+    ...(mounts.length > 0 ? { mounts } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(hostname !== undefined ? { hostname } : {}),
+    ...(bool(p.values, "read-only") ? { readOnly: true } : {}),
+    ...(capAdd.length > 0 ? { capAdd } : {}),
+    ...(capDrop.length > 0 ? { capDrop } : {}),
+  };
+}
+
+/** A hostname the kernel and resolvers take: labels of letters, digits and `-`, at most 64. */
+function isValidHostname(name: string): boolean {
+  return name.length <= HOSTNAME_MAX_LENGTH &&
+    /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(
+      name,
+    );
+}
+
 /** Builds a create request from parsed `create`/`run` arguments. */
 export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolean): CreateRequest {
   const [id] = expectPositionals(cmd, p.positionals, ["ID"]);
@@ -177,10 +281,7 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     rootfs: str(p.values, "rootfs") ?? null,
     config: str(p.values, "config") ?? null,
     command: p.command ?? [],
-    env: Object.entries(parseKeyValues(strs(p.values, "env"), "--env")).map(([k, v]) =>
-      `${k}=${v}`
-    ),
-    cwd: str(p.values, "cwd") ?? null,
+    ...runOptionsFrom(p),
     labels: parseKeyValues(strs(p.values, "label"), "--label"),
     autoRemove,
     sandbox: str(p.values, "sandbox") ?? null,
@@ -238,6 +339,8 @@ export const createCommand: Command<CreateRequest> = {
     "berth create --rootfs /srv/rootfs web1 -- httpd -f",
     "berth create --bundle /srv/bundles/web web2",
     "berth create --image docker.io/library/busybox web3 -- sleep 60",
+    "berth create --rootfs /srv/rootfs -v /srv/www:/www:ro -v data:/data --tmpfs /tmp:size=64m web3",
+    "berth create --rootfs /srv/rootfs -u nobody -w /tmp --cap-drop ALL --read-only web4",
   ],
   parse(args) {
     const p = parseCommandArgs("create", args, CREATE_OPTIONS);

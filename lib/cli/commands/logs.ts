@@ -4,11 +4,12 @@
  * @module
  */
 
-import { bool } from "../args.ts";
+import { bool, str } from "../args.ts";
+import { InvalidArgument } from "../../host/errors.ts";
 import type { Command } from "../command.ts";
 import { isLive } from "../../container/container.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
-import { drain, follow, openLog } from "../../host/log_follow.ts";
+import { drain, follow, openLog, seekToTail } from "../../host/log_follow.ts";
 import { waitExit } from "../../ops/wait.ts";
 import { logFiles } from "../../container/paths.ts";
 import { parseOneId } from "./single_id.ts";
@@ -20,19 +21,33 @@ const OPTIONS = [
     type: "boolean" as const,
     help: "follow until the container exits",
   },
+  {
+    name: "tail",
+    type: "string" as const,
+    value: "N",
+    help: "only the last N lines of each stream (then follows, with -f)",
+  },
 ];
 
 /** `logs`. */
-export const logsCommand: Command<{ ref: string; follow: boolean }> = {
+export const logsCommand: Command<{ ref: string; follow: boolean; tail?: number }> = {
   name: "logs",
   summary: "print what the container wrote to stdout and stderr",
-  usage: "logs [-f] ID",
+  usage: "logs [-f] [--tail N] ID",
   description: "The container's stdout goes to berth's stdout, its stderr to berth's stderr.",
   options: OPTIONS,
-  examples: ["berth logs web1", "berth logs -f web1"],
+  examples: ["berth logs web1", "berth logs -f web1", "berth logs --tail 20 web1"],
   parse(args) {
     const { ref, parsed } = parseOneId("logs", args, OPTIONS);
-    return { ref, follow: bool(parsed.values, "follow") };
+    const tail = str(parsed.values, "tail");
+    if (tail !== undefined && !/^[0-9]{1,9}$/.test(tail)) {
+      throw new InvalidArgument(`logs: --tail takes a number of lines, not "${tail}"`);
+    }
+    return {
+      ref,
+      follow: bool(parsed.values, "follow"),
+      ...(tail === undefined ? {} : { tail: Number(tail) }),
+    };
   },
   async run(ctx, o) {
     const id = await resolveExisting(ctx, o.ref);
@@ -41,6 +56,10 @@ export const logsCommand: Command<{ ref: string; follow: boolean }> = {
     const out = await openLog(files.stdout);
     const err = await openLog(files.stderr);
     try {
+      if (o.tail !== undefined) {
+        if (out) await seekToTail(out, o.tail);
+        if (err) await seekToTail(err, o.tail);
+      }
       const toOut = (b: Uint8Array) => ctx.io.out(b);
       const toErr = (b: Uint8Array) => ctx.io.err(b);
       if (o.follow && isLive(s)) {

@@ -98,7 +98,8 @@ export const runCommand: Command<RunOptions> = {
     if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
     if (o.detach) {
       // Created and started in one runtime call: a failure rolls it all back.
-      await createContainer(ctx, o.create, { start: true });
+      const s = await createContainer(ctx, o.create, { start: true });
+      ctx.io.out(`${s.id}\n`);
       return 0;
     }
     // The foreground's modules load only here (start-up time of run -d).
