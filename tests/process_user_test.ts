@@ -29,6 +29,18 @@ Deno.test("names resolve in the container's files, numbers need none", async () 
   }
 });
 
+Deno.test("an image's layers are searched topmost first", async () => {
+  const lower = await fakeRoot("app:x:1:1::/:/bin/sh\n", "");
+  const upper = await fakeRoot("app:x:2:2::/:/bin/sh\n", "");
+  const empty = await Deno.makeTempDir();
+  try {
+    assertEquals(resolveUser("app", [empty, upper, lower]), { uid: 2, gid: 2 });
+    assertEquals(resolveUser("app", [empty, lower]), { uid: 1, gid: 1 });
+  } finally {
+    for (const d of [lower, upper, empty]) await Deno.remove(d, { recursive: true });
+  }
+});
+
 Deno.test("a link out of the root filesystem is not followed", async () => {
   const root = await Deno.makeTempDir();
   try {
