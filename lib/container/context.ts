@@ -13,7 +13,7 @@ import type { GlobalOptions } from "./globals.ts";
 import { type Libc, libc } from "../host/libc.ts";
 import { Paths } from "./paths.ts";
 import { denoRunner, type ProcessRunner } from "../host/process.ts";
-import { OciRuntime } from "../host/runtime.ts";
+import { OciRuntime, type Runtime } from "../host/runtime.ts";
 import { StateStore } from "./state_file.ts";
 
 /** Where commands write. */
@@ -29,7 +29,7 @@ export interface Context {
   globals: GlobalOptions;
   paths: Paths;
   store: StateStore;
-  runtime: OciRuntime;
+  runtime: Runtime;
   runner: ProcessRunner;
   libc: Libc;
   clock: Clock;

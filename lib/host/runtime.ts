@@ -146,6 +146,14 @@ export function deleteArgs(id: string, force: boolean): string[] {
   return force ? ["delete", "--force", id] : ["delete", id];
 }
 
+/**
+ * What berth asks of an OCI runtime: the public surface of
+ * {@linkcode OciRuntime} (runc, crun), the one real implementation. The
+ * context holds a `Runtime`, so tests can give operations a runtime that
+ * answers from a table or fails on cue, without runc.
+ */
+export type Runtime = Pick<OciRuntime, keyof OciRuntime>;
+
 /** A runc-compatible OCI runtime. */
 export class OciRuntime {
   readonly #timeoutMs: number;
