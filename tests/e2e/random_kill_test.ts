@@ -106,6 +106,31 @@ async function randomKills(kills: number, variant: Variant): Promise<void> {
 Deno.test(`${KILLS} random SIGKILLs of run -d and delete -f: gc leaves every invariant true`, () =>
   randomKills(KILLS, { runArgs: [], setup: [] }));
 
+const LIMIT_KILLS = Math.max(10, Math.round(KILLS / 4));
+
+Deno.test(
+  `${LIMIT_KILLS} random SIGKILLs of run -d and delete -f with limits, a health check and a log cap: ` +
+    "gc leaves every invariant true",
+  () =>
+    randomKills(LIMIT_KILLS, {
+      runArgs: [
+        "--memory",
+        "32m",
+        "--cpus",
+        "0.5",
+        "--pids-limit",
+        "64",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "100ms",
+        "--log-max-size",
+        "64k",
+      ],
+      setup: [],
+    }),
+);
+
 const NET_KILLS = Math.max(10, Math.round(KILLS / 4));
 
 Deno.test({
