@@ -100,7 +100,9 @@ Deno.test("a hanging check is killed at its timeout and fails; it never delays t
       20_000,
       "unhealthy",
     );
-    // Killed: at most the one check under way now runs (not one per interval).
+    // Killed, not left behind: had the timeout only ended the runtime (its own backstop, 2 s
+    // later), every check's `sleep 777` would live on in the container, one more each round.
+    await new Promise((r) => setTimeout(r, 4000));
     const ps = JSON.parse(await berthOk(roots, ["ps", "--format", "json", "hang"]));
     const hung = ps.filter((p: { command: string }) => p.command.includes("sleep 777"));
     assert(hung.length <= 1, `hung checks: ${JSON.stringify(ps)}`);
