@@ -124,6 +124,8 @@ export interface ImageSpec {
   /** Layer compression (default gzip). */
   compression?: "gzip" | "none";
   created?: string;
+  /** The config's architecture (default: this host's). */
+  architecture?: string;
 }
 
 /** What {@linkcode writeOciLayout} wrote. */
@@ -157,7 +159,7 @@ export async function writeOciLayout(dir: string, tag: string, spec: ImageSpec):
   }
   const config = enc.encode(JSON.stringify({
     created: spec.created ?? "2026-01-01T00:00:00Z",
-    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    architecture: spec.architecture ?? (Deno.build.arch === "x86_64" ? "amd64" : "arm64"),
     os: "linux",
     config: spec.config ?? {},
     rootfs: { type: "layers", diff_ids: diffIds },
@@ -187,6 +189,49 @@ export async function writeOciLayout(dir: string, tag: string, spec: ImageSpec):
   });
   Deno.writeTextFileSync(join(dir, "index.json"), JSON.stringify(index));
   return { manifestDigest, configDigest, layerDigests: layers.map((l) => l.digest), diffIds };
+}
+
+/**
+ * Writes a multi-platform image into the OCI layout `dir`: one manifest per
+ * architecture under an image index tagged `tag`.
+ */
+export async function writeOciIndex(
+  dir: string,
+  tag: string,
+  images: { architecture: string; spec: ImageSpec }[],
+): Promise<Record<string, Written>> {
+  const out: Record<string, Written> = {};
+  const manifests: unknown[] = [];
+  for (const { architecture, spec } of images) {
+    const w = await writeOciLayout(dir, `tmp-${architecture}`, { ...spec, architecture });
+    out[architecture] = w;
+    const size = Deno.statSync(join(dir, "blobs", "sha256", w.manifestDigest.slice(7))).size;
+    manifests.push({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: w.manifestDigest,
+      size,
+      platform: { os: "linux", architecture },
+    });
+  }
+  const index = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests,
+  }));
+  const digest = await sha256(index);
+  Deno.writeFileSync(join(dir, "blobs", "sha256", digest.slice(7)), index);
+  const top = JSON.parse(Deno.readTextFileSync(join(dir, "index.json")));
+  top.manifests = top.manifests.filter((m: { annotations?: Record<string, string> }) =>
+    !m.annotations?.["org.opencontainers.image.ref.name"]?.startsWith("tmp-")
+  );
+  top.manifests.push({
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    digest,
+    size: index.length,
+    annotations: { "org.opencontainers.image.ref.name": tag },
+  });
+  Deno.writeTextFileSync(join(dir, "index.json"), JSON.stringify(top));
+  return out;
 }
 
 /** A tar of every file below `dir` (for OCI archives). */

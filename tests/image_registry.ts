@@ -110,12 +110,18 @@ export async function startRegistry(): Promise<Registry> {
 }
 
 /** Pushes image `tag` of the OCI layout `layout` to `dest` (`HOST/NAME:TAG`). */
-export async function push(layout: string, tag: string, dest: string): Promise<void> {
+export async function push(
+  layout: string,
+  tag: string,
+  dest: string,
+  extra: string[] = [],
+): Promise<void> {
   const r = await new Deno.Command("skopeo", {
     args: [
       "copy",
       "--quiet",
       "--dest-tls-verify=false",
+      ...extra,
       `oci:${layout}:${tag}`,
       `docker://${dest}`,
     ],

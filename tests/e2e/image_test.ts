@@ -24,6 +24,7 @@ import {
   type ImageSpec,
   tarOf,
   tarOfTree,
+  writeOciIndex,
   writeOciLayout,
   type Written,
 } from "../image_fixture.ts";
@@ -585,3 +586,61 @@ Deno.test("image prune racing creates never removes a layer in use", OPTS, async
     assertEquals(names(join(store, "layers")).length, created.length > 0 ? 2 : 0);
   });
 });
+
+Deno.test(
+  "an index gives the host's platform (--platform another); Docker schema 2 images; an unreachable registry exits 1",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, reg, store }) => {
+      const host = Deno.build.arch === "x86_64" ? "amd64" : "arm64";
+      const other = host === "amd64" ? "arm64" : "amd64";
+      const layout = join(store, "..", "multi-layout");
+      const w = await writeOciIndex(layout, "multi", [
+        { architecture: host, spec: { layers: [base(rootfs)], config: { Cmd: ["echo", "host"] } } },
+        {
+          architecture: other,
+          spec: { layers: [tarOf([{ name: "x", data: "x" }])], config: { Cmd: ["echo", "other"] } },
+        },
+      ]);
+      const ref = `${reg.host}/multi:1`;
+      await push(layout, "multi", ref, ["--all"]);
+      assertEquals((await berthOk(roots, ["pull", "-q", ref])).trim(), w[host]!.configDigest);
+      assertEquals((await berth(roots, ["run", "--rm", "--image", ref, "c1"])).stdout, "host\n");
+      assertEquals(
+        (await berthOk(roots, ["pull", "-q", "--platform", `linux/${other}`, ref])).trim(),
+        w[other]!.configDigest,
+      );
+      const none = await berth(roots, ["pull", "-q", "--platform", "linux/s390x", ref]);
+      assertEquals(none.code, 1);
+      assertMatch(none.stderr, /no image for platform linux\/s390x/);
+      // The same image pushed as Docker schema 2 (Docker media types).
+      await push(layout, "multi", `${reg.host}/docker:1`, [
+        "--format",
+        "v2s2",
+        "--override-arch",
+        host,
+      ]);
+      const m = await fetch(`http://${reg.host}/v2/docker/manifests/1`, {
+        headers: { accept: "application/vnd.docker.distribution.manifest.v2+json" },
+      });
+      const mj = await m.json();
+      assertEquals(mj.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+      assertEquals(mj.layers[0].mediaType, "application/vnd.docker.image.rootfs.diff.tar.gzip");
+      assertEquals((await berth(roots, ["image", "inspect", `${reg.host}/docker:1`])).code, 3);
+      await berthOk(roots, ["pull", "-q", `${reg.host}/docker:1`]);
+      const inspect = JSON.parse(
+        await berthOk(roots, ["image", "inspect", `${reg.host}/docker:1`]),
+      );
+      assertEquals(inspect[0].config.Cmd, ["echo", "host"]);
+      assertEquals(inspect[0].RepoTags, [`${reg.host}/docker:1`]);
+      assertEquals(
+        (await berth(roots, ["run", "--rm", "--image", `${reg.host}/docker:1`, "c2"])).stdout,
+        "host\n",
+      );
+      // Nothing listens on port 1: one line, exit 1.
+      const down = await berth(roots, ["pull", "-q", "127.0.0.1:1/x:1"]);
+      assertEquals(down.code, 1);
+      assertMatch(down.stderr, /^berth: cannot reach registry 127\.0\.0\.1:1: [^\n]*\n$/);
+    });
+  },
+);
