@@ -96,3 +96,24 @@ Deno.test("loopback registries are plain HTTP, others HTTPS, docker.io is regist
     "http://ghcr.io",
   );
 });
+
+Deno.test("a blob body that stalls fails with a clear error after the timeout", async () => {
+  let cancelled = false;
+  const transport: Transport = (req) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        ctl.enqueue(new Uint8Array([1, 2, 3]));
+        req.signal.addEventListener("abort", () => {
+          cancelled = true;
+          ctl.error(new DOMException("aborted", "AbortError"));
+        });
+      },
+    });
+    return Promise.resolve(new Response(body));
+  };
+  const s = await new RegistryClient(ref, { transport, timeoutMs: 200 }).blob(
+    "sha256:" + "a".repeat(64),
+  );
+  await assertRejects(() => new Response(s).arrayBuffer(), RuntimeError, "no data for 200 ms");
+  assertEquals(cancelled, true);
+});

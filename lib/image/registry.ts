@@ -80,6 +80,7 @@ export class RegistryClient {
       const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
       const onAbort = () => ctl.abort();
       signal?.addEventListener("abort", onAbort);
+      let linked = false;
       try {
         const res = await this.#transport(new Request(url, { headers, signal: ctl.signal }));
         if (res.status >= 500 && attempt + 1 < this.#tries) {
@@ -95,6 +96,8 @@ export class RegistryClient {
           attempt--; // the authenticated try is not a retry
           continue;
         }
+        // The caller's signal still aborts the body being read.
+        linked = true;
         return res;
       } catch (err) {
         if (err instanceof RuntimeError) throw err;
@@ -102,7 +105,7 @@ export class RegistryClient {
         if (signal?.aborted) break;
       } finally {
         clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        if (!linked) signal?.removeEventListener("abort", onAbort);
       }
     }
     const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
@@ -183,14 +186,56 @@ export class RegistryClient {
     return { bytes, contentType: res.headers.get("content-type") };
   }
 
-  /** A blob's body as a stream (the caller verifies it). */
+  /**
+   * A blob's body as a stream (the caller verifies it). A body that stalls
+   * for the timeout (no bytes at all) fails the stream.
+   */
   async blob(digest: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const url = `${this.#base}/v2/${this.#ref.repository}/blobs/${digest}`;
-    const res = await this.#send(url, null, signal);
+    const stall = new AbortController();
+    const onAbort = () => stall.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const res = await this.#send(url, null, stall.signal);
     if (!res.ok || res.body === null) {
       await res.body?.cancel();
       throw new RuntimeError(`blob ${digest}: HTTP ${res.status}`);
     }
-    return res.body;
+    const ms = this.#timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stalled = false;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = true;
+        stall.abort();
+      }, ms);
+    };
+    const reader = res.body.getReader();
+    arm();
+    return new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            clearTimeout(timer);
+            ctl.close();
+          } else {
+            arm();
+            ctl.enqueue(value);
+          }
+        } catch (err) {
+          clearTimeout(timer);
+          throw stalled
+            ? new RuntimeError(`blob ${digest}: no data for ${ms} ms`)
+            : err instanceof RuntimeError
+            ? err
+            : new RuntimeError(`blob ${digest}: ${(err as Error).message}`);
+        }
+      },
+      cancel(reason) {
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    });
   }
 }
