@@ -48,7 +48,7 @@ export const CRASH_POINTS = {
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it
     "delete:runtime", // runtime forgot it, rootfs still mounted
-    "delete:network", // network torn down (CNI DEL), rootfs still mounted
+    "delete:network", // runtime and network (CNI DEL) done, rootfs still mounted
     "delete:unmounted", // unmounted, bundle still there
     "delete:renamed", // bundle renamed to .trash-*, not removed
     "delete:bundle", // bundle gone, work directory still there

@@ -234,22 +234,28 @@ export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: strin
       await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
       env.crash?.("netns");
       const att = attachmentOf(record);
-      await env.cni.add(
+      // loopback and the chain configure different interfaces: at once.
+      const lo = env.cni.add(
         { cniVersion: req.conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
         { ...att, ifName: "lo" },
       );
       const total = req.conf.plugins.length;
-      let result: CniResult;
-      try {
-        result = await addChain(env, record, att, total);
-      } catch (err) {
-        if (!isBridgeRace(err)) throw err;
-        // The bridge device was being made by another ADD (or the kernel
-        // had not given it its address yet): undo and try once more.
-        await delChain(env, record);
-        record.result = null;
-        result = await addChain(env, record, att, total);
-      }
+      const chain = (async () => {
+        try {
+          return await addChain(env, record, att, total);
+        } catch (err) {
+          if (!isBridgeRace(err)) throw err;
+          // The bridge device was being made by another ADD (or the kernel
+          // had not given it its address yet): undo and try once more.
+          await delChain(env, record);
+          record.result = null;
+          return await addChain(env, record, att, total);
+        }
+      })();
+      const [loDone, chainDone] = await Promise.allSettled([lo, chain]);
+      if (chainDone.status === "rejected") throw chainDone.reason;
+      if (loDone.status === "rejected") throw loDone.reason;
+      const result = chainDone.value;
       const ip = containerIpv4(result);
       if (ip === null) throw new RuntimeError(`network "${req.network}" gave no IPv4 address`);
       env.crash?.("added");

@@ -228,7 +228,12 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     ns: s.namespace,
     id: s.id,
     network: plan.network!.name,
-    conf: plan.network!.conf,
+    // portmap only where there is a port to map: two plugin runs fewer per
+    // container (the record keeps this list, so DEL runs the same one).
+    conf: plan.ports.length > 0 ? plan.network!.conf : {
+      ...plan.network!.conf,
+      plugins: plan.network!.conf.plugins.filter((p) => p.type !== "portmap"),
+    },
     ports: plan.ports,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });

@@ -92,10 +92,16 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
     }
   }
   crashPoint(ctx.crashAt, "delete:killed");
-  await runtimeDelete(ctx, s.namespace, target);
+  // Its processes are gone: the network goes (CNI DEL, while the namespace
+  // still exists, see lib/network/attach.ts) as the runtime forgets it.
+  const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
+  try {
+    await runtimeDelete(ctx, s.namespace, target);
+  } finally {
+    const failed = await network;
+    if (failed !== null) throw failed.err;
+  }
   crashPoint(ctx.crashAt, "delete:runtime");
-  // While its namespace still exists (see lib/network/attach.ts).
-  await tearDownNetwork(ctx, s);
   crashPoint(ctx.crashAt, "delete:network");
   await unmountAll(s.bundle);
   crashPoint(ctx.crashAt, "delete:unmounted");
