@@ -397,14 +397,33 @@ export class ImageStore {
       if (layers.has(name)) continue;
       const path = join(this.dir, "layers", name);
       if (/^[a-f0-9]{64}$/.test(name)) {
+        if (dryRun) {
+          out.push(`layer sha256:${name}`);
+          continue;
+        }
         const lock = tryLock(this.layerLock(`sha256:${name}`));
         if (lock === null) continue; // a pull holds it: its record comes
         try {
-          if (!dryRun) removeLayerDir(path, this.tmpDir);
+          removeLayerDir(path, this.tmpDir);
+          lock.removeFile(); // waiters see another inode and start over (see host/lock.ts)
         } finally {
           lock.release();
         }
         out.push(`layer sha256:${name}`);
+      }
+    }
+    // Lock files of layers that are not there (a pull that failed or died).
+    if (!dryRun) {
+      for (const name of readDirNames(join(this.dir, "locks"))) {
+        const m = /^([a-f0-9]{64})\.lock$/.exec(name);
+        if (m === null || layers.has(m[1]!) || this.hasLayer(`sha256:${m[1]}`)) continue;
+        const lock = tryLock(join(this.dir, "locks", name));
+        if (lock === null) continue;
+        try {
+          if (!this.hasLayer(`sha256:${m[1]}`)) lock.removeFile();
+        } finally {
+          lock.release();
+        }
       }
     }
     for (const name of readDirNames(join(this.dir, "blobs"))) {
@@ -462,12 +481,22 @@ function removeLayerDir(path: string, tmp: string): void {
   removeTree(trash);
 }
 
-/** Non-blocking lock (synchronous, so it can run under the store lock). */
-function tryLock(path: string): { release(): void } | null {
-  const file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+/**
+ * Non-blocking lock (synchronous, so it can run under the store lock);
+ * `removeFile` unlinks the lock file while it is held, as
+ * `FileLock.releaseAndRemove` does.
+ */
+function tryLock(path: string): { release(): void; removeFile(): void } | null {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (err) {
+    if (isNotFound(err)) return null; // its directory is not there yet
+    throw err;
+  }
   if (!file.tryLockSync(true)) {
     file.close();
     return null;
   }
-  return { release: () => file.close() };
+  return { release: () => file.close(), removeFile: () => removeQuietly(path) };
 }

@@ -101,7 +101,7 @@ function names(dir: string): string[] {
 
 /** The store holds no image, layer, blob or partial download. */
 function assertEmptyStore(store: string): void {
-  for (const d of ["images", "layers", "blobs", "tmp"]) {
+  for (const d of ["images", "layers", "blobs", "tmp", "locks"]) {
     assertEquals(names(join(store, d)), [], `${d}/ is not empty`);
   }
 }
