@@ -98,13 +98,15 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
         `cannot remove network "${name}": container "${users[0]!.id}" uses it`,
       );
     }
-    removeNetworkFile(p, name);
+    // The device first: killed midway, the network is still there (its
+    // bridge is made again on next use), never a device without a network.
+    await removeBridge(ctx, net.bridge);
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    await removeBridge(ctx, net.bridge);
+    removeNetworkFile(p, name);
   });
 }
 

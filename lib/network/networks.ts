@@ -18,6 +18,7 @@ import { join } from "../_std/path.ts";
 import { rootTag } from "../container/paths.ts";
 import type { ConfList } from "./cni.ts";
 import { CNI_VERSION } from "./cni.ts";
+import { readRoutes } from "./routes.ts";
 import { formatSubnet, gatewayOf, overlaps, parseCidr, type Subnet } from "./subnet.ts";
 
 /** The network every container joins unless told otherwise. */
@@ -185,13 +186,16 @@ export function listNetworks(p: NetworkPaths): Network[] {
 }
 
 /**
- * The first free /24 of 10.89.0.0/16 (podman's range for new networks),
- * for `network create` without `--subnet`.
+ * The first /24 of 10.89.0.0/16 (podman's range for new networks) that no
+ * network of the root holds and no interface of the host routes, for
+ * `network create` without `--subnet`.
  */
 function freeSubnet(existing: Network[]): Subnet {
+  const routed = readRoutes().filter((r) => r.dest.bits > 0).map((r) => r.dest);
   for (let i = 0; i < 256; i++) {
     const s = parseCidr(`10.89.${i}.0/24`)!;
-    if (!existing.some((n) => overlaps(parseCidr(n.subnet)!, s))) return s;
+    if (existing.some((n) => overlaps(parseCidr(n.subnet)!, s))) continue;
+    if (!routed.some((r) => overlaps(r, s))) return s;
   }
   throw new RuntimeError("no free subnet in 10.89.0.0/16: give --subnet");
 }

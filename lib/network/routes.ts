@@ -74,7 +74,8 @@ function idleBerthBridge(iface: string): boolean {
   }
 }
 
-function readRoutes(): Route[] {
+/** The host's routes now (none when /proc/net/route cannot be read). */
+export function readRoutes(): Route[] {
   try {
     return parseRoutes(Deno.readTextFileSync("/proc/net/route"));
   } catch {

@@ -338,7 +338,11 @@ Deno.test({
         ...httpd("from-member"),
       ]);
       await eventually(async () => (await get(port)) === "from-member\n", 10_000, "member answers");
-      assertEquals((await stateOf(roots, "m1")).network, (await stateOf(roots, "owner")).network);
+      const shared = (await stateOf(roots, "owner")).network as { ip: string };
+      assertEquals((await stateOf(roots, "m1")).network, shared);
+      // The member sees its owner's /etc/hosts (the owner's name and address).
+      const hosts = await berthOk(roots, ["exec", "m1", "--", "cat", "/etc/hosts"]);
+      assertMatch(hosts, new RegExp(`^${shared.ip.replaceAll(".", "\\.")}\\s+owner$`, "m"));
     }),
 });
 
@@ -543,6 +547,14 @@ Deno.test({
       assertEquals(r.code === 2 || r.code === 3, true, r.stderr);
       assertEquals(await leftovers(roots), before);
       assertEquals(records(roots), []);
+      assertEquals(await berthOk(roots, ["network", "ls", "-q"]), nets);
+      // Without --subnet: free /24s of 10.89.0.0/16, distinct; rm removes them.
+      await berthOk(roots, ["network", "create", "auto1"]);
+      await berthOk(roots, ["network", "create", "auto2"]);
+      const auto = JSON.parse(await berthOk(roots, ["network", "inspect", "auto1", "auto2"]));
+      for (const n of auto) assertMatch(n.subnet, /^10\.89\.[0-9]+\.0\/24$/);
+      assert(auto[0].subnet !== auto[1].subnet, JSON.stringify(auto));
+      await berthOk(roots, ["network", "rm", "auto1", "auto2"]);
       assertEquals(await berthOk(roots, ["network", "ls", "-q"]), nets);
     }),
 });
