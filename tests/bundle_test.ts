@@ -1,4 +1,5 @@
 // Bundles: rollback of exactly what was created, atomic removal, leftovers.
+import { tempDir } from "./temp_dir.ts";
 import { join } from "node:path";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import {
@@ -14,9 +15,12 @@ import { listTree } from "./helpers.ts";
 
 class Injected extends Error {}
 
+/** A fresh base directory and a bundle request under it; removed at the end of its scope. */
 async function dirs() {
-  const base = await Deno.makeTempDir();
+  const tmp = await tempDir();
+  const base = tmp.path;
   return {
+    [Symbol.asyncDispose]: () => tmp[Symbol.asyncDispose](),
     base,
     req: {
       bundleDir: join(base, "run/ns/default/containers/c1"),
@@ -27,7 +31,8 @@ async function dirs() {
 }
 
 Deno.test("createBundle() makes the bundle and work directory with safe modes", async () => {
-  const { base, req } = await dirs();
+  await using d = await dirs();
+  const { base, req } = d;
   // Whatever the umask: every directory 0700, every file 0600, and `/` of
   // the container (upper) the source root's mode, never the umask's.
   const umask = Deno.umask(0o000);
@@ -53,12 +58,12 @@ Deno.test("createBundle() makes the bundle and work directory with safe modes", 
   }
   assertEquals((await Deno.stat(join(req.workDir, "upper"))).mode! & 0o777, 0o751);
   assertEquals(JSON.parse(await Deno.readTextFile(join(req.bundleDir, "config.json"))), req.config);
-  await Deno.remove(base, { recursive: true });
 });
 
 Deno.test("a failure after any step rolls back everything this call created", async () => {
   for (const failAt of BUNDLE_STEPS) {
-    const { base, req } = await dirs();
+    await using d = await dirs();
+    const { base, req } = d;
     await assertRejects(
       () =>
         createBundle(req, {
@@ -71,30 +76,29 @@ Deno.test("a failure after any step rolls back everything this call created", as
     // Parents may stay (shared by all containers); nothing of c1 does.
     const left = (await listTree(base)).filter((p) => p.includes("c1"));
     assertEquals(left, [], `after failing at ${failAt}`);
-    await Deno.remove(base, { recursive: true });
   }
 });
 
 Deno.test("rollback never removes a directory that already existed", async () => {
-  const { base, req } = await dirs();
+  await using d = await dirs();
+  const { base, req } = d;
   // Another container's live bundle with the same path.
   await Deno.mkdir(req.bundleDir, { recursive: true });
   await Deno.writeTextFile(join(req.bundleDir, "state.json"), "{}");
   await assertRejects(() => createBundle(req), Exists);
   assertEquals(await listTree(req.bundleDir), ["state.json"]);
   // Pre-existing work directory: the bundle made by this call goes, the work dir stays.
-  const other = await dirs();
+  await using other = await dirs();
   await Deno.mkdir(other.req.workDir, { recursive: true });
   await Deno.writeTextFile(join(other.req.workDir, "stdout.log"), "keep");
   await assertRejects(() => createBundle(other.req), Exists);
   assertEquals(await listTree(other.req.workDir), ["stdout.log"]);
   assertEquals(await listTree(other.req.bundleDir), []);
-  await Deno.remove(base, { recursive: true });
-  await Deno.remove(other.base, { recursive: true });
 });
 
 Deno.test("removeAtomically() never shows a half-deleted path to another process", async () => {
-  const { base, req } = await dirs();
+  await using d = await dirs();
+  const { base, req } = d;
   await createBundle(req);
   // A big tree, so removal takes a while.
   for (let i = 0; i < 300; i++) await Deno.writeTextFile(join(req.bundleDir, `f${i}`), "x");
@@ -129,11 +133,11 @@ Deno.test("removeAtomically() never shows a half-deleted path to another process
   assertEquals(seen.filter((s) => s.startsWith("partial")), []);
   assertEquals(await removeAtomically(req.bundleDir), false);
   assertEquals(await findLeftovers([join(req.bundleDir, "..")]), []);
-  await Deno.remove(base, { recursive: true });
 });
 
 Deno.test("removeAtomically() finishes when a gc removes its renamed tree first", async () => {
-  const { base, req } = await dirs();
+  await using d = await dirs();
+  const { base, req } = d;
   await createBundle(req);
   const parent = join(req.bundleDir, "..");
   // Right after the rename, another cleaner (gc takes no lock for leftovers) removes the tree.
@@ -144,11 +148,11 @@ Deno.test("removeAtomically() finishes when a gc removes its renamed tree first"
   };
   assertEquals(await removeAtomically(req.bundleDir, gcMeanwhile), true);
   assertEquals(await findLeftovers([parent]), []);
-  await Deno.remove(base, { recursive: true });
 });
 
 Deno.test("leftovers of an interrupted removal are found and cleaned up", async () => {
-  const { base, req } = await dirs();
+  await using d = await dirs();
+  const { base, req } = d;
   await createBundle(req);
   const parent = join(req.bundleDir, "..");
   // What a removal killed after its rename leaves.
@@ -159,11 +163,11 @@ Deno.test("leftovers of an interrupted removal are found and cleaned up", async 
   assertEquals(await cleanupLeftovers([parent]), [trash]);
   assertEquals(await listTree(parent), ["c2"]);
   assertTrue((await findLeftovers([parent, join(base, "missing")])).length === 0);
-  await Deno.remove(base, { recursive: true });
 });
 
 Deno.test("removeTree() removes a tree deeper than the fd limit, with bounded paths", async () => {
-  const base = await Deno.makeTempDir();
+  await using tmp = await tempDir();
+  const base = tmp.path;
   const depth = 3000;
   // Built with relative paths (the full one is far past PATH_MAX); a file
   // and a sibling at some levels, so lifted directories carry content.

@@ -1,4 +1,5 @@
 // Locks between real OS processes.
+import { tempDir } from "./temp_dir.ts";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
@@ -35,7 +36,8 @@ async function waitForLine(child: Deno.ChildProcess, line: string): Promise<void
 }
 
 Deno.test("N processes incrementing one state file under the lock lose no update", async () => {
-  const root = await Deno.makeTempDir();
+  await using tmpRoot = await tempDir();
+  const root = tmpRoot.path;
   const store = new StateStore(new Paths(root, root));
   await Deno.mkdir(join(root, "ns/default/containers/c"), { recursive: true });
   await store.save(sampleState(root, 0));
@@ -51,11 +53,11 @@ Deno.test("N processes incrementing one state file under the lock lose no update
   assertEquals(results, Array(procs).fill(0));
   const s = await store.load("default", "c");
   assertEquals(s.labels.counter, String(procs * each));
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("a held lock blocks another process, whose bounded wait fails with Locked", async (t) => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const path = join(dir, "c.lock");
   const holder = worker(["hold", path, "1500"]);
   await waitForLine(holder, "locked");
@@ -72,11 +74,11 @@ Deno.test("a held lock blocks another process, whose bounded wait fails with Loc
     assertEquals(new TextDecoder().decode(out.stdout).trim(), "acquired");
   });
   await holder.output();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a process SIGKILLed while holding the lock releases it", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const path = join(dir, "c.lock");
   const holder = worker(["hold", path]);
   await waitForLine(holder, "locked");
@@ -85,11 +87,11 @@ Deno.test("a process SIGKILLed while holding the lock releases it", async () => 
   await holder.output();
   const lock = await FileLock.acquire(path, "c", { timeoutMs: 2000 });
   lock.release();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("removing a lock file under the lock never lets two holders in", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const path = join(dir, "c.lock");
   const first = await FileLock.acquire(path, "c");
   // A waiter opens the current inode and polls.
@@ -110,15 +112,14 @@ Deno.test("removing a lock file under the lock never lets two holders in", async
   const w = await waiting;
   assertTrue(w.held);
   w.release();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("locks of different containers are independent", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const a = await FileLock.acquire(join(dir, "a.lock"), "a");
   const b = await FileLock.acquire(join(dir, "b.lock"), "b", { timeoutMs: 100 });
   await assertRejects(() => FileLock.acquire(join(dir, "a.lock"), "a", { timeoutMs: 50 }), Locked);
   a.release();
   b.release();
-  await Deno.remove(dir, { recursive: true });
 });

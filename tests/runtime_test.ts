@@ -1,4 +1,5 @@
 // The runtime client's error mapping and bounded calls, with a scripted runner.
+import { tempDir } from "./temp_dir.ts";
 import { assertEquals, assertRejects } from "./assert.ts";
 import { Exists, NotFound, RuntimeError, WrongState } from "../lib/host/errors.ts";
 import { denoRunner, type ExecRequest, type ProcessRunner } from "../lib/host/process.ts";
@@ -34,7 +35,8 @@ Deno.test("runtime messages map to domain errors carrying the message", () => {
 });
 
 Deno.test("a failing runtime call throws the error from its JSON log", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const logFile = `${dir}/log.json`;
   const runner: ProcessRunner = {
     async exec(req: ExecRequest) {
@@ -53,11 +55,11 @@ Deno.test("a failing runtime call throws the error from its JSON log", async () 
   await assertRejects(() => rt.start({ root: dir, id: "a", logFile }), NotFound, "does not exist");
   // delete treats a container the runtime does not know as done.
   await rt.delete({ root: dir, id: "a", logFile }, true);
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a runtime that hangs is killed after the timeout", async () => {
-  const dir = await Deno.makeTempDir();
+  await using tmpDir = await tempDir();
+  const dir = tmpDir.path;
   const script = `${dir}/hang`;
   await Deno.writeTextFile(script, "#!/bin/sh\nexec sleep 30\n", { mode: 0o755 });
   const rt = new OciRuntime(script, denoRunner, { timeoutMs: 200 });
@@ -68,7 +70,6 @@ Deno.test("a runtime that hangs is killed after the timeout", async () => {
     "did not answer",
   );
   assertEquals(performance.now() - t0 < 5000, true);
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a missing runtime binary is a clear error", async () => {

@@ -1,4 +1,5 @@
 // State files: atomic and durable saves, tolerant listing, restrictive modes.
+import { tempDir } from "./temp_dir.ts";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
@@ -9,14 +10,21 @@ import { sampleState } from "./fixtures/worker.ts";
 
 const WORKER = fromFileUrl(new URL("./fixtures/worker.ts", import.meta.url));
 
-async function storeIn(): Promise<{ root: string; store: StateStore }> {
-  const root = await Deno.makeTempDir();
+/** A store on a fresh root, removed at the end of its `await using` scope. */
+async function storeIn(): Promise<{ root: string; store: StateStore } & AsyncDisposable> {
+  const dir = await tempDir();
+  const root = dir.path;
   await Deno.mkdir(join(root, "ns/default/containers/c"), { recursive: true });
-  return { root, store: new StateStore(new Paths(root, root)) };
+  return {
+    root,
+    store: new StateStore(new Paths(root, root)),
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
 }
 
 Deno.test("save() then load() round-trips; the file is 0600", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   const s = sampleState(root, 7);
   await store.save(s);
   assertEquals(await store.load("default", "c"), s);
@@ -25,11 +33,11 @@ Deno.test("save() then load() round-trips; the file is 0600", async () => {
   await store.destroy("default", "c");
   await assertRejects(() => store.load("default", "c"), NotFound);
   assertEquals(await store.tryLoad("default", "nope"), null);
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("a writer SIGKILLed mid-save never leaves an unparsable state file", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   await store.save(sampleState(root, 0));
   const file = join(root, "ns/default/containers/c/state.json");
   for (let i = 0; i < 25; i++) {
@@ -49,11 +57,11 @@ Deno.test("a writer SIGKILLed mid-save never leaves an unparsable state file", a
   }
   // Leftover temporaries are hidden and never listed as containers.
   assertEquals(await store.ids("default"), ["c"]);
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("list() skips vanished and corrupt files with a warning instead of failing", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   await store.save(sampleState(root, 1));
   const bad = join(root, "ns/default/containers/bad");
   await Deno.mkdir(bad);
@@ -65,11 +73,11 @@ Deno.test("list() skips vanished and corrupt files with a warning instead of fai
   assertEquals(warnings.length, 1);
   assertTrue(warnings[0]!.includes("bad"));
   await assertRejects(() => store.load("default", "bad"), RuntimeError, "corrupt state file");
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("readers never see a partial file while another process saves", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   await store.save(sampleState(root, 0));
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", WORKER, "save-loop", root],
@@ -89,11 +97,11 @@ Deno.test("readers never see a partial file while another process saves", async 
   child.kill("SIGKILL");
   await child.output();
   assertTrue(reads > 50, `only ${reads} reads`);
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("paths in a state file are recomputed from the roots and the ID, never trusted", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   const s = sampleState(root, 7);
   await store.save({ ...s, bundle: "/victim", rootfs: "/victim/rootfs", workDir: "/victim" });
   const loaded = await store.load("default", "c");
@@ -107,11 +115,11 @@ Deno.test("paths in a state file are recomputed from the roots and the ID, never
     JSON.stringify({ ...s, id: "d" }),
   );
   await assertRejects(() => store.load("default", "c"), RuntimeError, "names default/d");
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("a state file that is a FIFO is corrupt, and reading it does not block", async () => {
-  const { root, store } = await storeIn();
+  await using t = await storeIn();
+  const { root, store } = t;
   const file = join(root, "ns/default/containers/c/state.json");
   const r = await new Deno.Command("mkfifo", { args: [file] }).output();
   assertEquals(r.code, 0);
@@ -119,5 +127,4 @@ Deno.test("a state file that is a FIFO is corrupt, and reading it does not block
   const warnings: string[] = [];
   assertEquals(await store.list("default", (m) => warnings.push(m)), []);
   assertEquals(warnings.length, 1);
-  await Deno.remove(root, { recursive: true });
 });
