@@ -101,20 +101,24 @@ Deno.test({
   fn: () =>
     withBase(async (base) => {
       const { e, calls, stdins } = env(base);
-      const { ip } = await setUp(e, request("aaaa"));
+      const { ip } = await setUp(e, request("0000000000000001"));
       assertEquals(ip, "10.9.0.2");
       assertEquals(calls, ["ADD loopback", "ADD bridge", "ADD portmap", "ADD firewall"]);
-      const rec = readRecord(e.paths, "aaaa")!;
+      const rec = readRecord(e.paths, "0000000000000001")!;
       assertEquals(rec.result, RESULT as never);
-      assertTrue(mounted(netnsFile(e.paths, "aaaa")), "the namespace is bound");
+      assertTrue(mounted(netnsFile(e.paths, "0000000000000001")), "the namespace is bound");
       calls.length = 0;
       stdins.length = 0;
-      assertEquals(await tearDown(e, "aaaa"), true);
+      assertEquals(await tearDown(e, "0000000000000001"), true);
       assertEquals(calls, ["DEL firewall", "DEL portmap", "DEL bridge"]);
       for (const s of stdins) assertEquals(s.prevResult, RESULT);
-      assertEquals(readRecord(e.paths, "aaaa"), null);
-      assertTrue(!mounted(netnsFile(e.paths, "aaaa")), "the namespace is gone");
-      assertEquals(await tearDown(e, "aaaa"), false, "a second tear-down finds nothing");
+      assertEquals(readRecord(e.paths, "0000000000000001"), null);
+      assertTrue(!mounted(netnsFile(e.paths, "0000000000000001")), "the namespace is gone");
+      assertEquals(
+        await tearDown(e, "0000000000000001"),
+        false,
+        "a second tear-down finds nothing",
+      );
     }),
 });
 
@@ -127,7 +131,7 @@ Deno.test({
         c.env.CNI_COMMAND === "ADD" && type === "portmap" ? FAIL : null);
       await assertRejects(
         () =>
-          setUp(e, request("bbbb")),
+          setUp(e, request("0000000000000002")),
         RuntimeError,
         "portmap failed: injected",
       );
@@ -139,8 +143,8 @@ Deno.test({
         "DEL portmap",
         "DEL bridge",
       ]);
-      assertEquals(readRecord(e.paths, "bbbb"), null);
-      assertTrue(!mounted(netnsFile(e.paths, "bbbb")));
+      assertEquals(readRecord(e.paths, "0000000000000002"), null);
+      assertTrue(!mounted(netnsFile(e.paths, "0000000000000002")));
       assertEquals([...Deno.readDirSync(join(base, "run/networks/netns"))], []);
     }),
 });
@@ -163,7 +167,7 @@ Deno.test({
         }
         return null;
       });
-      assertEquals((await setUp(e, request("cccc"))).ip, "10.9.0.2");
+      assertEquals((await setUp(e, request("0000000000000003"))).ip, "10.9.0.2");
       assertEquals(calls, [
         "ADD loopback",
         "ADD bridge",
@@ -174,7 +178,7 @@ Deno.test({
         "ADD portmap",
         "ADD firewall",
       ]);
-      await tearDown(e, "cccc");
+      await tearDown(e, "0000000000000003");
     }),
 });
 
@@ -191,15 +195,18 @@ Deno.test({
         }
         return null;
       });
-      await setUp(e, request("dddd"));
-      assertEquals(await tearDown(e, "dddd"), true);
-      assertEquals(readRecord(e.paths, "dddd"), null);
-      await setUp(e, request("eeee"));
+      await setUp(e, request("0000000000000004"));
+      assertEquals(await tearDown(e, "0000000000000004"), true);
+      assertEquals(readRecord(e.paths, "0000000000000004"), null);
+      await setUp(e, request("0000000000000005"));
       delFailures = 2;
-      await assertRejects(() => tearDown(e, "eeee"), RuntimeError, "injected");
-      assertTrue(readRecord(e.paths, "eeee") !== null, "the record stays for gc");
-      assertTrue(mounted(netnsFile(e.paths, "eeee")), "the namespace stays for the next DEL");
-      assertEquals(await tearDown(e, "eeee"), true);
+      await assertRejects(() => tearDown(e, "0000000000000005"), RuntimeError, "injected");
+      assertTrue(readRecord(e.paths, "0000000000000005") !== null, "the record stays for gc");
+      assertTrue(
+        mounted(netnsFile(e.paths, "0000000000000005")),
+        "the namespace stays for the next DEL",
+      );
+      assertEquals(await tearDown(e, "0000000000000005"), true);
     }),
 });
 
@@ -213,11 +220,11 @@ Deno.test({
         if (c.env.CNI_COMMAND === "DEL") seen.push(c.env.CNI_NETNS!);
         return null;
       });
-      await setUp(e, request("jjjj"));
-      libc.umount(netnsFile(e.paths, "jjjj"), 2);
-      assertEquals(await tearDown(e, "jjjj"), true);
+      await setUp(e, request("000000000000000a"));
+      libc.umount(netnsFile(e.paths, "000000000000000a"), 2);
+      assertEquals(await tearDown(e, "000000000000000a"), true);
       assertEquals(seen, ["", "", ""]);
-      assertEquals(readRecord(e.paths, "jjjj"), null);
+      assertEquals(readRecord(e.paths, "000000000000000a"), null);
     }),
 });
 
@@ -227,18 +234,18 @@ Deno.test({
   fn: () =>
     withBase(async (base) => {
       const { e, stdins, calls } = env(base);
-      await setUp(e, request("ffff"));
+      await setUp(e, request("0000000000000006"));
       // As if killed before the first result was cached: no result, one IPAM file.
-      const file = join(base, "run/networks/attach/ffff.json");
+      const file = join(base, "run/networks/attach/0000000000000006.json");
       const rec = JSON.parse(Deno.readTextFileSync(file)) as AttachRecord;
       rec.result = null;
       Deno.writeTextFileSync(file, JSON.stringify(rec));
       const ipam = join(base, "run/networks/ipam/t");
       Deno.mkdirSync(ipam, { recursive: true });
-      Deno.writeTextFileSync(join(ipam, "10.9.0.7"), "berth-ffff\r\neth0");
+      Deno.writeTextFileSync(join(ipam, "10.9.0.7"), "berth-0000000000000006\r\neth0");
       calls.length = 0;
       stdins.length = 0;
-      await tearDown(e, "ffff");
+      await tearDown(e, "0000000000000006");
       for (const s of stdins) {
         assertEquals(s.prevResult, { cniVersion: "1.0.0", ips: [{ address: "10.9.0.7/24" }] });
       }
@@ -258,31 +265,52 @@ Deno.test({
         protocol: "tcp" as const,
         hostIP: "127.0.0.9",
       };
-      await setUp(e, { ...request("gggg"), ports: [{ ...port, hostPort: 41999 }] });
+      await setUp(e, { ...request("0000000000000007"), ports: [{ ...port, hostPort: 41999 }] });
       calls.length = 0;
       await assertRejects(
-        () => setUp(e, { ...request("hhhh"), ports: [{ ...port, hostPort: 41999, hostIP: "" }] }),
+        () =>
+          setUp(e, {
+            ...request("0000000000000008"),
+            ports: [{ ...port, hostPort: 41999, hostIP: "" }],
+          }),
         RuntimeError,
-        'host port 41999/tcp is already published by container "c-gggg"',
+        'host port 41999/tcp is already published by container "c-0000000000000007"',
       );
       assertEquals(calls, []);
-      assertEquals(readRecord(e.paths, "hhhh"), null);
+      assertEquals(readRecord(e.paths, "0000000000000008"), null);
       // Its owner gone: the old attachment is torn down and the port is granted.
       await setUp(e, {
-        ...request("iiii"),
+        ...request("0000000000000009"),
         ports: [{ ...port, hostPort: 41999 }],
         ownerAlive: () => false,
       });
-      assertEquals(readRecord(e.paths, "gggg"), null);
+      assertEquals(readRecord(e.paths, "0000000000000007"), null);
       assertTrue(calls.includes("DEL bridge"));
       // gc: owners gone → everything released; a stray IPAM file goes too.
       Deno.mkdirSync(join(base, "run/networks/ipam/t"), { recursive: true });
       Deno.writeTextFileSync(join(base, "run/networks/ipam/t/10.9.0.99"), "berth-zzzz\neth0");
       const dry = await collectLeftovers(e, () => Promise.resolve(false), true);
-      assertTrue(readRecord(e.paths, "iiii") !== null, "dry run changes nothing");
+      assertTrue(readRecord(e.paths, "0000000000000009") !== null, "dry run changes nothing");
       const done = await collectLeftovers(e, () => Promise.resolve(false), false);
       assertEquals(done, dry);
-      assertEquals(readRecord(e.paths, "iiii"), null);
+      assertEquals(readRecord(e.paths, "0000000000000009"), null);
       assertEquals([...Deno.readDirSync(join(base, "run/networks/ipam/t"))].map((d) => d.name), []);
+    }),
+});
+
+Deno.test({
+  name: "a token that is not 16 hex digits names no file: refused before anything is read",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, calls } = env(base);
+      for (const bad of ["../../etc/x", "", "00000000000000zz", "0000000000000000/.."]) {
+        await assertRejects(
+          () => tearDown(e, bad),
+          RuntimeError,
+          "invalid network attachment token",
+        );
+      }
+      assertEquals(calls, []);
     }),
 });

@@ -71,6 +71,9 @@ export function cniContainerId(token: string): string {
   return `berth-${token}`;
 }
 
+/** What a token looks like (it names files: checked wherever one is read). */
+export const TOKEN_RE = /^[0-9a-f]{16}$/;
+
 /** A fresh attachment token. */
 export function newToken(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
@@ -114,7 +117,7 @@ export function listRecords(p: NetworkPaths): AttachRecord[] {
   const out: AttachRecord[] = [];
   try {
     for (const e of Deno.readDirSync(attachDir(p))) {
-      if (!e.name.endsWith(".json") || e.name.startsWith(".")) continue;
+      if (!e.name.endsWith(".json") || !TOKEN_RE.test(e.name.slice(0, -5))) continue;
       const r = readRecord(p, e.name.slice(0, -5));
       if (r !== null) out.push(r);
     }
@@ -347,6 +350,7 @@ async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
 
 /** Tears down attachment `token` (the caller holds the network lock). */
 export async function tearDownLocked(env: NetEnv, token: string): Promise<boolean> {
+  if (!TOKEN_RE.test(token)) throw new RuntimeError(`invalid network attachment token "${token}"`);
   const r = readRecord(env.paths, token);
   const ns = netnsFile(env.paths, token);
   if (r === null) {
@@ -400,7 +404,7 @@ export async function collectLeftovers(
     }
     const nsDir = join(env.paths.stateDir, "netns");
     for (const name of readNames(nsDir)) {
-      if (records.some((r) => r.token === name)) continue;
+      if (records.some((r) => r.token === name) || !TOKEN_RE.test(name)) continue;
       if (!dryRun) removeNetns(join(nsDir, name), env.libc);
       done.push(`the network namespace ${join(nsDir, name)}`);
     }

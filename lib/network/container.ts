@@ -12,7 +12,7 @@
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
-import { hostnameOf } from "../container/id.ts";
+import { hostnameOf, isValidId } from "../container/id.ts";
 import { join } from "../_std/path.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ContainerState } from "../container/state_file.ts";
@@ -251,6 +251,7 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
 
 /** True when the record's owner exists and names this very attachment. */
 function ownerHolds(ctx: Context, r: AttachRecord): boolean {
+  if (!isValidId(r.ns) || !isValidId(r.id)) return false;
   try {
     const text = Deno.readTextFileSync(ctx.paths.stateFile(r.ns, r.id));
     const s = JSON.parse(text) as ContainerState;
