@@ -347,7 +347,11 @@ async function createLocked(
     // a `volume rm` or `prune` sees either no volume or a container using it.
     if (volumes.length > 0) {
       volumeLock = await lockVolumes(ctx.paths, ns);
-      madeVolumes = await ensureVolumesLocked(ctx, ns, volumes);
+      const user = prepared.config.process?.user as { uid?: number; gid?: number } | undefined;
+      const owner = user?.uid !== undefined && user.uid !== 0
+        ? { uid: user.uid, gid: user.gid ?? 0 }
+        : null;
+      madeVolumes = await ensureVolumesLocked(ctx, ns, volumes, owner);
     }
     await ctx.store.save(state);
     recorded = true;

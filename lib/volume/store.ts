@@ -109,7 +109,12 @@ function exists(path: string): boolean {
  * Makes volume `name` (under the lock): built in a hidden `.tmp-*`
  * directory, then renamed into place in one step. False when it existed.
  */
-async function makeLocked(ctx: VolumeContext, ns: string, name: string): Promise<boolean> {
+async function makeLocked(
+  ctx: VolumeContext,
+  ns: string,
+  name: string,
+  owner: { uid: number; gid: number } | null = null,
+): Promise<boolean> {
   const dir = volumesDir(ctx.paths, ns);
   const final = join(dir, name);
   if (exists(final)) return false;
@@ -118,6 +123,8 @@ async function makeLocked(ctx: VolumeContext, ns: string, name: string): Promise
   Deno.mkdirSync(tmp, { mode: 0o700 });
   Deno.mkdirSync(join(tmp, "_data"));
   Deno.chmodSync(join(tmp, "_data"), 0o755);
+  // A volume made on first use belongs to the container's user (as podman does).
+  if (owner !== null) Deno.chownSync(join(tmp, "_data"), owner.uid, owner.gid);
   await writeFileAtomic(
     join(tmp, "volume.json"),
     JSON.stringify({ name, namespace: ns, createdAt: ctx.clock.now().toISOString() }) + "\n",
@@ -139,17 +146,19 @@ export async function createVolume(ctx: VolumeContext, ns: string, name: string)
 }
 
 /**
- * Makes the volumes among `names` that do not exist yet; the caller holds
- * the volumes lock (see the module doc). Returns those it made.
+ * Makes the volumes among `names` that do not exist yet, their data owned
+ * by `owner` (the container's user) when given; the caller holds the
+ * volumes lock (see the module doc). Returns those it made.
  */
 export async function ensureVolumesLocked(
   ctx: VolumeContext,
   ns: string,
   names: readonly string[],
+  owner: { uid: number; gid: number } | null = null,
 ): Promise<string[]> {
   const made: string[] = [];
   for (const name of names) {
-    if (await makeLocked(ctx, ns, name)) made.push(name);
+    if (await makeLocked(ctx, ns, name, owner)) made.push(name);
   }
   return made;
 }

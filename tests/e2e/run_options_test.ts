@@ -123,6 +123,32 @@ Deno.test("a named volume survives its container, is reused, and rm is refused w
   });
 });
 
+Deno.test("a volume made on first use belongs to the container's user; an existing one is left as it is", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const script = "touch /d/mine && stat -c '%u:%g' /d";
+    assertEquals(
+      await sh(roots, rootfs, ["-u", "1234:5678", "-v", "fresh:/d"], script),
+      "1234:5678\n",
+    );
+    await berthOk(roots, ["volume", "create", "rootowned"]);
+    const r = await berth(roots, [
+      "run",
+      "--rm",
+      "--rootfs",
+      rootfs,
+      "-u",
+      "1234",
+      "-v",
+      "rootowned:/d",
+      "t",
+      "--",
+      "touch",
+      "/d/x",
+    ]);
+    assertTrue(r.code !== 0, "a root-owned volume is not writable by uid 1234");
+  });
+});
+
 Deno.test("volume rm/prune racing creates never removes a volume a container records", async () => {
   await withRoots(async (roots, rootfs) => {
     for (let round = 0; round < 6; round++) {
