@@ -161,6 +161,46 @@ Deno.test({
   },
 });
 
+const VOL_KILLS = Math.max(10, Math.round(KILLS / 4));
+
+Deno.test(
+  `${VOL_KILLS} random SIGKILLs of run -d and delete -f with a named volume, a bind and a tmpfs: ` +
+    "gc leaves no half-made volume, and a recorded container's volume is there",
+  async () => {
+    const bind = await Deno.makeTempDir({ prefix: "berth-rk-bind-" });
+    try {
+      await randomKills(VOL_KILLS, {
+        runArgs: ["-v", "rkvol:/d", "-v", `${bind}:/b:ro`, "--tmpfs", "/t:size=1m"],
+        setup: [],
+        check: async (roots, context) => {
+          const dir = join(roots.dataRoot, "volumes/default");
+          const entries = await Array.fromAsync(Deno.readDir(dir)).catch(() => []);
+          assertEquals(
+            entries.filter((e) => e.name.startsWith(".")).map((e) => e.name),
+            [],
+            context,
+          );
+          if ((await berth(roots, ["state", "rk"])).code === 0) {
+            assertEquals(
+              entries.map((e) => e.name),
+              ["rkvol"],
+              `${context}: the volume rk records`,
+            );
+            assertEquals((await berth(roots, ["volume", "rm", "rkvol"])).code, 5, context);
+          }
+        },
+      });
+      assertEquals(await listDir(bind), [], "the read-only bind source was never written");
+    } finally {
+      await Deno.remove(bind, { recursive: true });
+    }
+  },
+);
+
+async function listDir(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+}
+
 const PULL_KILLS = Number(Deno.env.get("BERTH_RANDOM_PULL_KILLS") ?? "30");
 
 Deno.test(
