@@ -124,7 +124,7 @@ export async function unpackLayer(
   const special: [string, number][] = [];
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
-  const u = new tar.Unpack({
+  const u = new tar.UnpackSync({
     cwd: dir,
     strict: false,
     preserveOwner: true,
@@ -164,24 +164,22 @@ export async function unpackLayer(
       } else skipped.push(`${code}: ${m}`);
     },
   });
-  const finished = new Promise<void>((resolve, reject) => {
-    u.on("close", () => resolve());
-    u.on("error", (e: Error) => reject(e));
-  });
-  finished.catch(() => {}); // observed below
+  // UnpackSync does all its work inside write() and end(): once end() returns it is done
+  // (its "close" is not emitted after an entry it refused to write through a symlink).
+  let emitted: unknown = null;
+  u.on("error", (e: Error) => emitted ??= e);
   const h = sha256();
   let bytes = 0;
   try {
     for await (const chunk of decompress(source, compression)) {
       h.update(chunk);
       bytes += chunk.length;
-      if (!u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
-        await new Promise<void>((r) => u.once("drain", () => r()));
-      }
+      // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).
+      u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       if (failure !== null) throw failure;
     }
     u.end();
-    await finished;
+    if (emitted !== null) throw emitted;
   } catch (err) {
     u.abort?.(err as Error);
     throw err instanceof RuntimeError
