@@ -407,3 +407,53 @@ Deno.test("completion offers the choices and positionals the tables declare", as
   const fish = fishCompletion(commands);
   assertTrue(fish.includes("__fish_seen_subcommand_from list ls' -l format -r -a 'table json'"));
 });
+
+Deno.test("a declared shape is checked with parse's own messages (cli checks it first)", async () => {
+  const { checkShape, parseCommandArgs } = await import("../lib/cli/args.ts");
+  const shaped = [...new Set(loaded.values())].filter((c) => c.command !== undefined);
+  assertTrue(shaped.length >= 8, "commands declare their shape");
+  const refusal = (f: () => unknown) => {
+    try {
+      f();
+    } catch (err) {
+      if (err instanceof InvalidArgument) return err.message;
+      throw err;
+    }
+    return null;
+  };
+  for (const c of shaped) {
+    const specs = c.positionals ?? [];
+    const full = specs.map((s) => s.choices?.[0] ?? "x1");
+    const shapes = [
+      [...full, "extra"], // one too many
+      specs.filter((s) => !s.optional).slice(1).map((s) => s.choices?.[0] ?? "x1"), // one missing
+      [...full, "--", "true"], // a command after --
+    ];
+    for (const args of shapes) {
+      const byTable = refusal(() =>
+        checkShape(c.name, parseCommandArgs(c.name, args, c.options), specs, c.command)
+      );
+      const byParse = refusal(() => c.parse(args));
+      if (byTable !== null) assertEquals(byTable, byParse, `${c.name} ${args.join(" ")}`);
+    }
+    // What the table accepts, parse accepts too (no refusal from the shape).
+    assertEquals(
+      refusal(() =>
+        checkShape(c.name, parseCommandArgs(c.name, full, c.options), specs, c.command)
+      ),
+      null,
+    );
+  }
+  const kill = loaded.get("kill")!;
+  const p = (args: string[]) => parseCommandArgs("kill", args, kill.options);
+  assertEquals(refusal(() => checkShape("kill", p([]), kill.positionals!)), "kill: missing ID");
+  assertEquals(refusal(() => checkShape("kill", p(["a", "KILL"]), kill.positionals!)), null);
+  assertEquals(
+    refusal(() => checkShape("kill", p(["a", "KILL", "x"]), kill.positionals!)),
+    'kill: unexpected argument "x"',
+  );
+  assertEquals(
+    refusal(() => checkShape("kill", p(["a", "--", "sh"]), kill.positionals!)),
+    'kill: takes no command after "--"',
+  );
+});

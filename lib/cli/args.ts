@@ -37,6 +37,41 @@ export function orList(items: readonly string[]): string {
     : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
 }
 
+/**
+ * A positional argument of a command: `ID` (an existing container), or a
+ * word from `choices` (`completion bash|zsh|fish`).
+ */
+export interface PositionalSpec {
+  /** The placeholder of the usage line, e.g. `ID`, `SHELL`. */
+  name: string;
+  /** The words it accepts, when they are a closed set (completion offers them). */
+  choices?: readonly string[];
+  /** May be left out (only trailing ones). */
+  optional?: boolean;
+}
+
+/**
+ * Checks the positionals and the `-- CMD` of parsed arguments against a
+ * command's declaration, with the messages of {@linkcode expectPositionals}
+ * and {@linkcode noCommand}.
+ */
+export function checkShape(
+  cmd: string,
+  parsed: ParsedArgs,
+  specs: readonly PositionalSpec[],
+  command: "none" | "allowed" = "none",
+): void {
+  if (command === "none") noCommand(cmd, parsed.command);
+  const required = specs.filter((s) => s.optional !== true);
+  if (parsed.positionals.length < required.length) {
+    const missing = required.slice(parsed.positionals.length).map((s) => s.name);
+    throw new InvalidArgument(`${cmd}: missing ${missing.join(" ")}`);
+  }
+  if (parsed.positionals.length > specs.length) {
+    throw new InvalidArgument(`${cmd}: unexpected argument "${parsed.positionals[specs.length]}"`);
+  }
+}
+
 /** What {@linkcode parseCommandArgs} returns. */
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>;

@@ -6,6 +6,7 @@
  */
 
 import { after } from "../host/clock.ts";
+import { checkShape, parseCommandArgs } from "./args.ts";
 import { type AnyCommand, commandHelp } from "./command.ts";
 import { findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "../container/context.ts";
@@ -106,6 +107,10 @@ export async function main(
     if (help || wantsHelp(args)) {
       io.out(commandHelp(cmd));
       return 0;
+    }
+    if (cmd.command !== undefined) {
+      const shape = parseCommandArgs(cmd.name, args, cmd.options);
+      checkShape(cmd.name, shape, cmd.positionals ?? [], cmd.command);
     }
     const options = cmd.parse(args);
     if (cmd.skipRootCheck !== true) secureRoots(globals);

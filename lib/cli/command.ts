@@ -5,19 +5,10 @@
  * @module
  */
 
-import { optionLabel, type OptionSpec } from "./args.ts";
+import { optionLabel, type OptionSpec, type PositionalSpec } from "./args.ts";
 import type { Context } from "../container/context.ts";
 
-/**
- * A positional argument of a command, for completion: `ID` (an existing
- * container), or a word from `choices` (`completion bash|zsh|fish`).
- */
-export interface PositionalSpec {
-  /** The placeholder of the usage line, e.g. `ID`, `SHELL`. */
-  name: string;
-  /** The words it accepts, when they are a closed set. */
-  choices?: readonly string[];
-}
+export type { PositionalSpec } from "./args.ts";
 
 /** A subcommand. */
 export interface Command<O> {
@@ -32,6 +23,12 @@ export interface Command<O> {
   options: OptionSpec[];
   /** Its positional arguments, when declared (completion reads them). */
   positionals?: PositionalSpec[];
+  /**
+   * Whether a `-- CMD` may follow. Declaring it says `positionals` is the
+   * whole shape: `cli` then checks the positionals' count and the `--`
+   * before `parse` (a command without it checks its own).
+   */
+  command?: "none" | "allowed";
   examples: string[];
   /** Not listed in help (the monitor's entry point). */
   hidden?: boolean;

@@ -19,6 +19,7 @@ export const completionCommand: Command<{ shell: typeof SHELLS[number] }> = {
   usage: "completion bash|zsh|fish",
   options: [],
   positionals: [{ name: "SHELL", choices: SHELLS }],
+  command: "none",
   examples: [
     "berth completion bash > /etc/bash_completion.d/berth",
     'berth completion zsh > "${fpath[1]}/_berth"',

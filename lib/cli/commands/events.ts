@@ -72,6 +72,8 @@ export const eventsCommand: Command<EventsOptions> = {
   usage: "events [-f] [--format text|json] [--since TIME]",
   description: "Events of every namespace of the root, from DATA/events.log (rotated at 1 MiB).",
   options: OPTIONS,
+  positionals: [],
+  command: "none",
   examples: ["berth events --since 10m", "berth events -f --format json"],
   parse(args) {
     const p = parseCommandArgs("events", args, OPTIONS);

@@ -27,6 +27,8 @@ export const gcCommand: Command<{ dryRun: boolean }> = {
     "that are gone. Containers busy with another operation are left alone. On a healthy root\n" +
     "it prints nothing.",
   options: OPTIONS,
+  positionals: [],
+  command: "none",
   examples: ["berth gc --dry-run", "berth gc"],
   parse(args) {
     const p = parseCommandArgs("gc", args, OPTIONS);

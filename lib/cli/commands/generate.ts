@@ -50,7 +50,8 @@ export const generateCommand: Command<GenerateOptions> = {
     "The unit runs `berth run --rm` with the inputs the container was created from, in\n" +
     "the foreground, so systemd sees its exit code; Restart=on-failure restarts it.",
   options: OPTIONS,
-  positionals: [{ name: "KIND", choices: ["systemd"] }, { name: "ID" }],
+  positionals: [{ name: "systemd", choices: ["systemd"] }, { name: "ID" }],
+  command: "none",
   examples: [
     "berth generate systemd web1 > /etc/systemd/system/berth-web1.service",
     "systemctl daemon-reload && systemctl enable --now berth-web1.service",

@@ -29,6 +29,8 @@ export const killCommand: Command<{ ref: string; signal: number; all: boolean }>
     "SIGNAL is a name (TERM, SIGKILL) or a number; default SIGTERM. A container killed\n" +
     "with HUP, INT, QUIT, KILL or TERM is not restarted by its --restart policy.",
   options: OPTIONS,
+  positionals: [{ name: "ID" }, { name: "SIGNAL", optional: true }],
+  command: "none",
   examples: ["berth kill web1", "berth kill web1 KILL", "berth kill --all web1 9"],
   parse(args) {
     const p = parseCommandArgs("kill", args, OPTIONS);

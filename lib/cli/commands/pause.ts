@@ -15,6 +15,8 @@ function freezeCommand(name: "pause" | "resume", summary: string): Command<{ ref
     summary,
     usage: `${name} ID`,
     options: [],
+    positionals: [{ name: "ID" }],
+    command: "none",
     examples: [`berth ${name} web1`],
     parse: (args) => ({ ref: parseOneId(name, args).ref }),
     async run(ctx, o) {

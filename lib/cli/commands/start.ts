@@ -15,6 +15,8 @@ export const startCommand: Command<{ ref: string }> = {
   summary: "start a created container",
   usage: "start ID",
   options: [],
+  positionals: [{ name: "ID" }],
+  command: "none",
   examples: ["berth start web1"],
   parse(args) {
     const p = parseCommandArgs("start", args, []);

@@ -18,6 +18,8 @@ export const stateCommand: Command<{ ref: string }> = {
   summary: "print the container's state as JSON",
   usage: "state ID",
   options: [],
+  positionals: [{ name: "ID" }],
+  command: "none",
   examples: ["berth state web1", "berth state web1 | jq -r .status"],
   parse: (args) => ({ ref: parseOneId("state", args).ref }),
   async run(ctx, o) {

@@ -15,6 +15,8 @@ export const versionCommand: Command<Record<never, never>> = {
   summary: "print berth, Deno and runtime versions",
   usage: "version",
   options: [],
+  positionals: [],
+  command: "none",
   examples: ["berth version", "berth --runtime /usr/local/bin/crun version"],
   parse(args) {
     const p = parseCommandArgs("version", args, []);
