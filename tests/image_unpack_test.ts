@@ -18,6 +18,9 @@ async function unpack(bytes: Uint8Array, c: "gzip" | "zstd" | "none" = "none") {
   const restore = openUmask();
   try {
     return { dir, got: await unpackLayer(streamOf(bytes), c, dir) };
+  } catch (err) {
+    await Deno.remove(dir, { recursive: true });
+    throw err;
   } finally {
     restore();
   }
