@@ -3,10 +3,10 @@
 // references (never a layer a kept image lists or a pull holds locked).
 
 import { join } from "../lib/_std/path.ts";
-import { WrongState } from "../lib/host/errors.ts";
+import { InvalidArgument, WrongState } from "../lib/host/errors.ts";
 import { FileLock } from "../lib/host/lock.ts";
 import { type ImageRecord, ImageStore } from "../lib/image/store.ts";
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -55,6 +55,9 @@ Deno.test("a name belongs to one image: adding or tagging moves it", async () =>
     await s.tag(d("a").slice(7, 19), "r.io/x:1");
     assertEquals(s.get("r.io/x:1").id, d("a"));
     assertEquals(s.find("r.io/x"), null, "r.io/x is r.io/x:latest, which nothing is named");
+    await s.add({ ...record(s, "a", [], ["1"]), id: `sha256:aaaa${"c".repeat(60)}` });
+    assertThrows(() => s.find("aaaa"), InvalidArgument, "ambiguous");
+    assertEquals(s.find("aaaac")!.id, `sha256:aaaa${"c".repeat(60)}`);
   });
 });
 

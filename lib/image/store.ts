@@ -20,7 +20,7 @@
 
 import { join } from "../_std/path.ts";
 import { writeFileAtomic } from "../host/atomic_file.ts";
-import { isNotFound, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
+import { InvalidArgument, isNotFound, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { removeTree } from "../container/bundle.ts";
 import type { ImageConfig } from "./manifest.ts";
@@ -195,6 +195,13 @@ export class ImageStore {
     if (/^[a-f0-9]{4,63}$/.test(idText)) {
       const m = all.filter((r) => hex(r.id).startsWith(idText));
       if (m.length === 1) return m[0]!;
+      if (m.length > 1) {
+        throw new InvalidArgument(
+          `image ID prefix "${text}" is ambiguous: ${
+            m.map((r) => hex(r.id).slice(0, 12)).join(", ")
+          }`,
+        );
+      }
     }
     return null;
   }
