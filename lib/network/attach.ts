@@ -373,11 +373,6 @@ export function tearDown(env: NetEnv, token: string): Promise<boolean> {
   return withNetworkLock(env.paths, () => tearDownLocked(env, token));
 }
 
-/** The records of network `name`. */
-export function usersOf(p: NetworkPaths, name: string): AttachRecord[] {
-  return listRecords(p).filter((r) => r.network === name);
-}
-
 /**
  * For `gc`: tears down every record whose owner is gone (`ownerAlive`
  * false), unmounts namespace files no record names, and removes

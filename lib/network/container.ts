@@ -25,7 +25,7 @@ import {
   setUp,
   tearDown,
 } from "./attach.ts";
-import { CniClient, cniPath, type PluginRunner } from "./cni.ts";
+import { CniClient, cniPath } from "./cni.ts";
 import { DEFAULT_NETWORK, loadNetwork, type Network, networkPaths } from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
 
@@ -40,20 +40,12 @@ export interface NetPlan {
   owner: ContainerState | null;
 }
 
-/** Fault injection for the plugins in tests: set by tests through the context. */
-export let pluginRunnerOverride: PluginRunner | undefined;
-
-/** Replaces the plugin runner (tests only). */
-export function setPluginRunner(r: PluginRunner | undefined): void {
-  pluginRunnerOverride = r;
-}
-
 /** The network services of a context. */
 export function netEnv(ctx: Context): NetEnv {
   const crash = ctx.crashAt;
   return {
     paths: networkPaths(ctx.paths.root, ctx.paths.dataRoot),
-    cni: new CniClient(cniPath(ctx.env), pluginRunnerOverride),
+    cni: new CniClient(cniPath(ctx.env)),
     runner: ctx.runner,
     libc: ctx.libc,
     ...(crash === null ? {} : { crash: (p) => crashPoint(crash, `network:${p}`) }),
