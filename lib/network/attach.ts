@@ -26,7 +26,7 @@ import { writeFileAtomic } from "../host/atomic_file.ts";
 import { isNotFound, RuntimeError } from "../host/errors.ts";
 import type { Libc } from "../host/libc.ts";
 import { FileLock } from "../host/lock.ts";
-import { join } from "../_std/path.ts";
+import { dirname, join } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { type Attachment, CniClient, type ConfList } from "./cni.ts";
 import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
@@ -35,6 +35,13 @@ import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
 import { checkSubnetUnrouted } from "./routes.ts";
 import { parseCidr } from "./subnet.ts";
+
+/**
+ * Where every root on the host takes turns claiming published ports
+ * (outside the roots by necessity: portmap's rules are host-wide; /run is
+ * root's, unlike the world-writable /run/lock).
+ */
+export const HOST_PORTS_LOCK = "/run/berth-ports.lock";
 
 /** The interface name inside the container. */
 export const IFNAME = "eth0";
@@ -60,6 +67,8 @@ export interface NetEnv {
   cni: CniClient;
   runner: ProcessRunner;
   libc: Libc;
+  /** The host-wide lock file of port claims (default {@linkcode HOST_PORTS_LOCK}). */
+  hostPortsLock?: string;
   /** Fault injection: called at the named points. */
   crash?: (
     point: "netns-file" | "netns" | "partial" | "added" | "del-partial" | "deleted",
@@ -216,6 +225,30 @@ export async function forwardedPorts(runner: ProcessRunner): Promise<Set<string>
  */
 export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
   return await withNetworkLock(env.paths, async () => {
+    if (req.ports.length === 0) return await setUpLocked(env, req);
+    // Published ports are host-wide (portmap's chains): roots claim them one at a time.
+    const lock = await hostPortsLock(env);
+    try {
+      return await setUpLocked(env, req);
+    } finally {
+      lock?.release();
+    }
+  });
+}
+
+/** The host-wide lock of port claims (null where /run cannot hold it). */
+async function hostPortsLock(env: NetEnv): Promise<FileLock | null> {
+  const path = env.hostPortsLock ?? HOST_PORTS_LOCK;
+  try {
+    Deno.statSync(dirname(path));
+  } catch {
+    return null;
+  }
+  return await FileLock.acquire(path, "the host's published ports", { timeoutMs: 60_000 });
+}
+
+async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
+  {
     const bridge = req.conf.plugins.find((p) => p.type === "bridge");
     const subnet = parseCidr(rangeOf(req.conf) ?? "");
     if (subnet !== null && typeof bridge?.bridge === "string") {
@@ -267,7 +300,7 @@ export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: strin
       await tearDownLocked(env, req.token).catch(() => {});
       throw err;
     }
-  });
+  }
 }
 
 async function addChain(

@@ -491,6 +491,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "network: two roots publishing one host port at the same moment: exactly one gets it",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const other = await makeRoots();
+      try {
+        await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "r1"]);
+        await berthOk(other, ["network", "create", "--subnet", freeTestSubnet(), "r2"]);
+        for (let round = 0; round < 3; round++) {
+          const port = freePort();
+          const run = (r: Roots, net: string) =>
+            berth(r, [
+              "run",
+              "-d",
+              "--network",
+              net,
+              "-p",
+              `127.0.0.1:${port}:8080`,
+              "--rootfs",
+              rootfs,
+              `race${round}`,
+              "--",
+              "sleep",
+              "1000",
+            ]);
+          const [a, b] = await Promise.all([run(roots, "r1"), run(other, "r2")]);
+          assertEquals([a.code, b.code].sort(), [0, 1], a.stderr + b.stderr);
+          assertMatch(
+            (a.code === 0 ? b : a).stderr,
+            new RegExp(`host port ${port}/tcp is already`),
+          );
+          await berthOk(a.code === 0 ? roots : other, ["delete", "-f", `race${round}`]);
+        }
+        assertEquals(records(roots), []);
+        assertEquals(records(other), []);
+      } finally {
+        await cleanup(other);
+      }
+    }),
+});
+
+Deno.test({
   name: "network: bad specs exit 2 and create nothing",
   ignore,
   fn: () =>
