@@ -99,6 +99,7 @@ ${cases}
 ${
     choiceCases(visible)
   }    --sandbox) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "\${globals[@]}" list -q 2>/dev/null)" -- "$cur")); return ;;
+    --network) COMPREPLY=($(compgen -W "none host $("\${COMP_WORDS[0]}" "\${globals[@]}" network ls -q 2>/dev/null)" -- "$cur")); return ;;
     -e|--env|--label|--since|--berth|--restart-sec) return ;;
   esac
   if [[ "$cur" == -* ]]; then

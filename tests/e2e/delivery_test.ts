@@ -215,6 +215,8 @@ Deno.test("the bash completion loads cleanly and completes commands, flags and e
     assertEquals(await complete("list", "--form"), ["--format"]);
     assertEquals(await complete("--root", roots.root, "kill", "w"), ["web1"]);
     assertEquals(await complete("run", "x", "--", "sh"), []);
+    await berthOk(roots, ["network", "create", "--subnet", "10.89.250.0/24", "backnet"]);
+    assertEquals(await complete("run", "--network", ""), ["none", "host", "bridge", "backnet"]);
     for (const shell of ["zsh", "fish"]) {
       const text = await berthOk(roots, ["completion", shell]);
       assertTrue(text.includes("berth"), shell);
