@@ -1,13 +1,14 @@
 /**
  * A container's place on a network, as a recorded operation.
  *
- * Set-up (under the root's network lock): refuse a host port another live
- * attachment holds; write the attachment record
+ * Set-up (under the root's network lock, and the host's port lock when it
+ * publishes ports): refuse a subnet another interface routes and a host
+ * port another live attachment holds; write the attachment record
  * (`--root/networks/attach/TOKEN.json`: owner, network, ports, the exact
- * conflist); make the persistent namespace; CNI ADD of `loopback`, then of
- * the network's chain (bridge → portmap → firewall), caching the result in
- * the record after each plugin; write `/etc/hosts` and `/etc/resolv.conf`
- * into the bundle. The container's state names the record's TOKEN before
+ * conflist); make the persistent namespace; CNI ADD of the network's chain
+ * (bridge → portmap, when ports are published → firewall), caching the
+ * result in the record after each plugin, with `loopback`'s ADD beside it;
+ * the caller writes `/etc/hosts` and `/etc/resolv.conf` into the bundle. The container's state names the record's TOKEN before
  * any of this starts, so a berth killed anywhere leaves a state whose
  * interrupted `create` is rolled back by the next command or `gc` — and the
  * rollback, like every delete, tears down.
@@ -247,59 +248,58 @@ async function hostPortsLock(env: NetEnv): Promise<FileLock | null> {
   return await FileLock.acquire(path, "the host's published ports", { timeoutMs: 60_000 });
 }
 
+/** {@linkcode setUp} under its locks. */
 async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
-  {
-    const bridge = req.conf.plugins.find((p) => p.type === "bridge");
-    const subnet = parseCidr(rangeOf(req.conf) ?? "");
-    if (subnet !== null && typeof bridge?.bridge === "string") {
-      checkSubnetUnrouted(req.network, subnet, bridge.bridge);
-    }
-    await claimPorts(env, req);
-    const record: AttachRecord = {
-      token: req.token,
-      ns: req.ns,
-      id: req.id,
-      network: req.network,
-      netns: netnsFile(env.paths, req.token),
-      ports: req.ports,
-      conf: req.conf,
-      result: null,
-    };
-    await saveRecord(env.paths, record);
-    try {
-      await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
-      env.crash?.("netns");
-      const att = attachmentOf(record);
-      // loopback and the chain configure different interfaces: at once.
-      const lo = env.cni.add(
-        { cniVersion: req.conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
-        { ...att, ifName: "lo" },
-      );
-      const total = req.conf.plugins.length;
-      const chain = (async () => {
-        try {
-          return await addChain(env, record, att, total);
-        } catch (err) {
-          if (!isBridgeRace(err)) throw err;
-          // The bridge device was being made by another ADD (or the kernel
-          // had not given it its address yet): undo and try once more.
-          await delChain(env, record);
-          record.result = null;
-          return await addChain(env, record, att, total);
-        }
-      })();
-      const [loDone, chainDone] = await Promise.allSettled([lo, chain]);
-      if (chainDone.status === "rejected") throw chainDone.reason;
-      if (loDone.status === "rejected") throw loDone.reason;
-      const result = chainDone.value;
-      const ip = containerIpv4(result);
-      if (ip === null) throw new RuntimeError(`network "${req.network}" gave no IPv4 address`);
-      env.crash?.("added");
-      return { ip };
-    } catch (err) {
-      await tearDownLocked(env, req.token).catch(() => {});
-      throw err;
-    }
+  const bridge = req.conf.plugins.find((p) => p.type === "bridge");
+  const subnet = parseCidr(rangeOf(req.conf) ?? "");
+  if (subnet !== null && typeof bridge?.bridge === "string") {
+    checkSubnetUnrouted(req.network, subnet, bridge.bridge);
+  }
+  await claimPorts(env, req);
+  const record: AttachRecord = {
+    token: req.token,
+    ns: req.ns,
+    id: req.id,
+    network: req.network,
+    netns: netnsFile(env.paths, req.token),
+    ports: req.ports,
+    conf: req.conf,
+    result: null,
+  };
+  await saveRecord(env.paths, record);
+  try {
+    await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
+    env.crash?.("netns");
+    const att = attachmentOf(record);
+    // loopback and the chain configure different interfaces: at once.
+    const lo = env.cni.add(
+      { cniVersion: req.conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
+      { ...att, ifName: "lo" },
+    );
+    const total = req.conf.plugins.length;
+    const chain = (async () => {
+      try {
+        return await addChain(env, record, att, total);
+      } catch (err) {
+        if (!isBridgeRace(err)) throw err;
+        // The bridge device was being made by another ADD (or the kernel
+        // had not given it its address yet): undo and try once more.
+        await delChain(env, record);
+        record.result = null;
+        return await addChain(env, record, att, total);
+      }
+    })();
+    const [loDone, chainDone] = await Promise.allSettled([lo, chain]);
+    if (chainDone.status === "rejected") throw chainDone.reason;
+    if (loDone.status === "rejected") throw loDone.reason;
+    const result = chainDone.value;
+    const ip = containerIpv4(result);
+    if (ip === null) throw new RuntimeError(`network "${req.network}" gave no IPv4 address`);
+    env.crash?.("added");
+    return { ip };
+  } catch (err) {
+    await tearDownLocked(env, req.token).catch(() => {});
+    throw err;
   }
 }
 
