@@ -20,14 +20,24 @@ export interface Registry {
 /** True when the registry and skopeo are installed (else the tests skip). */
 export function haveRegistryTools(): boolean {
   for (const tool of ["docker-registry", "skopeo"]) {
-    try {
-      Deno.statSync(`/usr/bin/${tool}`);
-    } catch {
+    if (!onPath(tool)) {
       console.log(`skipping image tests: ${tool} is not installed (scripts/setup.sh installs it)`);
       return false;
     }
   }
   return true;
+}
+
+/** True when `tool` is a file in a directory of $PATH (as the tests run it by name). */
+function onPath(tool: string): boolean {
+  const dirs = (Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin").split(":");
+  return dirs.some((d) => {
+    try {
+      return d !== "" && Deno.statSync(join(d, tool)).isFile;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function freePort(): number {
