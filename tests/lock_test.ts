@@ -123,3 +123,24 @@ Deno.test("locks of different containers are independent", async () => {
   a.release();
   b.release();
 });
+
+Deno.test("acquireExisting never creates the lock file, nor recreates one its holder removed", async () => {
+  await using tmpDir = await tempDir();
+  const path = join(tmpDir.path, "c.lock");
+  assertEquals(await FileLock.acquireExisting(path, "c"), null);
+  await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
+  const first = await FileLock.acquire(path, "c");
+  // A waiter on the existing file, whose holder then removes it (a delete).
+  const waiting = FileLock.acquireExisting(path, "c", { timeoutMs: 5000 });
+  await new Promise((r) => setTimeout(r, 30));
+  await first.releaseAndRemove();
+  assertEquals(await waiting, null);
+  await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
+  // An existing, free file is locked as acquire does.
+  const again = await FileLock.acquire(path, "c");
+  again.release();
+  const held = await FileLock.acquireExisting(path, "c");
+  assertTrue(held !== null && held.held);
+  assertEquals(await FileLock.tryAcquire(path), null);
+  held!.release();
+});

@@ -46,6 +46,36 @@ export async function withContainerLock<T>(
 }
 
 /**
+ * Like {@linkcode withContainerLock} for a container that should exist (the
+ * monitor recording an exit): `fn` runs only while the container has a
+ * lock file, and a lock file its deleter removed while this waited is not
+ * recreated (it would outlive the container until this releases it).
+ * Undefined when the container is gone. A state without a lock file (one
+ * removed by hand) is locked as usual.
+ */
+export async function withExistingContainerLock<T>(
+  ctx: Context,
+  ns: string,
+  id: string,
+  fn: (lock: FileLock) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T | undefined> {
+  const lock = await FileLock.acquireExisting(ctx.paths.lockFile(ns, id), `container "${id}"`, {
+    clock: ctx.clock,
+    ...options,
+  });
+  if (lock === null) {
+    if (!(await ctx.store.exists(ns, id))) return undefined;
+    return await withContainerLock(ctx, ns, id, fn, options);
+  }
+  try {
+    return await fn(lock);
+  } finally {
+    if (lock.held) await releaseContainerLock(ctx, ns, id, lock);
+  }
+}
+
+/**
  * Releases the lock of `ns/id`, or, if the container has no state (it was
  * deleted meanwhile, or never created), removes the lock file while still
  * holding it, so no lock file outlives its container. An unreadable state

@@ -47,12 +47,36 @@ export class FileLock implements Disposable {
    * error, e.g. `container "web1"`.
    */
   static async acquire(path: string, what: string, options: LockOptions = {}): Promise<FileLock> {
+    return (await FileLock.#acquire(path, what, options, true))!;
+  }
+
+  /**
+   * Like {@linkcode acquire}, but never creates the lock file: null when
+   * `path` does not exist, or once its holder removed it while this waited
+   * (the thing it locked is gone; recreating its lock file would leave one
+   * behind it for a while).
+   */
+  static acquireExisting(
+    path: string,
+    what: string,
+    options: LockOptions = {},
+  ): Promise<FileLock | null> {
+    return FileLock.#acquire(path, what, options, false);
+  }
+
+  static async #acquire(
+    path: string,
+    what: string,
+    options: LockOptions,
+    create: boolean,
+  ): Promise<FileLock | null> {
     const clock = options.clock ?? systemClock;
     const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const deadline = clock.monotonic() + timeoutMs;
     let delay = 1;
     for (;;) {
-      const file = openLockFile(path);
+      const file = create ? openLockFile(path) : openExisting(path);
+      if (file === null) return null;
       try {
         while (!file.tryLockSync(true)) {
           if (clock.monotonic() >= deadline) {
@@ -131,6 +155,15 @@ function openLockFile(path: string): Deno.FsFile {
     if (!isNotFound(err)) throw err;
     Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     return Deno.openSync(path, options);
+  }
+}
+
+function openExisting(path: string): Deno.FsFile | null {
+  try {
+    return Deno.openSync(path, { read: true, write: true });
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
   }
 }
 

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { applyExit, opRecord, runtimeTarget, withContainerLock } from "../container/container.ts";
+import {
+  applyExit,
+  opRecord,
+  runtimeTarget,
+  withExistingContainerLock,
+} from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { emit } from "../container/events.ts";
 import type { ContainerState } from "../container/state_file.ts";
@@ -118,7 +123,7 @@ export class Exits {
     const ctx = this.ctx;
     const oomKey = `${key(w.ns, w.id)}/${w.pid}`;
     const oom = this.#oomAtExit.delete(oomKey);
-    await withContainerLock(ctx, w.ns, w.id, async () => {
+    await withExistingContainerLock(ctx, w.ns, w.id, async () => {
       const s = await ctx.store.tryLoad(w.ns, w.id);
       if (s === null || s.pid !== w.pid) return; // deleted, or a new container with that ID
       if (applyExit(s, exitCode, observed, ctx.clock.now())) {
@@ -151,7 +156,7 @@ export class Exits {
 
   async #restart(ns: string, id: string, count: number): Promise<void> {
     const ctx = this.ctx;
-    await withContainerLock(ctx, ns, id, async () => {
+    await withExistingContainerLock(ctx, ns, id, async () => {
       const s = await ctx.store.tryLoad(ns, id);
       if (s === null || s.status !== "stopped" || s.op !== null || !shouldRestart(s)) return;
       const target = runtimeTarget(ctx, s);

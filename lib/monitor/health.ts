@@ -19,7 +19,7 @@
 import { join } from "../_std/path.ts";
 import { after } from "../host/clock.ts";
 import type { Context } from "../container/context.ts";
-import { runtimeTarget, withContainerLock } from "../container/container.ts";
+import { runtimeTarget, withExistingContainerLock } from "../container/container.ts";
 import { emit } from "../container/events.ts";
 import { messageOf } from "../host/errors.ts";
 import { inCgroup } from "../host/proc.ts";
@@ -163,7 +163,7 @@ export class HealthChecks {
 
   /** Saves the verdict (if the container is still this one and running) and emits the event. */
   async #record(c: Check, status: HealthStatus): Promise<void> {
-    await withContainerLock(this.ctx, c.ns, c.id, async () => {
+    await withExistingContainerLock(this.ctx, c.ns, c.id, async () => {
       const s = await this.ctx.store.tryLoad(c.ns, c.id);
       if (c.removed || s === null || s.pid !== c.pid || s.status === "stopped") return;
       if (s.health === status) return;
