@@ -7,6 +7,7 @@
 
 import { join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
+import { releaseContainerLock } from "../container/container.ts";
 import { FileLock } from "../host/lock.ts";
 import { ImageStore } from "./store.ts";
 
@@ -28,7 +29,8 @@ export function staleUse(ctx: Context): (c: string) => Promise<boolean> {
     try {
       return !(await ctx.store.exists(ns, id));
     } finally {
-      lock.release();
+      // The container is gone: the lock file this made (or found) goes too.
+      await releaseContainerLock(ctx, ns, id, lock);
     }
   };
 }
