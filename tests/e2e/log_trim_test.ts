@@ -75,7 +75,8 @@ Deno.test("30 MB written under --log-max-size 1m: the log stays bounded, keeps i
       assert(Number(m[1]) > last, `line ${m[1]} after ${last}`);
       last = Number(m[1]);
     }
-    // Bounded while it wrote (a trim round is 200 ms), and at most the cap once it ended.
+    // Bounded while it wrote (the monitor re-checks within a few ms while a log grows fast;
+    // 8 MiB leaves room for a monitor descheduled on a loaded host), at most the cap after.
     assert(peak <= 8 * 1024 * 1024, `peak ${peak}`);
     const final = sizeOf(path);
     assert(final <= 1024 * 1024 && final > 100_000, `final ${final}`);
