@@ -104,7 +104,7 @@ Deno.test(
 );
 
 /** Pids of berth processes (not monitors) whose command line has `word`. */
-async function berthPids(word: string): Promise<number[]> {
+async function berthPids(word: string, roots: Roots): Promise<number[]> {
   const out: number[] = [];
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -112,7 +112,10 @@ async function berthPids(word: string): Promise<number[]> {
     if (
       cmd.includes(word) && !cmd.includes("__monitor") && cmd.some((c) => /main\.ts$|berth/.test(c))
     ) {
-      out.push(Number(e.name));
+      // Only this test's berth (its roots in its environment): other tests and other users
+      // of the host run `berth attach` too.
+      const env = await Deno.readTextFile(`/proc/${e.name}/environ`).catch(() => "");
+      if (env.split("\0").includes(`BERTH_ROOT=${roots.root}`)) out.push(Number(e.name));
     }
   }
   return out;
@@ -157,7 +160,7 @@ Deno.test(
     );
     await t.waitFor("a", /^ready/m);
     assertTrue(isRaw(await sttyOf(pane)));
-    const [pid] = await berthPids("sig1");
+    const [pid] = await berthPids("sig1", roots);
     assertTrue(pid !== undefined, "berth runs");
     Deno.kill(pid!, "SIGTERM");
     await t.waitFor("a", /RC=143\s+TERMIOS=same/);
@@ -173,7 +176,7 @@ Deno.test(
     const pane = await t.paneTty("a");
     await t.line("a", inPane(`${B} attach at`));
     await eventually(async () => isRaw(await sttyOf(pane)), 30_000, "attach in raw mode");
-    const [pid] = await berthPids("attach");
+    const [pid] = await berthPids("attach", roots);
     assertTrue(pid !== undefined, "berth attach runs");
     Deno.kill(pid!, "SIGTERM");
     await t.waitFor("a", /RC=143\s+TERMIOS=same/);
@@ -305,6 +308,12 @@ Deno.test(
     assertTrue(/sum=42/.test(await berthOk(roots, ["logs", "box"])), "logs has the output");
     // Ctrl-P then another key is passed on (cat -v shows it), not a detach.
     await t.line("b", "cat -v");
+    // Only once cat reads the terminal: before, the shell's line editor would take Ctrl-P.
+    await eventually(
+      async () => /cat -v/.test(await berthOk(roots, ["ps", "box"])),
+      30_000,
+      "cat -v running",
+    );
     await t.keys("b", "C-p", "x", "Enter");
     await t.waitFor("b", /\^Px/);
     await t.keys("b", "C-d");
