@@ -32,7 +32,7 @@ async function dirs() {
 
 Deno.test("createBundle() makes the bundle and work directory with safe modes", async () => {
   await using d = await dirs();
-  const { base, req } = d;
+  const { req } = d;
   // Whatever the umask: every directory 0700, every file 0600, and `/` of
   // the container (upper) the source root's mode, never the umask's.
   const umask = Deno.umask(0o000);
@@ -81,7 +81,7 @@ Deno.test("a failure after any step rolls back everything this call created", as
 
 Deno.test("rollback never removes a directory that already existed", async () => {
   await using d = await dirs();
-  const { base, req } = d;
+  const { req } = d;
   // Another container's live bundle with the same path.
   await Deno.mkdir(req.bundleDir, { recursive: true });
   await Deno.writeTextFile(join(req.bundleDir, "state.json"), "{}");
@@ -137,7 +137,7 @@ Deno.test("removeAtomically() never shows a half-deleted path to another process
 
 Deno.test("removeAtomically() finishes when a gc removes its renamed tree first", async () => {
   await using d = await dirs();
-  const { base, req } = d;
+  const { req } = d;
   await createBundle(req);
   const parent = join(req.bundleDir, "..");
   // Right after the rename, another cleaner (gc takes no lock for leftovers) removes the tree.

@@ -26,7 +26,6 @@ import { ensureLayers } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { storeOf } from "./local.ts";
 import { sha256Of, verifyBytes } from "./verify.ts";
-import { join } from "../_std/path.ts";
 import { loadNode } from "./node.ts";
 
 /** Options of {@linkcode pullImage}. */

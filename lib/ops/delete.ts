@@ -95,12 +95,13 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   // Its processes are gone: the network goes (CNI DEL, while the namespace
   // still exists, see lib/network/attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
-  try {
-    await runtimeDelete(ctx, s.namespace, target);
-  } finally {
-    const failed = await network;
-    if (failed !== null) throw failed.err;
-  }
+  const runtime = await runtimeDelete(ctx, s.namespace, target).then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  // Both ran to the end; the network's failure is reported first, as before.
+  const failed = (await network) ?? runtime;
+  if (failed !== null) throw failed.err;
   crashPoint(ctx.crashAt, "delete:runtime");
   crashPoint(ctx.crashAt, "delete:network");
   await unmountAll(s.bundle);
