@@ -99,7 +99,11 @@ export class LogTrimmer {
       this.#timer = undefined;
       this.#timerDue = Infinity;
       const now = performance.now();
-      for (const [k, e] of this.#entries) if (e.due <= now + 1) this.#check(k, e, now);
+      // Entries due within half a slow round are checked now too, so containers added at
+      // different times share one wake-up instead of one each.
+      for (const [k, e] of this.#entries) {
+        if (e.due <= now + TRIM_POLL_MS / 2) this.#check(k, e, now);
+      }
       this.#schedule();
     });
   }
