@@ -186,10 +186,19 @@ Deno.test("main() disarms SIGUSR1 once a process runs past the guard delay, and 
     disarmInspectorSignal: () => void disarmed++,
   } as Libc;
   const io = { out: () => {}, err: () => {} };
-  // A quick command is done long before Deno arms its inspector (500 ms).
+  // A quick command is done long before Deno arms its inspector (500 ms). Its command module
+  // is loaded once first (compiling it can take longer than the delay on a loaded host); a
+  // run that still took longer than the delay (descheduled) may be disarmed, at most once.
   assertEquals(await main(["version"], { libc, io }), 0);
   await new Promise((r) => setTimeout(r, INSPECTOR_GUARD_DELAY_MS + 50));
-  assertEquals(disarmed, 0);
+  disarmed = 0;
+  const t0 = performance.now();
+  assertEquals(await main(["version"], { libc, io }), 0);
+  const took = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, INSPECTOR_GUARD_DELAY_MS + 50));
+  if (took < INSPECTOR_GUARD_DELAY_MS) assertEquals(disarmed, 0, `took ${took} ms`);
+  else assertTrue(disarmed <= 1, `took ${took} ms, disarmed ${disarmed} times`);
+  disarmed = 0;
   // A slow one (a state store that takes 250 ms to answer) is disarmed.
   const slowStore = {
     exists: async () => {
