@@ -222,6 +222,16 @@ export class UnixConnection implements StreamConn {
 }
 
 /** A listening unix stream socket. */
+/** struct sockaddr_un for `path` (at most 107 bytes): what `bind` takes. */
+export function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > 107) throw new ErrnoError(`bind ${path}: path too long`, 36);
+  const addr = new Uint8Array(110);
+  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  addr.set(bytes, 2);
+  return addr;
+}
+
 export class UnixServer {
   #closed = false;
   private constructor(readonly fd: number, readonly path: string) {}
@@ -232,11 +242,7 @@ export class UnixServer {
    */
   static listen(path: string, backlog = 4096): UnixServer {
     const s = sym();
-    const bytes = new TextEncoder().encode(path);
-    if (bytes.length > 107) throw new ErrnoError(`bind ${path}: path too long`, 36);
-    const addr = new Uint8Array(110);
-    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-    addr.set(bytes, 2);
+    const addr = sockaddrUn(path);
     const fd = s.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new ErrnoError("socket(AF_UNIX)", errno());
     if (s.bind(fd, addr, addr.length) !== 0 || s.listen(fd, backlog) !== 0) {

@@ -17,6 +17,7 @@
  */
 
 import { ErrnoError } from "../host/libc.ts";
+import { sockaddrUn } from "../host/unix_server.ts";
 
 /** A window size in character cells. */
 export interface WindowSize {
@@ -146,16 +147,6 @@ type Symbols<G extends Group> = Deno.DynamicLibrary<typeof GROUPS[G]>["symbols"]
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** struct sockaddr_un for `path` (at most 107 bytes). */
-function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
-  const bytes = encoder.encode(path);
-  if (bytes.length > 107) throw new ErrnoError(`bind ${path}: path too long`, 36);
-  const addr = new Uint8Array(110);
-  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-  addr.set(bytes, 2);
-  return addr;
-}
 
 function ptr(buf: Uint8Array<ArrayBuffer>): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
