@@ -51,6 +51,11 @@ async function randomKills(kills: number, variant: Variant): Promise<void> {
   const markers: Record<string, string> = {};
   const [exe, ...pre] = berthArgv();
   let killedMidway = 0;
+  // How long each operation takes when it is not killed (learnt as it goes):
+  // a kill is drawn within that span, so kills land while the operation runs
+  // on a fast host and a slow one alike (a fixed 10-160 ms span let most
+  // deletes finish first once they took ~35 ms).
+  const span: Record<string, number> = { run: 150, delete: 150 };
   try {
     for (const s of variant.setup) await berthOk(roots, s);
     // Until `kills` processes were really killed midway (bounded).
@@ -68,8 +73,9 @@ async function randomKills(kills: number, variant: Variant): Promise<void> {
         stdout: "null",
         stderr: "null",
       }).spawn();
-      // Deno starts in ~25-50 ms; the operations take ~30-120 ms after that.
-      const delay = 10 + Math.floor(random() * 150);
+      const op = args[0]!;
+      const delay = 5 + Math.floor(random() * span[op]!);
+      const started = performance.now();
       const timer = setTimeout(() => {
         try {
           child.kill("SIGKILL");
@@ -78,8 +84,9 @@ async function randomKills(kills: number, variant: Variant): Promise<void> {
       const status = await child.status;
       clearTimeout(timer);
       if (status.signal === "SIGKILL") killedMidway++;
+      else span[op] = Math.max(20, 0.7 * span[op]! + 0.3 * (performance.now() - started));
       const g = await berth(roots, ["gc"]);
-      const context = `iteration ${i}: ${args[0]} killed after ${delay} ms`;
+      const context = `iteration ${i}: ${op} killed after ${delay} ms`;
       assertEquals(g.code, 0, `${context}: gc: ${g.stderr}`);
       await assertInvariants(roots, markers, context);
       await variant.check?.(roots, context);
