@@ -72,9 +72,23 @@ export function monitorEnv(env: Record<string, string>): Record<string, string> 
   return out;
 }
 
+/**
+ * The monitor's command line: this berth's own (`self`), with Deno's V8
+ * code cache switched off when it runs under `deno run`. The monitor runs
+ * with other V8 flags ({@linkcode MONITOR_V8_FLAGS}), and V8 rejects a code
+ * cache made under other flags: one the monitor stored for the bundle was
+ * rejected by every CLI process after it, each compiling the whole bundle
+ * again (about 6 ms of start-up) and exiting too soon to store a good one.
+ */
+export function monitorArgv(self: readonly string[]): string[] {
+  const [exe, sub, ...rest] = self;
+  if (sub !== "run") return [...self];
+  return [exe!, sub, "--no-code-cache", ...rest];
+}
+
 /** Starts a monitor process for the context's roots; does not wait for it. */
 export function spawnMonitor(ctx: Context): void {
-  const [exe, ...pre] = ctx.self;
+  const [exe, ...pre] = monitorArgv(ctx.self);
   const child = new Deno.Command(exe!, {
     args: [...pre, ...globalsToArgs(ctx.globals), "__monitor"],
     clearEnv: true,

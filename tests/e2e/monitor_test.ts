@@ -20,6 +20,10 @@ Deno.test("one monitor serves all containers and is gone once none runs", async 
     );
     assertEquals((await monitorPids(roots)).length, 1);
     const mon = (await monitorPids(roots))[0]!;
+    // Under `deno run` it neither reads nor writes Deno's code cache: one made
+    // under its V8 flags would be rejected by every CLI process after it.
+    const argv = Deno.readTextFileSync(`/proc/${mon}/cmdline`).split("\0");
+    if (argv[1] === "run") assertTrue(argv.includes("--no-code-cache"), argv.join(" "));
     // The containers' inits are its children.
     for (const id of ["m1", "m2", "m3"]) {
       const pid = Number((await stateOf(roots, id)).pid);
