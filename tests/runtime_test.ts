@@ -3,7 +3,12 @@ import { tempDir } from "./temp_dir.ts";
 import { assertEquals, assertRejects } from "./assert.ts";
 import { Exists, NotFound, RuntimeError, WrongState } from "../lib/host/errors.ts";
 import { denoRunner, type ExecRequest, type ProcessRunner } from "../lib/host/process.ts";
-import { lastLogError, mapRuntimeError, OciRuntime } from "../lib/host/runtime.ts";
+import {
+  lastLogError,
+  mapRuntimeError,
+  OciRuntime,
+  resolveRuntimeOnUse,
+} from "../lib/host/runtime.ts";
 
 Deno.test("lastLogError takes the last error line of a JSON log", () => {
   const log = [
@@ -84,4 +89,25 @@ Deno.test("a missing runtime binary is a clear error", async () => {
     RuntimeError,
     "not found",
   );
+});
+
+Deno.test("resolveRuntimeOnUse: the PATH is searched on the first read only, an unknown name stays", async () => {
+  await using dir = await tempDir();
+  const bin = `${dir.path}/bin`;
+  Deno.mkdirSync(bin);
+  const o = { runtime: "fakerunc" };
+  resolveRuntimeOnUse(o, `/nonexistent:${bin}`);
+  // Not looked up yet: a binary that appears only now is found at the first read.
+  Deno.writeTextFileSync(`${bin}/fakerunc`, "#!/bin/sh\n");
+  Deno.chmodSync(`${bin}/fakerunc`, 0o755);
+  assertEquals(o.runtime, `${bin}/fakerunc`);
+  Deno.removeSync(`${bin}/fakerunc`);
+  assertEquals(o.runtime, `${bin}/fakerunc`, "kept after the first read");
+  o.runtime = "/other/runc";
+  assertEquals(o.runtime, "/other/runc");
+  const missing = { runtime: "no-such-runtime" };
+  resolveRuntimeOnUse(missing, bin);
+  assertEquals(missing.runtime, "no-such-runtime");
+  const rt = new OciRuntime(() => o.runtime, denoRunner);
+  assertEquals(rt.binary, "/other/runc");
 });

@@ -14,7 +14,7 @@ import { exitCodeOf, InvalidArgument, messageOf } from "../host/errors.ts";
 import { GLOBAL_DEFAULTS, parseGlobals } from "../container/globals.ts";
 import { libc } from "../host/libc.ts";
 import { secureRoots } from "../host/roots.ts";
-import { findRuntimeBinary } from "../host/runtime.ts";
+import { resolveRuntimeOnUse } from "../host/runtime.ts";
 
 /** `berth --help`. */
 export function globalHelp(commands: AnyCommand[]): string {
@@ -114,8 +114,9 @@ export async function main(
     }
     const options = cmd.parse(args);
     if (cmd.skipRootCheck !== true) secureRoots(globals);
-    // One absolute runtime path for this process, the monitor and the state.
-    globals.runtime = findRuntimeBinary(globals.runtime) ?? globals.runtime;
+    // One absolute runtime path for this process, the monitor and the state,
+    // looked up when first needed.
+    resolveRuntimeOnUse(globals);
     const ctx = createContext(globals, { ...overrides, io });
     return await cmd.run(ctx, options);
   } catch (err) {

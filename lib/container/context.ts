@@ -78,7 +78,7 @@ export function createContext(globals: GlobalOptions, overrides: Partial<Context
   const runner = overrides.runner ?? denoRunner;
   const io = overrides.io ?? stdio;
   const trace = globals.debug ? (argv: string[]) => io.err(`+ ${argv.join(" ")}\n`) : undefined;
-  const runtime = new OciRuntime(globals.runtime, runner, trace ? { trace } : {});
+  const runtime = new OciRuntime(() => globals.runtime, runner, trace ? { trace } : {});
   return {
     globals,
     paths,

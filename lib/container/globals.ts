@@ -17,7 +17,10 @@ export interface GlobalOptions {
   dataRoot: string;
   /** Tenant namespace. Default `default` (env `BERTH_NAMESPACE`). */
   namespace: string;
-  /** OCI runtime CLI. Default `runc` (env `BERTH_RUNTIME`). */
+  /**
+   * OCI runtime CLI. Default `runc` (env `BERTH_RUNTIME`). The CLI makes it
+   * the absolute path on first read (`resolveRuntimeOnUse`).
+   */
   runtime: string;
   /** Stack traces and runtime command lines on stderr (env `BERTH_DEBUG=1`). */
   debug: boolean;

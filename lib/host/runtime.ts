@@ -112,6 +112,23 @@ export function findRuntimeBinary(
 }
 
 /**
+ * Makes `o.runtime` the absolute path {@linkcode findRuntimeBinary} finds
+ * (else the name as given), looked up on its first read and kept: commands
+ * that never run the runtime (`state`, `list`) skip the PATH search, about
+ * 0.5 ms of their start-up. Assigning sets the path.
+ */
+export function resolveRuntimeOnUse(o: { runtime: string }, path?: string): void {
+  const given = o.runtime;
+  let found: string | null = null;
+  Object.defineProperty(o, "runtime", {
+    get: () => found ??= findRuntimeBinary(given, path) ?? given,
+    set: (v: string) => void (found = v),
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+/**
  * Throws RuntimeError unless `binary` names an executable file (see
  * {@linkcode findRuntimeBinary}); returns its absolute path. Checked before
  * any file is touched.
@@ -158,14 +175,23 @@ export type Runtime = Pick<OciRuntime, keyof OciRuntime>;
 export class OciRuntime {
   readonly #timeoutMs: number;
   readonly #trace: ((argv: string[]) => void) | undefined;
+  #binary: string | (() => string);
 
+  /** `binary`: the runtime's path, or a function giving it (asked on first use). */
   constructor(
-    readonly binary: string,
+    binary: string | (() => string),
     readonly runner: ProcessRunner,
     options: RuntimeOptions = {},
   ) {
+    this.#binary = binary;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#trace = options.trace;
+  }
+
+  /** The runtime's executable. */
+  get binary(): string {
+    if (typeof this.#binary === "function") this.#binary = this.#binary();
+    return this.#binary;
   }
 
   async #logSize(path: string): Promise<number> {
