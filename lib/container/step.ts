@@ -4,7 +4,8 @@
  * recorded in the state and saved (so an interrupted step is repaired:
  * `ops/repair.ts`), its first crash point, the act (a runtime or monitor
  * call), its second crash point, the new status ({@linkcode setStatus}),
- * the state saved without the op, and the event.
+ * the state saved without the op, and the event. A step whose act removes
+ * the container (delete) ends with the event: there is no state to save.
  *
  * @module
  */
@@ -16,14 +17,32 @@ import { emit, type EventType } from "./events.ts";
 import type { ContainerState, OpName } from "./state_file.ts";
 import { type Operation, setStatus, transition } from "./status.ts";
 
+/** The operations that run as a recorded step. */
+export type StepOperation = (Operation & OpName) | "kill" | "forceDelete";
+
 /** Options of {@linkcode recordedStep}. */
 export interface StepOptions<T> {
-  /** The op recorded while it runs (default: `op` itself); null records none. */
+  /**
+   * The op recorded while it runs (default: `op` itself, `delete` for
+   * `forceDelete`, none for `kill`); null records none.
+   */
   record?: OpName | null;
   /** The checkpoint image directory kept in the record (checkpoint, restore). */
   imagePath?: string;
-  /** Crash points right after the record is saved and right after the act. */
-  crash?: readonly [CrashPoint, CrashPoint];
+  /** Crash points right after the record is saved and (if given) right after the act. */
+  crash?: readonly [CrashPoint, CrashPoint?];
+  /**
+   * The act can run again from the start (delete): a state whose `op`
+   * already records this step, left by a process that died in it, is
+   * finished by running it again. Its transition was checked when it was
+   * recorded, and the record is kept as it is.
+   */
+  resumable?: boolean;
+  /**
+   * The act removes the container, its state with it (delete): no status
+   * is set and nothing is saved after it; the event still follows.
+   */
+  removes?: boolean;
   /**
    * When the act fails, drop the record and save: the container is as it
    * was (checkpoint, restore). Otherwise the record stays for repair.
@@ -42,16 +61,25 @@ export interface StepOptions<T> {
 export async function recordedStep<T>(
   ctx: Context,
   s: ContainerState,
-  op: Operation & OpName | "kill",
+  op: StepOperation,
   act: () => Promise<T>,
   options: StepOptions<T> = {},
 ): Promise<T> {
-  const next = transition(s.id, s.status, op);
-  const record = options.record === undefined ? (op === "kill" ? null : op) : options.record;
+  const record = options.record !== undefined
+    ? options.record
+    : op === "kill"
+    ? null
+    : op === "forceDelete"
+    ? "delete"
+    : op;
+  const resuming = options.resumable === true && record !== null && s.op?.name === record;
+  const next = resuming ? s.status : transition(s.id, s.status, op);
   if (record !== null) {
-    s.op = opRecord(ctx, record);
-    if (options.imagePath !== undefined) s.op.imagePath = options.imagePath;
-    await ctx.store.save(s);
+    if (!resuming) {
+      s.op = opRecord(ctx, record);
+      if (options.imagePath !== undefined) s.op.imagePath = options.imagePath;
+      await ctx.store.save(s);
+    }
     if (options.crash !== undefined) crashPoint(ctx.crashAt, options.crash[0]);
   }
   let result: T;
@@ -64,18 +92,21 @@ export async function recordedStep<T>(
     }
     throw err;
   }
-  if (options.crash !== undefined) crashPoint(ctx.crashAt, options.crash[1]);
-  if (next !== s.status) setStatus(s, next, ctx.clock.now());
-  options.apply?.(s, result);
-  if (record !== null) {
-    s.op = null;
-    await ctx.store.save(s);
+  const acted = options.crash?.[1];
+  if (acted !== undefined) crashPoint(ctx.crashAt, acted);
+  if (options.removes !== true) {
+    if (next !== s.status) setStatus(s, next, ctx.clock.now());
+    options.apply?.(s, result);
+    if (record !== null) {
+      s.op = null;
+      await ctx.store.save(s);
+    }
   }
   const event = options.event !== undefined
     ? options.event
     : op === "kill"
     ? null
-    : { type: op as EventType };
+    : { type: (op === "forceDelete" ? "delete" : op) as EventType };
   if (event !== null) await emit(ctx, event.type, s.namespace, s.id, event.details?.(s));
   return result;
 }

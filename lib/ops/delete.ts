@@ -8,13 +8,7 @@
 
 import { join } from "../_std/path.ts";
 import { membersDir, removeAtomically } from "../container/bundle.ts";
-import {
-  applyExit,
-  isLive,
-  opRecord,
-  runtimeTarget,
-  withContainerLock,
-} from "../container/container.ts";
+import { applyExit, isLive, runtimeTarget, withContainerLock } from "../container/container.ts";
 import { crashPoint } from "../container/crash.ts";
 import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
@@ -25,7 +19,7 @@ import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
-import { transition } from "../container/status.ts";
+import { recordedStep } from "../container/step.ts";
 import { tearDownNetwork } from "../network/container.ts";
 
 /** How long delete waits for the init to be reaped after SIGKILL. */
@@ -77,14 +71,30 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   const init = isLive(s) ? await initOf(ctx, s) : null;
   const live = init !== null && liveness(init.pid, init.startTime) !== "gone";
   if (isLive(s) && !live && s.op === null) applyExit(s, 255, false, ctx.clock.now());
-  if (s.op === null) transition(s.id, s.status, force ? "forceDelete" : "delete");
-  if (s.op?.name !== "delete") {
-    s.op = opRecord(ctx, "delete");
-    await ctx.store.save(s);
-  }
-  crashPoint(ctx.crashAt, "delete:recorded");
+  // An interrupted create is rolled back the same way: whatever it made goes.
+  const op = force || s.op !== null ? "forceDelete" : "delete";
+  await recordedStep(ctx, s, op, () => removeLocked(ctx, s, live ? init : null), {
+    record: "delete",
+    resumable: true,
+    removes: true,
+    crash: ["delete:recorded"],
+  });
+}
+
+/**
+ * The act of a delete: kills what runs (`init`, when live), lets the
+ * runtime and the network forget it, unmounts and removes the bundle
+ * (the state goes with it) and the work directory, and releases the
+ * image and the sandbox marker. Runs again from the start when an
+ * interrupted delete is finished.
+ */
+async function removeLocked(
+  ctx: Context,
+  s: ContainerState,
+  init: { pid: number; startTime: number | null } | null,
+): Promise<void> {
   const target = runtimeTarget(ctx, s);
-  if (live && init !== null && !(await killThroughMonitor(ctx, s, init))) {
+  if (init !== null && !(await killThroughMonitor(ctx, s, init))) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
     if (!(await waitReaped(ctx, init.pid, init.startTime))) {
@@ -115,7 +125,6 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
     await Deno.remove(join(membersDir(ctx.paths.bundleDir(s.namespace, s.sandbox)), s.id))
       .catch(() => {});
   }
-  await emit(ctx, "delete", s.namespace, s.id);
 }
 
 /**
