@@ -1,58 +1,38 @@
 /**
- * node built-ins and node-tar, loaded at run time only, by image commands
- * that need them. The specifiers are computed so a bundler (`deno task
- * build`) cannot hoist them into static imports, which every berth command
- * would then pay for at start-up (node compatibility costs tens of ms).
+ * node built-ins and node-tar (`node_entry.ts`), loaded at run time only,
+ * by image commands that need them. The specifier is computed so neither
+ * Deno's module graph nor the bundler (`deno task build`) puts them on the
+ * start-up path of every berth command (node compatibility costs tens of
+ * ms). From a checkout the entry is `node_entry.ts`; from the bundle (and
+ * the compiled binary) it is `berth-node.js`, bundled beside it.
  *
  * @module
  */
 
-import type * as Buffer from "node:buffer";
-import type * as Crypto from "node:crypto";
-import type Process from "node:process";
-import type * as Stream from "node:stream";
-import type * as Zlib from "node:zlib";
-import type * as Tar from "tar";
+import type * as Entry from "./node_entry.ts";
 
 /** The modules. */
-export interface NodeModules {
-  Buffer: typeof Buffer.Buffer;
-  crypto: typeof Crypto;
-  process: typeof Process;
-  stream: typeof Stream;
-  zlib: typeof Zlib;
-  tar: typeof Tar;
-}
-
-/** node-tar, pinned (also in deno.json and deno.lock). */
-export const TAR_SPECIFIER = "npm:tar@7.5.23";
+export type NodeModules = typeof Entry;
 
 let loaded: NodeModules | null = null;
 let loading: Promise<NodeModules> | null = null;
 
-const load = (spec: string) => import(spec);
+/**
+ * The URL of a module berth loads at run time: `ts` beside this file in a
+ * checkout (lib/image/), or its bundle `js` beside the bundle the code
+ * runs from (dist/, embedded in the compiled binary), where `deno task
+ * build` writes it.
+ */
+export function besideThisModule(ts: string, js: string, here: string = import.meta.url): string {
+  return new URL(here.endsWith(".ts") ? `./${ts}` : `./${js}`, here).href;
+}
 
-/** Loads the modules (once). */
+/** Loads the modules (once; concurrent callers share the load). */
 export function loadNode(): Promise<NodeModules> {
   if (loaded !== null) return Promise.resolve(loaded);
   return loading ??= (async () => {
-    const n = (name: string) => load(["node", name].join(":"));
-    const [buffer, crypto, process, stream, zlib, tar] = await Promise.all([
-      n("buffer"),
-      n("crypto"),
-      n("process"),
-      n("stream"),
-      n("zlib"),
-      load(TAR_SPECIFIER),
-    ]);
-    loaded = {
-      Buffer: buffer.Buffer,
-      crypto,
-      process: process.default,
-      stream,
-      zlib,
-      tar,
-    };
+    const url = besideThisModule("node_entry.ts", "berth-node.js");
+    loaded = await import(url) as NodeModules;
     return loaded;
   })();
 }
