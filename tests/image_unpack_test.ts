@@ -111,7 +111,7 @@ Deno.test("gzip and zstd layers give the uncompressed diff_id", async () => {
 Deno.test("the verifying stream fails on extra bytes, missing bytes and a wrong digest", async () => {
   await loadNode();
   const data = new TextEncoder().encode("some blob");
-  const digest = sha256Of(data);
+  const digest = await sha256Of(data);
   const drain = (s: ReadableStream<Uint8Array>) => new Response(s).arrayBuffer();
   assertEquals(
     new Uint8Array(await drain(streamOf(data).pipeThrough(verifying(digest, data.length, "b")))),
@@ -127,7 +127,7 @@ Deno.test("the verifying stream fails on extra bytes, missing bytes and a wrong 
     RuntimeError,
     "expected 20",
   );
-  const other = sha256Of(new TextEncoder().encode("other"));
+  const other = await sha256Of(new TextEncoder().encode("other"));
   await assertRejects(
     () => drain(streamOf(data).pipeThrough(verifying(other, data.length, "b"))),
     RuntimeError,

@@ -83,7 +83,7 @@ interface Found {
   layers: LayerSource[];
 }
 
-function ociImages(dir: string): Found[] {
+async function ociImages(dir: string): Promise<Found[]> {
   const layoutFile = readJson(join(dir, "oci-layout"), "oci-layout") as {
     imageLayoutVersion?: string;
   };
@@ -91,14 +91,14 @@ function ociImages(dir: string): Found[] {
     throw new InvalidArgument("not an OCI layout: oci-layout has no imageLayoutVersion");
   }
   const blob = (digest: string) => inside(dir, `blobs/sha256/${digest.slice(7)}`);
-  const read = (digest: string, size: number | null, what: string) => {
+  const read = async (digest: string, size: number | null, what: string) => {
     let bytes: Uint8Array;
     try {
       bytes = Deno.readFileSync(blob(digest));
     } catch {
       throw new InvalidArgument(`malformed archive: ${what} ${digest} is missing`);
     }
-    verifyBytes(bytes, digest, size, what);
+    await verifyBytes(bytes, digest, size, what);
     return bytes;
   };
   const indexBytes = Deno.readFileSync(join(dir, "index.json"));
@@ -106,16 +106,16 @@ function ociImages(dir: string): Found[] {
   if (top.kind !== "index") throw new InvalidArgument("malformed archive: index.json is no index");
   const out: Found[] = [];
   for (const d of top.index.manifests) {
-    let bytes = read(d.digest, d.size, "manifest");
+    let bytes = await read(d.digest, d.size, "manifest");
     let doc = parseManifestDoc(bytes, d.mediaType);
     if (doc.kind === "index") {
       const m = choosePlatform(doc.index, hostPlatform());
-      bytes = read(m.digest, m.size, "manifest");
+      bytes = await read(m.digest, m.size, "manifest");
       doc = parseManifestDoc(bytes, m.mediaType);
       if (doc.kind !== "manifest") throw new RuntimeError("an index inside an index");
     }
     const manifest = doc.manifest;
-    const configBytes = read(manifest.config.digest, manifest.config.size, "config");
+    const configBytes = await read(manifest.config.digest, manifest.config.size, "config");
     const config = parseImageConfig(configBytes, manifest.layers.length);
     const ann = (d as { annotations?: Record<string, string> }).annotations ?? {};
     const refName = ann["io.containerd.image.name"] ?? ann["org.opencontainers.image.ref.name"];
@@ -193,7 +193,7 @@ async function dockerImages(dir: string): Promise<Found[]> {
       mediaType: MediaType.dockerManifest,
       config: {
         mediaType: "application/vnd.docker.container.image.v1+json",
-        digest: sha256Of(configBytes),
+        digest: await sha256Of(configBytes),
         size: configBytes.length,
       },
       layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
@@ -236,7 +236,7 @@ export async function loadArchive(
     let found: Found[];
     try {
       Deno.statSync(join(dir, "oci-layout"));
-      found = ociImages(dir);
+      found = await ociImages(dir);
     } catch (err) {
       if (!isNotFound(err)) throw err;
       found = await dockerImages(dir);
@@ -247,7 +247,7 @@ export async function loadArchive(
       for (const l of f.layers) if (!isDigest(l.diffId)) throw new InvalidArgument("bad diff_id");
       const release = await ensureLayers(store, f.layers, progress, ctx.crashAt);
       try {
-        const manifestDigest = sha256Of(f.manifestBytes);
+        const manifestDigest = await sha256Of(f.manifestBytes);
         await store.writeBlob(manifestDigest, f.manifestBytes);
         await store.writeBlob(f.manifest.config.digest, f.configBytes);
         const config = JSON.parse(new TextDecoder().decode(f.configBytes)) as { created?: unknown };

@@ -43,8 +43,6 @@ export async function pullImage(ctx: Context, text: string, o: PullOptions): Pro
 }
 
 async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<ImageRecord> {
-  await loadNode();
-  const store = storeOf(ctx);
   const client = new RegistryClient(ref, {
     credentials: lookupCredentials(
       ref.registry,
@@ -54,24 +52,29 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     ...(o.insecure === true ? { insecure: true } : {}),
     ...(o.transport !== undefined ? { transport: o.transport } : {}),
   });
+  const store = storeOf(ctx);
   const name = formatReference(ref);
+  // node-tar and node's crypto load (~20 ms) while the manifest and config
+  // come; those are checked by WebCrypto, which needs no node module.
+  const node = loadNode();
+  node.catch(() => {}); // awaited before the layers
   let doc = await client.manifest(ref.digest ?? ref.tag!);
-  if (ref.digest !== null) verifyBytes(doc.bytes, ref.digest, null, `manifest of ${name}`);
+  if (ref.digest !== null) await verifyBytes(doc.bytes, ref.digest, null, `manifest of ${name}`);
   let parsed = parseManifestDoc(doc.bytes, doc.contentType);
   if (parsed.kind === "index") {
     const d = choosePlatform(parsed.index, o.platform ?? hostPlatform());
     doc = await client.manifest(d.digest);
-    verifyBytes(doc.bytes, d.digest, d.size, `manifest ${d.digest}`);
+    await verifyBytes(doc.bytes, d.digest, d.size, `manifest ${d.digest}`);
     parsed = parseManifestDoc(doc.bytes, doc.contentType);
     if (parsed.kind !== "manifest") throw new RuntimeError(`${name}: an index inside an index`);
   }
   const manifest: Manifest = parsed.manifest;
-  const manifestDigest = sha256Of(doc.bytes);
+  const manifestDigest = await sha256Of(doc.bytes);
   const configBytes = await readAll(
     await client.blob(manifest.config.digest),
     manifest.config.size,
   );
-  verifyBytes(configBytes, manifest.config.digest, manifest.config.size, `config of ${name}`);
+  await verifyBytes(configBytes, manifest.config.digest, manifest.config.size, `config of ${name}`);
   const config = parseImageConfig(configBytes, manifest.layers.length);
   crashPoint(ctx.crashAt, "pull:manifest");
   const layers = manifest.layers.map((l, i) => ({
@@ -81,6 +84,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     mediaType: l.mediaType,
     open: (signal: AbortSignal) => client.blob(l.digest, signal),
   }));
+  await node;
   const release = await ensureLayers(store, layers, o.progress, ctx.crashAt);
   try {
     await store.writeBlob(manifestDigest, doc.bytes);

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { after } from "../host/clock.ts";
 import { RuntimeError } from "../host/errors.ts";
 import type { Credentials } from "./auth.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
@@ -29,7 +30,9 @@ export interface RegistryOptions {
   tries?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Timers are `after` (host/clock.ts): the global setTimeout is Node's and
+// its first use costs 8-10 ms, on the path of the first request.
+const sleep = (ms: number) => new Promise<void>((r) => void after(ms, r));
 
 /** Parses `Bearer realm="…",service="…",scope="…"`. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -77,7 +80,7 @@ export class RegistryClient {
       if (accept !== null) headers.set("Accept", accept);
       if (this.#authorization !== null) headers.set("Authorization", this.#authorization);
       const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), this.#timeoutMs);
+      const cancelTimer = after(this.#timeoutMs, () => ctl.abort());
       const onAbort = () => ctl.abort();
       signal?.addEventListener("abort", onAbort);
       let linked = false;
@@ -104,7 +107,7 @@ export class RegistryClient {
         lastErr = err;
         if (signal?.aborted) break;
       } finally {
-        clearTimeout(timer);
+        cancelTimer();
         if (!linked) signal?.removeEventListener("abort", onAbort);
       }
     }
@@ -201,30 +204,40 @@ export class RegistryClient {
       throw new RuntimeError(`blob ${digest}: HTTP ${res.status}`);
     }
     const ms = this.#timeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One timer per period, not one per chunk: when it fires early it is
+    // set again for what is left since the last bytes came.
+    let last = performance.now();
+    let cancelTimer: () => void = () => {};
     let stalled = false;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
+    let finished = false;
+    const arm = (wait: number) => {
+      cancelTimer = after(wait, () => {
+        if (finished) return;
+        const idle = performance.now() - last;
+        if (idle < ms) return arm(ms - idle);
         stalled = true;
         stall.abort();
-      }, ms);
+      });
+    };
+    const stop = () => {
+      finished = true;
+      cancelTimer();
     };
     const reader = res.body.getReader();
-    arm();
+    arm(ms);
     return new ReadableStream<Uint8Array>({
       async pull(ctl) {
         try {
           const { done, value } = await reader.read();
           if (done) {
-            clearTimeout(timer);
+            stop();
             ctl.close();
           } else {
-            arm();
+            last = performance.now();
             ctl.enqueue(value);
           }
         } catch (err) {
-          clearTimeout(timer);
+          stop();
           throw stalled
             ? new RuntimeError(`blob ${digest}: no data for ${ms} ms`)
             : err instanceof RuntimeError
@@ -233,7 +246,7 @@ export class RegistryClient {
         }
       },
       cancel(reason) {
-        clearTimeout(timer);
+        stop();
         return reader.cancel(reason);
       },
     });

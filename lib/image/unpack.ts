@@ -30,14 +30,29 @@ let savedUmask = 0;
  * own is restrictive) and returns the function that puts it back.
  */
 export function openUmask(): () => void {
-  const { process } = nodeSync();
-  if (umaskHolders++ === 0) savedUmask = process.umask(0);
+  if (umaskHolders++ === 0) savedUmask = Deno.umask(0);
   let done = false;
   return () => {
     if (done) return;
     done = true;
-    if (--umaskHolders === 0) process.umask(savedUmask);
+    if (--umaskHolders === 0) Deno.umask(savedUmask);
   };
+}
+
+/**
+ * Runs `fn` (a synchronous node-tar call) with V8's stack traces off, put
+ * back before anything else runs. node-tar finds its way with errors it
+ * catches (EEXIST from mkdir, ENOENT from lstat: two per entry); capturing
+ * a stack for each was about a quarter of unpacking a layer of small files.
+ */
+function quietly<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** What {@linkcode unpackLayer} found. */
@@ -175,10 +190,10 @@ export async function unpackLayer(
       h.update(chunk);
       bytes += chunk.length;
       // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).
-      u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      quietly(() => u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       if (failure !== null) throw failure;
     }
-    u.end();
+    quietly(() => u.end());
     if (emitted !== null) throw emitted;
   } catch (err) {
     u.abort?.(err as Error);

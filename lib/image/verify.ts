@@ -25,24 +25,29 @@ export function sha256(): Hasher {
   };
 }
 
-/** `sha256:HEX` of `bytes`. */
-export function sha256Of(bytes: Uint8Array): string {
-  const h = sha256();
-  h.update(bytes);
-  return h.digest();
+/**
+ * `sha256:HEX` of `bytes` (a manifest, a config: small blobs held whole),
+ * by WebCrypto, so it needs no node module: a pull checks its manifest and
+ * config while node-tar is still loading.
+ */
+export async function sha256Of(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  let hex = "";
+  for (const b of d) hex += b.toString(16).padStart(2, "0");
+  return `sha256:${hex}`;
 }
 
 /** Fails unless `bytes` has `digest` (and `size`, when given). */
-export function verifyBytes(
+export async function verifyBytes(
   bytes: Uint8Array,
   digest: string,
   size: number | null,
   what: string,
-): void {
+): Promise<void> {
   if (size !== null && bytes.length !== size) {
     throw new RuntimeError(`${what}: size ${bytes.length}, expected ${size}`);
   }
-  const got = sha256Of(bytes);
+  const got = await sha256Of(bytes);
   if (got !== digest) throw new RuntimeError(`${what}: digest ${got}, expected ${digest}`);
 }
 
