@@ -9,7 +9,7 @@ import { join } from "../lib/_std/path.ts";
 /** One tar entry. */
 export interface TarEntry {
   name: string;
-  type?: "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo";
+  type?: "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo" | "pax";
   data?: Uint8Array | string;
   linkname?: string;
   mode?: number;
@@ -17,6 +17,8 @@ export interface TarEntry {
   gid?: number;
   devmajor?: number;
   devminor?: number;
+  /** Pax records written in an extended header ('x') before the entry. */
+  pax?: Record<string, string | Uint8Array>;
 }
 
 const enc = new TextEncoder();
@@ -28,6 +30,7 @@ const TYPES = {
   block: "4",
   dir: "5",
   fifo: "6",
+  pax: "x",
 };
 
 function put(h: Uint8Array, off: number, len: number, s: string): void {
@@ -37,12 +40,28 @@ function put(h: Uint8Array, off: number, len: number, s: string): void {
 }
 const oct = (n: number, len: number) => n.toString(8).padStart(len - 1, "0") + "\0";
 
+/** One pax record: `LEN KEY=VALUE\n`, LEN counting the whole record in bytes. */
+export function paxRecord(key: string, value: string | Uint8Array): Uint8Array {
+  const body = concat([
+    enc.encode(` ${key}=`),
+    typeof value === "string" ? enc.encode(value) : value,
+    enc.encode("\n"),
+  ]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len++;
+  return concat([enc.encode(String(len)), body]);
+}
+
 /** A ustar archive of `entries` (names up to 255 bytes). */
 export function tarOf(entries: TarEntry[]): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
+    if (e.pax !== undefined) {
+      const records = concat(Object.entries(e.pax).map(([k, v]) => paxRecord(k, v)));
+      parts.push(tarOf([{ name: "PaxHeader", type: "pax", data: records }]).subarray(0, -1024));
+    }
     const type = e.type ?? "file";
-    const data = type === "file"
+    const data = type === "file" || type === "pax"
       ? (typeof e.data === "string" ? enc.encode(e.data) : e.data ?? new Uint8Array())
       : new Uint8Array();
     const h = new Uint8Array(512);

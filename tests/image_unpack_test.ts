@@ -9,6 +9,7 @@ import { openUmask, unpackLayer } from "../lib/image/unpack.ts";
 import { sha256Of, verifying } from "../lib/image/verify.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { gzip, sha256, tarOf } from "./image_fixture.ts";
+import { getXattr, getXattrText as xattr } from "./xattr.ts";
 
 const streamOf = (b: Uint8Array) => new Blob([b as BlobPart]).stream();
 
@@ -24,20 +25,6 @@ async function unpack(bytes: Uint8Array, c: "gzip" | "zstd" | "none" = "none") {
   } finally {
     restore();
   }
-}
-
-function xattr(path: string, name: string): string | null {
-  const r = new Deno.Command("python3", {
-    args: [
-      "-c",
-      "import os,sys\ntry: print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())\nexcept OSError: print('-')",
-      path,
-      name,
-    ],
-    stdout: "piped",
-  }).outputSync();
-  const out = new TextDecoder().decode(r.stdout).trim();
-  return out === "-" ? null : out;
 }
 
 // The libc calls are opened once per process and kept (like lib/host/libc.ts).
@@ -134,3 +121,90 @@ Deno.test("the verifying stream fails on extra bytes, missing bytes and a wrong 
     "digest",
   );
 });
+
+/** A file capability (VFS_CAP_REVISION_2, effective): cap_net_raw. */
+function capNetRaw(): Uint8Array {
+  const v = new DataView(new ArrayBuffer(20));
+  v.setUint32(0, 0x02000001, true);
+  v.setUint32(4, 1 << 13, true); // permitted[0]: CAP_NET_RAW
+  return new Uint8Array(v.buffer);
+}
+
+Deno.test(
+  "extended attributes from GNU tar's pax headers are kept (user, capabilities), not trusted.*",
+  { sanitizeResources: false },
+  async () => {
+    await loadNode();
+    const { unpackCalls } = await import("../lib/image/ffi.ts");
+    const src = await Deno.makeTempDir({ prefix: "berth-xattr-src-" });
+    const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
+    try {
+      Deno.mkdirSync(join(src, "dir"));
+      Deno.writeTextFileSync(join(src, "dir/file"), "data");
+      Deno.writeTextFileSync(join(src, "ping"), "elf");
+      Deno.chmodSync(join(src, "ping"), 0o755);
+      Deno.symlinkSync("dir/file", join(src, "link"));
+      unpackCalls.setXattr(join(src, "dir"), "user.on-a-dir", "d");
+      unpackCalls.setXattr(join(src, "dir/file"), "user.binary", binary);
+      unpackCalls.setXattr(join(src, "dir/file"), "trusted.overlay.redirect", "/elsewhere");
+      unpackCalls.setXattr(join(src, "ping"), "security.capability", capNetRaw());
+      const out = new Deno.Command("tar", {
+        args: [
+          "--xattrs",
+          "--xattrs-include=*",
+          "--format=posix",
+          "--numeric-owner",
+          "-C",
+          src,
+          "-cf",
+          "-",
+          "dir",
+          "ping",
+          "link",
+        ],
+        stdout: "piped",
+      }).outputSync();
+      assertTrue(out.success, "GNU tar --xattrs");
+      const { dir, got } = await unpack(out.stdout);
+      try {
+        assertEquals(xattr(join(dir, "dir"), "user.on-a-dir"), "d");
+        assertEquals(getXattr(join(dir, "dir/file"), "user.binary"), binary);
+        assertEquals(getXattr(join(dir, "ping"), "security.capability"), capNetRaw());
+        assertEquals(Deno.readTextFileSync(join(dir, "dir/file")), "data");
+        // Overlay's own namespace is never taken from a layer.
+        assertEquals(xattr(join(dir, "dir/file"), "trusted.overlay.redirect"), null);
+        assertTrue(
+          got.skipped.some((s) => s.includes("dir/file: trusted.overlay.redirect not kept")),
+          got.skipped.join("; "),
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    } finally {
+      await Deno.remove(src, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "an attribute of an entry node-tar refused, or of a path through a symlink, is set nowhere",
+  { sanitizeResources: false },
+  async () => {
+    const tar = tarOf([
+      { name: "real/", type: "dir" },
+      { name: "sl", type: "symlink", linkname: "real" },
+      // Written through the symlink: node-tar refuses it; so is its attribute.
+      { name: "sl/f", data: "x", pax: { "SCHILY.xattr.user.a": "through" } },
+      { name: "../up", data: "x", pax: { "SCHILY.xattr.user.a": "up" } },
+      { name: "ok", data: "x", pax: { "SCHILY.xattr.user.a": "ok" } },
+    ]);
+    const { dir } = await unpack(tar);
+    try {
+      assertEquals(xattr(join(dir, "ok"), "user.a"), "ok");
+      assertEquals([...Deno.readDirSync(join(dir, "real"))], []);
+      assertEquals(xattr(join(dir, "real"), "user.a"), null);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

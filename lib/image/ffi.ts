@@ -19,7 +19,7 @@ export interface UnpackCalls {
   /** Creates the 0/0 character device overlayfs reads as a whiteout. */
   whiteout(path: string): void;
   /** Sets an extended attribute on `path` itself (never through a symlink). */
-  setXattr(path: string, name: string, value: string): void;
+  setXattr(path: string, name: string, value: string | Uint8Array): void;
 }
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
@@ -46,7 +46,7 @@ export const unpackCalls: UnpackCalls = {
   },
   setXattr(path, name, value) {
     lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    const v = enc.encode(value);
+    const v = typeof value === "string" ? enc.encode(value) : value;
     check(lib.lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0), `lsetxattr ${path}`);
   },
 };

@@ -6,7 +6,9 @@
  * Whiteouts are converted to overlay form: `.wh.NAME` becomes a 0/0
  * character device NAME, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on
  * its directory. Absolute symlink targets (which node-tar would make
- * relative) are restored after extraction, never followed.
+ * relative) are restored after extraction, never followed. Extended
+ * attributes in pax headers (which node-tar drops) are read by
+ * `tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
  *
  * Loaded only by image commands (node-tar and node: modules cost start-up).
  *
@@ -20,6 +22,7 @@ import { RuntimeError } from "../host/errors.ts";
 import type { Compression } from "./manifest.ts";
 import { type UnpackCalls, unpackCalls } from "./ffi.ts";
 import { sha256 } from "./verify.ts";
+import { XattrScanner } from "./tar_xattrs.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -184,10 +187,12 @@ export async function unpackLayer(
   let emitted: unknown = null;
   u.on("error", (e: Error) => emitted ??= e);
   const h = sha256();
+  const xattrScan = new XattrScanner();
   let bytes = 0;
   try {
     for await (const chunk of decompress(source, compression)) {
       h.update(chunk);
+      xattrScan.write(chunk);
       bytes += chunk.length;
       // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).
       quietly(() => u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
@@ -240,5 +245,58 @@ export async function unpackLayer(
       calls.whiteout(p);
     }
   }
+  // Last: chown and writes clear security.capability, so it is set after them.
+  for (const { path, xattrs } of xattrScan.found) setEntryXattrs(dir, path, xattrs, calls, skipped);
   return { diffId: h.digest(), bytes, skipped };
+}
+
+/**
+ * Whether an attribute a layer carries is set: `user.*`, file capabilities
+ * and ACLs. Not `trusted.*` (overlayfs keeps its own state there: a layer
+ * could forge a redirect or an opaque mark) nor the other `security.*`
+ * labels, which are the host's policy to set.
+ */
+export function keepsXattr(name: string): boolean {
+  return name.startsWith("user.") || name === "security.capability" ||
+    name === "system.posix_acl_access" || name === "system.posix_acl_default";
+}
+
+/**
+ * Sets the attributes of the entry `rel` of the layer unpacked in `root`,
+ * when node-tar wrote it: every directory on the way is a real one (none is
+ * created), and symlinks get none (Linux refuses user attributes on them).
+ * What is not set is noted in `skipped`.
+ */
+function setEntryXattrs(
+  root: string,
+  rel: string,
+  xattrs: [string, Uint8Array][],
+  calls: UnpackCalls,
+  skipped: string[],
+): void {
+  let p = root;
+  for (const c of rel.split("/").filter((x) => x !== "")) {
+    try {
+      if (!Deno.lstatSync(p).isDirectory) return;
+    } catch {
+      return;
+    }
+    p = join(p, c);
+  }
+  try {
+    if (Deno.lstatSync(p).isSymlink) return;
+  } catch {
+    return; // not written (refused, or a whiteout)
+  }
+  for (const [name, value] of xattrs) {
+    if (!keepsXattr(name)) {
+      skipped.push(`TAR_XATTR: ${rel}: ${name} not kept`);
+      continue;
+    }
+    try {
+      calls.setXattr(p, name, value);
+    } catch (err) {
+      skipped.push(`TAR_XATTR: ${rel}: ${name}: ${(err as Error).message}`);
+    }
+  }
 }

@@ -37,6 +37,7 @@ import {
   startRegistry,
   tokenProxy,
 } from "../image_registry.ts";
+import { getXattrText } from "../xattr.ts";
 
 const ready = haveRegistryTools();
 const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
@@ -213,6 +214,45 @@ Deno.test("whiteouts and opaque directories are honoured", OPTS, async () => {
     assertEquals(names(join(top, "data")), ["a"]);
   });
 });
+
+Deno.test(
+  "a layer's extended attributes (GNU tar --xattrs) are kept, and seen in the container's root",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, publish, store }) => {
+      const src = await Deno.makeTempDir({ prefix: "berth-xattr-" });
+      try {
+        Deno.writeTextFileSync(join(src, "tagged"), "t");
+        const { unpackCalls } = await import("../../lib/image/ffi.ts");
+        unpackCalls.setXattr(join(src, "tagged"), "user.berth.test", "kept");
+        const tar = new Deno.Command("tar", {
+          args: [
+            "--xattrs",
+            "--xattrs-include=user.*",
+            "--format=posix",
+            "-C",
+            src,
+            "-cf",
+            "-",
+            "tagged",
+          ],
+          stdout: "piped",
+        }).outputSync();
+        assert(tar.success, "GNU tar");
+        const img = await publish("xa", "1", { layers: [base(rootfs), tar.stdout] });
+        await berthOk(roots, ["run", "-d", "--image", img.ref, "c1", "--", "sleep", "60"]);
+        const layer = join(store, "layers", img.diffIds[1]!.slice(7));
+        assertEquals(getXattrText(join(layer, "tagged"), "user.berth.test"), "kept");
+        // Through the container's overlay root.
+        const root = (await stateOf(roots, "c1")).rootfs as string;
+        assertEquals(getXattrText(join(root, "tagged"), "user.berth.test"), "kept");
+        assertEquals((await berth(roots, ["exec", "c1", "--", "cat", "/tagged"])).stdout, "t");
+      } finally {
+        await Deno.remove(src, { recursive: true });
+      }
+    });
+  },
+);
 
 Deno.test("two images and two containers sharing a layer use one copy of it", OPTS, async () => {
   await withImages(async ({ roots, rootfs, publish, store }) => {
