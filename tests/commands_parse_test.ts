@@ -457,3 +457,40 @@ Deno.test("a declared shape is checked with parse's own messages (cli checks it 
     'kill: takes no command after "--"',
   );
 });
+
+Deno.test("--tls-verify: true or false, on pull, login and create/run with --image (recorded as tlsVerify)", () => {
+  const refused = (name: string, args: string[], message: string) => {
+    const err = assertThrows(() => parse(name, args), InvalidArgument);
+    assertEquals(err.message, message);
+  };
+  refused(
+    "pull",
+    ["--tls-verify", "no", "r/x"],
+    'pull: --tls-verify must be true or false, not "no"',
+  );
+  refused(
+    "login",
+    ["--tls-verify=0", "-u", "u", "--password-stdin", "r.example"],
+    'login: --tls-verify must be true or false, not "0"',
+  );
+  refused("run", ["--tls-verify=false", "--rootfs", "/r", "w"], "--tls-verify goes with --image");
+  assertEquals(
+    (parse("pull", ["--tls-verify=false", "r/x"]) as { insecure: boolean }).insecure,
+    true,
+  );
+  assertEquals((parse("pull", ["r/x"]) as { insecure: boolean }).insecure, false);
+  assertEquals(
+    (parse("login", ["--tls-verify", "false", "-u", "u", "--password-stdin", "r.example"]) as {
+      insecure: boolean;
+    }).insecure,
+    true,
+  );
+  const run = parse("run", ["--image", "r.example/x", "--tls-verify=false", "w"]) as {
+    create: { tlsVerify?: boolean; image?: string };
+  };
+  assertEquals([run.create.image, run.create.tlsVerify], ["r.example/x", false]);
+  const plain = parse("create", ["--image", "r.example/x", "--tls-verify=true", "w"]) as {
+    tlsVerify?: boolean;
+  };
+  assertEquals(plain.tlsVerify, undefined);
+});

@@ -47,8 +47,18 @@ function freePort(): number {
   return port;
 }
 
-/** Starts a registry on a free loopback port. */
-export async function startRegistry(): Promise<Registry> {
+/**
+ * The test certificate (registry.test and 127.0.0.1, issued by a test CA no
+ * system trusts; the CA's key was thrown away) and its key.
+ */
+export const TEST_TLS = {
+  ca: new URL("./fixtures/tls/ca.pem", import.meta.url).pathname,
+  cert: new URL("./fixtures/tls/cert.pem", import.meta.url).pathname,
+  key: new URL("./fixtures/tls/key.pem", import.meta.url).pathname,
+};
+
+/** Starts a registry on a free loopback port (over HTTPS with the test certificate when `tls`). */
+export async function startRegistry(o: { tls?: boolean } = {}): Promise<Registry> {
   const dir = await Deno.makeTempDir({ prefix: "berth-registry-" });
   const storage = join(dir, "storage");
   const logPath = join(dir, "log");
@@ -67,6 +77,9 @@ export async function startRegistry(): Promise<Registry> {
         `    rootdirectory: ${storage}`,
         "http:",
         `  addr: 127.0.0.1:${port}`,
+        ...(o.tls
+          ? ["  tls:", `    certificate: ${TEST_TLS.cert}`, `    key: ${TEST_TLS.key}`]
+          : []),
         "",
       ].join("\n"),
     );
@@ -85,9 +98,15 @@ export async function startRegistry(): Promise<Registry> {
     const host = `127.0.0.1:${port}`;
     const deadline = Date.now() + 15_000;
     let up = false;
+    // Over TLS, a client that trusts the test certificate asks.
+    using client = o.tls
+      ? Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(TEST_TLS.ca)] })
+      : null;
     while (Date.now() < deadline) {
       try {
-        const r = await fetch(`http://${host}/v2/`);
+        const r = client === null
+          ? await fetch(`http://${host}/v2/`)
+          : await fetch(`https://${host}/v2/`, { client });
         await r.body?.cancel();
         if (r.status === 200) {
           up = true;

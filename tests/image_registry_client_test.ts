@@ -87,13 +87,13 @@ Deno.test("5xx and network failures are retried with back-off, then a one-line e
   );
 });
 
-Deno.test("loopback registries are plain HTTP, others HTTPS, docker.io is registry-1", () => {
+Deno.test("loopback registries are plain HTTP, others HTTPS (also with --tls-verify=false, until it fails), docker.io is registry-1", () => {
   assertEquals(new RegistryClient(ref).base, "http://127.0.0.1:5000");
   assertEquals(new RegistryClient(parseReference("ghcr.io/a/b")).base, "https://ghcr.io");
   assertEquals(new RegistryClient(parseReference("busybox")).base, "https://registry-1.docker.io");
   assertEquals(
     new RegistryClient(parseReference("ghcr.io/a/b"), { insecure: true }).base,
-    "http://ghcr.io",
+    "https://ghcr.io",
   );
 });
 
@@ -116,4 +116,19 @@ Deno.test("a blob body that stalls fails with a clear error after the timeout", 
   );
   await assertRejects(() => new Response(s).arrayBuffer(), RuntimeError, "no data for 200 ms");
   assertEquals(cancelled, true);
+});
+
+Deno.test("requestError: fetch's cause is part of the one line, without the URL it repeats", async () => {
+  const { requestError } = await import("../lib/image/registry.ts");
+  const err = new TypeError("fetch failed", {
+    cause: new Error(
+      "error sending request for url (https://r.example/v2/): client error (Connect): invalid peer certificate: UnknownIssuer",
+    ),
+  });
+  assertEquals(
+    requestError(err),
+    "fetch failed: client error (Connect): invalid peer certificate: UnknownIssuer",
+  );
+  assertEquals(requestError(new Error("timed out")), "timed out");
+  assertEquals(requestError("x"), "x");
 });

@@ -58,6 +58,27 @@ Deno.test("a unit recreates an image container from its reference and pull polic
     }),
     ["run", "--rm", "--image", "127.0.0.1:5000/app:1", "--pull", "never", "w"],
   );
+  const insecure = runArgs("w", {
+    bundle: null,
+    rootfs: null,
+    config: null,
+    image: "registry.lan/app:1",
+    tlsVerify: false,
+    command: [],
+    env: [],
+    cwd: null,
+    labels: {},
+    sandbox: null,
+  });
+  assertEquals(insecure, [
+    "run",
+    "--rm",
+    "--image",
+    "registry.lan/app:1",
+    "--tls-verify",
+    "false",
+    "w",
+  ]);
 });
 
 Deno.test("a unit keeps the container's network and published ports", () => {

@@ -182,6 +182,8 @@ export interface CreateArgs {
   image?: string | null;
   /** `--pull` policy with `--image`. */
   pull?: "missing" | "always" | "never";
+  /** `--tls-verify=false` with `--image` (absent: true). */
+  tlsVerify?: boolean;
   /** `--health-*` (absent: none). */
   healthcheck?: HealthConfig;
   /** `--log-max-size` in bytes (absent: the default, 10 MiB). */

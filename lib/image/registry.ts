@@ -2,9 +2,10 @@
  * A client of the OCI distribution API on Deno's `fetch`: `GET /v2/`,
  * the Bearer token flow on 401 (`WWW-Authenticate: Bearer realm,service,
  * scope`) and Basic authentication, manifests by tag or digest, blobs (with
- * redirects followed). Plain HTTP only for loopback registries. Bounded
- * timeouts and retries with back-off. The transport (`fetch`) is an
- * interface, so tests can inject faults.
+ * redirects followed). Plain HTTP only for loopback registries, and for
+ * others with `--tls-verify=false` when they do not speak TLS. Bounded
+ * timeouts and retries with back-off. The transports (`fetch`, and HTTPS
+ * without certificate checks) are interfaces, so tests can inject faults.
  *
  * @module
  */
@@ -14,15 +15,24 @@ import { RuntimeError } from "../host/errors.ts";
 import type { Credentials } from "./auth.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
 import { type ImageRef, isLoopbackRegistry } from "./reference.ts";
+import { insecureTransport } from "./insecure_transport.ts";
 
 /** The HTTP transport (Deno's `fetch` by default). */
 export type Transport = (req: Request) => Promise<Response>;
 
 /** Options of a {@linkcode RegistryClient}. */
 export interface RegistryOptions {
+  /** Verified HTTPS, and plain HTTP (Deno's `fetch`). */
   transport?: Transport;
+  /** HTTPS without certificate checks (`insecure_transport.ts`). */
+  insecureTransport?: Transport;
   credentials?: Credentials | null;
-  /** Allow plain HTTP to a non-loopback registry (`--tls-verify=false`). */
+  /**
+   * `--tls-verify=false`: a registry not on loopback is reached over HTTPS
+   * without checking its certificate, or over plain HTTP when it does not
+   * speak TLS at all (as podman does). Loopback registries are plain HTTP
+   * either way.
+   */
   insecure?: boolean;
   /** Per-request timeout for headers and small bodies (ms). Default 30 000. */
   timeoutMs?: number;
@@ -33,6 +43,18 @@ export interface RegistryOptions {
 // Timers are `after` (host/clock.ts): the global setTimeout is Node's and
 // its first use costs 8-10 ms, on the path of the first request.
 const sleep = (ms: number) => new Promise<void>((r) => void after(ms, r));
+
+/**
+ * What went wrong in a request, in one line: Deno's `fetch` says only
+ * "fetch failed" and keeps the reason (refused, reset, an untrusted
+ * certificate) in `cause`.
+ */
+export function requestError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : null;
+  if (cause === null) return msg;
+  return `${msg}: ${cause.replace(/^error sending request for url \([^)]*\): /, "")}`;
+}
 
 /** Parses `Bearer realm="…",service="…",scope="…"`. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -49,8 +71,10 @@ export function parseChallenge(header: string): { scheme: string; params: Record
 /** One registry and repository. */
 export class RegistryClient {
   readonly #ref: ImageRef;
-  readonly #base: string;
-  readonly #transport: Transport;
+  #base: string;
+  #transport: Transport;
+  /** Plain HTTP, tried once if the first HTTPS request of an insecure client fails. */
+  #fallback: { base: string; transport: Transport } | null = null;
   readonly #creds: Credentials | null;
   readonly #timeoutMs: number;
   readonly #tries: number;
@@ -59,21 +83,31 @@ export class RegistryClient {
   constructor(ref: ImageRef, options: RegistryOptions = {}) {
     this.#ref = ref;
     const host = ref.registry === "docker.io" ? "registry-1.docker.io" : ref.registry;
-    const scheme = isLoopbackRegistry(ref.registry) || options.insecure === true ? "http" : "https";
-    this.#base = `${scheme}://${host}`;
-    this.#transport = options.transport ?? ((r) => fetch(r));
+    const verified = options.transport ?? ((r) => fetch(r));
+    if (isLoopbackRegistry(ref.registry)) {
+      this.#base = `http://${host}`;
+      this.#transport = verified;
+    } else if (options.insecure === true) {
+      this.#base = `https://${host}`;
+      this.#transport = options.insecureTransport ?? insecureTransport;
+      this.#fallback = { base: `http://${host}`, transport: verified };
+    } else {
+      this.#base = `https://${host}`;
+      this.#transport = verified;
+    }
     this.#creds = options.credentials ?? null;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#tries = options.tries ?? 3;
   }
 
-  /** Where requests go, e.g. `http://127.0.0.1:5000`. */
+  /** Where requests go, e.g. `http://127.0.0.1:5000` (after a fallback, the plain HTTP one). */
   get base(): string {
     return this.#base;
   }
 
   async #send(url: string, accept: string | null, signal?: AbortSignal): Promise<Response> {
     let lastErr: unknown = null;
+    let overHttps: string | null = null;
     for (let attempt = 0; attempt < this.#tries; attempt++) {
       if (attempt > 0) await sleep(200 * 2 ** (attempt - 1));
       const headers = new Headers();
@@ -106,13 +140,31 @@ export class RegistryClient {
         if (err instanceof RuntimeError) throw err;
         lastErr = err;
         if (signal?.aborted) break;
+        const fallback = this.#fallback;
+        if (fallback !== null) {
+          // --tls-verify=false and HTTPS failed: the registry may speak plain HTTP.
+          this.#fallback = null;
+          overHttps = requestError(err);
+          url = fallback.base + url.slice(this.#base.length);
+          this.#base = fallback.base;
+          this.#transport = fallback.transport;
+          attempt--;
+        }
       } finally {
         cancelTimer();
         if (!linked) signal?.removeEventListener("abort", onAbort);
       }
     }
-    const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
-    throw new RuntimeError(`cannot reach registry ${this.#ref.registry}: ${why}`);
+    const why = requestError(lastErr);
+    if (overHttps !== null) {
+      throw new RuntimeError(
+        `cannot reach registry ${this.#ref.registry}: over HTTPS: ${overHttps}; over HTTP: ${why}`,
+      );
+    }
+    const hint = /certificate|UnknownIssuer|self.signed/i.test(why)
+      ? " (its certificate is not trusted: --tls-verify=false skips the check)"
+      : "";
+    throw new RuntimeError(`cannot reach registry ${this.#ref.registry}: ${why}${hint}`);
   }
 
   async #authorize(header: string): Promise<string> {
@@ -140,9 +192,7 @@ export class RegistryClient {
         new Request(url, { headers, signal: AbortSignal.timeout(this.#timeoutMs) }),
       );
     } catch (err) {
-      throw new RuntimeError(
-        `cannot reach the token server ${url.origin}: ${(err as Error).message}`,
-      );
+      throw new RuntimeError(`cannot reach the token server ${url.origin}: ${requestError(err)}`);
     }
     if (!res.ok) {
       await res.body?.cancel();

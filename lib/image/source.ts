@@ -40,11 +40,12 @@ export interface ImageSource {
   config: ImageConfig;
 }
 
-/** Finds (or pulls, per `policy`) the image `ref`. */
+/** Finds (or pulls, per `policy`; `insecure`: `--tls-verify=false`) the image `ref`. */
 export async function resolveImage(
   ctx: Context,
   ref: string,
   policy: PullPolicy,
+  insecure = false,
 ): Promise<ImageSource> {
   const store = storeOf(ctx);
   let rec: ImageRecord | null = policy === "always" ? null : store.find(ref);
@@ -55,6 +56,7 @@ export async function resolveImage(
     const tty = Deno.stderr.isTerminal();
     rec = await pullImage(ctx, ref, {
       progress: tty ? streamProgress((s) => ctx.io.err(s), true) : quietProgress,
+      ...(insecure ? { insecure: true } : {}),
     });
   }
   return {

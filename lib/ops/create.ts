@@ -150,7 +150,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   if (image !== null) {
     requireRuntimeBinary(ctx.globals.runtime);
     const mod = await import("../image/source.ts");
-    img = await mod.resolveImage(ctx, image, req.pull ?? "missing");
+    img = await mod.resolveImage(ctx, image, req.pull ?? "missing", req.tlsVerify === false);
     base = mod.applyImageConfig(defaultSpec(), img, req.command);
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
@@ -315,6 +315,7 @@ async function createLocked(
       ...(req.limits !== undefined ? { limits: req.limits } : {}),
       ...(req.image !== undefined && req.image !== null ? { image: req.image } : {}),
       ...(req.pull !== undefined ? { pull: req.pull } : {}),
+      ...(req.tlsVerify === false ? { tlsVerify: false } : {}),
       ...(req.healthcheck !== undefined ? { healthcheck: req.healthcheck } : {}),
       ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
       securityOpt: (req.securityOpt ?? []).map((o) =>

@@ -57,6 +57,14 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     help: "with --image: when to pull it",
   },
   {
+    name: "tls-verify",
+    type: "string",
+    value: "true|false",
+    choices: ["true", "false"],
+    default: "true",
+    help: "with --image: false pulls over HTTPS without checking the certificate (or plain HTTP)",
+  },
+  {
     name: "env",
     short: "e",
     type: "string",
@@ -316,15 +324,22 @@ function optionalFields(p: ParsedArgs): { healthcheck?: HealthConfig; logMaxSize
   };
 }
 
-function imageOf(p: ParsedArgs): { image?: string; pull?: "missing" | "always" | "never" } {
+function imageOf(
+  p: ParsedArgs,
+): { image?: string; pull?: "missing" | "always" | "never"; tlsVerify?: false } {
   const image = str(p.values, "image");
+  const tls = str(p.values, "tls-verify");
+  if (tls !== undefined && image === undefined) {
+    throw new InvalidArgument("--tls-verify goes with --image");
+  }
+  const insecure = tls === "false" ? { tlsVerify: false as const } : {};
   const v = str(p.values, "pull");
-  if (v === undefined) return image === undefined ? {} : { image };
+  if (v === undefined) return image === undefined ? {} : { image, ...insecure };
   if (v !== "missing" && v !== "always" && v !== "never") {
     throw new InvalidArgument(`--pull "${v}": give missing, always or never`);
   }
   if (str(p.values, "image") === undefined) throw new InvalidArgument("--pull goes with --image");
-  return { image: image!, pull: v };
+  return { image: image!, pull: v, ...insecure };
 }
 
 /** `create`. */

@@ -16,11 +16,22 @@ export interface LoginArgs {
   registry: string;
   username: string | null;
   passwordStdin: boolean;
+  /** `--tls-verify=false`. */
+  insecure: boolean;
 }
 
 const OPTIONS = [
   { name: "username", short: "u", type: "string" as const, value: "USER", help: "user name" },
   { name: "password-stdin", type: "boolean" as const, help: "read the password from stdin" },
+  {
+    name: "tls-verify",
+    type: "string" as const,
+    value: "true|false",
+    choices: ["true", "false"],
+    default: "true",
+    help:
+      "false: HTTPS without checking the certificate (or plain HTTP) to a registry off loopback",
+  },
 ];
 
 function registryOf(cmd: string, text: string): string {
@@ -47,7 +58,7 @@ async function readStdin(): Promise<string> {
 export const loginCommand: Command<LoginArgs> = {
   name: "login",
   summary: "store credentials for a registry",
-  usage: "login [-u USER] [--password-stdin] REGISTRY",
+  usage: "login [-u USER] [--password-stdin] [--tls-verify=false] REGISTRY",
   description:
     "Credentials go to DATA/auth.json (or $REGISTRY_AUTH_FILE), mode 0600; ~/.docker/config.json is read, never written.",
   options: OPTIONS,
@@ -60,6 +71,7 @@ export const loginCommand: Command<LoginArgs> = {
       registry: registryOf("login", reg!),
       username: str(p.values, "username") ?? null,
       passwordStdin: bool(p.values, "password-stdin"),
+      insecure: str(p.values, "tls-verify") === "false",
     };
   },
   async run(ctx, o) {
@@ -72,7 +84,10 @@ export const loginCommand: Command<LoginArgs> = {
     const { RegistryClient } = await import("../../image/registry.ts");
     const client = new RegistryClient(
       { registry: o.registry, repository: "library/x", tag: "latest", digest: null },
-      { credentials: { username: o.username, password } },
+      {
+        credentials: { username: o.username, password },
+        ...(o.insecure ? { insecure: true } : {}),
+      },
     );
     await client.ping();
     await storeCredentials(authFilePath(ctx.paths.dataRoot, ctx.env), o.registry, {

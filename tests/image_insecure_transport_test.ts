@@ -1,0 +1,136 @@
+// --tls-verify=false against a real registry over TLS with a self-signed
+// certificate (docker-registry on 127.0.0.1 with tests/fixtures/tls), and
+// the insecure transport's redirects against a small TLS server. The
+// registry is named registry.test:PORT (not loopback, so the client
+// chooses HTTPS); the transports it is given send each request to
+// 127.0.0.1, so nothing but loopback is ever addressed.
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import { RuntimeError } from "../lib/host/errors.ts";
+import { insecureTransport } from "../lib/image/insecure_transport.ts";
+import { parseReference } from "../lib/image/reference.ts";
+import { RegistryClient, type Transport } from "../lib/image/registry.ts";
+import { writeOciLayout } from "./image_fixture.ts";
+import { haveRegistryTools, push, startRegistry, TEST_TLS } from "./image_registry.ts";
+import { tempDir } from "./temp_dir.ts";
+
+const OPTS = { ignore: !haveRegistryTools(), sanitizeResources: false, sanitizeOps: false };
+
+/** `transport`, with every request sent to 127.0.0.1 instead of registry.test. */
+function toLoopback(transport: Transport, seen: string[] = []): Transport {
+  return (req) => {
+    seen.push(req.url);
+    const url = req.url.replace("//registry.test:", "//127.0.0.1:");
+    return transport(new Request(url, req));
+  };
+}
+
+async function pushedImage(host: string): Promise<string> {
+  await using dir = await tempDir("berth-tls-oci-");
+  const w = await writeOciLayout(dir.path, "1", { layers: [], config: { Cmd: ["true"] } });
+  // skopeo pushes over TLS without checking the test certificate.
+  await push(dir.path, "1", `${host}/tls:1`);
+  return w.manifestDigest;
+}
+
+Deno.test(
+  "--tls-verify: an untrusted certificate is refused by default, accepted when false",
+  OPTS,
+  async () => {
+    const reg = await startRegistry({ tls: true });
+    try {
+      const digest = await pushedImage(reg.host);
+      const port = reg.host.split(":")[1];
+      const ref = parseReference(`registry.test:${port}/tls:1`);
+      const seen: string[] = [];
+      const fetched = toLoopback((r) => fetch(r), seen);
+      const strict = new RegistryClient(ref, { transport: fetched, tries: 1 });
+      assertEquals(strict.base, `https://registry.test:${port}`);
+      await assertRejects(() => strict.manifest("1"), RuntimeError, "--tls-verify=false");
+      const lax = new RegistryClient(ref, {
+        insecure: true,
+        transport: fetched,
+        insecureTransport: toLoopback(insecureTransport, seen),
+      });
+      const doc = await lax.manifest("1");
+      assertEquals(lax.base, `https://registry.test:${port}`, "stays on HTTPS");
+      assertTrue(doc.contentType?.includes("manifest") ?? false, String(doc.contentType));
+      const { sha256Of } = await import("../lib/image/verify.ts");
+      assertEquals(await sha256Of(doc.bytes), digest);
+      assertTrue(seen.every((u) => u.startsWith("https://")), seen.join(" "));
+    } finally {
+      await reg.stop();
+    }
+  },
+);
+
+Deno.test(
+  "--tls-verify=false: a registry that speaks only plain HTTP is reached over HTTP",
+  OPTS,
+  async () => {
+    const reg = await startRegistry();
+    try {
+      await pushedImage(reg.host);
+      const port = reg.host.split(":")[1];
+      const ref = parseReference(`registry.test:${port}/tls:1`);
+      const strict = new RegistryClient(ref, {
+        transport: toLoopback((r) => fetch(r)),
+        tries: 1,
+      });
+      await assertRejects(() => strict.manifest("1"), RuntimeError, "cannot reach registry");
+      const lax = new RegistryClient(ref, {
+        insecure: true,
+        transport: toLoopback((r) => fetch(r)),
+        insecureTransport: toLoopback(insecureTransport),
+      });
+      await lax.manifest("1");
+      assertEquals(lax.base, `http://registry.test:${port}`);
+      // Nothing answers at all: both tries are named.
+      const none = new RegistryClient(parseReference("registry.test:1/x:1"), {
+        insecure: true,
+        transport: toLoopback((r) => fetch(r)),
+        insecureTransport: toLoopback(insecureTransport),
+        tries: 1,
+      });
+      await assertRejects(() => none.manifest("1"), RuntimeError, "over HTTPS");
+    } finally {
+      await reg.stop();
+    }
+  },
+);
+
+Deno.test("the insecure transport follows redirects, dropping Authorization across origins", async () => {
+  const cert = Deno.readTextFileSync(TEST_TLS.cert);
+  const key = Deno.readTextFileSync(TEST_TLS.key);
+  const ac = new AbortController();
+  const auths: Record<string, string | null> = {};
+  const serve = (handler: (req: Request) => Response) =>
+    Deno.serve(
+      { hostname: "127.0.0.1", port: 0, cert, key, signal: ac.signal, onListen() {} },
+      handler,
+    );
+  const other = serve((req) => {
+    auths.other = req.headers.get("authorization");
+    return new Response("blob bytes");
+  });
+  const otherPort = (other.addr as Deno.NetAddr).port;
+  const first = serve((req) => {
+    const path = new URL(req.url).pathname;
+    auths[path] = req.headers.get("authorization");
+    if (path === "/a") return Response.redirect(`https://127.0.0.1:${port}/b`, 307);
+    if (path === "/b") return Response.redirect(`https://127.0.0.1:${otherPort}/c`, 302);
+    return new Response("not here", { status: 404 });
+  });
+  const port = (first.addr as Deno.NetAddr).port;
+  try {
+    const res = await insecureTransport(
+      new Request(`https://127.0.0.1:${port}/a`, { headers: { authorization: "Bearer t" } }),
+    );
+    assertEquals([res.status, await res.text()], [200, "blob bytes"]);
+    assertEquals(auths, { "/a": "Bearer t", "/b": "Bearer t", other: null });
+    const missing = await insecureTransport(new Request(`https://127.0.0.1:${port}/zzz`));
+    assertEquals([missing.status, await missing.text()], [404, "not here"]);
+  } finally {
+    ac.abort();
+    await Promise.all([first.finished, other.finished]);
+  }
+});
