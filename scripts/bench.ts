@@ -813,28 +813,31 @@ if (!haveRegistryTools()) {
     const ref = `${reg.host}/bench:1`;
     await push(layout, "1", ref);
     const pulls = quick ? 3 : 8;
-    const b: number[] = [], k: number[] = [];
+    // skopeo copy only fetches and verifies; skopeo + umoci unpack also
+    // unpacks the layers into a root filesystem, as berth's pull does.
+    const haveUmoci = (await sh(["umoci", "--version"]).catch(() => ({ code: 1 }))).code === 0;
+    const b: number[] = [], k: number[] = [], u: number[] = [];
     for (let i = 0; i < pulls; i++) {
       await berth(["rmi", ref]);
       await must(berth(["image", "prune"]), "image prune");
       b.push((await must(berth(["pull", "-q", ref]), "pull")).ms);
       const dir = join(base, `skopeo-${i}`);
-      k.push(
-        (await must(
-          sh([
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            `docker://${ref}`,
-            `dir:${dir}`,
-          ]),
-          "skopeo copy",
-        )).ms,
-      );
+      const copy = (dest: string) =>
+        sh(["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${ref}`, dest]);
+      k.push((await must(copy(`dir:${dir}`), "skopeo copy")).ms);
       await Deno.remove(dir, { recursive: true });
+      if (haveUmoci) {
+        const oci = join(base, `oci-${i}`), unpacked = join(base, `unpacked-${i}`);
+        const started = performance.now();
+        await must(copy(`oci:${oci}:1`), "skopeo copy oci:");
+        await must(sh(["umoci", "unpack", "--image", `${oci}:1`, unpacked]), "umoci unpack");
+        u.push(round(performance.now() - started));
+        await Deno.remove(oci, { recursive: true });
+        await Deno.remove(unpacked, { recursive: true });
+      }
     }
     row("pull (8 layers, 8 MB, loopback registry)", stat(b), stat(k), "skopeo copy");
+    if (haveUmoci) row("  pull vs fetch + unpack", stat(b), stat(u), "skopeo copy + umoci unpack");
     const ri: number[] = [], rr: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       ri.push((await must(berth(["run", "--rm", "--image", ref, "bi"]), "run --image")).ms);
@@ -861,6 +864,7 @@ if (!haveRegistryTools()) {
     results.images = {
       pull: stat(b),
       skopeoCopy: stat(k),
+      ...(u.length > 0 ? { skopeoCopyUmociUnpack: stat(u) } : {}),
       runImage: stat(ri),
       runRootfs: stat(rr),
       images100: stat(li),
