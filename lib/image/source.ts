@@ -23,13 +23,6 @@ import { quietProgress, streamProgress } from "./progress.ts";
 /** `--pull` policies. */
 export type PullPolicy = "missing" | "always" | "never";
 
-/** Parses `--pull`. */
-export function parsePullPolicy(text: string | undefined): PullPolicy {
-  if (text === undefined) return "missing";
-  if (text === "missing" || text === "always" || text === "never") return text;
-  throw new InvalidArgument(`--pull "${text}": give missing, always or never`);
-}
-
 /** What a container made from an image gets. */
 export interface ImageSource {
   /** The reference as given, and the image ID. */

@@ -53,6 +53,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     name: "pull",
     type: "string",
     value: "missing|always|never",
+    choices: ["missing", "always", "never"],
     default: "missing",
     help: "with --image: when to pull it",
   },
@@ -335,11 +336,8 @@ function imageOf(
   const insecure = tls === "false" ? { tlsVerify: false as const } : {};
   const v = str(p.values, "pull");
   if (v === undefined) return image === undefined ? {} : { image, ...insecure };
-  if (v !== "missing" && v !== "always" && v !== "never") {
-    throw new InvalidArgument(`--pull "${v}": give missing, always or never`);
-  }
-  if (str(p.values, "image") === undefined) throw new InvalidArgument("--pull goes with --image");
-  return { image: image!, pull: v, ...insecure };
+  if (image === undefined) throw new InvalidArgument("--pull goes with --image");
+  return { image, pull: v as "missing" | "always" | "never", ...insecure };
 }
 
 /** `create`. */

@@ -6,7 +6,6 @@
 
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { InvalidArgument } from "../../host/errors.ts";
 import { parsePlatform, type Platform } from "../../image/manifest.ts";
 import { parseReference } from "../../image/reference.ts";
 
