@@ -22,7 +22,7 @@ import { RuntimeError } from "../host/errors.ts";
 import type { Compression } from "./manifest.ts";
 import { type UnpackCalls, unpackCalls } from "./ffi.ts";
 import { sha256 } from "./verify.ts";
-import { XattrScanner } from "./tar_xattrs.ts";
+import { normalizeEntryPath, XattrScanner } from "./tar_xattrs.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -66,17 +66,6 @@ export interface Unpacked {
   bytes: number;
   /** Entries node-tar refused or skipped, as `CODE: message`. */
   skipped: string[];
-}
-
-/** Relative, normalized path of an entry, or null for one that escapes. */
-function relPath(p: string): string | null {
-  const parts: string[] = [];
-  for (const c of p.split("/")) {
-    if (c === "" || c === ".") continue;
-    if (c === "..") return null;
-    parts.push(c);
-  }
-  return parts.join("/");
 }
 
 /**
@@ -151,7 +140,7 @@ export async function unpackLayer(
     umask: 0,
     maxDepth: 4096,
     filter: (path: string, entry: Tar.ReadEntry | import("node:fs").Stats) => {
-      const rel = relPath(path);
+      const rel = normalizeEntryPath(path);
       if (rel === null || rel === "") return rel === "";
       const { dir: parent, base } = split(rel);
       if (base === ".wh..wh..opq") {

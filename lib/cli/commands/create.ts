@@ -27,6 +27,7 @@ import { createContainer, type CreateRequest } from "../../ops/create.ts";
 import { parseLimits, parseSize } from "../../limits/parse.ts";
 import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
+import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -57,14 +58,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     default: "missing",
     help: "with --image: when to pull it",
   },
-  {
-    name: "tls-verify",
-    type: "string",
-    value: "true|false",
-    choices: ["true", "false"],
-    default: "true",
-    help: "with --image: false pulls over HTTPS without checking the certificate (or plain HTTP)",
-  },
+  TLS_VERIFY_OPTION,
   {
     name: "env",
     short: "e",
@@ -329,11 +323,10 @@ function imageOf(
   p: ParsedArgs,
 ): { image?: string; pull?: "missing" | "always" | "never"; tlsVerify?: false } {
   const image = str(p.values, "image");
-  const tls = str(p.values, "tls-verify");
-  if (tls !== undefined && image === undefined) {
+  if (str(p.values, "tls-verify") !== undefined && image === undefined) {
     throw new InvalidArgument("--tls-verify goes with --image");
   }
-  const insecure = tls === "false" ? { tlsVerify: false as const } : {};
+  const insecure = insecureOf(p) ? { tlsVerify: false as const } : {};
   const v = str(p.values, "pull");
   if (v === undefined) return image === undefined ? {} : { image, ...insecure };
   if (image === undefined) throw new InvalidArgument("--pull goes with --image");

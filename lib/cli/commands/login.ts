@@ -10,6 +10,7 @@ import type { Command } from "../command.ts";
 import { InvalidArgument, NotFound } from "../../host/errors.ts";
 import { authFilePath, storeCredentials } from "../../image/auth.ts";
 import { parseReference } from "../../image/reference.ts";
+import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 
 /** Options of `login`. */
 export interface LoginArgs {
@@ -23,15 +24,7 @@ export interface LoginArgs {
 const OPTIONS = [
   { name: "username", short: "u", type: "string" as const, value: "USER", help: "user name" },
   { name: "password-stdin", type: "boolean" as const, help: "read the password from stdin" },
-  {
-    name: "tls-verify",
-    type: "string" as const,
-    value: "true|false",
-    choices: ["true", "false"],
-    default: "true",
-    help:
-      "false: HTTPS without checking the certificate (or plain HTTP) to a registry off loopback",
-  },
+  TLS_VERIFY_OPTION,
 ];
 
 function registryOf(cmd: string, text: string): string {
@@ -71,7 +64,7 @@ export const loginCommand: Command<LoginArgs> = {
       registry: registryOf("login", reg!),
       username: str(p.values, "username") ?? null,
       passwordStdin: bool(p.values, "password-stdin"),
-      insecure: str(p.values, "tls-verify") === "false",
+      insecure: insecureOf(p),
     };
   },
   async run(ctx, o) {

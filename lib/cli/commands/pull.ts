@@ -8,6 +8,7 @@ import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../ar
 import type { Command } from "../command.ts";
 import { parsePlatform, type Platform } from "../../image/manifest.ts";
 import { parseReference } from "../../image/reference.ts";
+import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 
 /** Options of `pull`. */
 export interface PullArgs {
@@ -30,15 +31,7 @@ const OPTIONS = [
     value: "OS/ARCH[/VARIANT]",
     help: "the platform to pick from a multi-platform image (default: this host's)",
   },
-  {
-    name: "tls-verify",
-    type: "string" as const,
-    value: "true|false",
-    choices: ["true", "false"],
-    default: "true",
-    help:
-      "false: HTTPS without checking the certificate (or plain HTTP) to a registry off loopback",
-  },
+  TLS_VERIFY_OPTION,
 ];
 
 /** `pull`. */
@@ -60,12 +53,11 @@ export const pullCommand: Command<PullArgs> = {
     const [ref] = expectPositionals("pull", p.positionals, ["REF"]);
     parseReference(ref!);
     const platform = str(p.values, "platform");
-    const tls = str(p.values, "tls-verify");
     return {
       ref: ref!,
       quiet: bool(p.values, "quiet"),
       platform: platform === undefined ? null : parsePlatform(platform),
-      insecure: tls === "false",
+      insecure: insecureOf(p),
     };
   },
   async run(ctx, o) {
