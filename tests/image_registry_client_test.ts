@@ -132,3 +132,28 @@ Deno.test("requestError: fetch's cause is part of the one line, without the URL 
   assertEquals(requestError(new Error("timed out")), "timed out");
   assertEquals(requestError("x"), "x");
 });
+
+Deno.test("--tls-verify=false falls back to plain HTTP only before HTTPS ever answered", async () => {
+  const seen: string[] = [];
+  let failNext = false;
+  const https: Transport = (req) => {
+    seen.push(req.url);
+    if (failNext) return Promise.reject(new TypeError("connection reset"));
+    return Promise.resolve(new Response("{}", { status: 404 }));
+  };
+  const plain: Transport = (req) => {
+    seen.push(req.url);
+    return Promise.resolve(new Response("{}", { status: 404 }));
+  };
+  const c = new RegistryClient(parseReference("r.example/a:1"), {
+    insecure: true,
+    transport: plain,
+    insecureTransport: https,
+    tries: 1,
+  });
+  await assertRejects(() => c.manifest("1"), RuntimeError, "manifest unknown");
+  failNext = true;
+  await assertRejects(() => c.manifest("2"), RuntimeError, "connection reset");
+  assertEquals(c.base, "https://r.example", "a failure after an answer keeps HTTPS");
+  assertEquals(seen, ["https://r.example/v2/a/manifests/1", "https://r.example/v2/a/manifests/2"]);
+});

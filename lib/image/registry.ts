@@ -73,7 +73,7 @@ export class RegistryClient {
   readonly #ref: ImageRef;
   #base: string;
   #transport: Transport;
-  /** Plain HTTP, tried once if the first HTTPS request of an insecure client fails. */
+  /** Plain HTTP, tried if HTTPS fails before it ever answered (`--tls-verify=false`). */
   #fallback: { base: string; transport: Transport } | null = null;
   readonly #creds: Credentials | null;
   readonly #timeoutMs: number;
@@ -120,6 +120,7 @@ export class RegistryClient {
       let linked = false;
       try {
         const res = await this.#transport(new Request(url, { headers, signal: ctl.signal }));
+        this.#fallback = null; // it answers over this scheme: no later failure changes it
         if (res.status >= 500 && attempt + 1 < this.#tries) {
           await res.body?.cancel();
           lastErr = new RuntimeError(`${url}: HTTP ${res.status}`);
