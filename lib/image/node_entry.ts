@@ -11,10 +11,11 @@
  * @module
  */
 
+import stream from "node:stream";
+
 export { Buffer } from "node:buffer";
 export * as crypto from "node:crypto";
-export { default as process } from "node:process";
-import stream from "node:stream";
 export * as zlib from "node:zlib";
 export * as tar from "tar";
+/** node:stream (it is `export =`, so it is imported, then exported). */
 export { stream };

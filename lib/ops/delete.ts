@@ -74,7 +74,6 @@ export async function deleteLocked(ctx: Context, s: ContainerState, force: boole
   // An interrupted create is rolled back the same way: whatever it made goes.
   const op = force || s.op !== null ? "forceDelete" : "delete";
   await recordedStep(ctx, s, op, () => removeLocked(ctx, s, live ? init : null), {
-    record: "delete",
     resumable: true,
     removes: true,
     crash: ["delete:recorded"],
