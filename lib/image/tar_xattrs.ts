@@ -11,7 +11,7 @@
  */
 
 const BLOCK = 512;
-/** A pax header larger than this is not read for attributes (node-tar still applies its path). */
+/** A pax header (or GNU long name) larger than this is not read for attributes. */
 const MAX_PAX = 1 << 20;
 
 /** One entry's attributes, by its path in the layer (relative, normalized). */
@@ -153,7 +153,6 @@ export class XattrScanner {
 
   #finishCollect(c: { kind: "x" | "L"; buf: Uint8Array; fill: number; want: number }): void {
     this.#collect = null;
-    if (c.fill !== c.want) return; // too large: not read
     if (c.kind === "x") this.#pax = paxRecords(c.buf);
     else this.#longName = field(c.buf, 0, c.buf.length);
   }
@@ -170,8 +169,8 @@ export class XattrScanner {
     const size = sizeOf(h);
     this.#skip = Math.ceil(size / BLOCK) * BLOCK;
     if (type === "x" || type === "L") {
-      const want = size <= MAX_PAX ? size : 0;
-      this.#collect = { kind: type, buf: new Uint8Array(want), fill: 0, want };
+      if (size > MAX_PAX) return; // not read: its entry counts as one without attributes
+      this.#collect = { kind: type, buf: new Uint8Array(size), fill: 0, want: size };
       if (size === 0) this.#finishCollect(this.#collect);
       return;
     }
