@@ -280,8 +280,15 @@ export function freeTestSubnet(): string {
 
 /** A TCP port on 127.0.0.1 that is free right now. */
 export function freePort(): number {
+  // Below the kernel's ephemeral range, so no client connection of the
+  // host (a registry test's, say) holds it as its local port meanwhile.
+  let low = 32768;
+  try {
+    low = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
+  } catch { /* the kernel's default */ }
+  const top = low > 21000 ? Math.min(low, 32768) : 32768;
   for (;;) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = 20000 + Math.floor(Math.random() * (top - 20000));
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;

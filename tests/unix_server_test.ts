@@ -80,3 +80,24 @@ Deno.test("close() wakes a pending accept, which returns null", async () => {
     assertTrue(performance.now() - t0 < 5_000);
   });
 });
+
+Deno.test("drain() takes the connections queued for accepting, without waiting; none is dropped", async () => {
+  await withServer(async (server, path) => {
+    const clients = await Promise.all(
+      [1, 2, 3].map(() => Deno.connect({ transport: "unix", path })),
+    );
+    const queued = server.drain();
+    assertEquals(queued.length, 3);
+    assertEquals(server.drain().length, 0, "nothing left: it returns at once");
+    for (const c of queued) {
+      await c.write(new TextEncoder().encode("retry\n"));
+      c.close();
+    }
+    for (const c of clients) {
+      const buf = new Uint8Array(16);
+      const n = await c.read(buf);
+      assertEquals(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "retry\n");
+      c.close();
+    }
+  });
+});

@@ -221,7 +221,6 @@ export class UnixConnection implements StreamConn {
   }
 }
 
-/** A listening unix stream socket. */
 /** struct sockaddr_un for `path` (at most 107 bytes): what `bind` takes. */
 export function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
   const bytes = new TextEncoder().encode(path);
@@ -232,6 +231,7 @@ export function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
   return addr;
 }
 
+/** A listening unix stream socket. */
 export class UnixServer {
   #closed = false;
   private constructor(readonly fd: number, readonly path: string) {}
@@ -271,6 +271,25 @@ export class UnixServer {
       }
       await ready(this.fd, POLLIN, pollMs);
     }
+  }
+
+  /**
+   * The connections already queued for accepting, taken without waiting:
+   * a server that stops answers them before it closes, instead of the
+   * kernel dropping them unanswered.
+   */
+  drain(): UnixConnection[] {
+    const out: UnixConnection[] = [];
+    while (!this.#closed) {
+      const fd = sym().accept4(this.fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        out.push(new UnixConnection(fd));
+        continue;
+      }
+      const e = errno();
+      if (e !== EINTR && e !== 103 /* ECONNABORTED */) break; // EAGAIN: none left
+    }
+    return out;
   }
 
   /** Stops accepting: wakes a pending accept, closes the socket (the file stays). */

@@ -544,6 +544,14 @@ class Monitor {
     try {
       Deno.removeSync(this.ctx.paths.monitorSocket);
     } catch { /* gone */ }
+    // A client that connected before the socket went gets "retry" (it then
+    // starts the next monitor), not a connection dropped unanswered, which
+    // it would have to report as "the berth monitor died". The reply is
+    // sent before this returns (sends are synchronous).
+    for (const conn of this.#listener?.drain() ?? []) {
+      writeMessage(conn, { ok: false, kind: "retry", message: "monitor is shutting down" })
+        .catch(() => {}).finally(() => conn.close());
+    }
     this.#listener?.close();
     this.lock.release();
     this.#done(0);
