@@ -29,10 +29,11 @@ export const TRIM_POLL_MS = 200;
 export const TRIM_MIN_POLL_MS = 5;
 
 /**
- * The wait after a container's first check: it doubles with each check
- * that finds its logs quiet, up to {@linkcode TRIM_POLL_MS}, so a container
- * that writes fast from its first instant is caught within tens of ms,
- * not a whole slow round later (at 30 MB/s, 200 ms are 6 MB).
+ * The longest wait after a container's first check: it doubles with each
+ * check, up to {@linkcode TRIM_POLL_MS} (a log that grows is checked sooner
+ * by its rate, as before), so a container that writes fast from its first
+ * instant is caught within tens of ms, not a whole slow round later (at
+ * 30 MB/s, 200 ms are 6 MB).
  */
 export const TRIM_FIRST_POLL_MS = 20;
 
@@ -49,7 +50,7 @@ interface Entry {
   maxSize: number;
   /** When it is checked next (performance.now()). */
   due: number;
-  /** The wait after a check that finds its logs quiet (grows from TRIM_FIRST_POLL_MS). */
+  /** The longest wait after its next check (from TRIM_FIRST_POLL_MS, doubling to TRIM_POLL_MS). */
   quiet: number;
 }
 
