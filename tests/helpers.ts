@@ -26,6 +26,8 @@ export interface EventLine {
   id: string | null;
   restart?: number;
   exitCode?: number;
+  /** restart_failed: why. */
+  error?: string;
 }
 
 /** The events of container `id` (all of them when `id` is null), oldest first. */

@@ -33,7 +33,8 @@ export type EventType =
   | "restore"
   | "gc"
   | "update"
-  | "health_status";
+  | "health_status"
+  | "restart_failed";
 
 /** One event. */
 export interface BerthEvent {

@@ -109,6 +109,8 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
   restart?: RestartPolicy;
   /** Restarts so far (resets after a run of 10 s or more). */
   restartCount?: number;
+  /** Why the restart policy's last restart failed (cleared by the next success). */
+  restartError?: string;
   /** Set by `kill` with a terminating signal: the policy does not restart it. */
   restartSuppressed?: boolean;
   /** What the container was created from (for `generate systemd`). */

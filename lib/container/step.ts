@@ -18,7 +18,7 @@ import type { ContainerState, OpName } from "./state_file.ts";
 import { type Operation, setStatus, transition } from "./status.ts";
 
 /** The operations that run as a recorded step. */
-export type StepOperation = (Operation & OpName) | "kill" | "forceDelete";
+export type StepOperation = (Operation & OpName) | "kill" | "forceDelete" | "restart";
 
 /** Options of {@linkcode recordedStep}. */
 export interface StepOptions<T> {
@@ -71,6 +71,8 @@ export async function recordedStep<T>(
     ? null
     : op === "forceDelete"
     ? "delete"
+    : op === "restart"
+    ? "start" // an interrupted restart is settled like a start
     : op;
   const resuming = options.resumable === true && record !== null && s.op?.name === record;
   const next = resuming ? s.status : transition(s.id, s.status, op);
@@ -106,7 +108,7 @@ export async function recordedStep<T>(
     ? options.event
     : op === "kill"
     ? null
-    : { type: (op === "forceDelete" ? "delete" : op) as EventType };
+    : { type: (op === "forceDelete" ? "delete" : op === "restart" ? "start" : op) as EventType };
   if (event !== null) await emit(ctx, event.type, s.namespace, s.id, event.details?.(s));
   return result;
 }

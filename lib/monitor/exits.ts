@@ -3,29 +3,24 @@
  * exit noticed by the reaper is remembered for late `wait`s, recorded in
  * the container's state under its lock (with the `exit` and `oom` events),
  * and then acted on: an `--rm` container is deleted, a restart policy
- * restarts it after its back-off. While a container runs, its logs are kept
+ * restarts it after its back-off (a failed restart is recorded and tried
+ * again, backing off further). What deleting and restarting mean is not
+ * the monitor's to know: the command that starts it passes them in
+ * ({@linkcode ExitActions}, conmon's `--exit-command`). While a container runs, its logs are kept
  * under their cap (log_trimmer.ts) and its health check runs (health.ts);
  * both stop when it exits, without delaying the exit's recording.
  *
  * @module
  */
 
-import {
-  applyExit,
-  opRecord,
-  runtimeTarget,
-  withExistingContainerLock,
-} from "../container/container.ts";
+import { applyExit, withExistingContainerLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { emit } from "../container/events.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { after } from "../host/clock.ts";
 import { messageOf } from "../host/errors.ts";
 import type { ProcessRunner } from "../host/process.ts";
-import { OciRuntime } from "../host/runtime.ts";
-import { deleteLocked } from "../ops/delete.ts";
-import { setStatus } from "../container/status.ts";
-import { launchRequest } from "./client.ts";
+import { OciRuntime, type Runtime } from "../host/runtime.ts";
 import type { CreateRequest, MonitorReply } from "./protocol.ts";
 import { key, type Watch } from "./reaper.ts";
 import { OomEvents } from "./oom.ts";
@@ -47,6 +42,28 @@ export function restartDelay(count: number): number {
 export function shouldRestart(s: ContainerState): boolean {
   if (s.restartSuppressed || s.autoRemove || s.status !== "stopped") return false;
   return s.restart === "always" || (s.restart === "on-failure" && s.exitCode !== 0);
+}
+
+/**
+ * What the monitor does with an exit (conmon's `--exit-command`): given by
+ * the command that starts it, so the monitor imports no operation. Both
+ * are called under the container's lock with its state loaded.
+ */
+export interface ExitActions {
+  /** Deletes the stopped `--rm` container `s`. */
+  remove(ctx: Context, s: ContainerState): Promise<void>;
+  /**
+   * Restarts the stopped `s` by its policy, as restart number `count`;
+   * `runtime` runs as the monitor's child and `launch` is the monitor's
+   * own create. Throws when it failed; `s` is then stopped, without an op.
+   */
+  restart(
+    ctx: Context,
+    s: ContainerState,
+    count: number,
+    runtime: Runtime,
+    launch: (req: CreateRequest) => Promise<MonitorReply>,
+  ): Promise<void>;
 }
 
 /** What the exits need from the server. */
@@ -79,6 +96,7 @@ export class Exits {
     readonly ctx: Context,
     readonly runner: ProcessRunner,
     readonly host: ExitsHost,
+    readonly actions: ExitActions,
   ) {
     this.#logs = new LogTrimmer(ctx, (m) => host.log(m));
     this.#health = new HealthChecks(ctx, runner, (m) => host.log(m));
@@ -131,25 +149,29 @@ export class Exits {
         await emit(ctx, "exit", s.namespace, s.id, { exitCode: s.exitCode, observed });
         if (oom) await emit(ctx, "oom", s.namespace, s.id);
       }
-      if (s.autoRemove && s.status === "stopped") await deleteLocked(ctx, s, true);
+      if (s.autoRemove && s.status === "stopped") await this.actions.remove(ctx, s);
       else if (shouldRestart(s)) this.#scheduleRestart(s);
     }, { timeoutMs: 60_000 });
   }
 
-  /** Restarts `s` after its back-off; the monitor stays up meanwhile. */
-  #scheduleRestart(s: ContainerState): void {
+  /**
+   * Restarts `s` after its back-off; the monitor stays up meanwhile. The
+   * back-off counts from `attempt` when given (a retry after a failed
+   * restart), else from the restarts so far (reset by a run of 10 s).
+   */
+  #scheduleRestart(s: ContainerState, attempt?: number): void {
     const ranMs = s.startedAt !== null && s.exitedAt !== null
       ? Date.parse(s.exitedAt) - Date.parse(s.startedAt)
       : 0;
-    const count = ranMs >= RESTART_RESET_MS ? 0 : s.restartCount ?? 0;
+    const count = attempt ?? (ranMs >= RESTART_RESET_MS ? 0 : s.restartCount ?? 0);
     const delay = restartDelay(count);
+    const k = key(s.namespace, s.id);
     this.host.enter();
-    this.host.log(`restarting ${s.namespace}/${s.id} in ${delay} ms (restart ${count + 1})`);
+    this.host.log(`restarting ${k} in ${delay} ms (restart ${count + 1})`);
     after(delay, () => {
       this.#restart(s.namespace, s.id, count)
-        .catch((err) =>
-          this.host.log(`restart of ${s.namespace}/${s.id} failed: ${messageOf(err)}`)
-        )
+        .catch((err) => this.#restartFailed(s.namespace, s.id, count, err))
+        .catch((err) => this.host.log(`recording the failed restart of ${k}: ${messageOf(err)}`))
         .finally(() => this.host.leave());
     });
   }
@@ -159,24 +181,27 @@ export class Exits {
     await withExistingContainerLock(ctx, ns, id, async () => {
       const s = await ctx.store.tryLoad(ns, id);
       if (s === null || s.status !== "stopped" || s.op !== null || !shouldRestart(s)) return;
-      const target = runtimeTarget(ctx, s);
       const runtime = new OciRuntime(s.runtime, this.runner);
-      s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
+      await this.actions.restart(ctx, s, count + 1, runtime, (req) => this.host.create(req));
+    });
+  }
+
+  /**
+   * Restart number `count + 1` failed: the reason is kept in the state
+   * (`restartError`) and a `restart_failed` event, and it is tried again
+   * after a longer back-off, for as long as the policy asks for it.
+   */
+  async #restartFailed(ns: string, id: string, count: number, err: unknown): Promise<void> {
+    const ctx = this.ctx;
+    const message = messageOf(err);
+    this.host.log(`restart of ${key(ns, id)} failed: ${message}`);
+    await withExistingContainerLock(ctx, ns, id, async () => {
+      const s = await ctx.store.tryLoad(ns, id);
+      if (s === null || s.status !== "stopped" || s.op !== null) return;
+      s.restartError = message;
       await ctx.store.save(s);
-      await runtime.delete(target, true);
-      // Create and start in one runtime call (`runtime run --detach`).
-      const reply = await this.host.create({ op: "create", start: true, ...launchRequest(s) });
-      if (!reply.ok) throw new Error(reply.message);
-      setStatus(s, "running", ctx.clock.now()); // clears the last exit, stamps startedAt
-      Object.assign(s, {
-        pid: reply.pid ?? null,
-        pidStartTime: reply.startTime ?? null,
-        ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
-        restartCount: count + 1,
-        op: null,
-      });
-      await ctx.store.save(s);
-      await emit(ctx, "start", ns, id, { restart: count + 1 });
+      await emit(ctx, "restart_failed", ns, id, { restart: count + 1, error: message });
+      if (shouldRestart(s)) this.#scheduleRestart(s, count + 1);
     });
   }
 

@@ -134,6 +134,9 @@ export type MonitorReply =
 /** The longest a `wait` request is held before a `pending` reply. */
 export const WAIT_SLICE_MS = 10_000;
 
+/** How long a delete, and the monitor's `kill`, wait for an init to be reaped after SIGKILL. */
+export const REAP_TIMEOUT_MS = 10_000;
+
 /** What the messages are read from and written to (a Deno.Conn, or the monitor's FFI socket). */
 export type MessageConn = Pick<StreamConn, "read" | "write">;
 

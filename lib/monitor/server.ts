@@ -26,22 +26,20 @@ import { type UnixConnection, UnixServer } from "../host/unix_server.ts";
 import {
   type AttachRequest,
   type CreateRequest,
-  type KillRequest,
   type MonitorReply,
   type MonitorRequest,
   readMessage,
   type RestoreRequest,
-  WAIT_SLICE_MS,
   writeMessage,
 } from "./protocol.ts";
-import { REAP_TIMEOUT_MS } from "../ops/delete.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { trimFilePages } from "../host/memory_trim.ts";
-import { liveness, startTimeOf } from "../host/proc.ts";
+import { startTimeOf } from "../host/proc.ts";
 import { type CreateIo, OciRuntime } from "../host/runtime.ts";
 import { logFiles } from "../container/paths.ts";
 import type { TerminalHolder } from "../terminal/holder.ts";
-import { Exits } from "./exits.ts";
+import { type ExitActions, Exits } from "./exits.ts";
+import { killAndReap, serveWait } from "./waits.ts";
 import { key, Reaper, type Watch } from "./reaper.ts";
 
 /** Options of {@linkcode runMonitor}. */
@@ -50,6 +48,8 @@ export interface MonitorOptions {
   idleMs: number;
   /** Period of the /proc sweep for processes it cannot wait for. Default 250 ms. */
   pollMs: number;
+  /** What an exit leads to (`--rm`, restart policies): given by the command that starts it. */
+  actions: ExitActions;
 }
 
 /** Connections served at once; more are closed unserved (their clients retry or fail). */
@@ -163,7 +163,7 @@ class Monitor {
         this.#checkIdle();
       },
       create: (req) => this.#create(req),
-    });
+    }, options.actions);
   }
 
   log(msg: string): void {
@@ -278,7 +278,7 @@ class Monitor {
           }
           return { ok: true };
         case "kill":
-          return await this.#killInit(req);
+          return await killAndReap(this.ctx, req, this.#reaper, this.#exits);
         case "delete": {
           // The state's runtime, or (unreadable state) the monitor's own.
           const s = await this.ctx.store.tryLoad(req.ns, req.id).catch(() => null);
@@ -289,34 +289,8 @@ class Monitor {
           );
           return { ok: true };
         }
-        case "wait": {
-          const k = key(req.ns, req.id);
-          let w = this.#reaper.get(k);
-          const past = this.#exits.recent(k);
-          if (w === undefined && past !== undefined && (req.pid === null || past.pid === req.pid)) {
-            return { ok: true, watched: true, exitCode: past.exitCode };
-          }
-          if (w === undefined && req.pid !== null) {
-            w = this.#reaper.watch(req.ns, req.id, req.pid, req.startTime) ?? undefined;
-            this.#reaper.sweep();
-          }
-          if (w === undefined) return { ok: true, watched: false };
-          const watch = w;
-          // At most WAIT_SLICE_MS: the client asks again, so a monitor
-          // that stops answering is noticed by its timeout.
-          let settle!: (code: number | null) => void;
-          const outcome = new Promise<number | null>((resolve) => (settle = resolve));
-          watch.waiters.push(settle);
-          const cancel = after(WAIT_SLICE_MS, () => settle(null));
-          const exitCode = await outcome;
-          cancel();
-          if (exitCode === null) {
-            const i = watch.waiters.indexOf(settle);
-            if (i >= 0) watch.waiters.splice(i, 1);
-            return { ok: true, watched: true, pending: true };
-          }
-          return { ok: true, watched: true, exitCode };
-        }
+        case "wait":
+          return await serveWait(req, this.#reaper, this.#exits);
       }
     } catch (err) {
       const kind = err instanceof BerthError ? err.name : "RuntimeError";
@@ -356,54 +330,6 @@ class Monitor {
     await this.#terminals.attach(k, conn, new Uint8Array()).catch((err) =>
       this.log(`attach ${k}: ${messageOf(err)}`)
     );
-  }
-
-  /**
-   * SIGKILLs the init of `req.ns/req.id` and replies once it is reaped.
-   * Our own child cannot be confused with another process: its pid stays
-   * ours until we reap it. An adoptee is checked against its start time
-   * and then polled.
-   */
-  async #killInit(req: KillRequest): Promise<MonitorReply> {
-    const k = key(req.ns, req.id);
-    const w = this.#reaper.get(k);
-    if (w === undefined || w.pid !== req.pid) {
-      const past = this.#exits.recent(k);
-      if (past !== undefined && past.pid === req.pid) return { ok: true, exitCode: past.exitCode };
-      return { ok: false, kind: "NotFound", message: `${k}: pid ${req.pid} is not watched` };
-    }
-    let settle!: (code: number | null) => void;
-    const reaped = new Promise<number | null>((resolve) => (settle = resolve));
-    w.reaped.push(settle);
-    let expired = false;
-    const cancel = after(REAP_TIMEOUT_MS, () => {
-      expired = true;
-      settle(null);
-    });
-    try {
-      if (w.child || liveness(w.pid, w.startTime) !== "gone") {
-        try {
-          Deno.kill(w.pid, "SIGKILL");
-        } catch { /* it exited meanwhile: the sweep reaps it */ }
-      }
-      this.#reaper.sweep();
-      // An adoptee's exit is noticed by polling /proc; poll briskly here.
-      for (
-        let delay = 1;
-        !w.child && !expired && this.#reaper.get(k) === w;
-        delay = Math.min(delay * 2, 10)
-      ) {
-        await this.ctx.clock.sleep(delay);
-        this.#reaper.sweep();
-      }
-      const exitCode = await reaped;
-      if (exitCode === null) {
-        throw new RuntimeError(`${k}: its init (pid ${w.pid}) did not die`);
-      }
-      return { ok: true, exitCode };
-    } finally {
-      cancel();
-    }
   }
 
   #create(req: CreateRequest | RestoreRequest): Promise<MonitorReply> {

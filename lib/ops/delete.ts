@@ -15,15 +15,13 @@ import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
 import { monitorRequestIfRunning, replyError } from "../monitor/client.ts";
+import { REAP_TIMEOUT_MS } from "../monitor/protocol.ts";
 import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
 import { recordedStep } from "../container/step.ts";
 import { tearDownNetwork } from "../network/container.ts";
-
-/** How long delete waits for the init to be reaped after SIGKILL. */
-export const REAP_TIMEOUT_MS = 10_000;
 
 /** Waits until `pid` (started at `startTime`) no longer exists at all. */
 export async function waitReaped(

@@ -52,7 +52,11 @@ export function inspectEntry(ctx: Context, s: ContainerState): Record<string, un
     limits: rec.limits ?? req.limits ?? null,
     network: rec.network ?? req.network ?? null,
     ports: rec.ports ?? (Array.isArray(req.publish) && req.publish.length > 0 ? req.publish : null),
-    restart: { policy: s.restart ?? "no", count: s.restartCount ?? 0 },
+    restart: {
+      policy: s.restart ?? "no",
+      count: s.restartCount ?? 0,
+      ...(s.restartError !== undefined ? { lastError: s.restartError } : {}),
+    },
     health: req.healthcheck ?? null,
     labels: s.labels,
     sandbox: s.sandbox,

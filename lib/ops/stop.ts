@@ -4,23 +4,21 @@
  * back-off), sends the stop signal, and sends SIGKILL once the grace
  * period is over; the lock is not held while waiting, because the monitor
  * records the exit under it. Restart stops, then starts the same bundle
- * again through the monitor (as the monitor's own restarts do).
+ * again through the monitor (`restartLocked`, as the restart policy does).
  *
  * @module
  */
 
 import { join } from "../_std/path.ts";
-import { opRecord, runtimeTarget } from "../container/container.ts";
+import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
-import { crashPoint } from "../container/crash.ts";
-import { emit } from "../container/events.ts";
-import { NotFound, RuntimeError, WrongState } from "../host/errors.ts";
-import { launchRequest, monitorRequest, replyError } from "../monitor/client.ts";
+import { NotFound, WrongState } from "../host/errors.ts";
+import { monitorRequest } from "../monitor/client.ts";
 import { liveness } from "../host/proc.ts";
 import { withLoaded } from "./reconcile.ts";
 import { parseSignal } from "../host/signals.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { setStatus, transition } from "../container/status.ts";
+import { restartLocked } from "./restart.ts";
 import { waitExit } from "./wait.ts";
 
 /** The stop signal of a bundle's config (the image's `StopSignal` annotation), else SIGTERM. */
@@ -113,29 +111,10 @@ export async function restartContainer(
 ): Promise<ContainerState> {
   await stopContainer(ctx, id, timeoutS);
   return await withLoaded(ctx, id, async (s) => {
-    const next = transition(s.id, s.status, "restart");
-    s.op = opRecord(ctx, "start"); // an interrupted restart is settled like a start
-    s.restartSuppressed = false; // its policy applies again
-    await ctx.store.save(s);
-    crashPoint(ctx.crashAt, "restart:recorded");
-    await ctx.runtime.delete(runtimeTarget(ctx, s), true);
-    const reply = await monitorRequest(ctx, {
-      op: "create",
-      start: true,
-      ...launchRequest(s),
+    await restartLocked(ctx, s, {
+      runtime: ctx.runtime,
+      launch: (req) => monitorRequest(ctx, req),
     });
-    if (reply === null) throw new RuntimeError(`restart "${id}": the berth monitor died`);
-    if (!reply.ok) throw replyError(reply);
-    crashPoint(ctx.crashAt, "restart:runtime");
-    setStatus(s, next, ctx.clock.now()); // clears the last exit, stamps startedAt
-    Object.assign(s, {
-      pid: reply.pid ?? null,
-      pidStartTime: reply.startTime ?? null,
-      ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
-      op: null,
-    });
-    await ctx.store.save(s);
-    await emit(ctx, "start", s.namespace, s.id, { restarted: true });
     return s;
   });
 }

@@ -66,6 +66,55 @@ Deno.test("--restart on-failure restarts with back-off and stops after a success
   });
 });
 
+const FLAKY = fromFileUrl(new URL("../fixtures/flaky_runtime.sh", import.meta.url));
+
+Deno.test("--restart always keeps trying after a failed restart, with back-off, and records why", async () => {
+  await withRoots(async (roots, rootfs) => {
+    roots.env.BERTH_RUNTIME = FLAKY;
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--restart",
+      "always",
+      "--rootfs",
+      rootfs,
+      "rf2",
+      "--",
+      "sh",
+      "-c",
+      "sleep 0.5",
+    ]);
+    // The next two launches fail, as a runtime that cannot start it would.
+    await Deno.writeTextFile(join(roots.root, "ns", "default", "flaky-fails"), "2");
+    let sawError = false;
+    await eventually(
+      async () => {
+        const [c] = JSON.parse(await berthOk(roots, ["inspect", "rf2"]));
+        if (typeof c.config.restart.lastError === "string") sawError = true;
+        return (await eventsOf(roots, "rf2")).some((e) => e.type === "start" && e.restart === 3);
+      },
+      20_000,
+      "the third restart to succeed after two failures",
+    );
+    const events = await eventsOf(roots, "rf2");
+    const failed = events.filter((e) => e.type === "restart_failed");
+    assertEquals(failed.map((e) => e.restart), [1, 2]);
+    for (const e of failed) {
+      assertTrue(String(e.error).includes("injected launch failure"), String(e.error));
+    }
+    // Back-off between failures grows: 200 ms after the first, 400 after the second.
+    const t = (e: { time: string }) => Date.parse(e.time);
+    const third = events.find((e) => e.type === "start" && e.restart === 3)!;
+    assertTrue(t(failed[1]!) - t(failed[0]!) >= 200, "second try after >= 200 ms");
+    assertTrue(t(third) - t(failed[1]!) >= 400, "third try after >= 400 ms");
+    assertTrue(sawError, "inspect showed the failure while the next try was pending");
+    const [c] = JSON.parse(await berthOk(roots, ["inspect", "rf2"]));
+    assertEquals(c.config.restart.lastError, undefined, "a success clears the recorded failure");
+    assertEquals(c.config.restart.count, 3);
+    await berthOk(roots, ["delete", "-f", "rf2"]);
+  });
+});
+
 Deno.test("--restart always restarts after success; kill or delete ends it", async () => {
   await withRoots(async (roots, rootfs) => {
     await berthOk(roots, [
