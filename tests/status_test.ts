@@ -2,8 +2,9 @@ import { assertEquals, assertThrows } from "./assert.ts";
 import { WrongState } from "../lib/host/errors.ts";
 import {
   canTransition,
+  changeStatus,
   type Operation,
-  setStatus,
+  settleStatus,
   STATUSES,
   type StatusFields,
   transition,
@@ -50,28 +51,32 @@ Deno.test("an illegal move is WrongState with a clear message", () => {
   assertThrows(() => transition("web1", "running", "delete"), WrongState, "use -f");
 });
 
-Deno.test("setStatus owns the fields that go with a status", () => {
+Deno.test("changeStatus moves by the table and owns the fields that go with a status", () => {
   const t0 = new Date("2026-11-23T01:00:00Z");
   const t1 = new Date("2026-11-23T01:00:05Z");
   const s: StatusFields = {
+    id: "c1",
     status: "created",
     startedAt: null,
     exitCode: null,
     exitedAt: null,
     exitObserved: false,
   };
-  setStatus(s, "running", t0); // start: first run
+  assertEquals(changeStatus(s, "start", t0), "running"); // first run
   assertEquals(s, { ...s, status: "running", startedAt: t0.toISOString() });
-  setStatus(s, "paused", t1);
-  setStatus(s, "running", t1); // resume keeps the start time
+  changeStatus(s, "pause", t1);
+  changeStatus(s, "resume", t1); // resume keeps the start time
   assertEquals(s.startedAt, t0.toISOString());
-  setStatus(s, "stopped", t1);
+  changeStatus(s, "kill", t1); // keeps the status
+  assertEquals(s.status, "running");
+  changeStatus(s, "exit", t1);
   s.exitCode = 137;
   s.exitObserved = true;
   assertEquals(s.exitedAt, t1.toISOString());
   const t2 = new Date("2026-11-23T01:01:00Z");
-  setStatus(s, "running", t2); // restore/restart: the last exit is cleared
+  changeStatus(s, "restart", t2); // restore/restart: the last exit is cleared
   assertEquals(s, {
+    id: "c1",
     status: "running",
     startedAt: t2.toISOString(),
     exitCode: null,
@@ -80,11 +85,46 @@ Deno.test("setStatus owns the fields that go with a status", () => {
   });
 });
 
-Deno.test("a container state's status is readonly: setStatus is its one writer", () => {
+Deno.test("changeStatus refuses an illegal move and changes nothing", () => {
+  const s: StatusFields = {
+    id: "web1",
+    status: "stopped",
+    startedAt: "2026-11-23T01:00:00.000Z",
+    exitCode: 0,
+    exitedAt: "2026-11-23T01:00:05.000Z",
+    exitObserved: true,
+  };
+  const before = { ...s };
+  const err = assertThrows(() => changeStatus(s, "pause", new Date()), WrongState);
+  assertEquals(err.message, 'cannot pause "web1": container is stopped');
+  assertThrows(() => changeStatus(s, "start", new Date()), WrongState);
+  assertThrows(() => changeStatus(s, "resume", new Date()), WrongState);
+  assertEquals(s, before);
+});
+
+Deno.test("settleStatus takes what repair or an exit found, without the table", () => {
+  const t = new Date("2026-11-23T02:00:00Z");
+  const s: StatusFields = {
+    id: "c2",
+    status: "stopped",
+    startedAt: null,
+    exitCode: 1,
+    exitedAt: null,
+    exitObserved: true,
+  };
+  // An interrupted restore that got as far as a running init (stopped -> running).
+  settleStatus(s, "running", t, "repair");
+  assertEquals([s.status, s.exitCode, s.startedAt], ["running", null, t.toISOString()]);
+  // An exit that replaces a synthetic 255 of a stopped container.
+  settleStatus(s, "stopped", t, "exit");
+  assertEquals([s.status, s.exitedAt], ["stopped", t.toISOString()]);
+});
+
+Deno.test("a container state's status is readonly: status.ts is its one writer", () => {
   const s = sampleState("/r", 0);
   // @ts-expect-error: assigning it anywhere else does not type-check (deno check, deno test)
   s.status = "paused";
-  setStatus(s, "running", new Date());
+  changeStatus(s, "resume", new Date());
   assertEquals(s.status, "running");
 });
 

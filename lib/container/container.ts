@@ -14,7 +14,7 @@ import { FileLock, type LockOptions } from "../host/lock.ts";
 import { liveness, startTimeOf } from "../host/proc.ts";
 import type { RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState, InFlight, OpName } from "./state_file.ts";
-import { canTransition, setStatus } from "./status.ts";
+import { changeStatus, settleStatus } from "./status.ts";
 
 /** Resolves an ID or unique prefix in the context's namespace. */
 export function resolveContainer(ctx: Context, ref: string): Promise<string> {
@@ -176,9 +176,10 @@ export function applyExit(
   observed: boolean,
   at: Date,
 ): boolean {
-  if (s.status === "stopped" && (s.exitObserved || !observed)) return false;
-  if (s.status !== "stopped" && !canTransition(s.status, "exit")) return false;
-  setStatus(s, "stopped", at);
+  if (s.status === "stopped") {
+    if (s.exitObserved || !observed) return false;
+    settleStatus(s, "stopped", at, "exit"); // the real code replaces a synthetic 255
+  } else changeStatus(s, "exit", at);
   s.exitCode = exitCode;
   s.exitObserved = observed;
   return true;

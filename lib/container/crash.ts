@@ -39,6 +39,8 @@ export const CRASH_POINTS = {
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.
   restart: ["restart:recorded", "restart:runtime"],
+  // update: op "update" saved with its limits / the runtime applied them, config and state not yet.
+  update: ["update:recorded", "update:runtime"],
   // Named volumes (volume create, or create/run with -v NAME:DST made on first use).
   volume: [
     "volume:built", // .tmp-* directory complete, not renamed into place

@@ -34,7 +34,8 @@ export type EventType =
   | "gc"
   | "update"
   | "health_status"
-  | "restart_failed";
+  | "restart_failed"
+  | "kill";
 
 /** One event. */
 export interface BerthEvent {

@@ -17,9 +17,18 @@ import { promised } from "../host/sync_io.ts";
 /**
  * The operations recorded while they run (`op`); repair knows each one
  * (`ops/repair.ts`): create is rolled back, delete finished, the others
- * settled by the runtime's status. A restart records "start".
+ * settled by the runtime's status, an update finished with the limits it
+ * records. A restart records "start".
  */
-export type OpName = "create" | "start" | "pause" | "resume" | "delete" | "checkpoint" | "restore";
+export type OpName =
+  | "create"
+  | "start"
+  | "pause"
+  | "resume"
+  | "delete"
+  | "checkpoint"
+  | "restore"
+  | "update";
 
 /** An operation in flight, recorded before multi-step work starts. */
 export interface InFlight {
@@ -32,13 +41,15 @@ export interface InFlight {
   since: string;
   /** The checkpoint image directory of a checkpoint or restore. */
   imagePath?: string;
+  /** The limits an update applies (repair applies them again). */
+  limits?: Limits;
 }
 
 /** The contract's `state` object (key order as in the contract). */
 export interface PublicState {
   id: string;
   namespace: string;
-  /** Readonly: `setStatus` in status.ts is its one writer. */
+  /** Readonly: status.ts is its one writer (`changeStatus`, `settleStatus`). */
   readonly status: Status;
   /** The container's init process, once created. */
   pid: number | null;

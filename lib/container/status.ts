@@ -74,6 +74,8 @@ export function canTransition(status: Status, op: Operation): boolean {
 
 /** The fields of a state that a status change touches. */
 export interface StatusFields {
+  /** The container's ID (named in a refused move). */
+  id: string;
   status: Status;
   startedAt: string | null;
   exitCode: number | null;
@@ -82,13 +84,46 @@ export interface StatusFields {
 }
 
 /**
- * The one writer of `status` (check the move with {@linkcode transition}
- * first). It owns the fields that go with a status: entering `stopped`
- * stamps `exitedAt` (the caller sets the exit code); leaving `stopped` for
- * a live status (restore, restart) clears the last exit and stamps a new
- * `startedAt`; entering `running` for the first time stamps `startedAt`.
+ * Moves `s` by the operation `op` (gVisor runsc's `changeStatus`): the
+ * move is checked against the transition table and refused with
+ * WrongState when illegal; an operation that keeps the status (kill,
+ * exec, update) changes nothing. Returns the status afterwards.
  */
-export function setStatus(s: StatusFields, next: Status, now: Date): void {
+export function changeStatus(s: StatusFields, op: Operation, now: Date): Status {
+  const next = transition(s.id, s.status, op);
+  if (next !== s.status) writeStatus(s, next, now);
+  return next;
+}
+
+/**
+ * Why a status is taken as found rather than moved by an operation: repair
+ * of an interrupted operation (the runtime says what the container is) or
+ * an exit observed (or taken as 255) while no operation moved it.
+ */
+export type SettleReason = "repair" | "exit";
+
+/**
+ * Sets the status `observed` on `s` without a transition check: the one
+ * named path for what was found rather than done (see {@linkcode SettleReason}).
+ * Every other move goes through {@linkcode changeStatus}.
+ */
+export function settleStatus(
+  s: StatusFields,
+  observed: Status,
+  now: Date,
+  _reason: SettleReason,
+): void {
+  writeStatus(s, observed, now);
+}
+
+/**
+ * The one writer of `status`, private to this module. It owns the fields
+ * that go with a status: entering `stopped` stamps `exitedAt` (the caller
+ * sets the exit code); leaving `stopped` for a live status (restore,
+ * restart) clears the last exit and stamps a new `startedAt`; entering
+ * `running` for the first time stamps `startedAt`.
+ */
+function writeStatus(s: StatusFields, next: Status, now: Date): void {
   if (next === "stopped") {
     s.exitedAt = now.toISOString();
   } else if (s.status === "stopped") {

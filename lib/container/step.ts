@@ -3,7 +3,7 @@
  * container runs under its lock. In order: the transition check, the op
  * recorded in the state and saved (so an interrupted step is repaired:
  * `ops/repair.ts`), its first crash point, the act (a runtime or monitor
- * call), its second crash point, the new status ({@linkcode setStatus}),
+ * call), its second crash point, the new status ({@linkcode changeStatus}, checked again),
  * the state saved without the op, and the event. A step whose act removes
  * the container (delete) ends with the event: there is no state to save.
  *
@@ -14,8 +14,8 @@ import { opRecord } from "./container.ts";
 import type { Context } from "./context.ts";
 import { type CrashPoint, crashPoint } from "./crash.ts";
 import { emit, type EventType } from "./events.ts";
-import type { ContainerState, OpName } from "./state_file.ts";
-import { type Operation, setStatus, transition } from "./status.ts";
+import type { ContainerState, Limits, OpName } from "./state_file.ts";
+import { changeStatus, type Operation, transition } from "./status.ts";
 
 /** The operations that run as a recorded step. */
 export type StepOperation = (Operation & OpName) | "kill" | "forceDelete" | "restart";
@@ -29,6 +29,8 @@ export interface StepOptions<T> {
   record?: OpName | null;
   /** The checkpoint image directory kept in the record (checkpoint, restore). */
   imagePath?: string;
+  /** The limits kept in the record (update). */
+  limits?: Limits;
   /** Crash points right after the record is saved and (if given) right after the act. */
   crash?: readonly [CrashPoint, CrashPoint?];
   /**
@@ -75,11 +77,12 @@ export async function recordedStep<T>(
     ? "start" // an interrupted restart is settled like a start
     : op;
   const resuming = options.resumable === true && record !== null && s.op?.name === record;
-  const next = resuming ? s.status : transition(s.id, s.status, op);
+  if (!resuming) transition(s.id, s.status, op); // refused before anything is recorded
   if (record !== null) {
     if (!resuming) {
       s.op = opRecord(ctx, record);
       if (options.imagePath !== undefined) s.op.imagePath = options.imagePath;
+      if (options.limits !== undefined) s.op.limits = options.limits;
       await ctx.store.save(s);
     }
     if (options.crash !== undefined) crashPoint(ctx.crashAt, options.crash[0]);
@@ -97,7 +100,7 @@ export async function recordedStep<T>(
   const acted = options.crash?.[1];
   if (acted !== undefined) crashPoint(ctx.crashAt, acted);
   if (options.removes !== true) {
-    if (next !== s.status) setStatus(s, next, ctx.clock.now());
+    if (!resuming) changeStatus(s, op, ctx.clock.now());
     options.apply?.(s, result);
     if (record !== null) {
       s.op = null;

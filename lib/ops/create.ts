@@ -30,7 +30,7 @@ import { launchArgs, requireRuntimeBinary } from "../host/runtime.ts";
 import type { ContainerState, CreateArgs, RestartPolicy } from "../container/state_file.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "./reconcile.ts";
-import { setStatus, transition } from "../container/status.ts";
+import { changeStatus } from "../container/status.ts";
 import { applyLimits } from "../limits/parse.ts";
 import { swapAccounting } from "../limits/cgroup.ts";
 import {
@@ -379,7 +379,7 @@ async function createLocked(
     state.pid = reply.pid ?? null;
     state.pidStartTime = reply.startTime ?? null;
     if (start) {
-      setStatus(state, transition(req.id, state.status, "start"), ctx.clock.now());
+      changeStatus(state, "start", ctx.clock.now());
     }
     state.op = null;
     await ctx.store.save(state);

@@ -15,8 +15,9 @@ const TERMINATING = new Set([1, 2, 3, 9, 15]);
 /**
  * Sends `signal` to the container `id` of the context's namespace. A
  * terminating signal suppresses its restart policy first: stopped on
- * purpose, it stays stopped. Nothing is recorded (a kill leaves nothing
- * to repair) and no event is written; the exit is the monitor's.
+ * purpose, it stays stopped. No op is recorded (a kill leaves nothing to
+ * repair); a `kill` event names the signal (as podman's does), and the
+ * exit that may follow is the monitor's to record.
  */
 export async function killContainer(
   ctx: Context,
@@ -31,5 +32,5 @@ export async function killContainer(
         await ctx.store.save(s);
       }
       await ctx.runtime.kill(runtimeTarget(ctx, s), signal, all);
-    }));
+    }, { event: { type: "kill", details: () => ({ signal, ...(all ? { all } : {}) }) } }));
 }

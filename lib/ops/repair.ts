@@ -6,6 +6,8 @@
  *
  * - `create` is rolled back (the container is fully gone afterwards);
  * - `delete` is finished;
+ * - `update` is finished with the limits it recorded while the container
+ *   lives (the runtime's update can run again), else settled;
  * - `start`, `pause`, `resume` take the runtime's word for the status.
  *
  * Readers that do not take the lock (`lib/container/reconcile.ts`) try it when they
@@ -20,6 +22,9 @@ import type { ContainerState } from "../container/state_file.ts";
 import { monitorRequestIfRunning } from "../monitor/client.ts";
 import { deleteLocked } from "./delete.ts";
 import { settleLocked } from "./settle.ts";
+import { updateLocked } from "./update.ts";
+import { isLive } from "../container/container.ts";
+import { liveness } from "../host/proc.ts";
 
 /**
  * Finishes or rolls back the interrupted operation of `s` (loaded under
@@ -46,11 +51,22 @@ export async function repairLocked(
       await deleteLocked(ctx, s, true);
       log(`finished the interrupted delete of ${name}`);
       return null;
-    default: {
-      const before = s.status;
-      await settleLocked(ctx, s);
-      log(`settled the interrupted ${op.name} of ${name}: ${before} -> ${s.status}`);
-      return s;
+    case "update": {
+      // The runtime's update can run again while the init lives; one that
+      // exited meanwhile (or a refused update) is settled like the others.
+      const alive = isLive(s) && s.pid !== null && liveness(s.pid, s.pidStartTime) === "alive";
+      if (op.limits !== undefined && alive) {
+        const done = await updateLocked(ctx, s, op.limits).then(() => true, () => false);
+        if (done) {
+          log(`finished the interrupted update of ${name}`);
+          return s;
+        }
+      }
+      break;
     }
   }
+  const before = s.status;
+  await settleLocked(ctx, s);
+  log(`settled the interrupted ${op.name} of ${name}: ${before} -> ${s.status}`);
+  return s;
 }

@@ -10,7 +10,7 @@ import { monitorAlive } from "../monitor/alive.ts";
 import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { setStatus, type Status } from "../container/status.ts";
+import { settleStatus, type Status } from "../container/status.ts";
 import { startTimeOf } from "../host/proc.ts";
 
 /** The statuses the runtime reports that berth knows. */
@@ -48,7 +48,7 @@ export async function settleLocked(ctx: Context, s: ContainerState): Promise<Con
     }
     // From stopped (an interrupted restore that got this far): a new init
     // runs, the last exit is cleared; a first run stamps startedAt.
-    setStatus(s, status, ctx.clock.now());
+    settleStatus(s, status, ctx.clock.now(), "repair");
   }
   s.op = null;
   await ctx.store.save(s);

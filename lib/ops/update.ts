@@ -1,7 +1,8 @@
 /**
  * `update`: changes the limits of a created, running or paused container
  * through the runtime (`runc update`), then records them in the bundle's
- * `config.json` (so a restart keeps them) and in the state.
+ * `config.json` (so a restart keeps them) and in the state, as one
+ * recorded step that repair finishes.
  *
  * @module
  */
@@ -10,13 +11,12 @@ import { join } from "../_std/path.ts";
 import { writeFileAtomic } from "../host/atomic_file.ts";
 import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
-import { emit } from "../container/events.ts";
+import { recordedStep } from "../container/step.ts";
 import { InvalidArgument } from "../host/errors.ts";
 import { swapAccounting } from "../limits/cgroup.ts";
 import { applyLimits, type Limits, updateFlags } from "../limits/parse.ts";
 import { withLoaded } from "./reconcile.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { transition } from "../container/status.ts";
 
 /** Applies `limits` to `id` (exact ID of the context's namespace); returns the new state. */
 export async function updateContainer(
@@ -28,16 +28,35 @@ export async function updateContainer(
     throw new InvalidArgument("update: give --memory, --cpus or --pids-limit");
   }
   return await withLoaded(ctx, id, async (s) => {
-    transition(s.id, s.status, "update");
+    await updateLocked(ctx, s, limits);
+    return s;
+  });
+}
+
+/**
+ * Applies `limits` to `s` (loaded under its lock) as one recorded step:
+ * op "update" saved with the limits, the runtime's update, the bundle's
+ * config rewritten, then the limits kept in the state and the event. All
+ * of it can run again: an interrupted update is finished by repair with
+ * the limits its record keeps.
+ */
+export async function updateLocked(
+  ctx: Context,
+  s: ContainerState,
+  limits: Limits,
+): Promise<void> {
+  await recordedStep(ctx, s, "update", async () => {
     const host = { swapAccounting: swapAccounting() };
     await ctx.runtime.update(runtimeTarget(ctx, s), updateFlags(limits, host));
     const configPath = join(s.bundle, "config.json");
     const config = JSON.parse(await Deno.readTextFile(configPath));
     applyLimits(config, limits, host);
     await writeFileAtomic(configPath, JSON.stringify(config, null, 1) + "\n", { mode: 0o600 });
-    s.limits = { ...s.limits, ...limits };
-    await ctx.store.save(s);
-    await emit(ctx, "update", s.namespace, s.id, { ...limits });
-    return s;
+  }, {
+    limits,
+    resumable: true,
+    crash: ["update:recorded", "update:runtime"],
+    apply: (s) => (s.limits = { ...s.limits, ...limits }),
+    event: { type: "update", details: () => ({ ...limits }) },
   });
 }

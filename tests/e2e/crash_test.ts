@@ -56,7 +56,7 @@ async function repair(roots: Roots, how: typeof REPAIRERS[number], id: string): 
 }
 
 for (const how of REPAIRERS) {
-  Deno.test(`every crash point of create, run -d, start, pause, resume, restart and delete -f is repaired by ${how}`, async (t) => {
+  Deno.test(`every crash point of create, run -d, start, pause, resume, restart, update and delete -f is repaired by ${how}`, async (t) => {
     const rootfs = await busyboxRootfs();
     const cases: {
       point: string;
@@ -109,6 +109,11 @@ for (const how of REPAIRERS) {
         point,
         setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"], ["stop", "-t", "0", "c1"]],
         crash: () => ["restart", "c1"],
+      })),
+      ...CRASH_POINTS.update.map((point) => ({
+        point,
+        setup: [["run", "-d", "--rootfs", rootfs, "c1", "--"]],
+        crash: () => ["update", "--pids-limit", "77", "c1"],
       })),
       ...CRASH_POINTS.delete.map((point) => ({
         point,

@@ -120,6 +120,28 @@ Deno.test("--memory, --cpus and --pids-limit reach the cgroup; update changes th
   });
 });
 
+Deno.test("an update killed at either crash point is finished by the next command: cgroup, config and state agree", async () => {
+  for (const point of ["update:recorded", "update:runtime"]) {
+    await withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "u1", "--", "sleep", "100"]);
+      const r = await berth(roots, ["update", "--pids-limit", "77", "u1"], {
+        BERTH_CRASH_AT: point,
+      });
+      assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+      // The next command that touches it finishes the update it recorded.
+      assertEquals((await stateOf(roots, "u1")).status, "running");
+      assertEquals(read(limitFile(roots, "u1", "pids")), "77", point);
+      const [c] = JSON.parse(await berthOk(roots, ["inspect", "u1"]));
+      assertEquals(c.config.limits.pidsLimit, 77, point);
+      const config = JSON.parse(await Deno.readTextFile(`${c.bundle}/config.json`));
+      assertEquals(config.linux.resources.pids.limit, 77, point);
+      const updates = (await eventsOf(roots, "u1")).filter((e) => e.type === "update");
+      assertEquals(updates.length, 1, point);
+      await berthOk(roots, ["delete", "-f", "u1"]);
+    });
+  }
+});
+
 Deno.test("without --pids-limit the default 2048 applies; -1 lifts it", async () => {
   await withRoots(async (roots, rootfs) => {
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "d1", "--", "sleep", "1000"]);
@@ -207,8 +229,13 @@ Deno.test("a container killed by a plain SIGKILL has no oom event", async () => 
     ]);
     await berthOk(roots, ["kill", "k1", "KILL"]);
     assertEquals((await berthOk(roots, ["wait", "k1"])).trim(), "137");
-    const types = (await eventsOf(roots, "k1")).map((e) => e.type);
+    const events = await eventsOf(roots, "k1");
+    const types = events.map((e) => e.type);
     assert(!types.includes("oom"), `events: ${types}`);
+    // kill records what it did: a kill event naming the signal, before the exit.
+    const kill = events.find((e) => e.type === "kill") as { signal?: number } | undefined;
+    assertEquals(kill?.signal, 9, `events: ${types}`);
+    assert(types.indexOf("kill") < types.indexOf("exit"), `events: ${types}`);
   });
 });
 
