@@ -84,7 +84,7 @@ export async function makeRoots(): Promise<Roots> {
       BERTH_MONITOR_IDLE_MS: "300",
       // Containers get only loopback unless a test names a network: the
       // bridge is slower, and roots of tests running in parallel would
-      // share its subnet (tests/network_test.ts creates its own networks).
+      // share its subnet (tests/e2e/network_test.ts creates its own networks).
       BERTH_NETWORK: "none",
     },
   };

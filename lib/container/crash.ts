@@ -4,8 +4,15 @@
  * of the process would stop it. Tests iterate {@linkcode CRASH_POINTS} and
  * check that the next command or `berth gc` repairs what is left.
  *
+ * Two variants serve rollback tests: `NAME@N` acts on the Nth pass of a
+ * point that is passed more than once (one pass per volume made, say), and
+ * `fail:NAME` (or `fail:NAME@N`) throws a RuntimeError there instead of
+ * dying, as a failed write or syscall would: the process's own undo runs.
+ *
  * @module
  */
+
+import { RuntimeError } from "../host/errors.ts";
 
 /** Every crash point, by operation, in the order they are passed. */
 export const CRASH_POINTS = {
@@ -60,7 +67,24 @@ export const CRASH_POINTS = {
 /** A crash point's name. */
 export type CrashPoint = typeof CRASH_POINTS[keyof typeof CRASH_POINTS][number];
 
-/** Dies here (SIGKILL) if `armed` names this point. */
+/** Passes so far of each point named with `@N` (tests only). */
+const passes = new Map<string, number>();
+
+/**
+ * Dies here (SIGKILL) if `armed` names this point, or throws if it names
+ * it with `fail:` (see the module doc for `@N`).
+ */
 export function crashPoint(armed: string | null, name: CrashPoint): void {
+  if (armed === null) return;
   if (armed === name) Deno.kill(Deno.pid, "SIGKILL");
+  const fail = armed.startsWith("fail:");
+  const spec = fail ? armed.slice("fail:".length) : armed;
+  const at = spec.lastIndexOf("@");
+  const point = at < 0 ? spec : spec.slice(0, at);
+  if (point !== name) return;
+  const pass = (passes.get(name) ?? 0) + 1;
+  passes.set(name, pass);
+  if (at >= 0 && Number(spec.slice(at + 1)) !== pass) return;
+  if (!fail) Deno.kill(Deno.pid, "SIGKILL");
+  throw new RuntimeError(`injected failure at ${name}`);
 }

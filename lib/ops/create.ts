@@ -24,7 +24,8 @@ import { Exists, InvalidArgument, isNotFound, RuntimeError, WrongState } from ".
 import { hostnameOf, validateId } from "../container/id.ts";
 import { applySecurity, isCgroupV2, parseSecurityOpts, readSeccompFile } from "../host/security.ts";
 import { launchRequest, monitorRequest, replyError } from "../monitor/client.ts";
-import { mountOverlay } from "../host/mounts.ts";
+import { mountOverlay, unmountAll } from "../host/mounts.ts";
+import { Undo } from "../container/undo.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../host/spec.ts";
 import { launchArgs, requireRuntimeBinary } from "../host/runtime.ts";
 import type { ContainerState, CreateArgs, RestartPolicy } from "../container/state_file.ts";
@@ -126,9 +127,39 @@ async function requireDir(path: string, what: string): Promise<void> {
   }
 }
 
-/** Validates the request and builds the config; touches nothing on disk. */
+/**
+ * The request with every path made absolute once (`--bundle`, `--rootfs`,
+ * `--config`, a `seccomp=FILE`): what is checked, used and recorded is the
+ * same path.
+ */
+export function normalizeRequest(req: CreateRequest): CreateRequest {
+  const abs = (p: string | null) => (p === null ? null : resolve(p));
+  return {
+    ...req,
+    bundle: abs(req.bundle),
+    rootfs: abs(req.rootfs),
+    config: abs(req.config),
+    ...(req.securityOpt !== undefined
+      ? {
+        securityOpt: req.securityOpt.map((o) =>
+          o.startsWith("seccomp=") && o !== "seccomp=unconfined"
+            ? `seccomp=${resolve(o.slice("seccomp=".length))}`
+            : o
+        ),
+      }
+      : {}),
+  };
+}
+
+/**
+ * Validates the (normalised) request and builds the config. Nothing of
+ * the container is on disk yet; an `--image` missing from the store is
+ * pulled into it (the store's own locks and crash rules apply).
+ */
 export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<Prepared> {
   validateId(req.id);
+  // Before anything slow (a pull): without a runtime nothing can be created.
+  requireRuntimeBinary(ctx.globals.runtime);
   const image = req.image ?? null;
   const sources = [req.bundle, req.rootfs, image].filter((x) => x !== null).length;
   if (sources > 1) {
@@ -148,31 +179,29 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   let img: Prepared["image"] = null;
   let args = req.command;
   if (image !== null) {
-    requireRuntimeBinary(ctx.globals.runtime);
     const mod = await import("../image/source.ts");
     img = await mod.resolveImage(ctx, image, req.pull ?? "missing", req.tlsVerify === false);
     base = mod.applyImageConfig(defaultSpec(), img, req.command);
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
   } else if (req.bundle !== null) {
-    const dir = resolve(req.bundle);
+    const dir = req.bundle;
     await requireDir(dir, "bundle");
     base = await readConfig(join(dir, "config.json"));
     source = resolve(dir, base.root!.path);
     await requireDir(source, "the bundle's root filesystem");
   } else {
-    source = resolve(req.rootfs!);
+    source = req.rootfs!;
     await requireDir(source, "rootfs");
-    base = req.config !== null ? await readConfig(resolve(req.config)) : defaultSpec();
+    base = req.config !== null ? await readConfig(req.config) : defaultSpec();
   }
   if (img === null && /[,:\\\n]/.test(source)) {
     throw new InvalidArgument(`rootfs ${source} cannot be used: its path contains , : or \\`);
   }
   const runOptions = prepareRunOptions(ctx, req, img === null ? source : [...img.layers].reverse());
-  requireRuntimeBinary(ctx.globals.runtime);
   const security = parseSecurityOpts(req.securityOpt ?? [], req.privileged === true);
   const seccompProfile = security.seccomp.kind === "file"
-    ? await readSeccompFile(resolve(security.seccomp.path))
+    ? await readSeccompFile(security.seccomp.path)
     : undefined;
   const config = applyOverrides(base, {
     args,
@@ -234,9 +263,16 @@ export async function createContainer(
   req: CreateRequest,
   options: CreateOptions = {},
 ): Promise<ContainerState> {
-  const prepared = await prepareCreate(ctx, req);
+  req = normalizeRequest(req);
   const ns = ctx.globals.namespace;
   const id = req.id;
+  // An ID in use is refused before anything slow (a pull); the check under
+  // the lock below is the one that counts (a state found there may be an
+  // interrupted create, which repair rolls back).
+  validateId(id);
+  const known = await ctx.store.tryLoad(ns, id).catch(() => null);
+  if (known !== null && known.op === null) throw new Exists(`container "${id}" already exists`);
+  const prepared = await prepareCreate(ctx, req);
   return await withContainerLock(ctx, ns, id, async () => {
     const existing = await ctx.store.tryLoad(ns, id);
     // Under the lock, a recorded op is an interrupted one: settle it first.
@@ -303,9 +339,9 @@ async function createLocked(
     ...(req.terminal === true ? { terminal: true } : {}),
     ...recordedNetwork(prepared.net),
     request: {
-      bundle: req.bundle === null ? null : resolve(req.bundle),
-      rootfs: req.rootfs === null ? null : resolve(req.rootfs),
-      config: req.config === null ? null : resolve(req.config),
+      bundle: req.bundle,
+      rootfs: req.rootfs,
+      config: req.config,
       command: req.command,
       env: req.env,
       cwd: req.cwd,
@@ -318,48 +354,59 @@ async function createLocked(
       ...(req.tlsVerify === false ? { tlsVerify: false } : {}),
       ...(req.healthcheck !== undefined ? { healthcheck: req.healthcheck } : {}),
       ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
-      securityOpt: (req.securityOpt ?? []).map((o) =>
-        o.startsWith("seccomp=") && o !== "seccomp=unconfined"
-          ? `seccomp=${resolve(o.slice("seccomp=".length))}`
-          : o
-      ),
+      securityOpt: req.securityOpt ?? [],
       network: req.network ?? null,
       publish: req.publish ?? [],
       ...runOptionsRecord(req, prepared.runOptions),
     },
   };
   const volumes = volumeNames(req.mounts ?? []);
-  let volumeLock: FileLock | null = null;
-  let madeVolumes: string[] = [];
-  let recorded = false;
-  let imageTaken = false;
-  try {
+  // Each step registers its undo as soon as it has succeeded; a failure
+  // anywhere takes back exactly what was done, newest first.
+  return await new Undo().run(async (undo) => {
+    undo.push("work directory", () => removeAtomically(workDir));
+    undo.push("bundle", () => removeAtomically(bundle));
     if (prepared.image !== null) {
-      const { takeImage } = await import("../image/source.ts");
+      const { takeImage, releaseImage } = await import("../image/source.ts");
       await takeImage(ctx, ns, req.id, prepared.image);
-      imageTaken = true;
+      undo.push("image use", () => releaseImage(ctx, ns, req.id));
     }
     const lower = prepared.image === null ? prepared.source : prepared.image.layers;
     mountOverlay(rootfsDir(bundle), { lower, ...layerDirs(workDir) }, ctx.libc, workDir);
+    undo.push("overlay", () => unmountAll(bundle));
     crashPoint(ctx.crashAt, "create:mounted");
     // The sandbox's marker goes first: a member is never recorded without one.
-    if (prepared.sandbox !== null) await markMember(ctx, ns, prepared.sandbox, req.id);
+    if (prepared.sandbox !== null) {
+      const marker = join(membersDir(ctx.paths.bundleDir(ns, prepared.sandbox)), req.id);
+      await markMember(ctx, ns, prepared.sandbox, req.id);
+      undo.push("sandbox marker", () => Deno.remove(marker));
+    }
     // Volumes made on first use and the state naming them, under the volumes lock:
     // a `volume rm` or `prune` sees either no volume or a container using it.
+    let volumeLock: FileLock | null = null;
     if (volumes.length > 0) {
+      const made: string[] = []; // each volume as soon as it exists
+      undo.push("volumes made", () => removeUnusedVolumes(ctx, ns, made));
       volumeLock = await lockVolumes(ctx.paths, ns);
+      const lock = volumeLock;
+      undo.push("volumes lock", () => lock.release());
       const user = prepared.config.process?.user as { uid?: number; gid?: number } | undefined;
       const owner = user?.uid !== undefined && user.uid !== 0
         ? { uid: user.uid, gid: user.gid ?? 0 }
         : null;
-      madeVolumes = await ensureVolumesLocked(ctx, ns, volumes, owner);
+      await ensureVolumesLocked(ctx, ns, volumes, owner, made);
     }
     await ctx.store.save(state);
-    recorded = true;
+    // From here the state names everything (the attachment before it
+    // exists): delete takes all of it back, also after a crash (an
+    // interrupted create is rolled back by repair). If the runtime refuses
+    // even its delete, berth's side goes anyway: gc deletes what it holds.
+    undo.push("recorded container", async () => {
+      const { deleteLocked } = await import("./delete.ts");
+      await deleteLocked(ctx, state, true);
+    });
     volumeLock?.release();
     crashPoint(ctx.crashAt, "create:recorded");
-    // The state names the attachment before it exists: a crash from here
-    // on leaves an interrupted create, whose rollback tears it down.
     await setUpNetwork(ctx, state, prepared.net);
     const launch = launchPaths(ctx, state);
     ctx.runtime.traceDelegated(
@@ -378,30 +425,11 @@ async function createLocked(
     crashPoint(ctx.crashAt, "create:runtime");
     state.pid = reply.pid ?? null;
     state.pidStartTime = reply.startTime ?? null;
-    if (start) {
-      changeStatus(state, "start", ctx.clock.now());
-    }
+    if (start) changeStatus(state, "start", ctx.clock.now());
     state.op = null;
     await ctx.store.save(state);
     await emit(ctx, "create", ns, req.id, { pid: state.pid });
     if (start) await emit(ctx, "start", ns, req.id);
     return state;
-  } catch (err) {
-    // Roll back. If the runtime refuses even its delete, berth's side goes
-    // anyway: gc deletes what the runtime may still hold.
-    if (recorded) {
-      const { deleteLocked } = await import("./delete.ts");
-      await deleteLocked(ctx, state, true).catch(() => {});
-    }
-    volumeLock?.release();
-    await removeAtomically(bundle).catch(() => {});
-    await removeAtomically(workDir).catch(() => {});
-    if (imageTaken) (await import("../image/source.ts")).releaseImage(ctx, ns, req.id);
-    if (madeVolumes.length > 0) await removeUnusedVolumes(ctx, ns, madeVolumes).catch(() => {});
-    if (prepared.sandbox !== null) {
-      await Deno.remove(join(membersDir(ctx.paths.bundleDir(ns, prepared.sandbox)), req.id))
-        .catch(() => {});
-    }
-    throw err;
-  }
+  });
 }

@@ -232,7 +232,12 @@ async function deleteUnreadableLocked(ctx: Context, ns: string, id: string): Pro
   await emit(ctx, "delete", ns, id);
 }
 
-/** Awaits a runtime call whose failure because the process is gone is fine. */
+/**
+ * Awaits a runtime call whose refusal is not fatal: any domain error (the
+ * process or the runtime's state already gone, or the runtime refusing) is
+ * ignored, since berth's side is removed anyway and `gc` retries what the
+ * runtime may still hold; anything else (a bug) propagates.
+ */
 async function ignoreGone(p: Promise<void>): Promise<void> {
   try {
     await p;

@@ -10,7 +10,7 @@
  *   lives (the runtime's update can run again), else settled;
  * - `start`, `pause`, `resume` take the runtime's word for the status.
  *
- * Readers that do not take the lock (`lib/container/reconcile.ts`) try it when they
+ * Readers that do not take the lock (`lib/ops/reconcile.ts`) try it when they
  * see an `op`: if it is free the op was interrupted and they repair.
  *
  * @module

@@ -121,17 +121,23 @@ async function makeLocked(
   Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${TMP_PREFIX}${name}-${crypto.randomUUID().slice(0, 8)}`);
   Deno.mkdirSync(tmp, { mode: 0o700 });
-  Deno.mkdirSync(join(tmp, "_data"));
-  Deno.chmodSync(join(tmp, "_data"), 0o755);
-  // A volume made on first use belongs to the container's user (as podman does).
-  if (owner !== null) Deno.chownSync(join(tmp, "_data"), owner.uid, owner.gid);
-  await writeFileAtomic(
-    join(tmp, "volume.json"),
-    JSON.stringify({ name, namespace: ns, createdAt: ctx.clock.now().toISOString() }) + "\n",
-    { mode: 0o600 },
-  );
-  crashPoint(ctx.crashAt, "volume:built");
-  Deno.renameSync(tmp, final);
+  try {
+    Deno.mkdirSync(join(tmp, "_data"));
+    Deno.chmodSync(join(tmp, "_data"), 0o755);
+    // A volume made on first use belongs to the container's user (as podman does).
+    if (owner !== null) Deno.chownSync(join(tmp, "_data"), owner.uid, owner.gid);
+    await writeFileAtomic(
+      join(tmp, "volume.json"),
+      JSON.stringify({ name, namespace: ns, createdAt: ctx.clock.now().toISOString() }) + "\n",
+      { mode: 0o600 },
+    );
+    crashPoint(ctx.crashAt, "volume:built");
+    Deno.renameSync(tmp, final);
+  } catch (err) {
+    // A failure (not a crash: gc takes .tmp-* then) leaves nothing half made.
+    Deno.removeSync(tmp, { recursive: true });
+    throw err;
+  }
   return true;
 }
 
@@ -148,15 +154,17 @@ export async function createVolume(ctx: VolumeContext, ns: string, name: string)
 /**
  * Makes the volumes among `names` that do not exist yet, their data owned
  * by `owner` (the container's user) when given; the caller holds the
- * volumes lock (see the module doc). Returns those it made.
+ * volumes lock (see the module doc). Returns those it made, each also
+ * pushed onto `made` as soon as it exists: when a later one fails, the
+ * caller still knows what to take back.
  */
 export async function ensureVolumesLocked(
   ctx: VolumeContext,
   ns: string,
   names: readonly string[],
   owner: { uid: number; gid: number } | null = null,
+  made: string[] = [],
 ): Promise<string[]> {
-  const made: string[] = [];
   for (const name of names) {
     if (await makeLocked(ctx, ns, name, owner)) made.push(name);
   }

@@ -145,6 +145,24 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
   });
 });
 
+Deno.test("create --image with an ID in use is refused (exit 4) before any pull", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["create", "--rootfs", rootfs, "taken", "--", "true"]);
+    // Nothing listens there: a pull would fail with a connection error (exit 1).
+    const r = await berth(roots, [
+      "create",
+      "--image",
+      "127.0.0.1:9/none:1",
+      "taken",
+      "--",
+      "true",
+    ]);
+    assertEquals(r.code, 4, r.stderr);
+    assertEquals(r.stderr, 'berth: container "taken" already exists\n');
+    await berthOk(roots, ["delete", "taken"]);
+  });
+});
+
 Deno.test("foreground run passes stdout, stderr and the exit code", async () => {
   await withRoots(async (roots, rootfs) => {
     const r = await berth(roots, [

@@ -123,6 +123,28 @@ Deno.test("a named volume survives its container, is reused, and rm is refused w
   });
 });
 
+Deno.test("a create that fails after making its first volume takes back exactly what it made", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["volume", "create", "old"]);
+    const args = ["create", "--rootfs", rootfs, "-v", "old:/o", "-v", "v1:/a", "-v", "v2:/b"];
+    // The second volume made on first use fails (as a full disk would), the first exists.
+    for (const point of ["fail:volume:built@2", "fail:create:recorded"]) {
+      const r = await berth(roots, [...args, "vc", "--", "true"], { BERTH_CRASH_AT: point });
+      assertEquals(r.code, 1, `${point}: ${r.stderr}`);
+      assertTrue(r.stderr.startsWith("berth: "), r.stderr);
+      assertTrue(r.stderr.includes("injected failure"), r.stderr);
+      assertEquals((await berthOk(roots, ["volume", "ls", "-q"])).trim(), "old", point);
+      assertEquals(await listTree(join(roots.dataRoot, "volumes/default")), [
+        "old",
+        "old/_data",
+        "old/volume.json",
+      ], point);
+      assertEquals((await berth(roots, ["state", "vc"])).code, 3, point);
+      assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "", point);
+    }
+  });
+});
+
 Deno.test("a volume made on first use belongs to the container's user; an existing one is left as it is", async () => {
   await withRoots(async (roots, rootfs) => {
     const script = "touch /d/mine && stat -c '%u:%g' /d";
