@@ -565,6 +565,18 @@ Deno.test({
         ],
         [["network", "create", "--subnet", "300.1.0.0/16", "n1"], /invalid subnet/],
         [["network", "create", "--subnet", "10.88.5.0/24", "n1"], /overlaps network "bridge"/],
+        // Reserved ranges (any overlap): never routed through a bridge.
+        ...["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", "240.0.0.0/4"].map((
+          cidr,
+        ): [string[], RegExp] => [
+          ["network", "create", "--subnet", cidr, "n1"],
+          new RegExp(`invalid subnet "${cidr.replaceAll(".", "\\.")}": it overlaps `),
+        ]),
+        [
+          ["network", "create", "--subnet", "255.255.255.0/24", "n1"],
+          /overlaps 240\.0\.0\.0\/4 \(reserved, with the broadcast address\)/,
+        ],
+        [["network", "create", "--subnet", "127.5.0.0/16", "n1"], /overlaps 127\.0\.0\.0\/8/],
         [["network", "create", "bad/name"], /invalid network name/],
         [["network", "create", "ok"], /network "ok" already exists/],
         [["network", "rm", "bridge"], /built in/],
