@@ -79,6 +79,14 @@ export function validateNetworkName(name: string): string {
   return name;
 }
 
+/**
+ * The tag in the comment of the firewall rules of a root's networks
+ * (firewall.ts), so `gc` tells its own from another root's.
+ */
+export function firewallTag(p: NetworkPaths): string {
+  return rootTag(p.dataRoot);
+}
+
 /** The bridge device of network `name` in `dataRoot` (≤ 15 bytes). */
 export function bridgeName(dataRoot: string, name: string): string {
   return `bth-${rootTag(`${dataRoot}\0${name}`)}`;

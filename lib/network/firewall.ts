@@ -1,0 +1,338 @@
+/**
+ * berth's own iptables rules around its bridges (`bth-*`), host-wide and
+ * shared by every root, beside what the CNI plugins make:
+ *
+ * - **No way into the host's loopback.** portmap sets `route_localnet=1`
+ *   on a bridge that publishes a port (its DNAT of `127.0.0.1:HOSTPORT`
+ *   needs it), and the kernel then takes packets a container addresses
+ *   to 127.0.0.0/8 through its gateway as local: a UDP service bound to
+ *   the host's 127.0.0.1 answered, TCP SYNs were answered
+ *   (CVE-2020-8558's class). The raw table drops them before routing, as
+ *   kube-proxy does: `raw PREROUTING → BERTH-PREROUTING`:
+ *   `-d 127.0.0.0/8 -i bth+ -j DROP`. Replies to the host's own
+ *   `127.0.0.1:HOSTPORT` connections are not touched: portmap masquerades
+ *   those, so their replies are addressed to the gateway.
+ * - **Networks are isolated from each other.** The firewall plugin
+ *   accepts every packet a container sends, to any bridge; berth drops
+ *   what one berth bridge forwards to another: `filter FORWARD` (first
+ *   rule, ahead of the plugin's `CNI-FORWARD`) `→ BERTH-FORWARD`:
+ *   `-i BR -o BR -j RETURN` for each network (its own bridge: bridged
+ *   frames pass FORWARD where br_netfilter is loaded), `-m conntrack
+ *   --ctstate DNAT -j RETURN` (a published port is reachable from every
+ *   network, as from anywhere), then `-i bth+ -o bth+ -j DROP`.
+ *
+ * The chains and the static rules are made on first use and kept (as
+ * Docker's and netavark's are); a network's own rule is made whenever a
+ * container joins it and removed with the network. It carries the root's
+ * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
+ * networks that are gone, and never another root's. Changes are one
+ * `iptables-restore --noflush` transaction, checked afterwards against
+ * `iptables-save` (and retried: other roots change the same chains).
+ *
+ * @module
+ */
+
+import { RuntimeError } from "../host/errors.ts";
+import type { ProcessRunner } from "../host/process.ts";
+
+/** berth's chain in the raw table (jumped to from PREROUTING). */
+export const PREROUTING_CHAIN = "BERTH-PREROUTING";
+/** berth's chain in the filter table (jumped to first from FORWARD). */
+export const FORWARD_CHAIN = "BERTH-FORWARD";
+/** Every berth bridge, as an iptables interface pattern. */
+export const BRIDGES = "bth+";
+
+/** One rule of an `iptables-save` listing. */
+export interface SavedRule {
+  table: string;
+  chain: string;
+  /** The rule's arguments after `-A CHAIN`, unquoted. */
+  args: string[];
+}
+
+/** What an `iptables-save` listing holds: the chains of each table, the rules in order. */
+export interface Saved {
+  chains: Set<string>;
+  rules: SavedRule[];
+}
+
+/** Splits an `iptables-save` line into words (double quotes and `\"` undone). */
+export function splitWords(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === "\\" && i + 1 < line.length) cur += line[++i];
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (c === " " || c === "\t") {
+      if (inWord) out.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
+}
+
+/** Parses the output of `iptables-save` (chains as `TABLE/CHAIN`). */
+export function parseSave(text: string): Saved {
+  const chains = new Set<string>();
+  const rules: SavedRule[] = [];
+  let table = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("*")) table = line.slice(1);
+    else if (line.startsWith(":")) chains.add(`${table}/${line.slice(1).split(" ")[0]}`);
+    else if (line.startsWith("-A ")) {
+      const words = splitWords(line);
+      rules.push({ table, chain: words[1] ?? "", args: words.slice(2) });
+    }
+  }
+  return { chains, rules };
+}
+
+/**
+ * A rule's arguments as a canonical key: its options (each with its values
+ * and a preceding `!`) sorted, so two listings of one rule compare equal
+ * whatever order the iptables variant prints them in.
+ */
+export function ruleKey(args: readonly string[]): string {
+  const opts: string[] = [];
+  let cur: string[] = [];
+  let neg = false;
+  for (const w of args) {
+    if (w === "!") {
+      neg = true;
+      continue;
+    }
+    if (w.startsWith("-") && w.length > 1 && !/^-[0-9]/.test(w)) {
+      if (cur.length > 0) opts.push(cur.join(" "));
+      cur = neg ? ["!", w] : [w];
+      neg = false;
+    } else {
+      cur.push(w);
+    }
+  }
+  if (cur.length > 0) opts.push(cur.join(" "));
+  return opts.sort().join("\u0000");
+}
+
+function has(saved: Saved, table: string, chain: string, args: readonly string[]): boolean {
+  const key = ruleKey(args);
+  return saved.rules.some((r) => r.table === table && r.chain === chain && ruleKey(r.args) === key);
+}
+
+/** The comment that marks the rules of one root. */
+export function rootComment(tag: string): string {
+  return `berth:${tag}`;
+}
+
+/** The rules, as arguments after `-A CHAIN`. */
+export const RULES = {
+  preroutingJump: ["-j", PREROUTING_CHAIN],
+  localnetDrop: ["-d", "127.0.0.0/8", "-i", BRIDGES, "-j", "DROP"],
+  forwardJump: ["-j", FORWARD_CHAIN],
+  publishedReturn: ["-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+  crossDrop: ["-i", BRIDGES, "-o", BRIDGES, "-j", "DROP"],
+  /** A network's own bridge. */
+  own(bridge: string, tag: string): string[] {
+    return [
+      "-i",
+      bridge,
+      "-o",
+      bridge,
+      "-m",
+      "comment",
+      "--comment",
+      rootComment(tag),
+      "-j",
+      "RETURN",
+    ];
+  },
+} as const;
+
+/** What {@linkcode planEnsure} asks for: chains to make, then one restore text (or ""). */
+export interface Plan {
+  /** `[table, chain]` pairs to create (`iptables -N`, never a flushing restore). */
+  chains: [string, string][];
+  /** The `iptables-restore --noflush` input, or "" when nothing is to change. */
+  restore: string;
+}
+
+function quote(w: string): string {
+  return /^[A-Za-z0-9_+./:=-]+$/.test(w)
+    ? w
+    : `"${w.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+function line(op: string, chain: string, args: readonly string[]): string {
+  return [op, chain, ...args].map(quote).join(" ");
+}
+
+function restoreText(tables: Record<string, string[]>): string {
+  let out = "";
+  for (const [table, lines] of Object.entries(tables)) {
+    if (lines.length > 0) out += `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
+  }
+  return out;
+}
+
+/**
+ * What makes the rules of bridge `bridge` (of the root tagged `tag`)
+ * complete in the listing `saved`: nothing when they are.
+ */
+export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
+  const chains: [string, string][] = [];
+  if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
+  if (!saved.chains.has(`filter/${FORWARD_CHAIN}`)) chains.push(["filter", FORWARD_CHAIN]);
+  const raw: string[] = [];
+  if (!has(saved, "raw", "PREROUTING", RULES.preroutingJump)) {
+    raw.push(line("-I", "PREROUTING", ["1", ...RULES.preroutingJump]));
+  }
+  if (!has(saved, "raw", PREROUTING_CHAIN, RULES.localnetDrop)) {
+    raw.push(line("-A", PREROUTING_CHAIN, RULES.localnetDrop));
+  }
+  const filter: string[] = [];
+  // The jump must come first: the firewall plugin puts its CNI-FORWARD
+  // (which accepts all a container sends) first when it makes it.
+  const forward = saved.rules.filter((r) => r.table === "filter" && r.chain === "FORWARD");
+  const jumpKey = ruleKey(RULES.forwardJump);
+  if (forward.length === 0 || ruleKey(forward[0]!.args) !== jumpKey) {
+    for (const r of forward) {
+      if (ruleKey(r.args) === jumpKey) filter.push(line("-D", "FORWARD", RULES.forwardJump));
+    }
+    filter.push(line("-I", "FORWARD", ["1", ...RULES.forwardJump]));
+  }
+  // RETURNs go in at the top, the DROP at the end: whatever order two
+  // berths add them in, no RETURN ever sits below the DROP.
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
+    filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.publishedReturn]));
+  }
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.own(bridge, tag))) {
+    filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.own(bridge, tag)]));
+  }
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.crossDrop)) {
+    filter.push(line("-A", FORWARD_CHAIN, RULES.crossDrop));
+  }
+  return { chains, restore: restoreText({ raw, filter }) };
+}
+
+/** The own-bridge rule of a listing: its bridge and root comment, or null. */
+function ownRule(r: SavedRule): { bridge: string; comment: string } | null {
+  if (r.table !== "filter" || r.chain !== FORWARD_CHAIN) return null;
+  const at = (flag: string) => {
+    const i = r.args.indexOf(flag);
+    return i >= 0 && r.args[i - 1] !== "!" ? r.args[i + 1] ?? null : null;
+  };
+  const i = at("-i");
+  const comment = at("--comment");
+  if (i === null || i !== at("-o") || at("-j") !== "RETURN" || i === BRIDGES) return null;
+  return { bridge: i, comment: comment ?? "" };
+}
+
+/**
+ * The restore text that deletes the own-bridge rules `pick` selects
+ * (given bridge and comment), with the bridges it names; "" when none.
+ */
+export function planRemove(
+  saved: Saved,
+  pick: (bridge: string, comment: string) => boolean,
+): { restore: string; bridges: string[] } {
+  const lines: string[] = [];
+  const bridges: string[] = [];
+  for (const r of saved.rules) {
+    const own = ownRule(r);
+    if (own === null || !pick(own.bridge, own.comment)) continue;
+    lines.push(line("-D", FORWARD_CHAIN, r.args));
+    bridges.push(own.bridge);
+  }
+  return { restore: restoreText({ filter: lines }), bridges };
+}
+
+/** The host's rules, through `iptables` and `iptables-save`. */
+export class NetworkFirewall {
+  constructor(readonly runner: ProcessRunner) {}
+
+  /** The listing of every table. */
+  async save(): Promise<Saved> {
+    const r = await this.runner.exec({ argv: ["iptables-save"], timeoutMs: 10_000 });
+    if (r.code !== 0) {
+      throw new RuntimeError(`iptables-save failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    return parseSave(r.stdout);
+  }
+
+  private async apply(plan: Plan): Promise<string> {
+    for (const [table, chain] of plan.chains) {
+      // Fails when another berth made it meanwhile: the check that follows tells.
+      await this.runner.exec({
+        argv: ["iptables", "-w", "5", "-t", table, "-N", chain],
+        timeoutMs: 10_000,
+      });
+    }
+    if (plan.restore === "") return "";
+    const input = new TextEncoder().encode(plan.restore);
+    const r = await this.runner.exec({
+      argv: ["iptables-restore", "-w", "5", "--noflush"],
+      stdin: "piped",
+      onStdin: (s) => {
+        const w = s.getWriter();
+        w.write(input).then(() => w.close()).catch(() => {});
+      },
+      timeoutMs: 10_000,
+    });
+    return r.code === 0 ? "" : (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+  }
+
+  /**
+   * Makes bridge `bridge`'s rules (of the root tagged `tag`) and berth's
+   * chains complete; one `iptables-save` when they are.
+   */
+  async ensure(bridge: string, tag: string): Promise<void> {
+    let why = "";
+    for (let attempt = 0;; attempt++) {
+      const plan = planEnsure(await this.save(), bridge, tag);
+      if (plan.chains.length === 0 && plan.restore === "") return;
+      if (attempt === 4) {
+        throw new RuntimeError(
+          `cannot set up the firewall rules of bridge ${bridge}${why ? `: ${why}` : ""}`,
+        );
+      }
+      why = await this.apply(plan);
+    }
+  }
+
+  /**
+   * Removes the own-bridge rules `pick` selects; returns the bridges they
+   * named (what `dryRun` would remove, without removing it).
+   */
+  async remove(
+    pick: (bridge: string, comment: string) => boolean,
+    dryRun = false,
+  ): Promise<string[]> {
+    let why = "";
+    let removed: string[] = [];
+    for (let attempt = 0;; attempt++) {
+      const plan = planRemove(await this.save(), pick);
+      if (attempt === 0) removed = plan.bridges;
+      if (plan.restore === "" || dryRun) return removed;
+      if (attempt === 4) throw new RuntimeError(`cannot remove firewall rules: ${why}`);
+      why = await this.apply({ chains: [], restore: plan.restore });
+    }
+  }
+
+  /** Removes bridge `bridge`'s own rule (`network rm`). */
+  async removeBridge(bridge: string): Promise<void> {
+    await this.remove((b) => b === bridge);
+  }
+}
