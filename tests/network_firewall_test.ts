@@ -4,6 +4,7 @@
 import { assertEquals, assertTrue } from "./assert.ts";
 import {
   FORWARD_CHAIN,
+  iptablesInstalled,
   NetworkFirewall,
   parseSave,
   planEnsure,
@@ -111,6 +112,17 @@ Deno.test("planRemove: only the rules picked (own bridge and root comment)", () 
   assertEquals(planRemove(saved, () => false), { restore: "", bridges: [] });
 });
 
+Deno.test("iptablesInstalled: iptables-save on PATH", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "berth-fw-" });
+  try {
+    assertEquals(iptablesInstalled(`/nonexistent:${dir}`), false);
+    Deno.writeTextFileSync(`${dir}/iptables-save`, "");
+    assertEquals(iptablesInstalled(`/nonexistent:${dir}`), true);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 const ignore = Deno.uid() !== 0 || !hasIptables();
 
 function hasIptables(): boolean {
@@ -177,6 +189,8 @@ Deno.test({
       calls.length = 0;
       await fw.ensure("bth-aaaaaaaa", "11111111");
       assertEquals(calls, [["iptables-save"]]);
+      // Something put first in raw PREROUTING: berth's jump goes back above it.
+      await ipt(runner, ["-t", "raw", "-I", "PREROUTING", "1", "-j", "ACCEPT"]);
       // The firewall plugin's first ADD puts its chain first: berth's goes back above it.
       await ipt(runner, ["-N", "CNI-FORWARD"]);
       await ipt(runner, ["-I", "FORWARD", "1", "-j", "CNI-FORWARD"]);
@@ -187,6 +201,15 @@ Deno.test({
           "-P FORWARD ACCEPT",
           `-A FORWARD -j ${FORWARD_CHAIN}`,
           "-A FORWARD -j CNI-FORWARD",
+          "",
+        ].join("\n"),
+      );
+      assertEquals(
+        await ipt(runner, ["-t", "raw", "-S", "PREROUTING"]),
+        [
+          "-P PREROUTING ACCEPT",
+          `-A PREROUTING -j ${PREROUTING_CHAIN}`,
+          "-A PREROUTING -j ACCEPT",
           "",
         ].join("\n"),
       );

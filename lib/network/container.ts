@@ -26,7 +26,7 @@ import {
   tearDown,
   withNetworkLock,
 } from "./attach.ts";
-import { NetworkFirewall, rootComment } from "./firewall.ts";
+import { iptablesInstalled, NetworkFirewall, rootComment } from "./firewall.ts";
 import { CniClient, cniPath } from "./cni.ts";
 import {
   DEFAULT_NETWORK,
@@ -279,7 +279,7 @@ export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<s
   const env = netEnv(ctx);
   const done = await collectLeftovers(env, (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
   // A root that never had a container on a network made no rule (and gets no lock file).
-  if (!isDir(env.paths.stateDir) || missingForNetworks(ctx).length > 0) return done;
+  if (!isDir(env.paths.stateDir) || !iptablesInstalled()) return done;
   const comment = rootComment(firewallTag(env.paths));
   const stale = await withNetworkLock(env.paths, async () => {
     const bridges = new Set(listNetworks(env.paths).map((n) => n.bridge));

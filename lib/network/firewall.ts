@@ -8,7 +8,7 @@
  *   to 127.0.0.0/8 through its gateway as local: a UDP service bound to
  *   the host's 127.0.0.1 answered, TCP SYNs were answered
  *   (CVE-2020-8558's class). The raw table drops them before routing, as
- *   kube-proxy does: `raw PREROUTING → BERTH-PREROUTING`:
+ *   kube-proxy does: `raw PREROUTING` (first rule) `→ BERTH-PREROUTING`:
  *   `-d 127.0.0.0/8 -i bth+ -j DROP`. Replies to the host's own
  *   `127.0.0.1:HOSTPORT` connections are not touched: portmap masquerades
  *   those, so their replies are addressed to the gateway.
@@ -22,8 +22,9 @@
  *   network, as from anywhere), then `-i bth+ -o bth+ -j DROP`.
  *
  * The chains and the static rules are made on first use and kept (as
- * Docker's and netavark's are); a network's own rule is made whenever a
- * container joins it and removed with the network. It carries the root's
+ * Docker's and netavark's are), and both jumps are put back first on every
+ * set-up; a network's own rule is made whenever a container joins it and
+ * removed with the network. It carries the root's
  * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
  * networks that are gone, and never another root's. Changes are one
  * `iptables-restore --noflush` transaction, checked afterwards against
@@ -188,6 +189,19 @@ function restoreText(tables: Record<string, string[]>): string {
 }
 
 /**
+ * The restore lines that make `jump` the first rule of `table`'s `chain`
+ * (once: a copy further down is deleted in the same transaction); none
+ * when it is.
+ */
+function firstJump(saved: Saved, table: string, chain: string, jump: readonly string[]): string[] {
+  const rules = saved.rules.filter((r) => r.table === table && r.chain === chain);
+  const key = ruleKey(jump);
+  if (rules.length > 0 && ruleKey(rules[0]!.args) === key) return [];
+  const out = rules.filter((r) => ruleKey(r.args) === key).map(() => line("-D", chain, jump));
+  return [...out, line("-I", chain, ["1", ...jump])];
+}
+
+/**
  * What makes the rules of bridge `bridge` (of the root tagged `tag`)
  * complete in the listing `saved`: nothing when they are.
  */
@@ -195,24 +209,13 @@ export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
   if (!saved.chains.has(`filter/${FORWARD_CHAIN}`)) chains.push(["filter", FORWARD_CHAIN]);
-  const raw: string[] = [];
-  if (!has(saved, "raw", "PREROUTING", RULES.preroutingJump)) {
-    raw.push(line("-I", "PREROUTING", ["1", ...RULES.preroutingJump]));
-  }
+  const raw = firstJump(saved, "raw", "PREROUTING", RULES.preroutingJump);
   if (!has(saved, "raw", PREROUTING_CHAIN, RULES.localnetDrop)) {
     raw.push(line("-A", PREROUTING_CHAIN, RULES.localnetDrop));
   }
-  const filter: string[] = [];
-  // The jump must come first: the firewall plugin puts its CNI-FORWARD
-  // (which accepts all a container sends) first when it makes it.
-  const forward = saved.rules.filter((r) => r.table === "filter" && r.chain === "FORWARD");
-  const jumpKey = ruleKey(RULES.forwardJump);
-  if (forward.length === 0 || ruleKey(forward[0]!.args) !== jumpKey) {
-    for (const r of forward) {
-      if (ruleKey(r.args) === jumpKey) filter.push(line("-D", "FORWARD", RULES.forwardJump));
-    }
-    filter.push(line("-I", "FORWARD", ["1", ...RULES.forwardJump]));
-  }
+  // The firewall plugin puts its CNI-FORWARD (which accepts all a
+  // container sends) first in FORWARD when it makes it.
+  const filter = firstJump(saved, "filter", "FORWARD", RULES.forwardJump);
   // RETURNs go in at the top, the DROP at the end: whatever order two
   // berths add them in, no RETURN ever sits below the DROP.
   if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
@@ -257,6 +260,22 @@ export function planRemove(
     bridges.push(own.bridge);
   }
   return { restore: restoreText({ filter: lines }), bridges };
+}
+
+/**
+ * Whether `iptables-save` is on `PATH` (where it is not, berth never made
+ * a rule: set-up needs iptables).
+ */
+export function iptablesInstalled(
+  path: string = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+): boolean {
+  return path.split(":").some((dir) => {
+    try {
+      return dir !== "" && Deno.statSync(`${dir}/iptables-save`).isFile;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The host's rules, through `iptables` and `iptables-save`. */

@@ -10,7 +10,7 @@ import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import { listRecords, withNetworkLock } from "./attach.ts";
-import { NetworkFirewall } from "./firewall.ts";
+import { iptablesInstalled, NetworkFirewall } from "./firewall.ts";
 import {
   createNetwork,
   DEFAULT_NETWORK,
@@ -103,7 +103,7 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
     // The device first: killed midway, the network is still there (its
     // bridge is made again on next use), never a device without a network.
     await removeBridge(ctx, net.bridge);
-    await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
+    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {
