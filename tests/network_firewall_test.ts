@@ -5,6 +5,7 @@ import { assertEquals, assertTrue } from "./assert.ts";
 import {
   FORWARD_CHAIN,
   iptablesInstalled,
+  ISOLATION_CHAIN,
   NetworkFirewall,
   parseSave,
   planEnsure,
@@ -28,13 +29,14 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :BERTH-FORWARD - [0:0]
+:BERTH-ISOLATION - [0:0]
 :CNI-FORWARD - [0:0]
 -A FORWARD -j BERTH-FORWARD
 -A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD
--A BERTH-FORWARD -i bth-0000000a -o bth-0000000a -m comment --comment "berth:11111111" -j RETURN
--A BERTH-FORWARD -i bth-0000000b -o bth-0000000b -m comment --comment "berth:22222222" -j RETURN
 -A BERTH-FORWARD -m conntrack --ctstate DNAT -j RETURN
--A BERTH-FORWARD -i bth+ -o bth+ -j DROP
+-A BERTH-FORWARD -i bth-0000000a ! -o bth-0000000a -m comment --comment "berth:11111111" -j BERTH-ISOLATION
+-A BERTH-FORWARD -i bth-0000000b ! -o bth-0000000b -m comment --comment "berth:22222222" -j BERTH-ISOLATION
+-A BERTH-ISOLATION -o bth+ -j DROP
 COMMIT
 `;
 
@@ -70,7 +72,11 @@ Deno.test("planEnsure: nothing to do when all is there, in order", () => {
 
 Deno.test("planEnsure: an empty host gets the chains, the jumps and the rules", () => {
   const plan = planEnsure(parseSave("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"), "bth-c", "t");
-  assertEquals(plan.chains, [["raw", PREROUTING_CHAIN], ["filter", FORWARD_CHAIN]]);
+  assertEquals(plan.chains, [
+    ["raw", PREROUTING_CHAIN],
+    ["filter", FORWARD_CHAIN],
+    ["filter", ISOLATION_CHAIN],
+  ]);
   assertEquals(
     plan.restore,
     [
@@ -81,8 +87,8 @@ Deno.test("planEnsure: an empty host gets the chains, the jumps and the rules", 
       "*filter",
       "-I FORWARD 1 -j BERTH-FORWARD",
       "-I BERTH-FORWARD 1 -m conntrack --ctstate DNAT -j RETURN",
-      "-I BERTH-FORWARD 1 -i bth-c -o bth-c -m comment --comment berth:t -j RETURN",
-      "-A BERTH-FORWARD -i bth+ -o bth+ -j DROP",
+      "-A BERTH-FORWARD -i bth-c ! -o bth-c -m comment --comment berth:t -j BERTH-ISOLATION",
+      "-A BERTH-ISOLATION -o bth+ -j DROP",
       "COMMIT",
       "",
     ].join("\n"),
@@ -101,13 +107,24 @@ Deno.test("planEnsure: a jump below the firewall plugin's goes back to the top, 
   );
 });
 
+Deno.test("planEnsure: a rule twice in berth's chains (made twice at once) loses a copy", () => {
+  const twice = SAVED.replace(
+    "-A BERTH-ISOLATION -o bth+ -j DROP\n",
+    "-A BERTH-ISOLATION -o bth+ -j DROP\n-A BERTH-ISOLATION -o bth+ -j DROP\n",
+  );
+  assertEquals(
+    planEnsure(parseSave(twice), "bth-0000000a", "11111111").restore,
+    "*filter\n-D BERTH-ISOLATION -o bth+ -j DROP\nCOMMIT\n",
+  );
+});
+
 Deno.test("planRemove: only the rules picked (own bridge and root comment)", () => {
   const saved = parseSave(SAVED);
   const r = planRemove(saved, (b, c) => c === rootComment("22222222") && b !== "bth-keep");
   assertEquals(r.bridges, ["bth-0000000b"]);
   assertEquals(
     r.restore,
-    "*filter\n-D BERTH-FORWARD -i bth-0000000b -o bth-0000000b -m comment --comment berth:22222222 -j RETURN\nCOMMIT\n",
+    "*filter\n-D BERTH-FORWARD -i bth-0000000b ! -o bth-0000000b -m comment --comment berth:22222222 -j BERTH-ISOLATION\nCOMMIT\n",
   );
   assertEquals(planRemove(saved, () => false), { restore: "", bridges: [] });
 });
@@ -136,8 +153,9 @@ function hasIptables(): boolean {
 
 /** Runs `fn` with a runner whose commands run in a fresh network namespace. */
 async function inPrivateNetns(
-  fn: (runner: ProcessRunner, calls: string[][]) => Promise<void>,
+  fn: (runner: ProcessRunner, calls: string[][], lock: string) => Promise<void>,
 ): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "berth-fw-" });
   const holder = new Deno.Command("unshare", {
     args: ["--net", "sleep", "60"],
     stdout: "null",
@@ -157,10 +175,11 @@ async function inPrivateNetns(
         return denoRunner.exec({ ...req, argv: ["nsenter", `--net=${ns}`, ...req.argv] });
       },
     };
-    await fn(runner, calls);
+    await fn(runner, calls, `${dir}/firewall.lock`);
   } finally {
     holder.kill("SIGKILL");
     await holder.status;
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -174,8 +193,8 @@ Deno.test({
   name: "firewall: real iptables (private netns): made once, kept first, removed per bridge",
   ignore,
   fn: () =>
-    inPrivateNetns(async (runner, calls) => {
-      const fw = new NetworkFirewall(runner);
+    inPrivateNetns(async (runner, calls, lock) => {
+      const fw = new NetworkFirewall(runner, lock);
       await fw.ensure("bth-aaaaaaaa", "11111111");
       assertEquals(
         await ipt(runner, ["-t", "raw", "-S", PREROUTING_CHAIN]),
@@ -218,10 +237,9 @@ Deno.test({
         await chain(),
         [
           `-N ${FORWARD_CHAIN}`,
-          `-A ${FORWARD_CHAIN} -i bth-bbbbbbbb -o bth-bbbbbbbb -m comment --comment "berth:22222222" -j RETURN`,
-          `-A ${FORWARD_CHAIN} -i bth-aaaaaaaa -o bth-aaaaaaaa -m comment --comment "berth:11111111" -j RETURN`,
           `-A ${FORWARD_CHAIN} -m conntrack --ctstate DNAT -j RETURN`,
-          `-A ${FORWARD_CHAIN} -i bth+ -o bth+ -j DROP`,
+          `-A ${FORWARD_CHAIN} -i bth-aaaaaaaa ! -o bth-aaaaaaaa -m comment --comment "berth:11111111" -j ${ISOLATION_CHAIN}`,
+          `-A ${FORWARD_CHAIN} -i bth-bbbbbbbb ! -o bth-bbbbbbbb -m comment --comment "berth:22222222" -j ${ISOLATION_CHAIN}`,
           "",
         ].join("\n"),
       );
@@ -239,7 +257,6 @@ Deno.test({
         [
           `-N ${FORWARD_CHAIN}`,
           `-A ${FORWARD_CHAIN} -m conntrack --ctstate DNAT -j RETURN`,
-          `-A ${FORWARD_CHAIN} -i bth+ -o bth+ -j DROP`,
           "",
         ].join("\n"),
       );
@@ -250,14 +267,21 @@ Deno.test({
   name: "firewall: 6 concurrent ensures of 6 bridges in one fresh namespace leave each rule once",
   ignore,
   fn: () =>
-    inPrivateNetns(async (runner) => {
+    inPrivateNetns(async (runner, _calls, lock) => {
       const bridges = Array.from({ length: 6 }, (_, i) => `bth-0000000${i}`);
-      await Promise.all(bridges.map((b) => new NetworkFirewall(runner).ensure(b, "33333333")));
+      await Promise.all(
+        bridges.map((b) => new NetworkFirewall(runner, lock).ensure(b, "33333333")),
+      );
       const lines = (await ipt(runner, ["-S", FORWARD_CHAIN])).split("\n").filter((l) => l);
       for (const b of bridges) {
         assertEquals(lines.filter((l) => l.includes(`-i ${b} `)).length, 1, lines.join("\n"));
       }
-      assertEquals(lines.at(-1), `-A ${FORWARD_CHAIN} -i bth+ -o bth+ -j DROP`);
+      assertEquals(lines[1], `-A ${FORWARD_CHAIN} -m conntrack --ctstate DNAT -j RETURN`);
+      assertEquals(lines.length, 1 + 1 + bridges.length, lines.join("\n"));
+      assertEquals(
+        await ipt(runner, ["-S", ISOLATION_CHAIN]),
+        `-N ${ISOLATION_CHAIN}\n-A ${ISOLATION_CHAIN} -o bth+ -j DROP\n`,
+      );
       assertEquals(
         (await ipt(runner, ["-S", "FORWARD"])).split("\n")[1],
         `-A FORWARD -j ${FORWARD_CHAIN}`,

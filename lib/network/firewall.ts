@@ -14,32 +14,46 @@
  *   those, so their replies are addressed to the gateway.
  * - **Networks are isolated from each other.** The firewall plugin
  *   accepts every packet a container sends, to any bridge; berth drops
- *   what one berth bridge forwards to another: `filter FORWARD` (first
- *   rule, ahead of the plugin's `CNI-FORWARD`) `→ BERTH-FORWARD`:
- *   `-i BR -o BR -j RETURN` for each network (its own bridge: bridged
- *   frames pass FORWARD where br_netfilter is loaded), `-m conntrack
- *   --ctstate DNAT -j RETURN` (a published port is reachable from every
- *   network, as from anywhere), then `-i bth+ -o bth+ -j DROP`.
+ *   what one berth bridge forwards to another, in Docker's two stages:
+ *   `filter FORWARD` (first rule, ahead of the plugin's `CNI-FORWARD`)
+ *   `→ BERTH-FORWARD`: `-m conntrack --ctstate DNAT -j RETURN` first (a
+ *   published port is reachable from every network, as from anywhere),
+ *   then for each network `-i BR ! -o BR -j BERTH-ISOLATION` (what leaves
+ *   its bridge for another interface), where `-o bth+ -j DROP`. A
+ *   network's own traffic (bridged frames pass FORWARD where br_netfilter
+ *   is loaded) and its way out stay open, and the networks of a berth
+ *   without these rules (an older one on the same host) keep working.
  *
  * The chains and the static rules are made on first use and kept (as
  * Docker's and netavark's are), and both jumps are put back first on every
  * set-up; a network's own rule is made whenever a container joins it and
  * removed with the network. It carries the root's
  * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
- * networks that are gone, and never another root's. Changes are one
+ * networks that are gone, and never another root's. Changes are made
+ * under a host-wide lock ({@linkcode FIREWALL_LOCK}), as one
  * `iptables-restore --noflush` transaction, checked afterwards against
- * `iptables-save` (and retried: other roots change the same chains).
+ * `iptables-save` (and retried: other programs change the same tables).
  *
  * @module
  */
 
 import { RuntimeError } from "../host/errors.ts";
+import { FileLock } from "../host/lock.ts";
+import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
+
+/**
+ * Where every berth on the host takes turns changing these rules (beside
+ * the port lock, in root's /run): no two make the chains at once.
+ */
+export const FIREWALL_LOCK = "/run/berth-firewall.lock";
 
 /** berth's chain in the raw table (jumped to from PREROUTING). */
 export const PREROUTING_CHAIN = "BERTH-PREROUTING";
 /** berth's chain in the filter table (jumped to first from FORWARD). */
 export const FORWARD_CHAIN = "BERTH-FORWARD";
+/** Where what leaves a berth bridge for another interface goes: dropped if that is a berth bridge. */
+export const ISOLATION_CHAIN = "BERTH-ISOLATION";
 /** Every berth bridge, as an iptables interface pattern. */
 export const BRIDGES = "bth+";
 
@@ -144,12 +158,13 @@ export const RULES = {
   localnetDrop: ["-d", "127.0.0.0/8", "-i", BRIDGES, "-j", "DROP"],
   forwardJump: ["-j", FORWARD_CHAIN],
   publishedReturn: ["-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
-  crossDrop: ["-i", BRIDGES, "-o", BRIDGES, "-j", "DROP"],
-  /** A network's own bridge. */
+  crossDrop: ["-o", BRIDGES, "-j", "DROP"],
+  /** What leaves a network's bridge for another interface. */
   own(bridge: string, tag: string): string[] {
     return [
       "-i",
       bridge,
+      "!",
       "-o",
       bridge,
       "-m",
@@ -157,7 +172,7 @@ export const RULES = {
       "--comment",
       rootComment(tag),
       "-j",
-      "RETURN",
+      ISOLATION_CHAIN,
     ];
   },
 } as const;
@@ -171,7 +186,7 @@ export interface Plan {
 }
 
 function quote(w: string): string {
-  return /^[A-Za-z0-9_+./:=-]+$/.test(w)
+  return /^[A-Za-z0-9_+./:=!-]+$/.test(w)
     ? w
     : `"${w.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
@@ -208,7 +223,9 @@ function firstJump(saved: Saved, table: string, chain: string, jump: readonly st
 export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
-  if (!saved.chains.has(`filter/${FORWARD_CHAIN}`)) chains.push(["filter", FORWARD_CHAIN]);
+  for (const chain of [FORWARD_CHAIN, ISOLATION_CHAIN]) {
+    if (!saved.chains.has(`filter/${chain}`)) chains.push(["filter", chain]);
+  }
   const raw = firstJump(saved, "raw", "PREROUTING", RULES.preroutingJump);
   if (!has(saved, "raw", PREROUTING_CHAIN, RULES.localnetDrop)) {
     raw.push(line("-A", PREROUTING_CHAIN, RULES.localnetDrop));
@@ -216,30 +233,53 @@ export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   // The firewall plugin puts its CNI-FORWARD (which accepts all a
   // container sends) first in FORWARD when it makes it.
   const filter = firstJump(saved, "filter", "FORWARD", RULES.forwardJump);
-  // RETURNs go in at the top, the DROP at the end: whatever order two
-  // berths add them in, no RETURN ever sits below the DROP.
+  // The DNAT RETURN goes in at the top, the networks' rules at the end:
+  // whatever order two berths add them in, it stays above them all.
   if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
     filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.publishedReturn]));
   }
   if (!has(saved, "filter", FORWARD_CHAIN, RULES.own(bridge, tag))) {
-    filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.own(bridge, tag)]));
+    filter.push(line("-A", FORWARD_CHAIN, RULES.own(bridge, tag)));
   }
-  if (!has(saved, "filter", FORWARD_CHAIN, RULES.crossDrop)) {
-    filter.push(line("-A", FORWARD_CHAIN, RULES.crossDrop));
+  if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
+    filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
   }
+  // Two berths making the chains at once may both add a rule: one goes.
+  raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
+  filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
+  filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
   return { chains, restore: restoreText({ raw, filter }) };
+}
+
+/**
+ * Restore lines deleting the second and later copies of each rule of
+ * `chain` (`-D` takes the first copy; the copies are the same rule).
+ */
+function duplicates(saved: Saved, table: string, chain: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const r of saved.rules) {
+    if (r.table !== table || r.chain !== chain) continue;
+    const key = ruleKey(r.args);
+    if (seen.has(key)) out.push(line("-D", chain, r.args));
+    seen.add(key);
+  }
+  return out;
 }
 
 /** The own-bridge rule of a listing: its bridge and root comment, or null. */
 function ownRule(r: SavedRule): { bridge: string; comment: string } | null {
   if (r.table !== "filter" || r.chain !== FORWARD_CHAIN) return null;
-  const at = (flag: string) => {
+  // The value after `flag`, with whether a `!` came before it.
+  const at = (flag: string): [string | null, boolean] => {
     const i = r.args.indexOf(flag);
-    return i >= 0 && r.args[i - 1] !== "!" ? r.args[i + 1] ?? null : null;
+    return i < 0 ? [null, false] : [r.args[i + 1] ?? null, r.args[i - 1] === "!"];
   };
-  const i = at("-i");
-  const comment = at("--comment");
-  if (i === null || i !== at("-o") || at("-j") !== "RETURN" || i === BRIDGES) return null;
+  const [i, notI] = at("-i");
+  const [o, notO] = at("-o");
+  const [comment] = at("--comment");
+  if (i === null || notI || i !== o || !notO || i === BRIDGES) return null;
+  if (at("-j")[0] !== ISOLATION_CHAIN) return null;
   return { bridge: i, comment: comment ?? "" };
 }
 
@@ -280,7 +320,25 @@ export function iptablesInstalled(
 
 /** The host's rules, through `iptables` and `iptables-save`. */
 export class NetworkFirewall {
-  constructor(readonly runner: ProcessRunner) {}
+  constructor(readonly runner: ProcessRunner, readonly lockPath: string = FIREWALL_LOCK) {}
+
+  /** Runs `fn` under the host-wide lock (without, where its directory is missing). */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    let lock: FileLock | null = null;
+    try {
+      Deno.statSync(dirname(this.lockPath));
+      lock = await FileLock.acquire(this.lockPath, "berth's firewall rules", {
+        timeoutMs: 60_000,
+      });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      lock?.release();
+    }
+  }
 
   /** The listing of every table. */
   async save(): Promise<Saved> {
@@ -317,7 +375,11 @@ export class NetworkFirewall {
    * Makes bridge `bridge`'s rules (of the root tagged `tag`) and berth's
    * chains complete; one `iptables-save` when they are.
    */
-  async ensure(bridge: string, tag: string): Promise<void> {
+  ensure(bridge: string, tag: string): Promise<void> {
+    return this.locked(() => this.ensureLocked(bridge, tag));
+  }
+
+  private async ensureLocked(bridge: string, tag: string): Promise<void> {
     let why = "";
     for (let attempt = 0;; attempt++) {
       const plan = planEnsure(await this.save(), bridge, tag);
@@ -335,9 +397,16 @@ export class NetworkFirewall {
    * Removes the own-bridge rules `pick` selects; returns the bridges they
    * named (what `dryRun` would remove, without removing it).
    */
-  async remove(
+  remove(
     pick: (bridge: string, comment: string) => boolean,
     dryRun = false,
+  ): Promise<string[]> {
+    return this.locked(() => this.removeLocked(pick, dryRun));
+  }
+
+  private async removeLocked(
+    pick: (bridge: string, comment: string) => boolean,
+    dryRun: boolean,
   ): Promise<string[]> {
     let why = "";
     let removed: string[] = [];
