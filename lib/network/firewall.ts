@@ -234,7 +234,7 @@ export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   // container sends) first in FORWARD when it makes it.
   const filter = firstJump(saved, "filter", "FORWARD", RULES.forwardJump);
   // The DNAT RETURN goes in at the top, the networks' rules at the end:
-  // whatever order two berths add them in, it stays above them all.
+  // it stays above them all, whoever adds what when.
   if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
     filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.publishedReturn]));
   }
@@ -244,7 +244,8 @@ export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
     filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
   }
-  // Two berths making the chains at once may both add a rule: one goes.
+  // A rule twice (two berths at once where /run held no lock, or by
+  // hand): the copy goes.
   raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
   filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
   filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
