@@ -7,6 +7,8 @@
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { join } from "node:path";
 import { bridgeName } from "../lib/network/networks.ts";
+import { NetworkFirewall } from "../lib/network/firewall.ts";
+import { denoRunner } from "../lib/host/process.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const decoder = new TextDecoder();
@@ -210,8 +212,9 @@ export async function cleanup(roots: Roots): Promise<void> {
 
 /**
  * Deletes the bridge devices of the roots' networks (the default `bridge`
- * and every conflist under the data root): the plugin makes them on first
- * use and nothing removes them but `network rm`.
+ * and every conflist under the data root), and berth's firewall rule of
+ * each: the plugin makes them on first use and nothing removes them but
+ * `network rm` (or `gc`, once the network is gone).
  */
 export async function removeBridges(roots: Roots): Promise<void> {
   const names = ["bridge"];
@@ -220,14 +223,27 @@ export async function removeBridges(roots: Roots): Promise<void> {
       if (e.name.endsWith(".conflist")) names.push(e.name.slice(0, -".conflist".length));
     }
   } catch { /* no networks */ }
-  for (const n of names) {
-    const dev = bridgeName(roots.dataRoot, n);
+  const devs = names.map((n) => bridgeName(roots.dataRoot, n));
+  // Rules are made when a container joins a network: only roots that had one.
+  if (hasNetworking() && existsPath(join(roots.root, "networks"))) {
+    await new NetworkFirewall(denoRunner).remove((b) => devs.includes(b)).catch(() => {});
+  }
+  for (const dev of devs) {
     try {
       Deno.statSync(`/sys/class/net/${dev}`);
     } catch {
       continue;
     }
     await new Deno.Command("ip", { args: ["link", "delete", dev, "type", "bridge"] }).output();
+  }
+}
+
+function existsPath(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

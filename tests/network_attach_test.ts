@@ -34,7 +34,10 @@ const RESULT = {
 
 type Fault = (call: PluginCall, type: string, n: number) => PluginOutcome | null;
 
-function env(base: string, fault: Fault = () => null) {
+/** Fails berth's firewall step (`ensure`) when it returns an error. */
+type FirewallFault = () => Error | null;
+
+function env(base: string, fault: Fault = () => null, firewallFault: FirewallFault = () => null) {
   const calls: string[] = [];
   const stdins: Record<string, unknown>[] = [];
   let n = 0;
@@ -59,6 +62,13 @@ function env(base: string, fault: Fault = () => null) {
     }),
     runner: denoRunner,
     libc,
+    firewall: {
+      ensure(bridge, tag) {
+        calls.push(`ensure ${bridge} ${tag.length}`);
+        const err = firewallFault();
+        return err === null ? Promise.resolve() : Promise.reject(err);
+      },
+    },
   };
   return { e, calls, stdins };
 }
@@ -103,7 +113,13 @@ Deno.test({
       const { e, calls, stdins } = env(base);
       const { ip } = await setUp(e, request("0000000000000001"));
       assertEquals(ip, "10.9.0.2");
-      assertEquals(calls, ["ADD loopback", "ADD bridge", "ADD portmap", "ADD firewall"]);
+      assertEquals(calls, [
+        "ADD loopback",
+        "ADD bridge",
+        "ADD portmap",
+        "ADD firewall",
+        "ensure bth-t 8",
+      ]);
       const rec = readRecord(e.paths, "0000000000000001")!;
       assertEquals(rec.result, RESULT as never);
       assertTrue(mounted(netnsFile(e.paths, "0000000000000001")), "the namespace is bound");
@@ -150,6 +166,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "set-up: berth's firewall rules that cannot be made undo everything",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const { e, calls } = env(
+        base,
+        () => null,
+        () => new RuntimeError("cannot set up the firewall rules of bridge bth-t: injected"),
+      );
+      await assertRejects(
+        () => setUp(e, request("000000000000000a")),
+        RuntimeError,
+        "firewall rules of bridge bth-t",
+      );
+      assertEquals(calls, [
+        "ADD loopback",
+        "ADD bridge",
+        "ADD portmap",
+        "ADD firewall",
+        "ensure bth-t 8",
+        "DEL firewall",
+        "DEL portmap",
+        "DEL bridge",
+      ]);
+      assertEquals(readRecord(e.paths, "000000000000000a"), null);
+      assertTrue(!mounted(netnsFile(e.paths, "000000000000000a")));
+    }),
+});
+
+Deno.test({
   name: "set-up: the bridge plugin's creation race is undone and tried once more",
   ignore,
   fn: () =>
@@ -177,6 +223,7 @@ Deno.test({
         "ADD bridge",
         "ADD portmap",
         "ADD firewall",
+        "ensure bth-t 8",
       ]);
       await tearDown(e, "0000000000000003");
     }),

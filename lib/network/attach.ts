@@ -8,6 +8,8 @@
  * conflist); make the persistent namespace; CNI ADD of the network's chain
  * (bridge → portmap, when ports are published → firewall), caching the
  * result in the record after each plugin, with `loopback`'s ADD beside it;
+ * berth's own rules around the bridge (firewall.ts: no way into the host's
+ * 127.0.0.0/8, no way to another network) made complete;
  * the caller writes `/etc/hosts` and `/etc/resolv.conf` into the bundle. The container's state names the record's TOKEN before
  * any of this starts, so a berth killed anywhere leaves a state whose
  * interrupted `create` is rolled back by the next command or `gc` — and the
@@ -30,8 +32,9 @@ import { FileLock } from "../host/lock.ts";
 import { dirname, join } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { type Attachment, CniClient, type ConfList } from "./cni.ts";
+import type { NetworkFirewall } from "./firewall.ts";
 import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
-import { ipamDir, type NetworkPaths } from "./networks.ts";
+import { firewallTag, ipamDir, type NetworkPaths } from "./networks.ts";
 import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
 import { checkSubnetUnrouted } from "./routes.ts";
@@ -68,6 +71,11 @@ export interface NetEnv {
   cni: CniClient;
   runner: ProcessRunner;
   libc: Libc;
+  /**
+   * berth's own rules around its bridges (firewall.ts): made complete for
+   * the network's bridge on every set-up, once the chain's ADD made it.
+   */
+  firewall: Pick<NetworkFirewall, "ensure">;
   /** The host-wide lock file of port claims (default {@linkcode HOST_PORTS_LOCK}). */
   hostPortsLock?: string;
   /** Fault injection: called at the named points. */
@@ -295,6 +303,12 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     const result = chainDone.value;
     const ip = containerIpv4(result);
     if (ip === null) throw new RuntimeError(`network "${req.network}" gave no IPv4 address`);
+    // After the ADD: the firewall plugin's first ADD on the host puts its
+    // chain ahead of everything in FORWARD, berth's goes back above it. The
+    // container's process does not run yet.
+    if (typeof bridge?.bridge === "string") {
+      await env.firewall.ensure(bridge.bridge, firewallTag(env.paths));
+    }
     env.crash?.("added");
     return { ip };
   } catch (err) {

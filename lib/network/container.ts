@@ -24,9 +24,18 @@ import {
   newToken,
   setUp,
   tearDown,
+  withNetworkLock,
 } from "./attach.ts";
+import { iptablesInstalled, NetworkFirewall, rootComment } from "./firewall.ts";
 import { CniClient, cniPath } from "./cni.ts";
-import { DEFAULT_NETWORK, loadNetwork, type Network, networkPaths } from "./networks.ts";
+import {
+  DEFAULT_NETWORK,
+  firewallTag,
+  listNetworks,
+  loadNetwork,
+  type Network,
+  networkPaths,
+} from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
 
 /** What a container gets, decided before anything is made. */
@@ -48,6 +57,7 @@ export function netEnv(ctx: Context): NetEnv {
     cni: new CniClient(cniPath(ctx.env)),
     runner: ctx.runner,
     libc: ctx.libc,
+    firewall: new NetworkFirewall(ctx.runner),
     ...(crash === null ? {} : { crash: (p) => crashPoint(crash, `network:${p}`) }),
   };
 }
@@ -260,7 +270,31 @@ export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<
   await tearDown(netEnv(ctx), s.net.token);
 }
 
-/** For `gc`: what networking left behind for containers that are gone. */
-export function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
-  return collectLeftovers(netEnv(ctx), (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
+/**
+ * For `gc`: what networking left behind for containers that are gone, and
+ * the firewall rules of this root's networks that are gone (a data root
+ * removed by hand; `network rm` removes its own).
+ */
+export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
+  const env = netEnv(ctx);
+  const done = await collectLeftovers(env, (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
+  // A root that never had a container on a network made no rule (and gets no lock file).
+  if (!isDir(env.paths.stateDir) || !iptablesInstalled()) return done;
+  const comment = rootComment(firewallTag(env.paths));
+  const stale = await withNetworkLock(env.paths, async () => {
+    const bridges = new Set(listNetworks(env.paths).map((n) => n.bridge));
+    return await new NetworkFirewall(ctx.runner).remove(
+      (b, c) => c === comment && !bridges.has(b),
+      dryRun,
+    );
+  });
+  return [...done, ...stale.map((b) => `the firewall rule of bridge ${b}`)];
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }

@@ -10,6 +10,7 @@ import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import { listRecords, withNetworkLock } from "./attach.ts";
+import { iptablesInstalled, NetworkFirewall } from "./firewall.ts";
 import {
   createNetwork,
   DEFAULT_NETWORK,
@@ -83,7 +84,8 @@ export function networkInspect(ctx: Context, names: string[]): NetworkView[] {
 
 /**
  * `network rm NAME`: refused (exit 5) while a container is attached;
- * removes the conflist, the network's IPAM directory and its bridge device.
+ * removes its bridge device, its firewall rule, its IPAM directory and the
+ * conflist.
  */
 export async function networkRemove(ctx: Context, name: string): Promise<void> {
   const p = pathsOf(ctx);
@@ -101,6 +103,7 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
     // The device first: killed midway, the network is still there (its
     // bridge is made again on next use), never a device without a network.
     await removeBridge(ctx, net.bridge);
+    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {

@@ -19,7 +19,14 @@ import { rootTag } from "../container/paths.ts";
 import type { ConfList } from "./cni.ts";
 import { CNI_VERSION } from "./cni.ts";
 import { readRoutes } from "./routes.ts";
-import { formatSubnet, gatewayOf, overlaps, parseCidr, type Subnet } from "./subnet.ts";
+import {
+  formatSubnet,
+  gatewayOf,
+  overlaps,
+  parseCidr,
+  reservedOverlap,
+  type Subnet,
+} from "./subnet.ts";
 
 /** The network every container joins unless told otherwise. */
 export const DEFAULT_NETWORK = "bridge";
@@ -70,6 +77,14 @@ export function validateNetworkName(name: string): string {
     throw new InvalidArgument(`"${name}" is a network mode, not a network name`);
   }
   return name;
+}
+
+/**
+ * The tag in the comment of the firewall rules of a root's networks
+ * (firewall.ts), so `gc` tells its own from another root's.
+ */
+export function firewallTag(p: NetworkPaths): string {
+  return rootTag(p.dataRoot);
 }
 
 /** The bridge device of network `name` in `dataRoot` (≤ 15 bytes). */
@@ -200,12 +215,23 @@ function freeSubnet(existing: Network[]): Subnet {
   throw new RuntimeError("no free subnet in 10.89.0.0/16: give --subnet");
 }
 
-/** Parses `--subnet`: a canonical IPv4 CIDR with room for a gateway and hosts. */
+/**
+ * Parses `--subnet`: a canonical IPv4 CIDR with room for a gateway and
+ * hosts, clear of every reserved range (`RESERVED_SUBNETS` of subnet.ts).
+ */
 export function parseSubnetOption(text: string): Subnet {
   const s = parseCidr(text);
   if (s === null) {
     throw new InvalidArgument(
       `invalid subnet "${text}": expected an IPv4 network like 10.90.0.0/24 (host bits zero)`,
+    );
+  }
+  const reserved = reservedOverlap(s);
+  if (reserved !== null) {
+    throw new InvalidArgument(
+      `invalid subnet "${text}": it overlaps ${
+        formatSubnet(reserved.subnet)
+      } (${reserved.what}), which a bridge network may not route`,
     );
   }
   if (s.bits < 8 || s.bits > 29) {

@@ -67,3 +67,23 @@ export function contains(s: Subnet, ip: number): boolean {
 export function gatewayOf(s: Subnet): string {
   return formatIpv4(s.base + 1);
 }
+
+/**
+ * Ranges a bridge network may not take (RFC 6890 special-purpose blocks a
+ * bridge must never route): "this network", loopback, link-local,
+ * multicast, and the reserved class E block with the limited broadcast
+ * address. Routing one through a bridge hands a container the host's own
+ * traffic (or the kernel's) for that range.
+ */
+export const RESERVED_SUBNETS: readonly { subnet: Subnet; what: string }[] = [
+  { subnet: { base: 0x00000000, bits: 8 }, what: '"this network"' },
+  { subnet: { base: 0x7f000000, bits: 8 }, what: "loopback" },
+  { subnet: { base: 0xa9fe0000, bits: 16 }, what: "link-local" },
+  { subnet: { base: 0xe0000000, bits: 4 }, what: "multicast" },
+  { subnet: { base: 0xf0000000, bits: 4 }, what: "reserved, with the broadcast address" },
+];
+
+/** The first reserved range `s` overlaps, or null. */
+export function reservedOverlap(s: Subnet): { subnet: Subnet; what: string } | null {
+  return RESERVED_SUBNETS.find((r) => overlaps(r.subnet, s)) ?? null;
+}

@@ -22,6 +22,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
+import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/cni.ts";
 import type { AttachRecord } from "../../lib/network/attach.ts";
 
@@ -565,6 +566,18 @@ Deno.test({
         ],
         [["network", "create", "--subnet", "300.1.0.0/16", "n1"], /invalid subnet/],
         [["network", "create", "--subnet", "10.88.5.0/24", "n1"], /overlaps network "bridge"/],
+        // Reserved ranges (any overlap): never routed through a bridge.
+        ...["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", "240.0.0.0/4"].map((
+          cidr,
+        ): [string[], RegExp] => [
+          ["network", "create", "--subnet", cidr, "n1"],
+          new RegExp(`invalid subnet "${cidr.replaceAll(".", "\\.")}": it overlaps `),
+        ]),
+        [
+          ["network", "create", "--subnet", "255.255.255.0/24", "n1"],
+          /overlaps 240\.0\.0\.0\/4 \(reserved, with the broadcast address\)/,
+        ],
+        [["network", "create", "--subnet", "127.5.0.0/16", "n1"], /overlaps 127\.0\.0\.0\/8/],
         [["network", "create", "bad/name"], /invalid network name/],
         [["network", "create", "ok"], /network "ok" already exists/],
         [["network", "rm", "bridge"], /built in/],
@@ -697,5 +710,212 @@ Deno.test({
         assertEquals((await berth(roots, ["state", "k"])).code, 3, point);
         await assertNothingLeft(roots, tokens, net.bridge, ports);
       }
+    }),
+});
+
+/** What a host listener got: TCP connections accepted and UDP datagrams, by sender. */
+interface Heard {
+  tcp: string[];
+  udp: string[];
+}
+
+/**
+ * A TCP listener and a UDP socket on the host's `hostname` (ports chosen by
+ * the kernel), recording who reached them, until `close`.
+ */
+async function hostListener(hostname: string) {
+  const heard: Heard = { tcp: [], udp: [] };
+  const tcp = Deno.listen({ hostname, port: 0 });
+  const accepting = (async () => {
+    try {
+      for await (const c of tcp) {
+        heard.tcp.push((c.remoteAddr as Deno.NetAddr).hostname);
+        c.close();
+      }
+    } catch { /* closed */ }
+  })();
+  const udp = dgram.createSocket("udp4");
+  udp.on("message", (_m: unknown, from: { address: string }) => heard.udp.push(from.address));
+  await new Promise<void>((resolve) => udp.bind(0, hostname, () => resolve()));
+  return {
+    heard,
+    tcpPort: (tcp.addr as Deno.NetAddr).port,
+    udpPort: udp.address().port,
+    async close() {
+      tcp.close();
+      await accepting;
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    },
+  };
+}
+
+/** Sockets on 127.0.0.1:PORT in SYN_RECV (a SYN was answered there). */
+function synRecv(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  return Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)
+    .filter((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1] === local && f[3] === "03";
+    }).length;
+}
+
+/** The shell line a container probes a host listener with: TCP (nc) and UDP (tftp), at once. */
+function probe(addr: string, tcpPort: number, udpPort: number): string {
+  return `(echo probe | nc -w 2 ${addr} ${tcpPort}) & ` +
+    `(timeout 2 tftp -g -r probe -l /tmp/probe-${addr} ${addr} ${udpPort}) & `;
+}
+
+Deno.test({
+  name:
+    "network: a container cannot reach the host's 127.0.0.1 through its gateway (UDP, TCP); -p on 127.0.0.1 still answers",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const net = await createNet(roots, "lonet");
+      const gateway = net.subnet.replace(/\.0\/24$/, ".1");
+      const port = freePort();
+      // --privileged: the container may route 127.0.0.1 through eth0 (an
+      // attacker with NET_ADMIN or NET_RAW in a container could send such
+      // packets anyway); portmap set route_localnet=1 on the bridge for -p.
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--privileged",
+        "--network",
+        "lonet",
+        "-p",
+        `127.0.0.1:${port}:8080`,
+        "--rootfs",
+        rootfs,
+        "lo1",
+        "--",
+        ...httpd("lo1"),
+      ]);
+      await eventually(async () => (await get(port)) === "lo1\n", 10_000, "the published port");
+      assertEquals(
+        Deno.readTextFileSync(`/proc/sys/net/ipv4/conf/${net.bridge}/route_localnet`).trim(),
+        "1",
+        "portmap's route_localnet (what made the host's loopback reachable)",
+      );
+      const loopback = await hostListener("127.0.0.1");
+      const bridge = await hostListener(gateway); // the control: the same probes, routed normally
+      try {
+        const ip = ((await stateOf(roots, "lo1")).network as { ip: string }).ip;
+        const r = await berth(roots, [
+          "exec",
+          "lo1",
+          "--",
+          "sh",
+          "-c",
+          "ip route del 127.0.0.0/8 table local; ip route del 127.0.0.1 table local; " +
+          `ip route add 127.0.0.1/32 via ${gateway} dev eth0 && ` +
+          "sysctl -qw net.ipv4.conf.eth0.route_localnet=1 && " +
+          "ip route get 127.0.0.1 && " +
+          probe("127.0.0.1", loopback.tcpPort, loopback.udpPort) +
+          probe(gateway, bridge.tcpPort, bridge.udpPort) + "wait",
+        ]);
+        assertMatch(r.stdout, new RegExp(`127\\.0\\.0\\.1 via ${gateway.replaceAll(".", "\\.")}`));
+        await eventually(
+          () => bridge.heard.tcp.length > 0 && bridge.heard.udp.length > 0,
+          5_000,
+          `the probes reach the gateway's listeners (${JSON.stringify(bridge.heard)})`,
+        );
+        assertEquals(bridge.heard.tcp[0], ip);
+        assertEquals(bridge.heard.udp[0], ip);
+        assertEquals(loopback.heard, { tcp: [], udp: [] }, "the host's 127.0.0.1 was reached");
+        assertEquals(synRecv(loopback.tcpPort), 0, "a SYN to the host's 127.0.0.1 was answered");
+      } finally {
+        await loopback.close();
+        await bridge.close();
+      }
+      assertEquals(await get(port), "lo1\n", "the published port after the probes");
+    }),
+});
+
+Deno.test({
+  name:
+    "network: networks are isolated (no TCP, no ping across); within one and to the host they reach; a published port is reachable from another network",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const a = await createNet(roots, "neta");
+      const b = await createNet(roots, "netb");
+      const gwA = a.subnet.replace(/\.0\/24$/, ".1");
+      const gwB = b.subnet.replace(/\.0\/24$/, ".1");
+      const run = (name: string, net: string, extra: string[] = []) =>
+        berthOk(roots, [
+          "run",
+          "-d",
+          "--network",
+          net,
+          ...extra,
+          "--rootfs",
+          rootfs,
+          name,
+          "--",
+          ...httpd(name),
+        ]);
+      await run("a1", "neta");
+      await run("a2", "neta");
+      // b1 also publishes a port on neta's gateway (a host address once a1 made the bridge).
+      const port = freePort();
+      await run("b1", "netb", ["-p", `${gwA}:${port}:8080`]);
+      const ip = async (id: string) => ((await stateOf(roots, id)).network as { ip: string }).ip;
+      const [ipA1, ipB1] = [await ip("a1"), await ip("b1")];
+      // (busybox's wget -T crashes: timeout bounds it instead)
+      const wget = (from: string, url: string) =>
+        berth(roots, ["exec", from, "--", "timeout", "3", "wget", "-q", "-O", "-", url]);
+      // Within a network: a2 reaches a1.
+      await eventually(
+        async () => (await wget("a2", `http://${ipA1}:8080/`)).stdout === "a1\n",
+        10_000,
+        "a2 reaches a1",
+      );
+      // Across: nothing, either way, TCP or ICMP.
+      const ab = await wget("a1", `http://${ipB1}:8080/`);
+      assert(ab.code !== 0 && ab.stdout === "", `a1 reached b1: ${ab.stdout}`);
+      const ba = await wget("b1", `http://${ipA1}:8080/`);
+      assert(ba.code !== 0 && ba.stdout === "", `b1 reached a1: ${ba.stdout}`);
+      for (const [from, to] of [["a1", ipB1], ["b1", ipA1]] as const) {
+        const p = await berth(roots, ["exec", from, "--", "ping", "-c", "1", "-W", "1", to]);
+        assert(p.code !== 0, `${from} pings ${to}: ${p.stdout}`);
+      }
+      // The host: each reaches a listener on its own gateway.
+      for (const [from, gw] of [["a1", gwA], ["b1", gwB]] as const) {
+        const l = await hostListener(gw);
+        try {
+          await berth(roots, [
+            "exec",
+            from,
+            "--",
+            "sh",
+            "-c",
+            probe(gw, l.tcpPort, l.udpPort) + "wait",
+          ]);
+          await eventually(() => l.heard.tcp.length > 0, 5_000, `${from} reaches the host`);
+        } finally {
+          await l.close();
+        }
+      }
+      // A published port is for everyone: a1 reaches b1's through its gateway.
+      await eventually(
+        async () => (await wget("a1", `http://${gwA}:${port}/`)).stdout === "b1\n",
+        10_000,
+        "a1 reaches b1's published port",
+      );
+      // network rm takes the network's own rule with it.
+      const rules = async () => (await sh(["iptables", "-S", "BERTH-FORWARD"])).out;
+      assert((await rules()).includes(`-i ${a.bridge} ! -o ${a.bridge}`), await rules());
+      await berthOk(roots, ["delete", "-f", "a1", "a2"]);
+      await berthOk(roots, ["network", "rm", "neta"]);
+      assert(!(await rules()).includes(a.bridge), await rules());
+      assert((await rules()).includes(`-i ${b.bridge} ! -o ${b.bridge}`), await rules());
+      // gc removes the rule of a network that went without network rm.
+      Deno.removeSync(join(roots.dataRoot, "networks", "netb.conflist"));
+      await berthOk(roots, ["delete", "-f", "b1"]);
+      assert((await rules()).includes(b.bridge), await rules());
+      const g = await berthOk(roots, ["gc"]);
+      assertMatch(g, new RegExp(`firewall rule of bridge ${b.bridge}`));
+      assert(!(await rules()).includes(b.bridge), await rules());
     }),
 });

@@ -1,0 +1,427 @@
+/**
+ * berth's own iptables rules around its bridges (`bth-*`), host-wide and
+ * shared by every root, beside what the CNI plugins make:
+ *
+ * - **No way into the host's loopback.** portmap sets `route_localnet=1`
+ *   on a bridge that publishes a port (its DNAT of `127.0.0.1:HOSTPORT`
+ *   needs it), and the kernel then takes packets a container addresses
+ *   to 127.0.0.0/8 through its gateway as local: a UDP service bound to
+ *   the host's 127.0.0.1 answered, TCP SYNs were answered
+ *   (CVE-2020-8558's class). The raw table drops them before routing, as
+ *   kube-proxy does: `raw PREROUTING` (first rule) `→ BERTH-PREROUTING`:
+ *   `-d 127.0.0.0/8 -i bth+ -j DROP`. Replies to the host's own
+ *   `127.0.0.1:HOSTPORT` connections are not touched: portmap masquerades
+ *   those, so their replies are addressed to the gateway.
+ * - **Networks are isolated from each other.** The firewall plugin
+ *   accepts every packet a container sends, to any bridge; berth drops
+ *   what one berth bridge forwards to another, in Docker's two stages:
+ *   `filter FORWARD` (first rule, ahead of the plugin's `CNI-FORWARD`)
+ *   `→ BERTH-FORWARD`: `-m conntrack --ctstate DNAT -j RETURN` first (a
+ *   published port is reachable from every network, as from anywhere),
+ *   then for each network `-i BR ! -o BR -j BERTH-ISOLATION` (what leaves
+ *   its bridge for another interface), where `-o bth+ -j DROP`. A
+ *   network's own traffic (bridged frames pass FORWARD where br_netfilter
+ *   is loaded) and its way out stay open, and the networks of a berth
+ *   without these rules (an older one on the same host) keep working.
+ *
+ * The chains and the static rules are made on first use and kept (as
+ * Docker's and netavark's are), and both jumps are put back first on every
+ * set-up; a network's own rule is made whenever a container joins it and
+ * removed with the network. It carries the root's
+ * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
+ * networks that are gone, and never another root's. Changes are made
+ * under a host-wide lock ({@linkcode FIREWALL_LOCK}), as one
+ * `iptables-restore --noflush` transaction, checked afterwards against
+ * `iptables-save` (and retried: other programs change the same tables).
+ *
+ * @module
+ */
+
+import { RuntimeError } from "../host/errors.ts";
+import { FileLock } from "../host/lock.ts";
+import { dirname } from "../_std/path.ts";
+import type { ProcessRunner } from "../host/process.ts";
+
+/**
+ * Where every berth on the host takes turns changing these rules (beside
+ * the port lock, in root's /run): no two make the chains at once.
+ */
+export const FIREWALL_LOCK = "/run/berth-firewall.lock";
+
+/** berth's chain in the raw table (jumped to from PREROUTING). */
+export const PREROUTING_CHAIN = "BERTH-PREROUTING";
+/** berth's chain in the filter table (jumped to first from FORWARD). */
+export const FORWARD_CHAIN = "BERTH-FORWARD";
+/** Where what leaves a berth bridge for another interface goes: dropped if that is a berth bridge. */
+export const ISOLATION_CHAIN = "BERTH-ISOLATION";
+/** Every berth bridge, as an iptables interface pattern. */
+export const BRIDGES = "bth+";
+
+/** One rule of an `iptables-save` listing. */
+export interface SavedRule {
+  table: string;
+  chain: string;
+  /** The rule's arguments after `-A CHAIN`, unquoted. */
+  args: string[];
+}
+
+/** What an `iptables-save` listing holds: the chains of each table, the rules in order. */
+export interface Saved {
+  chains: Set<string>;
+  rules: SavedRule[];
+}
+
+/** Splits an `iptables-save` line into words (double quotes and `\"` undone). */
+export function splitWords(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let quoted = false;
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === "\\" && i + 1 < line.length) cur += line[++i];
+      else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (c === " " || c === "\t") {
+      if (inWord) out.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(cur);
+  return out;
+}
+
+/** Parses the output of `iptables-save` (chains as `TABLE/CHAIN`). */
+export function parseSave(text: string): Saved {
+  const chains = new Set<string>();
+  const rules: SavedRule[] = [];
+  let table = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("*")) table = line.slice(1);
+    else if (line.startsWith(":")) chains.add(`${table}/${line.slice(1).split(" ")[0]}`);
+    else if (line.startsWith("-A ")) {
+      const words = splitWords(line);
+      rules.push({ table, chain: words[1] ?? "", args: words.slice(2) });
+    }
+  }
+  return { chains, rules };
+}
+
+/**
+ * A rule's arguments as a canonical key: its options (each with its values
+ * and a preceding `!`) sorted, so two listings of one rule compare equal
+ * whatever order the iptables variant prints them in.
+ */
+export function ruleKey(args: readonly string[]): string {
+  const opts: string[] = [];
+  let cur: string[] = [];
+  let neg = false;
+  for (const w of args) {
+    if (w === "!") {
+      neg = true;
+      continue;
+    }
+    if (w.startsWith("-") && w.length > 1 && !/^-[0-9]/.test(w)) {
+      if (cur.length > 0) opts.push(cur.join(" "));
+      cur = neg ? ["!", w] : [w];
+      neg = false;
+    } else {
+      cur.push(w);
+    }
+  }
+  if (cur.length > 0) opts.push(cur.join(" "));
+  return opts.sort().join("\u0000");
+}
+
+function has(saved: Saved, table: string, chain: string, args: readonly string[]): boolean {
+  const key = ruleKey(args);
+  return saved.rules.some((r) => r.table === table && r.chain === chain && ruleKey(r.args) === key);
+}
+
+/** The comment that marks the rules of one root. */
+export function rootComment(tag: string): string {
+  return `berth:${tag}`;
+}
+
+/** The rules, as arguments after `-A CHAIN`. */
+export const RULES = {
+  preroutingJump: ["-j", PREROUTING_CHAIN],
+  localnetDrop: ["-d", "127.0.0.0/8", "-i", BRIDGES, "-j", "DROP"],
+  forwardJump: ["-j", FORWARD_CHAIN],
+  publishedReturn: ["-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
+  crossDrop: ["-o", BRIDGES, "-j", "DROP"],
+  /** What leaves a network's bridge for another interface. */
+  own(bridge: string, tag: string): string[] {
+    return [
+      "-i",
+      bridge,
+      "!",
+      "-o",
+      bridge,
+      "-m",
+      "comment",
+      "--comment",
+      rootComment(tag),
+      "-j",
+      ISOLATION_CHAIN,
+    ];
+  },
+} as const;
+
+/** What {@linkcode planEnsure} asks for: chains to make, then one restore text (or ""). */
+export interface Plan {
+  /** `[table, chain]` pairs to create (`iptables -N`, never a flushing restore). */
+  chains: [string, string][];
+  /** The `iptables-restore --noflush` input, or "" when nothing is to change. */
+  restore: string;
+}
+
+function quote(w: string): string {
+  return /^[A-Za-z0-9_+./:=!-]+$/.test(w)
+    ? w
+    : `"${w.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+function line(op: string, chain: string, args: readonly string[]): string {
+  return [op, chain, ...args].map(quote).join(" ");
+}
+
+function restoreText(tables: Record<string, string[]>): string {
+  let out = "";
+  for (const [table, lines] of Object.entries(tables)) {
+    if (lines.length > 0) out += `*${table}\n${lines.join("\n")}\nCOMMIT\n`;
+  }
+  return out;
+}
+
+/**
+ * The restore lines that make `jump` the first rule of `table`'s `chain`
+ * (once: a copy further down is deleted in the same transaction); none
+ * when it is.
+ */
+function firstJump(saved: Saved, table: string, chain: string, jump: readonly string[]): string[] {
+  const rules = saved.rules.filter((r) => r.table === table && r.chain === chain);
+  const key = ruleKey(jump);
+  if (rules.length > 0 && ruleKey(rules[0]!.args) === key) return [];
+  const out = rules.filter((r) => ruleKey(r.args) === key).map(() => line("-D", chain, jump));
+  return [...out, line("-I", chain, ["1", ...jump])];
+}
+
+/**
+ * What makes the rules of bridge `bridge` (of the root tagged `tag`)
+ * complete in the listing `saved`: nothing when they are.
+ */
+export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
+  const chains: [string, string][] = [];
+  if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
+  for (const chain of [FORWARD_CHAIN, ISOLATION_CHAIN]) {
+    if (!saved.chains.has(`filter/${chain}`)) chains.push(["filter", chain]);
+  }
+  const raw = firstJump(saved, "raw", "PREROUTING", RULES.preroutingJump);
+  if (!has(saved, "raw", PREROUTING_CHAIN, RULES.localnetDrop)) {
+    raw.push(line("-A", PREROUTING_CHAIN, RULES.localnetDrop));
+  }
+  // The firewall plugin puts its CNI-FORWARD (which accepts all a
+  // container sends) first in FORWARD when it makes it.
+  const filter = firstJump(saved, "filter", "FORWARD", RULES.forwardJump);
+  // The DNAT RETURN goes in at the top, the networks' rules at the end:
+  // it stays above them all, whoever adds what when.
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
+    filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.publishedReturn]));
+  }
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.own(bridge, tag))) {
+    filter.push(line("-A", FORWARD_CHAIN, RULES.own(bridge, tag)));
+  }
+  if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
+    filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
+  }
+  // A rule twice (two berths at once where /run held no lock, or by
+  // hand): the copy goes.
+  raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
+  filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
+  filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
+  return { chains, restore: restoreText({ raw, filter }) };
+}
+
+/**
+ * Restore lines deleting the second and later copies of each rule of
+ * `chain` (`-D` takes the first copy; the copies are the same rule).
+ */
+function duplicates(saved: Saved, table: string, chain: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const r of saved.rules) {
+    if (r.table !== table || r.chain !== chain) continue;
+    const key = ruleKey(r.args);
+    if (seen.has(key)) out.push(line("-D", chain, r.args));
+    seen.add(key);
+  }
+  return out;
+}
+
+/** The own-bridge rule of a listing: its bridge and root comment, or null. */
+function ownRule(r: SavedRule): { bridge: string; comment: string } | null {
+  if (r.table !== "filter" || r.chain !== FORWARD_CHAIN) return null;
+  // The value after `flag`, with whether a `!` came before it.
+  const at = (flag: string): [string | null, boolean] => {
+    const i = r.args.indexOf(flag);
+    return i < 0 ? [null, false] : [r.args[i + 1] ?? null, r.args[i - 1] === "!"];
+  };
+  const [i, notI] = at("-i");
+  const [o, notO] = at("-o");
+  const [comment] = at("--comment");
+  if (i === null || notI || i !== o || !notO || i === BRIDGES) return null;
+  if (at("-j")[0] !== ISOLATION_CHAIN) return null;
+  return { bridge: i, comment: comment ?? "" };
+}
+
+/**
+ * The restore text that deletes the own-bridge rules `pick` selects
+ * (given bridge and comment), with the bridges it names; "" when none.
+ */
+export function planRemove(
+  saved: Saved,
+  pick: (bridge: string, comment: string) => boolean,
+): { restore: string; bridges: string[] } {
+  const lines: string[] = [];
+  const bridges: string[] = [];
+  for (const r of saved.rules) {
+    const own = ownRule(r);
+    if (own === null || !pick(own.bridge, own.comment)) continue;
+    lines.push(line("-D", FORWARD_CHAIN, r.args));
+    bridges.push(own.bridge);
+  }
+  return { restore: restoreText({ filter: lines }), bridges };
+}
+
+/**
+ * Whether `iptables-save` is on `PATH` (where it is not, berth never made
+ * a rule: set-up needs iptables).
+ */
+export function iptablesInstalled(
+  path: string = Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+): boolean {
+  return path.split(":").some((dir) => {
+    try {
+      return dir !== "" && Deno.statSync(`${dir}/iptables-save`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The host's rules, through `iptables` and `iptables-save`. */
+export class NetworkFirewall {
+  constructor(readonly runner: ProcessRunner, readonly lockPath: string = FIREWALL_LOCK) {}
+
+  /** Runs `fn` under the host-wide lock (without, where its directory is missing). */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    let lock: FileLock | null = null;
+    try {
+      Deno.statSync(dirname(this.lockPath));
+      lock = await FileLock.acquire(this.lockPath, "berth's firewall rules", {
+        timeoutMs: 60_000,
+      });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      lock?.release();
+    }
+  }
+
+  /** The listing of every table. */
+  async save(): Promise<Saved> {
+    const r = await this.runner.exec({ argv: ["iptables-save"], timeoutMs: 10_000 });
+    if (r.code !== 0) {
+      throw new RuntimeError(`iptables-save failed: ${(r.stderr || r.stdout).trim()}`);
+    }
+    return parseSave(r.stdout);
+  }
+
+  private async apply(plan: Plan): Promise<string> {
+    for (const [table, chain] of plan.chains) {
+      // Fails when another berth made it meanwhile: the check that follows tells.
+      await this.runner.exec({
+        argv: ["iptables", "-w", "5", "-t", table, "-N", chain],
+        timeoutMs: 10_000,
+      });
+    }
+    if (plan.restore === "") return "";
+    const input = new TextEncoder().encode(plan.restore);
+    const r = await this.runner.exec({
+      argv: ["iptables-restore", "-w", "5", "--noflush"],
+      stdin: "piped",
+      onStdin: (s) => {
+        const w = s.getWriter();
+        w.write(input).then(() => w.close()).catch(() => {});
+      },
+      timeoutMs: 10_000,
+    });
+    return r.code === 0 ? "" : (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+  }
+
+  /**
+   * Makes bridge `bridge`'s rules (of the root tagged `tag`) and berth's
+   * chains complete; one `iptables-save` when they are.
+   */
+  ensure(bridge: string, tag: string): Promise<void> {
+    return this.locked(() => this.ensureLocked(bridge, tag));
+  }
+
+  private async ensureLocked(bridge: string, tag: string): Promise<void> {
+    let why = "";
+    for (let attempt = 0;; attempt++) {
+      const plan = planEnsure(await this.save(), bridge, tag);
+      if (plan.chains.length === 0 && plan.restore === "") return;
+      if (attempt === 4) {
+        throw new RuntimeError(
+          `cannot set up the firewall rules of bridge ${bridge}${why ? `: ${why}` : ""}`,
+        );
+      }
+      why = await this.apply(plan);
+    }
+  }
+
+  /**
+   * Removes the own-bridge rules `pick` selects; returns the bridges they
+   * named (what `dryRun` would remove, without removing it).
+   */
+  remove(
+    pick: (bridge: string, comment: string) => boolean,
+    dryRun = false,
+  ): Promise<string[]> {
+    return this.locked(() => this.removeLocked(pick, dryRun));
+  }
+
+  private async removeLocked(
+    pick: (bridge: string, comment: string) => boolean,
+    dryRun: boolean,
+  ): Promise<string[]> {
+    let why = "";
+    let removed: string[] = [];
+    for (let attempt = 0;; attempt++) {
+      const plan = planRemove(await this.save(), pick);
+      if (attempt === 0) removed = plan.bridges;
+      if (plan.restore === "" || dryRun) return removed;
+      if (attempt === 4) throw new RuntimeError(`cannot remove firewall rules: ${why}`);
+      why = await this.apply({ chains: [], restore: plan.restore });
+    }
+  }
+
+  /** Removes bridge `bridge`'s own rule (`network rm`). */
+  async removeBridge(bridge: string): Promise<void> {
+    await this.remove((b) => b === bridge);
+  }
+}
