@@ -194,3 +194,196 @@ Deno.test(
     });
   },
 );
+
+/** Incompressible bytes. */
+function noise(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+Deno.test(
+  "a full data root fails the pull with one line, publishing nothing and leaving no temp dir; with room the next pull succeeds",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, publish, store }) => {
+      const size = 12 << 20;
+      const img = await publish("big", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([{ name: "bin/", type: "dir" }, { name: "bin/big", data: noise(size) }]),
+        ],
+        config: { Cmd: ["sh", "-c", "wc -c < /bin/big"] },
+      });
+      Deno.mkdirSync(roots.dataRoot, { recursive: true, mode: 0o700 });
+      run("mount", ["-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", roots.dataRoot]);
+      try {
+        const r = await berth(roots, ["pull", "-q", img.ref]);
+        assertEquals(r.code, 1, r.stderr);
+        assert(!names(join(store, "layers")).includes(img.diffIds[1]!.slice(7)), "published");
+        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+        assertEquals(names(join(store, "images")), []);
+        assertOneLine(r.stderr, /bin\/big: No space left on device/);
+        // Space freed (the filesystem grown): the next pull fetches the layer again, whole.
+        run("mount", ["-o", "remount,size=64m", roots.dataRoot]);
+        const again = await berth(roots, ["pull", img.ref]);
+        assertEquals(again.code, 0, again.stderr);
+        const c = await berth(roots, ["run", "--rm", "--image", img.ref, "c1"]);
+        assertEquals([c.code, c.stdout.trim()], [0, String(size)], c.stderr);
+      } finally {
+        await cleanup(roots);
+        new Deno.Command("umount", { args: ["-l", roots.dataRoot] }).outputSync();
+      }
+    });
+  },
+);
+
+/** A docker-archive (`docker save`) with the members `entries` plus its config and manifest. */
+async function craftedArchive(
+  layerPath: string,
+  diffId: string,
+  entries: Parameters<typeof tarOf>[0],
+) {
+  const config = JSON.stringify({
+    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    os: "linux",
+    config: {},
+    rootfs: { type: "layers", diff_ids: [diffId] },
+  });
+  const cd = (await sha256(new TextEncoder().encode(config))).slice(7);
+  return tarOf([
+    ...entries,
+    { name: `${cd}.json`, data: config },
+    {
+      name: "manifest.json",
+      data: JSON.stringify([{
+        Config: `${cd}.json`,
+        RepoTags: ["example.com/x:1"],
+        Layers: [layerPath],
+      }]),
+    },
+  ]);
+}
+
+Deno.test(
+  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; one inside it loads",
+  OPTS,
+  async () => {
+    const roots = await makeRoots();
+    const dir = await Deno.makeTempDir({ prefix: "berth-load-" });
+    const store = join(roots.dataRoot, "image");
+    try {
+      const layer = tarOf([{ name: "hello", data: "hi\n" }]);
+      const d = await sha256(layer);
+      // Absolute: node-tar refuses the entry (it used to be an unhandled rejection with a stack).
+      const abs = await craftedArchive("abc/layer.tar", d, [
+        { name: "abc/", type: "dir" },
+        { name: "abc/layer.tar", type: "symlink", linkname: "/etc/passwd" },
+      ]);
+      // A chain of links, each inside by its text, that climbs out of the archive's directory.
+      const chain: Parameters<typeof tarOf>[0] = [{ name: "abc/", type: "dir" }];
+      chain.push({ name: "abc/u0", type: "symlink", linkname: ".." });
+      for (let i = 1; i < 24; i++) {
+        chain.push({ name: `abc/u${i}`, type: "symlink", linkname: `u${i - 1}/..` });
+      }
+      chain.push({ name: "abc/layer.tar", type: "symlink", linkname: "u23/etc/passwd" });
+      const climb = await craftedArchive("abc/layer.tar", d, chain);
+      for (
+        const [name, bytes, re] of [
+          ["abs.tar", abs, /^berth: malformed archive .*abs\.tar: .*linkpath/],
+          [
+            "climb.tar",
+            climb,
+            /^berth: malformed archive .*climb\.tar: .*symbolic link/,
+          ],
+        ] as const
+      ) {
+        Deno.writeFileSync(join(dir, name), bytes);
+        const r = await berth(roots, ["load", "-i", join(dir, name)]);
+        assertEquals(r.code, 2, r.stderr);
+        assertOneLine(r.stderr, re);
+        assertEmptyStore(store);
+      }
+      // An OCI layout directory whose layer blob is a link to a file outside it (with the
+      // right digest even): refused, as is a layer blob that is no regular file.
+      const layout = join(dir, "layout");
+      const w = await writeOciLayout(layout, "example.com/l:1", { layers: [layer] });
+      const blob = join(layout, "blobs", "sha256", w.layerDigests[0]!.slice(7));
+      Deno.renameSync(blob, join(dir, "outside-blob"));
+      Deno.symlinkSync(join(dir, "outside-blob"), blob);
+      const out = await berth(roots, ["load", "-i", layout]);
+      assertEquals(out.code, 2, out.stderr);
+      assertOneLine(out.stderr, /leads outside the archive/);
+      assertEmptyStore(store);
+      Deno.removeSync(blob);
+      Deno.mkdirSync(blob);
+      const notFile = await berth(roots, ["load", "-i", layout]);
+      assertEquals(notFile.code, 2, notFile.stderr);
+      assertOneLine(notFile.stderr, /is not a file/);
+      assertEmptyStore(store);
+      // docker save's own links (one layer, linked from a second directory) stay inside: loaded.
+      Deno.writeFileSync(
+        join(dir, "ok.tar"),
+        await craftedArchive("def/layer.tar", d, [
+          { name: "abc/", type: "dir" },
+          { name: "abc/layer.tar", data: layer },
+          { name: "def/", type: "dir" },
+          { name: "def/layer.tar", type: "symlink", linkname: "../abc/layer.tar" },
+        ]),
+      );
+      const ok = await berth(roots, ["load", "-q", "-i", join(dir, "ok.tar")]);
+      assertEquals(ok.code, 0, ok.stderr);
+      assertEquals(names(join(store, "layers")), [d.slice(7)]);
+      assertEquals(names(join(store, "tmp")), []);
+    } finally {
+      await cleanup(roots);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "a gzip bomb layer over BERTH_MAX_LAYER_SIZE, or a layer over BERTH_MAX_LAYER_ENTRIES, is refused with one line, nothing left",
+  OPTS,
+  async () => {
+    const roots = await makeRoots();
+    const dir = await Deno.makeTempDir({ prefix: "berth-bomb-" });
+    const store = join(roots.dataRoot, "image");
+    try {
+      // 96 MiB of zeros: about 100 KB gzipped.
+      const bomb = tarOf([{ name: "zeros", data: new Uint8Array(96 << 20) }]);
+      await writeOciLayout(join(dir, "bomb"), "example.com/bomb:1", { layers: [bomb] });
+      assert(Deno.statSync(join(dir, "bomb")).isDirectory);
+      const gz = await gzip(bomb);
+      assert(gz.length < 1 << 20, `${gz.length}`);
+      const wide = tarOf(Array.from({ length: 50 }, (_, i) => ({ name: `e${i}`, data: "" })));
+      await writeOciLayout(join(dir, "wide"), "example.com/wide:1", { layers: [wide] });
+      const cap = { BERTH_MAX_LAYER_SIZE: "16m", BERTH_MAX_LAYER_ENTRIES: "40" };
+      const r = await berth(roots, ["load", "-q", "-i", join(dir, "bomb")], cap);
+      assertEquals(r.code, 1, r.stderr);
+      assertOneLine(
+        r.stderr,
+        /layer unpacks to more than 16 MiB \(the cap, BERTH_MAX_LAYER_SIZE\)/,
+      );
+      assertEmptyStore(store);
+      const w = await berth(roots, ["load", "-q", "-i", join(dir, "wide")], cap);
+      assertEquals(w.code, 1, w.stderr);
+      assertOneLine(w.stderr, /more than 40 entries/);
+      assertEmptyStore(store);
+      // A bad cap: exit 2 before anything is read.
+      const bad = await berth(roots, ["load", "-i", join(dir, "wide")], {
+        BERTH_MAX_LAYER_SIZE: "lots",
+      });
+      assertEquals(bad.code, 2, bad.stderr);
+      assertOneLine(bad.stderr, /BERTH_MAX_LAYER_SIZE "lots"/);
+      // Under the default caps both load.
+      assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "bomb")])).code, 0);
+      assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "wide")])).code, 0);
+    } finally {
+      await cleanup(roots);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
