@@ -231,7 +231,9 @@ Deno.test(
       // Parents a/, a/b/ and s/ are not listed.
       { name: "a/b/c/", type: "dir", mode: 0o2775, uid: 1000, gid: 50 },
       { name: "a/b/c/f", data: "x" },
-      { name: "tmp/", type: "dir", mode: 0o1777 },
+      // A hard link into the setgid directory, and attributes on the sticky one: kept.
+      { name: "hl", type: "hardlink", linkname: "a/b/c/f" },
+      { name: "tmp/", type: "dir", mode: 0o1777, pax: { "SCHILY.xattr.user.t": "sticky" } },
       { name: "ro/", type: "dir", mode: 0o555, uid: 7, gid: 8 },
       { name: "ro/f", data: "x" },
       { name: "s/file", data: "x" },
@@ -249,6 +251,8 @@ Deno.test(
       assertEquals(modeOf(join(dir, "ro")), "555 7:8");
       assertEquals(modeOf(join(dir, "twice")), "3751 4:5");
       assertEquals(Deno.readTextFileSync(join(dir, "ro/f")), "x");
+      assertEquals(Deno.statSync(join(dir, "hl")).ino, Deno.statSync(join(dir, "a/b/c/f")).ino);
+      assertEquals(xattr(join(dir, "tmp"), "user.t"), "sticky");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -27,6 +27,7 @@ import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
 import type { ImageRecord } from "./store.ts";
 import { storeOf } from "./local.ts";
+import { isWriteError } from "./unpack.ts";
 import { layerLimitsFrom } from "./layer_limits.ts";
 import { sha256, sha256Of, verifyBytes } from "./verify.ts";
 
@@ -96,6 +97,9 @@ async function untar(file: string, dir: string): Promise<void> {
     if (failed !== null) throw failed;
   } catch (err) {
     u.abort?.(err as Error);
+    if (isWriteError(err)) {
+      throw new RuntimeError(`cannot unpack ${file}: ${(err as Error).message}`);
+    }
     throw new InvalidArgument(`malformed archive ${file}: ${(err as Error).message}`);
   }
 }

@@ -87,6 +87,12 @@ const WRITE_ERRORS = new Set([
   "EBADF",
 ]);
 
+/** True when `err` (node-tar's or node's) is one of {@linkcode WRITE_ERRORS}. */
+export function isWriteError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && WRITE_ERRORS.has(code);
+}
+
 /**
  * The directory `rel` below `root`, created as needed (0755, root's), when
  * every existing component is a real directory (never a symlink); null
@@ -252,7 +258,7 @@ export async function unpackLayer(
       const m = typeof message === "string" ? message : message.message;
       if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
         failure ??= new RuntimeError(`bad layer: ${m}`);
-      } else if (typeof data?.code === "string" && WRITE_ERRORS.has(data.code)) {
+      } else if (isWriteError(data)) {
         const at = (data.entry as { path?: unknown } | undefined)?.path;
         failure ??= new RuntimeError(
           `cannot unpack layer: ${typeof at === "string" ? `${at}: ` : ""}${m}`,

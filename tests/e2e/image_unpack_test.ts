@@ -21,6 +21,7 @@ import {
   type ImageSpec,
   sha256,
   tarOf,
+  tarOfTree,
   writeOciLayout,
   type Written,
 } from "../image_fixture.ts";
@@ -208,7 +209,7 @@ Deno.test(
   "a full data root fails the pull with one line, publishing nothing and leaving no temp dir; with room the next pull succeeds",
   OPTS,
   async () => {
-    await withImages(async ({ roots, rootfs, publish, store }) => {
+    await withImages(async ({ roots, rootfs, publish, store, work }) => {
       const size = 12 << 20;
       const img = await publish("big", "1", {
         layers: [
@@ -226,6 +227,14 @@ Deno.test(
         assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
         assertEquals(names(join(store, "images")), []);
         assertOneLine(r.stderr, /bin\/big: No space left on device/);
+        // A load of the same image as an OCI archive: unpacking the archive itself fails.
+        const archive = join(work, "big.tar");
+        Deno.writeFileSync(archive, tarOfTree(img.layout));
+        const l = await berth(roots, ["load", "-q", "-i", archive]);
+        assertEquals(l.code, 1, l.stderr);
+        assertOneLine(l.stderr, /^berth: cannot unpack .*big\.tar: .*No space left on device/);
+        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+        assertEquals(names(join(store, "images")), []);
         // Space freed (the filesystem grown): the next pull fetches the layer again, whole.
         run("mount", ["-o", "remount,size=64m", roots.dataRoot]);
         const again = await berth(roots, ["pull", img.ref]);
