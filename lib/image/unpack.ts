@@ -259,7 +259,7 @@ export async function unpackLayer(
       if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
         failure ??= new RuntimeError(`bad layer: ${m}`);
       } else if (isWriteError(data)) {
-        const at = (data.entry as { path?: unknown } | undefined)?.path;
+        const at = (data?.entry as { path?: unknown } | undefined)?.path;
         failure ??= new RuntimeError(
           `cannot unpack layer: ${typeof at === "string" ? `${at}: ` : ""}${m}`,
         );
