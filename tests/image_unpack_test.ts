@@ -5,10 +5,10 @@
 import { join } from "../lib/_std/path.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { loadNode } from "../lib/image/node.ts";
-import { openUmask, unpackLayer } from "../lib/image/unpack.ts";
+import { checkSizes, openUmask, unpackLayer } from "../lib/image/unpack.ts";
 import type { LayerLimits } from "../lib/image/layer_limits.ts";
 import { sha256Of, verifying } from "../lib/image/verify.ts";
-import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { gzip, sha256, tarOf } from "./image_fixture.ts";
 import { getXattr, getXattrText as xattr } from "./xattr.ts";
 
@@ -357,3 +357,20 @@ Deno.test(
     await Deno.remove(ok.dir, { recursive: true });
   },
 );
+
+Deno.test("a file shorter than its entry fails the layer; one under a symlink is not looked at", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "berth-sizes-" });
+  try {
+    Deno.mkdirSync(join(dir, "bin"));
+    Deno.writeTextFileSync(join(dir, "bin/busybox"), "abc");
+    Deno.symlinkSync("bin", join(dir, "link"));
+    checkSizes(dir, new Map([["bin/busybox", 3], ["missing", 10], ["link/busybox", 10]]));
+    assertThrows(
+      () => checkSizes(dir, new Map([["bin/busybox", 1 << 20]])),
+      RuntimeError,
+      "bin/busybox: 3 of its 1048576 bytes written",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -119,7 +119,7 @@ function safeDir(root: string, rel: string): string | null {
  * one, none a symlink), remembered: one lstat per directory however many
  * entries it holds. Valid while nothing but modes and owners change.
  */
-class RealDirs {
+export class RealDirs {
   readonly #known = new Map<string, boolean>([["", true]]);
   constructor(readonly root: string) {}
 
@@ -358,7 +358,11 @@ export async function unpackLayer(
  * and report no error). One lstat per file; a file node-tar refused (not
  * there, or under something that is no real directory) is not checked.
  */
-function checkSizes(root: string, sizes: Map<string, number>, real: RealDirs): void {
+export function checkSizes(
+  root: string,
+  sizes: Map<string, number>,
+  real: RealDirs = new RealDirs(root),
+): void {
   for (const [rel, size] of sizes) {
     let st: Deno.FileInfo;
     try {
