@@ -9,6 +9,11 @@
  * relative) are restored after extraction, never followed. Extended
  * attributes in pax headers (which node-tar drops) are read by
  * `tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
+ * Every directory a layer lists gets exactly its entry's owner and mode,
+ * sticky and setgid bits included, after node-tar (which adds 0700 and
+ * whose mkdir drops 07000); one it leaves implicit is 0755 root's.
+ * A write error of the filesystem, a file shorter than its entry, or a
+ * cap of `layer_limits.ts` exceeded fails the layer.
  *
  * Loaded only by image commands (node-tar and node: modules cost start-up).
  *
