@@ -27,23 +27,45 @@ import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
 import type { ImageRecord } from "./store.ts";
 import { storeOf } from "./local.ts";
+import { isWriteError } from "./unpack.ts";
+import { layerLimitsFrom } from "./layer_limits.ts";
 import { sha256, sha256Of, verifyBytes } from "./verify.ts";
 
-function readJson(path: string, what: string): unknown {
+function readJson(root: string, rel: string): unknown {
+  const path = inside(root, rel);
   try {
     return JSON.parse(Deno.readTextFileSync(path));
   } catch (err) {
-    if (isNotFound(err)) throw new InvalidArgument(`not an image archive: ${what} is missing`);
-    throw new InvalidArgument(`not an image archive: ${what}: ${(err as Error).message}`);
+    throw new InvalidArgument(`not an image archive: ${rel}: ${(err as Error).message}`);
   }
 }
 
-/** A file inside `root`, refusing names that leave it. */
+/**
+ * The regular file `rel` of the archive unpacked (or the layout) in `root`,
+ * by its real path. Refused (InvalidArgument): a name that leaves `root`, a
+ * symlink (or chain of them) that leads out of it, anything but a regular
+ * file. docker-archive's own symlinks (a layer saved once, linked from
+ * another image's directory) stay inside and are followed.
+ */
 function inside(root: string, rel: string): string {
   if (rel.split("/").includes("..") || rel.startsWith("/")) {
     throw new InvalidArgument(`malformed archive: path "${rel}"`);
   }
-  return join(root, rel);
+  let real: string;
+  try {
+    real = Deno.realPathSync(join(root, rel));
+  } catch (err) {
+    if (isNotFound(err)) throw new InvalidArgument(`not an image archive: ${rel} is missing`);
+    throw new InvalidArgument(`malformed archive: ${rel}: ${(err as Error).message}`);
+  }
+  const top = Deno.realPathSync(root);
+  if (!real.startsWith(top + "/")) {
+    throw new InvalidArgument(`malformed archive: ${rel} leads outside the archive`);
+  }
+  if (!Deno.statSync(real).isFile) {
+    throw new InvalidArgument(`malformed archive: ${rel} is not a file`);
+  }
+  return real;
 }
 
 function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
@@ -54,22 +76,30 @@ function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
   }
 }
 
+/**
+ * Unpacks the archive `file` into `dir` (node-tar, strict: any entry it
+ * would change or refuse, like an absolute or escaping link, fails it).
+ * Synchronous unpacking, so each error is caught where it happens (an
+ * error emitted meanwhile used to escape as an unhandled rejection).
+ */
 async function untar(file: string, dir: string): Promise<void> {
   const { tar, Buffer } = nodeSync();
-  const u = new tar.Unpack({ cwd: dir, strict: true, preserveOwner: false });
-  const done = new Promise<void>((res, rej) => {
-    u.on("close", () => res());
-    u.on("error", (e: Error) => rej(e));
-  });
+  const u = new tar.UnpackSync({ cwd: dir, strict: true, preserveOwner: false });
+  let failed: Error | null = null;
+  u.on("error", (e: Error) => failed ??= e);
   try {
-    for await (const c of Deno.openSync(file).readable) {
-      if (!u.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength))) {
-        await new Promise<void>((r) => u.once("drain", () => r()));
-      }
+    const f = Deno.openSync(file);
+    for await (const c of f.readable) {
+      u.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      if (failed !== null) break; // the readable closes the file
     }
-    u.end();
-    await done;
+    if (failed === null) u.end();
+    if (failed !== null) throw failed;
   } catch (err) {
+    u.abort?.(err as Error);
+    if (isWriteError(err)) {
+      throw new RuntimeError(`cannot unpack ${file}: ${(err as Error).message}`);
+    }
     throw new InvalidArgument(`malformed archive ${file}: ${(err as Error).message}`);
   }
 }
@@ -84,7 +114,7 @@ interface Found {
 }
 
 async function ociImages(dir: string): Promise<Found[]> {
-  const layoutFile = readJson(join(dir, "oci-layout"), "oci-layout") as {
+  const layoutFile = readJson(dir, "oci-layout") as {
     imageLayoutVersion?: string;
   };
   if (typeof layoutFile?.imageLayoutVersion !== "string") {
@@ -95,13 +125,14 @@ async function ociImages(dir: string): Promise<Found[]> {
     let bytes: Uint8Array;
     try {
       bytes = Deno.readFileSync(blob(digest));
-    } catch {
+    } catch (err) {
+      if (err instanceof InvalidArgument && !err.message.endsWith("is missing")) throw err;
       throw new InvalidArgument(`malformed archive: ${what} ${digest} is missing`);
     }
     await verifyBytes(bytes, digest, size, what);
     return bytes;
   };
-  const indexBytes = Deno.readFileSync(join(dir, "index.json"));
+  const indexBytes = Deno.readFileSync(inside(dir, "index.json"));
   const top = parseManifestDoc(indexBytes, MediaType.ociIndex);
   if (top.kind !== "index") throw new InvalidArgument("malformed archive: index.json is no index");
   const out: Found[] = [];
@@ -163,7 +194,7 @@ async function fileDigest(path: string): Promise<{ digest: string; size: number;
 }
 
 async function dockerImages(dir: string): Promise<Found[]> {
-  const list = readJson(join(dir, "manifest.json"), "manifest.json");
+  const list = readJson(dir, "manifest.json");
   if (!Array.isArray(list)) {
     throw new InvalidArgument("malformed archive: manifest.json is no list");
   }
@@ -216,6 +247,7 @@ export async function loadArchive(
   input: string,
   progress: Progress,
 ): Promise<ImageRecord[]> {
+  const limits = layerLimitsFrom(ctx.env);
   await loadNode();
   const path = resolve(input);
   let st: Deno.FileInfo;
@@ -245,7 +277,7 @@ export async function loadArchive(
     const out: ImageRecord[] = [];
     for (const f of found) {
       for (const l of f.layers) if (!isDigest(l.diffId)) throw new InvalidArgument("bad diff_id");
-      const release = await ensureLayers(store, f.layers, progress, ctx.crashAt);
+      const release = await ensureLayers(store, f.layers, progress, ctx.crashAt, limits);
       try {
         const manifestDigest = await sha256Of(f.manifestBytes);
         await store.writeBlob(manifestDigest, f.manifestBytes);

@@ -20,6 +20,7 @@ import { compressionOf } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./store.ts";
 import { openUmask, unpackLayer } from "./unpack.ts";
+import type { LayerLimits } from "./layer_limits.ts";
 import { loadNode } from "./node.ts";
 import { verifying } from "./verify.ts";
 
@@ -41,6 +42,7 @@ export async function ensureLayers(
   layers: LayerSource[],
   progress: Progress,
   crashAt: string | null,
+  limits: LayerLimits,
 ): Promise<() => void> {
   await loadNode();
   store.init();
@@ -68,7 +70,7 @@ export async function ensureLayers(
     const worker = async () => {
       while (next < todo.length) {
         const l = todo[next++]!;
-        await fetchLayer(store, l, progress, ctl.signal, crashAt);
+        await fetchLayer(store, l, progress, ctl.signal, crashAt, limits);
       }
     };
     // On a failure the others are aborted, and waited for: each removes its partial layer.
@@ -96,6 +98,7 @@ async function fetchLayer(
   progress: Progress,
   signal: AbortSignal,
   crashAt: string | null,
+  limits: LayerLimits,
 ): Promise<void> {
   const tmp = store.tempDir();
   try {
@@ -110,7 +113,7 @@ async function fetchLayer(
         }
       }),
     );
-    const got = await unpackLayer(stream, compressionOf(l.mediaType), tmp);
+    const got = await unpackLayer(stream, compressionOf(l.mediaType), tmp, limits);
     if (got.diffId !== l.diffId) {
       throw new RuntimeError(
         `layer ${l.digest}: diff_id ${got.diffId}, the config says ${l.diffId}`,

@@ -27,6 +27,7 @@ import type { ImageRecord } from "./store.ts";
 import { storeOf } from "./local.ts";
 import { sha256Of, verifyBytes } from "./verify.ts";
 import { loadNode } from "./node.ts";
+import { layerLimitsFrom } from "./layer_limits.ts";
 
 /** Options of {@linkcode pullImage}. */
 export interface PullOptions {
@@ -39,6 +40,7 @@ export interface PullOptions {
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
   const ref = parseReference(text);
+  layerLimitsFrom(ctx.env); // a bad cap is exit 2 before anything is fetched
   return await pullRef(ctx, ref, o);
 }
 
@@ -85,7 +87,13 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     open: (signal: AbortSignal) => client.blob(l.digest, signal),
   }));
   await node;
-  const release = await ensureLayers(store, layers, o.progress, ctx.crashAt);
+  const release = await ensureLayers(
+    store,
+    layers,
+    o.progress,
+    ctx.crashAt,
+    layerLimitsFrom(ctx.env),
+  );
   try {
     await store.writeBlob(manifestDigest, doc.bytes);
     await store.writeBlob(manifest.config.digest, configBytes);

@@ -9,6 +9,11 @@
  * relative) are restored after extraction, never followed. Extended
  * attributes in pax headers (which node-tar drops) are read by
  * `tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
+ * Every directory a layer lists gets exactly its entry's owner and mode,
+ * sticky and setgid bits included, after node-tar (which adds 0700 and
+ * whose mkdir drops 07000); one it leaves implicit is 0755 root's.
+ * A write error of the filesystem, a file shorter than its entry, or a
+ * cap of `layer_limits.ts` exceeded fails the layer.
  *
  * Loaded only by image commands (node-tar and node: modules cost start-up).
  *
@@ -23,6 +28,7 @@ import type { Compression } from "./manifest.ts";
 import { type UnpackCalls, unpackCalls } from "./ffi.ts";
 import { sha256 } from "./verify.ts";
 import { normalizeEntryPath, XattrScanner } from "./tar_xattrs.ts";
+import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./layer_limits.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -69,8 +75,33 @@ export interface Unpacked {
 }
 
 /**
- * The directory `rel` below `root`, created as needed, when every existing
- * component is a real directory (never a symlink); null otherwise.
+ * Errors of the filesystem being written rather than of the entry: any of
+ * them fails the layer (node-tar reports every error as a warning and goes
+ * on, so a full disk used to leave files cut short in a layer that was then
+ * published).
+ */
+const WRITE_ERRORS = new Set([
+  "ENOSPC",
+  "EDQUOT",
+  "EIO",
+  "EROFS",
+  "EFBIG",
+  "ENOMEM",
+  "EMFILE",
+  "ENFILE",
+  "EBADF",
+]);
+
+/** True when `err` (node-tar's or node's) is one of {@linkcode WRITE_ERRORS}. */
+export function isWriteError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && WRITE_ERRORS.has(code);
+}
+
+/**
+ * The directory `rel` below `root`, created as needed (0755, root's), when
+ * every existing component is a real directory (never a symlink); null
+ * otherwise.
  */
 function safeDir(root: string, rel: string): string | null {
   let cur = root;
@@ -82,9 +113,37 @@ function safeDir(root: string, rel: string): string | null {
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
       Deno.mkdirSync(cur, { mode: 0o755 });
+      Deno.chmodSync(cur, 0o755);
     }
   }
   return cur;
+}
+
+/**
+ * Which relative paths below a root are real directories (each component
+ * one, none a symlink), remembered: one lstat per directory however many
+ * entries it holds. Valid while nothing but modes and owners change.
+ */
+export class RealDirs {
+  readonly #known = new Map<string, boolean>([["", true]]);
+  constructor(readonly root: string) {}
+
+  /** True when `rel` and every directory above it are real directories. */
+  has(rel: string): boolean {
+    const k = this.#known.get(rel);
+    if (k !== undefined) return k;
+    const { dir: parent } = split(rel);
+    let ok = this.has(parent);
+    if (ok) {
+      try {
+        ok = Deno.lstatSync(join(this.root, rel)).isDirectory;
+      } catch {
+        ok = false;
+      }
+    }
+    this.#known.set(rel, ok);
+    return ok;
+  }
 }
 
 function split(rel: string): { dir: string; base: string } {
@@ -113,14 +172,24 @@ function decompress(
   return s;
 }
 
+/** A directory entry's mode (all 12 bits) and owner, as the layer gives them. */
+interface DirEntry {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 /**
- * Unpacks the layer stream `source` into the existing empty directory `dir`.
- * The caller verifies `diffId` and removes `dir` on any failure.
+ * Unpacks the layer stream `source` into the existing empty directory `dir`,
+ * under `limits`. Any write error, a file left shorter than its entry, or a
+ * cap exceeded fails it (RuntimeError). The caller verifies `diffId` and
+ * removes `dir` on any failure.
  */
 export async function unpackLayer(
   source: ReadableStream<Uint8Array>,
   compression: Compression,
   dir: string,
+  limits: LayerLimits = DEFAULT_LAYER_LIMITS,
   calls: UnpackCalls = unpackCalls,
 ): Promise<Unpacked> {
   const whiteouts: string[] = [];
@@ -129,6 +198,12 @@ export async function unpackLayer(
   const skipped: string[] = [];
   // setuid/setgid/sticky files: chown after the write clears those bits, so they are set last.
   const special: [string, number][] = [];
+  // Each path's last entry: a directory's mode and owner (node-tar adds 0700 to a directory's
+  // mode, and mkdir drops the sticky and setgid bits: they are set after), a file's size
+  // (checked after: node-tar ignores short writes).
+  const dirs = new Map<string, DirEntry>();
+  const sizes = new Map<string, number>();
+  let entries = 0;
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
   const u = new tar.UnpackSync({
@@ -138,10 +213,28 @@ export async function unpackLayer(
     chmod: true,
     processUmask: 0, // see openUmask
     umask: 0,
+    dmode: 0o755, // directories a layer does not list (as podman makes them)
     maxDepth: 4096,
     filter: (path: string, entry: Tar.ReadEntry | import("node:fs").Stats) => {
+      if (++entries > limits.maxEntries) {
+        failure ??= new RuntimeError(
+          `layer has more than ${limits.maxEntries} entries (the cap, BERTH_MAX_LAYER_ENTRIES)`,
+        );
+        return false;
+      }
       const rel = normalizeEntryPath(path);
-      if (rel === null || rel === "") return rel === "";
+      if (rel === null) return false;
+      const e = entry as Tar.ReadEntry;
+      dirs.delete(rel);
+      sizes.delete(rel);
+      if (e.type === "Directory" || e.type === "GNUDumpDir") {
+        dirs.set(rel, {
+          mode: typeof e.mode === "number" ? e.mode & 0o7777 : 0o755,
+          uid: typeof e.uid === "number" ? e.uid : 0,
+          gid: typeof e.gid === "number" ? e.gid : 0,
+        });
+      }
+      if (rel === "") return true;
       const { dir: parent, base } = split(rel);
       if (base === ".wh..wh..opq") {
         opaques.push(parent);
@@ -153,9 +246,11 @@ export async function unpackLayer(
         }
         return false;
       }
-      const e = entry as Tar.ReadEntry;
-      if (e.type === "File" && typeof e.mode === "number" && (e.mode & 0o7000) !== 0) {
-        special.push([rel, e.mode & 0o7777]);
+      if (e.type === "File" || e.type === "OldFile" || e.type === "ContiguousFile") {
+        sizes.set(rel, e.size ?? 0);
+        if (typeof e.mode === "number" && (e.mode & 0o7000) !== 0) {
+          special.push([rel, e.mode & 0o7777]);
+        }
       }
       if (
         e.type === "SymbolicLink" && typeof e.linkpath === "string" && e.linkpath.startsWith("/")
@@ -164,10 +259,15 @@ export async function unpackLayer(
       }
       return true;
     },
-    onwarn: (code: string, message: string | Error) => {
+    onwarn: (code: string, message: string | Error, data?: { code?: unknown; entry?: unknown }) => {
       const m = typeof message === "string" ? message : message.message;
       if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
         failure ??= new RuntimeError(`bad layer: ${m}`);
+      } else if (isWriteError(data)) {
+        const at = (data?.entry as { path?: unknown } | undefined)?.path;
+        failure ??= new RuntimeError(
+          `cannot unpack layer: ${typeof at === "string" ? `${at}: ` : ""}${m}`,
+        );
       } else skipped.push(`${code}: ${m}`);
     },
   });
@@ -180,63 +280,106 @@ export async function unpackLayer(
   let bytes = 0;
   try {
     for await (const chunk of decompress(source, compression)) {
+      bytes += chunk.length;
+      if (bytes > limits.maxBytes) {
+        throw new RuntimeError(
+          `layer unpacks to more than ${
+            formatBytes(limits.maxBytes)
+          } (the cap, BERTH_MAX_LAYER_SIZE)`,
+        );
+      }
       h.update(chunk);
       xattrScan.write(chunk);
-      bytes += chunk.length;
       // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).
       quietly(() => u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       if (failure !== null) throw failure;
     }
     quietly(() => u.end());
     if (emitted !== null) throw emitted;
+    if (failure !== null) throw failure;
+    const real = new RealDirs(dir);
+    checkSizes(dir, sizes, real);
+    for (const [rel, target] of absLinks) {
+      const { dir: parent, base } = split(rel);
+      const at = safeDir(dir, parent);
+      if (at === null) continue;
+      const p = join(at, base);
+      try {
+        if (!Deno.lstatSync(p).isSymlink) continue;
+      } catch {
+        continue;
+      }
+      Deno.removeSync(p);
+      Deno.symlinkSync(target, p);
+    }
+    for (const [rel, mode] of special) {
+      const { dir: parent, base } = split(rel);
+      const at = safeDir(dir, parent);
+      if (at === null) continue;
+      const p = join(at, base);
+      try {
+        if (Deno.lstatSync(p).isFile) Deno.chmodSync(p, mode);
+      } catch { /* skipped by node-tar */ }
+    }
+    // Directories: owner, then every mode bit (a chown would clear setgid on some filesystems).
+    for (const [rel, d] of dirs) {
+      if (!real.has(rel)) continue; // refused or replaced: not this entry's directory
+      const p = join(dir, rel);
+      Deno.chownSync(p, d.uid, d.gid);
+      Deno.chmodSync(p, d.mode);
+    }
+    for (const rel of opaques) {
+      const at = safeDir(dir, rel);
+      if (at !== null) calls.setXattr(at, "trusted.overlay.opaque", "y");
+    }
+    for (const rel of whiteouts) {
+      const { dir: parent, base } = split(rel);
+      const at = safeDir(dir, parent);
+      if (at === null) continue;
+      const p = join(at, base);
+      try {
+        Deno.lstatSync(p);
+        continue; // the layer has the name itself: keep what it has
+      } catch {
+        calls.whiteout(p);
+      }
+    }
+    // Last: chown and writes clear security.capability, so it is set after them.
+    for (const { path, xattrs } of xattrScan.found) {
+      setEntryXattrs(dir, path, xattrs, calls, skipped);
+    }
   } catch (err) {
     u.abort?.(err as Error);
     throw err instanceof RuntimeError
       ? err
       : new RuntimeError(`cannot unpack layer: ${(err as Error).message}`);
   }
-  if (failure !== null) throw failure;
-  for (const [rel, target] of absLinks) {
-    const { dir: parent, base } = split(rel);
-    const at = safeDir(dir, parent);
-    if (at === null) continue;
-    const p = join(at, base);
+  return { diffId: h.digest(), bytes, skipped };
+}
+
+/**
+ * Fails unless every file the layer wrote has its entry's size (node-tar
+ * ignores a short write: the last write to a full disk can succeed in part
+ * and report no error). One lstat per file; a file node-tar refused (not
+ * there, or under something that is no real directory) is not checked.
+ */
+export function checkSizes(
+  root: string,
+  sizes: Map<string, number>,
+  real: RealDirs = new RealDirs(root),
+): void {
+  for (const [rel, size] of sizes) {
+    let st: Deno.FileInfo;
     try {
-      if (!Deno.lstatSync(p).isSymlink) continue;
+      st = Deno.lstatSync(join(root, rel));
     } catch {
       continue;
     }
-    Deno.removeSync(p);
-    Deno.symlinkSync(target, p);
+    if (!st.isFile || st.size === size || !real.has(split(rel).dir)) continue;
+    throw new RuntimeError(
+      `cannot unpack layer: ${rel}: ${st.size} of its ${size} bytes written`,
+    );
   }
-  for (const [rel, mode] of special) {
-    const { dir: parent, base } = split(rel);
-    const at = safeDir(dir, parent);
-    if (at === null) continue;
-    const p = join(at, base);
-    try {
-      if (Deno.lstatSync(p).isFile) Deno.chmodSync(p, mode);
-    } catch { /* skipped by node-tar */ }
-  }
-  for (const rel of opaques) {
-    const at = safeDir(dir, rel);
-    if (at !== null) calls.setXattr(at, "trusted.overlay.opaque", "y");
-  }
-  for (const rel of whiteouts) {
-    const { dir: parent, base } = split(rel);
-    const at = safeDir(dir, parent);
-    if (at === null) continue;
-    const p = join(at, base);
-    try {
-      Deno.lstatSync(p);
-      continue; // the layer has the name itself: keep what it has
-    } catch {
-      calls.whiteout(p);
-    }
-  }
-  // Last: chown and writes clear security.capability, so it is set after them.
-  for (const { path, xattrs } of xattrScan.found) setEntryXattrs(dir, path, xattrs, calls, skipped);
-  return { diffId: h.digest(), bytes, skipped };
 }
 
 /**

@@ -1,0 +1,398 @@
+// Unpacked images end to end: directory modes against umoci's unpack and an
+// unprivileged process in the container; a full data root (a size-capped
+// tmpfs made here); archives with symlinked members; layer caps against a
+// gzip bomb. Images are pushed with skopeo to a registry on loopback, or
+// loaded from archives written here.
+
+import { join } from "../../lib/_std/path.ts";
+import { assertEquals, assertTrue as assert } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+  stateOf,
+} from "../helpers.ts";
+import {
+  busyboxLayer,
+  gzip,
+  type ImageSpec,
+  sha256,
+  tarOf,
+  tarOfTree,
+  writeOciLayout,
+  type Written,
+} from "../image_fixture.ts";
+import { haveRegistryTools, push, type Registry, startRegistry } from "../image_registry.ts";
+
+function onPath(tool: string): boolean {
+  return (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").some((d) => {
+    try {
+      return d !== "" && Deno.statSync(join(d, tool)).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const ready = haveRegistryTools();
+const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
+
+interface Env {
+  roots: Roots;
+  reg: Registry;
+  rootfs: string;
+  work: string;
+  store: string;
+  /** Writes `spec` as an OCI layout (kept in `layout`) and pushes it as `name:tag`. */
+  publish(
+    name: string,
+    tag: string,
+    spec: ImageSpec,
+  ): Promise<{ ref: string; layout: string } & Written>;
+}
+
+async function withImages(fn: (e: Env) => Promise<void>): Promise<void> {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  const reg = await startRegistry();
+  const work = await Deno.makeTempDir({ prefix: "berth-oci-" });
+  let n = 0;
+  try {
+    await fn({
+      roots,
+      reg,
+      rootfs,
+      work,
+      store: join(roots.dataRoot, "image"),
+      async publish(name, tag, spec) {
+        const layout = join(work, `layout${n++}`);
+        const w = await writeOciLayout(layout, tag, spec);
+        const ref = `${reg.host}/${name}:${tag}`;
+        await push(layout, tag, ref);
+        return { ref, layout, ...w };
+      },
+    });
+  } finally {
+    await cleanup(roots);
+    await reg.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+let bbLayer: Uint8Array | null = null;
+function base(rootfs: string): Uint8Array {
+  return (bbLayer ??= busyboxLayer(rootfs));
+}
+
+function names(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The store holds no image, layer, blob or partial download. */
+function assertEmptyStore(store: string): void {
+  for (const d of ["images", "layers", "blobs", "tmp"]) {
+    assertEquals(names(join(store, d)), [], `${d}/ is not empty`);
+  }
+}
+
+/** Every directory below `root` (not `root` itself): path → `MODE UID:GID`. */
+function dirModes(root: string, rel = "", out = new Map<string, string>()): Map<string, string> {
+  for (const e of Deno.readDirSync(join(root, rel))) {
+    if (!e.isDirectory) continue;
+    const r = rel === "" ? e.name : `${rel}/${e.name}`;
+    const st = Deno.lstatSync(join(root, r));
+    out.set(r, `${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid}`);
+    dirModes(root, r, out);
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[]): string {
+  const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  const err = new TextDecoder().decode(o.stderr);
+  assert(o.success, `${cmd} ${args.join(" ")}: ${err}`);
+  return new TextDecoder().decode(o.stdout);
+}
+
+/** One line of stderr, starting `berth: `. */
+function assertOneLine(stderr: string, re: RegExp): void {
+  assert(/^berth: [^\n]*\n$/.test(stderr), `not one berth: line: ${JSON.stringify(stderr)}`);
+  assert(re.test(stderr), `${JSON.stringify(stderr)} does not match ${re}`);
+}
+
+Deno.test(
+  "directory modes of a multi-layer image are umoci unpack's; an unprivileged user cannot replace root's files",
+  { ...OPTS, ignore: !ready || !onPath("umoci") },
+  async () => {
+    await withImages(async ({ roots, rootfs, publish, work }) => {
+      const img = await publish("modes", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([
+            // opt/ and opt/app/, srv/ are not listed: 0755 root.
+            { name: "opt/app/conf", data: "root's\n" },
+            { name: "tmp/", type: "dir", mode: 0o1777 },
+            { name: "tmp/rootfile", data: "root's\n" },
+            { name: "srv/team/", type: "dir", mode: 0o2775, gid: 100 },
+            { name: "var/spool/drop/", type: "dir", mode: 0o3733, uid: 8, gid: 12 },
+            { name: "ro/", type: "dir", mode: 0o555 },
+            { name: "ro/f", data: "x" },
+          ]),
+          tarOf([
+            // Listed again over the lower layer's directory: this entry's mode and owner.
+            { name: "srv/team/", type: "dir", mode: 0o2770, uid: 65534, gid: 65534 },
+            { name: "srv/team/notes", data: "n" },
+          ]),
+        ],
+      });
+      const bundle = join(work, "umoci-bundle");
+      run("umoci", ["unpack", "--image", `${img.layout}:1`, bundle]);
+      const want = dirModes(join(bundle, "rootfs"));
+      for (
+        const [p, m] of [["opt", "755 0:0"], ["tmp", "1777 0:0"], ["srv/team", "2770 65534:65534"]]
+      ) {
+        assertEquals(want.get(p!), m, `umoci's ${p}`);
+      }
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      await berthOk(roots, ["create", "--image", img.ref, "c1", "--", "true"]);
+      const merged = join((await stateOf(roots, "c1")).bundle as string, "rootfs");
+      const got = dirModes(merged);
+      const diff = [...want].filter(([p, m]) => got.get(p) !== m).map(([p, m]) =>
+        `${p}: ${got.get(p)} (umoci ${m})`
+      );
+      assertEquals(diff, [], "directories that differ from umoci's unpack");
+      await berthOk(roots, ["delete", "-f", "c1"]);
+      // A process as nobody: root's files in a 0755 directory and in sticky /tmp stay.
+      const script = [
+        "rm -f /opt/app/conf 2>/dev/null && echo removed-conf",
+        "echo mine > /opt/app/new 2>/dev/null && echo created-in-opt",
+        "mv /opt/app/conf /opt/app/moved 2>/dev/null && echo moved-conf",
+        "rm -f /tmp/rootfile 2>/dev/null && echo removed-tmp-file",
+        "echo mine > /tmp/mine && echo tmp-writable",
+        "id -u",
+      ].join("; ");
+      const r = await berth(roots, [
+        "run",
+        "--rm",
+        "-u",
+        "65534",
+        "--image",
+        img.ref,
+        "c2",
+        "--",
+        "sh",
+        "-c",
+        script,
+      ]);
+      assertEquals(r.stdout, "tmp-writable\n65534\n", r.stderr);
+    });
+  },
+);
+
+/** Incompressible bytes. */
+function noise(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+Deno.test(
+  "a full data root fails the pull with one line, publishing nothing and leaving no temp dir; with room the next pull succeeds",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, publish, store, work }) => {
+      const size = 12 << 20;
+      const img = await publish("big", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([{ name: "bin/", type: "dir" }, { name: "bin/big", data: noise(size) }]),
+        ],
+        config: { Cmd: ["sh", "-c", "wc -c < /bin/big"] },
+      });
+      Deno.mkdirSync(roots.dataRoot, { recursive: true, mode: 0o700 });
+      run("mount", ["-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", roots.dataRoot]);
+      try {
+        const r = await berth(roots, ["pull", "-q", img.ref]);
+        assertEquals(r.code, 1, r.stderr);
+        assert(!names(join(store, "layers")).includes(img.diffIds[1]!.slice(7)), "published");
+        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+        assertEquals(names(join(store, "images")), []);
+        assertOneLine(r.stderr, /bin\/big: No space left on device/);
+        // A load of the same image as an OCI archive: unpacking the archive itself fails.
+        const archive = join(work, "big.tar");
+        Deno.writeFileSync(archive, tarOfTree(img.layout));
+        const l = await berth(roots, ["load", "-q", "-i", archive]);
+        assertEquals(l.code, 1, l.stderr);
+        assertOneLine(l.stderr, /^berth: cannot unpack .*big\.tar: .*No space left on device/);
+        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+        assertEquals(names(join(store, "images")), []);
+        // Space freed (the filesystem grown): the next pull fetches the layer again, whole.
+        run("mount", ["-o", "remount,size=64m", roots.dataRoot]);
+        const again = await berth(roots, ["pull", img.ref]);
+        assertEquals(again.code, 0, again.stderr);
+        const c = await berth(roots, ["run", "--rm", "--image", img.ref, "c1"]);
+        assertEquals([c.code, c.stdout.trim()], [0, String(size)], c.stderr);
+      } finally {
+        await cleanup(roots);
+        new Deno.Command("umount", { args: ["-l", roots.dataRoot] }).outputSync();
+      }
+    });
+  },
+);
+
+/** A docker-archive (`docker save`) with the members `entries` plus its config and manifest. */
+async function craftedArchive(
+  layerPath: string,
+  diffId: string,
+  entries: Parameters<typeof tarOf>[0],
+) {
+  const config = JSON.stringify({
+    architecture: Deno.build.arch === "x86_64" ? "amd64" : "arm64",
+    os: "linux",
+    config: {},
+    rootfs: { type: "layers", diff_ids: [diffId] },
+  });
+  const cd = (await sha256(new TextEncoder().encode(config))).slice(7);
+  return tarOf([
+    ...entries,
+    { name: `${cd}.json`, data: config },
+    {
+      name: "manifest.json",
+      data: JSON.stringify([{
+        Config: `${cd}.json`,
+        RepoTags: ["example.com/x:1"],
+        Layers: [layerPath],
+      }]),
+    },
+  ]);
+}
+
+Deno.test(
+  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; one inside it loads",
+  OPTS,
+  async () => {
+    const roots = await makeRoots();
+    const dir = await Deno.makeTempDir({ prefix: "berth-load-" });
+    const store = join(roots.dataRoot, "image");
+    try {
+      const layer = tarOf([{ name: "hello", data: "hi\n" }]);
+      const d = await sha256(layer);
+      // Absolute: node-tar refuses the entry (it used to be an unhandled rejection with a stack).
+      const abs = await craftedArchive("abc/layer.tar", d, [
+        { name: "abc/", type: "dir" },
+        { name: "abc/layer.tar", type: "symlink", linkname: "/etc/passwd" },
+      ]);
+      // A chain of links, each inside by its text, that climbs out of the archive's directory.
+      const chain: Parameters<typeof tarOf>[0] = [{ name: "abc/", type: "dir" }];
+      chain.push({ name: "abc/u0", type: "symlink", linkname: ".." });
+      for (let i = 1; i < 24; i++) {
+        chain.push({ name: `abc/u${i}`, type: "symlink", linkname: `u${i - 1}/..` });
+      }
+      chain.push({ name: "abc/layer.tar", type: "symlink", linkname: "u23/etc/passwd" });
+      const climb = await craftedArchive("abc/layer.tar", d, chain);
+      for (
+        const [name, bytes, re] of [
+          ["abs.tar", abs, /^berth: malformed archive .*abs\.tar: .*linkpath/],
+          [
+            "climb.tar",
+            climb,
+            /^berth: malformed archive .*climb\.tar: .*symbolic link/,
+          ],
+        ] as const
+      ) {
+        Deno.writeFileSync(join(dir, name), bytes);
+        const r = await berth(roots, ["load", "-i", join(dir, name)]);
+        assertEquals(r.code, 2, r.stderr);
+        assertOneLine(r.stderr, re);
+        assertEmptyStore(store);
+      }
+      // An OCI layout directory whose layer blob is a link to a file outside it (with the
+      // right digest even): refused, as is a layer blob that is no regular file.
+      const layout = join(dir, "layout");
+      const w = await writeOciLayout(layout, "example.com/l:1", { layers: [layer] });
+      const blob = join(layout, "blobs", "sha256", w.layerDigests[0]!.slice(7));
+      Deno.renameSync(blob, join(dir, "outside-blob"));
+      Deno.symlinkSync(join(dir, "outside-blob"), blob);
+      const out = await berth(roots, ["load", "-i", layout]);
+      assertEquals(out.code, 2, out.stderr);
+      assertOneLine(out.stderr, /leads outside the archive/);
+      assertEmptyStore(store);
+      Deno.removeSync(blob);
+      Deno.mkdirSync(blob);
+      const notFile = await berth(roots, ["load", "-i", layout]);
+      assertEquals(notFile.code, 2, notFile.stderr);
+      assertOneLine(notFile.stderr, /is not a file/);
+      assertEmptyStore(store);
+      // docker save's own links (one layer, linked from a second directory) stay inside: loaded.
+      Deno.writeFileSync(
+        join(dir, "ok.tar"),
+        await craftedArchive("def/layer.tar", d, [
+          { name: "abc/", type: "dir" },
+          { name: "abc/layer.tar", data: layer },
+          { name: "def/", type: "dir" },
+          { name: "def/layer.tar", type: "symlink", linkname: "../abc/layer.tar" },
+        ]),
+      );
+      const ok = await berth(roots, ["load", "-q", "-i", join(dir, "ok.tar")]);
+      assertEquals(ok.code, 0, ok.stderr);
+      assertEquals(names(join(store, "layers")), [d.slice(7)]);
+      assertEquals(names(join(store, "tmp")), []);
+    } finally {
+      await cleanup(roots);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "a gzip bomb layer over BERTH_MAX_LAYER_SIZE, or a layer over BERTH_MAX_LAYER_ENTRIES, is refused with one line, nothing left",
+  OPTS,
+  async () => {
+    const roots = await makeRoots();
+    const dir = await Deno.makeTempDir({ prefix: "berth-bomb-" });
+    const store = join(roots.dataRoot, "image");
+    try {
+      // 96 MiB of zeros: about 100 KB gzipped.
+      const bomb = tarOf([{ name: "zeros", data: new Uint8Array(96 << 20) }]);
+      await writeOciLayout(join(dir, "bomb"), "example.com/bomb:1", { layers: [bomb] });
+      assert(Deno.statSync(join(dir, "bomb")).isDirectory);
+      const gz = await gzip(bomb);
+      assert(gz.length < 1 << 20, `${gz.length}`);
+      const wide = tarOf(Array.from({ length: 50 }, (_, i) => ({ name: `e${i}`, data: "" })));
+      await writeOciLayout(join(dir, "wide"), "example.com/wide:1", { layers: [wide] });
+      const cap = { BERTH_MAX_LAYER_SIZE: "16m", BERTH_MAX_LAYER_ENTRIES: "40" };
+      const r = await berth(roots, ["load", "-q", "-i", join(dir, "bomb")], cap);
+      assertEquals(r.code, 1, r.stderr);
+      assertOneLine(
+        r.stderr,
+        /layer unpacks to more than 16 MiB \(the cap, BERTH_MAX_LAYER_SIZE\)/,
+      );
+      assertEmptyStore(store);
+      const w = await berth(roots, ["load", "-q", "-i", join(dir, "wide")], cap);
+      assertEquals(w.code, 1, w.stderr);
+      assertOneLine(w.stderr, /more than 40 entries/);
+      assertEmptyStore(store);
+      // A bad cap: exit 2 before anything is read.
+      const bad = await berth(roots, ["load", "-i", join(dir, "wide")], {
+        BERTH_MAX_LAYER_SIZE: "lots",
+      });
+      assertEquals(bad.code, 2, bad.stderr);
+      assertOneLine(bad.stderr, /BERTH_MAX_LAYER_SIZE "lots"/);
+      // Under the default caps both load.
+      assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "bomb")])).code, 0);
+      assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "wide")])).code, 0);
+    } finally {
+      await cleanup(roots);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
