@@ -16,6 +16,7 @@ Deno.test("Undo runs what was registered in reverse, each once, and rethrows the
           throw new Error("c cannot be undone");
         });
         u.push("d", () => done.push("d"));
+        await Promise.resolve();
         throw new Error("step e failed");
       }),
     Error,

@@ -6,7 +6,6 @@ import {
   ociMount,
   parseMountFlag,
   parseMounts,
-  parseSize,
   parseTmpfsFlag,
   parseVolumeFlag,
   volumeNames,
@@ -70,14 +69,7 @@ Deno.test("--tmpfs and sizes", () => {
     readOnly: false,
   });
   assertEquals(parseTmpfsFlag("/t:size=64m,ro").size, 64 * 1024 * 1024);
-  assertEquals([parseSize("1g", "x"), parseSize("512K", "x"), parseSize("7", "x")], [
-    2 ** 30,
-    512 * 1024,
-    7,
-  ]);
-  for (const bad of ["0", "-1", "1.5m", "1t", "m", "", "99999999999999999999"]) {
-    assertThrows(() => parseSize(bad, "x"), InvalidArgument, "bad size");
-  }
+  assertThrows(() => parseTmpfsFlag("/t:size=1.5m"), InvalidArgument, "bad size");
   assertThrows(() => parseTmpfsFlag("/t:mode=1777"), InvalidArgument, "unknown option");
   assertThrows(() => parseTmpfsFlag("t"), InvalidArgument, "absolute");
 });

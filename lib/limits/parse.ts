@@ -10,6 +10,7 @@
 
 import { InvalidArgument } from "../host/errors.ts";
 import type { Limits } from "../container/state_file.ts";
+import { parseSize } from "../host/size.ts";
 
 export type { Limits };
 
@@ -18,28 +19,6 @@ export const CPU_PERIOD_US = 100_000;
 
 /** The smallest memory limit accepted (as docker's). */
 export const MIN_MEMORY = 6 * 1024 * 1024;
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-};
-
-/**
- * A size: a whole number with an optional unit `b`, `k`, `m`, `g`, `t`
- * (powers of 1024; `kb`, `MB`… accepted); `what` names the option in errors.
- */
-export function parseSize(text: string, what: string): number {
-  const m = /^([0-9]+)(?:([bkmgt])b?)?$/i.exec(text.trim());
-  const n = m === null ? NaN : Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!;
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new InvalidArgument(`${what} "${text}" must be a size like 512m, 1g or 1048576`);
-  }
-  return n;
-}
 
 /** `--memory SIZE`: at least 6m. */
 export function parseMemory(text: string): number {

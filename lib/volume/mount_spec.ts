@@ -13,26 +13,9 @@ import { InvalidArgument, isNotFound } from "../host/errors.ts";
 import { normalize } from "../_std/path.ts";
 import type { MountSpec } from "../container/state_file.ts";
 import { validateVolumeName } from "./names.ts";
+import { parseSize } from "../host/size.ts";
 
 export type { MountSpec };
-
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-};
-
-/** Parses a size (`64m`, `1g`, `4096`, `512k`); `what` names it in errors. */
-export function parseSize(text: string, what: string): number {
-  const m = /^([0-9]+)([bkmg]?)$/i.exec(text);
-  const n = m === null ? NaN : Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new InvalidArgument(`${what}: bad size "${text}" (e.g. 64m, 1g, 4096)`);
-  }
-  return n;
-}
 
 /** Checks that `path` is an absolute, normalized path inside the container, not `/`. */
 function destination(path: string, what: string): string {
