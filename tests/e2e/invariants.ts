@@ -60,6 +60,11 @@ export async function assertInvariants(
   for (const id of await runtimeIds(roots, ns)) {
     assertTrue(ids.includes(id), `${context}: runtime knows ${id}, berth does not`);
   }
+  // No runtime state directory (runc lists none without its state.json) but a container's.
+  for (const n of await listTree(join(roots.root, "ns", ns, "runc"))) {
+    if (n.includes("/")) continue;
+    assertTrue(ids.includes(n), `${context}: stray runtime state directory ${n}`);
+  }
   // No mount under either root but the rootfs of a container that exists.
   // Network attachments: each one's owner is there and names it; every
   // namespace file and host-local address belongs to one of them.
