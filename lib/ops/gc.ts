@@ -23,6 +23,9 @@
  * - console sockets (terminal hand-over) whose process died;
  * - network attachments (CNI DEL: veth, address, port forwarding and
  *   firewall rules; the namespace file) of containers that are gone;
+ * - per-container firewall rules (masquerade, port forwarding, the firewall
+ *   plugin's) of this root's tokens that no attachment or container names
+ *   (`lib/network/stale_rules.ts`);
  * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals.
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
@@ -108,6 +111,15 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
     }
   } catch (err) {
     report.errors.push(`cannot release network leftovers: ${messageOf(err)}`);
+  }
+  // Per-container firewall rules of this root's attachments that are gone.
+  try {
+    const { staleRuleLeftovers } = await import("../network/stale_rules.ts");
+    for (const what of await staleRuleLeftovers(ctx, dry)) {
+      report.actions.push(dry ? `would remove ${what}` : `removed ${what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot remove stale firewall rules: ${messageOf(err)}`);
   }
   const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/store.ts");
   for (const ns of volumeNamespaces(ctx.paths)) {
