@@ -1,8 +1,31 @@
 // Per-container firewall rules of gone attachments (lib/network/stale_rules.ts):
 // on an iptables-save dump in the form iptables 1.8.9 writes it.
 import { assertEquals } from "./assert.ts";
-import { containerChains, parseDump, planRemoval } from "../lib/network/stale_rules.ts";
+import {
+  containerChains,
+  parseDump,
+  planRemoval,
+  removeTokenRules,
+} from "../lib/network/stale_rules.ts";
 import { waitForOrphanPlugins } from "../lib/network/orphan_plugins.ts";
+import { type NetEnv, setUp, tearDown } from "../lib/network/attach.ts";
+import {
+  CniClient,
+  type PluginCall,
+  type PluginRunner,
+  processPluginRunner,
+} from "../lib/network/cni.ts";
+import { buildConfList, networkPaths } from "../lib/network/networks.ts";
+import { parseCidr } from "../lib/network/subnet.ts";
+import { libc } from "../lib/host/libc.ts";
+import { denoRunner } from "../lib/host/process.ts";
+import { freeTestSubnet, hasNetworking } from "./helpers.ts";
+import { join } from "node:path";
+
+// Load libc's mount symbols now: the tests' sanitizers count a library opened inside a test.
+try {
+  libc.umount("/nonexistent-berth-stale-rules-test", 0);
+} catch { /* EINVAL/ENOENT: loaded */ }
 
 const GONE = "aaaaaaaa00000000000000f1"; // this root's tag, no attachment
 const LIVE = "aaaaaaaa00000000000000f2"; // this root's tag, attached
@@ -103,3 +126,74 @@ Deno.test("waitForOrphanPlugins waits for the processes of a CNI container ID to
   assertEquals(performance.now() - t0 >= 400, true);
   await child.status;
 });
+
+Deno.test({
+  name: "tear-down: a DEL repeated after one that removed the interface and failed leaves no " +
+    "masquerade (real plugins)",
+  ignore: !hasNetworking(),
+  fn: async () => {
+    const base = await Deno.makeTempDir({ prefix: "berth-stale-" });
+    const bridge = `bth-t${crypto.randomUUID().slice(0, 8)}`;
+    const token = `${"c".repeat(8)}${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    let failedOnce = false;
+    // The first bridge DEL runs for real but without its masquerade
+    // tear-down (as one failing after it removed the interface), then fails.
+    const runner: PluginRunner = {
+      run(call: PluginCall) {
+        if (call.env.CNI_COMMAND === "DEL" && call.binary.endsWith("/bridge") && !failedOnce) {
+          failedOnce = true;
+          const conf = { ...JSON.parse(call.stdin), ipMasq: false };
+          return processPluginRunner.run({ ...call, stdin: JSON.stringify(conf) }).then(() => ({
+            code: 1,
+            stdout: '{"code":999,"msg":"injected after the interface went"}',
+            stderr: "",
+          }));
+        }
+        return processPluginRunner.run(call);
+      },
+    };
+    const paths = networkPaths(join(base, "run"), join(base, "data"));
+    const conf = buildConfList("st", parseCidr(freeTestSubnet())!, bridge);
+    conf.plugins = conf.plugins.filter((p) => p.type !== "portmap").map((p) =>
+      p.type === "bridge"
+        ? { ...p, ipam: { ...(p.ipam as object), dataDir: join(base, "run/networks/ipam") } }
+        : p
+    );
+    const e: NetEnv = {
+      paths,
+      cni: new CniClient("/usr/lib/cni", runner),
+      runner: denoRunner,
+      libc,
+    };
+    try {
+      await setUp(e, {
+        token,
+        ns: "default",
+        id: "c1",
+        network: "st",
+        conf,
+        ports: [],
+        ownerAlive: () => true,
+      });
+      assertEquals((await rulesNaming(token)).length >= 3, true, "the masquerade is there");
+      assertEquals(await tearDown(e, token), true);
+      assertEquals(failedOnce, true);
+      assertEquals(await rulesNaming(token), [], "rules left");
+    } finally {
+      await removeTokenRules(denoRunner, base, (t) => t === token);
+      await new Deno.Command("ip", { args: ["link", "delete", bridge] }).output();
+      const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+        .map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(base));
+      for (const m of mounts) libc.umount(m, 2);
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
+
+async function rulesNaming(token: string): Promise<string[]> {
+  const out = await new Deno.Command("iptables-save", { args: ["-t", "nat"], stdout: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
+    l.includes(`berth-${token}`)
+  );
+}
