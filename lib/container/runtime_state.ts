@@ -87,6 +87,10 @@ export async function unmountStaleRuntimeMounts(
   if (mounts.length === 0) return [];
   const busy = pidsWithEnv(RUNC_STATE_ENV, dir).filter((p) => p !== initPid);
   if (busy.length > 0) return [];
-  if (dryRun) return mounts;
-  return await unmountAll(dir);
+  // One whose runc ended (and unmounted it) between the two reads was no leftover.
+  const still = (await mountsUnder(dir)).filter((m) => mounts.includes(m));
+  if (dryRun) return still;
+  const done: string[] = [];
+  for (const m of still) done.push(...await unmountAll(m));
+  return done;
 }

@@ -548,6 +548,19 @@ Deno.test({
       const { cmd, marker } = marked();
       await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
       const [m] = await runcKilledAtItsMount(roots, ["exec", "c1", "true"]);
+      // While a runc process of c1 runs (it may be between its own mount and
+      // unmount), gc leaves c1's runtime state alone: a process naming the
+      // directory as runc names it for its runc init stands for one.
+      const starting = new Deno.Command("sleep", {
+        args: ["30"],
+        env: { _LIBCONTAINER_STATEDIR: join(roots.root, "ns/default/runc/c1") },
+      }).spawn();
+      try {
+        assertEquals(await berthOk(roots, ["gc"]), "");
+      } finally {
+        starting.kill("SIGKILL");
+        await starting.status;
+      }
       assertEquals(
         await berthOk(roots, ["gc", "--dry-run"]),
         `would unmount ${m}, which a killed runtime process of default/c1 left\n`,
