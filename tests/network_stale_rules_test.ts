@@ -7,7 +7,6 @@ import {
   planRemoval,
   removeTokenRules,
 } from "../lib/network/stale_rules.ts";
-import { waitForOrphanPlugins } from "../lib/network/orphan_plugins.ts";
 import { type NetEnv, setUp, tearDown } from "../lib/network/attach.ts";
 import {
   CniClient,
@@ -114,17 +113,6 @@ Deno.test("planRemoval keeps the firewall rules of an address something else sti
   assertEquals((await planRemoval(again, (t) => t === GONE)).script.includes("CNI-FORWARD"), false);
   // Nothing picked, nothing to do.
   assertEquals((await planRemoval(dump, () => false)).script, "");
-});
-
-Deno.test("waitForOrphanPlugins waits for the processes of a CNI container ID to end", async () => {
-  const id = `berth-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
-  const child = new Deno.Command("sleep", { args: ["0.5"], env: { CNI_CONTAINERID: id } })
-    .spawn();
-  const t0 = performance.now();
-  assertEquals(await waitForOrphanPlugins(id, 50), false);
-  assertEquals(await waitForOrphanPlugins(id), true);
-  assertEquals(performance.now() - t0 >= 400, true);
-  await child.status;
 });
 
 Deno.test({
