@@ -882,5 +882,8 @@ const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
 await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nwrote ${OUT}`);
+// What the rows left in the root goes before the root does: firewall rules
+// of its attachments are host-wide and would outlive it.
+await berth(["gc"]).catch(() => {});
 await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
 await Deno.remove(base, { recursive: true }).catch(() => {});

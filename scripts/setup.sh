@@ -7,6 +7,7 @@
 #     iptables (portmap and the bridge's masquerade use it) and iproute2 for bridge networks
 #   - docker-registry, skopeo, umoci (the image tests run a real registry on loopback)
 #   - util-linux (setpriv, prlimit) and perl for the security tests (both in a stock Debian 12)
+#   - strace: crash_test kills real runc at one system call with it (its fault injection)
 # Usage: scripts/setup.sh [--no-demo]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 # The security tests act as an unprivileged user (setpriv), cap a monitor's
 # descriptors (prlimit) and speak to its socket with perl.
 { command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || missing+=(util-linux)
+# crash_test makes real runc die between its bind mount and its unmount (strace -e inject).
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v perl >/dev/null 2>&1 || missing+=(perl-base)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"

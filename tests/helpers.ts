@@ -8,6 +8,8 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { join } from "node:path";
 import { bridgeName } from "../lib/network/networks.ts";
 import { NetworkFirewall } from "../lib/network/firewall.ts";
+import { removeTokenRules } from "../lib/network/stale_rules.ts";
+import { rootTag } from "../lib/container/paths.ts";
 import { denoRunner } from "../lib/host/process.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
@@ -198,6 +200,23 @@ export async function cleanup(roots: Roots): Promise<void> {
       s
     );
     if (ids.length > 0) await berth(roots, ["-n", n.name, "delete", "-f", ...ids]);
+  }
+  let networked = false;
+  try {
+    networked = Deno.statSync(join(roots.root, "networks")).isDirectory;
+  } catch { /* never had a network */ }
+  if (networked) {
+    // What a killed berth left: network attachments of gone containers,
+    // whose firewall rules are host-wide and would outlive the roots.
+    await berth(roots, ["gc"]);
+    // The last resort, for a failed delete or a record a test removed:
+    // every firewall rule of this root's tokens goes with the root.
+    const tag = rootTag(roots.root);
+    await removeTokenRules(
+      denoRunner,
+      join(roots.root, ".."),
+      (t) => t.length === 24 && t.startsWith(tag),
+    ).catch(() => {});
   }
   await eventually(async () => (await monitorPids(roots)).length === 0, 10_000, "monitor exit")
     .catch(async () => {

@@ -16,6 +16,7 @@ import { CniClient, type PluginCall, type PluginOutcome } from "../lib/network/c
 import { buildConfList, networkPaths } from "../lib/network/networks.ts";
 import { parseCidr } from "../lib/network/subnet.ts";
 import { libc } from "../lib/host/libc.ts";
+import { parseMountInfo } from "../lib/host/mounts.ts";
 import { denoRunner } from "../lib/host/process.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { join } from "node:path";
@@ -359,5 +360,30 @@ Deno.test({
         );
       }
       assertEquals(calls, []);
+    }),
+});
+
+Deno.test({
+  name: "tear-down: DEL runs in the namespace even when the root's path holds a space",
+  ignore,
+  fn: () =>
+    withBase(async (base) => {
+      const spaced = join(base, "a root");
+      const netns: string[] = [];
+      const { e } = env(spaced, (call) => {
+        if (call.env.CNI_COMMAND === "DEL") netns.push(call.env.CNI_NETNS ?? "?");
+        return null;
+      });
+      try {
+        await setUp(e, request("0000000000000009"));
+        const file = netnsFile(e.paths, "0000000000000009");
+        assertEquals(await tearDown(e, "0000000000000009"), true);
+        // With the namespace: the bridge plugin finds the container's
+        // addresses there to remove its masquerade (an empty CNI_NETNS skips it).
+        assertEquals(netns, [file, file, file]);
+      } finally {
+        const all = parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"));
+        for (const m of all.filter((m) => m.startsWith(spaced))) libc.umount(m, 2);
+      }
     }),
 });

@@ -11,6 +11,9 @@
  *   ns/NS/containers/.trash-*        an interrupted atomic delete
  *   ns/NS/locks/ID.lock              the container's sidecar lock file
  *   ns/NS/runc/                      the OCI runtime's --root
+ *   ns/NS/runc/ID/                   the runtime's state of a container (runc: state.json;
+ *                                    for a moment while one of its processes starts,
+ *                                    runc.XXXXXX, a bind mount of its own binary)
  * DATA/                              (--data-root, persistent, mode 0700)
  *   ns/NS/ID/                        a container's work directory:
  *       upper/  work/                overlay layers
@@ -62,6 +65,10 @@ export class Paths {
   /** The OCI runtime's `--root` for a namespace. */
   runtimeRoot(ns: string): string {
     return join(this.root, "ns", ns, "runc");
+  }
+  /** The runtime's state directory of a container (runc's `--root`/ID). */
+  runtimeStateDir(ns: string, id: string): string {
+    return join(this.root, "ns", ns, "runc", id);
   }
   /** A namespace's persistent directory. */
   dataNsDir(ns: string): string {

@@ -77,3 +77,50 @@ export function inCgroup(pid: number, path: string, text?: string): boolean {
   }
   return false;
 }
+
+/**
+ * The live processes (zombies excluded) whose environment, as they were
+ * started with it (`/proc/PID/environ`), holds `NAME=VALUE` exactly. How
+ * berth finds a runtime's or a CNI plugin's processes working for one
+ * container after the berth that started them was killed: they carry the
+ * container in their environment (`_LIBCONTAINER_STATEDIR`,
+ * `CNI_CONTAINERID`), and so do the processes they start.
+ */
+export function pidsWithEnv(name: string, value: string): number[] {
+  const want = new TextEncoder().encode(`${name}=${value}\0`);
+  const out: number[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc")];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    let env: Uint8Array;
+    try {
+      env = Deno.readFileSync(`/proc/${e.name}/environ`);
+    } catch {
+      continue; // gone, or a kernel thread
+    }
+    if (!holds(env, want)) continue;
+    const pid = Number(e.name);
+    const state = procInfo(pid)?.state;
+    if (state !== undefined && state !== "Z" && state !== "X") out.push(pid);
+  }
+  return out;
+}
+
+/** True when `env` (NUL-separated entries) holds the entry `want` (ending in NUL). */
+function holds(env: Uint8Array, want: Uint8Array): boolean {
+  outer: for (let i = 0; i + want.length <= env.length; i++) {
+    if (i > 0 && env[i - 1] !== 0) continue;
+    for (let j = 0; j < want.length; j++) if (env[i + j] !== want[j]) continue outer;
+    return true;
+  }
+  // The last entry may lack its NUL.
+  const tail = want.subarray(0, want.length - 1);
+  const start = env.length - tail.length;
+  if (start < 0 || (start > 0 && env[start - 1] !== 0)) return false;
+  return tail.every((b, j) => env[start + j] === b);
+}

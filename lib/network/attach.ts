@@ -20,7 +20,10 @@
  * rebuilt from host-local's allocation for the container), while the
  * namespace still exists; then the namespace goes, then the record.
  * DEL is repeated once when it fails: the bridge plugin of 1.1.1 fails a
- * DEL whose masquerade chain was never made, after it released the rest.
+ * DEL whose masquerade chain was never made, after it released the rest;
+ * the rules the repeated DEL cannot find then are removed by the token
+ * (`stale_rules.ts`). A tear-down first waits for the plugins of an ADD
+ * whose berth was killed to end (`orphan_plugins.ts`).
  *
  * @module
  */
@@ -39,6 +42,8 @@ import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
 import { checkSubnetUnrouted } from "./routes.ts";
 import { parseCidr } from "./subnet.ts";
+import { waitForOrphanPlugins } from "./orphan_plugins.ts";
+import { removeTokenRules } from "./stale_rules.ts";
 
 /**
  * Where every root on the host takes turns claiming published ports
@@ -89,12 +94,20 @@ export function cniContainerId(token: string): string {
   return `berth-${token}`;
 }
 
-/** What a token looks like (it names files: checked wherever one is read). */
-export const TOKEN_RE = /^[0-9a-f]{16}$/;
+/**
+ * What a token looks like (it names files: checked wherever one is read):
+ * the root's tag (8 hex digits) and 16 random ones; 16 random ones alone
+ * in records made before tokens carried their root.
+ */
+export const TOKEN_RE = /^[0-9a-f]{16}(?:[0-9a-f]{8})?$/;
 
-/** A fresh attachment token. */
-export function newToken(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+/**
+ * A fresh attachment token: `tag`, the root's (`rootTag(--root)`), then 16
+ * random hex digits. The tag is what lets a root's `gc` tell its own
+ * leftover firewall rules from another root's (`stale_rules.ts`).
+ */
+export function newToken(tag: string): string {
+  return tag + crypto.randomUUID().replaceAll("-", "").slice(0, 16);
 }
 
 function attachDir(p: NetworkPaths): string {
@@ -392,6 +405,12 @@ async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
   } catch {
     // Once more: what the first DEL released is gone, the rest goes now.
     await env.cni.del(r.conf, att, prev);
+    // The bridge plugin removes its masquerade only for the addresses it
+    // finds on the container's interface: after a first DEL that removed
+    // the interface and then failed, the second leaves it (stale_rules.ts).
+    // Best effort: what stays, gc removes (the token carries the root).
+    await removeTokenRules(env.runner, env.paths.stateDir, (t) => t === r.token)
+      .catch(() => {});
   }
 }
 
@@ -404,6 +423,8 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
     removeNetns(ns, env.libc);
     return false;
   }
+  // A plugin of an ADD whose berth was killed may still be making things.
+  await waitForOrphanPlugins(cniContainerId(token));
   await delChain(env, r);
   env.crash?.("deleted");
   removeNetns(r.netns, env.libc);

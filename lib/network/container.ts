@@ -13,6 +13,7 @@ import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
 import { hostnameOf, isValidId } from "../container/id.ts";
+import { rootTag } from "../container/paths.ts";
 import { join } from "../_std/path.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ContainerState } from "../container/state_file.ts";
@@ -129,7 +130,13 @@ export function planNetwork(
       }): install containernetworking-plugins and iptables, or use --network none`,
     );
   }
-  return { mode: "cni", network: net, ports, token: newToken(), owner: null };
+  return {
+    mode: "cni",
+    network: net,
+    ports,
+    token: newToken(rootTag(ctx.paths.root)),
+    owner: null,
+  };
 }
 
 /** The files a container on a network gets, in its bundle. */

@@ -13,6 +13,7 @@ import { isNotFound, RuntimeError } from "../host/errors.ts";
 import { ErrnoError, type Libc } from "../host/libc.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
+import { parseMountInfo } from "../host/mounts.ts";
 
 const MNT_DETACH = 2;
 
@@ -34,8 +35,11 @@ export async function createNetns(
 /** True when `file` is a bound namespace (a mount point). */
 export function isNetnsMounted(file: string): boolean {
   try {
-    const text = Deno.readTextFileSync("/proc/self/mountinfo");
-    return text.split("\n").some((l) => l.split(" ")[4] === file);
+    // mountinfo escapes a space, tab, newline or backslash in a path
+    // (`\040`): compared raw, a root with one in its path was never seen
+    // mounted, and DEL then ran without a namespace (the bridge plugin then
+    // skips its masquerade's tear-down).
+    return parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo")).includes(file);
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 /**
  * Deleting a container: kill (with force), wait until its init is reaped,
- * let the runtime forget it, unmount the rootfs, remove the bundle
+ * let the runtime forget it (and remove what a killed runtime process left
+ * in its state directory, see `runtime_state.ts`), unmount the rootfs, remove the bundle
  * atomically (the state goes with it), then the work directory.
  *
  * @module
@@ -21,6 +22,7 @@ import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
 import { recordedStep } from "../container/step.ts";
+import { removeRuntimeState } from "../container/runtime_state.ts";
 import { tearDownNetwork } from "../network/container.ts";
 
 /** Waits until `pid` (started at `startTime`) no longer exists at all. */
@@ -109,6 +111,9 @@ async function removeLocked(
   // Both ran to the end; the network's failure is reported first, as before.
   const failed = (await network) ?? runtime;
   if (failed !== null) throw failed.err;
+  // What a runtime process killed midway left in its state directory (a
+  // bind mount runc's delete cannot remove): the runtime forgot it.
+  await removeRuntimeState(ctx.paths, s.namespace, s.id);
   crashPoint(ctx.crashAt, "delete:runtime");
   crashPoint(ctx.crashAt, "delete:network");
   await unmountAll(s.bundle);
@@ -225,6 +230,7 @@ export async function deleteContainer(
 async function deleteUnreadableLocked(ctx: Context, ns: string, id: string): Promise<void> {
   const target = runtimeTarget(ctx, { namespace: ns, id });
   await runtimeDelete(ctx, ns, target);
+  await removeRuntimeState(ctx.paths, ns, id);
   const bundle = ctx.paths.bundleDir(ns, id);
   await unmountAll(bundle);
   await removeAtomically(bundle);

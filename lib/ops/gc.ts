@@ -9,6 +9,10 @@
  *   back, deletes finished, status changes settled with the runtime;
  * - live containers whose init is gone, while no monitor runs: stopped (255);
  * - bundles, work directories and mounts that belong to no container;
+ * - mounts a runtime process killed midway left in a container's runtime
+ *   state directory (runc's bind mount of its own binary, see
+ *   `lib/container/runtime_state.ts`), and such directories of IDs that
+ *   have no container;
  * - containers the runtime knows and berth does not (a `runc create` that
  *   finished after berth was killed): `runtime delete --force`;
  * - `.trash-*` leftovers of interrupted removals and `.*.tmp-*` leftovers of
@@ -19,6 +23,9 @@
  * - console sockets (terminal hand-over) whose process died;
  * - network attachments (CNI DEL: veth, address, port forwarding and
  *   firewall rules; the namespace file) of containers that are gone;
+ * - per-container firewall rules (masquerade, port forwarding, the firewall
+ *   plugin's) of this root's tokens that no attachment or container names
+ *   (`lib/network/stale_rules.ts`);
  * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals.
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
@@ -38,6 +45,7 @@ import { mountPoints, unmountAll } from "../host/mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
 import { isValidId } from "../container/id.ts";
 import { repairLocked } from "./repair.ts";
+import { unmountStaleRuntimeMounts } from "../container/runtime_state.ts";
 import { refreshLocked } from "./reconcile.ts";
 import { monitorAlive } from "../monitor/alive.ts";
 
@@ -104,6 +112,15 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   } catch (err) {
     report.errors.push(`cannot release network leftovers: ${messageOf(err)}`);
   }
+  // Per-container firewall rules of this root's attachments that are gone.
+  try {
+    const { staleRuleLeftovers } = await import("../network/stale_rules.ts");
+    for (const what of await staleRuleLeftovers(ctx, dry)) {
+      report.actions.push(dry ? `would remove ${what}` : `removed ${what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot remove stale firewall rules: ${messageOf(err)}`);
+  }
   const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/store.ts");
   for (const ns of volumeNamespaces(ctx.paths)) {
     for (const path of await cleanVolumeLeftovers(ctx.paths, ns, false)) {
@@ -167,7 +184,15 @@ async function gcNamespace(
   }
   const visible = async (dir: string) =>
     (await entries(dir)).filter((e) => !e.name.startsWith(".")).map((e) => e.name);
-  const ids = new Set([...await visible(containersDir), ...await visible(dataDir), ...runtimeIds]);
+  // Runtime state directories the runtime does not list (no state.json:
+  // a create killed early), with what a killed runtime process left in them.
+  const runtimeDirs = (await visible(ctx.paths.runtimeRoot(ns))).filter(isValidId);
+  const ids = new Set([
+    ...await visible(containersDir),
+    ...await visible(dataDir),
+    ...runtimeIds,
+    ...runtimeDirs,
+  ]);
   for (const id of [...ids].sort()) {
     // One entry that cannot be handled (its lock file is a directory, …)
     // is reported; the others are still repaired.
@@ -217,6 +242,15 @@ async function gcNamespace(
           () => repairLocked(ctx, s),
         );
         return;
+      }
+      // A mount a runtime process killed midway left in its state directory
+      // (runc's bind mount of its binary), once no runtime process of it runs.
+      for (const m of await unmountStaleRuntimeMounts(ctx.paths, ns, id, s.pid, true)) {
+        await act(
+          `unmounted ${m}, which a killed runtime process of ${ns}/${id} left`,
+          `would unmount ${m}, which a killed runtime process of ${ns}/${id} left`,
+          () => unmountStaleRuntimeMounts(ctx.paths, ns, id, s.pid),
+        );
       }
       if (isLive(s) && s.pid !== null && initGone(s) && !monitorUp) {
         await act(
@@ -269,8 +303,8 @@ async function gcLockFile(
 }
 
 /**
- * The container `{ns, id}` whose bundle or work directory holds mount
- * point `m`, or null when `m` is not in berth's own layout (a mount an
+ * The container `{ns, id}` whose bundle, runtime state directory or work
+ * directory holds mount point `m`, or null when `m` is not in berth's own layout (a mount an
  * administrator made elsewhere under a root is never touched).
  */
 export function layoutOwner(
@@ -280,6 +314,7 @@ export function layoutOwner(
   for (
     const [base, re] of [
       [paths.root, /^\/ns\/([^/]+)\/containers\/([^/]+)(?:\/.*)?$/],
+      [paths.root, /^\/ns\/([^/]+)\/runc\/([^/]+)(?:\/.*)?$/],
       [paths.dataRoot, /^\/ns\/([^/]+)\/([^/]+)(?:\/.*)?$/],
     ] as const
   ) {

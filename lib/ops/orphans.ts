@@ -1,6 +1,7 @@
 /**
  * What an ID without a state file can leave behind when a create or delete
- * was killed midway: a runtime container, a bundle, a work directory, and
+ * was killed midway: a runtime container (or its state directory, with a
+ * mount a killed runtime process left in it), a bundle, a work directory, and
  * `.trash-ID-*` leftovers of an interrupted removal. Removed by `gc`, by a
  * `create` that reuses the ID, and by any command that looks the ID up and
  * finds no container ("repair on touch").
@@ -14,7 +15,8 @@ import { resolveContainer, runtimeTarget, withFreeLock } from "../container/cont
 import type { Context } from "../container/context.ts";
 import { isNotFound, NotFound } from "../host/errors.ts";
 import { isValidId } from "../container/id.ts";
-import { unmountAll } from "../host/mounts.ts";
+import { mountsUnder, unmountAll } from "../host/mounts.ts";
+import { hasRuntimeState, removeRuntimeState } from "../container/runtime_state.ts";
 import { promised } from "../host/sync_io.ts";
 
 // Synchronous calls: see sync_io.ts.
@@ -62,9 +64,24 @@ export async function removeOrphansLocked(
   const bundle = ctx.paths.bundleDir(ns, id);
   const work = ctx.paths.workDir(ns, id);
   const hasBundle = await present(bundle);
-  if (runtimeKnows ?? hasBundle) {
+  const knows = runtimeKnows ?? hasBundle;
+  if (knows) {
     if (!dryRun) await ctx.runtime.delete(runtimeTarget(ctx, { namespace: ns, id }), true);
     done.push(`the runtime's container ${ns}/${id}`);
+  }
+  // Its runtime state directory, with what a killed runtime process left
+  // mounted in it (see runtime_state.ts): the runtime does not know it.
+  if (hasRuntimeState(ctx.paths, ns, id)) {
+    const mounts = dryRun
+      ? await mountsUnder(ctx.paths.runtimeStateDir(ns, id))
+      : await removeRuntimeState(ctx.paths, ns, id);
+    if (!knows || mounts.length > 0) {
+      done.push(
+        `the runtime's state directory of ${ns}/${id}${
+          mounts.length > 0 ? ` (unmounting ${mounts.join(", ")})` : ""
+        }`,
+      );
+    }
   }
   if (hasBundle) {
     if (!dryRun) await removeAtomically(bundle);
@@ -92,7 +109,10 @@ export async function removeOrphansLocked(
 /** True when something of `id` exists on disk in the context's namespace. */
 async function hasOrphans(ctx: Context, id: string): Promise<boolean> {
   const ns = ctx.globals.namespace;
-  if (await present(ctx.paths.bundleDir(ns, id)) || await present(ctx.paths.workDir(ns, id))) {
+  if (
+    await present(ctx.paths.bundleDir(ns, id)) || await present(ctx.paths.workDir(ns, id)) ||
+    hasRuntimeState(ctx.paths, ns, id)
+  ) {
     return true;
   }
   return (await trashOf(ctx.paths.containersDir(ns), id)).length > 0 ||

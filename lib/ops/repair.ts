@@ -10,6 +10,11 @@
  *   lives (the runtime's update can run again), else settled;
  * - `start`, `pause`, `resume` take the runtime's word for the status.
  *
+ * A rollback and a finished delete run the whole delete, which also removes
+ * what a runtime process killed midway left mounted in the container's
+ * runtime state directory; an ID with no state at all is repaired by
+ * `orphans.ts`.
+ *
  * Readers that do not take the lock (`lib/ops/reconcile.ts`) try it when they
  * see an `op`: if it is free the op was interrupted and they repair.
  *

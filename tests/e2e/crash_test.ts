@@ -430,3 +430,151 @@ Deno.test("every crash point of volume creation and removal is repaired by gc", 
     });
   }
 });
+
+// ---- what a runtime process killed midway leaves in its state directory ----
+// runc 1.1's `runc init` bind-mounts runc's binary on a temporary
+// runc.XXXXXX in the container's runtime state directory and unmounts it a
+// moment later (its cloned-binary protection); killed in between, it leaves
+// the mount (seen once in random_kill_test: "stray mount …/runc/rk/runc.OAeEdg").
+// Real runc is made to die exactly there: strace SIGKILLs it at that
+// umount2, its first one.
+
+const HAVE_STRACE = (() => {
+  try {
+    return Deno.statSync("/usr/bin/strace").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** Runs real runc on the roots' default namespace, killed at its binary's unmount. */
+async function runcKilledAtItsMount(roots: Roots, args: string[]): Promise<string[]> {
+  const runcRoot = join(roots.root, "ns/default/runc");
+  await new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-qq",
+      "-o",
+      "/dev/null",
+      "-e",
+      "trace=umount2",
+      "-e",
+      "inject=umount2:signal=KILL:when=1",
+      "runc",
+      "--root",
+      runcRoot,
+      ...args,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const { mountsUnder } = await import("../helpers.ts");
+  const left = await mountsUnder(runcRoot);
+  assertTrue(
+    left.length === 1 && /\/runc\/[^/]+\/runc\.[A-Za-z0-9]{6}$/.test(left[0]!),
+    `runc left its binary's mount: ${left.join(", ")}`,
+  );
+  return left;
+}
+
+/** The entries of the roots' runtime root (one directory per container the runtime has). */
+async function runtimeDirs(roots: Roots): Promise<string[]> {
+  return (await listTree(join(roots.root, "ns/default/runc"))).filter((p) => !p.includes("/"));
+}
+
+for (const how of REPAIRERS) {
+  Deno.test({
+    name:
+      `a runc mount left in the runtime state by a killed exec, then delete -f killed at each ` +
+      `crash point: ${how} unmounts it and removes the state`,
+    ignore: !HAVE_STRACE,
+    fn: async (t) => {
+      const rootfs = await busyboxRootfs();
+      for (const point of CRASH_POINTS.delete) {
+        await t.step(point, async () => {
+          const roots = await makeRoots();
+          try {
+            const { cmd, marker } = marked();
+            await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+            await runcKilledAtItsMount(roots, ["exec", "c1", "true"]);
+            await crash(roots, point, ["delete", "-f", "c1"]);
+            await repair(roots, how, "c1");
+            assertEquals(await assertInvariants(roots, { c1: marker }, `${point} + ${how}`), []);
+            assertEquals(await runtimeDirs(roots), [], `${point} + ${how}: runtime state`);
+            await assertUsable(roots, rootfs, "c1", false, point);
+          } finally {
+            await cleanup(roots);
+          }
+        });
+      }
+    },
+  });
+
+  Deno.test({
+    name: `a runc create killed at its binary's mount for an ID berth has no state of: ` +
+      `${how} unmounts it and removes the state directory`,
+    ignore: !HAVE_STRACE,
+    fn: async () => {
+      await withRoots(async (roots, rootfs) => {
+        const bundle = join(roots.root, "..", "x1-bundle");
+        await Deno.mkdir(bundle);
+        await new Deno.Command("runc", { args: ["spec", "--bundle", bundle] }).output();
+        const spec = JSON.parse(await Deno.readTextFile(join(bundle, "config.json")));
+        spec.root = { path: rootfs, readonly: true };
+        spec.process.terminal = false;
+        spec.process.args = ["sleep", "1"];
+        await Deno.writeTextFile(join(bundle, "config.json"), JSON.stringify(spec));
+        await runcKilledAtItsMount(roots, ["create", "--bundle", bundle, "x1"]);
+        assertEquals(await runtimeDirs(roots), ["x1"]);
+        if (how === "gc") {
+          const out = await berthOk(roots, ["gc"]);
+          assertTrue(
+            /runtime's state directory of default\/x1 \(unmounting .*runc\./.test(out),
+            out,
+          );
+          assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+        } else {
+          assertEquals((await berth(roots, ["state", "x1"])).code, 3);
+        }
+        assertEquals(await assertInvariants(roots, {}, how), []);
+        assertEquals(await runtimeDirs(roots), [], `${how}: runtime state`);
+        await assertUsable(roots, rootfs, "x1", false, how);
+      });
+    },
+  });
+}
+
+Deno.test({
+  name: "gc unmounts a runc mount a killed exec left in a running container's runtime state, " +
+    "and leaves the container running",
+  ignore: !HAVE_STRACE,
+  fn: async () => {
+    await withRoots(async (roots, rootfs) => {
+      const { cmd, marker } = marked();
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+      const [m] = await runcKilledAtItsMount(roots, ["exec", "c1", "true"]);
+      // While a runc process of c1 runs (it may be between its own mount and
+      // unmount), gc leaves c1's runtime state alone: a process naming the
+      // directory as runc names it for its runc init stands for one.
+      const starting = new Deno.Command("sleep", {
+        args: ["30"],
+        env: { _LIBCONTAINER_STATEDIR: join(roots.root, "ns/default/runc/c1") },
+      }).spawn();
+      try {
+        assertEquals(await berthOk(roots, ["gc"]), "");
+      } finally {
+        starting.kill("SIGKILL");
+        await starting.status;
+      }
+      assertEquals(
+        await berthOk(roots, ["gc", "--dry-run"]),
+        `would unmount ${m}, which a killed runtime process of default/c1 left\n`,
+      );
+      const out = await berthOk(roots, ["gc"]);
+      assertEquals(out, `unmounted ${m}, which a killed runtime process of default/c1 left\n`);
+      assertEquals(await assertInvariants(roots, { c1: marker }, "gc"), ["c1"]);
+      assertEquals(await stateOfRunning(roots, "c1"), "running");
+      await assertUsable(roots, rootfs, "c1", true, "after gc");
+    });
+  },
+});

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { assertEquals, assertTrue } from "../assert.ts";
 import { berth, berthOk, listTree, mountsUnder, type Roots } from "../helpers.ts";
 import { parseState } from "../../lib/container/state_file.ts";
+import { pidsWithEnv } from "../../lib/host/proc.ts";
 
 /** Pids whose command line contains `marker`. */
 export async function processesWith(marker: string): Promise<number[]> {
@@ -60,6 +61,11 @@ export async function assertInvariants(
   for (const id of await runtimeIds(roots, ns)) {
     assertTrue(ids.includes(id), `${context}: runtime knows ${id}, berth does not`);
   }
+  // No runtime state directory (runc lists none without its state.json) but a container's.
+  for (const n of await listTree(join(roots.root, "ns", ns, "runc"))) {
+    if (n.includes("/")) continue;
+    assertTrue(ids.includes(n), `${context}: stray runtime state directory ${n}`);
+  }
   // No mount under either root but the rootfs of a container that exists.
   // Network attachments: each one's owner is there and names it; every
   // namespace file and host-local address belongs to one of them.
@@ -89,7 +95,8 @@ export async function assertInvariants(
     ...tokens.map((t) => join(netDir, "netns", t)),
   ];
   for (const m of [...await mountsUnder(roots.root), ...await mountsUnder(roots.dataRoot)]) {
-    assertTrue(allowed.includes(m), `${context}: stray mount ${m}`);
+    if (allowed.includes(m) || await runtimeMountInFlight(roots, ids, m)) continue;
+    assertTrue(false, `${context}: stray mount ${m}`);
   }
   // No file naming a container that is gone.
   const names = (dir: string) => listTree(dir).then((l) => l.filter((p) => !p.includes("/")));
@@ -106,6 +113,22 @@ export async function assertInvariants(
     }
   }
   return ids;
+}
+
+/**
+ * True when `m` is runc's bind mount of its binary (`runc/ID/runc.XXXXXX`)
+ * in the runtime state of a container that exists, made by a runc process
+ * that is starting right now (a health check's exec, say): it names that
+ * directory in its environment, or the mount is gone on a second look. A
+ * mount whose runc is gone stays: that one is a leak.
+ */
+async function runtimeMountInFlight(roots: Roots, ids: string[], m: string): Promise<boolean> {
+  const runcRoot = join(roots.root, "ns", "default", "runc");
+  const found = new RegExp(`^${runcRoot.replaceAll(".", "\\.")}/([^/]+)/runc\\.[A-Za-z0-9]{6}$`)
+    .exec(m);
+  if (found === null || !ids.includes(found[1]!)) return false;
+  const busy = pidsWithEnv("_LIBCONTAINER_STATEDIR", join(runcRoot, found[1]!)).length > 0;
+  return busy || !(await mountsUnder(m)).includes(m);
 }
 
 /** A surviving container is fully usable; a gone one can be created again. */

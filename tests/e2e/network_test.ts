@@ -919,3 +919,78 @@ Deno.test({
       assert(!(await rules()).includes(b.bridge), await rules());
     }),
 });
+
+/** The iptables-save lines (nat and filter) that name `berth-TOKEN`. */
+async function rulesOf(token: string): Promise<string[]> {
+  const all = (await sh(["iptables-save", "-t", "nat"])).out +
+    (await sh(["iptables-save", "-t", "filter"])).out;
+  return all.split("\n").filter((l) => l.includes(`berth-${token}`));
+}
+
+Deno.test({
+  name: "network: gc removes the firewall rules of an attachment whose record is gone, " +
+    "and nothing of another root's live container or of its own",
+  ignore,
+  fn: () =>
+    withNet(async (a, rootfs) => {
+      const b = await makeRoots();
+      try {
+        await createNet(a, "sa");
+        await createNet(b, "sb");
+        const run = (roots: Roots, net: string, id: string, port: number) =>
+          berthOk(roots, [
+            "run",
+            "-d",
+            "--network",
+            net,
+            "-p",
+            `127.0.0.1:${port}:8080`,
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            ...httpd(id),
+          ]);
+        const [pa1, pa2, pb] = [freePort(), freePort(), freePort()];
+        await run(a, "sa", "a1", pa1);
+        await run(a, "sa", "a2", pa2);
+        await run(b, "sb", "b1", pb);
+        const token = (roots: Roots, id: string) => records(roots).find((r) => r.id === id)!.token;
+        const [ta1, ta2, tb] = [token(a, "a1"), token(a, "a2"), token(b, "b1")];
+        // Each token begins with its root's tag.
+        assertEquals(ta1.slice(0, 8), ta2.slice(0, 8));
+        assert(ta1.slice(0, 8) !== tb.slice(0, 8), `${ta1} ${tb}`);
+        const ipA1 = ((await stateOf(a, "a1")).network as { ip: string }).ip;
+        const keptA2 = await rulesOf(ta2);
+        const keptB = await rulesOf(tb);
+        assert(keptB.length >= 4, keptB.join("\n"));
+        // a1's record removed by hand: its delete cannot tear its rules down.
+        await Deno.remove(join(a.root, "networks/attach", `${ta1}.json`));
+        await berthOk(a, ["delete", "-f", "a1"]);
+        const left = await rulesOf(ta1);
+        assert(left.length >= 4, `a1's rules were left: ${left.join("\n")}`);
+        // b's gc leaves a's rules alone: not its token.
+        await berthOk(b, ["gc"]);
+        assertEquals(await rulesOf(ta1), left, "another root's gc");
+        // Its address goes too (host-local's file names no record either).
+        const dry = await berthOk(a, ["gc", "--dry-run"]);
+        assertEquals(dry.split("\n").filter((l) => l !== "").sort(), [
+          `would release the address ${ipA1} of network sa`,
+          `would remove the firewall rules of network attachment ${ta1} (network sa, ${ipA1})`,
+        ]);
+        assertEquals(await rulesOf(ta1), left, "a dry run");
+        const out = await berthOk(a, ["gc"]);
+        assertEquals(out, dry.replaceAll(/^would (release|remove)/gm, (_, v) => `${v}d`));
+        assertEquals(await rulesOf(ta1), [], "a1's rules");
+        const forward = (await sh(["iptables-save", "-t", "filter"])).out;
+        assert(!forward.includes(` ${ipA1}/32 `), `a1's CNI-FORWARD rules: ${forward}`);
+        assertEquals(await rulesOf(ta2), keptA2, "a2's rules");
+        assertEquals(await rulesOf(tb), keptB, "b1's rules");
+        await eventually(async () => (await get(pa2)) === "a2\n", 10_000, "a2 answers");
+        await eventually(async () => (await get(pb)) === "b1\n", 10_000, "b1 answers");
+        assertEquals(await berthOk(a, ["gc", "--dry-run"]), "");
+      } finally {
+        await cleanup(b);
+      }
+    }),
+});
