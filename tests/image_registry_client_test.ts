@@ -200,8 +200,11 @@ Deno.test(
   "a redirect of a manifest or blob to a file: URL is refused with a clear error",
   HOSTILE,
   async () => {
+    await using dir = await tempDir("berth-redirect-");
+    const file = `${dir.path}/manifest.json`;
+    Deno.writeTextFileSync(file, "{}");
     const h = hostileRegistry(() =>
-      new Response(null, { status: 307, headers: { location: "file:///etc/hostname" } })
+      new Response(null, { status: 307, headers: { location: `file://${file}` } })
     );
     try {
       const c = new RegistryClient(parseReference(`${h.host}/app:1`), { tries: 1 });

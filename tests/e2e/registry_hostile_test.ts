@@ -173,12 +173,15 @@ Deno.test(
 );
 
 Deno.test("row 1: a manifest or layer redirected to a file: URL is refused", OPTS, async () => {
+  await using dir = await tempDir("berth-redirect-");
+  const file = join(dir.path, "local");
+  Deno.writeTextFileSync(file, "a local file");
   const img = await smallImage();
   let redirect = "";
   await withHostile(
     (_req, url) =>
       url.pathname.endsWith(redirect)
-        ? new Response(null, { status: 307, headers: { location: "file:///etc/hostname" } })
+        ? new Response(null, { status: 307, headers: { location: `file://${file}` } })
         : serveImage(img, url),
     async (h, roots) => {
       const refused =
