@@ -134,3 +134,56 @@ Deno.test("the insecure transport follows redirects, dropping Authorization acro
     await Promise.all([first.finished, other.finished]);
   }
 });
+
+Deno.test("redirects to file: URLs are refused by the insecure transport and the client over it", async () => {
+  await using dir = await tempDir("berth-redirect-");
+  const secret = `${dir.path}/secret`;
+  Deno.writeTextFileSync(secret, "a local file");
+  const cert = Deno.readTextFileSync(TEST_TLS.cert);
+  const key = Deno.readTextFileSync(TEST_TLS.key);
+  const ac = new AbortController();
+  const toFile = () =>
+    new Response(null, { status: 307, headers: { location: `file://${secret}` } });
+  const plain = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    toFile,
+  );
+  const plainPort = (plain.addr as Deno.NetAddr).port;
+  const tls = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert, key, signal: ac.signal, onListen() {} },
+    (req) =>
+      new URL(req.url).pathname === "/via-http"
+        ? Response.redirect(`http://127.0.0.1:${plainPort}/x`, 302)
+        : toFile(),
+  );
+  const port = (tls.addr as Deno.NetAddr).port;
+  try {
+    for (const path of ["/a", "/via-http"]) {
+      await assertRejects(
+        () => insecureTransport(new Request(`https://127.0.0.1:${port}${path}`)),
+        TypeError,
+        "a file: URL was refused",
+      );
+    }
+    // The client follows redirects itself (on every transport), refusing at once.
+    const c = new RegistryClient(parseReference(`registry.test:${port}/app:1`), {
+      insecure: true,
+      transport: toLoopback((r) => fetch(r)),
+      insecureTransport: toLoopback(insecureTransport),
+      tries: 1,
+    });
+    await assertRejects(
+      () => c.manifest("1"),
+      RuntimeError,
+      "a redirect to a file: URL was refused (only http and https are followed)",
+    );
+    await assertRejects(
+      () => c.blob("sha256:" + "a".repeat(64)),
+      RuntimeError,
+      "a redirect to a file: URL was refused",
+    );
+  } finally {
+    ac.abort();
+    await Promise.all([plain.finished, tls.finished]);
+  }
+});

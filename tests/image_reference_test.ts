@@ -37,10 +37,42 @@ Deno.test("malformed references are InvalidArgument (exit 2)", () => {
 });
 
 Deno.test("only loopback registries are plain HTTP", () => {
-  for (const r of ["127.0.0.1:5000", "localhost", "localhost:80", "[::1]:5000", "127.1.2.3"]) {
+  for (
+    const r of [
+      "127.0.0.1:5000",
+      "localhost",
+      "localhost:80",
+      "[::1]:5000",
+      "127.1.2.3",
+      // The whole of 127.0.0.0/8, in every form the URL parser (and so
+      // fetch) reads as one of its addresses.
+      "127.1",
+      "127.1:5000",
+      "127.0.0.2:5000",
+      "127.255.255.254",
+      "0x7f.1:5000",
+      "2130706433:5000",
+      "[::1]",
+      "[0:0:0:0:0:0:0:1]:5000",
+      "[::ffff:7f00:1]:5000",
+    ]
+  ) {
     assertEquals(isLoopbackRegistry(r), true, r);
   }
-  for (const r of ["docker.io", "10.0.0.1:5000", "127.0.0.1.evil.com", "localhost.example.com"]) {
+  for (
+    const r of [
+      "docker.io",
+      "10.0.0.1:5000",
+      "127.0.0.1.evil.com",
+      "localhost.example.com",
+      // Names that only look like loopback addresses.
+      "127.0.0.1a:5000",
+      "127.0.0.1.nip.io:5000",
+      "128.0.0.1",
+      "[::2]:5000",
+      "[::ffff:8000:1]",
+    ]
+  ) {
     assertEquals(isLoopbackRegistry(r), false, r);
   }
 });

@@ -1,10 +1,15 @@
 // The registry client against an injected transport: the token flow,
-// Basic auth, retries of 5xx and network failures, and clear errors.
+// Basic auth, retries of 5xx and network failures, and clear errors; and
+// against a hostile registry (tests/hostile_registry.ts, on 127.0.0.1):
+// file: realms and redirects, endless, stalled and dripping bodies, a
+// token realm elsewhere over plain HTTP.
 
 import { parseChallenge, RegistryClient, type Transport } from "../lib/image/registry.ts";
 import { parseReference } from "../lib/image/reference.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import { hostileRegistry, within } from "./hostile_registry.ts";
+import { tempDir } from "./temp_dir.ts";
 
 const ref = parseReference("127.0.0.1:5000/app:1");
 
@@ -19,7 +24,7 @@ Deno.test("WWW-Authenticate challenges are parsed", () => {
   assertEquals(parseChallenge('Basic realm="x"').scheme, "basic");
 });
 
-Deno.test("a 401 gets a Bearer token (with the credentials) and the request is retried with it", async () => {
+Deno.test("a 401 gets a Bearer token (with the credentials, to the registry's own origin) and the request is retried with it", async () => {
   const seen: string[] = [];
   const transport: Transport = (req) => {
     const url = new URL(req.url);
@@ -29,7 +34,7 @@ Deno.test("a 401 gets a Bearer token (with the credentials) and the request is r
       return Promise.resolve(
         new Response("", {
           status: 401,
-          headers: { "www-authenticate": 'Bearer realm="http://127.0.0.1:5001/token",service="s"' },
+          headers: { "www-authenticate": 'Bearer realm="http://127.0.0.1:5000/token",service="s"' },
         }),
       );
     }
@@ -156,4 +161,281 @@ Deno.test("--tls-verify=false falls back to plain HTTP only before HTTPS ever an
   await assertRejects(() => c.manifest("2"), RuntimeError, "connection reset");
   assertEquals(c.base, "https://r.example", "a failure after an answer keeps HTTPS");
   assertEquals(seen, ["https://r.example/v2/a/manifests/1", "https://r.example/v2/a/manifests/2"]);
+});
+
+const HOSTILE = { sanitizeResources: false, sanitizeOps: false };
+const DIGEST = "sha256:" + "a".repeat(64);
+const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
+
+Deno.test(
+  "a file: token realm is refused: the file is never read, nor sent back as a token",
+  HOSTILE,
+  async () => {
+    await using dir = await tempDir("berth-realm-");
+    const file = `${dir.path}/token.json`;
+    Deno.writeTextFileSync(file, JSON.stringify({ token: "FROM-A-FILE" }));
+    const h = hostileRegistry((req) =>
+      req.headers.get("authorization") === "Bearer FROM-A-FILE"
+        ? new Response("{}", { headers: { "content-type": MANIFEST_TYPE } })
+        : new Response("", {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="file://${file}",service="s"` },
+        })
+    );
+    try {
+      const c = new RegistryClient(parseReference(`${h.host}/app:1`), { tries: 1 });
+      const err = await assertRejects(() => c.manifest("1"), RuntimeError, "was refused");
+      assertEquals(
+        err.message,
+        `${h.host}: a token realm of scheme file: was refused (only http and https)`,
+      );
+      assertTrue(h.seen.every((s) => s.authorization === null), JSON.stringify(h.seen));
+    } finally {
+      await h.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a redirect of a manifest or blob to a file: URL is refused with a clear error",
+  HOSTILE,
+  async () => {
+    await using dir = await tempDir("berth-redirect-");
+    const file = `${dir.path}/manifest.json`;
+    Deno.writeTextFileSync(file, "{}");
+    const h = hostileRegistry(() =>
+      new Response(null, { status: 307, headers: { location: `file://${file}` } })
+    );
+    try {
+      const c = new RegistryClient(parseReference(`${h.host}/app:1`), { tries: 1 });
+      await assertRejects(
+        () => c.manifest("1"),
+        RuntimeError,
+        `http://${h.host}: a redirect to a file: URL was refused (only http and https are followed)`,
+      );
+      await assertRejects(
+        () => c.blob(DIGEST),
+        RuntimeError,
+        "a redirect to a file: URL was refused",
+      );
+      assertEquals(h.seen.length, 2, "refused at once, not retried");
+    } finally {
+      await h.stop();
+    }
+  },
+);
+
+Deno.test("an endless manifest fails at 4 MiB, read no further", HOSTILE, async () => {
+  const h = hostileRegistry((_req, _url, h) =>
+    new Response(h.endless(), { headers: { "content-type": MANIFEST_TYPE } })
+  );
+  try {
+    const c = new RegistryClient(parseReference(`${h.host}/app:1`), { tries: 1 });
+    await within(
+      10_000,
+      assertRejects(
+        () => c.manifest("1"),
+        RuntimeError,
+        `manifest of ${h.host}/app:1: larger than 4 MiB`,
+      ),
+    );
+    assertTrue(h.sent() < 32 << 20, `the registry sent ${h.sent()} bytes`);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("an endless token answer fails at 64 KiB, read no further", HOSTILE, async () => {
+  const h = hostileRegistry((_req, url, h) =>
+    url.pathname === "/token"
+      ? new Response(h.endless('{"token":"'), { headers: { "content-type": "application/json" } })
+      : new Response("", {
+        status: 401,
+        headers: { "www-authenticate": `Bearer realm="http://${h.host}/token"` },
+      })
+  );
+  try {
+    const c = new RegistryClient(parseReference(`${h.host}/app:1`), { tries: 1 });
+    await within(
+      10_000,
+      assertRejects(
+        () => c.manifest("1"),
+        RuntimeError,
+        `the token server http://${h.host}: larger than 64 KiB`,
+      ),
+    );
+    assertTrue(h.sent() < 32 << 20, `the token server sent ${h.sent()} bytes`);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test(
+  "headers then nothing: a manifest or token body fails after the timeout, not never",
+  HOSTILE,
+  async () => {
+    const h = hostileRegistry((_req, url, h) => {
+      if (url.pathname === "/token") return new Response(h.stalled());
+      if (url.pathname.endsWith("/manifests/1")) {
+        return new Response(h.stalled(), { headers: { "content-type": MANIFEST_TYPE } });
+      }
+      return new Response("", {
+        status: 401,
+        headers: { "www-authenticate": `Bearer realm="http://${h.host}/token"` },
+      });
+    });
+    try {
+      const ref = parseReference(`${h.host}/app:1`);
+      const started = performance.now();
+      await within(
+        5_000,
+        assertRejects(
+          () => new RegistryClient(ref, { tries: 1, timeoutMs: 300 }).manifest("1"),
+          RuntimeError,
+          `manifest of ${h.host}/app:1: not received within 300 ms`,
+        ),
+      );
+      await within(
+        5_000,
+        assertRejects(
+          () => new RegistryClient(ref, { tries: 1, timeoutMs: 300 }).manifest("2"),
+          RuntimeError,
+          `the token server http://${h.host}: not received within 300 ms`,
+        ),
+      );
+      assertTrue(performance.now() - started < 3_000, "each fails about when its timeout ends");
+    } finally {
+      await h.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a blob dripping a byte at a time fails on the minimum throughput; a fast one passes",
+  HOSTILE,
+  async () => {
+    const fast = new Uint8Array(4 << 20).fill(7);
+    const h = hostileRegistry((_req, url, h) =>
+      url.pathname.endsWith(DIGEST) ? new Response(h.drip(100_000, 40)) : new Response(fast.slice())
+    );
+    try {
+      const c = new RegistryClient(parseReference(`${h.host}/app:1`), {
+        tries: 1,
+        timeoutMs: 2_000, // never reached by a byte every 40 ms
+        minRate: { bytes: 1024, windowMs: 400 },
+      });
+      const started = performance.now();
+      await within(
+        5_000,
+        assertRejects(
+          async () => await new Response(await c.blob(DIGEST)).arrayBuffer(),
+          RuntimeError,
+          `blob ${DIGEST}: too slow: less than 1 KiB in 400 ms`,
+        ),
+      );
+      assertTrue(performance.now() - started < 2_000, "failed before the stall limit");
+      const got = new Uint8Array(
+        await new Response(await c.blob("sha256:" + "b".repeat(64))).arrayBuffer(),
+      );
+      assertEquals(got.length, fast.length);
+    } finally {
+      await h.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a blob's limits count only time spent waiting on the registry, not a slow reader",
+  HOSTILE,
+  async () => {
+    const h = hostileRegistry(() => new Response(new Uint8Array(1 << 20).fill(1)));
+    try {
+      const c = new RegistryClient(parseReference(`${h.host}/app:1`), {
+        tries: 1,
+        timeoutMs: 200,
+        minRate: { bytes: 1 << 20, windowMs: 200 },
+      });
+      const s = await c.blob(DIGEST);
+      await new Promise((r) => setTimeout(r, 700)); // the consumer is busy
+      assertEquals((await new Response(s).arrayBuffer()).byteLength, 1 << 20);
+    } finally {
+      await h.stop();
+    }
+  },
+);
+
+Deno.test(
+  "saved credentials never go in clear to a token realm on another host or port",
+  HOSTILE,
+  async () => {
+    const realm = hostileRegistry(() => Response.json({ token: "ANON" }));
+    let realmUrl = "";
+    const registry = hostileRegistry((req) =>
+      req.headers.get("authorization") === "Bearer ANON"
+        ? new Response("{}", { headers: { "content-type": MANIFEST_TYPE } })
+        : new Response("", {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="${realmUrl}"` },
+        })
+    );
+    try {
+      const ref = parseReference(`${registry.host}/app:1`);
+      const credentials = { username: "u", password: "p" };
+      // Another port; another host name (of the same address); both plain HTTP.
+      for (const url of [`http://${realm.host}/token`, `http://localhost:${realm.port}/token`]) {
+        realmUrl = url;
+        await new RegistryClient(ref, { tries: 1, credentials }).manifest("1");
+      }
+      assertEquals(realm.seen.map((s) => s.authorization), [null, null]);
+    } finally {
+      await Promise.all([realm.stop(), registry.stop()]);
+    }
+  },
+);
+
+Deno.test("saved credentials go to an https token realm, or to the registry's own origin", async () => {
+  const basic = `Basic ${btoa("u:p")}`;
+  for (
+    const [realm, expected] of [
+      ["https://auth.example/token", basic],
+      ["http://127.0.0.1:5000/token", basic],
+      ["http://127.0.0.1:5001/token", null],
+      ["http://auth.example/token", null],
+    ] as const
+  ) {
+    let sent: string | null | undefined;
+    const transport: Transport = (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/token") {
+        sent = req.headers.get("authorization");
+        return Promise.resolve(Response.json({ token: "T" }));
+      }
+      return Promise.resolve(
+        req.headers.get("authorization") === "Bearer T" ? new Response("{}") : new Response("", {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="${realm}"` },
+        }),
+      );
+    };
+    await new RegistryClient(ref, { transport, credentials: { username: "u", password: "p" } })
+      .ping();
+    assertEquals(sent, expected, realm);
+  }
+});
+
+Deno.test("registry-supplied text in errors stays on one line", async () => {
+  const transport: Transport = () =>
+    Promise.resolve(
+      new Response("", {
+        status: 401,
+        headers: { "www-authenticate": "Negotiate \x1b[31mred\x07" },
+      }),
+    );
+  const err = await assertRejects(
+    () => new RegistryClient(ref, { transport }).ping(),
+    RuntimeError,
+    "unsupported authentication",
+  );
+  // deno-lint-ignore no-control-regex
+  assertTrue(!/[\x00-\x1f\x7f]/.test(err.message), JSON.stringify(err.message));
 });

@@ -5,8 +5,11 @@
  * transport speaks through `node:https` with `rejectUnauthorized: false`,
  * loaded on first use (its ~5 ms are paid only by such pulls). It follows
  * redirects as `fetch` does (a blob is often served from elsewhere),
- * dropping the `Authorization` header when a redirect leaves the origin;
- * a redirect to plain HTTP goes through `fetch`.
+ * to http(s) URLs only (a `file:` or other target is refused, never
+ * opened), dropping the `Authorization` header when a redirect leaves the
+ * origin; a redirect to plain HTTP goes through `fetch`. A request with
+ * `redirect: "manual"` gets the redirect itself (the registry client
+ * follows redirects on its own). Only http(s) URLs are requested at all.
  *
  * @module
  */
@@ -66,17 +69,29 @@ async function once(req: Request, url: URL): Promise<Response> {
   });
 }
 
-/** The transport: HTTPS requests unchecked, redirects followed. */
+/** Fails unless `url` is http(s): nothing else (a `file:` URL) is ever opened. */
+function httpOnly(url: URL): void {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`a ${url.protocol.slice(0, 20)} URL was refused (only http and https)`);
+  }
+}
+
+/** The transport: HTTPS requests unchecked, redirects followed (unless `redirect: "manual"`). */
 export const insecureTransport: Transport = async (req) => {
   let url = new URL(req.url);
+  httpOnly(url);
   let current = req;
   for (let hop = 0;; hop++) {
-    const res = url.protocol === "https:" ? await once(current, url) : await fetch(current);
+    const res = url.protocol === "https:"
+      ? await once(current, url)
+      : await fetch(current, { redirect: "manual" });
     const location = res.headers.get("location");
     if (!REDIRECTS.has(res.status) || location === null || req.method !== "GET") return res;
+    if (req.redirect === "manual") return res;
     await res.body?.cancel();
     if (hop >= MAX_REDIRECTS) throw new TypeError(`${req.url}: too many redirects`);
     const next = new URL(location, url);
+    httpOnly(next);
     const headers = new Headers(current.headers);
     if (next.origin !== url.origin) headers.delete("authorization");
     url = next;

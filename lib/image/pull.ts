@@ -8,7 +8,7 @@
  */
 
 import type { Context } from "../container/context.ts";
-import { RuntimeError } from "../host/errors.ts";
+import { InvalidArgument, RuntimeError } from "../host/errors.ts";
 import { crashPoint } from "../container/crash.ts";
 import { authFilePath, lookupCredentials } from "./auth.ts";
 import {
@@ -21,7 +21,8 @@ import {
 } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
-import { RegistryClient, type Transport } from "./registry.ts";
+import { RegistryClient, type RegistryOptions, type Transport } from "./registry.ts";
+import { formatSize } from "./body_limits.ts";
 import { ensureLayers } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
 import { storeOf } from "./local.ts";
@@ -37,6 +38,33 @@ export interface PullOptions {
   transport?: Transport;
 }
 
+/** An image config larger than this is refused, whatever its manifest declares. */
+export const CONFIG_MAX_BYTES = 8 << 20;
+
+/**
+ * The registry client's time limits from the environment (for tests, and
+ * for links too slow for the defaults): `BERTH_REGISTRY_TIMEOUT_MS` (the
+ * headers, a small body's deadline, a blob's longest silence) and
+ * `BERTH_REGISTRY_RATE_WINDOW_MS` (a blob must give 64 KiB per window).
+ */
+export function registryLimitsOf(env: (k: string) => string | undefined): RegistryOptions {
+  const ms = (name: string): number | undefined => {
+    const v = env(name);
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new InvalidArgument(`${name} must be a whole number of milliseconds, not "${v}"`);
+    }
+    return n;
+  };
+  const timeoutMs = ms("BERTH_REGISTRY_TIMEOUT_MS");
+  const windowMs = ms("BERTH_REGISTRY_RATE_WINDOW_MS");
+  return {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(windowMs !== undefined ? { minRate: { bytes: 64 << 10, windowMs } } : {}),
+  };
+}
+
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
   const ref = parseReference(text);
@@ -46,6 +74,7 @@ export async function pullImage(ctx: Context, text: string, o: PullOptions): Pro
 
 async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<ImageRecord> {
   const client = new RegistryClient(ref, {
+    ...registryLimitsOf(ctx.env),
     credentials: lookupCredentials(
       ref.registry,
       authFilePath(ctx.paths.dataRoot, ctx.env),
@@ -72,9 +101,17 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
   }
   const manifest: Manifest = parsed.manifest;
   const manifestDigest = await sha256Of(doc.bytes);
-  const configBytes = await readAll(
-    await client.blob(manifest.config.digest),
+  if (manifest.config.size > CONFIG_MAX_BYTES) {
+    throw new RuntimeError(
+      `config of ${name}: ${manifest.config.size} bytes declared, more than the ${
+        formatSize(CONFIG_MAX_BYTES)
+      } allowed`,
+    );
+  }
+  const configBytes = await client.smallBlob(
+    manifest.config.digest,
     manifest.config.size,
+    `config of ${name}`,
   );
   await verifyBytes(configBytes, manifest.config.digest, manifest.config.size, `config of ${name}`);
   const config = parseImageConfig(configBytes, manifest.layers.length);
@@ -114,22 +151,4 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
   } finally {
     release();
   }
-}
-
-/** Reads a small blob fully (at most `max` bytes). */
-async function readAll(s: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for await (const c of s) {
-    n += c.length;
-    if (n > max) throw new RuntimeError(`a blob is larger than the ${max} bytes announced`);
-    parts.push(c);
-  }
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

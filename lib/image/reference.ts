@@ -83,10 +83,25 @@ export function repositoryOf(r: ImageRef): string {
   return `${r.registry}/${r.repository}`;
 }
 
-/** True for a registry on a loopback address (reached over plain HTTP). */
+/**
+ * True for a registry on a loopback address (reached over plain HTTP):
+ * `localhost`, the whole of 127.0.0.0/8, `::1` and its IPv4-mapped form
+ * `::ffff:127.x.y.z`. The host is read by the URL parser `fetch` uses, so
+ * what is judged is what would be connected to: `127.1`, `0x7f.1` and
+ * `2130706433` are 127.0.0.1, while `127.0.0.1.example.com` or `127.0.0.1a`
+ * are names, not addresses, and are not loopback.
+ */
 export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith("[")
-    ? registry.slice(1, registry.indexOf("]"))
-    : registry.replace(/:\d+$/, "");
-  return host === "localhost" || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
+  let host: string;
+  try {
+    const url = new URL(`http://${registry}/`);
+    if (url.username !== "" || url.password !== "" || url.pathname !== "/") return false;
+    host = url.hostname;
+  } catch {
+    return false;
+  }
+  if (host === "localhost" || host === "[::1]") return true;
+  // The parser writes every IPv4 address as four decimal numbers.
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return true;
+  return /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }

@@ -7,12 +7,22 @@
  * timeouts and retries with back-off. The transports (`fetch`, and HTTPS
  * without certificate checks) are interfaces, so tests can inject faults.
  *
+ * What a registry sends is not trusted: redirects are followed here (on
+ * every transport) to http(s) URLs only, and a token realm must be http(s)
+ * (a `file:` realm or redirect is refused, never read); saved credentials
+ * go only to an https token server or the registry's own origin; the
+ * `Authorization` header is dropped when a redirect leaves the origin.
+ * Bodies are read under hard caps (manifest 4 MiB, token answer 64 KiB,
+ * small blobs their caller's cap) and a deadline; blobs stream under a
+ * stall limit and a minimum throughput (`body_limits.ts`).
+ *
  * @module
  */
 
 import { after } from "../host/clock.ts";
 import { RuntimeError } from "../host/errors.ts";
 import type { Credentials } from "./auth.ts";
+import { formatSize, limitedBody, type MinRate, readLimited } from "./body_limits.ts";
 import { MANIFEST_ACCEPT } from "./manifest.ts";
 import { type ImageRef, isLoopbackRegistry } from "./reference.ts";
 import { insecureTransport } from "./insecure_transport.ts";
@@ -34,10 +44,37 @@ export interface RegistryOptions {
    * either way.
    */
   insecure?: boolean;
-  /** Per-request timeout for headers and small bodies (ms). Default 30 000. */
+  /**
+   * Per-request timeout (ms) for the headers; then the deadline of a small
+   * body (manifest, token, config), and how long a blob's body may give no
+   * bytes at all. Default 30 000.
+   */
   timeoutMs?: number;
+  /** The least a blob's body must deliver. Default 64 KiB per 60 s of waiting. */
+  minRate?: MinRate;
   /** Tries for a request that failed on the network or with a 5xx. Default 3. */
   tries?: number;
+}
+
+/** A manifest or index larger than this is refused (as containerd does). */
+export const MANIFEST_MAX_BYTES = 4 << 20;
+/** A token server's answer larger than this is refused. */
+export const TOKEN_MAX_BYTES = 64 << 10;
+/** The default least throughput of a blob. */
+export const DEFAULT_MIN_RATE: MinRate = { bytes: 64 << 10, windowMs: 60_000 };
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed at most, as `fetch` does. */
+const MAX_REDIRECTS = 20;
+
+/**
+ * Registry-supplied text made fit for a one-line message: control
+ * characters (and line separators) become `?`, and it is cut at `max`.
+ */
+export function oneLine(text: string, max = 100): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, "?");
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
 // Timers are `after` (host/clock.ts): the global setTimeout is Node's and
@@ -77,6 +114,7 @@ export class RegistryClient {
   #fallback: { base: string; transport: Transport } | null = null;
   readonly #creds: Credentials | null;
   readonly #timeoutMs: number;
+  readonly #minRate: MinRate;
   readonly #tries: number;
   #authorization: string | null = null;
 
@@ -97,12 +135,57 @@ export class RegistryClient {
     }
     this.#creds = options.credentials ?? null;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#minRate = options.minRate ?? DEFAULT_MIN_RATE;
     this.#tries = options.tries ?? 3;
   }
 
   /** Where requests go, e.g. `http://127.0.0.1:5000` (after a fallback, the plain HTTP one). */
   get base(): string {
     return this.#base;
+  }
+
+  /** `REGISTRY/REPOSITORY:TAG` or `…@DIGEST`, for messages. */
+  #name(reference: string): string {
+    const sep = reference.startsWith("sha256:") ? "@" : ":";
+    return `${this.#ref.registry}/${this.#ref.repository}${sep}${reference}`;
+  }
+
+  /**
+   * One GET over `transport`, redirects followed here (not by the
+   * transport): to http(s) URLs only, at most 20, the `Authorization`
+   * header dropped when one leaves the origin.
+   */
+  async #get(
+    transport: Transport,
+    url: URL,
+    headers: Headers,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    for (let hop = 0;; hop++) {
+      const res = await transport(new Request(url, { headers, signal, redirect: "manual" }));
+      const location = REDIRECTS.has(res.status) ? res.headers.get("location") : null;
+      if (location === null) return res;
+      await res.body?.cancel();
+      if (hop >= MAX_REDIRECTS) throw new RuntimeError(`${url.origin}: too many redirects`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new RuntimeError(`${url.origin}: a redirect to an invalid URL`);
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") {
+        throw new RuntimeError(
+          `${url.origin}: a redirect to a ${
+            oneLine(next.protocol, 20)
+          } URL was refused (only http and https are followed)`,
+        );
+      }
+      if (next.origin !== url.origin && headers.has("authorization")) {
+        headers = new Headers(headers);
+        headers.delete("authorization");
+      }
+      url = next;
+    }
   }
 
   async #send(url: string, accept: string | null, signal?: AbortSignal): Promise<Response> {
@@ -119,7 +202,7 @@ export class RegistryClient {
       signal?.addEventListener("abort", onAbort);
       let linked = false;
       try {
-        const res = await this.#transport(new Request(url, { headers, signal: ctl.signal }));
+        const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal);
         this.#fallback = null; // it answers over this scheme: no later failure changes it
         if (res.status >= 500 && attempt + 1 < this.#tries) {
           await res.body?.cancel();
@@ -171,40 +254,78 @@ export class RegistryClient {
   async #authorize(header: string): Promise<string> {
     const { scheme, params } = parseChallenge(header);
     const creds = this.#creds;
+    const registry = this.#ref.registry;
     if (scheme === "basic") {
       if (creds === null) {
-        throw new RuntimeError(`${this.#ref.registry}: authentication required (berth login)`);
+        throw new RuntimeError(`${registry}: authentication required (berth login)`);
       }
       return `Basic ${btoa(`${creds.username}:${creds.password}`)}`;
     }
     if (scheme !== "bearer" || params.realm === undefined) {
-      throw new RuntimeError(`${this.#ref.registry}: unsupported authentication "${header}"`);
+      throw new RuntimeError(`${registry}: unsupported authentication "${oneLine(header)}"`);
     }
-    const url = new URL(params.realm);
+    let url: URL;
+    try {
+      url = new URL(params.realm);
+    } catch {
+      throw new RuntimeError(
+        `${registry}: the token realm "${oneLine(params.realm)}" is not a URL`,
+      );
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new RuntimeError(
+        `${registry}: a token realm of scheme ${
+          oneLine(url.protocol, 20)
+        } was refused (only http and https)`,
+      );
+    }
     if (params.service !== undefined) url.searchParams.set("service", params.service);
     url.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
     const headers = new Headers();
-    if (creds !== null) {
+    // Saved credentials go to an https token server, or to the registry's
+    // own origin; never in clear to another host or port.
+    const withCreds = creds !== null &&
+      (url.protocol === "https:" || url.origin === new URL(this.#base).origin);
+    if (withCreds) {
       headers.set("Authorization", `Basic ${btoa(`${creds.username}:${creds.password}`)}`);
     }
+    const server = `the token server ${url.origin}`;
+    const ctl = new AbortController();
+    const cancelTimer = after(this.#timeoutMs, () => ctl.abort());
     let res: Response;
     try {
-      res = await this.#transport(
-        new Request(url, { headers, signal: AbortSignal.timeout(this.#timeoutMs) }),
-      );
+      res = await this.#get(this.#transport, url, headers, ctl.signal);
     } catch (err) {
-      throw new RuntimeError(`cannot reach the token server ${url.origin}: ${requestError(err)}`);
+      if (err instanceof RuntimeError) throw err;
+      throw new RuntimeError(`cannot reach ${server}: ${requestError(err)}`);
+    } finally {
+      cancelTimer();
     }
     if (!res.ok) {
       await res.body?.cancel();
+      const unsent = creds !== null && !withCreds
+        ? `; the saved credentials were not sent: ${url.origin} is neither https nor the registry`
+        : "";
       throw new RuntimeError(
-        `${this.#ref.registry}: authentication failed (token server: HTTP ${res.status})`,
+        `${registry}: authentication failed (token server: HTTP ${res.status}${unsent})`,
       );
     }
-    const body = await res.json().catch(() => ({})) as { token?: string; access_token?: string };
+    const bytes = await readLimited(res.body, {
+      what: server,
+      maxBytes: TOKEN_MAX_BYTES,
+      deadlineMs: this.#timeoutMs,
+      abort: () => ctl.abort(),
+    });
+    let body: { token?: unknown; access_token?: unknown } = {};
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes)) ?? {};
+    } catch { /* no token below */ }
     const token = body.token ?? body.access_token;
     if (typeof token !== "string" || token === "") {
-      throw new RuntimeError(`${this.#ref.registry}: the token server sent no token`);
+      throw new RuntimeError(`${registry}: the token server sent no token`);
+    }
+    if (!/^[\x21-\x7e]+$/.test(token)) {
+      throw new RuntimeError(`${registry}: the token server sent a malformed token`);
     }
     return `Bearer ${token}`;
   }
@@ -217,15 +338,18 @@ export class RegistryClient {
     if (!res.ok) throw new RuntimeError(`${this.#ref.registry}: /v2/ answered HTTP ${res.status}`);
   }
 
-  /** A manifest or index by tag or digest: its bytes and content type. */
+  /**
+   * A manifest or index by tag or digest: its bytes and content type. The
+   * body is read under a 4 MiB cap and the request timeout.
+   */
   async manifest(reference: string): Promise<{ bytes: Uint8Array; contentType: string | null }> {
     const url = `${this.#base}/v2/${this.#ref.repository}/manifests/${reference}`;
-    const res = await this.#send(url, MANIFEST_ACCEPT);
+    const ctl = new AbortController();
+    const res = await this.#send(url, MANIFEST_ACCEPT, ctl.signal);
+    const what = `manifest of ${this.#name(reference)}`;
     if (res.status === 404) {
       await res.body?.cancel();
-      throw new RuntimeError(
-        `${this.#ref.registry}/${this.#ref.repository}:${reference}: manifest unknown`,
-      );
+      throw new RuntimeError(`${this.#name(reference)}: manifest unknown`);
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
@@ -235,14 +359,50 @@ export class RegistryClient {
       await res.body?.cancel();
       throw new RuntimeError(`${url}: HTTP ${res.status}`);
     }
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > 4 << 20) throw new RuntimeError(`${url}: manifest larger than 4 MiB`);
+    const bytes = await this.#small(res, ctl, what, MANIFEST_MAX_BYTES);
     return { bytes, contentType: res.headers.get("content-type") };
   }
 
   /**
-   * A blob's body as a stream (the caller verifies it). A body that stalls
-   * for the timeout (no bytes at all) fails the stream.
+   * A small blob (a config) read whole: at most `maxBytes`, under the
+   * request timeout. The caller verifies it.
+   */
+  async smallBlob(digest: string, maxBytes: number, what: string): Promise<Uint8Array> {
+    const url = `${this.#base}/v2/${this.#ref.repository}/blobs/${digest}`;
+    const ctl = new AbortController();
+    const res = await this.#send(url, null, ctl.signal);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new RuntimeError(`${what}: HTTP ${res.status}`);
+    }
+    return await this.#small(res, ctl, what, maxBytes);
+  }
+
+  /** Reads `res`'s body whole under `maxBytes` and the request timeout. */
+  async #small(
+    res: Response,
+    ctl: AbortController,
+    what: string,
+    maxBytes: number,
+  ): Promise<Uint8Array> {
+    const declared = Number(res.headers.get("content-length") ?? "0");
+    if (declared > maxBytes) {
+      ctl.abort();
+      await res.body?.cancel().catch(() => {});
+      throw new RuntimeError(`${what}: larger than ${formatSize(maxBytes)}`);
+    }
+    return await readLimited(res.body, {
+      what,
+      maxBytes,
+      deadlineMs: this.#timeoutMs,
+      abort: () => ctl.abort(),
+    });
+  }
+
+  /**
+   * A blob's body as a stream (the caller verifies it). A body that gives
+   * no bytes for the timeout, or less than the minimum throughput, fails
+   * the stream with a one-line error.
    */
   async blob(digest: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
     const url = `${this.#base}/v2/${this.#ref.repository}/blobs/${digest}`;
@@ -254,52 +414,11 @@ export class RegistryClient {
       await res.body?.cancel();
       throw new RuntimeError(`blob ${digest}: HTTP ${res.status}`);
     }
-    const ms = this.#timeoutMs;
-    // One timer per period, not one per chunk: when it fires early it is
-    // set again for what is left since the last bytes came.
-    let last = performance.now();
-    let cancelTimer: () => void = () => {};
-    let stalled = false;
-    let finished = false;
-    const arm = (wait: number) => {
-      cancelTimer = after(wait, () => {
-        if (finished) return;
-        const idle = performance.now() - last;
-        if (idle < ms) return arm(ms - idle);
-        stalled = true;
-        stall.abort();
-      });
-    };
-    const stop = () => {
-      finished = true;
-      cancelTimer();
-    };
-    const reader = res.body.getReader();
-    arm(ms);
-    return new ReadableStream<Uint8Array>({
-      async pull(ctl) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            stop();
-            ctl.close();
-          } else {
-            last = performance.now();
-            ctl.enqueue(value);
-          }
-        } catch (err) {
-          stop();
-          throw stalled
-            ? new RuntimeError(`blob ${digest}: no data for ${ms} ms`)
-            : err instanceof RuntimeError
-            ? err
-            : new RuntimeError(`blob ${digest}: ${(err as Error).message}`);
-        }
-      },
-      cancel(reason) {
-        stop();
-        return reader.cancel(reason);
-      },
+    return limitedBody(res.body, {
+      what: `blob ${digest}`,
+      stallMs: this.#timeoutMs,
+      minRate: this.#minRate,
+      abort: () => stall.abort(),
     });
   }
 }
