@@ -241,13 +241,18 @@ async function dockerImages(dir: string): Promise<Found[]> {
   return out;
 }
 
-/** Loads every image of `input` (file or directory); returns their records. */
+/**
+ * Loads every image of `input` (file or directory), each layer capped at
+ * `maxUnpackedSize` bytes (`--max-unpacked-size`; absent: the host default);
+ * returns their records.
+ */
 export async function loadArchive(
   ctx: Context,
   input: string,
   progress: Progress,
+  maxUnpackedSize?: number,
 ): Promise<ImageRecord[]> {
-  const limits = layerLimitsFrom(ctx.env);
+  const limits = layerLimitsFrom(ctx.env, maxUnpackedSize);
   await loadNode();
   const path = resolve(input);
   let st: Deno.FileInfo;

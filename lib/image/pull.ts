@@ -35,12 +35,14 @@ export interface PullOptions {
   progress: Progress;
   insecure?: boolean;
   transport?: Transport;
+  /** `--max-unpacked-size` in bytes (Infinity: none); absent: BERTH_MAX_LAYER_SIZE or none. */
+  maxUnpackedSize?: number;
 }
 
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
   const ref = parseReference(text);
-  layerLimitsFrom(ctx.env); // a bad cap is exit 2 before anything is fetched
+  layerLimitsFrom(ctx.env, o.maxUnpackedSize); // a bad cap is exit 2 before anything is fetched
   return await pullRef(ctx, ref, o);
 }
 
@@ -92,7 +94,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     layers,
     o.progress,
     ctx.crashAt,
-    layerLimitsFrom(ctx.env),
+    layerLimitsFrom(ctx.env, o.maxUnpackedSize),
   );
   try {
     await store.writeBlob(manifestDigest, doc.bytes);

@@ -283,9 +283,9 @@ export async function unpackLayer(
       bytes += chunk.length;
       if (bytes > limits.maxBytes) {
         throw new RuntimeError(
-          `layer unpacks to more than ${
-            formatBytes(limits.maxBytes)
-          } (the cap, BERTH_MAX_LAYER_SIZE)`,
+          `layer unpacks to more than ${formatBytes(limits.maxBytes)} (the cap, ${
+            limits.bytesCap ?? "max unpacked size"
+          })`,
         );
       }
       h.update(chunk);

@@ -354,7 +354,7 @@ Deno.test(
 );
 
 Deno.test(
-  "a gzip bomb layer over BERTH_MAX_LAYER_SIZE, or a layer over BERTH_MAX_LAYER_ENTRIES, is refused with one line, nothing left",
+  "a gzip bomb layer over --max-unpacked-size (or the host's BERTH_MAX_LAYER_SIZE), or a layer over BERTH_MAX_LAYER_ENTRIES, is refused with one line, nothing left; no cap by default",
   OPTS,
   async () => {
     const roots = await makeRoots();
@@ -369,30 +369,77 @@ Deno.test(
       assert(gz.length < 1 << 20, `${gz.length}`);
       const wide = tarOf(Array.from({ length: 50 }, (_, i) => ({ name: `e${i}`, data: "" })));
       await writeOciLayout(join(dir, "wide"), "example.com/wide:1", { layers: [wide] });
-      const cap = { BERTH_MAX_LAYER_SIZE: "16m", BERTH_MAX_LAYER_ENTRIES: "40" };
-      const r = await berth(roots, ["load", "-q", "-i", join(dir, "bomb")], cap);
+      const r = await berth(roots, [
+        "load",
+        "-q",
+        "--max-unpacked-size",
+        "16m",
+        "-i",
+        join(dir, "bomb"),
+      ]);
       assertEquals(r.code, 1, r.stderr);
-      assertOneLine(
-        r.stderr,
-        /layer unpacks to more than 16 MiB \(the cap, BERTH_MAX_LAYER_SIZE\)/,
-      );
+      assertOneLine(r.stderr, /layer unpacks to more than 16 MiB \(the cap, --max-unpacked-size\)/);
       assertEmptyStore(store);
-      const w = await berth(roots, ["load", "-q", "-i", join(dir, "wide")], cap);
+      // The host-wide default, when the option is not given; the option wins over it.
+      const host = { BERTH_MAX_LAYER_SIZE: "16m" };
+      const h = await berth(roots, ["load", "-q", "-i", join(dir, "bomb")], host);
+      assertEquals(h.code, 1, h.stderr);
+      assertOneLine(h.stderr, /more than 16 MiB \(the cap, BERTH_MAX_LAYER_SIZE\)/);
+      assertEmptyStore(store);
+      const w = await berth(roots, ["load", "-q", "-i", join(dir, "wide")], {
+        BERTH_MAX_LAYER_ENTRIES: "40",
+      });
       assertEquals(w.code, 1, w.stderr);
       assertOneLine(w.stderr, /more than 40 entries/);
       assertEmptyStore(store);
-      // A bad cap: exit 2 before anything is read.
-      const bad = await berth(roots, ["load", "-i", join(dir, "wide")], {
+      // A bad cap: exit 2 before anything is read or fetched (no registry is there).
+      for (
+        const args of [
+          ["load", "--max-unpacked-size", "lots", "-i", join(dir, "wide")],
+          ["pull", "--max-unpacked-size", "lots", "127.0.0.1:9/none:1"],
+          ["run", "--rm", "--image", "127.0.0.1:9/none:1", "--max-unpacked-size", "0", "c1"],
+        ]
+      ) {
+        const bad = await berth(roots, args);
+        assertEquals(bad.code, 2, bad.stderr);
+        assertOneLine(bad.stderr, /--max-unpacked-size "(lots|0)" must be a size/);
+        assertEmptyStore(store);
+      }
+      const env = await berth(roots, ["load", "-i", join(dir, "wide")], {
         BERTH_MAX_LAYER_SIZE: "lots",
       });
-      assertEquals(bad.code, 2, bad.stderr);
-      assertOneLine(bad.stderr, /BERTH_MAX_LAYER_SIZE "lots"/);
-      // Under the default caps both load.
+      assertEquals(env.code, 2, env.stderr);
+      assertOneLine(env.stderr, /BERTH_MAX_LAYER_SIZE "lots"/);
+      // With neither there is no cap (the contract's default); the option lifts the host's.
       assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "bomb")])).code, 0);
+      assertEquals((await berth(roots, ["rmi", "example.com/bomb:1"])).code, 0);
+      const lifted = await berth(
+        roots,
+        ["load", "-q", "--max-unpacked-size", "none", "-i", join(dir, "bomb")],
+        host,
+      );
+      assertEquals(lifted.code, 0, lifted.stderr);
       assertEquals((await berth(roots, ["load", "-q", "-i", join(dir, "wide")])).code, 0);
     } finally {
       await cleanup(roots);
       await Deno.remove(dir, { recursive: true });
     }
+  },
+);
+
+Deno.test(
+  "pull --max-unpacked-size refuses a layer over it, nothing published; under it the image pulls",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, publish, store }) => {
+      const img = await publish("capped", "1", {
+        layers: [tarOf([{ name: "zeros", data: new Uint8Array(8 << 20) }])],
+      });
+      const r = await berth(roots, ["pull", "-q", "--max-unpacked-size", "4m", img.ref]);
+      assertEquals(r.code, 1, r.stderr);
+      assertOneLine(r.stderr, /layer unpacks to more than 4 MiB \(the cap, --max-unpacked-size\)/);
+      assertEmptyStore(store);
+      await berthOk(roots, ["pull", "-q", "--max-unpacked-size", "9m", img.ref]);
+    });
   },
 );
