@@ -282,7 +282,13 @@ export async function loadArchive(
     const out: ImageRecord[] = [];
     for (const f of found) {
       for (const l of f.layers) if (!isDigest(l.diffId)) throw new InvalidArgument("bad diff_id");
-      const release = await ensureLayers(store, f.layers, progress, ctx.crashAt, limits);
+      const { records, release } = await ensureLayers(
+        store,
+        f.layers,
+        progress,
+        ctx.crashAt,
+        limits,
+      );
       try {
         const manifestDigest = await sha256Of(f.manifestBytes);
         await store.writeBlob(manifestDigest, f.manifestBytes);
@@ -293,12 +299,7 @@ export async function loadArchive(
             id: f.manifest.config.digest,
             manifestDigest,
             names: f.names,
-            layers: f.layers.map(({ diffId, digest, size, mediaType }) => ({
-              diffId,
-              digest,
-              size,
-              mediaType,
-            })),
+            layers: records,
             created: typeof config.created === "string" ? config.created : null,
             size: f.layers.reduce((n, l) => n + l.size, 0),
           }),

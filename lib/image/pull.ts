@@ -89,7 +89,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     open: (signal: AbortSignal) => client.blob(l.digest, signal),
   }));
   await node;
-  const release = await ensureLayers(
+  const { records, release } = await ensureLayers(
     store,
     layers,
     o.progress,
@@ -104,12 +104,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
       id: manifest.config.digest,
       manifestDigest,
       names: [name],
-      layers: layers.map(({ diffId, digest, size, mediaType }) => ({
-        diffId,
-        digest,
-        size,
-        mediaType,
-      })),
+      layers: records,
       created: typeof config.created === "string" ? config.created : null,
       size: manifest.layers.reduce((n, l) => n + l.size, 0),
     });

@@ -15,7 +15,7 @@ import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ImageConfig } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import type { ImageRecord } from "./store.ts";
+import { type ImageRecord, layerKey } from "./store.ts";
 import { storeOf } from "./local.ts";
 
 export { staleUse, storeOf } from "./local.ts";
@@ -64,7 +64,7 @@ export async function resolveImage(
   return {
     ref,
     id: rec.id,
-    layers: rec.layers.map((l) => store.layerDir(l.diffId)),
+    layers: rec.layers.map((l) => store.layerDir(layerKey(l))),
     config: store.config(rec),
   };
 }
