@@ -410,7 +410,12 @@ export class ImageStore {
   #removeUnreferenced(dryRun: boolean): string[] {
     const out: string[] = [];
     const kept = this.list();
-    const layers = new Set(kept.flatMap((r) => r.layers.map((l) => hex(layerKey(l)))));
+    // By key, and by diff_id too: a container made before chain IDs keeps its layers mounted
+    // from diff_id directories after a new pull rewrote its image's record with chain IDs
+    // (with chain IDs a diff_id directory is only a bottom layer, whose key it is anyway).
+    const layers = new Set(
+      kept.flatMap((r) => r.layers.flatMap((l) => [hex(layerKey(l)), hex(l.diffId)])),
+    );
     const blobs = new Set(kept.flatMap((r) => [hex(r.id), hex(r.manifestDigest)]));
     for (const name of readDirNames(join(this.dir, "layers"))) {
       if (layers.has(name)) continue;
