@@ -153,6 +153,8 @@ export interface Written {
   configDigest: string;
   layerDigests: string[];
   diffIds: string[];
+  /** OCI chain IDs, the names of the unpacked layers in berth's store (bottom: the diff_id). */
+  chainIds: string[];
 }
 
 /** Writes (or adds to) an OCI image layout in `dir`, tagged `tag`. */
@@ -207,7 +209,18 @@ export async function writeOciLayout(dir: string, tag: string, spec: ImageSpec):
     annotations: { "org.opencontainers.image.ref.name": tag },
   });
   Deno.writeTextFileSync(join(dir, "index.json"), JSON.stringify(index));
-  return { manifestDigest, configDigest, layerDigests: layers.map((l) => l.digest), diffIds };
+  const chainIds: string[] = [];
+  for (const d of diffIds) {
+    const below = chainIds[chainIds.length - 1];
+    chainIds.push(below === undefined ? d : await sha256(enc.encode(`${below} ${d}`)));
+  }
+  return {
+    manifestDigest,
+    configDigest,
+    layerDigests: layers.map((l) => l.digest),
+    diffIds,
+    chainIds,
+  };
 }
 
 /**

@@ -103,3 +103,19 @@ Deno.test("prune keeps layers of kept images and layers a pull holds locked", as
     assertEquals(layerNames(s), []);
   });
 });
+
+Deno.test("layers are found by chain ID; a record without one (written before) by diff_id; prune keeps both while the image is kept", async () => {
+  await withStore(async (s) => {
+    const chained = { ...layer(s, "1"), chainId: d("1") };
+    Deno.mkdirSync(s.layerDir(d("9")), { recursive: true }); // layer 2's chain ID
+    const upper = { ...layer(s, "2"), chainId: d("9") }; // and its old diff_id directory
+    await s.add({ ...record(s, "a", ["r.io/x:1"], []), layers: [chained, upper] });
+    await s.add(record(s, "b", ["r.io/y:1"], ["3"])); // an old record: no chainId
+    layer(s, "4"); // referenced by nothing
+    await s.takeUse("default", "c1", d("b"));
+    assertEquals(await s.prune(never), [`layer ${d("4")}`]);
+    assertEquals(layerNames(s), [d("1"), d("2"), d("3"), d("9")].map((x) => x.slice(7)));
+    Deno.removeSync(s.layerDir(d("9")), { recursive: true });
+    await assertRejects(() => s.takeUse("default", "c2", d("a")), Error, "removed meanwhile");
+  });
+});

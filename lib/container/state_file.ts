@@ -197,6 +197,8 @@ export interface CreateArgs {
   pull?: "missing" | "always" | "never";
   /** `--tls-verify=false` with `--image` (absent: true). */
   tlsVerify?: boolean;
+  /** `--max-unpacked-size` with `--image`, as given (absent: none). */
+  maxUnpackedSize?: string;
   /** `--health-*` (absent: none). */
   healthcheck?: HealthConfig;
   /** `--log-max-size` in bytes (absent: the default, 10 MiB). */

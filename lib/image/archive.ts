@@ -241,13 +241,18 @@ async function dockerImages(dir: string): Promise<Found[]> {
   return out;
 }
 
-/** Loads every image of `input` (file or directory); returns their records. */
+/**
+ * Loads every image of `input` (file or directory), each layer capped at
+ * `maxUnpackedSize` bytes (`--max-unpacked-size`; absent: the host default);
+ * returns their records.
+ */
 export async function loadArchive(
   ctx: Context,
   input: string,
   progress: Progress,
+  maxUnpackedSize?: number,
 ): Promise<ImageRecord[]> {
-  const limits = layerLimitsFrom(ctx.env);
+  const limits = layerLimitsFrom(ctx.env, maxUnpackedSize);
   await loadNode();
   const path = resolve(input);
   let st: Deno.FileInfo;
@@ -277,7 +282,13 @@ export async function loadArchive(
     const out: ImageRecord[] = [];
     for (const f of found) {
       for (const l of f.layers) if (!isDigest(l.diffId)) throw new InvalidArgument("bad diff_id");
-      const release = await ensureLayers(store, f.layers, progress, ctx.crashAt, limits);
+      const { records, release } = await ensureLayers(
+        store,
+        f.layers,
+        progress,
+        ctx.crashAt,
+        limits,
+      );
       try {
         const manifestDigest = await sha256Of(f.manifestBytes);
         await store.writeBlob(manifestDigest, f.manifestBytes);
@@ -288,12 +299,7 @@ export async function loadArchive(
             id: f.manifest.config.digest,
             manifestDigest,
             names: f.names,
-            layers: f.layers.map(({ diffId, digest, size, mediaType }) => ({
-              diffId,
-              digest,
-              size,
-              mediaType,
-            })),
+            layers: records,
             created: typeof config.created === "string" ? config.created : null,
             size: f.layers.reduce((n, l) => n + l.size, 0),
           }),

@@ -1,7 +1,8 @@
 /**
- * The two libc calls unpacking needs that Deno lacks: `mknod` (overlay
- * whiteouts are 0/0 character devices) and `lsetxattr` (opaque
- * directories). Opened on first use, so only image commands pay for it.
+ * The libc calls unpacking needs that Deno lacks: `mknod` (overlay
+ * whiteouts are 0/0 character devices), `lsetxattr`/`lgetxattr` (opaque
+ * directories) and `syncfs` (a layer is durable before it is published).
+ * Opened on first use, so only image commands pay for it.
  *
  * @module
  */
@@ -11,8 +12,20 @@ import { ErrnoError } from "../host/libc.ts";
 const SYMBOLS = {
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  syncfs: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
+
+/** A directory descriptor kept for syncfs(2). */
+export interface Syncer {
+  /** syncfs(2): throws ErrnoError on failure. */
+  sync(): void;
+  /** Closes the descriptor (again: nothing). */
+  close(): void;
+}
 
 /** The calls, behind an interface so tests can inject failures. */
 export interface UnpackCalls {
@@ -20,6 +33,16 @@ export interface UnpackCalls {
   whiteout(path: string): void;
   /** Sets an extended attribute on `path` itself (never through a symlink). */
   setXattr(path: string, name: string, value: string | Uint8Array): void;
+  /** True when the directory `path` carries `trusted.overlay.opaque=y` (never through a symlink). */
+  isOpaque(path: string): boolean;
+  /**
+   * Opens the directory `path` now, for a later syncfs(2) of its
+   * filesystem: `sync()` puts every write to it on disk or throws, with any
+   * writeback error since this open (Linux 5.8+ reports those; one that
+   * happened before the descriptor was opened and that someone else saw
+   * would be missed, so open it before writing). `close()` always.
+   */
+  syncer(path: string): Syncer;
 }
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
@@ -37,6 +60,10 @@ function check(rc: number, what: string): void {
   throw new ErrnoError(what, e);
 }
 
+const ENODATA = 61;
+const EOPNOTSUPP = 95;
+const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
+
 /** The real calls through libc. */
 export const unpackCalls: UnpackCalls = {
   whiteout(path) {
@@ -48,5 +75,32 @@ export const unpackCalls: UnpackCalls = {
     lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     const v = typeof value === "string" ? enc.encode(value) : value;
     check(lib.lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0), `lsetxattr ${path}`);
+  },
+  isOpaque(path) {
+    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    const buf = new Uint8Array(8);
+    const n = Number(lib.lgetxattr(cstr(path), cstr("trusted.overlay.opaque"), buf, 8n));
+    if (n < 0) {
+      const e = errno();
+      if (e === ENODATA || e === EOPNOTSUPP) return false;
+      throw new ErrnoError(`lgetxattr ${path}`, e);
+    }
+    return n === 1 && buf[0] === 0x79; // "y"
+  },
+  syncer(path) {
+    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    const l = lib;
+    let fd = l.open(cstr(path), O_RDONLY_DIRECTORY_CLOEXEC);
+    if (fd < 0) throw new ErrnoError(`open ${path}`, errno());
+    return {
+      sync() {
+        if (fd < 0) throw new ErrnoError(`syncfs ${path}`, 9); // EBADF: closed
+        if (l.syncfs(fd) !== 0) throw new ErrnoError(`syncfs ${path}`, errno());
+      },
+      close() {
+        if (fd >= 0) l.close(fd);
+        fd = -1;
+      },
+    };
   },
 };

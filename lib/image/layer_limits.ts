@@ -1,10 +1,11 @@
 /**
  * Caps on what one layer may unpack to: its uncompressed size
- * (`BERTH_MAX_LAYER_SIZE`, default 64g) and its number of tar entries
- * (`BERTH_MAX_LAYER_ENTRIES`, default 2000000), so a small compressed blob
- * (a gzip bomb: 500 KB of zeros is 500 MB) cannot fill the data root or its
- * inodes. A layer over a cap fails while it streams, before more is
- * written; `none` lifts a cap.
+ * (`pull`/`load`/`--image` option `--max-unpacked-size SIZE`; else the
+ * host-wide `BERTH_MAX_LAYER_SIZE`; else none, as the contract says) and
+ * its number of tar entries (`BERTH_MAX_LAYER_ENTRIES`, default 2000000),
+ * so a small compressed blob (a gzip bomb: 500 KB of zeros is 500 MB)
+ * cannot fill the data root or its inodes. A layer over a cap fails while
+ * it streams, before more is written; `none` lifts a cap.
  *
  * @module
  */
@@ -17,11 +18,13 @@ export interface LayerLimits {
   maxBytes: number;
   /** Tar entries (headers of files, directories, links, whiteouts…), at most. */
   maxEntries: number;
+  /** What set `maxBytes` (`--max-unpacked-size`, `BERTH_MAX_LAYER_SIZE`), for the error. */
+  bytesCap?: string;
 }
 
-/** The defaults: far above any real layer, well below a bomb's reach. */
+/** The defaults: no size cap (the contract's); an entry count far above any real layer. */
 export const DEFAULT_LAYER_LIMITS: Readonly<LayerLimits> = {
-  maxBytes: 64 * 1024 ** 3,
+  maxBytes: Number.POSITIVE_INFINITY,
   maxEntries: 2_000_000,
 };
 
@@ -42,19 +45,35 @@ function parseCap(text: string, what: string, units: boolean): number {
 }
 
 /**
- * The caps from `BERTH_MAX_LAYER_SIZE` (a size: `512m`, `10g`, bytes) and
- * `BERTH_MAX_LAYER_ENTRIES`; a bad value is InvalidArgument (exit 2).
+ * `--max-unpacked-size SIZE` (`512m`, `10g`, bytes, `none`; the grammar of
+ * berth's other sizes); a bad value is InvalidArgument (exit 2).
  */
-export function layerLimitsFrom(env: (key: string) => string | undefined): LayerLimits {
+export function parseUnpackedSize(text: string): number {
+  return parseCap(text, "--max-unpacked-size", true);
+}
+
+/**
+ * The caps: `maxUnpackedSize` (the option, already parsed) or else
+ * `BERTH_MAX_LAYER_SIZE` (a size), and `BERTH_MAX_LAYER_ENTRIES`; a bad
+ * value is InvalidArgument (exit 2).
+ */
+export function layerLimitsFrom(
+  env: (key: string) => string | undefined,
+  maxUnpackedSize?: number,
+): LayerLimits {
   const size = env("BERTH_MAX_LAYER_SIZE") || undefined;
   const entries = env("BERTH_MAX_LAYER_ENTRIES") || undefined;
+  const maxEntries = entries === undefined
+    ? DEFAULT_LAYER_LIMITS.maxEntries
+    : parseCap(entries, "BERTH_MAX_LAYER_ENTRIES", false);
+  if (maxUnpackedSize !== undefined) {
+    return { maxBytes: maxUnpackedSize, maxEntries, bytesCap: "--max-unpacked-size" };
+  }
+  if (size === undefined) return { maxBytes: DEFAULT_LAYER_LIMITS.maxBytes, maxEntries };
   return {
-    maxBytes: size === undefined
-      ? DEFAULT_LAYER_LIMITS.maxBytes
-      : parseCap(size, "BERTH_MAX_LAYER_SIZE", true),
-    maxEntries: entries === undefined
-      ? DEFAULT_LAYER_LIMITS.maxEntries
-      : parseCap(entries, "BERTH_MAX_LAYER_ENTRIES", false),
+    maxBytes: parseCap(size, "BERTH_MAX_LAYER_SIZE", true),
+    maxEntries,
+    bytesCap: "BERTH_MAX_LAYER_SIZE",
   };
 }
 

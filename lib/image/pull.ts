@@ -36,6 +36,8 @@ export interface PullOptions {
   progress: Progress;
   insecure?: boolean;
   transport?: Transport;
+  /** `--max-unpacked-size` in bytes (Infinity: none); absent: BERTH_MAX_LAYER_SIZE or none. */
+  maxUnpackedSize?: number;
 }
 
 /** An image config larger than this is refused, whatever its manifest declares. */
@@ -68,7 +70,7 @@ export function registryLimitsOf(env: (k: string) => string | undefined): Regist
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
   const ref = parseReference(text);
-  layerLimitsFrom(ctx.env); // a bad cap is exit 2 before anything is fetched
+  layerLimitsFrom(ctx.env, o.maxUnpackedSize); // a bad cap is exit 2 before anything is fetched
   return await pullRef(ctx, ref, o);
 }
 
@@ -124,12 +126,12 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
     open: (signal: AbortSignal) => client.blob(l.digest, signal),
   }));
   await node;
-  const release = await ensureLayers(
+  const { records, release } = await ensureLayers(
     store,
     layers,
     o.progress,
     ctx.crashAt,
-    layerLimitsFrom(ctx.env),
+    layerLimitsFrom(ctx.env, o.maxUnpackedSize),
   );
   try {
     await store.writeBlob(manifestDigest, doc.bytes);
@@ -139,12 +141,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
       id: manifest.config.digest,
       manifestDigest,
       names: [name],
-      layers: layers.map(({ diffId, digest, size, mediaType }) => ({
-        diffId,
-        digest,
-        size,
-        mediaType,
-      })),
+      layers: records,
       created: typeof config.created === "string" ? config.created : null,
       size: manifest.layers.reduce((n, l) => n + l.size, 0),
     });

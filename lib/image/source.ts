@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseUnpackedSize } from "./layer_limits.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, NotFound } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
@@ -14,7 +15,7 @@ import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ImageConfig } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import type { ImageRecord } from "./store.ts";
+import { type ImageRecord, layerKey } from "./store.ts";
 import { storeOf } from "./local.ts";
 
 export { staleUse, storeOf } from "./local.ts";
@@ -33,13 +34,20 @@ export interface ImageSource {
   config: ImageConfig;
 }
 
-/** Finds (or pulls, per `policy`; `insecure`: `--tls-verify=false`) the image `ref`. */
+/**
+ * Finds (or pulls, per `policy`) the image `ref`; `insecure`:
+ * `--tls-verify=false`; `maxUnpackedSize`: `--max-unpacked-size` as given.
+ */
 export async function resolveImage(
   ctx: Context,
   ref: string,
   policy: PullPolicy,
-  insecure = false,
+  o: { insecure?: boolean; maxUnpackedSize?: string } = {},
 ): Promise<ImageSource> {
+  const insecure = o.insecure === true;
+  const maxUnpackedSize = o.maxUnpackedSize === undefined
+    ? undefined
+    : parseUnpackedSize(o.maxUnpackedSize);
   const store = storeOf(ctx);
   let rec: ImageRecord | null = policy === "always" ? null : store.find(ref);
   if (rec === null) {
@@ -50,12 +58,13 @@ export async function resolveImage(
     rec = await pullImage(ctx, ref, {
       progress: tty ? streamProgress((s) => ctx.io.err(s), true) : quietProgress,
       ...(insecure ? { insecure: true } : {}),
+      ...(maxUnpackedSize !== undefined ? { maxUnpackedSize } : {}),
     });
   }
   return {
     ref,
     id: rec.id,
-    layers: rec.layers.map((l) => store.layerDir(l.diffId)),
+    layers: rec.layers.map((l) => store.layerDir(layerKey(l))),
     config: store.config(rec),
   };
 }

@@ -3,11 +3,13 @@
  *
  * ```
  * blobs/HEX            verified manifests and configs (by their sha256)
- * layers/HEX/          one unpacked layer, by its diff_id, shared read-only
+ * layers/HEX/          one unpacked layer, by its chain ID, shared read-only
+ *                      (records written before chain IDs: by its diff_id)
  * images/HEX.json      an image record (by its config digest: the image ID)
  * uses/NS/ID           a container using an image (contains the image ID)
  * tmp/PID-RAND/        a layer being unpacked by berth process PID
- * locks/HEX.lock       a layer's lock (held while it is fetched, until its image is recorded)
+ * locks/HEX.lock       a layer's lock, by the same key (held while it is fetched, until
+ *                      its image is recorded)
  * store.lock           serializes record changes, container references and removal
  * ```
  *
@@ -28,8 +30,13 @@ import { formatReference, parseReference } from "./reference.ts";
 
 /** One layer of an image. */
 export interface LayerRecord {
-  /** sha256 of the uncompressed tar (the directory's name). */
+  /** sha256 of the uncompressed tar. */
   diffId: string;
+  /**
+   * The layer's chain ID (see `chain_id.ts`): the directory's name. Absent
+   * in records written before chain IDs, whose layers are named by diff_id.
+   */
+  chainId?: string;
   /** The blob's digest, size and media type as the manifest gave them. */
   digest: string;
   size: number;
@@ -59,6 +66,11 @@ export const STORE_LOCK_TIMEOUT_MS = 60_000;
 
 const hex = (digest: string) => digest.slice("sha256:".length);
 
+/** The name a layer of an image is stored under: its chain ID (or diff_id, in an old record). */
+export function layerKey(l: LayerRecord): string {
+  return l.chainId ?? l.diffId;
+}
+
 /** True when process `pid` exists. */
 function alive(pid: number): boolean {
   try {
@@ -83,9 +95,9 @@ export class ImageStore {
   /** @param dir `DATA/image` */
   constructor(readonly dir: string) {}
 
-  /** Where an unpacked layer lives. */
-  layerDir(diffId: string): string {
-    return join(this.dir, "layers", hex(diffId));
+  /** Where an unpacked layer lives, by its key ({@linkcode layerKey}). */
+  layerDir(key: string): string {
+    return join(this.dir, "layers", hex(key));
   }
   /** Where a manifest or config blob lives. */
   blobPath(digest: string): string {
@@ -95,9 +107,9 @@ export class ImageStore {
   recordPath(id: string): string {
     return join(this.dir, "images", `${hex(id)}.json`);
   }
-  /** A layer's lock file. */
-  layerLock(diffId: string): string {
-    return join(this.dir, "locks", `${hex(diffId)}.lock`);
+  /** A layer's lock file, by its key. */
+  layerLock(key: string): string {
+    return join(this.dir, "locks", `${hex(key)}.lock`);
   }
   /** Where partial layers are unpacked. */
   get tmpDir(): string {
@@ -137,10 +149,10 @@ export class ImageStore {
     }
   }
 
-  /** True when the layer is unpacked and committed. */
-  hasLayer(diffId: string): boolean {
+  /** True when the layer (by its key) is unpacked and committed. */
+  hasLayer(key: string): boolean {
     try {
-      return Deno.statSync(this.layerDir(diffId)).isDirectory;
+      return Deno.statSync(this.layerDir(key)).isDirectory;
     } catch {
       return false;
     }
@@ -227,7 +239,7 @@ export class ImageStore {
   async add(rec: ImageRecord): Promise<ImageRecord> {
     return await this.locked(async () => {
       for (const l of rec.layers) {
-        if (!this.hasLayer(l.diffId)) throw new RuntimeError(`layer ${l.diffId} vanished`);
+        if (!this.hasLayer(layerKey(l))) throw new RuntimeError(`layer ${layerKey(l)} vanished`);
       }
       const existing = this.list().find((r) => r.id === rec.id);
       const merged = { ...rec, names: [...new Set([...(existing?.names ?? []), ...rec.names])] };
@@ -282,7 +294,7 @@ export class ImageStore {
   async takeUse(ns: string, id: string, imageId: string): Promise<ImageRecord> {
     return await this.locked(async () => {
       const rec = this.list().find((r) => r.id === imageId);
-      if (rec === undefined || rec.layers.some((l) => !this.hasLayer(l.diffId))) {
+      if (rec === undefined || rec.layers.some((l) => !this.hasLayer(layerKey(l)))) {
         throw new RuntimeError(`image ${imageId} was removed meanwhile`);
       }
       Deno.mkdirSync(join(this.dir, "uses", ns), { recursive: true, mode: 0o700 });
@@ -398,7 +410,12 @@ export class ImageStore {
   #removeUnreferenced(dryRun: boolean): string[] {
     const out: string[] = [];
     const kept = this.list();
-    const layers = new Set(kept.flatMap((r) => r.layers.map((l) => hex(l.diffId))));
+    // By key, and by diff_id too: a container made before chain IDs keeps its layers mounted
+    // from diff_id directories after a new pull rewrote its image's record with chain IDs
+    // (with chain IDs a diff_id directory is only a bottom layer, whose key it is anyway).
+    const layers = new Set(
+      kept.flatMap((r) => r.layers.flatMap((l) => [hex(layerKey(l)), hex(l.diffId)])),
+    );
     const blobs = new Set(kept.flatMap((r) => [hex(r.id), hex(r.manifestDigest)]));
     for (const name of readDirNames(join(this.dir, "layers"))) {
       if (layers.has(name)) continue;

@@ -11,7 +11,9 @@
  * `tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
  * Every directory a layer lists gets exactly its entry's owner and mode,
  * sticky and setgid bits included, after node-tar (which adds 0700 and
- * whose mkdir drops 07000); one it leaves implicit is 0755 root's.
+ * whose mkdir drops 07000); one it leaves implicit is made 0755 root's and
+ * reported in `implicitDirs`, for the caller to give it what the layers
+ * below have (`implicit_dirs.ts`).
  * A write error of the filesystem, a file shorter than its entry, or a
  * cap of `layer_limits.ts` exceeded fails the layer.
  *
@@ -72,6 +74,11 @@ export interface Unpacked {
   bytes: number;
   /** Entries node-tar refused or skipped, as `CODE: message`. */
   skipped: string[];
+  /**
+   * Directories the layer made without listing them (parents of its
+   * entries, whiteouts and opaque marks), real directories, parents first.
+   */
+  implicitDirs: string[];
 }
 
 /**
@@ -203,6 +210,15 @@ export async function unpackLayer(
   // (checked after: node-tar ignores short writes).
   const dirs = new Map<string, DirEntry>();
   const sizes = new Map<string, number>();
+  // Every directory above an entry (a whiteout's, an opaque mark's own directory).
+  const parents = new Set<string>();
+  const addParents = (rel: string) => {
+    for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) {
+      const p = rel.slice(0, i);
+      if (parents.has(p)) return;
+      parents.add(p);
+    }
+  };
   let entries = 0;
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
@@ -213,7 +229,7 @@ export async function unpackLayer(
     chmod: true,
     processUmask: 0, // see openUmask
     umask: 0,
-    dmode: 0o755, // directories a layer does not list (as podman makes them)
+    dmode: 0o755, // directories a layer does not list: see implicitDirs
     maxDepth: 4096,
     filter: (path: string, entry: Tar.ReadEntry | import("node:fs").Stats) => {
       if (++entries > limits.maxEntries) {
@@ -235,8 +251,10 @@ export async function unpackLayer(
         });
       }
       if (rel === "") return true;
+      addParents(rel);
       const { dir: parent, base } = split(rel);
       if (base === ".wh..wh..opq") {
+        if (parent !== "") parents.add(parent);
         opaques.push(parent);
         return false;
       }
@@ -278,14 +296,15 @@ export async function unpackLayer(
   const h = sha256();
   const xattrScan = new XattrScanner();
   let bytes = 0;
+  let real = new RealDirs(dir);
   try {
     for await (const chunk of decompress(source, compression)) {
       bytes += chunk.length;
       if (bytes > limits.maxBytes) {
         throw new RuntimeError(
-          `layer unpacks to more than ${
-            formatBytes(limits.maxBytes)
-          } (the cap, BERTH_MAX_LAYER_SIZE)`,
+          `layer unpacks to more than ${formatBytes(limits.maxBytes)} (the cap, ${
+            limits.bytesCap ?? "max unpacked size"
+          })`,
         );
       }
       h.update(chunk);
@@ -297,7 +316,7 @@ export async function unpackLayer(
     quietly(() => u.end());
     if (emitted !== null) throw emitted;
     if (failure !== null) throw failure;
-    const real = new RealDirs(dir);
+    real = new RealDirs(dir);
     checkSizes(dir, sizes, real);
     for (const [rel, target] of absLinks) {
       const { dir: parent, base } = split(rel);
@@ -354,7 +373,8 @@ export async function unpackLayer(
       ? err
       : new RuntimeError(`cannot unpack layer: ${(err as Error).message}`);
   }
-  return { diffId: h.digest(), bytes, skipped };
+  const implicitDirs = [...parents].filter((p) => !dirs.has(p) && real.has(p)).sort();
+  return { diffId: h.digest(), bytes, skipped, implicitDirs };
 }
 
 /**

@@ -180,7 +180,10 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   let args = req.command;
   if (image !== null) {
     const mod = await import("../image/source.ts");
-    img = await mod.resolveImage(ctx, image, req.pull ?? "missing", req.tlsVerify === false);
+    img = await mod.resolveImage(ctx, image, req.pull ?? "missing", {
+      insecure: req.tlsVerify === false,
+      ...(req.maxUnpackedSize !== undefined ? { maxUnpackedSize: req.maxUnpackedSize } : {}),
+    });
     base = mod.applyImageConfig(defaultSpec(), img, req.command);
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
@@ -352,6 +355,7 @@ async function createLocked(
       ...(req.image !== undefined && req.image !== null ? { image: req.image } : {}),
       ...(req.pull !== undefined ? { pull: req.pull } : {}),
       ...(req.tlsVerify === false ? { tlsVerify: false } : {}),
+      ...(req.maxUnpackedSize !== undefined ? { maxUnpackedSize: req.maxUnpackedSize } : {}),
       ...(req.healthcheck !== undefined ? { healthcheck: req.healthcheck } : {}),
       ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
       securityOpt: req.securityOpt ?? [],

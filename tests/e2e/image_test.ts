@@ -207,7 +207,7 @@ Deno.test("whiteouts and opaque directories are honoured", OPTS, async () => {
     ]);
     assertEquals(r.stdout, "b\n--\n/old:\nnew\n", r.stderr);
     // In the store the whiteout is a 0/0 character device.
-    const top = join(store, "layers", img.diffIds[2]!.slice(7));
+    const top = join(store, "layers", img.chainIds[2]!.slice(7));
     const st = Deno.lstatSync(join(top, "data", "a"));
     assert(st.isCharDevice, "whiteout is a character device");
     assertEquals(st.rdev, 0);
@@ -241,7 +241,7 @@ Deno.test(
         assert(tar.success, "GNU tar");
         const img = await publish("xa", "1", { layers: [base(rootfs), tar.stdout] });
         await berthOk(roots, ["run", "-d", "--image", img.ref, "c1", "--", "sleep", "60"]);
-        const layer = join(store, "layers", img.diffIds[1]!.slice(7));
+        const layer = join(store, "layers", img.chainIds[1]!.slice(7));
         assertEquals(getXattrText(join(layer, "tagged"), "user.berth.test"), "kept");
         // Through the container's overlay root.
         const root = (await stateOf(roots, "c1")).rootfs as string;
@@ -266,14 +266,14 @@ Deno.test("two images and two containers sharing a layer use one copy of it", OP
     await berthOk(roots, ["pull", "-q", b.ref]);
     assertEquals(
       names(join(store, "layers")),
-      [a.diffIds[0]!, a.diffIds[1]!, b.diffIds[1]!].map((d) => d.slice(7)).sort(),
+      [a.chainIds[0]!, a.chainIds[1]!, b.chainIds[1]!].map((d) => d.slice(7)).sort(),
     );
     await berthOk(roots, ["run", "-d", "--image", a.ref, "c1", "--", "sleep", "60"]);
     await berthOk(roots, ["run", "-d", "--image", b.ref, "c2", "--", "sleep", "60"]);
     assertEquals((await berth(roots, ["exec", "c1", "--", "cat", "/a"])).stdout, "A");
     assertEquals((await berth(roots, ["exec", "c2", "--", "cat", "/b"])).stdout, "B");
     const mounts = Deno.readTextFileSync("/proc/self/mountinfo");
-    const shared = join(store, "layers", a.diffIds[0]!.slice(7));
+    const shared = join(store, "layers", a.chainIds[0]!.slice(7));
     assertEquals(names(join(store, "layers")).length, 3);
     assert(mounts.includes("overlay"), "overlay mounted");
     // A write in one container does not reach the shared layer or the other container.
@@ -344,7 +344,7 @@ Deno.test(
       assertMatch(r.stderr, /^berth: .*(digest|unpack|crc|gzip|invalid).*\n$/i);
       assertEquals(await berthOk(roots, ["images", "-q"]), "");
       // The good base layer may be committed (it verified) but nothing names it; prune clears it.
-      assert(!names(join(store, "layers")).includes(img.diffIds[1]!.slice(7)));
+      assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)));
       assertEquals(names(join(store, "tmp")), []);
       await berthOk(roots, ["image", "prune"]);
       assertEmptyStore(store);
@@ -486,7 +486,7 @@ Deno.test("hostile layers write nothing outside the store", OPTS, async () => {
       assertEquals(Deno.readTextFileSync(victim), "original");
       const passwd = Deno.statSync("/etc/passwd");
       assertEquals(passwd.nlink, 1, "no hard link to a host file");
-      const layer = join(store, "layers", img.diffIds[1]!.slice(7));
+      const layer = join(store, "layers", img.chainIds[1]!.slice(7));
       for (const n of names(layer)) {
         const st = Deno.lstatSync(join(layer, n));
         assert(!st.isBlockDevice && !(st.isCharDevice && st.rdev !== 0), `${n} is a device node`);

@@ -283,7 +283,11 @@ Deno.test(
           assertEquals(names("layers"), [], `${what}: unreferenced layers left`);
         } else {
           assertEquals(images[0].id, w.configDigest, what);
-          assertEquals(names("layers"), w.diffIds.map((d) => d.slice(7)).sort(), `${what}: layers`);
+          assertEquals(
+            names("layers"),
+            w.chainIds.map((d) => d.slice(7)).sort(),
+            `${what}: layers`,
+          );
         }
       }
       assertEquals(killedMidway, PULL_KILLS, "not enough kills landed");

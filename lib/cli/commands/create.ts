@@ -29,6 +29,7 @@ import { parseSize } from "../../host/size.ts";
 import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
+import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -60,6 +61,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     help: "with --image: when to pull it",
   },
   TLS_VERIFY_OPTION,
+  { ...MAX_UNPACKED_SIZE_OPTION, help: `with --image: ${MAX_UNPACKED_SIZE_OPTION.help}` },
   {
     name: "env",
     short: "e",
@@ -322,12 +324,25 @@ function optionalFields(p: ParsedArgs): { healthcheck?: HealthConfig; logMaxSize
 
 function imageOf(
   p: ParsedArgs,
-): { image?: string; pull?: "missing" | "always" | "never"; tlsVerify?: false } {
+): {
+  image?: string;
+  pull?: "missing" | "always" | "never";
+  tlsVerify?: false;
+  maxUnpackedSize?: string;
+} {
   const image = str(p.values, "image");
   if (str(p.values, "tls-verify") !== undefined && image === undefined) {
     throw new InvalidArgument("--tls-verify goes with --image");
   }
-  const insecure = insecureOf(p) ? { tlsVerify: false as const } : {};
+  const size = str(p.values, "max-unpacked-size");
+  if (size !== undefined && image === undefined) {
+    throw new InvalidArgument("--max-unpacked-size goes with --image");
+  }
+  maxUnpackedSizeOf(p); // a bad size is exit 2 before anything is fetched
+  const insecure = {
+    ...(insecureOf(p) ? { tlsVerify: false as const } : {}),
+    ...(size !== undefined ? { maxUnpackedSize: size } : {}),
+  };
   const v = str(p.values, "pull");
   if (v === undefined) return image === undefined ? {} : { image, ...insecure };
   if (image === undefined) throw new InvalidArgument("--pull goes with --image");

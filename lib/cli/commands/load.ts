@@ -1,5 +1,5 @@
 /**
- * `berth load -i FILE|DIR`: loads a docker-archive tar, an OCI archive tar
+ * `berth load -i FILE|DIR [--max-unpacked-size SIZE]`: loads a docker-archive tar, an OCI archive tar
  * or an OCI image-layout directory.
  *
  * @module
@@ -8,11 +8,14 @@
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 
 /** Options of `load`. */
 export interface LoadArgs {
   input: string;
   quiet: boolean;
+  /** `--max-unpacked-size` in bytes (Infinity: none), or undefined when not given. */
+  maxUnpackedSize: number | undefined;
 }
 
 const OPTIONS = [
@@ -24,13 +27,14 @@ const OPTIONS = [
     help: "the archive or OCI layout",
   },
   { name: "quiet", short: "q", type: "boolean" as const, help: "no progress" },
+  MAX_UNPACKED_SIZE_OPTION,
 ];
 
 /** `load`. */
 export const loadCommand: Command<LoadArgs> = {
   name: "load",
   summary: "load images from a docker-archive, an OCI archive or an OCI layout directory",
-  usage: "load -i FILE|DIR",
+  usage: "load -i FILE|DIR [--max-unpacked-size SIZE]",
   options: OPTIONS,
   examples: ["berth load -i busybox.tar", "berth load -i ./oci-layout-dir"],
   parse(args) {
@@ -39,7 +43,7 @@ export const loadCommand: Command<LoadArgs> = {
     expectPositionals("load", p.positionals, []);
     const input = str(p.values, "input");
     if (input === undefined) throw new InvalidArgument("load: give -i FILE|DIR");
-    return { input, quiet: bool(p.values, "quiet") };
+    return { input, quiet: bool(p.values, "quiet"), maxUnpackedSize: maxUnpackedSizeOf(p) };
   },
   async run(ctx, o) {
     const { loadArchive } = await import("../../image/archive.ts");
@@ -47,7 +51,7 @@ export const loadCommand: Command<LoadArgs> = {
     const progress = o.quiet
       ? quietProgress
       : streamProgress((s) => ctx.io.err(s), Deno.stderr.isTerminal());
-    const recs = await loadArchive(ctx, o.input, progress);
+    const recs = await loadArchive(ctx, o.input, progress, o.maxUnpackedSize);
     for (const r of recs) {
       ctx.io.out(
         r.names.length > 0

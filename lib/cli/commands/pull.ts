@@ -1,5 +1,6 @@
 /**
- * `berth pull [--platform OS/ARCH[/VARIANT]] [-q] REF`: fetches an image.
+ * `berth pull [--platform OS/ARCH[/VARIANT]] [-q] [--max-unpacked-size SIZE] REF`:
+ * fetches an image.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { Command } from "../command.ts";
 import { parsePlatform, type Platform } from "../../image/manifest.ts";
 import { parseReference } from "../../image/reference.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
+import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 
 /** Options of `pull`. */
 export interface PullArgs {
@@ -16,6 +18,8 @@ export interface PullArgs {
   quiet: boolean;
   platform: Platform | null;
   insecure: boolean;
+  /** `--max-unpacked-size` in bytes (Infinity: none), or undefined when not given. */
+  maxUnpackedSize: number | undefined;
 }
 
 const OPTIONS = [
@@ -32,20 +36,23 @@ const OPTIONS = [
     help: "the platform to pick from a multi-platform image (default: this host's)",
   },
   TLS_VERIFY_OPTION,
+  MAX_UNPACKED_SIZE_OPTION,
 ];
 
 /** `pull`. */
 export const pullCommand: Command<PullArgs> = {
   name: "pull",
   summary: "fetch an image from a registry",
-  usage: "pull [--platform OS/ARCH[/VARIANT]] [-q] [--tls-verify=false] REF",
+  usage:
+    "pull [--platform OS/ARCH[/VARIANT]] [-q] [--tls-verify=false] [--max-unpacked-size SIZE] REF",
   description:
-    "Every manifest, config and layer is verified against its digest; layers are stored once and shared. A REF without a registry means docker.io.",
+    "Every manifest, config and layer is verified against its digest; layers are stored once and shared. A REF without a registry means docker.io. --max-unpacked-size caps what one layer may unpack to (default: no cap), so a small compressed layer cannot fill the disk.",
   options: OPTIONS,
   examples: [
     "berth pull busybox",
     "berth pull 127.0.0.1:5000/app:1.0",
     "berth pull -q --platform linux/arm64 alpine",
+    "berth pull --max-unpacked-size 2g 127.0.0.1:5000/untrusted:latest",
   ],
   parse(args) {
     const p = parseCommandArgs("pull", args, OPTIONS);
@@ -58,6 +65,7 @@ export const pullCommand: Command<PullArgs> = {
       quiet: bool(p.values, "quiet"),
       platform: platform === undefined ? null : parsePlatform(platform),
       insecure: insecureOf(p),
+      maxUnpackedSize: maxUnpackedSizeOf(p),
     };
   },
   async run(ctx, o) {
@@ -70,6 +78,7 @@ export const pullCommand: Command<PullArgs> = {
       progress,
       ...(o.platform !== null ? { platform: o.platform } : {}),
       ...(o.insecure ? { insecure: true } : {}),
+      ...(o.maxUnpackedSize !== undefined ? { maxUnpackedSize: o.maxUnpackedSize } : {}),
     });
     ctx.io.out(`${rec.id}\n`);
     return 0;
