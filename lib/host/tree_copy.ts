@@ -1,0 +1,209 @@
+/**
+ * Copying a file or a directory tree from one descriptor to a name in a
+ * directory descriptor, following no symlink on either side: sources are
+ * opened `O_PATH | O_NOFOLLOW` one name at a time (a symlink is copied as
+ * a symlink, a FIFO or device as a node: only regular files are ever
+ * opened for reading), and every write is `*at` a directory descriptor
+ * with `O_EXCL` (a file is written under a temporary name and renamed over
+ * the target, which replaces a symlink there instead of following it).
+ *
+ * @module
+ */
+
+import {
+  chmodFd,
+  chownFd,
+  closeFd,
+  EEXIST,
+  EISDIR,
+  ELOOP,
+  ENOENT,
+  ENOTDIR,
+  errnoOf,
+  fdPath,
+  type FdStat,
+  kindOf,
+  mkdirAt,
+  mknodAt,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_PATH,
+  O_RDONLY,
+  O_WRONLY,
+  openAt,
+  readLinkFd,
+  renameAt,
+  setTimesAt,
+  statFd,
+  symlinkAt,
+  unlinkAt,
+} from "./at_file.ts";
+
+/** Options of {@linkcode copyTree}. */
+export interface TreeCopyOptions {
+  /** Keep the source's owner (uid/gid); otherwise the copy belongs to berth (root). */
+  archive: boolean;
+}
+
+/** A copy that cannot replace what is at the destination. */
+export class CopyConflict extends Error {}
+
+function tempName(): string {
+  return `.berth-cp-${crypto.randomUUID().slice(0, 12)}`;
+}
+
+/**
+ * Copies the file `srcFd` names (O_PATH | O_NOFOLLOW) to `name` in the
+ * directory `dstDir`. A directory merges into an existing directory; a
+ * file, symlink or node replaces an existing non-directory.
+ */
+export async function copyTree(
+  srcFd: number,
+  dstDir: number,
+  name: string,
+  options: TreeCopyOptions,
+): Promise<void> {
+  const st = statFd(srcFd);
+  switch (kindOf(st.mode)) {
+    case "dir":
+      return await copyDir(srcFd, st, dstDir, name, options);
+    case "file":
+      return await copyFile(srcFd, st, dstDir, name, options);
+    case "symlink": {
+      const tmp = tempName();
+      symlinkAt(readLinkFd(srcFd), dstDir, tmp);
+      return finish(dstDir, tmp, name, st, options, null);
+    }
+    case "fifo":
+    case "chardev":
+    case "blockdev": {
+      const tmp = tempName();
+      mknodAt(dstDir, tmp, st.mode, st.rdev);
+      return finish(dstDir, tmp, name, st, options, null);
+    }
+    default:
+      return; // sockets: nothing to copy
+  }
+}
+
+async function copyFile(
+  srcFd: number,
+  st: FdStat,
+  dstDir: number,
+  name: string,
+  options: TreeCopyOptions,
+): Promise<void> {
+  const tmp = tempName();
+  const wfd = openAt(dstDir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    // srcFd names a regular file (statx on the descriptor): reopening it
+    // reads exactly that inode, never a FIFO or anything a name points to now.
+    const src = await Deno.open(fdPath(srcFd), { read: true });
+    const dst = await Deno.open(fdPath(wfd), { write: true });
+    await src.readable.pipeTo(dst.writable);
+    finish(dstDir, tmp, name, st, options, wfd);
+  } catch (err) {
+    try {
+      unlinkAt(dstDir, tmp);
+    } catch { /* already renamed or gone */ }
+    throw err;
+  } finally {
+    closeFd(wfd);
+  }
+}
+
+/** Owner, mode and times onto the new entry `tmp`, then renames it to `name`. */
+function finish(
+  dstDir: number,
+  tmp: string,
+  name: string,
+  st: FdStat,
+  options: TreeCopyOptions,
+  openFd: number | null,
+): void {
+  try {
+    if (options.archive) {
+      const fd = openFd ?? openAt(dstDir, tmp, O_PATH | O_NOFOLLOW);
+      try {
+        chownFd(fd, st.uid, st.gid);
+      } finally {
+        if (openFd === null) closeFd(fd);
+      }
+    }
+    // After chown, which clears setuid/setgid bits.
+    if (openFd !== null) chmodFd(openFd, st.mode);
+    else if (kindOf(st.mode) !== "symlink") {
+      const fd = openAt(dstDir, tmp, O_PATH | O_NOFOLLOW);
+      try {
+        Deno.chmodSync(fdPath(fd), st.mode & 0o7777);
+      } finally {
+        closeFd(fd);
+      }
+    }
+    setTimesAt(dstDir, tmp, st.atime, st.mtime);
+    try {
+      renameAt(dstDir, tmp, dstDir, name);
+    } catch (err) {
+      const e = errnoOf(err);
+      if (e === EISDIR || e === EEXIST || e === 39 /* ENOTEMPTY */) {
+        throw new CopyConflict(`cannot overwrite directory "${name}" with non-directory`);
+      }
+      throw err;
+    }
+  } catch (err) {
+    try {
+      unlinkAt(dstDir, tmp);
+    } catch { /* renamed or gone */ }
+    throw err;
+  }
+}
+
+async function copyDir(
+  srcFd: number,
+  st: FdStat,
+  dstDir: number,
+  name: string,
+  options: TreeCopyOptions,
+): Promise<void> {
+  try {
+    mkdirAt(dstDir, name, 0o700);
+  } catch (err) {
+    if (errnoOf(err) !== EEXIST) throw err;
+  }
+  let dirFd: number;
+  try {
+    dirFd = openAt(dstDir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  } catch (err) {
+    const e = errnoOf(err);
+    if (e === ENOTDIR || e === ELOOP) {
+      throw new CopyConflict(`cannot overwrite non-directory "${name}" with directory`);
+    }
+    throw err;
+  }
+  try {
+    // The listing comes from the directory srcFd names (reopened through
+    // /proc/self/fd); each entry is then opened relative to srcFd.
+    const names = [...Deno.readDirSync(fdPath(srcFd))].map((e) => e.name);
+    for (const entry of names) {
+      let fd: number;
+      try {
+        fd = openAt(srcFd, entry, O_PATH | O_NOFOLLOW);
+      } catch (err) {
+        if (errnoOf(err) === ENOENT) continue; // removed meanwhile
+        throw err;
+      }
+      try {
+        await copyTree(fd, dirFd, entry, options);
+      } finally {
+        closeFd(fd);
+      }
+    }
+    if (options.archive) chownFd(dirFd, st.uid, st.gid);
+    chmodFd(dirFd, st.mode);
+  } finally {
+    closeFd(dirFd);
+  }
+  setTimesAt(dstDir, name, st.atime, st.mtime);
+}
