@@ -117,6 +117,7 @@ const SYMBOLS = {
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
@@ -245,6 +246,34 @@ export function statFd(fd: number): FdStat {
     atime: ts(64),
     mtime: ts(112),
   };
+}
+
+/**
+ * Kernel file systems whose trees are views of the kernel, not files
+ * (statfs f_type): procfs, sysfs, cgroup (v1 and v2), devpts, mqueue,
+ * securityfs, debugfs, tracefs, bpf, pstore, configfs, fusectl.
+ */
+const PSEUDO_FS = new Set([
+  0x9fa0,
+  0x62656572,
+  0x27e0eb,
+  0x63677270,
+  0x1cd1,
+  0x19800202,
+  0x73636673,
+  0x64626720,
+  0x74726163,
+  0xcafe4a11,
+  0x6165676c,
+  0x62656570,
+  0x65735543,
+]);
+
+/** True when the directory `fd` names is on a kernel pseudo file system (/proc, /sys, ...). */
+export function onPseudoFs(fd: number): boolean {
+  const buf = new BigInt64Array(15); // struct statfs: 120 bytes on 64-bit
+  check(sym().fstatfs(fd, new Uint8Array(buf.buffer)), "statfs");
+  return PSEUDO_FS.has(Number(buf[0]!));
 }
 
 /** The path that reopens exactly the file `fd` refers to. */

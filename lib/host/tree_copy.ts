@@ -6,6 +6,8 @@
  * opened for reading), and every write is `*at` a directory descriptor
  * with `O_EXCL` (a file is written under a temporary name and renamed over
  * the target, which replaces a symlink there instead of following it).
+ * Below the top, a directory on a kernel pseudo file system (a running
+ * container's /proc, /sys, /dev/pts) is copied empty.
  *
  * @module
  */
@@ -32,6 +34,7 @@ import {
   O_PATH,
   O_RDONLY,
   O_WRONLY,
+  onPseudoFs,
   openAt,
   readLinkFd,
   renameAt,
@@ -64,11 +67,12 @@ export async function copyTree(
   dstDir: number,
   name: string,
   options: TreeCopyOptions,
+  depth = 0,
 ): Promise<void> {
   const st = statFd(srcFd);
   switch (kindOf(st.mode)) {
     case "dir":
-      return await copyDir(srcFd, st, dstDir, name, options);
+      return await copyDir(srcFd, st, dstDir, name, options, depth);
     case "file":
       return await copyFile(srcFd, st, dstDir, name, options);
     case "symlink": {
@@ -166,6 +170,7 @@ async function copyDir(
   dstDir: number,
   name: string,
   options: TreeCopyOptions,
+  depth: number,
 ): Promise<void> {
   try {
     mkdirAt(dstDir, name, 0o700);
@@ -185,7 +190,11 @@ async function copyDir(
   try {
     // The listing comes from the directory srcFd names (reopened through
     // /proc/self/fd); each entry is then opened relative to srcFd.
-    const names = [...Deno.readDirSync(fdPath(srcFd))].map((e) => e.name);
+    // A running container's /proc, /sys, /dev/pts ... met inside a tree
+    // are kernel views, not files: copied as empty directories.
+    const names = depth > 0 && onPseudoFs(srcFd)
+      ? []
+      : [...Deno.readDirSync(fdPath(srcFd))].map((e) => e.name);
     for (const entry of names) {
       let fd: number;
       try {
@@ -195,7 +204,7 @@ async function copyDir(
         throw err;
       }
       try {
-        await copyTree(fd, dirFd, entry, options);
+        await copyTree(fd, dirFd, entry, options, depth + 1);
       } finally {
         closeFd(fd);
       }
