@@ -36,7 +36,7 @@ import {
   openAt,
   statFd,
 } from "../host/at_file.ts";
-import { InvalidArgument, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
+import { BerthError, InvalidArgument, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { mountPoints } from "../host/mounts.ts";
 import { startTimeOf } from "../host/proc.ts";
 import {
@@ -187,10 +187,24 @@ function describe(label: string, path: string): string {
   return `"${label}${path}"`;
 }
 
+/** Words for the errno values a copy meets (the rest by number). */
+const ERRNO_TEXT: Readonly<Record<number, string>> = {
+  1: "operation not permitted",
+  13: "permission denied",
+  17: "file exists",
+  18: "cross-device link",
+  21: "is a directory",
+  28: "no space left on device",
+  39: "directory not empty",
+  122: "disk quota exceeded",
+};
+
 /** Turns resolution and copy errors into berth's errors. */
 function translate(err: unknown, what: string): unknown {
+  if (err instanceof BerthError) return err;
   if (err instanceof CopyConflict) return new RuntimeError(`cp: ${what}: ${err.message}`);
-  switch (errnoOf(err)) {
+  const errno = errnoOf(err);
+  switch (errno) {
     case ENOENT:
       return new NotFound(`cp: ${what}: no such file or directory`);
     case ENOTDIR:
@@ -199,10 +213,15 @@ function translate(err: unknown, what: string): unknown {
       return new RuntimeError(`cp: ${what}: too many levels of symbolic links`);
     case EROFS:
       return new RuntimeError(`cp: ${what}: read-only file system`);
-    case null:
-      return err;
+    case null: {
+      // Deno's own I/O errors name the /proc/self/fd path they went through.
+      const text = err instanceof Error ? err.message : String(err);
+      return new RuntimeError(
+        `cp: ${what}: ${text.replace(/:? *\w+ '\/proc\/self\/fd\/[^']*'/g, "")}`,
+      );
+    }
     default:
-      return new RuntimeError(`cp: ${what}: ${(err as Error).message}`);
+      return new RuntimeError(`cp: ${what}: ${ERRNO_TEXT[errno] ?? `errno ${errno}`}`);
   }
 }
 

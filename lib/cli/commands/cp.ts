@@ -23,7 +23,7 @@ const POSITIONALS = [{ name: "SRC" }, { name: "DST" }];
 export const cpCommand: Command<{ src: CpEndpoint; dst: CpEndpoint; archive: boolean }> = {
   name: "cp",
   summary: "copy files between a container and the host (running or stopped)",
-  usage: "cp [-a] NAME:SRC_PATH DST_PATH\n       cp [-a] SRC_PATH NAME:DST_PATH",
+  usage: "cp [-a] NAME:SRC_PATH DST_PATH | cp [-a] SRC_PATH NAME:DST_PATH",
   description:
     "Copies a file or a directory tree. Container paths are resolved inside the container's\n" +
     "root: its symlinks (absolute ones included) and `..` never lead out of it, and a copy\n" +
