@@ -73,40 +73,94 @@ export async function copyTree(
   switch (kindOf(st.mode)) {
     case "dir":
       return await copyDir(srcFd, st, dstDir, name, options, depth);
-    case "file":
-      return await copyFile(srcFd, st, dstDir, name, options);
-    case "symlink": {
-      const tmp = tempName();
-      symlinkAt(readLinkFd(srcFd), dstDir, tmp);
-      return finish(dstDir, tmp, name, st, options, null);
+    case "file": {
+      // srcFd names a regular file (statx on the descriptor): reopening it
+      // reads exactly that inode, never a FIFO or anything a name points to now.
+      const src = await Deno.open(fdPath(srcFd), { read: true });
+      return await writeEntry(dstDir, name, st, { kind: "file", data: src.readable }, options);
     }
+    case "symlink":
+      return await writeEntry(
+        dstDir,
+        name,
+        st,
+        { kind: "symlink", target: readLinkFd(srcFd) },
+        options,
+      );
     case "fifo":
     case "chardev":
-    case "blockdev": {
-      const tmp = tempName();
-      mknodAt(dstDir, tmp, st.mode, st.rdev);
-      return finish(dstDir, tmp, name, st, options, null);
-    }
+    case "blockdev":
+      return await writeEntry(dstDir, name, st, { kind: "node" }, options);
     default:
       return; // sockets: nothing to copy
   }
 }
 
-async function copyFile(
-  srcFd: number,
+/** What a new entry holds (its type, mode, owner and times come with its FdStat). */
+export type EntryData =
+  | { kind: "file"; data: ReadableStream<Uint8Array> }
+  | { kind: "symlink"; target: string }
+  | { kind: "node" }
+  | { kind: "dir" };
+
+/**
+ * Makes `name` in the directory `dstDir` from `st` (mode, owner with
+ * `archive`, times) and `data`: a file, symlink or node is made under a
+ * temporary name and renamed over `name` (an existing non-directory is
+ * replaced, a symlink never followed); a directory is made, or an
+ * existing one (never a link to one) is kept and given the mode.
+ */
+export async function writeEntry(
+  dstDir: number,
+  name: string,
+  st: FdStat,
+  data: EntryData,
+  options: TreeCopyOptions,
+): Promise<void> {
+  switch (data.kind) {
+    case "file":
+      return await writeFile(data.data, st, dstDir, name, options);
+    case "symlink": {
+      const tmp = tempName();
+      symlinkAt(data.target, dstDir, tmp);
+      return finish(dstDir, tmp, name, st, options, null);
+    }
+    case "node": {
+      const tmp = tempName();
+      mknodAt(dstDir, tmp, st.mode, st.rdev);
+      return finish(dstDir, tmp, name, st, options, null);
+    }
+    case "dir": {
+      const fd = openOrMakeDir(dstDir, name);
+      try {
+        if (options.archive) chownFd(fd, st.uid, st.gid);
+        chmodFd(fd, st.mode);
+      } finally {
+        closeFd(fd);
+      }
+      setTimesAt(dstDir, name, st.atime, st.mtime);
+    }
+  }
+}
+
+async function writeFile(
+  data: ReadableStream<Uint8Array>,
   st: FdStat,
   dstDir: number,
   name: string,
   options: TreeCopyOptions,
 ): Promise<void> {
   const tmp = tempName();
-  const wfd = openAt(dstDir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  let wfd: number;
   try {
-    // srcFd names a regular file (statx on the descriptor): reopening it
-    // reads exactly that inode, never a FIFO or anything a name points to now.
-    const src = await Deno.open(fdPath(srcFd), { read: true });
+    wfd = openAt(dstDir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (err) {
+    await data.cancel().catch(() => {});
+    throw err;
+  }
+  try {
     const dst = await Deno.open(fdPath(wfd), { write: true });
-    await src.readable.pipeTo(dst.writable);
+    await data.pipeTo(dst.writable);
     finish(dstDir, tmp, name, st, options, wfd);
   } catch (err) {
     try {
@@ -164,6 +218,24 @@ function finish(
   }
 }
 
+/** Makes the directory `name` (or keeps an existing one, never a link to one); opens it. */
+function openOrMakeDir(dstDir: number, name: string): number {
+  try {
+    mkdirAt(dstDir, name, 0o700);
+  } catch (err) {
+    if (errnoOf(err) !== EEXIST) throw err;
+  }
+  try {
+    return openAt(dstDir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  } catch (err) {
+    const e = errnoOf(err);
+    if (e === ENOTDIR || e === ELOOP) {
+      throw new CopyConflict(`cannot overwrite non-directory "${name}" with directory`);
+    }
+    throw err;
+  }
+}
+
 async function copyDir(
   srcFd: number,
   st: FdStat,
@@ -172,21 +244,7 @@ async function copyDir(
   options: TreeCopyOptions,
   depth: number,
 ): Promise<void> {
-  try {
-    mkdirAt(dstDir, name, 0o700);
-  } catch (err) {
-    if (errnoOf(err) !== EEXIST) throw err;
-  }
-  let dirFd: number;
-  try {
-    dirFd = openAt(dstDir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  } catch (err) {
-    const e = errnoOf(err);
-    if (e === ENOTDIR || e === ELOOP) {
-      throw new CopyConflict(`cannot overwrite non-directory "${name}" with directory`);
-    }
-    throw err;
-  }
+  const dirFd = openOrMakeDir(dstDir, name);
   try {
     // The listing comes from the directory srcFd names (reopened through
     // /proc/self/fd); each entry is then opened relative to srcFd.

@@ -40,13 +40,15 @@ import { BerthError, InvalidArgument, NotFound, RuntimeError, WrongState } from 
 import { mountPoints } from "../host/mounts.ts";
 import { startTimeOf } from "../host/proc.ts";
 import {
+  components,
   type Found,
   type Missing,
   resolveInRoot,
   type ScopedMount,
   type ScopedRoot,
 } from "../host/scoped_path.ts";
-import { CopyConflict, copyTree } from "../host/tree_copy.ts";
+import { readTar, type TarEntry, writeTar } from "../host/tar_stream.ts";
+import { CopyConflict, copyTree, type EntryData, writeEntry } from "../host/tree_copy.ts";
 import { volumeDataPath } from "../volume/store.ts";
 import { resolveExisting } from "./orphans.ts";
 import { withLoaded } from "./reconcile.ts";
@@ -60,9 +62,7 @@ export interface CpEndpoint {
 
 /** Parses `NAME:PATH` or a host path, the way docker splits them. */
 export function parseEndpoint(arg: string): CpEndpoint {
-  if (arg === "-") {
-    throw new InvalidArgument(`cp: "-" (a tar stream) is not supported`);
-  }
+  if (arg === "-") return { container: null, path: "-" }; // a tar stream on stdin or stdout
   const colon = arg.indexOf(":");
   // A path that starts with / or . is the host's, whatever colons follow.
   if (colon < 0 || arg.startsWith("/") || arg.startsWith(".")) {
@@ -85,6 +85,9 @@ export function parseCpArgs(src: string, dst: string): { src: CpEndpoint; dst: C
   if (s.container !== null && d.container !== null) {
     throw new InvalidArgument("cp: copying between two containers is not supported");
   }
+  if ((s.path === "-" && s.container === null) && (d.path === "-" && d.container === null)) {
+    throw new InvalidArgument(`cp: "-" can be SRC or DST, not both`);
+  }
   return { src: s, dst: d };
 }
 
@@ -92,6 +95,8 @@ export function parseCpArgs(src: string, dst: string): { src: CpEndpoint; dst: C
 export interface CpOptions {
   /** `-a`: keep the source's uid/gid (otherwise the copy is owned by root). */
   archive: boolean;
+  /** Where `cp - NAME:DST` reads its tar stream (stdin). */
+  stdin?: () => ReadableStream<Uint8Array>;
 }
 
 /** A root to resolve in and how to give it back. */
@@ -238,6 +243,13 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
   const hostPath = (p: string) => p.startsWith("/") ? p : join(cwd, p);
   const inContainer = src.container ?? dst.container!;
   await withContainerRoot(ctx, inContainer, async (container) => {
+    if (dst.container === null && dst.path === "-") {
+      return await tarOut(ctx, container, src.path);
+    }
+    if (src.container === null && src.path === "-") {
+      const stdin = options.stdin ?? (() => Deno.stdin.readable);
+      return await tarIn(container, stdin(), dst.path, options);
+    }
     const host = hostRoot();
     try {
       const from = src.container === null ? host : container;
@@ -323,5 +335,101 @@ async function copyContents(srcFd: number, dstFd: number, options: CpOptions): P
     } finally {
       closeFd(fd);
     }
+  }
+}
+
+/** `cp NAME:SRC -`: SRC as a tar stream on stdout (under its name; `SRC/.`: its contents). */
+async function tarOut(ctx: Context, from: OpenRoot, srcPath: string): Promise<void> {
+  const what = describe(from.label, srcPath);
+  const contentsOnly = /(^|\/)\.$/.test(srcPath);
+  const srcSlash = srcPath.endsWith("/") || contentsOnly;
+  let source: Found | Missing;
+  try {
+    source = resolveInRoot(from.root, srcPath, { followLast: srcSlash });
+  } catch (err) {
+    throw translate(err, what);
+  }
+  try {
+    if (source.kind === "missing") throw new NotFound(`cp: ${what}: no such file or directory`);
+    const isDir = kindOf(statFd(source.fd).mode) === "dir";
+    if (srcSlash && !isDir) throw new RuntimeError(`cp: ${what}: not a directory`);
+    const name = isDir && (contentsOnly || source.name === "") ? "." : source.name;
+    // deno-lint-ignore require-await
+    await writeTar(source.fd, name, async (chunk) => ctx.io.out(chunk));
+  } catch (err) {
+    throw translate(err, what);
+  } finally {
+    closeResolved(source);
+  }
+}
+
+/**
+ * `cp - NAME:DST`: extracts a tar stream into the directory DST. Each
+ * entry's directory is resolved inside the container's root like any
+ * path; entries naming `..` are refused (they would leave DST).
+ */
+async function tarIn(
+  to: OpenRoot,
+  input: ReadableStream<Uint8Array>,
+  dstPath: string,
+  options: CpOptions,
+): Promise<void> {
+  const what = describe(to.label, dstPath);
+  let dir: Found | Missing;
+  try {
+    dir = resolveInRoot(to.root, dstPath);
+  } catch (err) {
+    throw translate(err, what);
+  }
+  try {
+    if (dir.kind === "missing") throw new NotFound(`cp: ${what}: no such file or directory`);
+    if (kindOf(statFd(dir.fd).mode) !== "dir") {
+      throw new RuntimeError(`cp: ${what}: the destination of a tar stream must be a directory`);
+    }
+    if (dir.readOnly) throw new RuntimeError(`cp: ${what}: read-only file system`);
+    const base = dir.path;
+    for await (const entry of readTar(input)) {
+      const parts = components(entry.path);
+      if (parts.includes("..")) {
+        throw new InvalidArgument(`cp: the tar entry "${entry.path}" leaves the destination`);
+      }
+      if (parts.length === 0) { // "." or "/": DST itself
+        await entry.data.cancel();
+        continue;
+      }
+      const entryWhat = describe(to.label, join(base, ...parts));
+      const parent = resolveInRoot(to.root, join(base, ...parts.slice(0, -1)));
+      try {
+        if (parent.kind === "missing") {
+          throw new NotFound(`cp: ${entryWhat}: no such file or directory`);
+        }
+        const name = parts[parts.length - 1]!;
+        await writeEntry(parent.fd, name, entry.stat, entryData(entry), options)
+          .catch((err) => {
+            throw translate(err, entryWhat);
+          });
+      } finally {
+        closeResolved(parent);
+      }
+    }
+  } catch (err) {
+    throw translate(err, what);
+  } finally {
+    closeResolved(dir);
+  }
+}
+
+function entryData(e: TarEntry): EntryData {
+  switch (e.type) {
+    case "file":
+      return { kind: "file", data: e.data };
+    case "dir":
+      return { kind: "dir" };
+    case "symlink":
+      return { kind: "symlink", target: e.linkname };
+    case "hardlink":
+      throw new RuntimeError(`cp: the tar entry "${e.path}" is a hard link (not supported)`);
+    default:
+      return { kind: "node" };
   }
 }

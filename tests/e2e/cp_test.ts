@@ -5,7 +5,7 @@
 // or write outside the container's root, in either direction.
 import { join } from "node:path";
 import { assertEquals, assertTrue } from "../assert.ts";
-import { berth, berthOk, eventually, type Roots, withRoots } from "../helpers.ts";
+import { berth, berthArgv, berthOk, eventually, type Roots, withRoots } from "../helpers.ts";
 import { closeFd, openAt } from "../../lib/host/at_file.ts";
 
 closeFd(-1); // loads the FFI library before the tests
@@ -347,6 +347,128 @@ Deno.test("a directory swapped for a link to the host while cp runs: nothing out
     } finally {
       await Deno.remove(hd.path, { recursive: true });
       await Deno.remove(out, { recursive: true });
+    }
+  });
+});
+
+/** Runs berth with `input` on stdin; its exit code, stdout bytes and stderr. */
+async function berthPiped(
+  roots: Roots,
+  args: string[],
+  input: Uint8Array | null,
+): Promise<{ code: number; stdout: Uint8Array; stderr: string }> {
+  const [exe, ...pre] = berthArgv();
+  const child = new Deno.Command(exe!, {
+    args: [...pre, ...args],
+    env: roots.env,
+    stdin: input === null ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== null) {
+    const w = child.stdin.getWriter();
+    await w.write(input);
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** A tar made by the system's tar of `names` under `dir`. */
+async function systemTar(dir: string, names: string[]): Promise<Uint8Array> {
+  const r = await new Deno.Command("tar", { args: ["-C", dir, "-c", ...names], stdout: "piped" })
+    .output();
+  assertEquals(r.code, 0);
+  return r.stdout;
+}
+
+Deno.test("cp with - : a tar stream out of and into a container (hostile entries stay inside)", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const hd = await hostDir();
+    const work = await Deno.makeTempDir({ prefix: "berth-cp-tar-" });
+    try {
+      const before = hd.listing();
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--rootfs",
+        rootfs,
+        "c1",
+        "--",
+        "sh",
+        "-c",
+        `mkdir -p /srv/d; echo one > /srv/d/a; ln -s / /x; ln -s ${hd.path} /etc2; ` +
+        "touch /ready; exec sleep 600",
+      ]);
+      await eventually(async () =>
+        (await berth(roots, ["exec", "c1", "--", "test", "-e", "/ready"])).code === 0
+      );
+      // Out: the system's tar reads what cp writes; links are entries, never followed.
+      const out = await berthPiped(roots, ["cp", "c1:/srv/d", "-"], null);
+      assertEquals(out.code, 0, out.stderr);
+      await Deno.writeFile(join(work, "out.tar"), out.stdout);
+      const list = await new Deno.Command("tar", { args: ["-tf", join(work, "out.tar")] }).output();
+      assertEquals(new TextDecoder().decode(list.stdout).trim().split("\n"), ["d/", "d/a"]);
+      const viaLink = await berthPiped(roots, ["cp", "c1:/x/srv/d/.", "-"], null);
+      assertEquals(viaLink.code, 0, viaLink.stderr);
+      await Deno.writeFile(join(work, "dot.tar"), viaLink.stdout);
+      const dot = await new Deno.Command("tar", { args: ["-tf", join(work, "dot.tar")] }).output();
+      assertEquals(new TextDecoder().decode(dot.stdout).trim().split("\n"), ["./", "a"]);
+      assertEquals((await berthPiped(roots, ["cp", "c1:/etc2/secret", "-"], null)).code, 3);
+
+      // In: a tree with a long name and a symlink, made by the system's tar.
+      const src = join(work, "src");
+      const long = "n".repeat(150);
+      await Deno.mkdir(join(src, "t/sub"), { recursive: true });
+      await Deno.writeTextFile(join(src, "t/sub", long), "long\n");
+      await Deno.symlink("../elsewhere", join(src, "t/link"));
+      const put = await berthPiped(roots, ["cp", "-", "c1:/tmp"], await systemTar(src, ["t"]));
+      assertEquals(put.code, 0, put.stderr);
+      assertEquals(
+        (await sh(roots, "c1", `cat /tmp/t/sub/${long}; readlink /tmp/t/link`)).trim(),
+        "long\n../elsewhere",
+      );
+      // A link to the host directory's path, then a file through it: the link
+      // resolves inside the container, where that path does not exist.
+      const evil = join(work, "evil");
+      await Deno.mkdir(evil);
+      await Deno.symlink(hd.path, join(evil, "l"));
+      await Deno.mkdir(join(work, "evil2/l"), { recursive: true });
+      await Deno.writeTextFile(join(work, "evil2/l/pwn"), "pwned\n");
+      const both = new Uint8Array([
+        ...(await systemTar(evil, ["l"])).slice(0, 512), // the link entry: one header block
+        ...(await systemTar(join(work, "evil2"), ["l/pwn"])),
+      ]);
+      const r = await berthPiped(roots, ["cp", "-", "c1:/tmp"], both);
+      assertEquals(r.code, 3, r.stderr);
+      // Through /x (-> /): inside the container.
+      await Deno.mkdir(join(work, "x/x"), { recursive: true });
+      await Deno.writeTextFile(join(work, "x/x/via-x"), "in\n");
+      assertEquals(
+        (await berthPiped(
+          roots,
+          ["cp", "-", "c1:/"],
+          await systemTar(join(work, "x"), ["x/via-x"]),
+        ))
+          .code,
+        0,
+      );
+      assertEquals(await sh(roots, "c1", "cat /via-x"), "in\n");
+      // An entry with .. is refused (exit 2).
+      const dotdot = new Uint8Array(
+        (await new Deno.Command("tar", {
+          args: ["-C", work, "-c", "-P", "--transform", "s,^,../../,", "x/x/via-x"],
+          stdout: "piped",
+        }).output()).stdout,
+      );
+      assertEquals((await berthPiped(roots, ["cp", "-", "c1:/tmp"], dotdot)).code, 2);
+      assertEquals(hd.listing(), before);
+      assertEquals(await Deno.readTextFile(join(hd.path, "secret")), "HOST SECRET\n");
+      // Both sides streams: usage.
+      assertEquals((await berthPiped(roots, ["cp", "-", "-"], null)).code, 2);
+    } finally {
+      await Deno.remove(hd.path, { recursive: true });
+      await Deno.remove(work, { recursive: true });
     }
   });
 });
