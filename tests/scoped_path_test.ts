@@ -283,3 +283,34 @@ Deno.test("a directory swapped for a link out of the root, racing: nothing outsi
   const grep = await new Deno.Command("grep", { args: ["-rq", "HOST SECRET", out] }).output();
   assertEquals(grep.code, 1, "a copy holds the host's secret");
 });
+
+Deno.test("to the host: setuid/setgid dropped, device nodes not made, FIFOs kept", async () => {
+  await using dir = await tempDir();
+  const src = join(dir.path, "src");
+  const dst = join(dir.path, "dst");
+  await Deno.mkdir(src);
+  await Deno.mkdir(dst);
+  await Deno.writeTextFile(join(src, "suid"), "#!/bin/sh\n");
+  await Deno.chmod(join(src, "suid"), 0o6755);
+  for (const args of [[join(src, "disk"), "b", "8", "0"], [join(src, "fifo"), "p"]]) {
+    assertEquals((await new Deno.Command("mknod", { args }).output()).code, 0);
+  }
+  const s = openAt(AT_FDCWD, src, O_PATH | O_NOFOLLOW);
+  const d = openAt(AT_FDCWD, dst, O_PATH | O_DIRECTORY);
+  try {
+    await copyTree(s, d, "host", { archive: true, toHost: true });
+    await copyTree(s, d, "container", { archive: true });
+  } finally {
+    closeFd(s);
+    closeFd(d);
+  }
+  assertEquals(Deno.statSync(join(dst, "host/suid")).mode! & 0o7777, 0o755);
+  assertEquals(Deno.readDirSync(join(dst, "host")).toArray().map((e) => e.name).sort(), [
+    "fifo",
+    "suid",
+  ]);
+  assertTrue(Deno.lstatSync(join(dst, "host/fifo")).isFifo);
+  // Into a container, as docker does: bits and nodes kept.
+  assertEquals(Deno.statSync(join(dst, "container/suid")).mode! & 0o7777, 0o6755);
+  assertTrue(Deno.lstatSync(join(dst, "container/disk")).isBlockDevice);
+});

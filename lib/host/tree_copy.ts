@@ -48,6 +48,17 @@ import {
 export interface TreeCopyOptions {
   /** Keep the source's owner (uid/gid); otherwise the copy belongs to berth (root). */
   archive: boolean;
+  /**
+   * The source is a container's and the copy the host's: setuid/setgid
+   * bits are dropped and device nodes are not made (a container could
+   * otherwise plant a setuid-root program or a raw disk node on the host).
+   */
+  toHost?: boolean;
+}
+
+/** The permission bits a copy gets. */
+function modeOf(st: FdStat, options: TreeCopyOptions): number {
+  return options.toHost === true ? st.mode & 0o1777 : st.mode & 0o7777;
 }
 
 /** A copy that cannot replace what is at the destination. */
@@ -126,6 +137,7 @@ export async function writeEntry(
       return finish(dstDir, tmp, name, st, options, null);
     }
     case "node": {
+      if (options.toHost === true && kindOf(st.mode) !== "fifo") return;
       const tmp = tempName();
       mknodAt(dstDir, tmp, st.mode, st.rdev);
       return finish(dstDir, tmp, name, st, options, null);
@@ -134,7 +146,7 @@ export async function writeEntry(
       const fd = openOrMakeDir(dstDir, name);
       try {
         if (options.archive) chownFd(fd, st.uid, st.gid);
-        chmodFd(fd, st.mode);
+        chmodFd(fd, modeOf(st, options));
       } finally {
         closeFd(fd);
       }
@@ -191,11 +203,11 @@ function finish(
       }
     }
     // After chown, which clears setuid/setgid bits.
-    if (openFd !== null) chmodFd(openFd, st.mode);
+    if (openFd !== null) chmodFd(openFd, modeOf(st, options));
     else if (kindOf(st.mode) !== "symlink") {
       const fd = openAt(dstDir, tmp, O_PATH | O_NOFOLLOW);
       try {
-        Deno.chmodSync(fdPath(fd), st.mode & 0o7777);
+        Deno.chmodSync(fdPath(fd), modeOf(st, options));
       } finally {
         closeFd(fd);
       }
@@ -268,7 +280,7 @@ async function copyDir(
       }
     }
     if (options.archive) chownFd(dirFd, st.uid, st.gid);
-    chmodFd(dirFd, st.mode);
+    chmodFd(dirFd, modeOf(st, options));
   } finally {
     closeFd(dirFd);
   }

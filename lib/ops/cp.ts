@@ -48,7 +48,13 @@ import {
   type ScopedRoot,
 } from "../host/scoped_path.ts";
 import { readTar, type TarEntry, writeTar } from "../host/tar_stream.ts";
-import { CopyConflict, copyTree, type EntryData, writeEntry } from "../host/tree_copy.ts";
+import {
+  CopyConflict,
+  copyTree,
+  type EntryData,
+  type TreeCopyOptions,
+  writeEntry,
+} from "../host/tree_copy.ts";
 import { volumeDataPath } from "../volume/store.ts";
 import { resolveExisting } from "./orphans.ts";
 import { withLoaded } from "./reconcile.ts";
@@ -259,7 +265,7 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
         src.container === null ? hostPath(src.path) : src.path,
         to,
         dst.container === null ? hostPath(dst.path) : dst.path,
-        options,
+        { archive: options.archive, toHost: dst.container === null },
       );
     } finally {
       host.close();
@@ -272,7 +278,7 @@ async function copyBetween(
   srcPath: string,
   to: OpenRoot,
   dstPath: string,
-  options: CpOptions,
+  options: TreeCopyOptions,
 ): Promise<void> {
   const srcWhat = describe(from.label, srcPath);
   const dstWhat = describe(to.label, dstPath);
@@ -321,7 +327,11 @@ async function copyBetween(
 }
 
 /** Every entry of the directory `srcFd` into the directory `dstFd` (`SRC/.`). */
-async function copyContents(srcFd: number, dstFd: number, options: CpOptions): Promise<void> {
+async function copyContents(
+  srcFd: number,
+  dstFd: number,
+  options: TreeCopyOptions,
+): Promise<void> {
   for (const e of [...Deno.readDirSync(`/proc/self/fd/${srcFd}`)]) {
     let fd: number;
     try {

@@ -32,7 +32,8 @@ export const cpCommand: Command<{ src: CpEndpoint; dst: CpEndpoint; archive: boo
     "contents); a missing DST is created (a missing DST/ is an error for a file); a file\n" +
     "DST is replaced. Symlinks are copied as symlinks; modes and times are kept.\n" +
     "- as SRC reads a tar stream from stdin into the directory DST (entries with .. are\n" +
-    "refused); - as DST writes SRC to stdout as a tar stream.",
+    "refused); - as DST writes SRC to stdout as a tar stream. A copy to the host drops\n" +
+    "setuid/setgid bits and makes no device nodes (FIFOs are made).",
   options: OPTIONS,
   positionals: POSITIONALS,
   command: "none",
