@@ -29,11 +29,13 @@ import {
   ENOTDIR,
   EROFS,
   errnoOf,
+  type FdStat,
   kindOf,
   O_DIRECTORY,
   O_NOFOLLOW,
   O_PATH,
   openAt,
+  setTimesAt,
   statFd,
 } from "../host/at_file.ts";
 import { BerthError, InvalidArgument, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
@@ -398,6 +400,8 @@ async function tarIn(
     }
     if (dir.readOnly) throw new RuntimeError(`cp: ${what}: read-only file system`);
     const base = dir.path;
+    // Directories get their times last: what is made in them changes them.
+    const dirTimes: { path: string; stat: FdStat }[] = [];
     for await (const entry of readTar(input)) {
       const parts = components(entry.path);
       if (parts.includes("..")) {
@@ -414,12 +418,23 @@ async function tarIn(
           throw new NotFound(`cp: ${entryWhat}: no such file or directory`);
         }
         const name = parts[parts.length - 1]!;
+        if (entry.type === "dir") dirTimes.push({ path: join(base, ...parts), stat: entry.stat });
         await writeEntry(parent.fd, name, entry.stat, entryData(entry), options)
           .catch((err) => {
             throw translate(err, entryWhat);
           });
       } finally {
         closeResolved(parent);
+      }
+    }
+    for (const { path, stat } of dirTimes.reverse()) {
+      const d = resolveInRoot(to.root, path, { followLast: false });
+      try {
+        if (d.kind === "found" && d.parentFd !== null && kindOf(statFd(d.fd).mode) === "dir") {
+          setTimesAt(d.parentFd, d.name, stat.atime, stat.mtime);
+        }
+      } finally {
+        closeResolved(d);
       }
     }
   } catch (err) {

@@ -422,11 +422,13 @@ Deno.test("cp with - : a tar stream out of and into a container (hostile entries
       await Deno.mkdir(join(src, "t/sub"), { recursive: true });
       await Deno.writeTextFile(join(src, "t/sub", long), "long\n");
       await Deno.symlink("../elsewhere", join(src, "t/link"));
+      await Deno.utime(join(src, "t"), 978307200, 978307200); // a directory's time comes last
       const put = await berthPiped(roots, ["cp", "-", "c1:/tmp"], await systemTar(src, ["t"]));
       assertEquals(put.code, 0, put.stderr);
       assertEquals(
-        (await sh(roots, "c1", `cat /tmp/t/sub/${long}; readlink /tmp/t/link`)).trim(),
-        "long\n../elsewhere",
+        (await sh(roots, "c1", `cat /tmp/t/sub/${long}; readlink /tmp/t/link; stat -c %Y /tmp/t`))
+          .trim(),
+        "long\n../elsewhere\n978307200",
       );
       // A link to the host directory's path, then a file through it: the link
       // resolves inside the container, where that path does not exist.
