@@ -151,7 +151,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     requireRuntimeBinary(ctx.globals.runtime);
     const mod = await import("../image/source.ts");
     img = await mod.resolveImage(ctx, image, req.pull ?? "missing", req.tlsVerify === false);
-    base = mod.applyImageConfig(defaultSpec(), img, req.command);
+    base = mod.applyImageConfig(defaultSpec(), img, req.command, req.user != null);
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
   } else if (req.bundle !== null) {
