@@ -1,8 +1,17 @@
 // Issue 20's second security pass, against the real runc: an image's
 // /etc/passwd that links out of its root, the seccomp additions probed from
 // inside a container, and control characters from images and errors.
+import { join } from "../../lib/_std/path.ts";
 import { assertEquals, assertTrue } from "../assert.ts";
-import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "../helpers.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+  withRoots,
+} from "../helpers.ts";
 import { busyboxLayer, type ImageSpec, tarOf, writeOciLayout } from "../image_fixture.ts";
 
 let bbLayer: Uint8Array | null = null;
@@ -106,4 +115,111 @@ Deno.test("row 5: an image's /etc/passwd linking to the host's /etc/shadow or /d
     ]);
     assertEquals([num.code, num.stdout], [0, "4242\n"], num.stderr);
   });
+});
+
+/**
+ * A static probe: each line NAME=ok or NAME=ERRNO-NAME. It only creates
+ * sockets (never connect()s: on a VM, vsock reaches the hypervisor).
+ */
+const PROBE_C = `#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#define SYS_io_uring_enter 426
+#define SYS_io_uring_register 427
+#endif
+#ifndef SYS_memfd_secret
+#define SYS_memfd_secret 447
+#endif
+static void show(const char *name, long r) {
+  printf("%s=%s\\n", name, r < 0 ? strerrorname_np(errno) : "ok");
+}
+int main(void) {
+  char params[120];
+  memset(params, 0, sizeof params);
+  show("io_uring_setup", syscall(SYS_io_uring_setup, 1, params));
+  show("io_uring_enter", syscall(SYS_io_uring_enter, -1, 0, 0, 0, 0, 0));
+  show("io_uring_register", syscall(SYS_io_uring_register, -1, 0, 0, 0));
+  show("socket_vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
+  show("socket_unix", socket(AF_UNIX, SOCK_STREAM, 0));
+  show("memfd_secret", syscall(SYS_memfd_secret, 0));
+  show("personality_read_implies_exec", syscall(SYS_personality, 0x400000UL));
+  show("personality_addr_no_randomize", syscall(SYS_personality, 0x40000UL));
+  show("personality_over_32_bits", syscall(SYS_personality, 0x100000000UL));
+  show("personality_linux32", syscall(SYS_personality, 0x8UL));
+  show("personality_uname26", syscall(SYS_personality, 0x20000UL));
+  show("personality_query", syscall(SYS_personality, 0xffffffffUL));
+  show("personality_0", syscall(SYS_personality, 0UL));
+  return 0;
+}
+`;
+
+function hasGcc(): boolean {
+  try {
+    return new Deno.Command("gcc", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+const gcc = hasGcc();
+if (!gcc) console.log("hardening_test: gcc is missing; the seccomp probe test skips");
+
+Deno.test({
+  name: "row 6: io_uring, AF_VSOCK sockets, memfd_secret and odd personalities are EPERM",
+  ignore: !gcc,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "berth-probe-" });
+    try {
+      await Deno.chmod(dir, 0o755);
+      await Deno.writeTextFile(join(dir, "probe.c"), PROBE_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O", "-o", join(dir, "probe"), join(dir, "probe.c")],
+      }).output();
+      assertEquals(cc.code, 0, new TextDecoder().decode(cc.stderr));
+      await withRoots(async (roots, rootfs) => {
+        const probe = (extra: string[]) =>
+          berth(roots, [
+            "run",
+            "--rm",
+            "--rootfs",
+            rootfs,
+            "-v",
+            `${dir}:/probe:ro`,
+            ...extra,
+            "p1",
+            "--",
+            "/probe/probe",
+          ]);
+        const r = await probe([]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout.trim().split("\n"), [
+          "io_uring_setup=EPERM",
+          "io_uring_enter=EPERM",
+          "io_uring_register=EPERM",
+          "socket_vsock=EPERM",
+          "socket_unix=ok",
+          "memfd_secret=EPERM",
+          "personality_read_implies_exec=EPERM",
+          "personality_addr_no_randomize=EPERM",
+          "personality_over_32_bits=EPERM",
+          "personality_linux32=ok",
+          "personality_uname26=ok",
+          "personality_query=ok",
+          "personality_0=ok",
+        ]);
+        // Unconfined, the same calls reach the kernel (whatever it answers).
+        const u = await probe(["--security-opt", "seccomp=unconfined"]);
+        assertEquals(u.code, 0, u.stderr);
+        assertTrue(u.stdout.includes("personality_read_implies_exec=ok"), u.stdout);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
