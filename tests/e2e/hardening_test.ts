@@ -223,3 +223,50 @@ Deno.test({
     }
   },
 });
+
+/** Control characters but the line ends. */
+// deno-lint-ignore no-control-regex
+const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+
+Deno.test("row 7: escape sequences from an image and in errors are printed as \\xNN", async () => {
+  await withImageRoots(async (roots) => {
+    const esc = "\x1b[2J\x1b]0;pwned\x07";
+    await loadImage(roots, "example.com/esc:1", {
+      layers: [],
+      created: `2024-01-01T00:00:00Z${esc}`,
+      config: {
+        Cmd: ["sh", "-c", `sleep 30 # ${esc}\r\nx`],
+        Labels: { [`k${esc}`]: `v${esc}` },
+      },
+    });
+    const images = await berthOk(roots, ["images"]);
+    assertTrue(!RAW_CONTROL.test(images), JSON.stringify(images));
+    assertTrue(images.includes("2024-01-01T00:00:00Z\\x1b[2J\\x1b]0;pwned\\x07"), images);
+    // JSON output keeps the data (escaped by JSON itself).
+    const json = await berthOk(roots, ["images", "--format", "json"]);
+    assertTrue(!RAW_CONTROL.test(json));
+    // A container's processes name themselves: ps prints their command lines escaped.
+    await berthOk(roots, ["run", "-d", "--pull", "never", "--image", "example.com/esc:1", "e1"]);
+    const ps = await berthOk(roots, ["ps", "e1"]);
+    assertTrue(!RAW_CONTROL.test(ps), JSON.stringify(ps));
+    assertTrue(ps.includes("sleep 30 # \\x1b[2J\\x1b]0;pwned\\x07\\x0d"), ps);
+    await berthOk(roots, ["delete", "-f", "e1"]);
+    // An error carrying the image's text (the runtime cannot find this command): one line.
+    const r = await berth(roots, [
+      "run",
+      "--rm",
+      "--pull",
+      "never",
+      "--image",
+      "example.com/esc:1",
+      "e2",
+      "--",
+      `/no\x1b[31mpe\nmore${esc}`,
+    ]);
+    assertTrue(r.code !== 0, r.stdout);
+    assertTrue(r.stderr.startsWith("berth: "), r.stderr);
+    assertTrue(!RAW_CONTROL.test(r.stderr), JSON.stringify(r.stderr));
+    assertEquals(r.stderr.split("\n").length, 2, JSON.stringify(r.stderr));
+    assertTrue(r.stderr.includes("/no\\x1b[31mpe"), r.stderr);
+  });
+});

@@ -8,6 +8,7 @@
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import { printable } from "../../host/printable.ts";
 
 /** Options of `load`. */
 export interface LoadArgs {
@@ -51,7 +52,7 @@ export const loadCommand: Command<LoadArgs> = {
     for (const r of recs) {
       ctx.io.out(
         r.names.length > 0
-          ? r.names.map((n) => `Loaded image: ${n}\n`).join("")
+          ? r.names.map((n) => `Loaded image: ${printable(n)}\n`).join("")
           : `Loaded image: ${r.id}\n`,
       );
     }
