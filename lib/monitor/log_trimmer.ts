@@ -35,8 +35,10 @@
  *
  * The runtime reports the container paused while it is frozen: a `pause`
  * then is recorded (lib/ops/pause.ts) and the freezer is the user's (the
- * monitor, seeing the pause recorded, leaves it); another operation
- * recorded in its state gets it thawed at the end of the hold. A monitor
+ * monitor, seeing the pause recorded, leaves it); a checkpoint under way
+ * keeps it frozen until it ends; another operation recorded in its state
+ * gets it thawed at the end of the hold. `exec` passes runc
+ * `--ignore-paused` (the new process waits out the hold). A monitor
  * that exits thaws what it froze; one killed while holding a container
  * frozen leaves it to the next monitor, which thaws a container whose
  * state says `running` with no operation under way.
@@ -282,9 +284,10 @@ export class LogTrimmer {
     this.ctx.store.tryLoad(e.ns, e.id).catch(() => null).then((s) => {
       e.releasing = false;
       if (!this.#entries.has(k) || !e.frozen) return;
-      if (s?.status === "paused" || s?.op?.name === "pause") {
+      if (s?.status === "paused" || s?.op?.name === "pause" || s?.op?.name === "checkpoint") {
         // Paused meanwhile: the freezer is the user's now (or will be once the
         // pause is recorded; its runtime call failed on a frozen container).
+        // A checkpoint under way freezes the container itself: not thawed under it.
         if (s.status === "paused") e.frozen = false;
         else e.due = performance.now() + FREEZE_HOLD_MS;
         if (!e.frozen) this.#check(k, e, performance.now());

@@ -203,6 +203,10 @@ Deno.test("a held-back writer can be paused and resumed; a monitor killed while 
       }
     };
     await eventually(() => dropped() > 20 * MiB, 20_000, "the trims");
+    // exec works while the monitor holds it back (runc would take the freeze for a pause).
+    for (let i = 0; i < 5; i++) {
+      assertEquals(await berthOk(roots, ["exec", "y2", "--", "echo", "in"]), "in\n");
+    }
     // Stops the monitor at a moment it holds y2 frozen (retried until it is caught so).
     const [monitor] = await monitorPids(roots);
     const catchHolding = async () => {
