@@ -26,3 +26,9 @@ Deno.test("messages are folded to one line", () => {
   assertEquals(messageOf(new Error("")), "unknown error");
   assertEquals(new NotFound("x").name, "NotFound");
 });
+
+Deno.test("control characters in a message are shown as \\xNN; CR ends a line like LF", () => {
+  assertEquals(messageOf(new Error("a\x1b[2Jb\r\nc\rd")), "a\\x1b[2Jb; c; d");
+  assertEquals(messageOf(new Error("t\tab\x07\x7f\u009b")), "t\\x09ab\\x07\\x7f\\x9b");
+  assertEquals(messageOf("ünïcode ✓"), "ünïcode ✓");
+});

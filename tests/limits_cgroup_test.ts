@@ -3,9 +3,11 @@
 import { assertEquals } from "./assert.ts";
 import {
   cgroupFile,
+  cgroupFrozen,
   cgroupVersion,
   oomKills,
   sampleCgroup,
+  setCgroupFrozen,
   swapAccounting,
 } from "../lib/limits/cgroup.ts";
 
@@ -83,5 +85,32 @@ Deno.test("cgroup v1: one hierarchy per controller", () => {
     assertEquals(sampleCgroup("/nope", root).memoryUsage, null);
   } finally {
     Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("the freezer: v1 freezer.state, v2 cgroup.freeze; a missing cgroup is null/false", () => {
+  const v1 = tree({ [`freezer${P}/freezer.state`]: "THAWED\n" });
+  const v2 = tree({ "cgroup.controllers": "cpu\n", [`${P.slice(1)}/cgroup.freeze`]: "0\n" });
+  try {
+    for (
+      const [root, file, frozen] of [
+        [v1, `${v1}/freezer${P}/freezer.state`, "FROZEN"],
+        [v2, `${v2}${P}/cgroup.freeze`, "1"],
+      ] as const
+    ) {
+      assertEquals(cgroupFrozen(P, root), false);
+      assertEquals(setCgroupFrozen(P, true, root), true);
+      assertEquals(Deno.readTextFileSync(file), frozen);
+      assertEquals(cgroupFrozen(P, root), true);
+      assertEquals(setCgroupFrozen(P, false, root), true);
+      assertEquals(cgroupFrozen(P, root), false);
+      assertEquals(cgroupFrozen("/berth/none", root), null);
+      assertEquals(setCgroupFrozen("/berth/none", true, root), false);
+    }
+    Deno.writeTextFileSync(`${v1}/freezer${P}/freezer.state`, "FREEZING\n");
+    assertEquals(cgroupFrozen(P, v1), true);
+  } finally {
+    Deno.removeSync(v1, { recursive: true });
+    Deno.removeSync(v2, { recursive: true });
   }
 });

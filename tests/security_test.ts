@@ -4,6 +4,7 @@
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import {
+  ALLOWED_PERSONALITIES,
   applySecurity,
   BLOCKED_SYSCALLS,
   DEFAULT_PIDS_LIMIT,
@@ -11,6 +12,7 @@ import {
   defaultSeccomp,
   hostCapabilities,
   parseSecurityOpts,
+  personalityDenials,
   PODMAN_CAPABILITIES,
   readSeccompFile,
 } from "../lib/host/security.ts";
@@ -57,6 +59,46 @@ Deno.test("the default profile allows by default and refuses Docker's blocked sy
   }
   assertTrue(clone.some((r) => (r.args![0] as { value: number }).value === 0x10000000));
   assertEquals(p.syscalls.find((r) => r.names.includes("clone3"))?.errnoRet, 38);
+  // Docker's allow-list leaves these out.
+  for (const name of ["io_uring_setup", "io_uring_enter", "io_uring_register", "memfd_secret"]) {
+    assertTrue(eperm.includes(name), name);
+  }
+  const socket = p.syscalls.filter((r) => r.names.includes("socket"));
+  assertEquals(socket, [{
+    names: ["socket"],
+    action: "SCMP_ACT_ERRNO",
+    errnoRet: 1,
+    args: [{ index: 0, value: 40, op: "SCMP_CMP_EQ" }],
+  }]);
+});
+
+/** Whether the or-ed one-comparison rules of `personalityDenials` refuse `v` (a BigInt, 64 bits). */
+function personalityDenied(v: bigint): boolean {
+  return personalityDenials().some((a) =>
+    a.op === "SCMP_CMP_GT"
+      ? v > BigInt(a.value)
+      : a.op === "SCMP_CMP_MASKED_EQ" && (v & BigInt(a.value)) === BigInt(a.valueTwo!)
+  );
+}
+
+Deno.test("personality: only Docker's five values pass, each rule one comparison", () => {
+  const p = defaultSeccomp() as { syscalls: Rule[] };
+  const rules = p.syscalls.filter((r) => r.names.includes("personality"));
+  assertEquals(rules.length, personalityDenials().length);
+  for (const r of rules) assertEquals([r.args!.length, r.errnoRet], [1, 1]);
+  for (const v of ALLOWED_PERSONALITIES) assertEquals(personalityDenied(BigInt(v)), false, `${v}`);
+  const denied = [1, 7, 9, 0x40000, 0x400000, 0x20001, 0x20007, 0x20009, 0x1ffff, 0x20010];
+  for (const v of [...denied, 0x0fffffff, 0x80000000, 0xfffffffe, 0x100000000, 2 ** 40]) {
+    assertTrue(personalityDenied(BigInt(v)), v.toString(16));
+  }
+  // Every value around each allowed one (the blocks cover the gaps exactly).
+  const allowed = new Set(ALLOWED_PERSONALITIES);
+  const near = (lo: number, hi: number) => Array.from({ length: hi - lo }, (_, i) => lo + i);
+  for (
+    const v of [...near(0, 0x200), ...near(0x1ff00, 0x20200), ...near(0xffffff00, 0x100000010)]
+  ) {
+    assertEquals(personalityDenied(BigInt(v)), !allowed.has(v), v.toString(16));
+  }
 });
 
 Deno.test("defaults: seccomp, pids 2048, powercap masked; what is given is kept", () => {

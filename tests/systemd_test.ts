@@ -1,6 +1,7 @@
 // lib/ops/systemd.ts: unit quoting and the run arguments of a unit.
 import { assertEquals } from "./assert.ts";
-import { runArgs, systemdQuote } from "../lib/ops/systemd.ts";
+import { GLOBAL_DEFAULTS } from "../lib/container/globals.ts";
+import { runArgs, systemdQuote, systemdUnit } from "../lib/ops/systemd.ts";
 
 Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
   assertEquals(systemdQuote("plain/path-1"), "plain/path-1");
@@ -152,4 +153,51 @@ Deno.test("a unit keeps the limits, the health check and the log cap", () => {
       "w",
     ],
   );
+});
+
+Deno.test("every control character is escaped: the unit keeps its lines and verifies", async () => {
+  const hostile = "a\rExecStartPost=/bin/false\nb\x1b[31m\t\x7f\x01";
+  assertEquals(systemdQuote("x\ry"), '"x\\x0dy"');
+  assertEquals(systemdQuote("x\ny\x1b"), '"x\\x0ay\\x1b"');
+  const unit = systemdUnit({
+    id: "w",
+    request: {
+      bundle: null,
+      rootfs: "/",
+      config: null,
+      command: ["sh", "-c", hostile],
+      env: [`MSG=${hostile}`],
+      cwd: null,
+      labels: { [`k${hostile}`]: hostile },
+      sandbox: null,
+      healthcheck: { cmd: hostile, intervalMs: 500, timeoutMs: 1000, retries: 2, startPeriodMs: 0 },
+    },
+    globals: { ...GLOBAL_DEFAULTS },
+    berth: "/usr/bin/true",
+    restartSec: 1,
+  });
+  // deno-lint-ignore no-control-regex
+  assertEquals(unit.match(/[\x00-\x09\x0b-\x1f\x7f]/g), null, "a raw control character");
+  assertEquals(unit.split("\n").filter((l) => l.startsWith("ExecStart=")).length, 1);
+  assertEquals(unit.split("\n").filter((l) => l.startsWith("ExecStartPost=")).length, 0);
+  let analyze = false;
+  try {
+    analyze = (await new Deno.Command("systemd-analyze", { args: ["--version"], stdout: "null" })
+      .output()).success;
+  } catch { /* not installed */ }
+  if (!analyze) {
+    console.log("skipping systemd-analyze verify: systemd-analyze is not installed");
+    return;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/berth-w.service`;
+    await Deno.writeTextFile(file, unit);
+    const v = await new Deno.Command("systemd-analyze", { args: ["verify", file], stderr: "piped" })
+      .output();
+    const err = new TextDecoder().decode(v.stderr);
+    assertEquals([v.code, err], [0, ""]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { printable } from "./printable.ts";
+
 /** Exit codes of the contract. */
 export const ExitCode = {
   Ok: 0,
@@ -66,11 +68,13 @@ export function exitCodeOf(err: unknown): number {
 /**
  * The one-line message for any thrown value (without the `berth: ` prefix):
  * newlines are folded so the contract's "one line on stderr" holds even for
- * multi-line messages from the runtime or the OS.
+ * multi-line messages from the runtime or the OS, and every other control
+ * character is shown as `\xNN` (lib/host/printable.ts): a message may carry
+ * text from a registry, an image or a container.
  */
 export function messageOf(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err);
-  return raw.replace(/\s*\n\s*/g, "; ").trim() || "unknown error";
+  return printable(raw.replace(/\s*[\r\n]\s*/g, "; ").trim()) || "unknown error";
 }
 
 /** True when `err` is Deno's "not found" I/O error. */

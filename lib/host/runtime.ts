@@ -222,6 +222,18 @@ export class OciRuntime {
   }
 
   /**
+   * `exec` and, for runc, `--ignore-paused`: berth checks the recorded status
+   * itself (a paused container is refused before the runtime runs), and the
+   * monitor freezes a running container for a few ms while it holds back a
+   * runaway log writer (lib/monitor/log_trimmer.ts), which runc would take
+   * for a pause; the new process then waits out the hold. Other runtimes do
+   * not refuse an exec into a frozen cgroup.
+   */
+  #exec(): string[] {
+    return /(^|\/)runc[^/]*$/.test(this.binary) ? ["exec", "--ignore-paused"] : ["exec"];
+  }
+
+  /**
    * Traces (--debug) a runtime call that the monitor makes for this
    * process, as `[monitor] runc …`.
    */
@@ -365,7 +377,7 @@ export class OciRuntime {
     detach: boolean,
     stdin: "null" | "inherit" = detach ? "null" : "inherit",
   ): Promise<number> {
-    const args = ["exec", "--process", processFile, ...(detach ? ["--detach"] : []), t.id];
+    const args = [...this.#exec(), "--process", processFile, ...(detach ? ["--detach"] : []), t.id];
     const before = await this.#logSize(t.logFile);
     const stdio = detach ? "null" : "inherit";
     const r = await this.#run(this.#argv(t, args), {
@@ -394,7 +406,7 @@ export class OciRuntime {
     pidFile: string,
   ): Promise<void> {
     await this.#call("exec in", t, [
-      "exec",
+      ...this.#exec(),
       "--detach",
       "--console-socket",
       consoleSocket,
@@ -428,11 +440,14 @@ export class OciRuntime {
     pidFile: string,
     timeoutMs: number,
   ): Promise<number> {
-    const r = await this.#run(this.#argv(t, ["exec", "--pid-file", pidFile, t.id, ...argv]), {
-      stdout: "null",
-      stderr: "null",
-      timeoutMs,
-    });
+    const r = await this.#run(
+      this.#argv(t, [...this.#exec(), "--pid-file", pidFile, t.id, ...argv]),
+      {
+        stdout: "null",
+        stderr: "null",
+        timeoutMs,
+      },
+    );
     return r.code;
   }
 

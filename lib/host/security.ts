@@ -121,7 +121,9 @@ export const EXTRA_MASKED_PATHS: readonly string[] = ["/sys/devices/virtual/powe
  * Syscalls berth's default profile refuses with EPERM: those Docker's
  * documentation lists as blocked by default (namespaces, mounts, kernel
  * keyring and modules, BPF, kexec, tracing other processes, clocks,
- * accounting, quotas, swap, reboot and obsolete calls).
+ * accounting, quotas, swap, reboot and obsolete calls), and those Docker's
+ * allow-list leaves out: `io_uring_*` (a large attack surface, and its
+ * operations escape the seccomp filter) and `memfd_secret`.
  */
 export const BLOCKED_SYSCALLS: readonly string[] = [
   "acct",
@@ -138,6 +140,9 @@ export const BLOCKED_SYSCALLS: readonly string[] = [
   "fspick",
   "get_kernel_syms",
   "init_module",
+  "io_uring_enter",
+  "io_uring_register",
+  "io_uring_setup",
   "ioperm",
   "iopl",
   "kcmp",
@@ -145,6 +150,7 @@ export const BLOCKED_SYSCALLS: readonly string[] = [
   "kexec_load",
   "keyctl",
   "lookup_dcookie",
+  "memfd_secret",
   "mount",
   "mount_setattr",
   "move_mount",
@@ -193,6 +199,17 @@ const CLONE_NAMESPACE_FLAGS = {
 const EPERM = 1;
 const ENOSYS = 38;
 
+/** `AF_VSOCK`: vsock sockets are not namespaced (they reach the hypervisor). */
+const AF_VSOCK = 40;
+
+/**
+ * The `personality` values Docker's profile allows (`PER_LINUX`,
+ * `PER_LINUX32`, `UNAME26`, `UNAME26|PER_LINUX32`, and the query
+ * `0xffffffff`); any other (e.g. `READ_IMPLIES_EXEC`, `ADDR_NO_RANDOMIZE`)
+ * is EPERM.
+ */
+export const ALLOWED_PERSONALITIES: readonly number[] = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
+
 /** The seccomp architectures for this host (native plus its 32-bit ABIs). */
 function architectures(): string[] {
   return Deno.build.arch === "aarch64"
@@ -200,11 +217,44 @@ function architectures(): string[] {
     : ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
 }
 
+/** One seccomp comparison of a syscall argument. */
+interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+/**
+ * The comparisons of `personality`'s argument that mean "not one of
+ * {@linkcode ALLOWED_PERSONALITIES}", each its own rule (runc splits two
+ * comparisons of one argument into two or-ed rules, so "≠ a and ≠ b" cannot
+ * be written): any value over 32 bits, and each gap between the allowed
+ * values cut into aligned power-of-two blocks, each matched by
+ * `(arg & mask) == start`.
+ */
+export function personalityDenials(): SeccompArg[] {
+  const out: SeccompArg[] = [{ index: 0, value: 0xffffffff, op: "SCMP_CMP_GT" }];
+  const allowed = [...ALLOWED_PERSONALITIES].sort((a, b) => a - b);
+  for (let i = 0; i + 1 < allowed.length; i++) {
+    let lo = allowed[i]! + 1;
+    const hi = allowed[i + 1]! - 1;
+    while (lo <= hi) {
+      let size = 1;
+      while (lo % (size * 2) === 0 && lo + size * 2 - 1 <= hi) size *= 2;
+      out.push({ index: 0, value: 0x100000000 - size, valueTwo: lo, op: "SCMP_CMP_MASKED_EQ" });
+      lo += size;
+    }
+  }
+  return out;
+}
+
 /**
  * berth's default seccomp profile (OCI `linux.seccomp`): allow by default;
- * EPERM for {@linkcode BLOCKED_SYSCALLS} and for `clone` with any
- * namespace flag; ENOSYS for `clone3`, whose flags a filter cannot read
- * (libc then falls back to `clone`, which is checked).
+ * EPERM for {@linkcode BLOCKED_SYSCALLS}, for `clone` with any namespace
+ * flag, for `socket(AF_VSOCK, …)` and for `personality` with a value not in
+ * {@linkcode ALLOWED_PERSONALITIES}; ENOSYS for `clone3`, whose flags a
+ * filter cannot read (libc then falls back to `clone`, which is checked).
  */
 export function defaultSeccomp(): Record<string, unknown> {
   const syscalls: Record<string, unknown>[] = [
@@ -219,6 +269,20 @@ export function defaultSeccomp(): Record<string, unknown> {
       action: "SCMP_ACT_ERRNO",
       errnoRet: EPERM,
       args: [{ index: 0, value: flag, valueTwo: flag, op: "SCMP_CMP_MASKED_EQ" }],
+    });
+  }
+  syscalls.push({
+    names: ["socket"],
+    action: "SCMP_ACT_ERRNO",
+    errnoRet: EPERM,
+    args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_EQ" }],
+  });
+  for (const arg of personalityDenials()) {
+    syscalls.push({
+      names: ["personality"],
+      action: "SCMP_ACT_ERRNO",
+      errnoRet: EPERM,
+      args: [arg],
     });
   }
   return { defaultAction: "SCMP_ACT_ALLOW", architectures: architectures(), syscalls };

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { printable } from "../host/printable.ts";
+
 /** Receives layer progress. */
 export interface Progress {
   bytes(digest: string, total: number, n: number): void;
@@ -33,7 +35,7 @@ export function streamProgress(write: (s: string) => void, tty: boolean): Progre
   let last = 0;
   const line = (d: string) => {
     const s = state.get(d)!;
-    return `${d.slice(7, 19)}: ${s.status} ${human(s.got)}/${human(s.total)}`;
+    return `${printable(d.slice(7, 19))}: ${s.status} ${human(s.got)}/${human(s.total)}`;
   };
   const redraw = (force: boolean) => {
     const now = Date.now();

@@ -10,7 +10,7 @@
 import { parseUnpackedSize } from "./layer_limits.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, NotFound } from "../host/errors.ts";
-import { join } from "../_std/path.ts";
+import { readInRoot } from "../host/read_in_root.ts";
 import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
 import type { OciConfig } from "../host/spec.ts";
 import type { ImageConfig } from "./manifest.ts";
@@ -87,50 +87,39 @@ export function releaseImage(ctx: Context, ns: string, id: string): void {
   storeOf(ctx).dropUse(ns, id);
 }
 
-/** Resolves `user` (NAME, UID, UID:GID, NAME:GROUP) against the image's /etc/passwd and /etc/group. */
+/**
+ * Resolves `user` (NAME, UID, UID:GID, NAME:GROUP) against the image's
+ * /etc/passwd and /etc/group, read with `readInRoot`: a link, a file that
+ * is not a regular one or one over 4 MiB is no file (a name is then not
+ * found; a number still works).
+ */
 export function resolveUser(layers: string[], user: string): { uid: number; gid: number } {
   const [u, g] = user.split(":", 2) as [string, string | undefined];
-  const lookup = (file: string, name: string): string[] | null => {
-    for (const dir of [...layers].reverse()) {
-      let text: string;
-      try {
-        text = Deno.readTextFileSync(join(dir, "etc", file));
-      } catch {
-        continue;
-      }
-      for (const line of text.split("\n")) {
-        const f = line.split(":");
-        if (f[0] === name) return f;
-      }
-      return null;
-    }
-    return null;
-  };
+  const topFirst = [...layers].reverse();
+  const table = (file: string): string[][] =>
+    (readInRoot(topFirst, `etc/${file}`) ?? "").split("\n").map((l) => l.split(":"));
+  const numeric = (s: string | undefined): boolean => /^\d+$/.test(s ?? "");
   let uid: number;
   let gid = 0;
-  if (/^\d+$/.test(u)) {
+  if (numeric(u)) {
     uid = Number(u);
-    const byUid = (() => {
-      for (const dir of [...layers].reverse()) {
-        try {
-          const text = Deno.readTextFileSync(join(dir, "etc", "passwd"));
-          return text.split("\n").map((l) => l.split(":")).find((f) => f[2] === u) ?? null;
-        } catch { /* next layer */ }
-      }
-      return null;
-    })();
-    if (byUid !== null) gid = Number(byUid[3]);
+    const byUid = table("passwd").find((f) => f[2] === u);
+    if (byUid !== undefined && numeric(byUid[3])) gid = Number(byUid[3]);
   } else {
-    const f = lookup("passwd", u);
-    if (f === null) throw new InvalidArgument(`user "${u}" is not in the image's /etc/passwd`);
+    const f = table("passwd").find((f) => f[0] === u);
+    if (f === undefined || !numeric(f[2]) || !numeric(f[3])) {
+      throw new InvalidArgument(`user "${u}" is not in the image's /etc/passwd`);
+    }
     uid = Number(f[2]);
     gid = Number(f[3]);
   }
   if (g !== undefined) {
-    if (/^\d+$/.test(g)) gid = Number(g);
+    if (numeric(g)) gid = Number(g);
     else {
-      const f = lookup("group", g);
-      if (f === null) throw new InvalidArgument(`group "${g}" is not in the image's /etc/group`);
+      const f = table("group").find((f) => f[0] === g);
+      if (f === undefined || !numeric(f[2])) {
+        throw new InvalidArgument(`group "${g}" is not in the image's /etc/group`);
+      }
       gid = Number(f[2]);
     }
   }
@@ -140,13 +129,15 @@ export function resolveUser(layers: string[], user: string): { uid: number; gid:
 /**
  * Applies the image config's defaults to `base` (in place): Entrypoint +
  * Cmd (`command`, when given, replaces Cmd), Env (the caller's `-e` come
- * later and win), WorkingDir, User, StopSignal (as the OCI annotation),
- * and podman's default capabilities.
+ * later and win), WorkingDir, User (unless `userGiven`: a `--user` replaces
+ * it, and the image's is then not resolved at all), StopSignal (as the OCI
+ * annotation), and podman's default capabilities.
  */
 export function applyImageConfig(
   base: OciConfig,
   src: ImageSource,
   command: string[],
+  userGiven = false,
 ): OciConfig {
   const c = src.config.config ?? {};
   const p = (base.process ??= {});
@@ -166,7 +157,7 @@ export function applyImageConfig(
   }
   p.env = env;
   if (typeof c.WorkingDir === "string" && c.WorkingDir.startsWith("/")) p.cwd = c.WorkingDir;
-  if (typeof c.User === "string" && c.User !== "") {
+  if (!userGiven && typeof c.User === "string" && c.User !== "") {
     const { uid, gid } = resolveUser(src.layers, c.User);
     (p as Record<string, unknown>).user = { uid, gid };
   }

@@ -199,3 +199,40 @@ export function netIo(pid: number | null): { rx: number; tx: number } | null {
   }
   return { rx, tx };
 }
+
+/** The freezer file of cgroup `path`: v1 `freezer.state`, v2 `cgroup.freeze`. */
+function freezerFile(path: string, root: string): string {
+  return cgroupVersion(root) === 2
+    ? `${root}${path}/cgroup.freeze`
+    : `${root}/freezer${path}/freezer.state`;
+}
+
+/**
+ * Whether cgroup `path` is frozen or being frozen (v1 `FREEZING`/`FROZEN`,
+ * v2 `cgroup.freeze` 1); null when it has no freezer file (no such cgroup).
+ */
+export function cgroupFrozen(path: string, root = CGROUP_ROOT): boolean | null {
+  const text = read(freezerFile(path, root));
+  if (text === null) return null;
+  const t = text.trim();
+  return t === "1" || t === "FROZEN" || t === "FREEZING";
+}
+
+/**
+ * Freezes (`frozen`) or thaws cgroup `path`, as the runtime's pause and
+ * resume do (the runtime then reports the container paused while it is
+ * frozen); false when the cgroup or its freezer is not there.
+ */
+export function setCgroupFrozen(path: string, frozen: boolean, root = CGROUP_ROOT): boolean {
+  const v2 = cgroupVersion(root) === 2;
+  try {
+    Deno.writeTextFileSync(
+      freezerFile(path, root),
+      v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED"),
+      { create: false },
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -184,7 +184,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
       insecure: req.tlsVerify === false,
       ...(req.maxUnpackedSize !== undefined ? { maxUnpackedSize: req.maxUnpackedSize } : {}),
     });
-    base = mod.applyImageConfig(defaultSpec(), img, req.command);
+    base = mod.applyImageConfig(defaultSpec(), img, req.command, req.user != null);
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
   } else if (req.bundle !== null) {

@@ -3,14 +3,17 @@
  * resolved in the container's own `/etc/passwd` and `/etc/group` (of the
  * source root filesystem, never the host's). An unknown name is exit 2.
  *
- * The files are read without following a symbolic link out of the root
- * filesystem: a link at `etc` or at the file is treated as no file.
+ * The files are read with `readInRoot` (lib/host/read_in_root.ts): a
+ * symbolic link at `etc` or at the file, a file that is not a regular one
+ * (`/dev/zero`) or one over 4 MiB is treated as no file, so a name cannot
+ * be resolved ("no such user", as podman's "unable to find user") while a
+ * numeric UID still works.
  *
  * @module
  */
 
 import { InvalidArgument } from "../host/errors.ts";
-import { join } from "../_std/path.ts";
+import { readInRoot } from "../host/read_in_root.ts";
 
 /** The OCI `process.user` berth sets. */
 export interface OciUser {
@@ -35,25 +38,6 @@ export function checkUserSyntax(value: string): void {
   }
 }
 
-/**
- * Reads `etc/NAME` of the first of `roots` (an image's layers, topmost
- * first, or one root filesystem) that has it, without following links;
- * "" when none has it.
- */
-function readEtc(roots: readonly string[], name: string): string {
-  for (const rootfs of roots) {
-    const etc = join(rootfs, "etc");
-    const file = join(etc, name);
-    try {
-      if (!Deno.lstatSync(etc).isDirectory || !Deno.lstatSync(file).isFile) continue;
-      return Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
-  }
-  return "";
-}
-
 function rows(text: string): string[][] {
   return text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) => l.split(":"));
 }
@@ -66,7 +50,7 @@ export function resolveUser(value: string, rootfs: string | readonly string[]): 
   checkUserSyntax(value);
   const roots = typeof rootfs === "string" ? [rootfs] : rootfs;
   const [who, group] = value.split(":") as [string, string | undefined];
-  const passwd = rows(readEtc(roots, "passwd"));
+  const passwd = rows(readInRoot(roots, "etc/passwd") ?? "");
   let uid: number;
   let gid = 0;
   let name: string | null = null;
@@ -86,7 +70,7 @@ export function resolveUser(value: string, rootfs: string | readonly string[]): 
     uid = Number(row[2]);
     gid = Number(row[3]);
   }
-  const groups = rows(readEtc(roots, "group"));
+  const groups = rows(readInRoot(roots, "etc/group") ?? "");
   if (group !== undefined) {
     if (NUMBER.test(group)) gid = Number(group);
     else {

@@ -12,11 +12,19 @@ import type { GlobalOptions } from "../container/globals.ts";
 import type { CreateArgs, MountSpec } from "../container/state_file.ts";
 import { VERSION } from "../host/version.ts";
 
-/** Quotes one word for a systemd command line (`%` and `$` escaped too). */
+/**
+ * Quotes one word for a systemd command line (`%` and `$` escaped too).
+ * Every control character (CR and LF end a unit file's line; the rest
+ * would reach a terminal or the journal) becomes the C-style escape
+ * `\xNN` systemd decodes in a quoted word.
+ */
 export function systemdQuote(word: string): string {
   const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$$$");
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) && escaped !== "") return escaped;
-  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
+  const body = escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')
+    // deno-lint-ignore no-control-regex
+    .replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return `"${body}"`;
 }
 
 /** The `--mount` value that recreates mount `m`. */

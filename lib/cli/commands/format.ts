@@ -5,6 +5,7 @@
  */
 
 import { choice, type ParsedArgs } from "../args.ts";
+import { printable } from "../../host/printable.ts";
 
 /** `--format table|json`. */
 export type Format = "table" | "json";
@@ -24,8 +25,13 @@ export function formatOf(_cmd: string, p: ParsedArgs): Format {
   return choice(p.values, FORMAT_OPTION, "table");
 }
 
-/** Renders rows as left-aligned columns separated by two spaces. */
-export function table(rows: string[][]): string {
+/**
+ * Renders rows as left-aligned columns separated by two spaces. Cells are
+ * made printable first (control characters as `\xNN`, lib/host/printable.ts):
+ * they carry text from images, registries and container processes.
+ */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) =>

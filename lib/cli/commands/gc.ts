@@ -8,6 +8,7 @@ import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts
 import type { Command } from "../command.ts";
 import { emit } from "../../container/events.ts";
 import { gc } from "../../ops/gc.ts";
+import { printable } from "../../host/printable.ts";
 
 const OPTIONS = [
   { name: "dry-run", type: "boolean" as const, help: "print what would be done; change nothing" },
@@ -39,10 +40,10 @@ export const gcCommand: Command<{ dryRun: boolean }> = {
   async run(ctx, o) {
     const report = await gc(ctx, { dryRun: o.dryRun });
     for (const line of report.actions) {
-      ctx.io.out(line + "\n");
+      ctx.io.out(printable(line) + "\n");
       if (!o.dryRun) await emit(ctx, "gc", null, null, { action: line });
     }
-    for (const line of report.errors) ctx.io.err(`berth: ${line}\n`);
+    for (const line of report.errors) ctx.io.err(`berth: ${printable(line)}\n`);
     return report.errors.length > 0 ? 1 : 0;
   },
 };

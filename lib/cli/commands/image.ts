@@ -10,6 +10,7 @@ import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
 import { imagesCommand, rmiCommand } from "./images.ts";
+import { printable } from "../../host/printable.ts";
 
 /** Parsed `image` arguments. */
 export type ImageArgs =
@@ -62,7 +63,7 @@ export const imageCommand: Command<ImageArgs> = {
     const store = storeOf(ctx);
     if (o.sub === "prune") {
       const removed = await store.prune(staleUse(ctx));
-      ctx.io.out(removed.map((r) => `removed ${r}\n`).join(""));
+      ctx.io.out(removed.map((r) => `removed ${printable(r)}\n`).join(""));
       return 0;
     }
     const recs = o.refs.map((r) => store.get(r));

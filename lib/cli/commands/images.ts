@@ -12,6 +12,7 @@ import { parseReference } from "../../image/reference.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
 import type { ImageRecord } from "../../image/store.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import { printable } from "../../host/printable.ts";
 
 /** Options of `images`. */
 export interface ImagesArgs {
@@ -120,7 +121,7 @@ export const rmiCommand: Command<RmiArgs> = {
   },
   async run(ctx, o) {
     const lines = await storeOf(ctx).remove(o.refs, o.force, staleUse(ctx));
-    ctx.io.out(lines.map((l) => l + "\n").join(""));
+    ctx.io.out(lines.map((l) => printable(l) + "\n").join(""));
     return 0;
   },
 };

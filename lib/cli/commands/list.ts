@@ -11,6 +11,7 @@ import { startMonitorIfDead } from "../../monitor/alive.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import { type ContainerState, publicState } from "../../container/state_file.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import { printable } from "../../host/printable.ts";
 
 /** Options of `list`. */
 export interface ListOptions {
@@ -54,7 +55,7 @@ export const listCommand: Command<ListOptions> = {
   },
   async run(ctx, o) {
     const namespaces = o.allNamespaces ? await ctx.store.namespaces() : [ctx.globals.namespace];
-    const warn = (m: string) => ctx.io.err(`berth: warning: ${m}\n`);
+    const warn = (m: string) => ctx.io.err(`berth: warning: ${printable(m)}\n`);
     let states: ContainerState[] = [];
     for (const ns of namespaces) states.push(...(await ctx.store.list(ns, warn)));
     states = (await Promise.all(states.map((s) => reconcile(ctx, s).catch(() => s))))

@@ -9,6 +9,7 @@ import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../ar
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
+import { printable } from "../../host/printable.ts";
 
 /** Options of `load`. */
 export interface LoadArgs {
@@ -55,7 +56,7 @@ export const loadCommand: Command<LoadArgs> = {
     for (const r of recs) {
       ctx.io.out(
         r.names.length > 0
-          ? r.names.map((n) => `Loaded image: ${n}\n`).join("")
+          ? r.names.map((n) => `Loaded image: ${printable(n)}\n`).join("")
           : `Loaded image: ${r.id}\n`,
       );
     }
