@@ -233,7 +233,8 @@ export async function cleanup(roots: Roots): Promise<void> {
  * Deletes the bridge devices of the roots' networks (the default `bridge`
  * and every conflist under the data root), and berth's firewall rule of
  * each: the plugin makes them on first use and nothing removes them but
- * `network rm` (or `gc`, once the network is gone).
+ * `network rm` (or `gc`, once the network is gone); berth's chains when
+ * no berth bridge is left.
  */
 export async function removeBridges(roots: Roots): Promise<void> {
   const names = ["bridge"];
@@ -254,6 +255,10 @@ export async function removeBridges(roots: Roots): Promise<void> {
       continue;
     }
     await new Deno.Command("ip", { args: ["link", "delete", dev, "type", "bridge"] }).output();
+  }
+  // As network rm does: berth's chains go with the last berth bridge.
+  if (hasNetworking() && existsPath(join(roots.root, "networks"))) {
+    await new NetworkFirewall(denoRunner).dropWhenNoBridge().catch(() => {});
   }
 }
 

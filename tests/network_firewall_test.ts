@@ -7,7 +7,9 @@ import {
   iptablesInstalled,
   ISOLATION_CHAIN,
   NetworkFirewall,
+  parseBerthBridges,
   parseSave,
+  planDrop,
   planEnsure,
   planRemove,
   PREROUTING_CHAIN,
@@ -129,6 +131,54 @@ Deno.test("planRemove: only the rules picked (own bridge and root comment)", () 
   assertEquals(planRemove(saved, () => false), { restore: "", bridges: [] });
 });
 
+Deno.test("planDrop: every jump to berth's chains, then the chains flushed and deleted", () => {
+  // A second jump (by hand, or another chain's) would keep -X from working.
+  const saved = parseSave(
+    SAVED.replace(
+      "-A FORWARD -j BERTH-FORWARD\n",
+      "-A FORWARD -j BERTH-FORWARD\n-A DOCKER-USER -i x -j BERTH-ISOLATION\n",
+    ),
+  );
+  assertEquals(
+    planDrop(saved),
+    [
+      "*raw",
+      "-D PREROUTING -j BERTH-PREROUTING",
+      "-F BERTH-PREROUTING",
+      "-X BERTH-PREROUTING",
+      "COMMIT",
+      "*filter",
+      "-D FORWARD -j BERTH-FORWARD",
+      "-D DOCKER-USER -i x -j BERTH-ISOLATION",
+      "-F BERTH-FORWARD",
+      "-F BERTH-ISOLATION",
+      "-X BERTH-FORWARD",
+      "-X BERTH-ISOLATION",
+      "COMMIT",
+      "",
+    ].join("\n"),
+  );
+  // Only what is there; nothing when none is.
+  assertEquals(
+    planDrop(parseSave("*raw\n:PREROUTING ACCEPT [0:0]\n:BERTH-PREROUTING - [0:0]\nCOMMIT\n")),
+    "*raw\n-F BERTH-PREROUTING\n-X BERTH-PREROUTING\nCOMMIT\n",
+  );
+  assertEquals(planDrop(parseSave("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n")), "");
+});
+
+Deno.test("parseBerthBridges: the bth- devices of ip -o link show", () => {
+  const text = [
+    "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN",
+    "7: bth-1a2b3c4d: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP",
+    "8: veth12ab@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master bth-1a2b3c4d",
+    "9: podman0: <BROADCAST,MULTICAST> mtu 1500",
+    "10: bth-00000000@NONE: <BROADCAST> mtu 1500",
+    "",
+  ].join("\n");
+  assertEquals(parseBerthBridges(text), ["bth-1a2b3c4d", "bth-00000000"]);
+  assertEquals(parseBerthBridges(""), []);
+});
+
 Deno.test("iptablesInstalled: iptables-save on PATH", () => {
   const dir = Deno.makeTempDirSync({ prefix: "berth-fw-" });
   try {
@@ -243,10 +293,13 @@ Deno.test({
           "",
         ].join("\n"),
       );
-      // network rm: its own rule only.
+      // network rm (the device first): its own rule only, while another
+      // berth bridge is left.
+      await link(runner, ["add", "bth-bbbbbbbb", "type", "bridge"]);
       await fw.removeBridge("bth-aaaaaaaa");
       assertTrue(!(await chain()).includes("bth-aaaaaaaa"), await chain());
       assertTrue((await chain()).includes("bth-bbbbbbbb"));
+      assertTrue((await ipt(runner, ["-t", "raw", "-S"])).includes(PREROUTING_CHAIN));
       // gc: a root's rules of bridges it no longer defines; dry run first.
       const pick = (b: string, c: string) => c === rootComment("22222222") && b !== "bth-keep";
       assertEquals(await fw.remove(pick, true), ["bth-bbbbbbbb"]);
@@ -260,6 +313,60 @@ Deno.test({
           "",
         ].join("\n"),
       );
+    }),
+});
+
+async function link(runner: ProcessRunner, args: string[]): Promise<void> {
+  const r = await runner.exec({ argv: ["ip", "link", ...args], timeoutMs: 10_000 });
+  assertEquals(r.code, 0, r.stderr);
+}
+
+Deno.test({
+  name:
+    "firewall: real iptables (private netns): the chains and jumps go with the last bth- bridge, and come back",
+  ignore,
+  fn: () =>
+    inPrivateNetns(async (runner, calls, lock) => {
+      const fw = new NetworkFirewall(runner, lock);
+      const all = async () =>
+        (await ipt(runner, ["-t", "raw", "-S"])) + (await ipt(runner, ["-t", "filter", "-S"]));
+      const ours = async () => (await all()).split("\n").filter((l) => /BERTH-/.test(l)).sort();
+      await link(runner, ["add", "bth-aaaaaaaa", "type", "bridge"]);
+      await link(runner, ["add", "bth-bbbbbbbb", "type", "bridge"]);
+      await fw.ensure("bth-aaaaaaaa", "11111111");
+      await fw.ensure("bth-bbbbbbbb", "11111111");
+      // Someone else's rules in the same chains stay.
+      await ipt(runner, ["-t", "raw", "-A", "PREROUTING", "-j", "ACCEPT"]);
+      await ipt(runner, ["-N", "CNI-FORWARD"]);
+      await ipt(runner, ["-A", "FORWARD", "-j", "CNI-FORWARD"]);
+      const made = await ours();
+      assertEquals(made.length, 10, made.join("\n"));
+      // Not the last: one bridge is left.
+      await link(runner, ["delete", "bth-aaaaaaaa"]);
+      await fw.removeBridge("bth-aaaaaaaa");
+      assertEquals(await fw.dropWhenNoBridge(), false);
+      assertEquals((await ours()).length, 9);
+      // The last one: the chains and every jump to them go.
+      await link(runner, ["delete", "bth-bbbbbbbb"]);
+      await fw.removeBridge("bth-bbbbbbbb");
+      assertEquals(await ours(), []);
+      const rest = await all();
+      assertTrue(rest.includes("-A PREROUTING -j ACCEPT"), rest);
+      assertTrue(rest.includes("-A FORWARD -j CNI-FORWARD"), rest);
+      // The next set-up makes them again.
+      await link(runner, ["add", "bth-cccccccc", "type", "bridge"]);
+      await fw.ensure("bth-cccccccc", "22222222");
+      assertTrue((await ours()).includes(`-A ${PREROUTING_CHAIN} -d 127.0.0.0/8 -i bth+ -j DROP`));
+      assertTrue((await ours()).includes(`-A PREROUTING -j ${PREROUTING_CHAIN}`));
+      // gc, where a killed network rm left them: a dry run tells, then they go.
+      await link(runner, ["delete", "bth-cccccccc"]);
+      const before = await ours();
+      calls.length = 0;
+      assertEquals(await fw.dropWhenNoBridge(true), true);
+      assertEquals(await ours(), before, "a dry run changes nothing");
+      assertEquals(await fw.dropWhenNoBridge(), true);
+      assertEquals(await ours(), []);
+      assertEquals(await fw.dropWhenNoBridge(), false, "nothing left to drop");
     }),
 });
 

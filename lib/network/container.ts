@@ -27,7 +27,14 @@ import {
   tearDown,
   withNetworkLock,
 } from "./attach.ts";
-import { iptablesInstalled, NetworkFirewall, rootComment } from "./firewall.ts";
+import {
+  FORWARD_CHAIN,
+  iptablesInstalled,
+  ISOLATION_CHAIN,
+  NetworkFirewall,
+  PREROUTING_CHAIN,
+  rootComment,
+} from "./firewall.ts";
 import { CniClient, cniPath } from "./cni.ts";
 import {
   DEFAULT_NETWORK,
@@ -38,6 +45,7 @@ import {
   networkPaths,
 } from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
+import { containerResolv, HOST_RESOLV_CONF, noServerWarning, readOrNull } from "./resolv_conf.ts";
 
 /** What a container gets, decided before anything is made. */
 export interface NetPlan {
@@ -48,6 +56,31 @@ export interface NetPlan {
   token: string | null;
   /** A sandbox member: its owner's network (and bundle, for the files). */
   owner: ContainerState | null;
+  /** The container's hostname (the config's), for its /etc/hosts. */
+  hostname: string | null;
+  /**
+   * The files berth mounts: false where the config already mounts
+   * something of the user's there (`-v`, `--mount`, the bundle's config),
+   * which then wins.
+   */
+  own: { hosts: boolean; resolv: boolean };
+}
+
+/** The mount destinations berth fills in on a network (a user's own mount there wins). */
+export const NET_FILES = { hosts: "/etc/hosts", resolv: "/etc/resolv.conf" } as const;
+
+/** What of the network files the config leaves to berth: those it does not mount itself. */
+export function ownFiles(config: OciConfig): { hosts: boolean; resolv: boolean } {
+  const mounts = Array.isArray(config.mounts) ? config.mounts as { destination?: unknown }[] : [];
+  const taken = new Set(
+    mounts.map((m) => typeof m.destination === "string" ? normalizeDest(m.destination) : ""),
+  );
+  return { hosts: !taken.has(NET_FILES.hosts), resolv: !taken.has(NET_FILES.resolv) };
+}
+
+/** `/etc//hosts/` and `/etc/hosts` are one destination. */
+function normalizeDest(d: string): string {
+  return ("/" + d.split("/").filter((p) => p !== "" && p !== ".").join("/"));
 }
 
 /** The network services of a context. */
@@ -92,14 +125,23 @@ export function missingForNetworks(ctx: Context): string[] {
 
 /**
  * Validates `--network` and `-p` for a container (`owner`: the sandbox it
- * joins, or null). Touches nothing.
+ * joins, or null; `config`: its OCI config so far, for its hostname and the
+ * mounts a user made on /etc/hosts and /etc/resolv.conf). Touches nothing.
  */
 export function planNetwork(
   ctx: Context,
   network: string | null,
   publish: string[],
   owner: ContainerState | null,
+  config: OciConfig,
 ): NetPlan {
+  const files = {
+    // A config's own hostname goes in only as one word (a bundle's config is not checked).
+    hostname: typeof config.hostname === "string" && /^[A-Za-z0-9._-]+$/.test(config.hostname)
+      ? config.hostname
+      : null,
+    own: ownFiles(config),
+  };
   const ports = publish.map(parsePublish);
   checkOwnPorts(ports);
   if (owner !== null) {
@@ -111,7 +153,7 @@ export function planNetwork(
     if (ports.length > 0) {
       throw new InvalidArgument(`-p belongs on the sandbox's owner "${owner.id}"`);
     }
-    return { mode: "sandbox", network: null, ports, token: null, owner };
+    return { mode: "sandbox", network: null, ports, token: null, owner, ...files };
   }
   // BERTH_NETWORK: the default of --network (the test suite sets "none").
   const name = network ?? (ctx.env("BERTH_NETWORK") || DEFAULT_NETWORK);
@@ -119,7 +161,7 @@ export function planNetwork(
     if (ports.length > 0) {
       throw new InvalidArgument(`-p needs a bridge network, not --network ${name}`);
     }
-    return { mode: name, network: null, ports, token: null, owner: null };
+    return { mode: name, network: null, ports, token: null, owner: null, ...files };
   }
   const net = loadNetwork(networkPaths(ctx.paths.root, ctx.paths.dataRoot), name);
   const missing = missingForNetworks(ctx);
@@ -136,6 +178,7 @@ export function planNetwork(
     ports,
     token: newToken(rootTag(ctx.paths.root)),
     owner: null,
+    ...files,
   };
 }
 
@@ -153,29 +196,32 @@ function bindMount(destination: string, source: string, ro: boolean) {
   };
 }
 
-/** Applies the plan to the config of the container whose bundle is `bundle`. */
+/**
+ * Applies the plan to the config of the container whose bundle is
+ * `bundle`: its network namespace, and bind mounts on /etc/hosts and
+ * /etc/resolv.conf, except where the config mounts a file of the user's
+ * there (`plan.own`), which wins.
+ */
 export function applyPlan(ctx: Context, config: OciConfig, plan: NetPlan, bundle: string): void {
   const linux = (config.linux ??= {});
   const namespaces = Array.isArray(linux.namespaces)
     ? linux.namespaces as { type: string; path?: string }[]
     : [];
-  type Mount = { destination?: unknown };
-  const mounts = (Array.isArray(config.mounts) ? config.mounts as Mount[] : []).filter((m) =>
-    m.destination !== "/etc/hosts" && m.destination !== "/etc/resolv.conf"
-  );
+  const mounts = Array.isArray(config.mounts) ? [...config.mounts] : [];
+  const mountFiles = (files: { hosts: string; resolv: string }, ro: boolean) => {
+    if (plan.own.hosts) mounts.push(bindMount(NET_FILES.hosts, files.hosts, ro));
+    if (plan.own.resolv) mounts.push(bindMount(NET_FILES.resolv, files.resolv, ro));
+  };
   switch (plan.mode) {
     case "none":
       return;
     case "host":
       linux.namespaces = namespaces.filter((n) => n.type !== "network");
-      mounts.push(bindMount("/etc/hosts", "/etc/hosts", true));
-      mounts.push(bindMount("/etc/resolv.conf", "/etc/resolv.conf", true));
+      mountFiles({ hosts: "/etc/hosts", resolv: "/etc/resolv.conf" }, true);
       break;
     case "sandbox": {
       if (plan.owner?.net === undefined) return;
-      const files = netFiles(plan.owner.bundle);
-      mounts.push(bindMount("/etc/hosts", files.hosts, false));
-      mounts.push(bindMount("/etc/resolv.conf", files.resolv, false));
+      mountFiles(netFiles(plan.owner.bundle), false);
       break;
     }
     case "cni": {
@@ -184,9 +230,7 @@ export function applyPlan(ctx: Context, config: OciConfig, plan: NetPlan, bundle
         ...namespaces.filter((n) => n.type !== "network"),
         { type: "network", path },
       ];
-      const files = netFiles(bundle);
-      mounts.push(bindMount("/etc/hosts", files.hosts, false));
-      mounts.push(bindMount("/etc/resolv.conf", files.resolv, false));
+      mountFiles(netFiles(bundle), false);
       break;
     }
   }
@@ -206,15 +250,22 @@ export function recordedNetwork(plan: NetPlan): Pick<ContainerState, "network" |
   return { network: null };
 }
 
-/** The host's resolv.conf without loopback resolvers (unreachable from a netns). */
-export function containerResolvConf(host: string): string {
-  return host.split("\n").filter((l) => {
-    const m = /^\s*nameserver\s+(\S+)/.exec(l);
-    return m === null || !(m[1]!.startsWith("127.") || m[1] === "::1");
-  }).join("\n").trimEnd() + "\n";
+/**
+ * The container's resolv.conf from the host's (see resolv_conf.ts), and
+ * the warning to print when it names no server (null when it names one).
+ */
+export function containerResolvConf(
+  id: string,
+  read: (path: string) => string | null = readOrNull,
+): { text: string; warning: string | null } {
+  const r = containerResolv(read(HOST_RESOLV_CONF) ?? "", read);
+  return { text: r.text, warning: r.nameservers.length > 0 ? null : noServerWarning(id, r) };
 }
 
-/** The container's /etc/hosts. */
+/**
+ * The container's /etc/hosts, as podman writes it: localhost, then its
+ * address with its hostname (`--hostname`, else the ID's) and its name.
+ */
 export function containerHosts(ip: string, hostname: string, id: string): string {
   const names = hostname === id ? id : `${hostname} ${id}`;
   return [
@@ -246,13 +297,13 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     ports: plan.ports,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });
-  let host = "";
-  try {
-    host = Deno.readTextFileSync("/etc/resolv.conf");
-  } catch { /* no resolver configured */ }
+  // Both files are written, also one the container mounts a file of its
+  // own over: a sandbox member mounts its owner's.
+  const resolv = containerResolvConf(s.id);
+  if (resolv.warning !== null && plan.own.resolv) ctx.io.err(`berth: warning: ${resolv.warning}\n`);
   const files = netFiles(s.bundle);
-  Deno.writeTextFileSync(files.resolv, containerResolvConf(host), { mode: 0o644 });
-  Deno.writeTextFileSync(files.hosts, containerHosts(ip, hostnameOf(s.id), s.id), {
+  Deno.writeTextFileSync(files.resolv, resolv.text, { mode: 0o644 });
+  Deno.writeTextFileSync(files.hosts, containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id), {
     mode: 0o644,
   });
   s.network = { name: plan.network!.name, ip };
@@ -278,9 +329,10 @@ export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<
 }
 
 /**
- * For `gc`: what networking left behind for containers that are gone, and
- * the firewall rules of this root's networks that are gone (a data root
- * removed by hand; `network rm` removes its own).
+ * For `gc`: what networking left behind for containers that are gone, the
+ * firewall rules of this root's networks that are gone (a data root
+ * removed by hand; `network rm` removes its own), and berth's chains where
+ * no berth bridge is left.
  */
 export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
   const env = netEnv(ctx);
@@ -288,14 +340,19 @@ export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<s
   // A root that never had a container on a network made no rule (and gets no lock file).
   if (!isDir(env.paths.stateDir) || !iptablesInstalled()) return done;
   const comment = rootComment(firewallTag(env.paths));
+  const firewall = new NetworkFirewall(ctx.runner);
   const stale = await withNetworkLock(env.paths, async () => {
     const bridges = new Set(listNetworks(env.paths).map((n) => n.bridge));
-    return await new NetworkFirewall(ctx.runner).remove(
-      (b, c) => c === comment && !bridges.has(b),
-      dryRun,
-    );
+    return await firewall.remove((b, c) => c === comment && !bridges.has(b), dryRun);
   });
-  return [...done, ...stale.map((b) => `the firewall rule of bridge ${b}`)];
+  // berth's chains go with the last berth bridge (any root's): where a
+  // killed `network rm` removed it but not them.
+  const chains = await firewall.dropWhenNoBridge(dryRun)
+    ? [
+      `berth's firewall chains (${PREROUTING_CHAIN}, ${FORWARD_CHAIN}, ${ISOLATION_CHAIN}: no berth bridge is left)`,
+    ]
+    : [];
+  return [...done, ...stale.map((b) => `the firewall rule of bridge ${b}`), ...chains];
 }
 
 function isDir(path: string): boolean {

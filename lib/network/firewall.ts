@@ -24,10 +24,14 @@
  *   is loaded) and its way out stay open, and the networks of a berth
  *   without these rules (an older one on the same host) keep working.
  *
- * The chains and the static rules are made on first use and kept (as
- * Docker's and netavark's are), and both jumps are put back first on every
- * set-up; a network's own rule is made whenever a container joins it and
- * removed with the network. It carries the root's
+ * The chains and the static rules are made on first use, and both jumps
+ * are put back first on every set-up; a network's own rule is made
+ * whenever a container joins it and removed with the network. They go
+ * with the last berth bridge: when `network rm` has removed a bridge and
+ * no `bth-*` device is left in the network namespace (any root's), the
+ * jumps and the three chains are removed, in one transaction under the
+ * lock ({@linkcode planDrop}); `gc` does the same where a killed `network
+ * rm` left them. The next set-up makes them again. A network's own rule carries the root's
  * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
  * networks that are gone, and never another root's. Changes are made
  * under a host-wide lock ({@linkcode FIREWALL_LOCK}), as one
@@ -303,6 +307,45 @@ export function planRemove(
   return { restore: restoreText({ filter: lines }), bridges };
 }
 
+/** berth's chains, by table. */
+const OWN_CHAINS: Readonly<Record<string, readonly string[]>> = {
+  raw: [PREROUTING_CHAIN],
+  filter: [FORWARD_CHAIN, ISOLATION_CHAIN],
+};
+
+/**
+ * The restore text that removes berth's chains and every jump to them
+ * (the jumps, then the chains flushed, then deleted); "" when none is
+ * there.
+ */
+export function planDrop(saved: Saved): string {
+  const tables: Record<string, string[]> = {};
+  for (const [table, chains] of Object.entries(OWN_CHAINS)) {
+    const present = chains.filter((c) => saved.chains.has(`${table}/${c}`));
+    if (present.length === 0) continue;
+    const lines: string[] = [];
+    for (const r of saved.rules) {
+      if (r.table !== table || present.includes(r.chain)) continue;
+      const j = r.args.indexOf("-j");
+      if (j >= 0 && present.includes(r.args[j + 1] ?? "")) lines.push(line("-D", r.chain, r.args));
+    }
+    for (const c of present) lines.push(`-F ${c}`);
+    for (const c of present) lines.push(`-X ${c}`);
+    tables[table] = lines;
+  }
+  return restoreText(tables);
+}
+
+/** The `bth-*` devices in an `ip -o link show` listing. */
+export function parseBerthBridges(text: string): string[] {
+  const out: string[] = [];
+  for (const l of text.split("\n")) {
+    const name = /^\d+:\s+([^:@\s]+)/.exec(l)?.[1];
+    if (name !== undefined && name.startsWith("bth-")) out.push(name);
+  }
+  return out;
+}
+
 /**
  * Whether `iptables-save` is on `PATH` (where it is not, berth never made
  * a rule: set-up needs iptables).
@@ -420,8 +463,49 @@ export class NetworkFirewall {
     }
   }
 
-  /** Removes bridge `bridge`'s own rule (`network rm`). */
-  async removeBridge(bridge: string): Promise<void> {
-    await this.remove((b) => b === bridge);
+  /**
+   * Removes bridge `bridge`'s own rule (`network rm`, once the device is
+   * gone), and berth's chains when it was the last berth bridge.
+   */
+  removeBridge(bridge: string): Promise<void> {
+    return this.locked(async () => {
+      await this.removeLocked((b) => b === bridge, false);
+      await this.dropLocked(false);
+    });
+  }
+
+  /**
+   * The `bth-*` devices in the runner's network namespace (any root's), or
+   * null when `ip` cannot tell (then berth's chains stay).
+   */
+  async berthBridges(): Promise<string[] | null> {
+    const r = await this.runner.exec({ argv: ["ip", "-o", "link", "show"], timeoutMs: 10_000 });
+    return r.code === 0 ? parseBerthBridges(r.stdout) : null;
+  }
+
+  /**
+   * Removes berth's chains and their jumps when no berth bridge is left
+   * (gc: where a killed `network rm` left them); true when they were
+   * there (and, unless `dryRun`, are gone).
+   */
+  dropWhenNoBridge(dryRun = false): Promise<boolean> {
+    return this.locked(() => this.dropLocked(dryRun));
+  }
+
+  private async dropLocked(dryRun: boolean): Promise<boolean> {
+    // Under the lock: a set-up that made a bridge meanwhile either shows
+    // here, or makes the chains again after this (its ensure waits).
+    const bridges = await this.berthBridges();
+    if (bridges === null || bridges.length > 0) return false;
+    let why = "";
+    for (let attempt = 0;; attempt++) {
+      const restore = planDrop(await this.save());
+      if (restore === "") return attempt > 0;
+      if (dryRun) return true;
+      if (attempt === 4) {
+        throw new RuntimeError(`cannot remove berth's firewall chains: ${why}`);
+      }
+      why = await this.apply({ chains: [], restore });
+    }
   }
 }

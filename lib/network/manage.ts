@@ -84,8 +84,8 @@ export function networkInspect(ctx: Context, names: string[]): NetworkView[] {
 
 /**
  * `network rm NAME`: refused (exit 5) while a container is attached;
- * removes its bridge device, its firewall rule, its IPAM directory and the
- * conflist.
+ * removes its bridge device, its firewall rule (and berth's chains with
+ * the last berth bridge), its IPAM directory and the conflist.
  */
 export async function networkRemove(ctx: Context, name: string): Promise<void> {
   const p = pathsOf(ctx);
@@ -113,13 +113,12 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
   });
 }
 
-/** Removes a bridge device berth's network made (the plugin never does). */
+/**
+ * Removes a bridge device berth's network made (the plugin never does);
+ * none there is no error. Asks `ip`, not /sys/class/net: sysfs shows the
+ * devices of the namespace it was mounted in, not always berth's own.
+ */
 async function removeBridge(ctx: Context, bridge: string): Promise<void> {
-  try {
-    Deno.statSync(`/sys/class/net/${bridge}`);
-  } catch {
-    return;
-  }
   await ctx.runner.exec({
     argv: ["ip", "link", "delete", bridge, "type", "bridge"],
     timeoutMs: 10_000,

@@ -226,7 +226,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   });
   applyRunOptions(ctx, config, req, runOptions);
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
-  const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner);
+  const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner, config);
   applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
   return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
 }

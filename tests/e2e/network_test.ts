@@ -8,6 +8,7 @@
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
+  berthArgv,
   berthOk,
   cleanup,
   eventually,
@@ -991,6 +992,305 @@ Deno.test({
         assertEquals(await berthOk(a, ["gc", "--dry-run"]), "");
       } finally {
         await cleanup(b);
+      }
+    }),
+});
+
+/**
+ * A private mount and network namespace, held by a sleeping process, that
+ * berth runs in through nsenter: bridges, routes and iptables rules made
+ * there vanish with it, and what `setup` bind-mounts over the host's files
+ * (/etc/resolv.conf, /run/systemd) is seen by berth alone.
+ */
+async function privateNs(setup: string) {
+  const holder = new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "--net",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `ip link set lo up && ${setup} && echo ready && exec sleep 600`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  if (!decoder.decode(first.value ?? new Uint8Array()).includes("ready")) {
+    holder.kill("SIGKILL");
+    await holder.status;
+    throw new Error("the private namespace could not be set up");
+  }
+  const enter = ["nsenter", "-t", String(holder.pid), "-m", "-n", "--"];
+  return {
+    /** Runs berth (against `roots`) in the namespace. */
+    async berth(roots: Roots, args: string[]) {
+      const [exe, ...pre] = [...enter, ...berthArgv()];
+      const out = await new Deno.Command(exe!, {
+        args: [...pre, ...args],
+        env: roots.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return {
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      };
+    },
+    async berthOk(roots: Roots, args: string[]): Promise<string> {
+      const r = await this.berth(roots, args);
+      if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    /** Runs a command in the namespace. */
+    sh: (argv: string[]) => sh([...enter, ...argv]),
+    async close() {
+      await holder.stdout.cancel().catch(() => {});
+      holder.kill("SIGKILL");
+      await holder.status;
+    },
+  };
+}
+
+Deno.test({
+  name: "network: resolv.conf from the host's servers, behind systemd-resolved's stub, " +
+    "or without a server and a warning (private mount and network namespace)",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const dir = await Deno.makeTempDir({ prefix: "berth-resolv-" });
+      const hostFile = join(dir, "resolv.conf");
+      const runSystemd = join(dir, "systemd"); // mounted over /run/systemd
+      Deno.writeTextFileSync(hostFile, "");
+      Deno.mkdirSync(join(runSystemd, "resolve"), { recursive: true });
+      const resolved = join(runSystemd, "resolve", "resolv.conf");
+      Deno.writeTextFileSync(resolved, "");
+      const ns = await privateNs(
+        `mount --bind ${hostFile} /etc/resolv.conf && mount --bind ${runSystemd} /run/systemd`,
+      );
+      try {
+        await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "dns"]);
+        const cases: { host: string; resolved: string | null; want: string; warn: boolean }[] = [
+          {
+            // Upstream servers in the host's file: loopback and IPv6 ones left out.
+            host: "# made by hand\nsearch a.example\nnameserver 127.0.0.53\n" +
+              "nameserver 192.0.2.1\nnameserver 2001:db8::1\noptions ndots:2\n",
+            resolved: null,
+            want: "nameserver 192.0.2.1\nsearch a.example\noptions ndots:2\n",
+            warn: false,
+          },
+          {
+            // systemd-resolved's stub alone: its upstream list instead.
+            host: "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch stub.example\n",
+            resolved: "# resolved\nnameserver 192.0.2.10\nnameserver 192.0.2.11\n" +
+              "search corp.example\n",
+            want: "nameserver 192.0.2.10\nnameserver 192.0.2.11\nsearch corp.example\n",
+            warn: false,
+          },
+          {
+            // Nothing usable anywhere: no nameserver, and a warning.
+            host: "nameserver 127.0.0.53\nsearch stub.example\n",
+            resolved: "nameserver 127.0.0.1\n",
+            want: "search stub.example\n",
+            warn: true,
+          },
+        ];
+        for (const [i, c] of cases.entries()) {
+          Deno.writeTextFileSync(hostFile, c.host);
+          if (c.resolved === null) Deno.removeSync(resolved, { recursive: true });
+          else Deno.writeTextFileSync(resolved, c.resolved);
+          const id = `dns${i}`;
+          const r = await ns.berth(roots, [
+            "run",
+            "-d",
+            "--network",
+            "dns",
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            "sleep",
+            "1000",
+          ]);
+          assertEquals(r.code, 0, r.stderr);
+          if (c.warn) {
+            assertMatch(
+              r.stderr,
+              new RegExp(`^berth: warning: container "${id}" gets no DNS server: [^\\n]*\\n$`),
+            );
+            assertMatch(r.stderr, /127\.0\.0\.53.*\/run\/systemd\/resolve\/resolv\.conf/);
+          } else {
+            assertEquals(r.stderr, "", id);
+          }
+          const got = await ns.berthOk(roots, ["exec", id, "--", "cat", "/etc/resolv.conf"]);
+          assertEquals(got, c.want, id);
+          await ns.berthOk(roots, ["delete", "-f", id]);
+        }
+        await ns.berthOk(roots, ["network", "rm", "dns"]);
+      } finally {
+        await ns.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }),
+});
+
+Deno.test({
+  name: "network: /etc/hosts names the container by its --hostname and its name; " +
+    "a user's own /etc/hosts or /etc/resolv.conf wins, the other file is berth's",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const dir = await Deno.makeTempDir({ prefix: "berth-hosts-" });
+      const hostFile = join(dir, "host-resolv.conf");
+      Deno.writeTextFileSync(hostFile, "nameserver 192.0.2.1\n");
+      const myHosts = join(dir, "hosts");
+      const myResolv = join(dir, "resolv.conf");
+      Deno.writeTextFileSync(myHosts, "127.0.0.1\tlocalhost\n192.0.2.99\tmine\n");
+      Deno.writeTextFileSync(myResolv, "nameserver 192.0.2.98\nsearch mine.example\n");
+      const ns = await privateNs(`mount --bind ${hostFile} /etc/resolv.conf`);
+      try {
+        await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "hn"]);
+        const run = (id: string, extra: string[]) =>
+          ns.berthOk(roots, [
+            "run",
+            "-d",
+            "--network",
+            "hn",
+            ...extra,
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            "sleep",
+            "1000",
+          ]);
+        const cat = (id: string, f: string) => ns.berthOk(roots, ["exec", id, "--", "cat", f]);
+        const ipOf = async (id: string) =>
+          JSON.parse(await ns.berthOk(roots, ["state", id])).network.ip as string;
+        // --hostname: the address with the hostname, then the name.
+        await run("h1", ["--hostname", "web"]);
+        assertEquals((await ns.berthOk(roots, ["exec", "h1", "--", "hostname"])).trim(), "web");
+        const hosts = await cat("h1", "/etc/hosts");
+        assertMatch(
+          hosts,
+          new RegExp(`^${(await ipOf("h1")).replaceAll(".", "\\.")}\\tweb h1$`, "m"),
+        );
+        assertMatch(hosts, /^127\.0\.0\.1\tlocalhost$/m);
+        // -v FILE:/etc/hosts:ro wins; resolv.conf is berth's.
+        await run("h2", ["-v", `${myHosts}:/etc/hosts:ro`]);
+        assertEquals(await cat("h2", "/etc/hosts"), Deno.readTextFileSync(myHosts));
+        assertEquals(await cat("h2", "/etc/resolv.conf"), "nameserver 192.0.2.1\n");
+        // --mount …,dst=/etc/resolv.conf wins; hosts is berth's.
+        await run("h3", ["--mount", `type=bind,src=${myResolv},dst=/etc/resolv.conf,ro`]);
+        assertEquals(await cat("h3", "/etc/resolv.conf"), Deno.readTextFileSync(myResolv));
+        assertMatch(
+          await cat("h3", "/etc/hosts"),
+          new RegExp(`^${(await ipOf("h3")).replaceAll(".", "\\.")}\\th3$`, "m"),
+        );
+        // Both, read-only as asked.
+        await run("h4", [
+          "-v",
+          `${myHosts}:/etc/hosts:ro`,
+          "-v",
+          `${myResolv}:/etc/resolv.conf:ro`,
+        ]);
+        assertEquals(await cat("h4", "/etc/hosts"), Deno.readTextFileSync(myHosts));
+        assertEquals(await cat("h4", "/etc/resolv.conf"), Deno.readTextFileSync(myResolv));
+        const w = await ns.berth(roots, ["exec", "h4", "--", "sh", "-c", "echo x >> /etc/hosts"]);
+        assert(w.code !== 0, "the user's read-only /etc/hosts was writable");
+        // --network host: the user's file wins there too.
+        const hostMode = await ns.berth(roots, [
+          "run",
+          "-d",
+          "--network",
+          "host",
+          "-v",
+          `${myHosts}:/etc/hosts:ro`,
+          "--rootfs",
+          rootfs,
+          "h5",
+          "--",
+          "sleep",
+          "1000",
+        ]);
+        assertEquals(hostMode.code, 0, hostMode.stderr);
+        assertEquals(await cat("h5", "/etc/hosts"), Deno.readTextFileSync(myHosts));
+        assertEquals(await cat("h5", "/etc/resolv.conf"), "nameserver 192.0.2.1\n");
+        await ns.berthOk(roots, ["delete", "-f", "h1", "h2", "h3", "h4", "h5"]);
+        await ns.berthOk(roots, ["network", "rm", "hn"]);
+      } finally {
+        await ns.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }),
+});
+
+Deno.test({
+  name: "network: berth's loopback rule (and chains) go with the last bth- bridge, " +
+    "come back on the next set-up; gc removes them where no bridge is left (private netns)",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      const ns = await privateNs("true");
+      try {
+        const rules = async () => (await ns.sh(["iptables-save"])).out;
+        const loopbackRule = async () => {
+          const r = await rules();
+          return r.includes("-A PREROUTING -j BERTH-PREROUTING") &&
+            r.includes("-A BERTH-PREROUTING -d 127.0.0.0/8 -i bth+ -j DROP");
+        };
+        const bridgeOf = async (name: string) =>
+          JSON.parse(await ns.berthOk(roots, ["network", "inspect", name]))[0].bridge as string;
+        const run = (id: string, net: string) =>
+          ns.berthOk(roots, [
+            "run",
+            "-d",
+            "--network",
+            net,
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            "sleep",
+            "1000",
+          ]);
+        for (const n of ["l1", "l2"]) {
+          await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), n]);
+        }
+        await run("c1", "l1");
+        await run("c2", "l2");
+        assert(await loopbackRule(), await rules());
+        // Not the last bridge: the rule stays.
+        await ns.berthOk(roots, ["delete", "-f", "c1"]);
+        await ns.berthOk(roots, ["network", "rm", "l1"]);
+        assert(await loopbackRule(), await rules());
+        // The last one: berth's chains and jumps go with it.
+        await ns.berthOk(roots, ["delete", "-f", "c2"]);
+        await ns.berthOk(roots, ["network", "rm", "l2"]);
+        assertEquals((await ns.sh(["ip", "-o", "link", "show", "type", "bridge"])).out, "");
+        assert(!(await rules()).includes("BERTH-"), await rules());
+        // The next set-up makes them again.
+        await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "l3"]);
+        await run("c3", "l3");
+        assert(await loopbackRule(), await rules());
+        // A bridge gone without network rm (a killed rm): gc removes them.
+        await ns.berthOk(roots, ["delete", "-f", "c3"]);
+        const dev = await bridgeOf("l3");
+        assertEquals((await ns.sh(["ip", "link", "delete", dev])).code, 0);
+        const dry = await ns.berthOk(roots, ["gc", "--dry-run"]);
+        assertMatch(dry, /^would release berth's firewall chains \(.*no berth bridge is left\)$/m);
+        assert(await loopbackRule(), "a dry run changes nothing");
+        await ns.berthOk(roots, ["gc"]);
+        assert(!(await rules()).includes("BERTH-"), await rules());
+        await ns.berthOk(roots, ["network", "rm", "l3"]);
+      } finally {
+        await ns.close();
       }
     }),
 });
