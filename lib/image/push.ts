@@ -266,6 +266,7 @@ class BlobPusher {
     while (offset < b.size) {
       const len = Math.min(this.chunkSize, b.size - offset);
       let res: Response | null = null;
+      let why = "";
       try {
         res = await this.client.request(location, {
           method: "PATCH",
@@ -276,7 +277,7 @@ class BlobPusher {
           body: b.read(offset, len),
         });
       } catch (err) {
-        if (++failures > 5) throw err;
+        why = (err as Error).message;
       }
       if (res !== null && res.status === 202) {
         await res.body?.cancel();
@@ -285,19 +286,34 @@ class BlobPusher {
         continue;
       }
       if (res !== null) {
-        if (res.status !== 416 && (res.status < 500 || ++failures > 5)) {
-          await this.#fail(`blob ${b.digest}: chunk at ${offset}: HTTP ${res.status}`, res);
-        }
-        await res.body?.cancel();
+        if (res.status === 401 || res.status === 403) await this.#fail("", res);
+        why = `HTTP ${res.status}${await reason(res, this.client.timeoutMs)}`;
       }
-      // Ask the registry how much it has, and go on from there.
+      if (++failures > 5) {
+        throw new RuntimeError(
+          `cannot push to ${this.name}: blob ${b.digest}: chunk at ${offset}: ${why}`,
+        );
+      }
+      // Ask the registry how much it has and go on from there; a registry
+      // that no longer knows the upload (distribution forgets one whose
+      // state token went stale with a lost answer) gets a new one.
       const st = await this.client.request(location, { method: "GET" });
       await st.body?.cancel();
-      if (st.status !== 204) {
-        await this.#fail(`blob ${b.digest}: upload status: HTTP ${st.status}`, st);
+      if (st.status === 204) {
+        location = st.headers.get("location") ?? location;
+        offset = rangeEnd(st.headers.get("range")) ?? 0;
+        continue;
       }
-      location = st.headers.get("location") ?? location;
-      offset = rangeEnd(st.headers.get("range")) ?? 0;
+      const again = await this.client.request(`/v2/${this.client.repository}/blobs/uploads/`, {
+        method: "POST",
+      });
+      await again.body?.cancel();
+      const next = again.headers.get("location");
+      if (again.status !== 202 || next === null) {
+        await this.#fail(`blob upload: HTTP ${again.status}`, again);
+      }
+      location = next!;
+      offset = 0;
     }
     const res = await this.client.request(this.#withDigest(location, b.digest), {
       method: "PUT",

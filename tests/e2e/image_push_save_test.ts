@@ -164,3 +164,186 @@ Deno.test(
     });
   },
 );
+
+/**
+ * A proxy in front of `upstream` that forwards every method with its body
+ * and headers (a registry's Location rewritten to the proxy), counts the
+ * requests, and optionally requires a Bearer token (issued at /token for
+ * Basic `user:password`, its scopes recorded) or answers a chosen PATCH
+ * with a 500 after forwarding it (so the client's retry finds the chunk
+ * already taken).
+ */
+function proxy(
+  upstream: string,
+  o: { user?: string; password?: string; failPatch?: number } = {},
+) {
+  const token = crypto.randomUUID();
+  const seen: string[] = [];
+  const scopes: string[][] = [];
+  let patches = 0;
+  const ac = new AbortController();
+  let host = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    async (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/token") {
+        if (req.headers.get("authorization") !== `Basic ${btoa(`${o.user}:${o.password}`)}`) {
+          return new Response("denied", { status: 401 });
+        }
+        scopes.push(url.searchParams.getAll("scope"));
+        return Response.json({ token });
+      }
+      if (o.user !== undefined && req.headers.get("authorization") !== `Bearer ${token}`) {
+        await req.body?.cancel();
+        return new Response("unauthorized", {
+          status: 401,
+          headers: {
+            "www-authenticate":
+              `Bearer realm="http://${host}/token",service="test",scope="repository:x:pull"`,
+          },
+        });
+      }
+      seen.push(`${req.method} ${url.pathname}${url.search}`);
+      const headers = new Headers(req.headers);
+      headers.delete("authorization");
+      headers.set("host", upstream);
+      const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
+      const res = await fetch(`http://${upstream}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        body,
+        redirect: "manual",
+      });
+      const out = new Headers(res.headers);
+      const loc = out.get("location");
+      if (loc !== null) out.set("location", loc.replace(`http://${upstream}`, `http://${host}`));
+      if (req.method === "PATCH" && ++patches === o.failPatch) {
+        await res.body?.cancel();
+        return new Response("boom", { status: 500 });
+      }
+      return new Response(res.body, { status: res.status, headers: out });
+    },
+  );
+  host = `127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  return {
+    host,
+    seen,
+    scopes,
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+Deno.test(
+  "push of an image the registry has makes HEADs only, no upload; push without DEST goes to the image's own name",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, publish }) => {
+      const img = await publish("have", "1", {
+        layers: [base(rootfs), tarOf([{ name: "h", data: "h" }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const p = proxy(reg.host);
+      try {
+        await berthOk(roots, ["tag", img.ref, `${p.host}/have:1`]);
+        const t0 = performance.now();
+        const r = await berth(roots, ["push", "-q", `${p.host}/have:1`]);
+        const ms = performance.now() - t0;
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout, `${img.manifestDigest}\n`);
+        assertEquals(r.stderr, "");
+        const kinds = p.seen.map((l) => l.split(" ")[0]);
+        assertEquals(kinds.filter((k) => k === "HEAD").length, 3, p.seen.join("\n"));
+        assertEquals(kinds.filter((k) => k === "POST" || k === "PATCH").length, 0);
+        assertEquals(
+          p.seen.filter((l) => l.startsWith("PUT")),
+          ["PUT /v2/have/manifests/1"],
+        );
+        console.log(`push of an image the registry has: ${ms.toFixed(0)} ms (berth process)`);
+      } finally {
+        await p.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "chunked push: PATCHed chunks; a chunk whose answer is lost (500 after the registry took it) is asked about and the upload begun again; the pushed image reads back whole",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const img = await publish("big", "1", {
+        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(1 << 20) }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const reg2 = await startRegistry();
+      const p = proxy(reg2.host, { failPatch: 3 });
+      try {
+        const dest = `${p.host}/big:1`;
+        const r = await berth(roots, ["push", img.ref, dest], { BERTH_PUSH_CHUNK_SIZE: "200000" });
+        assertEquals(r.code, 0, r.stderr);
+        const patches = p.seen.filter((l) => l.startsWith("PATCH"));
+        assert(patches.length >= 6, p.seen.join("\n"));
+        // The failed chunk was asked about (GET of the upload); distribution no longer
+        // knows an upload whose answer was lost (its state token is stale), so a new one began.
+        assert(p.seen.some((l) => /^GET \/v2\/big\/blobs\/uploads\//.test(l)), p.seen.join("\n"));
+        const posts = p.seen.filter((l) => l.startsWith("POST"));
+        assertEquals(posts.length, 4, p.seen.join("\n")); // config, 2 layers, the restart
+        const inspect = JSON.parse(
+          await run("skopeo", ["inspect", "--tls-verify=false", `docker://${dest}`]),
+        );
+        assertEquals(inspect.Digest, img.manifestDigest);
+        assertEquals(
+          await unpackedTree(work, `docker://${dest}`, "1"),
+          await unpackedTree(work, `docker://${img.ref}`, "1"),
+        );
+      } finally {
+        await p.stop();
+        await reg2.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "token auth: push asks its token for pull,push on DEST (and pull on the mount source); without login it fails in one line",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, publish }) => {
+      const img = await publish("src", "1", { layers: [base(rootfs)] });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const p = proxy(reg.host, { user: "alice", password: "s3cret" });
+      try {
+        const dest = `${p.host}/private:1`;
+        const anon = await berth(roots, ["push", img.ref, dest]);
+        assertEquals(anon.code, 1, anon.stderr);
+        assertEquals(anon.stderr.trim().split("\n").length, 1, anon.stderr);
+        const [exe, ...pre] = berthArgv();
+        const login = new Deno.Command(exe!, {
+          args: [...pre, "login", "-u", "alice", "--password-stdin", p.host],
+          env: roots.env,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = login.stdin.getWriter();
+        await w.write(new TextEncoder().encode("s3cret\n"));
+        await w.close();
+        assertEquals((await login.output()).code, 0);
+        const r = await berth(roots, ["push", "-q", img.ref, dest]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout.trim(), img.manifestDigest);
+        assert(
+          p.scopes.some((s) => s.includes("repository:private:pull,push")),
+          JSON.stringify(p.scopes),
+        );
+        assert(p.seen.some((l) => l.startsWith("PUT /v2/private/manifests/1")));
+      } finally {
+        await p.stop();
+      }
+    });
+  },
+);
