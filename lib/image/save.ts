@@ -153,14 +153,12 @@ async function writeOci(
     };
     const names = tags.get(img.record.id) ?? [];
     if (names.length === 0) manifests.push(desc);
+    // The full name as ref.name, as podman writes it (a bare tag would make
+    // images of different repositories with the same tag ambiguous).
     for (const n of names) {
-      const ref = parseReference(n);
       manifests.push({
         ...desc,
-        annotations: {
-          "io.containerd.image.name": n,
-          "org.opencontainers.image.ref.name": ref.tag ?? n,
-        },
+        annotations: { "io.containerd.image.name": n, "org.opencontainers.image.ref.name": n },
       });
     }
   }

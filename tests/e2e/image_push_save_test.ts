@@ -347,3 +347,191 @@ Deno.test(
     });
   },
 );
+
+/** The names in tar `file`. */
+async function tarNames(file: string): Promise<string[]> {
+  return (await run("tar", ["tf", file])).split("\n").filter((l) => l !== "");
+}
+
+Deno.test(
+  "save: both formats read by skopeo, loaded back by berth with the same image IDs; a layer two images share is stored once",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const a = await publish("a", "1", {
+        layers: [base(rootfs), tarOf([{ name: "a", data: "a" }])],
+      });
+      const b = await publish("b", "1", {
+        layers: [base(rootfs), tarOf([{ name: "b", data: "b" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      await berthOk(roots, ["pull", "-q", b.ref]);
+      for (const format of ["docker-archive", "oci-archive"]) {
+        const file = join(work, `${format}.tar`);
+        const r = await berth(roots, ["save", "--format", format, "-o", file, a.ref, b.ref]);
+        assertEquals(r.code, 0, r.stderr);
+        const names = await tarNames(file);
+        const layers = format === "docker-archive"
+          ? names.filter((n) => n.endsWith(".tar"))
+          : names.filter((n) => n.startsWith("blobs/sha256/") && n !== "blobs/sha256/");
+        // docker-archive: 3 layers; OCI: 3 layers, 2 configs, 2 manifests.
+        assertEquals(layers.length, format === "docker-archive" ? 3 : 7, names.join("\n"));
+        const inspect = JSON.parse(
+          await run("skopeo", ["inspect", `${format}:${file}:${a.ref}`]),
+        );
+        assertEquals(inspect.Layers.length, 2);
+        const config = JSON.parse(
+          await run("skopeo", ["inspect", "--config", `${format}:${file}:${b.ref}`]),
+        );
+        assertEquals(config.rootfs.diff_ids.length, 2);
+        const fresh = await makeRoots();
+        try {
+          const out = await berthOk(fresh, ["load", "-q", "-i", file]);
+          assert(out.includes(a.ref) && out.includes(b.ref), out);
+          const ids = [...Deno.readDirSync(join(fresh.dataRoot, "image", "images"))]
+            .map((e) => `sha256:${e.name.replace(/\.json$/, "")}`).sort();
+          assertEquals(ids, [a.configDigest, b.configDigest].sort());
+        } finally {
+          await cleanup(fresh);
+        }
+      }
+    });
+  },
+);
+
+Deno.test(
+  "save to stdout writes the archive there (a pipe); save of a missing image is exit 3 and writes no file",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const a = await publish("s", "1", { layers: [base(rootfs)] });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const [exe, ...pre] = berthArgv();
+      const out = await new Deno.Command(exe!, {
+        args: [...pre, "save", a.ref],
+        env: roots.env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const file = join(work, "stdout.tar");
+      Deno.writeFileSync(file, out.stdout);
+      const inspect = JSON.parse(await run("skopeo", ["inspect", `docker-archive:${file}`]));
+      assertEquals(inspect.Layers.length, 1);
+      const missing = join(work, "missing.tar");
+      const r = await berth(roots, ["save", "-o", missing, `${a.ref}-nope`]);
+      assertEquals(r.code, 3, r.stderr);
+      assertEquals([...Deno.readDirSync(work)].filter((e) => e.name.includes("missing")), []);
+      assertEquals((await berth(roots, ["save", "-o", missing])).code, 2);
+      assertEquals((await berth(roots, ["save", "--format", "tar", a.ref])).code, 2);
+    });
+  },
+);
+
+/** Every path under `dir` (files and directories), sorted. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(join(dir, rel))];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = rel === "" ? e.name : `${rel}/${e.name}`;
+      out.push(p);
+      if (e.isDirectory && !p.startsWith("layers/")) walk(p);
+    }
+  };
+  walk("");
+  return out.sort();
+}
+
+Deno.test(
+  "crashes: a push killed after a blob leaves nothing locally; a save killed midway leaves no FILE, only its temp, which the next save removes",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish, store }) => {
+      const a = await publish("c", "1", {
+        layers: [base(rootfs), tarOf([{ name: "c", data: "c" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const before = listing(store);
+      const reg2 = await startRegistry();
+      try {
+        const r = await berth(roots, ["push", a.ref, `${reg2.host}/c:1`], {
+          BERTH_CRASH_AT: "push:blob",
+        });
+        assertEquals(r.code, 137, r.stderr);
+      } finally {
+        await reg2.stop();
+      }
+      assertEquals(listing(store), before);
+      for (const point of ["save:partial", "save:written"]) {
+        for (const format of ["docker-archive", "oci-archive"]) {
+          const file = join(work, `crash-${format}.tar`);
+          const r = await berth(roots, ["save", "--format", format, "-o", file, a.ref], {
+            BERTH_CRASH_AT: point,
+          });
+          assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+          const left = [...Deno.readDirSync(work)].map((e) => e.name).filter((n) =>
+            n.includes(`crash-${format}`)
+          );
+          assertEquals(left.length, 1, left.join(" "));
+          assert(left[0]!.startsWith(`.crash-${format}.tar.tmp-`), left[0]);
+          await berthOk(roots, ["save", "--format", format, "-o", file, a.ref]);
+          assertEquals(
+            [...Deno.readDirSync(work)].map((e) => e.name).filter((n) =>
+              n.includes(`crash-${format}`)
+            ),
+            [`crash-${format}.tar`],
+          );
+          Deno.removeSync(file);
+        }
+      }
+      assertEquals(listing(store), before);
+    });
+  },
+);
+
+Deno.test(
+  "an image whose layer blob is not stored (pulled before blobs were kept): push and save fail in one line saying to pull again; a pull then fetches the blob alone and both work",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, work, publish, store }) => {
+      const a = await publish("old", "1", {
+        layers: [base(rootfs), tarOf([{ name: "o", data: "o" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const rec = JSON.parse(
+        Deno.readTextFileSync(join(store, "images", `${a.configDigest.slice(7)}.json`)),
+      );
+      const layer = rec.layers[1].digest as string;
+      Deno.removeSync(join(store, "blobs", layer.slice(7)));
+      const layersBefore = listing(join(store, "layers"));
+      for (
+        const args of [["push", a.ref, `${reg.host}/old2:1`], [
+          "save",
+          "-o",
+          join(work, "o.tar"),
+          a.ref,
+        ]]
+      ) {
+        const r = await berth(roots, args);
+        assertEquals(r.code, 1, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert(/pull \(or load\) the image again/.test(r.stderr), r.stderr);
+      }
+      assertEquals([...Deno.readDirSync(work)].filter((e) => e.name.includes("o.tar")), []);
+      const gets = () => requests(reg.log(), "GET", `/blobs/${layer}`).length;
+      const n = gets();
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      assertEquals(gets(), n + 1); // the missing blob only
+      assertEquals(listing(join(store, "layers")), layersBefore); // nothing unpacked again
+      assert(Deno.statSync(join(store, "blobs", layer.slice(7))).isFile);
+      await berthOk(roots, ["push", a.ref, `${reg.host}/old2:1`]);
+      await berthOk(roots, ["save", "-o", join(work, "o.tar"), a.ref]);
+    });
+  },
+);
