@@ -186,7 +186,7 @@ async function fetchLayer(
           crashPoint(crashAt, "pull:partial");
         }
       }),
-    ).pipeThrough(writingTo(blob));
+    ).pipeThrough(writingTo(blob, l.digest));
     const got = await unpackLayer(stream, compressionOf(l.mediaType), tmp, limits, calls);
     if (got.diffId !== l.diffId) {
       throw new RuntimeError(
@@ -240,7 +240,7 @@ async function fetchBlob(
     const body = await l.open(signal);
     const stream = body.pipeThrough(
       verifying(l.digest, l.size, `layer ${l.digest}`, (n) => progress.bytes(l.digest, l.size, n)),
-    ).pipeThrough(writingTo(file));
+    ).pipeThrough(writingTo(file, l.digest));
     const h = sha256();
     for await (const c of decompress(stream, compressionOf(l.mediaType))) h.update(c);
     if (h.digest() !== l.diffId) {
@@ -264,11 +264,21 @@ async function fetchBlob(
   }
 }
 
-/** Passes chunks through, writing each whole to `file` first (keeps backpressure: no queue). */
-function writingTo(file: Deno.FsFile): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * Passes chunks through, writing each whole to `file` first (keeps
+ * backpressure: no queue); a failed write fails the stream in one line
+ * naming the layer.
+ */
+function writingTo(file: Deno.FsFile, digest: string): TransformStream<Uint8Array, Uint8Array> {
   return new TransformStream({
     transform(chunk, ctl) {
-      for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      try {
+        for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      } catch (err) {
+        throw new RuntimeError(
+          `cannot store the blob of layer ${digest}: ${(err as Error).message}`,
+        );
+      }
       ctl.enqueue(chunk);
     },
   });
