@@ -22,7 +22,7 @@ import { authFilePath, lookupCredentials } from "./auth.ts";
 import { readLimited } from "./body_limits.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
 import { oneLine, RegistryClient, type Transport } from "./registry.ts";
-import { registryLimitsOf } from "./pull.ts";
+import { registryLimitsOf } from "./registry_limits.ts";
 import { storeOf } from "./local.ts";
 import { openStoredImage } from "./stored_image.ts";
 
