@@ -275,6 +275,7 @@ class BlobPusher {
             "Content-Range": `${offset}-${offset + len - 1}`,
           },
           body: b.read(offset, len),
+          retry: false,
         });
       } catch (err) {
         why = (err as Error).message;

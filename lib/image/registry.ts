@@ -68,6 +68,12 @@ export interface RequestInit2 {
   headers?: Record<string, string>;
   /** Held whole, so a retry sends it again. */
   body?: Uint8Array;
+  /**
+   * False: one try only (a PATCHed chunk: a registry that ignores its
+   * Content-Range would append a resent chunk twice; the caller asks the
+   * upload's status instead).
+   */
+  retry?: boolean;
 }
 
 /** A manifest or index larger than this is refused (as containerd does). */
@@ -257,7 +263,8 @@ export class RegistryClient {
   ): Promise<Response> {
     let lastErr: unknown = null;
     let overHttps: string | null = null;
-    for (let attempt = 0; attempt < this.#tries; attempt++) {
+    const tries = init?.retry === false ? 1 : this.#tries;
+    for (let attempt = 0; attempt < tries; attempt++) {
       if (attempt > 0) await sleep(200 * 2 ** (attempt - 1));
       const headers = new Headers(init?.headers);
       if (accept !== null) headers.set("Accept", accept);
@@ -271,7 +278,7 @@ export class RegistryClient {
       try {
         const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal, init);
         this.#fallback = null; // it answers over this scheme: no later failure changes it
-        if (res.status >= 500 && attempt + 1 < this.#tries) {
+        if (res.status >= 500 && attempt + 1 < tries) {
           await res.body?.cancel();
           lastErr = new RuntimeError(`${url}: HTTP ${res.status}`);
           continue;

@@ -175,8 +175,11 @@ Deno.test(
  */
 function proxy(
   upstream: string,
-  o: { user?: string; password?: string; failPatch?: number } = {},
+  o: { user?: string; password?: string; failPatch?: number; stableUploads?: boolean } = {},
 ) {
+  // stableUploads: upload URLs without distribution's state token, as many registries
+  // give them (the proxy keeps the latest upstream URL of each upload).
+  const uploads = new Map<string, string>();
   const token = crypto.randomUUID();
   const seen: string[] = [];
   const scopes: string[][] = [];
@@ -204,12 +207,20 @@ function proxy(
           },
         });
       }
-      seen.push(`${req.method} ${url.pathname}${url.search}`);
+      const log = (status: number) =>
+        seen.push(`${req.method} ${url.pathname}${url.search} => ${status}`);
       const headers = new Headers(req.headers);
       headers.delete("authorization");
       headers.set("host", upstream);
       const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
-      const res = await fetch(`http://${upstream}${url.pathname}${url.search}`, {
+      const m = /\/blobs\/uploads\/([0-9a-f-]{36})$/.exec(url.pathname);
+      let target = `http://${upstream}${url.pathname}${url.search}`;
+      if (o.stableUploads && m !== null && uploads.has(m[1]!)) {
+        const up = new URL(uploads.get(m[1]!)!);
+        for (const [k, v] of url.searchParams) if (k !== "_state") up.searchParams.set(k, v);
+        target = up.href;
+      }
+      const res = await fetch(target, {
         method: req.method,
         headers,
         body,
@@ -217,11 +228,20 @@ function proxy(
       });
       const out = new Headers(res.headers);
       const loc = out.get("location");
-      if (loc !== null) out.set("location", loc.replace(`http://${upstream}`, `http://${host}`));
+      if (loc !== null) {
+        const abs = new URL(loc, `http://${upstream}`);
+        const id = /\/blobs\/uploads\/([0-9a-f-]{36})$/.exec(abs.pathname)?.[1];
+        if (o.stableUploads && id !== undefined) {
+          uploads.set(id, abs.href);
+          out.set("location", `http://${host}${abs.pathname}`);
+        } else out.set("location", abs.href.replace(`http://${upstream}`, `http://${host}`));
+      }
       if (req.method === "PATCH" && ++patches === o.failPatch) {
         await res.body?.cancel();
+        log(500);
         return new Response("boom", { status: 500 });
       }
+      log(res.status);
       return new Response(res.body, { status: res.status, headers: out });
     },
   );
@@ -260,7 +280,7 @@ Deno.test(
         assertEquals(kinds.filter((k) => k === "POST" || k === "PATCH").length, 0);
         assertEquals(
           p.seen.filter((l) => l.startsWith("PUT")),
-          ["PUT /v2/have/manifests/1"],
+          ["PUT /v2/have/manifests/1 => 201"],
         );
         console.log(`push of an image the registry has: ${ms.toFixed(0)} ms (berth process)`);
       } finally {
@@ -532,6 +552,42 @@ Deno.test(
       assert(Deno.statSync(join(store, "blobs", layer.slice(7))).isFile);
       await berthOk(roots, ["push", a.ref, `${reg.host}/old2:1`]);
       await berthOk(roots, ["save", "-o", join(work, "o.tar"), a.ref]);
+    });
+  },
+);
+
+Deno.test(
+  "chunked push to a registry with stable upload URLs: a chunk whose answer is lost is not resent blindly; the upload's status is asked and the push goes on from its Range, not begun again",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const img = await publish("res", "1", {
+        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(1 << 20) }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const reg2 = await startRegistry();
+      const p = proxy(reg2.host, { failPatch: 3, stableUploads: true });
+      try {
+        const dest = `${p.host}/res:1`;
+        const r = await berth(roots, ["push", img.ref, dest], { BERTH_PUSH_CHUNK_SIZE: "200000" });
+        assertEquals(r.code, 0, r.stderr);
+        const trace = p.seen.join("\n");
+        assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
+        // The lost chunk is not sent again blindly (distribution would append it twice):
+        // the upload's status is asked, and the next chunk goes from its Range.
+        assertEquals(p.seen.filter((l) => l.endsWith("=> 500")).length, 1, trace);
+        assert(/GET \/v2\/res\/blobs\/uploads\/[0-9a-f-]{36} => 204/.test(trace), trace);
+        assertEquals(p.seen.filter((l) => / => (4|5)\d\d$/.test(l) && !l.startsWith("HEAD")), [
+          p.seen.find((l) => l.endsWith("=> 500"))!,
+        ]);
+        assertEquals(
+          await unpackedTree(work, `docker://${dest}`, "1"),
+          await unpackedTree(work, `docker://${img.ref}`, "1"),
+        );
+      } finally {
+        await p.stop();
+        await reg2.stop();
+      }
     });
   },
 );
