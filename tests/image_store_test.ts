@@ -133,3 +133,17 @@ Deno.test("prune keeps the layer blobs of kept images and removes those of remov
     assertEquals(s.hasBlob(d("9")), false);
   });
 });
+
+Deno.test("prune removes no unlisted blob while a pull holds a layer lock (its record is not written yet)", async () => {
+  await withStore(async (s) => {
+    await s.writeBlob(d("7"), new Uint8Array([1])); // a layer blob a pull has just published
+    const lock = await FileLock.acquire(s.layerLock(d("3")), "layer");
+    try {
+      assertEquals(await s.prune(never), []);
+      assertEquals(s.hasBlob(d("7")), true);
+    } finally {
+      lock.release();
+    }
+    assertEquals(await s.prune(never), [`blob ${"7".repeat(64)}`]);
+  });
+});

@@ -465,8 +465,19 @@ export class ImageStore {
         }
       }
     }
+    // While a pull or load holds a layer lock, the blobs it stored (layer blobs as each layer
+    // is published, then its manifest and config) are not yet listed by a record: none is
+    // removed until no layer lock is held.
+    const busy = readDirNames(join(this.dir, "locks")).some((name) => {
+      if (!/^[a-f0-9]{64}\.lock$/.test(name)) return false;
+      const lock = tryLock(join(this.dir, "locks", name));
+      if (lock === null) return true;
+      lock.release();
+      return false;
+    });
     for (const name of readDirNames(join(this.dir, "blobs"))) {
       if (blobs.has(name)) continue;
+      if (/^[a-f0-9]{64}$/.test(name) && busy) continue;
       if (/^[a-f0-9]{64}$/.test(name) || deadTemp(name)) {
         if (!dryRun) removeQuietly(join(this.dir, "blobs", name));
         out.push(`blob ${name}`);
