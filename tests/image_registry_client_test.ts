@@ -439,3 +439,54 @@ Deno.test("registry-supplied text in errors stays on one line", async () => {
   // deno-lint-ignore no-control-regex
   assertTrue(!/[\x00-\x1f\x7f]/.test(err.message), JSON.stringify(err.message));
 });
+
+Deno.test("request(): a push's token asks for its scopes; Authorization only to the registry's origin; no redirect followed for a PUT; a PATCH with retry:false is tried once; a file: URL is refused", async () => {
+  const seen: string[] = [];
+  const transport: Transport = (req) => {
+    const url = new URL(req.url);
+    seen.push(
+      `${req.method} ${url.host}${url.pathname}${url.search} ${
+        req.headers.get("authorization") ?? "-"
+      }`,
+    );
+    if (url.pathname === "/token") return Promise.resolve(Response.json({ token: "T" }));
+    if (url.host === "127.0.0.1:5000" && req.headers.get("authorization") !== "Bearer T") {
+      return Promise.resolve(
+        new Response("", {
+          status: 401,
+          headers: { "www-authenticate": 'Bearer realm="http://127.0.0.1:5000/token",scope="x"' },
+        }),
+      );
+    }
+    if (req.method === "PUT") {
+      return Promise.resolve(
+        new Response("", { status: 307, headers: { location: "http://127.0.0.1:6000/elsewhere" } }),
+      );
+    }
+    if (req.method === "PATCH") return Promise.resolve(new Response("", { status: 503 }));
+    return Promise.resolve(new Response("", { status: 202 }));
+  };
+  const c = new RegistryClient(ref, {
+    transport,
+    credentials: { username: "u", password: "p" },
+    scopes: ["repository:app:pull,push", "repository:src:pull"],
+  });
+  assertEquals((await c.request("/v2/app/blobs/uploads/", { method: "POST" })).status, 202);
+  assertEquals((await c.request("http://127.0.0.1:7000/upload/1", { method: "GET" })).status, 202);
+  assertEquals((await c.request("/v2/app/manifests/1", { method: "PUT" })).status, 307);
+  assertEquals(
+    (await c.request("/v2/app/blobs/uploads/1", { method: "PATCH", retry: false })).status,
+    503,
+  );
+  await assertRejects(() => c.request("file:///etc/passwd", { method: "GET" }), RuntimeError);
+  assertEquals(seen, [
+    "POST 127.0.0.1:5000/v2/app/blobs/uploads/ -",
+    `GET 127.0.0.1:5000/token?scope=repository%3Aapp%3Apull%2Cpush&scope=repository%3Asrc%3Apull Basic ${
+      btoa("u:p")
+    }`,
+    "POST 127.0.0.1:5000/v2/app/blobs/uploads/ Bearer T",
+    "GET 127.0.0.1:7000/upload/1 -",
+    "PUT 127.0.0.1:5000/v2/app/manifests/1 Bearer T",
+    "PATCH 127.0.0.1:5000/v2/app/blobs/uploads/1 Bearer T",
+  ]);
+});

@@ -21,7 +21,10 @@ import {
 } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { formatReference, type ImageRef, parseReference } from "./reference.ts";
-import { RegistryClient, type RegistryOptions, type Transport } from "./registry.ts";
+import { RegistryClient, type Transport } from "./registry.ts";
+import { registryLimitsOf } from "./registry_limits.ts";
+
+export { registryLimitsOf } from "./registry_limits.ts";
 import { formatSize } from "./body_limits.ts";
 import { ensureLayers } from "./layers.ts";
 import type { ImageRecord } from "./store.ts";
@@ -42,30 +45,6 @@ export interface PullOptions {
 
 /** An image config larger than this is refused, whatever its manifest declares. */
 export const CONFIG_MAX_BYTES = 8 << 20;
-
-/**
- * The registry client's time limits from the environment (for tests, and
- * for links too slow for the defaults): `BERTH_REGISTRY_TIMEOUT_MS` (the
- * headers, a small body's deadline, a blob's longest silence) and
- * `BERTH_REGISTRY_RATE_WINDOW_MS` (a blob must give 64 KiB per window).
- */
-export function registryLimitsOf(env: (k: string) => string | undefined): RegistryOptions {
-  const ms = (name: string): number | undefined => {
-    const v = env(name);
-    if (v === undefined || v === "") return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new InvalidArgument(`${name} must be a whole number of milliseconds, not "${v}"`);
-    }
-    return n;
-  };
-  const timeoutMs = ms("BERTH_REGISTRY_TIMEOUT_MS");
-  const windowMs = ms("BERTH_REGISTRY_RATE_WINDOW_MS");
-  return {
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    ...(windowMs !== undefined ? { minRate: { bytes: 64 << 10, windowMs } } : {}),
-  };
-}
 
 /** Pulls `text`; returns the image record. */
 export async function pullImage(ctx: Context, text: string, o: PullOptions): Promise<ImageRecord> {
