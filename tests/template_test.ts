@@ -148,6 +148,9 @@ const ERRORS: [string, number, string][] = [
   ["{{.Names | }}", 12, "missing command after |"],
   ['{{(index .M "k"}}', 3, "unclosed left paren"],
   ["{{end 1}}", 7, "unexpected number 1 in end"],
+  ["{{.Foo.}}", 7, 'unexpected "." after term'],
+  ["{{.A..B}}", 5, 'unexpected "." after term'],
+  ["{{$x := .A}}{{$x.}}", 17, 'unexpected "." after term'],
   // Found while executing: a field of a string, an array or a number.
   ["{{.Names.X}}", 3, "can't evaluate field X in type string"],
   ["{{.L.X}}", 3, "can't evaluate field X in type []interface {}"],

@@ -150,6 +150,9 @@ function lexAction(
       toks.push({ t: "field", base: "var", name, path, pos: start });
       continue;
     }
+    if (c === "." && toks.length > 0 && toks[toks.length - 1]!.pos < i && afterTerm(src, i)) {
+      throw new TemplateError(col(start), `unexpected "." after term`);
+    }
     if (c === ".") {
       FIELD.lastIndex = i;
       const f = FIELD.exec(src);
@@ -191,6 +194,14 @@ function lexAction(
     }
     throw new TemplateError(col(start), `unexpected "${c}" in action`);
   }
+}
+
+/** A `.` right after a field, a variable or `)`, with no space between. */
+function afterTerm(src: string, i: number): boolean {
+  const prev = src[i - 1] ?? "";
+  FIELD.lastIndex = i;
+  if (prev === ")" && FIELD.exec(src) !== null) return false; // (pipeline).Field
+  return /[A-Za-z0-9_)$]/.test(prev) || (prev === "." && src[i - 2] !== "{");
 }
 
 /** Parses the tokens of one action's pipeline. */
