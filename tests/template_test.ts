@@ -156,6 +156,7 @@ const ERRORS: [string, number, string][] = [
   ["{{.L.X}}", 3, "can't evaluate field X in type []interface {}"],
   ["{{range .Nested}}{{.N.Deeper}}{{end}}", 20, "can't evaluate field Deeper in type int"],
   ["{{range .Names}}{{end}}", 9, "range can't iterate over web"],
+  ["{{range 1000000000}}x{{end}}", 9, "range can't iterate over 1000000000"],
   ["{{index .L 5}}", 3, "error calling index: index out of range: 5"],
   ["{{index .Names 0}}", 3, "error calling index: can't index item of type string"],
   [

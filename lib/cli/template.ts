@@ -568,9 +568,8 @@ function runNodes(nodes: Node[], dot: unknown, vars: Map<string, unknown>, out: 
         if (v === undefined || v === null) items = [];
         else if (Array.isArray(v)) items = v.map((x, k) => [k, x]);
         else if (isObject(v)) items = Object.keys(v).sort().map((k) => [k, v[k]]);
-        else if (typeof v === "number" && Number.isInteger(v) && v >= 0) {
-          items = Array.from({ length: v }, (_, k) => [k, k]);
-        } else {
+        else {
+          // (Not over an integer, as Go before 1.22 and podman 4: no loop the data does not bound.)
           throw new TemplateError(n.pipe.pos + 1, `range can't iterate over ${goString(v)}`);
         }
         if (items.length === 0) {
