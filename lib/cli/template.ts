@@ -342,7 +342,9 @@ class PipeParser {
 function describe(t: Tok): string {
   switch (t.t) {
     case "field":
-      return `field "${t.name === "." ? "" : t.name}${t.path.map((p) => "." + p).join("") || ""}"`;
+      return `field "${
+        (t.name === "." ? "" : t.name) + t.path.map((p) => "." + p).join("") || "."
+      }"`;
     case "ident":
       return `"${t.v}"`;
     case "str":

@@ -187,6 +187,9 @@ export async function inspectEntry(
     cwd?: string;
     user?: { uid?: number; gid?: number };
   };
+  // Cmd is the command given after the image (or `--`); what comes before it in the
+  // process's args is the image's Entrypoint. Without a command the two are not told
+  // apart (the state does not keep the image's Cmd): Cmd is the whole of args.
   const args = p.args ?? [];
   const command = req?.command ?? [];
   const tail = command.length > 0 && command.length <= args.length &&
