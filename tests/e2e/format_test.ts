@@ -223,6 +223,16 @@ Deno.test({
         await berthOk(roots, ["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "n1"]),
         `${s.network.ip}\n`,
       );
+      // The podman idiom for a container's address on whatever network it is on.
+      assertEquals(
+        await berthOk(roots, [
+          "inspect",
+          "--format",
+          "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+          "n1",
+        ]),
+        `${s.network.ip}\n`,
+      );
       const [c] = JSON.parse(await berthOk(roots, ["inspect", "n1"]));
       const want = { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] };
       assertEquals(c.HostConfig.PortBindings, want);
