@@ -51,9 +51,11 @@ export function templateFormatOption(
     name: "format",
     ...(short !== undefined ? { short } : {}),
     type: "string",
-    value: "table|json|TEMPLATE",
+    value: fallback === "json" ? "json|TEMPLATE" : "table|json|TEMPLATE",
     default: fallback,
-    help: "output format: table, json, or a Go template ('{{.Name}}', 'table {{.ID}}\\t{{.Name}}')",
+    help: fallback === "json"
+      ? "output format: json, or a Go template applied to each entry ('{{.Name}}')"
+      : "output format: table, json, or a Go template ('{{.Name}}', 'table {{.ID}}\\t{{.Name}}')",
   };
 }
 
