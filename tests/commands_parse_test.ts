@@ -325,12 +325,21 @@ Deno.test("create/run limits; update, stop, restart, stats and the top alias", (
   assertThrows(() => parse("stop", ["-t", "1.5", "a"]), InvalidArgument, "whole number");
   assertEquals(parse("restart", ["--time", "3", "a"]), { ref: "a", timeoutS: 3 });
   assertThrows(() => parse("restart", ["a", "b"]), InvalidArgument);
-  assertEquals(parse("stats", []), { refs: [], stream: true, format: "table" });
+  assertEquals(parse("stats", []), { refs: [], stream: true, format: { kind: "table" } });
   assertEquals(parse("stats", ["--no-stream", "--format", "json", "a"]), {
     refs: ["a"],
     stream: false,
-    format: "json",
+    format: { kind: "json" },
   });
+  const tpl = parse("stats", ["--format", "table {{.Name}}\t{{.CPUPerc}}"]) as {
+    format: { kind: string; table: boolean };
+  };
+  assertEquals([tpl.format.kind, tpl.format.table], ["template", true]);
+  assertThrows(
+    () => parse("stats", ["--format", "{{.Name}} {{nope}}"]),
+    InvalidArgument,
+    'template: column 13: function "nope" not defined',
+  );
   assertEquals(parse("top", ["a"]), parse("ps", ["a"]));
 });
 
@@ -345,10 +354,14 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
     name: "web",
     subnet: null,
   });
-  assertEquals(parse("network", ["ls", "-q"]), { action: "ls", format: "table", quiet: true });
+  assertEquals(parse("network", ["ls", "-q"]), {
+    action: "ls",
+    format: { kind: "table" },
+    quiet: true,
+  });
   assertEquals(parse("network", ["ls", "--format", "json"]), {
     action: "ls",
-    format: "json",
+    format: { kind: "json" },
     quiet: false,
   });
   assertEquals(parse("network", ["inspect", "a", "b"]), { action: "inspect", names: ["a", "b"] });
@@ -360,7 +373,7 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
       ["create"],
       ["create", "a", "b"],
       ["ls", "--subnet", "10.0.0.0/8"],
-      ["ls", "--format", "yaml"],
+      ["ls", "--format", "{{.Name"],
       ["rm"],
       ["inspect", "-q", "a"],
       ["create", "a", "--", "x"],

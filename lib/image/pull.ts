@@ -8,7 +8,7 @@
  */
 
 import type { Context } from "../container/context.ts";
-import { InvalidArgument, RuntimeError } from "../host/errors.ts";
+import { RuntimeError } from "../host/errors.ts";
 import { crashPoint } from "../container/crash.ts";
 import { authFilePath, lookupCredentials } from "./auth.ts";
 import {

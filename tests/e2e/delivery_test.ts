@@ -90,7 +90,7 @@ Deno.test("--restart always keeps trying after a failed restart, with back-off, 
     await eventually(
       async () => {
         const [c] = JSON.parse(await berthOk(roots, ["inspect", "rf2"]));
-        if (typeof c.config.restart.lastError === "string") sawError = true;
+        if (typeof c.Berth.config.restart.lastError === "string") sawError = true;
         return (await eventsOf(roots, "rf2")).some((e) => e.type === "start" && e.restart === 3);
       },
       20_000,
@@ -109,8 +109,13 @@ Deno.test("--restart always keeps trying after a failed restart, with back-off, 
     assertTrue(t(third) - t(failed[1]!) >= 400, "third try after >= 400 ms");
     assertTrue(sawError, "inspect showed the failure while the next try was pending");
     const [c] = JSON.parse(await berthOk(roots, ["inspect", "rf2"]));
-    assertEquals(c.config.restart.lastError, undefined, "a success clears the recorded failure");
-    assertEquals(c.config.restart.count, 3);
+    assertEquals(
+      c.Berth.config.restart.lastError,
+      undefined,
+      "a success clears the recorded failure",
+    );
+    assertEquals(c.Berth.config.restart.count, 3);
+    assertEquals([c.RestartCount, c.HostConfig.RestartPolicy.Name], [3, "always"]);
     await berthOk(roots, ["delete", "-f", "rf2"]);
   });
 });

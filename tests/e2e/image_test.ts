@@ -671,8 +671,21 @@ Deno.test(
       const inspect = JSON.parse(
         await berthOk(roots, ["image", "inspect", `${reg.host}/docker:1`]),
       );
-      assertEquals(inspect[0].config.Cmd, ["echo", "host"]);
+      assertEquals(inspect[0].Config.Cmd, ["echo", "host"]);
+      assertEquals(inspect[0].Berth.config.config.Cmd, ["echo", "host"]);
       assertEquals(inspect[0].RepoTags, [`${reg.host}/docker:1`]);
+      assertEquals(inspect[0].Id, inspect[0].Berth.id.slice("sha256:".length));
+      assertEquals(inspect[0].RootFS.Type, "layers");
+      assertEquals(
+        await berthOk(roots, [
+          "image",
+          "inspect",
+          "-f",
+          "{{json .Config.Cmd}}",
+          `${reg.host}/docker:1`,
+        ]),
+        '["echo","host"]\n',
+      );
       assertEquals(
         (await berth(roots, ["run", "--rm", "--image", `${reg.host}/docker:1`, "c2"])).stdout,
         "host\n",

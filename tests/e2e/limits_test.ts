@@ -132,8 +132,9 @@ Deno.test("an update killed at either crash point is finished by the next comman
       assertEquals((await stateOf(roots, "u1")).status, "running");
       assertEquals(read(limitFile(roots, "u1", "pids")), "77", point);
       const [c] = JSON.parse(await berthOk(roots, ["inspect", "u1"]));
-      assertEquals(c.config.limits.pidsLimit, 77, point);
-      const config = JSON.parse(await Deno.readTextFile(`${c.bundle}/config.json`));
+      assertEquals(c.Berth.config.limits.pidsLimit, 77, point);
+      assertEquals(c.HostConfig.PidsLimit, 77, point);
+      const config = JSON.parse(await Deno.readTextFile(`${c.Berth.bundle}/config.json`));
       assertEquals(config.linux.resources.pids.limit, 77, point);
       const updates = (await eventsOf(roots, "u1")).filter((e) => e.type === "update");
       assertEquals(updates.length, 1, point);
@@ -182,6 +183,10 @@ Deno.test("a memory hog under --memory 16m exits 137 with an oom event", async (
     const types = (await eventsOf(roots, "hog")).map((e) => e.type);
     assert(types.includes("oom"), `events: ${types}`);
     assert(types.indexOf("exit") < types.indexOf("oom"), `events: ${types}`);
+    assertEquals(
+      await berthOk(roots, ["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "hog"]),
+      "true 137\n",
+    );
   });
 });
 
@@ -210,6 +215,11 @@ Deno.test("a process OOM-killed in a container that goes on running is an oom ev
     await berthOk(roots, ["stop", "-t", "0", "child"]);
     const types = (await eventsOf(roots, "child")).map((e) => e.type);
     assertEquals(types.filter((t) => t === "oom").length, 1, `events: ${types}`);
+    // The container itself was not OOM-killed: stop's SIGKILL ended it.
+    assertEquals(
+      await berthOk(roots, ["inspect", "-f", "{{.State.OOMKilled}}", "child"]),
+      "false\n",
+    );
   });
 });
 
@@ -232,6 +242,10 @@ Deno.test("a container killed by a plain SIGKILL has no oom event", async () => 
     const events = await eventsOf(roots, "k1");
     const types = events.map((e) => e.type);
     assert(!types.includes("oom"), `events: ${types}`);
+    assertEquals(
+      await berthOk(roots, ["inspect", "-f", "{{.State.OOMKilled}} {{.State.Status}}", "k1"]),
+      "false exited\n",
+    );
     // kill records what it did: a kill event naming the signal, before the exit.
     const kill = events.find((e) => e.type === "kill") as { signal?: number } | undefined;
     assertEquals(kill?.signal, 9, `events: ${types}`);

@@ -321,9 +321,35 @@ Deno.test("run -d prints the ID; inspect shows the configuration; logs --tail; g
       ]);
       assertEquals(out, "w1\n");
       const [entry] = JSON.parse(await berthOk(roots, ["inspect", "w1"]));
-      assertEquals(entry.id, "w1");
-      assertEquals(entry.status, "running");
-      const c = entry.config;
+      assertEquals(entry.Berth.id, "w1");
+      assertEquals(entry.Berth.status, "running");
+      // podman's shape
+      assertEquals([entry.Id, entry.Name, entry.State.Status, entry.State.Running], [
+        "w1",
+        "w1",
+        "running",
+        true,
+      ]);
+      assertEquals(entry.Path, "sh");
+      assertEquals(entry.Args[0], "-c");
+      assertEquals(
+        entry.Mounts.map((m: { Type: string; Destination: string; RW: boolean }) => [
+          m.Type,
+          m.Destination,
+          m.RW,
+        ]),
+        [["bind", "/h", false], ["volume", "/v", true], ["tmpfs", "/t", true]],
+      );
+      assertEquals(entry.Mounts[1].Name, "vol");
+      assertEquals(entry.HostConfig.Binds[0], `${host}:/h:ro,rprivate,rbind`);
+      assertEquals(entry.Config.User, "7:8");
+      assertEquals(entry.Config.Hostname, "web");
+      assertTrue(entry.Config.Env.includes("K=V"));
+      assertEquals(entry.HostConfig.ReadonlyRootfs, true);
+      assertEquals(entry.HostConfig.CapDrop, ["ALL"]);
+      assertEquals(entry.HostConfig.Memory, 64 * 1024 * 1024);
+      assertEquals(entry.HostConfig.RestartPolicy, { Name: "no", MaximumRetryCount: 0 });
+      const c = entry.Berth.config;
       assertEquals(
         c.mounts.map((
           m: { type: string; destination: string; readOnly: boolean },

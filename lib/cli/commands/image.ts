@@ -9,26 +9,73 @@ import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
+import type { ImageConfig } from "../../image/manifest.ts";
+import type { ImageRecord } from "../../image/store.ts";
 import { imagesCommand, rmiCommand } from "./images.ts";
 import { printable } from "../../host/printable.ts";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  renderTemplate,
+  templateFormatOption,
+} from "./format.ts";
+
+const INSPECT_OPTIONS = [templateFormatOption("json", "f")];
+
+/** An image in podman's `image inspect` shape, its OCI config whole under `Berth`. */
+export function podmanImage(r: ImageRecord, config: ImageConfig): Record<string, unknown> {
+  const c = (config.config ?? {}) as Record<string, unknown>;
+  const repos = [...new Set(r.names.map((n) => n.replace(/(:[^:/@]+)?(@.*)?$/, "")))];
+  return {
+    Id: r.id.replace(/^sha256:/, ""),
+    Digest: r.manifestDigest,
+    RepoTags: r.names,
+    RepoDigests: repos.map((n) => `${n}@${r.manifestDigest}`),
+    Parent: "",
+    Comment: "",
+    Created: r.created ?? config.created ?? "",
+    Config: c,
+    Version: "",
+    Author: "",
+    Architecture: config.architecture ?? "",
+    Os: config.os ?? "",
+    Size: r.size,
+    VirtualSize: r.size,
+    GraphDriver: { Name: "overlay", Data: {} },
+    RootFS: { Type: config.rootfs?.type ?? "layers", Layers: config.rootfs?.diff_ids ?? [] },
+    Labels: (c.Labels as Record<string, string> | undefined) ?? {},
+    Annotations: {},
+    ManifestType: "",
+    User: (c.User as string | undefined) ?? "",
+    History: (config as { history?: unknown[] }).history ?? [],
+    NamesHistory: r.names,
+    Berth: { id: r.id, names: r.names, manifestDigest: r.manifestDigest, config },
+  };
+}
 
 /** Parsed `image` arguments. */
 export type ImageArgs =
   | { sub: "ls"; args: ReturnType<typeof imagesCommand.parse> }
   | { sub: "rm"; args: ReturnType<typeof rmiCommand.parse> }
   | { sub: "prune" }
-  | { sub: "inspect"; refs: string[] };
+  | { sub: "inspect"; refs: string[]; format: OutputFormat };
 
 /** `image`. */
 export const imageCommand: Command<ImageArgs> = {
   name: "image",
   summary: "manage images: ls, rm, prune, inspect",
-  usage:
-    "image ls [-q] [--format table|json] | image rm [-f] REF... | image prune | image inspect REF...",
+  usage: "image ls [-q] [--format table|json|TEMPLATE] | image rm [-f] REF... | image prune |\n" +
+    "       image inspect [-f json|TEMPLATE] REF...",
   description:
-    "prune removes the images no name and no container uses, and the layers no image uses; inspect prints the image config JSON.",
-  options: [],
-  examples: ["berth image ls", "berth image prune", "berth image inspect busybox"],
+    "prune removes the images no name and no container uses, and the layers no image uses; inspect prints podman's image shape (Id, Digest, RepoTags, Created, Config, RootFS,\n" +
+    "History, Size) with the OCI config under Berth.",
+  options: INSPECT_OPTIONS,
+  examples: [
+    "berth image ls",
+    "berth image prune",
+    "berth image inspect busybox",
+    "berth image inspect -f '{{.Id}} {{json .Config.Cmd}}' busybox",
+  ],
   parse(args) {
     const [sub, ...rest] = args;
     switch (sub) {
@@ -44,10 +91,10 @@ export const imageCommand: Command<ImageArgs> = {
         return { sub: "prune" };
       }
       case "inspect": {
-        const p = parseCommandArgs("image inspect", rest, []);
+        const p = parseCommandArgs("image inspect", rest, INSPECT_OPTIONS);
         noCommand("image inspect", p.command);
         if (p.positionals.length === 0) throw new InvalidArgument("image inspect: missing REF");
-        return { sub: "inspect", refs: p.positionals };
+        return { sub: "inspect", refs: p.positionals, format: outputFormatOf(p.values, "json") };
       }
       default:
         throw new InvalidArgument(
@@ -67,13 +114,12 @@ export const imageCommand: Command<ImageArgs> = {
       return 0;
     }
     const recs = o.refs.map((r) => store.get(r));
-    const out = recs.map((r) => ({
-      Id: r.id,
-      RepoTags: r.names,
-      Digest: r.manifestDigest,
-      ...store.config(r),
-    }));
-    ctx.io.out(JSON.stringify(out, null, 2) + "\n");
+    const out = recs.map((r) => podmanImage(r, store.config(r)));
+    ctx.io.out(
+      o.format.kind === "template"
+        ? renderTemplate(o.format, out)
+        : JSON.stringify(out, null, 2) + "\n",
+    );
     return 0;
   },
 };

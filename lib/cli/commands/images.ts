@@ -11,18 +11,24 @@ import { InvalidArgument } from "../../host/errors.ts";
 import { parseReference } from "../../image/reference.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
 import type { ImageRecord } from "../../image/store.ts";
-import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  renderTemplate,
+  table,
+  templateFormatOption,
+} from "./format.ts";
 import { printable } from "../../host/printable.ts";
 
 /** Options of `images`. */
 export interface ImagesArgs {
   quiet: boolean;
-  format: Format;
+  format: OutputFormat;
 }
 
 const LS_OPTIONS = [
   { name: "quiet", short: "q", type: "boolean" as const, help: "print image IDs only" },
-  FORMAT_OPTION,
+  templateFormatOption(),
 ];
 
 /** Splits `registry/repo:tag` (or `…@digest`) into repository and tag. */
@@ -45,6 +51,49 @@ function human(n: number): string {
   return `${u === 0 ? n : n.toFixed(1)}${units[u]}`;
 }
 
+/** How long ago `iso` was, as podman says it: `3 days ago`. */
+function ago(iso: string | null, now: number): string {
+  const t = iso === null ? NaN : Date.parse(iso);
+  if (Number.isNaN(t)) return "<unknown>";
+  const s = Math.max(0, (now - t) / 1000);
+  const steps: [number, string][] = [
+    [365 * 86400, "year"],
+    [30 * 86400, "month"],
+    [7 * 86400, "week"],
+    [86400, "day"],
+    [3600, "hour"],
+    [60, "minute"],
+  ];
+  for (const [n, unit] of steps) {
+    const k = Math.floor(s / n);
+    if (k >= 1) return `${k} ${unit}${k > 1 ? "s" : ""} ago`;
+  }
+  return "Less than a minute ago";
+}
+
+/** One row of `images --format TEMPLATE` (podman's field names), per name. */
+function templateRows(recs: ImageRecord[], now: number): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = [];
+  for (const r of recs) {
+    const names = r.names.length > 0 ? r.names : ["<none>:<none>"];
+    for (const n of names) {
+      const [repo, tag] = n === "<none>:<none>" ? ["<none>", "<none>"] : repoTag(n);
+      rows.push({
+        ID: r.id.slice(7, 19),
+        Id: r.id,
+        Repository: repo,
+        Tag: tag,
+        Digest: r.manifestDigest,
+        Created: ago(r.created, now),
+        CreatedAt: r.created ?? "",
+        Size: human(r.size),
+        Names: r.names,
+      });
+    }
+  }
+  return rows;
+}
+
 /** The JSON form of an image in `images --format json`. */
 function jsonOf(r: ImageRecord) {
   return {
@@ -61,22 +110,32 @@ function jsonOf(r: ImageRecord) {
 export const imagesCommand: Command<ImagesArgs> = {
   name: "images",
   summary: "list local images",
-  usage: "images [-q] [--format table|json]",
+  usage: "images [-q] [--format table|json|TEMPLATE]",
   options: LS_OPTIONS,
-  examples: ["berth images", "berth images -q", "berth image ls --format json"],
+  examples: [
+    "berth images",
+    "berth images -q",
+    "berth image ls --format json",
+    "berth images --format '{{.Repository}}:{{.Tag}}'",
+  ],
   parse(args) {
     const p = parseCommandArgs("images", args, LS_OPTIONS);
     noCommand("images", p.command);
     expectPositionals("images", p.positionals, []);
-    return { quiet: bool(p.values, "quiet"), format: formatOf("images", p) };
+    return { quiet: bool(p.values, "quiet"), format: outputFormatOf(p.values) };
   },
   run(ctx, o) {
     const recs = storeOf(ctx).list().sort((a, b) =>
       (b.created ?? "").localeCompare(a.created ?? "")
     );
     if (o.quiet) ctx.io.out(recs.map((r) => r.id.slice(7, 19) + "\n").join(""));
-    else if (o.format === "json") ctx.io.out(JSON.stringify(recs.map(jsonOf), null, 2) + "\n");
-    else {
+    else if (o.format.kind === "json") {
+      ctx.io.out(JSON.stringify(recs.map(jsonOf), null, 2) + "\n");
+    } else if (o.format.kind === "template") {
+      ctx.io.out(
+        renderTemplate(o.format, templateRows(recs, ctx.clock.now().getTime()), { ID: "IMAGE ID" }),
+      );
+    } else {
       const rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];
       for (const r of recs) {
         const names = r.names.length > 0 ? r.names : ["<none>:<none>"];

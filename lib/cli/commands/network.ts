@@ -8,11 +8,17 @@
 import { expectPositionals, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  renderTemplate,
+  templateFormatOption,
+} from "./format.ts";
 
 /** A parsed `network` command line. */
 export type NetworkOptions =
   | { action: "create"; name: string; subnet: string | null }
-  | { action: "ls"; format: "table" | "json"; quiet: boolean }
+  | { action: "ls"; format: OutputFormat; quiet: boolean }
   | { action: "inspect"; names: string[] }
   | { action: "rm"; names: string[] };
 
@@ -24,21 +30,22 @@ const OPTIONS = [
     default: "the first free /24 of 10.89.0.0/16",
     help: "(create) the network's IPv4 subnet; may not overlap another network's",
   },
-  {
-    name: "format",
-    type: "string" as const,
-    value: "table|json",
-    default: "table",
-    help: "(ls) output format",
-  },
+  { ...templateFormatOption(), help: "(ls) table, json, or a Go template ('{{.Name}}')" },
   { name: "quiet", short: "q", type: "boolean" as const, help: "(ls) names only" },
 ];
+
+/** A stable network ID (berth keeps none): the first 12 hex digits of the SHA-256 of its name. */
+async function networkId(name: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(name));
+  return Array.from(new Uint8Array(d).slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** `network`. */
 export const networkCommand: Command<NetworkOptions> = {
   name: "network",
   summary: "manage bridge networks (CNI): create, ls, inspect, rm",
-  usage: "network create [--subnet CIDR] NAME | network ls [-q] [--format table|json] |\n" +
+  usage:
+    "network create [--subnet CIDR] NAME | network ls [-q] [--format table|json|TEMPLATE] |\n" +
     "       network inspect NAME... | network rm NAME...",
   description:
     "Containers join a network with `--network NAME` (default `bridge`, 10.88.0.0/16,\n" +
@@ -71,11 +78,7 @@ export const networkCommand: Command<NetworkOptions> = {
       case "list": {
         only(["format", "quiet"]);
         expectPositionals("network ls", rest, []);
-        const format = str(p.values, "format") ?? "table";
-        if (format !== "table" && format !== "json") {
-          throw new InvalidArgument(`network ls: --format must be table or json`);
-        }
-        return { action: "ls", format, quiet: p.values.quiet === true };
+        return { action: "ls", format: outputFormatOf(p.values), quiet: p.values.quiet === true };
       }
       case "inspect":
       case "rm":
@@ -103,8 +106,23 @@ export const networkCommand: Command<NetworkOptions> = {
       case "ls": {
         const all = m.networkList(ctx);
         if (o.quiet) ctx.io.out(all.map((n) => n.name + "\n").join(""));
-        else if (o.format === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
-        else {
+        else if (o.format.kind === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
+        else if (o.format.kind === "template") {
+          const rows = [];
+          for (const n of all) {
+            rows.push({
+              Name: n.name,
+              ID: await networkId(n.name),
+              Driver: n.driver,
+              Subnets: n.subnet,
+              Gateway: n.gateway,
+              Bridge: n.bridge,
+              Containers: n.containers.length,
+              Labels: {},
+            });
+          }
+          ctx.io.out(renderTemplate(o.format, rows, { ID: "NETWORK ID" }));
+        } else {
           const rows = [["NAME", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS"]];
           for (const n of all) {
             rows.push([n.name, n.subnet, n.gateway, n.bridge, String(n.containers.length)]);

@@ -12,7 +12,13 @@ import { resolveExisting } from "../../ops/orphans.ts";
 import { type ContainerStats, type Reading, readStats } from "../../ops/stats.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import type { ContainerState } from "../../container/state_file.ts";
-import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  renderTemplate,
+  table,
+  templateFormatOption,
+} from "./format.ts";
 
 const OPTIONS = [
   {
@@ -20,7 +26,7 @@ const OPTIONS = [
     type: "boolean" as const,
     help: "print one reading and exit (instead of one a second)",
   },
-  FORMAT_OPTION,
+  templateFormatOption(),
 ];
 
 /** The gap between the two readings of `--no-stream` (for CPU %). */
@@ -28,15 +34,42 @@ const NO_STREAM_GAP_MS = 500;
 
 const size = (n: number | null) => n === null ? "--" : humanSize(n);
 
-function render(rows: ContainerStats[], format: Format): string {
-  if (format === "json") return JSON.stringify(rows, null, 2) + "\n";
+const percent = (n: number | null) => n === null ? "--" : `${n.toFixed(2)}%`;
+
+/** A reading with podman's template field names (`{{.CPUPerc}}`, `{{.MemUsage}}`, …). */
+function templateRow(r: ContainerStats): Record<string, unknown> {
+  return {
+    ID: r.id,
+    Name: r.id,
+    CPUPerc: percent(r.cpuPercent),
+    MemUsage: `${size(r.memoryUsage)} / ${size(r.memoryLimit)}`,
+    MemPerc: percent(r.memoryPercent),
+    NetIO: `${size(r.netRx)} / ${size(r.netTx)}`,
+    BlockIO: `${size(r.blockRead)} / ${size(r.blockWrite)}`,
+    PIDs: r.pids === null ? "--" : String(r.pids),
+  };
+}
+
+/** podman's headers where the field name does not make them. */
+const HEADERS = {
+  CPUPerc: "CPU %",
+  MemUsage: "MEM USAGE / LIMIT",
+  MemPerc: "MEM %",
+  NetIO: "NET IO",
+  BlockIO: "BLOCK IO",
+  PIDs: "PIDS",
+};
+
+function render(rows: ContainerStats[], format: OutputFormat): string {
+  if (format.kind === "json") return JSON.stringify(rows, null, 2) + "\n";
+  if (format.kind === "template") return renderTemplate(format, rows.map(templateRow), HEADERS);
   return table([
     ["ID", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS", "BLOCK I/O", "NET I/O"],
     ...rows.map((r) => [
       r.id,
-      r.cpuPercent === null ? "--" : `${r.cpuPercent.toFixed(2)}%`,
+      percent(r.cpuPercent),
       `${size(r.memoryUsage)} / ${size(r.memoryLimit)}`,
-      r.memoryPercent === null ? "--" : `${r.memoryPercent.toFixed(2)}%`,
+      percent(r.memoryPercent),
       r.pids === null ? "--" : String(r.pids),
       `${size(r.blockRead)} / ${size(r.blockWrite)}`,
       `${size(r.netRx)} / ${size(r.netTx)}`,
@@ -45,22 +78,26 @@ function render(rows: ContainerStats[], format: Format): string {
 }
 
 /** `stats`. */
-export const statsCommand: Command<{ refs: string[]; stream: boolean; format: Format }> = {
+export const statsCommand: Command<{ refs: string[]; stream: boolean; format: OutputFormat }> = {
   name: "stats",
   summary: "show CPU, memory, pids, block and network I/O of containers",
-  usage: "stats [--no-stream] [--format table|json] [ID...]",
+  usage: "stats [--no-stream] [--format table|json|TEMPLATE] [ID...]",
   description: "Without IDs: every running or paused container of the namespace. Read from\n" +
     "the cgroup (v1 or v2); streams a reading a second until interrupted unless --no-stream.\n" +
     "CPU % is of one CPU (200% = two busy CPUs); sizes in bytes in JSON.",
   options: OPTIONS,
-  examples: ["berth stats", "berth stats --no-stream --format json web1"],
+  examples: [
+    "berth stats",
+    "berth stats --no-stream --format json web1",
+    "berth stats --no-stream --format '{{.Name}} {{.CPUPerc}} {{.MemUsage}}'",
+  ],
   parse(args) {
     const p = parseCommandArgs("stats", args, OPTIONS);
     noCommand("stats", p.command);
     return {
       refs: p.positionals,
       stream: !bool(p.values, "no-stream"),
-      format: formatOf("stats", p),
+      format: outputFormatOf(p.values),
     };
   },
   async run(ctx, o) {
@@ -98,7 +135,11 @@ export const statsCommand: Command<{ refs: string[]; stream: boolean; format: Fo
     for (;;) {
       await ctx.clock.sleep(1000);
       const rows = await tick();
-      ctx.io.out(o.format === "json" ? JSON.stringify(rows) + "\n" : render(rows, "table") + "\n");
+      ctx.io.out(
+        o.format.kind === "json"
+          ? JSON.stringify(rows) + "\n"
+          : render(rows, o.format) + (o.format.kind === "table" ? "\n" : ""),
+      );
     }
   },
 };

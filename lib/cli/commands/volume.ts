@@ -16,7 +16,13 @@ import {
   pruneVolumes,
   removeVolume,
 } from "../../volume/store.ts";
-import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import {
+  type OutputFormat,
+  outputFormatOf,
+  renderTemplate,
+  table,
+  templateFormatOption,
+} from "./format.ts";
 
 /** The subcommands of `volume`. */
 export const VOLUME_VERBS = ["create", "ls", "rm", "inspect", "prune"] as const;
@@ -25,12 +31,12 @@ export const VOLUME_VERBS = ["create", "ls", "rm", "inspect", "prune"] as const;
 export interface VolumeOptions {
   verb: typeof VOLUME_VERBS[number];
   names: string[];
-  format: Format;
+  format: OutputFormat;
   quiet: boolean;
 }
 
 const OPTIONS = [
-  FORMAT_OPTION,
+  { ...templateFormatOption(), help: "(ls) table, json, or a Go template ('{{.Name}}')" },
   { name: "quiet", short: "q", type: "boolean" as const, help: "(ls) print names only" },
 ];
 
@@ -48,7 +54,8 @@ export const volumeCommand: Command<VolumeOptions> = {
   name: "volume",
   summary: "manage named volumes (create, ls, rm, inspect, prune)",
   usage:
-    "volume create NAME | ls [-q] [--format table|json] | rm NAME... | inspect NAME... | prune",
+    "volume create NAME | ls [-q] [--format table|json|TEMPLATE] | rm NAME... | inspect NAME... |\n" +
+    "       volume prune",
   description:
     "Named volumes live under --data-root and survive their containers; `-v NAME:DST` makes\n" +
     "one on first use. `rm` is refused (exit 5) while a container (any status) uses the\n" +
@@ -59,6 +66,7 @@ export const volumeCommand: Command<VolumeOptions> = {
     "berth volume create data",
     "berth run --rm --rootfs /srv/rootfs -v data:/data c1 -- sh -c 'echo hi > /data/f'",
     "berth volume ls",
+    "berth volume ls --format '{{.Name}} {{.Mountpoint}}'",
     "berth volume rm data",
   ],
   parse(args) {
@@ -78,7 +86,7 @@ export const volumeCommand: Command<VolumeOptions> = {
       throw new InvalidArgument(`volume ${v}: unexpected argument "${names[max]}"`);
     }
     for (const n of names) validateVolumeName(n);
-    return { verb: v, names, format: formatOf("volume", p), quiet: bool(p.values, "quiet") };
+    return { verb: v, names, format: outputFormatOf(p.values), quiet: bool(p.values, "quiet") };
   },
   async run(ctx, o) {
     const ns = ctx.globals.namespace;
@@ -105,8 +113,24 @@ export const volumeCommand: Command<VolumeOptions> = {
       case "ls": {
         const all = await listVolumes(ctx, ns);
         if (o.quiet) ctx.io.out(all.map((v) => `${v.name}\n`).join(""));
-        else if (o.format === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
-        else {
+        else if (o.format.kind === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
+        else if (o.format.kind === "template") {
+          // podman's field names
+          ctx.io.out(renderTemplate(
+            o.format,
+            all.map((v) => ({
+              Name: v.name,
+              Driver: "local",
+              Mountpoint: v.mountpoint,
+              CreatedAt: v.createdAt,
+              Scope: "local",
+              Labels: {},
+              Options: {},
+              UsedBy: v.usedBy,
+            })),
+            { Name: "VOLUME NAME" },
+          ));
+        } else {
           ctx.io.out(table([
             ["NAME", "CREATED", "USED BY"],
             ...all.map((v) => [v.name, v.createdAt, v.usedBy.join(",") || "-"]),
