@@ -119,3 +119,17 @@ Deno.test("layers are found by chain ID; a record without one (written before) b
     await assertRejects(() => s.takeUse("default", "c2", d("a")), Error, "removed meanwhile");
   });
 });
+
+Deno.test("prune keeps the layer blobs of kept images and removes those of removed ones", async () => {
+  await withStore(async (s) => {
+    const rec = record(s, "a", ["r.io/x:1"], ["1"]);
+    rec.layers[0]!.digest = d("9"); // the compressed blob's digest, not the diff_id
+    await s.add(rec);
+    await s.writeBlob(d("9"), new Uint8Array([1]));
+    await s.writeBlob(d("8"), new Uint8Array([2])); // no image lists it
+    assertEquals(await s.prune(never), [`blob ${"8".repeat(64)}`]);
+    assertEquals(s.hasBlob(d("9")), true);
+    await s.remove(["r.io/x:1"], false, never);
+    assertEquals(s.hasBlob(d("9")), false);
+  });
+});

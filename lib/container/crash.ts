@@ -42,6 +42,13 @@ export const CRASH_POINTS = {
     "pull:layer", // a layer committed, no image recorded
     "pull:blobs", // manifest and config stored, no image recorded
   ],
+  push: [
+    "push:blob", // a blob uploaded (or found there), the manifest not yet put
+  ],
+  save: [
+    "save:partial", // a layer written into the temp archive, more to come
+    "save:written", // the temp archive complete, not yet synced and renamed into place
+  ],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.

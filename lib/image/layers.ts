@@ -5,7 +5,12 @@
  * streamed, verified (blob digest and size while streaming, then the
  * diff_id over the decompressed stream), unpacked into a temporary
  * directory, its implicit directories given the modes the layers below
- * have, synced to disk, and renamed into place.
+ * have, synced to disk, and renamed into place. The verified compressed
+ * blob is kept too (`blobs/HEX`, written as it streams by, published with
+ * its layer), so `push` and `save` give out the very bytes the diff_id
+ * and digest were checked on; a layer already unpacked whose blob is
+ * missing (stored before blobs were kept, or the same layer compressed
+ * otherwise) gets its blob fetched and checked alone, not unpacked again.
  * The locks stay held until the caller has recorded its image, so a prune
  * never removes a layer between its commit and its record.
  *
@@ -13,7 +18,7 @@
  */
 
 import { syncDir } from "../host/atomic_file.ts";
-import { dirname } from "../_std/path.ts";
+import { dirname, join } from "../_std/path.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { removeTree } from "../container/bundle.ts";
@@ -21,13 +26,13 @@ import { crashPoint } from "../container/crash.ts";
 import { compressionOf } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./store.ts";
-import { openUmask, unpackLayer } from "./unpack.ts";
+import { decompress, openUmask, unpackLayer } from "./unpack.ts";
 import { type Syncer, type UnpackCalls, unpackCalls } from "./ffi.ts";
 import { inheritImplicitDirs } from "./implicit_dirs.ts";
 import { chainIds } from "./chain_id.ts";
 import type { LayerLimits } from "./layer_limits.ts";
 import { loadNode } from "./node.ts";
-import { verifying } from "./verify.ts";
+import { sha256, verifying } from "./verify.ts";
 
 /** A layer to get, and how to open its blob. */
 export interface LayerSource extends LayerRecord {
@@ -78,10 +83,14 @@ export async function ensureLayers(
       );
     }
     const todo = unique.filter((l) => {
-      if (!store.hasLayer(l.chainId)) return true;
+      if (!store.hasLayer(l.chainId) || !store.hasBlob(l.digest)) return true;
       progress.done(l.digest, l.size, true);
       return false;
-    }).map((l) => ({ ...l, published: Promise.withResolvers<void>() }));
+    }).map((l) => ({
+      ...l,
+      blobOnly: store.hasLayer(l.chainId),
+      published: Promise.withResolvers<void>(),
+    }));
     for (const t of todo) t.published.promise.catch(() => {}); // awaited by the next, if any
     const ctl = new AbortController();
     let firstError: unknown = null;
@@ -93,7 +102,20 @@ export async function ensureLayers(
         const lowers = l.below.map((k) => store.layerDir(k)).reverse();
         const before = i === 0 ? Promise.resolve() : todo[i - 1]!.published.promise;
         try {
-          await fetchLayer(store, l, lowers, before, progress, ctl.signal, crashAt, limits, calls);
+          if (l.blobOnly) await fetchBlob(store, l, progress, ctl.signal);
+          else {
+            await fetchLayer(
+              store,
+              l,
+              lowers,
+              before,
+              progress,
+              ctl.signal,
+              crashAt,
+              limits,
+              calls,
+            );
+          }
           l.published.resolve();
         } catch (err) {
           l.published.reject(err);
@@ -147,10 +169,13 @@ async function fetchLayer(
   calls: UnpackCalls,
 ): Promise<void> {
   const tmp = store.tempDir();
+  const blobTmp = `${tmp}.blob`;
   let syncer: Syncer | null = null;
+  let blob: Deno.FsFile | null = null;
   try {
     // Opened before any write, so its syncfs reports every writeback error of the unpack.
     syncer = calls.syncer(tmp);
+    blob = Deno.openSync(blobTmp, { write: true, createNew: true, mode: 0o600 });
     const body = await l.open(signal);
     let first = true;
     const stream = body.pipeThrough(
@@ -161,7 +186,7 @@ async function fetchLayer(
           crashPoint(crashAt, "pull:partial");
         }
       }),
-    );
+    ).pipeThrough(writingTo(blob, l.digest));
     const got = await unpackLayer(stream, compressionOf(l.mediaType), tmp, limits, calls);
     if (got.diffId !== l.diffId) {
       throw new RuntimeError(
@@ -176,6 +201,11 @@ async function fetchLayer(
       throw new RuntimeError(`cannot unpack layer ${l.digest}: ${(err as Error).message}`);
     }
     if (signal.aborted) throw new RuntimeError("aborted");
+    blob.close();
+    blob = null;
+    // The syncfs above made the blob durable too (same filesystem, written before it).
+    Deno.renameSync(blobTmp, store.blobPath(l.digest));
+    await syncDir(dirname(store.blobPath(l.digest)));
     Deno.renameSync(tmp, store.layerDir(l.chainId));
     await syncDir(dirname(store.layerDir(l.chainId)));
     progress.done(l.digest, l.size, false);
@@ -183,9 +213,73 @@ async function fetchLayer(
   } catch (err) {
     try {
       removeTree(tmp);
+      removeTree(blobTmp);
     } catch { /* gc finishes it */ }
     throw err;
   } finally {
     syncer?.close();
+    blob?.close();
   }
+}
+
+/**
+ * Fetches the blob of a layer already unpacked: its digest and size are
+ * checked as it streams into `tmp/PID-RAND.blob`, its decompressed bytes
+ * against the diff_id, then it is fsync'd and renamed into `blobs/`.
+ */
+async function fetchBlob(
+  store: ImageStore,
+  l: LayerSource,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<void> {
+  store.init();
+  const tmp = join(store.tmpDir, `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.blob`);
+  let file: Deno.FsFile | null = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    const body = await l.open(signal);
+    const stream = body.pipeThrough(
+      verifying(l.digest, l.size, `layer ${l.digest}`, (n) => progress.bytes(l.digest, l.size, n)),
+    ).pipeThrough(writingTo(file, l.digest));
+    const h = sha256();
+    for await (const c of decompress(stream, compressionOf(l.mediaType))) h.update(c);
+    if (h.digest() !== l.diffId) {
+      throw new RuntimeError(
+        `layer ${l.digest}: diff_id ${h.digest()}, the config says ${l.diffId}`,
+      );
+    }
+    file.syncSync();
+    file.close();
+    file = null;
+    Deno.renameSync(tmp, store.blobPath(l.digest));
+    await syncDir(dirname(store.blobPath(l.digest)));
+    progress.done(l.digest, l.size, false);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* gc finishes it */ }
+    throw err;
+  } finally {
+    file?.close();
+  }
+}
+
+/**
+ * Passes chunks through, writing each whole to `file` first (keeps
+ * backpressure: no queue); a failed write fails the stream in one line
+ * naming the layer.
+ */
+function writingTo(file: Deno.FsFile, digest: string): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, ctl) {
+      try {
+        for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      } catch (err) {
+        throw new RuntimeError(
+          `cannot store the blob of layer ${digest}: ${(err as Error).message}`,
+        );
+      }
+      ctl.enqueue(chunk);
+    },
+  });
 }

@@ -54,6 +54,20 @@ export interface RegistryOptions {
   minRate?: MinRate;
   /** Tries for a request that failed on the network or with a 5xx. Default 3. */
   tries?: number;
+  /**
+   * The scopes a token is asked for (`repository:NAME:pull,push`, …),
+   * instead of the challenge's: a push needs push access from its first
+   * request on, which a challenge to a HEAD does not ask for.
+   */
+  scopes?: string[];
+}
+
+/** A request other than a GET of a manifest or blob (`push`). */
+export interface RequestInit2 {
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  headers?: Record<string, string>;
+  /** Held whole, so a retry sends it again. */
+  body?: Uint8Array;
 }
 
 /** A manifest or index larger than this is refused (as containerd does). */
@@ -116,6 +130,7 @@ export class RegistryClient {
   readonly #timeoutMs: number;
   readonly #minRate: MinRate;
   readonly #tries: number;
+  readonly #scopes: string[] | null;
   #authorization: string | null = null;
 
   constructor(ref: ImageRef, options: RegistryOptions = {}) {
@@ -137,6 +152,41 @@ export class RegistryClient {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#minRate = options.minRate ?? DEFAULT_MIN_RATE;
     this.#tries = options.tries ?? 3;
+    this.#scopes = options.scopes ?? null;
+  }
+
+  /** The repository this client is for. */
+  get repository(): string {
+    return this.#ref.repository;
+  }
+
+  /** The request timeout (ms). */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /**
+   * One request (with auth, retries on the network or a 5xx, and the
+   * `--tls-verify=false` fallback) to `url`, absolute or under `/v2/`
+   * (`/v2/NAME/blobs/…`). An absolute URL must be http(s); the
+   * `Authorization` header goes only to the registry's own origin. Only a
+   * GET or HEAD follows redirects. The caller reads or cancels the body.
+   */
+  async request(url: string, init: RequestInit2, signal?: AbortSignal): Promise<Response> {
+    let abs: URL;
+    try {
+      abs = new URL(url, this.#base);
+    } catch {
+      throw new RuntimeError(`${this.#ref.registry}: an invalid URL "${oneLine(url)}"`);
+    }
+    if (abs.protocol !== "http:" && abs.protocol !== "https:") {
+      throw new RuntimeError(
+        `${this.#ref.registry}: a ${
+          oneLine(abs.protocol, 20)
+        } URL was refused (only http and https)`,
+      );
+    }
+    return await this.#send(abs.href, null, signal, init);
   }
 
   /** Where requests go, e.g. `http://127.0.0.1:5000` (after a fallback, the plain HTTP one). */
@@ -160,10 +210,21 @@ export class RegistryClient {
     url: URL,
     headers: Headers,
     signal: AbortSignal,
+    init?: RequestInit2,
   ): Promise<Response> {
+    const method = init?.method ?? "GET";
     for (let hop = 0;; hop++) {
-      const res = await transport(new Request(url, { headers, signal, redirect: "manual" }));
-      const location = REDIRECTS.has(res.status) ? res.headers.get("location") : null;
+      const res = await transport(
+        new Request(url, {
+          method,
+          headers,
+          signal,
+          redirect: "manual",
+          ...(init?.body !== undefined ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
+        }),
+      );
+      const follows = method === "GET" || method === "HEAD";
+      const location = follows && REDIRECTS.has(res.status) ? res.headers.get("location") : null;
       if (location === null) return res;
       await res.body?.cancel();
       if (hop >= MAX_REDIRECTS) throw new RuntimeError(`${url.origin}: too many redirects`);
@@ -188,28 +249,34 @@ export class RegistryClient {
     }
   }
 
-  async #send(url: string, accept: string | null, signal?: AbortSignal): Promise<Response> {
+  async #send(
+    url: string,
+    accept: string | null,
+    signal?: AbortSignal,
+    init?: RequestInit2,
+  ): Promise<Response> {
     let lastErr: unknown = null;
     let overHttps: string | null = null;
     for (let attempt = 0; attempt < this.#tries; attempt++) {
       if (attempt > 0) await sleep(200 * 2 ** (attempt - 1));
-      const headers = new Headers();
+      const headers = new Headers(init?.headers);
       if (accept !== null) headers.set("Accept", accept);
-      if (this.#authorization !== null) headers.set("Authorization", this.#authorization);
+      const own = new URL(url).origin === new URL(this.#base).origin;
+      if (this.#authorization !== null && own) headers.set("Authorization", this.#authorization);
       const ctl = new AbortController();
       const cancelTimer = after(this.#timeoutMs, () => ctl.abort());
       const onAbort = () => ctl.abort();
       signal?.addEventListener("abort", onAbort);
       let linked = false;
       try {
-        const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal);
+        const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal, init);
         this.#fallback = null; // it answers over this scheme: no later failure changes it
         if (res.status >= 500 && attempt + 1 < this.#tries) {
           await res.body?.cancel();
           lastErr = new RuntimeError(`${url}: HTTP ${res.status}`);
           continue;
         }
-        if (res.status === 401 && this.#authorization === null) {
+        if (res.status === 401 && this.#authorization === null && own) {
           const challenge = res.headers.get("www-authenticate");
           await res.body?.cancel();
           if (challenge === null) throw new RuntimeError(`${this.#ref.registry}: unauthorized`);
@@ -280,7 +347,11 @@ export class RegistryClient {
       );
     }
     if (params.service !== undefined) url.searchParams.set("service", params.service);
-    url.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
+    if (this.#scopes !== null) {
+      for (const scope of this.#scopes) url.searchParams.append("scope", scope);
+    } else {
+      url.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
+    }
     const headers = new Headers();
     // Saved credentials go to an https token server, or to the registry's
     // own origin; never in clear to another host or port.

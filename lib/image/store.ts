@@ -2,12 +2,14 @@
  * The image store under `DATA/image/`:
  *
  * ```
- * blobs/HEX            verified manifests and configs (by their sha256)
+ * blobs/HEX            verified manifests, configs and compressed layer blobs (by their
+ *                      sha256; a layer's blob as pulled or loaded, for push and save)
  * layers/HEX/          one unpacked layer, by its chain ID, shared read-only
  *                      (records written before chain IDs: by its diff_id)
  * images/HEX.json      an image record (by its config digest: the image ID)
  * uses/NS/ID           a container using an image (contains the image ID)
  * tmp/PID-RAND/        a layer being unpacked by berth process PID
+ * tmp/PID-RAND.blob    its blob being written
  * locks/HEX.lock       a layer's lock, by the same key (held while it is fetched, until
  *                      its image is recorded)
  * store.lock           serializes record changes, container references and removal
@@ -153,6 +155,15 @@ export class ImageStore {
   hasLayer(key: string): boolean {
     try {
       return Deno.statSync(this.layerDir(key)).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+
+  /** True when blob `digest` is stored. */
+  hasBlob(digest: string): boolean {
+    try {
+      return Deno.statSync(this.blobPath(digest)).isFile;
     } catch {
       return false;
     }
@@ -416,7 +427,11 @@ export class ImageStore {
     const layers = new Set(
       kept.flatMap((r) => r.layers.flatMap((l) => [hex(layerKey(l)), hex(l.diffId)])),
     );
-    const blobs = new Set(kept.flatMap((r) => [hex(r.id), hex(r.manifestDigest)]));
+    const blobs = new Set(
+      kept.flatMap((
+        r,
+      ) => [hex(r.id), hex(r.manifestDigest), ...r.layers.map((l) => hex(l.digest))]),
+    );
     for (const name of readDirNames(join(this.dir, "layers"))) {
       if (layers.has(name)) continue;
       const path = join(this.dir, "layers", name);

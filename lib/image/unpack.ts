@@ -158,7 +158,8 @@ function split(rel: string): { dir: string; base: string } {
   return i < 0 ? { dir: "", base: rel } : { dir: rel.slice(0, i), base: rel.slice(i + 1) };
 }
 
-function decompress(
+/** `s` decompressed per `c` (gzip by WebCrypto's DecompressionStream, zstd by node's zlib). */
+export function decompress(
   s: ReadableStream<Uint8Array>,
   c: Compression,
 ): ReadableStream<Uint8Array> {

@@ -1,0 +1,144 @@
+/**
+ * A minimal ustar writer for image archives (`save`): regular files and
+ * directories, root-owned, mode 0644/0755, mtime 0, so the same images give
+ * the same archive bytes. Writes are synchronous into a {@linkcode TarSink}:
+ * a file (an entry of unknown size gets its header patched once its data is
+ * written) or a pipe (then every size must be known before the entry).
+ *
+ * @module
+ */
+
+import { RuntimeError } from "../host/errors.ts";
+
+/** Where a tar goes: a regular file (seekable) or a pipe. */
+export interface TarSink {
+  /** Writes all of `bytes`. */
+  write(bytes: Uint8Array): void;
+  /** Overwrites at `offset` (a file only); the position stays at the end. */
+  patch?(offset: number, bytes: Uint8Array): void;
+}
+
+/** A sink over an open file or stdout. */
+export function fileSink(f: { writeSync(b: Uint8Array): number }, seekable: Deno.FsFile | null) {
+  const sink: TarSink = {
+    write(bytes) {
+      for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
+    },
+  };
+  if (seekable !== null) {
+    sink.patch = (offset, bytes) => {
+      seekable.seekSync(offset, Deno.SeekMode.Start);
+      sink.write(bytes);
+      seekable.seekSync(0, Deno.SeekMode.End);
+    };
+  }
+  return sink;
+}
+
+const enc = new TextEncoder();
+
+function octal(buf: Uint8Array, off: number, len: number, value: number): void {
+  const text = value.toString(8).padStart(len - 1, "0");
+  if (text.length > len - 1) {
+    // base-256 (GNU): the high bit of the first byte set, big-endian after it.
+    let v = BigInt(value);
+    buf[off] = 0x80;
+    for (let i = off + len - 1; i > off; i--) {
+      buf[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return;
+  }
+  buf.set(enc.encode(text), off);
+  buf[off + len - 1] = 0;
+}
+
+/** A ustar header for `name` (at most 100 bytes: the archives' names are short). */
+export function tarHeader(name: string, size: number, type: "file" | "dir"): Uint8Array {
+  const nameBytes = enc.encode(name);
+  if (nameBytes.length > 100) throw new RuntimeError(`tar: name too long: ${name}`);
+  const h = new Uint8Array(512);
+  h.set(nameBytes, 0);
+  octal(h, 100, 8, type === "dir" ? 0o755 : 0o644);
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, 0);
+  h.fill(0x20, 148, 156); // the checksum counts its own field as spaces
+  h[156] = type === "dir" ? 0x35 : 0x30;
+  h.set(enc.encode("ustar\x0000"), 257);
+  h.set(enc.encode("root"), 265);
+  h.set(enc.encode("root"), 297);
+  let sum = 0;
+  for (const b of h) sum += b;
+  const text = sum.toString(8).padStart(6, "0");
+  h.set(enc.encode(text), 148);
+  h[154] = 0;
+  h[155] = 0x20;
+  return h;
+}
+
+/** Writes a tar entry by entry. */
+export class TarWriter {
+  #pos = 0;
+  constructor(readonly sink: TarSink) {}
+
+  /** True when an entry's size may be found while writing it. */
+  get canPatch(): boolean {
+    return this.sink.patch !== undefined;
+  }
+
+  #write(b: Uint8Array): void {
+    this.sink.write(b);
+    this.#pos += b.length;
+  }
+
+  #pad(size: number): void {
+    const rest = size % 512;
+    if (rest !== 0) this.#write(new Uint8Array(512 - rest));
+  }
+
+  /** A directory entry (`name` ending in `/`). */
+  dir(name: string): void {
+    this.#write(tarHeader(name, 0, "dir"));
+  }
+
+  /** A file entry with its bytes. */
+  bytes(name: string, data: Uint8Array): void {
+    this.#write(tarHeader(name, data.length, "file"));
+    this.#write(data);
+    this.#pad(data.length);
+  }
+
+  /**
+   * A file entry from `chunks`. With `size` (known), the data must be that
+   * long; without, the sink must patch (its header is rewritten at the
+   * end). Returns the size written.
+   */
+  async stream(name: string, chunks: AsyncIterable<Uint8Array>, size?: number): Promise<number> {
+    if (size === undefined && !this.canPatch) {
+      throw new RuntimeError(`tar: the size of ${name} must be known on a pipe`);
+    }
+    const at = this.#pos;
+    this.#write(tarHeader(name, size ?? 0, "file"));
+    let n = 0;
+    for await (const c of chunks) {
+      n += c.length;
+      if (size !== undefined && n > size) {
+        throw new RuntimeError(`${name}: more than the ${size} bytes expected`);
+      }
+      this.#write(c);
+    }
+    if (size !== undefined && n !== size) {
+      throw new RuntimeError(`${name}: ${n} bytes, expected ${size}`);
+    }
+    if (size === undefined) this.sink.patch!(at, tarHeader(name, n, "file"));
+    this.#pad(n);
+    return n;
+  }
+
+  /** The end-of-archive marker (two zero blocks). */
+  end(): void {
+    this.#write(new Uint8Array(1024));
+  }
+}

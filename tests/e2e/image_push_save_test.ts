@@ -1,0 +1,537 @@
+// push and save end to end: a real registry (docker-registry on loopback),
+// skopeo and umoci as the independent readers; berth load reads saves back.
+
+import { join } from "../../lib/_std/path.ts";
+import { assertEquals, assertTrue as assert } from "../assert.ts";
+import {
+  berth,
+  berthArgv,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+} from "../helpers.ts";
+import {
+  busyboxLayer,
+  type ImageSpec,
+  tarOf,
+  writeOciLayout,
+  type Written,
+} from "../image_fixture.ts";
+import { haveRegistryTools, push, type Registry, startRegistry } from "../image_registry.ts";
+
+const ready = haveRegistryTools();
+const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
+
+interface Env {
+  roots: Roots;
+  reg: Registry;
+  rootfs: string;
+  work: string;
+  store: string;
+  publish(name: string, tag: string, spec: ImageSpec): Promise<{ ref: string } & Written>;
+}
+
+async function withImages(fn: (e: Env) => Promise<void>): Promise<void> {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  const reg = await startRegistry();
+  const work = await Deno.makeTempDir({ prefix: "berth-push-" });
+  let n = 0;
+  try {
+    await fn({
+      roots,
+      reg,
+      rootfs,
+      work,
+      store: join(roots.dataRoot, "image"),
+      async publish(name, tag, spec) {
+        const layout = join(work, `layout${n++}`);
+        const w = await writeOciLayout(layout, tag, spec);
+        const ref = `${reg.host}/${name}:${tag}`;
+        await push(layout, tag, ref);
+        return { ref, ...w };
+      },
+    });
+  } finally {
+    await cleanup(roots);
+    await reg.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+let bbLayer: Uint8Array | null = null;
+function base(rootfs: string): Uint8Array {
+  return (bbLayer ??= busyboxLayer(rootfs));
+}
+
+/** Incompressible bytes. */
+function noise(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(r.stdout);
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+  return text;
+}
+
+/** Registry log lines of requests with `method` whose path contains `part`. */
+function requests(log: string, method: string, part: string): string[] {
+  return log.split("\n").filter((l) => l.includes(`"${method} `) && l.includes(part));
+}
+
+/** Every file under `dir` with its type, mode and content digest (umoci's rootfs). */
+async function treeOf(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (
+      const e of [...Deno.readDirSync(join(dir, rel))].sort((a, b) => a.name < b.name ? -1 : 1)
+    ) {
+      const p = rel === "" ? e.name : `${rel}/${e.name}`;
+      const st = Deno.lstatSync(join(dir, p));
+      let what = "";
+      if (e.isSymlink) what = `-> ${Deno.readLinkSync(join(dir, p))}`;
+      else if (e.isFile) {
+        const d = await crypto.subtle.digest("SHA-256", Deno.readFileSync(join(dir, p)));
+        what = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+      }
+      out.push(`${p} ${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
+      if (e.isDirectory) await walk(p);
+    }
+  };
+  await walk("");
+  return out;
+}
+
+/** skopeo copy SRC to an OCI layout, umoci unpack it: the rootfs's tree. */
+async function unpackedTree(work: string, src: string, tag: string): Promise<string[]> {
+  const layout = join(work, `check-${crypto.randomUUID().slice(0, 8)}`);
+  await run("skopeo", ["copy", "--quiet", "--src-tls-verify=false", src, `oci:${layout}:${tag}`]);
+  const bundle = `${layout}-bundle`;
+  await run("umoci", ["unpack", "--image", `${layout}:${tag}`, bundle]);
+  return await treeOf(join(bundle, "rootfs"));
+}
+
+Deno.test(
+  "push to another repository of the same registry mounts every blob (no upload); to a second registry uploads; skopeo and umoci read the same image",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, work, publish }) => {
+      const img = await publish("app", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([{ name: "srv/", type: "dir" }, { name: "srv/a", data: "a\n" }]),
+        ],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const before = reg.log().length;
+      const r = await berth(roots, ["push", img.ref, `${reg.host}/copy/app:2`]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim(), img.manifestDigest);
+      const log = reg.log().slice(before);
+      assertEquals(requests(log, "POST", "mount=").length, 3, log); // config and two layers
+      assertEquals(requests(log, "PATCH", "/blobs/uploads/").length, 0, log);
+      assertEquals(requests(log, "PUT", "/blobs/uploads/").length, 0, log);
+      const inspect = JSON.parse(
+        await run("skopeo", ["inspect", "--tls-verify=false", `docker://${reg.host}/copy/app:2`]),
+      );
+      assertEquals(inspect.Digest, img.manifestDigest);
+
+      const reg2 = await startRegistry();
+      try {
+        const dest = `${reg2.host}/other/app:3`;
+        const r2 = await berth(roots, ["push", img.ref, dest]);
+        assertEquals(r2.code, 0, r2.stderr);
+        const log2 = reg2.log();
+        assertEquals(requests(log2, "PUT", "/blobs/uploads/").length, 3, log2);
+        assertEquals(requests(log2, "PUT", "/manifests/3").length, 1, log2);
+        assertEquals(
+          await unpackedTree(work, `docker://${dest}`, "3"),
+          await unpackedTree(work, `docker://${img.ref}`, "1"),
+        );
+      } finally {
+        await reg2.stop();
+      }
+    });
+  },
+);
+
+/**
+ * A proxy in front of `upstream` that forwards every method with its body
+ * and headers (a registry's Location rewritten to the proxy), counts the
+ * requests, and optionally requires a Bearer token (issued at /token for
+ * Basic `user:password`, its scopes recorded) or answers a chosen PATCH
+ * with a 500 after forwarding it (so the client's retry finds the chunk
+ * already taken).
+ */
+function proxy(
+  upstream: string,
+  o: { user?: string; password?: string; failPatch?: number } = {},
+) {
+  const token = crypto.randomUUID();
+  const seen: string[] = [];
+  const scopes: string[][] = [];
+  let patches = 0;
+  const ac = new AbortController();
+  let host = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
+    async (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/token") {
+        if (req.headers.get("authorization") !== `Basic ${btoa(`${o.user}:${o.password}`)}`) {
+          return new Response("denied", { status: 401 });
+        }
+        scopes.push(url.searchParams.getAll("scope"));
+        return Response.json({ token });
+      }
+      if (o.user !== undefined && req.headers.get("authorization") !== `Bearer ${token}`) {
+        await req.body?.cancel();
+        return new Response("unauthorized", {
+          status: 401,
+          headers: {
+            "www-authenticate":
+              `Bearer realm="http://${host}/token",service="test",scope="repository:x:pull"`,
+          },
+        });
+      }
+      seen.push(`${req.method} ${url.pathname}${url.search}`);
+      const headers = new Headers(req.headers);
+      headers.delete("authorization");
+      headers.set("host", upstream);
+      const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
+      const res = await fetch(`http://${upstream}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        body,
+        redirect: "manual",
+      });
+      const out = new Headers(res.headers);
+      const loc = out.get("location");
+      if (loc !== null) out.set("location", loc.replace(`http://${upstream}`, `http://${host}`));
+      if (req.method === "PATCH" && ++patches === o.failPatch) {
+        await res.body?.cancel();
+        return new Response("boom", { status: 500 });
+      }
+      return new Response(res.body, { status: res.status, headers: out });
+    },
+  );
+  host = `127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  return {
+    host,
+    seen,
+    scopes,
+    stop: async () => {
+      ac.abort();
+      await server.finished;
+    },
+  };
+}
+
+Deno.test(
+  "push of an image the registry has makes HEADs only, no upload; push without DEST goes to the image's own name",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, publish }) => {
+      const img = await publish("have", "1", {
+        layers: [base(rootfs), tarOf([{ name: "h", data: "h" }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const p = proxy(reg.host);
+      try {
+        await berthOk(roots, ["tag", img.ref, `${p.host}/have:1`]);
+        const t0 = performance.now();
+        const r = await berth(roots, ["push", "-q", `${p.host}/have:1`]);
+        const ms = performance.now() - t0;
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout, `${img.manifestDigest}\n`);
+        assertEquals(r.stderr, "");
+        const kinds = p.seen.map((l) => l.split(" ")[0]);
+        assertEquals(kinds.filter((k) => k === "HEAD").length, 3, p.seen.join("\n"));
+        assertEquals(kinds.filter((k) => k === "POST" || k === "PATCH").length, 0);
+        assertEquals(
+          p.seen.filter((l) => l.startsWith("PUT")),
+          ["PUT /v2/have/manifests/1"],
+        );
+        console.log(`push of an image the registry has: ${ms.toFixed(0)} ms (berth process)`);
+      } finally {
+        await p.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "chunked push: PATCHed chunks; a chunk whose answer is lost (500 after the registry took it) is asked about and the upload begun again; the pushed image reads back whole",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const img = await publish("big", "1", {
+        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(1 << 20) }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const reg2 = await startRegistry();
+      const p = proxy(reg2.host, { failPatch: 3 });
+      try {
+        const dest = `${p.host}/big:1`;
+        const r = await berth(roots, ["push", img.ref, dest], { BERTH_PUSH_CHUNK_SIZE: "200000" });
+        assertEquals(r.code, 0, r.stderr);
+        const patches = p.seen.filter((l) => l.startsWith("PATCH"));
+        assert(patches.length >= 6, p.seen.join("\n"));
+        // The failed chunk was asked about (GET of the upload); distribution no longer
+        // knows an upload whose answer was lost (its state token is stale), so a new one began.
+        assert(p.seen.some((l) => /^GET \/v2\/big\/blobs\/uploads\//.test(l)), p.seen.join("\n"));
+        const posts = p.seen.filter((l) => l.startsWith("POST"));
+        assertEquals(posts.length, 4, p.seen.join("\n")); // config, 2 layers, the restart
+        const inspect = JSON.parse(
+          await run("skopeo", ["inspect", "--tls-verify=false", `docker://${dest}`]),
+        );
+        assertEquals(inspect.Digest, img.manifestDigest);
+        assertEquals(
+          await unpackedTree(work, `docker://${dest}`, "1"),
+          await unpackedTree(work, `docker://${img.ref}`, "1"),
+        );
+      } finally {
+        await p.stop();
+        await reg2.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "token auth: push asks its token for pull,push on DEST (and pull on the mount source); without login it fails in one line",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, publish }) => {
+      const img = await publish("src", "1", { layers: [base(rootfs)] });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const p = proxy(reg.host, { user: "alice", password: "s3cret" });
+      try {
+        const dest = `${p.host}/private:1`;
+        const anon = await berth(roots, ["push", img.ref, dest]);
+        assertEquals(anon.code, 1, anon.stderr);
+        assertEquals(anon.stderr.trim().split("\n").length, 1, anon.stderr);
+        const [exe, ...pre] = berthArgv();
+        const login = new Deno.Command(exe!, {
+          args: [...pre, "login", "-u", "alice", "--password-stdin", p.host],
+          env: roots.env,
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = login.stdin.getWriter();
+        await w.write(new TextEncoder().encode("s3cret\n"));
+        await w.close();
+        assertEquals((await login.output()).code, 0);
+        const r = await berth(roots, ["push", "-q", img.ref, dest]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout.trim(), img.manifestDigest);
+        assert(
+          p.scopes.some((s) => s.includes("repository:private:pull,push")),
+          JSON.stringify(p.scopes),
+        );
+        assert(p.seen.some((l) => l.startsWith("PUT /v2/private/manifests/1")));
+      } finally {
+        await p.stop();
+      }
+    });
+  },
+);
+
+/** The names in tar `file`. */
+async function tarNames(file: string): Promise<string[]> {
+  return (await run("tar", ["tf", file])).split("\n").filter((l) => l !== "");
+}
+
+Deno.test(
+  "save: both formats read by skopeo, loaded back by berth with the same image IDs; a layer two images share is stored once",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const a = await publish("a", "1", {
+        layers: [base(rootfs), tarOf([{ name: "a", data: "a" }])],
+      });
+      const b = await publish("b", "1", {
+        layers: [base(rootfs), tarOf([{ name: "b", data: "b" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      await berthOk(roots, ["pull", "-q", b.ref]);
+      for (const format of ["docker-archive", "oci-archive"]) {
+        const file = join(work, `${format}.tar`);
+        const r = await berth(roots, ["save", "--format", format, "-o", file, a.ref, b.ref]);
+        assertEquals(r.code, 0, r.stderr);
+        const names = await tarNames(file);
+        const layers = format === "docker-archive"
+          ? names.filter((n) => n.endsWith(".tar"))
+          : names.filter((n) => n.startsWith("blobs/sha256/") && n !== "blobs/sha256/");
+        // docker-archive: 3 layers; OCI: 3 layers, 2 configs, 2 manifests.
+        assertEquals(layers.length, format === "docker-archive" ? 3 : 7, names.join("\n"));
+        const inspect = JSON.parse(
+          await run("skopeo", ["inspect", `${format}:${file}:${a.ref}`]),
+        );
+        assertEquals(inspect.Layers.length, 2);
+        const config = JSON.parse(
+          await run("skopeo", ["inspect", "--config", `${format}:${file}:${b.ref}`]),
+        );
+        assertEquals(config.rootfs.diff_ids.length, 2);
+        const fresh = await makeRoots();
+        try {
+          const out = await berthOk(fresh, ["load", "-q", "-i", file]);
+          assert(out.includes(a.ref) && out.includes(b.ref), out);
+          const ids = [...Deno.readDirSync(join(fresh.dataRoot, "image", "images"))]
+            .map((e) => `sha256:${e.name.replace(/\.json$/, "")}`).sort();
+          assertEquals(ids, [a.configDigest, b.configDigest].sort());
+        } finally {
+          await cleanup(fresh);
+        }
+      }
+    });
+  },
+);
+
+Deno.test(
+  "save to stdout writes the archive there (a pipe); save of a missing image is exit 3 and writes no file",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const a = await publish("s", "1", { layers: [base(rootfs)] });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const [exe, ...pre] = berthArgv();
+      const out = await new Deno.Command(exe!, {
+        args: [...pre, "save", a.ref],
+        env: roots.env,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      const file = join(work, "stdout.tar");
+      Deno.writeFileSync(file, out.stdout);
+      const inspect = JSON.parse(await run("skopeo", ["inspect", `docker-archive:${file}`]));
+      assertEquals(inspect.Layers.length, 1);
+      const missing = join(work, "missing.tar");
+      const r = await berth(roots, ["save", "-o", missing, `${a.ref}-nope`]);
+      assertEquals(r.code, 3, r.stderr);
+      assertEquals([...Deno.readDirSync(work)].filter((e) => e.name.includes("missing")), []);
+      assertEquals((await berth(roots, ["save", "-o", missing])).code, 2);
+      assertEquals((await berth(roots, ["save", "--format", "tar", a.ref])).code, 2);
+    });
+  },
+);
+
+/** Every path under `dir` (files and directories), sorted. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(join(dir, rel))];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = rel === "" ? e.name : `${rel}/${e.name}`;
+      out.push(p);
+      if (e.isDirectory && !p.startsWith("layers/")) walk(p);
+    }
+  };
+  walk("");
+  return out.sort();
+}
+
+Deno.test(
+  "crashes: a push killed after a blob leaves nothing locally; a save killed midway leaves no FILE, only its temp, which the next save removes",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish, store }) => {
+      const a = await publish("c", "1", {
+        layers: [base(rootfs), tarOf([{ name: "c", data: "c" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const before = listing(store);
+      const reg2 = await startRegistry();
+      try {
+        const r = await berth(roots, ["push", a.ref, `${reg2.host}/c:1`], {
+          BERTH_CRASH_AT: "push:blob",
+        });
+        assertEquals(r.code, 137, r.stderr);
+      } finally {
+        await reg2.stop();
+      }
+      assertEquals(listing(store), before);
+      for (const point of ["save:partial", "save:written"]) {
+        for (const format of ["docker-archive", "oci-archive"]) {
+          const file = join(work, `crash-${format}.tar`);
+          const r = await berth(roots, ["save", "--format", format, "-o", file, a.ref], {
+            BERTH_CRASH_AT: point,
+          });
+          assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+          const left = [...Deno.readDirSync(work)].map((e) => e.name).filter((n) =>
+            n.includes(`crash-${format}`)
+          );
+          assertEquals(left.length, 1, left.join(" "));
+          assert(left[0]!.startsWith(`.crash-${format}.tar.tmp-`), left[0]);
+          await berthOk(roots, ["save", "--format", format, "-o", file, a.ref]);
+          assertEquals(
+            [...Deno.readDirSync(work)].map((e) => e.name).filter((n) =>
+              n.includes(`crash-${format}`)
+            ),
+            [`crash-${format}.tar`],
+          );
+          Deno.removeSync(file);
+        }
+      }
+      assertEquals(listing(store), before);
+    });
+  },
+);
+
+Deno.test(
+  "an image whose layer blob is not stored (pulled before blobs were kept): push and save fail in one line saying to pull again; a pull then fetches the blob alone and both work",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, work, publish, store }) => {
+      const a = await publish("old", "1", {
+        layers: [base(rootfs), tarOf([{ name: "o", data: "o" }])],
+      });
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      const rec = JSON.parse(
+        Deno.readTextFileSync(join(store, "images", `${a.configDigest.slice(7)}.json`)),
+      );
+      const layer = rec.layers[1].digest as string;
+      Deno.removeSync(join(store, "blobs", layer.slice(7)));
+      const layersBefore = listing(join(store, "layers"));
+      for (
+        const args of [["push", a.ref, `${reg.host}/old2:1`], [
+          "save",
+          "-o",
+          join(work, "o.tar"),
+          a.ref,
+        ]]
+      ) {
+        const r = await berth(roots, args);
+        assertEquals(r.code, 1, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert(/pull \(or load\) the image again/.test(r.stderr), r.stderr);
+      }
+      assertEquals([...Deno.readDirSync(work)].filter((e) => e.name.includes("o.tar")), []);
+      const gets = () => requests(reg.log(), "GET", `/blobs/${layer}`).length;
+      const n = gets();
+      await berthOk(roots, ["pull", "-q", a.ref]);
+      assertEquals(gets(), n + 1); // the missing blob only
+      assertEquals(listing(join(store, "layers")), layersBefore); // nothing unpacked again
+      assert(Deno.statSync(join(store, "blobs", layer.slice(7))).isFile);
+      await berthOk(roots, ["push", a.ref, `${reg.host}/old2:1`]);
+      await berthOk(roots, ["save", "-o", join(work, "o.tar"), a.ref]);
+    });
+  },
+);
