@@ -37,7 +37,7 @@ async function collect(gen: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 }
 
 /** Makes lower/upper/work, mounts the overlay on merged, runs `changes` in it, unmounts. */
-async function overlayWith(dir: string, changes: string): Promise<string> {
+function overlayWith(dir: string, changes: string): string {
   sh(`cd ${dir} && mkdir lower upper work merged
     mkdir -p lower/etc lower/d/sub lower/keep
     echo one > lower/etc/a; echo two > lower/etc/b; echo x > lower/d/x; echo y > lower/d/sub/y
@@ -55,7 +55,7 @@ Deno.test("layer diff: overlay whiteouts, opaque dirs, hard links, setuid, xattr
   sanitizeResources: false, // libc is opened once for the process
 }, async () => {
   await using t = await tempDir();
-  const upper = await overlayWith(
+  const upper = overlayWith(
     t.path,
     `rm etc/a; rm -r d; mkdir d; echo z > d/z; echo changed > etc/b
      echo new > n; ln n n2; chown 12:34 n; chmod 4755 n
