@@ -49,6 +49,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "image", load: async () => (await import("./image.ts")).imageCommand },
   { name: "load", load: async () => (await import("./load.ts")).loadCommand },
   { name: "save", load: async () => (await import("./save.ts")).saveCommand },
+  { name: "commit", load: async () => (await import("./commit.ts")).commitCommand },
   { name: "push", load: async () => (await import("./push.ts")).pushCommand },
   { name: "tag", load: async () => (await import("./images.ts")).tagCommand },
   { name: "login", load: async () => (await import("./login.ts")).loginCommand },

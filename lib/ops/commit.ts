@@ -1,0 +1,79 @@
+/**
+ * `berth commit`: a container's changes as a new image. The container may
+ * run: it is paused for the commit (as podman does; `--pause=false`
+ * skips that) and resumed after, and the commit holds its lock so it is
+ * neither removed nor resumed meanwhile. A container made from an image
+ * commits its overlay upper directory as one layer on that image; one made
+ * from `--rootfs`/`--bundle` (no image) commits its whole merged root as a
+ * one-layer image.
+ *
+ * @module
+ */
+
+import { layerDirs } from "../container/bundle.ts";
+import type { Context } from "../container/context.ts";
+import type { ContainerState } from "../container/state_file.ts";
+import { WrongState } from "../host/errors.ts";
+import { checkCommitArgs, commitTree } from "../image/commit.ts";
+import { storeOf } from "../image/local.ts";
+import type { ImageRecord } from "../image/store.ts";
+import { resolveExisting } from "./orphans.ts";
+import { freezeContainer } from "./pause.ts";
+import { withLoaded } from "./reconcile.ts";
+
+/** Options of {@linkcode commitContainer}. */
+export interface CommitOptions {
+  changes: string[];
+  message: string | null;
+  author: string | null;
+  pause: boolean;
+  /** The image's name, or null (an unnamed image). */
+  name: string | null;
+}
+
+/** The container's command, for the history's `created_by` (its bundle's process args). */
+function commandOf(s: ContainerState): string {
+  try {
+    const spec = JSON.parse(Deno.readTextFileSync(`${s.bundle}/config.json`));
+    const args = spec?.process?.args;
+    if (Array.isArray(args)) return args.map(String).join(" ");
+  } catch { /* none */ }
+  return "";
+}
+
+/** Commits container `ref`; returns the new image's record. */
+export async function commitContainer(
+  ctx: Context,
+  ref: string,
+  o: CommitOptions,
+): Promise<ImageRecord> {
+  checkCommitArgs(o.changes, o.name);
+  const id = await resolveExisting(ctx, ref);
+  const status = await withLoaded(ctx, id, (s) => Promise.resolve(s.status));
+  const pausing = o.pause && status === "running";
+  if (pausing) await freezeContainer(ctx, id, "pause");
+  try {
+    return await withLoaded(ctx, id, async (s) => {
+      if (pausing && s.status !== "paused") {
+        throw new WrongState(`cannot commit "${ref}": it was ${s.status} while being paused`);
+      }
+      const store = storeOf(ctx);
+      const parent = s.image ? store.list().find((r) => r.id === s.image!.id) ?? null : null;
+      if (s.image && parent === null) {
+        throw new WrongState(`cannot commit "${ref}": its image ${s.image.id} is not stored`);
+      }
+      return await commitTree(ctx, {
+        tree: parent !== null ? layerDirs(s.workDir).upper : s.rootfs,
+        mode: parent !== null ? "upper" : "tree",
+        parent,
+        changes: o.changes,
+        createdBy: commandOf(s),
+        comment: o.message,
+        author: o.author,
+        name: o.name,
+      });
+    });
+  } finally {
+    if (pausing) await freezeContainer(ctx, id, "resume");
+  }
+}

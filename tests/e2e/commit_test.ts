@@ -1,0 +1,171 @@
+// commit, export, import and history end to end: images from a real registry
+// (docker-registry on loopback), containers run by runc, skopeo and umoci as
+// independent readers of what berth pushes.
+
+import { join } from "../../lib/_std/path.ts";
+import { unpackCalls } from "../../lib/image/ffi.ts";
+import { assertEquals, assertTrue as assert } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+  stateOf,
+} from "../helpers.ts";
+import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
+import { haveRegistryTools, push, type Registry, startRegistry } from "../image_registry.ts";
+import { getXattrText } from "../xattr.ts";
+
+const ready = haveRegistryTools();
+const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
+
+interface Env {
+  roots: Roots;
+  reg: Registry;
+  work: string;
+  /** The image `app:1` in the registry (busybox and a /srv layer), pulled. */
+  ref: string;
+}
+
+async function withImage(fn: (e: Env) => Promise<void>): Promise<void> {
+  const roots = await makeRoots();
+  const rootfs = await busyboxRootfs();
+  const reg = await startRegistry();
+  const work = await Deno.makeTempDir({ prefix: "berth-commit-" });
+  try {
+    const layout = join(work, "layout");
+    await writeOciLayout(layout, "1", {
+      layers: [
+        busyboxLayer(rootfs),
+        tarOf([
+          { name: "srv/", type: "dir" },
+          { name: "srv/a", data: "a\n" },
+          { name: "srv/old", data: "old\n" },
+          { name: "srv/dir/", type: "dir" },
+          { name: "srv/dir/x", data: "x\n" },
+          { name: "srv/dir/y", data: "y\n" },
+        ]),
+      ],
+    });
+    const ref = `${reg.host}/app:1`;
+    await push(layout, "1", ref);
+    await berthOk(roots, ["pull", "-q", ref]);
+    await fn({ roots, reg, work, ref });
+  } finally {
+    await cleanup(roots);
+    await reg.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+  return new TextDecoder().decode(r.stdout);
+}
+
+/** Every file under `dir` with its type, mode, owner and content digest. */
+async function treeOf(dir: string, skip: Set<string> = new Set()): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (
+      const e of [...Deno.readDirSync(join(dir, rel))].sort((a, b) => a.name < b.name ? -1 : 1)
+    ) {
+      const p = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (skip.has(p)) continue;
+      const st = Deno.lstatSync(join(dir, p));
+      let what = "";
+      if (e.isSymlink) what = `-> ${Deno.readLinkSync(join(dir, p))}`;
+      else if (e.isFile) {
+        const d = await crypto.subtle.digest("SHA-256", Deno.readFileSync(join(dir, p)));
+        what = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+      }
+      out.push(`${p} ${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
+      if (e.isDirectory) await walk(p);
+    }
+  };
+  await walk("");
+  return out;
+}
+
+const CHANGES = [
+  "echo new > /srv/new",
+  "echo mod > /srv/a",
+  "rm /srv/old",
+  "rm -r /srv/dir && mkdir /srv/dir && echo z > /srv/dir/z",
+  "ln /srv/new /srv/new2",
+  "echo s > /srv/suid && chmod 4755 /srv/suid",
+].join(" && ");
+
+const CHECK = [
+  "cat /srv/new /srv/a",
+  "test ! -e /srv/old && echo old-gone",
+  "ls /srv/dir",
+  "stat -c %a /srv/suid",
+  "stat -c %h /srv/new",
+].join(" && ");
+
+Deno.test(
+  "commit: a running container's changes (add, modify, delete, replaced dir, hard link, setuid, user xattr) run in the new image; -c CMD; the container keeps running; push gives the container's tree to skopeo and umoci",
+  OPTS,
+  async () => {
+    await withImage(async ({ roots, reg, work, ref }) => {
+      await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
+      await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
+      const merged = (await stateOf(roots, "c1")).rootfs as string;
+      unpackCalls.setXattr(join(merged, "srv/a"), "user.k", "v");
+
+      const t0 = performance.now();
+      const r = await berth(roots, ["commit", "-m", "my changes", "c1", "app:committed"]);
+      const ms = performance.now() - t0;
+      assertEquals(r.code, 0, r.stderr);
+      assert(/^[0-9a-f]{64}\n$/.test(r.stdout), r.stdout);
+      console.log(`commit of a running busybox container: ${ms.toFixed(0)} ms`);
+      assertEquals((await stateOf(roots, "c1")).status, "running");
+      const inspect = JSON.parse(await berthOk(roots, ["image", "inspect", "app:committed"]));
+      assertEquals(inspect[0].Id, `sha256:${r.stdout.trim()}`);
+
+      const out = await berthOk(roots, [
+        "run",
+        "--rm",
+        "--image",
+        "app:committed",
+        "c2",
+        "--",
+        "sh",
+        "-c",
+        CHECK,
+      ]);
+      assertEquals(out, "new\nmod\nold-gone\nz\n4755\n2\n");
+      await berthOk(roots, ["create", "--image", "app:committed", "c3", "--", "true"]);
+      const c3 = (await stateOf(roots, "c3")).rootfs as string;
+      assertEquals(getXattrText(join(c3, "srv/a"), "user.k"), "v");
+
+      // -c: the config changes; no NAME given: the ID alone.
+      const id = (await berthOk(roots, ["commit", "-c", 'CMD ["echo","hi"]', "c1", "hi:1"]))
+        .trim();
+      assertEquals(await berthOk(roots, ["run", "--rm", "--image", "hi:1", "c4"]), "hi\n");
+      const hi = JSON.parse(await berthOk(roots, ["image", "inspect", id]))[0];
+      assertEquals(hi.Id, `sha256:${id}`);
+      assertEquals(hi.config.Cmd, ["echo", "hi"]);
+
+      // push: skopeo and umoci read the container's tree back.
+      await berthOk(roots, ["push", "-q", "app:committed", `${reg.host}/app:committed`]);
+      const layout = join(work, "check");
+      await run("skopeo", [
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
+        `docker://${reg.host}/app:committed`,
+        `oci:${layout}:x`,
+      ]);
+      await run("umoci", ["unpack", "--image", `${layout}:x`, `${layout}-bundle`]);
+      // The mount points runc made in the root (proc, sys, dev...) are in the container's view too.
+      assertEquals(await treeOf(join(`${layout}-bundle`, "rootfs")), await treeOf(merged));
+    });
+  },
+);
