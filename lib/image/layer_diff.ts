@@ -195,11 +195,13 @@ export interface WrittenLayer {
 
 /**
  * Gzips the tar `chunks` into `file` (open for writing), hashing both
- * sides as they stream; fsyncs the file. A write error fails it in one line.
+ * sides as they stream; fsyncs the file. A write error, or more than
+ * `maxBytes` uncompressed, fails it in one line.
  */
 export async function writeLayerBlob(
   chunks: AsyncIterable<Uint8Array>,
   file: Deno.FsFile,
+  maxBytes: { bytes: number; what: string } | null = null,
 ): Promise<WrittenLayer> {
   const raw = sha256();
   const gz = sha256();
@@ -212,6 +214,9 @@ export async function writeLayerBlob(
       for await (const c of chunks) {
         raw.update(c);
         bytes += c.length;
+        if (maxBytes !== null && bytes > maxBytes.bytes) {
+          throw new RuntimeError(`the layer is larger than ${maxBytes.what}`);
+        }
         await writer.write(c as Uint8Array<ArrayBuffer>);
       }
       await writer.close();

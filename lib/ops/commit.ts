@@ -14,6 +14,7 @@ import { layerDirs } from "../container/bundle.ts";
 import type { Context } from "../container/context.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { WrongState } from "../host/errors.ts";
+import { mountPoints } from "../host/mounts.ts";
 import { checkCommitArgs, commitTree } from "../image/commit.ts";
 import { storeOf } from "../image/local.ts";
 import type { ImageRecord } from "../image/store.ts";
@@ -61,6 +62,9 @@ export async function commitContainer(
       const parent = s.image ? store.list().find((r) => r.id === s.image!.id) ?? null : null;
       if (s.image && parent === null) {
         throw new WrongState(`cannot commit "${ref}": its image ${s.image.id} is not stored`);
+      }
+      if (parent === null && !(await mountPoints()).includes(s.rootfs)) {
+        throw new WrongState(`cannot commit "${ref}": its root file system is not mounted`);
       }
       return await commitTree(ctx, {
         tree: parent !== null ? layerDirs(s.workDir).upper : s.rootfs,

@@ -7,9 +7,11 @@ import { unpackCalls } from "../../lib/image/ffi.ts";
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
+  berthArgv,
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventsOf,
   makeRoots,
   type Roots,
   stateOf,
@@ -126,6 +128,10 @@ Deno.test(
       assert(/^[0-9a-f]{64}\n$/.test(r.stdout), r.stdout);
       console.log(`commit of a running busybox container: ${ms.toFixed(0)} ms`);
       assertEquals((await stateOf(roots, "c1")).status, "running");
+      const c1id = (await stateOf(roots, "c1")).id as string;
+      const types = async () => (await eventsOf(roots, c1id)).map((e) => e.type);
+      const paused = (await types()).filter((t) => t === "pause" || t === "resume");
+      assertEquals(paused, ["pause", "resume"]); // paused for the commit, resumed after
       const inspect = JSON.parse(await berthOk(roots, ["image", "inspect", "app:committed"]));
       assertEquals(inspect[0].Id, `sha256:${r.stdout.trim()}`);
 
@@ -146,8 +152,15 @@ Deno.test(
       assertEquals(getXattrText(join(c3, "srv/a"), "user.k"), "v");
 
       // -c: the config changes; no NAME given: the ID alone.
-      const id = (await berthOk(roots, ["commit", "-c", 'CMD ["echo","hi"]', "c1", "hi:1"]))
-        .trim();
+      const id = (await berthOk(roots, [
+        "commit",
+        "--pause=false",
+        "-c",
+        'CMD ["echo","hi"]',
+        "c1",
+        "hi:1",
+      ])).trim();
+      assertEquals((await types()).filter((t) => t === "pause").length, 1); // not paused again
       assertEquals(await berthOk(roots, ["run", "--rm", "--image", "hi:1", "c4"]), "hi\n");
       const hi = JSON.parse(await berthOk(roots, ["image", "inspect", id]))[0];
       assertEquals(hi.Id, `sha256:${id}`);
@@ -166,6 +179,85 @@ Deno.test(
       await run("umoci", ["unpack", "--image", `${layout}:x`, `${layout}-bundle`]);
       // The mount points runc made in the root (proc, sys, dev...) are in the container's view too.
       assertEquals(await treeOf(join(`${layout}-bundle`, "rootfs")), await treeOf(merged));
+    });
+  },
+);
+
+Deno.test(
+  "export of a running and a stopped container lists the merged root; import of it (file and stdin, gzip too) runs; history shows commit's and import's entries",
+  OPTS,
+  async () => {
+    await withImage(async ({ roots, work, ref }) => {
+      await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
+      await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
+      const file = join(work, "c1.tar");
+      await berthOk(roots, ["export", "-o", file, "c1"]);
+      const list = (await run("tar", ["-tf", file])).split("\n");
+      for (const p of ["bin/busybox", "srv/new", "srv/dir/z", "srv/suid"]) {
+        assert(list.includes(p), `${p} not in ${list.join(" ")}`);
+      }
+      assert(!list.includes("srv/old") && !list.includes("srv/dir/x"), list.join(" "));
+      assertEquals([...Deno.readDirSync(work)].map((e) => e.name).sort(), ["c1.tar", "layout"]); // no temp left
+      // To stdout, piped; of a stopped container.
+      await berthOk(roots, ["kill", "c1"]);
+      const [exe, ...pre] = berthArgv();
+      const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+      const piped = await new Deno.Command("sh", {
+        args: ["-c", `${[exe!, ...pre, "export", "c1"].map(q).join(" ")} | tar -t`],
+        env: roots.env,
+        stdout: "piped",
+      }).output();
+      assertEquals(piped.code, 0);
+      assertEquals(new TextDecoder().decode(piped.stdout).split("\n").sort(), list.sort());
+
+      // import: from the file, then gzipped on stdin.
+      const id = (await berthOk(roots, ["import", file, "imp:1"])).trim();
+      assert(/^[0-9a-f]{64}$/.test(id), id);
+      const out = await berthOk(roots, [
+        "run",
+        "--rm",
+        "--image",
+        "imp:1",
+        "i1",
+        "--",
+        "sh",
+        "-c",
+        CHECK,
+      ]);
+      assertEquals(out, "new\nmod\nold-gone\nz\n4755\n2\n");
+      const gz = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          `gzip -c ${q(file)} | ${[exe!, ...pre, "import", "-", "imp:2"].map(q).join(" ")}`,
+        ],
+        env: roots.env,
+        stdout: "piped",
+      }).output();
+      assertEquals(gz.code, 0);
+      const id2 = new TextDecoder().decode(gz.stdout).trim();
+      const diffIds = async (img: string) =>
+        JSON.parse(await berthOk(roots, ["image", "inspect", img]))[0].rootfs.diff_ids;
+      assertEquals(await diffIds(id2), await diffIds(id)); // the same tar: the same layer
+      assertEquals((await diffIds(id)).length, 1);
+
+      // history: a stopped container's commit on the two-layer image, and the import.
+      await berthOk(roots, ["commit", "-m", "my message", "c1", "snap:1"]);
+      const rows = JSON.parse(await berthOk(roots, ["history", "--format", "json", "snap:1"]));
+      assertEquals(rows.length, 3);
+      assertEquals(rows[0].comment, "my message");
+      assertEquals(rows[0].createdBy, "sleep 600");
+      assertEquals(rows[0].id.length, 64);
+      assertEquals(rows.slice(1).map((r: { id: string }) => r.id), ["<missing>", "<missing>"]);
+      const table = (await berthOk(roots, ["history", "snap:1"])).split("\n");
+      assert(/^ID\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/.test(table[0]!), table[0]);
+      assert(
+        /^[0-9a-f]{12}\s+(\d+ seconds?|Less than a second) ago\s+sleep 600\s+\S+B\s+my message$/
+          .test(table[1]!),
+        table[1],
+      );
+      assertEquals(await berthOk(roots, ["history", "-q", "imp:1"]), `${id.slice(0, 12)}\n`);
+      const imp = JSON.parse(await berthOk(roots, ["history", "--format", "json", "imp:1"]));
+      assertEquals(imp[0].comment, "imported from tarball");
     });
   },
 );
