@@ -261,3 +261,98 @@ Deno.test(
     });
   },
 );
+
+/** The names in each of the store's directories. */
+function storeNames(roots: Roots): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const d of ["images", "layers", "blobs", "tmp"]) {
+    try {
+      out[d] = [...Deno.readDirSync(join(roots.dataRoot, "image", d))].map((e) => e.name).sort();
+    } catch {
+      out[d] = [];
+    }
+  }
+  return out;
+}
+
+Deno.test(
+  "crashes: a commit killed at each of its points leaves no image, and after gc no layer, blob or temp of its own; the next commit works",
+  OPTS,
+  async () => {
+    await withImage(async ({ roots, ref }) => {
+      await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
+      await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
+      const before = storeNames(roots);
+      for (const point of ["commit:layer", "commit:published", "commit:blobs"]) {
+        const r = await berth(roots, ["commit", "c1", "crash:1"], { BERTH_CRASH_AT: point });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        assertEquals((await berth(roots, ["image", "inspect", "crash:1"])).code, 3, point);
+        await berthOk(roots, ["gc"]);
+        assertEquals(storeNames(roots), before, point);
+        // The killed commit had paused c1 and could not resume it: it stays paused (as a
+        // killed podman commit leaves it), and resume brings it back.
+        assertEquals((await stateOf(roots, "c1")).status, "paused", point);
+        await berthOk(roots, ["resume", "c1"]);
+      }
+      const id = (await berthOk(roots, ["commit", "c1", "crash:1"])).trim();
+      assertEquals(
+        await berthOk(roots, ["history", "-q", "crash:1"]),
+        `${id.slice(0, 12)}\n<missing>\n<missing>\n`,
+      );
+    });
+  },
+);
+
+Deno.test(
+  "bad input: one line, exit 2 (usage) or 3 (missing), nothing stored and the container not paused; a --rootfs container commits as one layer of its root",
+  OPTS,
+  async () => {
+    await withImage(async ({ roots, ref, work }) => {
+      await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
+      const before = storeNames(roots);
+      const cases: [string[], number, RegExp][] = [
+        [["commit"], 2, /^berth: commit: missing NAME$/],
+        [["commit", "-c", "FROM x", "c1"], 2, /^berth: commit: -c "FROM x": FROM is not one of/],
+        [["commit", "-c", "EXPOSE 99999", "c1"], 2, /EXPOSE 99999.*not PORT/],
+        [["commit", "c1", "Bad Name"], 2, /^berth: /],
+        [["commit", "--pause=maybe", "c1"], 2, /--pause must be true or false/],
+        [["commit", "nosuch"], 3, /^berth: .*nosuch/],
+        [["export", "nosuch", "-o", join(work, "x.tar")], 3, /^berth: .*nosuch/],
+        [["export"], 2, /^berth: export: missing NAME$/],
+        [["import"], 2, /^berth: import: missing FILE\|-$/],
+        [["import", join(work, "none.tar")], 3, /^berth: import: .*none\.tar: no such file$/],
+        [["history", "nosuch:1"], 3, /^berth: image "nosuch:1" not found$/],
+        [["history"], 2, /^berth: history: missing IMAGE$/],
+      ];
+      for (const [args, code, msg] of cases) {
+        const r = await berth(roots, args);
+        assertEquals(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert(msg.test(r.stderr.trim()), `${args.join(" ")}: ${r.stderr}`);
+      }
+      // Not a tar: refused, nothing left after the failed import.
+      const junk = join(work, "junk.tar");
+      Deno.writeFileSync(junk, new TextEncoder().encode("this is not a tar archive\n".repeat(100)));
+      const r = await berth(roots, ["import", junk, "junk:1"]);
+      assert(r.code !== 0 && r.stderr.startsWith("berth: "), r.stderr);
+      assertEquals(storeNames(roots), before);
+      assert(!(await eventsOf(roots, null)).some((e) => e.type === "pause"), "c1 was paused");
+      assertEquals(Deno.readDirSync(work).toArray().map((e) => e.name).sort(), [
+        "junk.tar",
+        "layout",
+      ]);
+
+      // --rootfs: one layer of the whole root.
+      const rootfs = await busyboxRootfs();
+      await berthOk(roots, ["create", "--rootfs", rootfs, "r1", "--", "true"]);
+      await berthOk(roots, ["start", "r1"]);
+      const id = (await berthOk(roots, ["commit", "r1", "fromroot:1"])).trim();
+      const img = JSON.parse(await berthOk(roots, ["image", "inspect", id]))[0];
+      assertEquals(img.rootfs.diff_ids.length, 1);
+      assertEquals(
+        await berthOk(roots, ["run", "--rm", "--image", "fromroot:1", "r2", "--", "echo", "ok"]),
+        "ok\n",
+      );
+    });
+  },
+);
