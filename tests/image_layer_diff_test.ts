@@ -150,3 +150,23 @@ Deno.test("layer diff: tree mode keeps a 0/0 device and .wh. names as they are",
   }
   assertEquals(types, ["c:chardev", "f:file", "p:fifo"]);
 });
+
+Deno.test("layer diff: an unchanged container's empty upper is an empty layer that unpacks", {
+  sanitizeResources: false,
+}, async () => {
+  await using t = await tempDir();
+  Deno.mkdirSync(join(t.path, "upper"));
+  await loadNode();
+  const tar = await collect(treeTar(join(t.path, "upper"), "upper"));
+  assertEquals(tar, new Uint8Array(1024)); // end blocks only, as docker's empty layers
+  const out = join(t.path, "out");
+  Deno.mkdirSync(out);
+  const restore = openUmask();
+  try {
+    const got = await unpackLayer(ReadableStream.from([tar]), "none", out);
+    assertEquals(got.diffId, await sha256Of(tar));
+  } finally {
+    restore();
+  }
+  assertEquals([...Deno.readDirSync(out)], []);
+});
