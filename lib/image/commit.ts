@@ -49,6 +49,8 @@ export interface CommitRequest {
   mode: DiffMode;
   /** The image below, or null (a one-layer image). */
   parent: ImageRecord | null;
+  /** The container's own settings, applied to the parent's config before the changes. */
+  adjust?: (c: ContainerConfigSection) => void;
   /** `-c` changes, applied in order. */
   changes: string[];
   /** History entry fields. */
@@ -98,6 +100,7 @@ export async function commitTree(ctx: Context, req: CommitRequest): Promise<Imag
   store.init();
   const cfg = baseConfig(store, req.parent);
   const section: ContainerConfigSection = { ...(cfg.config ?? {}) };
+  req.adjust?.(section);
   for (const c of req.changes) applyChange(section, c);
   for (const l of req.parent?.layers ?? []) {
     if (!store.hasBlob(l.digest)) {

@@ -5,7 +5,9 @@
  * neither removed nor resumed meanwhile. A container made from an image
  * commits its overlay upper directory as one layer on that image; one made
  * from `--rootfs`/`--bundle` (no image) commits its whole merged root as a
- * one-layer image.
+ * one-layer image. The config is the image's with what the container was
+ * given (its command as Cmd, `-e`, `--cwd`, `--user`), then the `-c`
+ * changes.
  *
  * @module
  */
@@ -16,6 +18,7 @@ import type { ContainerState } from "../container/state_file.ts";
 import { WrongState } from "../host/errors.ts";
 import { mountPoints } from "../host/mounts.ts";
 import { checkCommitArgs, commitTree } from "../image/commit.ts";
+import type { ContainerConfigSection } from "../image/config_changes.ts";
 import { storeOf } from "../image/local.ts";
 import type { ImageRecord } from "../image/store.ts";
 import { resolveExisting } from "./orphans.ts";
@@ -40,6 +43,32 @@ function commandOf(s: ContainerState): string {
     if (Array.isArray(args)) return args.map(String).join(" ");
   } catch { /* none */ }
   return "";
+}
+
+/**
+ * What the container was given over its image's config, as podman's commit
+ * keeps it: the command (as Cmd), `-e` values (over the image's Env),
+ * `--cwd` and `--user`.
+ */
+export function containerSettings(s: ContainerState): (c: ContainerConfigSection) => void {
+  return (c) => {
+    const r = s.request;
+    if (r === undefined || r === null) return;
+    if (r.command.length > 0) c.Cmd = [...r.command];
+    if (r.env.length > 0) {
+      const env = [...(c.Env ?? [])];
+      for (const kv of r.env) {
+        if (!kv.includes("=")) continue;
+        const key = kv.slice(0, kv.indexOf("="));
+        const at = env.findIndex((e) => e.startsWith(key + "="));
+        if (at >= 0) env[at] = kv;
+        else env.push(kv);
+      }
+      c.Env = env;
+    }
+    if (r.cwd !== null && r.cwd !== undefined) c.WorkingDir = r.cwd;
+    if (typeof r.user === "string" && r.user !== "") c.User = r.user;
+  };
 }
 
 /** Commits container `ref`; returns the new image's record. */
@@ -70,6 +99,7 @@ export async function commitContainer(
         tree: parent !== null ? layerDirs(s.workDir).upper : s.rootfs,
         mode: parent !== null ? "upper" : "tree",
         parent,
+        adjust: containerSettings(s),
         changes: o.changes,
         createdBy: commandOf(s),
         comment: o.message,

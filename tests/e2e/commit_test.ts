@@ -116,7 +116,18 @@ Deno.test(
   OPTS,
   async () => {
     await withImage(async ({ roots, reg, work, ref }) => {
-      await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "-e",
+        "FOO=bar",
+        "--image",
+        ref,
+        "c1",
+        "--",
+        "sleep",
+        "600",
+      ]);
       await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
       const merged = (await stateOf(roots, "c1")).rootfs as string;
       unpackCalls.setXattr(join(merged, "srv/a"), "user.k", "v");
@@ -134,6 +145,9 @@ Deno.test(
       assertEquals(paused, ["pause", "resume"]); // paused for the commit, resumed after
       const inspect = JSON.parse(await berthOk(roots, ["image", "inspect", "app:committed"]));
       assertEquals(inspect[0].Id, `sha256:${r.stdout.trim()}`);
+      // The container's command and -e, as podman's commit keeps them.
+      assertEquals(inspect[0].config.Cmd, ["sleep", "600"]);
+      assert(inspect[0].config.Env.includes("FOO=bar"), inspect[0].config.Env.join(" "));
 
       const out = await berthOk(roots, [
         "run",

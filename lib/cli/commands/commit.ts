@@ -58,7 +58,7 @@ export const commitCommand: Command<CommitArgs> = {
   summary: "make an image from a container's changes",
   usage: "commit [-c INSTRUCTION]... [-m MSG] [-a AUTHOR] [--pause=false] NAME [IMAGE]",
   description:
-    "The container's changes (its overlay's upper directory) become one new layer on its image, with deleted files as whiteouts; the config is the image's, with the -c changes. A container made with --rootfs or --bundle commits its whole root as a one-layer image. A running container is paused meanwhile unless --pause=false. Prints the new image's ID; IMAGE names it.",
+    "The container's changes (its overlay's upper directory) become one new layer on its image, with deleted files as whiteouts; the config is the image's with the container's command (as Cmd), -e, --cwd and --user, then the -c changes. A container made with --rootfs or --bundle commits its whole root as a one-layer image. A running container is paused meanwhile unless --pause=false. Prints the new image's ID; IMAGE names it.",
   options: OPTIONS,
   examples: [
     "berth commit web1 web:snapshot",
