@@ -15,7 +15,9 @@ import { XattrScanner } from "../lib/image/tar_xattrs.ts";
 import { openUmask, unpackLayer } from "../lib/image/unpack.ts";
 import { sha256Of } from "../lib/image/verify.ts";
 import { readTar } from "../lib/host/tar_stream.ts";
-import { assertEquals, assertTrue } from "./assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
+import { RuntimeError } from "../lib/host/errors.ts";
+import { unpackCalls } from "../lib/image/ffi.ts";
 import { tempDir } from "./temp_dir.ts";
 import { getXattrText } from "./xattr.ts";
 
@@ -170,3 +172,30 @@ Deno.test("layer diff: an unchanged container's empty upper is an empty layer th
   }
   assertEquals([...Deno.readDirSync(out)], []);
 });
+
+Deno.test(
+  "layer diff: a redirected directory or a metacopy file (content below the upper) is refused",
+  {
+    sanitizeResources: false,
+  },
+  async () => {
+    await using t = await tempDir();
+    await loadNode();
+    for (
+      const [name, dir] of [["trusted.overlay.redirect", true], [
+        "trusted.overlay.metacopy",
+        false,
+      ]] as const
+    ) {
+      const upper = join(t.path, name);
+      Deno.mkdirSync(upper);
+      const p = join(upper, "x");
+      if (dir) Deno.mkdirSync(p);
+      else Deno.writeTextFileSync(p, "");
+      unpackCalls.setXattr(p, name, dir ? "/lowerdir" : "");
+      const err = await assertRejects(() => collect(treeTar(upper, "upper")), RuntimeError);
+      assertTrue(err.message.startsWith(`x: the overlay keeps it as ${name}`), err.message);
+      await collect(treeTar(upper, "tree")); // a plain tree: no overlay form to read
+    }
+  },
+);

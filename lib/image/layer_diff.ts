@@ -56,8 +56,27 @@ export async function* treeTar(root: string, mode: DiffMode): AsyncGenerator<Uin
   yield TAR_END;
 }
 
-function attrsOf(fd: number, mode: DiffMode): { keep: [string, Uint8Array][]; opaque: boolean } {
+function attrsOf(
+  fd: number,
+  mode: DiffMode,
+  path: string,
+): { keep: [string, Uint8Array][]; opaque: boolean } {
   const all = readXattrs(fdPath(fd));
+  if (mode === "upper") {
+    // A renamed lower directory (redirect_dir) or a copied-up owner change without its data
+    // (metacopy) points below the upper: its content is not in the diff. berth's overlays are
+    // mounted without them; a kernel defaulting to them would make a wrong layer.
+    const found = all.find(([n]) =>
+      n === "trusted.overlay.redirect" || n === "trusted.overlay.metacopy"
+    );
+    if (found !== undefined) {
+      throw new RuntimeError(
+        `${path}: the overlay keeps it as ${
+          found[0]
+        } (redirect_dir or metacopy on): it cannot be put in a layer`,
+      );
+    }
+  }
   const opaque = mode === "upper" &&
     all.some(([n, v]) => n === "trusted.overlay.opaque" && v.length === 1 && v[0] === 0x79);
   return { keep: all.filter(([n]) => keepsXattr(n)), opaque };
@@ -121,7 +140,7 @@ async function* entry(
   }
   switch (kind) {
     case "dir": {
-      const { keep, opaque } = attrsOf(fd, mode);
+      const { keep, opaque } = attrsOf(fd, mode, path);
       yield layerEntryHeader({ ...base, name: `${path}/`, type: "dir", xattrs: keep });
       if (opaque) {
         yield layerEntryHeader({
@@ -135,7 +154,7 @@ async function* entry(
       return;
     }
     case "file": {
-      const { keep } = attrsOf(fd, mode);
+      const { keep } = attrsOf(fd, mode, path);
       yield layerEntryHeader({ ...base, name: path, type: "file", size: st.size, xattrs: keep });
       // Exactly the size in the header: a file that grows meanwhile is cut, one that shrinks
       // padded with zeros.
