@@ -193,6 +193,13 @@ Deno.test(
       await run("umoci", ["unpack", "--image", `${layout}:x`, `${layout}-bundle`]);
       // The mount points runc made in the root (proc, sys, dev...) are in the container's view too.
       assertEquals(await treeOf(join(`${layout}-bundle`, "rootfs")), await treeOf(merged));
+      // save: the same through an OCI archive.
+      const archive = join(work, "committed.tar");
+      await berthOk(roots, ["save", "--format", "oci-archive", "-o", archive, "app:committed"]);
+      const layout2 = join(work, "check2");
+      await run("skopeo", ["copy", "--quiet", `oci-archive:${archive}`, `oci:${layout2}:y`]);
+      await run("umoci", ["unpack", "--image", `${layout2}:y`, `${layout2}-bundle`]);
+      assertEquals(await treeOf(join(`${layout2}-bundle`, "rootfs")), await treeOf(merged));
     });
   },
 );
