@@ -45,6 +45,11 @@ export const CRASH_POINTS = {
   push: [
     "push:blob", // a blob uploaded (or found there), the manifest not yet put
   ],
+  commit: [
+    "commit:layer", // the new layer's blob written in tmp/, nothing published
+    "commit:published", // the layer published (blob and directory), no config or image yet
+    "commit:blobs", // config and manifest stored, no image recorded
+  ],
   save: [
     "save:partial", // a layer written into the temp archive, more to come
     "save:written", // the temp archive complete, not yet synced and renamed into place

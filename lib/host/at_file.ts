@@ -79,6 +79,9 @@ export interface FdStat {
   /** Access and modification times: seconds and nanoseconds. */
   atime: [bigint, number];
   mtime: [bigint, number];
+  /** Inode number and link count (statFd fills them; a tar entry has none). */
+  ino?: bigint;
+  nlink?: number;
 }
 
 /** The kind of file a mode names. */
@@ -245,6 +248,8 @@ export function statFd(fd: number): FdStat {
       (BigInt(rdevMinor & ~0xff) << 12n) | (BigInt(rdevMajor & ~0xfff) << 32n),
     atime: ts(64),
     mtime: ts(112),
+    ino: v.getBigUint64(32, true),
+    nlink: v.getUint32(16, true),
   };
 }
 

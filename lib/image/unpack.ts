@@ -221,6 +221,7 @@ export async function unpackLayer(
     }
   };
   let entries = 0;
+  let allZero = true;
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
   const u = new tar.UnpackSync({
@@ -280,6 +281,9 @@ export async function unpackLayer(
     },
     onwarn: (code: string, message: string | Error, data?: { code?: unknown; entry?: unknown }) => {
       const m = typeof message === "string" ? message : message.message;
+      // An archive of end blocks only (an empty layer: a commit of an unchanged container,
+      // docker's empty layers) is no bad archive, though node-tar finds no header in it.
+      if (code === "TAR_BAD_ARCHIVE" && entries === 0 && allZero) return;
       if (code === "TAR_BAD_ARCHIVE" || code === "TAR_ABORT") {
         failure ??= new RuntimeError(`bad layer: ${m}`);
       } else if (isWriteError(data)) {
@@ -309,13 +313,16 @@ export async function unpackLayer(
         );
       }
       h.update(chunk);
+      if (allZero && chunk.some((b) => b !== 0)) allZero = false;
       xattrScan.write(chunk);
       // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).
       quietly(() => u.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
       if (failure !== null) throw failure;
     }
     quietly(() => u.end());
-    if (emitted !== null) throw emitted;
+    const emptyArchive = entries === 0 && allZero &&
+      (emitted as { code?: unknown } | null)?.code === "TAR_BAD_ARCHIVE";
+    if (emitted !== null && !emptyArchive) throw emitted;
     if (failure !== null) throw failure;
     real = new RealDirs(dir);
     checkSizes(dir, sizes, real);
