@@ -71,7 +71,7 @@ Deno.test("checkpoint stops the container and restore brings it back, exits stil
     });
     await t.step("events show checkpoint and restore", async () => {
       const types = (await eventsOf(roots, null)).map((e) => e.type);
-      assertEquals(types, ["create", "start", "checkpoint", "exit", "restore", "exit"]);
+      assertEquals(types, ["create", "start", "checkpoint", "exit", "restore", "kill", "exit"]);
     });
     await t.step("delete after a checkpoint works although the runtime forgot it", async () => {
       await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "ck2", "--", "sleep", "100"]);
