@@ -120,8 +120,14 @@ Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
     "KEY=VALUE",
   );
   assertThrows(() => parse("create", ["--label", "=v", "a"]), InvalidArgument);
-  assertThrows(() => parse("create", ["a", "b"]), InvalidArgument, "unexpected argument");
-  assertThrows(() => parse("create", []), InvalidArgument, "missing ID");
+  // (The runc form; `create a b` is the podman form: image a, command b.)
+  assertThrows(
+    () => parse("create", ["--rootfs", "/r", "a", "b"]),
+    InvalidArgument,
+    "unexpected argument",
+  );
+  assertThrows(() => parse("create", ["--rootfs", "/r"]), InvalidArgument, "missing ID");
+  assertThrows(() => parse("create", []), InvalidArgument, "create: missing IMAGE");
   assertThrows(
     () => parse("create", ["--bogus", "a"]),
     InvalidArgument,
@@ -493,4 +499,79 @@ Deno.test("--tls-verify: true or false, on pull, login and create/run with --ima
     tlsVerify?: boolean;
   };
   assertEquals(plain.tlsVerify, undefined);
+});
+
+Deno.test("run/create: the podman form is IMAGE first; the runc form is chosen by --rootfs, --bundle or --image", () => {
+  const r = parse("run", [
+    "-d",
+    "--name",
+    "web",
+    "-e",
+    "K=V",
+    "docker.io/library/busybox",
+    "httpd",
+    "-f",
+    "-p",
+    "80",
+    "-h",
+    "/www",
+  ]) as { detach: boolean; create: Record<string, unknown> };
+  assertEquals(r.detach, true);
+  assertEquals(
+    [r.create.id, r.create.image, r.create.command, r.create.env, r.create.publish],
+    ["web", "docker.io/library/busybox", ["httpd", "-f", "-p", "80", "-h", "/www"], ["K=V"], []],
+  );
+  // Without --name the ID is made when it runs; create prints it.
+  const c = parse("create", ["-h", "box1", "busybox"]) as Record<string, unknown>;
+  assertEquals([c.id, c.image, c.command, c.hostname, c.podman], ["", "busybox", [], "box1", true]);
+  const dd = parse("create", ["busybox", "--", "sh", "-c", "echo -- -h"]) as { command: string[] };
+  assertEquals(dd.command, ["sh", "-c", "echo -- -h"]);
+  // --tls-verify alone is true, and busybox the image.
+  const tls = parse("run", ["--tls-verify", "busybox"]) as { create: Record<string, unknown> };
+  assertEquals([tls.create.image, tls.create.tlsVerify], ["busybox", undefined]);
+  const insecure = parse("run", ["--tls-verify=false", "--pull=always", "r.example/x"]) as {
+    create: Record<string, unknown>;
+  };
+  assertEquals([insecure.create.tlsVerify, insecure.create.pull], [false, "always"]);
+  // The runc form, as before: options after the ID, the command after --, --name the same ID.
+  const runc = parse("run", ["--rootfs", "/r", "w1", "-d", "--", "sh"]) as {
+    detach: boolean;
+    create: Record<string, unknown>;
+  };
+  assertEquals([runc.detach, runc.create.id, runc.create.command], [true, "w1", ["sh"]]);
+  const named = parse("create", ["--image", "busybox", "--name", "w2"]) as Record<string, unknown>;
+  assertEquals([named.id, named.podman], ["w2", undefined]);
+  const refused = (name: string, args: string[], message: string) =>
+    assertEquals(assertThrows(() => parse(name, args), InvalidArgument).message, message);
+  refused("run", [], "run: missing IMAGE");
+  refused(
+    "run",
+    ["--name", "../x", "busybox"],
+    'invalid container name "../x": use letters, digits and single ".", "_" or "-" between them',
+  );
+  refused(
+    "create",
+    ["--rootfs", "/r", "--name", "a", "b"],
+    "create: give the ID or --name, not both",
+  );
+  refused("run", ["--rm=1", "busybox"], 'run: --rm must be true or false, not "1"');
+  refused("run", ["busybox", "--"], 'run: nothing after "--"');
+});
+
+Deno.test("exec: options end at NAME; the command follows with or without --", () => {
+  assertEquals(parse("exec", ["-e", "A=1", "c1", "ps", "-e", "-h"]), {
+    ref: "c1",
+    detach: false,
+    env: { A: "1" },
+    cwd: null,
+    command: ["ps", "-e", "-h"],
+    interactive: false,
+    tty: false,
+  });
+  assertEquals((parse("exec", ["c1", "--", "ls", "--", "x"]) as { command: string[] }).command, [
+    "ls",
+    "--",
+    "x",
+  ]);
+  assertThrows(() => parse("exec", []), InvalidArgument, "exec: missing NAME");
 });

@@ -6,7 +6,7 @@
  */
 
 import { after } from "../host/clock.ts";
-import { checkShape, parseCommandArgs } from "./args.ts";
+import { checkShape, helpRequested, parseCommandArgs } from "./args.ts";
 import { type AnyCommand, commandHelp } from "./command.ts";
 import { findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "../container/context.ts";
@@ -47,11 +47,6 @@ export function globalHelp(commands: AnyCommand[]): string {
     "  berth delete -f web1",
     "",
   ].join("\n");
-}
-
-function wantsHelp(args: string[]): boolean {
-  const dd = args.indexOf("--");
-  return (dd >= 0 ? args.slice(0, dd) : args).some((a) => a === "-h" || a === "--help");
 }
 
 /**
@@ -104,7 +99,7 @@ export async function main(
       throw new InvalidArgument(`unknown command "${name}" (see berth --help)`);
     }
     const cmd = await entry.load();
-    if (help || wantsHelp(args)) {
+    if (help || helpRequested(args, cmd.options, cmd.optionsEnd)) {
       io.out(commandHelp(cmd));
       return 0;
     }

@@ -1,6 +1,7 @@
 /**
- * `berth exec [-d] [-e K=V]... [--cwd DIR] ID -- CMD...`: runs a process in
- * a running container and exits with its exit code.
+ * `berth exec [-d] [-e K=V]... [--cwd DIR] NAME [--] CMD...`: runs a process
+ * in a running container and exits with its exit code. Options end at NAME
+ * (podman's rule): what follows is the command.
  *
  * @module
  */
@@ -47,21 +48,25 @@ const OPTIONS = [
 export const execCommand: Command<ExecOptions> = {
   name: "exec",
   summary: "run a process in a running container",
-  usage: "exec [-d] [-i] [-t] [-e K=V]... [--cwd DIR] ID -- CMD [ARG...]",
-  description: "berth exits with the process's exit code (0 with -d once it started).\n" +
+  usage: "exec [-d] [-i] [-t] [-e K=V]... [--cwd DIR] NAME [--] CMD [ARG...]",
+  description: "Options end at NAME (the ID or a unique prefix): what follows is the command,\n" +
+    "its options included; a -- right after NAME is dropped.\n" +
+    "berth exits with the process's exit code (0 with -d once it started).\n" +
     "-it needs a terminal on stdin; berth's terminal is raw meanwhile and restored after.",
   options: OPTIONS,
+  optionsEnd: "first-positional",
   examples: [
+    "berth exec web1 ps -ef",
     "berth exec web1 -- ps",
     "berth exec -it web1 -- sh",
     "printf 'a\\nb\\n' | berth exec -i web1 -- wc -l",
     "berth exec -e DEBUG=1 --cwd /tmp web1 -- sh -c 'ls'",
   ],
   parse(args) {
-    const p = parseCommandArgs("exec", args, OPTIONS);
-    const [ref] = expectPositionals("exec", p.positionals, ["ID"]);
+    const p = parseCommandArgs("exec", args, OPTIONS, "first-positional");
+    const [ref] = expectPositionals("exec", p.positionals, ["NAME"]);
     if (p.command === null || p.command.length === 0) {
-      throw new InvalidArgument("exec: give the command after --");
+      throw new InvalidArgument("exec: give the command after NAME (or after --)");
     }
     const cwd = str(p.values, "cwd") ?? null;
     if (cwd !== null && !cwd.startsWith("/")) {

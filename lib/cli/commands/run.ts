@@ -11,10 +11,11 @@ import type { Command } from "../command.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
-import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
+import { CREATE_OPTIONS, createRequestFrom, FORMS_HELP, withId } from "./create.ts";
 
 /** Options of `run`. */
 export interface RunOptions {
+  /** The request; in the podman form without `--name` its `id` is `""` (made when it runs). */
   create: CreateRequest;
   detach: boolean;
   rm: boolean;
@@ -57,15 +58,19 @@ const RUN_OPTIONS = [
 export const runCommand: Command<RunOptions> = {
   name: "run",
   summary: "create and start a container (foreground: exit with its code)",
-  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] ID [-- CMD [ARG...]]",
-  description:
+  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] IMAGE [CMD [ARG...]]\n" +
+    "       run --rootfs DIR|--bundle DIR|--image REF [OPTIONS] [-d] [--rm] ID [-- CMD [ARG...]]",
+  description: FORMS_HELP + "\n" +
     "Without -d, stdout/stderr of the container go to berth's and berth exits with the\n" +
     "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.\n" +
     "-it: an interactive shell (berth's terminal is raw meanwhile and restored after;\n" +
     "Ctrl-P Ctrl-Q detaches and leaves it running). -dt: the monitor holds its terminal\n" +
     "for `berth attach`; what it writes there also goes to its log.",
   options: RUN_OPTIONS,
+  optionsEnd: "first-positional",
   examples: [
+    "berth run --rm docker.io/library/busybox echo hello",
+    "berth run -d --name web docker.io/library/busybox httpd -f -p 80 -h /www",
     "berth run --rootfs /srv/rootfs --rm hello -- echo hello",
     "berth run -it --rm --rootfs /srv/rootfs shell -- sh",
     "printf 'a\\nb\\n' | berth run -i --rm --rootfs /srv/rootfs count -- wc -l",
@@ -73,7 +78,7 @@ export const runCommand: Command<RunOptions> = {
     "berth run -dt --rootfs /srv/rootfs box -- sh",
   ],
   parse(args) {
-    const p = parseCommandArgs("run", args, RUN_OPTIONS);
+    const p = parseCommandArgs("run", args, RUN_OPTIONS, "first-positional");
     const rm = bool(p.values, "rm");
     const detach = bool(p.values, "detach");
     if (p.command !== null && p.command.length === 0) {
@@ -89,12 +94,14 @@ export const runCommand: Command<RunOptions> = {
     if (detach && interactive && !tty) {
       throw new InvalidArgument("run: -d -i needs -t (attach to its terminal later)");
     }
-    const create: CreateRequest = { ...createRequestFrom("run", p, rm), restart };
+    const { podman: _, ...request } = createRequestFrom("run", p, rm);
+    const create: CreateRequest = { ...request, restart };
     if (tty) create.terminal = true;
     if (interactive && !detach && !tty) create.stdin = true;
     return { create, detach, rm, interactive, tty };
   },
-  async run(ctx, o) {
+  async run(ctx, options) {
+    const o = { ...options, create: await withId(ctx, options.create) };
     if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
     if (o.detach) {
       // Created and started in one runtime call: a failure rolls it all back.

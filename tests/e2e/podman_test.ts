@@ -1,0 +1,124 @@
+// The podman dialect end to end against a real registry (docker-registry on
+// loopback, a busybox image pushed with skopeo): IMAGE-first run/create,
+// generated IDs, and the podman verbs (ps, rm, kill, stop/start/restart,
+// pause/unpause, several names).
+
+import { join } from "../../lib/_std/path.ts";
+import { assertEquals, assertTrue } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  eventually,
+  makeRoots,
+  type Roots,
+  stateOf,
+} from "../helpers.ts";
+import { busyboxLayer, writeOciLayout } from "../image_fixture.ts";
+import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
+
+const ready = haveRegistryTools();
+const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
+
+/** The image's own command (`run IMAGE` without one runs it). */
+const IMAGE_CMD = ["sh", "-c", "echo from-image-cmd"];
+
+/** Runs `fn` with fresh roots and a registry holding busybox as `IMAGE` (its ref). */
+async function withImage(fn: (roots: Roots, image: string) => Promise<void>): Promise<void> {
+  const roots = await makeRoots();
+  const reg = await startRegistry();
+  const work = await Deno.makeTempDir({ prefix: "berth-oci-" });
+  try {
+    const layout = join(work, "layout");
+    await writeOciLayout(layout, "1", {
+      layers: [busyboxLayer(await busyboxRootfs())],
+      config: { Cmd: IMAGE_CMD, Env: ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"] },
+    });
+    const ref = `${reg.host}/busybox:1`;
+    await push(layout, "1", ref);
+    await fn(roots, ref);
+  } finally {
+    await cleanup(roots);
+    await reg.stop();
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The argv of a running container's init, read from /proc. */
+function argvOf(pid: number): string[] {
+  return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter((a) => a !== "");
+}
+
+Deno.test(
+  "run IMAGE CMD: the command's own options stay its own; the image's Cmd without one",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const hi = await berth(roots, ["run", "--rm", image, "echo", "hi", "-h", "--", "-p"]);
+      assertEquals([hi.code, hi.stdout], [0, "hi -h -- -p\n"], hi.stderr);
+      const own = await berth(roots, ["run", "--rm", image]);
+      assertEquals([own.code, own.stdout], [0, "from-image-cmd\n"], own.stderr);
+      const env = await berth(roots, ["run", "--rm", "-e", "K=V", image, "env"]);
+      assertTrue(env.stdout.split("\n").includes("K=V"), env.stdout);
+      const dd = await berth(roots, ["run", "--rm", "-h", "box1", image, "--", "hostname"]);
+      assertEquals(dd.stdout, "box1\n", dd.stderr);
+      // Nothing stays behind: --rm.
+      assertEquals(await berthOk(roots, ["list", "-q"]), "");
+    });
+  },
+);
+
+Deno.test(
+  "run -d --name N IMAGE httpd -f -p 80 -h /www starts httpd with exactly those args",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const out = await berthOk(roots, [
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--tmpfs",
+        "/www",
+        image,
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+      ]);
+      assertEquals(out, "web\n");
+      const s = await stateOf(roots, "web");
+      assertEquals(s.status, "running");
+      assertEquals(argvOf(s.pid as number), ["httpd", "-f", "-p", "80", "-h", "/www"]);
+      const top = await berthOk(roots, ["top", "web"]);
+      assertTrue(top.includes("httpd -f -p 80 -h /www"), top);
+      await berthOk(roots, ["delete", "-f", "web"]);
+    });
+  },
+);
+
+Deno.test(
+  "create IMAGE without --name makes a 12-hex ID, prints it, and start runs it",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const id = (await berthOk(roots, ["create", image, "sh", "-c", "echo made; exit 3"])).trim();
+      assertTrue(/^[0-9a-f]{12}$/.test(id), id);
+      assertEquals((await stateOf(roots, id)).status, "created");
+      // The hostname is the ID, as podman's.
+      const other = (await berthOk(roots, ["run", "-d", image, "sleep", "100"])).trim();
+      assertTrue(/^[0-9a-f]{12}$/.test(other) && other !== id, other);
+      await berthOk(roots, ["start", id]);
+      assertEquals((await berthOk(roots, ["wait", id])).trim(), "3");
+      assertEquals(await berthOk(roots, ["logs", id]), "made\n");
+      const named = await berthOk(roots, ["create", "--name", "n1", image, "true"]);
+      assertEquals(named, "n1\n");
+      // An ID in use: exit 4, as before.
+      assertEquals((await berth(roots, ["create", "--name", "n1", image])).code, 4);
+      await berthOk(roots, ["delete", "-f", id, other, "n1"]);
+    });
+  },
+);
