@@ -203,13 +203,21 @@ Deno.test("run parses -d and --rm", () => {
   assertThrows(() => parse("run", ["--rootfs", "/r", "x", "--"]), InvalidArgument, "nothing after");
 });
 
-Deno.test("single-ID commands take exactly one ID", () => {
-  for (const name of ["start", "state", "pause", "resume", "wait"]) {
-    assertEquals(parse(name, ["web"]), { ref: "web" });
-    assertThrows(() => parse(name, []), InvalidArgument, "missing ID");
-    assertThrows(() => parse(name, ["a", "b"]), InvalidArgument, "unexpected");
+Deno.test("state takes exactly one ID; start, pause, resume/unpause and wait take several", () => {
+  assertEquals(parse("state", ["web"]), { ref: "web" });
+  assertThrows(() => parse("state", []), InvalidArgument, "missing ID");
+  assertThrows(() => parse("state", ["a", "b"]), InvalidArgument, "unexpected");
+  assertThrows(() => parse("state", ["a", "--", "x"]), InvalidArgument, "takes no command");
+  for (const name of ["start", "pause", "resume", "wait"]) {
+    assertEquals(parse(name, ["web"]), { refs: ["web"] });
+    assertEquals(parse(name, ["a", "b"]), { refs: ["a", "b"] });
+    assertThrows(() => parse(name, []), InvalidArgument, `${name}: missing ID`);
     assertThrows(() => parse(name, ["a", "--", "x"]), InvalidArgument, "takes no command");
   }
+  // The podman names print podman's output (each name as given).
+  assertEquals(parse("unpause", ["a", "b"]), { refs: ["a", "b"], podman: true });
+  assertEquals(parse("rm", ["-f", "-v", "a"]), { refs: ["a"], force: true, podman: true });
+  assertThrows(() => parse("unpause", []), InvalidArgument, "unpause: missing ID");
 });
 
 Deno.test("list parses -q, --format and --all-namespaces; ls is an alias", () => {
@@ -233,15 +241,28 @@ Deno.test("ps parses --format", () => {
   assertEquals(parse("ps", ["a", "--format", "json"]), { ref: "a", format: "json" });
 });
 
-Deno.test("kill accepts names and numbers, defaulting to SIGTERM", () => {
-  assertEquals(parse("kill", ["a"]), { ref: "a", signal: 15, all: false });
-  assertEquals(parse("kill", ["a", "KILL"]), { ref: "a", signal: 9, all: false });
-  assertEquals(parse("kill", ["--all", "a", "SIGHUP"]), { ref: "a", signal: 1, all: true });
-  assertEquals(parse("kill", ["a", "9"]), { ref: "a", signal: 9, all: false });
-  assertEquals(parse("kill", ["a", "sigusr1"]), { ref: "a", signal: 10, all: false });
-  assertThrows(() => parse("kill", ["a", "NOPE"]), InvalidArgument, "invalid signal");
-  assertThrows(() => parse("kill", ["a", "65"]), InvalidArgument);
-  assertThrows(() => parse("kill", ["a", "0"]), InvalidArgument);
+Deno.test("kill: SIGKILL by default; a second argument is a signal only when it names one", () => {
+  assertEquals(parse("kill", ["a"]), { refs: ["a"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "TERM"]), { refs: ["a"], signal: 15, all: false });
+  assertEquals(parse("kill", ["--all", "a", "SIGHUP"]), { refs: ["a"], signal: 1, all: true });
+  assertEquals(parse("kill", ["a", "9"]), { refs: ["a"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "sigusr1"]), { refs: ["a"], signal: 10, all: false });
+  assertEquals(parse("kill", ["-s", "TERM", "a", "b"]), {
+    refs: ["a", "b"],
+    signal: 15,
+    all: false,
+  });
+  // Not a signal: two containers. Three: all containers. With -s: all containers.
+  assertEquals(parse("kill", ["a", "web"]), { refs: ["a", "web"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "b", "TERM"]), {
+    refs: ["a", "b", "TERM"],
+    signal: 9,
+    all: false,
+  });
+  assertEquals(parse("kill", ["-s", "1", "a", "9"]), { refs: ["a", "9"], signal: 1, all: false });
+  assertThrows(() => parse("kill", ["-s", "NOPE", "a"]), InvalidArgument, "invalid signal");
+  assertThrows(() => parse("kill", ["-s", "65", "a"]), InvalidArgument);
+  assertThrows(() => parse("kill", []), InvalidArgument, "kill: missing ID");
 });
 
 Deno.test("delete takes several IDs and -f", () => {
@@ -329,8 +350,8 @@ Deno.test("create/run limits; update, stop, restart, stats and the top alias", (
   assertEquals(parse("stop", ["-t", "0", "a"]), { refs: ["a"], timeoutS: 0 });
   assertThrows(() => parse("stop", []), InvalidArgument, "missing ID");
   assertThrows(() => parse("stop", ["-t", "1.5", "a"]), InvalidArgument, "whole number");
-  assertEquals(parse("restart", ["--time", "3", "a"]), { ref: "a", timeoutS: 3 });
-  assertThrows(() => parse("restart", ["a", "b"]), InvalidArgument);
+  assertEquals(parse("restart", ["--time", "3", "a"]), { refs: ["a"], timeoutS: 3 });
+  assertEquals(parse("restart", ["a", "b"]), { refs: ["a", "b"], timeoutS: 10 });
   assertEquals(parse("stats", []), { refs: [], stream: true, format: "table" });
   assertEquals(parse("stats", ["--no-stream", "--format", "json", "a"]), {
     refs: ["a"],
@@ -454,10 +475,8 @@ Deno.test("a declared shape is checked with parse's own messages (cli checks it 
   const p = (args: string[]) => parseCommandArgs("kill", args, kill.options);
   assertEquals(refusal(() => checkShape("kill", p([]), kill.positionals!)), "kill: missing ID");
   assertEquals(refusal(() => checkShape("kill", p(["a", "KILL"]), kill.positionals!)), null);
-  assertEquals(
-    refusal(() => checkShape("kill", p(["a", "KILL", "x"]), kill.positionals!)),
-    'kill: unexpected argument "x"',
-  );
+  // Several containers: the last positional repeats.
+  assertEquals(refusal(() => checkShape("kill", p(["a", "KILL", "x"]), kill.positionals!)), null);
   assertEquals(
     refusal(() => checkShape("kill", p(["a", "--", "sh"]), kill.positionals!)),
     'kill: takes no command after "--"',
@@ -574,4 +593,38 @@ Deno.test("exec: options end at NAME; the command follows with or without --", (
     "x",
   ]);
   assertThrows(() => parse("exec", []), InvalidArgument, "exec: missing NAME");
+});
+
+Deno.test("ps: with one ID its processes, otherwise the podman listing with -a -q -n --filter --format", () => {
+  assertEquals(parse("ps", []), {
+    list: { all: false, quiet: false, last: null, filters: {}, format: "table" },
+  });
+  assertEquals(
+    parse("ps", [
+      "-aq",
+      "-n",
+      "3",
+      "--filter",
+      "status=exited",
+      "-f",
+      "status=created",
+      "--filter",
+      "label=a=b",
+    ]),
+    {
+      list: {
+        all: true,
+        quiet: true,
+        last: 3,
+        filters: { status: ["exited", "created"], label: ["a=b"] },
+        format: "table",
+      },
+    },
+  );
+  assertThrows(() => parse("ps", ["--filter", "status=stopped"]), InvalidArgument, "exited");
+  assertThrows(() => parse("ps", ["--filter", "color=red"]), InvalidArgument, "KEY=VALUE");
+  assertThrows(() => parse("ps", ["-n", "x"]), InvalidArgument, "whole number");
+  assertThrows(() => parse("ps", ["--format", "yaml"]), InvalidArgument, "table or json");
+  assertThrows(() => parse("ps", ["-a", "web"]), InvalidArgument, "give no ID");
+  assertThrows(() => parse("ps", ["a", "b"]), InvalidArgument, "unexpected");
 });

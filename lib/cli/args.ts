@@ -71,6 +71,8 @@ export interface PositionalSpec {
   choices?: readonly string[];
   /** May be left out (only trailing ones). */
   optional?: boolean;
+  /** May be given several times (only the last one): `NAME...`. */
+  repeat?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export function checkShape(
     const missing = required.slice(parsed.positionals.length).map((s) => s.name);
     throw new InvalidArgument(`${cmd}: missing ${missing.join(" ")}`);
   }
-  if (parsed.positionals.length > specs.length) {
+  if (parsed.positionals.length > specs.length && specs[specs.length - 1]?.repeat !== true) {
     throw new InvalidArgument(`${cmd}: unexpected argument "${parsed.positionals[specs.length]}"`);
   }
 }

@@ -8,7 +8,7 @@
 import { after } from "../host/clock.ts";
 import { checkShape, helpRequested, parseCommandArgs } from "./args.ts";
 import { type AnyCommand, commandHelp } from "./command.ts";
-import { findCommand, loadCommands } from "./commands/mod.ts";
+import { containerVerb, findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "../container/context.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "../host/errors.ts";
 import { GLOBAL_DEFAULTS, parseGlobals } from "../container/globals.ts";
@@ -81,7 +81,7 @@ export async function main(
   try {
     const { globals, rest, help } = parseGlobals(argv, (k) => Deno.env.get(k));
     debug = globals.debug;
-    const [name, ...args] = rest;
+    let [name, ...args] = rest;
     if (name === "help") {
       const target = args[0] === undefined ? undefined : findCommand(args[0]);
       if (args[0] !== undefined && target === undefined) {
@@ -94,7 +94,12 @@ export async function main(
       io.out(globalHelp(await loadCommands()));
       return help ? 0 : 2;
     }
-    const entry = findCommand(name);
+    let entry = findCommand(name);
+    if (name === "container" && args[0] !== undefined && !args[0].startsWith("-")) {
+      // `container VERB ...`: the verb's command, podman's output.
+      const verb = await containerVerb(args[0]);
+      if (verb !== undefined) [entry, name, args] = [verb, verb.name, args.slice(1)];
+    }
     if (entry === undefined) {
       throw new InvalidArgument(`unknown command "${name}" (see berth --help)`);
     }

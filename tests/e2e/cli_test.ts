@@ -43,7 +43,7 @@ Deno.test("bad input: one-line error, documented exit code, nothing on disk", as
     [["frobnicate"], 2],
     [["state", "missing"], 3],
     [["delete", "missing"], 3],
-    [["kill", "missing", "BOGUS"], 2],
+    [["kill", "-s", "BOGUS", "missing"], 2],
     [["start"], 2],
   ];
   try {

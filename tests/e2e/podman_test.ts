@@ -10,7 +10,6 @@ import {
   berthOk,
   busyboxRootfs,
   cleanup,
-  eventually,
   makeRoots,
   type Roots,
   stateOf,
@@ -119,6 +118,72 @@ Deno.test(
       // An ID in use: exit 4, as before.
       assertEquals((await berth(roots, ["create", "--name", "n1", image])).code, 4);
       await berthOk(roots, ["delete", "-f", id, other, "n1"]);
+    });
+  },
+);
+
+Deno.test(
+  "podman verbs: kill + wait 137, ps/-a/-q, stop/start/restart, pause/unpause, rm -f, several names",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      for (const n of ["a", "b", "c"]) {
+        assertEquals(
+          await berthOk(roots, ["run", "-d", "--name", n, image, "sleep", "1000"]),
+          `${n}\n`,
+        );
+      }
+      assertEquals(await berthOk(roots, ["create", "--name", "d", image, "true"]), "d\n");
+      // kill without a signal is SIGKILL: 137.
+      assertEquals(await berthOk(roots, ["kill", "a"]), "");
+      assertEquals(await berthOk(roots, ["wait", "a"]), "137\n");
+      // ps: running ones; -a: all, podman's status words; -q: IDs.
+      const table = await berthOk(roots, ["ps"]);
+      const lines = table.trimEnd().split("\n");
+      assertTrue(
+        /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/.test(lines[0]!),
+        table,
+      );
+      assertEquals(lines.slice(1).map((l) => l.split(/\s+/).at(-1)), ["b", "c"]);
+      assertTrue(
+        lines[1]!.includes(image) && lines[1]!.includes("sleep 1000") && lines[1]!.includes("Up "),
+        table,
+      );
+      assertEquals(await berthOk(roots, ["ps", "-q"]), "b\nc\n");
+      assertEquals(await berthOk(roots, ["ps", "-aq"]), "a\nb\nc\nd\n");
+      const all = JSON.parse(await berthOk(roots, ["ps", "-a", "--format", "json"]));
+      assertEquals(all.map((e: { Names: string[]; State: string }) => [e.Names[0], e.State]), [
+        ["a", "exited"],
+        ["b", "running"],
+        ["c", "running"],
+        ["d", "created"],
+      ]);
+      assertEquals(all[0].ExitCode, 137);
+      assertEquals(all[1].Command, ["sleep", "1000"]);
+      assertEquals(await berthOk(roots, ["ps", "-a", "-q", "--filter", "status=exited"]), "a\n");
+      assertEquals(await berthOk(roots, ["container", "ls", "-q", "-n", "1"]), "d\n");
+      // ps ID with one container stays its process list.
+      assertTrue((await berthOk(roots, ["ps", "b"])).includes("sleep 1000"));
+      // start of a stopped container starts it again; pause/unpause; restart.
+      assertEquals(await berthOk(roots, ["start", "a", "d"]), "a\nd\n");
+      assertEquals((await stateOf(roots, "a")).status, "running");
+      assertEquals(await berthOk(roots, ["pause", "a", "b"]), "a\nb\n");
+      assertEquals((await stateOf(roots, "b")).status, "paused");
+      assertEquals(await berthOk(roots, ["unpause", "a", "b"]), "a\nb\n");
+      assertEquals((await stateOf(roots, "b")).status, "running");
+      const pid = (await stateOf(roots, "c")).pid;
+      assertEquals(await berthOk(roots, ["restart", "-t", "1", "c"]), "c\n");
+      const c = await stateOf(roots, "c");
+      assertTrue(c.status === "running" && c.pid !== pid, JSON.stringify(c));
+      // Several names: each printed as given; an error per name, the first one's code.
+      assertEquals(await berthOk(roots, ["container", "stop", "-t", "1", "a", "b"]), "a\nb\n");
+      const some = await berth(roots, ["rm", "a", "nope", "b"]);
+      assertEquals([some.code, some.stdout], [3, "a\nb\n"], some.stderr);
+      assertEquals(some.stderr.trim().split("\n").length, 1, some.stderr);
+      // rm refuses a running one without -f (exit 5); rm -f removes it.
+      assertEquals((await berth(roots, ["rm", "c"])).code, 5);
+      assertEquals(await berthOk(roots, ["rm", "-f", "-v", "c", "d"]), "c\nd\n");
+      assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
     });
   },
 );
