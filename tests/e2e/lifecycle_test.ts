@@ -295,7 +295,8 @@ Deno.test("kill accepts names and numbers; delete -f kills and removes", async (
     await berthOk(roots, ["delete", "-f", "k4", "k1"]);
     assertEquals(await mountsUnder(bundle), []);
     assertEquals((await berthOk(roots, ["list", "-q"])).split("\n").filter((s) => s), ["k2", "k3"]);
-    const bad = await berth(roots, ["kill", "k2", "NOPE"]);
+    // (kill k2 NOPE is two containers now: a bad signal is one given with -s.)
+    const bad = await berth(roots, ["kill", "-s", "NOPE", "k2"]);
     assertEquals(bad.code, 2);
   });
 });
@@ -422,7 +423,8 @@ Deno.test("exec -d returns at once; kill --all reaches every process; --debug ad
     await berthOk(roots, ["kill", "x1", "KILL"]);
     assertEquals((await berthOk(roots, ["wait", "x1"])).trim(), "137");
     // Errors are one line; --debug adds the runtime command lines and a stack trace.
-    const plain = await berth(roots, ["start", "x1"]);
+    // (start of a stopped container starts it again now: exec is refused instead.)
+    const plain = await berth(roots, ["exec", "x1", "true"]);
     assertEquals(plain.stderr.split("\n").length, 2);
     const debug = await berth(roots, ["--debug", "pause", "x1"]);
     assertEquals(debug.code, 5);

@@ -187,3 +187,40 @@ Deno.test(
     });
   },
 );
+
+Deno.test("exec NAME CMD: options end at NAME; -u, -w and --env-file", OPTS, async () => {
+  await withImage(async (roots, image) => {
+    await berthOk(roots, ["run", "-d", "--name", "x", image, "sleep", "1000"]);
+    const dir = await Deno.makeTempDir();
+    try {
+      const envFile = join(dir, "env");
+      await Deno.writeTextFile(envFile, "# comment\nA=from-file\nB=from-file\n");
+      const r = await berth(roots, [
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "--env-file",
+        envFile,
+        "-e",
+        "B=from-e",
+        "x",
+        "sh",
+        "-c",
+        'echo "$(id -u) $(pwd) $A $B" "$@"',
+        "-h",
+        "--",
+        "-p",
+      ]);
+      assertEquals([r.code, r.stdout], [0, "65534 /tmp from-file from-e -- -p\n"], r.stderr);
+      const numeric = await berth(roots, ["exec", "--user", "123:45", "x", "id", "-g"]);
+      assertEquals(numeric.stdout, "45\n", numeric.stderr);
+      assertEquals((await berth(roots, ["exec", "-u", "nosuchuser", "x", "true"])).code, 2);
+      assertEquals((await berth(roots, ["exec", "x", "sh", "-c", "exit 7"])).code, 7);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await berthOk(roots, ["rm", "-f", "x"]);
+    }
+  });
+});

@@ -43,6 +43,8 @@ export async function eachRef(
       else if (typeof line === "string") ctx.io.out(`${line}\n`);
     } catch (err) {
       ctx.io.err(`berth: ${messageOf(err)}\n`);
+      // --debug: the stack trace too, as the CLI frame adds it.
+      if (ctx.globals.debug && err instanceof Error && err.stack) ctx.io.err(`${err.stack}\n`);
       if (code === 0) code = exitCodeOf(err);
     }
   }
