@@ -224,3 +224,26 @@ Deno.test("exec NAME CMD: options end at NAME; -u, -w and --env-file", OPTS, asy
     }
   });
 });
+
+Deno.test("run --entrypoint replaces the image's Entrypoint and Cmd", OPTS, async () => {
+  await withImage(async (roots, image) => {
+    const word = await berth(roots, ["run", "--rm", "--entrypoint", "echo", image, "hi", "-h"]);
+    assertEquals([word.code, word.stdout], [0, "hi -h\n"], word.stderr);
+    // Alone it runs without the image's Cmd (as podman).
+    const bare = await berth(roots, ["run", "--rm", "--entrypoint", "echo", image]);
+    assertEquals([bare.code, bare.stdout], [0, "\n"], bare.stderr);
+    const json = await berth(roots, [
+      "run",
+      "--rm",
+      "--entrypoint",
+      '["sh","-c"]',
+      image,
+      "echo json $0",
+      "arg0",
+    ]);
+    assertEquals(json.stdout, "json arg0\n", json.stderr);
+    const bad = await berth(roots, ["run", "--rm", "--entrypoint", "[1]", image]);
+    assertEquals(bad.code, 2);
+    assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
+  });
+});

@@ -85,6 +85,13 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "FILE",
     help: "K=V lines (# comments) to add to the environment; -e wins (repeatable)",
   },
+  {
+    name: "entrypoint",
+    type: "string",
+    value: "CMD|JSON",
+    help:
+      'replaces the image\'s Entrypoint (and its Cmd): a word, a JSON array (\'["sh","-c"]\'), "" none',
+  },
   { name: "cwd", type: "string", value: "DIR", help: "working directory of the process" },
   { name: "workdir", short: "w", type: "string", value: "DIR", help: "the same as --cwd" },
   {
@@ -356,8 +363,26 @@ export function createRequestFrom(
     publish: strs(p.values, "publish"),
     ...imageOf(p, image),
     ...optionalFields(p),
+    ...entrypointOf(str(p.values, "entrypoint")),
     ...(podman ? { podman } : {}),
   };
+}
+
+/** `--entrypoint`: a JSON array of strings, `""` (none), or one word. */
+export function entrypointOf(text: string | undefined): { entrypoint?: string[] } {
+  if (text === undefined) return {};
+  if (text === "") return { entrypoint: [] };
+  if (!text.startsWith("[")) return { entrypoint: [text] };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = null;
+  }
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    throw new InvalidArgument(`--entrypoint ${text} must be a word or a JSON array of strings`);
+  }
+  return { entrypoint: v };
 }
 
 /** The health check and log cap, present only when given. */
