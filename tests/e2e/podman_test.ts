@@ -247,3 +247,24 @@ Deno.test("run --entrypoint replaces the image's Entrypoint and Cmd", OPTS, asyn
     assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
   });
 });
+
+Deno.test(
+  "a command that cannot be found is exit 127, one that cannot be run 126 (run, create, exec)",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const missing = await berth(roots, ["run", "--rm", image, "nosuchcmd"]);
+      assertEquals(missing.code, 127, missing.stderr);
+      assertEquals(missing.stderr.split("\n").length, 2, missing.stderr);
+      assertEquals((await berth(roots, ["run", "--rm", image, "/etc/passwd"])).code, 126);
+      assertEquals((await berth(roots, ["run", "-d", image, "/nonexistent/x"])).code, 127);
+      assertEquals((await berth(roots, ["create", "--name", "c1", image, "nosuchcmd"])).code, 127);
+      await berthOk(roots, ["run", "-d", "--name", "x", image, "sleep", "1000"]);
+      assertEquals((await berth(roots, ["exec", "x", "nosuchcmd"])).code, 127);
+      assertEquals((await berth(roots, ["exec", "x", "/etc"])).code, 126);
+      await berthOk(roots, ["rm", "-f", "x"]);
+      // (runc refuses the create itself: nothing stays behind; see the report.)
+      assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
+    });
+  },
+);

@@ -30,6 +30,7 @@ import { parseLimits, parseSize } from "../../limits/parse.ts";
 import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
+import { withCommandCodes } from "./not_runnable.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -447,9 +448,10 @@ export const createCommand: Command<CliCreateRequest> = {
     const p = parseCommandArgs("create", args, CREATE_OPTIONS, "first-positional");
     return createRequestFrom("create", p, false);
   },
-  async run(ctx, req) {
-    const s = await createContainer(ctx, await withId(ctx, req));
-    if (req.podman) ctx.io.out(`${s.id}\n`);
-    return 0;
-  },
+  run: (ctx, req) =>
+    withCommandCodes(ctx, async () => {
+      const s = await createContainer(ctx, await withId(ctx, req));
+      if (req.podman) ctx.io.out(`${s.id}\n`);
+      return 0;
+    }),
 };

@@ -9,7 +9,8 @@
  */
 
 import type { Context } from "../../container/context.ts";
-import { exitCodeOf, messageOf } from "../../host/errors.ts";
+import { messageOf } from "../../host/errors.ts";
+import { commandExitCode } from "./not_runnable.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 
 /**
@@ -45,7 +46,8 @@ export async function eachRef(
       ctx.io.err(`berth: ${messageOf(err)}\n`);
       // --debug: the stack trace too, as the CLI frame adds it.
       if (ctx.globals.debug && err instanceof Error && err.stack) ctx.io.err(`${err.stack}\n`);
-      if (code === 0) code = exitCodeOf(err);
+      // start: a command that cannot be run is 127/126, as podman.
+      if (code === 0) code = commandExitCode(err);
     }
   }
   return code;

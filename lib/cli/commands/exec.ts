@@ -11,6 +11,8 @@ import type { Command } from "../command.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { execInContainer, type ExecOptions } from "../../ops/exec.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import type { Context } from "../../container/context.ts";
+import { withCommandCodes } from "./not_runnable.ts";
 import { resolve } from "../../_std/path.ts";
 import { checkUserSyntax } from "../../ops/process_user.ts";
 
@@ -116,12 +118,14 @@ export const execCommand: Command<ExecOptions> = {
       ...(envFiles.length > 0 ? { envFiles } : {}),
     };
   },
-  async run(ctx, o) {
-    if (o.tty) {
-      const { checkTerminalUse } = await import("../../terminal/checks.ts");
-      const { terminalLibc } = await import("../../terminal/ffi.ts");
-      checkTerminalUse(terminalLibc, "exec", o.interactive, o.tty);
-    }
-    return await execInContainer(ctx, await resolveExisting(ctx, o.ref), o);
-  },
+  run: (ctx, o) => withCommandCodes(ctx, () => execIn(ctx, o)),
 };
+
+async function execIn(ctx: Context, o: ExecOptions): Promise<number> {
+  if (o.tty) {
+    const { checkTerminalUse } = await import("../../terminal/checks.ts");
+    const { terminalLibc } = await import("../../terminal/ffi.ts");
+    checkTerminalUse(terminalLibc, "exec", o.interactive, o.tty);
+  }
+  return await execInContainer(ctx, await resolveExisting(ctx, o.ref), o);
+}

@@ -11,6 +11,7 @@ import type { Command } from "../command.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
+import { withCommandCodes } from "./not_runnable.ts";
 import { CREATE_OPTIONS, createRequestFrom, FORMS_HELP, withId } from "./create.ts";
 
 /** Options of `run`. */
@@ -100,29 +101,32 @@ export const runCommand: Command<RunOptions> = {
     if (interactive && !detach && !tty) create.stdin = true;
     return { create, detach, rm, interactive, tty };
   },
-  async run(ctx, options) {
-    const o = { ...options, create: await withId(ctx, options.create) };
-    if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
-    if (o.detach) {
-      // Created and started in one runtime call: a failure rolls it all back.
-      const s = await createContainer(ctx, o.create, { start: true });
-      ctx.io.out(`${s.id}\n`);
-      return 0;
-    }
-    // The foreground's modules load only here (start-up time of run -d).
-    const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
-    const s = await createContainer(ctx, o.create);
-    const logs = await openLogsAtEnd(s.workDir);
-    try {
-      await startOrCleanUp(ctx, s.id, o.rm);
-    } catch (err) {
-      logs.out?.close();
-      logs.err?.close();
-      throw err;
-    }
-    return await attach(ctx, s, logs, o.rm);
-  },
+  run: (ctx, options) => withCommandCodes(ctx, () => runContainer(ctx, options)),
 };
+
+/** `run`'s work: create and start (foreground, interactive or -d). */
+async function runContainer(ctx: Context, options: RunOptions): Promise<number> {
+  const o = { ...options, create: await withId(ctx, options.create) };
+  if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
+  if (o.detach) {
+    // Created and started in one runtime call: a failure rolls it all back.
+    const s = await createContainer(ctx, o.create, { start: true });
+    ctx.io.out(`${s.id}\n`);
+    return 0;
+  }
+  // The foreground's modules load only here (start-up time of run -d).
+  const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
+  const s = await createContainer(ctx, o.create);
+  const logs = await openLogsAtEnd(s.workDir);
+  try {
+    await startOrCleanUp(ctx, s.id, o.rm);
+  } catch (err) {
+    logs.out?.close();
+    logs.err?.close();
+    throw err;
+  }
+  return await attach(ctx, s, logs, o.rm);
+}
 
 /** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */
 async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {
