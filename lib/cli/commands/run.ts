@@ -1,6 +1,7 @@
 /**
- * `berth run [OPTS] [-d] [--rm] ID [-- CMD...]`: create + start. In the
- * foreground, the container's stdout/stderr stream to berth's and berth
+ * `berth run [OPTS] [-d] [--rm] IMAGE [CMD...]` (the podman form) and
+ * `berth run --rootfs|--bundle|--image ... ID [-- CMD...]` (the runc form):
+ * create + start. In the foreground, the container's stdout/stderr stream to berth's and berth
  * exits with the container's exit code.
  *
  * @module
