@@ -11,7 +11,10 @@
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 
-/** The verbs of the group: each is the top-level command named on the right. */
+/**
+ * The verbs of the group: each is the top-level command named on the right
+ * (`cp` once berth has it; a verb whose command is missing is refused).
+ */
 export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   attach: "attach",
   checkpoint: "checkpoint",
@@ -24,10 +27,7 @@ export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   logs: "logs",
   ls: "ps",
   pause: "pause",
-  port: "port",
-  prune: "prune",
   ps: "ps",
-  rename: "rename",
   restart: "restart",
   restore: "restore",
   rm: "rm",
@@ -49,6 +49,8 @@ export const containerCommand: Command<Record<string, never>> = {
   description: `VERB is one of: ${Object.keys(CONTAINER_VERBS).join(", ")}\n` +
     "(those berth has). container ls is ps; each prints what podman prints.",
   options: [],
+  // Completion offers the verbs.
+  positionals: [{ name: "VERB", choices: Object.keys(CONTAINER_VERBS) }],
   examples: ["berth container ls -a", "berth container rm -f web1", "berth container inspect web1"],
   parse(args) {
     throw new InvalidArgument(
