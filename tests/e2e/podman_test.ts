@@ -268,3 +268,28 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "start -a streams the output and exits with the code, also when started again",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      await berthOk(roots, [
+        "create",
+        "--name",
+        "j",
+        image,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+      ]);
+      for (let i = 0; i < 2; i++) {
+        const r = await berth(roots, ["start", "-a", "j"]);
+        assertEquals([r.code, r.stdout, r.stderr], [5, "out\n", "err\n"], `round ${i}`);
+        assertEquals((await stateOf(roots, "j")).status, "stopped");
+      }
+      assertEquals((await berth(roots, ["start", "-a", "j", "j"])).code, 2);
+      await berthOk(roots, ["rm", "j"]);
+    });
+  },
+);
