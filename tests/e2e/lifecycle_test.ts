@@ -127,7 +127,8 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     const kinds = (await eventsOf(roots, "r1")).map((e) => e.type);
     assertEquals(kinds, ["create", "start"]);
     await berthOk(roots, ["delete", "-f", "r1"]);
-    // The runtime refuses to start it: one-line error, exit 1, no change on disk.
+    // The runtime refuses to start it: one-line error, no change on disk; a command
+    // that is not found is exit 127 (podman's code, both forms).
     const bad = await berth(roots, [
       "run",
       "-d",
@@ -137,7 +138,7 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
       "--",
       "/no/such/program",
     ]);
-    assertEquals(bad.code, 1, bad.stderr);
+    assertEquals(bad.code, 127, bad.stderr);
     assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
     assertTrue(bad.stderr.startsWith("berth: "), bad.stderr);
     assertEquals((await berth(roots, ["state", "r2"])).code, 3);
