@@ -120,8 +120,14 @@ Deno.test("create rejects bad IDs, env, labels and extra arguments", () => {
     "KEY=VALUE",
   );
   assertThrows(() => parse("create", ["--label", "=v", "a"]), InvalidArgument);
-  assertThrows(() => parse("create", ["a", "b"]), InvalidArgument, "unexpected argument");
-  assertThrows(() => parse("create", []), InvalidArgument, "missing ID");
+  // (The runc form; `create a b` is the podman form: image a, command b.)
+  assertThrows(
+    () => parse("create", ["--rootfs", "/r", "a", "b"]),
+    InvalidArgument,
+    "unexpected argument",
+  );
+  assertThrows(() => parse("create", ["--rootfs", "/r"]), InvalidArgument, "missing ID");
+  assertThrows(() => parse("create", []), InvalidArgument, "create: missing IMAGE");
   assertThrows(
     () => parse("create", ["--bogus", "a"]),
     InvalidArgument,
@@ -197,13 +203,21 @@ Deno.test("run parses -d and --rm", () => {
   assertThrows(() => parse("run", ["--rootfs", "/r", "x", "--"]), InvalidArgument, "nothing after");
 });
 
-Deno.test("single-ID commands take exactly one ID", () => {
-  for (const name of ["start", "state", "pause", "resume", "wait"]) {
-    assertEquals(parse(name, ["web"]), { ref: "web" });
-    assertThrows(() => parse(name, []), InvalidArgument, "missing ID");
-    assertThrows(() => parse(name, ["a", "b"]), InvalidArgument, "unexpected");
+Deno.test("state takes exactly one ID; start, pause, resume/unpause and wait take several", () => {
+  assertEquals(parse("state", ["web"]), { ref: "web" });
+  assertThrows(() => parse("state", []), InvalidArgument, "missing ID");
+  assertThrows(() => parse("state", ["a", "b"]), InvalidArgument, "unexpected");
+  assertThrows(() => parse("state", ["a", "--", "x"]), InvalidArgument, "takes no command");
+  for (const name of ["start", "pause", "resume", "wait"]) {
+    assertEquals(parse(name, ["web"]), { refs: ["web"] });
+    assertEquals(parse(name, ["a", "b"]), { refs: ["a", "b"] });
+    assertThrows(() => parse(name, []), InvalidArgument, `${name}: missing ID`);
     assertThrows(() => parse(name, ["a", "--", "x"]), InvalidArgument, "takes no command");
   }
+  // The podman names print podman's output (each name as given).
+  assertEquals(parse("unpause", ["a", "b"]), { refs: ["a", "b"], podman: true });
+  assertEquals(parse("rm", ["-f", "-v", "a"]), { refs: ["a"], force: true, podman: true });
+  assertThrows(() => parse("unpause", []), InvalidArgument, "unpause: missing ID");
 });
 
 Deno.test("list parses -q, --format and --all-namespaces; ls is an alias", () => {
@@ -227,15 +241,28 @@ Deno.test("ps parses --format", () => {
   assertEquals(parse("ps", ["a", "--format", "json"]), { ref: "a", format: "json" });
 });
 
-Deno.test("kill accepts names and numbers, defaulting to SIGTERM", () => {
-  assertEquals(parse("kill", ["a"]), { ref: "a", signal: 15, all: false });
-  assertEquals(parse("kill", ["a", "KILL"]), { ref: "a", signal: 9, all: false });
-  assertEquals(parse("kill", ["--all", "a", "SIGHUP"]), { ref: "a", signal: 1, all: true });
-  assertEquals(parse("kill", ["a", "9"]), { ref: "a", signal: 9, all: false });
-  assertEquals(parse("kill", ["a", "sigusr1"]), { ref: "a", signal: 10, all: false });
-  assertThrows(() => parse("kill", ["a", "NOPE"]), InvalidArgument, "invalid signal");
-  assertThrows(() => parse("kill", ["a", "65"]), InvalidArgument);
-  assertThrows(() => parse("kill", ["a", "0"]), InvalidArgument);
+Deno.test("kill: SIGKILL by default; a second argument is a signal only when it names one", () => {
+  assertEquals(parse("kill", ["a"]), { refs: ["a"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "TERM"]), { refs: ["a"], signal: 15, all: false });
+  assertEquals(parse("kill", ["--all", "a", "SIGHUP"]), { refs: ["a"], signal: 1, all: true });
+  assertEquals(parse("kill", ["a", "9"]), { refs: ["a"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "sigusr1"]), { refs: ["a"], signal: 10, all: false });
+  assertEquals(parse("kill", ["-s", "TERM", "a", "b"]), {
+    refs: ["a", "b"],
+    signal: 15,
+    all: false,
+  });
+  // Not a signal: two containers. Three: all containers. With -s: all containers.
+  assertEquals(parse("kill", ["a", "web"]), { refs: ["a", "web"], signal: 9, all: false });
+  assertEquals(parse("kill", ["a", "b", "TERM"]), {
+    refs: ["a", "b", "TERM"],
+    signal: 9,
+    all: false,
+  });
+  assertEquals(parse("kill", ["-s", "1", "a", "9"]), { refs: ["a", "9"], signal: 1, all: false });
+  assertThrows(() => parse("kill", ["-s", "NOPE", "a"]), InvalidArgument, "invalid signal");
+  assertThrows(() => parse("kill", ["-s", "65", "a"]), InvalidArgument);
+  assertThrows(() => parse("kill", []), InvalidArgument, "kill: missing ID");
 });
 
 Deno.test("delete takes several IDs and -f", () => {
@@ -323,8 +350,8 @@ Deno.test("create/run limits; update, stop, restart, stats and the top alias", (
   assertEquals(parse("stop", ["-t", "0", "a"]), { refs: ["a"], timeoutS: 0 });
   assertThrows(() => parse("stop", []), InvalidArgument, "missing ID");
   assertThrows(() => parse("stop", ["-t", "1.5", "a"]), InvalidArgument, "whole number");
-  assertEquals(parse("restart", ["--time", "3", "a"]), { ref: "a", timeoutS: 3 });
-  assertThrows(() => parse("restart", ["a", "b"]), InvalidArgument);
+  assertEquals(parse("restart", ["--time", "3", "a"]), { refs: ["a"], timeoutS: 3 });
+  assertEquals(parse("restart", ["a", "b"]), { refs: ["a", "b"], timeoutS: 10 });
   assertEquals(parse("stats", []), { refs: [], stream: true, format: { kind: "table" } });
   assertEquals(parse("stats", ["--no-stream", "--format", "json", "a"]), {
     refs: ["a"],
@@ -462,10 +489,8 @@ Deno.test("a declared shape is checked with parse's own messages (cli checks it 
   const p = (args: string[]) => parseCommandArgs("kill", args, kill.options);
   assertEquals(refusal(() => checkShape("kill", p([]), kill.positionals!)), "kill: missing ID");
   assertEquals(refusal(() => checkShape("kill", p(["a", "KILL"]), kill.positionals!)), null);
-  assertEquals(
-    refusal(() => checkShape("kill", p(["a", "KILL", "x"]), kill.positionals!)),
-    'kill: unexpected argument "x"',
-  );
+  // Several containers: the last positional repeats.
+  assertEquals(refusal(() => checkShape("kill", p(["a", "KILL", "x"]), kill.positionals!)), null);
   assertEquals(
     refusal(() => checkShape("kill", p(["a", "--", "sh"]), kill.positionals!)),
     'kill: takes no command after "--"',
@@ -507,4 +532,119 @@ Deno.test("--tls-verify: true or false, on pull, login and create/run with --ima
     tlsVerify?: boolean;
   };
   assertEquals(plain.tlsVerify, undefined);
+});
+
+Deno.test("run/create: the podman form is IMAGE first; the runc form is chosen by --rootfs, --bundle or --image", () => {
+  const r = parse("run", [
+    "-d",
+    "--name",
+    "web",
+    "-e",
+    "K=V",
+    "docker.io/library/busybox",
+    "httpd",
+    "-f",
+    "-p",
+    "80",
+    "-h",
+    "/www",
+  ]) as { detach: boolean; create: Record<string, unknown> };
+  assertEquals(r.detach, true);
+  assertEquals(
+    [r.create.id, r.create.image, r.create.command, r.create.env, r.create.publish],
+    ["web", "docker.io/library/busybox", ["httpd", "-f", "-p", "80", "-h", "/www"], ["K=V"], []],
+  );
+  // Without --name the ID is made when it runs; create prints it.
+  const c = parse("create", ["-h", "box1", "busybox"]) as Record<string, unknown>;
+  assertEquals([c.id, c.image, c.command, c.hostname, c.podman], ["", "busybox", [], "box1", true]);
+  const dd = parse("create", ["busybox", "--", "sh", "-c", "echo -- -h"]) as { command: string[] };
+  assertEquals(dd.command, ["sh", "-c", "echo -- -h"]);
+  // --tls-verify alone is true, and busybox the image.
+  const tls = parse("run", ["--tls-verify", "busybox"]) as { create: Record<string, unknown> };
+  assertEquals([tls.create.image, tls.create.tlsVerify], ["busybox", undefined]);
+  const insecure = parse("run", ["--tls-verify=false", "--pull=always", "r.example/x"]) as {
+    create: Record<string, unknown>;
+  };
+  assertEquals([insecure.create.tlsVerify, insecure.create.pull], [false, "always"]);
+  // The runc form, as before: options after the ID, the command after --, --name the same ID.
+  const runc = parse("run", ["--rootfs", "/r", "w1", "-d", "--", "sh"]) as {
+    detach: boolean;
+    create: Record<string, unknown>;
+  };
+  assertEquals([runc.detach, runc.create.id, runc.create.command], [true, "w1", ["sh"]]);
+  const named = parse("create", ["--image", "busybox", "--name", "w2"]) as Record<string, unknown>;
+  assertEquals([named.id, named.podman], ["w2", undefined]);
+  const refused = (name: string, args: string[], message: string) =>
+    assertEquals(assertThrows(() => parse(name, args), InvalidArgument).message, message);
+  refused("run", [], "run: missing IMAGE");
+  refused(
+    "run",
+    ["--name", "../x", "busybox"],
+    'invalid container name "../x": use letters, digits and single ".", "_" or "-" between them',
+  );
+  refused(
+    "create",
+    ["--rootfs", "/r", "--name", "a", "b"],
+    "create: give the ID or --name, not both",
+  );
+  refused("run", ["--rm=1", "busybox"], 'run: --rm must be true or false, not "1"');
+  refused("run", ["busybox", "--"], 'run: nothing after "--"');
+});
+
+Deno.test("exec: options end at NAME; the command follows with or without --", () => {
+  assertEquals(parse("exec", ["-e", "A=1", "c1", "ps", "-e", "-h"]), {
+    ref: "c1",
+    detach: false,
+    env: { A: "1" },
+    cwd: null,
+    command: ["ps", "-e", "-h"],
+    interactive: false,
+    tty: false,
+  });
+  assertEquals((parse("exec", ["c1", "--", "ls", "--", "x"]) as { command: string[] }).command, [
+    "ls",
+    "--",
+    "x",
+  ]);
+  assertThrows(() => parse("exec", []), InvalidArgument, "exec: missing NAME");
+});
+
+Deno.test("ps: with one ID its processes, otherwise the podman listing with -a -q -n --filter --format", () => {
+  assertEquals(parse("ps", []), {
+    list: { all: false, quiet: false, last: null, filters: {}, format: { kind: "table" } },
+  });
+  assertEquals(
+    parse("ps", [
+      "-aq",
+      "-n",
+      "3",
+      "--filter",
+      "status=exited",
+      "-f",
+      "status=created",
+      "--filter",
+      "label=a=b",
+    ]),
+    {
+      list: {
+        all: true,
+        quiet: true,
+        last: 3,
+        filters: { status: ["exited", "created"], label: ["a=b"] },
+        format: { kind: "table" },
+      },
+    },
+  );
+  assertThrows(() => parse("ps", ["--filter", "status=stopped"]), InvalidArgument, "exited");
+  assertThrows(() => parse("ps", ["--filter", "color=red"]), InvalidArgument, "KEY=VALUE");
+  assertThrows(() => parse("ps", ["-n", "x"]), InvalidArgument, "whole number");
+  // A template is parsed with the options: a bad one is exit 2 naming its column.
+  assertEquals(
+    (parse("ps", ["--format", "{{.Names}}"]) as { list: { format: { kind: string } } }).list
+      .format.kind,
+    "template",
+  );
+  assertThrows(() => parse("ps", ["--format", "{{.Names"]), InvalidArgument, "column");
+  assertThrows(() => parse("ps", ["-a", "web"]), InvalidArgument, "give no ID");
+  assertThrows(() => parse("ps", ["a", "b"]), InvalidArgument, "unexpected");
 });

@@ -28,7 +28,30 @@ export interface OptionSpec {
   choices?: readonly string[];
   /** One-line description. */
   help: string;
+  /**
+   * Given before the first `--`, it selects the runc form of a command whose
+   * options otherwise end at the first positional (`--rootfs`, `--bundle`,
+   * `--image` of `run`/`create`): options may then also follow the ID.
+   */
+  runcForm?: boolean;
+  /**
+   * A `true|false` string option that, where options end at the first
+   * positional (the podman form), is a boolean: it takes a value only with
+   * `=`, and alone means `"true"` (`--tls-verify busybox`: true, image busybox).
+   */
+  flag?: boolean;
 }
+
+/**
+ * Where a command's options end, declared once per command:
+ * `anywhere` (options and positionals mix; everything after the first `--`
+ * is the container command), or `first-positional` (the podman form: options
+ * are read only up to the first positional; a `--` right after it is dropped
+ * and everything after it is the command, `--` and `-h` included). A
+ * `first-positional` command falls back to `anywhere` when one of its
+ * {@linkcode OptionSpec.runcForm} options appears before the first `--`.
+ */
+export type OptionsEnd = "anywhere" | "first-positional";
 
 /** `a`, `a or b`, `a, b or c`. */
 export function orList(items: readonly string[]): string {
@@ -48,6 +71,8 @@ export interface PositionalSpec {
   choices?: readonly string[];
   /** May be left out (only trailing ones). */
   optional?: boolean;
+  /** May be given several times (only the last one): `NAME...`. */
+  repeat?: boolean;
 }
 
 /**
@@ -67,7 +92,7 @@ export function checkShape(
     const missing = required.slice(parsed.positionals.length).map((s) => s.name);
     throw new InvalidArgument(`${cmd}: missing ${missing.join(" ")}`);
   }
-  if (parsed.positionals.length > specs.length) {
+  if (parsed.positionals.length > specs.length && specs[specs.length - 1]?.repeat !== true) {
     throw new InvalidArgument(`${cmd}: unexpected argument "${parsed.positionals[specs.length]}"`);
   }
 }
@@ -79,18 +104,79 @@ export interface ParsedArgs {
   positionals: string[];
   /** Everything after the first `--` (the container command), or null. */
   command: string[] | null;
+  /** The options ended at the first positional (the podman form), see {@linkcode OptionsEnd}. */
+  firstPositional?: boolean;
+}
+
+/** True when one of the `runcForm` options of `specs` appears before the first `--` of `args`. */
+export function runcFormGiven(args: string[], specs: readonly OptionSpec[]): boolean {
+  const dd = args.indexOf("--");
+  const head = dd >= 0 ? args.slice(0, dd) : args;
+  const marks = specs.filter((s) => s.runcForm === true).map((s) => `--${s.name}`);
+  return head.some((a) => marks.some((m) => a === m || a.startsWith(`${m}=`)));
+}
+
+/** The rule `args` are read by: `first-positional` unless the runc form is selected. */
+export function effectiveEnd(
+  end: OptionsEnd,
+  args: string[],
+  specs: readonly OptionSpec[],
+): OptionsEnd {
+  return end === "first-positional" && !runcFormGiven(args, specs) ? end : "anywhere";
+}
+
+/**
+ * Whether `args` ask for help: `--help`, or `-h` where the command has no
+ * `-h` of its own, among the options (before the first `--`; with
+ * `first-positional`, before the first positional). Unknown options are
+ * skipped, so `berth run --bogus --help` still shows help.
+ */
+export function helpRequested(
+  args: string[],
+  specs: readonly OptionSpec[],
+  end: OptionsEnd = "anywhere",
+): boolean {
+  const ownH = specs.some((s) => s.short === "h");
+  const stop = effectiveEnd(end, args, specs) === "first-positional";
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") return false;
+    if (a === "--help" || (a === "-h" && !ownH)) return true;
+    if (a.startsWith("--") && !a.includes("=")) {
+      const spec = specs.find((s) => `--${s.name}` === a);
+      if (spec?.type === "string" && !(stop && spec.flag === true)) i++;
+    } else if (a.startsWith("-") && a.length > 1 && !a.startsWith("--")) {
+      // A cluster: a string option at its end takes the next argument.
+      for (let j = 1; j < a.length; j++) {
+        const spec = specs.find((s) => s.short === a[j]);
+        if (spec?.type === "string") {
+          if (j === a.length - 1) i++;
+          break;
+        }
+      }
+    } else if (!a.startsWith("-") && stop) return false;
+  }
+  return false;
 }
 
 /**
  * Parses `args` of subcommand `cmd` against `specs`: `--name`, `--name=V`,
- * `--name V`, `-x`, `-xV`, `-x V`, clusters of short booleans (`-qA`);
- * everything after the first `--` is the container command. (Not
- * `node:util` parseArgs: any `node:` import costs ~6 ms of start-up.)
+ * `--name V`, `-x`, `-xV`, `-x V`, clusters of short booleans (`-qA`),
+ * booleans as `--name=true|false`. Where the options end is `end` (see
+ * {@linkcode OptionsEnd}); by default everything after the first `--` is the
+ * container command. (Not `node:util` parseArgs: any `node:` import costs
+ * ~6 ms of start-up.)
  */
-export function parseCommandArgs(cmd: string, args: string[], specs: OptionSpec[]): ParsedArgs {
+export function parseCommandArgs(
+  cmd: string,
+  args: string[],
+  specs: OptionSpec[],
+  end: OptionsEnd = "anywhere",
+): ParsedArgs {
+  const stop = effectiveEnd(end, args, specs) === "first-positional";
   const dd = args.indexOf("--");
-  const head = dd >= 0 ? args.slice(0, dd) : args;
-  const command = dd >= 0 ? args.slice(dd + 1) : null;
+  const head = stop ? args : dd >= 0 ? args.slice(0, dd) : args;
+  let command = stop ? null : dd >= 0 ? args.slice(dd + 1) : null;
   const byLong = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
   const values: ParsedArgs["values"] = {};
@@ -104,16 +190,36 @@ export function parseCommandArgs(cmd: string, args: string[], specs: OptionSpec[
       values[s.name] = Array.isArray(prev) ? [...prev, v] : [v];
     } else values[s.name] = v;
   };
+  /** The podman form: the first positional ends the options; the rest is the command. */
+  const endAt = (i: number) => {
+    positionals.push(head[i]!);
+    const rest = head.slice(i + 1);
+    command = rest[0] === "--" ? rest.slice(1) : rest.length > 0 ? rest : null;
+  };
   for (let i = 0; i < head.length; i++) {
     const a = head[i]!;
+    if (stop && a === "--") {
+      // `--` among the options ends them: the next word is the positional.
+      if (i + 1 < head.length) endAt(i + 1);
+      break;
+    }
     if (a.startsWith("--") && a.length > 2) {
       const eq = a.indexOf("=");
       const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
       const spec = byLong.get(name);
       if (spec === undefined) throw new InvalidArgument(`${cmd}: unknown option "--${name}"`);
       if (spec.type === "boolean") {
-        if (eq > 0) throw new InvalidArgument(`${cmd}: option "--${name}" takes no value`);
-        set(spec, true);
+        if (eq > 0) {
+          const v = a.slice(eq + 1);
+          if (v !== "true" && v !== "false") {
+            throw new InvalidArgument(`${cmd}: --${name} must be true or false, not "${v}"`);
+          }
+          set(spec, v === "true");
+        } else set(spec, true);
+        continue;
+      }
+      if (stop && spec.flag === true && eq < 0) {
+        set(spec, "true");
         continue;
       }
       const v = eq > 0 ? a.slice(eq + 1) : head[++i];
@@ -132,11 +238,14 @@ export function parseCommandArgs(cmd: string, args: string[], specs: OptionSpec[
         set(spec, v);
         break;
       }
+    } else if (stop) {
+      endAt(i);
+      break;
     } else {
       positionals.push(a);
     }
   }
-  return { values, positionals, command };
+  return { values, positionals, command, ...(stop ? { firstPositional: true } : {}) };
 }
 
 /** Exactly `names.length` positionals, named in the error. */

@@ -6,9 +6,9 @@
  */
 
 import { after } from "../host/clock.ts";
-import { checkShape, parseCommandArgs } from "./args.ts";
+import { checkShape, helpRequested, parseCommandArgs } from "./args.ts";
 import { type AnyCommand, commandHelp } from "./command.ts";
-import { findCommand, loadCommands } from "./commands/mod.ts";
+import { containerVerb, findCommand, loadCommands } from "./commands/mod.ts";
 import { type Context, createContext, type Output, stdio } from "../container/context.ts";
 import { exitCodeOf, InvalidArgument, messageOf } from "../host/errors.ts";
 import { GLOBAL_DEFAULTS, parseGlobals } from "../container/globals.ts";
@@ -40,18 +40,17 @@ export function globalHelp(commands: AnyCommand[]): string {
     "Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 exists, 5 wrong status;",
     "run (foreground) and exec exit with the container process's code.",
     "",
-    "Examples:",
+    "Examples (the podman form: IMAGE first; the runc form: --rootfs/--bundle/--image ID -- CMD):",
+    "  berth run --rm docker.io/library/busybox echo hello",
+    "  berth run -d --name web docker.io/library/busybox httpd -f -p 80",
+    "  berth ps -a",
+    "  berth rm -f web",
     "  berth run --rootfs /srv/rootfs --rm hello -- echo hello",
     "  berth run -d --rootfs /srv/rootfs web1 -- httpd -f -p 80",
     "  berth list",
     "  berth delete -f web1",
     "",
   ].join("\n");
-}
-
-function wantsHelp(args: string[]): boolean {
-  const dd = args.indexOf("--");
-  return (dd >= 0 ? args.slice(0, dd) : args).some((a) => a === "-h" || a === "--help");
 }
 
 /**
@@ -86,7 +85,7 @@ export async function main(
   try {
     const { globals, rest, help } = parseGlobals(argv, (k) => Deno.env.get(k));
     debug = globals.debug;
-    const [name, ...args] = rest;
+    let [name, ...args] = rest;
     if (name === "help") {
       const target = args[0] === undefined ? undefined : findCommand(args[0]);
       if (args[0] !== undefined && target === undefined) {
@@ -99,12 +98,17 @@ export async function main(
       io.out(globalHelp(await loadCommands()));
       return help ? 0 : 2;
     }
-    const entry = findCommand(name);
+    let entry = findCommand(name);
+    if (name === "container" && args[0] !== undefined && !args[0].startsWith("-")) {
+      // `container VERB ...`: the verb's command, podman's output.
+      const verb = await containerVerb(args[0]);
+      if (verb !== undefined) [entry, name, args] = [verb, verb.name, args.slice(1)];
+    }
     if (entry === undefined) {
       throw new InvalidArgument(`unknown command "${name}" (see berth --help)`);
     }
     const cmd = await entry.load();
-    if (help || wantsHelp(args)) {
+    if (help || helpRequested(args, cmd.options, cmd.optionsEnd)) {
       io.out(commandHelp(cmd));
       return 0;
     }

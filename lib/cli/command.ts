@@ -5,7 +5,7 @@
  * @module
  */
 
-import { optionLabel, type OptionSpec, type PositionalSpec } from "./args.ts";
+import { optionLabel, type OptionsEnd, type OptionSpec, type PositionalSpec } from "./args.ts";
 import type { Context } from "../container/context.ts";
 
 export type { PositionalSpec } from "./args.ts";
@@ -21,6 +21,11 @@ export interface Command<O> {
   /** Longer description for `berth CMD --help`. */
   description?: string;
   options: OptionSpec[];
+  /**
+   * Where its options end (default `anywhere`); `first-positional` is the
+   * podman form of `run`, `create` and `exec`: see {@linkcode OptionsEnd}.
+   */
+  optionsEnd?: OptionsEnd;
   /** Its positional arguments, when declared (completion reads them). */
   positionals?: PositionalSpec[];
   /**
@@ -57,7 +62,7 @@ export function commandHelp(c: AnyCommand): string {
       optionLabel(o),
       o.help + (o.default !== undefined ? ` (default: ${o.default})` : ""),
     ]),
-    ["-h, --help", "show this help"],
+    [c.options.some((o) => o.short === "h") ? "    --help" : "-h, --help", "show this help"],
   ];
   const width = Math.max(...rows.map((r) => r[0]!.length));
   lines.push("", "Options:");

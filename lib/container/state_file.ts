@@ -174,6 +174,11 @@ export interface CreateArgs {
   config: string | null;
   /** The command after `--` (empty: the config's). */
   command: string[];
+  /**
+   * `--entrypoint` (absent: the image's): replaces the image's Entrypoint,
+   * and its Cmd is then not used (podman, docker); `[]` clears it.
+   */
+  entrypoint?: string[];
   /** `-e K=V` entries. */
   env: string[];
   /** `--cwd DIR`, or null. */

@@ -138,10 +138,14 @@ export function applyImageConfig(
   src: ImageSource,
   command: string[],
   userGiven = false,
+  entrypoint?: string[],
 ): OciConfig {
   const c = src.config.config ?? {};
   const p = (base.process ??= {});
-  const args = [...(c.Entrypoint ?? []), ...(command.length > 0 ? command : (c.Cmd ?? []))];
+  // --entrypoint replaces Entrypoint, and the image's Cmd then goes too (podman, docker).
+  const args = entrypoint !== undefined
+    ? [...entrypoint, ...command]
+    : [...(c.Entrypoint ?? []), ...(command.length > 0 ? command : (c.Cmd ?? []))];
   if (args.length === 0) {
     throw new InvalidArgument(
       `image "${src.ref}" has no Entrypoint or Cmd: give a command after --`,

@@ -177,14 +177,20 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   let base: OciConfig;
   let source: string;
   let img: Prepared["image"] = null;
-  let args = req.command;
+  let args = req.entrypoint !== undefined ? [...req.entrypoint, ...req.command] : req.command;
   if (image !== null) {
     const mod = await import("../image/source.ts");
     img = await mod.resolveImage(ctx, image, req.pull ?? "missing", {
       insecure: req.tlsVerify === false,
       ...(req.maxUnpackedSize !== undefined ? { maxUnpackedSize: req.maxUnpackedSize } : {}),
     });
-    base = mod.applyImageConfig(defaultSpec(), img, req.command, req.user != null);
+    base = mod.applyImageConfig(
+      defaultSpec(),
+      img,
+      req.command,
+      req.user != null,
+      req.entrypoint,
+    );
     args = [];
     source = img.layers[img.layers.length - 1] ?? ctx.paths.dataRoot;
   } else if (req.bundle !== null) {
@@ -346,6 +352,7 @@ async function createLocked(
       rootfs: req.rootfs,
       config: req.config,
       command: req.command,
+      ...(req.entrypoint !== undefined ? { entrypoint: req.entrypoint } : {}),
       env: req.env,
       cwd: req.cwd,
       labels: req.labels,

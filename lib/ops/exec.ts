@@ -11,6 +11,8 @@ import { join } from "../_std/path.ts";
 import { execScratch } from "../container/bundle.ts";
 import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
+import { readEnvFile } from "./process_env.ts";
+import { resolveUser } from "./process_user.ts";
 import { transition } from "../container/status.ts";
 import { readConfig } from "../host/spec.ts";
 import { loadReconciled } from "./reconcile.ts";
@@ -26,6 +28,10 @@ export interface ExecOptions {
   interactive: boolean;
   /** `-t`: the process gets a terminal. */
   tty: boolean;
+  /** `-u USER`: UID[:GID] or NAME[:GROUP], names from the container's /etc/passwd. */
+  user?: string;
+  /** `--env-file` paths: their `K=V` lines come before `-e`. */
+  envFiles?: string[];
 }
 
 /** Runs `o.command` in the container `id`; returns its exit code (0 once started with `detach`). */
@@ -35,8 +41,16 @@ export async function execInContainer(ctx: Context, id: string, o: ExecOptions):
   const config = await readConfig(join(s.bundle, "config.json"), true);
   const proc = structuredClone(config.process!);
   proc.args = o.command;
-  const env = (proc.env ?? []).filter((e) => !Object.hasOwn(o.env, e.slice(0, e.indexOf("="))));
-  proc.env = [...env, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)];
+  const given: Record<string, string> = {};
+  for (const file of o.envFiles ?? []) {
+    for (const e of readEnvFile(file, ctx.env)) {
+      given[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+    }
+  }
+  Object.assign(given, o.env);
+  const env = (proc.env ?? []).filter((e) => !Object.hasOwn(given, e.slice(0, e.indexOf("="))));
+  proc.env = [...env, ...Object.entries(given).map(([k, v]) => `${k}=${v}`)];
+  if (o.user !== undefined) proc.user = resolveUser(o.user, s.rootfs);
   if (o.cwd !== null) proc.cwd = o.cwd;
   proc.terminal = o.tty;
   if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");

@@ -47,6 +47,7 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.pull !== undefined) args.push("--pull", req.pull);
   if (req.tlsVerify === false) args.push("--tls-verify", "false");
   if (req.maxUnpackedSize !== undefined) args.push("--max-unpacked-size", req.maxUnpackedSize);
+  if (req.entrypoint !== undefined) args.push("--entrypoint", JSON.stringify(req.entrypoint));
   for (const e of req.env) args.push("--env", e);
   if (req.cwd !== null) args.push("--cwd", req.cwd);
   for (const [k, v] of Object.entries(req.labels)) args.push("--label", `${k}=${v}`);

@@ -27,7 +27,11 @@ Deno.test("bad input: one-line error, documented exit code, nothing on disk", as
     [["create", "--rootfs", rootfs, "a/b"], 2],
     [["create", "--rootfs", rootfs, "x".repeat(77)], 2],
     [["create", "--rootfs", "/nonexistent", "ok1"], 2],
-    [["create", "ok1"], 2],
+    // The podman form (IMAGE first): no image, a bad reference, a bad boolean.
+    [["create", "--name", "ok1"], 2],
+    [["create", "Bad//Ref"], 2],
+    [["run", "--rm=maybe", "busybox"], 2],
+    [["run", "-d", "--name", "../x", "busybox"], 2],
     [["create", "--rootfs", rootfs, "--bundle", rootfs, "ok1"], 2],
     [["create", "--bundle", rootfs, "ok1"], 2], // no config.json there
     [["create", "--rootfs", rootfs, "--config", "/nonexistent.json", "ok1"], 2],
@@ -39,7 +43,7 @@ Deno.test("bad input: one-line error, documented exit code, nothing on disk", as
     [["frobnicate"], 2],
     [["state", "missing"], 3],
     [["delete", "missing"], 3],
-    [["kill", "missing", "BOGUS"], 2],
+    [["kill", "-s", "BOGUS", "missing"], 2],
     [["start"], 2],
   ];
   try {

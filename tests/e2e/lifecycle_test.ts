@@ -127,7 +127,8 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     const kinds = (await eventsOf(roots, "r1")).map((e) => e.type);
     assertEquals(kinds, ["create", "start"]);
     await berthOk(roots, ["delete", "-f", "r1"]);
-    // The runtime refuses to start it: one-line error, exit 1, no change on disk.
+    // The runtime refuses to start it: one-line error, no change on disk; a command
+    // that is not found is exit 127 (podman's code, both forms).
     const bad = await berth(roots, [
       "run",
       "-d",
@@ -137,7 +138,7 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
       "--",
       "/no/such/program",
     ]);
-    assertEquals(bad.code, 1, bad.stderr);
+    assertEquals(bad.code, 127, bad.stderr);
     assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
     assertTrue(bad.stderr.startsWith("berth: "), bad.stderr);
     assertEquals((await berth(roots, ["state", "r2"])).code, 3);
@@ -295,7 +296,8 @@ Deno.test("kill accepts names and numbers; delete -f kills and removes", async (
     await berthOk(roots, ["delete", "-f", "k4", "k1"]);
     assertEquals(await mountsUnder(bundle), []);
     assertEquals((await berthOk(roots, ["list", "-q"])).split("\n").filter((s) => s), ["k2", "k3"]);
-    const bad = await berth(roots, ["kill", "k2", "NOPE"]);
+    // (kill k2 NOPE is two containers now: a bad signal is one given with -s.)
+    const bad = await berth(roots, ["kill", "-s", "NOPE", "k2"]);
     assertEquals(bad.code, 2);
   });
 });
@@ -422,7 +424,8 @@ Deno.test("exec -d returns at once; kill --all reaches every process; --debug ad
     await berthOk(roots, ["kill", "x1", "KILL"]);
     assertEquals((await berthOk(roots, ["wait", "x1"])).trim(), "137");
     // Errors are one line; --debug adds the runtime command lines and a stack trace.
-    const plain = await berth(roots, ["start", "x1"]);
+    // (start of a stopped container starts it again now: exec is refused instead.)
+    const plain = await berth(roots, ["exec", "x1", "true"]);
     assertEquals(plain.stderr.split("\n").length, 2);
     const debug = await berth(roots, ["--debug", "pause", "x1"]);
     assertEquals(debug.code, 5);

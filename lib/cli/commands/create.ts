@@ -1,6 +1,7 @@
 /**
- * `berth create [OPTS] ID [-- CMD...]`: prepares the bundle and the
- * container; status `created`.
+ * `berth create [OPTS] IMAGE [CMD...]` (the podman form) and `berth create
+ * --rootfs DIR|--bundle DIR|--image REF [OPTS] ID [-- CMD...]` (the runc
+ * form): prepares the bundle and the container; status `created`.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import {
   strs,
 } from "../args.ts";
 import type { Command } from "../command.ts";
+import type { Context } from "../../container/context.ts";
 import { HOSTNAME_MAX_LENGTH, validateId } from "../../container/id.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { resolve } from "../../_std/path.ts";
@@ -30,6 +32,7 @@ import { type HealthConfig, parseHealth } from "../../limits/health_config.ts";
 import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
+import { withCommandCodes } from "./not_runnable.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -37,20 +40,29 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     name: "bundle",
     type: "string",
     value: "DIR",
-    help: "an existing OCI bundle (config.json and its rootfs)",
+    help: "an existing OCI bundle (config.json and its rootfs); the runc form: ID [-- CMD]",
+    runcForm: true,
   },
   {
     name: "rootfs",
     type: "string",
     value: "DIR",
-    help: "a root filesystem; config.json is generated (see berth spec)",
+    help: "a root filesystem; config.json is generated (see berth spec); the runc form",
+    runcForm: true,
   },
   { name: "config", type: "string", value: "FILE", help: "use this config.json with --rootfs" },
   {
     name: "image",
     type: "string",
     value: "REF",
-    help: "root filesystem and defaults from an image (pulled if missing)",
+    help: "root filesystem and defaults from an image (pulled if missing); the runc form",
+    runcForm: true,
+  },
+  {
+    name: "name",
+    type: "string",
+    value: "NAME",
+    help: "the container's name, which is its ID (default: 12 random hex characters)",
   },
   {
     name: "pull",
@@ -58,7 +70,7 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "missing|always|never",
     choices: ["missing", "always", "never"],
     default: "missing",
-    help: "with --image: when to pull it",
+    help: "when to pull the image",
   },
   TLS_VERIFY_OPTION,
   { ...MAX_UNPACKED_SIZE_OPTION, help: `with --image: ${MAX_UNPACKED_SIZE_OPTION.help}` },
@@ -77,6 +89,13 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "FILE",
     help: "K=V lines (# comments) to add to the environment; -e wins (repeatable)",
   },
+  {
+    name: "entrypoint",
+    type: "string",
+    value: "CMD|JSON",
+    help:
+      'replaces the image\'s Entrypoint (and its Cmd): a word, a JSON array (\'["sh","-c"]\'), "" none',
+  },
   { name: "cwd", type: "string", value: "DIR", help: "working directory of the process" },
   { name: "workdir", short: "w", type: "string", value: "DIR", help: "the same as --cwd" },
   {
@@ -86,7 +105,13 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     value: "UID[:GID]|NAME[:GROUP]",
     help: "the process's user; a NAME is looked up in the container's /etc/passwd",
   },
-  { name: "hostname", type: "string", value: "NAME", help: "the container's hostname" },
+  {
+    name: "hostname",
+    short: "h",
+    type: "string",
+    value: "NAME",
+    help: "the container's hostname (default: its ID)",
+  },
   { name: "read-only", type: "boolean", help: "mount the container's root filesystem read-only" },
   {
     name: "cap-add",
@@ -278,11 +303,50 @@ function isValidHostname(name: string): boolean {
     );
 }
 
-/** Builds a create request from parsed `create`/`run` arguments. */
-export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolean): CreateRequest {
+/**
+ * A parsed `create`/`run` request. In the podman form (`podman`) without
+ * `--name`, `id` is `""`: {@linkcode withId} makes one when it runs.
+ */
+export type CliCreateRequest = CreateRequest & { podman?: true };
+
+/** The request with its ID (a generated one when none was given), as `createContainer` takes it. */
+export async function withId(ctx: Context, req: CliCreateRequest): Promise<CreateRequest> {
+  const { podman: _, ...request } = req;
+  if (request.id !== "") return request;
+  const { newContainerId } = await import("../../ops/new_id.ts");
+  return { ...request, id: await newContainerId(ctx) };
+}
+
+/**
+ * The ID and image of parsed `create`/`run` arguments: the podman form
+ * (`IMAGE [CMD...]`, the ID from `--name` or made later) or the runc form
+ * (`ID`, with `--name` the same ID or instead of it).
+ */
+function idAndImage(cmd: string, p: ParsedArgs): { id: string; image?: string; podman?: true } {
+  const name = str(p.values, "name");
+  if (name !== undefined) validateId(name, "container name");
+  if (p.firstPositional === true) {
+    const [image] = p.positionals;
+    if (image === undefined) throw new InvalidArgument(`${cmd}: missing IMAGE`);
+    return { id: name ?? "", image, podman: true };
+  }
+  if (name !== undefined && p.positionals.length === 0) return { id: name };
   const [id] = expectPositionals(cmd, p.positionals, ["ID"]);
+  if (name !== undefined && name !== id) {
+    throw new InvalidArgument(`${cmd}: give the ID or --name, not both`);
+  }
+  return { id: validateId(id!) };
+}
+
+/** Builds a create request from parsed `create`/`run` arguments. */
+export function createRequestFrom(
+  cmd: string,
+  p: ParsedArgs,
+  autoRemove: boolean,
+): CliCreateRequest {
+  const { id, image, podman } = idAndImage(cmd, p);
   return {
-    id: validateId(id!),
+    id,
     bundle: str(p.values, "bundle") ?? null,
     rootfs: str(p.values, "rootfs") ?? null,
     config: str(p.values, "config") ?? null,
@@ -301,9 +365,28 @@ export function createRequestFrom(cmd: string, p: ParsedArgs, autoRemove: boolea
     }),
     network: str(p.values, "network") ?? null,
     publish: strs(p.values, "publish"),
-    ...imageOf(p),
+    ...imageOf(p, image),
     ...optionalFields(p),
+    ...entrypointOf(str(p.values, "entrypoint")),
+    ...(podman ? { podman } : {}),
   };
+}
+
+/** `--entrypoint`: a JSON array of strings, `""` (none), or one word. */
+export function entrypointOf(text: string | undefined): { entrypoint?: string[] } {
+  if (text === undefined) return {};
+  if (text === "") return { entrypoint: [] };
+  if (!text.startsWith("[")) return { entrypoint: [text] };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = null;
+  }
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    throw new InvalidArgument(`--entrypoint ${text} must be a word or a JSON array of strings`);
+  }
+  return { entrypoint: v };
 }
 
 /** The health check and log cap, present only when given. */
@@ -324,13 +407,14 @@ function optionalFields(p: ParsedArgs): { healthcheck?: HealthConfig; logMaxSize
 
 function imageOf(
   p: ParsedArgs,
+  positional: string | undefined,
 ): {
   image?: string;
   pull?: "missing" | "always" | "never";
   tlsVerify?: false;
   maxUnpackedSize?: string;
 } {
-  const image = str(p.values, "image");
+  const image = positional ?? str(p.values, "image");
   if (str(p.values, "tls-verify") !== undefined && image === undefined) {
     throw new InvalidArgument("--tls-verify goes with --image");
   }
@@ -349,15 +433,27 @@ function imageOf(
   return { image, pull: v as "missing" | "always" | "never", ...insecure };
 }
 
+/** The two forms of `create`/`run`, for their help. */
+export const FORMS_HELP =
+  "IMAGE first (the podman form): options end at IMAGE; what follows is the container's\n" +
+  "command (-h, -p there are its own; a -- right after IMAGE is dropped). IMAGE is pulled\n" +
+  "if missing (--pull). --name NAME sets the ID; without it berth makes one (12 hex).\n" +
+  "With --rootfs, --bundle or --image before the first -- (the runc form), the ID is\n" +
+  "positional, options may follow it, and the command comes after --.\n" +
+  "Boolean options take a value only with = (--tls-verify=false). -h is --hostname.";
+
 /** `create`. */
-export const createCommand: Command<CreateRequest> = {
+export const createCommand: Command<CliCreateRequest> = {
   name: "create",
   summary: "prepare the bundle and the container; status created",
-  usage: "create [OPTIONS] ID [-- CMD [ARG...]]",
-  description:
+  usage: "create [OPTIONS] IMAGE [CMD [ARG...]]\n" +
+    "       create --rootfs DIR|--bundle DIR|--image REF [OPTIONS] ID [-- CMD [ARG...]]",
+  description: FORMS_HELP + "\nThe podman form prints the ID.\n" +
     "The root filesystem is mounted copy-on-write (overlay): the source is never modified.",
   options: CREATE_OPTIONS,
+  optionsEnd: "first-positional",
   examples: [
+    "berth create --name web1 docker.io/library/busybox httpd -f -p 80",
     "berth create --rootfs /srv/rootfs web1 -- httpd -f",
     "berth create --bundle /srv/bundles/web web2",
     "berth create --image docker.io/library/busybox web3 -- sleep 60",
@@ -365,11 +461,13 @@ export const createCommand: Command<CreateRequest> = {
     "berth create --rootfs /srv/rootfs -u nobody -w /tmp --cap-drop ALL --read-only web4",
   ],
   parse(args) {
-    const p = parseCommandArgs("create", args, CREATE_OPTIONS);
+    const p = parseCommandArgs("create", args, CREATE_OPTIONS, "first-positional");
     return createRequestFrom("create", p, false);
   },
-  async run(ctx, req) {
-    await createContainer(ctx, req);
-    return 0;
-  },
+  run: (ctx, req) =>
+    withCommandCodes(ctx, async () => {
+      const s = await createContainer(ctx, await withId(ctx, req));
+      if (req.podman) ctx.io.out(`${s.id}\n`);
+      return 0;
+    }),
 };

@@ -1,16 +1,16 @@
 /**
- * `berth delete [-f] ID...`.
+ * `berth delete [-f] ID...` (`rm [-f] [-v] NAME...`, podman's output).
  *
  * @module
  */
 
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { resolveExisting } from "../../ops/orphans.ts";
 import { isLive } from "../../container/container.ts";
 import type { Context } from "../../container/context.ts";
-import { exitCodeOf, InvalidArgument, messageOf, WrongState } from "../../host/errors.ts";
+import { InvalidArgument, WrongState } from "../../host/errors.ts";
 import { deleteContainer, membersOf } from "../../ops/delete.ts";
+import { eachRef } from "./each_ref.ts";
 
 const OPTIONS = [
   {
@@ -18,6 +18,12 @@ const OPTIONS = [
     short: "f",
     type: "boolean" as const,
     help: "kill a running or paused container first and wait until it is reaped",
+  },
+  {
+    name: "volumes",
+    short: "v",
+    type: "boolean" as const,
+    help: "accepted for podman: berth makes no anonymous volumes (named ones stay)",
   },
 ];
 
@@ -39,13 +45,13 @@ async function deleteMembers(ctx: Context, sid: string, force: boolean): Promise
 }
 
 /** `delete`. */
-export const deleteCommand: Command<{ refs: string[]; force: boolean }> = {
+export const deleteCommand: Command<{ refs: string[]; force: boolean; podman?: boolean }> = {
   name: "delete",
-  aliases: ["rm"],
   summary: "delete stopped or created containers",
-  usage: "delete [-f] ID...",
+  usage: "delete [-f] [-v] ID...",
   description: "Each ID is deleted in turn; failures are reported and the first one's exit code\n" +
-    "is returned. Nothing of a deleted container remains under either root.",
+    "is returned. Nothing of a deleted container remains under either root. As rm (or\n" +
+    "container rm), each is printed as given once deleted, as podman does.",
   options: OPTIONS,
   examples: ["berth delete web1", "berth delete -f web1 web2"],
   parse(args) {
@@ -54,18 +60,9 @@ export const deleteCommand: Command<{ refs: string[]; force: boolean }> = {
     if (p.positionals.length === 0) throw new InvalidArgument("delete: missing ID");
     return { refs: p.positionals, force: bool(p.values, "force") };
   },
-  async run(ctx, o) {
-    let code = 0;
-    for (const ref of o.refs) {
-      try {
-        const id = await resolveExisting(ctx, ref);
-        await deleteMembers(ctx, id, o.force);
-        await deleteContainer(ctx, ctx.globals.namespace, id, o.force);
-      } catch (err) {
-        ctx.io.err(`berth: ${messageOf(err)}\n`);
-        if (code === 0) code = exitCodeOf(err);
-      }
-    }
-    return code;
-  },
+  run: (ctx, o) =>
+    eachRef(ctx, o.refs, o.podman === true, async (id) => {
+      await deleteMembers(ctx, id, o.force);
+      await deleteContainer(ctx, ctx.globals.namespace, id, o.force);
+    }),
 };

@@ -6,6 +6,7 @@
  */
 
 import type { AnyCommand } from "../command.ts";
+import { InvalidArgument } from "../../host/errors.ts";
 
 /** A registry entry: names, and how to load the command. */
 export interface CommandEntry {
@@ -27,11 +28,15 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "attach", load: async () => (await import("./attach.ts")).attachCommand },
   { name: "pause", load: async () => (await import("./pause.ts")).pauseCommand },
   { name: "resume", load: async () => (await import("./pause.ts")).resumeCommand },
-  { name: "kill", load: async () => (await import("./kill.ts")).killCommand },
   {
-    name: "delete",
-    aliases: ["rm"],
-    load: async () => (await import("./delete.ts")).deleteCommand,
+    name: "unpause",
+    load: async () => podmanVariant((await import("./pause.ts")).resumeCommand, "unpause"),
+  },
+  { name: "kill", load: async () => (await import("./kill.ts")).killCommand },
+  { name: "delete", load: async () => (await import("./delete.ts")).deleteCommand },
+  {
+    name: "rm",
+    load: async () => podmanVariant((await import("./delete.ts")).deleteCommand, "rm"),
   },
   { name: "stop", load: async () => (await import("./stop.ts")).stopCommand },
   { name: "restart", load: async () => (await import("./stop.ts")).restartCommand },
@@ -59,6 +64,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "logout", load: async () => (await import("./login.ts")).logoutCommand },
   { name: "inspect", load: async () => (await import("./inspect.ts")).inspectCommand },
   { name: "volume", load: async () => (await import("./volume.ts")).volumeCommand },
+  { name: "container", load: async () => (await import("./container.ts")).containerCommand },
   { name: "gc", load: async () => (await import("./gc.ts")).gcCommand },
   { name: "spec", load: async () => (await import("./spec.ts")).specCommand },
   { name: "generate", load: async () => (await import("./generate.ts")).generateCommand },
@@ -67,6 +73,63 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "version", load: async () => (await import("./version.ts")).versionCommand },
   { name: "__monitor", load: async () => (await import("./monitor.ts")).monitorCommand },
 ];
+
+/**
+ * `cmd` under another name that prints podman's output: its options get
+ * `podman: true` (`rm` is `delete`, `unpause` is `resume`, and every
+ * `container VERB`).
+ */
+export function podmanVariant(cmd: AnyCommand, name: string): AnyCommand {
+  return {
+    ...cmd,
+    name,
+    aliases: [],
+    summary: `${cmd.summary} (podman's ${name}: prints each name)`,
+    usage: cmd.usage.replace(new RegExp(`^${cmd.name}\\b`, "gm"), name),
+    parse: (args: string[]) => {
+      try {
+        return { ...cmd.parse(args), podman: true };
+      } catch (err) {
+        // Its own messages, under the name it was given.
+        if (err instanceof InvalidArgument && err.message.startsWith(`${cmd.name}:`)) {
+          throw new InvalidArgument(`${name}:${err.message.slice(cmd.name.length + 1)}`);
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * `container VERB`: the entry of the top-level command it mirrors, in its
+ * podman form; undefined for a verb berth does not have.
+ */
+export async function containerVerb(verb: string): Promise<CommandEntry | undefined> {
+  const { CONTAINER_VERBS } = await import("./container.ts");
+  const target = Object.hasOwn(CONTAINER_VERBS, verb) ? CONTAINER_VERBS[verb]! : undefined;
+  const entry = target === undefined ? undefined : findCommand(target);
+  if (entry === undefined) return undefined;
+  return {
+    name: `container ${verb}`,
+    load: async () => {
+      const c = await entry.load();
+      // ls/list/ps: the listing, never one container's processes.
+      const listing = target === "ps";
+      return {
+        ...podmanVariant(c, `container ${verb}`),
+        ...(listing
+          ? {
+            parse: (args: string[]) => {
+              const o = c.parse(args) as Record<string, unknown>;
+              if (!("list" in o)) throw new InvalidArgument(`container ${verb}: takes no ID`);
+              return o;
+            },
+          }
+          : {}),
+      };
+    },
+  };
+}
 
 /** Finds a command by name or alias. */
 export function findCommand(name: string): CommandEntry | undefined {

@@ -1,6 +1,7 @@
 /**
- * `berth run [OPTS] [-d] [--rm] ID [-- CMD...]`: create + start. In the
- * foreground, the container's stdout/stderr stream to berth's and berth
+ * `berth run [OPTS] [-d] [--rm] IMAGE [CMD...]` (the podman form) and
+ * `berth run --rootfs|--bundle|--image ... ID [-- CMD...]` (the runc form):
+ * create + start. In the foreground, the container's stdout/stderr stream to berth's and berth
  * exits with the container's exit code.
  *
  * @module
@@ -11,10 +12,12 @@ import type { Command } from "../command.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
-import { CREATE_OPTIONS, createRequestFrom } from "./create.ts";
+import { withCommandCodes } from "./not_runnable.ts";
+import { CREATE_OPTIONS, createRequestFrom, FORMS_HELP, withId } from "./create.ts";
 
 /** Options of `run`. */
 export interface RunOptions {
+  /** The request; in the podman form without `--name` its `id` is `""` (made when it runs). */
   create: CreateRequest;
   detach: boolean;
   rm: boolean;
@@ -57,15 +60,19 @@ const RUN_OPTIONS = [
 export const runCommand: Command<RunOptions> = {
   name: "run",
   summary: "create and start a container (foreground: exit with its code)",
-  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] ID [-- CMD [ARG...]]",
-  description:
+  usage: "run [OPTIONS] [-d] [--rm] [-i] [-t] IMAGE [CMD [ARG...]]\n" +
+    "       run --rootfs DIR|--bundle DIR|--image REF [OPTIONS] [-d] [--rm] ID [-- CMD [ARG...]]",
+  description: FORMS_HELP + "\n" +
     "Without -d, stdout/stderr of the container go to berth's and berth exits with the\n" +
     "container's exit code; SIGINT, SIGTERM and SIGHUP are forwarded to it.\n" +
     "-it: an interactive shell (berth's terminal is raw meanwhile and restored after;\n" +
     "Ctrl-P Ctrl-Q detaches and leaves it running). -dt: the monitor holds its terminal\n" +
     "for `berth attach`; what it writes there also goes to its log.",
   options: RUN_OPTIONS,
+  optionsEnd: "first-positional",
   examples: [
+    "berth run --rm docker.io/library/busybox echo hello",
+    "berth run -d --name web docker.io/library/busybox httpd -f -p 80 -h /www",
     "berth run --rootfs /srv/rootfs --rm hello -- echo hello",
     "berth run -it --rm --rootfs /srv/rootfs shell -- sh",
     "printf 'a\\nb\\n' | berth run -i --rm --rootfs /srv/rootfs count -- wc -l",
@@ -73,7 +80,7 @@ export const runCommand: Command<RunOptions> = {
     "berth run -dt --rootfs /srv/rootfs box -- sh",
   ],
   parse(args) {
-    const p = parseCommandArgs("run", args, RUN_OPTIONS);
+    const p = parseCommandArgs("run", args, RUN_OPTIONS, "first-positional");
     const rm = bool(p.values, "rm");
     const detach = bool(p.values, "detach");
     if (p.command !== null && p.command.length === 0) {
@@ -89,33 +96,38 @@ export const runCommand: Command<RunOptions> = {
     if (detach && interactive && !tty) {
       throw new InvalidArgument("run: -d -i needs -t (attach to its terminal later)");
     }
-    const create: CreateRequest = { ...createRequestFrom("run", p, rm), restart };
+    const { podman: _, ...request } = createRequestFrom("run", p, rm);
+    const create: CreateRequest = { ...request, restart };
     if (tty) create.terminal = true;
     if (interactive && !detach && !tty) create.stdin = true;
     return { create, detach, rm, interactive, tty };
   },
-  async run(ctx, o) {
-    if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
-    if (o.detach) {
-      // Created and started in one runtime call: a failure rolls it all back.
-      const s = await createContainer(ctx, o.create, { start: true });
-      ctx.io.out(`${s.id}\n`);
-      return 0;
-    }
-    // The foreground's modules load only here (start-up time of run -d).
-    const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
-    const s = await createContainer(ctx, o.create);
-    const logs = await openLogsAtEnd(s.workDir);
-    try {
-      await startOrCleanUp(ctx, s.id, o.rm);
-    } catch (err) {
-      logs.out?.close();
-      logs.err?.close();
-      throw err;
-    }
-    return await attach(ctx, s, logs, o.rm);
-  },
+  run: (ctx, options) => withCommandCodes(ctx, () => runContainer(ctx, options)),
 };
+
+/** `run`'s work: create and start (foreground, interactive or -d). */
+async function runContainer(ctx: Context, options: RunOptions): Promise<number> {
+  const o = { ...options, create: await withId(ctx, options.create) };
+  if (!o.detach && (o.interactive || o.tty)) return await runInteractive(ctx, o);
+  if (o.detach) {
+    // Created and started in one runtime call: a failure rolls it all back.
+    const s = await createContainer(ctx, o.create, { start: true });
+    ctx.io.out(`${s.id}\n`);
+    return 0;
+  }
+  // The foreground's modules load only here (start-up time of run -d).
+  const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
+  const s = await createContainer(ctx, o.create);
+  const logs = await openLogsAtEnd(s.workDir);
+  try {
+    await startOrCleanUp(ctx, s.id, o.rm);
+  } catch (err) {
+    logs.out?.close();
+    logs.err?.close();
+    throw err;
+  }
+  return await attach(ctx, s, logs, o.rm);
+}
 
 /** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */
 async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {

@@ -1,14 +1,14 @@
 /**
- * `berth stop [-t SECONDS] ID...` and `berth restart [-t SECONDS] ID`.
+ * `berth stop [-t SECONDS] ID...` and `berth restart [-t SECONDS] ID...`.
  *
  * @module
  */
 
-import { expectPositionals, noCommand, type OptionSpec, parseCommandArgs, str } from "../args.ts";
+import { noCommand, type OptionSpec, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { exitCodeOf, InvalidArgument, messageOf } from "../../host/errors.ts";
-import { resolveExisting } from "../../ops/orphans.ts";
+import { InvalidArgument } from "../../host/errors.ts";
 import { restartContainer, stopContainer } from "../../ops/stop.ts";
+import { eachRef, podmanOutput } from "./each_ref.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -30,14 +30,23 @@ function timeOf(cmd: string, text: string | undefined): number {
   return Number(t);
 }
 
+/** Options of `stop` and `restart`. */
+export interface StopOptions {
+  refs: string[];
+  timeoutS: number;
+  /** Print each name as given (the podman form). */
+  podman?: boolean;
+}
+
 /** `stop`. */
-export const stopCommand: Command<{ refs: string[]; timeoutS: number }> = {
+export const stopCommand: Command<StopOptions> = {
   name: "stop",
   summary: "stop containers: the stop signal, then SIGKILL after a grace period",
   usage: "stop [-t SECONDS] ID...",
   description:
     "Sends the image's stop signal (default SIGTERM), waits up to -t seconds, then sends\n" +
-    "SIGKILL; returns once the exit is recorded and prints each ID. A --restart policy\n" +
+    "SIGKILL; returns once the exit is recorded and prints each ID (as given in the podman\n" +
+    "form: container stop). A --restart policy\n" +
     "leaves a stopped container stopped (also one waiting to be restarted).",
   options: OPTIONS,
   examples: ["berth stop web1", "berth stop -t 1 web1 web2"],
@@ -47,40 +56,30 @@ export const stopCommand: Command<{ refs: string[]; timeoutS: number }> = {
     if (p.positionals.length === 0) throw new InvalidArgument("stop: missing ID");
     return { refs: p.positionals, timeoutS: timeOf("stop", str(p.values, "time")) };
   },
-  async run(ctx, o) {
-    let code = 0;
-    for (const ref of o.refs) {
-      try {
-        const id = await resolveExisting(ctx, ref);
-        await stopContainer(ctx, id, o.timeoutS);
-        ctx.io.out(`${id}\n`);
-      } catch (err) {
-        ctx.io.err(`berth: ${messageOf(err)}\n`);
-        if (code === 0) code = exitCodeOf(err);
-      }
-    }
-    return code;
-  },
+  run: (ctx, o) =>
+    eachRef(ctx, o.refs, o.podman === true, async (id) => {
+      await stopContainer(ctx, id, o.timeoutS);
+      return id;
+    }),
 };
 
 /** `restart`. */
-export const restartCommand: Command<{ ref: string; timeoutS: number }> = {
+export const restartCommand: Command<StopOptions> = {
   name: "restart",
-  summary: "stop a container, then start it again with the same configuration",
-  usage: "restart [-t SECONDS] ID",
-  description: "Works on created, running, paused and stopped containers; prints the ID.",
+  summary: "stop containers, then start them again with the same configuration",
+  usage: "restart [-t SECONDS] ID...",
+  description: "Works on created, running, paused and stopped containers; prints each ID.",
   options: OPTIONS,
-  examples: ["berth restart web1", "berth restart -t 2 web1"],
+  examples: ["berth restart web1", "berth restart -t 2 web1 web2"],
   parse(args) {
     const p = parseCommandArgs("restart", args, OPTIONS);
     noCommand("restart", p.command);
-    const [ref] = expectPositionals("restart", p.positionals, ["ID"]);
-    return { ref: ref!, timeoutS: timeOf("restart", str(p.values, "time")) };
+    if (p.positionals.length === 0) throw new InvalidArgument("restart: missing ID");
+    return { refs: p.positionals, timeoutS: timeOf("restart", str(p.values, "time")) };
   },
-  async run(ctx, o) {
-    const id = await resolveExisting(ctx, o.ref);
-    await restartContainer(ctx, id, o.timeoutS);
-    ctx.io.out(`${id}\n`);
-    return 0;
-  },
+  run: (ctx, o) =>
+    eachRef(ctx, o.refs, podmanOutput(o), async (id) => {
+      await restartContainer(ctx, id, o.timeoutS);
+      return id;
+    }),
 };

@@ -14,6 +14,7 @@ export const TLS_VERIFY_OPTION = {
   value: "true|false",
   choices: ["true", "false"] as const,
   default: "true",
+  flag: true,
   help: "false: HTTPS without checking the certificate (or plain HTTP) to a registry off loopback",
 };
 
