@@ -510,7 +510,7 @@ Deno.test("every malformed limit is exit 2 with a one-line error and nothing on 
         ["stop", "-t", "soon", "u1"],
         ["stop", "-t", "-1", "u1"],
         ["restart", "-t", "x", "u1"],
-        ["stats", "--format", "yaml"],
+        ["stats", "--format", "{{.CPUPerc"],
       ]
     ) {
       const r = await berth(roots, args);
