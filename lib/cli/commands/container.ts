@@ -27,6 +27,7 @@ export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   logs: "logs",
   ls: "ps",
   pause: "pause",
+  port: "port",
   ps: "ps",
   restart: "restart",
   restore: "restore",

@@ -24,6 +24,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "list", aliases: ["ls"], load: async () => (await import("./list.ts")).listCommand },
   { name: "ps", aliases: ["top"], load: async () => (await import("./ps.ts")).psCommand },
   { name: "exec", load: async () => (await import("./exec.ts")).execCommand },
+  { name: "port", load: async () => (await import("./port.ts")).portCommand },
   { name: "cp", load: async () => (await import("./cp.ts")).cpCommand },
   { name: "attach", load: async () => (await import("./attach.ts")).attachCommand },
   { name: "pause", load: async () => (await import("./pause.ts")).pauseCommand },

@@ -1,0 +1,54 @@
+// podman's remaining verbs end to end with busybox rootfs containers: port,
+// rename, logs' time options, container prune, system df/prune, info.
+import { assertEquals, assertTrue } from "../assert.ts";
+import { berth, berthOk, freePort, freeTestSubnet, hasNetworking, withRoots } from "../helpers.ts";
+
+const noNet = !hasNetworking();
+
+function assertMatch(text: string, re: RegExp, msg?: string): void {
+  assertTrue(re.test(text), msg ?? `${JSON.stringify(text)} does not match ${re}`);
+}
+
+Deno.test({
+  name: "port: podman's lines for a running container's published ports; one port; none; unknown",
+  ignore: noNet,
+  fn: () =>
+    withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "pv"]);
+      const [a, b] = [freePort(), freePort()];
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "pv",
+        "-p",
+        `127.0.0.1:${a}:80`,
+        "-p",
+        `${b}:53/udp`,
+        "--rootfs",
+        rootfs,
+        "web1",
+        "--",
+        "sleep",
+        "600",
+      ]);
+      assertEquals(
+        await berthOk(roots, ["port", "web1"]),
+        `80/tcp -> 127.0.0.1:${a}\n53/udp -> 0.0.0.0:${b}\n`,
+      );
+      assertEquals(await berthOk(roots, ["port", "web1", "80"]), `127.0.0.1:${a}\n`);
+      assertEquals(await berthOk(roots, ["container", "port", "web1", "53/udp"]), `0.0.0.0:${b}\n`);
+      const unpublished = await berth(roots, ["port", "web1", "53"]);
+      assertEquals(unpublished.code, 3, unpublished.stderr);
+      assertMatch(unpublished.stderr, /^berth: port: 53\/tcp of "web1" is not published\n$/);
+      // A container without ports prints nothing.
+      await berthOk(roots, ["create", "--rootfs", rootfs, "plain", "--", "true"]);
+      assertEquals(await berthOk(roots, ["port", "plain"]), "");
+      const unknown = await berth(roots, ["port", "nosuch"]);
+      assertEquals([unknown.code, unknown.stdout], [3, ""], unknown.stderr);
+      const bad = await berth(roots, ["port", "web1", "80/sctp"]);
+      assertEquals(bad.code, 2, bad.stderr);
+      await berthOk(roots, ["rm", "-f", "web1", "plain"]);
+      await berthOk(roots, ["network", "rm", "pv"]);
+    }),
+});
