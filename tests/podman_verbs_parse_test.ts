@@ -2,6 +2,7 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { parsePortQuery, portCommand, portLines } from "../lib/cli/commands/port.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
+import { logsCommand, parseLogTime, windowKeepsAll } from "../lib/cli/commands/logs.ts";
 
 Deno.test("port: PORT[/PROTO] parses, tcp by default; bad ports are usage errors", () => {
   assertEquals(parsePortQuery("80"), { port: 80, protocol: "tcp" });
@@ -27,4 +28,30 @@ Deno.test("port: podman's lines, every mapping or one port's host side", () => {
   assertEquals(portLines(ports, { port: 80, protocol: "tcp" }), ["0.0.0.0:8080"]);
   assertEquals(portLines(ports, { port: 53, protocol: "tcp" }), []);
   assertEquals(portLines([]), []);
+});
+
+Deno.test("logs: TIME is RFC 3339, Unix seconds or a duration ago; -t is refused", () => {
+  const now = Date.parse("2026-01-02T03:04:05Z");
+  assertEquals(parseLogTime("since", "2026-01-02T03:00:00Z", now), now - 245_000);
+  assertEquals(parseLogTime("since", "1700000000.5", now), 1_700_000_000_500);
+  assertEquals(parseLogTime("since", "1h30m", now), now - 5_400_000);
+  assertEquals(parseLogTime("until", "10s", now), now - 10_000);
+  for (const bad of ["yesterday", "10x", "", "2026-13"]) {
+    assertThrows(() => parseLogTime("since", bad, now), InvalidArgument);
+  }
+  assertThrows(() => logsCommand.parse(["-t", "c1"]), InvalidArgument, "no time per line");
+  assertThrows(() => logsCommand.parse(["--since", "soon", "c1"]), InvalidArgument, "--since");
+});
+
+Deno.test("logs: a window is exact only before creation or after the exit", () => {
+  const [created, exited] = [1000, 5000];
+  assertEquals(windowKeepsAll({}, created, null), true);
+  assertEquals(windowKeepsAll({ since: 999 }, created, null), true);
+  assertEquals(windowKeepsAll({ since: 1001 }, created, null), undefined);
+  assertEquals(windowKeepsAll({ until: 999 }, created, null), false);
+  assertEquals(windowKeepsAll({ until: 9999 }, created, null), undefined);
+  assertEquals(windowKeepsAll({ until: 5000 }, created, exited), true);
+  assertEquals(windowKeepsAll({ since: 5001 }, created, exited), false);
+  assertEquals(windowKeepsAll({ since: 2000 }, created, exited), undefined);
+  assertEquals(windowKeepsAll({ since: 0, until: 4999 }, created, exited), undefined);
 });

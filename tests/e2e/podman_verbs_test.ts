@@ -52,3 +52,33 @@ Deno.test({
       await berthOk(roots, ["network", "rm", "pv"]);
     }),
 });
+
+Deno.test("logs --since/--until: exact bounds print all or nothing; others and -t refused", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "--rootfs", rootfs, "done1", "--", "echo", "hi"]);
+    const logs = (args: string[]) => berth(roots, ["logs", ...args, "done1"]);
+    for (
+      const all of [["--since", "1h"], ["--until", "0s"], [
+        "--since",
+        "2000-01-01",
+        "--until",
+        "0s",
+      ]]
+    ) {
+      const r = await logs(all);
+      assertEquals([r.code, r.stdout], [0, "hi\n"], `${all}: ${r.stderr}`);
+    }
+    for (const none of [["--since", "0s"], ["--until", "2000-01-01T00:00:00Z"]]) {
+      const r = await logs(none);
+      assertEquals([r.code, r.stdout], [0, ""], `${none}: ${r.stderr}`);
+    }
+    const t = await logs(["-t"]);
+    assertEquals([t.code, t.stdout], [2, ""]);
+    assertMatch(t.stderr, /^berth: logs: -t is not supported: .*no time per line\n$/);
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "live1", "--", "sleep", "600"]);
+    const cut = await berth(roots, ["logs", "--since", "0s", "live1"]);
+    assertEquals([cut.code, cut.stdout], [2, ""]);
+    assertMatch(cut.stderr, /^berth: logs: cannot cut "live1"'s log at that time: .*\n$/);
+    await berthOk(roots, ["rm", "-f", "live1", "done1"]);
+  });
+});
