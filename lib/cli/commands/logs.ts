@@ -104,7 +104,7 @@ export function windowKeepsAll(
 
 /** `logs`. */
 export const logsCommand: Command<
-  { ref: string; follow: boolean; tail?: number; window: LogWindow }
+  { ref: string; follow: boolean; tail?: number; window?: LogWindow }
 > = {
   name: "logs",
   summary: "print what the container wrote to stdout and stderr",
@@ -136,7 +136,7 @@ export const logsCommand: Command<
     };
     return {
       ref,
-      window,
+      ...(since === undefined && until === undefined ? {} : { window }),
       follow: bool(parsed.values, "follow"),
       ...(tail === undefined ? {} : { tail: Number(tail) }),
     };
@@ -144,7 +144,7 @@ export const logsCommand: Command<
   async run(ctx, o) {
     const id = await resolveExisting(ctx, o.ref);
     const s = await ctx.store.load(ctx.globals.namespace, id);
-    if (o.window.since !== undefined || o.window.until !== undefined) {
+    if (o.window !== undefined) {
       const exited = isLive(s) || s.exitedAt === null ? null : Date.parse(s.exitedAt);
       const keep = windowKeepsAll(o.window, Date.parse(s.createdAt), exited);
       if (keep === undefined) {
