@@ -1,5 +1,7 @@
 // Parsing and output of the podman verbs port, rename, logs' time options and the prunes.
-import { assertEquals, assertThrows } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { containerPruneCommand } from "../lib/cli/commands/container_prune.ts";
+import { confirmed } from "../lib/cli/commands/confirm.ts";
 import { parsePortQuery, portCommand, portLines } from "../lib/cli/commands/port.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { logsCommand, parseLogTime, windowKeepsAll } from "../lib/cli/commands/logs.ts";
@@ -54,4 +56,17 @@ Deno.test("logs: a window is exact only before creation or after the exit", () =
   assertEquals(windowKeepsAll({ since: 5001 }, created, exited), false);
   assertEquals(windowKeepsAll({ since: 2000 }, created, exited), undefined);
   assertEquals(windowKeepsAll({ since: 0, until: 4999 }, created, exited), undefined);
+});
+
+Deno.test("container prune: -f only; without a terminal to ask, refused unless -f", async () => {
+  assertEquals(containerPruneCommand.parse(["-f"]), { force: true });
+  assertEquals(containerPruneCommand.parse([]), { force: false });
+  assertThrows(() => containerPruneCommand.parse(["x"]), InvalidArgument, "unexpected");
+  const io = { out: () => {}, err: () => {} };
+  assertEquals(await confirmed("container prune", "W", true, io, false), true);
+  await assertRejects(
+    () => confirmed("container prune", "W", false, io, false),
+    InvalidArgument,
+    "not a terminal",
+  );
 });

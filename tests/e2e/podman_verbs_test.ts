@@ -82,3 +82,23 @@ Deno.test("logs --since/--until: exact bounds print all or nothing; others and -
     await berthOk(roots, ["rm", "-f", "live1", "done1"]);
   });
 });
+
+Deno.test("container prune: -f removes created and stopped containers, prints their IDs; a running one stays; no terminal without -f is refused", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["create", "--rootfs", rootfs, "made1", "--", "true"]);
+    await berthOk(roots, ["run", "--rootfs", rootfs, "done1", "--", "true"]);
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "live1", "--", "sleep", "600"]);
+    const ask = await berth(roots, ["container", "prune"]);
+    assertEquals([ask.code, ask.stdout], [2, ""]);
+    assertMatch(ask.stderr, /^berth: container prune: stdin is not a terminal .*-f.*\n$/);
+    assertEquals(await berthOk(roots, ["list", "-q"]), "done1\nlive1\nmade1\n");
+    const pruned = await berthOk(roots, ["container", "prune", "-f"]);
+    assertEquals(pruned.trim().split("\n").sort(), ["done1", "made1"]);
+    assertEquals(await berthOk(roots, ["list", "-q"]), "live1\n");
+    // Nothing left to prune: nothing printed.
+    assertEquals(await berthOk(roots, ["container", "prune", "-f"]), "");
+    const extra = await berth(roots, ["container", "prune", "-f", "live1"]);
+    assertEquals(extra.code, 2, extra.stderr);
+    await berthOk(roots, ["rm", "-f", "live1"]);
+  });
+});

@@ -28,6 +28,7 @@ export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   ls: "ps",
   pause: "pause",
   port: "port",
+  prune: "container-prune",
   ps: "ps",
   restart: "restart",
   restore: "restore",

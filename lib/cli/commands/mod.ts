@@ -75,6 +75,14 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "__monitor", load: async () => (await import("./monitor.ts")).monitorCommand },
 ];
 
+/** Commands only the `container` group has (`container prune`). */
+export const CONTAINER_ONLY: readonly CommandEntry[] = [
+  {
+    name: "container-prune",
+    load: async () => (await import("./container_prune.ts")).containerPruneCommand,
+  },
+];
+
 /**
  * `cmd` under another name that prints podman's output: its options get
  * `podman: true` (`rm` is `delete`, `unpause` is `resume`, and every
@@ -108,7 +116,9 @@ export function podmanVariant(cmd: AnyCommand, name: string): AnyCommand {
 export async function containerVerb(verb: string): Promise<CommandEntry | undefined> {
   const { CONTAINER_VERBS } = await import("./container.ts");
   const target = Object.hasOwn(CONTAINER_VERBS, verb) ? CONTAINER_VERBS[verb]! : undefined;
-  const entry = target === undefined ? undefined : findCommand(target);
+  const entry = target === undefined
+    ? undefined
+    : findCommand(target) ?? CONTAINER_ONLY.find((c) => c.name === target);
   if (entry === undefined) return undefined;
   return {
     name: `container ${verb}`,
