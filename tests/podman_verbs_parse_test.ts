@@ -2,6 +2,7 @@
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { containerPruneCommand } from "../lib/cli/commands/container_prune.ts";
 import { confirmed } from "../lib/cli/commands/confirm.ts";
+import { infoCommand, infoJson, infoText, jsonKey } from "../lib/cli/commands/info.ts";
 import { parsePortQuery, portCommand, portLines } from "../lib/cli/commands/port.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { logsCommand, parseLogTime, windowKeepsAll } from "../lib/cli/commands/logs.ts";
@@ -69,4 +70,22 @@ Deno.test("container prune: -f only; without a terminal to ask, refused unless -
     InvalidArgument,
     "not a terminal",
   );
+});
+
+Deno.test("info: podman's JSON keys and text; --format parses", () => {
+  assertEquals(["OCIRuntime", "OS", "GraphRoot", "CgroupVersion", "Number"].map(jsonKey), [
+    "ociRuntime",
+    "os",
+    "graphRoot",
+    "cgroupVersion",
+    "number",
+  ]);
+  assertEquals(
+    infoJson({ Host: { OS: "linux", OCIRuntime: { Name: "runc" } }, Version: { Version: "1" } }),
+    { host: { os: "linux", ociRuntime: { name: "runc" } }, version: { Version: "1" } },
+  );
+  assertEquals(infoText({ a: { b: 1, c: "" } }), 'a:\n  b: 1\n  c: ""\n');
+  assertEquals(infoCommand.parse([]), { format: null });
+  assertThrows(() => infoCommand.parse(["--format", "{{.X"]), InvalidArgument);
+  assertThrows(() => infoCommand.parse(["x"]), InvalidArgument, "unexpected");
 });

@@ -102,3 +102,43 @@ Deno.test("container prune: -f removes created and stopped containers, prints th
     await berthOk(roots, ["rm", "-f", "live1"]);
   });
 });
+
+Deno.test("info: host and store as podman's info; counts by status; json and templates", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["create", "--rootfs", rootfs, "made1", "--", "true"]);
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "live1", "--", "sleep", "600"]);
+    const j = JSON.parse(await berthOk(roots, ["info", "--format", "json"]));
+    assertEquals(j.host.kernel, Deno.osRelease());
+    const v2 = (() => {
+      try {
+        return Deno.statSync("/sys/fs/cgroup/cgroup.controllers").isFile;
+      } catch {
+        return false;
+      }
+    })();
+    assertEquals(j.host.cgroupVersion, v2 ? "v2" : "v1");
+    assertMatch(j.host.ociRuntime.path, /^\/.*runc$/);
+    assertMatch(j.host.ociRuntime.version, /^runc version /);
+    assertEquals([j.store.runRoot, j.store.graphRoot], [roots.root, roots.dataRoot]);
+    assertEquals(j.store.containerStore, {
+      number: 2,
+      created: 1,
+      running: 1,
+      paused: 0,
+      stopped: 0,
+    });
+    assertEquals(j.store.imageStore, { number: 0 });
+    assertEquals(j.version.DenoVersion, Deno.version.deno);
+    const t = await berthOk(roots, [
+      "info",
+      "--format",
+      "{{.Store.ContainerStore.Running}} {{.Host.OCIRuntime.Name}}",
+    ]);
+    assertEquals(t, "1 runc\n");
+    const text = await berthOk(roots, ["info"]);
+    assertMatch(text, /^host:\n  arch: .*\n[^]*\nstore:\n[^]*\n    running: 1\n/);
+    const bad = await berth(roots, ["info", "--format", "{{.Host"]);
+    assertEquals([bad.code, bad.stdout], [2, ""]);
+    await berthOk(roots, ["rm", "-f", "live1", "made1"]);
+  });
+});

@@ -62,7 +62,7 @@ function isRunningOrPaused(s: ContainerState): boolean {
 /** `container prune`. */
 export const containerPruneCommand: Command<{ force: boolean }> = {
   name: "container-prune",
-  summary: "remove every container that does not run (podman's container prune)",
+  summary: "remove every container that does not run",
   usage: "container-prune [-f]",
   description: "Removes the namespace's created and stopped containers and prints their IDs.\n" +
     "Without -f it asks on the terminal first; without a terminal it needs -f (exit 2).",
