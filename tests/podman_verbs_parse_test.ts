@@ -1,7 +1,8 @@
 // Parsing and output of the podman verbs port, rename, logs' time options and the prunes.
-import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { containerPruneCommand } from "../lib/cli/commands/container_prune.ts";
 import { confirmed } from "../lib/cli/commands/confirm.ts";
+import { dfSize, systemCommand, systemPruneWarning } from "../lib/cli/commands/system.ts";
 import { infoCommand, infoJson, infoText, jsonKey } from "../lib/cli/commands/info.ts";
 import { parsePortQuery, portCommand, portLines } from "../lib/cli/commands/port.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
@@ -88,4 +89,27 @@ Deno.test("info: podman's JSON keys and text; --format parses", () => {
   assertEquals(infoCommand.parse([]), { format: null });
   assertThrows(() => infoCommand.parse(["--format", "{{.X"]), InvalidArgument);
   assertThrows(() => infoCommand.parse(["x"]), InvalidArgument, "unexpected");
+});
+
+Deno.test("system: df/prune parse; podman's decimal sizes; the warning names what goes", () => {
+  assertEquals(systemCommand.parse(["df"]), { sub: "df", format: null });
+  assertEquals(systemCommand.parse(["prune", "-a", "-f", "--volumes"]), {
+    sub: "prune",
+    all: true,
+    force: true,
+    volumes: true,
+  });
+  assertThrows(() => systemCommand.parse([]), InvalidArgument, "give a verb");
+  assertThrows(() => systemCommand.parse(["reset"]), InvalidArgument, "unknown verb");
+  assertThrows(() => systemCommand.parse(["df", "-a"]), InvalidArgument);
+  assertThrows(() => systemCommand.parse(["prune", "x"]), InvalidArgument, "unexpected");
+  assertEquals([0, 999, 1000, 4_270_000, 1_500_000_000].map(dfSize), [
+    "0B",
+    "999B",
+    "1kB",
+    "4.27MB",
+    "1.5GB",
+  ]);
+  assertTrue(systemPruneWarning(true, true).includes("all volumes not used"));
+  assertTrue(systemPruneWarning(false, false).includes("all dangling images"));
 });

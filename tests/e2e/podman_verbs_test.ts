@@ -142,3 +142,62 @@ Deno.test("info: host and store as podman's info; counts by status; json and tem
     await berthOk(roots, ["rm", "-f", "live1", "made1"]);
   });
 });
+
+Deno.test("system df counts and sizes; system prune removes stopped containers and (--volumes) unused volumes only", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["volume", "create", "free1"]);
+    await berthOk(roots, ["create", "--rootfs", rootfs, "made1", "--", "true"]);
+    await berthOk(roots, [
+      "run",
+      "--rootfs",
+      rootfs,
+      "done1",
+      "--",
+      "sh",
+      "-c",
+      "head -c 300000 /dev/zero | tr '\\0' x",
+    ]);
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "-v",
+      "kept1:/data",
+      "--rootfs",
+      rootfs,
+      "live1",
+      "--",
+      "sh",
+      "-c",
+      "head -c 200000 /dev/zero > /data/z; sleep 600",
+    ]);
+    const df = JSON.parse(await berthOk(roots, ["system", "df", "--format", "json"]));
+    const byType = Object.fromEntries(df.map((r: { Type: string }) => [r.Type, r]));
+    assertEquals([byType.Images.Total, byType.Images.RawSize], [0, 0]);
+    assertEquals([byType.Containers.Total, byType.Containers.Active], [3, 1]);
+    // done1's 300 kB log is reclaimable; the running one's is not.
+    assertTrue(byType.Containers.RawReclaimable >= 300_000, JSON.stringify(byType.Containers));
+    assertEquals([byType["Local Volumes"].Total, byType["Local Volumes"].Active], [2, 1]);
+    assertTrue(byType["Local Volumes"].RawSize >= 200_000, JSON.stringify(df));
+    // Only free1's empty directory is reclaimable, not kept1's 200 kB.
+    assertTrue(byType["Local Volumes"].RawReclaimable < 100_000, JSON.stringify(df));
+    const text = await berthOk(roots, ["system", "df"]);
+    assertMatch(text, /^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE\nImages +0 +0 +0B +0B \(0%\)\n/);
+    assertMatch(text, /\nContainers +3 +1 +[0-9.]+[kM]B +[0-9.]+[kM]B \([0-9]+%\)\n/);
+    assertEquals(
+      await berthOk(roots, ["system", "df", "--format", "{{.Type}}={{.Total}}"]),
+      "Images=0\nContainers=3\nLocal Volumes=2\n",
+    );
+
+    const ask = await berth(roots, ["system", "prune"]);
+    assertEquals([ask.code, ask.stdout], [2, ""]);
+    assertMatch(ask.stderr, /^berth: system prune: stdin is not a terminal/);
+    assertEquals(await berthOk(roots, ["list", "-q"]), "done1\nlive1\nmade1\n");
+
+    const out = await berthOk(roots, ["system", "prune", "-f", "--volumes"]);
+    assertMatch(out, /^Deleted Containers\n(done1\nmade1|made1\ndone1)\nDeleted Volumes\nfree1\n/);
+    assertMatch(out, /\nTotal reclaimed space: [0-9.]+[kM]B\n$/);
+    assertEquals(await berthOk(roots, ["list", "-q"]), "live1\n");
+    assertEquals(await berthOk(roots, ["volume", "ls", "-q"]), "kept1\n");
+    await berthOk(roots, ["rm", "-f", "live1"]);
+  });
+});

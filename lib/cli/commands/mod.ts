@@ -70,6 +70,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "spec", load: async () => (await import("./spec.ts")).specCommand },
   { name: "generate", load: async () => (await import("./generate.ts")).generateCommand },
   { name: "completion", load: async () => (await import("./completion.ts")).completionCommand },
+  { name: "system", load: async () => (await import("./system.ts")).systemCommand },
   { name: "info", load: async () => (await import("./info.ts")).infoCommand },
   { name: "doctor", load: async () => (await import("./doctor.ts")).doctorCommand },
   { name: "version", load: async () => (await import("./version.ts")).versionCommand },
