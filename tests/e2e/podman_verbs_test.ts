@@ -1,7 +1,18 @@
-// podman's remaining verbs end to end with busybox rootfs containers: port,
-// rename, logs' time options, container prune, system df/prune, info.
+// podman's remaining verbs end to end with busybox rootfs containers (and two
+// loaded images for system df/prune -a): port, logs' time options, container
+// prune, info, system df/prune.
+import { join } from "node:path";
 import { assertEquals, assertTrue } from "../assert.ts";
-import { berth, berthOk, freePort, freeTestSubnet, hasNetworking, withRoots } from "../helpers.ts";
+import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  freePort,
+  freeTestSubnet,
+  hasNetworking,
+  withRoots,
+} from "../helpers.ts";
 
 const noNet = !hasNetworking();
 
@@ -199,5 +210,43 @@ Deno.test("system df counts and sizes; system prune removes stopped containers a
     assertEquals(await berthOk(roots, ["list", "-q"]), "live1\n");
     assertEquals(await berthOk(roots, ["volume", "ls", "-q"]), "kept1\n");
     await berthOk(roots, ["rm", "-f", "live1"]);
+  });
+});
+
+Deno.test("system df counts images and their use; system prune -a removes only the image no container uses", async () => {
+  await withRoots(async (roots) => {
+    const dir = await Deno.makeTempDir({ prefix: "berth-verbs-" });
+    try {
+      await writeOciLayout(join(dir, "used"), "example.com/used:1", {
+        layers: [busyboxLayer(await busyboxRootfs())],
+        config: { Cmd: ["sleep", "600"], Env: ["PATH=/bin"] },
+      });
+      await writeOciLayout(join(dir, "unused"), "example.com/unused:1", {
+        layers: [tarOf([{ name: "f", data: "x".repeat(5000) }])],
+        config: { Cmd: ["true"] },
+      });
+      await berthOk(roots, ["load", "-q", "-i", join(dir, "used")]);
+      await berthOk(roots, ["load", "-q", "-i", join(dir, "unused")]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    await berthOk(roots, ["run", "-d", "--name", "u1", "example.com/used:1"]);
+    const unusedId = (await berthOk(roots, ["images", "--format", "{{.ID}} {{.Repository}}"]))
+      .split("\n").find((l) => l.endsWith(" example.com/unused"))!.split(" ")[0]!;
+    const images = () =>
+      berthOk(roots, ["system", "df", "--format", "{{.Type}} {{.Total}} {{.Active}}"]);
+    assertMatch(await images(), /^Images 2 1\n/);
+    // Without -a only dangling images go: both have names.
+    assertTrue(!(await berthOk(roots, ["system", "prune", "-f"])).includes("Deleted Images"));
+    assertMatch(await images(), /^Images 2 1\n/);
+    const out = await berthOk(roots, ["system", "prune", "-a", "-f"]);
+    assertMatch(out, /^Deleted Images\nsha256:[0-9a-f]{64}\nTotal reclaimed space: /);
+    assertTrue(out.includes(unusedId.replace(/^sha256:/, "").slice(0, 12)), out);
+    assertMatch(await images(), /^Images 1 1\n/);
+    assertEquals(
+      await berthOk(roots, ["images", "--format", "{{.Repository}}"]),
+      "example.com/used\n",
+    );
+    await berthOk(roots, ["rm", "-f", "u1"]);
   });
 });
