@@ -4,8 +4,10 @@
 import { join } from "node:path";
 import { assertEquals, assertTrue } from "../assert.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
+import { haveTmux, shq, Tmux } from "./tmux.ts";
 import {
   berth,
+  berthArgv,
   berthOk,
   busyboxRootfs,
   freePort,
@@ -249,4 +251,36 @@ Deno.test("system df counts images and their use; system prune -a removes only t
     );
     await berthOk(roots, ["rm", "-f", "u1"]);
   });
+});
+
+Deno.test({
+  name: "container prune on a terminal asks podman's [y/N]: n keeps, y prunes",
+  ignore: !haveTmux(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withRoots(async (roots, rootfs) => {
+      const t = new Tmux();
+      try {
+        await berthOk(roots, ["run", "--rootfs", rootfs, "done1", "--", "true"]);
+        await t.start("p", roots.env);
+        const prune = `${berthArgv().map(shq).join(" ")} container prune; echo RC=$?`;
+        await t.line("p", prune);
+        await t.waitFor(
+          "p",
+          /This will remove all non running containers\.\nAre you sure you want to continue\? \[y\/N\] $/m,
+        );
+        await t.line("p", "n");
+        await t.waitFor("p", /RC=0/);
+        assertEquals(await berthOk(roots, ["list", "-q"]), "done1\n");
+        await t.line("p", "clear; " + prune);
+        await t.waitFor("p", /\[y\/N\] $/m);
+        await t.line("p", "y");
+        const screen = await t.waitFor("p", /RC=0/);
+        assertTrue(/^done1$/m.test(screen), screen);
+        assertEquals(await berthOk(roots, ["list", "-q"]), "");
+      } finally {
+        await t.kill();
+      }
+    }),
 });
