@@ -2,6 +2,7 @@
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { containerPruneCommand } from "../lib/cli/commands/container_prune.ts";
 import { confirmed } from "../lib/cli/commands/confirm.ts";
+import { renameCommand } from "../lib/cli/commands/rename.ts";
 import { dfSize, systemCommand, systemPruneWarning } from "../lib/cli/commands/system.ts";
 import { infoCommand, infoJson, infoText, jsonKey } from "../lib/cli/commands/info.ts";
 import { parsePortQuery, portCommand, portLines } from "../lib/cli/commands/port.ts";
@@ -112,4 +113,13 @@ Deno.test("system: df/prune parse; podman's decimal sizes; the warning names wha
   ]);
   assertTrue(systemPruneWarning(true, true).includes("all volumes not used"));
   assertTrue(systemPruneWarning(false, false).includes("all dangling images"));
+});
+
+Deno.test("rename: OLD NEW; NEW must be a valid name (exit 2 before anything runs)", () => {
+  assertEquals(renameCommand.parse(["web1", "web2"]), { ref: "web1", name: "web2" });
+  assertThrows(() => renameCommand.parse(["web1"]), InvalidArgument, "missing NEW");
+  assertThrows(() => renameCommand.parse(["a", "b", "c"]), InvalidArgument, "unexpected");
+  for (const bad of ["", "a/b", "..", "a".repeat(200)]) {
+    assertThrows(() => renameCommand.parse(["web1", bad]), InvalidArgument, "invalid name");
+  }
 });

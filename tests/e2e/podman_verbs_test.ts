@@ -284,3 +284,55 @@ Deno.test({
       }
     }),
 });
+
+Deno.test("rename: a running container answers to NEW only; its ID, hostname and files stay; taken and bad names refused; back to its ID; rm leaves no name", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const names = join(roots.root, "ns/default/names");
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "live1", "--", "sleep", "600"]);
+    await berthOk(roots, ["create", "--rootfs", rootfs, "other1", "--", "true"]);
+    assertEquals(await berthOk(roots, ["rename", "live1", "web"]), "");
+    assertEquals(await berthOk(roots, ["exec", "web", "--", "hostname"]), "live1\n");
+    const [i] = JSON.parse(await berthOk(roots, ["inspect", "web"]));
+    assertEquals([i.Id, i.Name], ["live1", "web"]);
+    assertEquals(
+      await berthOk(roots, ["ps", "-a", "--format", "{{.Names}} {{.ID}}"]),
+      "web live1\nother1 other1\n",
+    );
+    // The old name is gone; the bundle still bears the ID.
+    assertEquals((await berth(roots, ["inspect", "live1"])).code, 3);
+    assertEquals((await berth(roots, ["stop", "live"])).code, 3, "no prefix of the old ID");
+    assertTrue(Deno.statSync(join(roots.root, "ns/default/containers/live1")).isDirectory);
+    // Taken: another's ID, its own name, the renamed-away ID for a new container.
+    for (
+      const [args, code] of [
+        [["rename", "web", "other1"], 4],
+        [["rename", "other1", "web"], 4],
+        [["rename", "web", "web"], 4],
+        [["rename", "web", "bad/name"], 2],
+        [["rename", "nosuch", "x1"], 3],
+        [["create", "--rootfs", rootfs, "web", "--", "true"], 4],
+        [["create", "--rootfs", rootfs, "live1", "--", "true"], 4],
+      ] as const
+    ) {
+      const r = await berth(roots, [...args]);
+      assertEquals([r.code, r.stdout], [code, ""], `${args.join(" ")}: ${r.stderr}`);
+    }
+    // Works while it runs: stop and start by the new name.
+    await berthOk(roots, ["stop", "-t", "1", "web"]);
+    await berthOk(roots, ["start", "web"]);
+    // A stale index entry (a crash between rename's steps) is ignored, then replaced.
+    Deno.symlinkSync("live1", join(names, "ghost"));
+    assertEquals((await berth(roots, ["inspect", "ghost"])).code, 3);
+    await berthOk(roots, ["container", "rename", "web", "ghost"]);
+    assertEquals(JSON.parse(await berthOk(roots, ["inspect", "ghost"]))[0].Name, "ghost");
+    assertEquals((await berth(roots, ["inspect", "web"])).code, 3);
+    // Back to its ID: no name record left.
+    await berthOk(roots, ["rename", "ghost", "live1"]);
+    assertEquals(JSON.parse(await berthOk(roots, ["inspect", "live1"]))[0].Name, "live1");
+    assertEquals([...Deno.readDirSync(names)].map((e) => e.name), []);
+    await berthOk(roots, ["rename", "live1", "web2"]);
+    await berthOk(roots, ["rm", "-f", "web2", "other1"]);
+    assertEquals([...Deno.readDirSync(names)].map((e) => e.name), []);
+    assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
+  });
+});

@@ -30,6 +30,7 @@ export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   port: "port",
   prune: "container-prune",
   ps: "ps",
+  rename: "rename",
   restart: "restart",
   restore: "restore",
   rm: "rm",

@@ -25,6 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "ps", aliases: ["top"], load: async () => (await import("./ps.ts")).psCommand },
   { name: "exec", load: async () => (await import("./exec.ts")).execCommand },
   { name: "port", load: async () => (await import("./port.ts")).portCommand },
+  { name: "rename", load: async () => (await import("./rename.ts")).renameCommand },
   { name: "cp", load: async () => (await import("./cp.ts")).cpCommand },
   { name: "attach", load: async () => (await import("./attach.ts")).attachCommand },
   { name: "pause", load: async () => (await import("./pause.ts")).pauseCommand },
