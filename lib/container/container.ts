@@ -9,17 +9,22 @@
 import { join } from "../_std/path.ts";
 import type { Context } from "./context.ts";
 import { logFiles } from "./paths.ts";
-import { resolveId } from "./id.ts";
+import { resolveId, validateReference } from "./id.ts";
+import { foundById, idByName } from "./names.ts";
 import { FileLock, type LockOptions } from "../host/lock.ts";
 import { liveness, startTimeOf } from "../host/proc.ts";
 import type { RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState, InFlight, OpName } from "./state_file.ts";
 import { changeStatus, settleStatus } from "./status.ts";
 
-/** Resolves an ID or unique prefix in the context's namespace. */
-export function resolveContainer(ctx: Context, ref: string): Promise<string> {
+/** Resolves a renamed container's name, or an ID or unique prefix, in the context's namespace. */
+export async function resolveContainer(ctx: Context, ref: string): Promise<string> {
   const ns = ctx.globals.namespace;
-  return resolveId(ref, (id) => ctx.store.exists(ns, id), () => ctx.store.ids(ns));
+  validateReference(ref);
+  // A renamed container's name first; an ID renamed away is not found by it.
+  const named = await idByName(ctx, ns, ref);
+  if (named !== null) return named;
+  return await resolveId(ref, (id) => foundById(ctx, ns, id), () => ctx.store.ids(ns));
 }
 
 /**

@@ -10,6 +10,8 @@
  *       config.json  rootfs/  state.json  runc.log
  *   ns/NS/containers/.trash-*        an interrupted atomic delete
  *   ns/NS/locks/ID.lock              the container's sidecar lock file
+ *   ns/NS/names/NAME -> ID           a renamed container's name (its state's
+ *                                    `name` says which entry is live)
  *   ns/NS/runc/                      the OCI runtime's --root
  *   ns/NS/runc/ID/                   the runtime's state of a container (runc: state.json;
  *                                    for a moment while one of its processes starts,
@@ -53,6 +55,10 @@ export class Paths {
   /** A container's state file (inside its bundle: removed with it). */
   stateFile(ns: string, id: string): string {
     return join(this.bundleDir(ns, id), "state.json");
+  }
+  /** The namespace's names index: NAME -> ID symbolic links of renamed containers. */
+  namesDir(ns: string): string {
+    return join(this.root, "ns", ns, "names");
   }
   /** Directory of the namespace's lock files. */
   locksDir(ns: string): string {

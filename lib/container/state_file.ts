@@ -48,6 +48,11 @@ export interface InFlight {
 /** The contract's `state` object (key order as in the contract). */
 export interface PublicState {
   id: string;
+  /**
+   * The name berth finds it by after a `rename`, when that differs from
+   * the ID (absent: the ID). The ID keeps naming everything on disk.
+   */
+  name?: string;
   namespace: string;
   /** Readonly: status.ts is its one writer (`changeStatus`, `settleStatus`). */
   readonly status: Status;
@@ -283,7 +288,8 @@ export function parseState(text: string, where: string): ContainerState {
     typeof v.labels === "object" && v.labels !== null &&
     isIntOrNull(v.pidStartTime) && typeof v.exitObserved === "boolean" &&
     typeof v.source === "string" && typeof v.workDir === "string" &&
-    typeof v.autoRemove === "boolean" && (v.op === null || typeof v.op === "object");
+    typeof v.autoRemove === "boolean" && (v.op === null || typeof v.op === "object") &&
+    (v.name === undefined || typeof v.name === "string");
   if (!ok) throw new RuntimeError(`corrupt state file ${where}: missing or mistyped fields`);
   return v as unknown as ContainerState;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { idByName } from "../container/names.ts";
 import { join, resolve } from "../_std/path.ts";
 import {
   createBundle,
@@ -281,6 +282,9 @@ export async function createContainer(
   validateId(id);
   const known = await ctx.store.tryLoad(ns, id).catch(() => null);
   if (known !== null && known.op === null) throw new Exists(`container "${id}" already exists`);
+  if ((await idByName(ctx, ns, id)) !== null) {
+    throw new Exists(`container "${id}" already exists`);
+  }
   const prepared = await prepareCreate(ctx, req);
   return await withContainerLock(ctx, ns, id, async () => {
     const existing = await ctx.store.tryLoad(ns, id);
@@ -290,6 +294,10 @@ export async function createContainer(
       existing !== null &&
       (await (await import("./repair.ts")).repairLocked(ctx, existing)) !== null
     ) {
+      throw new Exists(`container "${id}" already exists`);
+    }
+    // A renamed container's name (rename takes this ID's lock to claim it).
+    if ((await idByName(ctx, ns, id)) !== null) {
       throw new Exists(`container "${id}" already exists`);
     }
     // What a create or delete killed midway left under this ID goes first.

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { unlinkName } from "../container/names.ts";
 import { join } from "../_std/path.ts";
 import { membersDir, removeAtomically } from "../container/bundle.ts";
 import { applyExit, isLive, runtimeTarget, withContainerLock } from "../container/container.ts";
@@ -122,6 +123,8 @@ async function removeLocked(
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
   if (s.image) (await import("../image/source.ts")).releaseImage(ctx, s.namespace, s.id);
+  // Its name last: an entry left by a crash before is ignored (names.ts).
+  if (s.name !== undefined) await unlinkName(ctx, s.namespace, s.name, s.id);
   if (s.sandbox !== null) {
     // Its marker in the sandbox (a leftover one is ignored, see membersOf).
     await Deno.remove(join(membersDir(ctx.paths.bundleDir(s.namespace, s.sandbox)), s.id))

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { nameOf } from "../container/names.ts";
 import { join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import { type ContainerState, publicState } from "../container/state_file.ts";
@@ -256,7 +257,7 @@ export async function inspectEntry(
     Image: s.image?.id.replace(/^sha256:/, "") ?? "",
     ImageName: s.image?.ref ?? req?.image ?? "",
     Rootfs: s.image === null || s.image === undefined ? s.source : "",
-    Name: s.id,
+    Name: nameOf(s),
     RestartCount: s.restartCount ?? 0,
     Driver: "overlay",
     Mounts: mounts.map((m) => ({

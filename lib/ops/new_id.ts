@@ -5,6 +5,7 @@
  * @module
  */
 
+import { idByName } from "../container/names.ts";
 import type { Context } from "../container/context.ts";
 import { RuntimeError } from "../host/errors.ts";
 
@@ -24,7 +25,8 @@ export function randomId(): string {
 export async function newContainerId(ctx: Context): Promise<string> {
   for (let i = 0; i < 16; i++) {
     const id = randomId();
-    if (!(await ctx.store.exists(ctx.globals.namespace, id))) return id;
+    const ns = ctx.globals.namespace;
+    if (!(await ctx.store.exists(ns, id)) && (await idByName(ctx, ns, id)) === null) return id;
   }
   throw new RuntimeError("cannot find an unused container ID");
 }

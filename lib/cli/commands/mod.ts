@@ -24,6 +24,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "list", aliases: ["ls"], load: async () => (await import("./list.ts")).listCommand },
   { name: "ps", aliases: ["top"], load: async () => (await import("./ps.ts")).psCommand },
   { name: "exec", load: async () => (await import("./exec.ts")).execCommand },
+  { name: "port", load: async () => (await import("./port.ts")).portCommand },
+  { name: "rename", load: async () => (await import("./rename.ts")).renameCommand },
   { name: "cp", load: async () => (await import("./cp.ts")).cpCommand },
   { name: "attach", load: async () => (await import("./attach.ts")).attachCommand },
   { name: "pause", load: async () => (await import("./pause.ts")).pauseCommand },
@@ -69,9 +71,19 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "spec", load: async () => (await import("./spec.ts")).specCommand },
   { name: "generate", load: async () => (await import("./generate.ts")).generateCommand },
   { name: "completion", load: async () => (await import("./completion.ts")).completionCommand },
+  { name: "system", load: async () => (await import("./system.ts")).systemCommand },
+  { name: "info", load: async () => (await import("./info.ts")).infoCommand },
   { name: "doctor", load: async () => (await import("./doctor.ts")).doctorCommand },
   { name: "version", load: async () => (await import("./version.ts")).versionCommand },
   { name: "__monitor", load: async () => (await import("./monitor.ts")).monitorCommand },
+];
+
+/** Commands only the `container` group has (`container prune`). */
+export const CONTAINER_ONLY: readonly CommandEntry[] = [
+  {
+    name: "container-prune",
+    load: async () => (await import("./container_prune.ts")).containerPruneCommand,
+  },
 ];
 
 /**
@@ -107,7 +119,9 @@ export function podmanVariant(cmd: AnyCommand, name: string): AnyCommand {
 export async function containerVerb(verb: string): Promise<CommandEntry | undefined> {
   const { CONTAINER_VERBS } = await import("./container.ts");
   const target = Object.hasOwn(CONTAINER_VERBS, verb) ? CONTAINER_VERBS[verb]! : undefined;
-  const entry = target === undefined ? undefined : findCommand(target);
+  const entry = target === undefined
+    ? undefined
+    : findCommand(target) ?? CONTAINER_ONLY.find((c) => c.name === target);
   if (entry === undefined) return undefined;
   return {
     name: `container ${verb}`,

@@ -12,6 +12,7 @@ import { type ParsedArgs, str, strs } from "../args.ts";
 import { isLive } from "../../container/container.ts";
 import type { Context } from "../../container/context.ts";
 import type { ContainerState } from "../../container/state_file.ts";
+import { nameOf } from "../../container/names.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { startMonitorIfDead } from "../../monitor/alive.ts";
 import { reconcile } from "../../ops/reconcile.ts";
@@ -130,7 +131,7 @@ export function psEntry(s: ContainerState, now: number): Record<string, unknown>
   const created = Date.parse(s.createdAt);
   return {
     Id: s.id,
-    Names: [s.id],
+    Names: [nameOf(s)],
     Image: s.image?.ref ?? s.source ?? "",
     ImageID: s.image?.id ?? "",
     Command: commandOf(s),
@@ -161,7 +162,7 @@ export function psTemplateRow(s: ContainerState, now: number): Record<string, un
   return {
     ...e,
     ID: s.id,
-    Names: s.id,
+    Names: nameOf(s),
     Command: (e.Command as string[]).join(" "),
     CreatedHuman: `${humanDuration(now - Date.parse(s.createdAt))} ago`,
     Ports: portsOf(s),
@@ -174,9 +175,9 @@ function matches(s: ContainerState, filters: Record<string, string[]>): boolean 
   return any("status", (v) => podmanStatus(s) === v) &&
     any("name", (v) => {
       try {
-        return new RegExp(v).test(s.id);
+        return new RegExp(v).test(nameOf(s));
       } catch {
-        return s.id.includes(v);
+        return nameOf(s).includes(v);
       }
     }) &&
     any("id", (v) => s.id.startsWith(v)) &&
@@ -234,7 +235,7 @@ export function renderFormat(format: OutputFormat, states: ContainerState[], now
         String(r.CreatedHuman),
         String(r.Status),
         String(r.Ports),
-        s.id,
+        nameOf(s),
       ];
     });
     return table([head, ...rows]);
