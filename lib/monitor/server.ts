@@ -26,6 +26,7 @@ import { type UnixConnection, UnixServer } from "../host/unix_server.ts";
 import {
   type AttachRequest,
   type CreateRequest,
+  type KillRequest,
   type MonitorReply,
   type MonitorRequest,
   readMessage,
@@ -96,6 +97,17 @@ function collectGarbage(): void {
   gc?.({ type: "major", execution: "sync", flavor: "last-resort" });
 }
 
+/**
+ * How long a runtime delete started by a `kill` with `thenDelete` waits for
+ * the `delete` request that takes it (a client killed in between never sends one).
+ */
+const STARTED_DELETE_MS = 10_000;
+
+/** Key of a runtime delete started after the reap of init `pid` (started at `startTime`). */
+function deleteKey(ns: string, id: string, pid: number, startTime: number | null): string {
+  return `${key(ns, id)}/${pid}/${startTime}`;
+}
+
 /** Runs the monitor until it goes idle; returns the exit code. */
 export async function runMonitor(ctx: Context, options: MonitorOptions): Promise<number> {
   await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o700 });
@@ -127,6 +139,8 @@ async function takeMonitorLock(ctx: Context): Promise<FileLock | null> {
 class Monitor {
   /** Runtime creates under way, by `ns/id`. */
   readonly #creating = new Map<string, Promise<MonitorReply>>();
+  /** Runtime deletes started after a kill (`thenDelete`), by {@linkcode deleteKey}. */
+  readonly #deleting = new Map<string, Promise<void>>();
   readonly #reaper: Reaper;
   readonly #exits: Exits;
   #active = 0;
@@ -294,16 +308,22 @@ class Monitor {
             return { ok: false, kind: "NotFound", message: `pid ${req.pid} is not in ${req.id}` };
           }
           return { ok: true };
-        case "kill":
-          return await killAndReap(this.ctx, req, this.#reaper, this.#exits);
+        case "kill": {
+          const reply = await killAndReap(this.ctx, req, this.#reaper, this.#exits);
+          if (reply.ok && req.thenDelete === true) this.#startDelete(req);
+          return reply;
+        }
         case "delete": {
-          // The state's runtime, or (unreadable state) the monitor's own.
-          const s = await this.ctx.store.tryLoad(req.ns, req.id).catch(() => null);
-          const binary = s?.runtime ?? this.ctx.globals.runtime;
-          await new OciRuntime(binary, this.#runner).delete(
-            runtimeTarget(this.ctx, { namespace: req.ns, id: req.id }),
-            true,
-          );
+          if (req.init !== undefined) {
+            const k = deleteKey(req.ns, req.id, req.init.pid, req.init.startTime);
+            const started = this.#deleting.get(k);
+            if (started !== undefined) {
+              this.#deleting.delete(k);
+              // Failed: run again below, and that error is the one reported.
+              if (await started.then(() => true, () => false)) return { ok: true };
+            }
+          }
+          await this.#runtimeDelete(req.ns, req.id);
           return { ok: true };
         }
         case "wait":
@@ -313,6 +333,36 @@ class Monitor {
       const kind = err instanceof BerthError ? err.name : "RuntimeError";
       return { ok: false, kind, message: messageOf(err) };
     }
+  }
+
+  /** `runtime delete --force` of `ns/id`: the state's runtime, or (unreadable state) the monitor's own. */
+  async #runtimeDelete(ns: string, id: string): Promise<void> {
+    const s = await this.ctx.store.tryLoad(ns, id).catch(() => null);
+    const binary = s?.runtime ?? this.ctx.globals.runtime;
+    await new OciRuntime(binary, this.#runner).delete(
+      runtimeTarget(this.ctx, { namespace: ns, id }),
+      true,
+    );
+  }
+
+  /**
+   * Starts the runtime's delete of a container whose init `req` just
+   * reaped, for the `delete` request that follows (see `thenDelete`); the
+   * monitor stays up while it runs, and forgets it after
+   * {@linkcode STARTED_DELETE_MS} if no request takes it.
+   */
+  #startDelete(req: KillRequest): void {
+    const k = deleteKey(req.ns, req.id, req.pid, req.startTime);
+    this.#active++;
+    const p = this.#runtimeDelete(req.ns, req.id).finally(() => {
+      this.#active--;
+      this.#checkIdle();
+    });
+    p.catch((err) => this.log(`delete of ${key(req.ns, req.id)}: ${messageOf(err)}`));
+    this.#deleting.set(k, p);
+    after(STARTED_DELETE_MS, () => {
+      if (this.#deleting.get(k) === p) this.#deleting.delete(k);
+    });
   }
 
   /** The terminal holder, loaded on first use (most monitors never need it). */

@@ -93,7 +93,9 @@ async function removeLocked(
   init: { pid: number; startTime: number | null } | null,
 ): Promise<void> {
   const target = runtimeTarget(ctx, s);
-  if (init !== null && !(await killThroughMonitor(ctx, s, init))) {
+  // Through the monitor, it starts the runtime's delete as soon as the init is reaped.
+  const killed = init !== null && await killThroughMonitor(ctx, s, init);
+  if (init !== null && !killed) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
     if (!(await waitReaped(ctx, init.pid, init.startTime))) {
@@ -104,9 +106,10 @@ async function removeLocked(
   // Its processes are gone: the network goes (CNI DEL, while the namespace
   // still exists, see lib/network/attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
-  const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target).catch(
-    (err: unknown) => () => Promise.reject(err),
-  );
+  const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target, killed ? init : null)
+    .catch(
+      (err: unknown) => () => Promise.reject(err),
+    );
   // Meanwhile (the monitor runs the runtime's delete in a process of its
   // own) the rootfs is unmounted, when its init was the init of its own PID
   // namespace: its reap means every process of the container is gone, and
@@ -184,6 +187,7 @@ async function killThroughMonitor(
     id: s.id,
     pid: init.pid,
     startTime: init.startTime,
+    thenDelete: true,
   });
   return reply !== null && reply.ok;
 }
@@ -209,21 +213,28 @@ function ownsPidNamespace(bundle: string): boolean {
  * `RuntimeDeleteRequest`), else by this process.
  */
 async function runtimeDelete(ctx: Context, ns: string, target: RuntimeTarget): Promise<void> {
-  await (await startRuntimeDelete(ctx, ns, target))();
+  await (await startRuntimeDelete(ctx, ns, target, null))();
 }
 
 /**
  * Starts {@linkcode runtimeDelete}: resolves once the request is sent to
  * the monitor (or the runtime is started here), to a function that awaits
- * its end. The caller may work in between.
+ * its end. The caller may work in between. `killed`: the init the monitor
+ * just reaped for this delete (it started the runtime's delete then).
  */
 async function startRuntimeDelete(
   ctx: Context,
   ns: string,
   target: RuntimeTarget,
+  killed: { pid: number; startTime: number | null } | null,
 ): Promise<() => Promise<void>> {
   if (ctx.useMonitor) {
-    const pending = await monitorSendIfRunning(ctx, { op: "delete", ns, id: target.id });
+    const pending = await monitorSendIfRunning(ctx, {
+      op: "delete",
+      ns,
+      id: target.id,
+      ...(killed !== null ? { init: { pid: killed.pid, startTime: killed.startTime } } : {}),
+    });
     if (pending !== null) {
       return async () => {
         const reply = await pending();

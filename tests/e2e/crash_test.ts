@@ -620,3 +620,16 @@ Deno.test("delete -f unmounts the rootfs while the runtime deletes a container w
     assertEquals([await mounted("c1"), await mounted("c2")], [false, false]);
   });
 });
+
+Deno.test("delete -f: the monitor starts the runtime's delete as soon as it has reaped the init, so it is done even when berth is killed right after the kill", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+    assertEquals(await runtimeDirs(roots), ["c1"]);
+    await crash(roots, "delete:killed", ["delete", "-f", "c1"]);
+    // No berth command runs meanwhile: the monitor forgets c1 in the runtime by itself.
+    await eventually(async () => (await runtimeDirs(roots)).length === 0, 5_000, "runc delete");
+    assertEquals((await berth(roots, ["state", "c1"])).code, 3);
+    assertEquals(await assertInvariants(roots, { c1: marker }, "after"), []);
+  });
+});
