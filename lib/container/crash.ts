@@ -68,8 +68,8 @@ export const CRASH_POINTS = {
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it
-    "delete:runtime", // runtime forgot it, rootfs still mounted
-    "delete:network", // runtime and network (CNI DEL) done, rootfs still mounted
+    "delete:runtime", // runtime forgot it, rootfs still mounted unless its init had its own PID namespace
+    "delete:network", // runtime and network (CNI DEL) done, rootfs mounted as at delete:runtime
     "delete:unmounted", // unmounted, bundle still there
     "delete:renamed", // bundle renamed to .trash-*, not removed
     "delete:bundle", // bundle gone, work directory still there

@@ -56,6 +56,9 @@ export async function removeRuntimeState(paths: Paths, ns: string, id: string): 
   // A runtime process killed just now (by the delete that preceded this)
   // may still be on its way out: a few rounds.
   for (let round = 0;; round++) {
+    // Gone (the runtime's delete removes it): nothing can be mounted under
+    // it, and the mount table need not be read.
+    if (!present(dir)) return done;
     done.push(...await unmountAll(dir));
     if (!present(dir)) return done;
     try {

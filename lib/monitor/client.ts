@@ -177,6 +177,19 @@ async function exchange(
   conn: Deno.UnixConn,
   req: MonitorRequest,
 ): Promise<MonitorReply | null> {
+  return await (await send(ctx, conn, req))();
+}
+
+/**
+ * Writes `req` on `conn`; resolves once it is sent, to a function that
+ * awaits the reply (as {@linkcode exchange}). The bound of
+ * {@linkcode replyTimeoutMs} runs from the start of the write.
+ */
+async function send(
+  ctx: Context,
+  conn: Deno.UnixConn,
+  req: MonitorRequest,
+): Promise<() => Promise<MonitorReply | null>> {
   const ms = replyTimeoutMs(req);
   let timedOut = false;
   const cancel = after(ms, () => {
@@ -185,22 +198,32 @@ async function exchange(
       conn.close(); // ends the pending read
     } catch { /* closed */ }
   });
-  let reply: MonitorReply | null;
-  try {
-    await writeMessage(conn, req);
-    reply = await readMessage<MonitorReply>(conn);
-  } catch {
-    reply = null;
-  } finally {
+  const end = (): void => {
     cancel();
     if (!timedOut) conn.close();
+    if (timedOut) {
+      throw new RuntimeError(
+        `the berth monitor did not answer within ${ms} ms (see ${ctx.paths.monitorLog})`,
+      );
+    }
+  };
+  try {
+    await writeMessage(conn, req);
+  } catch {
+    end();
+    return () => Promise.resolve(null);
   }
-  if (timedOut) {
-    throw new RuntimeError(
-      `the berth monitor did not answer within ${ms} ms (see ${ctx.paths.monitorLog})`,
-    );
-  }
-  return reply;
+  return async () => {
+    let reply: MonitorReply | null;
+    try {
+      reply = await readMessage<MonitorReply>(conn);
+    } catch {
+      reply = null;
+    } finally {
+      end();
+    }
+    return reply;
+  };
 }
 
 /**
@@ -236,6 +259,21 @@ export async function monitorRequestIfRunning(
   const conn = await connectMonitor(ctx);
   if (conn === null) return null;
   return await exchange(ctx, conn, req);
+}
+
+/**
+ * Sends one request to a monitor that is already running, without starting
+ * one, and resolves once it is written, to a function that awaits the reply
+ * (null when the monitor died first); null when no monitor runs. The caller
+ * works meanwhile, while the monitor serves the request.
+ */
+export async function monitorSendIfRunning(
+  ctx: Context,
+  req: MonitorRequest,
+): Promise<(() => Promise<MonitorReply | null>) | null> {
+  const conn = await connectMonitor(ctx);
+  if (conn === null) return null;
+  return await send(ctx, conn, req);
 }
 
 /** Turns an error reply into the matching domain error. */

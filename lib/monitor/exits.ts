@@ -118,6 +118,11 @@ export class Exits {
     if (this.#oom.remove(w.ns, w.id)) this.#oomAtExit.add(`${key(w.ns, w.id)}/${w.pid}`);
   }
 
+  /** Number of watched containers with a health check. */
+  get healthChecks(): number {
+    return this.#health.size;
+  }
+
   /** The monitor is exiting: cancel the timers. */
   stop(): void {
     this.#health.stop();

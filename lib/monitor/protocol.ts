@@ -69,6 +69,13 @@ export interface KillRequest {
   id: string;
   pid: number;
   startTime: number | null;
+  /**
+   * Once it is reaped, start the runtime's delete of `ns/id` before
+   * replying (`delete -f`): the `delete` request that follows, naming this
+   * init, awaits that one instead of starting its own. A monitor that does
+   * not know the field ignores it, and that request runs the delete.
+   */
+  thenDelete?: boolean;
 }
 
 /**
@@ -81,6 +88,8 @@ export interface RuntimeDeleteRequest {
   op: "delete";
   ns: string;
   id: string;
+  /** The init a `kill` with `thenDelete` reaped: the delete it started is awaited. */
+  init?: { pid: number; startTime: number | null };
 }
 
 /** Reply once no `create` of `ns/id` is under way in the monitor. */

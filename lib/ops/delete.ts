@@ -16,7 +16,7 @@ import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
-import { monitorRequestIfRunning, replyError } from "../monitor/client.ts";
+import { monitorRequestIfRunning, monitorSendIfRunning, replyError } from "../monitor/client.ts";
 import { REAP_TIMEOUT_MS } from "../monitor/protocol.ts";
 import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
@@ -94,7 +94,9 @@ async function removeLocked(
   init: { pid: number; startTime: number | null } | null,
 ): Promise<void> {
   const target = runtimeTarget(ctx, s);
-  if (init !== null && !(await killThroughMonitor(ctx, s, init))) {
+  // Through the monitor, it starts the runtime's delete as soon as the init is reaped.
+  const killed = init !== null && await killThroughMonitor(ctx, s, init);
+  if (init !== null && !killed) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
     if (!(await waitReaped(ctx, init.pid, init.startTime))) {
@@ -105,10 +107,19 @@ async function removeLocked(
   // Its processes are gone: the network goes (CNI DEL, while the namespace
   // still exists, see lib/network/attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
-  const runtime = await runtimeDelete(ctx, s.namespace, target).then(
-    () => null,
-    (err: unknown) => ({ err }),
-  );
+  const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target, killed ? init : null)
+    .catch(
+      (err: unknown) => () => Promise.reject(err),
+    );
+  // Meanwhile (the monitor runs the runtime's delete in a process of its
+  // own) the rootfs is unmounted, when its init was the init of its own PID
+  // namespace: its reap means every process of the container is gone, and
+  // the runtime's delete does not use the rootfs. Otherwise (a --config
+  // without a PID namespace) processes may remain until the runtime's
+  // delete kills them, and the unmount waits for it, as before.
+  const unmounted = ownsPidNamespace(s.bundle) &&
+    await unmountAll(s.bundle).then(() => true, () => false);
+  const runtime = await finishRuntime().then(() => null, (err: unknown) => ({ err }));
   // Both ran to the end; the network's failure is reported first, as before.
   const failed = (await network) ?? runtime;
   if (failed !== null) throw failed.err;
@@ -117,7 +128,7 @@ async function removeLocked(
   await removeRuntimeState(ctx.paths, s.namespace, s.id);
   crashPoint(ctx.crashAt, "delete:runtime");
   crashPoint(ctx.crashAt, "delete:network");
-  await unmountAll(s.bundle);
+  if (!unmounted) await unmountAll(s.bundle);
   crashPoint(ctx.crashAt, "delete:unmounted");
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
@@ -179,8 +190,25 @@ async function killThroughMonitor(
     id: s.id,
     pid: init.pid,
     startTime: init.startTime,
+    thenDelete: true,
   });
   return reply !== null && reply.ok;
+}
+
+/**
+ * True when the bundle's config gives the container a PID namespace of its
+ * own (berth's default spec does; a `--config` may not). False when the
+ * config cannot be read.
+ */
+function ownsPidNamespace(bundle: string): boolean {
+  try {
+    const config = JSON.parse(Deno.readTextFileSync(join(bundle, "config.json")));
+    const namespaces: unknown = config?.linux?.namespaces;
+    return Array.isArray(namespaces) &&
+      namespaces.some((n) => n?.type === "pid" && (n.path === undefined || n.path === ""));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -188,13 +216,41 @@ async function killThroughMonitor(
  * `RuntimeDeleteRequest`), else by this process.
  */
 async function runtimeDelete(ctx: Context, ns: string, target: RuntimeTarget): Promise<void> {
+  await (await startRuntimeDelete(ctx, ns, target, null))();
+}
+
+/**
+ * Starts {@linkcode runtimeDelete}: resolves once the request is sent to
+ * the monitor (or the runtime is started here), to a function that awaits
+ * its end. The caller may work in between. `killed`: the init the monitor
+ * just reaped for this delete (it started the runtime's delete then).
+ */
+async function startRuntimeDelete(
+  ctx: Context,
+  ns: string,
+  target: RuntimeTarget,
+  killed: { pid: number; startTime: number | null } | null,
+): Promise<() => Promise<void>> {
   if (ctx.useMonitor) {
-    const reply = await monitorRequestIfRunning(ctx, { op: "delete", ns, id: target.id });
-    if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
-    if (reply !== null && reply.ok) return;
-    if (reply !== null && reply.kind !== "retry") throw replyError(reply);
+    const pending = await monitorSendIfRunning(ctx, {
+      op: "delete",
+      ns,
+      id: target.id,
+      ...(killed !== null ? { init: { pid: killed.pid, startTime: killed.startTime } } : {}),
+    });
+    if (pending !== null) {
+      return async () => {
+        const reply = await pending();
+        if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
+        if (reply !== null && reply.ok) return;
+        if (reply !== null && reply.kind !== "retry") throw replyError(reply);
+        await ctx.runtime.delete(target, true);
+      };
+    }
   }
-  await ctx.runtime.delete(target, true);
+  const done = ctx.runtime.delete(target, true);
+  done.catch(() => {}); // awaited by the caller's function
+  return () => done;
 }
 
 /**

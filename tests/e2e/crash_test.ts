@@ -18,6 +18,7 @@ import { assertInvariants, assertUsable } from "./invariants.ts";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { CRASH_POINTS } from "../../lib/container/crash.ts";
 import { startTimeOf } from "../../lib/host/proc.ts";
+import { parseMountInfo } from "../../lib/host/mounts.ts";
 import { join } from "node:path";
 import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
@@ -577,4 +578,58 @@ Deno.test({
       await assertUsable(roots, rootfs, "c1", true, "after gc");
     });
   },
+});
+
+Deno.test("delete -f unmounts the rootfs while the runtime deletes a container whose init had its own PID namespace, and only after the runtime's delete for one without", async () => {
+  await withRoots(async (roots, rootfs) => {
+    // A --config without a PID namespace: its processes share the host's.
+    const config = join(roots.root, "..", "no-pid-ns.json");
+    const dir = join(roots.root, "..", "spec");
+    await Deno.mkdir(dir);
+    await new Deno.Command("runc", { args: ["spec", "--bundle", dir] }).output();
+    const spec = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+    spec.process.terminal = false;
+    spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+    await Deno.writeTextFile(config, JSON.stringify(spec));
+    const own = marked(), shared = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...own.cmd]);
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--rootfs",
+      rootfs,
+      "--config",
+      config,
+      "c2",
+      "--",
+      ...shared.cmd,
+    ]);
+    const mounted = async (id: string) =>
+      parseMountInfo(await Deno.readTextFile("/proc/self/mountinfo"))
+        .includes(join(roots.root, "ns/default/containers", id, "rootfs"));
+    assertTrue(await mounted("c1") && await mounted("c2"));
+    // Killed where the runtime has just forgotten each: c1's rootfs went meanwhile.
+    await crash(roots, "delete:runtime", ["delete", "-f", "c1"]);
+    await crash(roots, "delete:runtime", ["delete", "-f", "c2"]);
+    assertEquals([await mounted("c1"), await mounted("c2")], [false, true]);
+    assertEquals(await runtimeDirs(roots), []);
+    // Either is finished by the next command.
+    assertEquals((await berth(roots, ["state", "c1"])).code, 3);
+    assertEquals((await berth(roots, ["state", "c2"])).code, 3);
+    assertEquals(await assertInvariants(roots, { c1: own.marker, c2: shared.marker }, "after"), []);
+    assertEquals([await mounted("c1"), await mounted("c2")], [false, false]);
+  });
+});
+
+Deno.test("delete -f: the monitor starts the runtime's delete as soon as it has reaped the init, so it is done even when berth is killed right after the kill", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const { cmd, marker } = marked();
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", ...cmd]);
+    assertEquals(await runtimeDirs(roots), ["c1"]);
+    await crash(roots, "delete:killed", ["delete", "-f", "c1"]);
+    // No berth command runs meanwhile: the monitor forgets c1 in the runtime by itself.
+    await eventually(async () => (await runtimeDirs(roots)).length === 0, 5_000, "runc delete");
+    assertEquals((await berth(roots, ["state", "c1"])).code, 3);
+    assertEquals(await assertInvariants(roots, { c1: marker }, "after"), []);
+  });
 });
