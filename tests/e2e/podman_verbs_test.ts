@@ -149,7 +149,7 @@ Deno.test("info: host and store as podman's info; counts by status; json and tem
     ]);
     assertEquals(t, "1 runc\n");
     const text = await berthOk(roots, ["info"]);
-    assertMatch(text, /^host:\n  arch: .*\n[^]*\nstore:\n[^]*\n    running: 1\n/);
+    assertMatch(text, /^host:\n {2}arch: .*\n[^]*\nstore:\n[^]*\n {4}running: 1\n/);
     const bad = await berth(roots, ["info", "--format", "{{.Host"]);
     assertEquals([bad.code, bad.stdout], [2, ""]);
     await berthOk(roots, ["rm", "-f", "live1", "made1"]);

@@ -15,12 +15,7 @@ import { storeOf } from "../../image/local.ts";
 import { cgroupVersion } from "../../limits/cgroup.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import { listVolumes } from "../../volume/store.ts";
-import {
-  type OutputFormat,
-  outputFormatOf,
-  renderTemplate,
-  templateFormatOption,
-} from "./format.ts";
+import { type OutputFormat, outputFormatOf, renderTemplate } from "./format.ts";
 
 const OPTIONS = [{
   name: "format",
