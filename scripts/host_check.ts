@@ -139,7 +139,13 @@ async function snapshot(extraRoots: string[]): Promise<{ now: Snapshot; orphanRu
       ...names(join(data, "networks")).filter((n) => n.endsWith(".conflist"))
         .map((n) => n.slice(0, -".conflist".length)),
     ];
-    for (const n of nets) owned.add(bridgeName(data, n));
+    // An older berth named bridges after the data root; now after the
+    // network directory (tests put theirs at BASE/networks, the default is
+    // /etc/berth/networks).
+    for (const n of nets) owned.add(bridgeName(data, n)).add(bridgeName(join(data, "networks"), n));
+  }
+  for (const n of ["bridge", ...names("/etc/berth/networks")]) {
+    owned.add(bridgeName("/etc/berth/networks", n.replace(/\.conflist$/, "")));
   }
   const links: string[] = [];
   for (const line of (await sh(["ip", "-o", "link", "show"])).split("\n")) {

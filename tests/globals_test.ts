@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { parseGlobals } from "../lib/container/globals.ts";
+import { globalsToArgs, parseGlobals } from "../lib/container/globals.ts";
 
 const noEnv = () => undefined;
 
@@ -11,6 +11,7 @@ Deno.test("global defaults follow the contract", () => {
     dataRoot: "/var/lib/berth",
     namespace: "default",
     runtime: "runc",
+    networkDir: "/etc/berth/networks",
     debug: false,
   });
   assertEquals(rest, ["list"]);
@@ -42,6 +43,19 @@ Deno.test("environment variables apply and flags win over them", () => {
     "flagns",
     "/bin/runc",
   ]);
+});
+
+Deno.test("--network-dir and BERTH_NETWORK_DIR move the host-wide networks (flag wins, made absolute)", () => {
+  const env = (k: string) => k === "BERTH_NETWORK_DIR" ? "/e/nets" : undefined;
+  assertEquals(parseGlobals(["ls"], env).globals.networkDir, "/e/nets");
+  assertEquals(parseGlobals(["--network-dir", "/f/nets", "ls"], env).globals.networkDir, "/f/nets");
+  assertEquals(
+    parseGlobals(["--network-dir=rel", "ls"], noEnv).globals.networkDir,
+    `${Deno.cwd()}/rel`,
+  );
+  const { globals } = parseGlobals(["--network-dir", "/f/nets", "ls"], noEnv);
+  assertEquals(globalsToArgs(globals).slice(-2), ["--network-dir", "/f/nets"]);
+  assertThrows(() => parseGlobals(["--network-dir="], noEnv), InvalidArgument, "must not be empty");
 });
 
 Deno.test("bad global options are usage errors", () => {

@@ -59,10 +59,15 @@ export async function leftovers(roots: Roots): Promise<string[]> {
   return out;
 }
 
-/** A pair of throwaway roots. */
+/** A pair of throwaway roots, with their own network directory. */
 export interface Roots {
   root: string;
   dataRoot: string;
+  /**
+   * `--network-dir`: private to the test (networks are host-wide: tests
+   * running at once must not share them); its runtime state is in `run/`.
+   */
+  networkDir: string;
   /** Environment that points berth at these roots. */
   env: Record<string, string>;
 }
@@ -79,12 +84,15 @@ export async function makeRoots(): Promise<Roots> {
   const base = await Deno.makeTempDir({ prefix: "berth-test-" });
   const root = join(base, "run");
   const dataRoot = join(base, "data");
+  const networkDir = join(base, "networks");
   return {
     root,
     dataRoot,
+    networkDir,
     env: {
       BERTH_ROOT: root,
       BERTH_DATA_ROOT: dataRoot,
+      BERTH_NETWORK_DIR: networkDir,
       BERTH_MONITOR_IDLE_MS: "300",
       // Containers get only loopback unless a test names a network: the
       // bridge is slower, and roots of tests running in parallel would
@@ -201,10 +209,8 @@ export async function cleanup(roots: Roots): Promise<void> {
     );
     if (ids.length > 0) await berth(roots, ["-n", n.name, "delete", "-f", ...ids]);
   }
-  let networked = false;
-  try {
-    networked = Deno.statSync(join(roots.root, "networks")).isDirectory;
-  } catch { /* never had a network */ }
+  const networked = existsPath(join(roots.root, "networks")) ||
+    existsPath(join(roots.networkDir, "run"));
   if (networked) {
     // What a killed berth left: network attachments of gone containers,
     // whose firewall rules are host-wide and would outlive the roots.
@@ -231,21 +237,32 @@ export async function cleanup(roots: Roots): Promise<void> {
 
 /**
  * Deletes the bridge devices of the roots' networks (the default `bridge`
- * and every conflist under the data root), and berth's firewall rule of
+ * and every conflist in the network directory), and berth's firewall rule of
  * each: the plugin makes them on first use and nothing removes them but
  * `network rm` (or `gc`, once the network is gone); berth's chains when
  * no berth bridge is left.
  */
 export async function removeBridges(roots: Roots): Promise<void> {
   const names = ["bridge"];
-  try {
-    for (const e of Deno.readDirSync(join(roots.dataRoot, "networks"))) {
-      if (e.name.endsWith(".conflist")) names.push(e.name.slice(0, -".conflist".length));
-    }
-  } catch { /* no networks */ }
-  const devs = names.map((n) => bridgeName(roots.dataRoot, n));
+  const devs: string[] = [];
+  for (const dir of [roots.networkDir, join(roots.dataRoot, "networks")]) {
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.name.endsWith(".conflist")) continue;
+        names.push(e.name.slice(0, -".conflist".length));
+        // The bridge a definition names (a migrated one keeps its older name).
+        const conf = JSON.parse(Deno.readTextFileSync(join(dir, e.name)));
+        const dev = conf.plugins?.find((p: { type?: string }) => p.type === "bridge")?.bridge;
+        if (typeof dev === "string" && dev.startsWith("bth-")) devs.push(dev);
+      }
+    } catch { /* no networks */ }
+  }
+  devs.push(...names.map((n) => bridgeName(roots.networkDir, n)));
+  devs.push(...names.map((n) => bridgeName(roots.dataRoot, n)));
+  const networked = existsPath(join(roots.root, "networks")) ||
+    existsPath(join(roots.networkDir, "run"));
   // Rules are made when a container joins a network: only roots that had one.
-  if (hasNetworking() && existsPath(join(roots.root, "networks"))) {
+  if (hasNetworking() && networked) {
     await new NetworkFirewall(denoRunner).remove((b) => devs.includes(b)).catch(() => {});
   }
   for (const dev of devs) {
@@ -257,7 +274,7 @@ export async function removeBridges(roots: Roots): Promise<void> {
     await new Deno.Command("ip", { args: ["link", "delete", dev, "type", "bridge"] }).output();
   }
   // As network rm does: berth's chains go with the last berth bridge.
-  if (hasNetworking() && existsPath(join(roots.root, "networks"))) {
+  if (hasNetworking() && networked) {
     await new NetworkFirewall(denoRunner).dropWhenNoBridge().catch(() => {});
   }
 }

@@ -19,6 +19,7 @@ import { libc } from "../lib/host/libc.ts";
 import { parseMountInfo } from "../lib/host/mounts.ts";
 import { denoRunner } from "../lib/host/process.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
+import { listLeases } from "../lib/network/leases.ts";
 import { join } from "node:path";
 
 const ignore = Deno.uid() !== 0;
@@ -43,7 +44,7 @@ function env(base: string, fault: Fault = () => null, firewallFault: FirewallFau
   const stdins: Record<string, unknown>[] = [];
   let n = 0;
   const e: NetEnv = {
-    paths: networkPaths(join(base, "run"), join(base, "data")),
+    paths: networkPaths(join(base, "run"), join(base, "data"), join(base, "networks")),
     cni: new CniClient("/nonexistent", {
       run(call) {
         const type = call.binary.split("/").pop()!;
@@ -288,7 +289,7 @@ Deno.test({
       const rec = JSON.parse(Deno.readTextFileSync(file)) as AttachRecord;
       rec.result = null;
       Deno.writeTextFileSync(file, JSON.stringify(rec));
-      const ipam = join(base, "run/networks/ipam/t");
+      const ipam = join(base, "networks/run/ipam/t");
       Deno.mkdirSync(ipam, { recursive: true });
       Deno.writeTextFileSync(join(ipam, "10.9.0.7"), "berth-0000000000000006\r\neth0");
       calls.length = 0;
@@ -334,15 +335,22 @@ Deno.test({
       });
       assertEquals(readRecord(e.paths, "0000000000000007"), null);
       assertTrue(calls.includes("DEL bridge"));
-      // gc: owners gone → everything released; a stray IPAM file goes too.
-      Deno.mkdirSync(join(base, "run/networks/ipam/t"), { recursive: true });
-      Deno.writeTextFileSync(join(base, "run/networks/ipam/t/10.9.0.99"), "berth-zzzz\neth0");
+      // gc: owners gone → everything released; a stray IPAM file goes too,
+      // host-wide (no live lease holds it) and in the root's own older directory.
+      for (const dir of ["run/networks/ipam/t", "networks/run/ipam/t"]) {
+        Deno.mkdirSync(join(base, dir), { recursive: true });
+        Deno.writeTextFileSync(join(base, dir, "10.9.0.99"), "berth-zzzz\neth0");
+      }
       const dry = await collectLeftovers(e, () => Promise.resolve(false), true);
       assertTrue(readRecord(e.paths, "0000000000000009") !== null, "dry run changes nothing");
       const done = await collectLeftovers(e, () => Promise.resolve(false), false);
       assertEquals(done, dry);
       assertEquals(readRecord(e.paths, "0000000000000009"), null);
-      assertEquals([...Deno.readDirSync(join(base, "run/networks/ipam/t"))].map((d) => d.name), []);
+      for (const dir of ["run/networks/ipam/t", "networks/run/ipam/t"]) {
+        assertEquals([...Deno.readDirSync(join(base, dir))].map((d) => d.name), [], dir);
+      }
+      // Every lease went with its record.
+      assertEquals(listLeases(e.paths.runDir), []);
     }),
 });
 

@@ -140,7 +140,7 @@ Deno.test({
         return processPluginRunner.run(call);
       },
     };
-    const paths = networkPaths(join(base, "run"), join(base, "data"));
+    const paths = networkPaths(join(base, "run"), join(base, "data"), join(base, "networks"));
     const conf = buildConfList("st", parseCidr(freeTestSubnet())!, bridge);
     conf.plugins = conf.plugins.filter((p) => p.type !== "portmap").map((p) =>
       p.type === "bridge"

@@ -34,6 +34,7 @@ export function globalHelp(commands: AnyCommand[]): string {
     `  --data-root DIR       persistent data: logs, layers (env BERTH_DATA_ROOT, default: ${d.dataRoot})`,
     `  -n, --namespace NS    tenant namespace (env BERTH_NAMESPACE, default: ${d.namespace})`,
     `  --runtime PATH        OCI runtime CLI (env BERTH_RUNTIME, default: ${d.runtime})`,
+    `  --network-dir DIR     host-wide network definitions (env BERTH_NETWORK_DIR, default: ${d.networkDir})`,
     "  --debug               stack traces and runtime command lines (env BERTH_DEBUG=1)",
     "  -h, --help            show help; berth COMMAND --help for a command's options",
     "",

@@ -15,10 +15,18 @@ const GLOBAL_FLAGS = [
   "-n",
   "--namespace",
   "--runtime",
+  "--network-dir",
   "--debug",
   "--help",
 ];
-const VALUED_GLOBALS = ["--root", "--data-root", "-n", "--namespace", "--runtime"];
+const VALUED_GLOBALS = [
+  "--root",
+  "--data-root",
+  "-n",
+  "--namespace",
+  "--runtime",
+  "--network-dir",
+];
 
 /** True when the command's arguments are existing container IDs. */
 export function takesIds(c: AnyCommand): boolean {
@@ -79,7 +87,7 @@ _berth() {
   done
   if [[ -z "$cmd" ]]; then
     case "$prev" in
-      --root|--data-root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+      --root|--data-root|--network-dir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
       --runtime) COMPREPLY=($(compgen -c -- "$cur")); return ;;
       -n|--namespace) return ;;
     esac
@@ -135,6 +143,7 @@ export function fishCompletion(commands: readonly AnyCommand[]): string {
     "complete -c berth -n '__fish_use_subcommand' -l data-root -r -d 'persistent data directory'",
     "complete -c berth -n '__fish_use_subcommand' -s n -l namespace -r -d 'namespace'",
     "complete -c berth -n '__fish_use_subcommand' -l runtime -r -d 'OCI runtime'",
+    "complete -c berth -n '__fish_use_subcommand' -l network-dir -r -d 'host-wide network definitions'",
     "complete -c berth -n '__fish_use_subcommand' -l debug -d 'debug output'",
   ];
   for (const c of visible) {

@@ -29,12 +29,14 @@ export const CRASH_POINTS = {
   exec: ["exec:terminal"],
   // Network set-up and tear-down (lib/network/attach.ts), on a bridge network.
   network: [
+    "network:lease", // the host-wide lease written (network dir), no attachment record yet
     "network:netns-file", // the namespace's file made, nothing bound on it yet
     "network:netns", // namespace made, no CNI ADD yet
     "network:partial", // the bridge plugin's ADD done, portmap and firewall not
     "network:added", // every ADD done, hosts file and runtime not yet
     "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not
     "network:deleted", // every DEL done, namespace still mounted
+    "network:unrecorded", // record removed, the host-wide lease not yet
   ],
   pull: [
     "pull:manifest", // manifest and config fetched and verified, nothing stored

@@ -22,6 +22,12 @@ export interface GlobalOptions {
    * the absolute path on first read (`resolveRuntimeOnUse`).
    */
   runtime: string;
+  /**
+   * Host-wide network definitions (and, beside them, the address
+   * allocations and their lock): every root and namespace shares them.
+   * Default `/etc/berth/networks` (env `BERTH_NETWORK_DIR`).
+   */
+  networkDir: string;
   /** Stack traces and runtime command lines on stderr (env `BERTH_DEBUG=1`). */
   debug: boolean;
 }
@@ -32,6 +38,7 @@ export const GLOBAL_DEFAULTS: Readonly<GlobalOptions> = {
   dataRoot: "/var/lib/berth",
   namespace: "default",
   runtime: "runc",
+  networkDir: "/etc/berth/networks",
   debug: false,
 };
 
@@ -50,6 +57,7 @@ const VALUED: Record<string, keyof GlobalOptions> = {
   "-n": "namespace",
   "--namespace": "namespace",
   "--runtime": "runtime",
+  "--network-dir": "networkDir",
 };
 
 /** Parses the global options in front of the command. */
@@ -87,13 +95,16 @@ export function parseGlobals(
     if (value === "") throw new InvalidArgument(`option "${name}" must not be empty`);
     flags[key] = value;
   }
-  const pick = (key: "root" | "dataRoot" | "namespace" | "runtime", envName: string) =>
-    flags[key] ?? (env(envName) || undefined) ?? GLOBAL_DEFAULTS[key];
+  const pick = (
+    key: "root" | "dataRoot" | "namespace" | "runtime" | "networkDir",
+    envName: string,
+  ) => flags[key] ?? (env(envName) || undefined) ?? GLOBAL_DEFAULTS[key];
   const globals: GlobalOptions = {
     root: resolve(pick("root", "BERTH_ROOT")),
     dataRoot: resolve(pick("dataRoot", "BERTH_DATA_ROOT")),
     namespace: validateNamespace(pick("namespace", "BERTH_NAMESPACE")),
     runtime: pick("runtime", "BERTH_RUNTIME"),
+    networkDir: resolve(pick("networkDir", "BERTH_NETWORK_DIR")),
     debug: debug ?? ["1", "true", "yes"].includes(env("BERTH_DEBUG") ?? ""),
   };
   return { globals, rest: argv.slice(i), help };
@@ -101,7 +112,16 @@ export function parseGlobals(
 
 /** The global options as arguments, to hand to another berth process. */
 export function globalsToArgs(g: GlobalOptions): string[] {
-  const args = ["--root", g.root, "--data-root", g.dataRoot, "--runtime", g.runtime];
+  const args = [
+    "--root",
+    g.root,
+    "--data-root",
+    g.dataRoot,
+    "--runtime",
+    g.runtime,
+    "--network-dir",
+    g.networkDir,
+  ];
   if (g.debug) args.push("--debug");
   return args;
 }

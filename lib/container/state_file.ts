@@ -201,6 +201,8 @@ export interface CreateArgs {
   network?: string | null;
   /** `-p` values, as given. */
   publish?: string[];
+  /** `--ip`: the address asked for on the network (absent or null: any). */
+  ip?: string | null;
   /** `--image REF`, or null (absent: none). */
   image?: string | null;
   /** `--pull` policy with `--image`. */

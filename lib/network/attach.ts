@@ -1,9 +1,12 @@
 /**
  * A container's place on a network, as a recorded operation.
  *
- * Set-up (under the root's network lock, and the host's port lock when it
- * publishes ports): refuse a subnet another interface routes and a host
- * port another live attachment holds; write the attachment record
+ * Set-up (under the host-wide network lock, and the host's port lock when
+ * it publishes ports): the network made ready (`ensureNetwork`: `bridge`'s
+ * definition, stale bridges in the way); refuse a subnet another interface
+ * routes, a host port another live attachment holds, a requested address
+ * that is taken; write the host-wide lease (`leases.ts`), then the
+ * attachment record
  * (`--root/networks/attach/TOKEN.json`: owner, network, ports, the exact
  * conflist); make the persistent namespace; CNI ADD of the network's chain
  * (bridge → portmap, when ports are published → firewall), caching the
@@ -18,7 +21,8 @@
  * Tear-down: CNI DEL of the chain, last plugin first, with the cached
  * result (or, when ADD was cut short before a result was cached, one
  * rebuilt from host-local's allocation for the container), while the
- * namespace still exists; then the namespace goes, then the record.
+ * namespace still exists; then the namespace goes, then the record, then
+ * the lease.
  * DEL is repeated once when it fails: the bridge plugin of 1.1.1 fails a
  * DEL whose masquerade chain was never made, after it released the rest;
  * the rules the repeated DEL cannot find then are removed by the token
@@ -29,7 +33,7 @@
  */
 
 import { writeFileAtomic } from "../host/atomic_file.ts";
-import { isNotFound, RuntimeError } from "../host/errors.ts";
+import { InvalidArgument, isNotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import type { Libc } from "../host/libc.ts";
 import { FileLock } from "../host/lock.ts";
 import { dirname, join } from "../_std/path.ts";
@@ -37,11 +41,12 @@ import type { ProcessRunner } from "../host/process.ts";
 import { type Attachment, CniClient, type ConfList } from "./cni.ts";
 import type { NetworkFirewall } from "./firewall.ts";
 import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
-import { firewallTag, ipamDir, type NetworkPaths } from "./networks.ts";
+import { dataDirOf, firewallTag, ipamDir, type NetworkPaths } from "./networks.ts";
+import { type Lease, leaseLive, listLeases, removeLease, writeLease } from "./leases.ts";
 import { type PortMapping, portsClash } from "./ports.ts";
 import { type CniResult, containerIpv4 } from "./result.ts";
 import { checkSubnetUnrouted } from "./routes.ts";
-import { parseCidr } from "./subnet.ts";
+import { contains, formatIpv4, parseCidr, parseIpv4 } from "./subnet.ts";
 import { waitForOrphanPlugins } from "./orphan_plugins.ts";
 import { removeTokenRules } from "./stale_rules.ts";
 
@@ -68,6 +73,8 @@ export interface AttachRecord {
   conf: ConfList;
   /** The result so far (after the last plugin whose ADD finished), or null. */
   result: CniResult | null;
+  /** The address asked for (`--ip`, as host-local's `ips`), when one was. */
+  ips?: string[];
 }
 
 /** What set-up and tear-down need from berth. */
@@ -85,7 +92,15 @@ export interface NetEnv {
   hostPortsLock?: string;
   /** Fault injection: called at the named points. */
   crash?: (
-    point: "netns-file" | "netns" | "partial" | "added" | "del-partial" | "deleted",
+    point:
+      | "lease"
+      | "netns-file"
+      | "netns"
+      | "partial"
+      | "added"
+      | "del-partial"
+      | "deleted"
+      | "unrecorded",
   ) => void;
 }
 
@@ -121,9 +136,13 @@ export function netnsFile(p: NetworkPaths, token: string): string {
   return join(p.stateDir, "netns", token);
 }
 
-/** Runs `fn` under the root's network lock. */
+/**
+ * Runs `fn` under the host-wide network lock (beside the network
+ * directory: every root's set-ups, tear-downs and network changes take
+ * turns).
+ */
 export async function withNetworkLock<T>(p: NetworkPaths, fn: () => Promise<T>): Promise<T> {
-  const lock = await FileLock.acquire(join(p.stateDir, "lock"), "the networks", {
+  const lock = await FileLock.acquire(join(p.runDir, "lock"), "the networks", {
     timeoutMs: 60_000,
   });
   try {
@@ -169,8 +188,16 @@ export interface SetUpRequest {
   ns: string;
   id: string;
   network: string;
-  conf: ConfList;
+  /**
+   * The conflist to run, or what makes it under the lock (the network
+   * made ready: `ensureNetwork`).
+   */
+  conf: ConfList | (() => Promise<ConfList>);
   ports: PortMapping[];
+  /** An address asked for (`--ip`), or none: host-local picks. */
+  ip?: string | null;
+  /** Whether the network is internal (berth's firewall drops what leaves its bridge). */
+  internal?: boolean;
   /**
    * Whether the owner of a record that holds a wanted port is still there
    * (a record of a gone owner is torn down and its port freed).
@@ -271,11 +298,13 @@ async function hostPortsLock(env: NetEnv): Promise<FileLock | null> {
 
 /** {@linkcode setUp} under its locks. */
 async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
-  const bridge = req.conf.plugins.find((p) => p.type === "bridge");
-  const subnet = parseCidr(rangeOf(req.conf) ?? "");
+  const conf = typeof req.conf === "function" ? await req.conf() : req.conf;
+  const bridge = conf.plugins.find((p) => p.type === "bridge");
+  const subnet = parseCidr(rangeOf(conf) ?? "");
   if (subnet !== null && typeof bridge?.bridge === "string") {
     checkSubnetUnrouted(req.network, subnet, bridge.bridge);
   }
+  const ips = req.ip ? [requestedAddress(conf, req.network, req.ip)] : [];
   await claimPorts(env, req);
   const record: AttachRecord = {
     token: req.token,
@@ -284,20 +313,35 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     network: req.network,
     netns: netnsFile(env.paths, req.token),
     ports: req.ports,
-    conf: req.conf,
+    conf,
     result: null,
+    ...(ips.length > 0 ? { ips } : {}),
   };
-  await saveRecord(env.paths, record);
+  // The lease first: a record always has one (tear-down removes them the other way round).
+  await writeLease(env.paths.runDir, {
+    token: req.token,
+    network: req.network,
+    record: recordFile(env.paths, req.token),
+    ns: req.ns,
+    id: req.id,
+  });
+  env.crash?.("lease");
+  try {
+    await saveRecord(env.paths, record);
+  } catch (err) {
+    removeLease(env.paths.runDir, req.token);
+    throw err;
+  }
   try {
     await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
     env.crash?.("netns");
     const att = attachmentOf(record);
     // loopback and the chain configure different interfaces: at once.
     const lo = env.cni.add(
-      { cniVersion: req.conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
+      { cniVersion: conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
       { ...att, ifName: "lo" },
     );
-    const total = req.conf.plugins.length;
+    const total = conf.plugins.length;
     const chain = (async () => {
       try {
         return await addChain(env, record, att, total);
@@ -320,7 +364,7 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     // chain ahead of everything in FORWARD, berth's goes back above it. The
     // container's process does not run yet.
     if (typeof bridge?.bridge === "string") {
-      await env.firewall.ensure(bridge.bridge, firewallTag(env.paths));
+      await env.firewall.ensure(bridge.bridge, firewallTag(env.paths), req.internal === true);
     }
     env.crash?.("added");
     return { ip };
@@ -354,8 +398,61 @@ function attachmentOf(r: AttachRecord): Attachment {
     containerId: cniContainerId(r.token),
     netns: r.netns,
     ifName: IFNAME,
-    runtimeConfig: { portMappings: r.ports },
+    runtimeConfig: { portMappings: r.ports, ...(r.ips ? { ips: r.ips } : {}) },
   };
+}
+
+/**
+ * `--ip`'s address as host-local's `ips` runtime value (`A.B.C.D/BITS`):
+ * refused (exit 2) outside the network's subnet or on its gateway, network
+ * or broadcast address; (exit 5) when another live attachment holds it. A
+ * leftover allocation whose lease is dead is released here.
+ */
+function requestedAddress(conf: ConfList, network: string, ip: string): string {
+  const subnet = parseCidr(rangeOf(conf) ?? "");
+  const n = parseIpv4(ip);
+  if (subnet === null || n === null) throw new InvalidArgument(`invalid address "${ip}"`);
+  const last = (subnet.base + 2 ** (32 - subnet.bits) - 1) >>> 0;
+  if (!contains(subnet, n) || n === subnet.base || n === last) {
+    throw new InvalidArgument(
+      `--ip ${ip} is not a host address of network "${network}" (${rangeOf(conf)})`,
+    );
+  }
+  const gateway = gatewayOfConf(conf);
+  if (gateway !== null && gateway === ip) {
+    throw new InvalidArgument(`--ip ${ip} is the gateway of network "${network}"`);
+  }
+  const dataDir = dataDirOf(conf);
+  if (dataDir !== null) {
+    const file = join(dataDir, conf.name, formatIpv4(n));
+    let owner: string | null = null;
+    try {
+      owner = Deno.readTextFileSync(file).split(/\r?\n/)[0]?.trim() ?? "";
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (owner !== null) {
+      const token = owner.startsWith("berth-") ? owner.slice(6) : "";
+      const runDir = dirname(dataDir);
+      const lease = listLeases(runDir).find((l) => l.token === token);
+      if (lease !== undefined && leaseLive(lease)) {
+        throw new WrongState(
+          `cannot use --ip ${ip}: container "${lease.id}" holds it on network "${network}"`,
+        );
+      }
+      if (!TOKEN_RE.test(token)) {
+        throw new WrongState(`cannot use --ip ${ip}: it is taken on network "${network}"`);
+      }
+      Deno.removeSync(file); // a dead attachment's leftover
+    }
+  }
+  return `${ip}/${subnet.bits}`;
+}
+
+function gatewayOfConf(conf: ConfList): string | null {
+  const bridge = conf.plugins.find((p) => p.type === "bridge");
+  const g = (bridge?.ipam as { ranges?: { gateway?: string }[][] })?.ranges?.[0]?.[0]?.gateway;
+  return typeof g === "string" ? g : null;
 }
 
 /**
@@ -365,7 +462,7 @@ function attachmentOf(r: AttachRecord): Attachment {
  */
 function prevResultOf(env: NetEnv, r: AttachRecord): CniResult | null {
   if (r.result !== null) return r.result;
-  const dir = join(ipamDir(env.paths), r.conf.name);
+  const dir = join(dataDirOf(r.conf) ?? ipamDir(env.paths), r.conf.name);
   const id = cniContainerId(r.token);
   try {
     for (const e of Deno.readDirSync(dir)) {
@@ -421,6 +518,7 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   const ns = netnsFile(env.paths, token);
   if (r === null) {
     removeNetns(ns, env.libc);
+    removeLease(env.paths.runDir, token);
     return false;
   }
   // A plugin of an ADD whose berth was killed may still be making things.
@@ -433,6 +531,8 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+  env.crash?.("unrecorded");
+  removeLease(env.paths.runDir, token);
   return true;
 }
 
@@ -443,9 +543,12 @@ export function tearDown(env: NetEnv, token: string): Promise<boolean> {
 
 /**
  * For `gc`: tears down every record whose owner is gone (`ownerAlive`
- * false), unmounts namespace files no record names, and removes
- * host-local allocations of container IDs no record names. Returns what
- * it did (or would do, with `dryRun`).
+ * false), unmounts namespace files no record names; then, host-wide,
+ * removes the leases whose record is gone (a root deleted by hand, a
+ * berth killed between the two removals) and the address allocations no
+ * live lease (and no record of this root, for an older berth's) holds.
+ * Returns what it did (or would do, with `dryRun`), and the tokens of the
+ * dead leases (their firewall rules go too: `stale_rules.ts`).
  */
 export async function collectLeftovers(
   env: NetEnv,
@@ -453,7 +556,8 @@ export async function collectLeftovers(
   dryRun: boolean,
 ): Promise<string[]> {
   const done: string[] = [];
-  if (!existsDir(env.paths.stateDir)) return done;
+  const hasRoot = existsDir(env.paths.stateDir);
+  if (!hasRoot && !existsDir(env.paths.runDir)) return done;
   await withNetworkLock(env.paths, async () => {
     const records = listRecords(env.paths);
     const kept = new Set<string>();
@@ -471,23 +575,45 @@ export async function collectLeftovers(
       if (!dryRun) removeNetns(join(nsDir, name), env.libc);
       done.push(`the network namespace ${join(nsDir, name)}`);
     }
-    const ipam = ipamDir(env.paths);
-    for (const net of readNames(ipam)) {
-      for (const ip of readNames(join(ipam, net))) {
-        if (!/^[0-9.]+$/.test(ip)) continue;
-        const file = join(ipam, net, ip);
-        let owner = "";
-        try {
-          owner = Deno.readTextFileSync(file).split(/\r?\n/)[0]?.trim() ?? "";
-        } catch { /* gone meanwhile */ }
-        const token = owner.startsWith("berth-") ? owner.slice(6) : "";
-        if (kept.has(token)) continue;
-        if (!dryRun) Deno.removeSync(file);
-        done.push(`the address ${ip} of network ${net}`);
+    const live = new Set<string>();
+    const dead = new Set<string>();
+    for (const l of listLeases(env.paths.runDir)) {
+      if (leaseLive(l)) {
+        live.add(l.token);
+        continue;
+      }
+      if (!dryRun) removeLease(env.paths.runDir, l.token);
+      dead.add(l.token);
+      done.push(deadLease(l));
+    }
+    // Their per-container rules (best effort: what stays, the next gc finds by the root's tag).
+    if (dead.size > 0 && !dryRun) {
+      await removeTokenRules(env.runner, env.paths.runDir, (t) => dead.has(t)).catch(() => {});
+    }
+    // An older berth kept its addresses per root: only this root's are its own.
+    const dirs = [ipamDir(env.paths), join(env.paths.stateDir, "ipam")];
+    for (const ipam of dirs[0] === dirs[1] ? [dirs[0]!] : dirs) {
+      for (const net of readNames(ipam)) {
+        for (const ip of readNames(join(ipam, net))) {
+          if (!/^[0-9.]+$/.test(ip)) continue;
+          const file = join(ipam, net, ip);
+          let owner = "";
+          try {
+            owner = Deno.readTextFileSync(file).split(/\r?\n/)[0]?.trim() ?? "";
+          } catch { /* gone meanwhile */ }
+          const token = owner.startsWith("berth-") ? owner.slice(6) : "";
+          if (kept.has(token) || live.has(token)) continue;
+          if (!dryRun) Deno.removeSync(file);
+          done.push(`the address ${ip} of network ${net}`);
+        }
       }
     }
   });
   return done;
+}
+
+function deadLease(l: Lease): string {
+  return `the lease of ${l.ns}/${l.id} on network ${l.network} (its record ${l.record} is gone)`;
 }
 
 function existsDir(path: string): boolean {

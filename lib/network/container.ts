@@ -37,14 +37,16 @@ import {
 } from "./firewall.ts";
 import { CniClient, cniPath } from "./cni.ts";
 import {
+  contextNetworkPaths,
   DEFAULT_NETWORK,
+  ensureNetwork,
   firewallTag,
   listNetworks,
   loadNetwork,
   type Network,
-  networkPaths,
 } from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
+import { contains, parseCidr, parseIpv4 } from "./subnet.ts";
 import { containerResolv, HOST_RESOLV_CONF, noServerWarning, readOrNull } from "./resolv_conf.ts";
 
 /** What a container gets, decided before anything is made. */
@@ -54,6 +56,8 @@ export interface NetPlan {
   ports: PortMapping[];
   /** The attachment token (cni), or null. */
   token: string | null;
+  /** `--ip`: the address asked for (cni), or null. */
+  ip?: string | null;
   /** A sandbox member: its owner's network (and bundle, for the files). */
   owner: ContainerState | null;
   /** The container's hostname (the config's), for its /etc/hosts. */
@@ -87,7 +91,7 @@ function normalizeDest(d: string): string {
 export function netEnv(ctx: Context): NetEnv {
   const crash = ctx.crashAt;
   return {
-    paths: networkPaths(ctx.paths.root, ctx.paths.dataRoot),
+    paths: contextNetworkPaths(ctx),
     cni: new CniClient(cniPath(ctx.env)),
     runner: ctx.runner,
     libc: ctx.libc,
@@ -134,6 +138,7 @@ export function planNetwork(
   publish: string[],
   owner: ContainerState | null,
   config: OciConfig,
+  ip: string | null = null,
 ): NetPlan {
   const files = {
     // A config's own hostname goes in only as one word (a bundle's config is not checked).
@@ -153,6 +158,7 @@ export function planNetwork(
     if (ports.length > 0) {
       throw new InvalidArgument(`-p belongs on the sandbox's owner "${owner.id}"`);
     }
+    if (ip !== null) throw new InvalidArgument(`--ip belongs on the sandbox's owner "${owner.id}"`);
     return { mode: "sandbox", network: null, ports, token: null, owner, ...files };
   }
   // BERTH_NETWORK: the default of --network (the test suite sets "none").
@@ -161,9 +167,18 @@ export function planNetwork(
     if (ports.length > 0) {
       throw new InvalidArgument(`-p needs a bridge network, not --network ${name}`);
     }
+    if (ip !== null) {
+      throw new InvalidArgument(`--ip needs a bridge network, not --network ${name}`);
+    }
     return { mode: name, network: null, ports, token: null, owner: null, ...files };
   }
-  const net = loadNetwork(networkPaths(ctx.paths.root, ctx.paths.dataRoot), name);
+  const net = loadNetwork(contextNetworkPaths(ctx), name);
+  if (ip !== null) checkRequestedIp(net, ip);
+  if (net.internal && ports.length > 0) {
+    throw new InvalidArgument(
+      `-p needs a way in from the host: network "${name}" is internal`,
+    );
+  }
   const missing = missingForNetworks(ctx);
   if (missing.length > 0) {
     throw new RuntimeError(
@@ -177,9 +192,27 @@ export function planNetwork(
     network: net,
     ports,
     token: newToken(rootTag(ctx.paths.root)),
+    ip,
     owner: null,
     ...files,
   };
+}
+
+/**
+ * `--ip` against the network's definition (its subnet is checked again
+ * under the lock at set-up, where `bridge` may have moved).
+ */
+function checkRequestedIp(net: Network, ip: string): void {
+  if (parseIpv4(ip) === null) {
+    throw new InvalidArgument(`invalid --ip "${ip}": expected an IPv4 address like 10.89.0.5`);
+  }
+  if (net.file === null) return; // `bridge` before its subnet is settled
+  const s = parseCidr(net.subnet)!;
+  if (!contains(s, parseIpv4(ip)!)) {
+    throw new InvalidArgument(
+      `--ip ${ip} is not a host address of network "${net.name}" (${net.subnet})`,
+    );
+  }
 }
 
 /** The files a container on a network gets, in its bundle. */
@@ -225,7 +258,7 @@ export function applyPlan(ctx: Context, config: OciConfig, plan: NetPlan, bundle
       break;
     }
     case "cni": {
-      const path = netnsFile(networkPaths(ctx.paths.root, ctx.paths.dataRoot), plan.token!);
+      const path = netnsFile(contextNetworkPaths(ctx), plan.token!);
       linux.namespaces = [
         ...namespaces.filter((n) => n.type !== "network"),
         { type: "network", path },
@@ -288,13 +321,20 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     ns: s.namespace,
     id: s.id,
     network: plan.network!.name,
-    // portmap only where there is a port to map: two plugin runs fewer per
-    // container (the record keeps this list, so DEL runs the same one).
-    conf: plan.ports.length > 0 ? plan.network!.conf : {
-      ...plan.network!.conf,
-      plugins: plan.network!.conf.plugins.filter((p) => p.type !== "portmap"),
+    // Under the host-wide lock: `bridge`'s definition settled (written,
+    // or moved off a subnet another interface took), stale bridges gone.
+    conf: async () => {
+      const net = await ensureNetwork(env.paths, ctx.runner, plan.network!.name);
+      // portmap only where there is a port to map: two plugin runs fewer per
+      // container (the record keeps this list, so DEL runs the same one).
+      return plan.ports.length > 0 ? net.conf : {
+        ...net.conf,
+        plugins: net.conf.plugins.filter((p) => p.type !== "portmap"),
+      };
     },
     ports: plan.ports,
+    ip: plan.ip ?? null,
+    internal: plan.network!.internal,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });
   // Both files are written, also one the container mounts a file of its
@@ -338,7 +378,8 @@ export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<s
   const env = netEnv(ctx);
   const done = await collectLeftovers(env, (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
   // A root that never had a container on a network made no rule (and gets no lock file).
-  if (!isDir(env.paths.stateDir) || !iptablesInstalled()) return done;
+  if (!isDir(env.paths.stateDir) && !isDir(env.paths.runDir)) return done;
+  if (!iptablesInstalled()) return done;
   const comment = rootComment(firewallTag(env.paths));
   const firewall = new NetworkFirewall(ctx.runner);
   const stale = await withNetworkLock(env.paths, async () => {

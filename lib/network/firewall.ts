@@ -163,8 +163,12 @@ export const RULES = {
   forwardJump: ["-j", FORWARD_CHAIN],
   publishedReturn: ["-m", "conntrack", "--ctstate", "DNAT", "-j", "RETURN"],
   crossDrop: ["-o", BRIDGES, "-j", "DROP"],
-  /** What leaves a network's bridge for another interface. */
-  own(bridge: string, tag: string): string[] {
+  /**
+   * What leaves a network's bridge for another interface: to the
+   * isolation chain, or dropped outright for an internal network (no way
+   * out: neither to another network nor beyond the host).
+   */
+  own(bridge: string, tag: string, internal = false): string[] {
     return [
       "-i",
       bridge,
@@ -176,7 +180,7 @@ export const RULES = {
       "--comment",
       rootComment(tag),
       "-j",
-      ISOLATION_CHAIN,
+      internal ? "DROP" : ISOLATION_CHAIN,
     ];
   },
 } as const;
@@ -224,7 +228,7 @@ function firstJump(saved: Saved, table: string, chain: string, jump: readonly st
  * What makes the rules of bridge `bridge` (of the root tagged `tag`)
  * complete in the listing `saved`: nothing when they are.
  */
-export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
+export function planEnsure(saved: Saved, bridge: string, tag: string, internal = false): Plan {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
   for (const chain of [FORWARD_CHAIN, ISOLATION_CHAIN]) {
@@ -242,8 +246,15 @@ export function planEnsure(saved: Saved, bridge: string, tag: string): Plan {
   if (!has(saved, "filter", FORWARD_CHAIN, RULES.publishedReturn)) {
     filter.push(line("-I", FORWARD_CHAIN, ["1", ...RULES.publishedReturn]));
   }
-  if (!has(saved, "filter", FORWARD_CHAIN, RULES.own(bridge, tag))) {
-    filter.push(line("-A", FORWARD_CHAIN, RULES.own(bridge, tag)));
+  // A network of that bridge name made again with the other --internal: its old rule goes.
+  for (const r of saved.rules) {
+    const own = ownRule(r);
+    if (own?.bridge === bridge && own.internal !== internal) {
+      filter.push(line("-D", FORWARD_CHAIN, r.args));
+    }
+  }
+  if (!has(saved, "filter", FORWARD_CHAIN, RULES.own(bridge, tag, internal))) {
+    filter.push(line("-A", FORWARD_CHAIN, RULES.own(bridge, tag, internal)));
   }
   if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
     filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
@@ -273,7 +284,7 @@ function duplicates(saved: Saved, table: string, chain: string): string[] {
 }
 
 /** The own-bridge rule of a listing: its bridge and root comment, or null. */
-function ownRule(r: SavedRule): { bridge: string; comment: string } | null {
+function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boolean } | null {
   if (r.table !== "filter" || r.chain !== FORWARD_CHAIN) return null;
   // The value after `flag`, with whether a `!` came before it.
   const at = (flag: string): [string | null, boolean] => {
@@ -284,8 +295,9 @@ function ownRule(r: SavedRule): { bridge: string; comment: string } | null {
   const [o, notO] = at("-o");
   const [comment] = at("--comment");
   if (i === null || notI || i !== o || !notO || i === BRIDGES) return null;
-  if (at("-j")[0] !== ISOLATION_CHAIN) return null;
-  return { bridge: i, comment: comment ?? "" };
+  const target = at("-j")[0];
+  if (target !== ISOLATION_CHAIN && target !== "DROP") return null;
+  return { bridge: i, comment: comment ?? "", internal: target === "DROP" };
 }
 
 /**
@@ -419,14 +431,14 @@ export class NetworkFirewall {
    * Makes bridge `bridge`'s rules (of the root tagged `tag`) and berth's
    * chains complete; one `iptables-save` when they are.
    */
-  ensure(bridge: string, tag: string): Promise<void> {
-    return this.locked(() => this.ensureLocked(bridge, tag));
+  ensure(bridge: string, tag: string, internal = false): Promise<void> {
+    return this.locked(() => this.ensureLocked(bridge, tag, internal));
   }
 
-  private async ensureLocked(bridge: string, tag: string): Promise<void> {
+  private async ensureLocked(bridge: string, tag: string, internal: boolean): Promise<void> {
     let why = "";
     for (let attempt = 0;; attempt++) {
-      const plan = planEnsure(await this.save(), bridge, tag);
+      const plan = planEnsure(await this.save(), bridge, tag, internal);
       if (plan.chains.length === 0 && plan.restore === "") return;
       if (attempt === 4) {
         throw new RuntimeError(

@@ -9,33 +9,45 @@
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
-import { listRecords, withNetworkLock } from "./attach.ts";
+import { type AttachRecord, withNetworkLock } from "./attach.ts";
 import { iptablesInstalled, NetworkFirewall } from "./firewall.ts";
+import { leaseLive, listLeases, removeLease } from "./leases.ts";
 import {
+  contextNetworkPaths,
   createNetwork,
   DEFAULT_NETWORK,
+  ensureNetwork,
   ipamDir,
   listNetworks,
   loadNetwork,
+  migrateLegacy,
   type Network,
-  networkPaths,
   parseSubnetOption,
   removeNetworkFile,
 } from "./networks.ts";
+import { removeBridgeDevice } from "./stale_bridges.ts";
+import type { PortMapping } from "./ports.ts";
 
-function pathsOf(ctx: Context) {
-  return networkPaths(ctx.paths.root, ctx.paths.dataRoot);
+/** What `network create` is given beside the name. */
+export interface CreateFlags {
+  subnet: string | null;
+  internal: boolean;
+  disableDns: boolean;
 }
 
-/** `network create [--subnet CIDR] NAME`. */
+/** `network create [--subnet CIDR] [--internal] [--disable-dns] NAME`. */
 export async function networkCreate(
   ctx: Context,
   name: string,
-  subnet: string | null,
+  o: CreateFlags,
 ): Promise<Network> {
-  const s = subnet === null ? null : parseSubnetOption(subnet);
-  const p = pathsOf(ctx);
-  return await withNetworkLock(p, () => createNetwork(p, name, s));
+  const s = o.subnet === null ? null : parseSubnetOption(o.subnet);
+  const p = contextNetworkPaths(ctx);
+  return await withNetworkLock(p, async () => {
+    // `bridge` settles its subnet first: a new network never takes it.
+    await ensureNetwork(p, ctx.runner, DEFAULT_NETWORK);
+    return await createNetwork(p, name, s, { internal: o.internal, dnsEnabled: !o.disableDns });
+  });
 }
 
 /** What `network inspect` prints for one network. */
@@ -45,37 +57,54 @@ export interface NetworkView {
   subnet: string;
   gateway: string;
   bridge: string;
+  internal: boolean;
+  dns_enabled: boolean;
   /** The conflist (null for the built-in `bridge`). */
   config: string | null;
-  containers: { namespace: string; id: string; ports: unknown[] }[];
+  /** The containers on it, of every root. */
+  containers: { namespace: string; id: string; ports: PortMapping[] }[];
 }
 
-/** Every network, with the containers on it. */
-export function networkList(ctx: Context): NetworkView[] {
-  const p = pathsOf(ctx);
-  const records = listRecords(p);
-  return listNetworks(p).map((n) => ({
-    name: n.name,
-    driver: "bridge",
-    subnet: n.subnet,
-    gateway: n.gateway,
-    bridge: n.bridge,
-    config: n.file,
-    containers: records.filter((r) => r.network === n.name).map((r) => ({
-      namespace: r.ns,
-      id: r.id,
-      ports: r.ports,
-    })),
-  }));
+/** Every network, with the containers of every root on it. */
+export async function networkList(ctx: Context): Promise<NetworkView[]> {
+  const p = contextNetworkPaths(ctx);
+  return await withNetworkLock(p, async () => {
+    await ensureNetwork(p, ctx.runner, DEFAULT_NETWORK);
+    const leases = listLeases(p.runDir).filter(leaseLive);
+    return listNetworks(p).map((n) => ({
+      name: n.name,
+      driver: "bridge",
+      subnet: n.subnet,
+      gateway: n.gateway,
+      bridge: n.bridge,
+      internal: n.internal,
+      dns_enabled: n.dnsEnabled,
+      config: n.file,
+      containers: leases.filter((l) => l.network === n.name).map((l) => ({
+        namespace: l.ns,
+        id: l.id,
+        ports: recordPorts(l.record),
+      })),
+    }));
+  });
+}
+
+function recordPorts(record: string): PortMapping[] {
+  try {
+    const r = JSON.parse(Deno.readTextFileSync(record)) as Partial<AttachRecord>;
+    return Array.isArray(r.ports) ? r.ports : [];
+  } catch {
+    return []; // removed meanwhile: none
+  }
 }
 
 /** `network inspect NAME...`. */
-export function networkInspect(ctx: Context, names: string[]): NetworkView[] {
-  const all = networkList(ctx);
+export async function networkInspect(ctx: Context, names: string[]): Promise<NetworkView[]> {
+  const all = await networkList(ctx);
   return names.map((name) => {
     const v = all.find((n) => n.name === name);
     if (v === undefined) {
-      loadNetwork(pathsOf(ctx), name); // throws the usual error for a bad or unknown name
+      loadNetwork(contextNetworkPaths(ctx), name); // throws the usual error for a bad or unknown name
       throw new InvalidArgument(`unknown network "${name}"`);
     }
     return v;
@@ -83,44 +112,35 @@ export function networkInspect(ctx: Context, names: string[]): NetworkView[] {
 }
 
 /**
- * `network rm NAME`: refused (exit 5) while a container is attached;
- * removes its bridge device, its firewall rule (and berth's chains with
- * the last berth bridge), its IPAM directory and the conflist.
+ * `network rm NAME`: refused (exit 5) while a container of any root is
+ * attached; removes its bridge device, its firewall rule (and berth's
+ * chains with the last berth bridge), its addresses, the dead leases on
+ * it and the conflist.
  */
 export async function networkRemove(ctx: Context, name: string): Promise<void> {
-  const p = pathsOf(ctx);
+  const p = contextNetworkPaths(ctx);
   if (name === DEFAULT_NETWORK) {
     throw new InvalidArgument(`network "${DEFAULT_NETWORK}" is built in and cannot be removed`);
   }
   await withNetworkLock(p, async () => {
+    await migrateLegacy(p);
     const net = loadNetwork(p, name);
-    const users = listRecords(p).filter((r) => r.network === name);
-    if (users.length > 0) {
-      throw new WrongState(
-        `cannot remove network "${name}": container "${users[0]!.id}" uses it`,
-      );
+    if (net.file === null) throw new InvalidArgument(`unknown network "${name}"`);
+    const leases = listLeases(p.runDir).filter((l) => l.network === name);
+    const user = leases.find(leaseLive);
+    if (user !== undefined) {
+      throw new WrongState(`cannot remove network "${name}": container "${user.id}" uses it`);
     }
     // The device first: killed midway, the network is still there (its
     // bridge is made again on next use), never a device without a network.
-    await removeBridge(ctx, net.bridge);
+    await removeBridgeDevice(ctx.runner, net.bridge);
     if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    for (const l of leases) removeLease(p.runDir, l.token);
     removeNetworkFile(p, name);
-  });
-}
-
-/**
- * Removes a bridge device berth's network made (the plugin never does);
- * none there is no error. Asks `ip`, not /sys/class/net: sysfs shows the
- * devices of the namespace it was mounted in, not always berth's own.
- */
-async function removeBridge(ctx: Context, bridge: string): Promise<void> {
-  await ctx.runner.exec({
-    argv: ["ip", "link", "delete", bridge, "type", "bridge"],
-    timeoutMs: 10_000,
   });
 }

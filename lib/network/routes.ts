@@ -1,7 +1,8 @@
 /**
  * The host's IPv4 routes (`/proc/net/route`), to refuse a network whose
- * subnet another interface already routes: another berth root's bridge on
- * the same subnet (roots are independent), or a host network. Two bridges
+ * subnet another interface already routes (a host network, podman's
+ * bridge, a berth bridge of another network directory; stale berth
+ * bridges are removed before this check, see `ensureNetwork`). Two bridges
  * with one subnet would each take half of the traffic.
  *
  * @module
@@ -53,24 +54,14 @@ export function checkSubnetUnrouted(
   for (const r of routes) {
     if (r.dest.bits === 0 || r.iface === bridge) continue;
     if (overlaps(r.dest, subnet)) {
-      const why = idleBerthBridge(r.iface)
-        ? `an idle bridge of another berth root: ip link delete ${r.iface} if that root is gone`
-        : "another berth root's network, or the host's";
+      const why = r.iface.startsWith("bth-")
+        ? "a bridge of berth with containers on it, from another --network-dir"
+        : "an interface of the host's";
       const what = `its subnet ${formatSubnet(subnet)} is already routed through ${r.iface}`;
       throw new RuntimeError(
         `network "${network}": ${what} (${formatSubnet(r.dest)}; ${why})`,
       );
     }
-  }
-}
-
-/** A `bth-` bridge (berth's naming) with no port: no container of its root is on it. */
-function idleBerthBridge(iface: string): boolean {
-  if (!iface.startsWith("bth-")) return false;
-  try {
-    return [...Deno.readDirSync(`/sys/class/net/${iface}/brif`)].length === 0;
-  } catch {
-    return false;
   }
 }
 

@@ -33,7 +33,7 @@ import { RuntimeError } from "../host/errors.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { join } from "../_std/path.ts";
 import { listRecords, withNetworkLock } from "./attach.ts";
-import { networkPaths } from "./networks.ts";
+import { contextNetworkPaths } from "./networks.ts";
 import { containerIpv4 } from "./result.ts";
 
 /** One rule of an `iptables-save` dump. */
@@ -266,7 +266,7 @@ function containerTokens(ctx: Context): Set<string> {
  * set-up writes its record before its ADD).
  */
 export async function staleRuleLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
-  const paths = networkPaths(ctx.paths.root, ctx.paths.dataRoot);
+  const paths = contextNetworkPaths(ctx);
   try {
     if (!Deno.statSync(paths.stateDir).isDirectory) return [];
   } catch {

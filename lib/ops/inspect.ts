@@ -98,10 +98,10 @@ export interface Attachment {
 async function attachmentOf(ctx: Context, s: ContainerState): Promise<Attachment | null> {
   if (s.net === undefined) return null;
   const { readRecord } = await import("../network/attach.ts");
-  const { networkPaths } = await import("../network/networks.ts");
+  const { contextNetworkPaths } = await import("../network/networks.ts");
   let r;
   try {
-    r = readRecord(networkPaths(ctx.paths.root, ctx.paths.dataRoot), s.net.token);
+    r = readRecord(contextNetworkPaths(ctx), s.net.token);
   } catch {
     return null;
   }

@@ -67,6 +67,7 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.logMaxSize !== undefined) args.push("--log-max-size", String(req.logMaxSize));
   if (req.network !== undefined && req.network !== null) args.push("--network", req.network);
   for (const p of req.publish ?? []) args.push("-p", p);
+  if (req.ip) args.push("--ip", req.ip);
   for (const m of req.mounts ?? []) args.push("--mount", mountFlag(m));
   if (req.user != null) args.push("--user", req.user);
   if (req.hostname != null) args.push("--hostname", req.hostname);

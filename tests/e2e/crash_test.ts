@@ -126,7 +126,8 @@ for (const how of REPAIRERS) {
       ...(hasNetworking() ? CRASH_POINTS.network : []).map((point) => {
         const net = ["--network", "cn", "-p", `127.0.0.1:${freePort()}:8080`];
         const makeNet = ["network", "create", "--subnet", freeTestSubnet(), "cn"];
-        return point.startsWith("network:del") || point === "network:deleted"
+        return point.startsWith("network:del") || point === "network:deleted" ||
+            point === "network:unrecorded"
           ? {
             point: `${point} (network)`,
             setup: [makeNet, ["run", "-d", ...net, "--rootfs", rootfs, "c1", "--"]],

@@ -80,9 +80,9 @@ function records(roots: Roots): { token: string; id: string; netns: string }[] {
   }
 }
 
-/** Addresses host-local holds in a root. */
+/** Addresses host-local holds in the roots' network directory (host-wide: beside it, in run/). */
 function ipamFiles(roots: Roots): string[] {
-  const dir = join(roots.root, "networks/ipam");
+  const dir = join(roots.networkDir, "run/ipam");
   const out: string[] = [];
   try {
     for (const n of Deno.readDirSync(dir)) {
@@ -92,6 +92,14 @@ function ipamFiles(roots: Roots): string[] {
     }
   } catch { /* none */ }
   return out;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 /** The veth ports of a bridge device. */
@@ -120,6 +128,11 @@ async function createNet(roots: Roots, name: string): Promise<Net> {
 async function assertNothingLeft(roots: Roots, tokens: string[], bridge: string, ports: number[]) {
   assertEquals(records(roots), [], "attachment records");
   assertEquals(ipamFiles(roots), [], "host-local allocations");
+  assertEquals(
+    [...listDir(join(roots.networkDir, "run/leases"))],
+    [],
+    "host-wide leases",
+  );
   assertEquals(await mountsUnder(join(roots.root, "networks")), [], "namespace mounts");
   assertEquals(bridgePorts(bridge), [], `veths on ${bridge}`);
   const rules = (await sh(["iptables-save"])).out + (await sh(["iptables-save", "-t", "nat"])).out;
@@ -540,6 +553,9 @@ Deno.test({
   fn: () =>
     withNet(async (roots, rootfs) => {
       await createNet(roots, "ok");
+      // `bridge` is settled on first use: 10.88.0.0/16, or the first free /16 from 10.90.0.0/16.
+      const [bridge] = JSON.parse(await berthOk(roots, ["network", "inspect", "bridge"]));
+      const inBridge = bridge.subnet.replace(/\.0\.0\/16$/, ".5.0/24");
       const cases: [string[], RegExp][] = [
         [
           ["run", "-d", "--network", "ok", "-p", "99999:80", "--rootfs", rootfs, "x", "--", "true"],
@@ -566,7 +582,7 @@ Deno.test({
           /invalid subnet "10\.1\.2\.3\/24"/,
         ],
         [["network", "create", "--subnet", "300.1.0.0/16", "n1"], /invalid subnet/],
-        [["network", "create", "--subnet", "10.88.5.0/24", "n1"], /overlaps network "bridge"/],
+        [["network", "create", "--subnet", inBridge, "n1"], /overlaps network "bridge"/],
         // Reserved ranges (any overlap): never routed through a bridge.
         ...["127.0.0.0/8", "0.0.0.0/8", "224.0.0.0/4", "169.254.0.0/16", "240.0.0.0/4"].map((
           cidr,
@@ -616,23 +632,20 @@ Deno.test({
 });
 
 Deno.test({
-  name: "network: the default network is bridge (10.88.0.0/16, like podman's)",
+  name: "network: the default network is bridge (10.88.0.0/16 unless taken, like podman's)",
   ignore,
   fn: async () => {
-    // One root at a time on this host uses 10.88.0.0/16.
+    // One test at a time on this host uses `bridge`'s subnets.
     const lockFile = await Deno.open("/tmp/berth-test-default-bridge.lock", {
       create: true,
       write: true,
     });
     await lockFile.lock(true);
     try {
-      const foreign = Deno.readTextFileSync("/proc/net/route").split("\n")
-        .find((l) => /\t0000580A\t/.test(l));
-      if (foreign !== undefined) {
-        // A root we do not control (a bench, a user) has its bridge on 10.88.0.0/16 now.
-        console.log(`skipped: 10.88.0.0/16 is routed through ${foreign.split("\t")[0]} already`);
-        return;
-      }
+      // 10.88.0.0/16 is taken when an interface routes it or podman is installed.
+      const routed = Deno.readTextFileSync("/proc/net/route").split("\n")
+        .some((l) => /\t0000580A\t/.test(l));
+      const podman = (await sh(["sh", "-c", "command -v podman"])).code === 0;
       await withNet(async (roots, rootfs) => {
         const port = freePort();
         const r = await berth(roots, [
@@ -650,10 +663,16 @@ Deno.test({
         const s = await stateOf(roots, "d1");
         const n = s.network as { name: string; ip: string };
         assertEquals(n.name, "bridge");
-        assertMatch(n.ip, /^10\.88\./);
         await eventually(async () => (await get(port)) === "default\n", 10_000, "default answers");
         const [v] = JSON.parse(await berthOk(roots, ["network", "inspect", "bridge"]));
-        assertEquals([v.subnet, v.gateway], ["10.88.0.0/16", "10.88.0.1"]);
+        if (routed || podman) {
+          assertMatch(v.subnet, /^10\.(9[0-9]|1[0-9][0-9]|2[0-5][0-9])\.0\.0\/16$/);
+          assert(v.subnet !== "10.89.0.0/16", v.subnet);
+        } else {
+          assertEquals([v.subnet, v.gateway], ["10.88.0.0/16", "10.88.0.1"]);
+        }
+        assert(n.ip.startsWith(v.subnet.split(".").slice(0, 2).join(".") + "."), n.ip);
+        assertEquals([v.internal, v.dns_enabled], [false, false]);
         const tokens = records(roots).map((r) => r.token);
         await berthOk(roots, ["delete", "-f", "d1"]);
         await assertNothingLeft(roots, tokens, v.bridge, [port]);
@@ -672,13 +691,19 @@ Deno.test({
       const net = await createNet(roots, "crash");
       const points = [
         "create:recorded",
+        "network:lease",
         "network:netns-file",
         "network:netns",
         "network:partial",
         "network:added",
         "create:runtime",
       ];
-      const delPoints = ["network:del-partial", "network:deleted", "delete:network"];
+      const delPoints = [
+        "network:del-partial",
+        "network:deleted",
+        "network:unrecorded",
+        "delete:network",
+      ];
       const tokens: string[] = [];
       const ports: number[] = [];
       for (const point of [...points, ...delPoints]) {
@@ -912,7 +937,7 @@ Deno.test({
       assert(!(await rules()).includes(a.bridge), await rules());
       assert((await rules()).includes(`-i ${b.bridge} ! -o ${b.bridge}`), await rules());
       // gc removes the rule of a network that went without network rm.
-      Deno.removeSync(join(roots.dataRoot, "networks", "netb.conflist"));
+      Deno.removeSync(join(roots.networkDir, "netb.conflist"));
       await berthOk(roots, ["delete", "-f", "b1"]);
       assert((await rules()).includes(b.bridge), await rules());
       const g = await berthOk(roots, ["gc"]);

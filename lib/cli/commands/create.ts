@@ -197,6 +197,12 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     default: "bridge, or $BERTH_NETWORK",
   },
   {
+    name: "ip",
+    type: "string",
+    value: "IP",
+    help: "the container's address on its bridge network (free, inside the network's subnet)",
+  },
+  {
     name: "publish",
     short: "p",
     type: "string",
@@ -365,6 +371,7 @@ export function createRequestFrom(
     }),
     network: str(p.values, "network") ?? null,
     publish: strs(p.values, "publish"),
+    ...(str(p.values, "ip") === undefined ? {} : { ip: str(p.values, "ip")! }),
     ...imageOf(p, image),
     ...optionalFields(p),
     ...entrypointOf(str(p.values, "entrypoint")),

@@ -1,6 +1,7 @@
 /**
- * `berth network create [--subnet CIDR] NAME | ls | inspect NAME... | rm NAME...`:
- * bridge networks (CNI); `bridge` always exists.
+ * `berth network create [--subnet CIDR] [--internal] [--disable-dns] NAME | ls |
+ * inspect NAME... | rm NAME...`: host-wide bridge networks (CNI, in
+ * `--network-dir`); `bridge` always exists.
  *
  * @module
  */
@@ -17,7 +18,13 @@ import {
 
 /** A parsed `network` command line. */
 export type NetworkOptions =
-  | { action: "create"; name: string; subnet: string | null }
+  | {
+    action: "create";
+    name: string;
+    subnet: string | null;
+    internal: boolean;
+    disableDns: boolean;
+  }
   | { action: "ls"; format: OutputFormat; quiet: boolean }
   | { action: "inspect"; names: string[] }
   | { action: "rm"; names: string[] };
@@ -29,6 +36,16 @@ const OPTIONS = [
     value: "CIDR",
     default: "the first free /24 of 10.89.0.0/16",
     help: "(create) the network's IPv4 subnet; may not overlap another network's",
+  },
+  {
+    name: "internal",
+    type: "boolean" as const,
+    help: "(create) no way out: no default route, no masquerade, nothing forwarded off the bridge",
+  },
+  {
+    name: "disable-dns",
+    type: "boolean" as const,
+    help: "(create) containers on it do not resolve each other's names",
   },
   { ...templateFormatOption(), help: "(ls) table, json, or a Go template ('{{.Name}}')" },
   { name: "quiet", short: "q", type: "boolean" as const, help: "(ls) names only" },
@@ -45,11 +62,13 @@ export const networkCommand: Command<NetworkOptions> = {
   name: "network",
   summary: "manage bridge networks (CNI): create, ls, inspect, rm",
   usage:
-    "network create [--subnet CIDR] NAME | network ls [-q] [--format table|json|TEMPLATE] |\n" +
+    "network create [--subnet CIDR] [--internal] [--disable-dns] NAME | network ls [-q] [--format table|json|TEMPLATE] |\n" +
     "       network inspect NAME... | network rm NAME...",
   description:
-    "Containers join a network with `--network NAME` (default `bridge`, 10.88.0.0/16,\n" +
-    "which always exists). `rm` is refused (exit 5) while a container uses the network.",
+    "Networks are host-wide (in --network-dir): every root and namespace sees the same\n" +
+    "set. Containers join one with `--network NAME` (default `bridge`, which always\n" +
+    "exists: 10.88.0.0/16, or the first free /16 from 10.90.0.0/16 where that is taken).\n" +
+    "`rm` is refused (exit 5) while a container of any root uses the network.",
   options: OPTIONS,
   examples: [
     "berth network create --subnet 10.90.0.0/24 backend",
@@ -62,7 +81,7 @@ export const networkCommand: Command<NetworkOptions> = {
     if (p.command !== null) throw new InvalidArgument("network takes no command after --");
     const [action, ...rest] = p.positionals;
     const only = (allowed: string[]) => {
-      for (const k of ["subnet", "format", "quiet"]) {
+      for (const k of ["subnet", "internal", "disable-dns", "format", "quiet"]) {
         if (p.values[k] !== undefined && p.values[k] !== false && !allowed.includes(k)) {
           throw new InvalidArgument(`network ${action}: --${k} does not apply`);
         }
@@ -70,9 +89,15 @@ export const networkCommand: Command<NetworkOptions> = {
     };
     switch (action) {
       case "create": {
-        only(["subnet"]);
+        only(["subnet", "internal", "disable-dns"]);
         const [name] = expectPositionals("network create", rest, ["NAME"]);
-        return { action, name: name!, subnet: str(p.values, "subnet") ?? null };
+        return {
+          action,
+          name: name!,
+          subnet: str(p.values, "subnet") ?? null,
+          internal: p.values.internal === true,
+          disableDns: p.values["disable-dns"] === true,
+        };
       }
       case "ls":
       case "list": {
@@ -99,12 +124,12 @@ export const networkCommand: Command<NetworkOptions> = {
     const m = await import("../../network/manage.ts");
     switch (o.action) {
       case "create": {
-        const n = await m.networkCreate(ctx, o.name, o.subnet);
+        const n = await m.networkCreate(ctx, o.name, o);
         ctx.io.out(`${n.name}\n`);
         return 0;
       }
       case "ls": {
-        const all = m.networkList(ctx);
+        const all = await m.networkList(ctx);
         if (o.quiet) ctx.io.out(all.map((n) => n.name + "\n").join(""));
         else if (o.format.kind === "json") ctx.io.out(JSON.stringify(all, null, 2) + "\n");
         else if (o.format.kind === "template") {
@@ -118,14 +143,24 @@ export const networkCommand: Command<NetworkOptions> = {
               Gateway: n.gateway,
               Bridge: n.bridge,
               Containers: n.containers.length,
+              Internal: n.internal,
+              DNSEnabled: n.dns_enabled,
               Labels: {},
             });
           }
           ctx.io.out(renderTemplate(o.format, rows, { ID: "NETWORK ID" }));
         } else {
-          const rows = [["NAME", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS"]];
+          const rows = [["NAME", "SUBNET", "GATEWAY", "BRIDGE", "INTERNAL", "DNS", "CONTAINERS"]];
           for (const n of all) {
-            rows.push([n.name, n.subnet, n.gateway, n.bridge, String(n.containers.length)]);
+            rows.push([
+              n.name,
+              n.subnet,
+              n.gateway,
+              n.bridge,
+              String(n.internal),
+              String(n.dns_enabled),
+              String(n.containers.length),
+            ]);
           }
           const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
           ctx.io.out(
@@ -136,7 +171,7 @@ export const networkCommand: Command<NetworkOptions> = {
         return 0;
       }
       case "inspect":
-        ctx.io.out(JSON.stringify(m.networkInspect(ctx, o.names), null, 2) + "\n");
+        ctx.io.out(JSON.stringify(await m.networkInspect(ctx, o.names), null, 2) + "\n");
         return 0;
       case "rm":
         for (const name of o.names) {

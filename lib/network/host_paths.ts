@@ -1,0 +1,34 @@
+/**
+ * Where the host-wide network state lives, from `--network-dir`: the
+ * definitions in the directory itself, and the runtime state every root
+ * shares (host-local's address allocations, the leases that say which
+ * root's container holds each, the host-wide lock) in a volatile directory
+ * beside it: `/run/berth/networks` for the default directory, `DIR/run`
+ * for any other, so a test that moves the directory isolates all of it.
+ *
+ * @module
+ */
+
+import { join } from "../_std/path.ts";
+
+/** The default `--network-dir`. */
+export const DEFAULT_NETWORK_DIR = "/etc/berth/networks";
+/** The runtime state of the default network directory. */
+export const DEFAULT_NETWORK_RUN_DIR = "/run/berth/networks";
+
+/** The host-wide network directories. */
+export interface HostNetworkPaths {
+  /** The network definitions (`NAME.conflist`). */
+  configDir: string;
+  /** Allocations (`ipam/`), leases (`leases/`), the lock (`lock`). */
+  runDir: string;
+}
+
+/** The host-wide directories of network directory `dir` (absolute). */
+export function hostNetworkPaths(dir: string): HostNetworkPaths {
+  const configDir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  return {
+    configDir,
+    runDir: configDir === DEFAULT_NETWORK_DIR ? DEFAULT_NETWORK_RUN_DIR : join(configDir, "run"),
+  };
+}
