@@ -375,11 +375,22 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
     action: "create",
     name: "web",
     subnet: "10.90.0.0/24",
+    internal: false,
+    disableDns: false,
   });
   assertEquals(parse("network", ["create", "web"]), {
     action: "create",
     name: "web",
     subnet: null,
+    internal: false,
+    disableDns: false,
+  });
+  assertEquals(parse("network", ["create", "--internal", "--disable-dns", "web"]), {
+    action: "create",
+    name: "web",
+    subnet: null,
+    internal: true,
+    disableDns: true,
   });
   assertEquals(parse("network", ["ls", "-q"]), {
     action: "ls",
@@ -400,6 +411,8 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
       ["create"],
       ["create", "a", "b"],
       ["ls", "--subnet", "10.0.0.0/8"],
+      ["ls", "--internal"],
+      ["rm", "--disable-dns", "a"],
       ["ls", "--format", "{{.Name"],
       ["rm"],
       ["inspect", "-q", "a"],

@@ -85,10 +85,17 @@ export async function assertInvariants(
   for (const n of await listTree(join(netDir, "netns"))) {
     assertTrue(tokens.includes(n), `${context}: stray network namespace ${n}`);
   }
-  for (const f of await listTree(join(netDir, "ipam"))) {
+  // Addresses and leases are host-wide, beside the network directory (the
+  // roots' own: only these roots use it).
+  const hostRun = join(roots.networkDir, "run");
+  for (const f of await listTree(join(hostRun, "ipam"))) {
     if (!/\/[0-9.]+$/.test(f)) continue;
-    const owner = (await Deno.readTextFile(join(netDir, "ipam", f))).split(/\r?\n/)[0]!;
+    const owner = (await Deno.readTextFile(join(hostRun, "ipam", f))).split(/\r?\n/)[0]!;
     assertTrue(tokens.includes(owner.replace(/^berth-/, "")), `${context}: stray address ${f}`);
+  }
+  for (const n of await listTree(join(hostRun, "leases"))) {
+    if (!n.endsWith(".json") || n.startsWith(".")) continue;
+    assertTrue(tokens.includes(n.slice(0, -5)), `${context}: stray lease ${n}`);
   }
   const allowed = [
     ...ids.map((id) => join(containersDir, id, "rootfs")),

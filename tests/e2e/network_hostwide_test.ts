@@ -469,7 +469,14 @@ Deno.test({
         ]);
         assertEquals(r.code, 0, r.out);
         await sh(["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-        await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "open"]);
+        await berthOk(roots, [
+          "network",
+          "create",
+          "--disable-dns",
+          "--subnet",
+          freeTestSubnet(),
+          "open",
+        ]);
         await berthOk(roots, [
           "network",
           "create",
@@ -480,7 +487,11 @@ Deno.test({
         ]);
         const closed = await inspectNet(roots, "closed");
         assertEquals([closed.internal, closed.dns_enabled], [true, true]);
-        assertEquals([(await inspectNet(roots, "open")).internal], [false]);
+        const open = await inspectNet(roots, "open");
+        assertEquals([open.internal, open.dns_enabled], [false, false]);
+        // The definition carries the flags (the resolver reads dnsEnabled there).
+        const def = JSON.parse(Deno.readTextFileSync(join(roots.networkDir, "open.conflist")));
+        assertEquals([def.internal, def.dnsEnabled], [false, false]);
         const ls = JSON.parse(await berthOk(roots, ["network", "ls", "--format", "json"]));
         assertEquals(
           ls.map((n: { name: string; internal: boolean }) => [n.name, n.internal]),
