@@ -404,6 +404,16 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
   });
   assertEquals(parse("network", ["inspect", "a", "b"]), { action: "inspect", names: ["a", "b"] });
   assertEquals(parse("network", ["rm", "a"]), { action: "rm", names: ["a"] });
+  assertEquals(parse("network", ["connect", "n", "c"]), {
+    action: "connect",
+    network: "n",
+    container: "c",
+  });
+  assertEquals(parse("network", ["disconnect", "n", "c"]), {
+    action: "disconnect",
+    network: "n",
+    container: "c",
+  });
   for (
     const bad of [
       [],
@@ -412,6 +422,9 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
       ["create", "a", "b"],
       ["ls", "--subnet", "10.0.0.0/8"],
       ["ls", "--internal"],
+      ["connect", "n"],
+      ["disconnect", "n", "c", "d"],
+      ["connect", "--subnet", "10.0.0.0/8", "n", "c"],
       ["rm", "--disable-dns", "a"],
       ["ls", "--format", "{{.Name"],
       ["rm"],

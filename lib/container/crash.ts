@@ -67,6 +67,11 @@ export const CRASH_POINTS = {
     "volume:built", // .tmp-* directory complete, not renamed into place
     "volume:renamed", // volume rm: renamed to .trash-*, not removed
   ],
+  // network connect / disconnect on a container with a network (beside the
+  // set-up's and tear-down's own network:* points, which they pass too).
+  connect: [
+    "connect:forgotten", // disconnect: the state no longer names the attachment, not torn down
+  ],
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it

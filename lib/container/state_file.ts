@@ -141,6 +141,21 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
   terminal?: boolean;
   /** Its network attachment (lib/network): the record's token and the published ports. */
   net?: { token: string; ports: PublishedPort[] };
+  /**
+   * Networks joined later (`network connect`), each its own attachment in
+   * the same network namespace, on its own interface (eth1, eth2, ...).
+   */
+  nets?: ExtraNetwork[];
+}
+
+/** A network a container joined with `network connect`. */
+export interface ExtraNetwork {
+  /** The attachment record's token. */
+  token: string;
+  network: string;
+  /** The interface inside the container. */
+  ifName: string;
+  ip: string;
 }
 
 /** Resource limits (`--memory`, `--cpus`, `--pids-limit`; absent: not set). */

@@ -75,6 +75,13 @@ export interface AttachRecord {
   result: CniResult | null;
   /** The address asked for (`--ip`, as host-local's `ips`), when one was. */
   ips?: string[];
+  /** The interface inside the container (absent: eth0). */
+  ifName?: string;
+  /**
+   * A later network's (`network connect`): the namespace is the first
+   * attachment's, neither made nor removed with this one.
+   */
+  sharedNetns?: boolean;
 }
 
 /** What set-up and tear-down need from berth. */
@@ -199,6 +206,17 @@ export interface SetUpRequest {
   /** Whether the network is internal (berth's firewall drops what leaves its bridge). */
   internal?: boolean;
   /**
+   * `network connect`: the container's namespace (made by its first
+   * attachment) and the interface to add there; absent: a namespace of its
+   * own, eth0.
+   */
+  join?: { netns: string; ifName: string };
+  /**
+   * Called under the lock once everything is made (the caller records the
+   * attachment in the owner's state: killed before, gc tears it down).
+   */
+  onAdded?: (ip: string) => Promise<void>;
+  /**
    * Whether the owner of a record that holds a wanted port is still there
    * (a record of a gone owner is torn down and its port freed).
    */
@@ -311,11 +329,12 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     ns: req.ns,
     id: req.id,
     network: req.network,
-    netns: netnsFile(env.paths, req.token),
+    netns: req.join?.netns ?? netnsFile(env.paths, req.token),
     ports: req.ports,
     conf,
     result: null,
     ...(ips.length > 0 ? { ips } : {}),
+    ...(req.join ? { ifName: req.join.ifName, sharedNetns: true } : {}),
   };
   // The lease first: a record always has one (tear-down removes them the other way round).
   await writeLease(env.paths.runDir, {
@@ -333,11 +352,15 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     throw err;
   }
   try {
-    await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
-    env.crash?.("netns");
+    if (!record.sharedNetns) {
+      await createNetns(record.netns, env.runner, () => env.crash?.("netns-file"));
+      env.crash?.("netns");
+    } else if (!isNetnsMounted(record.netns)) {
+      throw new RuntimeError(`network "${req.network}": the container's network namespace is gone`);
+    }
     const att = attachmentOf(record);
     // loopback and the chain configure different interfaces: at once.
-    const lo = env.cni.add(
+    const lo = record.sharedNetns ? Promise.resolve(null) : env.cni.add(
       { cniVersion: conf.cniVersion, name: "lo", plugins: [{ type: "loopback" }] },
       { ...att, ifName: "lo" },
     );
@@ -367,6 +390,7 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
       await env.firewall.ensure(bridge.bridge, firewallTag(env.paths), req.internal === true);
     }
     env.crash?.("added");
+    await req.onAdded?.(ip);
     return { ip };
   } catch (err) {
     await tearDownLocked(env, req.token).catch(() => {});
@@ -397,7 +421,7 @@ function attachmentOf(r: AttachRecord): Attachment {
   return {
     containerId: cniContainerId(r.token),
     netns: r.netns,
-    ifName: IFNAME,
+    ifName: r.ifName ?? IFNAME,
     runtimeConfig: { portMappings: r.ports, ...(r.ips ? { ips: r.ips } : {}) },
   };
 }
@@ -517,7 +541,7 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   const r = readRecord(env.paths, token);
   const ns = netnsFile(env.paths, token);
   if (r === null) {
-    removeNetns(ns, env.libc);
+    removeNetns(ns, env.libc); // a first attachment's, killed before its record
     removeLease(env.paths.runDir, token);
     return false;
   }
@@ -525,7 +549,7 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   await waitForOrphanPlugins(cniContainerId(token));
   await delChain(env, r);
   env.crash?.("deleted");
-  removeNetns(r.netns, env.libc);
+  if (!r.sharedNetns) removeNetns(r.netns, env.libc);
   try {
     Deno.removeSync(recordFile(env.paths, token));
   } catch (err) {

@@ -11,7 +11,7 @@
 
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
-import { InvalidArgument, RuntimeError } from "../host/errors.ts";
+import { InvalidArgument, RuntimeError, WrongState } from "../host/errors.ts";
 import { hostnameOf, isValidId } from "../container/id.ts";
 import { rootTag } from "../container/paths.ts";
 import { join } from "../_std/path.ts";
@@ -23,6 +23,7 @@ import {
   type NetEnv,
   netnsFile,
   newToken,
+  readRecord,
   setUp,
   tearDown,
   withNetworkLock,
@@ -355,17 +356,101 @@ function ownerHolds(ctx: Context, r: AttachRecord): boolean {
   try {
     const text = Deno.readTextFileSync(ctx.paths.stateFile(r.ns, r.id));
     const s = JSON.parse(text) as ContainerState;
-    return s.net?.token === r.token;
+    return s.net?.token === r.token || (s.nets ?? []).some((n) => n.token === r.token);
   } catch (err) {
     // An unreadable state is not proof that the owner is gone.
     return !(err instanceof Deno.errors.NotFound);
   }
 }
 
-/** Releases the network of `s` (delete, rollback, --rm); idempotent. */
+/**
+ * Releases the networks of `s` (delete, rollback, --rm): those joined
+ * later first (their interfaces live in the first one's namespace), then
+ * the first; idempotent.
+ */
 export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<void> {
   if (s.net === undefined) return;
-  await tearDown(netEnv(ctx), s.net.token);
+  const env = netEnv(ctx);
+  for (const n of [...(s.nets ?? [])].reverse()) await tearDown(env, n.token);
+  await tearDown(env, s.net.token);
+}
+
+/**
+ * `network connect NET NAME`: `s` (loaded under its lock; on a bridge
+ * network of its own) gains an interface on network `name` (eth1, eth2,
+ * ...) in its namespace. `save` records the state: it runs under the
+ * network lock once the attachment is complete, so a berth killed before
+ * leaves a record no state names, which the next gc tears down.
+ */
+export async function connectNetwork(
+  ctx: Context,
+  s: ContainerState,
+  name: string,
+  save: () => Promise<void>,
+): Promise<string> {
+  if (s.net === undefined || s.network === null || s.network === undefined) {
+    throw new WrongState(
+      `cannot connect "${s.id}" to network "${name}": it has no bridge network of its own`,
+    );
+  }
+  const env = netEnv(ctx);
+  const net = loadNetwork(env.paths, name); // unknown: exit 2
+  const joined = [s.network.name, ...(s.nets ?? []).map((n) => n.network)];
+  if (joined.includes(net.name)) {
+    throw new WrongState(`container "${s.id}" is already connected to network "${name}"`);
+  }
+  const used = new Set((s.nets ?? []).map((n) => n.ifName));
+  let i = 1;
+  while (used.has(`eth${i}`)) i++;
+  const ifName = `eth${i}`;
+  const token = newToken(rootTag(ctx.paths.root));
+  const first = readRecord(env.paths, s.net.token);
+  const { ip } = await setUp(env, {
+    token,
+    ns: s.namespace,
+    id: s.id,
+    network: net.name,
+    conf: async () => {
+      const n = await ensureNetwork(env.paths, ctx.runner, net.name);
+      return { ...n.conf, plugins: n.conf.plugins.filter((p) => p.type !== "portmap") };
+    },
+    ports: [],
+    internal: net.internal,
+    join: { netns: first?.netns ?? netnsFile(env.paths, s.net.token), ifName },
+    ownerAlive: (r) => ownerHolds(ctx, r),
+    onAdded: async (ip) => {
+      s.nets = [...(s.nets ?? []), { token, network: net.name, ifName, ip }];
+      await save();
+    },
+  });
+  return ip;
+}
+
+/**
+ * `network disconnect NET NAME`: `s` (loaded under its lock) loses its
+ * interface on network `name`. The state forgets it first (`save`), then
+ * it is torn down: killed between, gc tears down the record no state names.
+ */
+export async function disconnectNetwork(
+  ctx: Context,
+  s: ContainerState,
+  name: string,
+  save: () => Promise<void>,
+): Promise<void> {
+  const extra = (s.nets ?? []).find((n) => n.network === name);
+  if (extra === undefined) {
+    if (s.network?.name === name) {
+      throw new WrongState(
+        `cannot disconnect "${s.id}" from network "${name}": it is the network it was created on`,
+      );
+    }
+    throw new WrongState(`container "${s.id}" is not connected to network "${name}"`);
+  }
+  s.nets = (s.nets ?? []).filter((n) => n.token !== extra.token);
+  if (s.nets.length === 0) delete s.nets;
+  await save();
+  crashPoint(ctx.crashAt, "connect:forgotten");
+  await tearDown(netEnv(ctx), extra.token);
 }
 
 /**

@@ -252,6 +252,7 @@ function containerTokens(ctx: Context): Set<string> {
       try {
         const s = JSON.parse(Deno.readTextFileSync(ctx.paths.stateFile(ns, id))) as ContainerState;
         if (typeof s.net?.token === "string") out.add(s.net.token);
+        for (const n of s.nets ?? []) if (typeof n.token === "string") out.add(n.token);
       } catch { /* no state (being made or removed), or unreadable: names nothing */ }
     }
   }

@@ -227,6 +227,21 @@ export async function inspectEntry(
       NetworkID: netName,
       Aliases: [s.id],
     };
+    // Networks joined later (`network connect`): the address kept in the state.
+    for (const n of s.nets ?? []) {
+      networks[n.network] = {
+        EndpointID: "",
+        Gateway: "",
+        IPAddress: n.ip,
+        IPPrefixLen: 0,
+        IPv6Gateway: "",
+        GlobalIPv6Address: "",
+        GlobalIPv6PrefixLen: 0,
+        MacAddress: "",
+        NetworkID: n.network,
+        Aliases: [s.id],
+      };
+    }
   }
   const mounts = req?.mounts ?? [];
   const root = oci?.root as { readonly?: boolean } | undefined;

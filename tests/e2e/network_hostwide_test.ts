@@ -658,3 +658,150 @@ Deno.test({
       assertEquals(ipOf(await stateOf(roots, "b")), `${base}.77`);
     }),
 });
+
+Deno.test({
+  name: "hostwide: network connect/disconnect give a running container an interface on another " +
+    "network and take it away; a kill at any of their points, then gc, leaves nothing of it",
+  ignore,
+  fn: () =>
+    withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "n1"]);
+      await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "n2"]);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "n2",
+        "--rootfs",
+        rootfs,
+        "d",
+        "--",
+        ...httpd("d"),
+      ]);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "n1",
+        "--rootfs",
+        rootfs,
+        "c",
+        "--",
+        "sleep",
+        "600",
+      ]);
+      const dIp = ipOf(await stateOf(roots, "d"));
+      const reach = async () =>
+        (await berth(roots, [
+          "exec",
+          "c",
+          "--",
+          "timeout",
+          "3",
+          "wget",
+          "-q",
+          "-O",
+          "-",
+          `http://${dIp}:8080/`,
+        ]))
+          .stdout === "d\n";
+      const eth1 = async () =>
+        (await berth(roots, ["exec", "c", "--", "ip", "-o", "-4", "addr", "show", "eth1"])).stdout;
+      const n2Addresses = () =>
+        [...Deno.readDirSync(join(roots.networkDir, "run/ipam/n2"))].map((e) => e.name)
+          .filter((n) => /^[0-9.]+$/.test(n)).sort();
+      const networksOf = async (id: string) => {
+        const [v] = JSON.parse(await berthOk(roots, ["inspect", id]));
+        return Object.keys(v.NetworkSettings.Networks).sort();
+      };
+      const attachRecords = () =>
+        [...Deno.readDirSync(join(roots.root, "networks/attach"))].filter((e) =>
+          e.name.endsWith(".json")
+        )
+          .length;
+      assertEquals(await reach(), false, "isolated before connect");
+      // Kills during the connect: gc tears the half-made attachment down; c is as before.
+      for (const point of ["network:lease", "network:partial", "network:added"]) {
+        const r = await berth(roots, ["network", "connect", "n2", "c"], { BERTH_CRASH_AT: point });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        await berthOk(roots, ["gc"]);
+        assertEquals(n2Addresses(), [dIp], point);
+        assertEquals(attachRecords(), 2, point);
+        assertEquals(await networksOf("c"), ["n1"], point);
+        assertEquals(await eth1(), "", point);
+      }
+      await berthOk(roots, ["network", "connect", "n2", "c"]);
+      assertEquals(await networksOf("c"), ["n1", "n2"]);
+      const [inspected] = JSON.parse(await berthOk(roots, ["inspect", "c"]));
+      const cIp2 = inspected.NetworkSettings.Networks.n2.IPAddress as string;
+      assert((await eth1()).includes(` ${cIp2}/24 `), await eth1());
+      await eventually(reach, 10_000, "c reaches d through eth1");
+      assertEquals(
+        (await inspectNet(roots, "n2")).containers.map((c) => c.id).sort(),
+        ["c", "d"],
+      );
+      // Refusals: one line each, nothing changed.
+      for (
+        const [args, code, re] of [
+          [["network", "connect", "n2", "c"], 5, /already connected to network "n2"/],
+          [["network", "connect", "nosuch", "c"], 2, /unknown network "nosuch"/],
+          [["network", "connect", "n2", "nosuch"], 3, /not found/],
+          [["network", "disconnect", "n1", "c"], 5, /the network it was created on/],
+          [["network", "disconnect", "bridge", "c"], 5, /not connected to network "bridge"/],
+          [["network", "rm", "n2"], 5, /container "[cd]" uses it/],
+        ] as const
+      ) {
+        const r = await berth(roots, [...args]);
+        assertEquals(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+        assertMatch(r.stderr, /^berth: [^\n]+\n$/);
+        assertMatch(r.stderr, re);
+      }
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--rootfs",
+        rootfs,
+        "lo",
+        "--",
+        "sleep",
+        "600",
+      ]);
+      const lo = await berth(roots, ["network", "connect", "n2", "lo"]);
+      assertEquals(lo.code, 5, lo.stderr);
+      assertEquals(n2Addresses(), [dIp, cIp2].sort());
+      // Kills during the disconnect: gc finishes it.
+      for (
+        const point of [
+          "connect:forgotten",
+          "network:del-partial",
+          "network:deleted",
+          "network:unrecorded",
+        ]
+      ) {
+        const r = await berth(roots, ["network", "disconnect", "n2", "c"], {
+          BERTH_CRASH_AT: point,
+        });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        await berthOk(roots, ["gc"]);
+        assertEquals(n2Addresses(), [dIp], point);
+        assertEquals(await eth1(), "", point);
+        assertEquals(await reach(), false, point);
+        await berthOk(roots, ["network", "connect", "n2", "c"]);
+        await eventually(reach, 10_000, `c reaches d again after ${point}`);
+      }
+      await berthOk(roots, ["network", "disconnect", "n2", "c"]);
+      assertEquals(await eth1(), "");
+      assertEquals(await reach(), false, "isolated after disconnect");
+      assertEquals(n2Addresses(), [dIp]);
+      // delete releases a connected network too.
+      await berthOk(roots, ["network", "connect", "n2", "c"]);
+      await berthOk(roots, ["delete", "-f", "c", "d", "lo"]);
+      assertEquals(n2Addresses(), []);
+      assertEquals(attachRecords(), 0);
+      assertEquals([...Deno.readDirSync(join(roots.networkDir, "run/leases"))], []);
+      assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+      await berthOk(roots, ["network", "rm", "n1", "n2"]);
+    }),
+});

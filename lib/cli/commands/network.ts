@@ -27,6 +27,7 @@ export type NetworkOptions =
   }
   | { action: "ls"; format: OutputFormat; quiet: boolean }
   | { action: "inspect"; names: string[] }
+  | { action: "connect" | "disconnect"; network: string; container: string }
   | { action: "rm"; names: string[] };
 
 const OPTIONS = [
@@ -60,15 +61,18 @@ async function networkId(name: string): Promise<string> {
 /** `network`. */
 export const networkCommand: Command<NetworkOptions> = {
   name: "network",
-  summary: "manage bridge networks (CNI): create, ls, inspect, rm",
+  summary: "manage host-wide bridge networks (CNI): create, ls, inspect, rm, connect, disconnect",
   usage:
     "network create [--subnet CIDR] [--internal] [--disable-dns] NAME | network ls [-q] [--format table|json|TEMPLATE] |\n" +
-    "       network inspect NAME... | network rm NAME...",
+    "       network inspect NAME... | network rm NAME... |\n" +
+    "       network connect NET CONTAINER | network disconnect NET CONTAINER",
   description:
     "Networks are host-wide (in --network-dir): every root and namespace sees the same\n" +
     "set. Containers join one with `--network NAME` (default `bridge`, which always\n" +
     "exists: 10.88.0.0/16, or the first free /16 from 10.90.0.0/16 where that is taken).\n" +
-    "`rm` is refused (exit 5) while a container of any root uses the network.",
+    "`rm` is refused (exit 5) while a container of any root uses the network.\n" +
+    "`connect` gives a container on a bridge network an interface (eth1, ...) on another;\n" +
+    "`disconnect` takes it away again.",
   options: OPTIONS,
   examples: [
     "berth network create --subnet 10.90.0.0/24 backend",
@@ -112,11 +116,20 @@ export const networkCommand: Command<NetworkOptions> = {
         if (rest.length === 0) throw new InvalidArgument(`network ${action}: give a NAME`);
         return { action: action === "remove" ? "rm" : action, names: rest };
       }
+      case "connect":
+      case "disconnect": {
+        only([]);
+        const [network, container] = expectPositionals(`network ${action}`, rest, [
+          "NET",
+          "CONTAINER",
+        ]);
+        return { action, network: network!, container: container! };
+      }
       case undefined:
-        throw new InvalidArgument("network: give create, ls, inspect or rm");
+        throw new InvalidArgument("network: give create, ls, inspect, rm, connect or disconnect");
       default:
         throw new InvalidArgument(
-          `network: unknown action "${action}" (use create, ls, inspect or rm)`,
+          `network: unknown action "${action}" (use create, ls, inspect, rm, connect or disconnect)`,
         );
     }
   },
@@ -179,6 +192,15 @@ export const networkCommand: Command<NetworkOptions> = {
           ctx.io.out(`${name}\n`);
         }
         return 0;
+      case "connect":
+      case "disconnect": {
+        const { resolveExisting } = await import("../../ops/orphans.ts");
+        const c = await import("../../ops/network_connect.ts");
+        const id = await resolveExisting(ctx, o.container);
+        if (o.action === "connect") await c.networkConnect(ctx, id, o.network);
+        else await c.networkDisconnect(ctx, id, o.network);
+        return 0;
+      }
     }
   },
 };
