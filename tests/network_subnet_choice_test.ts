@@ -10,7 +10,7 @@ import {
   podmanSubnets,
 } from "../lib/network/subnet_choice.ts";
 import { formatSubnet, parseCidr, type Subnet } from "../lib/network/subnet.ts";
-import { hostNetworkPaths } from "../lib/network/host_paths.ts";
+import { hostNetworkPaths, secureNetworkDir } from "../lib/network/host_paths.ts";
 import {
   bridgeName,
   buildConfList,
@@ -20,7 +20,7 @@ import {
   migrateLegacy,
   networkPaths,
 } from "../lib/network/networks.ts";
-import { InvalidArgument } from "../lib/host/errors.ts";
+import { InvalidArgument, RuntimeError } from "../lib/host/errors.ts";
 
 const cidr = (s: string): Subnet => parseCidr(s)!;
 const pick = (c: Subnet[], taken: string[]) => {
@@ -151,5 +151,26 @@ Deno.test("an older berth's per-root definitions move into the network directory
     assertThrows(() => loadNetwork(p, "nosuch"), InvalidArgument, 'unknown network "nosuch"');
   } finally {
     Deno.removeSync(base, { recursive: true });
+  }
+});
+
+Deno.test("a network directory others may write, or another user owns, is refused; absent is fine", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    secureNetworkDir(join(dir, "absent"));
+    Deno.chmodSync(dir, 0o755);
+    secureNetworkDir(dir, Deno.uid() ?? 0);
+    Deno.chmodSync(dir, 0o777);
+    assertThrows(() => secureNetworkDir(dir, Deno.uid() ?? 0), RuntimeError, "others may write it");
+    Deno.chmodSync(dir, 0o755);
+    assertThrows(() => secureNetworkDir(dir, (Deno.uid() ?? 0) + 1), RuntimeError, "owned by uid");
+    Deno.writeTextFileSync(join(dir, "f"), "");
+    assertThrows(
+      () => secureNetworkDir(join(dir, "f"), Deno.uid() ?? 0),
+      RuntimeError,
+      "not a directory",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

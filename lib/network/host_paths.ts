@@ -10,6 +10,7 @@
  */
 
 import { join } from "../_std/path.ts";
+import { RuntimeError } from "../host/errors.ts";
 
 /** The default `--network-dir`. */
 export const DEFAULT_NETWORK_DIR = "/etc/berth/networks";
@@ -31,4 +32,33 @@ export function hostNetworkPaths(dir: string): HostNetworkPaths {
     configDir,
     runDir: configDir === DEFAULT_NETWORK_DIR ? DEFAULT_NETWORK_RUN_DIR : join(configDir, "run"),
   };
+}
+
+/**
+ * Refuses a network directory that another user owns or may write: its
+ * definitions name the bridges berth makes and removes as root. Absent is
+ * fine (made on first use, 0755: definitions are not secret, as podman's).
+ */
+export function secureNetworkDir(dir: string, euid: number = Deno.uid() ?? 0): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  const mode = (st.mode ?? 0) & 0o7777;
+  if (!st.isDirectory) throw new RuntimeError(`refusing --network-dir ${dir}: not a directory`);
+  if (st.uid !== euid) {
+    throw new RuntimeError(
+      `refusing --network-dir ${dir}: it is owned by uid ${st.uid} (chown root:root ${dir})`,
+    );
+  }
+  if ((mode & 0o022) !== 0) {
+    throw new RuntimeError(
+      `refusing --network-dir ${dir}: others may write it (mode ${
+        mode.toString(8).padStart(4, "0")
+      }; chmod 0755 ${dir})`,
+    );
+  }
 }

@@ -30,7 +30,7 @@ import { rootTag } from "../container/paths.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import type { ConfList } from "./cni.ts";
 import { CNI_VERSION } from "./cni.ts";
-import { hostNetworkPaths } from "./host_paths.ts";
+import { hostNetworkPaths, secureNetworkDir } from "./host_paths.ts";
 import { leaseLive, listLeases } from "./leases.ts";
 import { readRoutes, type Route } from "./routes.ts";
 import { isStaleBridge, removeBridgeDevice } from "./stale_bridges.ts";
@@ -76,6 +76,7 @@ export function networkPaths(root: string, dataRoot: string, networkDir: string)
 export function contextNetworkPaths(
   ctx: { paths: { root: string; dataRoot: string }; globals: { networkDir: string } },
 ): NetworkPaths {
+  secureNetworkDir(ctx.globals.networkDir);
   return networkPaths(ctx.paths.root, ctx.paths.dataRoot, ctx.globals.networkDir);
 }
 
