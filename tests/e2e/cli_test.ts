@@ -125,7 +125,18 @@ Deno.test("--help lists every command and every flag; COMMAND --help shows defau
     for (const o of c.options) assertTrue(help.includes(`--${o.name}`), `${c.name} --${o.name}`);
     if (c.examples.length > 0) assertTrue(help.includes("Examples:"));
   }
-  for (const g of ["--root", "--data-root", "--namespace", "--runtime", "--debug", "BERTH_ROOT"]) {
+  for (
+    const g of [
+      "--root",
+      "--data-root",
+      "--namespace",
+      "--runtime",
+      "--network-dir",
+      "--debug",
+      "BERTH_ROOT",
+      "BERTH_NETWORK_DIR",
+    ]
+  ) {
     assertTrue(top.includes(g), g);
   }
   assertTrue((await berthOk(roots, ["list", "--help"])).includes("(default: table)"));
