@@ -95,6 +95,7 @@ Deno.test("a unit keeps the container's network and published ports", () => {
       sandbox: null,
       network: "backend",
       publish: ["127.0.0.1:8080:80", "53:53/udp"],
+      ip: "10.89.0.9",
     }),
     [
       "run",
@@ -107,9 +108,31 @@ Deno.test("a unit keeps the container's network and published ports", () => {
       "127.0.0.1:8080:80",
       "-p",
       "53:53/udp",
+      "--ip",
+      "10.89.0.9",
       "web",
     ],
   );
+});
+
+Deno.test("a unit runs with the network directory it was generated with", () => {
+  const unit = systemdUnit({
+    id: "web",
+    berth: "/usr/bin/berth",
+    globals: { ...GLOBAL_DEFAULTS, networkDir: "/srv/nets" },
+    request: {
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: [],
+      env: [],
+      cwd: null,
+      labels: {},
+      sandbox: null,
+    },
+    restartSec: 1,
+  });
+  assertEquals(unit.includes("Environment=BERTH_NETWORK_DIR=/srv/nets\n"), true, unit);
 });
 
 Deno.test("a unit keeps the limits, the health check and the log cap", () => {

@@ -99,6 +99,7 @@ export function systemdUnit(o: UnitOptions): string {
     `BERTH_DATA_ROOT=${o.globals.dataRoot}`,
     `BERTH_NAMESPACE=${o.globals.namespace}`,
     `BERTH_RUNTIME=${o.globals.runtime}`,
+    `BERTH_NETWORK_DIR=${o.globals.networkDir}`,
   ].map((e) => `Environment=${systemdQuote(e)}`);
   const after = o.request.sandbox !== null
     ? [`After=berth-${o.request.sandbox}.service`, `Requires=berth-${o.request.sandbox}.service`]
