@@ -375,6 +375,7 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
     action: "create",
     name: "web",
     subnet: "10.90.0.0/24",
+    gateway: null,
     internal: false,
     disableDns: false,
   });
@@ -382,6 +383,7 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
     action: "create",
     name: "web",
     subnet: null,
+    gateway: null,
     internal: false,
     disableDns: false,
   });
@@ -389,6 +391,7 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
     action: "create",
     name: "web",
     subnet: null,
+    gateway: null,
     internal: true,
     disableDns: true,
   });
@@ -422,6 +425,7 @@ Deno.test("network parses create, ls, inspect and rm, and refuses what does not 
       ["create", "a", "b"],
       ["ls", "--subnet", "10.0.0.0/8"],
       ["ls", "--internal"],
+      ["rm", "--gateway", "10.0.0.1", "a"],
       ["connect", "n"],
       ["disconnect", "n", "c", "d"],
       ["connect", "--subnet", "10.0.0.0/8", "n", "c"],

@@ -31,6 +31,8 @@ import type { PortMapping } from "./ports.ts";
 /** What `network create` is given beside the name. */
 export interface CreateFlags {
   subnet: string | null;
+  /** `--gateway` (with `--subnet`), or null: the subnet's first host. */
+  gateway?: string | null;
   internal: boolean;
   disableDns: boolean;
 }
@@ -42,11 +44,16 @@ export async function networkCreate(
   o: CreateFlags,
 ): Promise<Network> {
   const s = o.subnet === null ? null : parseSubnetOption(o.subnet);
+  if (o.gateway && s === null) throw new InvalidArgument("--gateway goes with --subnet");
   const p = contextNetworkPaths(ctx);
   return await withNetworkLock(p, async () => {
     // `bridge` settles its subnet first: a new network never takes it.
     await ensureNetwork(p, ctx.runner, DEFAULT_NETWORK);
-    return await createNetwork(p, name, s, { internal: o.internal, dnsEnabled: !o.disableDns });
+    return await createNetwork(p, name, s, {
+      internal: o.internal,
+      dnsEnabled: !o.disableDns,
+      ...(o.gateway ? { gateway: o.gateway } : {}),
+    });
   });
 }
 

@@ -35,10 +35,12 @@ import { leaseLive, listLeases } from "./leases.ts";
 import { readRoutes, type Route } from "./routes.ts";
 import { isStaleBridge, removeBridgeDevice } from "./stale_bridges.ts";
 import {
+  contains,
   formatSubnet,
   gatewayOf,
   overlaps,
   parseCidr,
+  parseIpv4,
   reservedOverlap,
   type Subnet,
 } from "./subnet.ts";
@@ -97,10 +99,12 @@ export interface Network {
   dnsEnabled: boolean;
 }
 
-/** What a definition says beside its plugins. */
+/** What a definition says beside its subnet. */
 export interface NetworkFlags {
   internal: boolean;
   dnsEnabled: boolean;
+  /** The gateway (`--gateway`; absent: the subnet's first host). */
+  gateway?: string;
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -157,7 +161,7 @@ export function buildConfList(
         capabilities: { ips: true },
         ipam: {
           type: "host-local",
-          ranges: [[{ subnet: formatSubnet(subnet), gateway: gatewayOf(subnet) }]],
+          ranges: [[{ subnet: formatSubnet(subnet), gateway: flags.gateway ?? gatewayOf(subnet) }]],
         },
       },
       { type: "portmap", capabilities: { portMappings: true }, snat: true },
@@ -468,11 +472,23 @@ export async function createNetwork(
       `subnet ${formatSubnet(s)} overlaps network "${clash.name}" (${clash.subnet})`,
     );
   }
+  if (flags.gateway !== undefined) checkGateway(s, flags.gateway);
   const conf = buildConfList(name, s, bridgeName(p.configDir, name), flags);
   Deno.mkdirSync(p.configDir, { recursive: true, mode: 0o755 });
   const file = confFile(p, name);
   await writeFileAtomic(file, JSON.stringify(conf, null, 2) + "\n", { mode: 0o644 });
   return describe(p, conf, file);
+}
+
+/** `--gateway`: a host address of the subnet (not its network or broadcast address). */
+function checkGateway(s: Subnet, gateway: string): void {
+  const ip = parseIpv4(gateway);
+  const last = (s.base + 2 ** (32 - s.bits) - 1) >>> 0;
+  if (ip === null || !contains(s, ip) || ip === s.base || ip === last) {
+    throw new InvalidArgument(
+      `invalid gateway "${gateway}": expected a host address of ${formatSubnet(s)}`,
+    );
+  }
 }
 
 /** Removes NAME's conflist (the caller checked that nothing uses it). */

@@ -652,6 +652,46 @@ Deno.test({
       const ipam = [...Deno.readDirSync(join(roots.networkDir, "run/ipam/n"))].map((e) => e.name)
         .filter((n) => /^[0-9.]+$/.test(n));
       assertEquals(ipam, [`${base}.77`]);
+      // --gateway: the address the bridge takes, the containers' default route.
+      const sub2 = freeTestSubnet();
+      const base2 = sub2.replace(/\.0\/24$/, "");
+      for (
+        const [args, re] of [
+          [["--subnet", sub2, "--gateway", `${base2}.0`], /invalid gateway/],
+          [["--subnet", sub2, "--gateway", `${base}.5`], /invalid gateway/],
+          [["--gateway", `${base2}.254`], /--gateway goes with --subnet/],
+        ] as const
+      ) {
+        const r = await berth(roots, ["network", "create", ...args, "g"]);
+        assertEquals(r.code, 2, r.stderr);
+        assertMatch(r.stderr, re);
+      }
+      await berthOk(roots, [
+        "network",
+        "create",
+        "--subnet",
+        sub2,
+        "--gateway",
+        `${base2}.254`,
+        "g",
+      ]);
+      assertEquals((await inspectNet(roots, "g")).gateway, `${base2}.254`);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--network",
+        "g",
+        "--rootfs",
+        rootfs,
+        "gw",
+        "--",
+        "sleep",
+        "600",
+      ]);
+      const route = await berthOk(roots, ["exec", "gw", "--", "ip", "route"]);
+      assert(route.includes(`default via ${base2}.254 `), route);
+      assert(!ipOf(await stateOf(roots, "gw")).endsWith(".254"));
+      await berthOk(roots, ["delete", "-f", "gw"]);
       // Once a is gone, b gets it.
       await berthOk(roots, ["delete", "-f", "a"]);
       assertEquals((await run("b", `${base}.77`)).code, 0);

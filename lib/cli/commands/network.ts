@@ -22,6 +22,7 @@ export type NetworkOptions =
     action: "create";
     name: string;
     subnet: string | null;
+    gateway: string | null;
     internal: boolean;
     disableDns: boolean;
   }
@@ -37,6 +38,13 @@ const OPTIONS = [
     value: "CIDR",
     default: "the first free /24 of 10.89.0.0/16",
     help: "(create) the network's IPv4 subnet; may not overlap another network's",
+  },
+  {
+    name: "gateway",
+    type: "string" as const,
+    value: "IP",
+    default: "the subnet's first host",
+    help: "(create, with --subnet) the gateway: a host address of the subnet",
   },
   {
     name: "internal",
@@ -62,8 +70,8 @@ async function networkId(name: string): Promise<string> {
 export const networkCommand: Command<NetworkOptions> = {
   name: "network",
   summary: "manage host-wide bridge networks (CNI): create, ls, inspect, rm, connect, disconnect",
-  usage:
-    "network create [--subnet CIDR] [--internal] [--disable-dns] NAME | network ls [-q] [--format table|json|TEMPLATE] |\n" +
+  usage: "network create [--subnet CIDR [--gateway IP]] [--internal] [--disable-dns] NAME |\n" +
+    "       network ls [-q] [--format table|json|TEMPLATE] |\n" +
     "       network inspect NAME... | network rm NAME... |\n" +
     "       network connect NET CONTAINER | network disconnect NET CONTAINER",
   description:
@@ -85,7 +93,7 @@ export const networkCommand: Command<NetworkOptions> = {
     if (p.command !== null) throw new InvalidArgument("network takes no command after --");
     const [action, ...rest] = p.positionals;
     const only = (allowed: string[]) => {
-      for (const k of ["subnet", "internal", "disable-dns", "format", "quiet"]) {
+      for (const k of ["subnet", "gateway", "internal", "disable-dns", "format", "quiet"]) {
         if (p.values[k] !== undefined && p.values[k] !== false && !allowed.includes(k)) {
           throw new InvalidArgument(`network ${action}: --${k} does not apply`);
         }
@@ -93,12 +101,13 @@ export const networkCommand: Command<NetworkOptions> = {
     };
     switch (action) {
       case "create": {
-        only(["subnet", "internal", "disable-dns"]);
+        only(["subnet", "gateway", "internal", "disable-dns"]);
         const [name] = expectPositionals("network create", rest, ["NAME"]);
         return {
           action,
           name: name!,
           subnet: str(p.values, "subnet") ?? null,
+          gateway: str(p.values, "gateway") ?? null,
           internal: p.values.internal === true,
           disableDns: p.values["disable-dns"] === true,
         };
