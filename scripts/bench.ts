@@ -52,6 +52,8 @@ const base = await Deno.makeTempDir({ prefix: "berth-bench-" });
 const env = {
   BERTH_ROOT: join(base, "run"),
   BERTH_DATA_ROOT: join(base, "data"),
+  // Its own host-wide network directory: the bench's `bridge` is its own.
+  BERTH_NETWORK_DIR: join(base, "networks"),
   BERTH_MONITOR_IDLE_MS: "3000",
   // The plain lifecycle rows measure containers without a network; the
   // network rows name theirs.
@@ -217,7 +219,7 @@ progress("lifecycle");
 
 // ---- networks ---------------------------------------------------------------
 // run -d + delete -f on the default bridge network (CNI bridge, host-local,
-// portmap, firewall; 10.88.0.0/16) against --network none, and with a port
+// portmap, firewall; 10.88.0.0/16, or 10.90+ where that is taken) against --network none, and with a port
 // published on 127.0.0.1 against the bridge alone.
 const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].filter((p) => {
   try {

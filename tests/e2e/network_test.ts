@@ -1,9 +1,10 @@
 // Networking over the real CNI plugins (bridge, host-local, portmap,
 // loopback, firewall) and iptables, with real traffic. Only 127.0.0.1 and
-// the bridges these tests make are ever addressed. Every test makes its own
+// the bridges these tests make are ever addressed. Every test's roots have
+// their own --network-dir (tests/helpers.ts), and every test makes its own
 // network on a random free subnet of 10.200.0.0/13, so roots of other test
-// runs on this host never share one; the default `bridge` (10.88.0.0/16) is
-// used by one test, under a host-wide lock.
+// runs on this host never share one; the default `bridge` (10.88.0.0/16, or
+// the first free /16 from 10.90.0.0/16) is used under a host-wide lock.
 
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
