@@ -18,8 +18,10 @@ import {
   listNetworks,
   loadNetwork,
   migrateLegacy,
+  networkInUse,
   networkPaths,
 } from "../lib/network/networks.ts";
+import { listLeases } from "../lib/network/leases.ts";
 import { InvalidArgument, RuntimeError } from "../lib/host/errors.ts";
 
 const cidr = (s: string): Subnet => parseCidr(s)!;
@@ -122,6 +124,20 @@ Deno.test("an older berth's per-root definitions move into the network directory
         JSON.stringify(buildConfList(name, cidr(subnet), bridge)),
       );
     old("web", "10.201.1.0/24", "bth-0ld00001");
+    // A container of the root on "web", running: its record, and its address in the
+    // root's own IPAM directory (where an older berth kept them).
+    const token = "0123456789abcdef01234567";
+    const oldIpam = join(p.stateDir, "ipam");
+    const record = join(p.stateDir, "attach", `${token}.json`);
+    Deno.mkdirSync(join(p.stateDir, "attach"), { recursive: true });
+    Deno.mkdirSync(join(oldIpam, "web"), { recursive: true });
+    const conf = buildConfList("web", cidr("10.201.1.0/24"), "bth-0ld00001");
+    (conf.plugins[0]!.ipam as Record<string, unknown>).dataDir = oldIpam;
+    Deno.writeTextFileSync(
+      record,
+      JSON.stringify({ token, ns: "default", id: "w1", network: "web", conf, ports: [] }),
+    );
+    Deno.writeTextFileSync(join(oldIpam, "web", "10.201.1.9"), `berth-${token}\r\neth0`);
     old("db", "10.201.2.0/24", "bth-0ld00002");
     old("clash", "10.201.3.0/24", "bth-0ld00003");
     // Before the move, a root still finds its own (loaded from the old place).
@@ -147,6 +163,16 @@ Deno.test("an older berth's per-root definitions move into the network directory
       "clash.conflist.unmigrated",
     ]);
     assertEquals(await migrateLegacy(p), []);
+    // The running container is host-wide now: a lease naming its record, its address
+    // held in the host-wide IPAM (no root is given it), and "web" is in use.
+    assertEquals(listLeases(p.runDir), [
+      { token, network: "web", record, ns: "default", id: "w1" },
+    ]);
+    assertEquals(
+      Deno.readTextFileSync(join(p.runDir, "ipam/web/10.201.1.9")),
+      `berth-${token}\r\neth0`,
+    );
+    assertEquals(networkInUse(p, "web"), true);
     // An unknown name is still refused.
     assertThrows(() => loadNetwork(p, "nosuch"), InvalidArgument, 'unknown network "nosuch"');
   } finally {

@@ -535,6 +535,26 @@ async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
   }
 }
 
+/**
+ * An older berth's attachment (its conflist's IPAM directory is the
+ * root's): the copy of its address that migration put in the host-wide
+ * IPAM goes with it (its DEL released the original).
+ */
+function releaseAdopted(env: NetEnv, r: AttachRecord): void {
+  const from = dataDirOf(r.conf);
+  if (from === null || from === ipamDir(env.paths)) return;
+  const dir = join(ipamDir(env.paths), r.conf.name);
+  for (const ip of readNames(dir)) {
+    if (!/^[0-9.]+$/.test(ip)) continue;
+    try {
+      const owner = Deno.readTextFileSync(join(dir, ip)).split(/\r?\n/)[0]?.trim();
+      if (owner === cniContainerId(r.token)) Deno.removeSync(join(dir, ip));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
 /** Tears down attachment `token` (the caller holds the network lock). */
 export async function tearDownLocked(env: NetEnv, token: string): Promise<boolean> {
   if (!TOKEN_RE.test(token)) throw new RuntimeError(`invalid network attachment token "${token}"`);
@@ -548,6 +568,7 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   // A plugin of an ADD whose berth was killed may still be making things.
   await waitForOrphanPlugins(cniContainerId(token));
   await delChain(env, r);
+  releaseAdopted(env, r);
   env.crash?.("deleted");
   if (!r.sharedNetns) removeNetns(r.netns, env.libc);
   try {

@@ -31,7 +31,7 @@ import type { ProcessRunner } from "../host/process.ts";
 import type { ConfList } from "./cni.ts";
 import { CNI_VERSION } from "./cni.ts";
 import { hostNetworkPaths, secureNetworkDir } from "./host_paths.ts";
-import { leaseLive, listLeases } from "./leases.ts";
+import { leaseLive, listLeases, writeLease } from "./leases.ts";
 import { readRoutes, type Route } from "./routes.ts";
 import { isStaleBridge, removeBridgeDevice } from "./stale_bridges.ts";
 import {
@@ -308,6 +308,7 @@ export async function migrateLegacy(p: NetworkPaths): Promise<string[]> {
     const existing = listNetworks(p).filter((n) => n.file !== null);
     const same = existing.find((n) => n.name === name);
     if (net !== null && same?.subnet === net.subnet) {
+      await adoptAttachments(p, name);
       Deno.removeSync(old);
       continue;
     }
@@ -319,10 +320,61 @@ export async function migrateLegacy(p: NetworkPaths): Promise<string[]> {
     }
     Deno.mkdirSync(p.configDir, { recursive: true, mode: 0o755 });
     await writeFileAtomic(confFile(p, name), Deno.readTextFileSync(old), { mode: 0o644 });
+    await adoptAttachments(p, name);
     Deno.removeSync(old);
     moved.push(name);
   }
   return moved;
+}
+
+/**
+ * The root's attachments on a network being migrated become host-wide:
+ * a lease each, and their addresses copied into the host-wide IPAM, so
+ * no container of any root is given an address one of them still holds,
+ * and `network rm` sees them. Can run again (a migration killed midway).
+ */
+async function adoptAttachments(p: NetworkPaths, name: string): Promise<void> {
+  const dir = join(p.stateDir, "attach");
+  for (const file of namesIn(dir)) {
+    const token = file.slice(0, -".json".length);
+    if (!file.endsWith(".json") || !/^[0-9a-f]{16}(?:[0-9a-f]{8})?$/.test(token)) continue;
+    let r: { network?: unknown; ns?: unknown; id?: unknown; conf?: ConfList };
+    try {
+      r = JSON.parse(Deno.readTextFileSync(join(dir, file)));
+    } catch {
+      continue;
+    }
+    if (r.network !== name || typeof r.ns !== "string" || typeof r.id !== "string") continue;
+    await writeLease(p.runDir, {
+      token,
+      network: name,
+      record: join(dir, file),
+      ns: r.ns,
+      id: r.id,
+    });
+    const from = r.conf === undefined ? null : dataDirOf(r.conf);
+    if (from === null || from === ipamDir(p)) continue;
+    for (const ip of namesIn(join(from, name))) {
+      if (!/^[0-9.]+$/.test(ip)) continue;
+      const text = Deno.readTextFileSync(join(from, name, ip));
+      if (text.split(/\r?\n/)[0]?.trim() !== `berth-${token}`) continue;
+      Deno.mkdirSync(join(ipamDir(p), name), { recursive: true, mode: 0o755 });
+      try {
+        Deno.writeTextFileSync(join(ipamDir(p), name, ip), text, { createNew: true, mode: 0o644 });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      }
+    }
+  }
+}
+
+function namesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
 }
 
 /** Bridges the definitions name. */
