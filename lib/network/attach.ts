@@ -49,6 +49,7 @@ import { checkSubnetUnrouted } from "./routes.ts";
 import { contains, formatIpv4, parseCidr, parseIpv4 } from "./subnet.ts";
 import { waitForOrphanPlugins } from "./orphan_plugins.ts";
 import { removeTokenRules } from "./stale_rules.ts";
+import { markBridge } from "./stale_bridges.ts";
 
 /**
  * Where every root on the host takes turns claiming published ports
@@ -388,6 +389,8 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     // container's process does not run yet.
     if (typeof bridge?.bridge === "string") {
       await env.firewall.ensure(bridge.bridge, firewallTag(env.paths), req.internal === true);
+      // Whose it is, for the stale-bridge check of other network directories.
+      await markBridge(env.runner, bridge.bridge, env.paths.configDir);
     }
     env.crash?.("added");
     await req.onAdded?.(ip);

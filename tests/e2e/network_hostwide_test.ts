@@ -429,6 +429,49 @@ Deno.test({
           "the stale bridge is gone",
         );
         assertEquals((await stateOf(roots, "c")).status, "running");
+        // An idle bridge another network directory still defines is not stale: it is
+        // marked with that directory, which another berth (a test moving
+        // --network-dir) reads before it removes anything.
+        const mine = await inspectNet(roots, "n");
+        const alias = Deno.readTextFileSync(`/sys/class/net/${mine.bridge}/ifalias`).trim();
+        assertEquals(alias, `berth:${roots.networkDir}`);
+        await berthOk(roots, ["delete", "-f", "c"]);
+        const other = await makeRoots();
+        try {
+          await berthOk(other, ["network", "create", "--subnet", subnet, "n"]);
+          const r = await berth(other, [
+            "run",
+            "-d",
+            "--network",
+            "n",
+            "--rootfs",
+            rootfs,
+            "o",
+            "--",
+            "true",
+          ]);
+          assertEquals(r.code, 1, r.stderr);
+          assertMatch(r.stderr, new RegExp(`already routed through ${mine.bridge}`));
+          assertEquals((await sh(["ip", "link", "show", mine.bridge])).code, 0, "kept");
+          // Once its directory forgets it, it is stale.
+          Deno.removeSync(join(roots.networkDir, "n.conflist"));
+          await berthOk(other, [
+            "run",
+            "-d",
+            "--network",
+            "n",
+            "--rootfs",
+            rootfs,
+            "o",
+            "--",
+            "sleep",
+            "600",
+          ]);
+          assert((await sh(["ip", "link", "show", mine.bridge])).code !== 0, "removed");
+          await berthOk(other, ["delete", "-f", "o"]);
+        } finally {
+          await cleanup(other);
+        }
       } finally {
         for (const l of links) await delLink(l);
       }
