@@ -376,6 +376,7 @@ async function createLocked(
       securityOpt: req.securityOpt ?? [],
       network: req.network ?? null,
       publish: req.publish ?? [],
+      ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
       ...runOptionsRecord(req, prepared.runOptions),
     },
   };
