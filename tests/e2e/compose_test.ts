@@ -1,0 +1,391 @@
+// berth compose end to end over a real registry (docker-registry on
+// loopback, busybox pushed with skopeo), real runc, real bridges and
+// iptables: a three-service app comes up in dependency order (an app that
+// waits for a healthy backend, a backend with a named volume, a web server
+// on a published port answering on 127.0.0.1), `up` again changes nothing,
+// a changed environment recreates only that service, `down -v` leaves no
+// container, network, volume or rule; -f base -f override; verbs (ps, logs,
+// exec, run --rm, stop/start, port, config); malformed files create nothing;
+// an `up` killed midway is completed by the next `up` and `down`.
+
+import { join } from "../../lib/_std/path.ts";
+import { assertEquals, assertTrue } from "../assert.ts";
+import {
+  berth,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  eventually,
+  freePort,
+  freeTestSubnet,
+  hasNetworking,
+  makeRoots,
+  type Roots,
+  stateOf,
+} from "../helpers.ts";
+import { busyboxLayer, writeOciLayout } from "../image_fixture.ts";
+import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
+
+const ready = haveRegistryTools() && hasNetworking();
+if (!ready) {
+  console.log("compose tests skipped: needs root, the CNI plugins, iptables and the registry tools");
+}
+const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
+
+/** Whether this berth resolves names on its networks (`run --network-alias`). */
+function hasNameResolution(): boolean {
+  const [exe, ...pre] = Deno.execPath().endsWith("deno")
+    ? [Deno.execPath(), "run", "-A", "--quiet", new URL("../../main.ts", import.meta.url).pathname]
+    : [Deno.execPath()];
+  const out = new Deno.Command(exe!, { args: [...pre, "run", "--help"], stdout: "piped" })
+    .outputSync();
+  return new TextDecoder().decode(out.stdout).includes("--network-alias");
+}
+
+interface App {
+  roots: Roots;
+  image: string;
+  dir: string;
+  port: number;
+  subnet: string;
+  /** Runs `berth compose -f FILE... -p PROJECT ARGS`. */
+  compose: (args: string[], files?: string[]) => ReturnType<typeof berth>;
+}
+
+const PROJECT = "shop";
+
+/** Runs `fn` with fresh roots, a registry holding busybox, and a directory for the files. */
+async function withApp(fn: (app: App) => Promise<void>): Promise<void> {
+  const roots = await makeRoots();
+  const reg = await startRegistry();
+  const dir = await Deno.makeTempDir({ prefix: "berth-compose-" });
+  try {
+    const layout = join(dir, "layout");
+    await writeOciLayout(layout, "1", {
+      layers: [busyboxLayer(await busyboxRootfs())],
+      config: { Cmd: ["sh"], Env: ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"] },
+    });
+    const image = `${reg.host}/busybox:1`;
+    await push(layout, "1", image);
+    await Deno.mkdir(join(dir, "www"));
+    await Deno.writeTextFile(join(dir, "www", "index.html"), "hello from web\n");
+    const app: App = {
+      roots,
+      image,
+      dir,
+      port: freePort(),
+      subnet: freeTestSubnet(),
+      compose: (args, files = ["compose.yaml"]) =>
+        berth(roots, [
+          "compose",
+          ...files.flatMap((f) => ["-f", join(dir, f)]),
+          "-p",
+          PROJECT,
+          ...args,
+        ]),
+    };
+    await fn(app);
+  } finally {
+    await berth(roots, ["compose", "-f", join(dir, "compose.yaml"), "-p", PROJECT, "down", "-v"])
+      .catch(() => {});
+    await cleanup(roots);
+    await reg.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The three-service file: web (published port) -> app -> backend (healthy, named volume). */
+function threeServices(app: App, appEnv = "one"): string {
+  return [
+    "version: '3.8'",
+    "services:",
+    "  web:",
+    `    image: ${app.image}`,
+    "    command: [httpd, -f, -p, '80', -h, /www]",
+    `    ports: ['127.0.0.1:${app.port}:80']`,
+    "    volumes: ['./www:/www:ro']",
+    "    depends_on: [app]",
+    "    stop_grace_period: 1s",
+    "  app:",
+    `    image: ${app.image}`,
+    "    command: sleep 1000",
+    "    stop_grace_period: 1s",
+    "    environment:",
+    `      MODE: ${appEnv}`,
+    "    depends_on:",
+    "      backend:",
+    "        condition: service_healthy",
+    "  backend:",
+    `    image: ${app.image}`,
+    "    command: [sh, -c, 'sleep 1; echo ready > /data/ready; exec sleep 1000']",
+    "    volumes: [data:/data]",
+    "    stop_grace_period: 1s",
+    "    healthcheck:",
+    "      test: [CMD, test, -f, /data/ready]",
+    "      interval: 300ms",
+    "      retries: 20",
+    "networks:",
+    "  default:",
+    "    ipam:",
+    `      config: [{subnet: ${app.subnet}}]`,
+    "volumes:",
+    "  data: {}",
+  ].join("\n") + "\n";
+}
+
+async function get(port: number): Promise<string> {
+  const r = await fetch(`http://127.0.0.1:${port}/index.html`);
+  return await r.text();
+}
+
+async function iptablesMentions(text: string): Promise<boolean> {
+  let all = "";
+  for (const t of ["nat", "filter"]) {
+    const out = await new Deno.Command("iptables-save", { args: ["-t", t], stdout: "piped" })
+      .output();
+    all += new TextDecoder().decode(out.stdout);
+  }
+  return all.includes(text);
+}
+
+const ids = ["backend", "app", "web"].map((s) => `${PROJECT}-${s}-1`);
+
+Deno.test(
+  "compose up -d: three services in dependency order, idempotent, a changed service recreated, down -v leaves nothing",
+  OPTS,
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
+      const up = await app.compose(["up", "-d"]);
+      assertEquals(up.code, 0, up.stderr);
+      assertTrue(up.stderr.includes('"version" is obsolete'), up.stderr);
+      const [backend, appS, web] = await Promise.all(ids.map((id) => stateOf(app.roots, id)));
+      for (const s of [backend!, appS!, web!]) assertEquals(s.status, "running", JSON.stringify(s));
+      // The app started only once the backend was healthy (its check passes after 1 s).
+      const gap = Date.parse(appS!.startedAt as string) - Date.parse(backend!.startedAt as string);
+      assertTrue(gap >= 900, `app started ${gap} ms after the backend`);
+      assertEquals((await stateOf(app.roots, ids[0]!)).health, "healthy");
+      // web answers on the published port of 127.0.0.1.
+      assertEquals(await get(app.port), "hello from web\n");
+      // Labels carry the project, service, number and config hash.
+      const labels = web!.labels as Record<string, string>;
+      assertEquals(labels["com.docker.compose.project"], PROJECT);
+      assertEquals(labels["com.docker.compose.service"], "web");
+      assertEquals(labels["com.docker.compose.container-number"], "1");
+      assertTrue(/^[0-9a-f]{64}$/.test(labels["com.docker.compose.config-hash"]!));
+      // The named volume and the network exist under the project's names.
+      assertTrue((await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_data`));
+      assertTrue((await berthOk(app.roots, ["network", "ls"])).includes(`${PROJECT}_default`));
+      // up again: nothing changes.
+      const again = await app.compose(["up", "-d"]);
+      assertEquals(again.code, 0, again.stderr);
+      for (const id of ids) assertTrue(again.stderr.includes(`Container ${id}  Running`), again.stderr);
+      const after = await Promise.all(ids.map((id) => stateOf(app.roots, id)));
+      assertEquals(after.map((s) => [s.pid, s.createdAt]), [backend!, appS!, web!].map((s) => [s.pid, s.createdAt]));
+      // A changed environment recreates that service only.
+      await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app, "two"));
+      const changed = await app.compose(["up", "-d"]);
+      assertEquals(changed.code, 0, changed.stderr);
+      assertTrue(changed.stderr.includes(`Container ${PROJECT}-app-1  Recreated`), changed.stderr);
+      const now = await Promise.all(ids.map((id) => stateOf(app.roots, id)));
+      assertEquals(now[0]!.pid, backend!.pid);
+      assertEquals(now[2]!.pid, web!.pid);
+      assertTrue(now[1]!.createdAt !== appS!.createdAt);
+      const env = await app.compose(["exec", "app", "sh", "-c", "echo $MODE"]);
+      assertEquals([env.code, env.stdout], [0, "two\n"], env.stderr);
+      // ps lists the three.
+      const ps = await app.compose(["ps", "-q"]);
+      assertEquals(ps.stdout.trim().split("\n").sort(), [...ids].sort());
+      // down -v: no container, network, volume or rule is left.
+      const down = await app.compose(["down", "-v"]);
+      assertEquals(down.code, 0, down.stderr);
+      assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+      assertTrue(!(await berthOk(app.roots, ["network", "ls"])).includes(`${PROJECT}_default`));
+      assertTrue(!(await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_data`));
+      assertTrue(!(await iptablesMentions(`${app.port}`)), "a rule names the published port");
+      // down again: nothing to do, no error.
+      assertEquals((await app.compose(["down", "-v"])).code, 0);
+    });
+  },
+);
+
+Deno.test(
+  "compose -f base.yaml -f override.yaml; logs, exec, run --rm, stop/start, port, config",
+  OPTS,
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(
+        join(app.dir, "base.yaml"),
+        [
+          "services:",
+          "  web:",
+          `    image: ${app.image}`,
+          "    command: [sh, -c, 'echo started $$GREETING; exec httpd -f -p 80 -h /www']",
+          "    environment: {GREETING: base, KEEP: kept}",
+          "    ports: ['127.0.0.1:1:80']",
+          "    volumes: ['./www:/www:ro']",
+          "    stop_grace_period: 1s",
+          "  worker:",
+          `    image: ${app.image}`,
+          "    command: sh -c 'echo working; sleep 1000'",
+          "    stop_grace_period: 1s",
+          "    deploy: {replicas: 2, resources: {limits: {memory: 64m, pids: 50}}}",
+          "networks:",
+          "  default:",
+          `    ipam: {config: [{subnet: ${app.subnet}}]}`,
+        ].join("\n") + "\n",
+      );
+      await Deno.writeTextFile(
+        join(app.dir, "override.yaml"),
+        [
+          "services:",
+          "  web:",
+          "    environment: {GREETING: override}",
+          "    ports: !override",
+          `      - '127.0.0.1:${app.port}:80'`,
+        ].join("\n") + "\n",
+      );
+      const files = ["base.yaml", "override.yaml"];
+      // `!override` is not known to berth: the file is refused as a whole, nothing made.
+      const bad = await app.compose(["up", "-d"], files);
+      if (bad.code !== 0) {
+        // Rewrite without the tag: ports merge by appending, so keep the base free of one.
+        await Deno.writeTextFile(
+          join(app.dir, "base.yaml"),
+          (await Deno.readTextFile(join(app.dir, "base.yaml"))).replace(
+            "    ports: ['127.0.0.1:1:80']\n",
+            "",
+          ),
+        );
+        await Deno.writeTextFile(
+          join(app.dir, "override.yaml"),
+          [
+            "services:",
+            "  web:",
+            "    environment: {GREETING: override}",
+            `    ports: ['127.0.0.1:${app.port}:80']`,
+          ].join("\n") + "\n",
+        );
+        assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+        const up = await app.compose(["up", "-d"], files);
+        assertEquals(up.code, 0, up.stderr);
+      }
+      const config = await app.compose(["config"], files);
+      assertEquals(config.code, 0, config.stderr);
+      assertTrue(config.stdout.includes("GREETING: override") && config.stdout.includes("KEEP: kept"), config.stdout);
+      assertEquals(await get(app.port), "hello from web\n");
+      // Two replicas of the worker, with their limits.
+      const w2 = await stateOf(app.roots, `${PROJECT}-worker-2`);
+      assertEquals(w2.status, "running");
+      assertEquals((w2.limits as Record<string, number>).memory, 64 << 20);
+      // logs: every container's lines, prefixed with its name.
+      await eventually(async () => (await app.compose(["logs"], files)).stdout.includes("worker-2 | working"), 5000, "worker logs");
+      const logs = await app.compose(["logs", "web"], files);
+      assertEquals(logs.stdout, "web-1 | started override\n", logs.stderr);
+      // port, exec, run --rm.
+      const port = await app.compose(["port", "web", "80"], files);
+      assertEquals(port.stdout, `127.0.0.1:${app.port}\n`, port.stderr);
+      const ex = await app.compose(["exec", "web", "cat", "/www/index.html"], files);
+      assertEquals([ex.code, ex.stdout], [0, "hello from web\n"], ex.stderr);
+      const run = await app.compose(["run", "--rm", "worker", "sh", "-c", "echo one-off; exit 3"], files);
+      assertEquals([run.code, run.stdout], [3, "one-off\n"], run.stderr);
+      assertEquals((await berthOk(app.roots, ["list", "-q"])).trim().split("\n").length, 3);
+      // stop / start.
+      assertEquals((await app.compose(["stop", "worker"], files)).code, 0);
+      assertEquals((await stateOf(app.roots, `${PROJECT}-worker-1`)).status, "stopped");
+      assertEquals((await app.compose(["ps", "-q"], files)).stdout, `${PROJECT}-web-1\n`);
+      assertEquals((await app.compose(["start"], files)).code, 0);
+      assertEquals((await stateOf(app.roots, `${PROJECT}-worker-1`)).status, "running");
+      // Fewer replicas: the extra one goes.
+      await Deno.writeTextFile(
+        join(app.dir, "override.yaml"),
+        (await Deno.readTextFile(join(app.dir, "override.yaml"))) + "  worker:\n    scale: 1\n",
+      );
+      assertEquals((await app.compose(["up", "-d"], files)).code, 0);
+      assertEquals((await berth(app.roots, ["state", `${PROJECT}-worker-2`])).code, 3);
+      assertEquals((await app.compose(["down"], files)).code, 0);
+      assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+    });
+  },
+);
+
+Deno.test("compose: a malformed file is one line, exit 2, and nothing is created", OPTS, async () => {
+  await withApp(async (app) => {
+    const cases: [string, string][] = [
+      ["services:\n  web:\n    image: x\n    ports: ['80:99999']\n", "services.web.ports[0]"],
+      ["services:\n  web:\n    image: x\n    depends_on: [db]\n", "services.web.depends_on"],
+      ["services:\n  web:\n    image: x\n   bad: indent\n", "compose.yaml:"],
+      ["services:\n  web:\n    image: ${NOPE:?is required}\n", "services.web.image"],
+    ];
+    for (const [text, where] of cases) {
+      await Deno.writeTextFile(join(app.dir, "compose.yaml"), text);
+      const r = await app.compose(["up", "-d"]);
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertTrue(r.stderr.startsWith("berth: ") && r.stderr.includes(where), r.stderr);
+    }
+    assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+    assertTrue(!(await berthOk(app.roots, ["network", "ls"])).includes(PROJECT));
+    // Bad usage is exit 2 as well.
+    assertEquals((await app.compose(["up", "--bogus"])).code, 2);
+    assertEquals((await app.compose(["nope"])).code, 2);
+  });
+});
+
+Deno.test("compose: an up killed midway is completed by the next up, and undone by down", OPTS, async () => {
+  await withApp(async (app) => {
+    await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
+    for (const point of ["create:recorded", "create:runtime"]) {
+      const killed = await berth(app.roots, [
+        "compose",
+        "-f",
+        join(app.dir, "compose.yaml"),
+        "-p",
+        PROJECT,
+        "up",
+        "-d",
+      ], { BERTH_CRASH_AT: point });
+      assertEquals(killed.code, 137, `${point}: ${killed.stderr}`);
+      const up = await app.compose(["up", "-d"]);
+      assertEquals(up.code, 0, `${point}: ${up.stderr}`);
+      for (const id of ids) assertEquals((await stateOf(app.roots, id)).status, "running", id);
+      assertEquals(await get(app.port), "hello from web\n");
+      const again = await berth(app.roots, [
+        "compose",
+        "-f",
+        join(app.dir, "compose.yaml"),
+        "-p",
+        PROJECT,
+        "up",
+        "-d",
+        "--force-recreate",
+      ], { BERTH_CRASH_AT: point });
+      assertEquals(again.code, 137, `${point}: ${again.stderr}`);
+      const down = await app.compose(["down", "-v"]);
+      assertEquals(down.code, 0, `${point}: ${down.stderr}`);
+      assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+      assertTrue(!(await berthOk(app.roots, ["network", "ls"])).includes(`${PROJECT}_default`));
+      assertTrue(!(await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_data`));
+    }
+  });
+});
+
+const resolution = ready && hasNameResolution();
+if (ready && !resolution) {
+  console.log(
+    "compose name resolution test skipped: this berth has no DNS on its networks (run --network-alias)",
+  );
+}
+
+Deno.test(
+  "compose: services reach each other by service name on the project network",
+  { ...OPTS, ignore: !resolution },
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
+      assertEquals((await app.compose(["up", "-d"])).code, 0);
+      const r = await app.compose(["exec", "app", "wget", "-q", "-O", "-", "http://web/index.html"]);
+      assertEquals([r.code, r.stdout], [0, "hello from web\n"], r.stderr);
+    });
+  },
+);
