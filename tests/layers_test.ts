@@ -94,10 +94,12 @@ const isNodeOrNpm = (spec: string) =>
   spec.startsWith("node:") || spec.startsWith("npm:") || NPM_ALIASES.has(spec);
 
 /**
- * Modules outside lib/image that may load an npm package, and only with a
- * dynamic import: the YAML library of compose (loaded by compose commands alone).
+ * Modules outside lib/image that may import an npm package: the YAML
+ * library's entry of compose, which is itself loaded only by a computed
+ * specifier (lib/compose/yaml.ts), so no other module may import it but
+ * for its types.
  */
-const NPM_LOADERS: Record<string, string> = { "lib/compose/yaml.ts": "yaml" };
+const NPM_ENTRIES: Record<string, string> = { "lib/compose/yaml_entry.ts": "yaml" };
 const rel = (url: URL) => url.href.slice(new URL("..", LIB).href.length);
 
 const sources = new Map<string, string>();
@@ -173,10 +175,12 @@ Deno.test("every module of lib/ is in a known layer and imports only its rank or
   assertEquals(violations, []);
 });
 
-/** True when every static import of `spec` in `url`'s source is type-only. */
+/** True when every import of `spec` in `url`'s source is a static type-only one. */
 function isTypeOnly(url: URL, spec: string): boolean {
   const src = sources.get(url.href) ?? "";
-  return importsOf(src).filter((i) => i.spec === spec).every((i) => !i.eager);
+  const typeOnly = new RegExp(`import\\s+type\\b[^;]*?["']${spec.replace(/[.]/g, "\\.")}["']`, "g");
+  const all = importsOf(src).filter((i) => i.spec === spec).length;
+  return all > 0 && (src.match(typeOnly)?.length ?? 0) === all;
 }
 
 Deno.test("a bare specifier deno.json maps to npm counts as an npm import", () => {
@@ -189,9 +193,15 @@ Deno.test("node: and npm: imports only in lib/image, never on a container comman
   for (const url of await libFiles()) {
     if (layerOf(url) === "image") continue;
     for (const i of importsOf(await sourceOf(url))) {
+      if (i.spec.startsWith(".")) {
+        const target = rel(new URL(i.spec, url));
+        if (target in NPM_ENTRIES && !isTypeOnly(url, i.spec)) {
+          violations.push(`${rel(url)} imports ${target} (load it by a computed specifier)`);
+        }
+        continue;
+      }
       if (!isNodeOrNpm(i.spec)) continue;
-      const allowed = NPM_LOADERS[rel(url)] === i.spec && (!i.eager || isTypeOnly(url, i.spec));
-      if (!allowed) violations.push(`${rel(url)} imports ${i.spec}`);
+      if (NPM_ENTRIES[rel(url)] !== i.spec) violations.push(`${rel(url)} imports ${i.spec}`);
     }
   }
   const entries = [MAIN];
