@@ -406,3 +406,77 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "compose up (foreground): prefixed output of every service, completed_successfully ordering, Ctrl-C stops them",
+  OPTS,
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(
+        join(app.dir, "compose.yaml"),
+        [
+          "services:",
+          "  migrate:",
+          `    image: ${app.image}`,
+          "    command: [sh, -c, 'echo migrated > /data/done']",
+          "    volumes: [data:/data]",
+          "  worker:",
+          `    image: ${app.image}`,
+          "    command: [sh, -c, 'cat /data/done; echo working; exec sleep 1000']",
+          "    volumes: [data:/data]",
+          "    stop_grace_period: 1s",
+          "    depends_on:",
+          "      migrate: {condition: service_completed_successfully}",
+          "networks:",
+          "  default:",
+          `    ipam: {config: [{subnet: ${app.subnet}}]}`,
+          "volumes:",
+          "  data:",
+        ].join("\n") + "\n",
+      );
+      const [exe, ...pre] = (await import("../helpers.ts")).berthArgv();
+      const child = new Deno.Command(exe!, {
+        args: [...pre, "compose", "-f", join(app.dir, "compose.yaml"), "-p", PROJECT, "up"],
+        env: app.roots.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let out = "";
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const deadline = Date.now() + 60_000;
+      while (!out.includes("worker-1  | working\n") && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      assertTrue(out.includes("worker-1  | migrated\n"), out);
+      assertTrue(out.includes("worker-1  | working\n"), out);
+      child.kill("SIGINT");
+      const [status, err] = await Promise.all([
+        child.status,
+        new Response(child.stderr).text(),
+        (async () => {
+          while (!(await reader.read()).done) { /* drain */ }
+        })(),
+      ]);
+      assertEquals(status.code, 130, err);
+      assertEquals((await stateOf(app.roots, `${PROJECT}-worker-1`)).status, "stopped");
+      const migrate = await stateOf(app.roots, `${PROJECT}-migrate-1`);
+      assertEquals([migrate.status, migrate.exitCode], ["stopped", 0]);
+    });
+  },
+);
+
+Deno.test("compose: two concurrent up -d make each container once", OPTS, async () => {
+  await withApp(async (app) => {
+    await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
+    const [a, b] = await Promise.all([app.compose(["up", "-d"]), app.compose(["up", "-d"])]);
+    assertEquals([a.code, b.code], [0, 0], a.stderr + b.stderr);
+    assertEquals(
+      (await berthOk(app.roots, ["list", "-q"])).trim().split("\n").sort(),
+      [...ids].sort(),
+    );
+    assertEquals(await get(app.port), "hello from web\n");
+  });
+});
