@@ -49,6 +49,8 @@ export interface BuildSpec {
   /** Absolute. */
   context: string;
   dockerfile?: string;
+  /** The stage to build up to. */
+  target?: string;
   args: Record<string, string>;
 }
 

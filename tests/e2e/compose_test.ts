@@ -12,6 +12,7 @@ import { join } from "../../lib/_std/path.ts";
 import { assertEquals, assertTrue } from "../assert.ts";
 import {
   berth,
+  berthArgv,
   berthOk,
   busyboxRootfs,
   cleanup,
@@ -34,14 +35,20 @@ if (!ready) {
 }
 const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
 
+/** The help of a berth command, or null when this berth does not have it. */
+function helpOf(command: string): string | null {
+  const [exe, ...pre] = berthArgv();
+  const out = new Deno.Command(exe!, {
+    args: [...pre, command, "--help"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return out.code === 0 ? new TextDecoder().decode(out.stdout) : null;
+}
+
 /** Whether this berth resolves names on its networks (`run --network-alias`). */
 function hasNameResolution(): boolean {
-  const [exe, ...pre] = Deno.execPath().endsWith("deno")
-    ? [Deno.execPath(), "run", "-A", "--quiet", new URL("../../main.ts", import.meta.url).pathname]
-    : [Deno.execPath()];
-  const out = new Deno.Command(exe!, { args: [...pre, "run", "--help"], stdout: "piped" })
-    .outputSync();
-  return new TextDecoder().decode(out.stdout).includes("--network-alias");
+  return helpOf("run")?.includes("--network-alias") === true;
 }
 
 interface App {
@@ -434,7 +441,7 @@ Deno.test(
           "  data:",
         ].join("\n") + "\n",
       );
-      const [exe, ...pre] = (await import("../helpers.ts")).berthArgv();
+      const [exe, ...pre] = berthArgv();
       const child = new Deno.Command(exe!, {
         args: [...pre, "compose", "-f", join(app.dir, "compose.yaml"), "-p", PROJECT, "up"],
         env: app.roots.env,
@@ -480,3 +487,41 @@ Deno.test("compose: two concurrent up -d make each container once", OPTS, async 
     assertEquals(await get(app.port), "hello from web\n");
   });
 });
+
+const canBuild = ready && helpOf("build") !== null;
+if (ready && !canBuild) {
+  console.log("compose build: test skipped: this berth has no build command (berth build --help)");
+}
+
+Deno.test(
+  "compose up --build: a build: service is built by berth build and runs; down --rmi local removes its image",
+  { ...OPTS, ignore: !canBuild },
+  async () => {
+    await withApp(async (app) => {
+      await Deno.mkdir(join(app.dir, "ctx"));
+      await Deno.writeTextFile(
+        join(app.dir, "ctx", "Containerfile"),
+        `FROM ${app.image}\nARG WORD=none\nRUN echo built-$WORD > /built.txt\nCMD [\"sleep\", \"1000\"]\n`,
+      );
+      await Deno.writeTextFile(
+        join(app.dir, "compose.yaml"),
+        [
+          "services:",
+          "  made:",
+          "    build: {context: ./ctx, args: {WORD: here}}",
+          "    stop_grace_period: 1s",
+          "networks:",
+          "  default:",
+          `    ipam: {config: [{subnet: ${app.subnet}}]}`,
+        ].join("\n") + "\n",
+      );
+      const up = await app.compose(["up", "-d", "--build"]);
+      assertEquals(up.code, 0, up.stderr);
+      const r = await app.compose(["exec", "made", "cat", "/built.txt"]);
+      assertEquals([r.code, r.stdout], [0, "built-here\n"], r.stderr);
+      assertTrue((await berthOk(app.roots, ["images"])).includes(`${PROJECT}-made`));
+      assertEquals((await app.compose(["down", "--rmi", "local"])).code, 0);
+      assertTrue(!(await berthOk(app.roots, ["images"])).includes(`${PROJECT}-made`));
+    });
+  },
+);

@@ -566,6 +566,7 @@ async function buildImage(
       ? ["-f", b.dockerfile.startsWith("/") ? b.dockerfile : `${b.context}/${b.dockerfile}`]
       : []),
     ...Object.entries(b.args).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]),
+    ...(b.target !== undefined ? ["--target", b.target] : []),
     b.context,
   ];
   const out = await new Deno.Command(exe!, {
