@@ -905,6 +905,7 @@ if (!haveRegistryTools()) {
       );
     }
     row("run --rm --image (pulled) vs run --rm --rootfs", stat(ri), stat(rr), "--rootfs");
+    await composeRows(ref);
     // 100 images (one shared layer, 100 configs), loaded from one OCI layout.
     const many = join(base, "oci-many");
     const one = [tarOf([{ name: "x", data: "x" }])];
@@ -933,6 +934,66 @@ if (!haveRegistryTools()) {
     rows.push(["  images − bare `deno run` (paired)", `+${overBare(li, bare)} ms`, "-", "-"]);
   } finally {
     await reg.stop();
+  }
+}
+
+/**
+ * `compose up -d` of three services (its network made by it) against the
+ * sum of three `run -d --image` on a network that exists, and `compose
+ * down` against three `delete -f`; interleaved rounds, the project's
+ * network made and removed by compose each round. The lead's target:
+ * within +20%.
+ */
+async function composeRows(ref: string): Promise<void> {
+  if (cniMissing.length > 0) {
+    rows.push(["compose", "skipped: CNI plugins missing", "-", "-"]);
+    return;
+  }
+  progress("compose");
+  const dir = join(base, "compose");
+  await Deno.mkdir(dir, { recursive: true });
+  const file = join(dir, "compose.yaml");
+  const service = (name: string) => [
+    `  ${name}:`,
+    `    image: ${ref}`,
+    "    command: [sleep, '100000']",
+    "    stop_grace_period: 0s",
+  ];
+  await Deno.writeTextFile(
+    file,
+    ["services:", ...service("a"), ...service("b"), ...service("c")].join("\n") + "\n",
+  );
+  const compose = (args: string[]) => berth(["compose", "-f", file, "-p", "bench", ...args]);
+  await must(berth(["network", "create", "benchnet"]), "network create benchnet");
+  // Warm-up: the image's layers are in the page cache for both.
+  await must(compose(["up", "-d"]), "compose up -d");
+  await must(compose(["down"]), "compose down");
+  const up: number[] = [], down: number[] = [], runs: number[] = [], deletes: number[] = [];
+  const n = quick ? 4 : 10;
+  for (let i = 0; i < n; i++) {
+    up.push((await must(compose(["up", "-d"]), "compose up -d")).ms);
+    down.push((await must(compose(["down"]), "compose down")).ms);
+    let t = 0;
+    for (const s of ["a", "b", "c"]) {
+      t += (await must(
+        berth(["run", "-d", "--network", "benchnet", "--name", `r${s}`, ref, "sleep", "100000"]),
+        "run -d",
+      )).ms;
+    }
+    runs.push(t);
+    t = 0;
+    for (const s of ["a", "b", "c"]) {
+      t += (await must(berth(["delete", "-f", `r${s}`]), "delete")).ms;
+    }
+    deletes.push(t);
+  }
+  await berth(["network", "rm", "benchnet"]);
+  results.compose = { up: stat(up), runs: stat(runs), down: stat(down), deletes: stat(deletes) };
+  row("compose up -d, 3 services (ref: 3 × run -d)", stat(up), stat(runs), "3 × run -d");
+  row("compose down, 3 services (ref: 3 × delete -f)", stat(down), stat(deletes), "3 × delete -f");
+  const podmanCompose = (await sh(["podman-compose", "version"]).catch(() => ({ code: 1 }))).code;
+  if (podmanCompose !== 0) {
+    rows.push(["  podman-compose on the same file", "skipped: not installed", "-", "-"]);
   }
 }
 

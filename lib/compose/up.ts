@@ -272,7 +272,9 @@ export async function removeContainer(
   graceS: number,
 ): Promise<void> {
   try {
-    if (s.status === "running" || s.status === "paused") await stopContainer(ctx, s.id, graceS);
+    // With no grace period the stop is a SIGKILL: delete -f does it under the same lock.
+    const live = s.status === "running" || s.status === "paused";
+    if (live && graceS > 0) await stopContainer(ctx, s.id, graceS);
   } catch (err) {
     if (!(err instanceof NotFound) && !(err instanceof WrongState)) throw err;
   }

@@ -61,7 +61,11 @@ interface App {
   compose: (args: string[], files?: string[]) => ReturnType<typeof berth>;
 }
 
-const PROJECT = "shop";
+/**
+ * The project: unique to this run, as networks may be host-wide (another
+ * root's test must not meet this one's `PROJECT_default`).
+ */
+const PROJECT = `shop${crypto.randomUUID().slice(0, 6)}`;
 
 /** Runs `fn` with fresh roots, a registry holding busybox, and a directory for the files. */
 async function withApp(fn: (app: App) => Promise<void>): Promise<void> {
