@@ -128,7 +128,7 @@ Deno.test("a file with short syntax, extends, env_file lists and .env interpolat
   assertTrue(warnings.some((w) => w.includes("services.web.logging")), warnings.join("\n"));
   // The create request: the container name, volumes by berth name, the alias of the link.
   const req = createRequestOf(project, "base", { id: "p-base-1", number: 1, hash: "h" });
-  assertEquals(req.networkAliases, ["base", "b1"]);
+  assertEquals(req.networkAlias, ["base", "b1"]);
   const wreq = createRequestOf(project, "web", { id: "the-web", number: 1, hash: "h" });
   assertEquals(wreq.mounts?.map((m) => m.source), [
     `${project.name}_data`,

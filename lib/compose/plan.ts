@@ -205,7 +205,10 @@ export function createRequestOf(
         },
       }
       : {}),
-    ...(aliases.length > 0 ? { networkAliases: [...new Set(aliases)] } : {}),
+    // The names the resolver answers for it (`--network-alias`; lower case, as DNS).
+    ...(aliases.length > 0
+      ? { networkAlias: [...new Set(aliases.map((a) => a.toLowerCase()))] }
+      : {}),
   };
   return req;
 }

@@ -376,7 +376,7 @@ async function createLocked(
       securityOpt: req.securityOpt ?? [],
       network: req.network ?? null,
       publish: req.publish ?? [],
-      ...(req.networkAliases?.length ? { networkAliases: req.networkAliases } : {}),
+      ...(req.networkAlias?.length ? { networkAlias: req.networkAlias } : {}),
       ...runOptionsRecord(req, prepared.runOptions),
     },
   };
