@@ -50,7 +50,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     Object.values(project.networks).filter((n) => !n.external).map((n) => n.name),
   );
   names.add(`${project.name}_default`);
-  const present = new Set(networkList(ctx).map((n) => n.name));
+  const present = new Set((await networkList(ctx)).map((n) => n.name));
   for (const name of names) {
     if (!present.has(name)) continue;
     try {

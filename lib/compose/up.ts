@@ -32,6 +32,8 @@ export interface UpOptions {
   forceRecreate: boolean;
   /** `--build`: build images of `build:` services first. */
   build: boolean;
+  /** `--remove-orphans`: remove the project's containers of services no longer in the files. */
+  removeOrphans?: boolean;
   /** Progress lines (` Container x  Started`). */
   progress: (line: string) => void;
   /** Runs `berth build` (the same binary) for a service; resolves when built. */
@@ -73,7 +75,7 @@ export async function ensureNetworks(
   const wanted = new Set(services.flatMap((s) => Object.keys(project.services[s]!.networks)));
   for (const key of wanted) {
     const def = project.networks[key]!;
-    const have = networkList(ctx).some((n) => n.name === def.name);
+    const have = (await networkList(ctx)).some((n) => n.name === def.name);
     if (have) continue;
     if (def.external) {
       throw new InvalidArgument(`external network "${def.name}" does not exist`);
@@ -82,7 +84,7 @@ export async function ensureNetworks(
       await networkCreate(ctx, def.name, def.subnet ?? null);
     } catch (err) {
       // Another `up` of the same project made it meanwhile.
-      if (!networkList(ctx).some((n) => n.name === def.name)) throw err;
+      if (!(await networkList(ctx)).some((n) => n.name === def.name)) throw err;
     }
   }
 }
@@ -149,6 +151,19 @@ export async function up(ctx: Context, project: Project, o: UpOptions): Promise<
   await pullImages(ctx, project, selected, o.progress);
   const existing = await projectContainers(ctx, project.name, { oneoff: false });
   const results: UpResult[] = [];
+  const orphans = existing.filter((c) => !(serviceOf(c) in project.services));
+  if (orphans.length > 0 && o.removeOrphans === true) {
+    await Promise.all(orphans.map(async (c) => {
+      await removeContainer(ctx, c, 10);
+      o.progress(` Container ${c.id}  Removed`);
+      results.push({ id: c.id, service: serviceOf(c), action: "removed" });
+    }));
+  } else if (orphans.length > 0) {
+    o.progress(
+      ` Found orphan containers (${orphans.map((c) => c.id).join(", ")}) for this project: ` +
+        "up --remove-orphans removes them",
+    );
+  }
   const done = new Map<string, Promise<void>>();
   const converge = (service: string): Promise<void> => {
     let p = done.get(service);

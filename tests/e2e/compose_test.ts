@@ -315,6 +315,16 @@ Deno.test(
       );
       assertEquals((await app.compose(["up", "-d"], files)).code, 0);
       assertEquals((await berth(app.roots, ["state", `${PROJECT}-worker-2`])).code, 3);
+      // A service gone from the files: its container is an orphan, removed with --remove-orphans.
+      await Deno.writeTextFile(
+        join(app.dir, "override.yaml"),
+        (await Deno.readTextFile(join(app.dir, "override.yaml"))) + "    profiles: [off]\n",
+      );
+      const orphan = await app.compose(["up", "-d"], files);
+      assertTrue(orphan.stderr.includes("orphan"), orphan.stderr);
+      assertEquals((await stateOf(app.roots, `${PROJECT}-worker-1`)).status, "running");
+      assertEquals((await app.compose(["up", "-d", "--remove-orphans"], files)).code, 0);
+      assertEquals((await berth(app.roots, ["state", `${PROJECT}-worker-1`])).code, 3);
       assertEquals((await app.compose(["down"], files)).code, 0);
       assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
     });

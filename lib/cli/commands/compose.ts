@@ -82,7 +82,7 @@ const FLAGS: Flag[] = [
   },
   {
     name: "remove-orphans",
-    help: "(up, down) accepted: down always removes every project container",
+    help: "(up) remove containers of services no longer in the files (down always does)",
     verbs: ["up", "down"],
   },
   {
@@ -593,6 +593,7 @@ async function upVerb(
     noDeps: flag(o, "no-deps"),
     forceRecreate: flag(o, "force-recreate"),
     build: flag(o, "build"),
+    removeOrphans: flag(o, "remove-orphans"),
     progress,
     buildImage: (s) => buildImage(ctx, project, s),
   });
