@@ -10,6 +10,7 @@
  */
 
 import type { Context } from "../container/context.ts";
+import { crashPoint } from "../container/crash.ts";
 import { BerthError, messageOf, NotFound } from "../host/errors.ts";
 import type { Project } from "./model.ts";
 import { projectContainers, serviceOf } from "./containers.ts";
@@ -45,6 +46,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     await removeContainer(ctx, c, grace);
     o.progress(` Container ${c.id}  Removed`);
   }));
+  crashPoint(ctx.crashAt, "compose:containers");
   const { networkList, networkRemove } = await import("../network/manage.ts");
   const names = new Set(
     Object.values(project.networks).filter((n) => !n.external).map((n) => n.name),

@@ -12,6 +12,7 @@
  */
 
 import type { Context } from "../container/context.ts";
+import { crashPoint } from "../container/crash.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { Exists, InvalidArgument, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { createContainer } from "../ops/create.ts";
@@ -139,6 +140,7 @@ export async function up(ctx: Context, project: Project, o: UpOptions): Promise<
   const hashes = new Map<string, string>();
   for (const s of selected) hashes.set(s, await configHash(project, s));
   await ensureNetworks(ctx, project, selected);
+  crashPoint(ctx.crashAt, "compose:networks");
   for (const s of selected) {
     const svc = project.services[s]!;
     if (svc.build === undefined) continue;
@@ -179,6 +181,7 @@ export async function up(ctx: Context, project: Project, o: UpOptions): Promise<
       await ensureBindSources(project, service);
       const mine = existing.filter((c) => serviceOf(c) === service);
       results.push(...await convergeService(ctx, project, service, hashes.get(service)!, mine, o));
+      crashPoint(ctx.crashAt, "compose:service");
     })();
     done.set(service, p);
     return p;

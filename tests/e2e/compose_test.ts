@@ -6,7 +6,7 @@
 // a changed environment recreates only that service, `down -v` leaves no
 // container, network, volume or rule; -f base -f override; verbs (ps, logs,
 // exec, run --rm, stop/start, port, config); malformed files create nothing;
-// an `up` killed midway is completed by the next `up` and `down`.
+// an `up` or `down` killed at any point is completed by the next one.
 
 import { join } from "../../lib/_std/path.ts";
 import { assertEquals, assertTrue } from "../assert.ts";
@@ -359,42 +359,42 @@ Deno.test(
 );
 
 Deno.test(
-  "compose: an up killed midway is completed by the next up, and undone by down",
+  "compose: an up killed at any point is completed by the next up, a killed down by the next down",
   OPTS,
   async () => {
     await withApp(async (app) => {
       await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
-      for (const point of ["create:recorded", "create:runtime"]) {
-        const killed = await berth(app.roots, [
+      const killedRun = (args: string[], point: string) =>
+        berth(app.roots, [
           "compose",
           "-f",
           join(app.dir, "compose.yaml"),
           "-p",
           PROJECT,
-          "up",
-          "-d",
+          ...args,
         ], { BERTH_CRASH_AT: point });
-        assertEquals(killed.code, 137, `${point}: ${killed.stderr}`);
+      const pairs: [string, string][] = [
+        ["compose:networks", "compose:containers"],
+        ["create:recorded", "delete:recorded"],
+        ["create:runtime", "delete:runtime"],
+        ["compose:service", "delete:network"],
+        ["compose:service@2", "delete:unmounted"],
+      ];
+      for (const [upPoint, downPoint] of pairs) {
+        const killed = await killedRun(["up", "-d"], upPoint);
+        assertEquals(killed.code, 137, `${upPoint}: ${killed.stderr}`);
         const up = await app.compose(["up", "-d"]);
-        assertEquals(up.code, 0, `${point}: ${up.stderr}`);
+        assertEquals(up.code, 0, `${upPoint}: ${up.stderr}`);
         for (const id of ids) assertEquals((await stateOf(app.roots, id)).status, "running", id);
         assertEquals(await get(app.port), "hello from web\n");
-        const again = await berth(app.roots, [
-          "compose",
-          "-f",
-          join(app.dir, "compose.yaml"),
-          "-p",
-          PROJECT,
-          "up",
-          "-d",
-          "--force-recreate",
-        ], { BERTH_CRASH_AT: point });
-        assertEquals(again.code, 137, `${point}: ${again.stderr}`);
-        const down = await app.compose(["down", "-v"]);
-        assertEquals(down.code, 0, `${point}: ${down.stderr}`);
-        assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+        const down = await killedRun(["down", "-v"], downPoint);
+        assertEquals(down.code, 137, `${downPoint}: ${down.stderr}`);
+        const again = await app.compose(["down", "-v"]);
+        assertEquals(again.code, 0, `${downPoint}: ${again.stderr}`);
+        assertEquals(await berthOk(app.roots, ["list", "-q"]), "", downPoint);
         assertTrue(!(await berthOk(app.roots, ["network", "ls"])).includes(`${PROJECT}_default`));
         assertTrue(!(await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_data`));
+        assertTrue(!(await iptablesMentions(`${app.port}`)), `${downPoint}: a rule is left`);
       }
     });
   },
