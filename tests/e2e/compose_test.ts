@@ -539,3 +539,69 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "compose: a file written for docker compose runs unchanged (version, container_name, links, expose, long syntax, env_file list, extends)",
+  OPTS,
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(join(app.dir, "common.env"), "COMMON=1\n# comment\nLEVEL=base\n");
+      await Deno.writeTextFile(join(app.dir, "db.env"), "LEVEL=db\n");
+      await Deno.writeTextFile(
+        join(app.dir, "compose.yaml"),
+        [
+          'version: "3.7"',
+          "x-common: &common",
+          "  stop_grace_period: 1s",
+          "services:",
+          "  base:",
+          `    image: ${app.image}`,
+          "    command: sleep 1000",
+          "    <<: *common",
+          "  db:",
+          "    extends: {service: base}",
+          `    container_name: ${PROJECT}-the-db`,
+          "    env_file: [common.env, db.env]",
+          "    expose: ['5432']",
+          "    volumes:",
+          "      - {type: volume, source: dbdata, target: /var/lib/db}",
+          "  web:",
+          "    extends: base",
+          "    command: [httpd, -f, -p, '80', -h, /www]",
+          "    links: ['db:database']",
+          "    ports:",
+          `      - {target: 80, published: ${app.port}, host_ip: 127.0.0.1, protocol: tcp}`,
+          "    volumes:",
+          "      - {type: bind, source: ./www, target: /www, read_only: true}",
+          "networks:",
+          "  default:",
+          `    ipam: {config: [{subnet: ${app.subnet}}]}`,
+          "volumes:",
+          "  dbdata:",
+        ].join("\n") + "\n",
+      );
+      const up = await app.compose(["up", "-d"]);
+      assertEquals(up.code, 0, up.stderr);
+      assertTrue(up.stderr.includes('"version" is obsolete'), up.stderr);
+      // web (links: db) came after db; db is the container_name.
+      const db = await stateOf(app.roots, `${PROJECT}-the-db`);
+      const web = await stateOf(app.roots, `${PROJECT}-web-1`);
+      assertEquals([db.status, web.status], ["running", "running"]);
+      assertTrue(Date.parse(web.createdAt as string) >= Date.parse(db.createdAt as string));
+      const env = await app.compose(["exec", "db", "sh", "-c", "echo $COMMON $LEVEL"]);
+      assertEquals(env.stdout, "1 db\n", env.stderr);
+      assertEquals(await get(app.port), "hello from web\n");
+      const ro = await app.compose([
+        "exec",
+        "web",
+        "sh",
+        "-c",
+        "touch /www/x 2>/dev/null || echo ro",
+      ]);
+      assertEquals(ro.stdout, "ro\n", ro.stderr);
+      assertTrue((await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_dbdata`));
+      assertEquals((await app.compose(["down", "-v"])).code, 0);
+      assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+    });
+  },
+);
