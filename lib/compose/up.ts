@@ -205,13 +205,19 @@ async function convergeService(
   const svc = project.services[service]!;
   const out: UpResult[] = [];
   const byNumber = new Map(mine.map((c) => [numberOf(c), c]));
+  // A container of an image the name no longer points to (pulled or built anew) is recreated.
+  const { storeOf } = await import("../image/source.ts");
+  const imageId = storeOf(ctx).find(imageOf(project, service))?.id ?? null;
+  const stale = (c: ContainerState) =>
+    c.labels[LABELS.hash] !== hash || o.forceRecreate ||
+    (imageId !== null && c.image !== null && c.image !== undefined && c.image.id !== imageId);
   const tasks: Promise<void>[] = [];
   for (let n = 1; n <= svc.replicas; n++) {
     const id = containerName(project, service, n);
     const current = byNumber.get(n) ?? mine.find((c) => c.id === id);
     tasks.push((async () => {
       let action: UpResult["action"];
-      if (current !== undefined && (current.labels[LABELS.hash] !== hash || o.forceRecreate)) {
+      if (current !== undefined && stale(current)) {
         await removeContainer(ctx, current, svc.stop_grace_period_s);
         await create(ctx, project, service, id, n, hash);
         action = "recreated";

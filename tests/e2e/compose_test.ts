@@ -54,6 +54,8 @@ function hasNameResolution(): boolean {
 interface App {
   roots: Roots;
   image: string;
+  /** Pushes busybox with `env` in its config as `image` (the tag moves to a new image). */
+  repush: (env: string[]) => Promise<void>;
   dir: string;
   port: number;
   subnet: string;
@@ -85,6 +87,14 @@ async function withApp(fn: (app: App) => Promise<void>): Promise<void> {
     const app: App = {
       roots,
       image,
+      repush: async (env) => {
+        const again = join(dir, `layout-${crypto.randomUUID().slice(0, 6)}`);
+        await writeOciLayout(again, "1", {
+          layers: [busyboxLayer(await busyboxRootfs())],
+          config: { Cmd: ["sh"], Env: ["PATH=/bin:/usr/bin:/sbin:/usr/sbin", ...env] },
+        });
+        await push(again, "1", image);
+      },
       dir,
       port: freePort(),
       subnet: freeTestSubnet(),
@@ -602,6 +612,54 @@ Deno.test(
       assertTrue((await berthOk(app.roots, ["volume", "ls"])).includes(`${PROJECT}_dbdata`));
       assertEquals((await app.compose(["down", "-v"])).code, 0);
       assertEquals(await berthOk(app.roots, ["list", "-q"]), "");
+    });
+  },
+);
+
+Deno.test(
+  "compose pull + up: containers of an image whose tag moved to a new image are recreated",
+  OPTS,
+  async () => {
+    await withApp(async (app) => {
+      await Deno.writeTextFile(
+        join(app.dir, "compose.yaml"),
+        [
+          "services:",
+          "  a:",
+          `    image: ${app.image}`,
+          "    command: [sh, -c, 'echo v=$$V; exec sleep 1000']",
+          "    stop_grace_period: 1s",
+          "  b:",
+          `    image: ${app.image}`,
+          "    command: sleep 1000",
+          "    pull_policy: never",
+          "    stop_grace_period: 1s",
+          "networks:",
+          "  default:",
+          `    ipam: {config: [{subnet: ${app.subnet}}]}`,
+        ].join("\n") + "\n",
+      );
+      assertEquals((await app.compose(["up", "-d"])).code, 0);
+      const before = await Promise.all(
+        ["a", "b"].map((s) => stateOf(app.roots, `${PROJECT}-${s}-1`)),
+      );
+      await app.repush(["V=2"]);
+      // up alone does not look at the registry: nothing changes.
+      const same = await app.compose(["up", "-d"]);
+      assertTrue(same.stderr.includes(`Container ${PROJECT}-a-1  Running`), same.stderr);
+      const pull = await app.compose(["pull", "a"]);
+      assertEquals(pull.code, 0, pull.stderr);
+      const up = await app.compose(["up", "-d"]);
+      assertEquals(up.code, 0, up.stderr);
+      // b's name points to the new image as well (one store): both are recreated.
+      assertTrue(up.stderr.includes(`Container ${PROJECT}-a-1  Recreated`), up.stderr);
+      const after = await Promise.all(
+        ["a", "b"].map((s) => stateOf(app.roots, `${PROJECT}-${s}-1`)),
+      );
+      assertTrue(after[0]!.pid !== before[0]!.pid);
+      const logs = await app.compose(["logs", "a"]);
+      assertTrue(logs.stdout.endsWith("a-1 | v=2\n"), logs.stdout);
+      assertEquals((await app.compose(["down"])).code, 0);
     });
   },
 );
