@@ -14,6 +14,7 @@ import type { OptionSpec } from "../args.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument, NotFound, RuntimeError } from "../../host/errors.ts";
 import { printable } from "../../host/printable.ts";
+import type { Project } from "../../compose/model.ts";
 
 /** The verbs. */
 export const COMPOSE_VERBS = [
@@ -487,7 +488,7 @@ function shortName(project: string, id: string): string {
 /** The containers of `services` (all when empty), one-offs left out. */
 async function selected(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   services: string[],
   all: boolean,
 ) {
@@ -505,7 +506,7 @@ async function selected(
 /** The ID of replica `n` of `service` (NotFound when it does not exist). */
 async function replica(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   service: string,
   n: number,
 ): Promise<string> {
@@ -521,7 +522,7 @@ async function replica(
 
 async function config(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
 ): Promise<number> {
   if (flag(o, "quiet")) return 0;
@@ -541,7 +542,7 @@ async function config(
 /** `berth build` of a `build:` service, run as its own process of this same berth. */
 async function buildImage(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   service: string,
 ): Promise<void> {
   const { findCommand } = await import("./mod.ts");
@@ -583,7 +584,7 @@ async function buildImage(
 
 async function upVerb(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
   progress: (line: string) => void,
 ): Promise<number> {
@@ -637,7 +638,7 @@ async function upVerb(
 
 async function ps(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
 ): Promise<number> {
   const { serviceOf } = await import("../../compose/containers.ts");
@@ -687,7 +688,7 @@ async function ps(
 
 async function lifecycle(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
   progress: (line: string) => void,
 ): Promise<number> {
@@ -722,7 +723,7 @@ async function lifecycle(
 
 async function execVerb(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
 ): Promise<number> {
   const id = await replica(ctx, project, o.args[0]!, Number(value(o, "index") ?? "1"));
@@ -743,7 +744,7 @@ async function execVerb(
 
 async function runVerb(
   ctx: Context,
-  project: import("../../compose/model.ts").Project,
+  project: Project,
   o: ComposeOptions,
   progress: (line: string) => void,
 ): Promise<number> {
