@@ -10,6 +10,7 @@ import { type LoadOptions, loadProject } from "../lib/compose/load.ts";
 import { normalizeProjectName } from "../lib/compose/project_name.ts";
 import { configHash, createRequestOf } from "../lib/compose/plan.ts";
 import type { Project } from "../lib/compose/model.ts";
+import { configYaml } from "../lib/compose/print.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";
 
@@ -240,4 +241,49 @@ Deno.test("malformed files: one line naming the file and the key path", async ()
     InvalidArgument,
     "does not exist",
   );
+});
+
+Deno.test("compose config prints a Compose file that loads back to the same project", async () => {
+  const { project } = await load({
+    "compose.yaml": [
+      "name: Round Trip",
+      "services:",
+      "  web:",
+      "    image: busybox",
+      "    command: sh -c 'echo $$HOME costs $$5'",
+      "    environment: {A: 'x$$y', B: 'no'}",
+      "    env_file: [a.env]",
+      "    ports: ['127.0.0.1:8080:80/udp', '90']",
+      "    volumes: ['data:/data:ro', './w:/w', '/anon']",
+      "    tmpfs: ['/t:size=1m']",
+      "    depends_on: {db: {condition: service_healthy}}",
+      "    links: [db]",
+      "    healthcheck: {test: [CMD, wget, -q, x], interval: 2s, retries: 3}",
+      "    restart: unless-stopped",
+      "    deploy: {replicas: 2, resources: {limits: {memory: 64m, cpus: '1.5', pids: 9}}}",
+      "    networks: {front: {aliases: [www]}}",
+      "    stop_grace_period: 3s",
+      "    cap_drop: [ALL]",
+      "  db:",
+      "    build: {context: ./db, args: {V: '1'}}",
+      "    healthcheck: {test: 'exit 0'}",
+      "    networks: [front]",
+      "networks:",
+      "  front: {ipam: {config: [{subnet: 10.99.0.0/24}]}}",
+      "volumes:",
+      "  data: {name: shared-data}",
+    ].join("\n"),
+    "a.env": "FROM_FILE=f\n",
+  });
+  const text = await configYaml(project);
+  assertTrue(
+    text.includes('restart: "unless-stopped"') || text.includes("restart: unless-stopped"),
+  );
+  assertTrue(text.includes('B: "no"'), text);
+  const again = await load({ "compose.yaml": text });
+  assertEquals(again.project.name, "round-trip");
+  assertEquals(again.project.services, project.services);
+  assertEquals(again.project.networks, project.networks);
+  assertEquals(again.project.volumes, project.volumes);
+  assertEquals(again.warnings, []);
 });
