@@ -301,6 +301,20 @@ Deno.test(
       );
       const logs = await app.compose(["logs", "web"], files);
       assertEquals(logs.stdout, "web-1 | started override\n", logs.stderr);
+      // top: each container's processes; ps: the table.
+      const top = await app.compose(["top", "web"], files);
+      assertTrue(
+        top.stdout.startsWith(`${PROJECT}-web-1\n`) && top.stdout.includes("httpd -f"),
+        top.stdout,
+      );
+      const table = (await app.compose(["ps"], files)).stdout.split("\n");
+      assertTrue(/^NAME\s+IMAGE\s+SERVICE\s+STATUS\s+PORTS$/.test(table[0]!), table[0]);
+      assertTrue(
+        table.some((l) =>
+          l.startsWith(`${PROJECT}-web-1 `) && l.includes(`127.0.0.1:${app.port}->80/tcp`)
+        ),
+        table.join("\n"),
+      );
       // port, exec, run --rm.
       const port = await app.compose(["port", "web", "80"], files);
       assertEquals(port.stdout, `127.0.0.1:${app.port}\n`, port.stderr);
