@@ -80,12 +80,13 @@ await Deno.writeTextFile(join(runcBundle, "config.json"), JSON.stringify(spec));
 async function sh(
   argv: string[],
   detachedContainer = false,
+  extraEnv: Record<string, string> = {},
 ): Promise<{ ms: number; code: number; out: string }> {
   const t0 = performance.now();
   const stdio = detachedContainer ? "null" : "piped";
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
-    env,
+    env: { ...env, ...extraEnv },
     stdin: "null",
     stdout: stdio,
     stderr: stdio,
@@ -907,6 +908,7 @@ if (!haveRegistryTools()) {
       );
     }
     row("run --rm --image (pulled) vs run --rm --rootfs", stat(ri), stat(rr), "--rootfs");
+    await composeRows(ref);
     // 100 images (one shared layer, 100 configs), loaded from one OCI layout.
     const many = join(base, "oci-many");
     const one = [tarOf([{ name: "x", data: "x" }])];
@@ -936,6 +938,157 @@ if (!haveRegistryTools()) {
   } finally {
     await reg.stop();
   }
+}
+
+/**
+ * `compose up -d` of three services (its network made by it) against the
+ * sum of three `run -d --image` on a network that exists, and `compose
+ * down` against three `delete -f`; and podman-compose (the Debian package)
+ * on the same file where it runs. Interleaved rounds; the project's network
+ * is made and removed by compose each round. The target: within +20%.
+ */
+async function composeRows(ref: string): Promise<void> {
+  if (cniMissing.length > 0) {
+    rows.push(["compose", "skipped: CNI plugins missing", "-", "-"]);
+    return;
+  }
+  progress("compose");
+  const dir = join(base, "compose");
+  await Deno.mkdir(dir, { recursive: true });
+  const file = join(dir, "compose.yaml");
+  const service = (name: string) => [
+    `  ${name}:`,
+    `    image: ${ref}`,
+    "    command: [sleep, '100000']",
+    "    stop_grace_period: 0s",
+  ];
+  await Deno.writeTextFile(
+    file,
+    ["services:", ...service("a"), ...service("b"), ...service("c")].join("\n") + "\n",
+  );
+  const compose = (args: string[]) => berth(["compose", "-f", file, "-p", "bench", ...args]);
+  await must(berth(["network", "create", "benchnet"]), "network create benchnet");
+  const pc = await podmanCompose(file, ref);
+  try {
+    // Warm-up: the image's layers are in the page cache for all.
+    await must(compose(["up", "-d"]), "compose up -d");
+    await must(compose(["down"]), "compose down");
+    const up: number[] = [], down: number[] = [], runs: number[] = [], deletes: number[] = [];
+    const pu: number[] = [], pd: number[] = [];
+    const n = quick ? 4 : 10;
+    for (let i = 0; i < n; i++) {
+      up.push((await must(compose(["up", "-d"]), "compose up -d")).ms);
+      down.push((await must(compose(["down"]), "compose down")).ms);
+      let t = 0;
+      for (const s of ["a", "b", "c"]) {
+        t += (await must(
+          berth(["run", "-d", "--network", "benchnet", "--name", `r${s}`, ref, "sleep", "100000"]),
+          "run -d",
+        )).ms;
+      }
+      runs.push(t);
+      t = 0;
+      for (const s of ["a", "b", "c"]) {
+        t += (await must(berth(["delete", "-f", `r${s}`]), "delete")).ms;
+      }
+      deletes.push(t);
+      if (pc.run !== null) {
+        pu.push((await must(pc.run(["up", "-d"]), "podman-compose up -d")).ms);
+        pd.push((await must(pc.run(["down"]), "podman-compose down")).ms);
+      }
+    }
+    results.compose = { up: stat(up), runs: stat(runs), down: stat(down), deletes: stat(deletes) };
+    row("compose up -d, 3 services (ref: 3 × run -d)", stat(up), stat(runs), "3 × run -d");
+    row(
+      "compose down, 3 services (ref: 3 × delete -f)",
+      stat(down),
+      stat(deletes),
+      "3 × delete -f",
+    );
+    if (pc.run === null) {
+      rows.push(["  podman-compose on the same file", `skipped: ${pc.why}`, "-", "-"]);
+    } else {
+      results.podmanCompose = { up: stat(pu), down: stat(pd) };
+      row("  compose up -d vs podman-compose up -d", stat(up), stat(pu), "podman-compose");
+      row("  compose down vs podman-compose down", stat(down), stat(pd), "podman-compose");
+    }
+  } finally {
+    await berth(["network", "rm", "benchnet"]);
+    await pc.cleanup();
+  }
+}
+
+/**
+ * podman-compose on `file`, with podman's storage and CNI config directory
+ * under the bench's temporary directory (and a default subnet of its own),
+ * so the host's podman is untouched; `run` is null (and `why` says why)
+ * where it does not run.
+ */
+async function podmanCompose(file: string, ref: string): Promise<{
+  run: ((args: string[]) => ReturnType<typeof sh>) | null;
+  why: string;
+  cleanup: () => Promise<void>;
+}> {
+  const have = async (argv: string[]) => (await sh(argv).catch(() => ({ code: 1 }))).code === 0;
+  if (!(await have(["podman-compose", "version"])) || !(await have(["podman", "--version"]))) {
+    return { run: null, why: "not installed", cleanup: async () => {} };
+  }
+  const dir = join(base, "podman");
+  await Deno.mkdir(join(dir, "cni"), { recursive: true });
+  const subnet = `10.206.${90 + (Deno.pid % 100)}.0/24`;
+  await Deno.writeTextFile(
+    join(dir, "containers.conf"),
+    [
+      "[network]",
+      'network_backend = "cni"',
+      `network_config_dir = "${join(dir, "cni")}"`,
+      `default_subnet = "${subnet}"`,
+      "[engine]",
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+    ].join("\n") + "\n",
+  );
+  const penv = { CONTAINERS_CONF: join(dir, "containers.conf") };
+  const store = ["--root", join(dir, "root"), "--runroot", join(dir, "runroot")];
+  const podman = (args: string[]) => sh(["podman", ...store, ...args], false, penv);
+  const run = (args: string[]) =>
+    sh(
+      [
+        "podman-compose",
+        `--podman-args=${store.join(" ")}`,
+        // Root's nofile/nproc defaults of podman exceed this host's hard limits: given explicitly.
+        "--podman-run-args=--ulimit nproc=1024:1024 --ulimit nofile=1024:1024",
+        "-f",
+        file,
+        "-p",
+        "pbench",
+        ...args,
+      ],
+      false,
+      penv,
+    );
+  const cleanup = async () => {
+    await run(["down"]).catch(() => {});
+    await podman(["system", "reset", "-f"]).catch(() => {});
+    // Its bridges (cni-podmanN on our subnet) are host devices: they go with the bench.
+    const prefix = subnet.slice(0, subnet.lastIndexOf("."));
+    for (const l of (await sh(["ip", "-br", "addr"])).out.split("\n")) {
+      const [name, , addr] = l.split(/\s+/);
+      if (name?.startsWith("cni-podman") && addr?.startsWith(`${prefix}.`)) {
+        await sh(["ip", "link", "delete", name]);
+      }
+    }
+  };
+  if ((await podman(["pull", "-q", "--tls-verify=false", ref])).code !== 0) {
+    return { run: null, why: "podman pull failed", cleanup };
+  }
+  await run(["up", "-d"]);
+  const running = (await podman(["ps", "-q"])).out.trim().split("\n").filter((l) => l !== "");
+  await run(["down"]);
+  if (running.length !== 3) {
+    return { run: null, why: `its containers do not run here (${running.length} of 3)`, cleanup };
+  }
+  return { run, why: "", cleanup };
 }
 
 // ---- report --------------------------------------------------------------------

@@ -72,6 +72,12 @@ export const CRASH_POINTS = {
   connect: [
     "connect:forgotten", // disconnect: the state no longer names the attachment, not torn down
   ],
+  // compose up/down (lib/compose): what a killed one leaves is found by the containers' labels.
+  compose: [
+    "compose:networks", // up: the project's networks made, no container yet
+    "compose:service", // up: one service's containers made, the others not (passed once per service)
+    "compose:containers", // down: every container removed, networks and volumes still there
+  ],
   delete: [
     "delete:recorded", // op "delete" saved, nothing done
     "delete:killed", // init reaped, runtime still knows it

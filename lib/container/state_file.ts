@@ -241,6 +241,8 @@ export interface CreateArgs {
   /** `--cap-add` / `--cap-drop`, canonical names or `ALL` (absent: none). */
   capAdd?: string[];
   capDrop?: string[];
+  /** `--network-alias` names, lower case (absent: none). */
+  networkAlias?: string[];
 }
 
 /** One mount of a container (`-v`, `--mount`, `--tmpfs`), normalized; see volume/mount_spec.ts. */

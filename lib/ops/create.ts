@@ -384,6 +384,7 @@ async function createLocked(
       network: req.network ?? null,
       publish: req.publish ?? [],
       ...(req.ip ? { ip: req.ip } : {}),
+      ...(req.networkAlias?.length ? { networkAlias: req.networkAlias } : {}),
       ...runOptionsRecord(req, prepared.runOptions),
     },
   };

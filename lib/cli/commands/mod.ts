@@ -65,6 +65,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "login", load: async () => (await import("./login.ts")).loginCommand },
   { name: "logout", load: async () => (await import("./login.ts")).logoutCommand },
   { name: "inspect", load: async () => (await import("./inspect.ts")).inspectCommand },
+  { name: "compose", load: async () => (await import("./compose.ts")).composeCommand },
   { name: "volume", load: async () => (await import("./volume.ts")).volumeCommand },
   { name: "container", load: async () => (await import("./container.ts")).containerCommand },
   { name: "gc", load: async () => (await import("./gc.ts")).gcCommand },
