@@ -24,6 +24,8 @@ const RANKS: Record<string, number> = {
   // the command that starts it (conmon's --exit-command).
   monitor: 4,
   ops: 5,
+  // build runs its RUN steps as containers through ops; ops never import it.
+  build: 5.3,
   cli: 6,
 };
 
