@@ -30,7 +30,7 @@ import { join, resolve } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { removeTree } from "../container/bundle.ts";
-import { InvalidArgument, isNotFound, RuntimeError } from "../host/errors.ts";
+import { InvalidArgument, isNotFound } from "../host/errors.ts";
 import { startTimeOf } from "../host/proc.ts";
 import { commitStep } from "../image/commit.ts";
 import type { ContainerConfigSection } from "../image/config_changes.ts";
