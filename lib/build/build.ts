@@ -106,7 +106,7 @@ const DEFAULT_SHELL = ["/bin/sh", "-c"];
 function prepare(o: BuildOptions): {
   cf: Containerfile;
   fileName: string;
-  ignore: IgnoreMatcher;
+  context: ContextTree;
   last: number;
 } {
   let st: Deno.FileInfo;
@@ -137,13 +137,30 @@ function prepare(o: BuildOptions): {
     } catch { /* next */ }
   }
   const ignore = new IgnoreMatcher(ignoreText, ignoreName);
+  // Context sources that need no substitution are checked now, before any step runs.
+  const context = new ContextTree(resolve(o.context), ignore);
+  for (const stage of cf.stages) {
+    for (const ins of stage.steps) {
+      if ((ins.name !== "COPY" && ins.name !== "ADD") || ins.flags.from !== undefined) continue;
+      for (const s of words(ins).slice(0, -1)) {
+        if (s.includes("$")) continue;
+        const why = checkSourcePath(context, s) ??
+          ((isGlob(s) ? globSources(context, s) : [cleanRel(s)]).some((m) =>
+              context.lstat(m) !== null
+            )
+            ? null
+            : `${s}: not found in ${context.what}`);
+        if (why !== null) throw lineError(fileName, ins.line, `${ins.name} ${why}`);
+      }
+    }
+  }
   let last = cf.stages.length - 1;
   if (o.target !== null) {
     const t = o.target.toLowerCase();
     last = cf.stages.findIndex((s) => s.name === t);
     if (last < 0) throw new InvalidArgument(`build: no stage "${o.target}" (--target)`);
   }
-  return { cf, fileName, ignore, last };
+  return { cf, fileName, context, last };
 }
 
 /** A step's cache key. */
@@ -159,7 +176,7 @@ function hex12(id: string): string {
 
 /** Builds; returns the image (named by `o.tags`). */
 export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRecord> {
-  const { cf, fileName, ignore, last } = prepare(o);
+  const { cf, fileName, context, last } = prepare(o);
   await loadNode();
   const store = storeOf(ctx);
   store.init();
@@ -181,7 +198,6 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
   const say = (s: string) => {
     if (!o.quiet) ctx.io.out(s);
   };
-  const context = new ContextTree(resolve(o.context), ignore);
   const created = () =>
     o.timestamp !== null
       ? new Date(o.timestamp * 1000).toISOString()
