@@ -415,7 +415,9 @@ async function treeOf(dir: string): Promise<string[]> {
         const d = await crypto.subtle.digest("SHA-256", Deno.readFileSync(join(dir, p)));
         what = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
       }
-      out.push(`${p} ${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.nlink} ${what}`);
+      // Hard links count for files (overlayfs reports 1 for a merged directory's).
+      const links = e.isDirectory ? "" : ` ${st.nlink}`;
+      out.push(`${p} ${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid}${links} ${what}`);
       if (e.isDirectory) await walk(p);
     }
   };
