@@ -258,6 +258,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
               quiet: o.quiet,
               owner,
               where: `${fileName}:${ins.line}`,
+              layers: (st.image?.layers ?? []).map((l) => store.layerDir(layerKey(l))).reverse(),
               commit: (tree) =>
                 commitStep(ctx, {
                   parent: st.image,

@@ -19,6 +19,9 @@ import { BUILD_LABEL } from "../ops/build_leftovers.ts";
 import { createContainer } from "../ops/create.ts";
 import { deleteContainer } from "../ops/delete.ts";
 import { startContainer } from "../ops/start.ts";
+import { join } from "../_std/path.ts";
+import { cleanRel } from "./ignore.ts";
+import { ImageTree } from "./sources.ts";
 
 export { BUILD_LABEL };
 
@@ -34,6 +37,8 @@ export interface RunStep {
   owner: string;
   /** `Containerfile:LINE`, for errors. */
   where: string;
+  /** The image's layer directories, top first. */
+  layers: string[];
   /** Commits the container's upper directory. */
   commit: (upper: string) => Promise<ImageRecord>;
 }
@@ -78,8 +83,56 @@ export async function runStep(ctx: Context, r: RunStep): Promise<ImageRecord> {
     if (code !== 0) {
       throw new RuntimeError(`${r.where}: RUN ${r.argv.join(" ")} exited with ${code}`);
     }
-    return await r.commit(layerDirs(s.workDir).upper);
+    const upper = layerDirs(s.workDir).upper;
+    dropMountPoints(upper, mountTargets(s.bundle), r.layers);
+    return await r.commit(upper);
   } finally {
     await deleteContainer(ctx, ctx.globals.namespace, s.id, true).catch(() => {});
+  }
+}
+
+/** The mount destinations of the container's config (relative, cleaned). */
+function mountTargets(bundle: string): string[] {
+  try {
+    const spec = JSON.parse(Deno.readTextFileSync(join(bundle, "config.json")));
+    const mounts = Array.isArray(spec?.mounts) ? spec.mounts : [];
+    return mounts.map((m: { destination?: unknown }) => String(m.destination ?? ""))
+      .map(cleanRel).filter((d: string) => d !== "" && !d.startsWith(".."));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Removes from the upper what the runtime made only to mount on (an empty
+ * `/etc/hosts`, `/etc/resolv.conf`, a `/proc` the image lacks), and the
+ * directories made only for them: they are not the step's changes.
+ */
+export function dropMountPoints(upper: string, targets: string[], layers: string[]): void {
+  const below = new ImageTree("the image", layers);
+  for (const t of targets) {
+    if (below.lstat(t) !== null) continue;
+    const p = join(upper, t);
+    let st: Deno.FileInfo;
+    try {
+      st = Deno.lstatSync(p);
+    } catch {
+      continue;
+    }
+    const empty = st.isFile
+      ? st.size === 0
+      : st.isDirectory && [...Deno.readDirSync(p)].length === 0;
+    if (!empty) continue;
+    Deno.removeSync(p);
+    // Its parents, while they are empty and the image does not have them.
+    for (let rel = t; rel.includes("/");) {
+      rel = rel.slice(0, rel.lastIndexOf("/"));
+      if (below.lstat(rel) !== null) break;
+      try {
+        Deno.removeSync(join(upper, rel)); // fails when not empty
+      } catch {
+        break;
+      }
+    }
   }
 }

@@ -467,3 +467,49 @@ WORKDIR /srv
     });
   },
 );
+
+Deno.test(
+  "build --timestamp (and SOURCE_DATE_EPOCH): two builds without the cache make the same image ID, every layer mtime clamped",
+  OPTS,
+  async () => {
+    await withBase(async ({ roots, ctx }) => {
+      write(ctx, {
+        "Containerfile": `FROM ${BASE}\nCOPY f /f\nRUN echo made > /made\nCMD ["cat", "/made"]\n`,
+        "f": "f\n",
+      });
+      const a = await berthOk(roots, [
+        "build",
+        "-q",
+        "--no-cache",
+        "--timestamp",
+        "1000000000",
+        ctx,
+      ]);
+      const b = await berth(roots, ["build", "-q", "--no-cache", "-t", "ts:1", ctx], {
+        SOURCE_DATE_EPOCH: "1000000000",
+      });
+      assertEquals(b.code, 0, b.stderr);
+      assertEquals(b.stdout, a);
+      const img = JSON.parse(await berthOk(roots, ["image", "inspect", "ts:1"]))[0];
+      assertEquals(img.Created, "2001-09-09T01:46:40.000Z");
+      // Every entry of the built layers (unpacked in the store from their tars) is that old.
+      const rec = JSON.parse(
+        Deno.readTextFileSync(join(roots.dataRoot, "image", "images", `${a.trim()}.json`)),
+      );
+      assertEquals(rec.layers.length, 3);
+      for (const l of rec.layers.slice(1)) {
+        const dir = join(roots.dataRoot, "image", "layers", l.chainId.slice(7));
+        const walk = (rel: string) => {
+          for (const e of Deno.readDirSync(join(dir, rel))) {
+            const st = Deno.lstatSync(join(dir, rel, e.name));
+            assert(st.mtime!.getTime() <= 1e12, `${rel}/${e.name}: ${st.mtime!.toISOString()}`);
+            if (e.isDirectory) walk(join(rel, e.name));
+          }
+        };
+        walk("");
+      }
+      const untimed = await berth(roots, ["build", "-q", "--no-cache", ctx]);
+      assert(untimed.stdout !== a, "without --timestamp the ID differs");
+    });
+  },
+);
