@@ -60,6 +60,7 @@ import {
   hashSource,
   ImageTree,
   isGlob,
+  resolveInImage,
   type SourceTree,
 } from "./sources.ts";
 import { runStep } from "./run_step.ts";
@@ -593,7 +594,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
   const mode = ins.flags.chmod !== undefined ? parseInt(ins.flags.chmod, 8) : null;
   if (!dest.startsWith("/")) dest = `${st.config.WorkingDir ?? "/"}/${dest}`;
   const destIsDir = dest.endsWith("/") || found.length > 1 || srcs.some(isGlob);
-  const destRel = cleanRel(dest);
+  const destAsGiven = cleanRel(dest);
   const h = sha256();
   const enc = new TextEncoder();
   const update = (s: string | Uint8Array) => h.update(typeof s === "string" ? enc.encode(s) : s);
@@ -603,7 +604,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
     st.image?.id ?? "scratch",
     ins.name,
     found,
-    destRel,
+    destAsGiven,
     destIsDir,
     ins.flags,
     owner,
@@ -615,6 +616,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
   const staging = store.tempDir();
   try {
     const below = new ImageTree("the image", layersTop);
+    const destRel = resolveInImage(below, destAsGiven, true);
     const destExistingDir = below.lstat(destRel)?.isDirectory === true;
     const intoDir = destIsDir || destExistingDir;
     mkParents(staging, intoDir ? destRel : parentOf(destRel), below);

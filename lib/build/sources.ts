@@ -256,3 +256,34 @@ export async function copyEntry(
   Deno.chmodSync(dest, mode);
   if (st.mtime !== null) Deno.utimeSync(dest, st.atime ?? st.mtime, st.mtime);
 }
+
+/**
+ * `rel` resolved inside the image's tree `below` as the kernel would in a
+ * container: symlinks among its parents (and the last element too, with
+ * `last`) are followed, absolute ones from the image's root, never above
+ * it. COPY writes there (a merged-/usr image's `/bin/x` is `usr/bin/x`).
+ */
+export function resolveInImage(below: ImageTree, rel: string, last: boolean): string {
+  let todo = rel === "" ? [] : rel.split("/");
+  const done: string[] = [];
+  let hops = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === "." || part === "") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const cur = [...done, part].join("/");
+    const st = below.lstat(cur);
+    if (st?.isSymlink && (todo.length > 0 || last)) {
+      if (++hops > 40) return rel; // a loop: written as given
+      const target = Deno.readLinkSync(below.hostPath(cur));
+      if (target.startsWith("/")) done.length = 0;
+      todo = [...target.split("/"), ...todo];
+      continue;
+    }
+    done.push(part);
+  }
+  return done.join("/");
+}

@@ -513,3 +513,32 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host)",
+  OPTS,
+  async () => {
+    await withBase(async ({ roots, ctx }) => {
+      write(ctx, {
+        "Containerfile": `FROM ${BASE}
+RUN mkdir -p /usr/local/real && ln -s usr/local/real /lnk && ln -s /usr/local /usr/abs
+COPY f /lnk/
+COPY f /usr/abs/real/f2
+`,
+        "f": "f\n",
+      });
+      await berthOk(roots, ["build", "-q", "-t", "links:2", ctx]);
+      assertEquals(
+        await berthOk(roots, [
+          "run",
+          "--rm",
+          "links:2",
+          "sh",
+          "-c",
+          "readlink /lnk; readlink /usr/abs; ls /usr/local/real",
+        ]),
+        "usr/local/real\n/usr/local\nf\nf2\n",
+      );
+    });
+  },
+);
