@@ -7,6 +7,7 @@ import {
   substitute,
 } from "../lib/build/containerfile.ts";
 import { IgnoreMatcher } from "../lib/build/ignore.ts";
+import { buildCommand } from "../lib/cli/commands/build.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { assertEquals, assertThrows, assertTrue } from "./assert.ts";
 
@@ -112,4 +113,45 @@ Deno.test("ignore: Docker's patterns, directories, ** and exceptions", () => {
   const dir = new IgnoreMatcher("data\n!data/keep\n");
   assertTrue(dir.ignores("data/x") && !dir.ignores("data/keep"));
   assertTrue(new IgnoreMatcher("").empty);
+});
+
+Deno.test("build command: options parse; bad ones are usage errors", () => {
+  assertEquals(
+    buildCommand.parse([
+      "-t",
+      "a:1",
+      "--tag",
+      "b:2",
+      "-f",
+      "x/Dockerfile",
+      "--build-arg",
+      "V=1=2",
+      "--target",
+      "Run",
+      "--no-cache",
+      "--pull",
+      "--network",
+      "none",
+      "--timestamp",
+      "1000",
+      "-q",
+      "ctx",
+    ]),
+    {
+      context: "ctx",
+      file: "x/Dockerfile",
+      tags: ["a:1", "b:2"],
+      buildArgs: new Map([["V", "1=2"]]),
+      target: "Run",
+      noCache: true,
+      pull: true,
+      network: "none",
+      quiet: true,
+      timestamp: 1000,
+    },
+  );
+  assertThrows(() => buildCommand.parse([]), InvalidArgument, "missing CONTEXT");
+  assertThrows(() => buildCommand.parse(["a", "b"]), InvalidArgument, "unexpected");
+  assertThrows(() => buildCommand.parse(["--build-arg", "V", "."]), InvalidArgument, "not K=V");
+  assertThrows(() => buildCommand.parse(["--timestamp", "soon", "."]), InvalidArgument);
 });

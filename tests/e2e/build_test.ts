@@ -515,7 +515,7 @@ Deno.test(
 );
 
 Deno.test(
-  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host)",
+  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host); COPY --from an image",
   OPTS,
   async () => {
     await withBase(async ({ roots, ctx }) => {
@@ -524,6 +524,7 @@ Deno.test(
 RUN mkdir -p /usr/local/real && ln -s usr/local/real /lnk && ln -s /usr/local /usr/abs
 COPY f /lnk/
 COPY f /usr/abs/real/f2
+COPY --from=${BASE} /etc/passwd /from-image
 `,
         "f": "f\n",
       });
@@ -535,9 +536,9 @@ COPY f /usr/abs/real/f2
           "links:2",
           "sh",
           "-c",
-          "readlink /lnk; readlink /usr/abs; ls /usr/local/real",
+          "readlink /lnk; readlink /usr/abs; ls /usr/local/real; cmp /etc/passwd /from-image && echo same",
         ]),
-        "usr/local/real\n/usr/local\nf\nf2\n",
+        "usr/local/real\n/usr/local\nf\nf2\nsame\n",
       );
     });
   },
