@@ -226,92 +226,100 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
       const st = await fromStep(ctx, o, base, cf.stages, results, stage, fileName);
       if (st.image !== null) await use(st.image.id);
       for (const ins of stage.steps) {
-        const vars = new Map([...st.args, ...envMap(st.config)]);
-        const sub = (t: string) => substitute(t, vars, fileName, ins.line);
-        if (ins.name === "ARG") {
-          const [k, v] = splitArg(ins, vars, fileName);
-          consumed.add(k);
-          const value = o.buildArgs.get(k) ?? v ?? globals.get(k);
-          if (value !== undefined) st.args.set(k, value);
-          else st.args.delete(k);
-          step(ins, ins.args);
-          continue;
-        }
-        const shown = ["RUN", "CMD", "ENTRYPOINT", "SHELL", "HEALTHCHECK"].includes(ins.name)
-          ? ins.args
-          : sub(ins.args);
-        const flags = Object.entries(ins.flags).map(([k, v]) => `--${k}=${v} `).join("");
-        step(ins, flags + shown);
-        const parentId = st.image?.id ?? "scratch";
-        let next: ImageRecord;
-        if (ins.name === "RUN") {
-          const argv = ins.json ?? [...st.shell, ins.args];
-          const env = [...st.args].filter(([k]) => !envMap(st.config).has(k)).map(([k, v]) =>
-            `${k}=${v}`
-          );
-          const key = cacheKey([parentId, "RUN", argv, env, o.network]);
-          next = await cached(ctx, o, key, say, use) ??
-            await runStep(ctx, {
-              image: st.image,
-              argv,
-              env,
-              network: o.network,
-              quiet: o.quiet,
-              owner,
-              where: `${fileName}:${ins.line}`,
-              layers: (st.image?.layers ?? []).map((l) => store.layerDir(layerKey(l))).reverse(),
-              commit: (tree) =>
-                commitStep(ctx, {
-                  parent: st.image,
-                  tree,
-                  mode: "upper",
-                  config: st.config,
-                  createdBy: ins.json
-                    ? `RUN ${JSON.stringify(argv)}`
-                    : `${st.shell.join(" ")} ${ins.args}`,
-                  created: created(),
-                  maxMtime: o.timestamp,
-                  cacheKey: o.noCache ? null : key,
-                  beforeRecord: useNew,
-                }),
-            });
-        } else if (ins.name === "COPY" || ins.name === "ADD") {
-          next = await copyStep(ctx, o, {
-            ins,
-            st,
-            sub,
-            context,
-            stages: cf.stages,
-            results,
-            fileName,
-            say,
-            use,
-            useNew,
-            created: created(),
-          });
-        } else {
-          const config = structuredClone(st.config);
-          const shell = applyConfigStep(config, ins, sub, st, fileName);
-          if (shell !== null) st.shell = shell;
-          const text = ins.name === "SHELL" ? JSON.stringify(st.shell) : shown;
-          const key = cacheKey([parentId, ins.name, text, ins.flags]);
-          next = await cached(ctx, o, key, say, use) ??
-            await commitStep(ctx, {
-              parent: st.image,
-              tree: null,
-              mode: "tree",
-              config,
-              createdBy: `/bin/sh -c #(nop) ${ins.name} ${text}`,
+        try {
+          const vars = new Map([...st.args, ...envMap(st.config)]);
+          const sub = (t: string) => substitute(t, vars, fileName, ins.line);
+          if (ins.name === "ARG") {
+            const [k, v] = splitArg(ins, vars, fileName);
+            consumed.add(k);
+            const value = o.buildArgs.get(k) ?? v ?? globals.get(k);
+            if (value !== undefined) st.args.set(k, value);
+            else st.args.delete(k);
+            step(ins, ins.args);
+            continue;
+          }
+          const shown = ["RUN", "CMD", "ENTRYPOINT", "SHELL", "HEALTHCHECK"].includes(ins.name)
+            ? ins.args
+            : sub(ins.args);
+          const flags = Object.entries(ins.flags).map(([k, v]) => `--${k}=${v} `).join("");
+          step(ins, flags + shown);
+          const parentId = st.image?.id ?? "scratch";
+          let next: ImageRecord;
+          if (ins.name === "RUN") {
+            const argv = ins.json ?? [...st.shell, ins.args];
+            const env = [...st.args].filter(([k]) => !envMap(st.config).has(k)).map(([k, v]) =>
+              `${k}=${v}`
+            );
+            const key = cacheKey([parentId, "RUN", argv, env, o.network]);
+            next = await cached(ctx, o, key, say, use) ??
+              await runStep(ctx, {
+                image: st.image,
+                argv,
+                env,
+                network: o.network,
+                quiet: o.quiet,
+                owner,
+                where: `${fileName}:${ins.line}`,
+                layers: (st.image?.layers ?? []).map((l) => store.layerDir(layerKey(l))).reverse(),
+                commit: (tree) =>
+                  commitStep(ctx, {
+                    parent: st.image,
+                    tree,
+                    mode: "upper",
+                    config: st.config,
+                    createdBy: ins.json
+                      ? `RUN ${JSON.stringify(argv)}`
+                      : `${st.shell.join(" ")} ${ins.args}`,
+                    created: created(),
+                    maxMtime: o.timestamp,
+                    cacheKey: o.noCache ? null : key,
+                    beforeRecord: useNew,
+                  }),
+              });
+          } else if (ins.name === "COPY" || ins.name === "ADD") {
+            next = await copyStep(ctx, o, {
+              ins,
+              st,
+              sub,
+              context,
+              stages: cf.stages,
+              results,
+              fileName,
+              say,
+              use,
+              useNew,
               created: created(),
-              maxMtime: o.timestamp,
-              cacheKey: o.noCache ? null : key,
-              beforeRecord: useNew,
             });
+          } else {
+            const config = structuredClone(st.config);
+            const shell = applyConfigStep(config, ins, sub, st, fileName);
+            if (shell !== null) st.shell = shell;
+            const text = ins.name === "SHELL" ? JSON.stringify(st.shell) : shown;
+            const key = cacheKey([parentId, ins.name, text, ins.flags]);
+            next = await cached(ctx, o, key, say, use) ??
+              await commitStep(ctx, {
+                parent: st.image,
+                tree: null,
+                mode: "tree",
+                config,
+                createdBy: `/bin/sh -c #(nop) ${ins.name} ${text}`,
+                created: created(),
+                maxMtime: o.timestamp,
+                cacheKey: o.noCache ? null : key,
+                beforeRecord: useNew,
+              });
+          }
+          crashPoint(ctx.crashAt, "build:step");
+          st.image = next;
+          st.config = { ...(store.config(next).config ?? {}) } as ContainerConfigSection;
+          say(`--> ${hex12(next.id)}\n`);
+        } catch (err) {
+          // Which step failed: errors from below (the store, the runtime) name it too.
+          if (err instanceof Error && !err.message.startsWith(`${fileName}:`)) {
+            err.message = `${fileName}:${ins.line}: ${ins.name}: ${err.message}`;
+          }
+          throw err;
         }
-        crashPoint(ctx.crashAt, "build:step");
-        st.image = next;
-        st.config = { ...(store.config(next).config ?? {}) } as ContainerConfigSection;
-        say(`--> ${hex12(next.id)}\n`);
       }
       results[stage.index] = st.image;
     }

@@ -543,3 +543,49 @@ COPY --from=${BASE} /etc/passwd /from-image
     });
   },
 );
+
+Deno.test(
+  "build: a RUN that fills the disk (a size-capped data root), or a layer the disk cannot hold, fails in one line and leaves no image, container, temp or use file",
+  OPTS,
+  async () => {
+    const roots = await makeRoots();
+    const rootfs = await busyboxRootfs();
+    const work = await Deno.makeTempDir({ prefix: "berth-build-full-" });
+    Deno.mkdirSync(roots.dataRoot, { recursive: true, mode: 0o700 });
+    const mount = (args: string[]) => new Deno.Command("mount", { args }).outputSync();
+    assert(mount(["-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", roots.dataRoot]).success);
+    try {
+      const tar = join(work, "busybox.tar");
+      await new Deno.Command("tar", { args: ["-C", rootfs, "-cf", tar, "."] }).output();
+      await berthOk(roots, ["import", tar, BASE]);
+      const ctx = join(work, "ctx");
+      const leftovers = async (what: string) => {
+        assertEquals(await berthOk(roots, ["ps", "-a", "-q"]), "", what);
+        for (const d of ["tmp", "builds"]) assertEquals(storeDir(roots, d), [], `${what}: ${d}`);
+        const listed = JSON.parse(await berthOk(roots, ["images", "--format", "json"]));
+        assertEquals(listed.length, 1, what);
+      };
+      // The RUN itself hits the limit: it fails, as a RUN that exits 1.
+      write(ctx, { "Containerfile": `FROM ${BASE}\nRUN dd if=/dev/zero of=/big bs=1M count=64\n` });
+      const r = await berth(roots, ["build", "-t", "full:1", ctx]);
+      assertEquals(r.code, 1, r.stderr);
+      assert(/^berth: Containerfile:2: RUN .* exited with 1\n$/.test(r.stderr), r.stderr);
+      await leftovers("RUN");
+      // The RUN fits, its layer (blob and unpacked copy) does not.
+      write(ctx, {
+        "Containerfile": `FROM ${BASE}\nRUN head -c 6000000 /dev/urandom > /big\n`,
+      });
+      const c = await berth(roots, ["build", "-t", "full:2", ctx]);
+      assertEquals(c.code, 1, c.stderr);
+      assert(/^berth: Containerfile:2: RUN: .*No space left on device/.test(c.stderr), c.stderr);
+      assertEquals(c.stderr.trim().split("\n").length, 1, c.stderr);
+      await leftovers("commit");
+      await berthOk(roots, ["gc"]);
+      await leftovers("after gc");
+    } finally {
+      await cleanup(roots);
+      new Deno.Command("umount", { args: ["-l", roots.dataRoot] }).outputSync();
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+    }
+  },
+);
