@@ -12,7 +12,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { readXattrs } from "../image/xattr_read.ts";
+import { unpackCalls } from "../image/ffi.ts";
 import { cleanRel, type IgnoreMatcher } from "./ignore.ts";
 
 /** A tree COPY reads from. */
@@ -69,9 +69,7 @@ function isWhiteout(st: Deno.FileInfo): boolean {
 
 function isOpaque(path: string): boolean {
   try {
-    return readXattrs(path).some(([n, v]) =>
-      n === "trusted.overlay.opaque" && v.length === 1 && v[0] === 0x79
-    );
+    return unpackCalls.isOpaque(path);
   } catch {
     return false;
   }
