@@ -6,7 +6,15 @@
 import { join } from "../../lib/_std/path.ts";
 import { CRASH_POINTS } from "../../lib/container/crash.ts";
 import { assertEquals, assertTrue as assert } from "../assert.ts";
-import { berth, berthOk, busyboxRootfs, cleanup, makeRoots, type Roots } from "../helpers.ts";
+import {
+  berth,
+  berthArgv,
+  berthOk,
+  busyboxRootfs,
+  cleanup,
+  makeRoots,
+  type Roots,
+} from "../helpers.ts";
 import { haveRegistryTools, startRegistry } from "../image_registry.ts";
 
 const OPTS = { sanitizeResources: false, sanitizeOps: false };
@@ -587,5 +595,53 @@ Deno.test(
       new Deno.Command("umount", { args: ["-l", roots.dataRoot] }).outputSync();
       await Deno.remove(work, { recursive: true }).catch(() => {});
     }
+  },
+);
+
+Deno.test(
+  "crashes: a build SIGKILLed at random instants leaves, after gc, no container, temp or use file, and either its image whole or none",
+  OPTS,
+  async () => {
+    await withBase(async ({ roots, ctx }) => {
+      write(ctx, {
+        "Containerfile":
+          `FROM ${BASE}\nCOPY f /f\nRUN echo one > /one\nENV X=1\nRUN echo two > /two\n`,
+        "f": "f\n",
+      });
+      const [exe, ...pre] = berthArgv();
+      for (let i = 0; i < 8; i++) {
+        const child = new Deno.Command(exe!, {
+          args: [...pre, "build", "-q", "--no-cache", "-t", "rk:1", ctx],
+          env: roots.env,
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await new Promise((r) => setTimeout(r, 150 + Math.random() * 1500));
+        try {
+          child.kill("SIGKILL");
+        } catch { /* it finished */ }
+        await child.status;
+        await berthOk(roots, ["gc"]);
+        assertEquals(await berthOk(roots, ["ps", "-a", "-q"]), "", `round ${i}`);
+        for (const d of ["tmp", "builds"]) assertEquals(storeDir(roots, d), [], `round ${i}: ${d}`);
+        // Named only once whole (never pulled: the check runs with --pull never).
+        const inspect = await berth(roots, ["image", "inspect", "rk:1"]);
+        if (inspect.code === 0) {
+          const r = await berthOk(roots, [
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "rk:1",
+            "cat",
+            "/f",
+            "/one",
+            "/two",
+          ]);
+          assertEquals(r, "f\none\ntwo\n");
+          await berthOk(roots, ["rmi", "rk:1"]);
+        } else assertEquals(inspect.code, 3, inspect.stderr);
+      }
+    });
   },
 );
