@@ -628,7 +628,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
     const destExistingDir = below.lstat(destRel)?.isDirectory === true;
     const intoDir = destIsDir || destExistingDir;
     mkParents(staging, intoDir ? destRel : parentOf(destRel), below);
-    const attrs = { owner, mode, keepOwner: tree !== w.context };
+    const attrs = { owner, mode, keepOwner: tree !== w.context, links: new Map<number, string>() };
     for (const f of found) {
       const st0 = tree.lstat(f)!;
       const name = f === "" ? "" : f.slice(f.lastIndexOf("/") + 1);

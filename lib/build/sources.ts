@@ -211,6 +211,8 @@ export interface CopyAttrs {
   mode: number | null;
   /** Keep the source's owners (from an image) when no --chown. */
   keepOwner: boolean;
+  /** Files linked more than once, by inode: the first copy's path (hard links stay links). */
+  links?: Map<number, string>;
 }
 
 /**
@@ -246,6 +248,14 @@ export async function copyEntry(
   } else if (st.isFile) {
     const existing = lstatOrNull(dest);
     if (existing !== null) Deno.removeSync(dest, { recursive: true });
+    if ((st.nlink ?? 1) > 1 && st.ino !== null && attrs.links !== undefined) {
+      const first = attrs.links.get(st.ino);
+      if (first !== undefined && lstatOrNull(first)?.isFile) {
+        Deno.linkSync(first, dest);
+        return;
+      }
+      attrs.links.set(st.ino, dest);
+    }
     const src = await Deno.open(tree.hostPath(rel), { read: true });
     const out = await Deno.open(dest, { write: true, createNew: true, mode: 0o600 });
     await src.readable.pipeTo(out.writable);

@@ -523,7 +523,7 @@ Deno.test(
 );
 
 Deno.test(
-  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host); COPY --from an image",
+  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host); COPY --from an image; hard links kept",
   OPTS,
   async () => {
     await withBase(async ({ roots, ctx }) => {
@@ -533,9 +533,12 @@ RUN mkdir -p /usr/local/real && ln -s usr/local/real /lnk && ln -s /usr/local /u
 COPY f /lnk/
 COPY f /usr/abs/real/f2
 COPY --from=${BASE} /etc/passwd /from-image
+COPY g g2 /hl/
 `,
         "f": "f\n",
+        "g": "g\n",
       });
+      Deno.linkSync(join(ctx, "g"), join(ctx, "g2")); // a hard link stays one
       await berthOk(roots, ["build", "-q", "-t", "links:2", ctx]);
       assertEquals(
         await berthOk(roots, [
@@ -544,9 +547,9 @@ COPY --from=${BASE} /etc/passwd /from-image
           "links:2",
           "sh",
           "-c",
-          "readlink /lnk; readlink /usr/abs; ls /usr/local/real; cmp /etc/passwd /from-image && echo same",
+          "readlink /lnk; readlink /usr/abs; ls /usr/local/real; cmp /etc/passwd /from-image && echo same; stat -c %h /hl/g2",
         ]),
-        "usr/local/real\n/usr/local\nf\nf2\nsame\n",
+        "usr/local/real\n/usr/local\nf\nf2\nsame\n2\n",
       );
     });
   },
