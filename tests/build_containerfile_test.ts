@@ -69,6 +69,11 @@ Deno.test("containerfile: unknown and malformed instructions name their line", (
     ["FROM a\nHEALTHCHECK --interval=soon CMD true\n", /^Containerfile:2: HEALTHCHECK --interval/],
     ["FROM a\nENV ONLYKEY\n", /^Containerfile:2: ENV needs KEY=VALUE/],
     ["FROM a\nWORKDIR\n", /^Containerfile:2: WORKDIR needs an argument/],
+    ["FROM a\nONBUILD RUN x\n", /^Containerfile:2: unknown instruction ONBUILD$/],
+    [
+      "FROM a\nRUN --mount=type=cache,target=/x true\n",
+      /^Containerfile:2: RUN does not take --mount$/,
+    ],
     ["# only a comment\n", /^Containerfile: no FROM instruction/],
   ];
   for (const [text, re] of cases) {
@@ -126,6 +131,8 @@ Deno.test("build command: options parse; bad ones are usage errors", () => {
       "x/Dockerfile",
       "--build-arg",
       "V=1=2",
+      "--build-arg",
+      "FROM_ENV",
       "--target",
       "Run",
       "--no-cache",
@@ -142,6 +149,7 @@ Deno.test("build command: options parse; bad ones are usage errors", () => {
       file: "x/Dockerfile",
       tags: ["a:1", "b:2"],
       buildArgs: new Map([["V", "1=2"]]),
+      argsFromEnv: ["FROM_ENV"],
       target: "Run",
       noCache: true,
       pull: true,
@@ -152,6 +160,7 @@ Deno.test("build command: options parse; bad ones are usage errors", () => {
   );
   assertThrows(() => buildCommand.parse([]), InvalidArgument, "missing CONTEXT");
   assertThrows(() => buildCommand.parse(["a", "b"]), InvalidArgument, "unexpected");
-  assertThrows(() => buildCommand.parse(["--build-arg", "V", "."]), InvalidArgument, "not K=V");
+  assertThrows(() => buildCommand.parse(["--build-arg", "=V", "."]), InvalidArgument, "not K=V");
+  assertThrows(() => buildCommand.parse(["--build-arg", "A-B", "."]), InvalidArgument, "not K=V");
   assertThrows(() => buildCommand.parse(["--timestamp", "soon", "."]), InvalidArgument);
 });

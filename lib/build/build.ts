@@ -302,6 +302,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
                 tree: null,
                 mode: "tree",
                 config,
+                ...(ins.name === "MAINTAINER" ? { author: text } : {}),
                 createdBy: `/bin/sh -c #(nop) ${ins.name} ${text}`,
                 created: created(),
                 maxMtime: o.timestamp,
@@ -519,6 +520,8 @@ function applyConfigStep(
     case "SHELL":
       c.Shell = ins.json!;
       return ins.json!;
+    case "MAINTAINER":
+      return null; // the config's author, set by the step
     default:
       throw lineError(file, ins.line, `${ins.name} is not a config instruction`);
   }

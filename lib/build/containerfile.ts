@@ -31,6 +31,7 @@ export const INSTRUCTIONS = [
   "STOPSIGNAL",
   "HEALTHCHECK",
   "SHELL",
+  "MAINTAINER", // deprecated, still common: the image's author
 ] as const;
 
 /** An instruction's name. */

@@ -341,8 +341,10 @@ export interface StepRequest {
   mode: DiffMode;
   /** The new config section, whole. */
   config: ContainerConfigSection;
-  /** Top-level config fields to set (`author`, none yet otherwise). */
+  /** The history entry's `created_by`. */
   createdBy: string;
+  /** The config's `author` (MAINTAINER), or undefined: the parent's. */
+  author?: string;
   /** The history time (ISO): now, or `--timestamp`. */
   created: string;
   /** `--timestamp`: layer mtimes are clamped to it (seconds), or null. */
@@ -385,6 +387,7 @@ export async function commitStep(ctx: Context, req: StepRequest): Promise<ImageR
   const config: FullConfig = {
     ...cfg,
     created: req.created,
+    ...(req.author !== undefined ? { author: req.author } : {}),
     config: req.config,
     history: [...historyOf(cfg), {
       created: req.created,

@@ -98,6 +98,7 @@ USER 1234:1234
 WORKDIR /app
 ENTRYPOINT ["sh", "-c"]
 CMD ["cat version joined link opt-missing 2>/dev/null; cat /opt/in-tar; id -u; pwd; ls -ln src"]
+MAINTAINER Jane Doe <jane@example.com>
 `;
 
 Deno.test(
@@ -118,13 +119,16 @@ Deno.test(
         args: ["-C", tdir, "-czf", join(ctx, "pkg.tar.gz"), "in-tar"],
       }).output();
       assert(t.success);
-      const r = await berth(roots, ["build", "-t", "app:1", "--build-arg", "WHO=me", ctx]);
+      // --build-arg WHO alone: its value from the environment (podman's form).
+      const r = await berth(roots, ["build", "-t", "app:1", "--build-arg", "WHO", ctx], {
+        WHO: "me",
+      });
       assertEquals(r.code, 0, r.stderr);
       assert(
         r.stdout.includes("[1/2] STEP 1/10: FROM localhost/busybox:latest AS build"),
         r.stdout,
       );
-      assert(r.stdout.includes("[2/2] STEP 2/12: COPY --from=build /app /app"), r.stdout);
+      assert(r.stdout.includes("[2/2] STEP 2/13: COPY --from=build /app /app"), r.stdout);
       const id = r.stdout.trim().split("\n").pop()!;
       assert(/^[0-9a-f]{64}$/.test(id), r.stdout);
       const run = (await berthOk(roots, ["run", "--rm", "app:1"])).split("\n");
@@ -161,7 +165,8 @@ Deno.test(
       const history = img.History as { empty_layer?: boolean }[];
       assertEquals(img.RootFS.Layers.length, 3);
       assertEquals(history.filter((h) => h.empty_layer !== true).length, 3);
-      assertEquals(history.length, 12);
+      assertEquals(history.length, 13);
+      assertEquals(img.Author, "Jane Doe <jane@example.com>");
 
       // Nothing changed: every step from the cache, no new layer or blob.
       const layers = storeDir(roots, "layers");
@@ -185,7 +190,7 @@ Deno.test(
       assertEquals(stepsOf(changed.stdout), [
         ...["cached", "cached"], // ENV, WORKDIR
         ...Array(5).fill("new"), // COPY src/, ADD, RUN, SHELL, RUN
-        ...Array(11).fill("new"), // the second stage
+        ...Array(12).fill("new"), // the second stage
       ]);
       const rerun = await berth(roots, ["build", "--build-arg", "WHO=me", ctx]);
       assert(stepsOf(rerun.stdout).every((k) => k === "cached"), rerun.stdout);

@@ -32,7 +32,7 @@ const OPTIONS = [
     type: "string" as const,
     multiple: true,
     value: "K=V",
-    help: "set a build argument an ARG declares",
+    help: "set a build argument an ARG declares (K alone: its value in berth's environment)",
   },
   { name: "target", type: "string" as const, value: "STAGE", help: "build up to this stage" },
   { name: "no-cache", type: "boolean" as const, help: "run every step again (no cached steps)" },
@@ -53,8 +53,13 @@ const OPTIONS = [
   { name: "quiet", short: "q", type: "boolean" as const, help: "print only the image ID" },
 ];
 
+/** What `build` parses: the options, and `--build-arg K` names whose values come from the environment. */
+export interface BuildArgs extends BuildOptions {
+  argsFromEnv: string[];
+}
+
 /** `build`. */
-export const buildCommand: Command<BuildOptions> = {
+export const buildCommand: Command<BuildArgs> = {
   name: "build",
   summary: "build an image from a Containerfile",
   usage: "build [-t TAG]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] " +
@@ -79,10 +84,12 @@ export const buildCommand: Command<BuildOptions> = {
     if (context === undefined) throw new InvalidArgument("build: missing CONTEXT");
     if (rest.length > 0) throw new InvalidArgument(`build: unexpected argument "${rest[0]}"`);
     const buildArgs = new Map<string, string>();
+    const argsFromEnv: string[] = [];
     for (const kv of strs(p.values, "build-arg")) {
       const eq = kv.indexOf("=");
-      if (eq <= 0) throw new InvalidArgument(`build: --build-arg ${kv} is not K=V`);
-      buildArgs.set(kv.slice(0, eq), kv.slice(eq + 1));
+      if (eq < 0 && /^[A-Za-z_][A-Za-z0-9_]*$/.test(kv)) argsFromEnv.push(kv); // podman's K
+      else if (eq <= 0) throw new InvalidArgument(`build: --build-arg ${kv} is not K=V`);
+      else buildArgs.set(kv.slice(0, eq), kv.slice(eq + 1));
     }
     const ts = str(p.values, "timestamp");
     if (ts !== undefined && !/^\d{1,12}$/.test(ts)) {
@@ -93,6 +100,7 @@ export const buildCommand: Command<BuildOptions> = {
       file: str(p.values, "file") ?? null,
       tags: strs(p.values, "tag"),
       buildArgs,
+      argsFromEnv,
       target: str(p.values, "target") ?? null,
       noCache: bool(p.values, "no-cache"),
       pull: bool(p.values, "pull"),
@@ -110,8 +118,14 @@ export const buildCommand: Command<BuildOptions> = {
       }
       timestamp = Number(epoch);
     }
+    const buildArgs = new Map(o.buildArgs);
+    for (const k of o.argsFromEnv) {
+      const v = ctx.env(k);
+      if (v !== undefined) buildArgs.set(k, v);
+    }
+    const { argsFromEnv: _, ...options } = o;
     const { buildImage } = await import("../../build/build.ts");
-    const rec = await buildImage(ctx, { ...o, timestamp });
+    const rec = await buildImage(ctx, { ...options, buildArgs, timestamp });
     ctx.io.out(`${rec.id.slice("sha256:".length)}\n`);
     return 0;
   },
