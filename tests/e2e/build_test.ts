@@ -653,3 +653,48 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "build: an image made by umoci and pushed by skopeo, built FROM by berth and pushed, keeps its layers' digests under berth's",
+  { ...OPTS, ignore: !haveRegistryTools() },
+  async () => {
+    const roots = await makeRoots();
+    const rootfs = await busyboxRootfs();
+    const work = await Deno.makeTempDir({ prefix: "berth-build-umoci-" });
+    const reg = await startRegistry();
+    try {
+      const layout = join(work, "layout");
+      await run("umoci", ["init", "--layout", layout]);
+      await run("umoci", ["new", "--image", `${layout}:base`]);
+      await run("umoci", ["insert", "--image", `${layout}:base`, rootfs, "/"]);
+      await run("skopeo", [
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        `oci:${layout}:base`,
+        `docker://${reg.host}/umoci-base:1`,
+      ]);
+      const inspect = async (ref: string) =>
+        JSON.parse(
+          await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${ref}`]),
+        );
+      const base = await inspect(`${reg.host}/umoci-base:1`);
+      const ctx = join(work, "ctx");
+      write(ctx, { "Containerfile": `FROM ${reg.host}/umoci-base:1\nRUN echo on top > /top\n` });
+      await berthOk(roots, ["build", "-q", "-t", `${reg.host}/built:1`, ctx]);
+      await berthOk(roots, ["push", "-q", `${reg.host}/built:1`]);
+      const built = await inspect(`${reg.host}/built:1`);
+      const digests = (m: { layers: { digest: string }[] }) => m.layers.map((l) => l.digest);
+      assertEquals(digests(built).slice(0, base.layers.length), digests(base));
+      assertEquals(digests(built).length, base.layers.length + 1);
+      assertEquals(
+        await berthOk(roots, ["run", "--rm", `${reg.host}/built:1`, "cat", "/top"]),
+        "on top\n",
+      );
+    } finally {
+      await cleanup(roots);
+      await reg.stop();
+      await Deno.remove(work, { recursive: true }).catch(() => {});
+    }
+  },
+);
