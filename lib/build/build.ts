@@ -272,7 +272,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
                       : `${st.shell.join(" ")} ${ins.args}`,
                     created: created(),
                     maxMtime: o.timestamp,
-                    cacheKey: o.noCache ? null : key,
+                    cacheKey: key, // --no-cache skips the lookup; the step still fills the cache
                     beforeRecord: useNew,
                   }),
               });
@@ -306,7 +306,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
                 createdBy: `/bin/sh -c #(nop) ${ins.name} ${text}`,
                 created: created(),
                 maxMtime: o.timestamp,
-                cacheKey: o.noCache ? null : key,
+                cacheKey: key, // --no-cache skips the lookup; the step still fills the cache
                 beforeRecord: useNew,
               });
           }
@@ -664,7 +664,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
       createdBy: `/bin/sh -c #(nop) ${ins.name} ${from}${contentHash} in ${dest}`,
       created: w.created,
       maxMtime: o.timestamp,
-      cacheKey: o.noCache ? null : key,
+      cacheKey: key, // --no-cache skips the lookup; the step still fills the cache
       beforeRecord: w.useNew,
     });
   } finally {

@@ -230,6 +230,14 @@ Deno.test(
         await berthOk(roots, ["run", "--rm", "stage:1", "cat", "/app/joined"]),
         "one\ntwo again\n",
       );
+      // Steps of a --no-cache build fill the cache too: no unnamed image is listed.
+      const all = JSON.parse(await berthOk(roots, ["images", "--format", "json"]));
+      // (The one unnamed image listed is the result of the untagged build above.)
+      const unnamed = all.filter((i: { names: string[] }) => i.names.length === 0);
+      assertEquals(
+        unnamed.map((i: { id: string }) => i.id.slice(7)),
+        [changed.stdout.trim().split("\n").pop()],
+      );
       // No container is left; image prune clears the cache but keeps named images.
       assertEquals(await berthOk(roots, ["ps", "-a", "-q"]), "");
       const before = storeDir(roots, "images").length;
