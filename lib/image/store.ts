@@ -387,10 +387,22 @@ export class ImageStore {
     });
   }
 
-  /** Writes a build's use file (the caller holds the store lock, or adds images it just recorded). */
-  async writeBuildUse(token: string, images: string[]): Promise<void> {
+  /**
+   * Writes a build's use file (the caller holds the store lock, or adds
+   * images it just recorded): atomically (a temporary renamed over it) but
+   * not durably, as it serves only while its process lives.
+   */
+  writeBuildUse(token: string, images: string[]): Promise<void> {
     const use: BuildUse = { pid: Deno.pid, startTime: startTimeOf(Deno.pid), images };
-    await writeFileAtomic(this.buildUsePath(token), JSON.stringify(use) + "\n", { mode: 0o600 });
+    const path = this.buildUsePath(token);
+    const tmp = join(
+      this.dir,
+      "builds",
+      `.${token}.json.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
+    );
+    Deno.writeTextFileSync(tmp, JSON.stringify(use) + "\n", { mode: 0o600 });
+    Deno.renameSync(tmp, path);
+    return Promise.resolve();
   }
 
   /** Drops a build's use file (the build ended). */
