@@ -39,7 +39,6 @@ import { loadNode } from "../image/node.ts";
 import { formatReference, parseReference } from "../image/reference.ts";
 import { resolveImage, resolveUser } from "../image/source.ts";
 import { type ImageRecord, layerKey } from "../image/store.ts";
-import { sha256 } from "../image/verify.ts";
 import {
   type Containerfile,
   type Instruction,
@@ -62,6 +61,7 @@ import {
   isGlob,
   resolveInImage,
   type SourceTree,
+  textHash,
 } from "./sources.ts";
 import { runStep } from "./run_step.ts";
 
@@ -165,10 +165,8 @@ function prepare(o: BuildOptions): {
 }
 
 /** A step's cache key. */
-function cacheKey(parts: unknown[]): string {
-  const h = sha256();
-  h.update(new TextEncoder().encode(JSON.stringify(parts)));
-  return h.digest();
+function cacheKey(parts: unknown[]): Promise<string> {
+  return textHash(JSON.stringify(parts));
 }
 
 function hex12(id: string): string {
@@ -178,7 +176,8 @@ function hex12(id: string): string {
 /** Builds; returns the image (named by `o.tags`). */
 export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRecord> {
   const { cf, fileName, context, last } = prepare(o);
-  await loadNode();
+  // node-tar and node:crypto load only when a step is made (commitStep, ADD's extraction):
+  // a fully cached rebuild does without them.
   const store = storeOf(ctx);
   store.init();
   const { removeBuildLeftovers } = await import("../ops/build_leftovers.ts");
@@ -250,7 +249,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
             const env = [...st.args].filter(([k]) => !envMap(st.config).has(k)).map(([k, v]) =>
               `${k}=${v}`
             );
-            const key = cacheKey([parentId, "RUN", argv, env, o.network]);
+            const key = await cacheKey([parentId, "RUN", argv, env, o.network]);
             next = await cached(ctx, o, key, say, use) ??
               await runStep(ctx, {
                 image: st.image,
@@ -295,7 +294,7 @@ export async function buildImage(ctx: Context, o: BuildOptions): Promise<ImageRe
             const shell = applyConfigStep(config, ins, sub, st, fileName);
             if (shell !== null) st.shell = shell;
             const text = ins.name === "SHELL" ? JSON.stringify(st.shell) : shown;
-            const key = cacheKey([parentId, ins.name, text, ins.flags]);
+            const key = await cacheKey([parentId, ins.name, text, ins.flags]);
             next = await cached(ctx, o, key, say, use) ??
               await commitStep(ctx, {
                 parent: st.image,
@@ -606,12 +605,10 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
   if (!dest.startsWith("/")) dest = `${st.config.WorkingDir ?? "/"}/${dest}`;
   const destIsDir = dest.endsWith("/") || found.length > 1 || srcs.some(isGlob);
   const destAsGiven = cleanRel(dest);
-  const h = sha256();
-  const enc = new TextEncoder();
-  const update = (s: string | Uint8Array) => h.update(typeof s === "string" ? enc.encode(s) : s);
-  for (const f of found) await hashSource(tree, f, update);
-  const contentHash = h.digest();
-  const key = cacheKey([
+  const read: string[] = [];
+  for (const f of found) await hashSource(tree, f, read);
+  const contentHash = await textHash(read.join("\n"));
+  const key = await cacheKey([
     st.image?.id ?? "scratch",
     ins.name,
     found,
@@ -732,6 +729,7 @@ async function extractInto(
   compression: "gzip" | "zstd" | "none",
   dest: string,
 ): Promise<void> {
+  await loadNode();
   const { unpackLayer, openUmask } = await import("../image/unpack.ts");
   const tmp = `${dest}.add-${crypto.randomUUID().slice(0, 8)}`;
   Deno.mkdirSync(tmp, { mode: 0o755 });

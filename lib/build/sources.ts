@@ -179,28 +179,58 @@ export function globSources(tree: SourceTree, src: string): string[] {
   return found.sort();
 }
 
-/** Hashes what a copy of `rel` would read (names, modes, owners, data, link targets). */
-export async function hashSource(
-  tree: SourceTree,
-  rel: string,
-  update: (s: string | Uint8Array) => void,
-): Promise<void> {
+const HASH_CHUNK = 4 << 20;
+
+async function hex(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A file's content hash: sha256 over the sha256 of each 4 MiB chunk (WebCrypto, no node). */
+async function fileHash(path: string): Promise<string> {
+  const f = await Deno.open(path, { read: true });
+  try {
+    const parts: string[] = [];
+    const buf = new Uint8Array(HASH_CHUNK);
+    for (;;) {
+      let n = 0;
+      while (n < buf.length) {
+        const r = await f.read(buf.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      if (n === 0) break;
+      parts.push(await hex(buf.subarray(0, n)));
+      if (n < buf.length) break;
+    }
+    return await hex(new TextEncoder().encode(parts.join("")));
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Records what a copy of `rel` would read (names, modes, owners, content
+ * hashes, link targets), depth first, into `out`: the cache key's part of
+ * a COPY.
+ */
+export async function hashSource(tree: SourceTree, rel: string, out: string[]): Promise<void> {
   const st = tree.lstat(rel);
   if (st === null) return;
   const head = `${rel}\0${st.mode! & 0o7777}\0${st.uid}\0${st.gid}\0`;
-  if (st.isSymlink) update(`L${head}${Deno.readLinkSync(tree.hostPath(rel))}\0`);
-  else if (st.isFile) {
-    update(`F${head}${st.size}\0`);
-    const f = await Deno.open(tree.hostPath(rel), { read: true });
-    try {
-      for await (const chunk of f.readable) update(chunk);
-    } catch (err) {
-      throw err;
-    }
-  } else if (st.isDirectory) {
-    update(`D${head}`);
-    for (const n of tree.list(rel)) await hashSource(tree, rel === "" ? n : `${rel}/${n}`, update);
+  if (st.isSymlink) out.push(`L${head}${Deno.readLinkSync(tree.hostPath(rel))}`);
+  else if (st.isFile) out.push(`F${head}${st.size}\0${await fileHash(tree.hostPath(rel))}`);
+  else if (st.isDirectory) {
+    out.push(`D${head}`);
+    for (const n of tree.list(rel)) await hashSource(tree, rel === "" ? n : `${rel}/${n}`, out);
   }
+}
+
+/** `sha256:HEX` of `text` (WebCrypto). */
+export async function textHash(text: string): Promise<string> {
+  return `sha256:${await hex(new TextEncoder().encode(text))}`;
 }
 
 /** How copied entries are owned and moded. */
