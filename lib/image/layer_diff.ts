@@ -1,7 +1,7 @@
 /**
  * A directory tree as an OCI layer tar, streamed: `commit` turns a
  * container's overlay upper directory into its new layer, `export` the
- * merged root into a plain tar (`build` will reuse it for its steps).
+ * merged root into a plain tar, `build` each RUN step's upper and each COPY's staged files.
  *
  * In `upper` mode the overlay's own forms become the OCI ones: a whiteout
  * (a 0/0 character device) becomes an empty `.wh.NAME` file, an opaque
