@@ -536,7 +536,7 @@ Deno.test(
 );
 
 Deno.test(
-  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host); COPY --from an image; hard links kept",
+  "build: COPY follows the image's own symlinks inside its root (a merged-/usr style link stays a link; an absolute one resolves in the image, not the host); COPY --from an image; hard links kept; --chmod",
   OPTS,
   async () => {
     await withBase(async ({ roots, ctx }) => {
@@ -547,6 +547,7 @@ COPY f /lnk/
 COPY f /usr/abs/real/f2
 COPY --from=${BASE} /etc/passwd /from-image
 COPY g g2 /hl/
+COPY --chmod=0750 f /chm
 `,
         "f": "f\n",
         "g": "g\n",
@@ -560,9 +561,9 @@ COPY g g2 /hl/
           "links:2",
           "sh",
           "-c",
-          "readlink /lnk; readlink /usr/abs; ls /usr/local/real; cmp /etc/passwd /from-image && echo same; stat -c %h /hl/g2",
+          "readlink /lnk; readlink /usr/abs; ls /usr/local/real; cmp /etc/passwd /from-image && echo same; stat -c %h /hl/g2; stat -c %a /chm",
         ]),
-        "usr/local/real\n/usr/local\nf\nf2\nsame\n2\n",
+        "usr/local/real\n/usr/local\nf\nf2\nsame\n2\n750\n",
       );
     });
   },
