@@ -6,11 +6,12 @@ import {
   ContextTree,
   globSources,
   ImageTree,
+  openUnder,
   resolveInImage,
 } from "../lib/build/sources.ts";
 import { IgnoreMatcher } from "../lib/build/ignore.ts";
 import { unpackCalls } from "../lib/image/ffi.ts";
-import { assertEquals, assertTrue } from "./assert.ts";
+import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";
 
 const OPTS = { sanitizeResources: false }; // the libc calls' library stays loaded
@@ -85,5 +86,28 @@ Deno.test(
     assertEquals(globSources(t, "*/*"), ["keep/x.log", "sub/c.txt"]);
     assertEquals(t.lstat("sub/d.log"), null);
     assertEquals(t.list("sub"), ["c.txt"]);
+  },
+);
+
+Deno.test(
+  "context files are opened one name at a time: a symlink swapped in at any level is not followed out",
+  OPTS,
+  async () => {
+    await using dir = await tempDir();
+    const c = join(dir.path, "ctx");
+    put(c, { "d/f": "inside\n" });
+    put(dir.path, { "outside/d/f": "outside\n", "outside/f": "outside\n" });
+    const read = async (rel: string) => {
+      const f = await openUnder(c, rel);
+      return new TextDecoder().decode(await new Response(f.readable).arrayBuffer());
+    };
+    assertEquals(await read("d/f"), "inside\n");
+    // The file itself becomes a link out, then a parent directory does.
+    Deno.renameSync(join(c, "d/f"), join(c, "d/f.old"));
+    Deno.symlinkSync(join(dir.path, "outside/f"), join(c, "d/f"));
+    await assertRejects(() => read("d/f"), Error);
+    Deno.renameSync(join(c, "d"), join(c, "d.old"));
+    Deno.symlinkSync(join(dir.path, "outside/d"), join(c, "d"));
+    await assertRejects(() => read("d/f"), Error);
   },
 );

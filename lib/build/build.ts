@@ -633,9 +633,9 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
       const st0 = tree.lstat(f)!;
       const name = f === "" ? "" : f.slice(f.lastIndexOf("/") + 1);
       if (ins.name === "ADD" && st0.isFile && tree === w.context) {
-        const compression = await archiveKind(tree.hostPath(f));
+        const compression = await archiveKind(await tree.openFile(f));
         if (compression !== null) {
-          await extractInto(tree.hostPath(f), compression, join(staging, destRel));
+          await extractInto(await tree.openFile(f), compression, join(staging, destRel));
           continue;
         }
       }
@@ -702,8 +702,7 @@ function restoreDirAttrs(p: string, rel: string, below: ImageTree): void {
 }
 
 /** The compression of a tar archive ADD extracts, or null (not an archive: copied as is). */
-async function archiveKind(path: string): Promise<"gzip" | "zstd" | "none" | null> {
-  const f = await Deno.open(path, { read: true });
+async function archiveKind(f: Deno.FsFile): Promise<"gzip" | "zstd" | "none" | null> {
   try {
     const head = new Uint8Array(512);
     let n = 0;
@@ -725,7 +724,7 @@ async function archiveKind(path: string): Promise<"gzip" | "zstd" | "none" | nul
 
 /** Extracts a local tar (ADD) into `dest` with the layer unpacker (never writes outside it). */
 async function extractInto(
-  path: string,
+  input: Deno.FsFile,
   compression: "gzip" | "zstd" | "none",
   dest: string,
 ): Promise<void> {
@@ -735,8 +734,7 @@ async function extractInto(
   Deno.mkdirSync(tmp, { mode: 0o755 });
   const close = openUmask();
   try {
-    const file = await Deno.open(path, { read: true });
-    await unpackLayer(file.readable, compression, tmp);
+    await unpackLayer(input.readable, compression, tmp);
   } finally {
     close();
   }

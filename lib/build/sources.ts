@@ -12,6 +12,17 @@
  */
 
 import { join } from "../_std/path.ts";
+import {
+  closeFd,
+  fdPath,
+  kindOf,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_PATH,
+  openAt,
+  statFd,
+} from "../host/at_file.ts";
+import { RuntimeError } from "../host/errors.ts";
 import { unpackCalls } from "../image/ffi.ts";
 import { cleanRel, type IgnoreMatcher } from "./ignore.ts";
 
@@ -25,6 +36,33 @@ export interface SourceTree {
   list(rel: string): string[];
   /** Where the entry at `rel` is on the host, to read its data or link target. */
   hostPath(rel: string): string;
+  /** Opens the regular file at `rel` for reading, through no symlink. */
+  openFile(rel: string): Promise<Deno.FsFile>;
+}
+
+/**
+ * Opens the regular file `rel` under `root` one name at a time with
+ * O_NOFOLLOW, so a symlink swapped in after it was checked (at any level)
+ * is not followed out of the tree: it fails instead.
+ */
+export async function openUnder(root: string, rel: string): Promise<Deno.FsFile> {
+  let fd = openAt(-100, root, O_PATH | O_DIRECTORY); // AT_FDCWD: berth's own path
+  try {
+    const parts = rel.split("/").filter((p) => p !== "");
+    for (let i = 0; i < parts.length; i++) {
+      const last = i === parts.length - 1;
+      const next = openAt(fd, parts[i]!, O_PATH | O_NOFOLLOW | (last ? 0 : O_DIRECTORY));
+      closeFd(fd);
+      fd = next;
+    }
+    if (kindOf(statFd(fd).mode) !== "file") {
+      throw new RuntimeError(`${rel}: not a regular file any more`);
+    }
+    // The descriptor's own inode, reopened for reading: no name is looked up again.
+    return await Deno.open(fdPath(fd), { read: true });
+  } finally {
+    closeFd(fd);
+  }
 }
 
 function lstatOrNull(path: string): Deno.FileInfo | null {
@@ -60,6 +98,9 @@ export class ContextTree implements SourceTree {
   }
   hostPath(rel: string): string {
     return join(this.root, rel);
+  }
+  openFile(rel: string): Promise<Deno.FsFile> {
+    return openUnder(this.root, rel);
   }
 }
 
@@ -132,6 +173,9 @@ export class ImageTree implements SourceTree {
     if (f === null) return join(this.layers[0] ?? "/nonexistent", rel);
     return "st" in f ? f.path : join(f.dirs[0]!, rel);
   }
+  openFile(rel: string): Promise<Deno.FsFile> {
+    return Deno.open(this.hostPath(rel), { read: true }); // the store's own, read-only layers
+  }
 }
 
 /** Why a source path cannot be read, or null. */
@@ -189,8 +233,7 @@ async function hex(bytes: Uint8Array): Promise<string> {
 }
 
 /** A file's content hash: sha256 over the sha256 of each 4 MiB chunk (WebCrypto, no node). */
-async function fileHash(path: string): Promise<string> {
-  const f = await Deno.open(path, { read: true });
+async function fileHash(f: Deno.FsFile): Promise<string> {
   try {
     const parts: string[] = [];
     const buf = new Uint8Array(HASH_CHUNK);
@@ -221,7 +264,7 @@ export async function hashSource(tree: SourceTree, rel: string, out: string[]): 
   if (st === null) return;
   const head = `${rel}\0${st.mode! & 0o7777}\0${st.uid}\0${st.gid}\0`;
   if (st.isSymlink) out.push(`L${head}${Deno.readLinkSync(tree.hostPath(rel))}`);
-  else if (st.isFile) out.push(`F${head}${st.size}\0${await fileHash(tree.hostPath(rel))}`);
+  else if (st.isFile) out.push(`F${head}${st.size}\0${await fileHash(await tree.openFile(rel))}`);
   else if (st.isDirectory) {
     out.push(`D${head}`);
     for (const n of tree.list(rel)) await hashSource(tree, rel === "" ? n : `${rel}/${n}`, out);
@@ -286,7 +329,7 @@ export async function copyEntry(
       }
       attrs.links.set(st.ino, dest);
     }
-    const src = await Deno.open(tree.hostPath(rel), { read: true });
+    const src = await tree.openFile(rel);
     const out = await Deno.open(dest, { write: true, createNew: true, mode: 0o600 });
     await src.readable.pipeTo(out.writable);
   } else return;
