@@ -1091,6 +1091,26 @@ async function podmanCompose(file: string, ref: string): Promise<{
   return { run, why: "", cleanup };
 }
 
+// ---- build -----------------------------------------------------------------------
+// A 5-step build without the cache and a fully cached rebuild, vs buildah bud --layers.
+{
+  progress("build");
+  const { buildRows } = await import("./bench_build.ts");
+  try {
+    const r = await buildRows({
+      sh: (argv) => sh(argv),
+      berth: SHIPPED,
+      base,
+      rootfs,
+      rounds: quick ? 3 : 8,
+    });
+    rows.push(...r.rows);
+    results.build = r.results;
+  } catch (err) {
+    rows.push(["build", `failed: ${(err as Error).message.split("\n")[0]}`, "-", "-"]);
+  }
+}
+
 // ---- report --------------------------------------------------------------------
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));

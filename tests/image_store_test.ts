@@ -147,3 +147,39 @@ Deno.test("prune removes no unlisted blob while a pull holds a layer lock (its r
     assertEquals(await s.prune(never), [`blob ${"7".repeat(64)}`]);
   });
 });
+
+Deno.test("build cache entries: gc's prune keeps them, a cache prune removes them; a running build's use keeps its images from rmi and prune until its process is gone", async () => {
+  await withStore(async (s) => {
+    await s.add({ ...record(s, "a", [], ["1"]), cacheKeys: [d("k")] }); // a cache entry
+    await s.add(record(s, "b", ["r.io/base:1"], ["2"])); // a build's base
+    await s.add({ ...record(s, "c", [], ["3"]), cacheKeys: [d("j")] }); // a build's step
+    await s.prune(never); // gc
+    assertEquals(s.list().map((r) => r.id).sort(), [d("a"), d("b"), d("c")]);
+    // A live build (this process) uses b and c.
+    await s.takeBuildUse("t1", [d("b"), d("c")]);
+    await assertRejects(
+      () => s.remove(["r.io/base:1"], false, never),
+      WrongState,
+      "in use by build",
+    );
+    await s.prune(never, false, true); // image prune: the cache too
+    assertEquals(s.list().map((r) => r.id).sort(), [d("b"), d("c")]);
+    assertEquals(layerNames(s), ["2".repeat(64), "3".repeat(64)]);
+    await assertRejects(() => s.takeBuildUse("t1", [d("a")]), Error, "removed meanwhile");
+    // A build whose process is gone: its use file goes, and so do its unnamed steps.
+    const dead = new Deno.Command("true").spawn();
+    const pid = dead.pid;
+    await dead.status;
+    Deno.writeTextFileSync(
+      s.buildUsePath("t1"),
+      JSON.stringify({ pid, startTime: null, images: [d("b"), d("c")] }),
+    );
+    assertEquals([...s.buildUses().keys()], []);
+    await s.prune(never, false, true);
+    assertEquals(s.list().map((r) => r.id), [d("b")]);
+    assertEquals([...Deno.readDirSync(join(s.dir, "builds"))].length, 0);
+    // The names a step's image gets later keep it; cache keys merge.
+    await s.add({ ...record(s, "b", [], ["2"]), cacheKeys: [d("x")] });
+    assertEquals(s.get("r.io/base:1").cacheKeys, [d("x")]);
+  });
+});

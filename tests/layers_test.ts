@@ -27,6 +27,8 @@ const RANKS: Record<string, number> = {
   // Compose drives the operations (create, start, stop, delete) for a
   // whole project; ops never import it, the CLI's compose command does.
   compose: 5.6,
+  // build runs its RUN steps as containers through ops; ops never import it.
+  build: 5.3,
   cli: 6,
 };
 

@@ -52,6 +52,11 @@ export const CRASH_POINTS = {
     "commit:published", // the layer published (blob and directory), no config or image yet
     "commit:blobs", // config and manifest stored, no image recorded
   ],
+  build: [
+    "build:container", // a RUN step's container created, not started
+    "build:ran", // a RUN step's container exited, its upper not yet committed
+    "build:step", // a step's image recorded (a cache entry), the build not done
+  ],
   save: [
     "save:partial", // a layer written into the temp archive, more to come
     "save:written", // the temp archive complete, not yet synced and renamed into place

@@ -249,6 +249,15 @@ interface Publication {
   author: string | null;
   name: string | null;
   limits: LayerLimits;
+  /** `build`: the history time, cache key and a hook called with the ID before it is recorded. */
+  step?: StepExtras;
+}
+
+/** What a build step adds to a publication. */
+interface StepExtras {
+  created: string;
+  cacheKey: string | null;
+  beforeRecord: (id: string) => Promise<void>;
 }
 
 /**
@@ -279,7 +288,7 @@ async function publish(ctx: Context, store: ImageStore, p: Publication): Promise
   const { records, release } = await ensureLayers(store, sources, quietProgress, null, p.limits);
   try {
     crashPoint(ctx.crashAt, "commit:published");
-    const created = ctx.clock.now().toISOString();
+    const created = p.step?.created ?? ctx.clock.now().toISOString();
     const entry: Record<string, unknown> = { created, created_by: p.createdBy };
     if (p.comment !== null) entry.comment = p.comment;
     if (p.author !== null) entry.author = p.author;
@@ -308,6 +317,7 @@ async function publish(ctx: Context, store: ImageStore, p: Publication): Promise
     await store.writeBlob(configDigest, configBytes);
     await store.writeBlob(manifestDigest, manifestBytes);
     crashPoint(ctx.crashAt, "commit:blobs");
+    await p.step?.beforeRecord(configDigest);
     return await store.add({
       id: configDigest,
       manifestDigest,
@@ -315,8 +325,110 @@ async function publish(ctx: Context, store: ImageStore, p: Publication): Promise
       layers: records,
       created,
       size: records.reduce((n, l) => n + l.size, 0),
+      ...(p.step?.cacheKey ? { cacheKeys: [p.step.cacheKey] } : {}),
     });
   } finally {
     release();
   }
+}
+
+/** One build step to record (`build`). */
+export interface StepRequest {
+  /** The image below, or null (`FROM scratch`). */
+  parent: ImageRecord | null;
+  /** The step's tree (a RUN's overlay upper, or a COPY's staged files), or null: config only. */
+  tree: string | null;
+  mode: DiffMode;
+  /** The new config section, whole. */
+  config: ContainerConfigSection;
+  /** The history entry's `created_by`. */
+  createdBy: string;
+  /** The config's `author` (MAINTAINER), or undefined: the parent's. */
+  author?: string;
+  /** The history time (ISO): now, or `--timestamp`. */
+  created: string;
+  /** `--timestamp`: layer mtimes are clamped to it (seconds), or null. */
+  maxMtime: number | null;
+  /** The step's cache key, recorded on the image, or null (`--no-cache`). */
+  cacheKey: string | null;
+  /** Called with the new image's ID before it is recorded (the build's use of it). */
+  beforeRecord: (id: string) => Promise<void>;
+}
+
+/**
+ * Records one build step as an image: with a tree, its layer on the
+ * parent's (published as a commit's is); without, the parent's layers
+ * with a new config (an `empty_layer` history entry).
+ */
+export async function commitStep(ctx: Context, req: StepRequest): Promise<ImageRecord> {
+  const store = storeOf(ctx);
+  await loadNode();
+  store.init();
+  const cfg = baseConfig(store, req.parent);
+  if (req.tree !== null) {
+    return await withBlobTemp(store, async (blobTmp, file) => {
+      const layer = await writeLayerBlob(treeTar(req.tree!, req.mode, req.maxMtime), file);
+      file.close();
+      return await publish(ctx, store, {
+        blobTmp,
+        layer,
+        parent: req.parent,
+        cfg,
+        section: req.config,
+        createdBy: req.createdBy,
+        comment: null,
+        author: null,
+        name: null,
+        limits: layerLimitsFrom(ctx.env, Infinity), // the build's own files
+        step: { created: req.created, cacheKey: req.cacheKey, beforeRecord: req.beforeRecord },
+      });
+    });
+  }
+  const config: FullConfig = {
+    ...cfg,
+    created: req.created,
+    ...(req.author !== undefined ? { author: req.author } : {}),
+    config: req.config,
+    history: [...historyOf(cfg), {
+      created: req.created,
+      created_by: req.createdBy,
+      empty_layer: true,
+    }],
+  };
+  const layers = req.parent?.layers ?? [];
+  const configBytes = new TextEncoder().encode(JSON.stringify(config));
+  const configDigest = await sha256Of(configBytes);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: configDigest,
+      size: configBytes.length,
+    },
+    layers: layers.map((l) => ({
+      mediaType: OCI_MEDIA[l.mediaType] ?? l.mediaType,
+      digest: l.digest,
+      size: l.size,
+    })),
+  };
+  const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest));
+  const manifestDigest = await sha256Of(manifestBytes);
+  await store.writeBlob(configDigest, configBytes);
+  await store.writeBlob(manifestDigest, manifestBytes);
+  await req.beforeRecord(configDigest);
+  const rec = await store.add({
+    id: configDigest,
+    manifestDigest,
+    names: [],
+    layers,
+    created: req.created,
+    size: layers.reduce((n, l) => n + l.size, 0),
+    ...(req.cacheKey !== null ? { cacheKeys: [req.cacheKey] } : {}),
+  });
+  // No layer lock guarded these blobs until the record listed them: a prune meanwhile may
+  // have taken them (the record keeps them from now on).
+  if (!store.hasBlob(configDigest)) await store.writeBlob(configDigest, configBytes);
+  if (!store.hasBlob(manifestDigest)) await store.writeBlob(manifestDigest, manifestBytes);
+  return rec;
 }

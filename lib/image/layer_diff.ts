@@ -1,7 +1,7 @@
 /**
  * A directory tree as an OCI layer tar, streamed: `commit` turns a
  * container's overlay upper directory into its new layer, `export` the
- * merged root into a plain tar (`build` will reuse it for its steps).
+ * merged root into a plain tar, `build` each RUN step's upper and each COPY's staged files.
  *
  * In `upper` mode the overlay's own forms become the OCI ones: a whiteout
  * (a 0/0 character device) becomes an empty `.wh.NAME` file, an opaque
@@ -45,11 +45,19 @@ export type DiffMode = "upper" | "tree";
 
 const CHUNK = 256 * 1024;
 
-/** The tar of the tree at `root` (its entries relative to it, `root` itself not listed). */
-export async function* treeTar(root: string, mode: DiffMode): AsyncGenerator<Uint8Array> {
+/**
+ * The tar of the tree at `root` (its entries relative to it, `root` itself
+ * not listed). `maxMtime` (seconds; `build --timestamp`, SOURCE_DATE_EPOCH)
+ * clamps every entry's mtime to it, for reproducible layers.
+ */
+export async function* treeTar(
+  root: string,
+  mode: DiffMode,
+  maxMtime: number | null = null,
+): AsyncGenerator<Uint8Array> {
   const fd = openAt(-100, root, O_PATH | O_DIRECTORY); // AT_FDCWD: root is berth's own path
   try {
-    yield* walk(fd, "", mode, new Map());
+    yield* walk(fd, "", mode, new Map(), maxMtime);
   } finally {
     closeFd(fd);
   }
@@ -87,6 +95,7 @@ async function* walk(
   prefix: string,
   mode: DiffMode,
   links: Map<bigint, string>,
+  maxMtime: number | null,
 ): AsyncGenerator<Uint8Array> {
   const names = [...Deno.readDirSync(fdPath(dirFd))].map((e) => e.name).sort(bytewise);
   for (const name of names) {
@@ -98,7 +107,7 @@ async function* walk(
       throw err;
     }
     try {
-      yield* entry(fd, prefix + name, mode, links);
+      yield* entry(fd, prefix + name, mode, links, maxMtime);
     } finally {
       closeFd(fd);
     }
@@ -110,6 +119,7 @@ async function* entry(
   path: string,
   mode: DiffMode,
   links: Map<bigint, string>,
+  maxMtime: number | null,
 ): AsyncGenerator<Uint8Array> {
   const st = statFd(fd);
   const kind = kindOf(st.mode);
@@ -118,7 +128,7 @@ async function* entry(
     uid: st.uid,
     gid: st.gid,
     size: 0,
-    mtime: Number(st.mtime[0]),
+    mtime: maxMtime === null ? Number(st.mtime[0]) : Math.min(maxMtime, Number(st.mtime[0])),
   };
   const slash = path.lastIndexOf("/");
   if (mode === "upper" && kind === "chardev" && st.rdev === 0n) {
@@ -150,7 +160,7 @@ async function* entry(
           mode: 0o644,
         });
       }
-      yield* walk(fd, `${path}/`, mode, links);
+      yield* walk(fd, `${path}/`, mode, links, maxMtime);
       return;
     }
     case "file": {

@@ -8,6 +8,8 @@
  *                      (records written before chain IDs: by its diff_id)
  * images/HEX.json      an image record (by its config digest: the image ID)
  * uses/NS/ID           a container using an image (contains the image ID)
+ * builds/PID-RAND.json a running build: its process and the images it uses (intermediate
+ *                      ones included), kept from `rmi` and `prune` while that process lives
  * tmp/PID-RAND/        a layer being unpacked by berth process PID
  * tmp/PID-RAND.blob    its blob being written
  * locks/HEX.lock       a layer's lock, by the same key (held while it is fetched, until
@@ -27,6 +29,7 @@ import { writeFileAtomic } from "../host/atomic_file.ts";
 import { InvalidArgument, isNotFound, NotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { removeTree } from "../container/bundle.ts";
+import { startTimeOf } from "../host/proc.ts";
 import type { ImageConfig } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 
@@ -59,6 +62,28 @@ export interface ImageRecord {
   created: string | null;
   /** Sum of the layers' blob sizes. */
   size: number;
+  /**
+   * Build cache keys this image is the result of (`build`'s steps): an
+   * unnamed image with keys is a cache entry, not listed by `images`, kept
+   * by `gc`, removed by `image prune` and `system prune`.
+   */
+  cacheKeys?: string[];
+  /** The result of a build (listed by `images` even unnamed, unlike a cache entry). */
+  built?: boolean;
+}
+
+/** What a running build records in `builds/`. */
+export interface BuildUse {
+  pid: number;
+  /** The process's start time (clock ticks since boot), to tell a reused pid. */
+  startTime: number | null;
+  /** Image IDs it uses. */
+  images: string[];
+}
+
+/** True when `rec` is a build cache entry nothing names. */
+export function isCacheOnly(rec: ImageRecord): boolean {
+  return rec.names.length === 0 && (rec.cacheKeys?.length ?? 0) > 0 && rec.built !== true;
 }
 
 /** Lock wait for a layer another berth is fetching (a pull may take a while). */
@@ -124,7 +149,7 @@ export class ImageStore {
 
   /** Creates the store's directories (0700). */
   init(): void {
-    for (const d of ["blobs", "layers", "images", "tmp", "locks", "uses"]) {
+    for (const d of ["blobs", "layers", "images", "tmp", "locks", "uses", "builds"]) {
       Deno.mkdirSync(join(this.dir, d), { recursive: true, mode: 0o700 });
     }
   }
@@ -253,7 +278,14 @@ export class ImageStore {
         if (!this.hasLayer(layerKey(l))) throw new RuntimeError(`layer ${layerKey(l)} vanished`);
       }
       const existing = this.list().find((r) => r.id === rec.id);
-      const merged = { ...rec, names: [...new Set([...(existing?.names ?? []), ...rec.names])] };
+      const merged: ImageRecord = {
+        ...rec,
+        names: [...new Set([...(existing?.names ?? []), ...rec.names])],
+      };
+      const keys = [...new Set([...(existing?.cacheKeys ?? []), ...(rec.cacheKeys ?? [])])];
+      if (keys.length > 0) merged.cacheKeys = keys;
+      else delete merged.cacheKeys;
+      if (existing?.built === true) merged.built = true;
       await this.#takeNames(merged.names, merged.id);
       await this.save(merged);
       return merged;
@@ -266,6 +298,14 @@ export class ImageStore {
       const left = other.names.filter((n) => !names.includes(n));
       if (left.length !== other.names.length) await this.save({ ...other, names: left });
     }
+  }
+
+  /** Marks image `id` as a build's result (see {@linkcode ImageRecord.built}). */
+  async markBuilt(id: string): Promise<void> {
+    await this.locked(async () => {
+      const rec = this.get(id);
+      if (rec.built !== true) await this.save({ ...rec, built: true });
+    });
   }
 
   /** Adds name `dst` to the image `src` names (`tag`). */
@@ -295,6 +335,88 @@ export class ImageStore {
       }
     }
     return out;
+  }
+
+  /** A build's use file. */
+  buildUsePath(token: string): string {
+    return join(this.dir, "builds", `${token}.json`);
+  }
+
+  /**
+   * Images used by running builds: image ID → `build PID` entries. With
+   * `dropDead`, the files of builds whose process is gone are removed.
+   */
+  buildUses(dropDead = false): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const name of readDirNames(join(this.dir, "builds"))) {
+      if (!name.endsWith(".json")) continue;
+      const path = join(this.dir, "builds", name);
+      let use: BuildUse;
+      try {
+        use = JSON.parse(Deno.readTextFileSync(path));
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        use = { pid: 0, startTime: null, images: [] }; // torn: its writer died mid-write
+      }
+      const live = use.pid > 0 && startTimeOf(use.pid) !== null &&
+        (use.startTime === null || startTimeOf(use.pid) === use.startTime);
+      if (!live) {
+        if (dropDead) removeQuietly(path);
+        continue;
+      }
+      for (const id of use.images) out.set(id, [...(out.get(id) ?? []), `build ${use.pid}`]);
+    }
+    return out;
+  }
+
+  /**
+   * Records (atomically) that this process's build `token` uses `images`,
+   * under the store lock, so a concurrent `rmi` or prune either sees them
+   * or removed them first (then this fails: the caller's image is gone).
+   */
+  async takeBuildUse(token: string, images: string[]): Promise<void> {
+    await this.locked(async () => {
+      const all = this.list();
+      for (const id of images) {
+        const rec = all.find((r) => r.id === id);
+        if (rec === undefined || rec.layers.some((l) => !this.hasLayer(layerKey(l)))) {
+          throw new RuntimeError(`image ${id} was removed meanwhile`);
+        }
+      }
+      await this.writeBuildUse(token, images);
+    });
+  }
+
+  /**
+   * Writes a build's use file (the caller holds the store lock, or adds
+   * images it just recorded): atomically (a temporary renamed over it) but
+   * not durably, as it serves only while its process lives.
+   */
+  writeBuildUse(token: string, images: string[]): Promise<void> {
+    const use: BuildUse = { pid: Deno.pid, startTime: startTimeOf(Deno.pid), images };
+    const path = this.buildUsePath(token);
+    const tmp = join(
+      this.dir,
+      "builds",
+      `.${token}.json.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
+    );
+    Deno.writeTextFileSync(tmp, JSON.stringify(use) + "\n", { mode: 0o600 });
+    Deno.renameSync(tmp, path);
+    return Promise.resolve();
+  }
+
+  /** Drops a build's use file (the build ended). */
+  dropBuildUse(token: string): void {
+    removeQuietly(this.buildUsePath(token));
+  }
+
+  /** Container uses and running builds' uses together. */
+  #allUses(dropDead: boolean): Map<string, string[]> {
+    const all = this.uses();
+    for (const [id, users] of this.buildUses(dropDead)) {
+      all.set(id, [...(all.get(id) ?? []), ...users]);
+    }
+    return all;
   }
 
   /**
@@ -336,7 +458,7 @@ export class ImageStore {
   ): Promise<string[]> {
     return await this.locked(async () => {
       await this.#dropStaleUses(stale);
-      const uses = this.uses();
+      const uses = this.#allUses(true);
       const out: string[] = [];
       const recs = refs.map((t) => ({ text: t, rec: this.get(t) }));
       // First check every removal against what all of them leave, then apply.
@@ -352,7 +474,9 @@ export class ImageStore {
         const users = uses.get(rec.id) ?? [];
         if (users.length > 0 && after.length === 0 && !force) {
           throw new WrongState(
-            `cannot remove image "${text}": in use by container ${users.join(", ")}`,
+            `cannot remove image "${text}": in use by ${
+              users.map((u) => u.startsWith("build ") ? u : `container ${u}`).join(", ")
+            }`,
           );
         }
       }
@@ -394,20 +518,26 @@ export class ImageStore {
 
   /**
    * `image prune` and `gc`: under the store lock, drops use markers of
-   * containers that are gone, then removes every image with no name and
-   * no user, every layer no kept image lists (unless its lock is held:
+   * containers that are gone (and of builds whose process is gone), then
+   * removes every image with no name and no user (build cache entries
+   * only with `cache`: `image prune`, `system prune`; never one a running
+   * build uses), every layer no kept image lists (unless its lock is held:
    * a pull is on it), unreferenced blobs, and partial downloads of dead
    * berth processes. Returns what it removed.
    */
-  async prune(stale: (container: string) => Promise<boolean>, dryRun = false): Promise<string[]> {
+  async prune(
+    stale: (container: string) => Promise<boolean>,
+    dryRun = false,
+    cache = false,
+  ): Promise<string[]> {
     return await this.locked(async () => {
       const out: string[] = [];
       if (!dryRun) {
         for (const c of await this.#dropStaleUses(stale)) out.push(`image use of ${c}`);
       }
-      const uses = this.uses();
+      const uses = this.#allUses(!dryRun);
       for (const rec of this.list()) {
-        if (rec.names.length === 0 && !uses.has(rec.id)) {
+        if (rec.names.length === 0 && !uses.has(rec.id) && (cache || !isCacheOnly(rec))) {
           if (!dryRun) Deno.removeSync(this.recordPath(rec.id));
           out.push(`image ${rec.id}`);
         }
@@ -483,7 +613,7 @@ export class ImageStore {
         out.push(`blob ${name}`);
       }
     }
-    for (const sub of ["images", "uses"]) {
+    for (const sub of ["images", "uses", "builds"]) {
       for (const name of readDirNames(join(this.dir, sub))) {
         if (deadTemp(name)) {
           if (!dryRun) removeQuietly(join(this.dir, sub, name));

@@ -139,6 +139,16 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
       () => Deno.remove(path),
     );
   }
+  // Containers of builds that were killed (their image uses go with them, below).
+  try {
+    const { removeBuildLeftovers } = await import("./build_leftovers.ts");
+    for (const line of await removeBuildLeftovers(ctx, dry)) {
+      if (line.startsWith("cannot ")) report.errors.push(line);
+      else report.actions.push(line);
+    }
+  } catch (err) {
+    report.errors.push(`cannot remove build containers: ${messageOf(err)}`);
+  }
   if (await exists(join(ctx.paths.dataRoot, "image"))) {
     // Images: stale container uses, unnamed unused images, unused layers, partial pulls.
     try {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { BUILD_LABEL, buildGone } from "../../ops/build_leftovers.ts";
 import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import type { Context } from "../../container/context.ts";
@@ -38,7 +39,8 @@ export async function pruneContainers(ctx: Context): Promise<string[]> {
   const loaded = await ctx.store.list(ns, warn);
   const all = (await Promise.all(loaded.map((s) => reconcile(ctx, s).catch(() => s))))
     .filter((s): s is ContainerState => s !== null);
-  const states = all.filter((s) => !isRunningOrPaused(s));
+  // A running build's step containers are its own (created, or exited and being committed).
+  const states = all.filter((s) => !isRunningOrPaused(s) && !ofRunningBuild(s));
   // Members first, so their sandbox has none left when its turn comes.
   states.sort((a, b) => (a.sandbox === null ? 1 : 0) - (b.sandbox === null ? 1 : 0));
   const removed: string[] = [];
@@ -53,6 +55,11 @@ export async function pruneContainers(ctx: Context): Promise<string[]> {
     }
   }
   return removed;
+}
+
+function ofRunningBuild(s: ContainerState): boolean {
+  const owner = s.labels?.[BUILD_LABEL];
+  return owner !== undefined && !buildGone(owner);
 }
 
 function isRunningOrPaused(s: ContainerState): boolean {

@@ -36,7 +36,7 @@ export function podmanImage(r: ImageRecord, config: ImageConfig): Record<string,
     Created: r.created ?? config.created ?? "",
     Config: c,
     Version: "",
-    Author: "",
+    Author: (config as { author?: string }).author ?? "",
     Architecture: config.architecture ?? "",
     Os: config.os ?? "",
     Size: r.size,
@@ -109,7 +109,7 @@ export const imageCommand: Command<ImageArgs> = {
     if (o.sub === "rm") return await rmiCommand.run(ctx, o.args);
     const store = storeOf(ctx);
     if (o.sub === "prune") {
-      const removed = await store.prune(staleUse(ctx));
+      const removed = await store.prune(staleUse(ctx), false, true); // build cache too
       ctx.io.out(removed.map((r) => `removed ${printable(r)}\n`).join(""));
       return 0;
     }

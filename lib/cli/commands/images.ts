@@ -10,7 +10,7 @@ import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { parseReference } from "../../image/reference.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
-import type { ImageRecord } from "../../image/store.ts";
+import { type ImageRecord, isCacheOnly } from "../../image/store.ts";
 import {
   type OutputFormat,
   outputFormatOf,
@@ -125,7 +125,7 @@ export const imagesCommand: Command<ImagesArgs> = {
     return { quiet: bool(p.values, "quiet"), format: outputFormatOf(p.values) };
   },
   run(ctx, o) {
-    const recs = storeOf(ctx).list().sort((a, b) =>
+    const recs = storeOf(ctx).list().filter((r) => !isCacheOnly(r)).sort((a, b) =>
       (b.created ?? "").localeCompare(a.created ?? "")
     );
     if (o.quiet) ctx.io.out(recs.map((r) => r.id.slice(7, 19) + "\n").join(""));

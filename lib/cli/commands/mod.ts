@@ -56,6 +56,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "image", load: async () => (await import("./image.ts")).imageCommand },
   { name: "load", load: async () => (await import("./load.ts")).loadCommand },
   { name: "save", load: async () => (await import("./save.ts")).saveCommand },
+  { name: "build", load: async () => (await import("./build.ts")).buildCommand },
   { name: "commit", load: async () => (await import("./commit.ts")).commitCommand },
   { name: "export", load: async () => (await import("./export.ts")).exportCommand },
   { name: "import", load: async () => (await import("./import.ts")).importCommand },

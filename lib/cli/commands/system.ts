@@ -245,7 +245,7 @@ export const systemCommand: Command<SystemOptions> = {
     const containers = await pruneContainers(ctx);
     const images = o.all ? await pruneUnusedImages(ctx) : [];
     // Dangling images, and the layers and blobs nothing lists any more.
-    for (const line of await storeOf(ctx).prune(staleUse(ctx))) {
+    for (const line of await storeOf(ctx).prune(staleUse(ctx), false, true)) {
       if (line.startsWith("image sha256:")) images.push(line.slice("image ".length));
     }
     const volumes = o.volumes ? await pruneVolumes(ctx, ctx.globals.namespace) : [];
