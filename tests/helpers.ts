@@ -86,6 +86,8 @@ export async function makeRoots(): Promise<Roots> {
       BERTH_ROOT: root,
       BERTH_DATA_ROOT: dataRoot,
       BERTH_MONITOR_IDLE_MS: "300",
+      // The host's name resolver (and its records) of these roots alone.
+      BERTH_DNS_DIR: join(base, "dns"),
       // Containers get only loopback unless a test names a network: the
       // bridge is slower, and roots of tests running in parallel would
       // share its subnet (tests/e2e/network_test.ts creates its own networks).
@@ -179,6 +181,21 @@ export async function monitorPids(roots: Roots): Promise<number[]> {
   return out;
 }
 
+/** Pids of resolver processes of `roots`' DNS directory. */
+export async function resolverPids(roots: Roots): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      if (cmd.includes("__resolver") && cmd.includes(roots.env.BERTH_DNS_DIR!)) {
+        out.push(Number(e.name));
+      }
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
 /** Polls `cond` until it is true or `timeoutMs` passes. */
 export async function eventually(
   cond: () => boolean | Promise<boolean>,
@@ -222,6 +239,12 @@ export async function cleanup(roots: Roots): Promise<void> {
     .catch(async () => {
       for (const pid of await monitorPids(roots)) Deno.kill(pid, "SIGKILL");
     });
+  // The resolver goes by itself a few seconds after its last container: at once here.
+  for (const pid of await resolverPids(roots)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
   for (const m of (await mountsUnder(join(roots.root, ".."))).reverse()) {
     await new Deno.Command("umount", { args: ["-l", m] }).output();
   }

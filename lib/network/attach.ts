@@ -85,7 +85,15 @@ export interface NetEnv {
   hostPortsLock?: string;
   /** Fault injection: called at the named points. */
   crash?: (
-    point: "netns-file" | "netns" | "partial" | "added" | "del-partial" | "deleted",
+    point:
+      | "netns-file"
+      | "netns"
+      | "partial"
+      | "added"
+      | "dns"
+      | "del-dns"
+      | "del-partial"
+      | "deleted",
   ) => void;
 }
 

@@ -23,6 +23,7 @@ import {
   type NetEnv,
   netnsFile,
   newToken,
+  readRecord,
   setUp,
   tearDown,
   withNetworkLock,
@@ -45,7 +46,23 @@ import {
   networkPaths,
 } from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
-import { containerResolv, HOST_RESOLV_CONF, noServerWarning, readOrNull } from "./resolv_conf.ts";
+import {
+  containerResolv,
+  HOST_RESOLV_CONF,
+  noServerWarning,
+  parseResolvConf,
+  readOrNull,
+} from "./resolv_conf.ts";
+import {
+  dnsDir,
+  readDnsRecord,
+  removeDnsRecord,
+  removeStaleDnsRecords,
+  writeDnsRecord,
+} from "./dns/records.ts";
+import { addHostLines } from "./dns/options.ts";
+import { ensureResolver, RESOLVER_START_TIMEOUT_MS } from "./dns/ensure.ts";
+import { nameOf } from "../container/names.ts";
 
 /** What a container gets, decided before anything is made. */
 export interface NetPlan {
@@ -58,6 +75,8 @@ export interface NetPlan {
   owner: ContainerState | null;
   /** The container's hostname (the config's), for its /etc/hosts. */
   hostname: string | null;
+  /** `--dns`, `--add-host`, `--network-alias` (checked at parse time). */
+  names: NameOptions;
   /**
    * The files berth mounts: false where the config already mounts
    * something of the user's there (`-v`, `--mount`, the bundle's config),
@@ -65,6 +84,15 @@ export interface NetPlan {
    */
   own: { hosts: boolean; resolv: boolean };
 }
+
+/** The name options of a container: `--dns`, `--add-host`, `--network-alias`. */
+export interface NameOptions {
+  dns: string[];
+  addHost: string[];
+  aliases: string[];
+}
+
+const NO_NAMES: NameOptions = { dns: [], addHost: [], aliases: [] };
 
 /** The mount destinations berth fills in on a network (a user's own mount there wins). */
 export const NET_FILES = { hosts: "/etc/hosts", resolv: "/etc/resolv.conf" } as const;
@@ -134,8 +162,10 @@ export function planNetwork(
   publish: string[],
   owner: ContainerState | null,
   config: OciConfig,
+  names: NameOptions = NO_NAMES,
 ): NetPlan {
   const files = {
+    names,
     // A config's own hostname goes in only as one word (a bundle's config is not checked).
     hostname: typeof config.hostname === "string" && /^[A-Za-z0-9._-]+$/.test(config.hostname)
       ? config.hostname
@@ -297,16 +327,81 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     ports: plan.ports,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });
+  const net = plan.network!;
+  const dns = hasDns(net);
+  if (dns) {
+    // Before the container's process exists: the resolver knows it when it first asks.
+    await writeDnsRecord(dnsDir(ctx.env), {
+      token: s.net.token,
+      root: ctx.paths.root,
+      ns: s.namespace,
+      id: s.id,
+      network: net.name,
+      bridge: net.bridge,
+      gateway: net.gateway,
+      ip,
+      names: [...new Set([nameOf(s).toLowerCase(), ...plan.names.aliases])],
+      netns: netnsFile(env.paths, s.net.token),
+    });
+    env.crash?.("dns");
+  }
   // Both files are written, also one the container mounts a file of its
   // own over: a sandbox member mounts its owner's.
-  const resolv = containerResolvConf(s.id);
+  const resolv = plan.names.dns.length > 0
+    ? { text: resolvWith(plan.names.dns), warning: null }
+    : dns
+    ? { text: resolvWith([net.gateway]), warning: null }
+    : containerResolvConf(s.id);
   if (resolv.warning !== null && plan.own.resolv) ctx.io.err(`berth: warning: ${resolv.warning}\n`);
   const files = netFiles(s.bundle);
   Deno.writeTextFileSync(files.resolv, resolv.text, { mode: 0o644 });
-  Deno.writeTextFileSync(files.hosts, containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id), {
-    mode: 0o644,
-  });
-  s.network = { name: plan.network!.name, ip };
+  const hosts = containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id) +
+    addHostLines(plan.names.addHost).map((l) => `${l}\n`).join("");
+  Deno.writeTextFileSync(files.hosts, hosts, { mode: 0o644 });
+  s.network = { name: net.name, ip };
+  if (dns) await startResolver(ctx, net.name, net.gateway);
+}
+
+/** True for a network whose containers resolve each other's names: every one but `bridge`. */
+export function hasDns(net: Network): boolean {
+  return net.name !== DEFAULT_NETWORK && net.gateway !== "";
+}
+
+/**
+ * A resolv.conf naming `servers`, with the host's `search` and `options`
+ * (a container on a network with DNS asks its gateway, the resolver).
+ */
+export function resolvWith(servers: string[], host = readOrNull(HOST_RESOLV_CONF) ?? ""): string {
+  const parts = parseResolvConf(host);
+  const lines = servers.map((n) => `nameserver ${n}`);
+  if (parts.search.length > 0) lines.push(`search ${parts.search.join(" ")}`);
+  if (parts.options.length > 0) lines.push(`options ${parts.options.join(" ")}`);
+  return lines.map((l) => `${l}\n`).join("");
+}
+
+/** Makes sure the resolver listens on `gateway` (warns when it does not come up). */
+async function startResolver(ctx: Context, network: string, gateway: string): Promise<void> {
+  const ok = await ensureResolver(
+    { self: ctx.self, sleep: (ms) => ctx.clock.sleep(ms) },
+    dnsDir(ctx.env),
+    gateway,
+  );
+  if (!ok) {
+    ctx.io.err(
+      `berth: warning: the name resolver did not start on ${gateway}:53 within ` +
+        `${RESOLVER_START_TIMEOUT_MS} ms: names on network "${network}" do not resolve\n`,
+    );
+  }
+}
+
+/**
+ * Before a stopped container on a network with DNS starts again: the
+ * resolver may have gone with the last running container.
+ */
+export async function ensureResolverFor(ctx: Context, s: ContainerState): Promise<void> {
+  if (s.net === undefined) return;
+  const r = readDnsRecord(dnsDir(ctx.env), s.net.token);
+  if (r !== null) await startResolver(ctx, r.network, r.gateway);
 }
 
 /** True when the record's owner exists and names this very attachment. */
@@ -325,7 +420,10 @@ function ownerHolds(ctx: Context, r: AttachRecord): boolean {
 /** Releases the network of `s` (delete, rollback, --rm); idempotent. */
 export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<void> {
   if (s.net === undefined) return;
-  await tearDown(netEnv(ctx), s.net.token);
+  const env = netEnv(ctx);
+  // The name goes first: a record never outlives its attachment (gc relies on it).
+  if (await removeDnsRecord(dnsDir(ctx.env), s.net.token)) env.crash?.("del-dns");
+  await tearDown(env, s.net.token);
 }
 
 /**
@@ -337,6 +435,14 @@ export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<
 export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
   const env = netEnv(ctx);
   const done = await collectLeftovers(env, (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
+  // Names whose attachment is gone (a berth killed between the two).
+  const names = await removeStaleDnsRecords(
+    dnsDir(ctx.env),
+    rootTag(ctx.paths.root),
+    (token) => readRecord(env.paths, token) !== null,
+    dryRun,
+  );
+  done.push(...names.map((r) => `the DNS record of ${r.ns}/${r.id} (${r.network})`));
   // A root that never had a container on a network made no rule (and gets no lock file).
   if (!isDir(env.paths.stateDir) || !iptablesInstalled()) return done;
   const comment = rootComment(firewallTag(env.paths));

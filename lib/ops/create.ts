@@ -233,7 +233,11 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   });
   applyRunOptions(ctx, config, req, runOptions);
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
-  const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner, config);
+  const net = planNetwork(ctx, req.network ?? null, req.publish ?? [], owner, config, {
+    dns: req.dns ?? [],
+    addHost: req.addHost ?? [],
+    aliases: req.networkAlias ?? [],
+  });
   applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
   return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
 }
@@ -376,6 +380,9 @@ async function createLocked(
       securityOpt: req.securityOpt ?? [],
       network: req.network ?? null,
       publish: req.publish ?? [],
+      ...(req.dns?.length ? { dns: req.dns } : {}),
+      ...(req.addHost?.length ? { addHost: req.addHost } : {}),
+      ...(req.networkAlias?.length ? { networkAlias: req.networkAlias } : {}),
       ...runOptionsRecord(req, prepared.runOptions),
     },
   };

@@ -12,7 +12,7 @@
  */
 
 import { join } from "../../_std/path.ts";
-import { RESOLVER_LOCK, RESOLVER_PID } from "./resolver.ts";
+import { recordsDir, RESOLVER_LOCK, RESOLVER_PID } from "./records.ts";
 
 /** How long a container start waits for the resolver to listen. */
 export const RESOLVER_START_TIMEOUT_MS = 5000;
@@ -122,6 +122,11 @@ export async function ensureResolver(
   dir: string,
   gateway: string,
 ): Promise<boolean> {
+  // A fresh change of the records keeps a resolver up (its idle look waits for the start).
+  try {
+    const now = new Date();
+    Deno.utimeSync(recordsDir(dir), now, now);
+  } catch { /* no records yet */ }
   if (udpListening(gateway, 53)) return true;
   const nudge = () => {
     const pid = resolverPid(dir);

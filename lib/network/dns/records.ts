@@ -30,6 +30,11 @@ export function dnsDir(env: (name: string) => string | undefined): string {
   return env("BERTH_DNS_DIR") || DEFAULT_DNS_DIR;
 }
 
+/** The resolver's lock (held while it runs), in its directory. */
+export const RESOLVER_LOCK = "resolver.lock";
+/** The resolver's pid file: who to send SIGHUP to. */
+export const RESOLVER_PID = "resolver.pid";
+
 /** What the resolver knows of one container. */
 export interface DnsRecord {
   /** The attachment token (the file's name). */
@@ -100,6 +105,16 @@ function removeLocked(dir: string, token: string): boolean {
   } catch (err) {
     if (isNotFound(err)) return false;
     throw err;
+  }
+}
+
+/** The record of attachment `token`, or null. */
+export function readDnsRecord(dir: string, token: string): DnsRecord | null {
+  try {
+    const r = JSON.parse(Deno.readTextFileSync(recordFile(dir, token))) as DnsRecord;
+    return isRecord(r) ? r : null;
+  } catch {
+    return null;
   }
 }
 

@@ -34,14 +34,15 @@ import {
   TYPE_A,
   withId,
 } from "./message.ts";
-import { type DnsRecord, listDnsRecords, recordsDir } from "./records.ts";
+import {
+  type DnsRecord,
+  listDnsRecords,
+  recordsDir,
+  RESOLVER_LOCK,
+  RESOLVER_PID,
+} from "./records.ts";
 import { addressOf, isAddressNotAvailable, UdpSocket } from "./udp.ts";
 import { containerResolv, parseResolvConf, readOrNull } from "../resolv_conf.ts";
-
-/** The resolver's lock (held while it runs) and pid file, in its directory. */
-export const RESOLVER_LOCK = "resolver.lock";
-/** The pid file: who to send SIGHUP to. */
-export const RESOLVER_PID = "resolver.pid";
 
 /** How long an upstream server has to answer before the next is asked. */
 const UPSTREAM_TIMEOUT_MS = 2000;
@@ -116,6 +117,7 @@ class Resolver {
   #upstreamStamp = "";
   #upstreams: string[] = [];
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #startedAt = Date.now();
 
   constructor(readonly o: ResolverOptions) {}
 
@@ -141,7 +143,9 @@ class Resolver {
   #tick(): void {
     this.#reloadIfChanged();
     // A record written in the last seconds is a container about to start (or just made).
-    if (this.#recentChange() || this.#anyRunning()) {
+    if (
+      Date.now() - this.#startedAt < RECENT_MS || this.#recentChange() || this.#anyRunning()
+    ) {
       this.#idle = 0;
       return;
     }
