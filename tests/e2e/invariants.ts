@@ -85,6 +85,12 @@ export async function assertInvariants(
   for (const n of await listTree(join(netDir, "netns"))) {
     assertTrue(tokens.includes(n), `${context}: stray network namespace ${n}`);
   }
+  // The resolver's name records: each one's attachment is there.
+  const dnsRecords = roots.env.BERTH_DNS_DIR ? join(roots.env.BERTH_DNS_DIR, "records") : null;
+  for (const n of dnsRecords === null ? [] : await listTree(dnsRecords)) {
+    if (!n.endsWith(".json") || n.startsWith(".")) continue;
+    assertTrue(tokens.includes(n.slice(0, -5)), `${context}: stray DNS record ${n}`);
+  }
   for (const f of await listTree(join(netDir, "ipam"))) {
     if (!/\/[0-9.]+$/.test(f)) continue;
     const owner = (await Deno.readTextFile(join(netDir, "ipam", f))).split(/\r?\n/)[0]!;
