@@ -1,5 +1,6 @@
 // Names that resolve: berth's resolver on real bridges, asked by real
-// busybox containers (nslookup, wget). Every test runs berth in a private
+// busybox containers (nslookup, nc; a TCP query from a container's network
+// namespace). Every test runs berth in a private
 // mount and network namespace (held by a sleeping process, entered with
 // nsenter): the bridges, the resolver's sockets and the "host's" upstream
 // DNS server (tests/fixtures/fake_dns.ts on the namespace's 127.0.0.1:53,
@@ -98,6 +99,16 @@ async function dnsNamespace() {
       if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
       return r.stdout;
     },
+    /** Runs a command in the namespace; its stdout. */
+    async sh(argv: string[]): Promise<string> {
+      const out = await new Deno.Command(enter[0]!, {
+        args: [...enter.slice(1), ...argv],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).output();
+      return decoder.decode(out.stdout);
+    },
     /** The names the fake upstream was asked, in order. */
     queries: () =>
       Deno.readTextFileSync(log).split("\n").filter((l) => l).map((l) => l.split(" ")[0]!),
@@ -142,6 +153,18 @@ async function lookup(ns: Ns, roots: Roots, id: string, name: string, nsName = "
   // busybox prints the server's address first, then the answers after "Name:".
   const answer = r.stdout.split(/^Name:/m).slice(1).join("\n");
   return [...answer.matchAll(/^Address(?: \d+)?:\s*([0-9.]+)\s*$/gm)].map((m) => m[1]!);
+}
+
+const TCP_QUERY = new URL("../fixtures/dns_tcp_query.ts", import.meta.url).pathname;
+
+/** The network namespace file of container `id` (its attachment record's). */
+function netnsOf(roots: Roots, id: string): string {
+  const dir = join(roots.root, "networks/attach");
+  for (const e of Deno.readDirSync(dir)) {
+    const r = JSON.parse(Deno.readTextFileSync(join(dir, e.name)));
+    if (r.id === id && r.ns === "default") return r.netns;
+  }
+  throw new Error(`no attachment of ${id}`);
 }
 
 function ipOf(stateJson: string): string {
@@ -236,6 +259,22 @@ Deno.test({
       assert(ns.queries().includes("c1") && ns.queries().includes("c2"), ns.queries().join(","));
       // Any other name: the host's resolver's answer, relayed.
       assertEquals(await lookup(ns, roots, "c2", "outside.example"), ["192.0.2.7"]);
+      // Over TCP as well (from c2's network namespace), local and relayed.
+      const tcp = async (name: string) =>
+        (await ns.sh([
+          "nsenter",
+          `--net=${netnsOf(roots, "c2")}`,
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          TCP_QUERY,
+          "10.201.1.1",
+          name,
+        ])).trim();
+      assertEquals(await tcp("db"), ip1);
+      assertEquals(await tcp("outside.example"), "192.0.2.7");
+      assertEquals(await tcp("c4"), "rcode 3");
 
       // One resolver for all of it; the names it knows are the containers'.
       assertEquals((await resolverPids(roots)).length, 1);

@@ -53,6 +53,9 @@ const TTL = 0;
 const TYPE_ANY = 255;
 /** A change of the records this recent keeps the resolver up (a container between create and start). */
 const RECENT_MS = 5000;
+/** TCP clients served at once, and how long one may stay silent. */
+const MAX_TCP_CONNS = 64;
+const TCP_IDLE_MS = 10_000;
 
 /** Settings of {@linkcode runResolver}. */
 export interface ResolverOptions {
@@ -111,6 +114,8 @@ class Resolver {
   /** {@linkcode nameKey} → addresses. */
   #names = new Map<string, string[]>();
   #sockets = new Map<string, UdpSocket>();
+  #listeners = new Map<string, Deno.TcpListener>();
+  #tcpConns = 0;
   #stamp = "";
   #idle = 0;
   #done: (() => void) | null = null;
@@ -136,6 +141,8 @@ class Resolver {
       Deno.removeSignalListener("SIGHUP", hup);
       for (const s of this.#sockets.values()) s.close();
       this.#sockets.clear();
+      for (const l of this.#listeners.values()) l.close();
+      this.#listeners.clear();
     }
   }
 
@@ -188,6 +195,8 @@ class Resolver {
       if (!wanted.has(gw)) {
         s.close();
         this.#sockets.delete(gw);
+        this.#listeners.get(gw)?.close();
+        this.#listeners.delete(gw);
       }
     }
     for (const gw of wanted) {
@@ -203,6 +212,14 @@ class Resolver {
       }
       this.#sockets.set(gw, s);
       this.#serve(gw, s);
+      // TCP too (a client retries there after a truncated answer); without it, UDP still serves.
+      try {
+        const l = Deno.listen({ hostname: gw, port: 53, transport: "tcp" });
+        this.#listeners.set(gw, l);
+        this.#serveTcp(gw, l);
+      } catch (err) {
+        console.error(`berth resolver: tcp ${gw}:53: ${err instanceof Error ? err.message : err}`);
+      }
     }
     this.#scheduleTrim();
   }
@@ -263,8 +280,43 @@ class Resolver {
     }
   }
 
+  async #serveTcp(gateway: string, l: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of l) {
+        if (this.#tcpConns >= MAX_TCP_CONNS) {
+          conn.close();
+          continue;
+        }
+        this.#tcpConns++;
+        this.#tcpConn(gateway, conn).catch(() => {}).finally(() => {
+          this.#tcpConns--;
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        });
+      }
+    } catch { /* closed */ }
+  }
+
+  /** One TCP client: length-prefixed queries until it closes or idles. */
+  async #tcpConn(gateway: string, conn: Deno.TcpConn): Promise<void> {
+    const asker = (conn.remoteAddr as Deno.NetAddr).hostname;
+    for (;;) {
+      const msg = await readFrame(conn, TCP_IDLE_MS);
+      if (msg === null) return;
+      const reply = await this.#answer(gateway, msg, asker, "tcp");
+      if (reply === null) return;
+      await writeFrame(conn, reply);
+    }
+  }
+
   /** The reply to `data` from `asker` on `gateway` (null: none at all). */
-  async #answer(gateway: string, data: Uint8Array, asker: string): Promise<Uint8Array | null> {
+  async #answer(
+    gateway: string,
+    data: Uint8Array,
+    asker: string,
+    transport: "udp" | "tcp" = "udp",
+  ): Promise<Uint8Array | null> {
     const q = parseQuery(data);
     if (q === null) return data.length >= 2 ? buildError(data, null, RCODE.FORMERR) : null;
     let who = this.#askers.get(`${gateway} ${asker}`);
@@ -277,7 +329,7 @@ class Resolver {
     if (local !== null) {
       return buildAnswer(data, q, q.type === TYPE_A || q.type === TYPE_ANY ? local : [], TTL);
     }
-    return await this.#forward(data, q);
+    return await this.#forward(data, q, transport);
   }
 
   #lookup(who: DnsRecord, q: Query): string[] | null {
@@ -292,9 +344,11 @@ class Resolver {
   }
 
   /** Sends the query on to the host's resolvers, one after the other, and relays the first answer. */
-  async #forward(data: Uint8Array, q: Query): Promise<Uint8Array> {
+  async #forward(data: Uint8Array, q: Query, transport: "udp" | "tcp"): Promise<Uint8Array> {
     for (const server of this.#upstreamServers()) {
-      const reply = await ask(server, data, q);
+      const reply = transport === "udp"
+        ? await ask(server, data, q)
+        : await askTcp(server, data, q);
       if (reply !== null) return withId(reply, q.id);
     }
     return buildError(data, q, RCODE.SERVFAIL);
@@ -352,4 +406,71 @@ async function ask(server: string, data: Uint8Array, q: Query): Promise<Uint8Arr
     clearTimeout(timer);
     s.close();
   }
+}
+
+/** One upstream exchange over TCP (after a truncated answer): the checked reply, or null. */
+async function askTcp(server: string, data: Uint8Array, q: Query): Promise<Uint8Array | null> {
+  let conn: Deno.TcpConn;
+  const connecting = Deno.connect({ hostname: server, port: 53 });
+  try {
+    conn = await withTimeout(connecting, UPSTREAM_TIMEOUT_MS);
+  } catch {
+    connecting.then((c) => c.close(), () => {}); // one that connects after all
+    return null;
+  }
+  try {
+    const sent = withId(data, crypto.getRandomValues(new Uint16Array(1))[0]!);
+    await writeFrame(conn, sent);
+    const reply = await readFrame(conn, UPSTREAM_TIMEOUT_MS);
+    return reply !== null && isReplyTo(reply, sent, q) ? reply : null;
+  } catch {
+    return null;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Reads one length-prefixed DNS message; null at end, on a bad length or after `timeoutMs`. */
+async function readFrame(conn: Deno.Conn, timeoutMs: number): Promise<Uint8Array | null> {
+  try {
+    const head = await withTimeout(readExact(conn, 2), timeoutMs);
+    if (head === null) return null;
+    const len = (head[0]! << 8) | head[1]!;
+    if (len < 12) return null;
+    return await withTimeout(readExact(conn, len), timeoutMs);
+  } catch {
+    return null;
+  }
+}
+
+async function readExact(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n) {
+    const got = await conn.read(out.subarray(at));
+    if (got === null) return null;
+    at += got;
+  }
+  return out;
+}
+
+async function writeFrame(conn: Deno.Conn, msg: Uint8Array): Promise<void> {
+  const out = new Uint8Array(msg.length + 2);
+  out[0] = (msg.length >> 8) & 0xff;
+  out[1] = msg.length & 0xff;
+  out.set(msg, 2);
+  let at = 0;
+  while (at < out.length) at += await conn.write(out.subarray(at));
+}
+
+/** `p`, or a rejection after `ms`; a later rejection of `p` is never left unhandled. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  p.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
