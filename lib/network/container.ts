@@ -394,6 +394,16 @@ async function startResolver(ctx: Context, network: string, gateway: string): Pr
   }
 }
 
+/** After `rename`: the container's record names it by its new name (and its aliases). */
+export async function renameDnsRecord(ctx: Context, s: ContainerState): Promise<void> {
+  if (s.net === undefined) return;
+  const dir = dnsDir(ctx.env);
+  const r = readDnsRecord(dir, s.net.token);
+  if (r === null) return;
+  const names = [nameOf(s).toLowerCase(), ...(s.request?.networkAlias ?? [])];
+  await writeDnsRecord(dir, { ...r, names: [...new Set(names)] });
+}
+
 /**
  * Before a stopped container on a network with DNS starts again: the
  * resolver may have gone with the last running container.

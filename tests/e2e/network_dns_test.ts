@@ -303,7 +303,7 @@ Deno.test({
 
 Deno.test({
   name: "dns: --dns, --add-host and --network-alias land in resolv.conf, hosts and inspect; " +
-    "bad values are exit 2 with nothing made",
+    "rename changes the name answered; bad values are exit 2 with nothing made",
   ignore,
   fn: () =>
     withDns(async (ns, roots, rootfs) => {
@@ -335,6 +335,11 @@ Deno.test({
       await ns.ok(roots, sleeper(rootfs, "d2", "n3"));
       const ip1 = ipOf(await ns.ok(roots, ["state", "d1"]));
       assertEquals(await lookup(ns, roots, "d2", "api"), [ip1]);
+      // Renamed: found by its new name (and its alias), no more by the old one.
+      await ns.ok(roots, ["rename", "d1", "web"]);
+      assertEquals(await lookup(ns, roots, "d2", "web"), [ip1]);
+      assertEquals(await lookup(ns, roots, "d2", "api"), [ip1]);
+      assertEquals(await lookup(ns, roots, "d2", "d1"), null);
 
       for (
         const [opt, value, msg] of [
