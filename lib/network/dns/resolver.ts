@@ -48,6 +48,8 @@ import { containerResolv, parseResolvConf, readOrNull } from "../resolv_conf.ts"
 const UPSTREAM_TIMEOUT_MS = 2000;
 /** Quiet time before the resolver trims its start-up pages. */
 const TRIM_DELAY_MS = 1000;
+/** The least time between two trims. */
+const TRIM_EVERY_MS = 30_000;
 /** TTL of the answers for containers' names (they change as containers come and go). */
 const TTL = 0;
 const TYPE_ANY = 255;
@@ -122,6 +124,8 @@ class Resolver {
   #upstreamStamp = "";
   #upstreams: string[] = [];
   #trimTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastActive = 0;
+  #lastTrim = 0;
   readonly #startedAt = Date.now();
 
   constructor(readonly o: ResolverOptions) {}
@@ -271,6 +275,7 @@ class Resolver {
       if (d === null) return; // closed
       if (d === undefined) continue;
       const { data, from } = d;
+      this.#scheduleTrim();
       this.#answer(gateway, data, addressOf(from).ip).then(
         (reply) => {
           if (reply !== null) s.send(reply, from);
@@ -374,14 +379,30 @@ class Resolver {
     return this.#upstreams;
   }
 
-  /** Drops the start-up pages once quiet (see memory_trim.ts), as the monitor does. */
+  /**
+   * Drops the pages of the Deno binary touched since the last trim (start-up,
+   * a reload, a burst of queries) once the resolver has been quiet for
+   * {@linkcode TRIM_DELAY_MS}, at most every {@linkcode TRIM_EVERY_MS} (see
+   * memory_trim.ts; the monitor does the same). The next query faults back
+   * the few it needs from the page cache.
+   */
   #scheduleTrim(): void {
+    this.#lastActive = Date.now();
     if (this.#trimTimer !== undefined) return;
+    const wait = Math.max(TRIM_DELAY_MS, this.#lastTrim + TRIM_EVERY_MS - Date.now());
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
+      if (Date.now() - this.#lastActive < TRIM_DELAY_MS) return this.#scheduleTrimAgain();
       (globalThis as { gc?: () => void }).gc?.();
       trimFilePages(this.o.libc);
-    }, TRIM_DELAY_MS);
+      this.#lastTrim = Date.now();
+    }, wait);
+  }
+
+  #scheduleTrimAgain(): void {
+    const last = this.#lastActive;
+    this.#scheduleTrim();
+    this.#lastActive = last;
   }
 }
 
