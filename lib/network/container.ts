@@ -61,7 +61,7 @@ import {
   writeDnsRecord,
 } from "./dns/records.ts";
 import { addHostLines } from "./dns/options.ts";
-import { ensureResolver, RESOLVER_START_TIMEOUT_MS } from "./dns/ensure.ts";
+import { ensureResolver, RESOLVER_START_TIMEOUT_MS, udpListening } from "./dns/ensure.ts";
 import { nameOf } from "../container/names.ts";
 
 /** What a container gets, decided before anything is made. */
@@ -387,9 +387,12 @@ async function startResolver(ctx: Context, network: string, gateway: string): Pr
     gateway,
   );
   if (!ok) {
+    const why = udpListening("0.0.0.0", 53)
+      ? "another program listens on UDP port 53 of every address"
+      : `it did not start within ${RESOLVER_START_TIMEOUT_MS} ms`;
     ctx.io.err(
-      `berth: warning: the name resolver did not start on ${gateway}:53 within ` +
-        `${RESOLVER_START_TIMEOUT_MS} ms: names on network "${network}" do not resolve\n`,
+      `berth: warning: no name resolver on ${gateway}:53 (${why}): ` +
+        `names on network "${network}" do not resolve\n`,
     );
   }
 }

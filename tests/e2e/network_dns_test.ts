@@ -28,7 +28,7 @@ const decoder = new TextDecoder();
 const FAKE_DNS = new URL("../fixtures/fake_dns.ts", import.meta.url).pathname;
 
 /** A private mount and network namespace with a fake upstream DNS server on its 127.0.0.1:53. */
-async function dnsNamespace() {
+async function dnsNamespace(fakeOnAllAddresses = false) {
   const dir = await Deno.makeTempDir({ prefix: "berth-dns-" });
   const resolv = join(dir, "resolv.conf");
   const log = join(dir, "queries.log");
@@ -65,7 +65,7 @@ async function dnsNamespace() {
       "-A",
       "--quiet",
       FAKE_DNS,
-      "127.0.0.1",
+      fakeOnAllAddresses ? "0.0.0.0" : "127.0.0.1",
       "53",
       log,
     ],
@@ -135,9 +135,12 @@ async function dnsNamespace() {
 type Ns = Awaited<ReturnType<typeof dnsNamespace>>;
 
 /** Runs `fn` with fresh roots inside a fresh DNS namespace. */
-function withDns(fn: (ns: Ns, roots: Roots, rootfs: string) => Promise<void>): Promise<void> {
+function withDns(
+  fn: (ns: Ns, roots: Roots, rootfs: string) => Promise<void>,
+  fakeOnAllAddresses = false,
+): Promise<void> {
   return withRoots(async (roots, rootfs) => {
-    const ns = await dnsNamespace();
+    const ns = await dnsNamespace(fakeOnAllAddresses);
     try {
       await fn(ns, roots, rootfs);
     } finally {
@@ -417,6 +420,24 @@ Deno.test({
       assertEquals(dnsRecords(roots), []);
       await eventually(async () => (await resolverPids(roots)).length === 0, 20_000, "exit");
     }),
+});
+
+Deno.test({
+  name: "dns: with another program on port 53 of every address, a container starts at once " +
+    "with a warning and no resolver",
+  ignore,
+  fn: () =>
+    withDns(async (ns, roots, rootfs) => {
+      await ns.ok(roots, ["network", "create", "--subnet", "10.201.5.0/24", "n5"]);
+      const r = await ns.berth(roots, sleeper(rootfs, "w1", "n5"));
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(
+        r.stderr,
+        "berth: warning: no name resolver on 10.201.5.1:53 (another program listens on UDP " +
+          'port 53 of every address): names on network "n5" do not resolve\n',
+      );
+      assertEquals(await resolverPids(roots), []);
+    }, true),
 });
 
 // Not in a namespace: bad values are refused before anything (no network needed).

@@ -128,6 +128,9 @@ export async function ensureResolver(
     Deno.utimeSync(recordsDir(dir), now, now);
   } catch { /* no records yet */ }
   if (udpListening(gateway, 53)) return true;
+  // Another program answers on every address (a dnsmasq without bind-interfaces):
+  // the resolver cannot bind the gateway, and waiting for it would not help.
+  if (udpListening("0.0.0.0", 53)) return false;
   const nudge = () => {
     const pid = resolverPid(dir);
     if (pid === null) return false;
