@@ -94,6 +94,14 @@ export interface NameOptions {
 
 const NO_NAMES: NameOptions = { dns: [], addHost: [], aliases: [] };
 
+/** The first name option given (for an error where they cannot apply), or null. */
+function nameOptionGiven(names: NameOptions): string | null {
+  if (names.dns.length > 0) return "--dns";
+  if (names.addHost.length > 0) return "--add-host";
+  if (names.aliases.length > 0) return "--network-alias";
+  return null;
+}
+
 /** The mount destinations berth fills in on a network (a user's own mount there wins). */
 export const NET_FILES = { hosts: "/etc/hosts", resolv: "/etc/resolv.conf" } as const;
 
@@ -183,6 +191,12 @@ export function planNetwork(
     if (ports.length > 0) {
       throw new InvalidArgument(`-p belongs on the sandbox's owner "${owner.id}"`);
     }
+    const named = nameOptionGiven(names);
+    if (named !== null) {
+      throw new InvalidArgument(
+        `${named} belongs on the sandbox's owner "${owner.id}": its members share its network files`,
+      );
+    }
     return { mode: "sandbox", network: null, ports, token: null, owner, ...files };
   }
   // BERTH_NETWORK: the default of --network (the test suite sets "none").
@@ -190,6 +204,10 @@ export function planNetwork(
   if (name === "none" || name === "host") {
     if (ports.length > 0) {
       throw new InvalidArgument(`-p needs a bridge network, not --network ${name}`);
+    }
+    const named = nameOptionGiven(names);
+    if (named !== null) {
+      throw new InvalidArgument(`${named} needs a bridge network, not --network ${name}`);
     }
     return { mode: name, network: null, ports, token: null, owner: null, ...files };
   }

@@ -441,10 +441,35 @@ Deno.test({
 });
 
 // Not in a namespace: bad values are refused before anything (no network needed).
-Deno.test("dns options: a bad --dns is exit 2 before anything is made", async () => {
+Deno.test("dns options: a bad --dns, or a name option without a bridge network, is exit 2 before anything is made", async () => {
   await withRoots(async (roots, rootfs) => {
     const r = await berth(roots, ["create", "--dns", "x", "--rootfs", rootfs, "z1", "--", "true"]);
     assertEquals([r.code, r.stderr], [2, 'berth: --dns "x" is not an IP address\n']);
+    // Where berth writes no resolv.conf or hosts, and has no name to give.
+    for (
+      const [net, opt, value] of [
+        ["none", "--dns", "10.0.0.1"],
+        ["host", "--network-alias", "web"],
+        ["none", "--add-host", "db:10.0.0.5"],
+      ] as const
+    ) {
+      const n = await berth(roots, [
+        "create",
+        "--network",
+        net,
+        opt,
+        value,
+        "--rootfs",
+        rootfs,
+        "z1",
+        "--",
+        "true",
+      ]);
+      assertEquals(
+        [n.code, n.stderr],
+        [2, `berth: ${opt} needs a bridge network, not --network ${net}\n`],
+      );
+    }
     assertEquals(await leftovers(roots), []);
   });
 });
