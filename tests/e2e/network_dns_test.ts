@@ -1,4 +1,4 @@
-// Names that resolve: berth's resolver on real bridges, asked by real
+// Names that resolve: berth's one resolver (shared by two roots here) on real bridges, asked by real
 // busybox containers (nslookup, nc; a TCP query from a container's network
 // namespace). Every test runs berth in a private
 // mount and network namespace (held by a sleeping process, entered with
@@ -11,9 +11,11 @@ import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
   berthArgv,
+  cleanup,
   eventually,
   hasNetworking,
   leftovers,
+  makeRoots,
   resolverPids,
   type Roots,
   withRoots,
@@ -190,7 +192,8 @@ function dnsRecords(roots: Roots): { token: string; id: string; names: string[] 
 
 Deno.test({
   name: "dns: three containers on a network reach each other by name and alias; another " +
-    "network, another namespace and the default bridge get no answer; other names go upstream",
+    "network, another namespace, another root and the default bridge get no answer; " +
+    "other names go upstream",
   ignore,
   fn: () =>
     withDns(async (ns, roots, rootfs) => {
@@ -279,15 +282,33 @@ Deno.test({
       assertEquals(await tcp("outside.example"), "192.0.2.7");
       assertEquals(await tcp("c4"), "rcode 3");
 
-      // One resolver for all of it; the names it knows are the containers'.
-      assertEquals((await resolverPids(roots)).length, 1);
-      assertEquals(dnsRecords(roots).map((r) => r.names.join(",")).sort(), [
-        "c1",
-        "c1,db",
-        "c2",
-        "c3",
-        "c4",
-      ]);
+      // Another root on this host (the same resolver), its own network n1 and its own c1.
+      const roots2 = await makeRoots();
+      roots2.env.BERTH_DNS_DIR = roots.env.BERTH_DNS_DIR!;
+      try {
+        await ns.ok(roots2, ["network", "create", "--subnet", "10.201.6.0/24", "n1"]);
+        await ns.ok(roots2, sleeper(rootfs, "c1", "n1"));
+        await ns.ok(roots2, sleeper(rootfs, "c2", "n1"));
+        const ip2c1 = ipOf(await ns.ok(roots2, ["state", "c1"]));
+        assertEquals(await lookup(ns, roots2, "c2", "c1"), [ip2c1]);
+        assertEquals(await lookup(ns, roots2, "c2", "db"), null, "the other root's alias");
+        assertEquals(await lookup(ns, roots, "c2", "c1"), [ip1], "the other root's c1");
+        // One resolver for all of it; the names it knows are the containers'.
+        assertEquals((await resolverPids(roots)).length, 1);
+        assertEquals(dnsRecords(roots).map((r) => r.names.join(",")).sort(), [
+          "c1",
+          "c1",
+          "c1,db",
+          "c2",
+          "c2",
+          "c3",
+          "c4",
+        ]);
+      } finally {
+        await ns.berth(roots2, ["delete", "-f", "c1", "c2"]);
+        await ns.berth(roots2, ["network", "rm", "n1"]);
+        await cleanup(roots2);
+      }
 
       // The default bridge: no record, no resolver on its gateway, its containers ask the host's servers.
       await ns.ok(roots, ["run", "-d", "--rootfs", rootfs, "b1", "--", "sleep", "600"], {
