@@ -667,7 +667,7 @@ if (cniMissing.length > 0) {
 // ---- names: the resolver's answer time and memory --------------------------------
 // On a network with DNS (any but `bridge`): a name lookup from inside a
 // container (busybox nslookup: an A and an AAAA query to the gateway),
-// timed as 100 lookups in one exec against 100 runs of busybox `true` (the
+// timed as 300 lookups in one exec against 300 runs of busybox `true` (the
 // same fork and exec, no query), interleaved; then the resolver's
 // Pss with 50 containers on DNS networks (two networks, 25 each).
 function resolverPid(): number | null {
@@ -700,7 +700,7 @@ if (cniMissing.length > 0) {
   ];
   await must(berth(on("bdns1", "q0")), "run q0");
   /** Lookups in one exec: their sum stands well above the exec's own jitter. */
-  const LOOKUPS = 100;
+  const LOOKUPS = 300;
   await must(berth(on("bdns1", "q1")), "run q1");
   const loop = (body: string) => [
     "exec",
@@ -719,6 +719,21 @@ if (cniMissing.length > 0) {
     idle.push(b.ms);
   }
   const perLookup = stat(lookups.map((x, k) => (x - idle[k]!) / LOOKUPS));
+  // What a name costs a container's lifecycle: run -d + delete -f on a DNS
+  // network (its record, the resolver already up) against the default bridge.
+  // (--network none where the bridge cannot be made: 10.88.0.0/16 routed by another interface.)
+  const refNet = (await berth(on("bridge", "lref"))).code === 0 ? "bridge" : "none";
+  await berth(["delete", "-f", "lref"]);
+  const onDns: number[] = [], onBridge: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [net, xs] of [["bdns2", onDns], [refNet, onBridge]] as const) {
+      const t0 = performance.now();
+      await must(berth(on(net, `l${i}`)), `run -d --network ${net}`);
+      await must(berth(["delete", "-f", `l${i}`]), "delete -f");
+      xs.push(performance.now() - t0);
+    }
+  }
+  const [dnsLife, bridgeLife] = [stat(onDns), stat(onBridge)];
   await new Promise((r) => setTimeout(r, 2500));
   const small = pssKb(resolverPid()!);
   const names = [...Array(50)].map((_, n) => `r${n}`);
@@ -765,6 +780,8 @@ if (cniMissing.length > 0) {
   await berth(["network", "rm", "bdns1", "bdns2"]);
   results.names = {
     lookupMs: perLookup,
+    lifecycleDnsNetwork: dnsLife,
+    lifecycleReference: { network: refNet, ...bridgeLife },
     resolverPssKbWith2: small,
     resolverPssKbWith50: over,
     resolverPssAnonKb: part("Pss_Anon"),
@@ -773,11 +790,12 @@ if (cniMissing.length > 0) {
     bareDenoPssKb: barePss,
   };
   rows.push([
-    "name lookup in a container (nslookup: A + AAAA; 100 in one exec − 100 `true`)",
+    "name lookup in a container (nslookup: A + AAAA; 300 in one exec − 300 `true`)",
     `${perLookup.median} ms (min ${perLookup.min}, max ${perLookup.max})`,
     "goal ≤ 5 ms",
     "-",
   ]);
+  row(`lifecycle on a network with DNS (ref: --network ${refNet})`, dnsLife, bridgeLife, refNet);
   rows.push([
     "resolver Pss, 2 / 50 containers on DNS networks",
     `${small} / ${over.median} kB (max ${over.max}; anon ${part("Pss_Anon")}, file ${
