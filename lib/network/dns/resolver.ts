@@ -131,9 +131,26 @@ class Resolver {
   constructor(readonly o: ResolverOptions) {}
 
   async run(): Promise<void> {
-    const finished = new Promise<void>((resolve) => (this.#done = resolve));
     const hup = () => this.#reload();
     Deno.addSignalListener("SIGHUP", hup);
+    try {
+      for (;;) {
+        await this.#serveUntilIdle();
+        // Its sockets are closed now: a berth that touched the records before this look
+        // keeps it up; one after it finds no listener and starts another resolver.
+        if (!this.#recentChange()) return;
+        this.#idle = 0;
+        this.#stamp = "";
+      }
+    } finally {
+      Deno.removeSignalListener("SIGHUP", hup);
+      if (this.#trimTimer !== undefined) clearTimeout(this.#trimTimer);
+    }
+  }
+
+  /** Serves until the idle looks say no container runs; then closes every socket. */
+  async #serveUntilIdle(): Promise<void> {
+    const finished = new Promise<void>((resolve) => (this.#done = resolve));
     this.#reload();
     this.#tick();
     const timer = setInterval(() => this.#tick(), this.o.pollMs);
@@ -141,8 +158,6 @@ class Resolver {
       await finished;
     } finally {
       clearInterval(timer);
-      if (this.#trimTimer !== undefined) clearTimeout(this.#trimTimer);
-      Deno.removeSignalListener("SIGHUP", hup);
       for (const s of this.#sockets.values()) s.close();
       this.#sockets.clear();
       for (const l of this.#listeners.values()) l.close();
