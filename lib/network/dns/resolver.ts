@@ -69,6 +69,8 @@ export interface ResolverOptions {
   libc: Libc;
   /** The host's resolver file (its nameservers are the upstreams). */
   hostResolvConf: string;
+  /** How long a start or a change of the records keeps it up (default {@linkcode RECENT_MS}). */
+  graceMs?: number;
 }
 
 /**
@@ -128,7 +130,11 @@ class Resolver {
   #lastTrim = 0;
   readonly #startedAt = Date.now();
 
-  constructor(readonly o: ResolverOptions) {}
+  readonly #grace: number;
+
+  constructor(readonly o: ResolverOptions) {
+    this.#grace = o.graceMs ?? RECENT_MS;
+  }
 
   async run(): Promise<void> {
     const hup = () => this.#reload();
@@ -170,7 +176,7 @@ class Resolver {
     this.#reloadIfChanged();
     // A record written in the last seconds is a container about to start (or just made).
     if (
-      Date.now() - this.#startedAt < RECENT_MS || this.#recentChange() || this.#anyRunning()
+      Date.now() - this.#startedAt < this.#grace || this.#recentChange() || this.#anyRunning()
     ) {
       this.#idle = 0;
       return;
@@ -246,7 +252,7 @@ class Resolver {
   #recentChange(): boolean {
     try {
       return Date.now() - (Deno.statSync(recordsDir(this.o.dir)).mtime?.getTime() ?? 0) <
-        RECENT_MS;
+        this.#grace;
     } catch {
       return false;
     }
