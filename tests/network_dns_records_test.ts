@@ -21,6 +21,15 @@ import { udpListening } from "../lib/network/dns/ensure.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { join } from "../lib/_std/path.ts";
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function rec(token: string, id: string): DnsRecord {
   return {
     token,
@@ -64,7 +73,7 @@ Deno.test("dns records: written, listed, read, removed; half-written and foreign
   }
 });
 
-Deno.test("dns records: gc removes only its own root's records whose attachment is gone", async () => {
+Deno.test("dns records: gc removes only its own root's records whose attachment is gone, and its killed writes' temporaries", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const mineLive = rec("aaaaaaaa0000000000000001", "live");
@@ -75,7 +84,13 @@ Deno.test("dns records: gc removes only its own root's records whose attachment 
     const dry = await removeStaleDnsRecords(dir, "aaaaaaaa", attached, true);
     assertEquals(dry.map((r) => r.id), ["gone"]);
     assertEquals(listDnsRecords(dir).length, 3);
+    // A write killed midway left its temporary (this root's, and another's).
+    const mineTmp = join(dir, "records", `.${mineLive.token}.json.tmp-1-abcd`);
+    const otherTmp = join(dir, "records", `.${other.token}.json.tmp-1-abcd`);
+    Deno.writeTextFileSync(mineTmp, "{");
+    Deno.writeTextFileSync(otherTmp, "{");
     const done = await removeStaleDnsRecords(dir, "aaaaaaaa", attached, false);
+    assertEquals([exists(mineTmp), exists(otherTmp)], [false, true]);
     assertEquals(done.map((r) => r.id), ["gone"]);
     assertEquals(listDnsRecords(dir).map((r) => r.id).sort(), ["live", "other"]);
     // No records directory: nothing, and nothing made.

@@ -13,7 +13,7 @@
  */
 
 import { join } from "../../_std/path.ts";
-import { writeFileAtomic } from "../../host/atomic_file.ts";
+import { isTempName, writeFileAtomic } from "../../host/atomic_file.ts";
 import { isNotFound } from "../../host/errors.ts";
 import { FileLock } from "../../host/lock.ts";
 
@@ -165,7 +165,17 @@ export async function removeStaleDnsRecords(
     const stale = listDnsRecords(dir).filter((r) =>
       r.token.length === 24 && r.token.startsWith(tag) && !attached(r.token)
     );
-    if (!dryRun) { for (const r of stale) removeLocked(dir, r.token); }
+    if (!dryRun) {
+      for (const r of stale) removeLocked(dir, r.token);
+      // Records are written under the lock: a temporary of this root's left now is a killed write's.
+      for (const e of Deno.readDirSync(recordsDir(dir))) {
+        if (isTempName(e.name) && e.name.startsWith(`.${tag}`)) {
+          try {
+            Deno.removeSync(join(recordsDir(dir), e.name));
+          } catch { /* gone */ }
+        }
+      }
+    }
     return stale;
   });
 }
