@@ -6,6 +6,12 @@
  * tear-down run the attachment (`attach.ts`). This is the whole hook
  * `create`, `delete` and `gc` have into networking.
  *
+ * Names (`dns/`): on every network but `bridge` a container's name and
+ * `--network-alias`es are recorded for the host's resolver once it has its
+ * address (and removed before tear-down), its resolv.conf names the
+ * gateway (or its `--dns` servers), and the resolver is made sure of before
+ * its process runs; `--add-host` lines go into its /etc/hosts.
+ *
  * @module
  */
 
