@@ -15,6 +15,7 @@
  */
 
 import { join } from "../lib/_std/path.ts";
+import { RESOLVER_V8_FLAGS } from "../lib/network/dns/ensure.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../tests/image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../tests/image_registry.ts";
@@ -662,6 +663,151 @@ if (cniMissing.length > 0) {
     `conmon ×50 = ${422 * 50} kB`,
     `${round(over.max / (422 * 50))}× (max)`,
   ]);
+}
+
+// ---- names: the resolver's answer time and memory --------------------------------
+// On a network with DNS (any but `bridge`): a name lookup from inside a
+// container (busybox nslookup: an A and an AAAA query to the gateway),
+// timed as 300 lookups in one exec against 300 runs of busybox `true` (the
+// same fork and exec, no query), interleaved; then the resolver's
+// Pss with 50 containers on DNS networks (two networks, 25 each).
+function resolverPid(): number | null {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (cmd.includes("__resolver") && cmd.includes(join(env.BERTH_NETWORK_DIR, "run", "dns"))) {
+        return Number(e.name);
+      }
+    } catch { /* gone */ }
+  }
+  return null;
+}
+if (cniMissing.length > 0) {
+  rows.push(["names", `skipped: CNI plugins missing (${cniMissing.join(", ")})`, "-", "-"]);
+} else {
+  progress("names: lookup time and resolver memory");
+  await must(berth(["network", "create", "bdns1"]), "network create bdns1");
+  await must(berth(["network", "create", "bdns2"]), "network create bdns2");
+  const on = (net: string, id: string) => [
+    "run",
+    "-d",
+    "--network",
+    net,
+    "--rootfs",
+    rootfs,
+    id,
+    "--",
+    "sleep",
+    "100000",
+  ];
+  await must(berth(on("bdns1", "q0")), "run q0");
+  /** Lookups in one exec: their sum stands well above the exec's own jitter. */
+  const LOOKUPS = 300;
+  await must(berth(on("bdns1", "q1")), "run q1");
+  const loop = (body: string) => [
+    "exec",
+    "q1",
+    "--",
+    "sh",
+    "-c",
+    `i=0; while [ $i -lt ${LOOKUPS} ]; do ${body}; i=$((i+1)); done`,
+  ];
+  const lookups: number[] = [], idle: number[] = [];
+  await must(berth(loop("nslookup q0 >/dev/null")), "warm lookups");
+  for (let i = 0; i < ROUNDS; i++) {
+    const a = await must(berth(loop("nslookup q0 >/dev/null")), "nslookup q0");
+    const b = await must(berth(loop("/bin/true")), "true");
+    lookups.push(a.ms);
+    idle.push(b.ms);
+  }
+  const perLookup = stat(lookups.map((x, k) => (x - idle[k]!) / LOOKUPS));
+  // What a name costs a container's lifecycle: run -d + delete -f on a DNS
+  // network (its record, the resolver already up) against the default bridge.
+  // (--network none where the bridge cannot be made: 10.88.0.0/16 routed by another interface.)
+  const refNet = (await berth(on("bridge", "lref"))).code === 0 ? "bridge" : "none";
+  await berth(["delete", "-f", "lref"]);
+  const onDns: number[] = [], onBridge: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [net, xs] of [["bdns2", onDns], [refNet, onBridge]] as const) {
+      const t0 = performance.now();
+      await must(berth(on(net, `l${i}`)), `run -d --network ${net}`);
+      await must(berth(["delete", "-f", `l${i}`]), "delete -f");
+      xs.push(performance.now() - t0);
+    }
+  }
+  const [dnsLife, bridgeLife] = [stat(onDns), stat(onBridge)];
+  await new Promise((r) => setTimeout(r, 2500));
+  const small = pssKb(resolverPid()!);
+  const names = [...Array(50)].map((_, n) => `r${n}`);
+  for (let i = 0; i < 48; i += 8) {
+    await Promise.all(
+      names.slice(i, i + 8).map((id, k) =>
+        must(berth(on((i + k) % 2 === 0 ? "bdns1" : "bdns2", id)), "run r")
+      ),
+    );
+  }
+  // 48 more plus q0 and q1: 50; each network's containers ask for each other's names.
+  await must(berth(["exec", "r0", "--", "nslookup", "r2"]), "lookup on bdns1");
+  await must(berth(["exec", "r1", "--", "nslookup", "r3"]), "lookup on bdns2");
+  await new Promise((r) => setTimeout(r, 2500));
+  const pid = resolverPid()!;
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    samples.push(pssKb(pid));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const over = stat(samples);
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  // The floor: an idle `deno run` of a one-line script with the resolver's V8 flags.
+  const idleScript = join(base, "idle.ts");
+  await Deno.writeTextFile(idleScript, "setInterval(() => {}, 1000);\n");
+  const bare = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-code-cache", idleScript],
+    env: { DENO_V8_FLAGS: RESOLVER_V8_FLAGS, MALLOC_ARENA_MAX: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 2500));
+  const barePss = pssKb(bare.pid);
+  bare.kill("SIGKILL");
+  await bare.status;
+  const part = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
+  await must(berth(["delete", "-f", "q0", "q1", ...names.slice(0, 48)]), "delete r*");
+  let gone = false;
+  for (let i = 0; i < 40 && !gone; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    gone = resolverPid() === null;
+  }
+  await berth(["network", "rm", "bdns1", "bdns2"]);
+  results.names = {
+    lookupMs: perLookup,
+    lifecycleDnsNetwork: dnsLife,
+    lifecycleReference: { network: refNet, ...bridgeLife },
+    resolverPssKbWith2: small,
+    resolverPssKbWith50: over,
+    resolverPssAnonKb: part("Pss_Anon"),
+    resolverPssFileKb: part("Pss_File"),
+    resolverAfterDelete: gone ? "gone" : "still running",
+    bareDenoPssKb: barePss,
+  };
+  rows.push([
+    "name lookup in a container (nslookup: A + AAAA; 300 in one exec − 300 `true`)",
+    `${perLookup.median} ms (min ${perLookup.min}, max ${perLookup.max})`,
+    "goal ≤ 5 ms",
+    "-",
+  ]);
+  row(`lifecycle on a network with DNS (ref: --network ${refNet})`, dnsLife, bridgeLife, refNet);
+  rows.push([
+    "resolver Pss, 2 / 50 containers on DNS networks",
+    `${small} / ${over.median} kB (max ${over.max}; anon ${part("Pss_Anon")}, file ${
+      part("Pss_File")
+    })`,
+    `goal < 10,240 kB; idle bare deno ${barePss} kB`,
+    `${round(over.max / barePss)}× bare deno`,
+  ]);
+  rows.push(["resolver after all are deleted", gone ? "gone" : "still running", "-", "-"]);
 }
 
 // ---- optional: ctr and podman ----------------------------------------------------

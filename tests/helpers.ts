@@ -187,6 +187,21 @@ export async function monitorPids(roots: Roots): Promise<number[]> {
   return out;
 }
 
+/** Pids of resolver processes of `roots`' DNS directory. */
+export async function resolverPids(roots: Roots): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      if (cmd.includes("__resolver") && cmd.includes(join(roots.networkDir, "run", "dns"))) {
+        out.push(Number(e.name));
+      }
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
 /** Polls `cond` until it is true or `timeoutMs` passes. */
 export async function eventually(
   cond: () => boolean | Promise<boolean>,
@@ -228,6 +243,12 @@ export async function cleanup(roots: Roots): Promise<void> {
     .catch(async () => {
       for (const pid of await monitorPids(roots)) Deno.kill(pid, "SIGKILL");
     });
+  // The resolver goes by itself a few seconds after its last container: at once here.
+  for (const pid of await resolverPids(roots)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
   for (const m of (await mountsUnder(join(roots.root, ".."))).reverse()) {
     await new Deno.Command("umount", { args: ["-l", m] }).output();
   }

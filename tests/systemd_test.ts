@@ -135,6 +135,42 @@ Deno.test("a unit runs with the network directory it was generated with", () => 
   assertEquals(unit.includes("Environment=BERTH_NETWORK_DIR=/srv/nets\n"), true, unit);
 });
 
+Deno.test("a unit keeps the container's --dns, --add-host and --network-alias", () => {
+  assertEquals(
+    runArgs("api", {
+      bundle: null,
+      rootfs: "/r",
+      config: null,
+      command: [],
+      env: [],
+      cwd: null,
+      labels: {},
+      sandbox: null,
+      network: "backend",
+      dns: ["10.0.0.53"],
+      addHost: ["db:10.0.0.5"],
+      networkAlias: ["web", "www"],
+    }),
+    [
+      "run",
+      "--rm",
+      "--rootfs",
+      "/r",
+      "--network",
+      "backend",
+      "--dns",
+      "10.0.0.53",
+      "--add-host",
+      "db:10.0.0.5",
+      "--network-alias",
+      "web",
+      "--network-alias",
+      "www",
+      "api",
+    ],
+  );
+});
+
 Deno.test("a unit keeps the limits, the health check and the log cap", () => {
   assertEquals(
     runArgs("w", {

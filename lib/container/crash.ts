@@ -34,6 +34,8 @@ export const CRASH_POINTS = {
     "network:netns", // namespace made, no CNI ADD yet
     "network:partial", // the bridge plugin's ADD done, portmap and firewall not
     "network:added", // every ADD done, hosts file and runtime not yet
+    "network:dns", // the container's name recorded for the resolver, its files and the resolver not yet
+    "network:del-dns", // delete: the name record removed, CNI DEL not yet
     "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not
     "network:deleted", // every DEL done, namespace still mounted
     "network:unrecorded", // record removed, the host-wide lease not yet

@@ -241,6 +241,10 @@ export interface CreateArgs {
   /** `--cap-add` / `--cap-drop`, canonical names or `ALL` (absent: none). */
   capAdd?: string[];
   capDrop?: string[];
+  /** `--dns` servers (absent: the network's). */
+  dns?: string[];
+  /** `--add-host NAME:IP` values, as given (absent: none). */
+  addHost?: string[];
   /** `--network-alias` names, lower case (absent: none). */
   networkAlias?: string[];
 }

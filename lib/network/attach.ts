@@ -106,6 +106,8 @@ export interface NetEnv {
       | "netns"
       | "partial"
       | "added"
+      | "dns"
+      | "del-dns"
       | "del-partial"
       | "deleted"
       | "unrecorded",

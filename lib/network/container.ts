@@ -6,6 +6,12 @@
  * tear-down run the attachment (`attach.ts`). This is the whole hook
  * `create`, `delete` and `gc` have into networking.
  *
+ * Names (`dns/`): on every network but `bridge` a container's name and
+ * `--network-alias`es are recorded for the host's resolver once it has its
+ * address (and removed before tear-down), its resolv.conf names the
+ * gateway (or its `--dns` servers), and the resolver is made sure of before
+ * its process runs; `--add-host` lines go into its /etc/hosts.
+ *
  * @module
  */
 
@@ -48,7 +54,23 @@ import {
 } from "./networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
 import { contains, parseCidr, parseIpv4 } from "./subnet.ts";
-import { containerResolv, HOST_RESOLV_CONF, noServerWarning, readOrNull } from "./resolv_conf.ts";
+import {
+  containerResolv,
+  HOST_RESOLV_CONF,
+  noServerWarning,
+  parseResolvConf,
+  readOrNull,
+} from "./resolv_conf.ts";
+import {
+  dnsDir,
+  readDnsRecord,
+  removeDnsRecord,
+  removeStaleDnsRecords,
+  writeDnsRecord,
+} from "./dns/records.ts";
+import { addHostLines } from "./dns/options.ts";
+import { ensureResolver, RESOLVER_START_TIMEOUT_MS, udpListening } from "./dns/ensure.ts";
+import { nameOf } from "../container/names.ts";
 
 /** What a container gets, decided before anything is made. */
 export interface NetPlan {
@@ -63,12 +85,31 @@ export interface NetPlan {
   owner: ContainerState | null;
   /** The container's hostname (the config's), for its /etc/hosts. */
   hostname: string | null;
+  /** `--dns`, `--add-host`, `--network-alias` (checked at parse time). */
+  names: NameOptions;
   /**
    * The files berth mounts: false where the config already mounts
    * something of the user's there (`-v`, `--mount`, the bundle's config),
    * which then wins.
    */
   own: { hosts: boolean; resolv: boolean };
+}
+
+/** The name options of a container: `--dns`, `--add-host`, `--network-alias`. */
+export interface NameOptions {
+  dns: string[];
+  addHost: string[];
+  aliases: string[];
+}
+
+const NO_NAMES: NameOptions = { dns: [], addHost: [], aliases: [] };
+
+/** The first name option given (for an error where they cannot apply), or null. */
+function nameOptionGiven(names: NameOptions): string | null {
+  if (names.dns.length > 0) return "--dns";
+  if (names.addHost.length > 0) return "--add-host";
+  if (names.aliases.length > 0) return "--network-alias";
+  return null;
 }
 
 /** The mount destinations berth fills in on a network (a user's own mount there wins). */
@@ -140,8 +181,10 @@ export function planNetwork(
   owner: ContainerState | null,
   config: OciConfig,
   ip: string | null = null,
+  names: NameOptions = NO_NAMES,
 ): NetPlan {
   const files = {
+    names,
     // A config's own hostname goes in only as one word (a bundle's config is not checked).
     hostname: typeof config.hostname === "string" && /^[A-Za-z0-9._-]+$/.test(config.hostname)
       ? config.hostname
@@ -160,6 +203,12 @@ export function planNetwork(
       throw new InvalidArgument(`-p belongs on the sandbox's owner "${owner.id}"`);
     }
     if (ip !== null) throw new InvalidArgument(`--ip belongs on the sandbox's owner "${owner.id}"`);
+    const named = nameOptionGiven(names);
+    if (named !== null) {
+      throw new InvalidArgument(
+        `${named} belongs on the sandbox's owner "${owner.id}": its members share its network files`,
+      );
+    }
     return { mode: "sandbox", network: null, ports, token: null, owner, ...files };
   }
   // BERTH_NETWORK: the default of --network (the test suite sets "none").
@@ -170,6 +219,10 @@ export function planNetwork(
     }
     if (ip !== null) {
       throw new InvalidArgument(`--ip needs a bridge network, not --network ${name}`);
+    }
+    const named = nameOptionGiven(names);
+    if (named !== null) {
+      throw new InvalidArgument(`${named} needs a bridge network, not --network ${name}`);
     }
     return { mode: name, network: null, ports, token: null, owner: null, ...files };
   }
@@ -338,16 +391,97 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     internal: plan.network!.internal,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });
+  const net = plan.network!;
+  const dns = hasDns(net);
+  if (dns) {
+    // Before the container's process exists: the resolver knows it when it first asks.
+    await writeDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), {
+      token: s.net.token,
+      root: ctx.paths.root,
+      ns: s.namespace,
+      id: s.id,
+      network: net.name,
+      bridge: net.bridge,
+      gateway: net.gateway,
+      ip,
+      names: [...new Set([nameOf(s).toLowerCase(), ...plan.names.aliases])],
+      netns: netnsFile(env.paths, s.net.token),
+    });
+    env.crash?.("dns");
+  }
   // Both files are written, also one the container mounts a file of its
   // own over: a sandbox member mounts its owner's.
-  const resolv = containerResolvConf(s.id);
+  const resolv = plan.names.dns.length > 0
+    ? { text: resolvWith(plan.names.dns), warning: null }
+    : dns
+    ? { text: resolvWith([net.gateway]), warning: null }
+    : containerResolvConf(s.id);
   if (resolv.warning !== null && plan.own.resolv) ctx.io.err(`berth: warning: ${resolv.warning}\n`);
   const files = netFiles(s.bundle);
   Deno.writeTextFileSync(files.resolv, resolv.text, { mode: 0o644 });
-  Deno.writeTextFileSync(files.hosts, containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id), {
-    mode: 0o644,
-  });
-  s.network = { name: plan.network!.name, ip };
+  const hosts = containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id) +
+    addHostLines(plan.names.addHost).map((l) => `${l}\n`).join("");
+  Deno.writeTextFileSync(files.hosts, hosts, { mode: 0o644 });
+  s.network = { name: net.name, ip };
+  if (dns) await startResolver(ctx, net.name, net.gateway);
+}
+
+/**
+ * True for a network whose containers resolve each other's names: every
+ * one but `bridge` and those made with `--disable-dns`.
+ */
+export function hasDns(net: Network): boolean {
+  return net.dnsEnabled && net.name !== DEFAULT_NETWORK && net.gateway !== "";
+}
+
+/**
+ * A resolv.conf naming `servers`, with the host's `search` and `options`
+ * (a container on a network with DNS asks its gateway, the resolver).
+ */
+export function resolvWith(servers: string[], host = readOrNull(HOST_RESOLV_CONF) ?? ""): string {
+  const parts = parseResolvConf(host);
+  const lines = servers.map((n) => `nameserver ${n}`);
+  if (parts.search.length > 0) lines.push(`search ${parts.search.join(" ")}`);
+  if (parts.options.length > 0) lines.push(`options ${parts.options.join(" ")}`);
+  return lines.map((l) => `${l}\n`).join("");
+}
+
+/** Makes sure the resolver listens on `gateway` (warns when it does not come up). */
+async function startResolver(ctx: Context, network: string, gateway: string): Promise<void> {
+  const ok = await ensureResolver(
+    { self: ctx.self, sleep: (ms) => ctx.clock.sleep(ms) },
+    dnsDir(contextNetworkPaths(ctx).runDir),
+    gateway,
+  );
+  if (!ok) {
+    const why = udpListening("0.0.0.0", 53)
+      ? "another program listens on UDP port 53 of every address"
+      : `it did not start within ${RESOLVER_START_TIMEOUT_MS} ms`;
+    ctx.io.err(
+      `berth: warning: no name resolver on ${gateway}:53 (${why}): ` +
+        `names on network "${network}" do not resolve\n`,
+    );
+  }
+}
+
+/** After `rename`: the container's record names it by its new name (and its aliases). */
+export async function renameDnsRecord(ctx: Context, s: ContainerState): Promise<void> {
+  if (s.net === undefined) return;
+  const dir = dnsDir(contextNetworkPaths(ctx).runDir);
+  const r = readDnsRecord(dir, s.net.token);
+  if (r === null) return;
+  const names = [nameOf(s).toLowerCase(), ...(s.request?.networkAlias ?? [])];
+  await writeDnsRecord(dir, { ...r, names: [...new Set(names)] });
+}
+
+/**
+ * Before a stopped container on a network with DNS starts again: the
+ * resolver may have gone with the last running container.
+ */
+export async function ensureResolverFor(ctx: Context, s: ContainerState): Promise<void> {
+  if (s.net === undefined) return;
+  const r = readDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), s.net.token);
+  if (r !== null) await startResolver(ctx, r.network, r.gateway);
 }
 
 /** True when the record's owner exists and names this very attachment. */
@@ -372,6 +506,8 @@ export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<
   if (s.net === undefined) return;
   const env = netEnv(ctx);
   for (const n of [...(s.nets ?? [])].reverse()) await tearDown(env, n.token);
+  // The name goes first: a record never outlives its attachment (gc relies on it).
+  if (await removeDnsRecord(dnsDir(env.paths.runDir), s.net.token)) env.crash?.("del-dns");
   await tearDown(env, s.net.token);
 }
 
@@ -462,6 +598,14 @@ export async function disconnectNetwork(
 export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
   const env = netEnv(ctx);
   const done = await collectLeftovers(env, (r) => Promise.resolve(ownerHolds(ctx, r)), dryRun);
+  // Names whose attachment is gone (a berth killed between the two).
+  const names = await removeStaleDnsRecords(
+    dnsDir(env.paths.runDir),
+    rootTag(ctx.paths.root),
+    (token) => readRecord(env.paths, token) !== null,
+    dryRun,
+  );
+  done.push(...names.map((r) => `the DNS record of ${r.ns}/${r.id} (${r.network})`));
   // A root that never had a container on a network made no rule (and gets no lock file).
   if (!isDir(env.paths.stateDir) && !isDir(env.paths.runDir)) return done;
   if (!iptablesInstalled()) return done;

@@ -82,6 +82,11 @@ export async function restoreLocked(
     async () => {
       // A container stopped after a --leave-running checkpoint is still known to the runtime.
       await ctx.runtime.delete(runtimeTarget(ctx, s), true);
+      if (s.net !== undefined) {
+        // Its network's resolver may have gone with the last running container.
+        const { ensureResolverFor } = await import("../network/container.ts");
+        await ensureResolverFor(ctx, s);
+      }
       // The monitor reads the image directory from the op record saved first.
       const reply = await monitorRequest(ctx, { op: "restore", ...launchRequest(s) });
       if (reply === null) throw new RuntimeError(`restore "${s.id}": the berth monitor died`);

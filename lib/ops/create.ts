@@ -240,6 +240,11 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
     owner,
     config,
     req.ip ?? null,
+    {
+      dns: req.dns ?? [],
+      addHost: req.addHost ?? [],
+      aliases: req.networkAlias ?? [],
+    },
   );
   applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
   return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
@@ -384,6 +389,8 @@ async function createLocked(
       network: req.network ?? null,
       publish: req.publish ?? [],
       ...(req.ip ? { ip: req.ip } : {}),
+      ...(req.dns?.length ? { dns: req.dns } : {}),
+      ...(req.addHost?.length ? { addHost: req.addHost } : {}),
       ...(req.networkAlias?.length ? { networkAlias: req.networkAlias } : {}),
       ...runOptionsRecord(req, prepared.runOptions),
     },

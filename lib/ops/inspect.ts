@@ -225,7 +225,7 @@ export async function inspectEntry(
       GlobalIPv6PrefixLen: 0,
       MacAddress: att?.mac ?? "",
       NetworkID: netName,
-      Aliases: [s.id],
+      Aliases: [s.id, ...(req?.networkAlias ?? [])],
     };
     // Networks joined later (`network connect`): the address kept in the state.
     for (const n of s.nets ?? []) {
@@ -323,6 +323,8 @@ export async function inspectEntry(
       ),
       NetworkMode: mode,
       PortBindings: ports,
+      Dns: req?.dns ?? [],
+      ExtraHosts: req?.addHost ?? [],
       RestartPolicy: { Name: s.restart ?? "no", MaximumRetryCount: 0 },
       AutoRemove: s.autoRemove,
       CapAdd: req?.capAdd ?? [],

@@ -39,6 +39,11 @@ export async function renameContainer(ctx: Context, ref: string, name: string): 
     const { name: old, ...rest } = s;
     const next: ContainerState = name === id ? rest : { ...rest, name };
     await ctx.store.save(next);
+    if (next.net !== undefined) {
+      // The resolver answers the new name from now on (a network with DNS).
+      const { renameDnsRecord } = await import("../network/container.ts");
+      await renameDnsRecord(ctx, next);
+    }
     if (old !== undefined) await unlinkName(ctx, ns, old, id);
     return id;
   };

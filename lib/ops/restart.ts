@@ -46,6 +46,11 @@ export async function restartLocked(
   if (policy === undefined) s.restartSuppressed = false; // by hand: its policy applies again
   await recordedStep(ctx, s, "restart", async () => {
     await options.runtime.delete(runtimeTarget(ctx, s), true);
+    if (s.net !== undefined) {
+      // Its network's resolver may have gone with the last running container.
+      const { ensureResolverFor } = await import("../network/container.ts");
+      await ensureResolverFor(ctx, s);
+    }
     const reply = await options.launch({ op: "create", start: true, ...launchRequest(s) });
     if (reply === null) throw new RuntimeError(`restart "${s.id}": the berth monitor died`);
     if (!reply.ok) throw replyError(reply);

@@ -68,6 +68,9 @@ export function runArgs(id: string, req: CreateArgs): string[] {
   if (req.network !== undefined && req.network !== null) args.push("--network", req.network);
   for (const p of req.publish ?? []) args.push("-p", p);
   if (req.ip) args.push("--ip", req.ip);
+  for (const d of req.dns ?? []) args.push("--dns", d);
+  for (const h of req.addHost ?? []) args.push("--add-host", h);
+  for (const a of req.networkAlias ?? []) args.push("--network-alias", a);
   for (const m of req.mounts ?? []) args.push("--mount", mountFlag(m));
   if (req.user != null) args.push("--user", req.user);
   if (req.hostname != null) args.push("--hostname", req.hostname);

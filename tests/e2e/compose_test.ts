@@ -35,22 +35,6 @@ if (!ready) {
 }
 const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
 
-/** The help of a berth command, or null when this berth does not have it. */
-function helpOf(command: string): string | null {
-  const [exe, ...pre] = berthArgv();
-  const out = new Deno.Command(exe!, {
-    args: [...pre, command, "--help"],
-    stdout: "piped",
-    stderr: "null",
-  }).outputSync();
-  return out.code === 0 ? new TextDecoder().decode(out.stdout) : null;
-}
-
-/** Whether this berth resolves names on its networks (`run --network-alias`). */
-function hasNameResolution(): boolean {
-  return helpOf("run")?.includes("--network-alias") === true;
-}
-
 interface App {
   roots: Roots;
   image: string;
@@ -424,16 +408,9 @@ Deno.test(
   },
 );
 
-const resolution = ready && hasNameResolution();
-if (ready && !resolution) {
-  console.log(
-    "compose name resolution test skipped: this berth has no DNS on its networks (run --network-alias)",
-  );
-}
-
 Deno.test(
   "compose: services reach each other by service name on the project network",
-  { ...OPTS, ignore: !resolution },
+  OPTS,
   async () => {
     await withApp(async (app) => {
       await Deno.writeTextFile(join(app.dir, "compose.yaml"), threeServices(app));
@@ -526,14 +503,9 @@ Deno.test("compose: two concurrent up -d make each container once", OPTS, async 
   });
 });
 
-const canBuild = ready && helpOf("build") !== null;
-if (ready && !canBuild) {
-  console.log("compose build: test skipped: this berth has no build command (berth build --help)");
-}
-
 Deno.test(
   "compose up --build: a build: service is built by berth build and runs; down --rmi local removes its image",
-  { ...OPTS, ignore: !canBuild },
+  OPTS,
   async () => {
     await withApp(async (app) => {
       await Deno.mkdir(join(app.dir, "ctx"));

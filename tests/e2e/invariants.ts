@@ -88,6 +88,11 @@ export async function assertInvariants(
   // Addresses and leases are host-wide, beside the network directory (the
   // roots' own: only these roots use it).
   const hostRun = join(roots.networkDir, "run");
+  // The resolver's name records: each one's attachment is there.
+  for (const n of await listTree(join(hostRun, "dns", "records"))) {
+    if (!n.endsWith(".json") || n.startsWith(".")) continue;
+    assertTrue(tokens.includes(n.slice(0, -5)), `${context}: stray DNS record ${n}`);
+  }
   for (const f of await listTree(join(hostRun, "ipam"))) {
     if (!/\/[0-9.]+$/.test(f)) continue;
     const owner = (await Deno.readTextFile(join(hostRun, "ipam", f))).split(/\r?\n/)[0]!;

@@ -33,6 +33,7 @@ import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 import { withCommandCodes } from "./not_runnable.ts";
+import { parseAddHosts, parseDnsServers, parseNetworkAliases } from "../../network/dns/options.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -211,6 +212,27 @@ export const CREATE_OPTIONS: OptionSpec[] = [
     help: "forward a host port to the container (CNI portmap; repeatable)",
   },
   {
+    name: "dns",
+    type: "string",
+    multiple: true,
+    value: "IP",
+    help: "a nameserver of the container instead of its network's (repeatable)",
+  },
+  {
+    name: "add-host",
+    type: "string",
+    multiple: true,
+    value: "NAME:IP",
+    help: "a line of the container's /etc/hosts (repeatable)",
+  },
+  {
+    name: "network-alias",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "another name the container is found by on its network (repeatable)",
+  },
+  {
     name: "health-cmd",
     type: "string",
     value: "CMD",
@@ -288,6 +310,9 @@ function runOptionsFrom(
   const capAdd = canonicalCapabilities(strs(p.values, "cap-add"), "--cap-add");
   const capDrop = canonicalCapabilities(strs(p.values, "cap-drop"), "--cap-drop");
   const envFiles = strs(p.values, "env-file").map((f) => resolve(f));
+  const dns = parseDnsServers(strs(p.values, "dns"));
+  const addHost = parseAddHosts(strs(p.values, "add-host"));
+  const networkAlias = parseNetworkAliases(strs(p.values, "network-alias"));
   return {
     env,
     cwd: cwd ?? workdir ?? null,
@@ -298,6 +323,9 @@ function runOptionsFrom(
     ...(bool(p.values, "read-only") ? { readOnly: true } : {}),
     ...(capAdd.length > 0 ? { capAdd } : {}),
     ...(capDrop.length > 0 ? { capDrop } : {}),
+    ...(dns.length > 0 ? { dns } : {}),
+    ...(addHost.length > 0 ? { addHost } : {}),
+    ...(networkAlias.length > 0 ? { networkAlias } : {}),
   };
 }
 

@@ -78,6 +78,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "doctor", load: async () => (await import("./doctor.ts")).doctorCommand },
   { name: "version", load: async () => (await import("./version.ts")).versionCommand },
   { name: "__monitor", load: async () => (await import("./monitor.ts")).monitorCommand },
+  { name: "__resolver", load: async () => (await import("./resolver.ts")).resolverCommand },
 ];
 
 /** Commands only the `container` group has (`container prune`). */
