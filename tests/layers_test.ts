@@ -179,3 +179,21 @@ Deno.test("node: and npm: imports only in lib/image, never on a container comman
   }
   assertEquals(violations, []);
 });
+
+Deno.test("only lib/host/libc.ts opens libc (Deno.dlopen, Deno.UnsafeFnPointer)", async () => {
+  const root = new URL("..", LIB);
+  const opener = new URL("host/libc.ts", LIB).href;
+  // Built so that this file does not match itself.
+  const call = new RegExp(["Deno", "\\.(dlopen|UnsafeFnPointer)\\b\\s*\\("].join(""));
+  const files = [...await libFiles(), MAIN];
+  for (const dir of ["tests/", "scripts/"]) files.push(...await libFiles(new URL(dir, root)));
+  const violations: string[] = [];
+  for (const url of files) {
+    if (url.href === opener) continue;
+    const code = (await sourceOf(url)).replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+    if (call.test(code)) violations.push(rel(url));
+  }
+  assertEquals(violations, []);
+  assertTrue(call.test(await sourceOf(new URL(opener))), "the scan finds libc.ts's own dlopen");
+});
