@@ -7,8 +7,8 @@
  *
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
  * --only: run only the named sections (lifecycle, networks, options,
- * commands, throughput, contention, monitor, tools, images); the others
- * print a "skipped" row.
+ * commands, throughput, contention, monitor, monitor-bridge, tools,
+ * images); the others print a "skipped" row.
  * Needs root, runc and busybox-static (scripts/setup.sh installs them).
  *
  * "berth" is the shipped code: the bundle `deno task build` makes (one
@@ -626,7 +626,7 @@ if (want("monitor")) {
 // with a 1 s health check each. Sampled every second for 20 s after the
 // 2.5 s settle as well: the checks' garbage makes the monitor's Pss a
 // sawtooth, and a single sample early on missed its top.
-if (!want("monitor")) {
+if (!want("monitor-bridge")) {
   // skipped
 } else if (cniMissing.length > 0) {
   rows.push([
