@@ -1,5 +1,5 @@
 // The layout's two rules, checked on the source (see README, "Architecture"):
-// imports run one way (cli → ops → monitor → facilities → container → host →
+// imports run one way (cli → ops → monitor → options → facilities → container → host →
 // _std), and no `node:`/`npm:` import is on the start-up path of berth or of
 // a container command (each one initialises Deno's Node compatibility layer,
 // about 6 ms per command: BENCHMARKS.md).
@@ -19,6 +19,9 @@ const RANKS: Record<string, number> = {
   network: 3,
   terminal: 3,
   volume: 3,
+  // Option parsing that is not an operation (env, user, capabilities, the
+  // run options): over the facilities (it checks volumes), under ops and cli.
+  options: 3.5,
   // The monitor is below the operations: ops talk to it through its
   // client; what it does on an exit (--rm, restart policies) is passed in by
   // the command that starts it (conmon's --exit-command).

@@ -1,7 +1,8 @@
 /**
- * Foreground attachment (`run` and `restore` without `-d`): stream the
- * container's log files to berth's stdout/stderr, forward SIGINT, SIGTERM
- * and SIGHUP to it, and return its exit code once it exited.
+ * The foreground run (`run`, `start -a` and `restore` without `-d`):
+ * stream the container's log files to berth's stdout/stderr, forward
+ * SIGINT, SIGTERM and SIGHUP to it, and return its exit code once it
+ * exited. (Not `berth attach`, which joins a running container's terminal.)
  *
  * @module
  */
@@ -44,7 +45,7 @@ export type SessionRunner = (exited: Promise<unknown>) => Promise<"ended" | "det
  * With a `session`, runs it too; if the user detaches, returns 0 at once
  * and the container runs on. Closes the log files.
  */
-export async function attach(
+export async function runInForeground(
   ctx: Context,
   s: ContainerState,
   logs: OpenLogs,
