@@ -20,7 +20,7 @@ Deno.test("a process opens libc once, on first use, whichever modules call it", 
   assertEquals(got.afterImport, 0);
   assertEquals(got.afterUse, 1);
   // errno read through the shared reader belongs to each failed call.
-  assertEquals(got.errnos, { waitpid: 10, umount: 2, openat: 2, isatty: 25 });
+  assertEquals(got.errnos, { waitpid: 10, umount: 2, openat: 2, isatty: 25, spawned: 0 });
 });
 
 Deno.test({
