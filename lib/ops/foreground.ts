@@ -35,7 +35,8 @@ export async function openLogsAtEnd(workDir: string): Promise<OpenLogs> {
 
 /**
  * An interactive session run alongside (`-i`/`-t`, see ops/interactive.ts):
- * told when the container exited; "detached" ends the foreground run at once (the container runs on).
+ * told when the container exited; "detached" ends the foreground run at
+ * once (the container runs on).
  */
 export type SessionRunner = (exited: Promise<unknown>) => Promise<"ended" | "detached">;
 
