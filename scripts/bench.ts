@@ -3,9 +3,12 @@
  * on the same busybox rootfs. Prints a table (median, min–max, ratio
  * berth/runc) and writes the figures as JSON.
  *
- *   deno task bench [--quick] [--out FILE]
+ *   deno task bench [--quick] [--out FILE] [--only SECTION,...]
  *
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
+ * --only: run only the named sections (lifecycle, networks, options,
+ * commands, throughput, contention, monitor, monitor-bridge, names, tools,
+ * images, compose (needs images), build); the others print a "skipped" row.
  * Needs root, runc and busybox-static (scripts/setup.sh installs them).
  *
  * "berth" is the shipped code: the bundle `deno task build` makes (one
@@ -26,6 +29,16 @@ const OUT = outAt >= 0 ? Deno.args[outAt + 1]! : "bench-results.json";
 const ROUNDS = quick ? 8 : 20;
 const SCALE = quick ? [0, 100] : [0, 100, 1000];
 const LOAD_SECONDS = quick ? 4 : 10;
+const onlyAt = Deno.args.indexOf("--only");
+const ONLY = onlyAt >= 0 ? new Set(Deno.args[onlyAt + 1]!.split(",")) : null;
+const skipped = new Set<string>();
+/** Whether the section `name` runs (all do without --only). */
+function want(name: string): boolean {
+  if (ONLY === null || ONLY.has(name)) return true;
+  if (!skipped.has(name)) rows.push([name, "skipped (--only)", "-", "-"]);
+  skipped.add(name);
+  return false;
+}
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const BUNDLE = new URL("../dist/berth.js", import.meta.url).pathname;
@@ -82,7 +95,7 @@ async function sh(
   argv: string[],
   detachedContainer = false,
   extraEnv: Record<string, string> = {},
-): Promise<{ ms: number; code: number; out: string }> {
+): Promise<{ ms: number; code: number; out: string; err: string }> {
   const t0 = performance.now();
   const stdio = detachedContainer ? "null" : "piped";
   const child = new Deno.Command(argv[0]!, {
@@ -98,15 +111,16 @@ async function sh(
       child.kill("SIGKILL");
     } catch { /* gone */ }
   }, 60_000);
-  let code: number, out = "";
+  let code: number, out = "", err = "";
   if (detachedContainer) code = (await child.status).code;
   else {
     const o = await child.output();
     code = o.code;
     out = dec.decode(o.stdout);
+    err = dec.decode(o.stderr);
   }
   clearTimeout(timer);
-  return { ms: performance.now() - t0, code, out };
+  return { ms: performance.now() - t0, code, out, err };
 }
 // --root on tmpfs, as /run is on a normal host.
 await Deno.mkdir(env.BERTH_ROOT);
@@ -120,9 +134,12 @@ const runc = (args: string[]) =>
     args[0] === "create" || (args[0] === "run" && args.includes("-d")),
   );
 
-async function must<T extends { code: number }>(p: Promise<T>, what: string): Promise<T> {
+async function must<T extends { code: number; err?: string }>(
+  p: Promise<T>,
+  what: string,
+): Promise<T> {
   const r = await p;
-  if (r.code !== 0) throw new Error(`${what} failed (${r.code})`);
+  if (r.code !== 0) throw new Error(`${what} failed (${r.code}): ${r.err?.trim() ?? ""}`);
   return r;
 }
 
@@ -183,7 +200,7 @@ const progress = (msg: string) =>
 
 // ---- lifecycle ------------------------------------------------------------
 progress("lifecycle");
-{
+if (want("lifecycle")) {
   const b: number[] = [], c: number[] = [], r: number[] = [];
   // Warm up (the first berth command also starts the monitor).
   for (const run of [berth, fromCheckout]) {
@@ -231,7 +248,9 @@ const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].f
     return true;
   }
 });
-if (cniMissing.length > 0) {
+if (!want("networks")) {
+  // skipped
+} else if (cniMissing.length > 0) {
   rows.push(["networks", `skipped: CNI plugins missing (${cniMissing.join(", ")})`, "-", "-"]);
 } else {
   progress("networks");
@@ -271,7 +290,7 @@ if (cniMissing.length > 0) {
 
 // ---- lifecycle with limits, a health check (and a bind volume) -----------------
 progress("lifecycle with options");
-{
+if (want("options")) {
   // `-v` once the run-options work has landed; the row says which options ran.
   const help = await berth(["create", "--help"]);
   const hasVolume = /--volume/.test(help.out);
@@ -328,7 +347,7 @@ const bareDeno = () => sh([Deno.execPath(), "run", "-A", "--quiet", empty]);
 function overBare(xs: number[], bare: number[]): number {
   return stat(xs.map((x, i) => x - bare[i]!)).median;
 }
-{
+if (want("commands")) {
   await must(berth(["run", "-d", "--rootfs", rootfs, "st", "--", "sleep", "100000"]), "run st");
   await must(runc(["run", "-d", "--bundle", runcBundle, "st"]), "runc run st");
   const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
@@ -359,7 +378,7 @@ function overBare(xs: number[], bare: number[]): number {
   await must(berth(["delete", "-f", "st"]), "delete st");
   await must(runc(["delete", "-f", "st"]), "runc delete st");
 }
-{
+if (want("commands")) {
   const listResults: Record<string, unknown> = {};
   let have = 0;
   for (const n of SCALE) {
@@ -450,7 +469,7 @@ async function throughput(
   }));
   return { lifecycles: done, perSecond: round(done / LOAD_SECONDS), failures };
 }
-{
+if (want("throughput")) {
   const b = await throughput("berth");
   const r = await throughput("runc");
   results.throughput = { seconds: LOAD_SECONDS, clients: 8, berth: b, runc: r };
@@ -464,7 +483,7 @@ async function throughput(
 
 // ---- contention -----------------------------------------------------------------
 progress("contention");
-{
+if (want("contention")) {
   await must(berth(["run", "-d", "--rootfs", rootfs, "hot", "--", "sleep", "100000"]), "run hot");
   const deadline = performance.now() + LOAD_SECONDS * 1000;
   const lat: number[] = [];
@@ -509,7 +528,7 @@ function monitorPid(): number | null {
 function pssKb(pid: number): number {
   return Number(/^Pss:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`))![1]);
 }
-{
+if (want("monitor")) {
   const settle = () => new Promise((r) => setTimeout(r, 2500)); // let the monitor trim its start-up pages
   await must(berth(["run", "-d", "--rootfs", rootfs, "m0", "--", "sleep", "100000"]), "run m0");
   await settle();
@@ -549,7 +568,7 @@ function pssKb(pid: number): number {
 
 // ---- monitor memory with health checks -----------------------------------------
 progress("monitor memory, 50 containers with a 1 s health check");
-{
+if (want("monitor")) {
   const settle = () => new Promise((r) => setTimeout(r, 2500));
   const args = (n: number) => [
     "run",
@@ -611,7 +630,9 @@ progress("monitor memory, 50 containers with a 1 s health check");
 // with a 1 s health check each. Sampled every second for 20 s after the
 // 2.5 s settle as well: the checks' garbage makes the monitor's Pss a
 // sawtooth, and a single sample early on missed its top.
-if (cniMissing.length > 0) {
+if (!want("monitor-bridge")) {
+  // skipped
+} else if (cniMissing.length > 0) {
   rows.push([
     "monitor Pss, 50 containers, bridge network, 1 s health check",
     `skipped: CNI plugins missing (${cniMissing.join(", ")})`,
@@ -683,7 +704,9 @@ function resolverPid(): number | null {
   }
   return null;
 }
-if (cniMissing.length > 0) {
+if (!want("names")) {
+  // skipped
+} else if (cniMissing.length > 0) {
   rows.push(["names", `skipped: CNI plugins missing (${cniMissing.join(", ")})`, "-", "-"]);
 } else {
   progress("names: lookup time and resolver memory");
@@ -934,7 +957,7 @@ async function startContainerd(): Promise<(() => Promise<void>) | null> {
   return null;
 }
 
-for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
+for (const [tool, steps] of want("tools") ? Object.entries(OTHER_TOOLS) : []) {
   const needs = tool === "ctr" ? ["ctr", "containerd"] : [tool.replace(/-bridge$/, "")];
   const missing = [];
   for (const n of needs) {
@@ -1001,7 +1024,9 @@ for (const [tool, steps] of Object.entries(OTHER_TOOLS)) {
 // ---- images -------------------------------------------------------------------
 // Against one loopback registry (docker-registry): berth pull vs skopeo copy of
 // an 8-layer image, run --rm --image vs run --rm --rootfs (pulled), images with 100.
-if (!haveRegistryTools()) {
+if (!want("images")) {
+  // skipped
+} else if (!haveRegistryTools()) {
   rows.push(["images", "skipped: docker-registry or skopeo not installed", "-", "-"]);
 } else {
   progress("images");
@@ -1054,7 +1079,7 @@ if (!haveRegistryTools()) {
       );
     }
     row("run --rm --image (pulled) vs run --rm --rootfs", stat(ri), stat(rr), "--rootfs");
-    await composeRows(ref);
+    if (want("compose")) await composeRows(ref);
     // 100 images (one shared layer, 100 configs), loaded from one OCI layout.
     const many = join(base, "oci-many");
     const one = [tarOf([{ name: "x", data: "x" }])];
@@ -1239,7 +1264,7 @@ async function podmanCompose(file: string, ref: string): Promise<{
 
 // ---- build -----------------------------------------------------------------------
 // A 5-step build without the cache and a fully cached rebuild, vs buildah bud --layers.
-{
+if (want("build")) {
   progress("build");
   const { buildRows } = await import("./bench_build.ts");
   try {

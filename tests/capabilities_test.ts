@@ -1,7 +1,7 @@
 // --cap-add / --cap-drop names and the resulting sets (no processes).
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { adjustCapabilities, canonicalCapabilities } from "../lib/ops/capabilities.ts";
+import { adjustCapabilities, canonicalCapabilities } from "../lib/options/capabilities.ts";
 
 Deno.test("names: with or without CAP_, any case, ALL; unknown ones exit 2", () => {
   assertEquals(

@@ -1,5 +1,5 @@
 // The layout's two rules, checked on the source (see README, "Architecture"):
-// imports run one way (cli → ops → monitor → facilities → container → host →
+// imports run one way (cli → ops → monitor → options → facilities → container → host →
 // _std), and no `node:`/`npm:` import is on the start-up path of berth or of
 // a container command (each one initialises Deno's Node compatibility layer,
 // about 6 ms per command: BENCHMARKS.md).
@@ -19,6 +19,9 @@ const RANKS: Record<string, number> = {
   network: 3,
   terminal: 3,
   volume: 3,
+  // Option parsing that is not an operation (env, user, capabilities, the
+  // run options): over the facilities (it checks volumes), under ops and cli.
+  options: 3.5,
   // The monitor is below the operations: ops talk to it through its
   // client; what it does on an exit (--rm, restart policies) is passed in by
   // the command that starts it (conmon's --exit-command).
@@ -222,4 +225,22 @@ Deno.test("node: and npm: imports only in lib/image, never on a container comman
     }
   }
   assertEquals(violations, []);
+});
+
+Deno.test("only lib/host/libc.ts opens libc (Deno.dlopen, Deno.UnsafeFnPointer)", async () => {
+  const root = new URL("..", LIB);
+  const opener = new URL("host/libc.ts", LIB).href;
+  // Built so that this file does not match itself.
+  const call = new RegExp(["Deno", "\\.(dlopen|UnsafeFnPointer)\\b\\s*\\("].join(""));
+  const files = [...await libFiles(), MAIN];
+  for (const dir of ["tests/", "scripts/"]) files.push(...await libFiles(new URL(dir, root)));
+  const violations: string[] = [];
+  for (const url of files) {
+    if (url.href === opener) continue;
+    const code = (await sourceOf(url)).replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+    if (call.test(code)) violations.push(rel(url));
+  }
+  assertEquals(violations, []);
+  assertTrue(call.test(await sourceOf(new URL(opener))), "the scan finds libc.ts's own dlopen");
 });

@@ -1,10 +1,36 @@
-// lib/host/libc.ts: pure helpers (no FFI calls).
-import { assertEquals } from "./assert.ts";
-import { decodeWaitStatus } from "../lib/host/libc.ts";
+// lib/host/libc.ts: the one module that opens libc, and its pure helpers.
+import { assertEquals, assertThrows } from "./assert.ts";
+import { decodeWaitStatus, errno, libcGroup } from "../lib/host/libc.ts";
 
 Deno.test("wait statuses decode to exit codes, 128+N for signal N", () => {
   assertEquals(decodeWaitStatus(3 << 8), 3);
   assertEquals(decodeWaitStatus(0), 0);
   assertEquals(decodeWaitStatus(9), 137);
   assertEquals(decodeWaitStatus(15 | 0x80), 143); // core dumped
+});
+
+Deno.test("a process opens libc once, on first use, whichever modules call it", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", new URL("./fixtures/libc_user.ts", import.meta.url).pathname],
+    stderr: "inherit",
+  }).output();
+  assertEquals(out.code, 0);
+  const got = JSON.parse(new TextDecoder().decode(out.stdout));
+  // Loading the modules opens nothing; using all of their groups opens libc once.
+  assertEquals(got.afterImport, 0);
+  assertEquals(got.afterUse, 1);
+  // errno read through the shared reader belongs to each failed call.
+  assertEquals(got.errnos, { waitpid: 10, umount: 2, openat: 2, isatty: 25, spawned: 0 });
+});
+
+Deno.test({
+  name: "a group binds its functions on first use, and errno is the failed call's",
+  sanitizeResources: false, // libc stays open for the process
+}, () => {
+  const missing = libcGroup({ no_such_libc_function: { parameters: [], result: "i32" } });
+  assertThrows(() => missing().no_such_libc_function(), Error, "no_such_libc_function");
+  const io = libcGroup({ close: { parameters: ["i32"], result: "i32" } });
+  assertEquals(io().close(-1), -1);
+  assertEquals(errno(), 9); // EBADF
+  assertEquals(io(), io()); // bound once
 });

@@ -1,7 +1,7 @@
 // --env-file and -e NAME resolution (no processes).
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { checkEnvValues, parseEnvFile, resolveEnv } from "../lib/ops/process_env.ts";
+import { checkEnvValues, parseEnvFile, resolveEnv } from "../lib/options/process_env.ts";
 
 const env = (k: string) => ({ HOME: "/home/me", EMPTY: "" } as Record<string, string>)[k];
 

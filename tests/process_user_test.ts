@@ -1,7 +1,7 @@
 // --user resolution in a root filesystem's /etc/passwd and /etc/group (no processes).
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { checkUserSyntax, resolveUser } from "../lib/ops/process_user.ts";
+import { checkUserSyntax, resolveUser } from "../lib/options/process_user.ts";
 
 async function fakeRoot(passwd: string, group: string): Promise<string> {
   const dir = await Deno.makeTempDir();

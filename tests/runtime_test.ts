@@ -77,7 +77,10 @@ Deno.test("a runtime that hangs is killed after the timeout", async () => {
   assertEquals(performance.now() - t0 < 5000, true);
 });
 
-Deno.test("a missing runtime binary is a clear error", async () => {
+Deno.test({
+  name: "a missing runtime binary is a clear error",
+  sanitizeResources: false, // create spawns through libc, which stays open
+}, async () => {
   const rt = new OciRuntime("/nonexistent/runc", denoRunner);
   await assertRejects(() => rt.version(), RuntimeError, "not found");
   await assertRejects(

@@ -3,19 +3,18 @@
  * getfattr or python on the host needed).
  */
 
-const lib = Deno.dlopen(
-  "libc.so.6",
-  {
-    lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  } as const,
-);
+import { libcGroup } from "../lib/host/libc.ts";
+
+const sym = libcGroup({
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+});
 const enc = new TextEncoder();
 
 /** The value of `name` on `path` itself (a symlink is not followed), or null if it has none. */
 export function getXattr(path: string, name: string): Uint8Array | null {
   const buf = new Uint8Array(65536);
   const n = Number(
-    lib.symbols.lgetxattr(
+    sym().lgetxattr(
       enc.encode(path + "\0"),
       enc.encode(name + "\0"),
       buf,

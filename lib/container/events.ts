@@ -14,7 +14,7 @@
 
 import { dirname, join } from "../_std/path.ts";
 import type { Context } from "./context.ts";
-import { systemClock } from "../host/clock.ts";
+import { waitUntil } from "../host/poll.ts";
 import { isNotFound } from "../host/errors.ts";
 
 /** Rotate once the log passes this size. */
@@ -100,12 +100,10 @@ export async function appendEvent(
 
 /** Takes `lock` (shared or exclusive), waiting up to ROTATION_WAIT_MS; false if it could not. */
 async function lockWithin(lock: Deno.FsFile, exclusive: boolean): Promise<boolean> {
-  const deadline = systemClock.monotonic() + ROTATION_WAIT_MS;
-  while (!lock.tryLockSync(exclusive)) {
-    if (systemClock.monotonic() >= deadline) return false;
-    await systemClock.sleep(1);
-  }
-  return true;
+  return await waitUntil(() => lock.tryLockSync(exclusive), {
+    timeoutMs: ROTATION_WAIT_MS,
+    maxMs: 1,
+  });
 }
 
 function openCreating(path: string, options: Deno.OpenOptions, dir: string): Deno.FsFile {

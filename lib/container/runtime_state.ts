@@ -26,6 +26,7 @@ import { removeTree } from "./bundle.ts";
 import type { Paths } from "./paths.ts";
 import { mountsUnder, unmountAll } from "../host/mounts.ts";
 import { pidsWithEnv } from "../host/proc.ts";
+import { poll } from "../host/poll.ts";
 
 /** The environment variable runc gives its `runc init` processes: the state directory. */
 export const RUNC_STATE_ENV = "_LIBCONTAINER_STATEDIR";
@@ -54,21 +55,23 @@ export async function removeRuntimeState(paths: Paths, ns: string, id: string): 
   const dir = paths.runtimeStateDir(ns, id);
   const done: string[] = [];
   // A runtime process killed just now (by the delete that preceded this)
-  // may still be on its way out: a few rounds.
-  for (let round = 0;; round++) {
+  // may still be on its way out: a few rounds, 20 ms apart doubling.
+  let round = 0;
+  await poll(async () => {
     // Gone (the runtime's delete removes it): nothing can be mounted under
     // it, and the mount table need not be read.
-    if (!present(dir)) return done;
+    if (!present(dir)) return true;
     done.push(...await unmountAll(dir));
-    if (!present(dir)) return done;
+    if (!present(dir)) return true;
     try {
       removeTree(dir);
-      return done;
+      return true;
     } catch (err) {
-      if (round >= 3) throw err;
-      await new Promise((r) => setTimeout(r, 20 * (round + 1)));
+      if (round++ >= 3) throw err;
+      return undefined;
     }
-  }
+  }, { timeoutMs: Infinity, firstMs: 20, maxMs: 80 });
+  return done;
 }
 
 /**

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ErrnoError } from "./libc.ts";
+import { errno, ErrnoError, libcGroup } from "./libc.ts";
 
 /** open(2) flags used here. */
 export const O_RDONLY = 0;
@@ -106,8 +106,8 @@ export function kindOf(
   }
 }
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
+/** The `*at` calls (bound on first use: only `cp`, `commit` and `export` need them). */
+const sym = libcGroup({
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
@@ -121,17 +121,7 @@ const SYMBOLS = {
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   fstatfs: { parameters: ["i32", "buffer"], result: "i32" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
-function sym(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  return (lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols);
-}
-
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
+});
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,8 +1,21 @@
 /**
- * The few libc calls berth makes through FFI, behind a small interface so
- * tests can substitute faults. All calls are synchronous: errno is per
- * thread, and a synchronous FFI call runs on the calling JS thread, so errno
- * read right after it belongs to it.
+ * berth's one way into libc: the only module that opens it (tests/
+ * layers_test.ts fails if another calls `Deno.dlopen`), and the few libc
+ * calls the core makes, behind a small interface so tests can substitute
+ * faults.
+ *
+ * libc is opened once per process, on first use, with two symbols
+ * (`dlsym`, `__errno_location`): Deno builds a call trampoline for every
+ * symbol a `dlopen` declares (measured: 1.5 ms for two symbols, 2.9 ms for
+ * six), so every other function is looked up by name on the first use of
+ * the group that declares it ({@linkcode libcGroup}) and called through a
+ * `Deno.UnsafeFnPointer` (about 1 µs a call, no start-up cost). A command
+ * pays only for the groups it uses: `run -d` the mount group, the monitor
+ * its socket, process and terminal groups.
+ *
+ * All calls but the `nonblocking` ones (poll) are synchronous: errno is
+ * per thread, and a synchronous FFI call runs on the calling JS thread, so
+ * {@linkcode errno} read right after it belongs to it.
  *
  * @module
  */
@@ -89,39 +102,86 @@ function cstr(s: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(s + "\0");
 }
 
-const ERRNO = { __errno_location: { parameters: [], result: "pointer" } } as const;
-
-/**
- * The symbols, in groups opened separately on first use: Deno builds a
- * call trampoline for every declared symbol when it opens a library
- * (measured: 1.5 ms for two symbols, 2.9 ms for six), and a CLI process
- * needs only one group (mount and umount), the monitor another.
- */
-const GROUPS = {
-  mount: {
-    ...ERRNO,
-    mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
-    umount2: { parameters: ["buffer", "i32"], result: "i32" },
-  },
-  process: {
-    ...ERRNO,
-    prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-    waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
-  },
-  memory: {
-    ...ERRNO,
-    madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-  },
-  file: {
-    ...ERRNO,
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-    fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-  },
+/** The two symbols the one `dlopen` declares. */
+const CORE = {
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
-type Group = keyof typeof GROUPS;
-type Symbols<G extends Group> = Deno.DynamicLibrary<typeof GROUPS[G]>["symbols"];
+let core: Deno.DynamicLibrary<typeof CORE>["symbols"] | null = null;
+
+/** libc, opened on first use: the process's only `Deno.dlopen`. */
+function opened(): Deno.DynamicLibrary<typeof CORE>["symbols"] {
+  return (core ??= Deno.dlopen("libc.so.6", CORE).symbols);
+}
+
+/** How many times this process has opened libc: 0 before the first use, then 1. */
+export function libcOpens(): number {
+  return core === null ? 0 : 1;
+}
+
+/** The calling thread's errno: read it right after the call that failed. */
+export function errno(): number {
+  const p = opened().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** The address of the libc function `name` (dlsym); throws if libc has none. */
+export function libcFunction(name: string): Deno.PointerObject {
+  const p = opened().dlsym(null, cstr(name));
+  if (p === null) throw new Error(`libc has no function ${name}`);
+  return p;
+}
+
+/** Functions of a group, typed as `Deno.dlopen` would type them. */
+export type LibcSymbols<S extends Record<string, Deno.ForeignFunction>> = Deno.DynamicLibrary<
+  S
+>["symbols"];
+
+/**
+ * A group of libc functions, bound on the first call of the returned
+ * function (each looked up by name, then cached): declare a group per
+ * concern next to the code that uses it, so a command binds only what it
+ * calls. Names must be libc's own.
+ */
+export function libcGroup<const S extends Record<string, Deno.ForeignFunction>>(
+  defs: S,
+): () => LibcSymbols<S> {
+  let bound: LibcSymbols<S> | null = null;
+  return () => {
+    if (bound !== null) return bound;
+    const out: Record<string, unknown> = {};
+    for (const [name, def] of Object.entries(defs)) {
+      const fn = new Deno.UnsafeFnPointer(
+        libcFunction(name) as Deno.PointerObject<typeof def>,
+        def,
+      );
+      out[name] = fn.call.bind(fn);
+    }
+    return (bound = out as LibcSymbols<S>);
+  };
+}
+
+/** The core's groups: a CLI process needs only `mount`, the monitor `process`. */
+const mountCalls = libcGroup({
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+});
+const processCalls = libcGroup({
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+});
+const memoryCalls = libcGroup({
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+});
+const fileCalls = libcGroup({
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+});
+const signalCalls = libcGroup({
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
+});
 
 /** Decodes a wait(2) status into berth's exit code convention. */
 export function decodeWaitStatus(status: number): number {
@@ -131,51 +191,38 @@ export function decodeWaitStatus(status: number): number {
 }
 
 class RealLibc implements Libc {
-  readonly #open: { [G in Group]?: Symbols<G> } = {};
-
-  #sym<G extends Group>(group: G): Symbols<G> {
-    const open = this.#open as { [K in G]?: Symbols<K> };
-    return (open[group] ??= Deno.dlopen("libc.so.6", GROUPS[group]).symbols as Symbols<G>);
-  }
-
-  /** errno of the last call, read through the group that made it. */
-  #errno(group: Group): number {
-    const p = this.#sym(group).__errno_location();
-    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-  }
-
   setChildSubreaper(): void {
-    if (this.#sym("process").prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) !== 0) {
-      throw new ErrnoError("prctl(PR_SET_CHILD_SUBREAPER)", this.#errno("process"));
+    if (processCalls().prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) !== 0) {
+      throw new ErrnoError("prctl(PR_SET_CHILD_SUBREAPER)", errno());
     }
   }
 
   waitpid(pid: number): WaitResult | null {
     const status = new Int32Array(1);
     for (;;) {
-      const r = this.#sym("process").waitpid(pid, status, WNOHANG);
+      const r = processCalls().waitpid(pid, status, WNOHANG);
       if (r === 0) return null;
       if (r === pid) return { exitCode: decodeWaitStatus(status[0]!) };
-      const errno = this.#errno("process");
-      if (errno === 4) continue; // EINTR
-      throw new ErrnoError(`waitpid(${pid})`, errno);
+      const e = errno();
+      if (e === 4) continue; // EINTR
+      throw new ErrnoError(`waitpid(${pid})`, e);
     }
   }
 
   mount(source: string, target: string, fstype: string, flags: number, data: string): void {
-    const r = this.#sym("mount").mount(
+    const r = mountCalls().mount(
       cstr(source),
       cstr(target),
       cstr(fstype),
       BigInt(flags),
       cstr(data),
     );
-    if (r !== 0) throw new ErrnoError(`mount ${target}`, this.#errno("mount"));
+    if (r !== 0) throw new ErrnoError(`mount ${target}`, errno());
   }
 
   umount(target: string, flags: number): void {
-    if (this.#sym("mount").umount2(cstr(target), flags) !== 0) {
-      throw new ErrnoError(`umount ${target}`, this.#errno("mount"));
+    if (mountCalls().umount2(cstr(target), flags) !== 0) {
+      throw new ErrnoError(`umount ${target}`, errno());
     }
   }
 
@@ -184,17 +231,17 @@ class RealLibc implements Libc {
   }
 
   madvise(start: bigint, length: bigint, advice: number): void {
-    const r = this.#sym("memory").madvise(Deno.UnsafePointer.create(start), length, advice);
-    if (r !== 0) throw new ErrnoError("madvise", this.#errno("memory"));
+    const r = memoryCalls().madvise(Deno.UnsafePointer.create(start), length, advice);
+    if (r !== 0) throw new ErrnoError("madvise", errno());
   }
 
   collapseRange(path: string, offset: number, length: number): void {
-    const f = this.#sym("file");
+    const f = fileCalls();
     const fd = f.open(cstr(path), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw new ErrnoError(`open ${path}`, this.#errno("file"));
+    if (fd < 0) throw new ErrnoError(`open ${path}`, errno());
     try {
       const r = f.fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, BigInt(offset), BigInt(length));
-      if (r !== 0) throw new ErrnoError(`fallocate ${path}`, this.#errno("file"));
+      if (r !== 0) throw new ErrnoError(`fallocate ${path}`, errno());
     } finally {
       f.close(fd);
     }
@@ -217,21 +264,10 @@ const O_CLOEXEC = 0o2000000;
  * so the runtime and the containers berth starts get a normal SIGUSR1.
  */
 function disarmInspectorSignal(): void {
-  // Its own two-symbol library: every berth process pays for this at start,
-  // and each declared symbol costs start-up time.
-  const lib = Deno.dlopen(
-    "libc.so.6",
-    {
-      dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
-      signal: { parameters: ["i32", "pointer"], result: "pointer" },
-    } as const,
-  );
   const listener = () => {};
   Deno.addSignalListener("SIGUSR1", listener);
   try {
-    const noop = lib.symbols.dlsym(null, cstr("getpid"));
-    if (noop === null) throw new Error("dlsym(getpid) failed");
-    lib.symbols.signal(SIGUSR1, noop);
+    signalCalls().signal(SIGUSR1, libcFunction("getpid"));
   } finally {
     Deno.removeSignalListener("SIGUSR1", listener);
   }

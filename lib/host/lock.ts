@@ -17,6 +17,7 @@
 import { dirname } from "../_std/path.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { isNotFound, Locked } from "./errors.ts";
+import { waitUntil } from "./poll.ts";
 import { promised } from "./sync_io.ts";
 
 /** Options of {@linkcode FileLock.acquire}. */
@@ -73,19 +74,19 @@ export class FileLock implements Disposable {
     const clock = options.clock ?? systemClock;
     const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
     const deadline = clock.monotonic() + timeoutMs;
-    let delay = 1;
     for (;;) {
       const file = create ? openLockFile(path) : openExisting(path);
       if (file === null) return null;
       try {
-        while (!file.tryLockSync(true)) {
-          if (clock.monotonic() >= deadline) {
-            throw new Locked(
-              `${what} is locked by another berth process (gave up after ${timeoutMs} ms)`,
-            );
-          }
-          await clock.sleep(delay);
-          delay = Math.min(delay * 2, 20);
+        const won = await waitUntil(() => file.tryLockSync(true), {
+          timeoutMs: Math.max(0, deadline - clock.monotonic()),
+          maxMs: 20,
+          clock,
+        });
+        if (!won) {
+          throw new Locked(
+            `${what} is locked by another berth process (gave up after ${timeoutMs} ms)`,
+          );
         }
         if (sameInode(file, path)) return new FileLock(path, file);
       } catch (err) {

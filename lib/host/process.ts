@@ -8,6 +8,7 @@
 
 import { after } from "./clock.ts";
 import { RuntimeError } from "./errors.ts";
+import { spawnToFiles, waitChild } from "./spawn.ts";
 
 /** How to run one command. */
 export interface ExecRequest {
@@ -21,6 +22,12 @@ export interface ExecRequest {
   stdout?: "piped" | "null" | "inherit";
   /** Default "piped". */
   stderr?: "piped" | "null" | "inherit";
+  /**
+   * Append the child's stdout and stderr to these files instead (created
+   * when missing), its stdin /dev/null: `stdin`, `stdout` and `stderr` are
+   * then ignored (see spawn.ts).
+   */
+  outputFiles?: { stdout: string; stderr: string };
   /** Kill the child (SIGKILL) after this long. */
   timeoutMs: number;
   /** Extra environment variables. */
@@ -54,6 +61,7 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT
 /** The real runner. */
 export const denoRunner: ProcessRunner = {
   async exec(req: ExecRequest): Promise<ExecResult> {
+    if (req.outputFiles !== undefined) return await execToFiles(req, req.outputFiles);
     const [program, ...args] = req.argv;
     if (program === undefined) throw new RuntimeError("empty command line");
     const options: Deno.CommandOptions = {
@@ -105,6 +113,39 @@ export const denoRunner: ProcessRunner = {
     }
   },
 };
+
+/** {@linkcode denoRunner}'s exec of a request with `outputFiles`. */
+async function execToFiles(
+  req: ExecRequest,
+  files: { stdout: string; stderr: string },
+): Promise<ExecResult> {
+  // Spawning is synchronous: nothing else of berth runs under 022 meanwhile.
+  const umask = Deno.umask(CHILD_UMASK);
+  let pid: number;
+  try {
+    pid = spawnToFiles({
+      argv: req.argv,
+      stdoutFile: files.stdout,
+      stderrFile: files.stderr,
+      ...(req.env !== undefined ? { env: req.env } : {}),
+    });
+  } finally {
+    Deno.umask(umask);
+  }
+  req.onSpawn?.(pid);
+  let timedOut = false;
+  const cancelTimer = after(req.timeoutMs, () => {
+    timedOut = true;
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* already gone */ }
+  });
+  try {
+    return { code: await waitChild(pid), stdout: "", stderr: "", timedOut };
+  } finally {
+    cancelTimer();
+  }
+}
 
 function exitCode(s: { code: number; signal: Deno.Signal | null }): number {
   if (s.signal !== null) return 128 + (SIGNAL_NUMBERS[s.signal] ?? 0);

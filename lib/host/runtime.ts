@@ -5,8 +5,9 @@
  * mapped to domain errors carrying the runtime's message.
  *
  * `create` never pipes the runtime's stdio (the container would inherit the
- * pipe and the call would hang): its stdout/stderr go to the container's log
- * files through a `sh -c 'exec …'` redirection.
+ * pipe and the call would hang): its stdout/stderr are appended to the
+ * container's log files (the runner's `stdoutFile`/`stderrFile`), its stdin
+ * is /dev/null.
  *
  * @module
  */
@@ -48,6 +49,9 @@ export interface RuntimeState {
   status: string;
   pid: number;
 }
+
+/** How a runtime with a stdin pipe gets its log files (see `#detached`). */
+const PIPED_STDIN_REDIRECT = `exec "$@" >>"$BERTH_OUT" 2>>"$BERTH_ERR"`;
 
 /** Options of the runtime client. */
 export interface RuntimeOptions {
@@ -285,23 +289,25 @@ export class OciRuntime {
 
   /**
    * Runs a runtime command whose container must not inherit a pipe: stdin
-   * from /dev/null, stdout and stderr appended to the container's log files
-   * (through `sh -c 'exec …'`; Deno.Command cannot hand out file stdio).
+   * from /dev/null (or a pipe handed to `io.onStdin`), stdout and stderr
+   * appended to the container's log files, the runtime started directly
+   * through posix_spawn (host/spawn.ts; no `sh -c 'exec …'` in between:
+   * one fork and exec less per container).
    */
   async #detached(op: string, t: RuntimeTarget, args: string[], io: CreateIo): Promise<void> {
-    const inner = this.#argv(t, args);
-    const piped = io.onStdin !== undefined;
-    const redirect = `exec "$@" ${piped ? "" : "</dev/null "}>>"$BERTH_OUT" 2>>"$BERTH_ERR"`;
     const before = await this.#logSize(t.logFile);
-    this.#trace?.(inner);
-    const result = await this.runner.exec({
-      argv: ["/bin/sh", "-c", redirect, "berth", ...inner],
-      timeoutMs: this.#timeoutMs,
-      stdout: "null",
-      stderr: "null",
-      env: { BERTH_OUT: io.stdout, BERTH_ERR: io.stderr },
-      ...(piped ? { stdin: "piped" as const, onStdin: io.onStdin! } : {}),
-    });
+    const inner = this.#argv(t, args);
+    const result = io.onStdin === undefined
+      ? await this.#run(inner, { outputFiles: { stdout: io.stdout, stderr: io.stderr } })
+      : await this.#run(["/bin/sh", "-c", PIPED_STDIN_REDIRECT, "berth", ...inner], {
+        // A stdin pipe (foreground `run -i`) comes from Deno.Command: its
+        // output goes to the files through `sh -c 'exec …'`.
+        stdout: "null",
+        stderr: "null",
+        env: { BERTH_OUT: io.stdout, BERTH_ERR: io.stderr },
+        stdin: "piped",
+        onStdin: io.onStdin,
+      });
     await this.#check(op, t, result, before);
   }
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ErrnoError } from "./libc.ts";
+import { errno, ErrnoError, libcGroup } from "./libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -33,8 +33,8 @@ export const EMFILE = 24;
 /** errno of "too many open files in system". */
 export const ENFILE = 23;
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
+/** The socket calls (bound on first use). */
+const sym = libcGroup({
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
@@ -48,16 +48,7 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-} as const;
-
-type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let lib: Symbols | null = null;
-const sym = (): Symbols => (lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols);
-
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
+});
 
 interface Waiter {
   fd: number;

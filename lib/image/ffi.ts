@@ -7,17 +7,17 @@
  * @module
  */
 
-import { ErrnoError } from "../host/libc.ts";
+import { errno, ErrnoError, libcGroup } from "../host/libc.ts";
 
-const SYMBOLS = {
+/** The calls (bound on first use: only image commands pay for them). */
+const sym = libcGroup({
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   syncfs: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
+});
 
 /** A directory descriptor kept for syncfs(2). */
 export interface Syncer {
@@ -45,14 +45,8 @@ export interface UnpackCalls {
   syncer(path: string): Syncer;
 }
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
 const enc = new TextEncoder();
 const cstr = (s: string) => enc.encode(s + "\0");
-
-function errno(): number {
-  const p = lib!.__errno_location()!;
-  return new Deno.UnsafePointerView(p).getInt32();
-}
 
 function check(rc: number, what: string): void {
   if (rc === 0) return;
@@ -67,19 +61,16 @@ const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000; // O_RDONLY | O_DIRECTO
 /** The real calls through libc. */
 export const unpackCalls: UnpackCalls = {
   whiteout(path) {
-    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     const S_IFCHR = 0o020000;
-    check(lib.mknod(cstr(path), S_IFCHR | 0o000, 0n), `mknod ${path}`);
+    check(sym().mknod(cstr(path), S_IFCHR | 0o000, 0n), `mknod ${path}`);
   },
   setXattr(path, name, value) {
-    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     const v = typeof value === "string" ? enc.encode(value) : value;
-    check(lib.lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0), `lsetxattr ${path}`);
+    check(sym().lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0), `lsetxattr ${path}`);
   },
   isOpaque(path) {
-    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     const buf = new Uint8Array(8);
-    const n = Number(lib.lgetxattr(cstr(path), cstr("trusted.overlay.opaque"), buf, 8n));
+    const n = Number(sym().lgetxattr(cstr(path), cstr("trusted.overlay.opaque"), buf, 8n));
     if (n < 0) {
       const e = errno();
       if (e === ENODATA || e === EOPNOTSUPP) return false;
@@ -88,8 +79,7 @@ export const unpackCalls: UnpackCalls = {
     return n === 1 && buf[0] === 0x79; // "y"
   },
   syncer(path) {
-    lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    const l = lib;
+    const l = sym();
     let fd = l.open(cstr(path), O_RDONLY_DIRECTORY_CLOEXEC);
     if (fd < 0) throw new ErrnoError(`open ${path}`, errno());
     return {

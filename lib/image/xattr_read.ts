@@ -7,25 +7,19 @@
  * @module
  */
 
-import { ErrnoError } from "../host/libc.ts";
+import { errno, ErrnoError, libcGroup } from "../host/libc.ts";
 
-const SYMBOLS = {
+/** The calls (bound on first use: only `commit` needs them). */
+const sym = libcGroup({
   listxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   getxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
+});
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const cstr = (s: string) => enc.encode(s + "\0");
 const ENODATA = 61;
 const EOPNOTSUPP = 95;
 const ERANGE = 34;
-
-function errno(): number {
-  return new Deno.UnsafePointerView(lib!.__errno_location()!).getInt32();
-}
 
 /** Calls `fn` with growing buffers until its result fits; null on ENODATA/EOPNOTSUPP. */
 function sized(what: string, fn: (buf: Uint8Array) => number): Uint8Array | null {
@@ -42,8 +36,7 @@ function sized(what: string, fn: (buf: Uint8Array) => number): Uint8Array | null
 
 /** Every attribute of `path` (followed) as name → value, in name order. */
 export function readXattrs(path: string): [string, Uint8Array][] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  const l = lib;
+  const l = sym();
   const p = cstr(path);
   const list = sized(`listxattr ${path}`, (b) => Number(l.listxattr(p, b, BigInt(b.length))));
   if (list === null || list.length === 0) return [];

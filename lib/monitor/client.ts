@@ -27,6 +27,7 @@ import {
   writeMessage,
 } from "./protocol.ts";
 import { after } from "../host/clock.ts";
+import { poll } from "../host/poll.ts";
 
 /** How long a client waits for a monitor to come up. */
 const START_TIMEOUT_MS = 10_000;
@@ -111,10 +112,7 @@ export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
   await Deno.mkdir(ctx.paths.root, { recursive: true, mode: 0o700 });
   spawnMonitor(ctx);
   let spawnedAt = ctx.clock.monotonic();
-  const deadline = spawnedAt + START_TIMEOUT_MS;
-  let delay = 2;
-  for (;;) {
-    await ctx.clock.sleep(delay);
+  const conn = await poll(async () => {
     const conn = await connectMonitor(ctx);
     if (conn !== null) return conn;
     // The one we started may have failed or exited (an idle monitor goes):
@@ -124,13 +122,14 @@ export async function connectOrStart(ctx: Context): Promise<Deno.UnixConn> {
       spawnMonitor(ctx);
       spawnedAt = now;
     }
-    if (now >= deadline) {
-      throw new RuntimeError(
-        `the berth monitor did not start within ${START_TIMEOUT_MS} ms (see ${ctx.paths.monitorLog})`,
-      );
-    }
-    delay = Math.min(delay * 2, 50);
+    return undefined;
+  }, { timeoutMs: START_TIMEOUT_MS, firstMs: 2, maxMs: 50, clock: ctx.clock });
+  if (conn === undefined) {
+    throw new RuntimeError(
+      `the berth monitor did not start within ${START_TIMEOUT_MS} ms (see ${ctx.paths.monitorLog})`,
+    );
   }
+  return conn;
 }
 
 const ERRORS: Record<string, new (msg: string) => BerthError> = {

@@ -20,6 +20,7 @@ import { after } from "../host/clock.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, messageOf, RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
+import { poll } from "../host/poll.ts";
 import { isValidId } from "../container/id.ts";
 import { launchPaths, runtimeTarget } from "../container/container.ts";
 import { type UnixConnection, UnixServer } from "../host/unix_server.ts";
@@ -121,8 +122,7 @@ export async function runMonitor(ctx: Context, options: MonitorOptions): Promise
 
 /** Waits briefly for a previous monitor that is shutting down. */
 async function takeMonitorLock(ctx: Context): Promise<FileLock | null> {
-  const deadline = ctx.clock.monotonic() + 5_000;
-  for (;;) {
+  const got = await poll<FileLock | null>(async () => {
     const lock = await FileLock.tryAcquire(ctx.paths.monitorLock);
     if (lock !== null) return lock;
     // A live monitor that still listens serves the root: leave it be.
@@ -131,9 +131,9 @@ async function takeMonitorLock(ctx: Context): Promise<FileLock | null> {
       conn.close();
       return null;
     } catch { /* it is exiting: wait for its lock */ }
-    if (ctx.clock.monotonic() >= deadline) return null;
-    await ctx.clock.sleep(10);
-  }
+    return undefined;
+  }, { timeoutMs: 5_000, firstMs: 10, maxMs: 10, clock: ctx.clock });
+  return got ?? null;
 }
 
 class Monitor {

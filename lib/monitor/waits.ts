@@ -11,6 +11,7 @@
 
 import type { Context } from "../container/context.ts";
 import { after } from "../host/clock.ts";
+import { waitUntil } from "../host/poll.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { liveness } from "../host/proc.ts";
 import type { Exits } from "./exits.ts";
@@ -93,15 +94,14 @@ export async function killAndReap(
         Deno.kill(w.pid, "SIGKILL");
       } catch { /* it exited meanwhile: the sweep reaps it */ }
     }
-    reaper.sweep();
-    // An adoptee's exit is noticed by polling /proc; poll briskly here.
-    for (
-      let delay = 1;
-      !w.child && !expired && reaper.get(k) === w;
-      delay = Math.min(delay * 2, 10)
-    ) {
-      await ctx.clock.sleep(delay);
+    if (w.child) {
       reaper.sweep();
+    } else {
+      // An adoptee's exit is noticed by polling /proc; poll briskly here.
+      await waitUntil(() => {
+        reaper.sweep();
+        return expired || reaper.get(k) !== w;
+      }, { timeoutMs: Infinity, maxMs: 10, clock: ctx.clock });
     }
     const exitCode = await reaped;
     if (exitCode === null) {

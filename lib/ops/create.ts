@@ -50,7 +50,7 @@ import {
   prepareRunOptions,
   type RunOptionsPlan,
   runOptionsRecord,
-} from "./run_options.ts";
+} from "../options/run_options.ts";
 
 /** What `create`/`run` were asked for. */
 export interface CreateRequest extends CreateArgs {

@@ -22,6 +22,7 @@ import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
+import { waitUntil } from "../host/poll.ts";
 import { recordedStep } from "../container/step.ts";
 import { removeRuntimeState } from "../container/runtime_state.ts";
 import { tearDownNetwork } from "../network/container.ts";
@@ -33,14 +34,11 @@ export async function waitReaped(
   startTime: number | null,
   timeoutMs = REAP_TIMEOUT_MS,
 ): Promise<boolean> {
-  const deadline = ctx.clock.monotonic() + timeoutMs;
-  let delay = 1;
-  while (liveness(pid, startTime) !== "gone") {
-    if (ctx.clock.monotonic() >= deadline) return false;
-    await ctx.clock.sleep(delay);
-    delay = Math.min(delay + 1, 10);
-  }
-  return true;
+  return await waitUntil(() => liveness(pid, startTime) === "gone", {
+    timeoutMs,
+    maxMs: 10,
+    clock: ctx.clock,
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import { Poller } from "../terminal/poller.ts";
 import { MonitorEnd, runSession } from "../terminal/session.ts";
 import { loadReconciled } from "./reconcile.ts";
 import { resolveExisting } from "./orphans.ts";
-import { attach, type OpenLogs, openLogsAtEnd, type SessionRunner } from "./attach.ts";
+import { type OpenLogs, openLogsAtEnd, runInForeground, type SessionRunner } from "./foreground.ts";
 import { waitExit } from "./wait.ts";
 
 /**
@@ -100,7 +100,7 @@ export function runForeground(
       out: (b) => ctx.io.out(b),
       until: exited,
     });
-  return attach(ctx, s, prepared.logs, o.rm, session);
+  return runInForeground(ctx, s, prepared.logs, o.rm, session);
 }
 
 /** Signals that end an `attach` session (they are not forwarded: the container runs on). */

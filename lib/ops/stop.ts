@@ -15,6 +15,7 @@ import type { Context } from "../container/context.ts";
 import { NotFound, WrongState } from "../host/errors.ts";
 import { monitorRequest } from "../monitor/client.ts";
 import { liveness } from "../host/proc.ts";
+import { waitUntil } from "../host/poll.ts";
 import { withLoaded } from "./reconcile.ts";
 import { parseSignal } from "../host/signals.ts";
 import type { ContainerState } from "../container/state_file.ts";
@@ -73,20 +74,19 @@ export async function stopContainer(
   if (init === null) return { exitCode: null, killed: false };
   let killed = false;
   if (init.signalled !== 9) {
-    const deadline = ctx.clock.monotonic() + timeoutS * 1000;
-    let delay = 5;
-    while (liveness(init.pid, init.startTime) === "alive") {
-      if (ctx.clock.monotonic() >= deadline) {
-        killed = true;
-        await withLoaded(ctx, id, async (s) => {
-          if (s.status !== "stopped" && s.pid === init.pid) await signal(ctx, s, 9);
-        }).catch((err) => {
-          if (!(err instanceof NotFound)) throw err;
-        });
-        break;
-      }
-      await ctx.clock.sleep(delay);
-      delay = Math.min(delay * 2, 50);
+    const ended = await waitUntil(() => liveness(init.pid, init.startTime) !== "alive", {
+      timeoutMs: timeoutS * 1000,
+      firstMs: 5,
+      maxMs: 50,
+      clock: ctx.clock,
+    });
+    if (!ended) {
+      killed = true;
+      await withLoaded(ctx, id, async (s) => {
+        if (s.status !== "stopped" && s.pid === init.pid) await signal(ctx, s, 9);
+      }).catch((err) => {
+        if (!(err instanceof NotFound)) throw err;
+      });
     }
   }
   const outcome = await waitExit(ctx, ns, id, { pid: init.pid, startTime: init.startTime });

@@ -10,13 +10,13 @@
  * thread) belongs to it. `poll` runs on Deno's blocking thread pool
  * (`nonblocking: true`) so waiting for a descriptor never blocks the event
  * loop; its result is only a count, and what it reports is then read or
- * written synchronously. Symbols are opened in groups on first use (each
- * declared symbol costs start-up time; see `libc.ts`).
+ * written synchronously. Each group of calls is bound on its first use
+ * (see `libc.ts`, the one module that opens libc).
  *
  * @module
  */
 
-import { ErrnoError } from "../host/libc.ts";
+import { errno, ErrnoError, libcGroup } from "../host/libc.ts";
 import { sockaddrUn } from "../host/unix_server.ts";
 
 /** A window size in character cells. */
@@ -104,46 +104,35 @@ const EFD_CLOEXEC = 0o2000000;
 /** sizeof(struct termios) is 60 on glibc (x86_64, aarch64); with room to spare. */
 const TERMIOS_SIZE = 64;
 
-const ERRNO = { __errno_location: { parameters: [], result: "pointer" } } as const;
-
-const GROUPS = {
-  socket: {
-    ...ERRNO,
-    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-    listen: { parameters: ["i32", "i32"], result: "i32" },
-    accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
-    recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
-  },
-  pty: {
-    ...ERRNO,
-    posix_openpt: { parameters: ["i32"], result: "i32" },
-    grantpt: { parameters: ["i32"], result: "i32" },
-    unlockpt: { parameters: ["i32"], result: "i32" },
-    ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
-    open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  },
-  termios: {
-    ...ERRNO,
-    isatty: { parameters: ["i32"], result: "i32" },
-    tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
-    tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
-    cfmakeraw: { parameters: ["buffer"], result: "void" },
-    ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  },
-  io: {
-    ...ERRNO,
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
-    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    eventfd: { parameters: ["u32", "i32"], result: "i32" },
-    poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  },
-} as const;
-
-type Group = keyof typeof GROUPS;
-type Symbols<G extends Group> = Deno.DynamicLibrary<typeof GROUPS[G]>["symbols"];
+const socketCalls = libcGroup({
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+});
+const ptyCalls = libcGroup({
+  posix_openpt: { parameters: ["i32"], result: "i32" },
+  grantpt: { parameters: ["i32"], result: "i32" },
+  unlockpt: { parameters: ["i32"], result: "i32" },
+  ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+});
+const termiosCalls = libcGroup({
+  isatty: { parameters: ["i32"], result: "i32" },
+  tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
+  tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  cfmakeraw: { parameters: ["buffer"], result: "void" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+});
+const ioCalls = libcGroup({
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+});
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -153,43 +142,31 @@ function ptr(buf: Uint8Array<ArrayBuffer>): bigint {
 }
 
 class RealTerminalLibc implements TerminalLibc {
-  readonly #open: { [G in Group]?: Symbols<G> } = {};
-
-  #sym<G extends Group>(group: G): Symbols<G> {
-    const open = this.#open as { [K in G]?: Symbols<K> };
-    return (open[group] ??= Deno.dlopen("libc.so.6", GROUPS[group]).symbols as Symbols<G>);
-  }
-
-  #errno(group: Group): number {
-    const p = this.#sym(group).__errno_location();
-    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-  }
-
   listenUnix(path: string): number {
-    const s = this.#sym("socket");
+    const s = socketCalls();
     const fd = s.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new ErrnoError("socket(AF_UNIX)", this.#errno("socket"));
+    if (fd < 0) throw new ErrnoError("socket(AF_UNIX)", errno());
     const addr = sockaddrUn(path);
     if (s.bind(fd, addr, addr.length) !== 0) {
-      const errno = this.#errno("socket");
+      const e = errno();
       this.close(fd);
-      throw new ErrnoError(`bind ${path}`, errno);
+      throw new ErrnoError(`bind ${path}`, e);
     }
     if (s.listen(fd, 4) !== 0) {
-      const errno = this.#errno("socket");
+      const e = errno();
       this.close(fd);
-      throw new ErrnoError(`listen ${path}`, errno);
+      throw new ErrnoError(`listen ${path}`, e);
     }
     return fd;
   }
 
   receiveFd(listenFd: number): { fd: number; name: string } | null {
-    const s = this.#sym("socket");
+    const s = socketCalls();
     const conn = s.accept4(listenFd, null, null, SOCK_CLOEXEC);
     if (conn < 0) {
-      const errno = this.#errno("socket");
-      if (errno === EAGAIN) return null;
-      throw new ErrnoError("accept4", errno);
+      const e = errno();
+      if (e === EAGAIN) return null;
+      throw new ErrnoError("accept4", e);
     }
     try {
       const data = new Uint8Array(4096);
@@ -209,8 +186,8 @@ class RealTerminalLibc implements TerminalLibc {
         // The sender may not have written yet: the connection is blocking.
         n = Number(s.recvmsg(conn, msg, MSG_CMSG_CLOEXEC));
         if (n >= 0) break;
-        const errno = this.#errno("socket");
-        if (errno !== EINTR) throw new ErrnoError("recvmsg", errno);
+        const e = errno();
+        if (e !== EINTR) throw new ErrnoError("recvmsg", e);
       }
       const cv = new DataView(control.buffer);
       const controlLen = Number(mv.getBigUint64(40, true));
@@ -234,12 +211,12 @@ class RealTerminalLibc implements TerminalLibc {
   }
 
   openPty(): { master: number; slavePath: string } {
-    const p = this.#sym("pty");
+    const p = ptyCalls();
     const fd = p.posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) throw new ErrnoError("posix_openpt", this.#errno("pty"));
+    if (fd < 0) throw new ErrnoError("posix_openpt", errno());
     try {
-      if (p.grantpt(fd) !== 0) throw new ErrnoError("grantpt", this.#errno("pty"));
-      if (p.unlockpt(fd) !== 0) throw new ErrnoError("unlockpt", this.#errno("pty"));
+      if (p.grantpt(fd) !== 0) throw new ErrnoError("grantpt", errno());
+      if (p.unlockpt(fd) !== 0) throw new ErrnoError("unlockpt", errno());
       const name = new Uint8Array(128);
       const r = p.ptsname_r(fd, name, BigInt(name.length));
       if (r !== 0) throw new ErrnoError("ptsname_r", r);
@@ -252,41 +229,41 @@ class RealTerminalLibc implements TerminalLibc {
   }
 
   openTerminal(path: string): number {
-    const fd = this.#sym("pty").open(encoder.encode(path + "\0"), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
-    if (fd < 0) throw new ErrnoError(`open ${path}`, this.#errno("pty"));
+    const fd = ptyCalls().open(encoder.encode(path + "\0"), O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+    if (fd < 0) throw new ErrnoError(`open ${path}`, errno());
     return fd;
   }
 
   isatty(fd: number): boolean {
-    return this.#sym("termios").isatty(fd) === 1;
+    return termiosCalls().isatty(fd) === 1;
   }
 
   getAttr(fd: number): Uint8Array {
     const attr = new Uint8Array(TERMIOS_SIZE);
-    if (this.#sym("termios").tcgetattr(fd, attr) !== 0) {
-      throw new ErrnoError(`tcgetattr(${fd})`, this.#errno("termios"));
+    if (termiosCalls().tcgetattr(fd, attr) !== 0) {
+      throw new ErrnoError(`tcgetattr(${fd})`, errno());
     }
     return attr;
   }
 
   setAttr(fd: number, attr: Uint8Array): void {
-    const t = this.#sym("termios");
+    const t = termiosCalls();
     for (;;) {
       if (t.tcsetattr(fd, TCSANOW, attr as Uint8Array<ArrayBuffer>) === 0) return;
-      const errno = this.#errno("termios");
-      if (errno !== EINTR) throw new ErrnoError(`tcsetattr(${fd})`, errno);
+      const e = errno();
+      if (e !== EINTR) throw new ErrnoError(`tcsetattr(${fd})`, e);
     }
   }
 
   makeRaw(attr: Uint8Array): Uint8Array {
     const raw = new Uint8Array(attr);
-    this.#sym("termios").cfmakeraw(raw);
+    termiosCalls().cfmakeraw(raw);
     return raw;
   }
 
   getWindowSize(fd: number): WindowSize | null {
     const ws = new Uint8Array(8);
-    if (this.#sym("termios").ioctl(fd, BigInt(TIOCGWINSZ), ws) !== 0) return null;
+    if (termiosCalls().ioctl(fd, BigInt(TIOCGWINSZ), ws) !== 0) return null;
     const v = new DataView(ws.buffer);
     return { rows: v.getUint16(0, true), cols: v.getUint16(2, true) };
   }
@@ -296,56 +273,56 @@ class RealTerminalLibc implements TerminalLibc {
     const v = new DataView(ws.buffer);
     v.setUint16(0, size.rows, true);
     v.setUint16(2, size.cols, true);
-    if (this.#sym("termios").ioctl(fd, BigInt(TIOCSWINSZ), ws) !== 0) {
-      throw new ErrnoError(`ioctl(TIOCSWINSZ)`, this.#errno("termios"));
+    if (termiosCalls().ioctl(fd, BigInt(TIOCSWINSZ), ws) !== 0) {
+      throw new ErrnoError(`ioctl(TIOCSWINSZ)`, errno());
     }
   }
 
   setNonblocking(fd: number): void {
-    const io = this.#sym("io");
+    const io = ioCalls();
     const flags = io.fcntl(fd, F_GETFL, 0);
     if (flags < 0 || io.fcntl(fd, F_SETFL, flags | O_NONBLOCK) !== 0) {
-      throw new ErrnoError("fcntl(O_NONBLOCK)", this.#errno("io"));
+      throw new ErrnoError("fcntl(O_NONBLOCK)", errno());
     }
   }
 
   read(fd: number, buf: Uint8Array): number | null {
-    const io = this.#sym("io");
+    const io = ioCalls();
     for (;;) {
       const n = Number(io.read(fd, buf as Uint8Array<ArrayBuffer>, BigInt(buf.length)));
       if (n >= 0) return n;
-      const errno = this.#errno("io");
-      if (errno === EINTR) continue;
-      if (errno === EAGAIN) return null;
-      if (errno === EIO) return 0;
-      throw new ErrnoError(`read(${fd})`, errno);
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) return null;
+      if (e === EIO) return 0;
+      throw new ErrnoError(`read(${fd})`, e);
     }
   }
 
   write(fd: number, data: Uint8Array): number {
-    const io = this.#sym("io");
+    const io = ioCalls();
     for (;;) {
       const n = Number(io.write(fd, data as Uint8Array<ArrayBuffer>, BigInt(data.length)));
       if (n >= 0) return n;
-      const errno = this.#errno("io");
-      if (errno === EINTR) continue;
-      if (errno === EAGAIN) return 0;
-      throw new ErrnoError(`write(${fd})`, errno);
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) return 0;
+      throw new ErrnoError(`write(${fd})`, e);
     }
   }
 
   close(fd: number): void {
-    this.#sym("io").close(fd);
+    ioCalls().close(fd);
   }
 
   eventFd(): number {
-    const fd = this.#sym("io").eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) throw new ErrnoError("eventfd", this.#errno("io"));
+    const fd = ioCalls().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) throw new ErrnoError("eventfd", errno());
     return fd;
   }
 
   poll(fds: Uint8Array, count: number, timeoutMs: number): Promise<number> {
-    return this.#sym("io").poll(fds as Uint8Array<ArrayBuffer>, BigInt(count), timeoutMs);
+    return ioCalls().poll(fds as Uint8Array<ArrayBuffer>, BigInt(count), timeoutMs);
   }
 }
 

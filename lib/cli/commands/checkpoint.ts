@@ -10,7 +10,7 @@ import { resolve } from "../../_std/path.ts";
 import { bool, type ParsedArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument, isNotFound } from "../../host/errors.ts";
-import { attach, openLogsAtEnd } from "../../ops/attach.ts";
+import { openLogsAtEnd, runInForeground } from "../../ops/foreground.ts";
 import { checkpointContainer, restoreContainer } from "../../ops/checkpoint.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { parseOneId } from "./single_id.ts";
@@ -107,6 +107,6 @@ export const restoreCommand: Command<{ ref: string; imagePath: string; detach: b
       if (!o.detach) logs = await openLogsAtEnd(s.workDir);
     });
     if (o.detach || logs === null) return 0;
-    return await attach(ctx, s, logs, false);
+    return await runInForeground(ctx, s, logs, false);
   },
 };

@@ -14,7 +14,7 @@ import { InvalidArgument } from "../../host/errors.ts";
 import type { Context } from "../../container/context.ts";
 import { withCommandCodes } from "./not_runnable.ts";
 import { resolve } from "../../_std/path.ts";
-import { checkUserSyntax } from "../../ops/process_user.ts";
+import { checkUserSyntax } from "../../options/process_user.ts";
 
 export type { ExecOptions };
 

@@ -116,7 +116,7 @@ async function runContainer(ctx: Context, options: RunOptions): Promise<number> 
     return 0;
   }
   // The foreground's modules load only here (start-up time of run -d).
-  const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
+  const { openLogsAtEnd, runInForeground } = await import("../../ops/foreground.ts");
   const s = await createContainer(ctx, o.create);
   const logs = await openLogsAtEnd(s.workDir);
   try {
@@ -126,7 +126,7 @@ async function runContainer(ctx: Context, options: RunOptions): Promise<number> 
     logs.err?.close();
     throw err;
   }
-  return await attach(ctx, s, logs, o.rm);
+  return await runInForeground(ctx, s, logs, o.rm);
 }
 
 /** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */

@@ -36,7 +36,7 @@ const OPTIONS: OptionSpec[] = [
 /** `start -a`: opens its logs at their end, starts it, and follows them until it exits. */
 async function startAttached(ctx: Context, ref: string): Promise<number> {
   const id = await resolveExisting(ctx, ref);
-  const { attach, openLogsAtEnd } = await import("../../ops/attach.ts");
+  const { openLogsAtEnd, runInForeground } = await import("../../ops/foreground.ts");
   const logs = await openLogsAtEnd((await loadReconciled(ctx, id)).workDir);
   try {
     await startOrRestart(ctx, id);
@@ -45,7 +45,7 @@ async function startAttached(ctx: Context, ref: string): Promise<number> {
     logs.err?.close();
     throw err;
   }
-  return await attach(ctx, await loadReconciled(ctx, id), logs, false);
+  return await runInForeground(ctx, await loadReconciled(ctx, id), logs, false);
 }
 
 /** `start`. */

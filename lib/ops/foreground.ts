@@ -1,7 +1,8 @@
 /**
- * Foreground attachment (`run` and `restore` without `-d`): stream the
- * container's log files to berth's stdout/stderr, forward SIGINT, SIGTERM
- * and SIGHUP to it, and return its exit code once it exited.
+ * The foreground run (`run`, `start -a` and `restore` without `-d`):
+ * stream the container's log files to berth's stdout/stderr, forward
+ * SIGINT, SIGTERM and SIGHUP to it, and return its exit code once it
+ * exited. (Not `berth attach`, which joins a running container's terminal.)
  *
  * @module
  */
@@ -34,7 +35,8 @@ export async function openLogsAtEnd(workDir: string): Promise<OpenLogs> {
 
 /**
  * An interactive session run alongside (`-i`/`-t`, see ops/interactive.ts):
- * told when the container exited; "detached" ends the attachment at once.
+ * told when the container exited; "detached" ends the foreground run at
+ * once (the container runs on).
  */
 export type SessionRunner = (exited: Promise<unknown>) => Promise<"ended" | "detached">;
 
@@ -44,7 +46,7 @@ export type SessionRunner = (exited: Promise<unknown>) => Promise<"ended" | "det
  * With a `session`, runs it too; if the user detaches, returns 0 at once
  * and the container runs on. Closes the log files.
  */
-export async function attach(
+export async function runInForeground(
   ctx: Context,
   s: ContainerState,
   logs: OpenLogs,
