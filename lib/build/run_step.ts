@@ -14,7 +14,7 @@ import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
 import type { ImageRecord } from "../image/store.ts";
-import { attach, openLogsAtEnd } from "../ops/attach.ts";
+import { openLogsAtEnd, runInForeground } from "../ops/foreground.ts";
 import { BUILD_LABEL } from "../ops/build_leftovers.ts";
 import { createContainer } from "../ops/create.ts";
 import { deleteContainer } from "../ops/delete.ts";
@@ -78,7 +78,7 @@ export async function runStep(ctx: Context, r: RunStep): Promise<ImageRecord> {
       logs.err?.close();
       throw err;
     }
-    const code = await attach(runCtx, s, logs, false);
+    const code = await runInForeground(runCtx, s, logs, false);
     crashPoint(ctx.crashAt, "build:ran");
     if (code !== 0) {
       throw new RuntimeError(`${r.where}: RUN ${r.argv.join(" ")} exited with ${code}`);

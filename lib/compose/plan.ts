@@ -8,8 +8,8 @@
 
 import type { CreateRequest } from "../ops/create.ts";
 import type { MountSpec } from "../container/state_file.ts";
-import { canonicalCapabilities } from "../ops/capabilities.ts";
-import { checkUserSyntax } from "../ops/process_user.ts";
+import { canonicalCapabilities } from "../options/capabilities.ts";
+import { checkUserSyntax } from "../options/process_user.ts";
 import { HEALTH_DEFAULTS } from "../limits/health_config.ts";
 import type { Project, Service } from "./model.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ErrnoError } from "../../host/libc.ts";
+import { errno, ErrnoError, libcGroup } from "../../host/libc.ts";
 import { EAGAIN, POLLIN, terminalLibc } from "../../terminal/ffi.ts";
 import { Poller } from "../../terminal/poller.ts";
 import { parseIpv4 } from "./message.ts";
@@ -21,8 +21,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const EADDRNOTAVAIL = 99;
 const EADDRINUSE = 98;
 
-const SYMBOLS = {
-  __errno_location: { parameters: [], result: "pointer" },
+const sym = libcGroup({
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -32,19 +31,9 @@ const SYMBOLS = {
   },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
-} as const;
+});
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
 let poller: Poller | null = null;
-
-function sym(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  return (lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols);
-}
-
-function errno(): number {
-  const p = sym().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
 
 /** A `struct sockaddr_in` for `ip:port`. */
 export function sockaddrIn(ip: string, port: number): Uint8Array<ArrayBuffer> {
