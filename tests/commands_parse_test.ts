@@ -421,7 +421,7 @@ Deno.test("options with choices are checked from the table, with one message sha
   refused(
     "run",
     ["-d", "--restart", "sometimes", "--rootfs", "/r", "w", "--", "true"],
-    'run: --restart must be no, on-failure or always, not "sometimes"',
+    'run: --restart must be no, on-failure, always or unless-stopped, not "sometimes"',
   );
   assertEquals((parse("list", ["--format", "json"]) as { format: string }).format, "json");
   assertEquals((parse("list", []) as { format: string }).format, "table");
@@ -442,7 +442,7 @@ Deno.test("completion offers the choices and positionals the tables declare", as
       .sort();
   // bash completes a flag's values by its name across commands: save's --format adds its two.
   assertEquals(valuesOf("format"), ["docker-archive", "json", "oci-archive", "table", "text"]);
-  assertEquals(valuesOf("restart"), ["always", "no", "on-failure"]);
+  assertEquals(valuesOf("restart"), ["always", "no", "on-failure", "unless-stopped"]);
   assertTrue(bash.includes('completion) flags="--help"; ids=0; extra="bash zsh fish"'));
   assertTrue(/ generate\) flags="[^"]*"; ids=1; extra="systemd"/.test(bash));
   const fish = fishCompletion(commands);

@@ -167,7 +167,7 @@ export interface HealthConfig {
 }
 
 /** `--restart` policies. */
-export type RestartPolicy = "no" | "on-failure" | "always";
+export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 
 /** The create/run inputs that define a container, as given. */
 export interface CreateArgs {

@@ -10,6 +10,8 @@ import {
   berthOk,
   busyboxRootfs,
   cleanup,
+  eventsOf,
+  eventually,
   makeRoots,
   type Roots,
   stateOf,
@@ -297,6 +299,39 @@ Deno.test(
       }
       assertEquals((await berth(roots, ["start", "-a", "j", "j"])).code, 2);
       await berthOk(roots, ["rm", "j"]);
+    });
+  },
+);
+
+Deno.test(
+  "--restart unless-stopped restarts as always until stop; inspect names the policy",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const out = await berthOk(roots, [
+        "run",
+        "-d",
+        "--restart",
+        "unless-stopped",
+        "--name",
+        "u",
+        image,
+        "true",
+      ]);
+      assertEquals(out, "u\n");
+      const starts = async () =>
+        (await eventsOf(roots, "u")).filter((e) => e.type === "start").length;
+      await eventually(async () => (await starts()) >= 3, 10_000, "restarts");
+      assertEquals(
+        await berthOk(roots, ["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", "u"]),
+        "unless-stopped\n",
+      );
+      await berthOk(roots, ["stop", "-t", "1", "u"]);
+      const after = await starts();
+      await new Promise((r) => setTimeout(r, 700));
+      assertEquals(await starts(), after, "restarted after stop");
+      assertEquals((await stateOf(roots, "u")).status, "stopped");
+      await berthOk(roots, ["rm", "u"]);
     });
   },
 );
