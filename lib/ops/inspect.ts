@@ -249,7 +249,8 @@ export async function inspectEntry(
       Dead: false,
       Pid: live ? s.pid ?? 0 : 0,
       ExitCode: s.status === "stopped" ? s.exitCode ?? 0 : 0,
-      Error: s.restartError ?? "",
+      // Why its command could not be launched (kept created), else the restart policy's.
+      Error: (s.status === "created" ? s.launchError : undefined) ?? s.restartError ?? "",
       StartedAt: s.startedAt ?? ZERO_TIME,
       FinishedAt: s.exitedAt ?? ZERO_TIME,
       Health: { Status: s.health ?? "", FailingStreak: 0, Log: null },

@@ -266,14 +266,73 @@ Deno.test(
       assertEquals(missing.code, 127, missing.stderr);
       assertEquals(missing.stderr.split("\n").length, 2, missing.stderr);
       assertEquals((await berth(roots, ["run", "--rm", image, "/etc/passwd"])).code, 126);
-      assertEquals((await berth(roots, ["run", "-d", image, "/nonexistent/x"])).code, 127);
-      assertEquals((await berth(roots, ["create", "--name", "c1", image, "nosuchcmd"])).code, 127);
+      assertEquals((await berth(roots, ["run", "-d", "--rm", image, "nosuchcmd"])).code, 127);
+      // --rm: nothing stays behind.
+      assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
       await berthOk(roots, ["run", "-d", "--name", "x", image, "sleep", "1000"]);
       assertEquals((await berth(roots, ["exec", "x", "nosuchcmd"])).code, 127);
       assertEquals((await berth(roots, ["exec", "x", "/etc"])).code, 126);
       await berthOk(roots, ["rm", "-f", "x"]);
-      // (runc refuses the create itself: nothing stays behind; see the report.)
+    });
+  },
+);
+
+Deno.test(
+  "126/127 without --rm: the container stays, created (run, run -d, create, both forms); start tries again; rm removes it",
+  OPTS,
+  async () => {
+    await withImage(async (roots, image) => {
+      const rootfs = await busyboxRootfs();
+      const fg = await berth(roots, ["run", "--name", "fg", image, "nosuchcmd"]);
+      assertEquals([fg.code, fg.stdout], [127, ""], fg.stderr);
+      const bg = await berth(roots, ["run", "-d", "--name", "bg", image, "/etc/passwd"]);
+      assertEquals([bg.code, bg.stdout], [126, ""], bg.stderr);
+      // The podman form of create prints the new ID (it stays), then the error.
+      const made = await berth(roots, ["create", image, "/late.sh"]);
+      assertEquals(made.code, 127, made.stderr);
+      const id = made.stdout.trim();
+      assertTrue(/^[0-9a-f]{12}$/.test(id), made.stdout);
+      const runc = await berth(roots, ["create", "--rootfs", rootfs, "rc", "--", "nosuchcmd"]);
+      assertEquals([runc.code, runc.stdout], [127, ""], runc.stderr);
+      assertEquals(
+        await berthOk(roots, ["ps", "-a", "--format", "{{.Names}} {{.Status}}"]),
+        `fg Created\nbg Created\n${id} Created\nrc Created\n`,
+      );
+      assertEquals((await stateOf(roots, "rc")).status, "created");
+      const [info] = JSON.parse(await berthOk(roots, ["inspect", "fg"]));
+      assertEquals([info.State.Status, info.State.Pid], ["created", 0]);
+      assertTrue(info.State.Error.includes("nosuchcmd"), info.State.Error);
+      // start (and start -a) try again: the same code, still created.
+      const again = await berth(roots, ["start", "fg"]);
+      assertEquals([again.code, again.stdout], [127, ""], again.stderr);
+      assertEquals((await berth(roots, ["start", "-a", "bg"])).code, 126);
+      assertEquals((await stateOf(roots, "bg")).status, "created");
+      // Nothing runs: kill and pause are refused (5), not sent to a runtime that has no container.
+      for (const verb of ["kill", "pause"]) {
+        const r = await berth(roots, [verb, "fg"]);
+        assertEquals(r.code, 5, r.stderr);
+        assertTrue(r.stderr.includes("never launched"), r.stderr);
+      }
+      assertEquals((await stateOf(roots, "fg")).status, "created");
+      assertEquals(await berthOk(roots, ["stop", "fg"]), "fg\n");
+      // Its command put in place, start launches it.
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeTextFile(join(dir, "x"), '#!/bin/sh\necho late "$@"\nexit 4\n', {
+          mode: 0o755,
+        });
+        await berthOk(roots, ["cp", join(dir, "x"), `${id}:/late.sh`]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+      const late = await berth(roots, ["start", "-a", id]);
+      assertEquals([late.code, late.stdout], [4, "late\n"], late.stderr);
+      assertEquals((await stateOf(roots, id)).status, "stopped");
+      const [ran] = JSON.parse(await berthOk(roots, ["inspect", id]));
+      assertEquals([ran.State.Status, ran.State.ExitCode, ran.State.Error], ["exited", 4, ""]);
+      assertEquals(await berthOk(roots, ["rm", "fg", "bg", id, "rc"]), `fg\nbg\n${id}\nrc\n`);
       assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
+      assertEquals(await berthOk(roots, ["gc"]), "");
     });
   },
 );

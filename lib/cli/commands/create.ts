@@ -33,6 +33,7 @@ import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 import { withCommandCodes } from "./not_runnable.ts";
+import { notRunnableCode } from "../../ops/not_runnable.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -466,8 +467,15 @@ export const createCommand: Command<CliCreateRequest> = {
   },
   run: (ctx, req) =>
     withCommandCodes(ctx, async () => {
-      const s = await createContainer(ctx, await withId(ctx, req));
-      if (req.podman) ctx.io.out(`${s.id}\n`);
+      const named = await withId(ctx, req);
+      try {
+        await createContainer(ctx, named);
+      } catch (err) {
+        // Its command cannot be run (127/126): it stays, created; its ID is news.
+        if (req.podman && notRunnableCode(err) !== null) ctx.io.out(`${named.id}\n`);
+        throw err;
+      }
+      if (req.podman) ctx.io.out(`${named.id}\n`);
       return 0;
     }),
 };
