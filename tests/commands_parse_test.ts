@@ -504,8 +504,27 @@ Deno.test("--tls-verify: true or false, on pull, login and create/run with --ima
   };
   refused(
     "pull",
-    ["--tls-verify", "no", "r/x"],
+    ["--tls-verify=no", "r/x"],
     'pull: --tls-verify must be true or false, not "no"',
+  );
+  // A boolean, as podman's: alone it is true and the next word is the image.
+  for (const name of ["pull", "push"]) {
+    assertEquals(
+      (parse(name, ["--tls-verify", "busybox"]) as { insecure: boolean }).insecure,
+      false,
+    );
+    const ref = parse(name, ["--tls-verify", "busybox"]) as { ref?: string; image?: string };
+    assertEquals(ref.ref ?? ref.image, "busybox");
+  }
+  refused("pull", ["--tls-verify", "no", "r/x"], 'pull: unexpected argument "r/x"');
+  assertEquals(
+    (parse("pull", ["--tls-verify", "false", "r/x"]) as { insecure: boolean }).insecure,
+    true,
+  );
+  assertEquals(
+    (parse("run", ["--tls-verify", "busybox", "true"]) as { create: { image?: string } }).create
+      .image,
+    "busybox",
   );
   refused(
     "login",
