@@ -441,7 +441,9 @@ export const FORMS_HELP =
   "if missing (--pull). --name NAME sets the ID; without it berth makes one (12 hex).\n" +
   "With --rootfs, --bundle or --image before the first -- (the runc form), the ID is\n" +
   "positional, options may follow it, and the command comes after --.\n" +
-  "Boolean options take a value only with = (--tls-verify=false). -h is --hostname.";
+  "Boolean options take a value only with = (--tls-verify=false). -h is --hostname.\n" +
+  "A command that cannot be found exits 127, one that cannot be run 126; the container\n" +
+  "stays, created (unless --rm), and start tries again.";
 
 /** `create`. */
 export const createCommand: Command<CliCreateRequest> = {
