@@ -142,8 +142,8 @@ Deno.test(
       assertEquals(await ok(["port", "web"]), `80/tcp -> 0.0.0.0:${port}\n`);
       assertTrue((await ok(["top", "web"])).includes("httpd -f -p 80 -h /www"));
       const stats = (await ok(["stats", "--no-stream", "web"])).trimEnd().split("\n");
-      assertTrue(/^ID\s+CPU %\s+MEM USAGE \/ LIMIT/.test(stats[0]!), stats[0]);
-      assertTrue(stats.length === 2 && stats[1]!.startsWith("web "), stats.join("\n"));
+      assertTrue(/^ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT/.test(stats[0]!), stats[0]);
+      assertTrue(stats.length === 2 && /^web\s+web\s/.test(stats[1]!), stats.join("\n"));
 
       const dir = await Deno.makeTempDir({ prefix: "berth-done-" });
       try {
@@ -169,6 +169,11 @@ Deno.test(
       await answers(port, "/", "hello from www\n");
       assertEquals(await ok(["rename", "web", "site"]), "");
       assertEquals(await ok(["ps", "--format", "{{.Names}}"]), "site\n");
+      // stats names it by its name; its ID stays.
+      assertEquals(
+        await ok(["stats", "--no-stream", "--format", "{{.ID}} {{.Name}}", "site"]),
+        "web site\n",
+      );
       assertEquals(await ok(["rm", "-f", "site"]), "site\n");
       assertEquals(await get(port), null);
       assertEquals(await ok(["ps", "-aq"]), `${envId}\n`);
