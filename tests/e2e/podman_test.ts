@@ -12,9 +12,11 @@ import {
   cleanup,
   eventsOf,
   eventually,
+  leftovers,
   makeRoots,
   type Roots,
   stateOf,
+  withRoots,
 } from "../helpers.ts";
 import { busyboxLayer, writeOciLayout } from "../image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
@@ -394,3 +396,38 @@ Deno.test(
     });
   },
 );
+
+Deno.test("a kept 127 container's start killed at start:recorded or start:runtime is settled by gc (created / running); rm leaves nothing", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(join(dir, "late.sh"), "#!/bin/sh\nexec sleep 600\n", {
+        mode: 0o755,
+      });
+      for (const [point, status] of [["start:recorded", "created"], ["start:runtime", "running"]]) {
+        const made = await berth(roots, ["create", "--rootfs", rootfs, "k1", "--", "/late.sh"]);
+        assertEquals(made.code, 127, made.stderr);
+        await berthOk(roots, ["cp", join(dir, "late.sh"), "k1:/late.sh"]);
+        const r = await berth(roots, ["start", "k1"], { BERTH_CRASH_AT: point! });
+        assertEquals(r.code, 137, `${point}: ${r.stderr}`);
+        const gc = await berthOk(roots, ["gc"]);
+        assertTrue(gc.includes("settled the interrupted start"), gc);
+        assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+        // Before the launch nothing ran: still created (and start launches it);
+        // after it, running.
+        const s = await stateOf(roots, "k1");
+        assertEquals(s.status, status, point);
+        if (status === "created") {
+          await berthOk(roots, ["start", "k1"]);
+          assertEquals((await stateOf(roots, "k1")).status, "running");
+        }
+        const [i] = JSON.parse(await berthOk(roots, ["inspect", "k1"]));
+        assertEquals(i.State.Error, "", point);
+        await berthOk(roots, ["rm", "-f", "k1"]);
+        assertEquals(await leftovers(roots), [], point);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
