@@ -271,9 +271,39 @@ Deno.test(
       assertEquals((await berth(roots, ["run", "-d", "--rm", image, "nosuchcmd"])).code, 127);
       // --rm: nothing stays behind.
       assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
-      await berthOk(roots, ["run", "-d", "--name", "x", image, "sleep", "1000"]);
-      assertEquals((await berth(roots, ["exec", "x", "nosuchcmd"])).code, 127);
-      assertEquals((await berth(roots, ["exec", "x", "/etc"])).code, 126);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--name",
+        "x",
+        "-v",
+        "tools:/data",
+        image,
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\necho tool ran\\n' > /data/tool; exec sleep 1000",
+      ]);
+      await eventually(async () =>
+        (await berth(roots, ["exec", "x", "test", "-s", "/data/tool"])).code === 0
+      );
+      // One line each (the runtime's own copy of the error does not reach stderr),
+      // also through a volume and for a file without x bits; a found one runs.
+      for (
+        const [args, code] of [
+          [["exec", "x", "nosuchcmd"], 127],
+          [["exec", "x", "/etc"], 126],
+          [["exec", "x", "/nonexistent/x"], 127],
+          [["exec", "x", "/etc/passwd"], 126],
+          [["exec", "-e", "PATH=/data", "x", "tool"], 127],
+          [["exec", "x", "/data/tool"], 126],
+        ] as const
+      ) {
+        const r = await berth(roots, [...args]);
+        assertEquals([r.code, r.stdout], [code, ""], r.stderr);
+        assertTrue(/^berth: [^\n]*\n$/.test(r.stderr), `${args.join(" ")}: ${r.stderr}`);
+      }
+      await berthOk(roots, ["exec", "x", "chmod", "755", "/data/tool"]);
+      assertEquals(await berthOk(roots, ["exec", "-e", "PATH=/data", "x", "tool"]), "tool ran\n");
       await berthOk(roots, ["rm", "-f", "x"]);
     });
   },
