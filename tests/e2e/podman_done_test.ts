@@ -222,6 +222,18 @@ Deno.test(
       const info = await ok(["info"]);
       assertTrue(/\n {4}running: 1\n/.test(info) && /\n {4}stopped: 2\n/.test(info), info);
 
+      // The container group mirrors the verbs, commit and export included.
+      await ok(["container", "exec", "live", "sh", "-c", "echo committed > /mark"]);
+      const tar = join(roots.root, "..", "live.tar");
+      assertEquals(await ok(["container", "export", "-o", tar, "live"]), "");
+      const listed = await new Deno.Command("tar", { args: ["-tf", tar], stdout: "piped" })
+        .output();
+      assertTrue(new TextDecoder().decode(listed.stdout).split("\n").includes("mark"));
+      await ok(["container", "commit", "live", "example.com/live:1"]);
+      assertEquals(
+        await ok(["run", "--rm", "example.com/live:1", "cat", "/mark"]),
+        "committed\n",
+      );
       const pruned = await ok(["container", "prune", "-f"]);
       assertEquals(pruned.trim().split("\n").sort(), ["job", "k"]);
       assertEquals(await ok(["ps", "-aq"]), "live\n");
