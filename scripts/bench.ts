@@ -396,7 +396,7 @@ if (want("list", "podman")) {
     have = n;
     progress(`list with ${n}`);
     const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
-    const psAll: number[] = [];
+    const psAll: number[] = [], psAllCheckout: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       if (n === 0) bare.push((await bareDeno()).ms);
       if (n > 0) {
@@ -406,6 +406,7 @@ if (want("list", "podman")) {
           throw new Error(`berth ps -a: expected ${n}`);
         }
         psAll.push(pa.ms);
+        psAllCheckout.push((await must(fromCheckout(["ps", "-a"]), "ps -a")).ms);
       }
       for (const [run, xs] of [[berth, b], [fromCheckout, c]] as const) {
         const bl = await must(run(["list", "-q"]), "list");
@@ -429,7 +430,9 @@ if (want("list", "podman")) {
       (listResults[n] as Record<string, unknown>).psAllRatio = round(
         stat(psAll).median / stat(r).median,
       );
+      (listResults[n] as Record<string, unknown>).psAllCheckout = stat(psAllCheckout);
       row(`ps -a with ${n} containers`, stat(psAll), stat(r));
+      checkoutRow(`ps -a with ${n}`, stat(psAllCheckout), stat(r));
     }
     if (n === 0) {
       results.listEmptyOverBareDeno = { berth: overBare(b, bare), checkout: overBare(c, bare) };
