@@ -133,6 +133,8 @@ async function oomKilled(ctx: Context, s: ContainerState): Promise<boolean> {
     } catch {
       continue;
     }
+    // Most logs hold no oom event at all: not a line of them is parsed then.
+    if (!text.includes('"oom"')) continue;
     if (
       parseEvents(text).some((e) =>
         e.type === "oom" && e.namespace === s.namespace && e.id === s.id &&
