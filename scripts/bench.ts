@@ -6,9 +6,13 @@
  *   deno task bench [--quick] [--out FILE] [--only SECTION,...]
  *
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
- * --only: run only the named sections (lifecycle, networks, options,
- * commands, throughput, contention, monitor, monitor-bridge, names, tools,
- * images, compose (needs images), build); the others print a "skipped" row.
+ * --only: run only the named sections (lifecycle, networks, options, state,
+ * list, throughput, contention, monitor, monitor-bridge, names, tools,
+ * images, compose (needs images), build, podman); the others print a
+ * "skipped" row. `podman` is the podman dialect's rows: its run -d + rm -f
+ * against the runc form's, `ps -a` with 100 containers against `runc list`
+ * (in the list section), and `inspect --format` against `state` (in the
+ * state section).
  * Needs root, runc and busybox-static (scripts/setup.sh installs them).
  *
  * "berth" is the shipped code: the bundle `deno task build` makes (one
@@ -32,9 +36,10 @@ const LOAD_SECONDS = quick ? 4 : 10;
 const onlyAt = Deno.args.indexOf("--only");
 const ONLY = onlyAt >= 0 ? new Set(Deno.args[onlyAt + 1]!.split(",")) : null;
 const skipped = new Set<string>();
-/** Whether the section `name` runs (all do without --only). */
-function want(name: string): boolean {
-  if (ONLY === null || ONLY.has(name)) return true;
+/** Whether one of `sections` runs (all do without --only); one left out prints a "skipped" row. */
+function want(...sections: string[]): boolean {
+  if (ONLY === null || sections.some((x) => ONLY.has(x))) return true;
+  const name = sections[0]!;
   if (!skipped.has(name)) rows.push([name, "skipped (--only)", "-", "-"]);
   skipped.add(name);
   return false;
@@ -199,8 +204,8 @@ const progress = (msg: string) =>
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // ---- lifecycle ------------------------------------------------------------
-progress("lifecycle");
-if (want("lifecycle")) {
+if (want("lifecycle", "tools")) {
+  progress("lifecycle");
   const b: number[] = [], c: number[] = [], r: number[] = [];
   // Warm up (the first berth command also starts the monitor).
   for (const run of [berth, fromCheckout]) {
@@ -289,8 +294,8 @@ if (!want("networks")) {
 }
 
 // ---- lifecycle with limits, a health check (and a bind volume) -----------------
-progress("lifecycle with options");
 if (want("options")) {
+  progress("lifecycle with options");
   // `-v` once the run-options work has landed; the row says which options ran.
   const help = await berth(["create", "--help"]);
   const hasVolume = /--volume/.test(help.out);
@@ -347,16 +352,24 @@ const bareDeno = () => sh([Deno.execPath(), "run", "-A", "--quiet", empty]);
 function overBare(xs: number[], bare: number[]): number {
   return stat(xs.map((x, i) => x - bare[i]!)).median;
 }
-if (want("commands")) {
+if (want("state", "podman")) {
   await must(berth(["run", "-d", "--rootfs", rootfs, "st", "--", "sleep", "100000"]), "run st");
   await must(runc(["run", "-d", "--bundle", runcBundle, "st"]), "runc run st");
   const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
+  const ins: number[] = [];
+  const inspectFormat = ["inspect", "--format", "{{.State.Status}}", "st"];
   for (let i = 0; i < ROUNDS; i++) {
     bare.push((await bareDeno()).ms);
     b.push((await must(berth(["state", "st"]), "state")).ms);
     c.push((await must(fromCheckout(["state", "st"]), "state")).ms);
     r.push((await must(runc(["state", "st"]), "runc state")).ms);
+    const fi = await must(berth(inspectFormat), "inspect --format");
+    if (fi.out !== "running\n") throw new Error(`inspect --format printed ${fi.out}`);
+    ins.push(fi.ms);
   }
+  // The podman dialect's inspect with a template, next to state (paired per round).
+  const inspectOverState = stat(ins.map((x, i) => x - b[i]!)).median;
+  results.inspectFormat = { berth: stat(ins), state: stat(b), overState: inspectOverState };
   results.state = {
     berth: stat(b),
     checkout: stat(c),
@@ -369,6 +382,8 @@ if (want("commands")) {
   row("state (running container)", stat(b), stat(r));
   rows.push(["  state − bare `deno run` (paired)", `+${overBare(b, bare)} ms`, "-", "-"]);
   checkoutRow("state", stat(c), stat(r));
+  row("inspect --format '{{.State.Status}}' (ref: berth state)", stat(ins), stat(b), "state");
+  rows.push(["  inspect --format − state (paired)", `+${inspectOverState} ms`, "-", "-"]);
   rows.push([
     "  from a checkout (main.ts): state − bare `deno run`",
     `+${overBare(c, bare)} ms`,
@@ -378,10 +393,11 @@ if (want("commands")) {
   await must(berth(["delete", "-f", "st"]), "delete st");
   await must(runc(["delete", "-f", "st"]), "runc delete st");
 }
-if (want("commands")) {
+if (want("list", "podman")) {
   const listResults: Record<string, unknown> = {};
   let have = 0;
-  for (const n of SCALE) {
+  // The podman rows alone need only the 100.
+  for (const n of want("list") ? SCALE : [100]) {
     // Grow both to n created containers, 8 at a time.
     for (let i = have; i < n; i += 8) {
       await Promise.all([...Array(Math.min(8, n - i))].map((_, k) =>
@@ -397,8 +413,18 @@ if (want("commands")) {
     have = n;
     progress(`list with ${n}`);
     const b: number[] = [], c: number[] = [], r: number[] = [], bare: number[] = [];
+    const psAll: number[] = [], psAllCheckout: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       if (n === 0) bare.push((await bareDeno()).ms);
+      if (n > 0) {
+        // The podman dialect's listing: every container with its columns.
+        const pa = await must(berth(["ps", "-a"]), "ps -a");
+        if (pa.out.split("\n").filter((l) => l).length !== n + 1) {
+          throw new Error(`berth ps -a: expected ${n}`);
+        }
+        psAll.push(pa.ms);
+        psAllCheckout.push((await must(fromCheckout(["ps", "-a"]), "ps -a")).ms);
+      }
       for (const [run, xs] of [[berth, b], [fromCheckout, c]] as const) {
         const bl = await must(run(["list", "-q"]), "list");
         if (bl.out.split("\n").filter((l) => l).length !== n) {
@@ -416,6 +442,15 @@ if (want("commands")) {
       checkoutRatio: round(stat(c).median / stat(r).median),
     };
     row(`list with ${n} containers`, stat(b), stat(r));
+    if (n > 0) {
+      (listResults[n] as Record<string, unknown>).psAll = stat(psAll);
+      (listResults[n] as Record<string, unknown>).psAllRatio = round(
+        stat(psAll).median / stat(r).median,
+      );
+      (listResults[n] as Record<string, unknown>).psAllCheckout = stat(psAllCheckout);
+      row(`ps -a with ${n} containers`, stat(psAll), stat(r));
+      checkoutRow(`ps -a with ${n}`, stat(psAllCheckout), stat(r));
+    }
     if (n === 0) {
       results.listEmptyOverBareDeno = { berth: overBare(b, bare), checkout: overBare(c, bare) };
       rows.push(["  list − bare `deno run` (paired)", `+${overBare(b, bare)} ms`, "-", "-"]);
@@ -444,8 +479,54 @@ if (want("commands")) {
   }
 }
 
+// ---- the podman dialect ----------------------------------------------------------
+// Its everyday lifecycle, `run -d --name N --network none IMAGE CMD` + `rm -f N`,
+// against the runc form of the same on the same image (`run -d --network none
+// --image IMAGE N -- CMD` + `delete -f N`), interleaved.
+if (want("podman")) {
+  progress("podman dialect");
+  const layout = join(base, "oci-podman");
+  await writeOciLayout(layout, "bench.example/busybox:1", {
+    layers: [busyboxLayer(rootfs)],
+    config: { Cmd: ["sh"], Env: ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"] },
+  });
+  await must(berth(["load", "-q", "-i", layout]), "load");
+  const image = "bench.example/busybox:1";
+  const podmanForm = (id: string) => [
+    ["run", "-d", "--name", id, "--network", "none", image, "sleep", "100000"],
+    ["rm", "-f", id],
+  ];
+  const runcForm = (id: string) => [
+    ["run", "-d", "--network", "none", "--image", image, id, "--", "sleep", "100000"],
+    ["delete", "-f", id],
+  ];
+  const forms = [[podmanForm, [] as number[]], [runcForm, [] as number[]]] as const;
+  for (const [form] of forms) {
+    for (const args of form("pw")) await must(berth(args), `warm-up ${args[0]}`);
+  }
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternate which form goes first, so neither always follows the other.
+    const order = i % 2 === 0 ? forms : [forms[1], forms[0]] as const;
+    for (const [form, xs] of order) {
+      const t0 = performance.now();
+      for (const args of form(`p${i}`)) await must(berth(args), args.slice(0, 2).join(" "));
+      xs.push(performance.now() - t0);
+    }
+  }
+  const [p, r] = [stat(forms[0][1]), stat(forms[1][1])];
+  const paired = stat(forms[0][1].map((x, i) => x / forms[1][1][i]!)).median;
+  results.podmanForm = {
+    podman: p,
+    runcForm: r,
+    ratio: round(p.median / r.median),
+    pairedRatio: Math.round(paired * 100) / 100,
+  };
+  row("podman form: run -d --name IMAGE + rm -f (ref: runc form --image)", p, r, "runc form");
+  rows.push(["  podman form ÷ runc form (paired)", `${Math.round(paired * 100) / 100}×`, "-", "-"]);
+  await must(berth(["rmi", image]), "rmi");
+}
+
 // ---- throughput -------------------------------------------------------------
-progress("throughput");
 async function throughput(
   kind: "berth" | "runc",
 ): Promise<{ lifecycles: number; perSecond: number; failures: number }> {
@@ -470,6 +551,7 @@ async function throughput(
   return { lifecycles: done, perSecond: round(done / LOAD_SECONDS), failures };
 }
 if (want("throughput")) {
+  progress("throughput");
   const b = await throughput("berth");
   const r = await throughput("runc");
   results.throughput = { seconds: LOAD_SECONDS, clients: 8, berth: b, runc: r };
@@ -482,8 +564,8 @@ if (want("throughput")) {
 }
 
 // ---- contention -----------------------------------------------------------------
-progress("contention");
 if (want("contention")) {
+  progress("contention");
   await must(berth(["run", "-d", "--rootfs", rootfs, "hot", "--", "sleep", "100000"]), "run hot");
   const deadline = performance.now() + LOAD_SECONDS * 1000;
   const lat: number[] = [];
@@ -514,7 +596,6 @@ if (want("contention")) {
 }
 
 // ---- monitor memory -------------------------------------------------------------
-progress("monitor memory");
 function monitorPid(): number | null {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -529,6 +610,7 @@ function pssKb(pid: number): number {
   return Number(/^Pss:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`))![1]);
 }
 if (want("monitor")) {
+  progress("monitor memory");
   const settle = () => new Promise((r) => setTimeout(r, 2500)); // let the monitor trim its start-up pages
   await must(berth(["run", "-d", "--rootfs", rootfs, "m0", "--", "sleep", "100000"]), "run m0");
   await settle();
@@ -567,8 +649,8 @@ if (want("monitor")) {
 }
 
 // ---- monitor memory with health checks -----------------------------------------
-progress("monitor memory, 50 containers with a 1 s health check");
 if (want("monitor")) {
+  progress("monitor memory, 50 containers with a 1 s health check");
   const settle = () => new Promise((r) => setTimeout(r, 2500));
   const args = (n: number) => [
     "run",

@@ -73,6 +73,12 @@ Deno.test("booleans take a value only with =; a flag option alone means true in 
     parseCommandArgs("run", ["--tls-verify", "false", "x"], SPECS).values,
     { "tls-verify": "false" },
   );
+  // Elsewhere alone it is true too, and the next word a positional (`pull --tls-verify busybox`).
+  assertEquals(parseCommandArgs("pull", ["--tls-verify", "busybox"], SPECS), {
+    values: { "tls-verify": "true" },
+    positionals: ["busybox"],
+    command: null,
+  });
   const err = assertThrows(() => first(["--rm=yes", "img"]), InvalidArgument);
   assertEquals(err.message, 'run: --rm must be true or false, not "yes"');
 });

@@ -451,7 +451,7 @@ Deno.test("options with choices are checked from the table, with one message sha
   refused(
     "run",
     ["-d", "--restart", "sometimes", "--rootfs", "/r", "w", "--", "true"],
-    'run: --restart must be no, on-failure or always, not "sometimes"',
+    'run: --restart must be no, on-failure, always or unless-stopped, not "sometimes"',
   );
   assertEquals((parse("list", ["--format", "json"]) as { format: string }).format, "json");
   assertEquals((parse("list", []) as { format: string }).format, "table");
@@ -472,7 +472,7 @@ Deno.test("completion offers the choices and positionals the tables declare", as
       .sort();
   // bash completes a flag's values by its name across commands: save's --format adds its two.
   assertEquals(valuesOf("format"), ["docker-archive", "json", "oci-archive", "table", "text"]);
-  assertEquals(valuesOf("restart"), ["always", "no", "on-failure"]);
+  assertEquals(valuesOf("restart"), ["always", "no", "on-failure", "unless-stopped"]);
   assertTrue(bash.includes('completion) flags="--help"; ids=0; extra="bash zsh fish"'));
   assertTrue(/ generate\) flags="[^"]*"; ids=1; extra="systemd"/.test(bash));
   const fish = fishCompletion(commands);
@@ -534,8 +534,27 @@ Deno.test("--tls-verify: true or false, on pull, login and create/run with --ima
   };
   refused(
     "pull",
-    ["--tls-verify", "no", "r/x"],
+    ["--tls-verify=no", "r/x"],
     'pull: --tls-verify must be true or false, not "no"',
+  );
+  // A boolean, as podman's: alone it is true and the next word is the image.
+  for (const name of ["pull", "push"]) {
+    assertEquals(
+      (parse(name, ["--tls-verify", "busybox"]) as { insecure: boolean }).insecure,
+      false,
+    );
+    const ref = parse(name, ["--tls-verify", "busybox"]) as { ref?: string; image?: string };
+    assertEquals(ref.ref ?? ref.image, "busybox");
+  }
+  refused("pull", ["--tls-verify", "no", "r/x"], 'pull: unexpected argument "r/x"');
+  assertEquals(
+    (parse("pull", ["--tls-verify", "false", "r/x"]) as { insecure: boolean }).insecure,
+    true,
+  );
+  assertEquals(
+    (parse("run", ["--tls-verify", "busybox", "true"]) as { create: { image?: string } }).create
+      .image,
+    "busybox",
   );
   refused(
     "login",

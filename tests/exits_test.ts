@@ -9,6 +9,8 @@ Deno.test("restart policy: back-off doubles to 10 s; who is restarted", () => {
   assertEquals(shouldRestart({ ...s, restart: "on-failure" }), true);
   assertEquals(shouldRestart({ ...s, restart: "on-failure", exitCode: 0 }), false);
   assertEquals(shouldRestart({ ...s, restart: "always", exitCode: 0 }), true);
+  assertEquals(shouldRestart({ ...s, restart: "unless-stopped", exitCode: 0 }), true);
+  assertEquals(shouldRestart({ ...s, restart: "unless-stopped", restartSuppressed: true }), false);
   assertEquals(shouldRestart({ ...s, restart: "no" }), false);
   assertEquals(shouldRestart({ ...s, restart: "always", restartSuppressed: true }), false);
   assertEquals(shouldRestart({ ...s, restart: "always", autoRemove: true }), false);

@@ -1,6 +1,7 @@
 // podman's 127/126 read from the runtime's error text (lib/cli/commands/not_runnable.ts).
 import { assertEquals } from "./assert.ts";
-import { commandExitCode, notRunnableCode } from "../lib/cli/commands/not_runnable.ts";
+import { commandExitCode } from "../lib/cli/commands/not_runnable.ts";
+import { notRunnableCode } from "../lib/ops/not_runnable.ts";
 import { NotFound, RuntimeError } from "../lib/host/errors.ts";
 
 Deno.test("not found is 127, cannot run is 126, anything else keeps berth's code", () => {

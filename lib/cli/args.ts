@@ -35,9 +35,10 @@ export interface OptionSpec {
    */
   runcForm?: boolean;
   /**
-   * A `true|false` string option that, where options end at the first
-   * positional (the podman form), is a boolean: it takes a value only with
-   * `=`, and alone means `"true"` (`--tls-verify busybox`: true, image busybox).
+   * A `true|false` string option that is a boolean, as podman's: alone it
+   * means `"true"` (`--tls-verify busybox`: true, image busybox). Where
+   * options end at the first positional (the podman form) it takes a value
+   * only with `=`; elsewhere a following `true` or `false` is its value too.
    */
   flag?: boolean;
 }
@@ -218,8 +219,13 @@ export function parseCommandArgs(
         } else set(spec, true);
         continue;
       }
-      if (stop && spec.flag === true && eq < 0) {
-        set(spec, "true");
+      if (spec.flag === true && eq < 0) {
+        // A boolean, as podman's: alone it is true (`pull --tls-verify busybox`).
+        // Outside the podman form a following true/false is still its value,
+        // as berth read it before (`pull --tls-verify false REF`).
+        const next = head[i + 1];
+        if (!stop && (next === "true" || next === "false")) set(spec, head[++i]!);
+        else set(spec, "true");
         continue;
       }
       const v = eq > 0 ? a.slice(eq + 1) : head[++i];

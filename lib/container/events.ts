@@ -35,7 +35,8 @@ export type EventType =
   | "update"
   | "health_status"
   | "restart_failed"
-  | "kill";
+  | "kill"
+  | "rename";
 
 /** One event. */
 export interface BerthEvent {

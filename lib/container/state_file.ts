@@ -125,6 +125,12 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
   restart?: RestartPolicy;
   /** Restarts so far (resets after a run of 10 s or more). */
   restartCount?: number;
+  /**
+   * Why the runtime refused to launch its command (not found, cannot run):
+   * the container stays created without a runtime container, as podman
+   * keeps it, and `start` launches it (cleared once it runs).
+   */
+  launchError?: string;
   /** Why the restart policy's last restart failed (cleared by the next success). */
   restartError?: string;
   /** Set by `kill` with a terminating signal: the policy does not restart it. */
@@ -182,7 +188,7 @@ export interface HealthConfig {
 }
 
 /** `--restart` policies. */
-export type RestartPolicy = "no" | "on-failure" | "always";
+export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
 
 /** The create/run inputs that define a container, as given. */
 export interface CreateArgs {

@@ -41,7 +41,9 @@ export function restartDelay(count: number): number {
 /** True when the restart policy of the stopped `s` asks for a restart. */
 export function shouldRestart(s: ContainerState): boolean {
   if (s.restartSuppressed || s.autoRemove || s.status !== "stopped") return false;
-  return s.restart === "always" || (s.restart === "on-failure" && s.exitCode !== 0);
+  // unless-stopped is always: berth's stop ends every policy's loop (restartSuppressed).
+  return s.restart === "always" || s.restart === "unless-stopped" ||
+    (s.restart === "on-failure" && s.exitCode !== 0);
 }
 
 /**

@@ -29,6 +29,7 @@ import { mountOverlay, unmountAll } from "../host/mounts.ts";
 import { Undo } from "../container/undo.ts";
 import { applyOverrides, defaultSpec, type OciConfig, readConfig } from "../host/spec.ts";
 import { launchArgs, requireRuntimeBinary } from "../host/runtime.ts";
+import { notRunnableCode } from "./not_runnable.ts";
 import type { ContainerState, CreateArgs, RestartPolicy } from "../container/state_file.ts";
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "./reconcile.ts";
@@ -397,8 +398,9 @@ async function createLocked(
   };
   const volumes = volumeNames(req.mounts ?? []);
   // Each step registers its undo as soon as it has succeeded; a failure
-  // anywhere takes back exactly what was done, newest first.
-  return await new Undo().run(async (undo) => {
+  // anywhere takes back exactly what was done, newest first. A command the
+  // runtime cannot launch keeps the container (below) and is thrown after.
+  const made = await new Undo().run(async (undo) => {
     undo.push("work directory", () => removeAtomically(workDir));
     undo.push("bundle", () => removeAtomically(bundle));
     if (prepared.image !== null) {
@@ -456,7 +458,17 @@ async function createLocked(
       ...stdin,
     });
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
-    if (!reply.ok) throw replyError(reply);
+    if (!reply.ok) {
+      const refused = replyError(reply);
+      if (req.autoRemove || notRunnableCode(refused) === null) throw refused;
+      // Its command cannot be found or run: kept, created and never launched
+      // (as podman keeps it; --rm takes it back); `start` launches it.
+      state.launchError = refused.message;
+      state.op = null;
+      await ctx.store.save(state);
+      await emit(ctx, "create", ns, req.id, { pid: null });
+      return { state, refused };
+    }
     crashPoint(ctx.crashAt, "create:runtime");
     state.pid = reply.pid ?? null;
     state.pidStartTime = reply.startTime ?? null;
@@ -465,6 +477,8 @@ async function createLocked(
     await ctx.store.save(state);
     await emit(ctx, "create", ns, req.id, { pid: state.pid });
     if (start) await emit(ctx, "start", ns, req.id);
-    return state;
+    return { state, refused: null };
   });
+  if (made.refused !== null) throw made.refused;
+  return made.state;
 }

@@ -54,6 +54,12 @@ export async function execInContainer(ctx: Context, id: string, o: ExecOptions):
   if (o.cwd !== null) proc.cwd = o.cwd;
   proc.terminal = o.tty;
   if (o.tty && !proc.env.some((e) => e.startsWith("TERM="))) proc.env.push("TERM=xterm");
+  // A command that is not there: one line and 127/126, before the runtime
+  // would print its own line on the stderr it shares with the process.
+  if (s.pid !== null) {
+    const { checkExecCommand } = await import("./exec_lookup.ts");
+    checkExecCommand(s.id, s.pid, s.pidStartTime, proc.args, proc.env);
+  }
   const file = execScratch(s.bundle, "json");
   await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
   try {

@@ -133,6 +133,8 @@ async function oomKilled(ctx: Context, s: ContainerState): Promise<boolean> {
     } catch {
       continue;
     }
+    // Most logs hold no oom event at all: not a line of them is parsed then.
+    if (!text.includes('"oom"')) continue;
     if (
       parseEvents(text).some((e) =>
         e.type === "oom" && e.namespace === s.namespace && e.id === s.id &&
@@ -264,7 +266,8 @@ export async function inspectEntry(
       Dead: false,
       Pid: live ? s.pid ?? 0 : 0,
       ExitCode: s.status === "stopped" ? s.exitCode ?? 0 : 0,
-      Error: s.restartError ?? "",
+      // Why its command could not be launched (kept created), else the restart policy's.
+      Error: (s.status === "created" ? s.launchError : undefined) ?? s.restartError ?? "",
       StartedAt: s.startedAt ?? ZERO_TIME,
       FinishedAt: s.exitedAt ?? ZERO_TIME,
       Health: { Status: s.health ?? "", FailingStreak: 0, Log: null },

@@ -8,6 +8,7 @@ import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { recordedStep } from "../container/step.ts";
 import { withLoaded } from "./reconcile.ts";
+import { refuseUnlaunched } from "./not_runnable.ts";
 
 /** Signals that mean "stop": HUP, INT, QUIT, KILL, TERM. */
 const TERMINATING = new Set([1, 2, 3, 9, 15]);
@@ -25,12 +26,14 @@ export async function killContainer(
   signal: number,
   all: boolean,
 ): Promise<void> {
-  await withLoaded(ctx, id, (s) =>
-    recordedStep(ctx, s, "kill", async () => {
+  await withLoaded(ctx, id, (s) => {
+    refuseUnlaunched(s, "kill");
+    return recordedStep(ctx, s, "kill", async () => {
       if (TERMINATING.has(signal) && s.restart !== undefined && s.restart !== "no") {
         s.restartSuppressed = true;
         await ctx.store.save(s);
       }
       await ctx.runtime.kill(runtimeTarget(ctx, s), signal, all);
-    }, { event: { type: "kill", details: () => ({ signal, ...(all ? { all } : {}) }) } }));
+    }, { event: { type: "kill", details: () => ({ signal, ...(all ? { all } : {}) }) } });
+  });
 }

@@ -8,6 +8,7 @@ import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { recordedStep } from "../container/step.ts";
 import { withLoaded } from "./reconcile.ts";
+import { refuseUnlaunched } from "./not_runnable.ts";
 
 /**
  * Pauses (`pause`) or resumes (`resume`) the container `id` of the
@@ -24,8 +25,9 @@ export async function freezeContainer(
   await withLoaded(
     ctx,
     id,
-    (s) =>
-      recordedStep(ctx, s, op, async () => {
+    (s) => {
+      refuseUnlaunched(s, op);
+      return recordedStep(ctx, s, op, async () => {
         const t = runtimeTarget(ctx, s);
         try {
           await ctx.runtime[op](t);
@@ -41,6 +43,7 @@ export async function freezeContainer(
           "resume:recorded",
           "resume:runtime",
         ],
-      }),
+      });
+    },
   );
 }

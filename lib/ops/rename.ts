@@ -14,6 +14,7 @@ import { resolveContainer, withContainerLock } from "../container/container.ts";
 import { validateId } from "../container/id.ts";
 import { idByName, linkName, nameOf, unlinkName } from "../container/names.ts";
 import type { ContainerState } from "../container/state_file.ts";
+import { emit } from "../container/events.ts";
 import { Exists } from "../host/errors.ts";
 
 /**
@@ -45,6 +46,8 @@ export async function renameContainer(ctx: Context, ref: string, name: string): 
       await renameDnsRecord(ctx, next);
     }
     if (old !== undefined) await unlinkName(ctx, ns, old, id);
+    // The event keeps the ID (what every event names) and both names.
+    await emit(ctx, "rename", ns, id, { name, oldName: old ?? id });
     return id;
   };
   if (first === second) return await withContainerLock(ctx, ns, id, body);

@@ -65,6 +65,7 @@ export async function restartLocked(
         ...(s.healthcheck !== undefined ? { health: "starting" } : {}),
       });
       delete s.restartError;
+      delete s.launchError; // (an interrupted first launch settled as stopped)
       if (policy !== undefined) s.restartCount = policy;
     },
     event: {

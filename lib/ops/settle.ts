@@ -23,7 +23,8 @@ const RUNTIME_STATUS: Record<string, Status> = {
 
 /**
  * Sets the status of `s` (loaded under the lock) to the runtime's, clears
- * its `op` and saves. A container the runtime no longer knows is stopped.
+ * its `op` and saves. A container the runtime no longer knows is stopped,
+ * except one never launched (`launchError`): it stays created.
  */
 export async function settleLocked(ctx: Context, s: ContainerState): Promise<ContainerState> {
   let status: Status;
@@ -36,7 +37,10 @@ export async function settleLocked(ctx: Context, s: ContainerState): Promise<Con
     if (!(err instanceof NotFound)) throw err;
     status = "stopped";
   }
-  if (status === "stopped") {
+  if (status === "stopped" && s.status === "created" && s.launchError !== undefined) {
+    // Never launched (its command was refused at create) and not launched
+    // now: nothing ran, so it stays created, as before the interrupted start.
+  } else if (status === "stopped") {
     // The monitor records the real code if it can; else 255.
     if (isLive(s) && !(await monitorAlive(ctx))) applyExit(s, 255, false, ctx.clock.now());
     // An interrupted checkpoint that got this far left its images.
@@ -49,6 +53,7 @@ export async function settleLocked(ctx: Context, s: ContainerState): Promise<Con
     // From stopped (an interrupted restore that got this far): a new init
     // runs, the last exit is cleared; a first run stamps startedAt.
     settleStatus(s, status, ctx.clock.now(), "repair");
+    delete s.launchError; // launched after all
   }
   s.op = null;
   await ctx.store.save(s);

@@ -11,10 +11,13 @@ import { isLive } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { type CgroupSample, netIo, sampleCgroup } from "../limits/cgroup.ts";
 import type { ContainerState } from "../container/state_file.ts";
+import { nameOf } from "../container/names.ts";
 
 /** One container's figures. */
 export interface ContainerStats {
   id: string;
+  /** The name it answers to (its ID unless renamed). */
+  name: string;
   status: string;
   /** CPU use since the previous reading, in % of one CPU (null: unknown). */
   cpuPercent: number | null;
@@ -60,6 +63,7 @@ export function readStats(
     return {
       stats: {
         id: s.id,
+        name: nameOf(s),
         status: s.status,
         cpuPercent: null,
         memoryUsage: null,
@@ -86,6 +90,7 @@ export function readStats(
   return {
     stats: {
       id: s.id,
+      name: nameOf(s),
       status: s.status,
       cpuPercent: cpuPercent === null ? null : Math.round(cpuPercent * 100) / 100,
       memoryUsage: sample.memoryUsage,

@@ -16,6 +16,7 @@ import { InvalidArgument } from "../host/errors.ts";
 import { swapAccounting } from "../limits/cgroup.ts";
 import { applyLimits, type Limits, updateFlags } from "../limits/parse.ts";
 import { withLoaded } from "./reconcile.ts";
+import { refuseUnlaunched } from "./not_runnable.ts";
 import type { ContainerState } from "../container/state_file.ts";
 
 /** Applies `limits` to `id` (exact ID of the context's namespace); returns the new state. */
@@ -28,6 +29,7 @@ export async function updateContainer(
     throw new InvalidArgument("update: give --memory, --cpus or --pids-limit");
   }
   return await withLoaded(ctx, id, async (s) => {
+    refuseUnlaunched(s, "update");
     await updateLocked(ctx, s, limits);
     return s;
   });

@@ -289,6 +289,85 @@ Deno.test("hostile links (/x -> /, /etc2 -> a host dir, ..) never reach the host
   });
 });
 
+/**
+ * The container's own /etc replaced by a link to a host directory's path
+ * (the issue's `/etc -> /host-etc`): every cp through it, both ways, stays
+ * in the container's root; the host directory is never read or written.
+ */
+async function checkEtcLink(
+  roots: Roots,
+  id: string,
+  hd: Awaited<ReturnType<typeof hostDir>>,
+  out: string,
+): Promise<void> {
+  const before = hd.listing();
+  // Out: the link's target does not exist inside; the link itself copies as a link.
+  for (const path of ["/etc/secret", "/etc/f", "/etc/", "/etc/."]) {
+    const r = await berth(roots, ["cp", `${id}:${path}`, join(out, "leak")]);
+    assertEquals(r.code, 3, `${path}: ${r.stderr}`);
+  }
+  await berthOk(roots, ["cp", `${id}:/etc`, join(out, "etc")]);
+  assertEquals(Deno.readLinkSync(join(out, "etc")), hd.path);
+  // The container's real files, under the name it moved them to.
+  await berthOk(roots, ["cp", `${id}:/etc.real/passwd`, join(out, "passwd")]);
+  assertTrue((await Deno.readTextFile(join(out, "passwd"))).startsWith("root:x:0:0:"));
+  // In: through the link never lands in the host directory.
+  const src = join(out, "passwd");
+  for (const path of ["/etc/passwd", "/etc/secret", "/etc/", "/etc/."]) {
+    const r = await berth(roots, ["cp", src, `${id}:${path}`]);
+    // Refused (one line) or made inside the root: either way not on the host.
+    assertTrue(r.code === 0 || /^berth: [^\n]*\n$/.test(r.stderr), `${path}: ${r.stderr}`);
+  }
+  const dir = join(out, "tree");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(join(dir, "hosts"), "1.2.3.4 evil\n");
+  const r = await berth(roots, ["cp", `${dir}/.`, `${id}:/etc`]);
+  assertTrue(r.code === 0 || /^berth: [^\n]*\n$/.test(r.stderr), r.stderr);
+  assertEquals(hd.listing(), before);
+  assertEquals(await Deno.readTextFile(join(hd.path, "secret")), "HOST SECRET\n");
+  assertTrue(!fifoHasReader(hd.fifo));
+  const grep = await new Deno.Command("grep", { args: ["-rq", "HOST SECRET", out] }).output();
+  assertEquals(grep.code, 1, "a copy holds the host's secret");
+}
+
+Deno.test("/etc -> a host directory (the issue's /etc -> /host-etc): cp stays in the root, both ways, running and stopped", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const hd = await hostDir();
+    const out = await Deno.makeTempDir({ prefix: "berth-cp-out-" });
+    try {
+      const script = `mv /etc /etc.real && ln -s ${hd.path} /etc`;
+      await berthOk(roots, ["run", "--rootfs", rootfs, "stopped", "--", "sh", "-c", script]);
+      await checkEtcLink(roots, "stopped", hd, out);
+      await Deno.remove(out, { recursive: true });
+      await Deno.mkdir(out);
+      await berthOk(roots, [
+        "run",
+        "-d",
+        "--rootfs",
+        rootfs,
+        "running",
+        "--",
+        "sh",
+        "-c",
+        `${script}; touch /ready; exec sleep 600`,
+      ]);
+      await eventually(async () =>
+        (await berth(roots, ["exec", "running", "--", "test", "-e", "/ready"])).code === 0
+      );
+      await checkEtcLink(roots, "running", hd, out);
+      // What cp put "into /etc" went into the container's root, under the link's path.
+      const inside = await berth(roots, ["exec", "running", "--", "ls", `/${hd.path}`]);
+      assertTrue(inside.code !== 0 || !inside.stdout.includes("secret"), inside.stdout);
+      // A stopped one started again: berth's start writes nothing through the link either.
+      await berthOk(roots, ["start", "stopped"]);
+      assertEquals(hd.listing().includes("hosts"), false);
+    } finally {
+      await Deno.remove(hd.path, { recursive: true });
+      await Deno.remove(out, { recursive: true });
+    }
+  });
+});
+
 Deno.test("a directory swapped for a link to the host while cp runs: nothing outside is read or written", async () => {
   await withRoots(async (roots, rootfs) => {
     const hd = await hostDir();

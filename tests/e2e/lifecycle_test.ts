@@ -101,7 +101,7 @@ Deno.test("full lifecycle with the status after each step", async (t) => {
   });
 });
 
-Deno.test("run -d creates and starts in one runtime call; a command that cannot start leaves nothing", async () => {
+Deno.test("run -d creates and starts in one runtime call; a command that cannot start stays created until delete", async () => {
   await withRoots(async (roots, rootfs) => {
     const r = await berth(roots, [
       "--debug",
@@ -127,8 +127,9 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     const kinds = (await eventsOf(roots, "r1")).map((e) => e.type);
     assertEquals(kinds, ["create", "start"]);
     await berthOk(roots, ["delete", "-f", "r1"]);
-    // The runtime refuses to start it: one-line error, no change on disk; a command
-    // that is not found is exit 127 (podman's code, both forms).
+    // The runtime refuses to start it: one-line error; a command that is not found
+    // is exit 127 (podman's code, both forms) and the container stays, created
+    // (the contract), until delete takes all of it.
     const bad = await berth(roots, [
       "run",
       "-d",
@@ -141,7 +142,8 @@ Deno.test("run -d creates and starts in one runtime call; a command that cannot 
     assertEquals(bad.code, 127, bad.stderr);
     assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
     assertTrue(bad.stderr.startsWith("berth: "), bad.stderr);
-    assertEquals((await berth(roots, ["state", "r2"])).code, 3);
+    assertEquals((await stateOf(roots, "r2")).status, "created");
+    await berthOk(roots, ["delete", "r2"]);
     assertEquals(await leftovers(roots), []);
   });
 });

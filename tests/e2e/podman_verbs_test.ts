@@ -10,6 +10,7 @@ import {
   berthArgv,
   berthOk,
   busyboxRootfs,
+  eventsOf,
   freePort,
   freeTestSubnet,
   hasNetworking,
@@ -291,6 +292,10 @@ Deno.test("rename: a running container answers to NEW only; its ID, hostname and
     await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "live1", "--", "sleep", "600"]);
     await berthOk(roots, ["create", "--rootfs", rootfs, "other1", "--", "true"]);
     assertEquals(await berthOk(roots, ["rename", "live1", "web"]), "");
+    // An event, as every change: the ID and both names.
+    const renamed = (await eventsOf(roots, "live1")).filter((e) => e.type === "rename");
+    const pairs = renamed.map((e) => e as unknown as { name: string; oldName: string });
+    assertEquals(pairs.map((e) => [e.name, e.oldName]), [["web", "live1"]]);
     assertEquals(await berthOk(roots, ["exec", "web", "--", "hostname"]), "live1\n");
     const [i] = JSON.parse(await berthOk(roots, ["inspect", "web"]));
     assertEquals([i.Id, i.Name], ["live1", "web"]);

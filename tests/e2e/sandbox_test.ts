@@ -152,10 +152,21 @@ Deno.test("a sandbox finds its members by their markers, without reading every s
       (await membersOf(c, "default", sid)).map((s) => s.id);
     assertEquals(await ids(ctx, "pod"), ["m1"]);
     assertEquals(await ids(ctx, "other"), []);
-    // A deleted member takes its marker along; a member that failed to start leaves none.
+    // A deleted member takes its marker along; a --rm member that failed to start leaves none.
     const markers = join(String((await stateOf(roots, "pod")).bundle), "members");
     await berthOk(roots, ["delete", "-f", "m1"]);
-    const bad = ["run", "-d", "--rootfs", rootfs, "--sandbox", "pod", "bad", "--", "/no/such"];
+    const bad = [
+      "run",
+      "-d",
+      "--rm",
+      "--rootfs",
+      rootfs,
+      "--sandbox",
+      "pod",
+      "bad",
+      "--",
+      "/no/such",
+    ];
     // (Exit 127: the command is not found, podman's code.)
     assertEquals((await berth(roots, bad)).code, 127);
     assertEquals(await Array.fromAsync(Deno.readDir(markers)), []);

@@ -18,9 +18,11 @@ import { InvalidArgument } from "../../host/errors.ts";
 export const CONTAINER_VERBS: Readonly<Record<string, string>> = {
   attach: "attach",
   checkpoint: "checkpoint",
+  commit: "commit",
   cp: "cp",
   create: "create",
   exec: "exec",
+  export: "export",
   inspect: "inspect",
   kill: "kill",
   list: "ps",

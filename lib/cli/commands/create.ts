@@ -34,6 +34,7 @@ import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 import { withCommandCodes } from "./not_runnable.ts";
 import { parseAddHosts, parseDnsServers, parseNetworkAliases } from "../../network/dns/options.ts";
+import { notRunnableCode } from "../../ops/not_runnable.ts";
 
 /** Options shared by `create` and `run`. */
 export const CREATE_OPTIONS: OptionSpec[] = [
@@ -475,7 +476,9 @@ export const FORMS_HELP =
   "if missing (--pull). --name NAME sets the ID; without it berth makes one (12 hex).\n" +
   "With --rootfs, --bundle or --image before the first -- (the runc form), the ID is\n" +
   "positional, options may follow it, and the command comes after --.\n" +
-  "Boolean options take a value only with = (--tls-verify=false). -h is --hostname.";
+  "Boolean options take a value only with = (--tls-verify=false). -h is --hostname.\n" +
+  "A command that cannot be found exits 127, one that cannot be run 126; the container\n" +
+  "stays, created (unless --rm), and start tries again.";
 
 /** `create`. */
 export const createCommand: Command<CliCreateRequest> = {
@@ -501,8 +504,15 @@ export const createCommand: Command<CliCreateRequest> = {
   },
   run: (ctx, req) =>
     withCommandCodes(ctx, async () => {
-      const s = await createContainer(ctx, await withId(ctx, req));
-      if (req.podman) ctx.io.out(`${s.id}\n`);
+      const named = await withId(ctx, req);
+      try {
+        await createContainer(ctx, named);
+      } catch (err) {
+        // Its command cannot be run (127/126): it stays, created; its ID is news.
+        if (req.podman && notRunnableCode(err) !== null) ctx.io.out(`${named.id}\n`);
+        throw err;
+      }
+      if (req.podman) ctx.io.out(`${named.id}\n`);
       return 0;
     }),
 };

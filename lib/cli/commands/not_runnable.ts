@@ -1,8 +1,7 @@
 /**
  * podman's exit codes for a container command that cannot be run: 127 when
  * it is not found, 126 when it is found but cannot be executed (permission
- * denied, a directory), read from the OCI runtime's error
- * (`exec: "X": executable file not found in $PATH`). Used by `run`,
+ * denied, a directory): see `ops/not_runnable.ts`. Used by `run`,
  * `create`, `start` and `exec`; every other failure keeps berth's codes.
  *
  * @module
@@ -10,18 +9,7 @@
 
 import { exitCodeOf, messageOf } from "../../host/errors.ts";
 import type { Context } from "../../container/context.ts";
-
-const NOT_FOUND =
-  /exec: "[^"]*": (executable file not found|(stat [^:]*: )?no such file or directory)/;
-const CANNOT_RUN = /exec: "[^"]*": (permission denied|is a directory|exec format error)/;
-
-/** 127 or 126 when `err` says the container's command is missing or cannot run, else null. */
-export function notRunnableCode(err: unknown): number | null {
-  const m = messageOf(err);
-  if (NOT_FOUND.test(m)) return 127;
-  if (CANNOT_RUN.test(m)) return 126;
-  return null;
-}
+import { notRunnableCode } from "../../ops/not_runnable.ts";
 
 /** The exit code for `err`: {@linkcode notRunnableCode}, else berth's. */
 export function commandExitCode(err: unknown): number {

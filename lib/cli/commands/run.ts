@@ -28,7 +28,7 @@ export interface RunOptions {
 }
 
 /** `--restart`'s values. */
-const RESTART_POLICIES = ["no", "on-failure", "always"] as const;
+const RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"] as const;
 
 const RUN_OPTIONS = [
   ...CREATE_OPTIONS,
@@ -49,10 +49,10 @@ const RUN_OPTIONS = [
   {
     name: "restart",
     type: "string" as const,
-    value: "no|on-failure|always",
+    value: "no|on-failure|always|unless-stopped",
     default: "no",
     choices: RESTART_POLICIES,
-    help: "with -d: restart policy kept by the monitor, with back-off (100 ms doubling to 10 s)",
+    help: "with -d: kept by the monitor, back-off 100 ms doubling to 10 s; stop ends any loop",
   },
 ];
 

@@ -57,7 +57,7 @@ export const startCommand: Command<StartOptions> = {
     "A stopped container starts again with its configuration (as restart without the stop).\n" +
     "With several IDs each is started in turn and printed as given; the first failure's\n" +
     "exit code is returned. -a (one container): its output streams to berth's, and berth\n" +
-    "exits with its exit code (127/126: its command cannot be found / run).",
+    "exits with its exit code (127/126: its command cannot be found / run; it stays created).",
   options: OPTIONS,
   positionals: [{ name: "ID", repeat: true }],
   command: "none",

@@ -40,7 +40,7 @@ const percent = (n: number | null) => n === null ? "--" : `${n.toFixed(2)}%`;
 function templateRow(r: ContainerStats): Record<string, unknown> {
   return {
     ID: r.id,
-    Name: r.id,
+    Name: r.name,
     CPUPerc: percent(r.cpuPercent),
     MemUsage: `${size(r.memoryUsage)} / ${size(r.memoryLimit)}`,
     MemPerc: percent(r.memoryPercent),
@@ -64,9 +64,10 @@ function render(rows: ContainerStats[], format: OutputFormat): string {
   if (format.kind === "json") return JSON.stringify(rows, null, 2) + "\n";
   if (format.kind === "template") return renderTemplate(format, rows.map(templateRow), HEADERS);
   return table([
-    ["ID", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS", "BLOCK I/O", "NET I/O"],
+    ["ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS", "BLOCK I/O", "NET I/O"],
     ...rows.map((r) => [
       r.id,
+      r.name,
       percent(r.cpuPercent),
       `${size(r.memoryUsage)} / ${size(r.memoryLimit)}`,
       percent(r.memoryPercent),
