@@ -12,6 +12,7 @@
 import { layerDirs } from "../container/bundle.ts";
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
+import type { ContainerState } from "../container/state_file.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
 import type { ImageRecord } from "../image/store.ts";
 import { openLogsAtEnd, runInForeground } from "../ops/foreground.ts";
@@ -51,23 +52,31 @@ export async function runStep(ctx: Context, r: RunStep): Promise<ImageRecord> {
   const id = `berth-build-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const quiet = { out: () => {}, err: () => {} };
   const runCtx: Context = r.quiet ? { ...ctx, io: quiet } : ctx;
-  const s = await createContainer(runCtx, {
-    id,
-    bundle: null,
-    rootfs: null,
-    config: null,
-    command: r.argv,
-    entrypoint: [],
-    env: r.env,
-    cwd: null,
-    labels: { [BUILD_LABEL]: r.owner },
-    sandbox: null,
-    autoRemove: false,
-    restart: "no",
-    network: r.network,
-    image: r.image.id.slice("sha256:".length),
-    pull: "never",
-  });
+  let s: ContainerState;
+  try {
+    s = await createContainer(runCtx, {
+      id,
+      bundle: null,
+      rootfs: null,
+      config: null,
+      command: r.argv,
+      entrypoint: [],
+      env: r.env,
+      cwd: null,
+      labels: { [BUILD_LABEL]: r.owner },
+      sandbox: null,
+      autoRemove: false,
+      restart: "no",
+      network: r.network,
+      image: r.image.id.slice("sha256:".length),
+      pull: "never",
+    });
+  } catch (err) {
+    // A command that cannot be found or run leaves a container created
+    // (podman's rule for run and create): not a build's.
+    await deleteContainer(ctx, ctx.globals.namespace, id, true).catch(() => {});
+    throw err;
+  }
   try {
     crashPoint(ctx.crashAt, "build:container");
     const logs = await openLogsAtEnd(s.workDir);

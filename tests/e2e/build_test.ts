@@ -707,3 +707,20 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "build: a RUN whose command cannot be found fails the build in one line and leaves no container (not even a created one)",
+  OPTS,
+  async () => {
+    await withBase(async ({ roots, ctx }) => {
+      write(ctx, { "Containerfile": `FROM ${BASE}\nRUN ["/no/such/command"]\n` });
+      const r = await berth(roots, ["build", "-q", ctx]);
+      assert(r.code !== 0, r.stdout);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert(r.stderr.includes("Containerfile:2"), r.stderr);
+      // Without gc: the failed step's container went with the build.
+      assertEquals(await berthOk(roots, ["ps", "-a", "-q"]), "");
+      assertEquals(storeDir(roots, "builds"), []);
+    });
+  },
+);
