@@ -46,6 +46,7 @@ export const CRASH_POINTS = {
     "push:blob", // a blob uploaded (or found there), the manifest not yet put
   ],
   commit: [
+    "commit:paused", // the running container paused for the commit (pausedBy saved), nothing read
     "commit:layer", // the new layer's blob written in tmp/, nothing published
     "commit:published", // the layer published (blob and directory), no config or image yet
     "commit:blobs", // config and manifest stored, no image recorded

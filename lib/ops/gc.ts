@@ -7,6 +7,8 @@
  * What it repairs:
  * - interrupted operations (via {@linkcode repairLocked}): creates rolled
  *   back, deletes finished, status changes settled with the runtime;
+ * - containers a killed `commit` left paused (`pausedBy`, not a pause the
+ *   user asked for): resumed;
  * - live containers whose init is gone, while no monitor runs: stopped (255);
  * - bundles, work directories and mounts that belong to no container;
  * - mounts a runtime process killed midway left in a container's runtime
@@ -45,6 +47,7 @@ import { mountPoints, unmountAll } from "../host/mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
 import { isValidId } from "../container/id.ts";
 import { repairLocked } from "./repair.ts";
+import { pauseAbandoned } from "../container/paused_by.ts";
 import { unmountStaleRuntimeMounts } from "../container/runtime_state.ts";
 import { refreshLocked } from "./reconcile.ts";
 import { monitorAlive } from "../monitor/alive.ts";
@@ -242,6 +245,13 @@ async function gcNamespace(
           () => repairLocked(ctx, s),
         );
         return;
+      }
+      if (pauseAbandoned(s) && s.status === "paused") {
+        await act(
+          `resumed ${ns}/${id}, which a killed commit had paused`,
+          `would resume ${ns}/${id}, which a killed commit had paused`,
+          () => repairLocked(ctx, s),
+        );
       }
       // A mount a runtime process killed midway left in its state directory
       // (runc's bind mount of its binary), once no runtime process of it runs.
