@@ -53,6 +53,7 @@ import { readTar, type TarEntry, writeTar } from "../host/tar_stream.ts";
 import {
   CopyConflict,
   copyTree,
+  HardLinks,
   type EntryData,
   type TreeCopyOptions,
   writeEntry,
@@ -259,6 +260,8 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
       return await tarIn(container, stdin(), dst.path, options);
     }
     const host = hostRoot();
+    // Hard links within the copied tree stay links (one table for the whole copy).
+    const links = new HardLinks();
     try {
       const from = src.container === null ? host : container;
       const to = dst.container === null ? host : container;
@@ -267,9 +270,10 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
         src.container === null ? hostPath(src.path) : src.path,
         to,
         dst.container === null ? hostPath(dst.path) : dst.path,
-        { archive: options.archive, toHost: dst.container === null },
+        { archive: options.archive, toHost: dst.container === null, links },
       );
     } finally {
+      links.close();
       host.close();
     }
   });

@@ -474,3 +474,49 @@ Deno.test("cp with - : a tar stream out of and into a container (hostile entries
     }
   });
 });
+
+Deno.test("cp keeps hard links within the copied tree as links, both ways (inodes equal); a link to outside the tree is a file of its own", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const host = await Deno.makeTempDir({ prefix: "berth-cp-links-" });
+    try {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "600"]);
+      await Deno.mkdir(join(host, "tree/sub"), { recursive: true });
+      await Deno.writeTextFile(join(host, "tree/a"), "A\n");
+      await Deno.link(join(host, "tree/a"), join(host, "tree/b"));
+      await Deno.link(join(host, "tree/a"), join(host, "tree/sub/c"));
+      await Deno.writeTextFile(join(host, "outside"), "O\n");
+      await Deno.link(join(host, "outside"), join(host, "tree/o"));
+
+      // Host to container: a, b and sub/c are one inode there, o another (one name).
+      await berthOk(roots, ["cp", join(host, "tree"), "c1:/tmp/t"]);
+      const inodes = async (dir: string) =>
+        (await sh(roots, "c1", `cd ${dir} && stat -c '%n %i %h' a b sub/c o`)).trim().split("\n")
+          .map((l) => l.split(" "));
+      const inC = await inodes("/tmp/t");
+      assertEquals(inC.map(([n, , h]) => [n, h]), [["a", "3"], ["b", "3"], ["sub/c", "3"], [
+        "o",
+        "1",
+      ]]);
+      assertEquals(new Set(inC.slice(0, 3).map(([, i]) => i)).size, 1, JSON.stringify(inC));
+      assertTrue(inC[3]![1] !== inC[0]![1]);
+      assertEquals(await sh(roots, "c1", "cat /tmp/t/sub/c /tmp/t/o"), "A\nO\n");
+
+      // Container to host: links made in the container come back as links.
+      await sh(roots, "c1", "mkdir -p /tmp/u/d && echo X > /tmp/u/x && ln /tmp/u/x /tmp/u/d/y");
+      await berthOk(roots, ["cp", "c1:/tmp/u", join(host, "back")]);
+      const x = await Deno.lstat(join(host, "back/x"));
+      const y = await Deno.lstat(join(host, "back/d/y"));
+      assertEquals([x.ino === y.ino, x.nlink, y.nlink], [true, 2, 2]);
+      assertEquals(await Deno.readTextFile(join(host, "back/d/y")), "X\n");
+      // And the tree copied in goes back out whole (contents form, SRC/.).
+      await Deno.mkdir(join(host, "again"));
+      await berthOk(roots, ["cp", "c1:/tmp/t/.", join(host, "again")]);
+      const [a, b, c] = await Promise.all(
+        ["a", "b", "sub/c"].map((n) => Deno.lstat(join(host, "again", n))),
+      );
+      assertEquals([a!.ino === b!.ino, a!.ino === c!.ino, a!.nlink], [true, true, 3]);
+    } finally {
+      await Deno.remove(host, { recursive: true });
+    }
+  });
+});
