@@ -53,8 +53,8 @@ import { readTar, type TarEntry, writeTar } from "../host/tar_stream.ts";
 import {
   CopyConflict,
   copyTree,
-  HardLinks,
   type EntryData,
+  HardLinks,
   type TreeCopyOptions,
   writeEntry,
 } from "../host/tree_copy.ts";
