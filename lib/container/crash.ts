@@ -55,6 +55,8 @@ export const CRASH_POINTS = {
     "save:partial", // a layer written into the temp archive, more to come
     "save:written", // the temp archive complete, not yet synced and renamed into place
   ],
+  // export -o: the temp tar complete, not yet synced and renamed into place.
+  export: ["export:written"],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.

@@ -28,7 +28,9 @@
  * - per-container firewall rules (masquerade, port forwarding, the firewall
  *   plugin's) of this root's tokens that no attachment or container names
  *   (`lib/network/stale_rules.ts`);
- * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals.
+ * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals;
+ * - the temps a killed `save -o` or `export -o` left beside its target
+ *   (found through the journal `writeBeside` keeps, lib/host/atomic_file.ts).
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
  * `--data-root`, logs included, belong to no container and are removed.
@@ -37,7 +39,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { isTempName } from "../host/atomic_file.ts";
+import { isTempName, removeAbandonedTemps } from "../host/atomic_file.ts";
 import { execScratchOwner, findLeftovers, removeTree } from "../container/bundle.ts";
 import { initGone, isLive, withFreeLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
@@ -133,6 +135,15 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
         () => cleanVolumeLeftovers(ctx.paths, ns, true),
       );
     }
+  }
+  // Temps of a killed `save -o`/`export -o` beside their target (the journal names them).
+  try {
+    for (const temp of removeAbandonedTemps(ctx.paths.outputsJournal, dry)) {
+      const what = `${temp}, which a killed save or export left`;
+      report.actions.push(dry ? `would remove ${what}` : `removed ${what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot remove the temps of killed saves and exports: ${messageOf(err)}`);
   }
   const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
