@@ -32,6 +32,15 @@ Deno.test("writeBeside: the file appears whole; a failed write leaves neither te
     );
     assertEquals(e.message, "cannot write bad.tar: full");
     assertEquals([names(dir), names(journal)], [["journal", "out.tar"], []]);
+    // A missing directory is refused before the journal is even made.
+    const fresh = join(dir, "fresh-journal");
+    await assertRejects(
+      () =>
+        writeBeside(join(dir, "no/x.tar"), "no/x.tar", () => Promise.resolve(), { journal: fresh }),
+      RuntimeError,
+      "cannot write no/x.tar: ",
+    );
+    assertEquals(names(dir), ["journal", "out.tar"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -127,6 +127,10 @@ export async function writeBeside(
   const record = options.journal === null ? null : join(options.journal, `${Deno.pid}-${rand}`);
   let file: Deno.FsFile | null = null;
   try {
+    // A target directory that is not there changes nothing, not even the journal.
+    if (!Deno.statSync(dirname(path)).isDirectory) {
+      throw new Error(`${dirname(path)} is not a directory`);
+    }
     if (record !== null) {
       Deno.mkdirSync(options.journal!, { recursive: true, mode: 0o700 });
       const r: TempRecord = { temp: tmp, pid: Deno.pid, pidStartTime: startTimeOf(Deno.pid) };
