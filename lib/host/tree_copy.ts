@@ -128,6 +128,17 @@ export class HardLinks {
   }
 }
 
+/**
+ * Makes `name` in `dstDir` a new name of the file `fd` refers to (linked
+ * under a temporary name, renamed over `name`: an existing non-directory is
+ * replaced, a directory there is a CopyConflict).
+ */
+export function linkInto(fd: number, dstDir: number, name: string): void {
+  const tmp = tempName();
+  linkFdAt(fd, dstDir, tmp);
+  rename(dstDir, tmp, name);
+}
+
 /** Renames `tmp` over `name` in `dstDir`; a directory there is a CopyConflict (tmp is removed). */
 function rename(dstDir: number, tmp: string, name: string): void {
   try {

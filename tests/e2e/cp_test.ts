@@ -520,3 +520,72 @@ Deno.test("cp keeps hard links within the copied tree as links, both ways (inode
     }
   });
 });
+
+Deno.test("cp with - keeps hard links: tar's link entries land as links, cp NAME:SRC - writes them; a link entry naming .. or no file is refused", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const work = await Deno.makeTempDir({ prefix: "berth-cp-tar-links-" });
+    try {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "600"]);
+      const src = join(work, "src");
+      await Deno.mkdir(join(src, "t/sub"), { recursive: true });
+      await Deno.writeTextFile(join(src, "t/a"), "A\n");
+      await Deno.link(join(src, "t/a"), join(src, "t/b"));
+      await Deno.link(join(src, "t/a"), join(src, "t/sub/c"));
+      // In: the system's tar writes b and sub/c as link entries to t/a.
+      const put = await berthPiped(roots, ["cp", "-", "c1:/tmp"], await systemTar(src, ["t"]));
+      assertEquals(put.code, 0, put.stderr);
+      const st = (await sh(roots, "c1", "cd /tmp/t && stat -c '%i %h' a b sub/c")).trim()
+        .split("\n");
+      assertEquals(new Set(st).size, 1, st.join("|"));
+      assertTrue(st[0]!.endsWith(" 3"), st[0]);
+      assertEquals(await sh(roots, "c1", "cat /tmp/t/sub/c"), "A\n");
+      // Out: one copy of the data, the other names as link entries; tar makes them links.
+      const out = await berthPiped(roots, ["cp", "c1:/tmp/t", "-"], null);
+      assertEquals(out.code, 0, out.stderr);
+      await Deno.writeFile(join(work, "out.tar"), out.stdout);
+      const ex = join(work, "ex");
+      await Deno.mkdir(ex);
+      const x = await new Deno.Command("tar", { args: ["-C", ex, "-xf", join(work, "out.tar")] })
+        .output();
+      assertEquals(x.code, 0, new TextDecoder().decode(x.stderr));
+      const [a, b, c] = await Promise.all(
+        ["t/a", "t/b", "t/sub/c"].map((n) => Deno.lstat(join(ex, n))),
+      );
+      assertEquals([a!.ino === b!.ino, a!.ino === c!.ino, a!.nlink], [true, true, 3]);
+      const tv = await new Deno.Command("tar", { args: ["-tvf", join(work, "out.tar")] }).output();
+      assertEquals(
+        new TextDecoder().decode(tv.stdout).split("\n").filter((l) => l.includes(" link to "))
+          .map((l) => l.slice(l.indexOf(" t/"))),
+        [" t/b link to t/a", " t/sub/c link to t/a"],
+      );
+      // Hostile link names: out of DST (..), or to no file there.
+      await sh(roots, "c1", "mkdir /tmp/h1 /tmp/h2");
+      const linkTo = async (target: string) =>
+        new Uint8Array(
+          (await new Deno.Command("tar", {
+            args: [
+              "-C",
+              src,
+              "-c",
+              "-P",
+              "--no-recursion",
+              "--transform",
+              `s,^t/a$,${target},RS`,
+              "t",
+              "t/a",
+              "t/b",
+            ],
+            stdout: "piped",
+          }).output()).stdout,
+        );
+      const up = await berthPiped(roots, ["cp", "-", "c1:/tmp/h1"], await linkTo("../etc/passwd"));
+      assertEquals(up.code, 2, up.stderr);
+      assertTrue(/links outside the destination/.test(up.stderr), up.stderr);
+      const none = await berthPiped(roots, ["cp", "-", "c1:/tmp/h2"], await linkTo("t/nope"));
+      assertTrue(none.code !== 0, none.stderr);
+      assertTrue(/links to "t\/nope", which is not a file there/.test(none.stderr), none.stderr);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  });
+});
