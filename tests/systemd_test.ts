@@ -1,7 +1,7 @@
 // lib/ops/systemd.ts: unit quoting and the run arguments of a unit.
-import { assertEquals } from "./assert.ts";
+import { assertEquals, assertTrue as assert } from "./assert.ts";
 import { GLOBAL_DEFAULTS } from "../lib/container/globals.ts";
-import { runArgs, systemdQuote, systemdUnit } from "../lib/ops/systemd.ts";
+import { runArgs, systemdQuote, systemdQuoteValue, systemdUnit } from "../lib/ops/systemd.ts";
 
 Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
   assertEquals(systemdQuote("plain/path-1"), "plain/path-1");
@@ -10,6 +10,7 @@ Deno.test("systemd quoting escapes %, $, quotes and spaces", () => {
   assertEquals(systemdQuote("$HOME"), '"$$HOME"');
   assertEquals(systemdQuote('say "hi"'), '"say \\"hi\\""');
   assertEquals(systemdQuote(""), '""');
+  assertEquals(systemdQuoteValue("A=$HOME 100%"), '"A=$HOME 100%%"');
   assertEquals(
     runArgs("w", {
       bundle: null,
@@ -260,3 +261,122 @@ Deno.test("every control character is escaped: the unit keeps its lines and veri
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Whether systemd-analyze runs here. */
+async function haveAnalyze(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("systemd-analyze", { args: ["--version"], stdout: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/** The words of a command line as systemd-analyze's dump quotes them (shell double quotes). */
+function dumpWords(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (line[i] === " ") {
+      i++;
+      continue;
+    }
+    let w = "";
+    let quoted = false;
+    for (; i < line.length && (quoted || line[i] !== " "); i++) {
+      if (line[i] === '"') quoted = !quoted;
+      else if (line[i] === "\\") w += line[++i];
+      else w += line[i];
+    }
+    out.push(w);
+  }
+  return out;
+}
+
+/**
+ * What systemd makes of a stored command-line word when it runs it
+ * (systemd.service(5) "Command lines"): `$$` is one `$`; any other `$` before a
+ * name or `{` would be a variable expansion, which a quoted word must not hold.
+ */
+function execWord(w: string): string {
+  let out = "";
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] !== "$") {
+      out += w[i];
+    } else if (w[i + 1] === "$") {
+      out += "$";
+      i++;
+    } else if (/[A-Za-z_{]/.test(w[i + 1] ?? "")) {
+      throw new Error(`the word ${JSON.stringify(w)} expands a variable`);
+    } else out += "$";
+  }
+  return out;
+}
+
+Deno.test(
+  "systemd reads back $, %, quotes, a backslash and spaces as written: $$ only in command lines, %% everywhere",
+  { ignore: !(await haveAnalyze()) },
+  async () => {
+    const v = `$HOME %h 'q' "d" \\b sp`;
+    const root = `/tmp/r ${v}`;
+    const unit = systemdUnit({
+      id: "w",
+      request: {
+        bundle: null,
+        rootfs: "/",
+        config: null,
+        command: ["echo", v],
+        env: [`V=${v}`],
+        cwd: null,
+        labels: {},
+        sandbox: null,
+      },
+      globals: { ...GLOBAL_DEFAULTS, root },
+      berth: "/usr/bin/true",
+      restartSec: 1,
+    });
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = `${dir}/berth-w.service`;
+      await Deno.writeTextFile(file, unit);
+      // At debug level, verify dumps the unit as systemd parsed it.
+      const r = await new Deno.Command("systemd-analyze", {
+        args: ["verify", file],
+        env: { SYSTEMD_LOG_LEVEL: "debug" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(r.code, 0);
+      const dump = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      const values = (key: string) =>
+        dump.split("\n").filter((l) => l.startsWith(`\t\t${key}: `)).map((l) =>
+          l.slice(`\t\t${key}: `.length)
+        );
+      // Environment= and RequiresMountsFor= expand specifiers only: the value, byte for byte.
+      assertEquals(values("Environment")[0], `BERTH_ROOT=${root}`);
+      assertEquals(values("RequiresMountsFor").sort(), [
+        "/tmp/r $HOME %h 'q' \"d\" \\b sp (origin-file)",
+        "/var/lib/berth (origin-file)",
+      ]);
+      const start = dump.split("\n").find((l) => l.includes("Command Line: /usr/bin/true run "));
+      assert(start !== undefined, dump);
+      const argv = dumpWords(start.slice(start.indexOf("Command Line: ") + 14)).map(execWord);
+      assertEquals(
+        argv.slice(1),
+        runArgs("w", {
+          bundle: null,
+          rootfs: "/",
+          config: null,
+          command: ["echo", v],
+          env: [`V=${v}`],
+          cwd: null,
+          labels: {},
+          sandbox: null,
+        }),
+      );
+      assert(argv.includes(`V=${v}`) && argv.at(-1) === v, argv.join("|"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -50,6 +50,7 @@ export const CRASH_POINTS = {
     "push:blob", // a blob uploaded (or found there), the manifest not yet put
   ],
   commit: [
+    "commit:paused", // the running container paused for the commit (pausedBy saved), nothing read
     "commit:layer", // the new layer's blob written in tmp/, nothing published
     "commit:published", // the layer published (blob and directory), no config or image yet
     "commit:blobs", // config and manifest stored, no image recorded
@@ -63,6 +64,8 @@ export const CRASH_POINTS = {
     "save:partial", // a layer written into the temp archive, more to come
     "save:written", // the temp archive complete, not yet synced and renamed into place
   ],
+  // export -o: the temp tar complete, not yet synced and renamed into place.
+  export: ["export:written"],
   checkpoint: ["checkpoint:recorded", "checkpoint:runtime"],
   restore: ["restore:recorded", "restore:runtime"],
   // restart of a stopped container: op "start" saved / the runtime started it, state not final.

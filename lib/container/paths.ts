@@ -100,6 +100,15 @@ export class Paths {
   get consoleDir(): string {
     return join(this.root, "console");
   }
+  /**
+   * Directory (0700) recording the temps `save -o` and `export -o` write
+   * beside their target while they exist, one file each, so that `berth gc`
+   * removes those of a killed writer (lib/host/atomic_file.ts writeBeside).
+   * Under the data root: the temps outlive a reboot, so must their records.
+   */
+  get outputsJournal(): string {
+    return join(this.dataRoot, "outputs");
+  }
   /** The monitor's diagnostics log. */
   get monitorLog(): string {
     return join(this.dataRoot, "monitor.log");

@@ -152,6 +152,21 @@ export interface ContainerState extends Omit<PublicState, "health" | "restartCou
    * the same network namespace, on its own interface (eth1, eth2, ...).
    */
   nets?: ExtraNetwork[];
+  /**
+   * The `commit` that paused it (saved before the freeze), cleared by every
+   * resume: once that process is dead, the next command or `berth gc`
+   * resumes the container (lib/ops/commit_pause.ts). A pause the user asked
+   * for has none.
+   */
+  pausedBy?: PauseOwner | null;
+}
+
+/** The process that paused a container for its own use (`commit`). */
+export interface PauseOwner {
+  pid: number;
+  pidStartTime: number | null;
+  /** When it paused it (ISO 8601). */
+  since: string;
 }
 
 /** A network a container joined with `network connect`. */

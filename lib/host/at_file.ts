@@ -50,6 +50,8 @@ export const ENOTEMPTY = 39;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_REMOVEDIR = 0x200;
 const AT_EMPTY_PATH = 0x1000;
+const AT_SYMLINK_FOLLOW = 0x400;
+const AT_FDCWD = -100;
 const STATX_BASIC_STATS = 0x7ff;
 
 /** File type bits of a mode. */
@@ -82,6 +84,8 @@ export interface FdStat {
   /** Inode number and link count (statFd fills them; a tar entry has none). */
   ino?: bigint;
   nlink?: number;
+  /** The device the file is on, "major:minor" (statFd fills it). */
+  dev?: string;
 }
 
 /** The kind of file a mode names. */
@@ -116,6 +120,7 @@ const sym = libcGroup({
   mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
   renameat: { parameters: ["i32", "buffer", "i32", "buffer"], result: "i32" },
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
   fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
   fchmod: { parameters: ["i32", "u32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
@@ -182,6 +187,17 @@ export function renameAt(fromDir: number, from: string, toDir: number, to: strin
   check(sym().renameat(fromDir, cstr(from), toDir, cstr(to)), `rename ${from} to ${to}`);
 }
 
+/**
+ * linkat(2): a new name `name` in `dirFd` for the file the descriptor `fd`
+ * refers to (through its /proc/self/fd link, so any descriptor will do).
+ */
+export function linkFdAt(fd: number, dirFd: number, name: string): void {
+  check(
+    sym().linkat(AT_FDCWD, cstr(fdPath(fd)), dirFd, cstr(name), AT_SYMLINK_FOLLOW),
+    `link ${name}`,
+  );
+}
+
 /** unlinkat(2); `dir` for an (empty) directory. */
 export function unlinkAt(dirFd: number, name: string, dir = false): void {
   check(sym().unlinkat(dirFd, cstr(name), dir ? AT_REMOVEDIR : 0), `remove ${name}`);
@@ -240,6 +256,7 @@ export function statFd(fd: number): FdStat {
     mtime: ts(112),
     ino: v.getBigUint64(32, true),
     nlink: v.getUint32(16, true),
+    dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
   };
 }
 

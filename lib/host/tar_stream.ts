@@ -175,15 +175,22 @@ export async function writeTar(
   name: string,
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<void> {
-  await writeTarEntry(srcFd, name, write, 0);
+  await writeTarEntry(srcFd, name, write, 0, new Map());
   await write(new Uint8Array(2 * BLOCK));
 }
 
+/**
+ * One entry (a directory with everything under it). A regular file linked
+ * more than once is written whole under the first of its names met here;
+ * its other names become hard link entries naming that one (`links`: by
+ * device and inode), as tar writes them.
+ */
 async function writeTarEntry(
   fd: number,
   name: string,
   write: (chunk: Uint8Array) => Promise<void>,
   depth: number,
+  links: Map<string, string>,
 ): Promise<void> {
   const st = statFd(fd);
   const kind = kindOf(st.mode);
@@ -201,7 +208,7 @@ async function writeTarEntry(
           throw err;
         }
         try {
-          await writeTarEntry(child, name === "." ? n : `${name}/${n}`, write, depth + 1);
+          await writeTarEntry(child, name === "." ? n : `${name}/${n}`, write, depth + 1, links);
         } finally {
           closeFd(child);
         }
@@ -209,6 +216,12 @@ async function writeTarEntry(
       return;
     }
     case "file": {
+      if ((st.nlink ?? 1) > 1 && st.ino !== undefined) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = links.get(key);
+        if (first !== undefined) return await write(entryHeader(name, "hardlink", st, 0, first));
+        links.set(key, name);
+      }
       await write(entryHeader(name, "file", st, st.size, ""));
       // Exactly the size in the header: a file that grows is cut, one that
       // shrinks is padded with zeros.

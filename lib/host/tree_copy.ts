@@ -7,7 +7,9 @@
  * with `O_EXCL` (a file is written under a temporary name and renamed over
  * the target, which replaces a symlink there instead of following it).
  * Below the top, a directory on a kernel pseudo file system (a running
- * container's /proc, /sys, /dev/pts) is copied empty.
+ * container's /proc, /sys, /dev/pts) is copied empty. Regular files
+ * linked more than once stay linked within one copy ({@linkcode HardLinks}),
+ * as `tar` and `docker cp` keep them.
  *
  * @module
  */
@@ -25,6 +27,7 @@ import {
   fdPath,
   type FdStat,
   kindOf,
+  linkFdAt,
   mkdirAt,
   mknodAt,
   O_CREAT,
@@ -49,6 +52,11 @@ export interface TreeCopyOptions {
   /** Keep the source's owner (uid/gid); otherwise the copy belongs to berth (root). */
   archive: boolean;
   /**
+   * Hard links met so far in this copy (one table for the whole copy, its
+   * caller closes it); absent: every name is copied as a file of its own.
+   */
+  links?: HardLinks;
+  /**
    * The source is a container's and the copy the host's: setuid/setgid
    * bits are dropped and device nodes are not made (a container could
    * otherwise plant a setuid-root program or a raw disk node on the host).
@@ -63,6 +71,89 @@ function modeOf(st: FdStat, options: TreeCopyOptions): number {
 
 /** A copy that cannot replace what is at the destination. */
 export class CopyConflict extends Error {}
+
+/**
+ * The copies made so far of source files linked more than once, by device
+ * and inode, each held open (its descriptor) until every name of its
+ * source was met, so that the later names become links to it. At most
+ * {@linkcode HardLinks.MAX} are held: past that, or where a link cannot
+ * be made (another mount inside the destination: EXDEV), a name is
+ * copied as a file of its own.
+ */
+export class HardLinks {
+  /** The most copies held open at once. */
+  static readonly MAX = 1024;
+  #seen = new Map<string, { fd: number; left: number }>();
+
+  #key(st: FdStat): string | null {
+    return (st.nlink ?? 1) > 1 && st.ino !== undefined && st.dev !== undefined
+      ? `${st.dev}:${st.ino}`
+      : null;
+  }
+
+  /**
+   * Makes `name` in `dstDir` a link to the copy of the source file `st`
+   * describes, if one was made in this copy; false when there is none or
+   * the link failed (the caller copies the file).
+   */
+  linkTo(st: FdStat, dstDir: number, name: string): boolean {
+    const key = this.#key(st);
+    const seen = key === null ? undefined : this.#seen.get(key);
+    if (seen === undefined) return false;
+    const tmp = tempName();
+    try {
+      linkFdAt(seen.fd, dstDir, tmp);
+    } catch {
+      return false;
+    }
+    rename(dstDir, tmp, name);
+    if (--seen.left <= 0) {
+      closeFd(seen.fd);
+      this.#seen.delete(key!);
+    }
+    return true;
+  }
+
+  /** Keeps the copy `fd` (any descriptor of it; not taken over) of the source file `st`. */
+  remember(st: FdStat, fd: number): void {
+    const key = this.#key(st);
+    if (key === null || this.#seen.has(key) || this.#seen.size >= HardLinks.MAX) return;
+    this.#seen.set(key, { fd: openAt(-100, fdPath(fd), O_PATH), left: st.nlink! - 1 });
+  }
+
+  /** Closes every copy held. */
+  close(): void {
+    for (const { fd } of this.#seen.values()) closeFd(fd);
+    this.#seen.clear();
+  }
+}
+
+/**
+ * Makes `name` in `dstDir` a new name of the file `fd` refers to (linked
+ * under a temporary name, renamed over `name`: an existing non-directory is
+ * replaced, a directory there is a CopyConflict).
+ */
+export function linkInto(fd: number, dstDir: number, name: string): void {
+  const tmp = tempName();
+  linkFdAt(fd, dstDir, tmp);
+  rename(dstDir, tmp, name);
+}
+
+/** Renames `tmp` over `name` in `dstDir`; a directory there is a CopyConflict (tmp is removed). */
+function rename(dstDir: number, tmp: string, name: string): void {
+  try {
+    renameAt(dstDir, tmp, dstDir, name);
+  } catch (err) {
+    try {
+      unlinkAt(dstDir, tmp);
+    } catch { /* gone */ }
+    const e = errnoOf(err);
+    if (e === EISDIR || e === EEXIST || e === 39 /* ENOTEMPTY */) {
+      throw new CopyConflict(`cannot overwrite directory "${name}" with non-directory`);
+    }
+    throw err;
+  }
+}
 
 function tempName(): string {
   return `.berth-cp-${crypto.randomUUID().slice(0, 12)}`;
@@ -85,6 +176,7 @@ export async function copyTree(
     case "dir":
       return await copyDir(srcFd, st, dstDir, name, options, depth);
     case "file": {
+      if (options.links?.linkTo(st, dstDir, name) === true) return;
       // srcFd names a regular file (statx on the descriptor): reopening it
       // reads exactly that inode, never a FIFO or anything a name points to now.
       const src = await Deno.open(fdPath(srcFd), { read: true });
@@ -174,6 +266,7 @@ async function writeFile(
     const dst = await Deno.open(fdPath(wfd), { write: true });
     await data.pipeTo(dst.writable);
     finish(dstDir, tmp, name, st, options, wfd);
+    options.links?.remember(st, wfd);
   } catch (err) {
     try {
       unlinkAt(dstDir, tmp);

@@ -8,18 +8,19 @@
  * digest, a docker-archive layer's diff_id).
  *
  * To a file, the archive is written to `.NAME.tmp-PID-RAND` beside it,
- * fsync'd and renamed into place: a save that fails removes its temp file,
- * one that is killed leaves only that temp file (never a partial FILE),
- * which the next save to the same FILE removes.
+ * fsync'd and renamed into place (`writeBeside`, lib/host/atomic_file.ts):
+ * a save that fails removes its temp file, one that is killed leaves only
+ * that temp file (never a partial FILE), which the next save to the same
+ * FILE or `berth gc` removes.
  *
  * @module
  */
 
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
-import { basename, dirname, join, resolve } from "../_std/path.ts";
-import { syncDir } from "../host/atomic_file.ts";
-import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
+import { resolve } from "../_std/path.ts";
+import { writeBeside } from "../host/atomic_file.ts";
+import { RuntimeError } from "../host/errors.ts";
 import { compressionOf, MediaType } from "./manifest.ts";
 import { formatReference, parseReference } from "./reference.ts";
 import { storeOf } from "./local.ts";
@@ -166,32 +167,6 @@ async function writeOci(
   tar.bytes("index.json", enc.encode(JSON.stringify(index)));
 }
 
-/** Removes `.NAME.tmp-PID-RAND` files of dead processes beside `file`. */
-function removeDeadTemps(file: string): void {
-  const dir = dirname(file);
-  const prefix = `.${basename(file)}.tmp-`;
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(dir)].map((e) => e.name);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const m = /^(\d+)-[0-9a-f]{8}$/.exec(n.slice(prefix.length));
-    if (m === null || Number(m[1]) === Deno.pid) continue;
-    try {
-      Deno.statSync(`/proc/${m[1]}`);
-      continue; // alive: its save is still writing
-    } catch { /* dead */ }
-    try {
-      Deno.removeSync(join(dir, n));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-}
-
 /** Saves the images named by `refs` (references or IDs); returns nothing, the archive is out. */
 export async function saveImages(ctx: Context, refs: string[], o: SaveOptions): Promise<void> {
   const store = storeOf(ctx);
@@ -216,36 +191,14 @@ export async function saveImages(ctx: Context, refs: string[], o: SaveOptions): 
       tar.end();
       return;
     }
-    const path = resolve(o.output);
-    removeDeadTemps(path);
-    const tmp = join(
-      dirname(path),
-      `.${basename(path)}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
-    );
-    let file: Deno.FsFile | null = null;
-    try {
-      try {
-        file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o644 });
-      } catch (err) {
-        throw new RuntimeError(`cannot write ${o.output}: ${(err as Error).message}`);
-      }
+    await writeBeside(resolve(o.output), o.output, async (file) => {
       const tar = new TarWriter(fileSink(file, file));
       await write(tar);
       tar.end();
-      crashPoint(ctx.crashAt, "save:written");
-      file.syncSync();
-      file.close();
-      file = null;
-      Deno.renameSync(tmp, path);
-      await syncDir(dirname(path));
-    } catch (err) {
-      file?.close();
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* not made, or gone */ }
-      if (err instanceof BerthError) throw err;
-      throw new RuntimeError(`cannot write ${o.output}: ${(err as Error).message}`);
-    }
+    }, {
+      journal: ctx.paths.outputsJournal,
+      onWritten: () => crashPoint(ctx.crashAt, "save:written"),
+    });
   } finally {
     for (const i of images) i.close();
   }

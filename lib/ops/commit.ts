@@ -2,7 +2,9 @@
  * `berth commit`: a container's changes as a new image. The container may
  * run: it is paused for the commit (as podman does; `--pause=false`
  * skips that) and resumed after, and the commit holds its lock so it is
- * neither removed nor resumed meanwhile. A container made from an image
+ * neither removed nor resumed meanwhile. The pause is recorded as the
+ * commit's (`pausedBy`) before the freeze: if the commit is killed, the
+ * next command on the container or `berth gc` resumes it. A container made from an image
  * commits its overlay upper directory as one layer on that image; one made
  * from `--rootfs`/`--bundle` (no image) commits its whole merged root as a
  * one-layer image. The config is the image's with what the container was
@@ -23,6 +25,7 @@ import { storeOf } from "../image/local.ts";
 import type { ImageRecord } from "../image/store.ts";
 import { resolveExisting } from "./orphans.ts";
 import { freezeContainer } from "./pause.ts";
+import { crashPoint } from "../container/crash.ts";
 import { withLoaded } from "./reconcile.ts";
 
 /** Options of {@linkcode commitContainer}. */
@@ -81,8 +84,9 @@ export async function commitContainer(
   const id = await resolveExisting(ctx, ref);
   const status = await withLoaded(ctx, id, (s) => Promise.resolve(s.status));
   const pausing = o.pause && status === "running";
-  if (pausing) await freezeContainer(ctx, id, "pause");
+  if (pausing) await freezeContainer(ctx, id, "pause", true);
   try {
+    if (pausing) crashPoint(ctx.crashAt, "commit:paused");
     return await withLoaded(ctx, id, async (s) => {
       if (pausing && s.status !== "paused") {
         throw new WrongState(`cannot commit "${ref}": it was ${s.status} while being paused`);

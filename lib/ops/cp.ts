@@ -54,6 +54,8 @@ import {
   CopyConflict,
   copyTree,
   type EntryData,
+  HardLinks,
+  linkInto,
   type TreeCopyOptions,
   writeEntry,
 } from "../host/tree_copy.ts";
@@ -259,6 +261,8 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
       return await tarIn(container, stdin(), dst.path, options);
     }
     const host = hostRoot();
+    // Hard links within the copied tree stay links (one table for the whole copy).
+    const links = new HardLinks();
     try {
       const from = src.container === null ? host : container;
       const to = dst.container === null ? host : container;
@@ -267,9 +271,10 @@ export async function copy(ctx: Context, src: CpEndpoint, dst: CpEndpoint, optio
         src.container === null ? hostPath(src.path) : src.path,
         to,
         dst.container === null ? hostPath(dst.path) : dst.path,
-        { archive: options.archive, toHost: dst.container === null },
+        { archive: options.archive, toHost: dst.container === null, links },
       );
     } finally {
+      links.close();
       host.close();
     }
   });
@@ -418,6 +423,11 @@ async function tarIn(
           throw new NotFound(`cp: ${entryWhat}: no such file or directory`);
         }
         const name = parts[parts.length - 1]!;
+        if (entry.type === "hardlink") {
+          await entry.data.cancel();
+          linkTarEntry(to, base, entry, parent.fd, name);
+          continue;
+        }
         if (entry.type === "dir") dirTimes.push({ path: join(base, ...parts), stat: entry.stat });
         await writeEntry(parent.fd, name, entry.stat, entryData(entry), options)
           .catch((err) => {
@@ -444,6 +454,29 @@ async function tarIn(
   }
 }
 
+/**
+ * A hard link entry of a tar stream: `name` in `dirFd` becomes another name
+ * of the regular file its link name names, resolved under DST (`base`) in
+ * the container's root like any entry (no `..`, no symlink followed last).
+ */
+function linkTarEntry(to: OpenRoot, base: string, e: TarEntry, dirFd: number, name: string): void {
+  const parts = components(e.linkname);
+  if (parts.length === 0 || parts.includes("..")) {
+    throw new InvalidArgument(`cp: the tar entry "${e.path}" links outside the destination`);
+  }
+  const target = resolveInRoot(to.root, join(base, ...parts), { followLast: false });
+  try {
+    if (target.kind !== "found" || kindOf(statFd(target.fd).mode) !== "file") {
+      throw new RuntimeError(
+        `cp: the tar entry "${e.path}" links to "${e.linkname}", which is not a file there`,
+      );
+    }
+    linkInto(target.fd, dirFd, name);
+  } finally {
+    closeResolved(target);
+  }
+}
+
 function entryData(e: TarEntry): EntryData {
   switch (e.type) {
     case "file":
@@ -452,8 +485,6 @@ function entryData(e: TarEntry): EntryData {
       return { kind: "dir" };
     case "symlink":
       return { kind: "symlink", target: e.linkname };
-    case "hardlink":
-      throw new RuntimeError(`cp: the tar entry "${e.path}" is a hard link (not supported)`);
     default:
       return { kind: "node" };
   }

@@ -7,6 +7,8 @@
  * What it repairs:
  * - interrupted operations (via {@linkcode repairLocked}): creates rolled
  *   back, deletes finished, status changes settled with the runtime;
+ * - containers a killed `commit` left paused (`pausedBy`, not a pause the
+ *   user asked for): resumed;
  * - live containers whose init is gone, while no monitor runs: stopped (255);
  * - bundles, work directories and mounts that belong to no container;
  * - mounts a runtime process killed midway left in a container's runtime
@@ -26,7 +28,9 @@
  * - per-container firewall rules (masquerade, port forwarding, the firewall
  *   plugin's) of this root's tokens that no attachment or container names
  *   (`lib/network/stale_rules.ts`);
- * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals.
+ * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals;
+ * - the temps a killed `save -o` or `export -o` left beside its target
+ *   (found through the journal `writeBeside` keeps, lib/host/atomic_file.ts).
  *
  * After a reboot (`--root` on tmpfs is empty) the work directories under
  * `--data-root`, logs included, belong to no container and are removed.
@@ -35,7 +39,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { isTempName } from "../host/atomic_file.ts";
+import { isTempName, removeAbandonedTemps } from "../host/atomic_file.ts";
 import { execScratchOwner, findLeftovers, removeTree } from "../container/bundle.ts";
 import { initGone, isLive, withFreeLock } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
@@ -45,6 +49,7 @@ import { mountPoints, unmountAll } from "../host/mounts.ts";
 import { removeOrphansLocked } from "./orphans.ts";
 import { isValidId } from "../container/id.ts";
 import { repairLocked } from "./repair.ts";
+import { pauseAbandoned } from "../container/paused_by.ts";
 import { unmountStaleRuntimeMounts } from "../container/runtime_state.ts";
 import { refreshLocked } from "./reconcile.ts";
 import { monitorAlive } from "../monitor/alive.ts";
@@ -130,6 +135,15 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
         () => cleanVolumeLeftovers(ctx.paths, ns, true),
       );
     }
+  }
+  // Temps of a killed `save -o`/`export -o` beside their target (the journal names them).
+  try {
+    for (const temp of removeAbandonedTemps(ctx.paths.outputsJournal, dry)) {
+      const what = `${temp}, which a killed save or export left`;
+      report.actions.push(dry ? `would remove ${what}` : `removed ${what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot remove the temps of killed saves and exports: ${messageOf(err)}`);
   }
   const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
@@ -252,6 +266,13 @@ async function gcNamespace(
           () => repairLocked(ctx, s),
         );
         return;
+      }
+      if (pauseAbandoned(s) && s.status === "paused") {
+        await act(
+          `resumed ${ns}/${id}, which a killed commit had paused`,
+          `would resume ${ns}/${id}, which a killed commit had paused`,
+          () => repairLocked(ctx, s),
+        );
       }
       // A mount a runtime process killed midway left in its state directory
       // (runc's bind mount of its binary), once no runtime process of it runs.

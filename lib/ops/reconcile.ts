@@ -18,6 +18,7 @@ import type { Context } from "../container/context.ts";
 import { NotFound } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { liveness } from "../host/proc.ts";
+import { pauseAbandoned } from "../container/paused_by.ts";
 import type { ContainerState } from "../container/state_file.ts";
 
 /** Loads `id` of the context's namespace for reading, reconciled; NotFound if gone. */
@@ -28,8 +29,9 @@ export async function loadReconciled(ctx: Context, id: string): Promise<Containe
 }
 
 /**
- * For readers that hold no lock: repairs an interrupted operation, and
- * records a stop whose process is gone. Null when the container is gone.
+ * For readers that hold no lock: repairs an interrupted operation (or
+ * resumes a container a killed commit left paused), and records a stop
+ * whose process is gone. Null when the container is gone.
  *
  * A recorded operation whose process is alive is under way: it is left
  * alone. One whose process is dead was interrupted: the reader takes the
@@ -38,11 +40,11 @@ export async function loadReconciled(ctx: Context, id: string): Promise<Containe
  * the command that touches an interrupted container always settles it.
  */
 export async function reconcile(ctx: Context, s: ContainerState): Promise<ContainerState | null> {
-  if (s.op !== null) {
+  if (s.op !== null || pauseAbandoned(s)) {
     const path = ctx.paths.lockFile(s.namespace, s.id);
     let lock = await FileLock.tryAcquire(path);
     if (lock === null) {
-      if (liveness(s.op.pid, s.op.pidStartTime) === "alive") return s; // under way
+      if (s.op !== null && liveness(s.op.pid, s.op.pidStartTime) === "alive") return s; // under way
       lock = await FileLock.acquire(path, `container "${s.id}"`, { clock: ctx.clock });
     }
     try {
@@ -72,7 +74,7 @@ export function withLoaded<T>(
   return withContainerLock(ctx, ns, id, async () => {
     const loaded = await ctx.store.load(ns, id);
     // Repair code is loaded only when there is something to repair.
-    const repaired = loaded.op === null
+    const repaired = loaded.op === null && !pauseAbandoned(loaded)
       ? loaded
       : await (await import("./repair.ts")).repairLocked(ctx, loaded);
     if (repaired === null) throw new NotFound(`container "${id}" not found`);

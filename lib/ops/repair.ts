@@ -8,7 +8,10 @@
  * - `delete` is finished;
  * - `update` is finished with the limits it recorded while the container
  *   lives (the runtime's update can run again), else settled;
- * - `start`, `pause`, `resume` take the runtime's word for the status.
+ * - `start`, `pause`, `resume` take the runtime's word for the status;
+ * - a container paused by a `commit` that died (`pausedBy`,
+ *   lib/container/paused_by.ts) is resumed (it is left paused when the
+ *   user paused it: such a pause records no owner).
  *
  * A rollback and a finished delete run the whole delete, which also removes
  * what a runtime process killed midway left mounted in the container's
@@ -30,6 +33,8 @@ import { settleLocked } from "./settle.ts";
 import { updateLocked } from "./update.ts";
 import { isLive } from "../container/container.ts";
 import { liveness } from "../host/proc.ts";
+import { pauseAbandoned } from "../container/paused_by.ts";
+import { freezeLocked } from "./pause.ts";
 
 /**
  * Finishes or rolls back the interrupted operation of `s` (loaded under
@@ -42,7 +47,7 @@ export async function repairLocked(
   log: (msg: string) => void = () => {},
 ): Promise<ContainerState | null> {
   const op = s.op;
-  if (op === null) return s;
+  if (op === null) return await resumeAbandonedLocked(ctx, s, log);
   const name = `${s.namespace}/${s.id}`;
   switch (op.name) {
     case "create":
@@ -73,5 +78,27 @@ export async function repairLocked(
   const before = s.status;
   await settleLocked(ctx, s);
   log(`settled the interrupted ${op.name} of ${name}: ${before} -> ${s.status}`);
+  return await resumeAbandonedLocked(ctx, s, log);
+}
+
+/**
+ * Resumes `s` (loaded under its lock, no op in flight) when the process
+ * that paused it for its own use is dead; a mark left on a container that
+ * is no longer paused (its pause failed, or it stopped) is dropped.
+ */
+async function resumeAbandonedLocked(
+  ctx: Context,
+  s: ContainerState,
+  log: (msg: string) => void,
+): Promise<ContainerState> {
+  if (!pauseAbandoned(s)) return s;
+  const name = `${s.namespace}/${s.id}`;
+  if (s.status === "paused") {
+    await freezeLocked(ctx, s, "resume");
+    log(`resumed ${name}, which a killed commit had paused`);
+  } else {
+    delete s.pausedBy;
+    await ctx.store.save(s);
+  }
   return s;
 }

@@ -13,13 +13,30 @@ import type { CreateArgs, MountSpec } from "../container/state_file.ts";
 import { VERSION } from "../host/version.ts";
 
 /**
- * Quotes one word for a systemd command line (`%` and `$` escaped too).
- * Every control character (CR and LF end a unit file's line; the rest
- * would reach a terminal or the journal) becomes the C-style escape
- * `\xNN` systemd decodes in a quoted word.
+ * Quotes one word of a systemd command line (`ExecStart=` and the like):
+ * `%` becomes `%%` (specifiers) and `$` becomes `$$` (systemd expands
+ * `$VAR` and `${VAR}` in command lines, systemd.service(5) "Command
+ * lines"), then the word is quoted as {@linkcode systemdQuoteValue} does.
  */
 export function systemdQuote(word: string): string {
-  const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  return quoteWord(word.replaceAll("$", "$$$$"));
+}
+
+/**
+ * Quotes one word of a setting that expands specifiers but not variables
+ * (`Environment=`, `RequiresMountsFor=`): `%` becomes `%%`, `$` stays (a
+ * `$$` there would reach the process as two dollars, systemd.exec(5)
+ * "Environment="). A word with anything but `[A-Za-z0-9_@%+=:,./-]` is
+ * double-quoted with `\` and `"` escaped, and every control character
+ * (CR and LF end a unit file's line; the rest would reach a terminal or
+ * the journal) becomes the C-style escape `\xNN` systemd decodes.
+ */
+export function systemdQuoteValue(word: string): string {
+  return quoteWord(word);
+}
+
+function quoteWord(word: string): string {
+  const escaped = word.replaceAll("%", "%%");
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) && escaped !== "") return escaped;
   const body = escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')
     // deno-lint-ignore no-control-regex
@@ -103,7 +120,7 @@ export function systemdUnit(o: UnitOptions): string {
     `BERTH_NAMESPACE=${o.globals.namespace}`,
     `BERTH_RUNTIME=${o.globals.runtime}`,
     `BERTH_NETWORK_DIR=${o.globals.networkDir}`,
-  ].map((e) => `Environment=${systemdQuote(e)}`);
+  ].map((e) => `Environment=${systemdQuoteValue(e)}`);
   const after = o.request.sandbox !== null
     ? [`After=berth-${o.request.sandbox}.service`, `Requires=berth-${o.request.sandbox}.service`]
     : [];
@@ -117,7 +134,9 @@ export function systemdUnit(o: UnitOptions): string {
     "Wants=network-online.target",
     "After=network-online.target",
     ...after,
-    `RequiresMountsFor=${o.globals.root} ${o.globals.dataRoot}`,
+    `RequiresMountsFor=${systemdQuoteValue(o.globals.root)} ${
+      systemdQuoteValue(o.globals.dataRoot)
+    }`,
     "",
     "[Service]",
     "Type=exec",

@@ -284,6 +284,18 @@ Deno.test(
 );
 
 /** The names in each of the store's directories. */
+/** The status recorded in `id`'s state file, read without berth (which would repair it). */
+function rawStatus(roots: Roots, id: string): string {
+  const file = join(roots.root, "ns/default/containers", id, "state.json");
+  return JSON.parse(Deno.readTextFileSync(file)).status;
+}
+
+/** The runtime's own status of `id` (runc state). */
+async function runcStatus(roots: Roots, id: string): Promise<string> {
+  const root = join(roots.root, "ns/default/runc");
+  return JSON.parse(await run("runc", ["--root", root, "state", id])).status;
+}
+
 function storeNames(roots: Roots): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const d of ["images", "layers", "blobs", "tmp"]) {
@@ -297,24 +309,46 @@ function storeNames(roots: Roots): Record<string, string[]> {
 }
 
 Deno.test(
-  "crashes: a commit killed at each of its points leaves no image, and after gc no layer, blob or temp of its own; the next commit works",
+  "crashes: a commit killed at each of its points leaves no image, and after gc no layer, blob or temp of its own; the container it paused is resumed by gc or the next command (one the user paused stays paused); the next commit works",
   OPTS,
   async () => {
     await withImage(async ({ roots, ref }) => {
       await berthOk(roots, ["run", "-d", "--image", ref, "c1", "--", "sleep", "600"]);
       await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
       const before = storeNames(roots);
-      for (const point of ["commit:layer", "commit:published", "commit:blobs"]) {
+      for (const point of ["commit:paused", "commit:layer", "commit:published", "commit:blobs"]) {
         const r = await berth(roots, ["commit", "c1", "crash:1"], { BERTH_CRASH_AT: point });
         assertEquals(r.code, 137, `${point}: ${r.stderr}`);
         assertEquals((await berth(roots, ["image", "inspect", "crash:1"])).code, 3, point);
-        await berthOk(roots, ["gc"]);
+        // The killed commit had paused c1: as recorded, and frozen in the runtime.
+        assertEquals(rawStatus(roots, "c1"), "paused", point);
+        assertEquals(await runcStatus(roots, "c1"), "paused", point);
+        // gc resumes it (it was the commit's pause, and the commit is dead).
+        const gc = await berthOk(roots, ["gc"]);
+        assert(gc.includes("resumed default/c1, which a killed commit had paused"), gc);
         assertEquals(storeNames(roots), before, point);
-        // The killed commit had paused c1 and could not resume it: it stays paused (as a
-        // killed podman commit leaves it), and resume brings it back.
-        assertEquals((await stateOf(roots, "c1")).status, "paused", point);
-        await berthOk(roots, ["resume", "c1"]);
+        assertEquals(rawStatus(roots, "c1"), "running", point);
+        assertEquals(await runcStatus(roots, "c1"), "running", point);
       }
+      // Without gc: the next command on the container resumes it (exec runs in it).
+      const k = await berth(roots, ["commit", "c1", "crash:1"], {
+        BERTH_CRASH_AT: "commit:paused",
+      });
+      assertEquals(k.code, 137, k.stderr);
+      assertEquals(await runcStatus(roots, "c1"), "paused");
+      assertEquals(await berthOk(roots, ["exec", "c1", "--", "echo", "ok"]), "ok\n");
+      assertEquals(rawStatus(roots, "c1"), "running");
+      assertEquals(await runcStatus(roots, "c1"), "running");
+      // A pause the user asked for is not the commit's: a killed commit (which
+      // did not pause it) leaves it paused, through the next command and gc.
+      await berthOk(roots, ["pause", "c1"]);
+      const u = await berth(roots, ["commit", "c1", "crash:1"], { BERTH_CRASH_AT: "commit:layer" });
+      assertEquals(u.code, 137, u.stderr);
+      assertEquals((await stateOf(roots, "c1")).status, "paused");
+      await berthOk(roots, ["gc"]);
+      assertEquals((await stateOf(roots, "c1")).status, "paused");
+      assertEquals(await runcStatus(roots, "c1"), "paused");
+      await berthOk(roots, ["resume", "c1"]);
       const id = (await berthOk(roots, ["commit", "c1", "crash:1"])).trim();
       assertEquals(
         await berthOk(roots, ["history", "-q", "crash:1"]),

@@ -553,3 +553,118 @@ Deno.test("cp with - : a tar stream out of and into a container (hostile entries
     }
   });
 });
+
+Deno.test("cp keeps hard links within the copied tree as links, both ways (inodes equal); a link to outside the tree is a file of its own", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const host = await Deno.makeTempDir({ prefix: "berth-cp-links-" });
+    try {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "600"]);
+      await Deno.mkdir(join(host, "tree/sub"), { recursive: true });
+      await Deno.writeTextFile(join(host, "tree/a"), "A\n");
+      await Deno.link(join(host, "tree/a"), join(host, "tree/b"));
+      await Deno.link(join(host, "tree/a"), join(host, "tree/sub/c"));
+      await Deno.writeTextFile(join(host, "outside"), "O\n");
+      await Deno.link(join(host, "outside"), join(host, "tree/o"));
+
+      // Host to container: a, b and sub/c are one inode there, o another (one name).
+      await berthOk(roots, ["cp", join(host, "tree"), "c1:/tmp/t"]);
+      const inodes = async (dir: string) =>
+        (await sh(roots, "c1", `cd ${dir} && stat -c '%n %i %h' a b sub/c o`)).trim().split("\n")
+          .map((l) => l.split(" "));
+      const inC = await inodes("/tmp/t");
+      assertEquals(inC.map(([n, , h]) => [n, h]), [["a", "3"], ["b", "3"], ["sub/c", "3"], [
+        "o",
+        "1",
+      ]]);
+      assertEquals(new Set(inC.slice(0, 3).map(([, i]) => i)).size, 1, JSON.stringify(inC));
+      assertTrue(inC[3]![1] !== inC[0]![1]);
+      assertEquals(await sh(roots, "c1", "cat /tmp/t/sub/c /tmp/t/o"), "A\nO\n");
+
+      // Container to host: links made in the container come back as links.
+      await sh(roots, "c1", "mkdir -p /tmp/u/d && echo X > /tmp/u/x && ln /tmp/u/x /tmp/u/d/y");
+      await berthOk(roots, ["cp", "c1:/tmp/u", join(host, "back")]);
+      const x = await Deno.lstat(join(host, "back/x"));
+      const y = await Deno.lstat(join(host, "back/d/y"));
+      assertEquals([x.ino === y.ino, x.nlink, y.nlink], [true, 2, 2]);
+      assertEquals(await Deno.readTextFile(join(host, "back/d/y")), "X\n");
+      // And the tree copied in goes back out whole (contents form, SRC/.).
+      await Deno.mkdir(join(host, "again"));
+      await berthOk(roots, ["cp", "c1:/tmp/t/.", join(host, "again")]);
+      const [a, b, c] = await Promise.all(
+        ["a", "b", "sub/c"].map((n) => Deno.lstat(join(host, "again", n))),
+      );
+      assertEquals([a!.ino === b!.ino, a!.ino === c!.ino, a!.nlink], [true, true, 3]);
+    } finally {
+      await Deno.remove(host, { recursive: true });
+    }
+  });
+});
+
+Deno.test("cp with - keeps hard links: tar's link entries land as links, cp NAME:SRC - writes them; a link entry naming .. or no file is refused", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const work = await Deno.makeTempDir({ prefix: "berth-cp-tar-links-" });
+    try {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "600"]);
+      const src = join(work, "src");
+      await Deno.mkdir(join(src, "t/sub"), { recursive: true });
+      await Deno.writeTextFile(join(src, "t/a"), "A\n");
+      await Deno.link(join(src, "t/a"), join(src, "t/b"));
+      await Deno.link(join(src, "t/a"), join(src, "t/sub/c"));
+      // In: the system's tar writes b and sub/c as link entries to t/a.
+      const put = await berthPiped(roots, ["cp", "-", "c1:/tmp"], await systemTar(src, ["t"]));
+      assertEquals(put.code, 0, put.stderr);
+      const st = (await sh(roots, "c1", "cd /tmp/t && stat -c '%i %h' a b sub/c")).trim()
+        .split("\n");
+      assertEquals(new Set(st).size, 1, st.join("|"));
+      assertTrue(st[0]!.endsWith(" 3"), st[0]);
+      assertEquals(await sh(roots, "c1", "cat /tmp/t/sub/c"), "A\n");
+      // Out: one copy of the data, the other names as link entries; tar makes them links.
+      const out = await berthPiped(roots, ["cp", "c1:/tmp/t", "-"], null);
+      assertEquals(out.code, 0, out.stderr);
+      await Deno.writeFile(join(work, "out.tar"), out.stdout);
+      const ex = join(work, "ex");
+      await Deno.mkdir(ex);
+      const x = await new Deno.Command("tar", { args: ["-C", ex, "-xf", join(work, "out.tar")] })
+        .output();
+      assertEquals(x.code, 0, new TextDecoder().decode(x.stderr));
+      const [a, b, c] = await Promise.all(
+        ["t/a", "t/b", "t/sub/c"].map((n) => Deno.lstat(join(ex, n))),
+      );
+      assertEquals([a!.ino === b!.ino, a!.ino === c!.ino, a!.nlink], [true, true, 3]);
+      const tv = await new Deno.Command("tar", { args: ["-tvf", join(work, "out.tar")] }).output();
+      assertEquals(
+        new TextDecoder().decode(tv.stdout).split("\n").filter((l) => l.includes(" link to "))
+          .map((l) => l.slice(l.indexOf(" t/"))),
+        [" t/b link to t/a", " t/sub/c link to t/a"],
+      );
+      // Hostile link names: out of DST (..), or to no file there.
+      await sh(roots, "c1", "mkdir /tmp/h1 /tmp/h2");
+      const linkTo = async (target: string) =>
+        new Uint8Array(
+          (await new Deno.Command("tar", {
+            args: [
+              "-C",
+              src,
+              "-c",
+              "-P",
+              "--no-recursion",
+              "--transform",
+              `s,^t/a$,${target},RS`,
+              "t",
+              "t/a",
+              "t/b",
+            ],
+            stdout: "piped",
+          }).output()).stdout,
+        );
+      const up = await berthPiped(roots, ["cp", "-", "c1:/tmp/h1"], await linkTo("../etc/passwd"));
+      assertEquals(up.code, 2, up.stderr);
+      assertTrue(/links outside the destination/.test(up.stderr), up.stderr);
+      const none = await berthPiped(roots, ["cp", "-", "c1:/tmp/h2"], await linkTo("t/nope"));
+      assertTrue(none.code !== 0, none.stderr);
+      assertTrue(/links to "t\/nope", which is not a file there/.test(none.stderr), none.stderr);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  });
+});

@@ -634,3 +634,39 @@ Deno.test("delete -f: the monitor starts the runtime's delete as soon as it has 
     assertEquals(await assertInvariants(roots, { c1: marker }, "after"), []);
   });
 });
+
+Deno.test("an export -o killed before its rename leaves only its temp, which gc removes (and nothing it did not write)", async () => {
+  await withRoots(async (roots, rootfs) => {
+    const out = await Deno.makeTempDir({ prefix: "berth-export-crash-" });
+    try {
+      await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "600"]);
+      // A user's file shaped like a temp of a dead process, not written by berth: kept.
+      const lookalike = join(out, ".mine.tar.tmp-999999-0123abcd");
+      await Deno.writeTextFile(lookalike, "mine\n");
+      const r = await berth(roots, ["export", "-o", join(out, "c1.tar"), "c1"], {
+        BERTH_CRASH_AT: "export:written",
+      });
+      assertEquals(r.code, 137, r.stderr);
+      const left = () => [...Deno.readDirSync(out)].map((e) => e.name).sort();
+      const temps = left().filter((n) => n.startsWith(".c1.tar.tmp-"));
+      assertEquals(temps.length, 1, left().join(" "));
+      assertTrue(!left().includes("c1.tar"));
+      const dry = await berthOk(roots, ["gc", "--dry-run"]);
+      assertTrue(dry.includes(`would remove ${join(out, temps[0]!)}, which a killed`), dry);
+      assertEquals(left().filter((n) => n.startsWith(".c1.tar.tmp-")).length, 1);
+      const gc = await berthOk(roots, ["gc"]);
+      assertTrue(
+        gc.includes(`removed ${join(out, temps[0]!)}, which a killed save or export left`),
+        gc,
+      );
+      assertEquals(left(), [".mine.tar.tmp-999999-0123abcd"]);
+      assertEquals((await berthOk(roots, ["gc"])).includes("killed save or export"), false);
+      // The journal is empty again, and an export that completes leaves no record.
+      await berthOk(roots, ["export", "-o", join(out, "c1.tar"), "c1"]);
+      assertEquals(left(), [".mine.tar.tmp-999999-0123abcd", "c1.tar"]);
+      assertEquals([...Deno.readDirSync(join(roots.dataRoot, "outputs"))].length, 0);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  });
+});

@@ -469,7 +469,7 @@ function listing(dir: string): string[] {
 }
 
 Deno.test(
-  "crashes: a push killed after a blob leaves nothing locally; a save killed midway leaves no FILE, only its temp, which the next save removes",
+  "crashes: a push killed after a blob leaves nothing locally; a save killed midway leaves no FILE, only its temp, which gc removes",
   OPTS,
   async () => {
     await withImages(async ({ roots, rootfs, work, publish, store }) => {
@@ -500,6 +500,13 @@ Deno.test(
           );
           assertEquals(left.length, 1, left.join(" "));
           assert(left[0]!.startsWith(`.crash-${format}.tar.tmp-`), left[0]);
+          // gc removes it (the save journals its temp in the data root).
+          const gc = await berthOk(roots, ["gc"]);
+          assert(gc.includes(`removed ${join(work, left[0]!)}, which a killed save`), gc);
+          assertEquals(
+            [...Deno.readDirSync(work)].filter((e) => e.name.includes(`crash-${format}`)).length,
+            0,
+          );
           await berthOk(roots, ["save", "--format", format, "-o", file, a.ref]);
           assertEquals(
             [...Deno.readDirSync(work)].map((e) => e.name).filter((n) =>
