@@ -80,6 +80,15 @@ const RECORD_RETRY_MAX_MS = 2000;
 /** How long a new monitor stays up even with nothing to do. */
 const STARTUP_GRACE_MS = 1500;
 
+/**
+ * How long an exiting monitor keeps its (already unlinked) socket open to
+ * answer late connections with `retry`: a client's connect that found the
+ * socket just before it was removed can reach the queue a moment later (on
+ * a loaded host, after the first drain), and closing the socket under it
+ * would leave it unanswered ("the berth monitor died").
+ */
+const SHUTDOWN_GRACE_MS = 50;
+
 /** Quiet time before the monitor trims its start-up pages. */
 const TRIM_DELAY_MS = 1000;
 
@@ -554,12 +563,28 @@ class Monitor {
     // starts the next monitor), not a connection dropped unanswered, which
     // it would have to report as "the berth monitor died". The reply is
     // sent before this returns (sends are synchronous).
+    this.#answerQueued();
+    // Late ones too (see SHUTDOWN_GRACE_MS), and any the accept loop took
+    // meanwhile (answered "retry" by #dispatch) before the process ends.
+    const deadline = performance.now() + 1000;
+    const finish = () => {
+      this.#answerQueued();
+      if (this.#active > 0 && performance.now() < deadline) {
+        after(10, finish);
+        return;
+      }
+      this.#listener?.close();
+      this.lock.release();
+      this.#done(0);
+    };
+    after(SHUTDOWN_GRACE_MS, finish);
+  }
+
+  /** Answers `retry` to the connections queued on the socket (see #shutdown). */
+  #answerQueued(): void {
     for (const conn of this.#listener?.drain() ?? []) {
       writeMessage(conn, { ok: false, kind: "retry", message: "monitor is shutting down" })
         .catch(() => {}).finally(() => conn.close());
     }
-    this.#listener?.close();
-    this.lock.release();
-    this.#done(0);
   }
 }
