@@ -66,7 +66,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
   }
   if (o.volumes) {
     for (const v of Object.values(project.volumes)) if (!v.external) volumes.add(v.name);
-    const { removeVolume } = await import("../volume/store.ts");
+    const { removeVolume } = await import("../volume/mod.ts");
     for (const name of volumes) {
       try {
         await removeVolume(ctx, ctx.globals.namespace, name);

@@ -43,8 +43,12 @@ import {
   setUpNetwork,
 } from "../network/container.ts";
 import type { FileLock } from "../host/lock.ts";
-import { volumeNames } from "../volume/mount_spec.ts";
-import { ensureVolumesLocked, lockVolumes, removeUnusedVolumes } from "../volume/store.ts";
+import {
+  ensureVolumesLocked,
+  lockVolumes,
+  removeUnusedVolumes,
+  volumeNames,
+} from "../volume/mod.ts";
 import {
   applyRunOptions,
   prepareRunOptions,

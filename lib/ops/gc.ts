@@ -121,7 +121,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   } catch (err) {
     report.errors.push(`cannot remove stale firewall rules: ${messageOf(err)}`);
   }
-  const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/store.ts");
+  const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/mod.ts");
   for (const ns of volumeNamespaces(ctx.paths)) {
     for (const path of await cleanVolumeLeftovers(ctx.paths, ns, false)) {
       await act(

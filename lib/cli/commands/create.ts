@@ -24,7 +24,7 @@ import { resolve } from "../../_std/path.ts";
 import { canonicalCapabilities } from "../../ops/capabilities.ts";
 import { checkEnvValues } from "../../ops/process_env.ts";
 import { checkUserSyntax } from "../../ops/process_user.ts";
-import { parseMounts } from "../../volume/mount_spec.ts";
+import { parseMounts } from "../../volume/mod.ts";
 import { createContainer, type CreateRequest } from "../../ops/create.ts";
 import { parseLimits } from "../../limits/parse.ts";
 import { parseSize } from "../../host/size.ts";

@@ -14,7 +14,7 @@ import { VERSION } from "../../host/version.ts";
 import { storeOf } from "../../image/local.ts";
 import { cgroupVersion } from "../../limits/cgroup.ts";
 import { reconcile } from "../../ops/reconcile.ts";
-import { listVolumes } from "../../volume/store.ts";
+import { listVolumes } from "../../volume/mod.ts";
 import { type OutputFormat, outputFormatOf, renderTemplate } from "./format.ts";
 
 const OPTIONS = [{
