@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { parseSize } from "../lib/host/size.ts";
-import { parseMemory } from "../lib/limits/parse.ts";
+import { parseMemory } from "../lib/limits/_parse.ts";
 import { parseTmpfsFlag } from "../lib/volume/_mount_spec.ts";
 
 Deno.test("sizes: units of 1024, optional b, any case; anything else is InvalidArgument naming the option", () => {

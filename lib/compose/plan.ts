@@ -10,7 +10,7 @@ import type { CreateRequest } from "../ops/create.ts";
 import type { MountSpec } from "../container/state_file.ts";
 import { canonicalCapabilities } from "../ops/capabilities.ts";
 import { checkUserSyntax } from "../ops/process_user.ts";
-import { HEALTH_DEFAULTS } from "../limits/health_config.ts";
+import { HEALTH_DEFAULTS } from "../limits/mod.ts";
 import type { Project, Service } from "./model.ts";
 
 /** The labels compose puts on its containers (docker compose's names). */

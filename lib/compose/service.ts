@@ -9,7 +9,7 @@
  */
 
 import { normalize, resolve } from "../_std/path.ts";
-import { parseDuration } from "../limits/health_config.ts";
+import { parseDuration } from "../limits/mod.ts";
 import { parseSize } from "../host/size.ts";
 import { BerthError } from "../host/errors.ts";
 import type { Lookup } from "./interpolate.ts";

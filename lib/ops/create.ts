@@ -33,8 +33,7 @@ import type { ContainerState, CreateArgs, RestartPolicy } from "../container/sta
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "./reconcile.ts";
 import { changeStatus } from "../container/status.ts";
-import { applyLimits } from "../limits/parse.ts";
-import { swapAccounting } from "../limits/cgroup.ts";
+import { applyLimits, swapAccounting } from "../limits/mod.ts";
 import {
   applyPlan,
   type NetPlan,

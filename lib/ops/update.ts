@@ -13,8 +13,7 @@ import { runtimeTarget } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
 import { recordedStep } from "../container/step.ts";
 import { InvalidArgument } from "../host/errors.ts";
-import { swapAccounting } from "../limits/cgroup.ts";
-import { applyLimits, type Limits, updateFlags } from "../limits/parse.ts";
+import { applyLimits, type Limits, swapAccounting, updateFlags } from "../limits/mod.ts";
 import { withLoaded } from "./reconcile.ts";
 import type { ContainerState } from "../container/state_file.ts";
 
