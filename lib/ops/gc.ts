@@ -131,7 +131,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
       );
     }
   }
-  const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
+  const { staleConsoleSockets } = await import("../terminal/mod.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
     await act(
       `removed the stale console socket ${path}`,
