@@ -98,10 +98,10 @@ const isNodeOrNpm = (spec: string) =>
 /**
  * Modules outside lib/image that may import an npm package: the YAML
  * library's entry of compose, which is itself loaded only by a computed
- * specifier (lib/compose/yaml.ts), so no other module may import it but
+ * specifier (lib/compose/_yaml.ts), so no other module may import it but
  * for its types.
  */
-const NPM_ENTRIES: Record<string, string> = { "lib/compose/yaml_entry.ts": "yaml" };
+const NPM_ENTRIES: Record<string, string> = { "lib/compose/_yaml_entry.ts": "yaml" };
 const rel = (url: URL) => url.href.slice(new URL("..", LIB).href.length);
 
 const sources = new Map<string, string>();
