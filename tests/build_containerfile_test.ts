@@ -5,8 +5,8 @@ import {
   logicalLines,
   parseContainerfile,
   substitute,
-} from "../lib/build/containerfile.ts";
-import { IgnoreMatcher } from "../lib/build/ignore.ts";
+} from "../lib/build/_containerfile.ts";
+import { IgnoreMatcher } from "../lib/build/_ignore.ts";
 import { buildCommand } from "../lib/cli/commands/build.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { assertEquals, assertThrows, assertTrue } from "./assert.ts";

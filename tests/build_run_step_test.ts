@@ -1,7 +1,7 @@
 /** `build`'s RUN steps: what the runtime made only to mount on is not the step's change. */
 
 import { join } from "../lib/_std/path.ts";
-import { dropMountPoints } from "../lib/build/run_step.ts";
+import { dropMountPoints } from "../lib/build/_run_step.ts";
 import { assertEquals } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";
 

@@ -8,8 +8,8 @@ import {
   ImageTree,
   openUnder,
   resolveInImage,
-} from "../lib/build/sources.ts";
-import { IgnoreMatcher } from "../lib/build/ignore.ts";
+} from "../lib/build/_sources.ts";
+import { IgnoreMatcher } from "../lib/build/_ignore.ts";
 import { unpackCalls } from "../lib/image/ffi.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";

@@ -1,16 +1,16 @@
-// The compose model (lib/compose/load.ts and friends) over real files in a
+// The compose model (lib/compose/_load.ts and friends) over real files in a
 // temporary directory: interpolation and .env, several files merged,
 // extends, profiles, short and long syntax, env_file lists, the project
 // name's normalisation, warnings for unknown and obsolete keys, and the
 // one-line, key-path errors of malformed files.
 import { join } from "../lib/_std/path.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { interpolate, parseDotEnv } from "../lib/compose/interpolate.ts";
-import { type LoadOptions, loadProject } from "../lib/compose/load.ts";
-import { normalizeProjectName } from "../lib/compose/project_name.ts";
-import { configHash, createRequestOf } from "../lib/compose/plan.ts";
-import type { Project } from "../lib/compose/model.ts";
-import { configYaml } from "../lib/compose/print.ts";
+import { interpolate, parseDotEnv } from "../lib/compose/_interpolate.ts";
+import { type LoadOptions, loadProject } from "../lib/compose/_load.ts";
+import { normalizeProjectName } from "../lib/compose/_project_name.ts";
+import { configHash, createRequestOf } from "../lib/compose/_plan.ts";
+import type { Project } from "../lib/compose/_model.ts";
+import { configYaml } from "../lib/compose/_print.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";
 

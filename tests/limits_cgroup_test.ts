@@ -9,7 +9,7 @@ import {
   sampleCgroup,
   setCgroupFrozen,
   swapAccounting,
-} from "../lib/limits/cgroup.ts";
+} from "../lib/limits/_cgroup.ts";
 
 function tree(files: Record<string, string>): string {
   const root = Deno.makeTempDirSync({ prefix: "berth-cgroup-" });

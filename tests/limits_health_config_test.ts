@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { HEALTH_DEFAULTS, parseDuration, parseHealth } from "../lib/limits/health_config.ts";
+import { HEALTH_DEFAULTS, parseDuration, parseHealth } from "../lib/limits/_health_config.ts";
 
 const none = {
   cmd: undefined,

@@ -8,7 +8,7 @@ import {
   parseMemory,
   parsePidsLimit,
   updateFlags,
-} from "../lib/limits/parse.ts";
+} from "../lib/limits/_parse.ts";
 import { applySecurity, DEFAULT_PIDS_LIMIT, parseSecurityOpts } from "../lib/host/security.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
 

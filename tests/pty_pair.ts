@@ -1,6 +1,6 @@
 /** A real pseudo-terminal pair for terminal tests, through berth's own FFI. */
 
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
 
 /**
  * Opens every lazily loaded symbol group of the terminal FFI, so no test

@@ -1,8 +1,8 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { parseSize } from "../lib/host/size.ts";
-import { parseMemory } from "../lib/limits/parse.ts";
-import { parseTmpfsFlag } from "../lib/volume/mount_spec.ts";
+import { parseMemory } from "../lib/limits/_parse.ts";
+import { parseTmpfsFlag } from "../lib/volume/_mount_spec.ts";
 
 Deno.test("sizes: units of 1024, optional b, any case; anything else is InvalidArgument naming the option", () => {
   assertEquals(parseSize("1024", "--x"), 1024);

@@ -1,8 +1,8 @@
 /** Console sockets: their directory's mode, refusal when nothing was sent, stale ones. */
 
 import { assertEquals, assertThrows, assertTrue } from "./assert.ts";
-import { ConsoleSocket, staleConsoleSockets } from "../lib/terminal/console_socket.ts";
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
+import { ConsoleSocket, staleConsoleSockets } from "../lib/terminal/_console_socket.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
 import { warmTerminalLibc } from "./pty_pair.ts";
 
 warmTerminalLibc();

@@ -4,9 +4,9 @@
  */
 
 import { assertEquals, assertTrue } from "./assert.ts";
-import { POLLIN } from "../lib/terminal/ffi.ts";
-import { Poller } from "../lib/terminal/poller.ts";
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
+import { POLLIN } from "../lib/terminal/_ffi.ts";
+import { Poller } from "../lib/terminal/_poller.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
 import { ptyPair as pair, warmTerminalLibc } from "./pty_pair.ts";
 
 warmTerminalLibc();

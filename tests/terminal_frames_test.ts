@@ -8,7 +8,7 @@ import {
   FrameReader,
   MAX_FRAME,
   resizeFrame,
-} from "../lib/terminal/frames.ts";
+} from "../lib/terminal/_frames.ts";
 
 Deno.test("frames cut at every byte boundary decode to the same frames", () => {
   const data = new TextEncoder().encode("ls -l\r");

@@ -6,9 +6,9 @@
  */
 
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
-import { AttachRefused, TerminalHolder } from "../lib/terminal/holder.ts";
-import { encodeFrame, FRAME, resizeFrame } from "../lib/terminal/frames.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
+import { AttachRefused, TerminalHolder } from "../lib/terminal/_holder.ts";
+import { encodeFrame, FRAME, resizeFrame } from "../lib/terminal/_frames.ts";
 import { warmTerminalLibc } from "./pty_pair.ts";
 
 warmTerminalLibc();

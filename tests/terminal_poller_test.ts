@@ -1,9 +1,9 @@
 /** The shared poller: one poll(2) for many descriptors, woken when the set changes. */
 
 import { assertEquals, assertTrue } from "./assert.ts";
-import { POLLIN } from "../lib/terminal/ffi.ts";
-import { Poller } from "../lib/terminal/poller.ts";
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
+import { POLLIN } from "../lib/terminal/_ffi.ts";
+import { Poller } from "../lib/terminal/_poller.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
 import { closePair, ptyPair as pair, warmTerminalLibc } from "./pty_pair.ts";
 
 warmTerminalLibc();

@@ -1,8 +1,8 @@
 /** Raw mode on a real pseudo-terminal: what it clears, and its exact restore. */
 
 import { assertEquals, assertTrue } from "./assert.ts";
-import { enterRawMode } from "../lib/terminal/raw_mode.ts";
-import { terminalLibc as lib } from "../lib/terminal/ffi.ts";
+import { enterRawMode } from "../lib/terminal/_raw_mode.ts";
+import { terminalLibc as lib } from "../lib/terminal/_ffi.ts";
 import { closePair, ptyPair as pair, warmTerminalLibc } from "./pty_pair.ts";
 
 warmTerminalLibc();

@@ -9,7 +9,7 @@ import {
   parseTmpfsFlag,
   parseVolumeFlag,
   volumeNames,
-} from "../lib/volume/mount_spec.ts";
+} from "../lib/volume/_mount_spec.ts";
 
 Deno.test("-v: an absolute source is a bind, a name a volume, anything else exit 2", () => {
   assertEquals(parseVolumeFlag("/srv//www/:/www:ro"), {

@@ -17,7 +17,7 @@ import {
   removeVolume,
   volumeDataPath,
   volumeNamespaces,
-} from "../lib/volume/store.ts";
+} from "../lib/volume/_store.ts";
 import { sampleState } from "./fixtures/worker.ts";
 
 function contextIn(root: string) {

@@ -270,7 +270,7 @@ export interface CreateArgs {
   networkAlias?: string[];
 }
 
-/** One mount of a container (`-v`, `--mount`, `--tmpfs`), normalized; see volume/mount_spec.ts. */
+/** One mount of a container (`-v`, `--mount`, `--tmpfs`), normalized; see volume/_mount_spec.ts. */
 export interface MountSpec {
   type: "bind" | "volume" | "tmpfs";
   /** bind: an absolute host path; volume: the volume's name; tmpfs: null. */

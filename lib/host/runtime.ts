@@ -457,7 +457,7 @@ export class OciRuntime {
     return r.code;
   }
 
-  /** `update FLAGS ID`: changes the resource limits of a live container (see limits/parse.ts). */
+  /** `update FLAGS ID`: changes the resource limits of a live container (see limits/_parse.ts). */
   async update(t: RuntimeTarget, flags: string[]): Promise<void> {
     await this.#call("update", t, ["update", ...flags, t.id]);
   }

@@ -51,7 +51,7 @@ import type { Context } from "../container/context.ts";
 import { logFiles } from "../container/paths.ts";
 import { DEFAULT_LOG_MAX_SIZE, trimLog } from "../host/log_trim.ts";
 import { messageOf } from "../host/errors.ts";
-import { cgroupFrozen, setCgroupFrozen } from "../limits/cgroup.ts";
+import { cgroupFrozen, setCgroupFrozen } from "../limits/mod.ts";
 
 /** The longest wait between two checks of a container's logs. */
 export const TRIM_POLL_MS = 200;

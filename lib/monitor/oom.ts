@@ -1,7 +1,7 @@
 /**
  * OOM kills of running containers. The kernel counts them per memory
  * cgroup (`oom_kill` in v1 `memory.oom_control`, v2 `memory.events`; see
- * limits/cgroup.ts). The monitor reads the count of each watched container
+ * limits/_cgroup.ts). The monitor reads the count of each watched container
  * every {@linkcode OOM_POLL_MS} (one small read), so a process the kernel
  * kills inside a container that goes on running is an `oom` event too, and
  * once more when the container exits (its init may have been the victim).
@@ -19,7 +19,7 @@ import { emit } from "../container/events.ts";
 import { after } from "../host/clock.ts";
 import { messageOf } from "../host/errors.ts";
 import { liveness } from "../host/proc.ts";
-import { oomKills } from "../limits/cgroup.ts";
+import { oomKills } from "../limits/mod.ts";
 
 interface Seen {
   pid: number;

@@ -19,7 +19,7 @@ export interface CreateRequest {
   id: string;
   /**
    * The container has a terminal (`-t`): the monitor receives its master
-   * on a console socket of its own and holds it (see lib/terminal/holder.ts).
+   * on a console socket of its own and holds it (see lib/terminal/_holder.ts).
    */
   terminal?: boolean;
   /** Its stdin is a pipe the monitor holds for one `attach` client (foreground `run -i`). */
@@ -101,7 +101,7 @@ export interface QuiesceRequest {
 
 /**
  * Connect to the terminal (or stdin pipe) of `ns/id`. After an ok reply
- * the connection carries frames from the client (lib/terminal/frames.ts)
+ * the connection carries frames from the client (lib/terminal/_frames.ts)
  * and the terminal's output to it, until the terminal is gone.
  */
 export interface AttachRequest {

@@ -39,7 +39,7 @@ import { trimFilePages } from "../host/memory_trim.ts";
 import { startTimeOf } from "../host/proc.ts";
 import { type CreateIo, OciRuntime } from "../host/runtime.ts";
 import { logFiles } from "../container/paths.ts";
-import type { TerminalHolder } from "../terminal/holder.ts";
+import type { TerminalHolder } from "../terminal/mod.ts";
 import { type ExitActions, Exits } from "./exits.ts";
 import { killAndReap, serveWait } from "./waits.ts";
 import { key, Reaper, type Watch } from "./reaper.ts";
@@ -377,8 +377,7 @@ class Monitor {
   /** The terminal holder, loaded on first use (most monitors never need it). */
   async #holder(): Promise<TerminalHolder> {
     if (this.#terminals === null) {
-      const { TerminalHolder } = await import("../terminal/holder.ts");
-      const { terminalLibc } = await import("../terminal/ffi.ts");
+      const { TerminalHolder, terminalLibc } = await import("../terminal/mod.ts");
       this.#terminals ??= new TerminalHolder(terminalLibc, (m) => this.log(m));
     }
     return this.#terminals;
@@ -437,7 +436,7 @@ class Monitor {
     // (in its 0700 directory); a stdin pipe's writing end stays here.
     const holder = req.terminal === true || req.stdin === true ? await this.#holder() : null;
     const consoleSocket = req.terminal === true
-      ? (await import("../terminal/console_socket.ts")).ConsoleSocket.create(
+      ? (await import("../terminal/mod.ts")).ConsoleSocket.create(
         holder!.lib,
         this.ctx.paths.consoleDir,
       )

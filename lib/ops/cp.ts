@@ -59,7 +59,7 @@ import {
   type TreeCopyOptions,
   writeEntry,
 } from "../host/tree_copy.ts";
-import { volumeDataPath } from "../volume/store.ts";
+import { volumeDataPath } from "../volume/mod.ts";
 import { resolveExisting } from "./orphans.ts";
 import { withLoaded } from "./reconcile.ts";
 

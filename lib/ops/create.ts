@@ -34,8 +34,7 @@ import type { ContainerState, CreateArgs, RestartPolicy } from "../container/sta
 import { removeOrphansLocked, resolveExisting } from "./orphans.ts";
 import { loadReconciled } from "./reconcile.ts";
 import { changeStatus } from "../container/status.ts";
-import { applyLimits } from "../limits/parse.ts";
-import { swapAccounting } from "../limits/cgroup.ts";
+import { applyLimits, swapAccounting } from "../limits/mod.ts";
 import {
   applyPlan,
   type NetPlan,
@@ -44,8 +43,12 @@ import {
   setUpNetwork,
 } from "../network/container.ts";
 import type { FileLock } from "../host/lock.ts";
-import { volumeNames } from "../volume/mount_spec.ts";
-import { ensureVolumesLocked, lockVolumes, removeUnusedVolumes } from "../volume/store.ts";
+import {
+  ensureVolumesLocked,
+  lockVolumes,
+  removeUnusedVolumes,
+  volumeNames,
+} from "../volume/mod.ts";
 import {
   applyRunOptions,
   prepareRunOptions,

@@ -64,7 +64,7 @@ export async function execInContainer(ctx: Context, id: string, o: ExecOptions):
   await Deno.writeTextFile(file, JSON.stringify(proc), { mode: 0o600 });
   try {
     if (o.tty) {
-      const { execWithTerminal } = await import("../terminal/exec.ts");
+      const { execWithTerminal } = await import("../terminal/mod.ts");
       return await execWithTerminal(
         ctx,
         runtimeTarget(ctx, s),

@@ -126,7 +126,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   } catch (err) {
     report.errors.push(`cannot remove stale firewall rules: ${messageOf(err)}`);
   }
-  const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/store.ts");
+  const { cleanVolumeLeftovers, volumeNamespaces } = await import("../volume/mod.ts");
   for (const ns of volumeNamespaces(ctx.paths)) {
     for (const path of await cleanVolumeLeftovers(ctx.paths, ns, false)) {
       await act(
@@ -145,7 +145,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   } catch (err) {
     report.errors.push(`cannot remove the temps of killed saves and exports: ${messageOf(err)}`);
   }
-  const { staleConsoleSockets } = await import("../terminal/console_socket.ts");
+  const { staleConsoleSockets } = await import("../terminal/mod.ts");
   for (const path of staleConsoleSockets(ctx.paths.consoleDir)) {
     await act(
       `removed the stale console socket ${path}`,

@@ -2,7 +2,7 @@
  * Interactive containers on the CLI side: foreground `run -i`/`-t` and
  * `attach`. The monitor holds the terminal's master (or the stdin pipe);
  * berth connects to it over the monitor's socket (`attach` request) and
- * runs the session (lib/terminal/session.ts).
+ * runs the session (lib/terminal/_session.ts).
  *
  * @module
  */
@@ -13,9 +13,7 @@ import { connectMonitor, replyError, replyTimeoutMs } from "../monitor/client.ts
 import { after } from "../host/clock.ts";
 import { type MonitorReply, readMessageAndRest, writeMessage } from "../monitor/protocol.ts";
 import type { ContainerState } from "../container/state_file.ts";
-import { terminalLibc } from "../terminal/ffi.ts";
-import { Poller } from "../terminal/poller.ts";
-import { MonitorEnd, runSession } from "../terminal/session.ts";
+import { MonitorEnd, Poller, runSession, terminalLibc } from "../terminal/mod.ts";
 import { loadReconciled } from "./reconcile.ts";
 import { resolveExisting } from "./orphans.ts";
 import { type OpenLogs, openLogsAtEnd, runInForeground, type SessionRunner } from "./foreground.ts";

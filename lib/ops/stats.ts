@@ -1,6 +1,6 @@
 /**
  * `stats`: what each live container uses, read from its cgroup (v1 or v2,
- * see limits/cgroup.ts) and, for network I/O, from its init's
+ * see limits/_cgroup.ts) and, for network I/O, from its init's
  * `/proc/PID/net/dev`. CPU % is the CPU time used between two readings
  * over the wall time between them (100% = one CPU busy).
  *
@@ -9,7 +9,7 @@
 
 import { isLive } from "../container/container.ts";
 import type { Context } from "../container/context.ts";
-import { type CgroupSample, netIo, sampleCgroup } from "../limits/cgroup.ts";
+import { type CgroupSample, netIo, sampleCgroup } from "../limits/mod.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { nameOf } from "../container/names.ts";
 

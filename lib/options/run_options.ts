@@ -18,8 +18,7 @@ import type { CreateArgs } from "../container/state_file.ts";
 import { adjustCapabilities } from "./capabilities.ts";
 import { resolveEnv } from "./process_env.ts";
 import { type OciUser, resolveUser } from "./process_user.ts";
-import { checkBindSources, ociMount } from "../volume/mount_spec.ts";
-import { volumeDataPath } from "../volume/store.ts";
+import { checkBindSources, ociMount, volumeDataPath } from "../volume/mod.ts";
 
 /** What {@linkcode prepareRunOptions} resolved. */
 export interface RunOptionsPlan {

@@ -2,7 +2,7 @@
 
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import { Paths } from "../../lib/container/paths.ts";
-import { cgroupFrozen } from "../../lib/limits/cgroup.ts";
+import { cgroupFrozen } from "../../lib/limits/_cgroup.ts";
 import {
   berth,
   berthArgv,

@@ -1,7 +1,7 @@
 /**
  * `berth build [-t TAG]... [-f FILE] [--build-arg K=V]... [--target STAGE]
  * [--no-cache] [--pull] [--network MODE] [--timestamp SECONDS] [-q]
- * CONTEXT`: an image from a Containerfile (see lib/build/build.ts).
+ * CONTEXT`: an image from a Containerfile (see lib/build/mod.ts).
  *
  * @module
  */
@@ -9,7 +9,7 @@
 import { bool, noCommand, parseCommandArgs, str, strs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import type { BuildOptions } from "../../build/build.ts";
+import type { BuildOptions } from "../../build/mod.ts";
 
 const OPTIONS = [
   {
@@ -124,7 +124,7 @@ export const buildCommand: Command<BuildArgs> = {
       if (v !== undefined) buildArgs.set(k, v);
     }
     const { argsFromEnv: _, ...options } = o;
-    const { buildImage } = await import("../../build/build.ts");
+    const { buildImage } = await import("../../build/mod.ts");
     const rec = await buildImage(ctx, { ...options, buildArgs, timestamp });
     ctx.io.out(`${rec.id.slice("sha256:".length)}\n`);
     return 0;

@@ -14,7 +14,7 @@ import type { OptionSpec } from "../args.ts";
 import type { Context } from "../../container/context.ts";
 import { InvalidArgument, NotFound, RuntimeError } from "../../host/errors.ts";
 import { printable } from "../../host/printable.ts";
-import type { Project } from "../../compose/model.ts";
+import type { Project } from "../../compose/mod.ts";
 
 /** The verbs. */
 export const COMPOSE_VERBS = [
@@ -396,7 +396,7 @@ async function runCompose(ctx: Context, o: ComposeOptions): Promise<number> {
     return 0;
   }
   const warn = (m: string) => ctx.io.err(`berth: warning: ${printable(m)}\n`);
-  const { loadProject } = await import("../../compose/load.ts");
+  const { loadProject } = await import("../../compose/mod.ts");
   const cwd = o.projectDirectory === null ? Deno.cwd() : o.projectDirectory;
   const project = await loadProject({
     files: o.files,
@@ -414,7 +414,7 @@ async function runCompose(ctx: Context, o: ComposeOptions): Promise<number> {
     case "up":
       return await upVerb(ctx, project, o, progress);
     case "down": {
-      const { down } = await import("../../compose/down.ts");
+      const { down } = await import("../../compose/mod.ts");
       const rmi = value(o, "rmi");
       await down(ctx, project, {
         volumes: flag(o, "volumes"),
@@ -427,7 +427,7 @@ async function runCompose(ctx: Context, o: ComposeOptions): Promise<number> {
     case "ps":
       return await ps(ctx, project, o);
     case "logs": {
-      const { streamLogs } = await import("../../compose/logs.ts");
+      const { streamLogs } = await import("../../compose/mod.ts");
       const containers = await selected(ctx, project, o.args, true);
       const tail = value(o, "tail");
       await streamLogs(ctx, containers, {
@@ -447,13 +447,13 @@ async function runCompose(ctx: Context, o: ComposeOptions): Promise<number> {
     case "restart":
       return await lifecycle(ctx, project, o, progress);
     case "pull": {
-      const { pullImages, selectServices } = await import("../../compose/up.ts");
+      const { pullImages, selectServices } = await import("../../compose/mod.ts");
       const services = selectServices(project, o.args, true);
       await pullImages(ctx, project, services, flag(o, "quiet") ? () => {} : progress, true);
       return 0;
     }
     case "build": {
-      const { selectServices } = await import("../../compose/up.ts");
+      const { selectServices } = await import("../../compose/mod.ts");
       for (const s of selectServices(project, o.args, true)) {
         if (project.services[s]!.build !== undefined) await buildImage(ctx, project, s);
       }
@@ -492,7 +492,7 @@ async function selected(
   services: string[],
   all: boolean,
 ) {
-  const { projectContainers, serviceOf } = await import("../../compose/containers.ts");
+  const { projectContainers, serviceOf } = await import("../../compose/mod.ts");
   for (const s of services) {
     if (!(s in project.services)) throw new InvalidArgument(`no such service: "${s}"`);
   }
@@ -511,7 +511,7 @@ async function replica(
   n: number,
 ): Promise<string> {
   if (!(service in project.services)) throw new InvalidArgument(`no such service: "${service}"`);
-  const { projectContainers, serviceOf, numberOf } = await import("../../compose/containers.ts");
+  const { projectContainers, serviceOf, numberOf } = await import("../../compose/mod.ts");
   const c = (await projectContainers(ctx, project.name, { oneoff: false }))
     .find((s) => serviceOf(s) === service && numberOf(s) === n);
   if (c === undefined) {
@@ -534,7 +534,7 @@ async function config(
     ctx.io.out(Object.keys(project.volumes).map((s) => `${s}\n`).join(""));
     return 0;
   }
-  const { configYaml } = await import("../../compose/print.ts");
+  const { configYaml } = await import("../../compose/mod.ts");
   ctx.io.out(await configYaml(project));
   return 0;
 }
@@ -552,7 +552,7 @@ async function buildImage(
     );
   }
   const { globalsToArgs } = await import("../../container/globals.ts");
-  const { imageOf } = await import("../../compose/plan.ts");
+  const { imageOf } = await import("../../compose/mod.ts");
   const b = project.services[service]!.build!;
   const [exe, ...pre] = ctx.self;
   const args = [
@@ -588,7 +588,7 @@ async function upVerb(
   o: ComposeOptions,
   progress: (line: string) => void,
 ): Promise<number> {
-  const { up } = await import("../../compose/up.ts");
+  const { up } = await import("../../compose/mod.ts");
   const results = await up(ctx, project, {
     services: o.args,
     noDeps: flag(o, "no-deps"),
@@ -600,8 +600,7 @@ async function upVerb(
   });
   if (flag(o, "detach")) return 0;
   // The foreground: every service's output, prefixed, until they exit or Ctrl-C.
-  const { streamLogs } = await import("../../compose/logs.ts");
-  const { projectContainers } = await import("../../compose/containers.ts");
+  const { projectContainers, streamLogs } = await import("../../compose/mod.ts");
   const ids = new Set(results.filter((r) => r.action !== "removed").map((r) => r.id));
   const containers = (await projectContainers(ctx, project.name, { oneoff: false }))
     .filter((c) => ids.has(c.id));
@@ -641,7 +640,7 @@ async function ps(
   project: Project,
   o: ComposeOptions,
 ): Promise<number> {
-  const { serviceOf } = await import("../../compose/containers.ts");
+  const { serviceOf } = await import("../../compose/mod.ts");
   const list = await selected(ctx, project, o.args, flag(o, "all"));
   if (flag(o, "services")) {
     ctx.io.out([...new Set(list.map(serviceOf))].map((s) => `${s}\n`).join(""));
@@ -693,7 +692,7 @@ async function lifecycle(
   progress: (line: string) => void,
 ): Promise<number> {
   const list = await selected(ctx, project, o.args, true);
-  const { serviceOf } = await import("../../compose/containers.ts");
+  const { serviceOf } = await import("../../compose/mod.ts");
   const t = value(o, "timeout");
   const graceOf = (s: typeof list[number]) =>
     t !== undefined ? Number(t) : project.services[serviceOf(s)]?.stop_grace_period_s ?? 10;
@@ -750,8 +749,7 @@ async function runVerb(
 ): Promise<number> {
   const service = o.args[0]!;
   if (!(service in project.services)) throw new InvalidArgument(`no such service: "${service}"`);
-  const { up, ensureNetworks, pullImages } = await import("../../compose/up.ts");
-  const { dependenciesOf } = await import("../../compose/load.ts");
+  const { dependenciesOf, ensureNetworks, pullImages, up } = await import("../../compose/mod.ts");
   const deps = dependenciesOf(project.services[service]!).filter((d) => d in project.services);
   if (!flag(o, "no-deps") && deps.length > 0) {
     await up(ctx, project, {
@@ -765,7 +763,7 @@ async function runVerb(
   }
   await ensureNetworks(ctx, project, [service]);
   await pullImages(ctx, project, [service], progress);
-  const { createRequestOf, configHash } = await import("../../compose/plan.ts");
+  const { createRequestOf, configHash } = await import("../../compose/mod.ts");
   const { randomId } = await import("../../ops/new_id.ts");
   const id = value(o, "name") ?? `${project.name}-${service}-run-${randomId().slice(0, 8)}`;
   const req = createRequestOf(project, service, {

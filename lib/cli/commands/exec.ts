@@ -123,8 +123,7 @@ export const execCommand: Command<ExecOptions> = {
 
 async function execIn(ctx: Context, o: ExecOptions): Promise<number> {
   if (o.tty) {
-    const { checkTerminalUse } = await import("../../terminal/checks.ts");
-    const { terminalLibc } = await import("../../terminal/ffi.ts");
+    const { checkTerminalUse, terminalLibc } = await import("../../terminal/mod.ts");
     checkTerminalUse(terminalLibc, "exec", o.interactive, o.tty);
   }
   return await execInContainer(ctx, await resolveExisting(ctx, o.ref), o);

@@ -12,9 +12,9 @@ import type { ContainerState } from "../../container/state_file.ts";
 import { requireRuntimeBinary } from "../../host/runtime.ts";
 import { VERSION } from "../../host/version.ts";
 import { storeOf } from "../../image/local.ts";
-import { cgroupVersion } from "../../limits/cgroup.ts";
+import { cgroupVersion } from "../../limits/mod.ts";
 import { reconcile } from "../../ops/reconcile.ts";
-import { listVolumes } from "../../volume/store.ts";
+import { listVolumes } from "../../volume/mod.ts";
 import { type OutputFormat, outputFormatOf, renderTemplate } from "./format.ts";
 
 const OPTIONS = [{

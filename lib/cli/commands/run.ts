@@ -131,8 +131,7 @@ async function runContainer(ctx: Context, options: RunOptions): Promise<number> 
 
 /** Foreground `run -i`/`-t`: the monitor holds the terminal or stdin pipe, berth attaches. */
 async function runInteractive(ctx: Context, o: RunOptions): Promise<number> {
-  const { checkTerminalUse } = await import("../../terminal/checks.ts");
-  const { terminalLibc } = await import("../../terminal/ffi.ts");
+  const { checkTerminalUse, terminalLibc } = await import("../../terminal/mod.ts");
   checkTerminalUse(terminalLibc, "run", o.interactive, o.tty);
   const { prepareForeground, runForeground } = await import("../../ops/interactive.ts");
   const s = await createContainer(ctx, o.create);

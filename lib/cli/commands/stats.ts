@@ -7,7 +7,7 @@
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { isLive } from "../../container/container.ts";
-import { humanSize } from "../../limits/parse.ts";
+import { humanSize } from "../../limits/mod.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { type ContainerStats, type Reading, readStats } from "../../ops/stats.ts";
 import { reconcile } from "../../ops/reconcile.ts";

@@ -13,7 +13,7 @@ import { InvalidArgument, WrongState } from "../../host/errors.ts";
 import { diskUsage } from "../../host/disk_usage.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
 import { reconcile } from "../../ops/reconcile.ts";
-import { listVolumes, pruneVolumes } from "../../volume/store.ts";
+import { listVolumes, pruneVolumes } from "../../volume/mod.ts";
 import { confirmed } from "./confirm.ts";
 import { pruneContainers } from "./container_prune.ts";
 import { type OutputFormat, outputFormatOf, renderTemplate, table } from "./format.ts";

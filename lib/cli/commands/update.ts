@@ -6,8 +6,7 @@
 
 import { type OptionSpec, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import type { Limits } from "../../limits/parse.ts";
-import { parseLimits } from "../../limits/parse.ts";
+import { type Limits, parseLimits } from "../../limits/mod.ts";
 import { resolveExisting } from "../../ops/orphans.ts";
 import { updateContainer } from "../../ops/update.ts";
 import { parseOneId } from "./single_id.ts";

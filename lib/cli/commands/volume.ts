@@ -1,6 +1,6 @@
 /**
  * `berth volume create|ls|rm|inspect|prune [NAME...]`: named volumes
- * under `--data-root` (see volume/store.ts).
+ * under `--data-root` (see lib/volume/mod.ts).
  *
  * @module
  */
@@ -8,14 +8,14 @@
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { validateVolumeName } from "../../volume/names.ts";
 import {
   createVolume,
   inspectVolume,
   listVolumes,
   pruneVolumes,
   removeVolume,
-} from "../../volume/store.ts";
+  validateVolumeName,
+} from "../../volume/mod.ts";
 import {
   type OutputFormat,
   outputFormatOf,

@@ -10,8 +10,7 @@
  */
 
 import { errno, ErrnoError, libcGroup } from "../../host/libc.ts";
-import { EAGAIN, POLLIN, terminalLibc } from "../../terminal/ffi.ts";
-import { Poller } from "../../terminal/poller.ts";
+import { EAGAIN, Poller, POLLIN, terminalLibc } from "../../terminal/mod.ts";
 import { parseIpv4 } from "./message.ts";
 
 const AF_INET = 2;

@@ -21,8 +21,8 @@ import { createContainer } from "../ops/create.ts";
 import { deleteContainer } from "../ops/delete.ts";
 import { startContainer } from "../ops/start.ts";
 import { join } from "../_std/path.ts";
-import { cleanRel } from "./ignore.ts";
-import { ImageTree } from "./sources.ts";
+import { cleanRel } from "./_ignore.ts";
+import { ImageTree } from "./_sources.ts";
 
 export { BUILD_LABEL };
 

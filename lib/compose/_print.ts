@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Project, Service } from "./model.ts";
-import { loadYaml } from "./yaml.ts";
+import type { Project, Service } from "./_model.ts";
+import { loadYaml } from "./_yaml.ts";
 
 const ms = (n: number) => `${n}ms`;
 

@@ -9,11 +9,11 @@
  */
 
 import { normalize, resolve } from "../_std/path.ts";
-import { parseDuration } from "../limits/health_config.ts";
+import { parseDuration } from "../limits/mod.ts";
 import { parseSize } from "../host/size.ts";
 import { BerthError } from "../host/errors.ts";
-import type { Lookup } from "./interpolate.ts";
-import { parseDotEnv } from "./interpolate.ts";
+import type { Lookup } from "./_interpolate.ts";
+import { parseDotEnv } from "./_interpolate.ts";
 import type {
   BuildSpec,
   Dependency,
@@ -21,7 +21,7 @@ import type {
   PortSpec,
   Service,
   VolumeMount,
-} from "./model.ts";
+} from "./_model.ts";
 import {
   bool,
   command,
@@ -35,7 +35,7 @@ import {
   str,
   strList,
   warnUnknown,
-} from "./read.ts";
+} from "./_read.ts";
 
 /** The keys of a service berth reads (others: a warning). */
 const SERVICE_KEYS = new Set([

@@ -13,10 +13,10 @@
  * @module
  */
 
-import { POLLIN, POLLOUT, type TerminalLibc, type WindowSize } from "./ffi.ts";
-import { encodeFrame, FRAME, resizeFrame } from "./frames.ts";
-import type { Poller } from "./poller.ts";
-import { enterRawMode } from "./raw_mode.ts";
+import { POLLIN, POLLOUT, type TerminalLibc, type WindowSize } from "./_ffi.ts";
+import { encodeFrame, FRAME, resizeFrame } from "./_frames.ts";
+import type { Poller } from "./_poller.ts";
+import { enterRawMode } from "./_raw_mode.ts";
 
 /** Ctrl-P, then Ctrl-Q: detach (as docker and podman). */
 const CTRL_P = 0x10;

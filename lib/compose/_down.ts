@@ -12,10 +12,10 @@
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { BerthError, messageOf, NotFound } from "../host/errors.ts";
-import type { Project } from "./model.ts";
-import { projectContainers, serviceOf } from "./containers.ts";
-import { removeContainer } from "./up.ts";
-import { imageOf } from "./plan.ts";
+import type { Project } from "./_model.ts";
+import { projectContainers } from "./_containers.ts";
+import { removeContainer } from "./_up.ts";
+import { imageOf, serviceOf } from "./_plan.ts";
 
 /** Options of {@linkcode down}. */
 export interface DownOptions {
@@ -66,7 +66,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
   }
   if (o.volumes) {
     for (const v of Object.values(project.volumes)) if (!v.external) volumes.add(v.name);
-    const { removeVolume } = await import("../volume/store.ts");
+    const { removeVolume } = await import("../volume/mod.ts");
     for (const name of volumes) {
       try {
         await removeVolume(ctx, ctx.globals.namespace, name);

@@ -28,7 +28,7 @@ import { FileLock } from "../host/lock.ts";
 import { join } from "../_std/path.ts";
 import type { Paths } from "../container/paths.ts";
 import type { ContainerState, StateStore } from "../container/state_file.ts";
-import { validateVolumeName } from "./names.ts";
+import { validateVolumeName } from "./_names.ts";
 
 /** What `volume inspect` and `volume ls --format json` print. */
 export interface VolumeInfo {

@@ -9,7 +9,7 @@
 import type { Context } from "../container/context.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { reconcile } from "../ops/reconcile.ts";
-import { LABELS } from "./plan.ts";
+import { LABELS, numberOf, serviceOf } from "./_plan.ts";
 
 /** The project's containers (one-offs included unless `oneoff` is false), reconciled, by ID. */
 export async function projectContainers(
@@ -26,15 +26,4 @@ export async function projectContainers(
   return fresh.filter((s): s is ContainerState => s !== null).sort((a, b) =>
     serviceOf(a).localeCompare(serviceOf(b)) || numberOf(a) - numberOf(b)
   );
-}
-
-/** A container's service label. */
-export function serviceOf(s: ContainerState): string {
-  return s.labels[LABELS.service] ?? "";
-}
-
-/** A container's replica number (0 for a one-off or none). */
-export function numberOf(s: ContainerState): number {
-  const n = Number(s.labels[LABELS.number]);
-  return Number.isInteger(n) ? n : 0;
 }

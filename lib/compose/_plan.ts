@@ -7,11 +7,11 @@
  */
 
 import type { CreateRequest } from "../ops/create.ts";
-import type { MountSpec } from "../container/state_file.ts";
+import type { ContainerState, MountSpec } from "../container/state_file.ts";
 import { canonicalCapabilities } from "../options/capabilities.ts";
 import { checkUserSyntax } from "../options/process_user.ts";
-import { HEALTH_DEFAULTS } from "../limits/health_config.ts";
-import type { Project, Service } from "./model.ts";
+import { HEALTH_DEFAULTS } from "../limits/mod.ts";
+import type { Project, Service } from "./_model.ts";
 
 /** The labels compose puts on its containers (docker compose's names). */
 export const LABELS = {
@@ -22,6 +22,17 @@ export const LABELS = {
   oneoff: "com.docker.compose.oneoff",
   workingDir: "com.docker.compose.project.working_dir",
 } as const;
+
+/** A container's service label. */
+export function serviceOf(s: ContainerState): string {
+  return s.labels[LABELS.service] ?? "";
+}
+
+/** A container's replica number (0 for a one-off or none). */
+export function numberOf(s: ContainerState): number {
+  const n = Number(s.labels[LABELS.number]);
+  return Number.isInteger(n) ? n : 0;
+}
 
 /** The container name of replica `n` of `service`. */
 export function containerName(project: Project, service: string, n: number): string {

@@ -5,7 +5,7 @@
  */
 
 import { InvalidArgument } from "../host/errors.ts";
-import type { TerminalLibc } from "./ffi.ts";
+import type { TerminalLibc } from "./_ffi.ts";
 
 /**
  * `-t` with `-i` needs berth's stdin to be a terminal (as docker: `-t`

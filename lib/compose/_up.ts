@@ -20,10 +20,18 @@ import { deleteContainer } from "../ops/delete.ts";
 import { startOrRestart } from "../ops/start.ts";
 import { stopContainer } from "../ops/stop.ts";
 import { loadReconciled } from "../ops/reconcile.ts";
-import type { Project } from "./model.ts";
-import { numberOf, projectContainers, serviceOf } from "./containers.ts";
-import { dependenciesOf } from "./load.ts";
-import { configHash, containerName, createRequestOf, imageOf, LABELS } from "./plan.ts";
+import type { Project } from "./_model.ts";
+import { projectContainers } from "./_containers.ts";
+import { dependenciesOf, selectServices } from "./_load.ts";
+import {
+  configHash,
+  containerName,
+  createRequestOf,
+  imageOf,
+  LABELS,
+  numberOf,
+  serviceOf,
+} from "./_plan.ts";
 
 /** Options of {@linkcode up}. */
 export interface UpOptions {
@@ -46,24 +54,6 @@ export interface UpResult {
   id: string;
   service: string;
   action: "created" | "recreated" | "started" | "running" | "removed";
-}
-
-/** The services to bring up: those named and (unless `noDeps`) what they depend on. */
-export function selectServices(project: Project, names: string[], noDeps: boolean): string[] {
-  for (const n of names) {
-    if (!(n in project.services)) throw new InvalidArgument(`no such service: "${n}"`);
-  }
-  if (names.length === 0) return Object.keys(project.services);
-  const out = new Set<string>();
-  const add = (n: string) => {
-    if (out.has(n)) return;
-    out.add(n);
-    if (!noDeps) {
-      for (const d of dependenciesOf(project.services[n]!)) if (d in project.services) add(d);
-    }
-  };
-  names.forEach(add);
-  return [...out];
 }
 
 /** Makes the project's networks the services use (a missing external one is exit 2). */

@@ -24,7 +24,7 @@ import {
 } from "../host/at_file.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { unpackCalls } from "../image/ffi.ts";
-import { cleanRel, type IgnoreMatcher } from "./ignore.ts";
+import { cleanRel, type IgnoreMatcher } from "./_ignore.ts";
 
 /** A tree COPY reads from. */
 export interface SourceTree {

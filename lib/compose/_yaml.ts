@@ -1,5 +1,5 @@
 /**
- * The YAML library (npm:yaml, through `yaml_entry.ts`), loaded only by
+ * The YAML library (npm:yaml, through `_yaml_entry.ts`), loaded only by
  * compose commands and only at run time: from a checkout the entry module
  * itself, from the bundle (and the compiled binary) `berth-yaml.js` beside
  * it. The specifier is computed so the bundler leaves it out of the CLI's
@@ -8,7 +8,7 @@
  * @module
  */
 
-import type * as Entry from "./yaml_entry.ts";
+import type * as Entry from "./_yaml_entry.ts";
 import { besideThisModule } from "../image/node.ts";
 
 /** The module. */
@@ -19,6 +19,6 @@ let loaded: Promise<YamlModule> | null = null;
 /** Loads the module (once). */
 export function loadYaml(): Promise<YamlModule> {
   return loaded ??= import(
-    besideThisModule("yaml_entry.ts", "berth-yaml.js", import.meta.url)
+    besideThisModule("_yaml_entry.ts", "berth-yaml.js", import.meta.url)
   ) as Promise<YamlModule>;
 }

@@ -9,7 +9,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import type { TerminalLibc } from "./ffi.ts";
+import type { TerminalLibc } from "./_ffi.ts";
 
 /** A listening console socket. */
 export class ConsoleSocket {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { PartialService } from "./service.ts";
+import type { PartialService } from "./_service.ts";
 
 function unique<T>(items: T[]): T[] {
   const seen = new Set<string>();

@@ -49,8 +49,8 @@ import {
   type Stage,
   substitute,
   words,
-} from "./containerfile.ts";
-import { cleanRel, IgnoreMatcher } from "./ignore.ts";
+} from "./_containerfile.ts";
+import { cleanRel, IgnoreMatcher } from "./_ignore.ts";
 import {
   checkSourcePath,
   ContextTree,
@@ -62,8 +62,8 @@ import {
   resolveInImage,
   type SourceTree,
   textHash,
-} from "./sources.ts";
-import { runStep } from "./run_step.ts";
+} from "./_sources.ts";
+import { runStep } from "./_run_step.ts";
 
 /** What `build` was asked for. */
 export interface BuildOptions {

@@ -11,18 +11,18 @@
 import { basename, dirname, join, resolve } from "../_std/path.ts";
 import { InvalidArgument, isNotFound } from "../host/errors.ts";
 import { isValidId } from "../container/id.ts";
-import { interpolateTree, type Lookup, parseDotEnv } from "./interpolate.ts";
-import type { NetworkDef, Project, Service, VolumeDef } from "./model.ts";
-import { mergeService } from "./merge.ts";
-import { normalizeProjectName } from "./project_name.ts";
-import { bool, fail, isMap, map, type Reader, shown, str, warnUnknown } from "./read.ts";
+import { interpolateTree, type Lookup, parseDotEnv } from "./_interpolate.ts";
+import type { NetworkDef, Project, Service, VolumeDef } from "./_model.ts";
+import { mergeService } from "./_merge.ts";
+import { normalizeProjectName } from "./_project_name.ts";
+import { bool, fail, isMap, map, type Reader, shown, str, warnUnknown } from "./_read.ts";
 import {
   extendsOf,
   normalizeService,
   type PartialService,
   type ServiceContext,
-} from "./service.ts";
-import { loadYaml } from "./yaml.ts";
+} from "./_service.ts";
+import { loadYaml } from "./_yaml.ts";
 
 /** What selects and shapes the project. */
 export interface LoadOptions {
@@ -398,4 +398,22 @@ function check(
 /** The services `s` waits for: its depends_on and links. */
 export function dependenciesOf(s: Service): string[] {
   return [...new Set([...Object.keys(s.depends_on), ...s.links.map((l) => l.split(":")[0]!)])];
+}
+
+/** The services to bring up: those named and (unless `noDeps`) what they depend on. */
+export function selectServices(project: Project, names: string[], noDeps: boolean): string[] {
+  for (const n of names) {
+    if (!(n in project.services)) throw new InvalidArgument(`no such service: "${n}"`);
+  }
+  if (names.length === 0) return Object.keys(project.services);
+  const out = new Set<string>();
+  const add = (n: string) => {
+    if (out.has(n)) return;
+    out.add(n);
+    if (!noDeps) {
+      for (const d of dependenciesOf(project.services[n]!)) if (d in project.services) add(d);
+    }
+  };
+  names.forEach(add);
+  return [...out];
 }

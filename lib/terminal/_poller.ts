@@ -8,7 +8,7 @@
  * @module
  */
 
-import { POLLERR, POLLHUP, POLLNVAL, type TerminalLibc } from "./ffi.ts";
+import { POLLERR, POLLHUP, POLLNVAL, type TerminalLibc } from "./_ffi.ts";
 
 interface Waiter {
   fd: number;

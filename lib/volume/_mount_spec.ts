@@ -12,7 +12,7 @@
 import { InvalidArgument, isNotFound } from "../host/errors.ts";
 import { normalize } from "../_std/path.ts";
 import type { MountSpec } from "../container/state_file.ts";
-import { validateVolumeName } from "./names.ts";
+import { validateVolumeName } from "./_names.ts";
 import { parseSize } from "../host/size.ts";
 
 export type { MountSpec };

@@ -18,9 +18,9 @@
  * @module
  */
 
-import { POLLIN, POLLOUT, type TerminalLibc } from "./ffi.ts";
-import { decodeResize, FRAME, FrameReader } from "./frames.ts";
-import { Poller } from "./poller.ts";
+import { POLLIN, POLLOUT, type TerminalLibc } from "./_ffi.ts";
+import { decodeResize, FRAME, FrameReader } from "./_frames.ts";
+import { Poller } from "./_poller.ts";
 import type { StreamConn } from "../host/unix_server.ts";
 
 /** Output a slow client may have pending before it is disconnected. */

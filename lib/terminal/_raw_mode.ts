@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { TerminalLibc } from "./ffi.ts";
+import type { TerminalLibc } from "./_ffi.ts";
 
 /** Puts `fd` (a terminal) in raw mode; returns the idempotent restore. */
 export function enterRawMode(lib: TerminalLibc, fd: number): () => void {

@@ -17,10 +17,10 @@ import { crashPoint } from "../container/crash.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { inCgroup, procInfo } from "../host/proc.ts";
 import type { RuntimeTarget } from "../host/runtime.ts";
-import { ConsoleSocket } from "./console_socket.ts";
-import { terminalLibc } from "./ffi.ts";
-import { Poller } from "./poller.ts";
-import { MasterEnd, runSession } from "./session.ts";
+import { ConsoleSocket } from "./_console_socket.ts";
+import { terminalLibc } from "./_ffi.ts";
+import { Poller } from "./_poller.ts";
+import { MasterEnd, runSession } from "./_session.ts";
 
 const FORWARDED: Record<string, Deno.Signal> = {
   SIGINT: "SIGINT",
