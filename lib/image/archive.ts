@@ -25,7 +25,7 @@ import {
 } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
-import type { ImageRecord } from "./store.ts";
+import { type ImageRecord, imageSize } from "./store.ts";
 import { storeOf } from "./local.ts";
 import { isWriteError } from "./unpack.ts";
 import { layerLimitsFrom } from "./layer_limits.ts";
@@ -301,7 +301,7 @@ export async function loadArchive(
             names: f.names,
             layers: records,
             created: typeof config.created === "string" ? config.created : null,
-            size: f.layers.reduce((n, l) => n + l.size, 0),
+            size: imageSize(records),
           }),
         );
       } finally {

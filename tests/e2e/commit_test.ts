@@ -272,7 +272,7 @@ Deno.test(
       const table = (await berthOk(roots, ["history", "snap:1"])).split("\n");
       assert(/^ID\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/.test(table[0]!), table[0]);
       assert(
-        /^[0-9a-f]{12}\s+(\d+ seconds?|Less than a second) ago\s+sleep 600\s+\S+B\s+my message$/
+        /^[0-9a-f]{12}\s+(\d+ seconds?|Less than a second) ago\s+sleep 600\s+[\d.]+ [kMG]?B\s+my message$/
           .test(table[1]!),
         table[1],
       );
