@@ -18,6 +18,7 @@ import { join } from "../lib/_std/path.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../tests/image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../tests/image_registry.ts";
+import { imageStoreBench } from "./bench_image_store.ts";
 
 const quick = Deno.args.includes("--quick");
 const outAt = Deno.args.indexOf("--out");
@@ -934,6 +935,21 @@ if (!haveRegistryTools()) {
   } finally {
     await reg.stop();
   }
+}
+
+// ---- the image store vs podman and skopeo (issue 24) --------------------------------
+// A Debian-sized image made from this host's files: pull into a fresh store and
+// load (wall time and peak RSS) against podman's, pull right after rmi against a
+// fresh pull, push and save against skopeo copy. Rows say "skipped" without a tool.
+{
+  const store = await imageStoreBench({
+    berth: SHIPPED,
+    base,
+    rounds: quick ? 3 : 5,
+    progress,
+  });
+  rows.push(...store.rows);
+  results.imageStore = store.results;
 }
 
 // ---- report --------------------------------------------------------------------
