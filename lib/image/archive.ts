@@ -26,6 +26,7 @@ import {
 import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
 import { type ImageRecord, imageSize } from "./store.ts";
+import { streamed } from "./garbage.ts";
 import { storeOf } from "./local.ts";
 import { isWriteError } from "./unpack.ts";
 import { layerLimitsFrom } from "./layer_limits.ts";
@@ -91,6 +92,7 @@ async function untar(file: string, dir: string): Promise<void> {
     const f = Deno.openSync(file);
     for await (const c of f.readable) {
       u.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      streamed(c.length);
       if (failed !== null) break; // the readable closes the file
     }
     if (failed === null) u.end();
@@ -180,6 +182,23 @@ async function ociImages(dir: string): Promise<Found[]> {
   return out;
 }
 
+/** True when the file at `path` starts with gzip's magic bytes. */
+function isGzip(path: string): boolean {
+  const f = Deno.openSync(path);
+  try {
+    const head = new Uint8Array(2);
+    let n = 0;
+    while (n < 2) {
+      const got = f.readSync(head.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return n === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    f.close();
+  }
+}
+
 async function fileDigest(path: string): Promise<{ digest: string; size: number; gzip: boolean }> {
   const h = sha256();
   let size = 0;
@@ -188,6 +207,7 @@ async function fileDigest(path: string): Promise<{ digest: string; size: number;
     head ??= c.slice(0, 4);
     h.update(c);
     size += c.length;
+    streamed(c.length);
   }
   const gzip = head !== null && head[0] === 0x1f && head[1] === 0x8b;
   return { digest: h.digest(), size, gzip };
@@ -208,9 +228,14 @@ async function dockerImages(dir: string): Promise<Found[]> {
     const layers: LayerSource[] = [];
     for (const [i, rel] of e.Layers.entries()) {
       const path = inside(dir, rel);
-      const { digest, size, gzip } = await fileDigest(path);
+      const diffId = config.rootfs.diff_ids[i]!;
+      // An uncompressed layer is its own blob: its digest is the diff_id, checked (as any
+      // blob's) while it streams into the store, so it is not read a first time to hash it.
+      const { digest, size, gzip } = isGzip(path)
+        ? await fileDigest(path)
+        : { digest: diffId, size: Deno.statSync(path).size, gzip: false };
       layers.push({
-        diffId: config.rootfs.diff_ids[i]!,
+        diffId,
         digest,
         size,
         mediaType: gzip

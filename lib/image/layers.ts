@@ -36,6 +36,7 @@ import { chainIds } from "./chain_id.ts";
 import type { LayerLimits } from "./layer_limits.ts";
 import { loadNode } from "./node.ts";
 import { sha256, verifying } from "./verify.ts";
+import { streamed } from "./garbage.ts";
 
 /** A layer to get, and how to open its blob. */
 export interface LayerSource extends LayerRecord {
@@ -258,6 +259,7 @@ async function fetchBlob(
     for await (const c of decompress(stream, compressionOf(l.mediaType))) {
       h.update(c);
       n += c.length;
+      streamed(c.length);
     }
     if (h.digest() !== l.diffId) {
       throw new RuntimeError(

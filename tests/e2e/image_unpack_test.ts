@@ -320,7 +320,7 @@ async function craftedArchive(
 }
 
 Deno.test(
-  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; one inside it loads",
+  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; a layer.tar whose bytes are not its diff_id's is refused; one inside it loads",
   OPTS,
   async () => {
     const roots = await makeRoots();
@@ -374,6 +374,19 @@ Deno.test(
       const notFile = await berth(roots, ["load", "-i", layout]);
       assertEquals(notFile.code, 2, notFile.stderr);
       assertOneLine(notFile.stderr, /is not a file/);
+      assertEmptyStore(store);
+      // An uncompressed layer whose bytes are not those of its config's diff_id (its digest
+      // is taken to be the diff_id, checked as it streams in): refused, nothing stored.
+      Deno.writeFileSync(
+        join(dir, "tampered.tar"),
+        await craftedArchive("abc/layer.tar", d, [
+          { name: "abc/", type: "dir" },
+          { name: "abc/layer.tar", data: tarOf([{ name: "hello", data: "HI\n" }]) },
+        ]),
+      );
+      const bad = await berth(roots, ["load", "-i", join(dir, "tampered.tar")]);
+      assertEquals(bad.code, 1, bad.stderr);
+      assertOneLine(bad.stderr, /^berth: .*layer/);
       assertEmptyStore(store);
       // docker save's own links (one layer, linked from a second directory) stay inside: loaded.
       Deno.writeFileSync(
