@@ -622,6 +622,9 @@ Deno.test(
           const tmpl = await berthOk(r, ["images", "--format", "{{.Created}}|{{.Size}}"]);
           assertEquals(tmpl, `2 hours ago|${(unpacked / 1e6).toPrecision(3)} MB\n`);
         }
+        // system df counts the same unpacked sizes.
+        const df = JSON.parse(await berthOk(roots, ["system", "df", "--format", "json"]));
+        assertEquals(df.find((r: { Type: string }) => r.Type === "Images").RawSize, unpacked);
         // history: the layers' unpacked sizes, newest first (the config has no history).
         const rows = JSON.parse(await berthOk(roots, ["history", "--format", "json", img.ref]));
         assertEquals(rows.map((r: { size: number }) => r.size), [top.length, base(rootfs).length]);
