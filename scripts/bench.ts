@@ -8,7 +8,7 @@
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
  * --only: run only the named sections (lifecycle, networks, options, state,
  * list, throughput, contention, monitor, monitor-bridge, names, tools,
- * images, compose (needs images), build, podman); the others print a
+ * images, compose (needs images), build, image-store, podman); the others print a
  * "skipped" row. `podman` is the podman dialect's rows: its run -d + rm -f
  * against the runc form's, `ps -a` with 100 containers against `runc list`
  * (in the list section), and `inspect --format` against `state` (in the
@@ -26,6 +26,7 @@ import { RESOLVER_V8_FLAGS } from "../lib/network/dns/ensure.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../tests/image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../tests/image_registry.ts";
+import { imageStoreBench } from "./bench_image_store.ts";
 
 const quick = Deno.args.includes("--quick");
 const outAt = Deno.args.indexOf("--out");
@@ -1362,6 +1363,21 @@ if (want("build")) {
   } catch (err) {
     rows.push(["build", `failed: ${(err as Error).message.split("\n")[0]}`, "-", "-"]);
   }
+}
+
+// ---- the image store vs podman and skopeo (issue 24) --------------------------------
+// A Debian-sized image made from this host's files: pull into a fresh store and
+// load (wall time and peak RSS) against podman's, pull right after rmi against a
+// fresh pull, push and save against skopeo copy. Rows say "skipped" without a tool.
+if (want("image-store")) {
+  const store = await imageStoreBench({
+    berth: SHIPPED,
+    base,
+    rounds: quick ? 3 : 5,
+    progress,
+  });
+  rows.push(...store.rows);
+  results.imageStore = store.results;
 }
 
 // ---- report --------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import { applyChange, type ContainerConfigSection } from "../lib/image/config_changes.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { ago, historyRows } from "../lib/cli/commands/history.ts";
+import { historyRows } from "../lib/cli/commands/history.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 
 function apply(changes: string[], c: ContainerConfigSection = {}): ContainerConfigSection {
@@ -73,8 +73,4 @@ Deno.test("history rows: newest first, the ID on top, empty layers weigh nothing
     ["<missing>", "ADD x", 10, ""],
   ]);
   assertEquals(historyRows("i", undefined, [1, 2]).map((r) => r.size), [2, 1]);
-  const now = new Date("2020-01-01T01:00:00Z");
-  assertEquals(ago("2020-01-01T00:00:00Z", now), "1 hour ago");
-  assertEquals(ago("2020-01-01T00:58:00Z", now), "2 minutes ago");
-  assertEquals(ago("2020-01-01T01:00:00Z", now), "Less than a second ago");
 });

@@ -1,7 +1,8 @@
 /**
  * `load -i`: a docker-archive tar (`docker save`), an OCI archive tar, or
  * an OCI image-layout directory. A tar is first unpacked (node-tar, into
- * the store's tmp/, removed afterwards) into a directory; every blob is
+ * the store's tmp/, removed afterwards) into a directory, its big members
+ * left in the archive and read from there (`archive_members.ts`); every blob is
  * verified like a pulled one (OCI: digest and size; docker-archive: the
  * layers' diff_ids), and images are recorded only once all their layers
  * are committed.
@@ -25,16 +26,18 @@ import {
 } from "./manifest.ts";
 import type { Progress } from "./progress.ts";
 import { formatReference, isDigest, parseReference } from "./reference.ts";
-import type { ImageRecord } from "./store.ts";
+import { type ImageRecord, imageSize } from "./store.ts";
+import { streamed } from "./garbage.ts";
+import { ArchiveMembers, ArchiveSlimmer } from "./archive_members.ts";
 import { storeOf } from "./local.ts";
 import { isWriteError } from "./unpack.ts";
 import { layerLimitsFrom } from "./layer_limits.ts";
 import { sha256, sha256Of, verifyBytes } from "./verify.ts";
 
-function readJson(root: string, rel: string): unknown {
+function readJson(root: string, rel: string, m: ArchiveMembers): unknown {
   const path = inside(root, rel);
   try {
-    return JSON.parse(Deno.readTextFileSync(path));
+    return JSON.parse(new TextDecoder().decode(m.read(path)));
   } catch (err) {
     throw new InvalidArgument(`not an image archive: ${rel}: ${(err as Error).message}`);
   }
@@ -68,9 +71,9 @@ function inside(root: string, rel: string): string {
   return real;
 }
 
-function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
+function fileStream(path: string, m: ArchiveMembers): Promise<ReadableStream<Uint8Array>> {
   try {
-    return Promise.resolve(Deno.openSync(path).readable);
+    return Promise.resolve(m.stream(path));
   } catch (err) {
     throw new InvalidArgument(`malformed archive: ${(err as Error).message}`);
   }
@@ -82,19 +85,24 @@ function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
  * Synchronous unpacking, so each error is caught where it happens (an
  * error emitted meanwhile used to escape as an unhandled rejection).
  */
-async function untar(file: string, dir: string): Promise<void> {
+async function untar(file: string, dir: string): Promise<ArchiveMembers> {
   const { tar, Buffer } = nodeSync();
   const u = new tar.UnpackSync({ cwd: dir, strict: true, preserveOwner: false });
   let failed: Error | null = null;
   u.on("error", (e: Error) => failed ??= e);
+  const slim = new ArchiveSlimmer();
   try {
     const f = Deno.openSync(file);
-    for await (const c of f.readable) {
-      u.write(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-      if (failed !== null) break; // the readable closes the file
+    outer: for await (const c of f.readable) {
+      for (const part of slim.write(c)) {
+        u.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+        if (failed !== null) break outer; // the readable closes the file
+      }
+      streamed(c.length);
     }
     if (failed === null) u.end();
     if (failed !== null) throw failed;
+    return new ArchiveMembers(file, dir, slim);
   } catch (err) {
     u.abort?.(err as Error);
     if (isWriteError(err)) {
@@ -113,8 +121,8 @@ interface Found {
   layers: LayerSource[];
 }
 
-async function ociImages(dir: string): Promise<Found[]> {
-  const layoutFile = readJson(dir, "oci-layout") as {
+async function ociImages(dir: string, m: ArchiveMembers): Promise<Found[]> {
+  const layoutFile = readJson(dir, "oci-layout", m) as {
     imageLayoutVersion?: string;
   };
   if (typeof layoutFile?.imageLayoutVersion !== "string") {
@@ -124,7 +132,7 @@ async function ociImages(dir: string): Promise<Found[]> {
   const read = async (digest: string, size: number | null, what: string) => {
     let bytes: Uint8Array;
     try {
-      bytes = Deno.readFileSync(blob(digest));
+      bytes = m.read(blob(digest));
     } catch (err) {
       if (err instanceof InvalidArgument && !err.message.endsWith("is missing")) throw err;
       throw new InvalidArgument(`malformed archive: ${what} ${digest} is missing`);
@@ -132,7 +140,7 @@ async function ociImages(dir: string): Promise<Found[]> {
     await verifyBytes(bytes, digest, size, what);
     return bytes;
   };
-  const indexBytes = Deno.readFileSync(inside(dir, "index.json"));
+  const indexBytes = m.read(inside(dir, "index.json"));
   const top = parseManifestDoc(indexBytes, MediaType.ociIndex);
   if (top.kind !== "index") throw new InvalidArgument("malformed archive: index.json is no index");
   const out: Found[] = [];
@@ -173,28 +181,51 @@ async function ociImages(dir: string): Promise<Found[]> {
         digest: l.digest,
         size: l.size,
         mediaType: l.mediaType,
-        open: () => fileStream(blob(l.digest)),
+        open: () => fileStream(blob(l.digest), m),
       })),
     });
   }
   return out;
 }
 
-async function fileDigest(path: string): Promise<{ digest: string; size: number; gzip: boolean }> {
+/** True when the member at `path` starts with gzip's magic bytes. */
+async function isGzip(path: string, m: ArchiveMembers): Promise<boolean> {
+  const reader = m.stream(path).getReader();
+  try {
+    const head = new Uint8Array(2);
+    let n = 0;
+    while (n < 2) {
+      const r = await reader.read();
+      if (r.done) break;
+      const take = Math.min(2 - n, r.value.length);
+      head.set(r.value.subarray(0, take), n);
+      n += take;
+    }
+    return n === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+async function fileDigest(
+  path: string,
+  m: ArchiveMembers,
+): Promise<{ digest: string; size: number; gzip: boolean }> {
   const h = sha256();
   let size = 0;
   let head: Uint8Array | null = null;
-  for await (const c of (await fileStream(path))) {
+  for await (const c of (await fileStream(path, m))) {
     head ??= c.slice(0, 4);
     h.update(c);
     size += c.length;
+    streamed(c.length);
   }
   const gzip = head !== null && head[0] === 0x1f && head[1] === 0x8b;
   return { digest: h.digest(), size, gzip };
 }
 
-async function dockerImages(dir: string): Promise<Found[]> {
-  const list = readJson(dir, "manifest.json");
+async function dockerImages(dir: string, m: ArchiveMembers): Promise<Found[]> {
+  const list = readJson(dir, "manifest.json", m);
   if (!Array.isArray(list)) {
     throw new InvalidArgument("malformed archive: manifest.json is no list");
   }
@@ -203,20 +234,25 @@ async function dockerImages(dir: string): Promise<Found[]> {
     if (typeof e.Config !== "string" || !Array.isArray(e.Layers)) {
       throw new InvalidArgument("malformed archive: an entry lacks Config or Layers");
     }
-    const configBytes = Deno.readFileSync(inside(dir, e.Config));
+    const configBytes = m.read(inside(dir, e.Config));
     const config = parseImageConfig(configBytes, e.Layers.length);
     const layers: LayerSource[] = [];
     for (const [i, rel] of e.Layers.entries()) {
       const path = inside(dir, rel);
-      const { digest, size, gzip } = await fileDigest(path);
+      const diffId = config.rootfs.diff_ids[i]!;
+      // An uncompressed layer is its own blob: its digest is the diff_id, checked (as any
+      // blob's) while it streams into the store, so it is not read a first time to hash it.
+      const { digest, size, gzip } = await isGzip(path, m)
+        ? await fileDigest(path, m)
+        : { digest: diffId, size: m.size(path), gzip: false };
       layers.push({
-        diffId: config.rootfs.diff_ids[i]!,
+        diffId,
         digest,
         size,
         mediaType: gzip
           ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
           : "application/vnd.docker.image.rootfs.diff.tar",
-        open: () => fileStream(path),
+        open: () => fileStream(path, m),
       });
     }
     const manifest: Manifest = {
@@ -264,19 +300,20 @@ export async function loadArchive(
   const store = storeOf(ctx);
   let dir = path;
   let tmp: string | null = null;
+  let members = new ArchiveMembers(null, dir, null);
   try {
     if (!st.isDirectory) {
       tmp = store.tempDir();
-      await untar(path, tmp);
+      members = await untar(path, tmp);
       dir = tmp;
     }
     let found: Found[];
     try {
       Deno.statSync(join(dir, "oci-layout"));
-      found = await ociImages(dir);
+      found = await ociImages(dir, members);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      found = await dockerImages(dir);
+      found = await dockerImages(dir, members);
     }
     if (found.length === 0) throw new InvalidArgument(`${input}: no images in it`);
     const out: ImageRecord[] = [];
@@ -301,7 +338,7 @@ export async function loadArchive(
             names: f.names,
             layers: records,
             created: typeof config.created === "string" ? config.created : null,
-            size: f.layers.reduce((n, l) => n + l.size, 0),
+            size: imageSize(records),
           }),
         );
       } finally {

@@ -30,7 +30,7 @@ import { storeOf } from "./local.ts";
 import { MediaType } from "./manifest.ts";
 import { loadNode } from "./node.ts";
 import { quietProgress } from "./progress.ts";
-import type { ImageRecord, ImageStore } from "./store.ts";
+import { type ImageRecord, imageSize, type ImageStore } from "./store.ts";
 import { sha256Of } from "./verify.ts";
 import { formatReference, parseReference } from "./reference.ts";
 
@@ -324,7 +324,7 @@ async function publish(ctx: Context, store: ImageStore, p: Publication): Promise
       names: p.name === null ? [] : [formatReference(parseReference(p.name))],
       layers: records,
       created,
-      size: records.reduce((n, l) => n + l.size, 0),
+      size: imageSize(records),
       ...(p.step?.cacheKey ? { cacheKeys: [p.step.cacheKey] } : {}),
     });
   } finally {

@@ -12,7 +12,10 @@
  * missing (stored before blobs were kept, or the same layer compressed
  * otherwise) gets its blob fetched and checked alone, not unpacked again.
  * The locks stay held until the caller has recorded its image, so a prune
- * never removes a layer between its commit and its record.
+ * never removes a layer between its commit and its record. Each record
+ * carries the layer's unpacked size (the uncompressed tar's bytes, counted
+ * as it is hashed; for a layer already stored, from a record that lists
+ * it, or counted once over its stored blob).
  *
  * @module
  */
@@ -33,6 +36,7 @@ import { chainIds } from "./chain_id.ts";
 import type { LayerLimits } from "./layer_limits.ts";
 import { loadNode } from "./node.ts";
 import { sha256, verifying } from "./verify.ts";
+import { streamed } from "./garbage.ts";
 
 /** A layer to get, and how to open its blob. */
 export interface LayerSource extends LayerRecord {
@@ -41,7 +45,10 @@ export interface LayerSource extends LayerRecord {
 
 /** What {@linkcode ensureLayers} leaves: the image's layer records and the held locks. */
 export interface EnsuredLayers {
-  /** The layers as an image record lists them (chain IDs filled in), bottom first. */
+  /**
+   * The layers as an image record lists them (chain IDs and unpacked sizes
+   * filled in), bottom first.
+   */
   records: LayerRecord[];
   /** Releases the layers' locks (once the image is recorded). */
   release(): void;
@@ -91,6 +98,7 @@ export async function ensureLayers(
       blobOnly: store.hasLayer(l.chainId),
       published: Promise.withResolvers<void>(),
     }));
+    const unpacked = new Map<string, number>(); // by diff_id
     for (const t of todo) t.published.promise.catch(() => {}); // awaited by the next, if any
     const ctl = new AbortController();
     let firstError: unknown = null;
@@ -102,9 +110,9 @@ export async function ensureLayers(
         const lowers = l.below.map((k) => store.layerDir(k)).reverse();
         const before = i === 0 ? Promise.resolve() : todo[i - 1]!.published.promise;
         try {
-          if (l.blobOnly) await fetchBlob(store, l, progress, ctl.signal);
+          if (l.blobOnly) unpacked.set(l.diffId, await fetchBlob(store, l, progress, ctl.signal));
           else {
-            await fetchLayer(
+            const n = await fetchLayer(
               store,
               l,
               lowers,
@@ -115,6 +123,7 @@ export async function ensureLayers(
               limits,
               calls,
             );
+            unpacked.set(l.diffId, n);
           }
           l.published.resolve();
         } catch (err) {
@@ -135,12 +144,14 @@ export async function ensureLayers(
     if (firstError !== null || results.some((r) => r.status === "rejected")) {
       throw firstError ?? new RuntimeError("a layer fetch failed");
     }
+    if (all.some((l) => !unpacked.has(l.diffId))) await knownSizes(store, all, unpacked);
     const records = all.map(({ diffId, chainId, digest, size, mediaType }) => ({
       diffId,
       chainId,
       digest,
       size,
       mediaType,
+      unpackedSize: unpacked.get(diffId)!,
     }));
     return { records, release };
   } catch (err) {
@@ -167,7 +178,7 @@ async function fetchLayer(
   crashAt: string | null,
   limits: LayerLimits,
   calls: UnpackCalls,
-): Promise<void> {
+): Promise<number> {
   const tmp = store.tempDir();
   const blobTmp = `${tmp}.blob`;
   let syncer: Syncer | null = null;
@@ -178,8 +189,11 @@ async function fetchLayer(
     blob = Deno.openSync(blobTmp, { write: true, createNew: true, mode: 0o600 });
     const body = await l.open(signal);
     let first = true;
+    // An uncompressed layer whose digest is its diff_id (a docker-archive's): the diff_id
+    // check below hashes the very same bytes, so they are hashed once.
+    const same = compressionOf(l.mediaType) === "none" && l.digest === l.diffId;
     const stream = body.pipeThrough(
-      verifying(l.digest, l.size, `layer ${l.digest}`, (n) => {
+      verifying(same ? null : l.digest, l.size, `layer ${l.digest}`, (n) => {
         progress.bytes(l.digest, l.size, n);
         if (first) {
           first = false;
@@ -210,6 +224,7 @@ async function fetchLayer(
     await syncDir(dirname(store.layerDir(l.chainId)));
     progress.done(l.digest, l.size, false);
     crashPoint(crashAt, "pull:layer");
+    return got.bytes;
   } catch (err) {
     try {
       removeTree(tmp);
@@ -226,13 +241,14 @@ async function fetchLayer(
  * Fetches the blob of a layer already unpacked: its digest and size are
  * checked as it streams into `tmp/PID-RAND.blob`, its decompressed bytes
  * against the diff_id, then it is fsync'd and renamed into `blobs/`.
+ * Returns the decompressed bytes' count.
  */
 async function fetchBlob(
   store: ImageStore,
   l: LayerSource,
   progress: Progress,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<number> {
   store.init();
   const tmp = join(store.tmpDir, `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.blob`);
   let file: Deno.FsFile | null = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 });
@@ -242,7 +258,12 @@ async function fetchBlob(
       verifying(l.digest, l.size, `layer ${l.digest}`, (n) => progress.bytes(l.digest, l.size, n)),
     ).pipeThrough(writingTo(file, l.digest));
     const h = sha256();
-    for await (const c of decompress(stream, compressionOf(l.mediaType))) h.update(c);
+    let n = 0;
+    for await (const c of decompress(stream, compressionOf(l.mediaType))) {
+      h.update(c);
+      n += c.length;
+      streamed(c.length);
+    }
     if (h.digest() !== l.diffId) {
       throw new RuntimeError(
         `layer ${l.digest}: diff_id ${h.digest()}, the config says ${l.diffId}`,
@@ -254,6 +275,7 @@ async function fetchBlob(
     Deno.renameSync(tmp, store.blobPath(l.digest));
     await syncDir(dirname(store.blobPath(l.digest)));
     progress.done(l.digest, l.size, false);
+    return n;
   } catch (err) {
     try {
       Deno.removeSync(tmp);
@@ -261,6 +283,34 @@ async function fetchBlob(
     throw err;
   } finally {
     file?.close();
+  }
+}
+
+/**
+ * Fills `sizes` (by diff_id) for the layers of `all` it lacks, all stored
+ * already: from any record listing the same diff_id with its unpacked size,
+ * else by counting the decompressed bytes of the stored blob (once: the
+ * image recorded next keeps it).
+ */
+async function knownSizes(
+  store: ImageStore,
+  all: LayerRecord[],
+  sizes: Map<string, number>,
+): Promise<void> {
+  for (const l of all) {
+    if (l.unpackedSize !== undefined && !sizes.has(l.diffId)) sizes.set(l.diffId, l.unpackedSize);
+  }
+  for (const rec of store.list()) {
+    for (const l of rec.layers) {
+      if (l.unpackedSize !== undefined && !sizes.has(l.diffId)) sizes.set(l.diffId, l.unpackedSize);
+    }
+  }
+  for (const l of all) {
+    if (sizes.has(l.diffId)) continue;
+    let n = 0;
+    const file = await Deno.open(store.blobPath(l.digest), { read: true });
+    for await (const c of decompress(file.readable, compressionOf(l.mediaType))) n += c.length;
+    sizes.set(l.diffId, n);
   }
 }
 

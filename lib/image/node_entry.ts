@@ -17,5 +17,7 @@ export { Buffer } from "node:buffer";
 export * as crypto from "node:crypto";
 export * as zlib from "node:zlib";
 export * as tar from "tar";
+export * as v8 from "node:v8";
+export * as vm from "node:vm";
 /** node:stream (it is `export =`, so it is imported, then exported). */
 export { stream };

@@ -27,7 +27,7 @@ import { registryLimitsOf } from "./registry_limits.ts";
 export { registryLimitsOf } from "./registry_limits.ts";
 import { formatSize } from "./body_limits.ts";
 import { ensureLayers } from "./layers.ts";
-import type { ImageRecord } from "./store.ts";
+import { type ImageRecord, imageSize } from "./store.ts";
 import { storeOf } from "./local.ts";
 import { sha256Of, verifyBytes } from "./verify.ts";
 import { loadNode } from "./node.ts";
@@ -122,7 +122,7 @@ async function pullRef(ctx: Context, ref: ImageRef, o: PullOptions): Promise<Ima
       names: [name],
       layers: records,
       created: typeof config.created === "string" ? config.created : null,
-      size: manifest.layers.reduce((n, l) => n + l.size, 0),
+      size: imageSize(records),
     });
   } finally {
     release();

@@ -46,6 +46,11 @@ export interface LayerRecord {
   digest: string;
   size: number;
   mediaType: string;
+  /**
+   * Bytes of the uncompressed tar (what its diff_id hashes): the layer's
+   * size as podman gives it. Absent in records written before it was kept.
+   */
+  unpackedSize?: number;
 }
 
 /** An image: what `images` lists. */
@@ -60,7 +65,11 @@ export interface ImageRecord {
   layers: LayerRecord[];
   /** The config's `created`, or null. */
   created: string | null;
-  /** Sum of the layers' blob sizes. */
+  /**
+   * Sum of the layers' unpacked sizes ({@linkcode imageSize}), the same
+   * whether the image was pulled, loaded or committed; in records written
+   * before unpacked sizes were kept, the sum of the blob sizes.
+   */
   size: number;
   /**
    * Build cache keys this image is the result of (`build`'s steps): an
@@ -84,6 +93,15 @@ export interface BuildUse {
 /** True when `rec` is a build cache entry nothing names. */
 export function isCacheOnly(rec: ImageRecord): boolean {
   return rec.names.length === 0 && (rec.cacheKeys?.length ?? 0) > 0 && rec.built !== true;
+}
+
+/**
+ * An image's size as `images` shows it: the sum of its layers' unpacked
+ * sizes (a layer without one counts its blob), computed once, when the
+ * image is recorded.
+ */
+export function imageSize(layers: LayerRecord[]): number {
+  return layers.reduce((n, l) => n + (l.unpackedSize ?? l.size), 0);
 }
 
 /** Lock wait for a layer another berth is fetching (a pull may take a while). */

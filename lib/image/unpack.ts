@@ -31,6 +31,7 @@ import { type UnpackCalls, unpackCalls } from "./ffi.ts";
 import { sha256 } from "./verify.ts";
 import { normalizeEntryPath, XattrScanner } from "./tar_xattrs.ts";
 import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./layer_limits.ts";
+import { streamed } from "./garbage.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -313,6 +314,7 @@ export async function unpackLayer(
         );
       }
       h.update(chunk);
+      streamed(chunk.length);
       if (allZero && chunk.some((b) => b !== 0)) allZero = false;
       xattrScan.write(chunk);
       // UnpackSync: each write is unpacked before it returns (no back-pressure to wait for).

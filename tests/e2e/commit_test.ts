@@ -19,6 +19,7 @@ import {
 import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
 import { haveRegistryTools, push, type Registry, startRegistry } from "../image_registry.ts";
 import { getXattrText } from "../xattr.ts";
+import { readXattrs } from "../../lib/image/xattr_read.ts";
 
 const ready = haveRegistryTools();
 const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };
@@ -70,9 +71,15 @@ async function run(cmd: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(r.stdout);
 }
 
-/** Every file under `dir` with its type, mode, owner and content digest. */
+/**
+ * Every file under `dir` with its mode, owner, content digest, extended
+ * attributes (not of symlinks: read through them) and, for a hard-linked
+ * file, its link count and the first path of its inode (so two trees agree
+ * on which names share a file, not only on contents).
+ */
 async function treeOf(dir: string, skip: Set<string> = new Set()): Promise<string[]> {
   const out: string[] = [];
+  const inodes = new Map<number, string>();
   const walk = async (rel: string) => {
     for (
       const e of [...Deno.readDirSync(join(dir, rel))].sort((a, b) => a.name < b.name ? -1 : 1)
@@ -82,9 +89,19 @@ async function treeOf(dir: string, skip: Set<string> = new Set()): Promise<strin
       const st = Deno.lstatSync(join(dir, p));
       let what = "";
       if (e.isSymlink) what = `-> ${Deno.readLinkSync(join(dir, p))}`;
-      else if (e.isFile) {
-        const d = await crypto.subtle.digest("SHA-256", Deno.readFileSync(join(dir, p)));
-        what = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+      else {
+        if (e.isFile) {
+          const d = await crypto.subtle.digest("SHA-256", Deno.readFileSync(join(dir, p)));
+          what = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+          if (st.nlink! > 1) {
+            if (!inodes.has(st.ino!)) inodes.set(st.ino!, p);
+            what += ` links=${st.nlink} first=${inodes.get(st.ino!)}`;
+          }
+        }
+        const xattrs = readXattrs(join(dir, p)).map(([k, v]) =>
+          `${k}=${new TextDecoder().decode(v)}`
+        );
+        if (xattrs.length > 0) what += ` xattrs=${xattrs.sort().join(",")}`;
       }
       out.push(`${p} ${(st.mode! & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
       if (e.isDirectory) await walk(p);
@@ -131,6 +148,7 @@ Deno.test(
       await berthOk(roots, ["exec", "c1", "--", "sh", "-c", CHANGES]);
       const merged = (await stateOf(roots, "c1")).rootfs as string;
       unpackCalls.setXattr(join(merged, "srv/a"), "user.k", "v");
+      unpackCalls.setXattr(join(merged, "srv/dir"), "user.d", "opaque dir"); // replaced: opaque
 
       const t0 = performance.now();
       const r = await berth(roots, ["commit", "-m", "my changes", "c1", "app:committed"]);
@@ -192,7 +210,16 @@ Deno.test(
       ]);
       await run("umoci", ["unpack", "--image", `${layout}:x`, `${layout}-bundle`]);
       // The mount points runc made in the root (proc, sys, dev...) are in the container's view too.
-      assertEquals(await treeOf(join(`${layout}-bundle`, "rootfs")), await treeOf(merged));
+      const umoci = await treeOf(join(`${layout}-bundle`, "rootfs"));
+      assertEquals(umoci, await treeOf(merged));
+      // What the comparison covers is there: whiteouts and the opaque directory applied,
+      // the hard link one inode, xattrs on a file and a directory, the setuid bit.
+      const line = (p: string) => umoci.find((l) => l.startsWith(`${p} `)) ?? "";
+      assertEquals(umoci.filter((l) => /^srv\/(old|dir\/[xy]) /.test(l)), []);
+      assert(/ links=2 first=srv\/new$/.test(line("srv/new2")), line("srv/new2"));
+      assert(line("srv/a").endsWith(" xattrs=user.k=v"), line("srv/a"));
+      assert(line("srv/dir").endsWith(" xattrs=user.d=opaque dir"), line("srv/dir"));
+      assert(line("srv/dir/z") !== "" && line("srv/suid").startsWith("srv/suid 4755 "));
       // save: the same through an OCI archive.
       const archive = join(work, "committed.tar");
       await berthOk(roots, ["save", "--format", "oci-archive", "-o", archive, "app:committed"]);
@@ -272,7 +299,7 @@ Deno.test(
       const table = (await berthOk(roots, ["history", "snap:1"])).split("\n");
       assert(/^ID\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/.test(table[0]!), table[0]);
       assert(
-        /^[0-9a-f]{12}\s+(\d+ seconds?|Less than a second) ago\s+sleep 600\s+\S+B\s+my message$/
+        /^[0-9a-f]{12}\s+(\d+ seconds?|Less than a second) ago\s+sleep 600\s+[\d.]+ [kMG]?B\s+my message$/
           .test(table[1]!),
         table[1],
       );

@@ -598,3 +598,61 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "images SIZE is the unpacked size whether pulled or loaded (one ID, one size); CREATED in podman's words, ISO in --format json; history SIZE per layer unpacked; image inspect in podman's shape",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish, store }) => {
+      // Zeros compress to almost nothing: the blob sizes are far from the unpacked ones.
+      const top = tarOf([{ name: "zeros", data: new Uint8Array(3_000_000) }]);
+      const created = new Date(Date.now() - 2 * 3600_000 - 60_000).toISOString();
+      const img = await publish("sz", "1", { layers: [base(rootfs), top], created });
+      const unpacked = base(rootfs).length + top.length;
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const file = join(work, "sz.tar");
+      await berthOk(roots, ["save", "-o", file, img.ref]); // docker-archive: uncompressed tars
+      const fresh = await makeRoots();
+      try {
+        await berthOk(fresh, ["load", "-q", "-i", file]);
+        for (const r of [roots, fresh]) {
+          const [j] = JSON.parse(await berthOk(r, ["images", "--format", "json"]));
+          assertEquals(j.id, img.configDigest);
+          assertEquals(j.size, unpacked);
+          assertEquals(j.created, created);
+          const table = (await berthOk(r, ["images"])).split("\n");
+          assert(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/.test(table[0]!), table[0]);
+          const want = `${img.configDigest.slice(7, 19)}  2 hours ago  ${
+            (unpacked / 1e6).toPrecision(3)
+          } MB`;
+          assert(table[1]!.replace(/ {2,}/g, "  ").endsWith(want), `${table[1]} / ${want}`);
+          const tmpl = await berthOk(r, ["images", "--format", "{{.Created}}|{{.Size}}"]);
+          assertEquals(tmpl, `2 hours ago|${(unpacked / 1e6).toPrecision(3)} MB\n`);
+        }
+        // system df counts the same unpacked sizes.
+        const df = JSON.parse(await berthOk(roots, ["system", "df", "--format", "json"]));
+        assertEquals(df.find((r: { Type: string }) => r.Type === "Images").RawSize, unpacked);
+        // history: the layers' unpacked sizes, newest first (the config has no history).
+        const rows = JSON.parse(await berthOk(roots, ["history", "--format", "json", img.ref]));
+        assertEquals(rows.map((r: { size: number }) => r.size), [top.length, base(rootfs).length]);
+        const hist = (await berthOk(roots, ["history", img.ref])).split("\n");
+        assert(/\s3 MB\s*$/.test(hist[1]!), hist[1]);
+        // image inspect, podman's shape.
+        const [i] = JSON.parse(await berthOk(roots, ["image", "inspect", img.ref]));
+        assertEquals(i.Id, img.configDigest.slice(7));
+        assertEquals(i.Digest, img.manifestDigest);
+        assertEquals(i.RepoTags, [img.ref]);
+        assertEquals(i.Created, created);
+        assertEquals(i.Size, unpacked);
+        assertEquals(i.RootFS, { Type: "layers", Layers: img.diffIds });
+        assertEquals(i.History, null); // podman's null for a config without history
+        assertEquals(i.ManifestType, "application/vnd.oci.image.manifest.v1+json");
+        assertEquals(i.GraphDriver.Data.UpperDir, join(store, "layers", img.chainIds[1]!.slice(7)));
+        assertEquals(i.GraphDriver.Data.LowerDir, join(store, "layers", img.chainIds[0]!.slice(7)));
+        assertEquals(i.Berth.config.rootfs.diff_ids, img.diffIds);
+      } finally {
+        await cleanup(fresh);
+      }
+    });
+  },
+);

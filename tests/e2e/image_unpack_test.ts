@@ -270,12 +270,17 @@ Deno.test(
           r.stderr,
           /(cannot unpack layer: [^\n]+|the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
         );
-        // A load of the same image as an OCI archive: unpacking the archive itself fails.
+        // A load of the same image as an OCI archive: its big members are read in place (not
+        // copied into tmp/), so storing the layer (its blob or its files) fails.
         const archive = join(work, "big.tar");
         Deno.writeFileSync(archive, tarOfTree(img.layout));
         const l = await berth(roots, ["load", "-q", "-i", archive]);
         assertEquals(l.code, 1, l.stderr);
-        assertOneLine(l.stderr, /^berth: cannot unpack .*big\.tar: .*No space left on device/);
+        assertOneLine(
+          l.stderr,
+          /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
+        );
+        assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
         assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
         assertEquals(names(join(store, "images")), []);
         // Space freed (the filesystem grown): the next pull fetches the layer again, whole.
@@ -320,7 +325,7 @@ async function craftedArchive(
 }
 
 Deno.test(
-  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; one inside it loads",
+  "load: a layer.tar that is a symlink out of the archive is one line (exit 2), nothing left; a layer.tar whose bytes are not its diff_id's is refused; one inside it loads",
   OPTS,
   async () => {
     const roots = await makeRoots();
@@ -374,6 +379,19 @@ Deno.test(
       const notFile = await berth(roots, ["load", "-i", layout]);
       assertEquals(notFile.code, 2, notFile.stderr);
       assertOneLine(notFile.stderr, /is not a file/);
+      assertEmptyStore(store);
+      // An uncompressed layer whose bytes are not those of its config's diff_id (its digest
+      // is taken to be the diff_id, checked as it streams in): refused, nothing stored.
+      Deno.writeFileSync(
+        join(dir, "tampered.tar"),
+        await craftedArchive("abc/layer.tar", d, [
+          { name: "abc/", type: "dir" },
+          { name: "abc/layer.tar", data: tarOf([{ name: "hello", data: "HI\n" }]) },
+        ]),
+      );
+      const bad = await berth(roots, ["load", "-i", join(dir, "tampered.tar")]);
+      assertEquals(bad.code, 1, bad.stderr);
+      assertOneLine(bad.stderr, /^berth: .*layer/);
       assertEmptyStore(store);
       // docker save's own links (one layer, linked from a second directory) stay inside: loaded.
       Deno.writeFileSync(

@@ -9,6 +9,7 @@ import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts
 import type { Command } from "../command.ts";
 import { printable } from "../../host/printable.ts";
 import { type Format, FORMAT_OPTION, formatOf, table } from "./format.ts";
+import { ago, humanSize } from "./human.ts";
 
 /** Options of `history`. */
 export interface HistoryArgs {
@@ -30,12 +31,15 @@ export interface HistoryRow {
   id: string;
   created: string | null;
   createdBy: string;
-  /** Bytes of the entry's layer blob (0 for an entry that made no layer). */
+  /** The entry's layer's unpacked size, in bytes (0 for an entry that made no layer). */
   size: number;
   comment: string;
 }
 
-/** The rows of an image whose config has `history` and whose layers weigh `sizes`, newest first. */
+/**
+ * The rows of an image whose config has `history` and whose layers weigh
+ * `sizes` (unpacked), newest first.
+ */
 export function historyRows(
   id: string,
   history: Record<string, unknown>[] | undefined,
@@ -60,46 +64,13 @@ export function historyRows(
   return rows;
 }
 
-/** `3 minutes ago`, podman's words for a past time. */
-export function ago(iso: string | null, now: Date): string {
-  if (iso === null) return "";
-  const s = Math.max(0, Math.floor((now.getTime() - Date.parse(iso)) / 1000));
-  if (Number.isNaN(s)) return "";
-  const units: [number, string][] = [
-    [365 * 86400, "year"],
-    [30 * 86400, "month"],
-    [7 * 86400, "week"],
-    [86400, "day"],
-    [3600, "hour"],
-    [60, "minute"],
-    [1, "second"],
-  ];
-  for (const [n, name] of units) {
-    if (s >= n) {
-      const k = Math.floor(s / n);
-      return `${k} ${name}${k === 1 ? "" : "s"} ago`;
-    }
-  }
-  return "Less than a second ago";
-}
-
-function human(n: number): string {
-  const units = ["B", "kB", "MB", "GB"];
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return `${u === 0 ? n : n.toFixed(3).replace(/\.?0+$/, "")}${units[u]}`;
-}
-
 /** `history`. */
 export const historyCommand: Command<HistoryArgs> = {
   name: "history",
   summary: "show an image's history",
   usage: "history [--no-trunc] [-q] [--format table|json] IMAGE",
   description:
-    "Newest first: the image's ID on its top entry (<missing> below, as podman), when, the command, the entry's layer size (its compressed blob) and the comment.",
+    "Newest first: the image's ID on its top entry (<missing> below, as podman), when, the command, the entry's layer size (unpacked, as podman's) and the comment.",
   options: OPTIONS,
   examples: ["berth history busybox", "berth history --no-trunc --format json app:1"],
   parse(args) {
@@ -122,7 +93,7 @@ export const historyCommand: Command<HistoryArgs> = {
     const rows = historyRows(
       o.noTrunc || o.format === "json" ? hex : hex.slice(0, 12),
       Array.isArray(cfg.history) ? cfg.history : undefined,
-      rec.layers.map((l) => l.size),
+      rec.layers.map((l) => l.unpackedSize ?? l.size),
     );
     if (o.format === "json") {
       ctx.io.out(JSON.stringify(rows, null, 2) + "\n");
@@ -136,7 +107,9 @@ export const historyCommand: Command<HistoryArgs> = {
     const cut = (s: string) => !o.noTrunc && s.length > 45 ? `${s.slice(0, 42)}...` : s;
     ctx.io.out(table([
       ["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-      ...rows.map((r) => [r.id, ago(r.created, now), cut(r.createdBy), human(r.size), r.comment]),
+      ...rows.map((
+        r,
+      ) => [r.id, ago(r.created, now), cut(r.createdBy), humanSize(r.size), r.comment]),
     ]));
     return 0;
   },

@@ -10,7 +10,8 @@ import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
 import { staleUse, storeOf } from "../../image/local.ts";
 import type { ImageConfig } from "../../image/manifest.ts";
-import type { ImageRecord } from "../../image/store.ts";
+import { type ImageRecord, type ImageStore, layerKey } from "../../image/store.ts";
+import { MediaType } from "../../image/manifest.ts";
 import { imagesCommand, rmiCommand } from "./images.ts";
 import { printable } from "../../host/printable.ts";
 import {
@@ -22,10 +23,32 @@ import {
 
 const INSPECT_OPTIONS = [templateFormatOption("json", "f")];
 
-/** An image in podman's `image inspect` shape, its OCI config whole under `Berth`. */
-export function podmanImage(r: ImageRecord, config: ImageConfig): Record<string, unknown> {
+/** What {@linkcode podmanImage} reads from the store besides the record and config. */
+export interface ImageExtras {
+  /** The manifest's media type, or "" when its blob is not readable. */
+  manifestType: string;
+  /** The image's unpacked layer directories, bottom first. */
+  layerDirs: string[];
+}
+
+/**
+ * An image in podman's `image inspect` shape (podman 4: `Id` without
+ * `sha256:`, `Created` in RFC 3339, `Size` the unpacked size, `History`
+ * null when the config has none, `GraphDriver` naming the top layer's
+ * directory and the ones below), its OCI config whole under `Berth`.
+ */
+export function podmanImage(
+  r: ImageRecord,
+  config: ImageConfig,
+  extras: ImageExtras = { manifestType: "", layerDirs: [] },
+): Record<string, unknown> {
   const c = (config.config ?? {}) as Record<string, unknown>;
+  const full = config as { history?: unknown[]; author?: unknown };
   const repos = [...new Set(r.names.map((n) => n.replace(/(:[^:/@]+)?(@.*)?$/, "")))];
+  const dirs = [...extras.layerDirs].reverse(); // top first, as overlay's lowerdir
+  const data: Record<string, string> = {};
+  if (dirs.length > 1) data.LowerDir = dirs.slice(1).join(":");
+  if (dirs.length > 0) data.UpperDir = dirs[0]!;
   return {
     Id: r.id.replace(/^sha256:/, ""),
     Digest: r.manifestDigest,
@@ -36,21 +59,32 @@ export function podmanImage(r: ImageRecord, config: ImageConfig): Record<string,
     Created: r.created ?? config.created ?? "",
     Config: c,
     Version: "",
-    Author: (config as { author?: string }).author ?? "",
+    Author: typeof full.author === "string" ? full.author : "",
     Architecture: config.architecture ?? "",
     Os: config.os ?? "",
     Size: r.size,
     VirtualSize: r.size,
-    GraphDriver: { Name: "overlay", Data: {} },
+    GraphDriver: { Name: "overlay", Data: data },
     RootFS: { Type: config.rootfs?.type ?? "layers", Layers: config.rootfs?.diff_ids ?? [] },
     Labels: (c.Labels as Record<string, string> | undefined) ?? {},
     Annotations: {},
-    ManifestType: "",
+    ManifestType: extras.manifestType,
     User: (c.User as string | undefined) ?? "",
-    History: (config as { history?: unknown[] }).history ?? [],
+    History: Array.isArray(full.history) ? full.history : null,
     NamesHistory: r.names,
     Berth: { id: r.id, names: r.names, manifestDigest: r.manifestDigest, config },
   };
+}
+
+/** The {@linkcode ImageExtras} of `r` in `store`. */
+function extrasOf(store: ImageStore, r: ImageRecord): ImageExtras {
+  let manifestType = "";
+  try {
+    const m = JSON.parse(new TextDecoder().decode(store.readBlob(r.manifestDigest)));
+    if (typeof m?.mediaType === "string") manifestType = m.mediaType;
+    else if (m?.schemaVersion === 2) manifestType = MediaType.ociManifest; // OCI may omit it
+  } catch { /* not stored: left empty */ }
+  return { manifestType, layerDirs: r.layers.map((l) => store.layerDir(layerKey(l))) };
 }
 
 /** Parsed `image` arguments. */
@@ -114,7 +148,7 @@ export const imageCommand: Command<ImageArgs> = {
       return 0;
     }
     const recs = o.refs.map((r) => store.get(r));
-    const out = recs.map((r) => podmanImage(r, store.config(r)));
+    const out = recs.map((r) => podmanImage(r, store.config(r), extrasOf(store, r)));
     ctx.io.out(
       o.format.kind === "template"
         ? renderTemplate(o.format, out)

@@ -19,6 +19,7 @@ import {
   templateFormatOption,
 } from "./format.ts";
 import { printable } from "../../host/printable.ts";
+import { ago, humanSize } from "./human.ts";
 
 /** Options of `images`. */
 export interface ImagesArgs {
@@ -41,36 +42,6 @@ function repoTag(name: string): [string, string] {
     : [name, "latest"];
 }
 
-function human(n: number): string {
-  const units = ["B", "kB", "MB", "GB"];
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return `${u === 0 ? n : n.toFixed(1)}${units[u]}`;
-}
-
-/** How long ago `iso` was, as podman says it: `3 days ago`. */
-function ago(iso: string | null, now: number): string {
-  const t = iso === null ? NaN : Date.parse(iso);
-  if (Number.isNaN(t)) return "<unknown>";
-  const s = Math.max(0, (now - t) / 1000);
-  const steps: [number, string][] = [
-    [365 * 86400, "year"],
-    [30 * 86400, "month"],
-    [7 * 86400, "week"],
-    [86400, "day"],
-    [3600, "hour"],
-    [60, "minute"],
-  ];
-  for (const [n, unit] of steps) {
-    const k = Math.floor(s / n);
-    if (k >= 1) return `${k} ${unit}${k > 1 ? "s" : ""} ago`;
-  }
-  return "Less than a minute ago";
-}
-
 /** One row of `images --format TEMPLATE` (podman's field names), per name. */
 function templateRows(recs: ImageRecord[], now: number): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = [];
@@ -84,9 +55,9 @@ function templateRows(recs: ImageRecord[], now: number): Record<string, unknown>
         Repository: repo,
         Tag: tag,
         Digest: r.manifestDigest,
-        Created: ago(r.created, now),
+        Created: ago(r.created, now, "<unknown>"),
         CreatedAt: r.created ?? "",
-        Size: human(r.size),
+        Size: humanSize(r.size),
         Names: r.names,
       });
     }
@@ -94,7 +65,7 @@ function templateRows(recs: ImageRecord[], now: number): Record<string, unknown>
   return rows;
 }
 
-/** The JSON form of an image in `images --format json`. */
+/** The JSON form of an image in `images --format json` (`created` in ISO 8601, `size` in bytes). */
 function jsonOf(r: ImageRecord) {
   return {
     id: r.id,
@@ -136,12 +107,19 @@ export const imagesCommand: Command<ImagesArgs> = {
         renderTemplate(o.format, templateRows(recs, ctx.clock.now().getTime()), { ID: "IMAGE ID" }),
       );
     } else {
+      const now = ctx.clock.now().getTime();
       const rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];
       for (const r of recs) {
         const names = r.names.length > 0 ? r.names : ["<none>:<none>"];
         for (const n of names) {
           const [repo, tag] = n === "<none>:<none>" ? ["<none>", "<none>"] : repoTag(n);
-          rows.push([repo, tag, r.id.slice(7, 19), r.created ?? "-", human(r.size)]);
+          rows.push([
+            repo,
+            tag,
+            r.id.slice(7, 19),
+            ago(r.created, now, "<unknown>"),
+            humanSize(r.size),
+          ]);
         }
       }
       ctx.io.out(table(rows));

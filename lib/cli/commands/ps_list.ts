@@ -17,6 +17,7 @@ import { InvalidArgument } from "../../host/errors.ts";
 import { startMonitorIfDead } from "../../monitor/alive.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import { type OutputFormat, outputFormatOf, renderTemplate, table } from "./format.ts";
+import { humanDuration } from "./human.ts";
 
 /** Options of the listing. */
 export interface PsListOptions {
@@ -87,20 +88,7 @@ function commandOf(s: ContainerState): string[] {
   }
 }
 
-/** `3 seconds`, `2 minutes`, `About an hour`, as podman's human durations. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 1) return "Less than a second";
-  if (s === 1) return "1 second";
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return "About a minute";
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return "About an hour";
-  if (h < 48) return `${h} hours`;
-  return `${Math.floor(h / 24)} days`;
-}
+export { humanDuration } from "./human.ts";
 
 /** podman's STATUS text: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`, `Paused`. */
 function statusText(s: ContainerState, now: number): string {

@@ -105,7 +105,7 @@ export async function systemDf(ctx: Context): Promise<DfRow[]> {
   const usedLayers = new Set<string>();
   for (const r of recs) {
     for (const l of r.layers) {
-      layerSize.set(l.digest, l.size);
+      layerSize.set(l.digest, l.unpackedSize ?? l.size);
       if (uses.has(r.id)) usedLayers.add(l.digest);
     }
   }

@@ -1,0 +1,86 @@
+import { join } from "../lib/_std/path.ts";
+import { assertEquals, assertTrue } from "./assert.ts";
+import { concat, tarOf } from "./image_fixture.ts";
+import { ArchiveMembers, ArchiveSlimmer, SLIM_AT } from "../lib/image/archive_members.ts";
+
+function noise(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+Deno.test("archive members: big regular members reach the unpacker empty and read back whole from the archive, through a hard link too; small ones and pax-named ones pass as they were", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-members-" });
+  try {
+    const big = noise(SLIM_AT + 1000);
+    const big2 = noise(3 * SLIM_AT);
+    const longName = `d/${"n".repeat(150)}.tar`;
+    const archive = tarOf([
+      { name: "d/", type: "dir" },
+      { name: "d/small.json", data: '{"a":1}' },
+      { name: "d/big.tar", data: big },
+      { name: "d/link.tar", type: "hardlink", linkname: "d/big.tar" },
+      { name: "d/short-header-name", data: big2, pax: { path: longName } },
+      { name: "d/replaced", data: noise(SLIM_AT) },
+      { name: "d/replaced", data: "now small" },
+    ]);
+    const file = join(dir, "a.tar");
+    Deno.writeFileSync(file, archive);
+    // Odd chunk sizes: headers and data split anywhere.
+    const slim = new ArchiveSlimmer();
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < archive.length; i += 777) {
+      parts.push(...slim.write(archive.subarray(i, Math.min(archive.length, i + 777))));
+    }
+    const out = concat(parts);
+    assertTrue(out.length < archive.length - big.length - big2.length, `${out.length}`);
+    Deno.writeFileSync(join(dir, "slim.tar"), out);
+    const x = join(dir, "x");
+    Deno.mkdirSync(x);
+    const r = await new Deno.Command("tar", { args: ["-xf", join(dir, "slim.tar"), "-C", x] })
+      .output();
+    assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+    assertEquals(Deno.statSync(join(x, "d/big.tar")).size, 0); // the placeholder
+    const m = new ArchiveMembers(file, x, slim);
+    assertEquals(m.read(join(x, "d/big.tar")), big);
+    assertEquals(m.read(join(x, "d/link.tar")), big);
+    assertEquals(m.size(join(x, longName)), big2.length);
+    const streamed = new Uint8Array(await new Response(m.stream(join(x, longName))).arrayBuffer());
+    assertEquals(streamed, big2);
+    assertEquals(new TextDecoder().decode(m.read(join(x, "d/small.json"))), '{"a":1}');
+    assertEquals(new TextDecoder().decode(m.read(join(x, "d/replaced"))), "now small");
+    // A directory (no archive): files are read as they are.
+    const plain = new ArchiveMembers(null, x, null);
+    assertEquals(plain.read(join(x, "d/big.tar")).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("archive members: an archive cut short inside a left-out member reads as malformed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-members-" });
+  try {
+    const archive = tarOf([{ name: "big", data: noise(2 * SLIM_AT) }]);
+    const cut = archive.subarray(0, 512 + SLIM_AT);
+    const file = join(dir, "a.tar");
+    Deno.writeFileSync(file, cut);
+    const slim = new ArchiveSlimmer();
+    const out = concat(slim.write(cut));
+    assertEquals(out.length, 512); // the header alone, size 0
+    const x = join(dir, "x");
+    Deno.mkdirSync(x);
+    Deno.writeFileSync(join(x, "big"), new Uint8Array());
+    const m = new ArchiveMembers(file, x, slim);
+    let err: unknown = null;
+    try {
+      m.read(join(x, "big"));
+    } catch (e) {
+      err = e;
+    }
+    assertTrue(err instanceof Error && /cut short/.test(err.message), String(err));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
