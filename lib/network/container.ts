@@ -404,7 +404,7 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
       bridge: net.bridge,
       gateway: net.gateway,
       ip,
-      names: [...new Set([nameOf(s).toLowerCase(), ...plan.names.aliases])],
+      names: dnsNames(s, plan.names.aliases),
       netns: netnsFile(env.paths, s.net.token),
     });
     env.crash?.("dns");
@@ -468,10 +468,11 @@ async function startResolver(ctx: Context, network: string, gateway: string): Pr
 export async function renameDnsRecord(ctx: Context, s: ContainerState): Promise<void> {
   if (s.net === undefined) return;
   const dir = dnsDir(contextNetworkPaths(ctx).runDir);
-  const r = readDnsRecord(dir, s.net.token);
-  if (r === null) return;
-  const names = [nameOf(s).toLowerCase(), ...(s.request?.networkAlias ?? [])];
-  await writeDnsRecord(dir, { ...r, names: [...new Set(names)] });
+  for (const token of [s.net.token, ...(s.nets ?? []).map((n) => n.token)]) {
+    const r = readDnsRecord(dir, token);
+    if (r === null) continue;
+    await writeDnsRecord(dir, { ...r, names: dnsNames(s, s.request?.networkAlias ?? []) });
+  }
 }
 
 /**
@@ -480,8 +481,11 @@ export async function renameDnsRecord(ctx: Context, s: ContainerState): Promise<
  */
 export async function ensureResolverFor(ctx: Context, s: ContainerState): Promise<void> {
   if (s.net === undefined) return;
-  const r = readDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), s.net.token);
-  if (r !== null) await startResolver(ctx, r.network, r.gateway);
+  const dir = dnsDir(contextNetworkPaths(ctx).runDir);
+  for (const token of [s.net.token, ...(s.nets ?? []).map((n) => n.token)]) {
+    const r = readDnsRecord(dir, token);
+    if (r !== null) await startResolver(ctx, r.network, r.gateway);
+  }
 }
 
 /** True when the record's owner exists and names this very attachment. */
@@ -505,10 +509,18 @@ function ownerHolds(ctx: Context, r: AttachRecord): boolean {
 export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<void> {
   if (s.net === undefined) return;
   const env = netEnv(ctx);
-  for (const n of [...(s.nets ?? [])].reverse()) await tearDown(env, n.token);
-  // The name goes first: a record never outlives its attachment (gc relies on it).
+  for (const n of [...(s.nets ?? [])].reverse()) {
+    // The name goes first: a record never outlives its attachment (gc relies on it).
+    await removeDnsRecord(dnsDir(env.paths.runDir), n.token);
+    await tearDown(env, n.token);
+  }
   if (await removeDnsRecord(dnsDir(env.paths.runDir), s.net.token)) env.crash?.("del-dns");
   await tearDown(env, s.net.token);
+}
+
+/** The names a container answers to on a network with DNS: its name, then its aliases. */
+function dnsNames(s: ContainerState, aliases: readonly string[]): string[] {
+  return [...new Set([nameOf(s).toLowerCase(), ...aliases])];
 }
 
 /**
@@ -559,6 +571,23 @@ export async function connectNetwork(
       await save();
     },
   });
+  if (hasDns(net)) {
+    // After the attachment (a record never outlives it), as at set-up: the
+    // containers of that network find this one by its name and aliases.
+    await writeDnsRecord(dnsDir(env.paths.runDir), {
+      token,
+      root: ctx.paths.root,
+      ns: s.namespace,
+      id: s.id,
+      network: net.name,
+      bridge: net.bridge,
+      gateway: net.gateway,
+      ip,
+      names: dnsNames(s, s.request?.networkAlias ?? []),
+      netns: first?.netns ?? netnsFile(env.paths, s.net.token),
+    });
+    await startResolver(ctx, net.name, net.gateway);
+  }
   return ip;
 }
 
@@ -586,7 +615,9 @@ export async function disconnectNetwork(
   if (s.nets.length === 0) delete s.nets;
   await save();
   crashPoint(ctx.crashAt, "connect:forgotten");
-  await tearDown(netEnv(ctx), extra.token);
+  const env = netEnv(ctx);
+  await removeDnsRecord(dnsDir(env.paths.runDir), extra.token);
+  await tearDown(env, extra.token);
 }
 
 /**

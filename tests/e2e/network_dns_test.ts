@@ -502,3 +502,38 @@ Deno.test("dns options: a bad --dns, or a name option without a bridge network, 
     assertEquals(await leftovers(roots), []);
   });
 });
+
+Deno.test({
+  name: "dns: a container connected to another network is found there by its name and aliases " +
+    "(also after rename), and no longer once disconnected or deleted",
+  ignore,
+  fn: () =>
+    withDns(async (ns, roots, rootfs) => {
+      await ns.ok(roots, ["network", "create", "--subnet", "10.201.7.0/24", "n7"]);
+      await ns.ok(roots, ["network", "create", "--subnet", "10.201.8.0/24", "n8"]);
+      await ns.ok(roots, sleeper(rootfs, "a1", "n7", ["--network-alias", "api"]));
+      await ns.ok(roots, sleeper(rootfs, "b1", "n8"));
+      assertEquals(await lookup(ns, roots, "b1", "a1"), null, "before connect");
+      await ns.ok(roots, ["network", "connect", "n8", "a1"]);
+      const [inspected] = JSON.parse(await ns.ok(roots, ["inspect", "a1"]));
+      const ip8 = inspected.NetworkSettings.Networks.n8.IPAddress as string;
+      assert(ip8.startsWith("10.201.8."), ip8);
+      assertEquals(await lookup(ns, roots, "b1", "a1"), [ip8]);
+      assertEquals(await lookup(ns, roots, "b1", "api"), [ip8]);
+      await ns.ok(roots, ["rename", "a1", "a2"]);
+      assertEquals(await lookup(ns, roots, "b1", "a2"), [ip8]);
+      assertEquals(await lookup(ns, roots, "b1", "a1"), null, "the old name");
+      await ns.ok(roots, ["network", "disconnect", "n8", "a2"]);
+      assertEquals(
+        await lookup(ns, roots, "b1", "a2"),
+        null,
+        `after disconnect: ${JSON.stringify(dnsRecords(roots))}`,
+      );
+      assertEquals(dnsRecords(roots).length, 2, "one record each, on its own network");
+      await ns.ok(roots, ["network", "connect", "n8", "a2"]);
+      assertEquals(dnsRecords(roots).length, 3);
+      await ns.ok(roots, ["delete", "-f", "a2"]);
+      assertEquals(dnsRecords(roots).map((r) => r.id), ["b1"], "delete removes both records");
+      assertEquals(await lookup(ns, roots, "b1", "a2"), null, "after delete");
+    }),
+});

@@ -345,12 +345,11 @@ class Resolver {
   ): Promise<Uint8Array | null> {
     const q = parseQuery(data);
     if (q === null) return data.length >= 2 ? buildError(data, null, RCODE.FORMERR) : null;
-    let who = this.#askers.get(`${gateway} ${asker}`);
-    if (who === undefined) {
-      this.#reloadIfChanged();
-      who = this.#askers.get(`${gateway} ${asker}`);
-      if (who === undefined) return buildError(data, q, RCODE.REFUSED);
-    }
+    // One stat per query: a record removed (delete, disconnect, rename) is
+    // never answered from the old set, not even within the second's check.
+    this.#reloadIfChanged();
+    const who = this.#askers.get(`${gateway} ${asker}`);
+    if (who === undefined) return buildError(data, q, RCODE.REFUSED);
     const local = this.#lookup(who, q);
     if (local !== null) {
       return buildAnswer(data, q, q.type === TYPE_A || q.type === TYPE_ANY ? local : [], TTL);
@@ -360,13 +359,7 @@ class Resolver {
 
   #lookup(who: DnsRecord, q: Query): string[] | null {
     if (q.class !== 1 || q.name === "") return null;
-    const k = nameKey(who.bridge, who.root, who.ns, q.name);
-    let ips = this.#names.get(k);
-    if (ips === undefined) {
-      this.#reloadIfChanged();
-      ips = this.#names.get(k);
-    }
-    return ips ?? null;
+    return this.#names.get(nameKey(who.bridge, who.root, who.ns, q.name)) ?? null;
   }
 
   /** Sends the query on to the host's resolvers, one after the other, and relays the first answer. */
