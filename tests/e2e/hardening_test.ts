@@ -241,7 +241,8 @@ Deno.test("row 7: escape sequences from an image and in errors are printed as \\
     });
     const images = await berthOk(roots, ["images"]);
     assertTrue(!RAW_CONTROL.test(images), JSON.stringify(images));
-    assertTrue(images.includes("2024-01-01T00:00:00Z\\x1b[2J\\x1b]0;pwned\\x07"), images);
+    // CREATED reads as podman's ("2 hours ago"): a time that does not parse is "<unknown>".
+    assertTrue(images.includes("<unknown>"), images);
     // JSON output keeps the data (escaped by JSON itself).
     const json = await berthOk(roots, ["images", "--format", "json"]);
     assertTrue(!RAW_CONTROL.test(json));
