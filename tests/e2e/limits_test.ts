@@ -442,8 +442,8 @@ Deno.test("stats --no-stream --format json has sane numbers; table form; top is 
     );
     assertEquals(one.length, 1);
     const tableOut = await berthOk(roots, ["stats", "--no-stream", "busy"]);
-    assert(/^ID\s+CPU %\s+MEM USAGE \/ LIMIT/.test(tableOut), tableOut);
-    assert(/busy\s+\d+\.\d\d%\s+\S+ \/ 64\.0MiB/.test(tableOut), tableOut);
+    assert(/^ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT/.test(tableOut), tableOut);
+    assert(/busy\s+busy\s+\d+\.\d\d%\s+\S+ \/ 64\.0MiB/.test(tableOut), tableOut);
     // top is ps.
     const ps = await berthOk(roots, ["top", "idle"]);
     assert(/sleep 1000/.test(ps), ps);
