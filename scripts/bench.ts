@@ -3,9 +3,11 @@
  * on the same busybox rootfs. Prints a table (median, min–max, ratio
  * berth/runc) and writes the figures as JSON.
  *
- *   deno task bench [--quick] [--out FILE]
+ *   deno task bench [--quick] [--out FILE] [--only lifecycle,networks]
  *
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
+ * --only: just the named ones of the first two sections (`lifecycle`,
+ * `networks`), then the report; every later section is skipped.
  * Needs root, runc and busybox-static (scripts/setup.sh installs them).
  *
  * "berth" is the shipped code: the bundle `deno task build` makes (one
@@ -25,6 +27,9 @@ const OUT = outAt >= 0 ? Deno.args[outAt + 1]! : "bench-results.json";
 const ROUNDS = quick ? 8 : 20;
 const SCALE = quick ? [0, 100] : [0, 100, 1000];
 const LOAD_SECONDS = quick ? 4 : 10;
+const onlyAt = Deno.args.indexOf("--only");
+const ONLY = onlyAt >= 0 ? new Set((Deno.args[onlyAt + 1] ?? "").split(",")) : null;
+const want = (section: string) => ONLY === null || ONLY.has(section);
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const BUNDLE = new URL("../dist/berth.js", import.meta.url).pathname;
@@ -80,12 +85,13 @@ await Deno.writeTextFile(join(runcBundle, "config.json"), JSON.stringify(spec));
 async function sh(
   argv: string[],
   detachedContainer = false,
+  extraEnv: Record<string, string> = {},
 ): Promise<{ ms: number; code: number; out: string }> {
   const t0 = performance.now();
   const stdio = detachedContainer ? "null" : "piped";
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
-    env,
+    env: { ...env, ...extraEnv },
     stdin: "null",
     stdout: stdio,
     stderr: stdio,
@@ -111,6 +117,8 @@ await Deno.mkdir(env.BERTH_ROOT);
 const tmpfs =
   (await sh(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", env.BERTH_ROOT])).code === 0;
 const berth = (args: string[]) => sh([...SHIPPED, ...args]);
+/** berth with its bridge networks set up by the CNI plugins (their fallback path). */
+const berthCni = (args: string[]) => sh([...SHIPPED, ...args], false, { BERTH_CNI_ONLY: "1" });
 const fromCheckout = (args: string[]) => sh([...CHECKOUT, ...args]);
 const runc = (args: string[]) =>
   sh(
@@ -180,8 +188,8 @@ const progress = (msg: string) =>
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 // ---- lifecycle ------------------------------------------------------------
-progress("lifecycle");
-{
+if (want("lifecycle")) {
+  progress("lifecycle");
   const b: number[] = [], c: number[] = [], r: number[] = [];
   // Warm up (the first berth command also starts the monitor).
   for (const run of [berth, fromCheckout]) {
@@ -229,16 +237,24 @@ const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].f
     return true;
   }
 });
-if (cniMissing.length > 0) {
+if (!want("networks")) {
+  // --only without it
+} else if (cniMissing.length > 0) {
   rows.push(["networks", `skipped: CNI plugins missing (${cniMissing.join(", ")})`, "-", "-"]);
 } else {
   progress("networks");
   const none: number[] = [], bridge: number[] = [], published: number[] = [];
+  // The same through the CNI plugins (BERTH_CNI_ONLY=1: the fallback path,
+  // and berth's only one before it set its bridge networks up itself).
+  const cniBridge: number[] = [], cniPublished: number[] = [];
   const port = 40000 + (Deno.pid % 10000);
+  const publish = ["-p", `127.0.0.1:${port}:8080`];
   const modes = [
-    [["--network", "none"], none],
-    [["--network", "bridge"], bridge],
-    [["--network", "bridge", "-p", `127.0.0.1:${port}:8080`], published],
+    [berth, ["--network", "none"], none],
+    [berth, ["--network", "bridge"], bridge],
+    [berth, ["--network", "bridge", ...publish], published],
+    [berthCni, ["--network", "bridge"], cniBridge],
+    [berthCni, ["--network", "bridge", ...publish], cniPublished],
   ] as const;
   await must(
     berth(["run", "-d", "--network", "bridge", "--rootfs", rootfs, "nw", "--", "sleep", "100000"]),
@@ -246,25 +262,53 @@ if (cniMissing.length > 0) {
   );
   await must(berth(["delete", "-f", "nw"]), "warm-up delete");
   for (let i = 0; i < ROUNDS; i++) {
-    for (const [args, xs] of modes) {
+    for (const [run, args, xs] of modes) {
       const t0 = performance.now();
       await must(
-        berth(["run", "-d", ...args, "--rootfs", rootfs, `n${i}`, "--", "sleep", "100000"]),
+        run(["run", "-d", ...args, "--rootfs", rootfs, `n${i}`, "--", "sleep", "100000"]),
         `berth run -d ${args.join(" ")}`,
       );
-      await must(berth(["delete", "-f", `n${i}`]), "berth delete -f");
+      await must(run(["delete", "-f", `n${i}`]), "berth delete -f");
       xs.push(performance.now() - t0);
     }
   }
   const [n, b, p] = [stat(none), stat(bridge), stat(published)];
-  results.network = { none: n, bridge: b, published: p };
+  const [cb, cp] = [stat(cniBridge), stat(cniPublished)];
+  // Paired: each round's difference to its own --network none, the median of those.
+  const over = (xs: number[]) => stat(xs.map((x, i) => x - none[i]!)).median;
+  results.network = {
+    none: n,
+    bridge: b,
+    published: p,
+    cniBridge: cb,
+    cniPublished: cp,
+    pairedOverNone: {
+      bridge: over(bridge),
+      published: over(published),
+      cniBridge: over(cniBridge),
+      cniPublished: over(cniPublished),
+    },
+  };
   row("lifecycle --network bridge (ref: --network none)", b, n, "none");
   row("lifecycle --network bridge -p (ref: bridge alone)", p, b, "bridge");
+  row("  the same through the CNI plugins: bridge (ref: none)", cb, n, "none");
+  row("  the same through the CNI plugins: bridge -p (ref: none)", cp, n, "none");
+  rows.push([
+    "  over --network none (paired medians)",
+    `bridge +${over(bridge)} ms, -p +${over(published)} ms`,
+    `plugins: bridge +${over(cniBridge)} ms, -p +${over(cniPublished)} ms`,
+    "-",
+  ]);
   const inspect = await berth(["network", "inspect", "bridge"]);
   if (inspect.code === 0) {
     const dev = JSON.parse(inspect.out)[0].bridge as string;
     await sh(["ip", "link", "delete", dev, "type", "bridge"]);
   }
+}
+
+if (ONLY !== null) {
+  await report();
+  Deno.exit(0);
 }
 
 // ---- lifecycle with limits, a health check (and a bind volume) -----------------
@@ -939,12 +983,17 @@ if (!haveRegistryTools()) {
 }
 
 // ---- report --------------------------------------------------------------------
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
-await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
-console.log(`\nwrote ${OUT}`);
-// What the rows left in the root goes before the root does: firewall rules
-// of its attachments are host-wide and would outlive it.
-await berth(["gc"]).catch(() => {});
-await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
-await Deno.remove(base, { recursive: true }).catch(() => {});
+await report();
+
+/** Prints the table, writes the JSON, cleans up. */
+async function report(): Promise<void> {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
+  console.log(`\nwrote ${OUT}`);
+  // What the rows left in the root goes before the root does: firewall rules
+  // of its attachments are host-wide and would outlive it.
+  await berth(["gc"]).catch(() => {});
+  await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
+  await Deno.remove(base, { recursive: true }).catch(() => {});
+}
