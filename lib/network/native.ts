@@ -25,14 +25,15 @@ import { RuntimeError } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import type { ConfList } from "./cni.ts";
 import { closeFd, openFd } from "./ffi.ts";
-import type { NetworkFirewall, Saved } from "./firewall.ts";
-import { planEnsureTables } from "./firewall.ts";
+import type { NetworkFirewall, Plan, Saved } from "./firewall.ts";
+import { planEnsureTables, reassertTables } from "./firewall.ts";
 import { allocate, allocatedTo, release } from "./host_local.ts";
 import {
   type ContainerRules,
   containerRules,
   mergeTables,
   planAdd,
+  planAddBlind,
   planDel,
   restoreInput,
   type RuleInput,
@@ -245,7 +246,7 @@ export function nativeLinks(a: NativeAttachment, ip: string): CniResult {
  * one restore after one listing (under the firewall lock).
  */
 export async function nativeRules(
-  fw: Pick<NetworkFirewall, "batch">,
+  fw: Pick<NetworkFirewall, "batch" | "restoreOr">,
   a: NativeAttachment,
   ip: string,
   berth: BridgeRules,
@@ -256,7 +257,26 @@ export async function nativeRules(
     // portmap's: the DNAT of 127.0.0.1 needs the bridge to route it.
     writeSysctl(`/proc/sys/net/ipv4/conf/${a.net.bridge}/route_localnet`, "1");
   }
-  await fw.batch((saved: Saved) => {
+  const plan = planWith(a, input, own, berth);
+  if (input.ports.length === 0) {
+    // No listing: berth's rules and the plugins' shared ones put back in
+    // place in the same restore; a listing only when one is missing.
+    const blind = mergeTables(
+      planAddBlind(input, own),
+      reassertTables(a.net.bridge, berth.tag, berth.internal),
+    );
+    return await fw.restoreOr(restoreInput(blind), (saved) => plan(saved));
+  }
+  await fw.batch((saved) => plan(saved));
+}
+
+function planWith(
+  a: NativeAttachment,
+  input: RuleInput,
+  own: ContainerRules,
+  berth: BridgeRules,
+): (saved: Saved) => Plan {
+  return (saved: Saved) => {
     // Another root's (or another CNI runtime's) container may forward one
     // of the ports (portmap's DNAT chain): read from this same listing,
     // under the host's port lock.
@@ -274,7 +294,7 @@ export async function nativeRules(
       chains: [...mine.chains, ...theirs.chains],
       restore: restoreInput(mergeTables(mine.tables, theirs.tables)),
     };
-  });
+  };
 }
 
 /**
