@@ -36,7 +36,7 @@ export const CRASH_POINTS = {
     "network:partial", // the bridge plugin's ADD done (berth's own: links and address made, result recorded), portmap and firewall (the rules) not
     "network:added", // every ADD done, hosts file and runtime not yet
     "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not (berth's own: the rules gone, veth and address not)
-    "network:del-unlinked", // berth's own tear-down: the veth pair gone, the address still reserved
+    "network:del-unlinked", // berth's own tear-down: rules gone (a shared namespace's veth pair too), namespace and address not
     "network:deleted", // every DEL done, namespace still mounted
     "network:unrecorded", // record removed, the host-wide lease not yet
   ],

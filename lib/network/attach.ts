@@ -472,8 +472,16 @@ function nativeAttachment(r: AttachRecord): NativeAttachment | null {
   };
 }
 
-/** Tear-down by berth itself: rules, then the veth pair, then the address. */
-async function nativeTearDown(env: NetEnv, r: AttachRecord): Promise<void> {
+/**
+ * Tear-down by berth itself, up to the namespace's removal: the rules,
+ * then the veth pair of a shared namespace (`network disconnect`). A
+ * namespace of its own takes its veth pair with it when the tear-down
+ * unmounts it (the kernel destroys both ends with the namespace, off the
+ * caller's time: deleting a link waits for the network stack's grace
+ * periods, 15-30 ms here). The address is released after the namespace
+ * is gone ({@linkcode tearDownLocked}).
+ */
+async function nativeTearDown(env: NetEnv, r: AttachRecord): Promise<NativeAttachment> {
   const a = nativeAttachment(r);
   if (a === null) throw new RuntimeError(`network attachment ${r.token}: not a bridge network`);
   const ip = nativeAddress(a, r.result);
@@ -481,9 +489,9 @@ async function nativeTearDown(env: NetEnv, r: AttachRecord): Promise<void> {
     await nativeDelRules(env.nativeFirewall ?? new NetworkFirewall(env.runner), a, ip);
   }
   env.crash?.("del-partial");
-  nativeDelLinks(a);
+  if (r.sharedNetns) nativeDelLinks(a);
   env.crash?.("del-unlinked");
-  nativeRelease(a);
+  return a;
 }
 
 async function addChain(
@@ -653,8 +661,9 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
     removeLease(env.paths.runDir, token);
     return false;
   }
+  let native: NativeAttachment | null = null;
   if (r.native) {
-    await nativeTearDown(env, r);
+    native = await nativeTearDown(env, r);
   } else {
     // A plugin of an ADD whose berth was killed may still be making things.
     await waitForOrphanPlugins(cniContainerId(token));
@@ -663,6 +672,7 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   releaseAdopted(env, r);
   env.crash?.("deleted");
   if (!r.sharedNetns) removeNetns(r.netns, env.libc);
+  if (native !== null) nativeRelease(native);
   try {
     Deno.removeSync(recordFile(env.paths, token));
   } catch (err) {

@@ -279,40 +279,6 @@ export function planEnsureTables(
 }
 
 /**
- * {@linkcode planEnsure} without a listing: restore lines that put every
- * rule of it back in its place (each deleted, then inserted first or
- * appended), which fail as a whole when one is missing (then a listing
- * tells what to make). Applied with a container's own rules in one
- * restore, they keep berth's rules first and complete on every set-up
- * without an `iptables-save`. Only the static rules, the two jumps and
- * bridge `bridge`'s own rule; the other variant of its own rule and
- * copies are left to {@linkcode planEnsure}.
- */
-export function reassertTables(
-  bridge: string,
-  tag: string,
-  internal = false,
-): Record<string, string[]> {
-  const again = (chain: string, args: readonly string[], first: boolean) => [
-    line("-D", chain, args),
-    first ? line("-I", chain, ["1", ...args]) : line("-A", chain, args),
-  ];
-  return {
-    raw: [
-      ...again("PREROUTING", RULES.preroutingJump, true),
-      ...again(PREROUTING_CHAIN, RULES.localnetDrop, false),
-    ],
-    filter: [
-      ...again(FORWARD_CHAIN, RULES.publishedReturn, true),
-      ...again(FORWARD_CHAIN, RULES.own(bridge, tag, internal), false),
-      ...again(ISOLATION_CHAIN, RULES.crossDrop, false),
-      // Last: first in FORWARD, ahead of any jump the lines before put first.
-      ...again("FORWARD", RULES.forwardJump, true),
-    ],
-  };
-}
-
-/**
  * Restore lines deleting the second and later copies of each rule of
  * `chain` (`-D` takes the first copy; the copies are the same rule).
  */

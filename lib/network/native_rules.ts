@@ -259,28 +259,6 @@ export function planAdd(saved: Saved, input: RuleInput, own: ContainerRules): {
 }
 
 /**
- * {@linkcode planAdd} without a listing (no published ports: their check
- * needs one): the plugins' shared rules and chains must be there already
- * (their rules are deleted and put first again, which fails the whole
- * restore when one is missing: then {@linkcode planAdd} on a listing),
- * then the container's own chains and rules.
- */
-export function planAddBlind(input: RuleInput, own: ContainerRules): Tables {
-  const tables: Tables = {};
-  for (const [r, first] of shared(input).rules) {
-    push(tables, r.table, line("-D", r.chain, r.args));
-    push(
-      tables,
-      r.table,
-      first ? line("-I", r.chain, ["1", ...r.args]) : line("-A", r.chain, r.args),
-    );
-  }
-  for (const [t, c] of own.ownChains) push(tables, t, `:${c} - [0:0]`);
-  for (const r of own.rules) push(tables, r.table, line("-A", r.chain, r.args));
-  return tables;
-}
-
-/**
  * The restore lines that remove the container's rules and chains: every
  * one (`saved` null: the quick try, which fails as a whole if one is
  * missing), or those `saved` holds.
