@@ -172,11 +172,11 @@ Deno.test({
       assertEquals(Deno.readTextFileSync(log), "");
       assertEquals(await rulesOf("nat1", tokenA, ipA), []);
       // The veth pair goes with the namespace (the kernel destroys it after the unmount).
-      await eventually(async () => bridgePorts(bridge)?.length === 1, 5_000, "the veth pair goes");
+      await eventually(() => bridgePorts(bridge)?.length === 1, 5_000, "the veth pair goes");
       assertEquals(await get(p2), null);
       const ipam = join(roots.networkDir, "run/ipam/nat1");
       assert(!Deno.readDirSync(ipam).some((e) => e.name === ipA), "the address is released");
       assertEquals((await berth(roots, ["delete", "-f", "p"], env)).code, 0);
-      await eventually(async () => bridgePorts(bridge)?.length === 0, 5_000, "no veth is left");
+      await eventually(() => bridgePorts(bridge)?.length === 0, 5_000, "no veth is left");
     }),
 });

@@ -143,7 +143,7 @@ async function assertNothingLeft(
   assertEquals(await mountsUnder(join(roots.root, "networks")), [], "namespace mounts");
   // berth's own tear-down leaves the veth pair to the namespace's removal:
   // the kernel destroys both ends once the namespace is unmounted, a moment later.
-  await eventually(async () => bridgePorts(bridge).length === 0, 5_000, `no veth on ${bridge}`);
+  await eventually(() => bridgePorts(bridge).length === 0, 5_000, `no veth on ${bridge}`);
   const rules = (await sh(["iptables-save"])).out + (await sh(["iptables-save", "-t", "nat"])).out;
   for (const t of tokens) assert(!rules.includes(`berth-${t}`), `an iptables rule names ${t}`);
   // The firewall plugin's rules (berth's own set-up makes the same) name only the address.
