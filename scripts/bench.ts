@@ -226,9 +226,11 @@ if (want("lifecycle")) {
 }
 
 // ---- networks ---------------------------------------------------------------
-// run -d + delete -f on the default bridge network (CNI bridge, host-local,
-// portmap, firewall; 10.88.0.0/16, or 10.90+ where that is taken) against --network none, and with a port
-// published on 127.0.0.1 against the bridge alone.
+// run -d + delete -f on the default bridge network (berth's own set-up:
+// lib/network/native.ts; 10.88.0.0/16, or 10.90+ where that is taken)
+// against --network none, and with a port published on 127.0.0.1 against
+// the bridge alone; then the same through the CNI plugins (bridge,
+// host-local, portmap, firewall, loopback), all five interleaved.
 const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].filter((p) => {
   try {
     Deno.statSync(`/usr/lib/cni/${p}`);
