@@ -101,11 +101,6 @@ export interface AttachRecord {
    */
   native?: boolean;
   /**
-   * berth's own: its rules are gone already ({@linkcode removeRules}, while
-   * the container was being killed); the tear-down skips them.
-   */
-  rulesRemoved?: boolean;
-  /**
    * A later network's (`network connect`): the namespace is the first
    * attachment's, neither made nor removed with this one.
    */
@@ -490,7 +485,7 @@ async function nativeTearDown(env: NetEnv, r: AttachRecord): Promise<NativeAttac
   const a = nativeAttachment(r);
   if (a === null) throw new RuntimeError(`network attachment ${r.token}: not a bridge network`);
   const ip = nativeAddress(a, r.result);
-  if (ip !== null && r.rulesRemoved !== true) {
+  if (ip !== null) {
     await nativeDelRules(env.nativeFirewall ?? new NetworkFirewall(env.runner), a, ip);
   }
   env.crash?.("del-partial");
@@ -686,29 +681,6 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
   env.crash?.("unrecorded");
   removeLease(env.paths.runDir, token);
   return true;
-}
-
-/**
- * The first step of a tear-down of berth's own, on its own: the rules of
- * attachment `token` go (and the record says so), nothing else. `delete`
- * runs it while the container is being killed: removing rules ends with a
- * wait for the kernel (nf_tables' RCU grace period, 10-40 ms here), spent
- * meanwhile instead of after. The container loses its way out a moment
- * before it dies; a kill of berth here leaves a record the tear-down
- * finishes. Nothing for a plugins' record (their DEL needs the order).
- */
-export async function removeRules(env: NetEnv, token: string): Promise<void> {
-  if (!TOKEN_RE.test(token)) throw new RuntimeError(`invalid network attachment token "${token}"`);
-  await withNetworkLock(env.paths, async () => {
-    const r = readRecord(env.paths, token);
-    if (r === null || r.native !== true || r.rulesRemoved === true) return;
-    const a = nativeAttachment(r);
-    const ip = a === null ? null : nativeAddress(a, r.result);
-    if (a === null || ip === null) return;
-    await nativeDelRules(env.nativeFirewall ?? new NetworkFirewall(env.runner), a, ip);
-    r.rulesRemoved = true;
-    await saveRecord(env.paths, r);
-  });
 }
 
 /** Tears down attachment `token`; false when there was none. */

@@ -24,7 +24,6 @@ import {
   netnsFile,
   newToken,
   readRecord,
-  removeRules,
   setUp,
   tearDown,
   withNetworkLock,
@@ -365,17 +364,6 @@ function ownerHolds(ctx: Context, r: AttachRecord): boolean {
     // An unreadable state is not proof that the owner is gone.
     return !(err instanceof Deno.errors.NotFound);
   }
-}
-
-/**
- * `delete`'s head start on {@linkcode tearDownNetwork}, while the
- * container is being killed: the rules of berth's own attachments go
- * (`removeRules`); best effort: the tear-down removes what is left.
- */
-export async function removeNetworkRules(ctx: Context, s: ContainerState): Promise<void> {
-  if (s.net === undefined) return;
-  const env = netEnv(ctx);
-  for (const n of [...(s.nets ?? []), s.net]) await removeRules(env, n.token).catch(() => {});
 }
 
 /**

@@ -24,7 +24,7 @@ import type { ContainerState } from "../container/state_file.ts";
 import { settleLocked } from "./settle.ts";
 import { recordedStep } from "../container/step.ts";
 import { removeRuntimeState } from "../container/runtime_state.ts";
-import { removeNetworkRules, tearDownNetwork } from "../network/container.ts";
+import { tearDownNetwork } from "../network/container.ts";
 
 /** Waits until `pid` (started at `startTime`) no longer exists at all. */
 export async function waitReaped(
@@ -94,10 +94,8 @@ async function removeLocked(
   init: { pid: number; startTime: number | null } | null,
 ): Promise<void> {
   const target = runtimeTarget(ctx, s);
-  // Meanwhile the network's rules go (their removal ends with a wait for the kernel).
-  const rules = init !== null ? removeNetworkRules(ctx, s) : Promise.resolve();
   // Through the monitor, it starts the runtime's delete as soon as the init is reaped.
-  const killed = init !== null && await killThroughMonitor(ctx, s, init).finally(() => rules);
+  const killed = init !== null && await killThroughMonitor(ctx, s, init);
   if (init !== null && !killed) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
