@@ -133,6 +133,8 @@ await Deno.mkdir(env.BERTH_ROOT);
 const tmpfs =
   (await sh(["mount", "-t", "tmpfs", "-o", "mode=0711", "tmpfs", env.BERTH_ROOT])).code === 0;
 const berth = (args: string[]) => sh([...SHIPPED, ...args]);
+/** berth with its bridge networks set up by the CNI plugins (their fallback path). */
+const berthCni = (args: string[]) => sh([...SHIPPED, ...args], false, { BERTH_CNI_ONLY: "1" });
 const fromCheckout = (args: string[]) => sh([...CHECKOUT, ...args]);
 const runc = (args: string[]) =>
   sh(
@@ -243,9 +245,11 @@ if (want("lifecycle", "tools")) {
 }
 
 // ---- networks ---------------------------------------------------------------
-// run -d + delete -f on the default bridge network (CNI bridge, host-local,
-// portmap, firewall; 10.88.0.0/16, or 10.90+ where that is taken) against --network none, and with a port
-// published on 127.0.0.1 against the bridge alone.
+// run -d + delete -f on the default bridge network (berth's own set-up:
+// lib/network/native.ts; 10.88.0.0/16, or 10.90+ where that is taken)
+// against --network none, and with a port published on 127.0.0.1 against
+// the bridge alone; then the same through the CNI plugins (bridge,
+// host-local, portmap, firewall, loopback), all five interleaved.
 const cniMissing = ["bridge", "host-local", "portmap", "firewall", "loopback"].filter((p) => {
   try {
     Deno.statSync(`/usr/lib/cni/${p}`);
@@ -261,11 +265,17 @@ if (!want("networks")) {
 } else {
   progress("networks");
   const none: number[] = [], bridge: number[] = [], published: number[] = [];
+  // The same through the CNI plugins (BERTH_CNI_ONLY=1: the fallback path,
+  // and berth's only one before it set its bridge networks up itself).
+  const cniBridge: number[] = [], cniPublished: number[] = [];
   const port = 40000 + (Deno.pid % 10000);
+  const publish = ["-p", `127.0.0.1:${port}:8080`];
   const modes = [
-    [["--network", "none"], none],
-    [["--network", "bridge"], bridge],
-    [["--network", "bridge", "-p", `127.0.0.1:${port}:8080`], published],
+    [berth, ["--network", "none"], none],
+    [berth, ["--network", "bridge"], bridge],
+    [berth, ["--network", "bridge", ...publish], published],
+    [berthCni, ["--network", "bridge"], cniBridge],
+    [berthCni, ["--network", "bridge", ...publish], cniPublished],
   ] as const;
   await must(
     berth(["run", "-d", "--network", "bridge", "--rootfs", rootfs, "nw", "--", "sleep", "100000"]),
@@ -273,20 +283,43 @@ if (!want("networks")) {
   );
   await must(berth(["delete", "-f", "nw"]), "warm-up delete");
   for (let i = 0; i < ROUNDS; i++) {
-    for (const [args, xs] of modes) {
+    for (const [run, args, xs] of modes) {
       const t0 = performance.now();
       await must(
-        berth(["run", "-d", ...args, "--rootfs", rootfs, `n${i}`, "--", "sleep", "100000"]),
+        run(["run", "-d", ...args, "--rootfs", rootfs, `n${i}`, "--", "sleep", "100000"]),
         `berth run -d ${args.join(" ")}`,
       );
-      await must(berth(["delete", "-f", `n${i}`]), "berth delete -f");
+      await must(run(["delete", "-f", `n${i}`]), "berth delete -f");
       xs.push(performance.now() - t0);
     }
   }
   const [n, b, p] = [stat(none), stat(bridge), stat(published)];
-  results.network = { none: n, bridge: b, published: p };
+  const [cb, cp] = [stat(cniBridge), stat(cniPublished)];
+  // Paired: each round's difference to its own --network none, the median of those.
+  const over = (xs: number[]) => stat(xs.map((x, i) => x - none[i]!)).median;
+  results.network = {
+    none: n,
+    bridge: b,
+    published: p,
+    cniBridge: cb,
+    cniPublished: cp,
+    pairedOverNone: {
+      bridge: over(bridge),
+      published: over(published),
+      cniBridge: over(cniBridge),
+      cniPublished: over(cniPublished),
+    },
+  };
   row("lifecycle --network bridge (ref: --network none)", b, n, "none");
   row("lifecycle --network bridge -p (ref: bridge alone)", p, b, "bridge");
+  row("  the same through the CNI plugins: bridge (ref: none)", cb, n, "none");
+  row("  the same through the CNI plugins: bridge -p (ref: none)", cp, n, "none");
+  rows.push([
+    "  over --network none (paired medians)",
+    `bridge +${over(bridge)} ms, -p +${over(published)} ms`,
+    `plugins: bridge +${over(cniBridge)} ms, -p +${over(cniPublished)} ms`,
+    "-",
+  ]);
   const inspect = await berth(["network", "inspect", "bridge"]);
   if (inspect.code === 0) {
     const dev = JSON.parse(inspect.out)[0].bridge as string;
@@ -1381,12 +1414,17 @@ if (want("image-store")) {
 }
 
 // ---- report --------------------------------------------------------------------
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
-await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
-console.log(`\nwrote ${OUT}`);
-// What the rows left in the root goes before the root does: firewall rules
-// of its attachments are host-wide and would outlive it.
-await berth(["gc"]).catch(() => {});
-await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
-await Deno.remove(base, { recursive: true }).catch(() => {});
+await report();
+
+/** Prints the table, writes the JSON, cleans up. */
+async function report(): Promise<void> {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));
+  await Deno.writeTextFile(OUT, JSON.stringify(results, null, 2) + "\n");
+  console.log(`\nwrote ${OUT}`);
+  // What the rows left in the root goes before the root does: firewall rules
+  // of its attachments are host-wide and would outlive it.
+  await berth(["gc"]).catch(() => {});
+  await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
+  await Deno.remove(base, { recursive: true }).catch(() => {});
+}

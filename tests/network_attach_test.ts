@@ -21,6 +21,10 @@ import { denoRunner } from "../lib/host/process.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { listLeases } from "../lib/network/leases.ts";
 import { join } from "node:path";
+import { loadNetworkFfi } from "../lib/network/ffi.ts";
+
+// Namespaces are made through FFI: the library is open before any test (the sanitizer).
+loadNetworkFfi();
 
 const ignore = Deno.uid() !== 0;
 // Load libc's mount symbols now: the tests' sanitizers count a library opened inside a test.

@@ -20,6 +20,10 @@ import { libc } from "../lib/host/libc.ts";
 import { denoRunner } from "../lib/host/process.ts";
 import { freeTestSubnet, hasNetworking } from "./helpers.ts";
 import { join } from "node:path";
+import { loadNetworkFfi } from "../lib/network/ffi.ts";
+
+// Namespaces are made through FFI: the library is open before any test (the sanitizer).
+loadNetworkFfi();
 
 // Load libc's mount symbols now: the tests' sanitizers count a library opened inside a test.
 try {

@@ -32,11 +32,13 @@ export const CRASH_POINTS = {
     "network:lease", // the host-wide lease written (network dir), no attachment record yet
     "network:netns-file", // the namespace's file made, nothing bound on it yet
     "network:netns", // namespace made, no CNI ADD yet
-    "network:partial", // the bridge plugin's ADD done, portmap and firewall not
+    "network:allocated", // berth's own set-up: the address reserved (host-local's file), no link yet
+    "network:partial", // the bridge plugin's ADD done (berth's own: links and address made, result recorded), portmap and firewall (the rules) not
     "network:added", // every ADD done, hosts file and runtime not yet
     "network:dns", // the container's name recorded for the resolver, its files and the resolver not yet
     "network:del-dns", // delete: the name record removed, CNI DEL not yet
-    "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not
+    "network:del-partial", // DEL of the firewall plugin done, portmap and bridge not (berth's own: the rules gone, veth and address not)
+    "network:del-unlinked", // berth's own tear-down: rules gone (a shared namespace's veth pair too), namespace and address not
     "network:deleted", // every DEL done, namespace still mounted
     "network:unrecorded", // record removed, the host-wide lease not yet
   ],

@@ -18,6 +18,12 @@
  * interrupted `create` is rolled back by the next command or `gc` — and the
  * rollback, like every delete, tears down.
  *
+ * berth's own bridge networks (the shape `buildConfList` writes) are set
+ * up without the plugins where the caller allows it (`nativeFirewall`):
+ * `native.ts` makes the same things in-process (address, links, rules in
+ * one restore), and the record says so (`native`): its tear-down is
+ * `native.ts`'s too. Other conflists (a user's) run the plugins.
+ *
  * Tear-down: CNI DEL of the chain, last plugin first, with the cached
  * result (or, when ADD was cut short before a result was cached, one
  * rebuilt from host-local's allocation for the container), while the
@@ -39,7 +45,18 @@ import { FileLock } from "../host/lock.ts";
 import { dirname, join } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { type Attachment, CniClient, type ConfList } from "./cni.ts";
-import type { NetworkFirewall } from "./firewall.ts";
+import { NetworkFirewall } from "./firewall.ts";
+import {
+  nativeAddress,
+  nativeAllocate,
+  type NativeAttachment,
+  nativeDelLinks,
+  nativeDelRules,
+  nativeLinks,
+  nativeNet,
+  nativeRelease,
+  nativeRules,
+} from "./native.ts";
 import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
 import { dataDirOf, firewallTag, ipamDir, type NetworkPaths } from "./networks.ts";
 import { type Lease, leaseLive, listLeases, removeLease, writeLease } from "./leases.ts";
@@ -79,6 +96,11 @@ export interface AttachRecord {
   /** The interface inside the container (absent: eth0). */
   ifName?: string;
   /**
+   * Set up by berth itself (`native.ts`), not by the plugins: torn down
+   * the same way.
+   */
+  native?: boolean;
+  /**
    * A later network's (`network connect`): the namespace is the first
    * attachment's, neither made nor removed with this one.
    */
@@ -96,6 +118,13 @@ export interface NetEnv {
    * the network's bridge on every set-up, once the chain's ADD made it.
    */
   firewall: Pick<NetworkFirewall, "ensure">;
+  /**
+   * When given, berth's own bridge networks are set up without the
+   * plugins (`native.ts`), their rules changed through this; absent: every
+   * network through the plugins. Records made that way are torn down that
+   * way whatever this says.
+   */
+  nativeFirewall?: Pick<NetworkFirewall, "batch" | "restoreOr">;
   /** The host-wide lock file of port claims (default {@linkcode HOST_PORTS_LOCK}). */
   hostPortsLock?: string;
   /** Fault injection: called at the named points. */
@@ -104,11 +133,13 @@ export interface NetEnv {
       | "lease"
       | "netns-file"
       | "netns"
+      | "allocated"
       | "partial"
       | "added"
       | "dns"
       | "del-dns"
       | "del-partial"
+      | "del-unlinked"
       | "deleted"
       | "unrecorded",
   ) => void;
@@ -227,7 +258,7 @@ export interface SetUpRequest {
 }
 
 /** Host ports are refused when another live container holds them. */
-async function claimPorts(env: NetEnv, req: SetUpRequest): Promise<void> {
+async function claimPorts(env: NetEnv, req: SetUpRequest, native: boolean): Promise<void> {
   if (req.ports.length === 0) return;
   for (const other of listRecords(env.paths)) {
     const clash = req.ports.find((p) => other.ports.some((q) => portsClash(p, q)));
@@ -240,8 +271,9 @@ async function claimPorts(env: NetEnv, req: SetUpRequest): Promise<void> {
       `host port ${clash.hostPort}/${clash.protocol} is already published by container "${other.id}"`,
     );
   }
-  // Another root's (or another CNI runtime's) container may forward it: portmap's DNAT chain.
-  const forwarded = await forwardedPorts(env.runner);
+  // Another root's (or another CNI runtime's) container may forward it: portmap's DNAT chain
+  // (berth's own set-up reads it from the listing its rules are planned on).
+  const forwarded = native ? new Set<string>() : await forwardedPorts(env.runner);
   for (const p of req.ports) {
     if (forwarded.has(`${p.protocol}/${p.hostPort}`)) {
       throw new RuntimeError(
@@ -326,7 +358,8 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     checkSubnetUnrouted(req.network, subnet, bridge.bridge);
   }
   const ips = req.ip ? [requestedAddress(conf, req.network, req.ip)] : [];
-  await claimPorts(env, req);
+  const native = env.nativeFirewall !== undefined && nativeNet(conf) !== null;
+  await claimPorts(env, req, native);
   const record: AttachRecord = {
     token: req.token,
     ns: req.ns,
@@ -338,6 +371,7 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     result: null,
     ...(ips.length > 0 ? { ips } : {}),
     ...(req.join ? { ifName: req.join.ifName, sharedNetns: true } : {}),
+    ...(native ? { native: true } : {}),
   };
   // The lease first: a record always has one (tear-down removes them the other way round).
   await writeLease(env.paths.runDir, {
@@ -360,6 +394,13 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
       env.crash?.("netns");
     } else if (!isNetnsMounted(record.netns)) {
       throw new RuntimeError(`network "${req.network}": the container's network namespace is gone`);
+    }
+    if (native) {
+      const ip = await nativeSetUp(env, record, req.internal === true);
+      await markBridge(env.runner, bridge!.bridge as string, env.paths.configDir);
+      env.crash?.("added");
+      await req.onAdded?.(ip);
+      return { ip };
     }
     const att = attachmentOf(record);
     // loopback and the chain configure different interfaces: at once.
@@ -401,6 +442,58 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     await tearDownLocked(env, req.token).catch(() => {});
     throw err;
   }
+}
+
+/** Set-up by berth itself (`native.ts`); returns the address. */
+async function nativeSetUp(env: NetEnv, record: AttachRecord, internal: boolean): Promise<string> {
+  const a = nativeAttachment(record)!;
+  const ip = nativeAllocate(a);
+  env.crash?.("allocated");
+  record.result = nativeLinks(a, ip);
+  await saveRecord(env.paths, record);
+  env.crash?.("partial");
+  const fw = env.nativeFirewall ?? new NetworkFirewall(env.runner);
+  await nativeRules(fw, a, ip, { tag: firewallTag(env.paths), internal });
+  return ip;
+}
+
+/** What `native.ts` works on for record `r` (null: not one of berth's own networks). */
+function nativeAttachment(r: AttachRecord): NativeAttachment | null {
+  const net = nativeNet(r.conf);
+  if (net === null) return null;
+  const ip = r.ips?.[0];
+  return {
+    net,
+    containerId: cniContainerId(r.token),
+    token: r.token,
+    netns: r.netns,
+    ifName: r.ifName ?? IFNAME,
+    sharedNetns: r.sharedNetns === true,
+    ports: r.ports,
+    ip: ip === undefined ? null : ip.slice(0, ip.indexOf("/")),
+  };
+}
+
+/**
+ * Tear-down by berth itself, up to the namespace's removal: the rules,
+ * then the veth pair of a shared namespace (`network disconnect`). A
+ * namespace of its own takes its veth pair with it when the tear-down
+ * unmounts it (the kernel destroys both ends with the namespace, off the
+ * caller's time: deleting a link waits for the network stack's grace
+ * periods, 15-30 ms here). The address is released after the namespace
+ * is gone ({@linkcode tearDownLocked}).
+ */
+async function nativeTearDown(env: NetEnv, r: AttachRecord): Promise<NativeAttachment> {
+  const a = nativeAttachment(r);
+  if (a === null) throw new RuntimeError(`network attachment ${r.token}: not a bridge network`);
+  const ip = nativeAddress(a, r.result);
+  if (ip !== null) {
+    await nativeDelRules(env.nativeFirewall ?? new NetworkFirewall(env.runner), a, ip);
+  }
+  env.crash?.("del-partial");
+  if (r.sharedNetns) nativeDelLinks(a);
+  env.crash?.("del-unlinked");
+  return a;
 }
 
 async function addChain(
@@ -570,12 +663,18 @@ export async function tearDownLocked(env: NetEnv, token: string): Promise<boolea
     removeLease(env.paths.runDir, token);
     return false;
   }
-  // A plugin of an ADD whose berth was killed may still be making things.
-  await waitForOrphanPlugins(cniContainerId(token));
-  await delChain(env, r);
+  let native: NativeAttachment | null = null;
+  if (r.native) {
+    native = await nativeTearDown(env, r);
+  } else {
+    // A plugin of an ADD whose berth was killed may still be making things.
+    await waitForOrphanPlugins(cniContainerId(token));
+    await delChain(env, r);
+  }
   releaseAdopted(env, r);
   env.crash?.("deleted");
   if (!r.sharedNetns) removeNetns(r.netns, env.libc);
+  if (native !== null) nativeRelease(native);
   try {
     Deno.removeSync(recordFile(env.paths, token));
   } catch (err) {

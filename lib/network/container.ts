@@ -132,12 +132,15 @@ function normalizeDest(d: string): string {
 /** The network services of a context. */
 export function netEnv(ctx: Context): NetEnv {
   const crash = ctx.crashAt;
+  const firewall = new NetworkFirewall(ctx.runner);
   return {
     paths: contextNetworkPaths(ctx),
     cni: new CniClient(cniPath(ctx.env)),
     runner: ctx.runner,
     libc: ctx.libc,
-    firewall: new NetworkFirewall(ctx.runner),
+    firewall,
+    // berth's own bridge networks without the plugins (BERTH_CNI_ONLY=1: through them).
+    ...(ctx.env("BERTH_CNI_ONLY") === "1" ? {} : { nativeFirewall: firewall }),
     ...(crash === null ? {} : { crash: (p) => crashPoint(crash, `network:${p}`) }),
   };
 }

@@ -229,6 +229,17 @@ function firstJump(saved: Saved, table: string, chain: string, jump: readonly st
  * complete in the listing `saved`: nothing when they are.
  */
 export function planEnsure(saved: Saved, bridge: string, tag: string, internal = false): Plan {
+  const { chains, tables } = planEnsureTables(saved, bridge, tag, internal);
+  return { chains, restore: restoreText(tables) };
+}
+
+/** {@linkcode planEnsure}'s chains and restore lines by table (`raw`, `filter`). */
+export function planEnsureTables(
+  saved: Saved,
+  bridge: string,
+  tag: string,
+  internal = false,
+): { chains: [string, string][]; tables: Record<string, string[]> } {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
   for (const chain of [FORWARD_CHAIN, ISOLATION_CHAIN]) {
@@ -264,7 +275,7 @@ export function planEnsure(saved: Saved, bridge: string, tag: string, internal =
   raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
   filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
   filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
-  return { chains, restore: restoreText({ raw, filter }) };
+  return { chains, tables: { raw, filter } };
 }
 
 /**
@@ -447,6 +458,44 @@ export class NetworkFirewall {
       }
       why = await this.apply(plan);
     }
+  }
+
+  /**
+   * One change under the lock: `plan` gets the listing and returns chains
+   * to make and restore input; applied, and planned again from a fresh
+   * listing when the restore failed (another program changed the tables
+   * meanwhile), a few times. `plan` must give nothing more to do once its
+   * change is there.
+   */
+  batch(plan: (saved: Saved) => Plan): Promise<void> {
+    return this.locked(async () => {
+      let why = "";
+      for (let attempt = 0;; attempt++) {
+        const p = plan(await this.save());
+        if (p.chains.length === 0 && p.restore === "") return;
+        if (attempt === 4) throw new RuntimeError(`cannot change the firewall rules: ${why}`);
+        why = await this.apply(p);
+        if (why === "") return;
+      }
+    });
+  }
+
+  /**
+   * Applies `restore` under the lock when it applies as a whole; else
+   * `fallback` plans from a fresh listing (see {@linkcode batch}).
+   */
+  restoreOr(restore: string, fallback: (saved: Saved) => Plan): Promise<void> {
+    return this.locked(async () => {
+      if (restore !== "" && await this.apply({ chains: [], restore }) === "") return;
+      let why = "";
+      for (let attempt = 0;; attempt++) {
+        const p = fallback(await this.save());
+        if (p.chains.length === 0 && p.restore === "") return;
+        if (attempt === 4) throw new RuntimeError(`cannot change the firewall rules: ${why}`);
+        why = await this.apply(p);
+        if (why === "") return;
+      }
+    });
   }
 
   /**

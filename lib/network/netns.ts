@@ -1,6 +1,7 @@
 /**
- * Persistent network namespaces, like podman's: util-linux `unshare
- * --net=FILE true` makes a fresh namespace and bind-mounts it on FILE, so
+ * Persistent network namespaces, like podman's: a fresh namespace
+ * bind-mounted on FILE (in-process, `ffi.ts`; util-linux `unshare
+ * --net=FILE true` where that fails), so
  * it exists before the container (CNI ADD runs on it, the OCI config's
  * network namespace path points at it) and after it (CNI DEL runs on it:
  * the bridge plugin finds the container's addresses there to remove its
@@ -14,6 +15,7 @@ import { ErrnoError, type Libc } from "../host/libc.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { parseMountInfo } from "../host/mounts.ts";
+import { newNetnsAt } from "./ffi.ts";
 
 const MNT_DETACH = 2;
 
@@ -26,6 +28,13 @@ export async function createNetns(
   Deno.mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   Deno.writeFileSync(file, new Uint8Array(), { createNew: true, mode: 0o600 });
   onFile();
+  try {
+    // In-process (ffi.ts): what `unshare --net=FILE true` does, without its fork and exec.
+    newNetnsAt(file);
+    return;
+  } catch (err) {
+    if (!(err instanceof ErrnoError) && !(err instanceof Deno.errors.NotCapable)) throw err;
+  }
   const r = await runner.exec({ argv: ["unshare", `--net=${file}`, "true"], timeoutMs: 10_000 });
   if (r.code !== 0) {
     throw new RuntimeError(`cannot create a network namespace: ${r.stderr.trim() || r.code}`);
