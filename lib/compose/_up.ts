@@ -218,8 +218,7 @@ async function convergeService(
       } else if (current !== undefined) {
         if (current.status === "running" || current.status === "paused") action = "running";
         else {
-          await startOrRestart(ctx, current.id);
-          action = "started";
+          action = await startUnlessRunning(ctx, current.id);
         }
       } else {
         action = await create(ctx, project, service, id, n, hash);
@@ -278,8 +277,24 @@ async function create(
       );
     }
     if (s.status === "running" || s.status === "paused") return "running";
+    return await startUnlessRunning(ctx, id);
+  }
+}
+
+/**
+ * Starts a created or stopped container; one that another `up` of the
+ * same project started meanwhile (it was made by the other, which starts
+ * what it makes) is no error: it is running, as wanted.
+ */
+async function startUnlessRunning(ctx: Context, id: string): Promise<"running" | "started"> {
+  try {
     await startOrRestart(ctx, id);
     return "started";
+  } catch (err) {
+    if (!(err instanceof WrongState)) throw err;
+    const s = await loadReconciled(ctx, id);
+    if (s.status === "running" || s.status === "paused") return "running";
+    throw err;
   }
 }
 
