@@ -47,7 +47,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     o.progress(` Container ${c.id}  Removed`);
   }));
   crashPoint(ctx.crashAt, "compose:containers");
-  const { networkList, networkRemove } = await import("../network/manage.ts");
+  const { networkList, networkRemove } = await import("../network/mod.ts");
   const names = new Set(
     Object.values(project.networks).filter((n) => !n.external).map((n) => n.name),
   );

@@ -62,7 +62,7 @@ export async function ensureNetworks(
   project: Project,
   services: string[],
 ): Promise<void> {
-  const { networkCreate, networkList } = await import("../network/manage.ts");
+  const { networkCreate, networkList } = await import("../network/mod.ts");
   const wanted = new Set(services.flatMap((s) => Object.keys(project.services[s]!.networks)));
   for (const key of wanted) {
     const def = project.networks[key]!;

@@ -41,7 +41,7 @@ import {
   planNetwork,
   recordedNetwork,
   setUpNetwork,
-} from "../network/container.ts";
+} from "../network/mod.ts";
 import type { FileLock } from "../host/lock.ts";
 import {
   ensureVolumesLocked,
@@ -237,7 +237,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   });
   applyRunOptions(ctx, config, req, runOptions);
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
-  const net = planNetwork(
+  const net = await planNetwork(
     ctx,
     req.network ?? null,
     req.publish ?? [],
@@ -250,7 +250,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
       aliases: req.networkAlias ?? [],
     },
   );
-  applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
+  await applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
   return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
 }
 
@@ -370,7 +370,7 @@ async function createLocked(
       : {}),
     ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
     ...(req.terminal === true ? { terminal: true } : {}),
-    ...recordedNetwork(prepared.net),
+    ...(await recordedNetwork(prepared.net)),
     request: {
       bundle: req.bundle,
       rootfs: req.rootfs,

@@ -25,7 +25,7 @@ import { settleLocked } from "./settle.ts";
 import { waitUntil } from "../host/poll.ts";
 import { recordedStep } from "../container/step.ts";
 import { removeRuntimeState } from "../container/runtime_state.ts";
-import { tearDownNetwork } from "../network/container.ts";
+import { tearDownNetwork } from "../network/mod.ts";
 
 /** Waits until `pid` (started at `startTime`) no longer exists at all. */
 export async function waitReaped(
@@ -103,7 +103,7 @@ async function removeLocked(
   }
   crashPoint(ctx.crashAt, "delete:killed");
   // Its processes are gone: the network goes (CNI DEL, while the namespace
-  // still exists, see lib/network/attach.ts) as the runtime forgets it.
+  // still exists, see lib/network/_attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
   const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target, killed ? init : null)
     .catch(

@@ -14,7 +14,7 @@
 
 import { RuntimeError } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
-import { type CniResult, parseResult } from "./result.ts";
+import { type CniResult, parseResult } from "./_result.ts";
 
 /** The CNI version berth speaks (containernetworking-plugins 1.1.1 support it). */
 export const CNI_VERSION = "1.0.0";

@@ -3,7 +3,7 @@
  * none|host|bridge|NAME` and `-p` become a plan (validated, touching
  * nothing), the plan edits the OCI config (the network namespace path,
  * the `/etc/hosts` and `/etc/resolv.conf` bind mounts), and set-up and
- * tear-down run the attachment (`attach.ts`). This is the whole hook
+ * tear-down run the attachment (`_attach.ts`). This is the whole hook
  * `create`, `delete` and `gc` have into networking.
  *
  * Names (`dns/`): on every network but `bridge` a container's name and
@@ -33,7 +33,7 @@ import {
   setUp,
   tearDown,
   withNetworkLock,
-} from "./attach.ts";
+} from "./_attach.ts";
 import {
   FORWARD_CHAIN,
   iptablesInstalled,
@@ -41,8 +41,8 @@ import {
   NetworkFirewall,
   PREROUTING_CHAIN,
   rootComment,
-} from "./firewall.ts";
-import { CniClient, cniPath } from "./cni.ts";
+} from "./_firewall.ts";
+import { CniClient, cniPath } from "./_cni.ts";
 import {
   contextNetworkPaths,
   DEFAULT_NETWORK,
@@ -51,25 +51,25 @@ import {
   listNetworks,
   loadNetwork,
   type Network,
-} from "./networks.ts";
-import { checkOwnPorts, parsePublish, type PortMapping } from "./ports.ts";
-import { contains, parseCidr, parseIpv4 } from "./subnet.ts";
+} from "./_networks.ts";
+import { checkOwnPorts, parsePublish, type PortMapping } from "./_ports.ts";
+import { contains, parseCidr, parseIpv4 } from "./_subnet.ts";
 import {
   containerResolv,
   HOST_RESOLV_CONF,
   noServerWarning,
   parseResolvConf,
   readOrNull,
-} from "./resolv_conf.ts";
+} from "./_resolv_conf.ts";
 import {
   dnsDir,
   readDnsRecord,
   removeDnsRecord,
   removeStaleDnsRecords,
   writeDnsRecord,
-} from "./dns/records.ts";
-import { addHostLines } from "./dns/options.ts";
-import { ensureResolver, RESOLVER_START_TIMEOUT_MS, udpListening } from "./dns/ensure.ts";
+} from "./dns/_records.ts";
+import { addHostLines } from "./dns/_options.ts";
+import { ensureResolver, RESOLVER_START_TIMEOUT_MS, udpListening } from "./dns/_ensure.ts";
 import { nameOf } from "../container/names.ts";
 
 /** What a container gets, decided before anything is made. */
@@ -341,7 +341,7 @@ export function recordedNetwork(plan: NetPlan): Pick<ContainerState, "network" |
 }
 
 /**
- * The container's resolv.conf from the host's (see resolv_conf.ts), and
+ * The container's resolv.conf from the host's (see _resolv_conf.ts), and
  * the warning to print when it names no server (null when it names one).
  */
 export function containerResolvConf(

@@ -1,6 +1,6 @@
 /**
  * Persistent network namespaces, like podman's: a fresh namespace
- * bind-mounted on FILE (in-process, `ffi.ts`; util-linux `unshare
+ * bind-mounted on FILE (in-process, `_ffi.ts`; util-linux `unshare
  * --net=FILE true` where that fails), so
  * it exists before the container (CNI ADD runs on it, the OCI config's
  * network namespace path points at it) and after it (CNI DEL runs on it:
@@ -15,7 +15,7 @@ import { ErrnoError, type Libc } from "../host/libc.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { parseMountInfo } from "../host/mounts.ts";
-import { newNetnsAt } from "./ffi.ts";
+import { newNetnsAt } from "./_ffi.ts";
 
 const MNT_DETACH = 2;
 
@@ -29,7 +29,7 @@ export async function createNetns(
   Deno.writeFileSync(file, new Uint8Array(), { createNew: true, mode: 0o600 });
   onFile();
   try {
-    // In-process (ffi.ts): what `unshare --net=FILE true` does, without its fork and exec.
+    // In-process (_ffi.ts): what `unshare --net=FILE true` does, without its fork and exec.
     newNetnsAt(file);
     return;
   } catch (err) {

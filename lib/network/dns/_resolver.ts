@@ -1,6 +1,6 @@
 /**
  * berth's resolver: one process per host (per {@linkcode dnsDir}), the
- * hidden `__resolver` command, started on demand by `ensure.ts` and gone
+ * hidden `__resolver` command, started on demand by `_ensure.ts` and gone
  * once no container of its records runs.
  *
  * It listens on UDP port 53 of the gateway of every network its records
@@ -33,16 +33,16 @@ import {
   RCODE,
   TYPE_A,
   withId,
-} from "./message.ts";
+} from "./_message.ts";
 import {
   type DnsRecord,
   listDnsRecords,
   recordsDir,
   RESOLVER_LOCK,
   RESOLVER_PID,
-} from "./records.ts";
-import { addressOf, isAddressNotAvailable, UdpSocket } from "./udp.ts";
-import { containerResolv, parseResolvConf, readOrNull } from "../resolv_conf.ts";
+} from "./_records.ts";
+import { addressOf, isAddressNotAvailable, UdpSocket } from "./_udp.ts";
+import { containerResolv, parseResolvConf, readOrNull } from "../_resolv_conf.ts";
 
 /** How long an upstream server has to answer before the next is asked. */
 const UPSTREAM_TIMEOUT_MS = 2000;

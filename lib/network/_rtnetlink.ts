@@ -9,7 +9,7 @@
  */
 
 import { ErrnoError } from "../host/libc.ts";
-import { closeFd, netlinkSocket, recvInto, sendAll } from "./ffi.ts";
+import { closeFd, netlinkSocket, recvInto, sendAll } from "./_ffi.ts";
 
 const NLMSG_ERROR = 2;
 const NLM_F_REQUEST = 1;

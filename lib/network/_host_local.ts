@@ -14,7 +14,7 @@
 
 import { isNotFound, RuntimeError, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
-import { contains, formatIpv4, parseIpv4, type Subnet } from "./subnet.ts";
+import { contains, formatIpv4, parseIpv4, type Subnet } from "./_subnet.ts";
 
 const LAST_RESERVED = "last_reserved_ip.0";
 

@@ -2,11 +2,11 @@
  * berth's own set-up and tear-down of an attachment to one of its bridge
  * networks: what the CNI chain bridge (host-local) → portmap → firewall
  * and loopback make, made in-process: the address allocated on
- * host-local's files (`host_local.ts`), the bridge, the veth pair, the
- * addresses and the default route over rtnetlink (`rtnetlink.ts`), and
+ * host-local's files (`_host_local.ts`), the bridge, the veth pair, the
+ * addresses and the default route over rtnetlink (`_rtnetlink.ts`), and
  * every iptables rule of the container together with berth's own
- * (`firewall.ts`) in one `iptables-restore --noflush` after one
- * `iptables-save` (`native_rules.ts`: the plugins' rules, rule for rule).
+ * (`_firewall.ts`) in one `iptables-restore --noflush` after one
+ * `iptables-save` (`_native_rules.ts`: the plugins' rules, rule for rule).
  * Tear-down removes the rules in one restore (a listing first only when
  * that fails: a set-up cut short); the namespace's removal takes the veth
  * pair with it (a shared namespace's is deleted here), then the address
@@ -18,18 +18,18 @@
  * host-local's file naming the CNI container ID), so a tear-down after a
  * kill at any point of a set-up (or of a tear-down) removes what is there
  * and nothing else. The plugins' own DEL can remove what this made (and
- * `stale_rules.ts` finds its rules by token), as this removes theirs.
+ * `_stale_rules.ts` finds its rules by token), as this removes theirs.
  *
  * @module
  */
 
 import { RuntimeError } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
-import type { ConfList } from "./cni.ts";
-import { closeFd, openFd } from "./ffi.ts";
-import type { NetworkFirewall, Plan, Saved } from "./firewall.ts";
-import { planEnsureTables } from "./firewall.ts";
-import { allocate, allocatedTo, release } from "./host_local.ts";
+import type { ConfList } from "./_cni.ts";
+import { closeFd, openFd } from "./_ffi.ts";
+import type { NetworkFirewall, Plan, Saved } from "./_firewall.ts";
+import { planEnsureTables } from "./_firewall.ts";
+import { allocate, allocatedTo, release } from "./_host_local.ts";
 import {
   type ContainerRules,
   containerRules,
@@ -38,11 +38,11 @@ import {
   planDel,
   restoreInput,
   type RuleInput,
-} from "./native_rules.ts";
-import type { PortMapping } from "./ports.ts";
-import type { CniResult } from "./result.ts";
-import { EEXIST, randomMac, Rtnl } from "./rtnetlink.ts";
-import { formatSubnet, parseCidr, type Subnet } from "./subnet.ts";
+} from "./_native_rules.ts";
+import type { PortMapping } from "./_ports.ts";
+import type { CniResult } from "./_result.ts";
+import { EEXIST, randomMac, Rtnl } from "./_rtnetlink.ts";
+import { formatSubnet, parseCidr, type Subnet } from "./_subnet.ts";
 import { ErrnoError } from "../host/libc.ts";
 
 /** The bridge network a conflist describes, when berth can set it up itself. */

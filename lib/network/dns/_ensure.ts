@@ -12,17 +12,11 @@
  */
 
 import { join } from "../../_std/path.ts";
-import { recordsDir, RESOLVER_LOCK, RESOLVER_PID } from "./records.ts";
+import { recordsDir, RESOLVER_LOCK, RESOLVER_PID } from "./_records.ts";
+import { RESOLVER_V8_FLAGS } from "./_v8_flags.ts";
 
 /** How long a container start waits for the resolver to listen. */
 export const RESOLVER_START_TIMEOUT_MS = 5000;
-
-/**
- * V8 settings of the resolver (the monitor's): a small young generation,
- * no helper threads, `gc()` before it trims its memory.
- */
-export const RESOLVER_V8_FLAGS =
-  "--max-semi-space-size=1,--single-threaded,--expose-gc,--optimize-for-size,--lite-mode,--max-lazy";
 
 const RESOLVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

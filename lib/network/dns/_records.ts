@@ -20,7 +20,7 @@ import { FileLock } from "../../host/lock.ts";
 /**
  * The resolver's directory (its lock, pid file and the records of every
  * root): `dns/` in the host-wide network run directory (lib/network/
- * host_paths.ts), so it moves with `--network-dir` and a test that moves
+ * _host_paths.ts), so it moves with `--network-dir` and a test that moves
  * that directory has a resolver of its own.
  */
 export function dnsDir(networkRunDir: string): string {

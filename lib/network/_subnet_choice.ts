@@ -14,7 +14,7 @@
  */
 
 import { join } from "../_std/path.ts";
-import { overlaps, parseCidr, type Subnet } from "./subnet.ts";
+import { overlaps, parseCidr, type Subnet } from "./_subnet.ts";
 
 /** podman's network configuration directory. */
 export const PODMAN_NETWORKS_DIR = "/etc/containers/networks";

@@ -5,13 +5,13 @@
  * it publishes ports): the network made ready (`ensureNetwork`: `bridge`'s
  * definition, stale bridges in the way); refuse a subnet another interface
  * routes, a host port another live attachment holds, a requested address
- * that is taken; write the host-wide lease (`leases.ts`), then the
+ * that is taken; write the host-wide lease (`_leases.ts`), then the
  * attachment record
  * (`--root/networks/attach/TOKEN.json`: owner, network, ports, the exact
  * conflist); make the persistent namespace; CNI ADD of the network's chain
  * (bridge → portmap, when ports are published → firewall), caching the
  * result in the record after each plugin, with `loopback`'s ADD beside it;
- * berth's own rules around the bridge (firewall.ts: no way into the host's
+ * berth's own rules around the bridge (_firewall.ts: no way into the host's
  * 127.0.0.0/8, no way to another network) made complete;
  * the caller writes `/etc/hosts` and `/etc/resolv.conf` into the bundle. The container's state names the record's TOKEN before
  * any of this starts, so a berth killed anywhere leaves a state whose
@@ -20,9 +20,9 @@
  *
  * berth's own bridge networks (the shape `buildConfList` writes) are set
  * up without the plugins where the caller allows it (`nativeFirewall`):
- * `native.ts` makes the same things in-process (address, links, rules in
+ * `_native.ts` makes the same things in-process (address, links, rules in
  * one restore), and the record says so (`native`): its tear-down is
- * `native.ts`'s too. Other conflists (a user's) run the plugins.
+ * `_native.ts`'s too. Other conflists (a user's) run the plugins.
  *
  * Tear-down: CNI DEL of the chain, last plugin first, with the cached
  * result (or, when ADD was cut short before a result was cached, one
@@ -32,8 +32,8 @@
  * DEL is repeated once when it fails: the bridge plugin of 1.1.1 fails a
  * DEL whose masquerade chain was never made, after it released the rest;
  * the rules the repeated DEL cannot find then are removed by the token
- * (`stale_rules.ts`). A tear-down first waits for the plugins of an ADD
- * whose berth was killed to end (`orphan_plugins.ts`).
+ * (`_stale_rules.ts`). A tear-down first waits for the plugins of an ADD
+ * whose berth was killed to end (`_orphan_plugins.ts`).
  *
  * @module
  */
@@ -44,8 +44,8 @@ import type { Libc } from "../host/libc.ts";
 import { FileLock } from "../host/lock.ts";
 import { dirname, join } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
-import { type Attachment, CniClient, type ConfList } from "./cni.ts";
-import { NetworkFirewall } from "./firewall.ts";
+import { type Attachment, CniClient, type ConfList } from "./_cni.ts";
+import { NetworkFirewall } from "./_firewall.ts";
 import {
   nativeAddress,
   nativeAllocate,
@@ -56,17 +56,17 @@ import {
   nativeNet,
   nativeRelease,
   nativeRules,
-} from "./native.ts";
-import { createNetns, isNetnsMounted, removeNetns } from "./netns.ts";
-import { dataDirOf, firewallTag, ipamDir, type NetworkPaths } from "./networks.ts";
-import { type Lease, leaseLive, listLeases, removeLease, writeLease } from "./leases.ts";
-import { type PortMapping, portsClash } from "./ports.ts";
-import { type CniResult, containerIpv4 } from "./result.ts";
-import { checkSubnetUnrouted } from "./routes.ts";
-import { contains, formatIpv4, parseCidr, parseIpv4 } from "./subnet.ts";
-import { waitForOrphanPlugins } from "./orphan_plugins.ts";
-import { removeTokenRules } from "./stale_rules.ts";
-import { markBridge } from "./stale_bridges.ts";
+} from "./_native.ts";
+import { createNetns, isNetnsMounted, removeNetns } from "./_netns.ts";
+import { dataDirOf, firewallTag, ipamDir, type NetworkPaths } from "./_networks.ts";
+import { type Lease, leaseLive, listLeases, removeLease, writeLease } from "./_leases.ts";
+import { type PortMapping, portsClash } from "./_ports.ts";
+import { type CniResult, containerIpv4 } from "./_result.ts";
+import { checkSubnetUnrouted } from "./_routes.ts";
+import { contains, formatIpv4, parseCidr, parseIpv4 } from "./_subnet.ts";
+import { waitForOrphanPlugins } from "./_orphan_plugins.ts";
+import { removeTokenRules } from "./_stale_rules.ts";
+import { markBridge } from "./_stale_bridges.ts";
 
 /**
  * Where every root on the host takes turns claiming published ports
@@ -96,7 +96,7 @@ export interface AttachRecord {
   /** The interface inside the container (absent: eth0). */
   ifName?: string;
   /**
-   * Set up by berth itself (`native.ts`), not by the plugins: torn down
+   * Set up by berth itself (`_native.ts`), not by the plugins: torn down
    * the same way.
    */
   native?: boolean;
@@ -114,13 +114,13 @@ export interface NetEnv {
   runner: ProcessRunner;
   libc: Libc;
   /**
-   * berth's own rules around its bridges (firewall.ts): made complete for
+   * berth's own rules around its bridges (_firewall.ts): made complete for
    * the network's bridge on every set-up, once the chain's ADD made it.
    */
   firewall: Pick<NetworkFirewall, "ensure">;
   /**
    * When given, berth's own bridge networks are set up without the
-   * plugins (`native.ts`), their rules changed through this; absent: every
+   * plugins (`_native.ts`), their rules changed through this; absent: every
    * network through the plugins. Records made that way are torn down that
    * way whatever this says.
    */
@@ -160,7 +160,7 @@ export const TOKEN_RE = /^[0-9a-f]{16}(?:[0-9a-f]{8})?$/;
 /**
  * A fresh attachment token: `tag`, the root's (`rootTag(--root)`), then 16
  * random hex digits. The tag is what lets a root's `gc` tell its own
- * leftover firewall rules from another root's (`stale_rules.ts`).
+ * leftover firewall rules from another root's (`_stale_rules.ts`).
  */
 export function newToken(tag: string): string {
   return tag + crypto.randomUUID().replaceAll("-", "").slice(0, 16);
@@ -444,7 +444,7 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
   }
 }
 
-/** Set-up by berth itself (`native.ts`); returns the address. */
+/** Set-up by berth itself (`_native.ts`); returns the address. */
 async function nativeSetUp(env: NetEnv, record: AttachRecord, internal: boolean): Promise<string> {
   const a = nativeAttachment(record)!;
   const ip = nativeAllocate(a);
@@ -457,7 +457,7 @@ async function nativeSetUp(env: NetEnv, record: AttachRecord, internal: boolean)
   return ip;
 }
 
-/** What `native.ts` works on for record `r` (null: not one of berth's own networks). */
+/** What `_native.ts` works on for record `r` (null: not one of berth's own networks). */
 function nativeAttachment(r: AttachRecord): NativeAttachment | null {
   const net = nativeNet(r.conf);
   if (net === null) return null;
@@ -626,7 +626,7 @@ async function delChain(env: NetEnv, r: AttachRecord): Promise<void> {
     await env.cni.del(r.conf, att, prev);
     // The bridge plugin removes its masquerade only for the addresses it
     // finds on the container's interface: after a first DEL that removed
-    // the interface and then failed, the second leaves it (stale_rules.ts).
+    // the interface and then failed, the second leaves it (_stale_rules.ts).
     // Best effort: what stays, gc removes (the token carries the root).
     await removeTokenRules(env.runner, env.paths.stateDir, (t) => t === r.token)
       .catch(() => {});
@@ -697,7 +697,7 @@ export function tearDown(env: NetEnv, token: string): Promise<boolean> {
  * berth killed between the two removals) and the address allocations no
  * live lease (and no record of this root, for an older berth's) holds.
  * Returns what it did (or would do, with `dryRun`), and the tokens of the
- * dead leases (their firewall rules go too: `stale_rules.ts`).
+ * dead leases (their firewall rules go too: `_stale_rules.ts`).
  */
 export async function collectLeftovers(
   env: NetEnv,

@@ -9,9 +9,9 @@
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
-import { type AttachRecord, withNetworkLock } from "./attach.ts";
-import { iptablesInstalled, NetworkFirewall } from "./firewall.ts";
-import { leaseLive, listLeases, removeLease } from "./leases.ts";
+import { type AttachRecord, withNetworkLock } from "./_attach.ts";
+import { iptablesInstalled, NetworkFirewall } from "./_firewall.ts";
+import { leaseLive, listLeases, removeLease } from "./_leases.ts";
 import {
   contextNetworkPaths,
   createNetwork,
@@ -24,9 +24,9 @@ import {
   type Network,
   parseSubnetOption,
   removeNetworkFile,
-} from "./networks.ts";
-import { removeBridgeDevice } from "./stale_bridges.ts";
-import type { PortMapping } from "./ports.ts";
+} from "./_networks.ts";
+import { removeBridgeDevice } from "./_stale_bridges.ts";
+import type { PortMapping } from "./_ports.ts";
 
 /** What `network create` is given beside the name. */
 export interface CreateFlags {

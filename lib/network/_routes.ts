@@ -9,7 +9,7 @@
  */
 
 import { RuntimeError } from "../host/errors.ts";
-import { formatSubnet, overlaps, type Subnet } from "./subnet.ts";
+import { formatSubnet, overlaps, type Subnet } from "./_subnet.ts";
 
 /** One route: the interface and the destination subnet. */
 export interface Route {

@@ -11,7 +11,7 @@
 
 import { errno, ErrnoError, libcGroup } from "../../host/libc.ts";
 import { EAGAIN, Poller, POLLIN, terminalLibc } from "../../terminal/mod.ts";
-import { parseIpv4 } from "./message.ts";
+import { parseIpv4 } from "./_message.ts";
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;

@@ -3,15 +3,15 @@
  * masquerade, portmap's forwarding, firewall's accepts), rule for rule and
  * chain for chain as containernetworking-plugins 1.1.1 make them, so that
  * berth's own set-up can apply them in one `iptables-restore --noflush`
- * and either side (berth or a plugin's DEL, `stale_rules.ts`) removes what
+ * and either side (berth or a plugin's DEL, `_stale_rules.ts`) removes what
  * the other made.
  *
  * @module
  */
 
-import { type Saved, type SavedRule } from "./firewall.ts";
-import { ruleKey } from "./firewall.ts";
-import type { PortMapping } from "./ports.ts";
+import { type Saved, type SavedRule } from "./_firewall.ts";
+import { ruleKey } from "./_firewall.ts";
+import type { PortMapping } from "./_ports.ts";
 
 /** One rule: table, chain, the arguments after `-A CHAIN`. */
 export type Rule = SavedRule;

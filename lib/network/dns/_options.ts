@@ -8,7 +8,7 @@
  */
 
 import { InvalidArgument } from "../../host/errors.ts";
-import { parseIpv4 } from "./message.ts";
+import { parseIpv4 } from "./_message.ts";
 
 /** An IPv4 address, or an IPv6 one (in the usual text forms). */
 export function isIpAddress(text: string): boolean {

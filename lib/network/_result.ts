@@ -8,7 +8,7 @@
  */
 
 import { RuntimeError } from "../host/errors.ts";
-import { parseCidr, parseIpv4 } from "./subnet.ts";
+import { parseCidr, parseIpv4 } from "./_subnet.ts";
 
 /** One interface of a result. */
 export interface CniInterface {

@@ -4,11 +4,11 @@
  * the host. Each network is the chain bridge (gateway, default route, IP
  * masquerade unless internal, host-local IPAM) → portmap → firewall. The
  * IPAM `dataDir` is injected at load time: the network directory's runtime
- * directory (`host_paths.ts`), so addresses are unique across all roots.
+ * directory (`_host_paths.ts`), so addresses are unique across all roots.
  *
  * `bridge` always exists: its definition is written on first use, on
  * 10.88.0.0/16 unless that is taken, else on the first free /16 from
- * 10.90.0.0/16 (`subnet_choice.ts`); it moves when another interface takes
+ * 10.90.0.0/16 (`_subnet_choice.ts`); it moves when another interface takes
  * its subnet while no container uses it ({@linkcode ensureNetwork}).
  *
  * Bridge device names carry a hash of the network directory and the
@@ -28,12 +28,12 @@ import { InvalidArgument, isNotFound, NotFound, RuntimeError } from "../host/err
 import { join } from "../_std/path.ts";
 import { rootTag } from "../container/paths.ts";
 import type { ProcessRunner } from "../host/process.ts";
-import type { ConfList } from "./cni.ts";
-import { CNI_VERSION } from "./cni.ts";
-import { hostNetworkPaths, secureNetworkDir } from "./host_paths.ts";
-import { leaseLive, listLeases, writeLease } from "./leases.ts";
-import { readRoutes, type Route } from "./routes.ts";
-import { isStaleBridge, removeBridgeDevice } from "./stale_bridges.ts";
+import type { ConfList } from "./_cni.ts";
+import { CNI_VERSION } from "./_cni.ts";
+import { hostNetworkPaths, secureNetworkDir } from "./_host_paths.ts";
+import { leaseLive, listLeases, writeLease } from "./_leases.ts";
+import { readRoutes, type Route } from "./_routes.ts";
+import { isStaleBridge, removeBridgeDevice } from "./_stale_bridges.ts";
 import {
   contains,
   formatSubnet,
@@ -43,8 +43,8 @@ import {
   parseIpv4,
   reservedOverlap,
   type Subnet,
-} from "./subnet.ts";
-import { bridgeCandidates, firstFree, networkCandidates, podmanSubnets } from "./subnet_choice.ts";
+} from "./_subnet.ts";
+import { bridgeCandidates, firstFree, networkCandidates, podmanSubnets } from "./_subnet_choice.ts";
 
 /** The network every container joins unless told otherwise. */
 export const DEFAULT_NETWORK = "bridge";
@@ -55,7 +55,7 @@ export const DEFAULT_SUBNET = "10.88.0.0/16";
 export interface NetworkPaths {
   /** `--network-dir`: the definitions (host-wide). */
   configDir: string;
-  /** Beside it: IPAM, leases, the host-wide lock (`host_paths.ts`). */
+  /** Beside it: IPAM, leases, the host-wide lock (`_host_paths.ts`). */
   runDir: string;
   /** `--root/networks`: the root's attachment records and namespace files. */
   stateDir: string;
@@ -124,7 +124,7 @@ export function validateNetworkName(name: string): string {
 
 /**
  * The tag in the comment of the firewall rules of a network directory's
- * networks (firewall.ts), so `gc` tells its own from another directory's.
+ * networks (_firewall.ts), so `gc` tells its own from another directory's.
  */
 export function firewallTag(p: NetworkPaths): string {
   return rootTag(p.configDir);
@@ -405,7 +405,7 @@ function takenSubnets(
   ];
 }
 
-/** Deletes the stale berth bridges (`stale_bridges.ts`) that route part of `subnet`. */
+/** Deletes the stale berth bridges (`_stale_bridges.ts`) that route part of `subnet`. */
 export async function removeStaleInTheWay(
   runner: ProcessRunner,
   nets: Network[],
@@ -473,7 +473,7 @@ export async function ensureNetwork(
 
 /**
  * Parses `--subnet`: a canonical IPv4 CIDR with room for a gateway and
- * hosts, clear of every reserved range (`RESERVED_SUBNETS` of subnet.ts).
+ * hosts, clear of every reserved range (`RESERVED_SUBNETS` of _subnet.ts).
  */
 export function parseSubnetOption(text: string): Subnet {
   const s = parseCidr(text);
@@ -500,7 +500,7 @@ export function parseSubnetOption(text: string): Subnet {
  * Writes NAME's conflist. The caller holds the host-wide network lock.
  * Refuses an existing name and a subnet overlapping another network's
  * (exit 2). Without `subnet`: the first /24 of 10.89.0.0/16 that is not
- * taken (`subnet_choice.ts`).
+ * taken (`_subnet_choice.ts`).
  */
 export async function createNetwork(
   p: NetworkPaths,

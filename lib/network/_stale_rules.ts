@@ -3,7 +3,7 @@
  * removal.
  *
  * The CNI plugins make host-wide iptables rules for each container, named
- * after its CNI container ID (`berth-TOKEN`, see `attach.ts`): the bridge
+ * after its CNI container ID (`berth-TOKEN`, see `_attach.ts`): the bridge
  * plugin's masquerade (`nat POSTROUTING -s IP … --comment "name: \"NET\"
  * id: \"berth-TOKEN\"" -j CNI-HASH` and the chain `CNI-HASH`), portmap's
  * forwarding (`CNI-HOSTPORT-DNAT … --comment "dnat name: … id: …" -j
@@ -32,9 +32,9 @@ import type { ContainerState } from "../container/state_file.ts";
 import { RuntimeError } from "../host/errors.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { join } from "../_std/path.ts";
-import { listRecords, withNetworkLock } from "./attach.ts";
-import { contextNetworkPaths } from "./networks.ts";
-import { containerIpv4 } from "./result.ts";
+import { listRecords, withNetworkLock } from "./_attach.ts";
+import { contextNetworkPaths } from "./_networks.ts";
+import { containerIpv4 } from "./_result.ts";
 
 /** One rule of an `iptables-save` dump. */
 interface Rule {

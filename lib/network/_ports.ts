@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgument } from "../host/errors.ts";
-import { parseIpv4 } from "./subnet.ts";
+import { parseIpv4 } from "./_subnet.ts";
 
 /** One published port, in CNI's `portMappings` shape. */
 export interface PortMapping {
