@@ -83,7 +83,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     for (const [name, s] of Object.entries(project.services)) {
       if (o.rmi === "all" || s.image === undefined) refs.add(imageOf(project, name));
     }
-    const { storeOf, staleUse } = await import("../image/source.ts");
+    const { storeOf, staleUse } = await import("../image/mod.ts");
     const store = storeOf(ctx);
     for (const ref of refs) {
       if (store.find(ref) === null) continue;

@@ -131,7 +131,7 @@ async function removeLocked(
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
-  if (s.image) (await import("../image/source.ts")).releaseImage(ctx, s.namespace, s.id);
+  if (s.image) await (await import("../image/mod.ts")).releaseImage(ctx, s.namespace, s.id);
   // Its name last: an entry left by a crash before is ignored (names.ts).
   if (s.name !== undefined) await unlinkName(ctx, s.namespace, s.name, s.id);
   if (s.sandbox !== null) {

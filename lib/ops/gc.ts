@@ -166,7 +166,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   if (await exists(join(ctx.paths.dataRoot, "image"))) {
     // Images: stale container uses, unnamed unused images, unused layers, partial pulls.
     try {
-      const { storeOf, staleUse } = await import("../image/local.ts");
+      const { storeOf, staleUse } = await import("../image/mod.ts");
       const what = await storeOf(ctx).prune(staleUse(ctx), dry);
       for (const w of what) report.actions.push(dry ? `would remove ${w}` : `removed ${w}`);
     } catch (err) {

@@ -26,17 +26,17 @@ import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { removeTree } from "../container/bundle.ts";
 import { crashPoint } from "../container/crash.ts";
-import { compressionOf } from "./manifest.ts";
-import type { Progress } from "./progress.ts";
-import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./store.ts";
-import { decompress, openUmask, unpackLayer } from "./unpack.ts";
-import { type Syncer, type UnpackCalls, unpackCalls } from "./ffi.ts";
-import { inheritImplicitDirs } from "./implicit_dirs.ts";
-import { chainIds } from "./chain_id.ts";
-import type { LayerLimits } from "./layer_limits.ts";
-import { loadNode } from "./node.ts";
-import { sha256, verifying } from "./verify.ts";
-import { streamed } from "./garbage.ts";
+import { compressionOf } from "./_manifest.ts";
+import type { Progress } from "./_progress.ts";
+import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./_store.ts";
+import { decompress, openUmask, unpackLayer } from "./_unpack.ts";
+import { type Syncer, type UnpackCalls, unpackCalls } from "./_ffi.ts";
+import { inheritImplicitDirs } from "./_implicit_dirs.ts";
+import { chainIds } from "./_chain_id.ts";
+import type { LayerLimits } from "./_layer_limits.ts";
+import { loadNode } from "./_node.ts";
+import { sha256, verifying } from "./_verify.ts";
+import { streamed } from "./_garbage.ts";
 
 /** A layer to get, and how to open its blob. */
 export interface LayerSource extends LayerRecord {
@@ -61,7 +61,7 @@ const PARALLEL = 4;
  * Ensures every layer of `layers` (bottom first) is committed under its
  * chain ID. Layers are fetched and unpacked in parallel but published in
  * order, bottom first: a layer's implicit directories are given what the
- * layers below have (`implicit_dirs.ts`), so those must be there. On
+ * layers below have (`_implicit_dirs.ts`), so those must be there. On
  * failure nothing of a failed layer remains and every lock is released.
  */
 export async function ensureLayers(

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { nodeSync } from "./node.ts";
+import { nodeSync } from "./_node.ts";
 import { RuntimeError } from "../host/errors.ts";
 
 /** An incremental sha256. */

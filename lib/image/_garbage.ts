@@ -15,7 +15,7 @@
  * @module
  */
 
-import { nodeSync } from "./node.ts";
+import { nodeSync } from "./_node.ts";
 
 /** Bytes streamed between two collections. */
 export const GARBAGE_EVERY = 4 * 1024 * 1024;

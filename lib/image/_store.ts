@@ -30,15 +30,15 @@ import { InvalidArgument, isNotFound, NotFound, RuntimeError, WrongState } from 
 import { FileLock } from "../host/lock.ts";
 import { removeTree } from "../container/bundle.ts";
 import { startTimeOf } from "../host/proc.ts";
-import type { ImageConfig } from "./manifest.ts";
-import { formatReference, parseReference } from "./reference.ts";
+import type { ImageConfig } from "./_manifest.ts";
+import { formatReference, parseReference } from "./_reference.ts";
 
 /** One layer of an image. */
 export interface LayerRecord {
   /** sha256 of the uncompressed tar. */
   diffId: string;
   /**
-   * The layer's chain ID (see `chain_id.ts`): the directory's name. Absent
+   * The layer's chain ID (see `_chain_id.ts`): the directory's name. Absent
    * in records written before chain IDs, whose layers are named by diff_id.
    */
   chainId?: string;

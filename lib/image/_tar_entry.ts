@@ -3,7 +3,7 @@
  * ustar, preceded by a pax header when a name or link target passes 100
  * bytes, an owner or size passes ustar's fields, or the entry carries
  * extended attributes (`SCHILY.xattr.NAME=VALUE`, the raw value, as GNU
- * tar and Go's archive/tar write them and `tar_xattrs.ts` reads them).
+ * tar and Go's archive/tar write them and `_tar_xattrs.ts` reads them).
  * Times are whole seconds, so the same tree gives the same bytes.
  *
  * @module

@@ -13,13 +13,13 @@
  * hides the path in every layer under that one.
  *
  * The result depends on the layers below, so a layer unpacked this way is
- * stored by its chain ID (see `chain_id.ts`), not by its diff_id alone.
+ * stored by its chain ID (see `_chain_id.ts`), not by its diff_id alone.
  *
  * @module
  */
 
 import { join } from "../_std/path.ts";
-import type { UnpackCalls } from "./ffi.ts";
+import type { UnpackCalls } from "./_ffi.ts";
 
 /** A directory's mode (all 12 bits) and owner. */
 export interface DirAttrs {

@@ -1,6 +1,6 @@
 /**
  * Making an image from a directory tree on top of a parent image: the
- * tree's layer (`layer_diff.ts`) is gzipped into the store's tmp/, then
+ * tree's layer (`_layer_diff.ts`) is gzipped into the store's tmp/, then
  * published through the pull path (`ensureLayers`: the layer's lock, its
  * digest, size and diff_id checked again as it is unpacked into the
  * store's one layer format, synced, renamed into `layers/` with its blob
@@ -19,20 +19,20 @@ import { crashPoint } from "../container/crash.ts";
 import { join } from "../_std/path.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { removeTree } from "../container/bundle.ts";
-import { applyChange, type ContainerConfigSection } from "./config_changes.ts";
-import { type DiffMode, treeTar, writeLayerBlob, type WrittenLayer } from "./layer_diff.ts";
-import { decompress } from "./unpack.ts";
-import { formatSize } from "./body_limits.ts";
-import type { LayerLimits } from "./layer_limits.ts";
-import { ensureLayers, type LayerSource } from "./layers.ts";
-import { layerLimitsFrom } from "./layer_limits.ts";
-import { storeOf } from "./local.ts";
-import { MediaType } from "./manifest.ts";
-import { loadNode } from "./node.ts";
-import { quietProgress } from "./progress.ts";
-import { type ImageRecord, imageSize, type ImageStore } from "./store.ts";
-import { sha256Of } from "./verify.ts";
-import { formatReference, parseReference } from "./reference.ts";
+import { applyChange, type ContainerConfigSection } from "./_config_changes.ts";
+import { type DiffMode, treeTar, writeLayerBlob, type WrittenLayer } from "./_layer_diff.ts";
+import { decompress } from "./_unpack.ts";
+import { formatSize } from "./_body_limits.ts";
+import type { LayerLimits } from "./_layer_limits.ts";
+import { ensureLayers, type LayerSource } from "./_layers.ts";
+import { layerLimitsFrom } from "./_layer_limits.ts";
+import { storeOf } from "./_local.ts";
+import { MediaType } from "./_manifest.ts";
+import { loadNode } from "./_node.ts";
+import { quietProgress } from "./_progress.ts";
+import { type ImageRecord, imageSize, type ImageStore } from "./_store.ts";
+import { sha256Of } from "./_verify.ts";
+import { formatReference, parseReference } from "./_reference.ts";
 
 /** The OCI gzip layer media type (commit's layers, and its manifest's). */
 export const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -142,7 +142,7 @@ export interface ImportOptions {
 /**
  * `import`: the tar `input` (plain or gzip) as a one-layer image, its
  * bytes as given (the diff_id is theirs), unpacked by the pull path with
- * its caps (`layer_limits.ts`) and checks.
+ * its caps (`_layer_limits.ts`) and checks.
  */
 export async function importTar(
   ctx: Context,

@@ -9,8 +9,8 @@
  */
 
 import { isNotFound, RuntimeError } from "../host/errors.ts";
-import { type Manifest, MediaType, parseManifestDoc } from "./manifest.ts";
-import type { ImageRecord, ImageStore } from "./store.ts";
+import { type Manifest, MediaType, parseManifestDoc } from "./_manifest.ts";
+import type { ImageRecord, ImageStore } from "./_store.ts";
 
 /** One layer's blob, open. */
 export interface OpenBlob {

@@ -8,7 +8,7 @@
  * PUT, following each `Location`, resuming after a failed chunk from the
  * registry's reported `Range`. Then the manifest, the very bytes pulled
  * (so its digest is unchanged), under its media type. The blobs sent are
- * the ones kept at pull or load time (`stored_image.ts`), byte for byte.
+ * the ones kept at pull or load time (`_stored_image.ts`), byte for byte.
  *
  * A push writes nothing locally: killed at any point it leaves no file.
  *
@@ -18,13 +18,13 @@
 import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
-import { authFilePath, lookupCredentials } from "./auth.ts";
-import { readLimited } from "./body_limits.ts";
-import { formatReference, type ImageRef, parseReference } from "./reference.ts";
-import { oneLine, RegistryClient, type Transport } from "./registry.ts";
-import { registryLimitsOf } from "./registry_limits.ts";
-import { storeOf } from "./local.ts";
-import { openStoredImage } from "./stored_image.ts";
+import { authFilePath, lookupCredentials } from "./_auth.ts";
+import { readLimited } from "./_body_limits.ts";
+import { formatReference, type ImageRef, parseReference } from "./_reference.ts";
+import { oneLine, RegistryClient, type Transport } from "./_registry.ts";
+import { registryLimitsOf } from "./_registry_limits.ts";
+import { storeOf } from "./_local.ts";
+import { openStoredImage } from "./_stored_image.ts";
 
 /** Blobs up to this size go in one PUT; larger ones in PATCHed chunks of it. */
 export const DEFAULT_CHUNK_SIZE = 16 << 20;

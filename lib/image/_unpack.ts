@@ -8,14 +8,14 @@
  * its directory. Absolute symlink targets (which node-tar would make
  * relative) are restored after extraction, never followed. Extended
  * attributes in pax headers (which node-tar drops) are read by
- * `tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
+ * `_tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
  * Every directory a layer lists gets exactly its entry's owner and mode,
  * sticky and setgid bits included, after node-tar (which adds 0700 and
  * whose mkdir drops 07000); one it leaves implicit is made 0755 root's and
  * reported in `implicitDirs`, for the caller to give it what the layers
- * below have (`implicit_dirs.ts`).
+ * below have (`_implicit_dirs.ts`).
  * A write error of the filesystem, a file shorter than its entry, or a
- * cap of `layer_limits.ts` exceeded fails the layer.
+ * cap of `_layer_limits.ts` exceeded fails the layer.
  *
  * Loaded only by image commands (node-tar and node: modules cost start-up).
  *
@@ -23,15 +23,15 @@
  */
 
 import type * as Tar from "tar";
-import { nodeSync } from "./node.ts";
+import { nodeSync } from "./_node.ts";
 import { join } from "../_std/path.ts";
 import { RuntimeError } from "../host/errors.ts";
-import type { Compression } from "./manifest.ts";
-import { type UnpackCalls, unpackCalls } from "./ffi.ts";
-import { sha256 } from "./verify.ts";
-import { normalizeEntryPath, XattrScanner } from "./tar_xattrs.ts";
-import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./layer_limits.ts";
-import { streamed } from "./garbage.ts";
+import type { Compression } from "./_manifest.ts";
+import { type UnpackCalls, unpackCalls } from "./_ffi.ts";
+import { sha256 } from "./_verify.ts";
+import { normalizeEntryPath, XattrScanner } from "./_tar_xattrs.ts";
+import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./_layer_limits.ts";
+import { streamed } from "./_garbage.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;

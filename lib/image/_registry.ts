@@ -14,18 +14,18 @@
  * `Authorization` header is dropped when a redirect leaves the origin.
  * Bodies are read under hard caps (manifest 4 MiB, token answer 64 KiB,
  * small blobs their caller's cap) and a deadline; blobs stream under a
- * stall limit and a minimum throughput (`body_limits.ts`).
+ * stall limit and a minimum throughput (`_body_limits.ts`).
  *
  * @module
  */
 
 import { after } from "../host/clock.ts";
 import { RuntimeError } from "../host/errors.ts";
-import type { Credentials } from "./auth.ts";
-import { formatSize, limitedBody, type MinRate, readLimited } from "./body_limits.ts";
-import { MANIFEST_ACCEPT } from "./manifest.ts";
-import { type ImageRef, isLoopbackRegistry } from "./reference.ts";
-import { insecureTransport } from "./insecure_transport.ts";
+import type { Credentials } from "./_auth.ts";
+import { formatSize, limitedBody, type MinRate, readLimited } from "./_body_limits.ts";
+import { MANIFEST_ACCEPT } from "./_manifest.ts";
+import { type ImageRef, isLoopbackRegistry } from "./_reference.ts";
+import { insecureTransport } from "./_insecure_transport.ts";
 
 /** The HTTP transport (Deno's `fetch` by default). */
 export type Transport = (req: Request) => Promise<Response>;
@@ -34,7 +34,7 @@ export type Transport = (req: Request) => Promise<Response>;
 export interface RegistryOptions {
   /** Verified HTTPS, and plain HTTP (Deno's `fetch`). */
   transport?: Transport;
-  /** HTTPS without certificate checks (`insecure_transport.ts`). */
+  /** HTTPS without certificate checks (`_insecure_transport.ts`). */
   insecureTransport?: Transport;
   credentials?: Credentials | null;
   /**

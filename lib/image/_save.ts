@@ -21,14 +21,14 @@ import { crashPoint } from "../container/crash.ts";
 import { resolve } from "../_std/path.ts";
 import { writeBeside } from "../host/atomic_file.ts";
 import { RuntimeError } from "../host/errors.ts";
-import { compressionOf, MediaType } from "./manifest.ts";
-import { formatReference, parseReference } from "./reference.ts";
-import { storeOf } from "./local.ts";
-import { openStoredImage, type StoredImage } from "./stored_image.ts";
-import { fileSink, TarWriter } from "./tar_writer.ts";
-import { decompress } from "./unpack.ts";
-import { loadNode } from "./node.ts";
-import { sha256 } from "./verify.ts";
+import { compressionOf, MediaType } from "./_manifest.ts";
+import { formatReference, parseReference } from "./_reference.ts";
+import { storeOf } from "./_local.ts";
+import { openStoredImage, type StoredImage } from "./_stored_image.ts";
+import { fileSink, TarWriter } from "./_tar_writer.ts";
+import { decompress } from "./_unpack.ts";
+import { loadNode } from "./_node.ts";
+import { sha256 } from "./_verify.ts";
 
 /** Archive formats of `save`. */
 export type SaveFormat = "docker-archive" | "oci-archive";

@@ -9,7 +9,7 @@ import { join } from "../_std/path.ts";
 import type { Context } from "../container/context.ts";
 import { releaseContainerLock } from "../container/container.ts";
 import { FileLock } from "../host/lock.ts";
-import { ImageStore } from "./store.ts";
+import { ImageStore } from "./_store.ts";
 
 /** The image store under the context's data root. */
 export function storeOf(ctx: Context): ImageStore {

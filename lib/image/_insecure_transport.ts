@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Transport } from "./registry.ts";
+import type { Transport } from "./_registry.ts";
 
 type Https = typeof import("node:https");
 type Stream = typeof import("node:stream");

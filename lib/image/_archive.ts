@@ -2,7 +2,7 @@
  * `load -i`: a docker-archive tar (`docker save`), an OCI archive tar, or
  * an OCI image-layout directory. A tar is first unpacked (node-tar, into
  * the store's tmp/, removed afterwards) into a directory, its big members
- * left in the archive and read from there (`archive_members.ts`); every blob is
+ * left in the archive and read from there (`_archive_members.ts`); every blob is
  * verified like a pulled one (OCI: digest and size; docker-archive: the
  * layers' diff_ids), and images are recorded only once all their layers
  * are committed.
@@ -10,12 +10,12 @@
  * @module
  */
 
-import { loadNode, nodeSync } from "./node.ts";
+import { loadNode, nodeSync } from "./_node.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, isNotFound, RuntimeError } from "../host/errors.ts";
 import { join, resolve } from "../_std/path.ts";
 import { removeTree } from "../container/bundle.ts";
-import { ensureLayers, type LayerSource } from "./layers.ts";
+import { ensureLayers, type LayerSource } from "./_layers.ts";
 import {
   choosePlatform,
   hostPlatform,
@@ -23,16 +23,16 @@ import {
   MediaType,
   parseImageConfig,
   parseManifestDoc,
-} from "./manifest.ts";
-import type { Progress } from "./progress.ts";
-import { formatReference, isDigest, parseReference } from "./reference.ts";
-import { type ImageRecord, imageSize } from "./store.ts";
-import { streamed } from "./garbage.ts";
-import { ArchiveMembers, ArchiveSlimmer } from "./archive_members.ts";
-import { storeOf } from "./local.ts";
-import { isWriteError } from "./unpack.ts";
-import { layerLimitsFrom } from "./layer_limits.ts";
-import { sha256, sha256Of, verifyBytes } from "./verify.ts";
+} from "./_manifest.ts";
+import type { Progress } from "./_progress.ts";
+import { formatReference, isDigest, parseReference } from "./_reference.ts";
+import { type ImageRecord, imageSize } from "./_store.ts";
+import { streamed } from "./_garbage.ts";
+import { ArchiveMembers, ArchiveSlimmer } from "./_archive_members.ts";
+import { storeOf } from "./_local.ts";
+import { isWriteError } from "./_unpack.ts";
+import { layerLimitsFrom } from "./_layer_limits.ts";
+import { sha256, sha256Of, verifyBytes } from "./_verify.ts";
 
 function readJson(root: string, rel: string, m: ArchiveMembers): unknown {
   const path = inside(root, rel);

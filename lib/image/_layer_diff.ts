@@ -11,7 +11,7 @@
  * (setuid/setgid/sticky included), whole-second mtimes, symlink targets
  * and device numbers kept; a file linked more than once within the tree is
  * written once and then as tar hard links to its first name; the
- * attributes `unpack.ts` would set again (`user.*`, `security.capability`,
+ * attributes `_unpack.ts` would set again (`user.*`, `security.capability`,
  * ACLs) as pax `SCHILY.xattr.*` records, never `trusted.*` (overlayfs's
  * state) nor other `security.*` labels. Sockets are left out.
  *
@@ -35,10 +35,10 @@ import {
   statFd,
 } from "../host/at_file.ts";
 import { RuntimeError } from "../host/errors.ts";
-import { type LayerEntryHeader, layerEntryHeader, TAR_END, tarPadding } from "./tar_entry.ts";
-import { keepsXattr } from "./unpack.ts";
-import { readXattrs } from "./xattr_read.ts";
-import { sha256 } from "./verify.ts";
+import { type LayerEntryHeader, layerEntryHeader, TAR_END, tarPadding } from "./_tar_entry.ts";
+import { keepsXattr } from "./_unpack.ts";
+import { readXattrs } from "./_xattr_read.ts";
+import { sha256 } from "./_verify.ts";
 
 /** `upper`: an overlay upper directory (whiteouts converted); `tree`: a plain tree. */
 export type DiffMode = "upper" | "tree";

@@ -16,7 +16,7 @@
 
 import { join } from "../_std/path.ts";
 import { InvalidArgument } from "../host/errors.ts";
-import { normalizeEntryPath } from "./tar_xattrs.ts";
+import { normalizeEntryPath } from "./_tar_xattrs.ts";
 
 /** Regular members this big or bigger are read from the archive in place. */
 export const SLIM_AT = 64 * 1024;

@@ -10,7 +10,7 @@
 import type { Context } from "../container/context.ts";
 import { RuntimeError } from "../host/errors.ts";
 import { crashPoint } from "../container/crash.ts";
-import { authFilePath, lookupCredentials } from "./auth.ts";
+import { authFilePath, lookupCredentials } from "./_auth.ts";
 import {
   choosePlatform,
   hostPlatform,
@@ -18,20 +18,20 @@ import {
   parseImageConfig,
   parseManifestDoc,
   type Platform,
-} from "./manifest.ts";
-import type { Progress } from "./progress.ts";
-import { formatReference, type ImageRef, parseReference } from "./reference.ts";
-import { RegistryClient, type Transport } from "./registry.ts";
-import { registryLimitsOf } from "./registry_limits.ts";
+} from "./_manifest.ts";
+import type { Progress } from "./_progress.ts";
+import { formatReference, type ImageRef, parseReference } from "./_reference.ts";
+import { RegistryClient, type Transport } from "./_registry.ts";
+import { registryLimitsOf } from "./_registry_limits.ts";
 
-export { registryLimitsOf } from "./registry_limits.ts";
-import { formatSize } from "./body_limits.ts";
-import { ensureLayers } from "./layers.ts";
-import { type ImageRecord, imageSize } from "./store.ts";
-import { storeOf } from "./local.ts";
-import { sha256Of, verifyBytes } from "./verify.ts";
-import { loadNode } from "./node.ts";
-import { layerLimitsFrom } from "./layer_limits.ts";
+export { registryLimitsOf } from "./_registry_limits.ts";
+import { formatSize } from "./_body_limits.ts";
+import { ensureLayers } from "./_layers.ts";
+import { type ImageRecord, imageSize } from "./_store.ts";
+import { storeOf } from "./_local.ts";
+import { sha256Of, verifyBytes } from "./_verify.ts";
+import { loadNode } from "./_node.ts";
+import { layerLimitsFrom } from "./_layer_limits.ts";
 
 /** Options of {@linkcode pullImage}. */
 export interface PullOptions {

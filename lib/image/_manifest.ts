@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
-import { isDigest } from "./reference.ts";
+import { isDigest } from "./_reference.ts";
 
 /** Media types berth understands. */
 export const MediaType = {

@@ -7,19 +7,19 @@
  * @module
  */
 
-import { parseUnpackedSize } from "./layer_limits.ts";
+import { parseUnpackedSize } from "./_layer_limits.ts";
 import type { Context } from "../container/context.ts";
 import { InvalidArgument, NotFound } from "../host/errors.ts";
 import { readInRoot } from "../host/read_in_root.ts";
 import { capabilitySets, PODMAN_CAPABILITIES } from "../host/security.ts";
 import type { OciConfig } from "../host/spec.ts";
-import type { ImageConfig } from "./manifest.ts";
-import { formatReference, parseReference } from "./reference.ts";
-import { type ImageRecord, layerKey } from "./store.ts";
-import { storeOf } from "./local.ts";
+import type { ImageConfig } from "./_manifest.ts";
+import { formatReference, parseReference } from "./_reference.ts";
+import { type ImageRecord, layerKey } from "./_store.ts";
+import { storeOf } from "./_local.ts";
 
-export { staleUse, storeOf } from "./local.ts";
-import { quietProgress, streamProgress } from "./progress.ts";
+export { staleUse, storeOf } from "./_local.ts";
+import { quietProgress, streamProgress } from "./_progress.ts";
 
 /** `--pull` policies. */
 export type PullPolicy = "missing" | "always" | "never";
@@ -53,7 +53,7 @@ export async function resolveImage(
   if (rec === null) {
     if (policy === "never") throw new NotFound(`image "${ref}" not found (--pull never)`);
     parseReference(ref); // exit 2 before any network
-    const { pullImage } = await import("./pull.ts");
+    const { pullImage } = await import("./_pull.ts");
     const tty = Deno.stderr.isTerminal();
     rec = await pullImage(ctx, ref, {
       progress: tty ? streamProgress((s) => ctx.io.err(s), true) : quietProgress,

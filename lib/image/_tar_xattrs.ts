@@ -5,7 +5,7 @@
  * `LIBARCHIVE.xattr.NAME=BASE64` (bsdtar). node-tar, which unpacks the
  * layer, parses pax headers as text and keeps none of these, so this scan
  * reads only the headers (the entry's own data is skipped, never copied)
- * and `unpack.ts` sets what it found once node-tar is done.
+ * and `_unpack.ts` sets what it found once node-tar is done.
  *
  * @module
  */

@@ -1,15 +1,15 @@
 /**
- * node built-ins and node-tar (`node_entry.ts`), loaded at run time only,
+ * node built-ins and node-tar (`_node_entry.ts`), loaded at run time only,
  * by image commands that need them. The specifier is computed so neither
  * Deno's module graph nor the bundler (`deno task build`) puts them on the
  * start-up path of every berth command (node compatibility costs tens of
- * ms). From a checkout the entry is `node_entry.ts`; from the bundle (and
+ * ms). From a checkout the entry is `_node_entry.ts`; from the bundle (and
  * the compiled binary) it is `berth-node.js`, bundled beside it.
  *
  * @module
  */
 
-import type * as Entry from "./node_entry.ts";
+import type * as Entry from "./_node_entry.ts";
 
 /** The modules. */
 export type NodeModules = typeof Entry;
@@ -31,7 +31,7 @@ export function besideThisModule(ts: string, js: string, here: string = import.m
 export function loadNode(): Promise<NodeModules> {
   if (loaded !== null) return Promise.resolve(loaded);
   return loading ??= (async () => {
-    const url = besideThisModule("node_entry.ts", "berth-node.js");
+    const url = besideThisModule("_node_entry.ts", "berth-node.js");
     loaded = await import(url) as NodeModules;
     return loaded;
   })();

@@ -6,7 +6,7 @@
  */
 
 import { InvalidArgument } from "../host/errors.ts";
-import type { RegistryOptions } from "./registry.ts";
+import type { RegistryOptions } from "./_registry.ts";
 
 /**
  * The registry client's time limits from the environment (for tests, and

@@ -4,7 +4,7 @@
  * built-ins left as imports) into `dist/berth-node.js` beside the CLI's
  * bundle, and `deno task compile` embeds that file in the binary, so a
  * pull needs no npm resolution at run time. {@linkcode loadNode} in
- * `node.ts` imports it only when an image command needs it: the first
+ * `_node.ts` imports it only when an image command needs it: the first
  * `node:` import initialises Deno's Node compatibility layer, which no
  * container command should pay for.
  *
