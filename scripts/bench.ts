@@ -22,7 +22,7 @@
  */
 
 import { join } from "../lib/_std/path.ts";
-import { RESOLVER_V8_FLAGS } from "../lib/network/dns/ensure.ts";
+import { RESOLVER_V8_FLAGS } from "../lib/network/mod.ts";
 import { defaultSpec } from "../lib/host/spec.ts";
 import { busyboxLayer, tarOf, writeOciLayout } from "../tests/image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../tests/image_registry.ts";
@@ -246,7 +246,7 @@ if (want("lifecycle", "tools")) {
 
 // ---- networks ---------------------------------------------------------------
 // run -d + delete -f on the default bridge network (berth's own set-up:
-// lib/network/native.ts; 10.88.0.0/16, or 10.90+ where that is taken)
+// lib/network/_native.ts; 10.88.0.0/16, or 10.90+ where that is taken)
 // against --network none, and with a port published on 127.0.0.1 against
 // the bridge alone; then the same through the CNI plugins (bridge,
 // host-local, portmap, firewall, loopback), all five interleaved.

@@ -21,8 +21,7 @@
  */
 
 import { join } from "../lib/_std/path.ts";
-import { parseDump } from "../lib/network/stale_rules.ts";
-import { bridgeName } from "../lib/network/networks.ts";
+import { bridgeName, parseDump } from "../lib/network/mod.ts";
 
 const dec = new TextDecoder();
 
@@ -113,7 +112,7 @@ interface Snapshot {
 async function snapshot(extraRoots: string[]): Promise<{ now: Snapshot; orphanRules: string[] }> {
   const text = (await sh(["iptables-save", "-t", "nat"])) +
     (await sh(["iptables-save", "-t", "filter"]));
-  const dump = parseDump(text);
+  const dump = await parseDump(text);
   const roots = rootsOnHost(extraRoots);
   const tokens = recordedTokens(roots);
   const rules = dump.rules.filter((r) => r.token !== null).map((r) =>
@@ -142,10 +141,12 @@ async function snapshot(extraRoots: string[]): Promise<{ now: Snapshot; orphanRu
     // An older berth named bridges after the data root; now after the
     // network directory (tests put theirs at BASE/networks, the default is
     // /etc/berth/networks).
-    for (const n of nets) owned.add(bridgeName(data, n)).add(bridgeName(join(data, "networks"), n));
+    for (const n of nets) {
+      owned.add(await bridgeName(data, n)).add(await bridgeName(join(data, "networks"), n));
+    }
   }
   for (const n of ["bridge", ...names("/etc/berth/networks")]) {
-    owned.add(bridgeName("/etc/berth/networks", n.replace(/\.conflist$/, "")));
+    owned.add(await bridgeName("/etc/berth/networks", n.replace(/\.conflist$/, "")));
   }
   const links: string[] = [];
   for (const line of (await sh(["ip", "-o", "link", "show"])).split("\n")) {

@@ -10,7 +10,7 @@ import {
   resolveInImage,
 } from "../lib/build/_sources.ts";
 import { IgnoreMatcher } from "../lib/build/_ignore.ts";
-import { unpackCalls } from "../lib/image/ffi.ts";
+import { unpackCalls } from "../lib/image/_ffi.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { tempDir } from "./temp_dir.ts";
 

@@ -6,9 +6,9 @@
 
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { join } from "node:path";
-import { bridgeName } from "../lib/network/networks.ts";
-import { NetworkFirewall } from "../lib/network/firewall.ts";
-import { removeTokenRules } from "../lib/network/stale_rules.ts";
+import { bridgeName } from "../lib/network/_networks.ts";
+import { NetworkFirewall } from "../lib/network/_firewall.ts";
+import { removeTokenRules } from "../lib/network/_stale_rules.ts";
 import { rootTag } from "../lib/container/paths.ts";
 import { denoRunner } from "../lib/host/process.ts";
 

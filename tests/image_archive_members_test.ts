@@ -1,7 +1,7 @@
 import { join } from "../lib/_std/path.ts";
 import { assertEquals, assertTrue } from "./assert.ts";
 import { concat, tarOf } from "./image_fixture.ts";
-import { ArchiveMembers, ArchiveSlimmer, SLIM_AT } from "../lib/image/archive_members.ts";
+import { ArchiveMembers, ArchiveSlimmer, SLIM_AT } from "../lib/image/_archive_members.ts";
 
 function noise(n: number): Uint8Array {
   const out = new Uint8Array(n);

@@ -1,7 +1,7 @@
 // limitedBody/readLimited on their own: the cap, the deadline, and a
 // source that ignores both abort and cancel cannot hold an error back.
 
-import { formatMs, formatSize, limitedBody, readLimited } from "../lib/image/body_limits.ts";
+import { formatMs, formatSize, limitedBody, readLimited } from "../lib/image/_body_limits.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 

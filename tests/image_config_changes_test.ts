@@ -1,6 +1,6 @@
 /** `commit -c`: Dockerfile instructions applied to a config section; `history` rows. */
 
-import { applyChange, type ContainerConfigSection } from "../lib/image/config_changes.ts";
+import { applyChange, type ContainerConfigSection } from "../lib/image/_config_changes.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { historyRows } from "../lib/cli/commands/history.ts";
 import { assertEquals, assertThrows } from "./assert.ts";

@@ -3,10 +3,10 @@
 // opaque marks made by the real libc calls; no symlink followed).
 
 import { join } from "../lib/_std/path.ts";
-import { unpackCalls } from "../lib/image/ffi.ts";
-import { inheritImplicitDirs, lowerDirAttrs } from "../lib/image/implicit_dirs.ts";
-import { loadNode } from "../lib/image/node.ts";
-import { openUmask, unpackLayer } from "../lib/image/unpack.ts";
+import { unpackCalls } from "../lib/image/_ffi.ts";
+import { inheritImplicitDirs, lowerDirAttrs } from "../lib/image/_implicit_dirs.ts";
+import { loadNode } from "../lib/image/_node.ts";
+import { openUmask, unpackLayer } from "../lib/image/_unpack.ts";
 import { assertEquals } from "./assert.ts";
 import { tarOf } from "./image_fixture.ts";
 

@@ -6,9 +6,9 @@
 // 127.0.0.1, so nothing but loopback is ever addressed.
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { insecureTransport } from "../lib/image/insecure_transport.ts";
-import { parseReference } from "../lib/image/reference.ts";
-import { RegistryClient, type Transport } from "../lib/image/registry.ts";
+import { insecureTransport } from "../lib/image/_insecure_transport.ts";
+import { parseReference } from "../lib/image/_reference.ts";
+import { RegistryClient, type Transport } from "../lib/image/_registry.ts";
 import { writeOciLayout } from "./image_fixture.ts";
 import { haveRegistryTools, push, startRegistry, TEST_TLS } from "./image_registry.ts";
 import { tempDir } from "./temp_dir.ts";
@@ -54,7 +54,7 @@ Deno.test(
       const doc = await lax.manifest("1");
       assertEquals(lax.base, `https://registry.test:${port}`, "stays on HTTPS");
       assertTrue(doc.contentType?.includes("manifest") ?? false, String(doc.contentType));
-      const { sha256Of } = await import("../lib/image/verify.ts");
+      const { sha256Of } = await import("../lib/image/_verify.ts");
       assertEquals(await sha256Of(doc.bytes), digest);
       assertTrue(seen.every((u) => u.startsWith("https://")), seen.join(" "));
     } finally {

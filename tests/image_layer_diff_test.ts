@@ -9,15 +9,15 @@
  */
 
 import { join } from "../lib/_std/path.ts";
-import { treeTar, writeLayerBlob } from "../lib/image/layer_diff.ts";
-import { loadNode } from "../lib/image/node.ts";
-import { XattrScanner } from "../lib/image/tar_xattrs.ts";
-import { openUmask, unpackLayer } from "../lib/image/unpack.ts";
-import { sha256Of } from "../lib/image/verify.ts";
+import { treeTar, writeLayerBlob } from "../lib/image/_layer_diff.ts";
+import { loadNode } from "../lib/image/_node.ts";
+import { XattrScanner } from "../lib/image/_tar_xattrs.ts";
+import { openUmask, unpackLayer } from "../lib/image/_unpack.ts";
+import { sha256Of } from "../lib/image/_verify.ts";
 import { readTar } from "../lib/host/tar_stream.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { unpackCalls } from "../lib/image/ffi.ts";
+import { unpackCalls } from "../lib/image/_ffi.ts";
 import { tempDir } from "./temp_dir.ts";
 import { getXattrText } from "./xattr.ts";
 

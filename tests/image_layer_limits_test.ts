@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "./assert.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
-import { layerLimitsFrom, parseUnpackedSize } from "../lib/image/layer_limits.ts";
+import { layerLimitsFrom, parseUnpackedSize } from "../lib/image/_layer_limits.ts";
 
 const envOf = (e: Record<string, string>) => (k: string) => e[k];
 

@@ -8,12 +8,12 @@
 import { join } from "../lib/_std/path.ts";
 import { ErrnoError } from "../lib/host/libc.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { chainIds } from "../lib/image/chain_id.ts";
-import { type UnpackCalls, unpackCalls } from "../lib/image/ffi.ts";
-import { DEFAULT_LAYER_LIMITS } from "../lib/image/layer_limits.ts";
-import { ensureLayers, type LayerSource } from "../lib/image/layers.ts";
-import { quietProgress } from "../lib/image/progress.ts";
-import { ImageStore } from "../lib/image/store.ts";
+import { chainIds } from "../lib/image/_chain_id.ts";
+import { type UnpackCalls, unpackCalls } from "../lib/image/_ffi.ts";
+import { DEFAULT_LAYER_LIMITS } from "../lib/image/_layer_limits.ts";
+import { ensureLayers, type LayerSource } from "../lib/image/_layers.ts";
+import { quietProgress } from "../lib/image/_progress.ts";
+import { ImageStore } from "../lib/image/_store.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue as assert } from "./assert.ts";
 import { gzip, sha256, tarOf } from "./image_fixture.ts";
 

@@ -4,7 +4,7 @@ import {
   parseImageConfig,
   parseManifestDoc,
   parsePlatform,
-} from "../lib/image/manifest.ts";
+} from "../lib/image/_manifest.ts";
 import { InvalidArgument, RuntimeError } from "../lib/host/errors.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 

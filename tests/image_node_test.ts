@@ -1,11 +1,11 @@
-// lib/image/node.ts: where the node modules come from, and that they load.
+// lib/image/_node.ts: where the node modules come from, and that they load.
 import { assertEquals, assertTrue } from "./assert.ts";
-import { besideThisModule, loadNode, nodeSync } from "../lib/image/node.ts";
+import { besideThisModule, loadNode, nodeSync } from "../lib/image/_node.ts";
 
 Deno.test("besideThisModule: the TypeScript entry in a checkout, its bundle beside a bundle", () => {
   assertEquals(
-    besideThisModule("node_entry.ts", "berth-node.js", "file:///src/berth/lib/image/node.ts"),
-    "file:///src/berth/lib/image/node_entry.ts",
+    besideThisModule("_node_entry.ts", "berth-node.js", "file:///src/berth/lib/image/_node.ts"),
+    "file:///src/berth/lib/image/_node_entry.ts",
   );
   assertEquals(
     besideThisModule("node_entry.ts", "berth-node.js", "file:///opt/berth/dist/berth.js"),

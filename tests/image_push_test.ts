@@ -1,6 +1,6 @@
 // push's reading of an upload's Range header (where a resumed upload goes on).
 
-import { rangeEnd } from "../lib/image/push.ts";
+import { rangeEnd } from "../lib/image/_push.ts";
 import { assertEquals } from "./assert.ts";
 
 Deno.test("push: the next offset from an upload's Range header", () => {

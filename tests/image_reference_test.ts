@@ -1,4 +1,4 @@
-import { formatReference, isLoopbackRegistry, parseReference } from "../lib/image/reference.ts";
+import { formatReference, isLoopbackRegistry, parseReference } from "../lib/image/_reference.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
 

@@ -4,8 +4,8 @@
 // file: realms and redirects, endless, stalled and dripping bodies, a
 // token realm elsewhere over plain HTTP.
 
-import { parseChallenge, RegistryClient, type Transport } from "../lib/image/registry.ts";
-import { parseReference } from "../lib/image/reference.ts";
+import { parseChallenge, RegistryClient, type Transport } from "../lib/image/_registry.ts";
+import { parseReference } from "../lib/image/_reference.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { assertEquals, assertRejects, assertTrue } from "./assert.ts";
 import { hostileRegistry, within } from "./hostile_registry.ts";
@@ -124,7 +124,7 @@ Deno.test("a blob body that stalls fails with a clear error after the timeout", 
 });
 
 Deno.test("requestError: fetch's cause is part of the one line, without the URL it repeats", async () => {
-  const { requestError } = await import("../lib/image/registry.ts");
+  const { requestError } = await import("../lib/image/_registry.ts");
   const err = new TypeError("fetch failed", {
     cause: new Error(
       "error sending request for url (https://r.example/v2/): client error (Connect): invalid peer certificate: UnknownIssuer",

@@ -5,7 +5,7 @@
 import { join } from "../lib/_std/path.ts";
 import { InvalidArgument, WrongState } from "../lib/host/errors.ts";
 import { FileLock } from "../lib/host/lock.ts";
-import { type ImageRecord, ImageStore } from "../lib/image/store.ts";
+import { type ImageRecord, ImageStore } from "../lib/image/_store.ts";
 import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;

@@ -3,7 +3,7 @@
 
 import { join } from "../lib/_std/path.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { fileSink, tarHeader, TarWriter } from "../lib/image/tar_writer.ts";
+import { fileSink, tarHeader, TarWriter } from "../lib/image/_tar_writer.ts";
 import { assertEquals, assertRejects } from "./assert.ts";
 
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {

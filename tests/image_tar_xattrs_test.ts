@@ -1,6 +1,6 @@
-// lib/image/tar_xattrs.ts: the attributes in a tar stream's pax headers.
+// lib/image/_tar_xattrs.ts: the attributes in a tar stream's pax headers.
 import { assertEquals } from "./assert.ts";
-import { normalizeEntryPath, paxRecords, XattrScanner } from "../lib/image/tar_xattrs.ts";
+import { normalizeEntryPath, paxRecords, XattrScanner } from "../lib/image/_tar_xattrs.ts";
 import { concat, paxRecord, tarOf } from "./image_fixture.ts";
 
 const enc = new TextEncoder();

@@ -4,10 +4,10 @@
 
 import { join } from "../lib/_std/path.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { loadNode } from "../lib/image/node.ts";
-import { checkSizes, openUmask, unpackLayer } from "../lib/image/unpack.ts";
-import type { LayerLimits } from "../lib/image/layer_limits.ts";
-import { sha256Of, verifying } from "../lib/image/verify.ts";
+import { loadNode } from "../lib/image/_node.ts";
+import { checkSizes, openUmask, unpackLayer } from "../lib/image/_unpack.ts";
+import type { LayerLimits } from "../lib/image/_layer_limits.ts";
+import { sha256Of, verifying } from "../lib/image/_verify.ts";
 import { assertEquals, assertRejects, assertThrows, assertTrue } from "./assert.ts";
 import { gzip, sha256, tarOf } from "./image_fixture.ts";
 import { getXattr, getXattrText as xattr } from "./xattr.ts";
@@ -143,7 +143,7 @@ Deno.test(
   { sanitizeResources: false },
   async () => {
     await loadNode();
-    const { unpackCalls } = await import("../lib/image/ffi.ts");
+    const { unpackCalls } = await import("../lib/image/_ffi.ts");
     const src = await Deno.makeTempDir({ prefix: "berth-xattr-src-" });
     const binary = Uint8Array.from({ length: 256 }, (_, i) => i);
     try {

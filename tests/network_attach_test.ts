@@ -11,17 +11,17 @@ import {
   setUp,
   type SetUpRequest,
   tearDown,
-} from "../lib/network/attach.ts";
-import { CniClient, type PluginCall, type PluginOutcome } from "../lib/network/cni.ts";
-import { buildConfList, networkPaths } from "../lib/network/networks.ts";
-import { parseCidr } from "../lib/network/subnet.ts";
+} from "../lib/network/_attach.ts";
+import { CniClient, type PluginCall, type PluginOutcome } from "../lib/network/_cni.ts";
+import { buildConfList, networkPaths } from "../lib/network/_networks.ts";
+import { parseCidr } from "../lib/network/_subnet.ts";
 import { libc } from "../lib/host/libc.ts";
 import { parseMountInfo } from "../lib/host/mounts.ts";
 import { denoRunner } from "../lib/host/process.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
-import { listLeases } from "../lib/network/leases.ts";
+import { listLeases } from "../lib/network/_leases.ts";
 import { join } from "node:path";
-import { loadNetworkFfi } from "../lib/network/ffi.ts";
+import { loadNetworkFfi } from "../lib/network/_ffi.ts";
 
 // Namespaces are made through FFI: the library is open before any test (the sanitizer).
 loadNetworkFfi();

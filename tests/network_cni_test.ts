@@ -10,7 +10,7 @@ import {
   type PluginCall,
   type PluginOutcome,
   type PluginRunner,
-} from "../lib/network/cni.ts";
+} from "../lib/network/_cni.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 
 const LIST: ConfList = {

@@ -1,4 +1,4 @@
-// The DNS codec of berth's resolver (lib/network/dns/message.ts), over
+// The DNS codec of berth's resolver (lib/network/dns/_message.ts), over
 // messages built byte by byte here as a stub resolver sends them.
 
 import { assertEquals, assertTrue as assert } from "./assert.ts";
@@ -12,7 +12,7 @@ import {
   TYPE_A,
   TYPE_AAAA,
   withId,
-} from "../lib/network/dns/message.ts";
+} from "../lib/network/dns/_message.ts";
 
 /** A query as musl's and busybox's stub resolvers send it (RD set, one question). */
 function query(id: number, name: string, type = TYPE_A, extra: number[] = []): Uint8Array {

@@ -1,7 +1,7 @@
-// The resolver's records (lib/network/dns/records.ts), the name options
+// The resolver's records (lib/network/dns/_records.ts), the name options
 // (options.ts) and the /proc/net/udp check of ensure.ts, on real files.
 
-import { hostNetworkPaths } from "../lib/network/host_paths.ts";
+import { hostNetworkPaths } from "../lib/network/_host_paths.ts";
 import { assertEquals, assertThrows, assertTrue as assert } from "./assert.ts";
 import {
   dnsDir,
@@ -11,14 +11,14 @@ import {
   removeDnsRecord,
   removeStaleDnsRecords,
   writeDnsRecord,
-} from "../lib/network/dns/records.ts";
+} from "../lib/network/dns/_records.ts";
 import {
   addHostLines,
   parseAddHosts,
   parseDnsServers,
   parseNetworkAliases,
-} from "../lib/network/dns/options.ts";
-import { udpListening } from "../lib/network/dns/ensure.ts";
+} from "../lib/network/dns/_options.ts";
+import { udpListening } from "../lib/network/dns/_ensure.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 import { join } from "../lib/_std/path.ts";
 

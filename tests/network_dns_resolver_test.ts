@@ -1,13 +1,13 @@
-// berth's resolver (lib/network/dns/resolver.ts) run in this process on
+// berth's resolver (lib/network/dns/_resolver.ts) run in this process on
 // loopback addresses: its records name a "gateway" of 127.0.x.1 and
 // "containers" of 127.0.x.2-9, which the test's client sockets bind as
 // their source; a fake upstream server on 127.0.x.53:53 stands for the
 // host's resolver. Real UDP sockets (udp.ts) throughout, nothing leaves lo.
 
 import { assertEquals, assertTrue as assert } from "./assert.ts";
-import { runResolver } from "../lib/network/dns/resolver.ts";
-import { type DnsRecord, removeDnsRecord, writeDnsRecord } from "../lib/network/dns/records.ts";
-import { UdpSocket } from "../lib/network/dns/udp.ts";
+import { runResolver } from "../lib/network/dns/_resolver.ts";
+import { type DnsRecord, removeDnsRecord, writeDnsRecord } from "../lib/network/dns/_records.ts";
+import { UdpSocket } from "../lib/network/dns/_udp.ts";
 import {
   buildAnswer,
   buildError,
@@ -15,7 +15,7 @@ import {
   RCODE,
   TYPE_A,
   TYPE_AAAA,
-} from "../lib/network/dns/message.ts";
+} from "../lib/network/dns/_message.ts";
 import { libc } from "../lib/host/libc.ts";
 import { join } from "../lib/_std/path.ts";
 

@@ -1,11 +1,11 @@
-// berth's in-process host-local allocation (lib/network/host_local.ts) on
+// berth's in-process host-local allocation (lib/network/_host_local.ts) on
 // the same files as the real plugin (/usr/lib/cni/host-local): each sees
 // the other's addresses and continues after the other's last one.
 
 import { assertEquals, assertThrows, assertTrue as assert } from "./assert.ts";
 import { join } from "node:path";
-import { allocate, allocatedTo, release } from "../lib/network/host_local.ts";
-import { parseCidr } from "../lib/network/subnet.ts";
+import { allocate, allocatedTo, release } from "../lib/network/_host_local.ts";
+import { parseCidr } from "../lib/network/_subnet.ts";
 import { RuntimeError, WrongState } from "../lib/host/errors.ts";
 
 const PLUGIN = "/usr/lib/cni/host-local";

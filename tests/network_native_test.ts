@@ -1,16 +1,16 @@
-// Which conflists berth sets up itself (lib/network/native.ts): its own
+// Which conflists berth sets up itself (lib/network/_native.ts): its own
 // bridge networks as `network create` writes them (and `network connect`
 // runs them, without portmap); anything else a user brings runs the CNI
 // plugins. And the rules it plans: the plugins' chain names, a blind
 // restore that fails as a whole when a shared rule is missing.
 
 import { assertEquals, assertTrue as assert } from "./assert.ts";
-import { buildConfList } from "../lib/network/networks.ts";
-import { hostVeth, nativeNet } from "../lib/network/native.ts";
-import { containerRules, planDel, restoreInput } from "../lib/network/native_rules.ts";
-import { containerChains } from "../lib/network/stale_rules.ts";
-import { parseCidr } from "../lib/network/subnet.ts";
-import type { ConfList } from "../lib/network/cni.ts";
+import { buildConfList } from "../lib/network/_networks.ts";
+import { hostVeth, nativeNet } from "../lib/network/_native.ts";
+import { containerRules, planDel, restoreInput } from "../lib/network/_native_rules.ts";
+import { containerChains } from "../lib/network/_stale_rules.ts";
+import { parseCidr } from "../lib/network/_subnet.ts";
+import type { ConfList } from "../lib/network/_cni.ts";
 
 function withDataDir(conf: ConfList): ConfList {
   return {

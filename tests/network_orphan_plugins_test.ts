@@ -1,7 +1,7 @@
-// CNI plugins that outlive their berth (lib/network/orphan_plugins.ts): a
+// CNI plugins that outlive their berth (lib/network/_orphan_plugins.ts): a
 // tear-down waits for the processes carrying its CNI container ID.
 import { assertEquals } from "./assert.ts";
-import { waitForOrphanPlugins } from "../lib/network/orphan_plugins.ts";
+import { waitForOrphanPlugins } from "../lib/network/_orphan_plugins.ts";
 
 Deno.test("waitForOrphanPlugins waits for the processes of a CNI container ID to end", async () => {
   const id = `berth-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;

@@ -1,6 +1,6 @@
 // -p parsing and host port clashes.
 import { assertEquals, assertThrows } from "./assert.ts";
-import { checkOwnPorts, formatPort, parsePublish, portsClash } from "../lib/network/ports.ts";
+import { checkOwnPorts, formatPort, parsePublish, portsClash } from "../lib/network/_ports.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 
 Deno.test("parsePublish: [IP:]HOSTPORT:PORT[/tcp|udp]", () => {

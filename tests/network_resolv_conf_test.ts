@@ -6,8 +6,8 @@ import {
   isUsable,
   noServerWarning,
   parseResolvConf,
-} from "../lib/network/resolv_conf.ts";
-import { containerResolvConf, ownFiles } from "../lib/network/container.ts";
+} from "../lib/network/_resolv_conf.ts";
+import { containerResolvConf, ownFiles } from "../lib/network/_container.ts";
 
 const none = () => null;
 

@@ -1,7 +1,7 @@
 // /proc/net/route parsing and the refusal of a subnet another interface routes.
 import { assertEquals, assertThrows } from "./assert.ts";
-import { checkSubnetUnrouted, parseRoutes } from "../lib/network/routes.ts";
-import { parseCidr } from "../lib/network/subnet.ts";
+import { checkSubnetUnrouted, parseRoutes } from "../lib/network/_routes.ts";
+import { parseCidr } from "../lib/network/_subnet.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 
 const TEXT = [

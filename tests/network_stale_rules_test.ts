@@ -1,4 +1,4 @@
-// Per-container firewall rules of gone attachments (lib/network/stale_rules.ts):
+// Per-container firewall rules of gone attachments (lib/network/_stale_rules.ts):
 // on an iptables-save dump in the form iptables 1.8.9 writes it.
 import { assertEquals } from "./assert.ts";
 import {
@@ -6,21 +6,21 @@ import {
   parseDump,
   planRemoval,
   removeTokenRules,
-} from "../lib/network/stale_rules.ts";
-import { type NetEnv, setUp, tearDown } from "../lib/network/attach.ts";
+} from "../lib/network/_stale_rules.ts";
+import { type NetEnv, setUp, tearDown } from "../lib/network/_attach.ts";
 import {
   CniClient,
   type PluginCall,
   type PluginRunner,
   processPluginRunner,
-} from "../lib/network/cni.ts";
-import { buildConfList, networkPaths } from "../lib/network/networks.ts";
-import { parseCidr } from "../lib/network/subnet.ts";
+} from "../lib/network/_cni.ts";
+import { buildConfList, networkPaths } from "../lib/network/_networks.ts";
+import { parseCidr } from "../lib/network/_subnet.ts";
 import { libc } from "../lib/host/libc.ts";
 import { denoRunner } from "../lib/host/process.ts";
 import { freeTestSubnet, hasNetworking } from "./helpers.ts";
 import { join } from "node:path";
-import { loadNetworkFfi } from "../lib/network/ffi.ts";
+import { loadNetworkFfi } from "../lib/network/_ffi.ts";
 
 // Namespaces are made through FFI: the library is open before any test (the sanitizer).
 loadNetworkFfi();

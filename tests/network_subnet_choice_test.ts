@@ -8,9 +8,9 @@ import {
   networkCandidates,
   podmanInstalled,
   podmanSubnets,
-} from "../lib/network/subnet_choice.ts";
-import { formatSubnet, parseCidr, type Subnet } from "../lib/network/subnet.ts";
-import { hostNetworkPaths, secureNetworkDir } from "../lib/network/host_paths.ts";
+} from "../lib/network/_subnet_choice.ts";
+import { formatSubnet, parseCidr, type Subnet } from "../lib/network/_subnet.ts";
+import { hostNetworkPaths, secureNetworkDir } from "../lib/network/_host_paths.ts";
 import {
   bridgeName,
   buildConfList,
@@ -20,8 +20,8 @@ import {
   migrateLegacy,
   networkInUse,
   networkPaths,
-} from "../lib/network/networks.ts";
-import { listLeases } from "../lib/network/leases.ts";
+} from "../lib/network/_networks.ts";
+import { listLeases } from "../lib/network/_leases.ts";
 import { InvalidArgument, RuntimeError } from "../lib/host/errors.ts";
 
 const cidr = (s: string): Subnet => parseCidr(s)!;

@@ -8,8 +8,8 @@ import {
   parseCidr,
   parseIpv4,
   reservedOverlap,
-} from "../lib/network/subnet.ts";
-import { parseSubnetOption } from "../lib/network/networks.ts";
+} from "../lib/network/_subnet.ts";
+import { parseSubnetOption } from "../lib/network/_networks.ts";
 import { InvalidArgument } from "../lib/host/errors.ts";
 
 Deno.test("parseIpv4 takes dotted quads only", () => {

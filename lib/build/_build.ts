@@ -32,13 +32,18 @@ import { crashPoint } from "../container/crash.ts";
 import { removeTree } from "../container/bundle.ts";
 import { InvalidArgument, isNotFound } from "../host/errors.ts";
 import { startTimeOf } from "../host/proc.ts";
-import { commitStep } from "../image/commit.ts";
-import type { ContainerConfigSection } from "../image/config_changes.ts";
-import { storeOf } from "../image/local.ts";
-import { loadNode } from "../image/node.ts";
-import { formatReference, parseReference } from "../image/reference.ts";
-import { resolveImage, resolveUser } from "../image/source.ts";
-import { type ImageRecord, layerKey } from "../image/store.ts";
+import {
+  commitStep,
+  type ContainerConfigSection,
+  formatReference,
+  type ImageRecord,
+  layerKey,
+  loadNode,
+  parseReference,
+  resolveImage,
+  resolveUser,
+  storeOf,
+} from "../image/mod.ts";
 import {
   type Containerfile,
   type Instruction,
@@ -596,7 +601,7 @@ async function copyStep(ctx: Context, o: BuildOptions, w: CopyWork): Promise<Ima
   let owner: { uid: number; gid: number } | null = null;
   if (ins.flags.chown !== undefined) {
     try {
-      owner = resolveUser([...layersTop].reverse(), sub(ins.flags.chown));
+      owner = await resolveUser([...layersTop].reverse(), sub(ins.flags.chown));
     } catch (err) {
       throw lineError(fileName, ins.line, `--chown: ${(err as Error).message}`);
     }
@@ -729,10 +734,10 @@ async function extractInto(
   dest: string,
 ): Promise<void> {
   await loadNode();
-  const { unpackLayer, openUmask } = await import("../image/unpack.ts");
+  const { unpackLayer, openUmask } = await import("../image/mod.ts");
   const tmp = `${dest}.add-${crypto.randomUUID().slice(0, 8)}`;
   Deno.mkdirSync(tmp, { mode: 0o755 });
-  const close = openUmask();
+  const close = await openUmask();
   try {
     await unpackLayer(input.readable, compression, tmp);
   } finally {

@@ -14,7 +14,7 @@ import type { Context } from "../container/context.ts";
 import { crashPoint } from "../container/crash.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { InvalidArgument, RuntimeError } from "../host/errors.ts";
-import type { ImageRecord } from "../image/store.ts";
+import type { ImageRecord } from "../image/mod.ts";
 import { openLogsAtEnd, runInForeground } from "../ops/foreground.ts";
 import { BUILD_LABEL } from "../ops/build_leftovers.ts";
 import { createContainer } from "../ops/create.ts";

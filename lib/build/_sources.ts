@@ -23,7 +23,7 @@ import {
   statFd,
 } from "../host/at_file.ts";
 import { RuntimeError } from "../host/errors.ts";
-import { unpackCalls } from "../image/ffi.ts";
+import { unpackCalls } from "../image/mod.ts";
 import { cleanRel, type IgnoreMatcher } from "./_ignore.ts";
 
 /** A tree COPY reads from. */

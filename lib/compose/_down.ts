@@ -47,7 +47,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     o.progress(` Container ${c.id}  Removed`);
   }));
   crashPoint(ctx.crashAt, "compose:containers");
-  const { networkList, networkRemove } = await import("../network/manage.ts");
+  const { networkList, networkRemove } = await import("../network/mod.ts");
   const names = new Set(
     Object.values(project.networks).filter((n) => !n.external).map((n) => n.name),
   );
@@ -83,7 +83,7 @@ export async function down(ctx: Context, project: Project, o: DownOptions): Prom
     for (const [name, s] of Object.entries(project.services)) {
       if (o.rmi === "all" || s.image === undefined) refs.add(imageOf(project, name));
     }
-    const { storeOf, staleUse } = await import("../image/source.ts");
+    const { storeOf, staleUse } = await import("../image/mod.ts");
     const store = storeOf(ctx);
     for (const ref of refs) {
       if (store.find(ref) === null) continue;

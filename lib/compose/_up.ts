@@ -62,7 +62,7 @@ export async function ensureNetworks(
   project: Project,
   services: string[],
 ): Promise<void> {
-  const { networkCreate, networkList } = await import("../network/manage.ts");
+  const { networkCreate, networkList } = await import("../network/mod.ts");
   const wanted = new Set(services.flatMap((s) => Object.keys(project.services[s]!.networks)));
   for (const key of wanted) {
     const def = project.networks[key]!;
@@ -99,7 +99,7 @@ async function ensureBindSources(project: Project, service: string): Promise<voi
 
 /** True when a `build:` service's image is not in the store. */
 async function imageMissing(ctx: Context, ref: string): Promise<boolean> {
-  const { storeOf } = await import("../image/source.ts");
+  const { storeOf } = await import("../image/mod.ts");
   return storeOf(ctx).find(ref) === null;
 }
 
@@ -111,7 +111,7 @@ export async function pullImages(
   progress: (line: string) => void,
   always = false,
 ): Promise<void> {
-  const { resolveImage, storeOf } = await import("../image/source.ts");
+  const { resolveImage, storeOf } = await import("../image/mod.ts");
   const refs = new Map<string, boolean>();
   for (const s of services) {
     const svc = project.services[s]!;
@@ -200,7 +200,7 @@ async function convergeService(
   const out: UpResult[] = [];
   const byNumber = new Map(mine.map((c) => [numberOf(c), c]));
   // A container of an image the name no longer points to (pulled or built anew) is recreated.
-  const { storeOf } = await import("../image/source.ts");
+  const { storeOf } = await import("../image/mod.ts");
   const imageId = storeOf(ctx).find(imageOf(project, service))?.id ?? null;
   const stale = (c: ContainerState) =>
     c.labels[LABELS.hash] !== hash || o.forceRecreate ||

@@ -9,7 +9,7 @@
  */
 
 import type * as Entry from "./_yaml_entry.ts";
-import { besideThisModule } from "../image/node.ts";
+import { besideThisModule } from "../image/mod.ts";
 
 /** The module. */
 export type YamlModule = typeof Entry;

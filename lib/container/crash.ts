@@ -27,7 +27,7 @@ export const CRASH_POINTS = {
   resume: ["resume:recorded", "resume:runtime"],
   // exec -t: the runtime started the process and sent its terminal, not yet received.
   exec: ["exec:terminal"],
-  // Network set-up and tear-down (lib/network/attach.ts), on a bridge network.
+  // Network set-up and tear-down (lib/network/_attach.ts), on a bridge network.
   network: [
     "network:lease", // the host-wide lease written (network dir), no attachment record yet
     "network:netns-file", // the namespace's file made, nothing bound on it yet

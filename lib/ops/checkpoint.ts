@@ -84,7 +84,7 @@ export async function restoreLocked(
       await ctx.runtime.delete(runtimeTarget(ctx, s), true);
       if (s.net !== undefined) {
         // Its network's resolver may have gone with the last running container.
-        const { ensureResolverFor } = await import("../network/container.ts");
+        const { ensureResolverFor } = await import("../network/mod.ts");
         await ensureResolverFor(ctx, s);
       }
       // The monitor reads the image directory from the op record saved first.

@@ -19,10 +19,13 @@ import type { Context } from "../container/context.ts";
 import type { ContainerState } from "../container/state_file.ts";
 import { WrongState } from "../host/errors.ts";
 import { mountPoints } from "../host/mounts.ts";
-import { checkCommitArgs, commitTree } from "../image/commit.ts";
-import type { ContainerConfigSection } from "../image/config_changes.ts";
-import { storeOf } from "../image/local.ts";
-import type { ImageRecord } from "../image/store.ts";
+import {
+  checkCommitArgs,
+  commitTree,
+  type ContainerConfigSection,
+  type ImageRecord,
+  storeOf,
+} from "../image/mod.ts";
 import { resolveExisting } from "./orphans.ts";
 import { freezeContainer } from "./pause.ts";
 import { crashPoint } from "../container/crash.ts";
@@ -80,7 +83,7 @@ export async function commitContainer(
   ref: string,
   o: CommitOptions,
 ): Promise<ImageRecord> {
-  checkCommitArgs(o.changes, o.name);
+  await checkCommitArgs(o.changes, o.name);
   const id = await resolveExisting(ctx, ref);
   const status = await withLoaded(ctx, id, (s) => Promise.resolve(s.status));
   const pausing = o.pause && status === "running";

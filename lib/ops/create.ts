@@ -41,7 +41,7 @@ import {
   planNetwork,
   recordedNetwork,
   setUpNetwork,
-} from "../network/container.ts";
+} from "../network/mod.ts";
 import type { FileLock } from "../host/lock.ts";
 import {
   ensureVolumesLocked,
@@ -76,7 +76,7 @@ interface Prepared {
   config: OciConfig;
   source: string;
   /** With `--image`: the image and its layers (the overlay's lowers). */
-  image: import("../image/source.ts").ImageSource | null;
+  image: import("../image/mod.ts").ImageSource | null;
   /** The sandbox's exact ID, or null. */
   sandbox: string | null;
   /** The network it gets (`--network`, `-p`). */
@@ -184,12 +184,12 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   let img: Prepared["image"] = null;
   let args = req.entrypoint !== undefined ? [...req.entrypoint, ...req.command] : req.command;
   if (image !== null) {
-    const mod = await import("../image/source.ts");
+    const mod = await import("../image/mod.ts");
     img = await mod.resolveImage(ctx, image, req.pull ?? "missing", {
       insecure: req.tlsVerify === false,
       ...(req.maxUnpackedSize !== undefined ? { maxUnpackedSize: req.maxUnpackedSize } : {}),
     });
-    base = mod.applyImageConfig(
+    base = await mod.applyImageConfig(
       defaultSpec(),
       img,
       req.command,
@@ -237,7 +237,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
   });
   applyRunOptions(ctx, config, req, runOptions);
   const owner = req.sandbox === null ? null : await joinSandbox(ctx, req.sandbox, config);
-  const net = planNetwork(
+  const net = await planNetwork(
     ctx,
     req.network ?? null,
     req.publish ?? [],
@@ -250,7 +250,7 @@ export async function prepareCreate(ctx: Context, req: CreateRequest): Promise<P
       aliases: req.networkAlias ?? [],
     },
   );
-  applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
+  await applyPlan(ctx, config, net, ctx.paths.bundleDir(ctx.globals.namespace, req.id));
   return { config, source, sandbox: owner?.id ?? null, net, image: img, runOptions };
 }
 
@@ -370,7 +370,7 @@ async function createLocked(
       : {}),
     ...(req.logMaxSize !== undefined ? { logMaxSize: req.logMaxSize } : {}),
     ...(req.terminal === true ? { terminal: true } : {}),
-    ...recordedNetwork(prepared.net),
+    ...(await recordedNetwork(prepared.net)),
     request: {
       bundle: req.bundle,
       rootfs: req.rootfs,
@@ -407,7 +407,7 @@ async function createLocked(
     undo.push("work directory", () => removeAtomically(workDir));
     undo.push("bundle", () => removeAtomically(bundle));
     if (prepared.image !== null) {
-      const { takeImage, releaseImage } = await import("../image/source.ts");
+      const { takeImage, releaseImage } = await import("../image/mod.ts");
       await takeImage(ctx, ns, req.id, prepared.image);
       undo.push("image use", () => releaseImage(ctx, ns, req.id));
     }

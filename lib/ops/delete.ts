@@ -25,7 +25,7 @@ import { settleLocked } from "./settle.ts";
 import { waitUntil } from "../host/poll.ts";
 import { recordedStep } from "../container/step.ts";
 import { removeRuntimeState } from "../container/runtime_state.ts";
-import { tearDownNetwork } from "../network/container.ts";
+import { tearDownNetwork } from "../network/mod.ts";
 
 /** Waits until `pid` (started at `startTime`) no longer exists at all. */
 export async function waitReaped(
@@ -103,7 +103,7 @@ async function removeLocked(
   }
   crashPoint(ctx.crashAt, "delete:killed");
   // Its processes are gone: the network goes (CNI DEL, while the namespace
-  // still exists, see lib/network/attach.ts) as the runtime forgets it.
+  // still exists, see lib/network/_attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
   const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target, killed ? init : null)
     .catch(
@@ -131,7 +131,7 @@ async function removeLocked(
   await removeAtomically(s.bundle, () => crashPoint(ctx.crashAt, "delete:renamed"));
   crashPoint(ctx.crashAt, "delete:bundle");
   await removeAtomically(s.workDir);
-  if (s.image) (await import("../image/source.ts")).releaseImage(ctx, s.namespace, s.id);
+  if (s.image) await (await import("../image/mod.ts")).releaseImage(ctx, s.namespace, s.id);
   // Its name last: an entry left by a crash before is ignored (names.ts).
   if (s.name !== undefined) await unlinkName(ctx, s.namespace, s.name, s.id);
   if (s.sandbox !== null) {

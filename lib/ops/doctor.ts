@@ -11,7 +11,7 @@ import type { Context } from "../container/context.ts";
 import { messageOf } from "../host/errors.ts";
 import { globalsToArgs } from "../container/globals.ts";
 import { requireRuntimeBinary } from "../host/runtime.ts";
-import { missingForNetworks } from "../network/container.ts";
+import { missingForNetworks } from "../network/mod.ts";
 
 /** One check's outcome. */
 export interface CheckResult {
@@ -155,8 +155,8 @@ async function checkCriu(ctx: Context): Promise<CheckResult> {
 }
 
 /** The CNI plugins and iptables that bridge networks (the default) need. */
-function checkNetworking(ctx: Context): CheckResult {
-  const missing = missingForNetworks(ctx);
+async function checkNetworking(ctx: Context): Promise<CheckResult> {
+  const missing = await missingForNetworks(ctx);
   if (missing.length === 0) {
     return {
       name: "networks",
@@ -293,7 +293,7 @@ export async function runChecks(ctx: Context): Promise<CheckResult[]> {
   out.push(await checkRoot("root", ctx.globals.root, true));
   out.push(await checkRoot("data-root", ctx.globals.dataRoot, false));
   out.push(await checkCriu(ctx));
-  out.push(checkNetworking(ctx));
+  out.push(await checkNetworking(ctx));
   if (runtime.level === "ok") out.push(await checkContainer(ctx));
   return out;
 }

@@ -16,8 +16,7 @@ import { crashPoint } from "../container/crash.ts";
 import { writeBeside } from "../host/atomic_file.ts";
 import { WrongState } from "../host/errors.ts";
 import { mountPoints } from "../host/mounts.ts";
-import { treeTar } from "../image/layer_diff.ts";
-import { loadNode } from "../image/node.ts";
+import { loadNode, treeTar } from "../image/mod.ts";
 import { resolveExisting } from "./orphans.ts";
 import { withLoaded } from "./reconcile.ts";
 

@@ -27,7 +27,7 @@
  *   firewall rules; the namespace file) of containers that are gone;
  * - per-container firewall rules (masquerade, port forwarding, the firewall
  *   plugin's) of this root's tokens that no attachment or container names
- *   (`lib/network/stale_rules.ts`);
+ *   (`lib/network/mod.ts`);
  * - `.tmp-*`/`.trash-*` leftovers of interrupted volume creations and removals;
  * - the temps a killed `save -o` or `export -o` left beside its target
  *   (found through the journal `writeBeside` keeps, lib/host/atomic_file.ts).
@@ -110,7 +110,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   await gcMounts(ctx, act, report);
   // Network attachments whose container is gone (after the repairs above).
   try {
-    const { networkLeftovers } = await import("../network/container.ts");
+    const { networkLeftovers } = await import("../network/mod.ts");
     for (const what of await networkLeftovers(ctx, dry)) {
       report.actions.push(dry ? `would release ${what}` : `released ${what}`);
     }
@@ -119,7 +119,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   }
   // Per-container firewall rules of this root's attachments that are gone.
   try {
-    const { staleRuleLeftovers } = await import("../network/stale_rules.ts");
+    const { staleRuleLeftovers } = await import("../network/mod.ts");
     for (const what of await staleRuleLeftovers(ctx, dry)) {
       report.actions.push(dry ? `would remove ${what}` : `removed ${what}`);
     }
@@ -166,7 +166,7 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
   if (await exists(join(ctx.paths.dataRoot, "image"))) {
     // Images: stale container uses, unnamed unused images, unused layers, partial pulls.
     try {
-      const { storeOf, staleUse } = await import("../image/local.ts");
+      const { storeOf, staleUse } = await import("../image/mod.ts");
       const what = await storeOf(ctx).prune(staleUse(ctx), dry);
       for (const w of what) report.actions.push(dry ? `would remove ${w}` : `removed ${w}`);
     } catch (err) {

@@ -97,11 +97,10 @@ export interface Attachment {
  */
 async function attachmentOf(ctx: Context, s: ContainerState): Promise<Attachment | null> {
   if (s.net === undefined) return null;
-  const { readRecord } = await import("../network/attach.ts");
-  const { contextNetworkPaths } = await import("../network/networks.ts");
+  const { readRecord, contextNetworkPaths } = await import("../network/mod.ts");
   let r;
   try {
-    r = readRecord(contextNetworkPaths(ctx), s.net.token);
+    r = await readRecord(await contextNetworkPaths(ctx), s.net.token);
   } catch {
     return null;
   }

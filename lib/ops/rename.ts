@@ -42,7 +42,7 @@ export async function renameContainer(ctx: Context, ref: string, name: string): 
     await ctx.store.save(next);
     if (next.net !== undefined) {
       // The resolver answers the new name from now on (a network with DNS).
-      const { renameDnsRecord } = await import("../network/container.ts");
+      const { renameDnsRecord } = await import("../network/mod.ts");
       await renameDnsRecord(ctx, next);
     }
     if (old !== undefined) await unlinkName(ctx, ns, old, id);

@@ -48,7 +48,7 @@ export async function restartLocked(
     await options.runtime.delete(runtimeTarget(ctx, s), true);
     if (s.net !== undefined) {
       // Its network's resolver may have gone with the last running container.
-      const { ensureResolverFor } = await import("../network/container.ts");
+      const { ensureResolverFor } = await import("../network/mod.ts");
       await ensureResolverFor(ctx, s);
     }
     const reply = await options.launch({ op: "create", start: true, ...launchRequest(s) });

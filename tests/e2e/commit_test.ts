@@ -3,7 +3,7 @@
 // independent readers of what berth pushes.
 
 import { join } from "../../lib/_std/path.ts";
-import { unpackCalls } from "../../lib/image/ffi.ts";
+import { unpackCalls } from "../../lib/image/_ffi.ts";
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
@@ -19,7 +19,7 @@ import {
 import { busyboxLayer, tarOf, writeOciLayout } from "../image_fixture.ts";
 import { haveRegistryTools, push, type Registry, startRegistry } from "../image_registry.ts";
 import { getXattrText } from "../xattr.ts";
-import { readXattrs } from "../../lib/image/xattr_read.ts";
+import { readXattrs } from "../../lib/image/_xattr_read.ts";
 
 const ready = haveRegistryTools();
 const OPTS = { ignore: !ready, sanitizeResources: false, sanitizeOps: false };

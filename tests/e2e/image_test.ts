@@ -223,7 +223,7 @@ Deno.test(
       const src = await Deno.makeTempDir({ prefix: "berth-xattr-" });
       try {
         Deno.writeTextFileSync(join(src, "tagged"), "t");
-        const { unpackCalls } = await import("../../lib/image/ffi.ts");
+        const { unpackCalls } = await import("../../lib/image/_ffi.ts");
         unpackCalls.setXattr(join(src, "tagged"), "user.berth.test", "kept");
         const tar = new Deno.Command("tar", {
           args: [

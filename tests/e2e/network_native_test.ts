@@ -1,4 +1,4 @@
-// berth's own set-up of its bridge networks (lib/network/native.ts) against
+// berth's own set-up of its bridge networks (lib/network/_native.ts) against
 // the CNI plugins' (BERTH_CNI_ONLY=1), on real bridges and iptables: no
 // plugin process runs, the rules are the plugins' rule for rule, traffic
 // flows between containers set up either way, and tear-down leaves
@@ -16,8 +16,8 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { containerChains } from "../../lib/network/stale_rules.ts";
-import { bridgePorts } from "../../lib/network/stale_bridges.ts";
+import { containerChains } from "../../lib/network/_stale_rules.ts";
+import { bridgePorts } from "../../lib/network/_stale_bridges.ts";
 
 const ignore = !hasNetworking();
 const decoder = new TextDecoder();

@@ -25,8 +25,8 @@ import {
 } from "../helpers.ts";
 import { join } from "node:path";
 import dgram from "node:dgram";
-import { CniClient } from "../../lib/network/cni.ts";
-import type { AttachRecord } from "../../lib/network/attach.ts";
+import { CniClient } from "../../lib/network/_cni.ts";
+import type { AttachRecord } from "../../lib/network/_attach.ts";
 
 const ignore = !hasNetworking();
 if (ignore) {

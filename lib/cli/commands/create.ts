@@ -32,7 +32,7 @@ import { DEFAULT_LOG_MAX_SIZE, MIN_LOG_MAX_SIZE } from "../../host/log_trim.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 import { withCommandCodes } from "./not_runnable.ts";
-import { parseAddHosts, parseDnsServers, parseNetworkAliases } from "../../network/dns/options.ts";
+import { parseAddHosts, parseDnsServers, parseNetworkAliases } from "../../network/mod.ts";
 import { notRunnableCode } from "../../ops/not_runnable.ts";
 
 /** Options shared by `create` and `run`. */

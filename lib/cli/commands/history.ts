@@ -85,7 +85,7 @@ export const historyCommand: Command<HistoryArgs> = {
     };
   },
   async run(ctx, o) {
-    const { storeOf } = await import("../../image/local.ts");
+    const { storeOf } = await import("../../image/mod.ts");
     const store = storeOf(ctx);
     const rec = store.get(o.image);
     const cfg = JSON.parse(new TextDecoder().decode(store.readBlob(rec.id)));

@@ -8,10 +8,15 @@
 import { expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { staleUse, storeOf } from "../../image/local.ts";
-import type { ImageConfig } from "../../image/manifest.ts";
-import { type ImageRecord, type ImageStore, layerKey } from "../../image/store.ts";
-import { MediaType } from "../../image/manifest.ts";
+import {
+  type ImageConfig,
+  type ImageRecord,
+  type ImageStore,
+  layerKey,
+  MediaType,
+  staleUse,
+  storeOf,
+} from "../../image/mod.ts";
 import { imagesCommand, rmiCommand } from "./images.ts";
 import { printable } from "../../host/printable.ts";
 import {

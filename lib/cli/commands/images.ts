@@ -8,9 +8,13 @@
 import { bool, expectPositionals, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { parseReference } from "../../image/reference.ts";
-import { staleUse, storeOf } from "../../image/local.ts";
-import { type ImageRecord, isCacheOnly } from "../../image/store.ts";
+import {
+  type ImageRecord,
+  isCacheOnly,
+  parseReference,
+  staleUse,
+  storeOf,
+} from "../../image/mod.ts";
 import {
   type OutputFormat,
   outputFormatOf,

@@ -7,7 +7,7 @@
 import { noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument, NotFound } from "../../host/errors.ts";
-import { parseReference } from "../../image/reference.ts";
+import { parseReference } from "../../image/mod.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 
 /** Options of `import`. */
@@ -51,7 +51,7 @@ export const importCommand: Command<ImportArgs> = {
         throw new InvalidArgument(`import: cannot read ${o.input}: ${(err as Error).message}`);
       }
     }
-    const { importTar } = await import("../../image/commit.ts");
+    const { importTar } = await import("../../image/mod.ts");
     const rec = await importTar(ctx, input, {
       name: o.name,
       source: o.input,

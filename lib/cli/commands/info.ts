@@ -11,7 +11,7 @@ import type { Context } from "../../container/context.ts";
 import type { ContainerState } from "../../container/state_file.ts";
 import { requireRuntimeBinary } from "../../host/runtime.ts";
 import { VERSION } from "../../host/version.ts";
-import { storeOf } from "../../image/local.ts";
+import { storeOf } from "../../image/mod.ts";
 import { cgroupVersion } from "../../limits/mod.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import { listVolumes } from "../../volume/mod.ts";

@@ -47,8 +47,8 @@ export const loadCommand: Command<LoadArgs> = {
     return { input, quiet: bool(p.values, "quiet"), maxUnpackedSize: maxUnpackedSizeOf(p) };
   },
   async run(ctx, o) {
-    const { loadArchive } = await import("../../image/archive.ts");
-    const { quietProgress, streamProgress } = await import("../../image/progress.ts");
+    const { loadArchive } = await import("../../image/mod.ts");
+    const { quietProgress, streamProgress } = await import("../../image/mod.ts");
     const progress = o.quiet
       ? quietProgress
       : streamProgress((s) => ctx.io.err(s), Deno.stderr.isTerminal());

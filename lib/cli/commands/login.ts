@@ -8,8 +8,7 @@
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument, NotFound } from "../../host/errors.ts";
-import { authFilePath, storeCredentials } from "../../image/auth.ts";
-import { parseReference } from "../../image/reference.ts";
+import { authFilePath, parseReference, storeCredentials } from "../../image/mod.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 
 /** Options of `login`. */
@@ -74,8 +73,8 @@ export const loginCommand: Command<LoginArgs> = {
     }
     const password = await readStdin();
     if (password === "") throw new InvalidArgument("login: empty password");
-    const { RegistryClient } = await import("../../image/registry.ts");
-    const client = new RegistryClient(
+    const { registryClient } = await import("../../image/mod.ts");
+    const client = await registryClient(
       { registry: o.registry, repository: "library/x", tag: "latest", digest: null },
       {
         credentials: { username: o.username, password },

@@ -8,7 +8,7 @@
  */
 
 import { type ParsedArgs, str } from "../args.ts";
-import { parseUnpackedSize } from "../../image/layer_limits.ts";
+import { parseUnpackedSize } from "../../image/mod.ts";
 
 /** The `--max-unpacked-size` option spec. */
 export const MAX_UNPACKED_SIZE_OPTION = {

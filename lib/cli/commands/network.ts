@@ -143,7 +143,7 @@ export const networkCommand: Command<NetworkOptions> = {
     }
   },
   async run(ctx, o) {
-    const m = await import("../../network/manage.ts");
+    const m = await import("../../network/mod.ts");
     switch (o.action) {
       case "create": {
         const n = await m.networkCreate(ctx, o.name, o);

@@ -7,8 +7,7 @@
 
 import { bool, expectPositionals, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
-import { parsePlatform, type Platform } from "../../image/manifest.ts";
-import { parseReference } from "../../image/reference.ts";
+import { parsePlatform, parseReference, type Platform } from "../../image/mod.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 import { MAX_UNPACKED_SIZE_OPTION, maxUnpackedSizeOf } from "./max_unpacked_size.ts";
 
@@ -69,8 +68,8 @@ export const pullCommand: Command<PullArgs> = {
     };
   },
   async run(ctx, o) {
-    const { pullImage } = await import("../../image/pull.ts");
-    const { quietProgress, streamProgress } = await import("../../image/progress.ts");
+    const { pullImage } = await import("../../image/mod.ts");
+    const { quietProgress, streamProgress } = await import("../../image/mod.ts");
     const progress = o.quiet
       ? quietProgress
       : streamProgress((s) => ctx.io.err(s), Deno.stderr.isTerminal());

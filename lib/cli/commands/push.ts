@@ -8,7 +8,7 @@
 import { bool, noCommand, parseCommandArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import { parseReference } from "../../image/reference.ts";
+import { parseReference } from "../../image/mod.ts";
 import { insecureOf, TLS_VERIFY_OPTION } from "./tls_verify.ts";
 
 /** Options of `push`. */
@@ -56,7 +56,7 @@ export const pushCommand: Command<PushArgs> = {
     };
   },
   async run(ctx, o) {
-    const { pushImage } = await import("../../image/push.ts");
+    const { pushImage } = await import("../../image/mod.ts");
     const r = await pushImage(ctx, o.image, o.dest, {
       ...(o.insecure ? { insecure: true } : {}),
       ...(o.quiet ? {} : { log: (line: string) => ctx.io.err(`${line}\n`) }),

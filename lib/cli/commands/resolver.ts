@@ -1,6 +1,6 @@
 /**
  * `berth __resolver DIR`: the hidden entry point of the host's resolver
- * (lib/network/dns/resolver.ts), started by berth on demand.
+ * (lib/network/dns/_resolver.ts, through lib/network/mod.ts), started by berth on demand.
  *
  * @module
  */
@@ -25,8 +25,7 @@ export const resolverCommand: Command<{ dir: string }> = {
     return { dir: dir! };
   },
   async run(ctx, o) {
-    const { runResolver } = await import("../../network/dns/resolver.ts");
-    const { HOST_RESOLV_CONF } = await import("../../network/resolv_conf.ts");
+    const { runResolver, HOST_RESOLV_CONF } = await import("../../network/mod.ts");
     await runResolver({
       dir: o.dir,
       pollMs: 1000,

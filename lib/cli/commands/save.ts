@@ -8,7 +8,7 @@
 import { choice, noCommand, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
-import type { SaveFormat } from "../../image/save.ts";
+import type { SaveFormat } from "../../image/mod.ts";
 
 /** Options of `save`. */
 export interface SaveArgs {
@@ -67,7 +67,7 @@ export const saveCommand: Command<SaveArgs> = {
     if (o.output === null && Deno.stdout.isTerminal()) {
       throw new InvalidArgument("save: refusing to write an archive to a terminal: give -o FILE");
     }
-    const { saveImages } = await import("../../image/save.ts");
+    const { saveImages } = await import("../../image/mod.ts");
     await saveImages(ctx, o.images, { format: o.format, output: o.output });
     return 0;
   },

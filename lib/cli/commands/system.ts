@@ -11,7 +11,7 @@ import type { Context } from "../../container/context.ts";
 import type { ContainerState } from "../../container/state_file.ts";
 import { InvalidArgument, WrongState } from "../../host/errors.ts";
 import { diskUsage } from "../../host/disk_usage.ts";
-import { staleUse, storeOf } from "../../image/local.ts";
+import { staleUse, storeOf } from "../../image/mod.ts";
 import { reconcile } from "../../ops/reconcile.ts";
 import { listVolumes, pruneVolumes } from "../../volume/mod.ts";
 import { confirmed } from "./confirm.ts";

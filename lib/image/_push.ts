@@ -1,0 +1,331 @@
+/**
+ * `push`: an image of the store to a registry, by the OCI distribution
+ * spec. For the config and each layer: a HEAD of the blob at the
+ * destination (present: skipped); else a cross-repository mount when the
+ * same registry holds the image under another of its names (`POST
+ * …/blobs/uploads/?mount=DIGEST&from=REPO`); else an upload: a blob up to
+ * the chunk size in one PUT, a larger one in PATCHed chunks and a closing
+ * PUT, following each `Location`, resuming after a failed chunk from the
+ * registry's reported `Range`. Then the manifest, the very bytes pulled
+ * (so its digest is unchanged), under its media type. The blobs sent are
+ * the ones kept at pull or load time (`_stored_image.ts`), byte for byte.
+ *
+ * A push writes nothing locally: killed at any point it leaves no file.
+ *
+ * @module
+ */
+
+import type { Context } from "../container/context.ts";
+import { crashPoint } from "../container/crash.ts";
+import { InvalidArgument, RuntimeError } from "../host/errors.ts";
+import { authFilePath, lookupCredentials } from "./_auth.ts";
+import { readLimited } from "./_body_limits.ts";
+import { formatReference, type ImageRef, parseReference } from "./_reference.ts";
+import { oneLine, RegistryClient, type Transport } from "./_registry.ts";
+import { registryLimitsOf } from "./_registry_limits.ts";
+import { storeOf } from "./_local.ts";
+import { openStoredImage } from "./_stored_image.ts";
+
+/** Blobs up to this size go in one PUT; larger ones in PATCHed chunks of it. */
+export const DEFAULT_CHUNK_SIZE = 16 << 20;
+
+/** Options of {@linkcode pushImage}. */
+export interface PushOptions {
+  insecure?: boolean;
+  transport?: Transport;
+  /** One line per blob (what was done with it). */
+  log?: (line: string) => void;
+}
+
+/** What a push did. */
+export interface PushResult {
+  /** The manifest's digest (as pulled). */
+  digest: string;
+  /** Where it went (`REGISTRY/NAME:TAG`). */
+  dest: string;
+  present: number;
+  mounted: number;
+  uploaded: number;
+}
+
+/** A blob to send: its digest, size, and a reader of a range of it. */
+interface Blob {
+  digest: string;
+  size: number;
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** `BERTH_PUSH_CHUNK_SIZE` (bytes, for tests and slow links), or the default. */
+function chunkSizeOf(env: (k: string) => string | undefined): number {
+  const v = env("BERTH_PUSH_CHUNK_SIZE");
+  if (v === undefined || v === "") return DEFAULT_CHUNK_SIZE;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgument(`BERTH_PUSH_CHUNK_SIZE must be a whole number of bytes, not "${v}"`);
+  }
+  return n;
+}
+
+/** A one-line reason from a registry's error body (`{"errors":[{code,message}]}`). */
+async function reason(res: Response, timeoutMs: number): Promise<string> {
+  let text = "";
+  try {
+    const bytes = await readLimited(res.body, {
+      what: "error body",
+      maxBytes: 16 << 10,
+      deadlineMs: timeoutMs,
+    });
+    text = new TextDecoder().decode(bytes);
+    const v = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const e = v.errors?.[0];
+    if (e !== undefined) text = [e.code, e.message].filter((x) => x).join(": ");
+  } catch { /* the text as it came, or none */ }
+  return text === "" ? "" : `: ${oneLine(text)}`;
+}
+
+/** Pushes image `image` (a reference or an ID) to `dest` (default: its own name). */
+export async function pushImage(
+  ctx: Context,
+  image: string,
+  dest: string | null,
+  o: PushOptions = {},
+): Promise<PushResult> {
+  const store = storeOf(ctx);
+  const rec = store.get(image);
+  let destText = dest?.replace(/^docker:\/\//, "") ?? null;
+  if (destText === null) {
+    let own: string | null = null;
+    try {
+      own = formatReference(parseReference(image));
+    } catch { /* an ID */ }
+    destText = own !== null && rec.names.includes(own) ? own : rec.names[0] ?? null;
+    if (destText === null) {
+      throw new InvalidArgument(`push: image "${image}" has no name: give DEST`);
+    }
+  }
+  const to: ImageRef = parseReference(destText);
+  const chunkSize = chunkSizeOf(ctx.env);
+  const img = openStoredImage(store, rec, "push");
+  try {
+    // A mount source: the image under another repository of the same registry.
+    const from = rec.names.map((n) =>
+      parseReference(n)
+    ).find((r) => r.registry === to.registry && r.repository !== to.repository)?.repository ?? null;
+    const client = new RegistryClient(to, {
+      ...registryLimitsOf(ctx.env),
+      credentials: lookupCredentials(
+        to.registry,
+        authFilePath(ctx.paths.dataRoot, ctx.env),
+        ctx.env,
+      ),
+      scopes: [
+        `repository:${to.repository}:pull,push`,
+        ...(from !== null ? [`repository:${from}:pull`] : []),
+      ],
+      ...(o.insecure === true ? { insecure: true } : {}),
+      ...(o.transport !== undefined ? { transport: o.transport } : {}),
+    });
+    const name = `${to.registry}/${to.repository}`;
+    const blobs: Blob[] = [
+      {
+        digest: rec.id,
+        size: img.configBytes.length,
+        read: (off, len) =>
+          img.configBytes.subarray(off, off + len),
+      },
+      ...img.layers.map((l) => ({
+        digest: l.digest,
+        size: l.size,
+        read: (off: number, len: number) => {
+          const buf = new Uint8Array(len);
+          l.file.seekSync(off, Deno.SeekMode.Start);
+          for (let got = 0; got < len;) {
+            const n = l.file.readSync(buf.subarray(got));
+            if (n === null) throw new RuntimeError(`layer ${l.digest}: the stored blob is short`);
+            got += n;
+          }
+          return buf;
+        },
+      })),
+    ];
+    const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()];
+    const result = { present: 0, mounted: 0, uploaded: 0 };
+    const pusher = new BlobPusher(client, name, chunkSize);
+    // Layers go up to 3 at a time; the config with them.
+    let next = 0;
+    const worker = async () => {
+      while (next < unique.length) {
+        const b = unique[next++]!;
+        const how = await pusher.ensure(b, from);
+        result[how]++;
+        o.log?.(
+          `${b.digest.slice(0, 19)}: ${
+            how === "present"
+              ? "already there"
+              : how === "mounted"
+              ? `mounted from ${from}`
+              : "uploaded"
+          }`,
+        );
+        crashPoint(ctx.crashAt, "push:blob");
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(3, unique.length) }, worker));
+    const reference = to.tag ?? to.digest!;
+    if (to.digest !== null && to.digest !== rec.manifestDigest) {
+      throw new InvalidArgument(
+        `push: DEST names digest ${to.digest}, the image's manifest is ${rec.manifestDigest}`,
+      );
+    }
+    const res = await client.request(`/v2/${to.repository}/manifests/${reference}`, {
+      method: "PUT",
+      headers: { "Content-Type": img.manifestType },
+      body: img.manifestBytes,
+    });
+    if (res.status !== 201 && res.status !== 200) {
+      throw await pushErrorOf(name, `manifest: HTTP ${res.status}`, res, client.timeoutMs);
+    }
+    await res.body?.cancel();
+    return { digest: rec.manifestDigest, dest: formatReference(to), ...result };
+  } finally {
+    img.close();
+  }
+}
+
+/** A one-line error for a failed request (`access denied` for 401/403). */
+async function pushErrorOf(
+  name: string,
+  what: string,
+  res: Response,
+  timeoutMs: number,
+): Promise<RuntimeError> {
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
+    return new RuntimeError(
+      `cannot push to ${name}: access denied (berth login ${name.split("/")[0]})`,
+    );
+  }
+  return new RuntimeError(`cannot push to ${name}: ${what}${await reason(res, timeoutMs)}`);
+}
+
+/** Uploads blobs to one repository. */
+class BlobPusher {
+  constructor(
+    readonly client: RegistryClient,
+    readonly name: string,
+    readonly chunkSize: number,
+  ) {}
+
+  async #fail(what: string, res: Response): Promise<never> {
+    throw await pushErrorOf(this.name, what, res, this.client.timeoutMs);
+  }
+
+  /** Makes sure the registry has `b`: there already, mounted, or uploaded. */
+  async ensure(b: Blob, from: string | null): Promise<"present" | "mounted" | "uploaded"> {
+    const repo = this.client.repository;
+    const head = await this.client.request(`/v2/${repo}/blobs/${b.digest}`, { method: "HEAD" });
+    await head.body?.cancel();
+    if (head.ok) return "present";
+    if (head.status !== 404) await this.#fail(`blob ${b.digest}: HTTP ${head.status}`, head);
+    const q = from !== null ? `?mount=${b.digest}&from=${encodeURIComponent(from)}` : "";
+    const start = await this.client.request(`/v2/${repo}/blobs/uploads/${q}`, { method: "POST" });
+    if (start.status === 201) {
+      await start.body?.cancel();
+      return "mounted";
+    }
+    if (start.status !== 202) await this.#fail(`blob upload: HTTP ${start.status}`, start);
+    await start.body?.cancel();
+    const location = start.headers.get("location");
+    if (location === null) {
+      throw new RuntimeError(`cannot push to ${this.name}: no upload location`);
+    }
+    await this.#upload(b, location);
+    return "uploaded";
+  }
+
+  /** The digest added to an upload URL (keeping its own query, e.g. `_state`). */
+  #withDigest(location: string, digest: string): string {
+    const u = new URL(location, this.client.base);
+    u.searchParams.set("digest", digest);
+    return u.href;
+  }
+
+  async #upload(b: Blob, location: string): Promise<void> {
+    if (b.size <= this.chunkSize) {
+      const res = await this.client.request(this.#withDigest(location, b.digest), {
+        method: "PUT",
+        headers: { "Content-Type": "application/octet-stream" },
+        body: b.read(0, b.size),
+      });
+      if (res.status !== 201) await this.#fail(`blob ${b.digest}: HTTP ${res.status}`, res);
+      await res.body?.cancel();
+      return;
+    }
+    let offset = 0;
+    let failures = 0;
+    while (offset < b.size) {
+      const len = Math.min(this.chunkSize, b.size - offset);
+      let res: Response | null = null;
+      let why = "";
+      try {
+        res = await this.client.request(location, {
+          method: "PATCH",
+          headers: {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": `${offset}-${offset + len - 1}`,
+          },
+          body: b.read(offset, len),
+          retry: false,
+        });
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      if (res !== null && res.status === 202) {
+        await res.body?.cancel();
+        location = res.headers.get("location") ?? location;
+        offset = rangeEnd(res.headers.get("range")) ?? offset + len;
+        continue;
+      }
+      if (res !== null) {
+        if (res.status === 401 || res.status === 403) await this.#fail("", res);
+        why = `HTTP ${res.status}${await reason(res, this.client.timeoutMs)}`;
+      }
+      if (++failures > 5) {
+        throw new RuntimeError(
+          `cannot push to ${this.name}: blob ${b.digest}: chunk at ${offset}: ${why}`,
+        );
+      }
+      // Ask the registry how much it has and go on from there; a registry
+      // that no longer knows the upload (distribution forgets one whose
+      // state token went stale with a lost answer) gets a new one.
+      const st = await this.client.request(location, { method: "GET" });
+      await st.body?.cancel();
+      if (st.status === 204) {
+        location = st.headers.get("location") ?? location;
+        offset = rangeEnd(st.headers.get("range")) ?? 0;
+        continue;
+      }
+      const again = await this.client.request(`/v2/${this.client.repository}/blobs/uploads/`, {
+        method: "POST",
+      });
+      await again.body?.cancel();
+      const next = again.headers.get("location");
+      if (again.status !== 202 || next === null) {
+        await this.#fail(`blob upload: HTTP ${again.status}`, again);
+      }
+      location = next!;
+      offset = 0;
+    }
+    const res = await this.client.request(this.#withDigest(location, b.digest), {
+      method: "PUT",
+    });
+    if (res.status !== 201) await this.#fail(`blob ${b.digest}: HTTP ${res.status}`, res);
+    await res.body?.cancel();
+  }
+}
+
+/** The next offset from a `Range: 0-N` header (N+1), or null when absent or malformed. */
+export function rangeEnd(header: string | null): number | null {
+  const m = header === null ? null : /^(?:bytes=)?0-(\d+)$/.exec(header.trim());
+  return m === null ? null : Number(m[1]) + 1;
+}
