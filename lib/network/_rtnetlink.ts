@@ -194,14 +194,25 @@ export class Rtnl {
     }
   }
 
-  /** Makes bridge `name` unless it exists; returns its index. */
+  /**
+   * Makes bridge `name` unless it exists; returns its index. Its MAC
+   * address is set when it is made (a locally administered one derived from
+   * its name): a bridge whose address the kernel chose takes the lowest
+   * address of its ports, so it changed when a container's veth joined, and
+   * the other containers' ARP entries for the gateway went stale (their
+   * queries to the resolver on it timed out for seconds).
+   */
   ensureBridge(name: string): number {
     try {
       this.#request(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         ifinfo(),
-        [[IFLA_IFNAME, str(name)], nest(IFLA_LINKINFO, [[IFLA_INFO_KIND, str("bridge")]])],
+        [
+          [IFLA_IFNAME, str(name)],
+          [IFLA_ADDRESS, bridgeMac(name)],
+          nest(IFLA_LINKINFO, [[IFLA_INFO_KIND, str("bridge")]]),
+        ],
         `create bridge ${name}`,
       );
     } catch (err) {
@@ -314,4 +325,19 @@ export class Rtnl {
       `add the default route via ${gateway}`,
     );
   }
+}
+
+/**
+ * The MAC address of bridge `name`: locally administered, unicast (first
+ * octet 0x02), the other five octets from an FNV-1a hash of the name.
+ */
+export function bridgeMac(name: string): Uint8Array<ArrayBuffer> {
+  let h = 0x811c9dc5;
+  const mac = new Uint8Array(6);
+  mac[0] = 0x02;
+  for (let k = 1; k < 6; k++) {
+    for (const c of `${k}:${name}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+    mac[k] = h & 0xff;
+  }
+  return mac;
 }

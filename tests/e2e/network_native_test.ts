@@ -180,3 +180,37 @@ Deno.test({
       await eventually(() => bridgePorts(bridge)?.length === 0, 5_000, "no veth is left");
     }),
 });
+
+Deno.test({
+  name:
+    "network: a bridge berth makes has a MAC address of its own, which containers joining it never change (their ARP entries for the gateway stay right)",
+  ignore,
+  fn: () =>
+    withRoots(async (roots, rootfs) => {
+      await berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), "mac1"]);
+      const bridge = JSON.parse(await berthOk(roots, ["network", "inspect", "mac1"]))[0]
+        .bridge as string;
+      const macs: string[] = [];
+      for (const id of ["m1", "m2", "m3", "m4"]) {
+        await berthOk(roots, [
+          "run",
+          "-d",
+          "--network",
+          "mac1",
+          "--rootfs",
+          rootfs,
+          id,
+          "--",
+          "sleep",
+          "600",
+        ]);
+        macs.push(Deno.readTextFileSync(`/sys/class/net/${bridge}/address`).trim());
+      }
+      // 3: NET_ADDR_SET (given when made); a kernel-chosen one follows the lowest port's.
+      assertEquals(Deno.readTextFileSync(`/sys/class/net/${bridge}/addr_assign_type`).trim(), "3");
+      assertEquals(new Set(macs).size, 1, macs.join(" "));
+      assert(macs[0]!.startsWith("02:"), macs[0]);
+      await berthOk(roots, ["delete", "-f", "m1", "m2", "m3", "m4"]);
+      await berthOk(roots, ["network", "rm", "mac1"]);
+    }),
+});
