@@ -12,6 +12,7 @@
  */
 
 import { InvalidArgument } from "../host/errors.ts";
+import { keyValuePairs as pairsOf } from "../image/mod.ts";
 
 /** The instructions berth builds. */
 export const INSTRUCTIONS = [
@@ -345,48 +346,9 @@ export function substitute(
   return out;
 }
 
-/**
- * Splits `K=V K2="a b"` (or the old `K V` form: the rest of the line is
- * the value) into pairs, quotes and backslash escapes removed.
- */
+/** ENV and LABEL's `K=V K2="a b"` (or `K V`) pairs; errors name the line. */
 export function keyValuePairs(text: string, file: string, line: number): [string, string][] {
-  const words: string[] = [];
-  let cur = "";
-  let quote: string | null = null;
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote !== null) {
-      if (c === quote) quote = null;
-      else if (c === "\\" && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else cur += c;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      inWord = true;
-    } else if (c === "\\" && i + 1 < text.length) {
-      cur += text[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      cur = "";
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (quote !== null) throw lineError(file, line, "an unterminated quote");
-  if (inWord) words.push(cur);
-  if (words.length > 0 && !words[0]!.includes("=")) {
-    const m = /^\s*\S+\s+(.*)$/s.exec(text);
-    if (m === null) throw lineError(file, line, `"${words[0]}" needs a value`);
-    return [[words[0]!, m[1]!.trim()]];
-  }
-  return words.map((w) => {
-    const eq = w.indexOf("=");
-    if (eq <= 0) throw lineError(file, line, `"${w}" is not KEY=VALUE`);
-    return [w.slice(0, eq), w.slice(eq + 1)];
-  });
+  return pairsOf(text, (why) => lineError(file, line, why));
 }
 
 /** Splits shell-form words (COPY/ADD/EXPOSE/VOLUME sources) on whitespace. */

@@ -57,8 +57,13 @@ function jsonForm(text: string, change: string): string[] | null {
   return v as string[];
 }
 
-/** Splits `K=V K2="a b"` into pairs (double or single quotes, backslash escapes). */
-function keyValues(text: string, change: string): [string, string][] {
+/**
+ * Splits `K=V K2="a b"` (or the old `K V` form: the rest of the line is
+ * the value) into pairs, quotes (double or single) and backslash escapes
+ * removed, as ENV and LABEL take them, in a Containerfile and in `commit
+ * -c`; `fail` makes the error for a malformed one.
+ */
+export function keyValuePairs(text: string, fail: (why: string) => Error): [string, string][] {
   const words: string[] = [];
   let cur = "";
   let quote: string | null = null;
@@ -84,17 +89,17 @@ function keyValues(text: string, change: string): [string, string][] {
       inWord = true;
     }
   }
-  if (quote !== null) throw bad(change, "an unterminated quote");
+  if (quote !== null) throw fail("an unterminated quote");
   if (inWord) words.push(cur);
   if (words.length > 0 && !words[0]!.includes("=")) {
     // The old `K V` form: the rest of the line is the value.
     const m = /^\s*\S+\s+(.*)$/s.exec(text);
-    if (m === null) throw bad(change, "needs a value");
+    if (m === null) throw fail(`"${words[0]}" needs a value`);
     return [[words[0]!, m[1]!.trim()]];
   }
   return words.map((w) => {
     const eq = w.indexOf("=");
-    if (eq <= 0) throw bad(change, `"${w}" is not KEY=VALUE`);
+    if (eq <= 0) throw fail(`"${w}" is not KEY=VALUE`);
     return [w.slice(0, eq), w.slice(eq + 1)];
   });
 }
@@ -122,7 +127,7 @@ export function applyChange(c: ContainerConfigSection, change: string): void {
     }
     case "ENV": {
       const env = [...(c.Env ?? [])];
-      for (const [k, v] of keyValues(arg, change)) {
+      for (const [k, v] of keyValuePairs(arg, (why) => bad(change, why))) {
         const i = env.findIndex((e) => e.split("=")[0] === k);
         if (i >= 0) env[i] = `${k}=${v}`;
         else env.push(`${k}=${v}`);
@@ -131,7 +136,10 @@ export function applyChange(c: ContainerConfigSection, change: string): void {
       return;
     }
     case "LABEL":
-      c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(keyValues(arg, change)) };
+      c.Labels = {
+        ...(c.Labels ?? {}),
+        ...Object.fromEntries(keyValuePairs(arg, (why) => bad(change, why))),
+      };
       return;
     case "EXPOSE": {
       const ports = { ...(c.ExposedPorts ?? {}) };

@@ -54,6 +54,7 @@ export type { SaveFormat } from "./_save.ts";
 export type { ImageSource } from "./_source.ts";
 export type { ImageRecord, ImageStore } from "./_store.ts";
 export { authFilePath, storeCredentials } from "./_auth.ts";
+export { keyValuePairs } from "./_config_changes.ts";
 export { unpackCalls } from "./_ffi.ts";
 export { parseUnpackedSize } from "./_layer_limits.ts";
 export { staleUse, storeOf } from "./_local.ts";

@@ -28,6 +28,7 @@ import {
 } from "./protocol.ts";
 import { after } from "../host/clock.ts";
 import { poll } from "../host/poll.ts";
+import { HELPER_PATH, helperArgv, helperEnv, spawnHelper } from "../host/helper_process.ts";
 
 /** How long a client waits for a monitor to come up. */
 const START_TIMEOUT_MS = 10_000;
@@ -54,55 +55,19 @@ export const MONITOR_V8_FLAGS =
   "--max-semi-space-size=1,--single-threaded,--expose-gc,--optimize-for-size,--lite-mode,--max-lazy";
 
 /** The PATH of the monitor (and of what it runs), whoever started it. */
-export const MONITOR_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const MONITOR_PATH = HELPER_PATH;
 
-/**
- * The monitor's whole environment: it serves every user of the root, so
- * none of the starting CLI's environment (its PATH, its secrets) reaches
- * it, only berth's own settings (`BERTH_*`) and where Deno keeps its cache.
- */
+/** The monitor's whole environment (see {@linkcode helperEnv}). */
 export function monitorEnv(env: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = { PATH: MONITOR_PATH };
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith("BERTH_") || k === "DENO_DIR" || k === "HOME") out[k] = v;
-  }
-  const inherited = env["DENO_V8_FLAGS"];
-  out.DENO_V8_FLAGS = inherited ? `${inherited},${MONITOR_V8_FLAGS}` : MONITOR_V8_FLAGS;
-  // One malloc arena: the monitor is one busy thread.
-  out.MALLOC_ARENA_MAX = "1";
-  return out;
+  return helperEnv(env, MONITOR_V8_FLAGS);
 }
 
-/**
- * The monitor's command line: this berth's own (`self`), with Deno's V8
- * code cache switched off when it runs under `deno run`. The monitor runs
- * with other V8 flags ({@linkcode MONITOR_V8_FLAGS}), and V8 rejects a code
- * cache made under other flags: one the monitor stored for the bundle was
- * rejected by every CLI process after it, each compiling the whole bundle
- * again (about 6 ms of start-up) and exiting too soon to store a good one.
- */
-export function monitorArgv(self: readonly string[]): string[] {
-  const [exe, sub, ...rest] = self;
-  if (sub !== "run") return [...self];
-  return [exe!, sub, "--no-code-cache", ...rest];
-}
+/** The monitor's command line (see {@linkcode helperArgv}). */
+export const monitorArgv = helperArgv;
 
 /** Starts a monitor process for the context's roots; does not wait for it. */
 export function spawnMonitor(ctx: Context): void {
-  const [exe, ...pre] = monitorArgv(ctx.self);
-  const child = new Deno.Command(exe!, {
-    args: [...pre, ...globalsToArgs(ctx.globals), "__monitor"],
-    clearEnv: true,
-    env: monitorEnv(Deno.env.toObject()),
-    cwd: "/",
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  child.unref();
-  // The child handle is never awaited: the monitor outlives this process.
-  child.status.catch(() => {});
+  spawnHelper(ctx.self, [...globalsToArgs(ctx.globals), "__monitor"], MONITOR_V8_FLAGS);
 }
 
 /** Connects, starting the monitor if none is running. */

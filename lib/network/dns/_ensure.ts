@@ -14,11 +14,10 @@
 import { join } from "../../_std/path.ts";
 import { recordsDir, RESOLVER_LOCK, RESOLVER_PID } from "./_records.ts";
 import { RESOLVER_V8_FLAGS } from "./_v8_flags.ts";
+import { spawnHelper } from "../../host/helper_process.ts";
 
 /** How long a container start waits for the resolver to listen. */
 export const RESOLVER_START_TIMEOUT_MS = 5000;
-
-const RESOLVER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** True while something on the host listens on UDP `ip:port` (`/proc/net/udp`). */
 export function udpListening(ip: string, port: number, table = readUdpTable()): boolean {
@@ -76,35 +75,9 @@ export interface ResolverStarter {
   sleep: (ms: number) => Promise<void>;
 }
 
-/** The resolver's environment: none of the caller's but Deno's cache and berth's own settings. */
-export function resolverEnv(env: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = { PATH: RESOLVER_PATH };
-  for (const [k, v] of Object.entries(env)) {
-    if (k.startsWith("BERTH_") || k === "DENO_DIR" || k === "HOME") out[k] = v;
-  }
-  const inherited = env["DENO_V8_FLAGS"];
-  out.DENO_V8_FLAGS = inherited ? `${inherited},${RESOLVER_V8_FLAGS}` : RESOLVER_V8_FLAGS;
-  out.MALLOC_ARENA_MAX = "1";
-  return out;
-}
-
 /** Starts a resolver for `dir`; does not wait for it. */
 export function spawnResolver(self: readonly string[], dir: string): void {
-  const [exe, sub, ...rest] = self;
-  // Under `deno run`, no V8 code cache: one made under the resolver's flags is refused by the CLI's.
-  const argv = sub === "run" ? [exe!, sub, "--no-code-cache", ...rest] : [...self];
-  const child = new Deno.Command(argv[0]!, {
-    args: [...argv.slice(1), "__resolver", dir],
-    clearEnv: true,
-    env: resolverEnv(Deno.env.toObject()),
-    cwd: "/",
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    detached: true,
-  }).spawn();
-  child.unref();
-  child.status.catch(() => {});
+  spawnHelper(self, ["__resolver", dir], RESOLVER_V8_FLAGS);
 }
 
 /**
