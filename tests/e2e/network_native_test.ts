@@ -16,6 +16,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
+import { get, httpd } from "./net_helpers.ts";
 import { containerChains } from "../../lib/network/_stale_rules.ts";
 import { bridgePorts } from "../../lib/network/_stale_bridges.ts";
 
@@ -25,23 +26,6 @@ const decoder = new TextDecoder();
 async function sh(argv: string[]): Promise<string> {
   const r = await new Deno.Command(argv[0]!, { args: argv.slice(1), stdout: "piped" }).output();
   return decoder.decode(r.stdout);
-}
-
-async function get(port: number): Promise<string | null> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) });
-    return await r.text();
-  } catch {
-    return null;
-  }
-}
-
-function httpd(text: string): string[] {
-  return [
-    "sh",
-    "-c",
-    `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`,
-  ];
 }
 
 /** A CNI directory whose plugins log each call to `log`, then run the real one. */

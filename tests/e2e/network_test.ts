@@ -24,6 +24,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
+import { get, httpd } from "./net_helpers.ts";
 import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/_cni.ts";
 import type { AttachRecord } from "../../lib/network/_attach.ts";
@@ -49,25 +50,6 @@ async function sh(argv: string[]): Promise<{ code: number; out: string }> {
   })
     .output();
   return { code: r.code, out: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
-}
-
-/** GET http://127.0.0.1:port/ → body, or null when nothing answers. */
-async function get(port: number): Promise<string | null> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) });
-    return await r.text();
-  } catch {
-    return null;
-  }
-}
-
-/** A busybox httpd on 8080 serving `text`. */
-function httpd(text: string): string[] {
-  return [
-    "sh",
-    "-c",
-    `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`,
-  ];
 }
 
 /** The attachment records of a root (the CNI container IDs among them). */
