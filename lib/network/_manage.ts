@@ -151,3 +151,29 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
     removeNetworkFile(p, name);
   });
 }
+
+/**
+ * `network prune` (and `system prune`): removes every network but `bridge`
+ * that no container of any root uses, one at a time through
+ * {@linkcode networkRemove}, which checks again under the lock: a network
+ * taken into use (or removed) meanwhile is skipped. Returns the names
+ * removed.
+ */
+export async function networkPrune(ctx: Context): Promise<string[]> {
+  const p = contextNetworkPaths(ctx);
+  const candidates = await withNetworkLock(p, async () => {
+    await migrateLegacy(p);
+    const used = new Set(listLeases(p.runDir).filter(leaseLive).map((l) => l.network));
+    return listNetworks(p).map((n) => n.name).filter((n) => n !== DEFAULT_NETWORK && !used.has(n));
+  });
+  const removed: string[] = [];
+  for (const name of candidates) {
+    try {
+      await networkRemove(ctx, name);
+      removed.push(name);
+    } catch (err) {
+      if (!(err instanceof WrongState || err instanceof InvalidArgument)) throw err;
+    }
+  }
+  return removed;
+}

@@ -13,7 +13,8 @@
  * {@linkcode tearDownNetwork}); its DNS record and resolver
  * ({@linkcode renameDnsRecord}, {@linkcode ensureResolverFor}); the
  * `network` commands ({@linkcode networkCreate}, {@linkcode networkList},
- * {@linkcode networkInspect}, {@linkcode networkRemove}); what `gc`,
+ * {@linkcode networkInspect}, {@linkcode networkRemove},
+ * {@linkcode networkPrune}); what `gc`,
  * `doctor` and `inspect` read or repair ({@linkcode networkLeftovers},
  * {@linkcode staleRuleLeftovers}, {@linkcode missingForNetworks},
  * {@linkcode readRecord}, {@linkcode contextNetworkPaths}); the resolver
@@ -182,6 +183,13 @@ export async function networkRemove(
   ...args: Parameters<typeof Manage.networkRemove>
 ): ReturnType<typeof Manage.networkRemove> {
   return await (await import("./_manage.ts")).networkRemove(...args);
+}
+
+/** `network prune`, `system prune` (see `_manage.ts`). */
+export async function networkPrune(
+  ...args: Parameters<typeof Manage.networkPrune>
+): ReturnType<typeof Manage.networkPrune> {
+  return await (await import("./_manage.ts")).networkPrune(...args);
 }
 
 /** The resolver process, `berth __resolver` (see `dns/_resolver.ts`). */

@@ -870,3 +870,68 @@ Deno.test({
       await berthOk(roots, ["network", "rm", "n1", "n2"]);
     }),
 });
+
+Deno.test({
+  name:
+    "hostwide: network prune removes only networks no container of any root uses (created ones count); system prune too, after the containers",
+  ignore,
+  fn: () =>
+    withRoots(async (a, rootfs) => {
+      const b = await sharing(a);
+      try {
+        for (const n of ["free1", "free2", "useda", "usedb"]) {
+          await berthOk(a, ["network", "create", "--subnet", freeTestSubnet(), n]);
+        }
+        // A created (never started) container in a; a running one in b.
+        await berthOk(a, [
+          "create",
+          "--network",
+          "useda",
+          "--rootfs",
+          rootfs,
+          "made",
+          "--",
+          "true",
+        ]);
+        await berthOk(b, [
+          "run",
+          "-d",
+          "--network",
+          "usedb",
+          "--rootfs",
+          rootfs,
+          "live",
+          "--",
+          "sleep",
+          "100",
+        ]);
+        const all = "bridge\nfree1\nfree2\nuseda\nusedb\n";
+        // No terminal to ask on, or a stray argument: refused, nothing removed.
+        const ask = await berth(a, ["network", "prune"]);
+        assertEquals([ask.code, ask.stdout], [2, ""]);
+        assertMatch(ask.stderr, /^berth: network prune: stdin is not a terminal[^\n]*\n$/);
+        const extra = await berth(a, ["network", "prune", "-f", "free1"]);
+        assertEquals(extra.code, 2, extra.stderr);
+        assertMatch(extra.stderr, /^berth: [^\n]+\n$/);
+        const sub = await berth(a, ["network", "prune", "-f", "--subnet", "10.1.0.0/24"]);
+        assertEquals(sub.code, 2, sub.stderr);
+        assertEquals(await berthOk(b, ["network", "ls", "-q"]), all);
+
+        assertEquals(await berthOk(a, ["network", "prune", "-f"]), "free1\nfree2\n");
+        assertEquals(await berthOk(b, ["network", "ls", "-q"]), "bridge\nuseda\nusedb\n");
+        // Nothing left to prune: prints nothing.
+        assertEquals(await berthOk(b, ["network", "prune", "-f"]), "");
+
+        // system prune removes the created container first, then its network;
+        // b's running container keeps usedb.
+        const out = await berthOk(a, ["system", "prune", "-f"]);
+        assertMatch(out, /^Deleted Containers\nmade\nDeleted Networks\nuseda\nTotal reclaimed/);
+        assertEquals(await berthOk(a, ["network", "ls", "-q"]), "bridge\nusedb\n");
+        await berthOk(b, ["delete", "-f", "live"]);
+        assertMatch(await berthOk(b, ["system", "prune", "-f"]), /^Deleted Networks\nusedb\n/);
+        assertEquals(await berthOk(a, ["network", "ls", "-q"]), "bridge\n");
+      } finally {
+        await cleanup(b);
+      }
+    }),
+});

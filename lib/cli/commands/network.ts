@@ -1,6 +1,6 @@
 /**
  * `berth network create [--subnet CIDR] [--internal] [--disable-dns] NAME | ls |
- * inspect NAME... | rm NAME...`: host-wide bridge networks (CNI, in
+ * inspect NAME... | rm NAME... | prune [-f]`: host-wide bridge networks (CNI, in
  * `--network-dir`); `bridge` always exists.
  *
  * @module
@@ -9,6 +9,7 @@
 import { expectPositionals, parseCommandArgs, str } from "../args.ts";
 import type { Command } from "../command.ts";
 import { InvalidArgument } from "../../host/errors.ts";
+import { confirmed } from "./confirm.ts";
 import {
   type OutputFormat,
   outputFormatOf,
@@ -29,7 +30,8 @@ export type NetworkOptions =
   | { action: "ls"; format: OutputFormat; quiet: boolean }
   | { action: "inspect"; names: string[] }
   | { action: "connect" | "disconnect"; network: string; container: string }
-  | { action: "rm"; names: string[] };
+  | { action: "rm"; names: string[] }
+  | { action: "prune"; force: boolean };
 
 const OPTIONS = [
   {
@@ -58,7 +60,16 @@ const OPTIONS = [
   },
   { ...templateFormatOption(), help: "(ls) table, json, or a Go template ('{{.Name}}')" },
   { name: "quiet", short: "q", type: "boolean" as const, help: "(ls) names only" },
+  {
+    name: "force",
+    short: "f",
+    type: "boolean" as const,
+    help: "(prune) do not ask for confirmation (needed when stdin is not a terminal)",
+  },
 ];
+
+/** podman's warning before `network prune`. */
+const PRUNE_WARNING = "WARNING! This will remove all networks not used by at least one container.";
 
 /** A stable network ID (berth keeps none): the first 12 hex digits of the SHA-256 of its name. */
 async function networkId(name: string): Promise<string> {
@@ -69,16 +80,19 @@ async function networkId(name: string): Promise<string> {
 /** `network`. */
 export const networkCommand: Command<NetworkOptions> = {
   name: "network",
-  summary: "manage host-wide bridge networks (CNI): create, ls, inspect, rm, connect, disconnect",
+  summary:
+    "manage host-wide bridge networks (CNI): create, ls, inspect, rm, prune, connect, disconnect",
   usage: "network create [--subnet CIDR [--gateway IP]] [--internal] [--disable-dns] NAME |\n" +
     "       network ls [-q] [--format table|json|TEMPLATE] |\n" +
-    "       network inspect NAME... | network rm NAME... |\n" +
+    "       network inspect NAME... | network rm NAME... | network prune [-f] |\n" +
     "       network connect NET CONTAINER | network disconnect NET CONTAINER",
   description:
     "Networks are host-wide (in --network-dir): every root and namespace sees the same\n" +
     "set. Containers join one with `--network NAME` (default `bridge`, which always\n" +
     "exists: 10.88.0.0/16, or the first free /16 from 10.90.0.0/16 where that is taken).\n" +
     "`rm` is refused (exit 5) while a container of any root uses the network.\n" +
+    "`prune` removes every network but `bridge` that no container (of any root, running or\n" +
+    "not) uses; without -f it asks on the terminal.\n" +
     "`connect` gives a container on a bridge network an interface (eth1, ...) on another;\n" +
     "`disconnect` takes it away again.",
   options: OPTIONS,
@@ -87,13 +101,16 @@ export const networkCommand: Command<NetworkOptions> = {
     "berth run -d --network backend --rootfs /srv/rootfs db -- httpd -f -p 8080",
     "berth network ls",
     "berth network rm backend",
+    "berth network prune -f",
   ],
   parse(args) {
     const p = parseCommandArgs("network", args, OPTIONS);
     if (p.command !== null) throw new InvalidArgument("network takes no command after --");
     const [action, ...rest] = p.positionals;
     const only = (allowed: string[]) => {
-      for (const k of ["subnet", "gateway", "internal", "disable-dns", "format", "quiet"]) {
+      for (
+        const k of ["subnet", "gateway", "internal", "disable-dns", "format", "quiet", "force"]
+      ) {
         if (p.values[k] !== undefined && p.values[k] !== false && !allowed.includes(k)) {
           throw new InvalidArgument(`network ${action}: --${k} does not apply`);
         }
@@ -125,6 +142,11 @@ export const networkCommand: Command<NetworkOptions> = {
         if (rest.length === 0) throw new InvalidArgument(`network ${action}: give a NAME`);
         return { action: action === "remove" ? "rm" : action, names: rest };
       }
+      case "prune": {
+        only(["force"]);
+        expectPositionals("network prune", rest, []);
+        return { action, force: p.values.force === true };
+      }
       case "connect":
       case "disconnect": {
         only([]);
@@ -135,10 +157,12 @@ export const networkCommand: Command<NetworkOptions> = {
         return { action, network: network!, container: container! };
       }
       case undefined:
-        throw new InvalidArgument("network: give create, ls, inspect, rm, connect or disconnect");
+        throw new InvalidArgument(
+          "network: give create, ls, inspect, rm, prune, connect or disconnect",
+        );
       default:
         throw new InvalidArgument(
-          `network: unknown action "${action}" (use create, ls, inspect, rm, connect or disconnect)`,
+          `network: unknown action "${action}" (use create, ls, inspect, rm, prune, connect or disconnect)`,
         );
     }
   },
@@ -201,6 +225,11 @@ export const networkCommand: Command<NetworkOptions> = {
           ctx.io.out(`${name}\n`);
         }
         return 0;
+      case "prune": {
+        if (!(await confirmed("network prune", PRUNE_WARNING, o.force, ctx.io))) return 0;
+        for (const name of await m.networkPrune(ctx)) ctx.io.out(`${name}\n`);
+        return 0;
+      }
       case "connect":
       case "disconnect": {
         const { resolveExisting } = await import("../../ops/orphans.ts");

@@ -150,6 +150,7 @@ export function systemPruneWarning(all: boolean, volumes: boolean): string {
   return [
     "WARNING! This command removes:",
     "\t- all stopped containers",
+    "\t- all networks not used by at least one container",
     ...(volumes ? ["\t- all volumes not used by at least one container"] : []),
     all
       ? "\t- all images without at least one container associated with them"
@@ -186,9 +187,9 @@ export const systemCommand: Command<SystemOptions> = {
     "the namespace's containers (work directory: writable layer and logs) and volumes.\n" +
     "prune: the stopped and created containers, the images without a name that no\n" +
     "container uses (-a: every image no container uses) with the layers left unused,\n" +
-    "and with --volumes the volumes no container names. Networks stay (network rm), and\n" +
-    "berth has no build cache. Without -f it asks on the terminal; with no terminal it\n" +
-    "needs -f (exit 2).",
+    "the build cache's entries no image needs, the networks but `bridge` that no container\n" +
+    "of any root uses, and with --volumes the volumes no container names. Without -f it\n" +
+    "asks on the terminal; with no terminal it needs -f (exit 2).",
   options: [...DF_OPTIONS, ...PRUNE_OPTIONS],
   positionals: [{ name: "VERB", choices: ["df", "prune"] }],
   examples: [
@@ -248,13 +249,14 @@ export const systemCommand: Command<SystemOptions> = {
     for (const line of await storeOf(ctx).prune(staleUse(ctx), false, true)) {
       if (line.startsWith("image sha256:")) images.push(line.slice("image ".length));
     }
+    const networks = await (await import("../../network/mod.ts")).networkPrune(ctx);
     const volumes = o.volumes ? await pruneVolumes(ctx, ctx.globals.namespace) : [];
     const after = (await systemDf(ctx)).reduce((a, r) => a + r.RawSize, 0);
     const section = (title: string, ids: string[]) =>
       ids.length === 0 ? "" : `Deleted ${title}\n${ids.map((i) => `${i}\n`).join("")}`;
     ctx.io.out(
-      section("Containers", containers) + section("Images", images) +
-        section("Volumes", volumes) +
+      section("Containers", containers) + section("Networks", networks) +
+        section("Images", images) + section("Volumes", volumes) +
         `Total reclaimed space: ${dfSize(Math.max(0, before - after))}\n`,
     );
     return 0;
