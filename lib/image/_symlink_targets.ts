@@ -1,0 +1,76 @@
+/**
+ * Symlinks of a layer with their exact targets. A symlink's target is a
+ * string stored in the link, never followed while a layer is unpacked, yet
+ * node-tar vets it like a path: it drops a link whose target climbs out of
+ * the layer (`/`, `..`, `../../etc`), one whose target is, or runs through,
+ * a symlink already unpacked (`libz.so -> libz.so.1`, `lib/...` with
+ * `lib -> usr/lib`), and strips the `/` of an absolute one.
+ *
+ * So every symlink entry is handed to node-tar with the placeholder target
+ * `.` (which it always makes, in the entry's place, and which points inside
+ * the layer), and its real target is put in afterwards by
+ * {@linkcode SymlinkTargets.restore}: only where the entry's own path is a
+ * symlink in real directories (a path node-tar refused, or a later entry
+ * replaced, is left as it is). node-tar's own guards stay: nothing is
+ * written, hard-linked, whited out or marked through any symlink.
+ *
+ * @module
+ */
+
+import { join } from "../_std/path.ts";
+
+/** The placeholder target node-tar gets for every symlink entry. */
+const PLACEHOLDER = ".";
+
+/** A relative path's directory and last component. */
+function split(rel: string): { dir: string; base: string } {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? { dir: "", base: rel } : { dir: rel.slice(0, i), base: rel.slice(i + 1) };
+}
+
+/** Which relative paths below the layer's root are real directories (see `RealDirs`). */
+export interface RealDirsLike {
+  has(rel: string): boolean;
+}
+
+/** The target of each path whose last entry is a symlink, in entry order. */
+export class SymlinkTargets {
+  readonly #targets = new Map<string, string>();
+
+  /**
+   * Notes the entry at `rel` (normalized, relative) that node-tar is about
+   * to unpack: a symlink with a target has it recorded and the entry's
+   * target replaced with the placeholder; any other entry forgets `rel`.
+   */
+  note(rel: string, entry: { type?: unknown; linkpath?: unknown }): void {
+    this.#targets.delete(rel);
+    if (entry.type !== "SymbolicLink") return;
+    const target = entry.linkpath;
+    if (typeof target !== "string" || target === "") return; // no link can be made of it
+    this.#targets.set(rel, target);
+    entry.linkpath = PLACEHOLDER;
+  }
+
+  /**
+   * Gives each recorded symlink its target, after node-tar: where its path
+   * is a symlink and every directory above it a real one (`real`, made
+   * after node-tar finished), the link is replaced by one to the target.
+   * Nothing is followed. Returns how many links were made.
+   */
+  restore(root: string, real: RealDirsLike): number {
+    let n = 0;
+    for (const [rel, target] of this.#targets) {
+      if (!real.has(split(rel).dir)) continue;
+      const p = join(root, rel);
+      try {
+        if (!Deno.lstatSync(p).isSymlink) continue;
+      } catch {
+        continue; // refused by node-tar
+      }
+      Deno.removeSync(p);
+      Deno.symlinkSync(target, p);
+      n++;
+    }
+    return n;
+  }
+}
