@@ -40,6 +40,10 @@ const LINKS: [string, string][] = [
   ["rootabs", "/lib/libz.so.1.2"],
   ["long", "/" + "long/".repeat(60) + "end"],
   ["dotdot", ".."],
+  // node-tar reads these as Windows paths with a root to strip.
+  ["win", "C:\\dir\\file"],
+  ["drive", "c:x"],
+  ["backslash", "a\\..\\..\\b"],
   ["self", "self"],
 ];
 
