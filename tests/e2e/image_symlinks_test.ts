@@ -1,6 +1,6 @@
 // Symlinks of an image keep their exact targets end to end: pulled from a
-// registry on loopback, loaded from a docker archive, and added by a build's
-// ADD of a local tar; in the store's unpacked layer and as a running busybox
+// registry on loopback, loaded from a docker archive, added by a build's ADD
+// of a local tar, and imported; in the store's unpacked layer and as a running busybox
 // container sees them. A hostile link (to a host directory, then an entry
 // under it) is kept as a link and nothing is written on the host.
 
@@ -12,6 +12,7 @@ import {
   dockerArchive,
   type TarEntry,
   tarOf,
+  treeEntries,
   writeOciLayout,
 } from "../image_fixture.ts";
 import { haveRegistryTools, push, startRegistry } from "../image_registry.ts";
@@ -29,9 +30,9 @@ const LINKS: [string, string][] = [
   ["links/to-link", "sh"],
 ];
 
-/** The layer: LINKS, `x`, and the hostile pair (`evil` -> `outside`, then `evil/file`). */
-function linkLayer(outside: string): Uint8Array {
-  const entries: TarEntry[] = [
+/** The layer's entries: LINKS, `x`, and the hostile pair (`evil` -> `outside`, then `evil/file`). */
+function linkEntries(outside: string): TarEntry[] {
+  return [
     { name: "x", data: "x\n" },
     { name: "links/", type: "dir" },
     { name: "deep/", type: "dir" },
@@ -39,7 +40,10 @@ function linkLayer(outside: string): Uint8Array {
     { name: "evil", type: "symlink", linkname: outside },
     { name: "evil/file", data: "escaped\n" },
   ];
-  return tarOf(entries);
+}
+
+function linkLayer(outside: string): Uint8Array {
+  return tarOf(linkEntries(outside));
 }
 
 function all(outside: string): [string, string][] {
@@ -143,6 +147,17 @@ Deno.test(
           ]);
           assertEquals(r.code, 0, r.stderr);
           assertEquals(r.stdout, want.map(([n, t]) => `${n} ${t} ${t}\n`).join(""));
+          // Imported: busybox and the links in one tar.
+          const one = join(work, "one.tar");
+          const bb = treeEntries(rootfs).map((e) =>
+            e.type === "dir" ? { ...e, mode: (e.mode ?? 0) | 0o755 } : e
+          );
+          Deno.writeFileSync(one, tarOf([...bb, ...linkEntries(outside)]));
+          await berthOk(loaded, ["import", one, "imported:1"]);
+          assertEquals(
+            await inContainer(loaded, "imported:1", "i1"),
+            expectedInContainer(outside),
+          );
         } finally {
           await cleanup(loaded);
         }
