@@ -21,7 +21,7 @@
 
 import { join } from "../_std/path.ts";
 
-/** The placeholder target node-tar gets for every symlink entry. */
+/** The target node-tar gets for a symlink entry it might change (a link to its own directory). */
 const PLACEHOLDER = ".";
 
 /** A relative path's directory and last component. */
