@@ -5,8 +5,8 @@
  * the `diff_id` check. Device nodes and FIFOs in a layer are skipped.
  * Whiteouts are converted to overlay form: `.wh.NAME` becomes a 0/0
  * character device NAME, `.wh..wh..opq` sets `trusted.overlay.opaque=y` on
- * its directory. Absolute symlink targets (which node-tar would make
- * relative) are restored after extraction, never followed. Extended
+ * its directory. Symlinks get their exact targets after extraction, never
+ * followed (node-tar drops or changes many: `_symlink_targets.ts`). Extended
  * attributes in pax headers (which node-tar drops) are read by
  * `_tar_xattrs.ts` and set last ({@linkcode keepsXattr} says which).
  * Every directory a layer lists gets exactly its entry's owner and mode,
@@ -32,6 +32,7 @@ import { sha256 } from "./_verify.ts";
 import { normalizeEntryPath, XattrScanner } from "./_tar_xattrs.ts";
 import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./_layer_limits.ts";
 import { streamed } from "./_garbage.ts";
+import { SymlinkTargets } from "./_symlink_targets.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -203,7 +204,7 @@ export async function unpackLayer(
 ): Promise<Unpacked> {
   const whiteouts: string[] = [];
   const opaques: string[] = [];
-  const absLinks: [string, string][] = [];
+  const links = new SymlinkTargets();
   const skipped: string[] = [];
   // setuid/setgid/sticky files: chown after the write clears those bits, so they are set last.
   const special: [string, number][] = [];
@@ -246,6 +247,7 @@ export async function unpackLayer(
       const e = entry as Tar.ReadEntry;
       dirs.delete(rel);
       sizes.delete(rel);
+      links.note(rel, e);
       if (e.type === "Directory" || e.type === "GNUDumpDir") {
         dirs.set(rel, {
           mode: typeof e.mode === "number" ? e.mode & 0o7777 : 0o755,
@@ -272,11 +274,6 @@ export async function unpackLayer(
         if (typeof e.mode === "number" && (e.mode & 0o7000) !== 0) {
           special.push([rel, e.mode & 0o7777]);
         }
-      }
-      if (
-        e.type === "SymbolicLink" && typeof e.linkpath === "string" && e.linkpath.startsWith("/")
-      ) {
-        absLinks.push([rel, e.linkpath]);
       }
       return true;
     },
@@ -328,19 +325,7 @@ export async function unpackLayer(
     if (failure !== null) throw failure;
     real = new RealDirs(dir);
     checkSizes(dir, sizes, real);
-    for (const [rel, target] of absLinks) {
-      const { dir: parent, base } = split(rel);
-      const at = safeDir(dir, parent);
-      if (at === null) continue;
-      const p = join(at, base);
-      try {
-        if (!Deno.lstatSync(p).isSymlink) continue;
-      } catch {
-        continue;
-      }
-      Deno.removeSync(p);
-      Deno.symlinkSync(target, p);
-    }
+    links.restore(dir, real);
     for (const [rel, mode] of special) {
       const { dir: parent, base } = split(rel);
       const at = safeDir(dir, parent);
