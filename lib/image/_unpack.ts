@@ -32,6 +32,7 @@ import { sha256 } from "./_verify.ts";
 import { normalizeEntryPath, XattrScanner } from "./_tar_xattrs.ts";
 import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./_layer_limits.ts";
 import { streamed } from "./_garbage.ts";
+import { fastUnpackSync } from "./_unpack_sync.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -225,7 +226,7 @@ export async function unpackLayer(
   let allZero = true;
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
-  const u = new tar.UnpackSync({
+  const u = new (fastUnpackSync(tar))({
     cwd: dir,
     strict: false,
     preserveOwner: true,
