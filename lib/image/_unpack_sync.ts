@@ -38,7 +38,7 @@
  */
 
 import type * as Tar from "tar";
-import { dirname } from "../_std/path.ts";
+import { dirname, resolve } from "../_std/path.ts";
 import { entryAbsent } from "./_ffi.ts";
 
 type UnpackSyncClass = typeof Tar.UnpackSync;
@@ -91,6 +91,13 @@ interface UnpackFields {
   unlink: boolean;
 }
 
+/** Forgets `abs` and every directory below it. */
+function forget(dirs: Set<string>, abs: string): void {
+  if (!dirs.delete(abs)) return;
+  const below = abs + "/";
+  for (const d of dirs) if (d.startsWith(below)) dirs.delete(d);
+}
+
 let made: { cls: UnpackSyncClass; active: boolean } | null = null;
 
 /**
@@ -117,8 +124,26 @@ function make(tar: { UnpackSync: UnpackSyncClass }): { cls: UnpackSyncClass; act
   const Base = base as unknown as new (...a: any[]) => any;
   class FastUnpackSync extends Base {
     /** Real directories made or verified by this unpack (absolute paths). */
-    #dirs = new Set<string>();
+    #dirs: Set<string>;
     #on: boolean | null = null;
+
+    constructor(opt: Record<string, unknown>) {
+      // The caller's filter may act on the disk itself (refuse an entry, make it otherwise):
+      // every non-directory entry's path is forgotten before the filter sees it.
+      const dirs = new Set<string>();
+      const cwd = resolve(typeof opt.cwd === "string" ? opt.cwd : Deno.cwd());
+      const filter = opt.filter as ((p: string, e: EntryLike) => boolean) | undefined;
+      super({
+        ...opt,
+        filter: (p: string, e: EntryLike) => {
+          if (e.type !== "Directory" && e.type !== "GNUDumpDir") {
+            forget(dirs, resolve(cwd, p.replace(/^\/+/, "")));
+          }
+          return filter === undefined ? true : filter(p, e);
+        },
+      });
+      this.#dirs = dirs;
+    }
 
     /** Whether node-tar's mkdir would only mkdir here (no chown, no chmod, no preserved paths). */
     #enabled(): boolean {
@@ -130,11 +155,8 @@ function make(tar: { UnpackSync: UnpackSyncClass }): { cls: UnpackSyncClass; act
       return this.#on;
     }
 
-    /** Forgets `abs` and every directory below it. */
     #forget(abs: string): void {
-      if (!this.#dirs.delete(abs)) return;
-      const below = abs + "/";
-      for (const d of this.#dirs) if (d.startsWith(below)) this.#dirs.delete(d);
+      forget(this.#dirs, abs);
     }
 
     [mkdir](dir: string, mode: number): unknown {
