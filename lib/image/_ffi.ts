@@ -17,6 +17,7 @@ const sym = libcGroup({
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   syncfs: { parameters: ["i32"], result: "i32" },
+  faccessat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
 });
 
 /** A directory descriptor kept for syncfs(2). */
@@ -54,9 +55,25 @@ function check(rc: number, what: string): void {
   throw new ErrnoError(what, e);
 }
 
+const ENOENT = 2; // errno
 const ENODATA = 61;
 const EOPNOTSUPP = 95;
 const O_RDONLY_DIRECTORY_CLOEXEC = 0o200000 | 0o2000000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+/**
+ * True when nothing is at `path` (ENOENT; `lstat` would fail the same
+ * way): `faccessat(F_OK, AT_SYMLINK_NOFOLLOW)`, which never follows a last
+ * symlink and, unlike `Deno.lstatSync`, throws nothing (an exception per
+ * new entry was a cost of unpacking). Any other answer, an error included,
+ * is false: the caller then checks the slow way.
+ */
+export function entryAbsent(path: string): boolean {
+  return sym().faccessat(AT_FDCWD, cstr(path), 0, AT_SYMLINK_NOFOLLOW) !== 0 &&
+    errno() === ENOENT;
+}
 
 /** The real calls through libc. */
 export const unpackCalls: UnpackCalls = {

@@ -4,13 +4,22 @@
  * fresh ArrayBuffer outside V8's heap; V8 collects them only once such
  * external memory has grown by its soft limit (64 MB), so a pull of a
  * Debian-sized image peaked at 120–140 MB of RSS whatever its parallelism,
- * against 48 MB for the process before any layer. A minor collection (a
- * scavenge: the chunks die young) every {@linkcode GARBAGE_EVERY} bytes
- * of decompressed layer brings that peak to about 90 MB (every 16 MB: 95–100
- * MB; a major collection instead gains nothing), for well under a
- * millisecond each. V8's `gc` is reached through node:v8 and node:vm (`--expose-gc`
- * set at run time, then `gc` read from a fresh context); where that is not
- * possible, nothing is collected early and only the peak is higher.
+ * against 48 MB for the process before any layer. So a collection runs
+ * every {@linkcode GARBAGE_EVERY} bytes streamed. V8's `gc` is reached
+ * through node:v8 and node:vm (`--expose-gc` set at run time, then `gc`
+ * read from a fresh context); where that is not possible, nothing is
+ * collected early and only the peak is higher.
+ *
+ * That `gc` is no minor collection: it ignores its options and sends V8 a
+ * low-memory notification, two or more full mark-compacts of the heap
+ * (`--trace-gc` says "low memory notification"), 4–20 ms each. At one per
+ * 4 MB that was 214 mark-compacts and about 2 s of CPU in a `load` of a
+ * Debian-sized image (1.1 s of user CPU without it, 3.3 s with it; figures
+ * of `deno run main.ts`, busy host). One
+ * per 8 MB is the compromise: on that load 2.2–2.5 s of user CPU and
+ * 84–89 MB of peak RSS (4 MB: 3.2–3.5 s, 81–83 MB; 16 MB: 1.9–2.1 s,
+ * 85 MB; 32 MB: 1.5–1.8 s, 89–90 MB; none: 113 MB); on a pull of it
+ * 2.2 s and 92 MB (4 MB: 3.0 s, 88 MB; 16 MB: 1.9 s, 96 MB).
  *
  * @module
  */
@@ -18,7 +27,7 @@
 import { nodeSync } from "./_node.ts";
 
 /** Bytes streamed between two collections. */
-export const GARBAGE_EVERY = 4 * 1024 * 1024;
+export const GARBAGE_EVERY = 8 * 1024 * 1024;
 
 type Gc = (o?: { type: "minor" | "major" }) => void;
 let gc: Gc | null | undefined;
@@ -39,7 +48,7 @@ function gcFunction(): Gc | null {
 
 /**
  * Counts streamed bytes (shared by the layers of one process) and runs a
- * minor collection each time {@linkcode GARBAGE_EVERY} more have passed.
+ * collection each time {@linkcode GARBAGE_EVERY} more have passed.
  */
 export function streamed(n: number): void {
   pending += n;

@@ -33,6 +33,7 @@ import { normalizeEntryPath, XattrScanner } from "./_tar_xattrs.ts";
 import { DEFAULT_LAYER_LIMITS, formatBytes, type LayerLimits } from "./_layer_limits.ts";
 import { streamed } from "./_garbage.ts";
 import { SymlinkTargets } from "./_symlink_targets.ts";
+import { fastUnpackSync } from "./_unpack_sync.ts";
 
 let umaskHolders = 0;
 let savedUmask = 0;
@@ -226,7 +227,7 @@ export async function unpackLayer(
   let allZero = true;
   let failure: unknown = null;
   const { tar, Buffer } = nodeSync();
-  const u = new tar.UnpackSync({
+  const u = new (fastUnpackSync(tar))({
     cwd: dir,
     strict: false,
     preserveOwner: true,
