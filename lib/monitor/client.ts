@@ -248,11 +248,14 @@ export async function monitorSendIfRunning(
  * closed the connection without it) within `nextTimeoutMs`, and closes the
  * connection. After a reply that is not ok, or none, the connection is
  * closed already and `next` resolves to null. The caller must call `next`.
+ * `whileWaiting` runs once the request is sent, before the reply is read
+ * (work of the caller's that the monitor's does not wait for).
  */
 export async function monitorRequestThenIfRunning(
   ctx: Context,
   req: MonitorRequest,
   nextTimeoutMs = RUNTIME_CALL_MS + REPLY_GRACE_MS,
+  whileWaiting: () => void = () => {},
 ): Promise<
   { reply: MonitorReply | null; next: () => Promise<MonitorReply | null> } | null
 > {
@@ -279,6 +282,7 @@ export async function monitorRequestThenIfRunning(
   let first: { message: MonitorReply; rest: Uint8Array } | null;
   try {
     await writeMessage(conn, req);
+    whileWaiting();
     first = await readMessageAndRest<MonitorReply>(conn);
   } catch {
     first = null;

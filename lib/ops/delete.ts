@@ -16,6 +16,7 @@ import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
+import { prepareMountCalls } from "../host/libc.ts";
 import {
   monitorRequestThenIfRunning,
   monitorSendIfRunning,
@@ -194,15 +195,26 @@ async function killThroughMonitor(
   init: { pid: number; startTime: number | null },
 ): Promise<(() => Promise<MonitorReply | null>) | null> {
   if (!ctx.useMonitor || s.status !== "running") return null;
-  const r = await monitorRequestThenIfRunning(ctx, {
-    op: "kill",
-    ns: s.namespace,
-    id: s.id,
-    pid: init.pid,
-    startTime: init.startTime,
-    thenDelete: true,
-    deleteReply: true,
-  });
+  const r = await monitorRequestThenIfRunning(
+    ctx,
+    {
+      op: "kill",
+      ns: s.namespace,
+      id: s.id,
+      pid: init.pid,
+      startTime: init.startTime,
+      thenDelete: true,
+      deleteReply: true,
+    },
+    undefined,
+    // libc for the unmount that follows, loaded while the monitor kills
+    // (should that fail, the unmount reports it).
+    () => {
+      try {
+        prepareMountCalls();
+      } catch { /* see above */ }
+    },
+  );
   if (r === null) return null;
   if (r.reply === null || !r.reply.ok) {
     await r.next(); // closes the connection
