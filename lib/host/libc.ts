@@ -167,6 +167,16 @@ const mountCalls = libcGroup({
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
 });
+/**
+ * Opens libc and binds the mount group now, so that a later
+ * {@linkcode Libc.mount} or {@linkcode Libc.umount} does not pay for it:
+ * `delete -f` does it while the monitor kills the container (about 1.5 ms
+ * it would otherwise add to its unmount).
+ */
+export function prepareMountCalls(): void {
+  mountCalls();
+}
+
 const processCalls = libcGroup({
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },

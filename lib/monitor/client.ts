@@ -23,6 +23,7 @@ import {
   type MonitorReply,
   type MonitorRequest,
   readMessage,
+  readMessageAndRest,
   WAIT_SLICE_MS,
   writeMessage,
 } from "./protocol.ts";
@@ -238,6 +239,92 @@ export async function monitorSendIfRunning(
   const conn = await connectMonitor(ctx);
   if (conn === null) return null;
   return await send(ctx, conn, req);
+}
+
+/**
+ * Sends `req` to the root's monitor if one runs (null when none does) and
+ * reads its reply, keeping the connection open for a second message (see
+ * `deleteReply` of a kill): `next` reads that one (null when the monitor
+ * closed the connection without it) within `nextTimeoutMs`, and closes the
+ * connection. After a reply that is not ok, or none, the connection is
+ * closed already and `next` resolves to null. The caller must call `next`.
+ * `whileWaiting` runs once the request is sent, before the reply is read
+ * (work of the caller's that the monitor's does not wait for).
+ */
+export async function monitorRequestThenIfRunning(
+  ctx: Context,
+  req: MonitorRequest,
+  nextTimeoutMs = RUNTIME_CALL_MS + REPLY_GRACE_MS,
+  whileWaiting: () => void = () => {},
+): Promise<
+  { reply: MonitorReply | null; next: () => Promise<MonitorReply | null> } | null
+> {
+  const conn = await connectMonitor(ctx);
+  if (conn === null) return null;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  };
+  const timedOut = (ms: number) =>
+    new RuntimeError(
+      `the berth monitor did not answer within ${ms} ms (see ${ctx.paths.monitorLog})`,
+    );
+  const firstMs = replyTimeoutMs(req);
+  let late = false;
+  let cancel = after(firstMs, () => {
+    late = true;
+    close();
+  });
+  let first: { message: MonitorReply; rest: Uint8Array } | null;
+  try {
+    await writeMessage(conn, req);
+    whileWaiting();
+    first = await readMessageAndRest<MonitorReply>(conn);
+  } catch {
+    first = null;
+  }
+  cancel();
+  if (late) throw timedOut(firstMs);
+  if (first === null || !first.message.ok) {
+    close();
+    return { reply: first?.message ?? null, next: () => Promise.resolve(null) };
+  }
+  let rest: Uint8Array | null = first.rest.length > 0 ? first.rest : null;
+  // The bytes that came with the first reply, then the connection's.
+  const restConn = {
+    read: (p: Uint8Array): Promise<number | null> => {
+      if (rest === null) return conn.read(p);
+      const n = Math.min(p.length, rest.length);
+      p.set(rest.subarray(0, n));
+      rest = n < rest.length ? rest.subarray(n) : null;
+      return Promise.resolve(n);
+    },
+    write: (p: Uint8Array) => conn.write(p),
+  };
+  return {
+    reply: first.message,
+    next: async () => {
+      cancel = after(nextTimeoutMs, () => {
+        late = true;
+        close();
+      });
+      let reply: MonitorReply | null;
+      try {
+        reply = await readMessage<MonitorReply>(restConn);
+      } catch {
+        reply = null;
+      } finally {
+        cancel();
+        close();
+      }
+      if (late) throw timedOut(nextTimeoutMs);
+      return reply;
+    },
+  };
 }
 
 /** Turns an error reply into the matching domain error. */

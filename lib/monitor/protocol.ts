@@ -76,6 +76,15 @@ export interface KillRequest {
    * not know the field ignores it, and that request runs the delete.
    */
   thenDelete?: boolean;
+  /**
+   * With `thenDelete`: the reply of that runtime delete follows the kill's
+   * reply on the same connection, as a second message (the one of a
+   * `delete` request naming this init), so `delete -f` needs one
+   * connection to the monitor, not two. A monitor that does not know the
+   * field closes the connection after the first; the client then sends
+   * the `delete` request.
+   */
+  deleteReply?: boolean;
 }
 
 /**

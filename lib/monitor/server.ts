@@ -288,6 +288,13 @@ class Monitor {
       if (req.op === "attach") return await this.#attach(req, conn);
       const reply = await this.#dispatch(req);
       await writeMessage(conn, reply).catch(() => {});
+      if (req.op === "kill" && req.thenDelete === true && req.deleteReply === true && reply.ok) {
+        // The runtime delete the kill started, answered as a `delete`
+        // request naming this init would be (see `deleteReply`).
+        const init = { pid: req.pid, startTime: req.startTime };
+        const deleted = await this.#dispatch({ op: "delete", ns: req.ns, id: req.id, init });
+        await writeMessage(conn, deleted).catch(() => {});
+      }
     } catch (err) {
       this.log(`request failed: ${messageOf(err)}`);
     } finally {

@@ -53,6 +53,9 @@ import {
   type Network,
 } from "./_networks.ts";
 import { checkOwnPorts, parsePublish, type PortMapping } from "./_ports.ts";
+import { nameOptionGiven, NET_FILES, NO_NAMES, planFiles } from "./_plan_none.ts";
+
+export { NET_FILES, ownFiles } from "./_plan_none.ts";
 import { contains, parseCidr, parseIpv4 } from "./_subnet.ts";
 import {
   containerResolv,
@@ -100,33 +103,6 @@ export interface NameOptions {
   dns: string[];
   addHost: string[];
   aliases: string[];
-}
-
-const NO_NAMES: NameOptions = { dns: [], addHost: [], aliases: [] };
-
-/** The first name option given (for an error where they cannot apply), or null. */
-function nameOptionGiven(names: NameOptions): string | null {
-  if (names.dns.length > 0) return "--dns";
-  if (names.addHost.length > 0) return "--add-host";
-  if (names.aliases.length > 0) return "--network-alias";
-  return null;
-}
-
-/** The mount destinations berth fills in on a network (a user's own mount there wins). */
-export const NET_FILES = { hosts: "/etc/hosts", resolv: "/etc/resolv.conf" } as const;
-
-/** What of the network files the config leaves to berth: those it does not mount itself. */
-export function ownFiles(config: OciConfig): { hosts: boolean; resolv: boolean } {
-  const mounts = Array.isArray(config.mounts) ? config.mounts as { destination?: unknown }[] : [];
-  const taken = new Set(
-    mounts.map((m) => typeof m.destination === "string" ? normalizeDest(m.destination) : ""),
-  );
-  return { hosts: !taken.has(NET_FILES.hosts), resolv: !taken.has(NET_FILES.resolv) };
-}
-
-/** `/etc//hosts/` and `/etc/hosts` are one destination. */
-function normalizeDest(d: string): string {
-  return ("/" + d.split("/").filter((p) => p !== "" && p !== ".").join("/"));
 }
 
 /** The network services of a context. */
@@ -186,14 +162,7 @@ export function planNetwork(
   ip: string | null = null,
   names: NameOptions = NO_NAMES,
 ): NetPlan {
-  const files = {
-    names,
-    // A config's own hostname goes in only as one word (a bundle's config is not checked).
-    hostname: typeof config.hostname === "string" && /^[A-Za-z0-9._-]+$/.test(config.hostname)
-      ? config.hostname
-      : null,
-    own: ownFiles(config),
-  };
+  const files = planFiles(config, names);
   const ports = publish.map(parsePublish);
   checkOwnPorts(ports);
   if (owner !== null) {

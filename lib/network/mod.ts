@@ -41,6 +41,7 @@ import type * as Manage from "./_manage.ts";
 import type * as Networks from "./_networks.ts";
 import type * as StaleRules from "./_stale_rules.ts";
 import type * as Resolver from "./dns/_resolver.ts";
+import { NO_NAMES, planNone } from "./_plan_none.ts";
 
 export type { NetPlan } from "./_container.ts";
 export { parseAddHosts, parseDnsServers, parseNetworkAliases } from "./dns/_options.ts";
@@ -53,11 +54,15 @@ const container = () => import("./_container.ts");
 export async function planNetwork(
   ...args: Parameters<typeof Container.planNetwork>
 ): Promise<ReturnType<typeof Container.planNetwork>> {
-  return (await container()).planNetwork(...args);
+  // Without a network, the network stack is not loaded (see _plan_none.ts).
+  const [ctx, network, publish, owner, config, ip, names] = args;
+  return planNone(ctx, network, publish, owner, config, ip ?? null, names ?? NO_NAMES) ??
+    (await container()).planNetwork(...args);
 }
 
 /** `create`: a plan written into the container's OCI config (see `_container.ts`). */
 export async function applyPlan(...args: Parameters<typeof Container.applyPlan>): Promise<void> {
+  if (args[2].mode === "none") return; // nothing to apply
   (await container()).applyPlan(...args);
 }
 
@@ -65,6 +70,7 @@ export async function applyPlan(...args: Parameters<typeof Container.applyPlan>)
 export async function recordedNetwork(
   ...args: Parameters<typeof Container.recordedNetwork>
 ): Promise<ReturnType<typeof Container.recordedNetwork>> {
+  if (args[0].mode === "none") return { network: null };
   return (await container()).recordedNetwork(...args);
 }
 
@@ -72,6 +78,8 @@ export async function recordedNetwork(
 export async function setUpNetwork(
   ...args: Parameters<typeof Container.setUpNetwork>
 ): Promise<void> {
+  // Only an attachment (mode cni, recorded) is set up.
+  if (args[2].mode !== "cni" || args[1].net === undefined) return;
   await (await container()).setUpNetwork(...args);
 }
 
@@ -79,6 +87,8 @@ export async function setUpNetwork(
 export async function tearDownNetwork(
   ...args: Parameters<typeof Container.tearDownNetwork>
 ): Promise<void> {
+  // Only an attachment is torn down: a container without one loads nothing.
+  if (args[1].net === undefined) return;
   await (await container()).tearDownNetwork(...args);
 }
 

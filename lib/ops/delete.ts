@@ -16,7 +16,13 @@ import { emit } from "../container/events.ts";
 import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
-import { monitorRequestIfRunning, monitorSendIfRunning, replyError } from "../monitor/client.ts";
+import { prepareMountCalls } from "../host/libc.ts";
+import {
+  monitorRequestThenIfRunning,
+  monitorSendIfRunning,
+  replyError,
+} from "../monitor/client.ts";
+import type { MonitorReply } from "../monitor/protocol.ts";
 import { REAP_TIMEOUT_MS } from "../monitor/protocol.ts";
 import { inCgroup, liveness, startTimeOf } from "../host/proc.ts";
 import { deleteArgs, type RuntimeTarget } from "../host/runtime.ts";
@@ -93,8 +99,8 @@ async function removeLocked(
 ): Promise<void> {
   const target = runtimeTarget(ctx, s);
   // Through the monitor, it starts the runtime's delete as soon as the init is reaped.
-  const killed = init !== null && await killThroughMonitor(ctx, s, init);
-  if (init !== null && !killed) {
+  const killed = init !== null ? await killThroughMonitor(ctx, s, init) : null;
+  if (init !== null && killed === null) {
     await ignoreGone(ctx.runtime.kill(target, 9, true));
     if (s.status === "paused") await ignoreGone(ctx.runtime.resume(target));
     if (!(await waitReaped(ctx, init.pid, init.startTime))) {
@@ -105,10 +111,15 @@ async function removeLocked(
   // Its processes are gone: the network goes (CNI DEL, while the namespace
   // still exists, see lib/network/_attach.ts) as the runtime forgets it.
   const network = tearDownNetwork(ctx, s).then(() => null, (err: unknown) => ({ err }));
-  const finishRuntime = await startRuntimeDelete(ctx, s.namespace, target, killed ? init : null)
-    .catch(
-      (err: unknown) => () => Promise.reject(err),
-    );
+  const finishRuntime = await startRuntimeDelete(
+    ctx,
+    s.namespace,
+    target,
+    killed !== null ? init : null,
+    killed,
+  ).catch(
+    (err: unknown) => () => Promise.reject(err),
+  );
   // Meanwhile (the monitor runs the runtime's delete in a process of its
   // own) the rootfs is unmounted, when its init was the init of its own PID
   // namespace: its reap means every process of the container is gone, and
@@ -172,25 +183,44 @@ export async function membersOf(
 /**
  * SIGKILLs a running container's init through the root's monitor, which is
  * its parent, and waits for the reap there: no runtime process, and no
- * polling of /proc. False when no monitor runs or it does not watch the
- * init (the caller then kills through the runtime). A paused container is
- * left to the runtime, which has to thaw it after the kill.
+ * polling of /proc. The monitor then starts the runtime's delete, whose
+ * reply comes on the same connection: the function returned awaits it
+ * (null: the monitor sent none). Null when no monitor runs or it does not
+ * watch the init (the caller then kills through the runtime). A paused
+ * container is left to the runtime, which has to thaw it after the kill.
  */
 async function killThroughMonitor(
   ctx: Context,
   s: ContainerState,
   init: { pid: number; startTime: number | null },
-): Promise<boolean> {
-  if (!ctx.useMonitor || s.status !== "running") return false;
-  const reply = await monitorRequestIfRunning(ctx, {
-    op: "kill",
-    ns: s.namespace,
-    id: s.id,
-    pid: init.pid,
-    startTime: init.startTime,
-    thenDelete: true,
-  });
-  return reply !== null && reply.ok;
+): Promise<(() => Promise<MonitorReply | null>) | null> {
+  if (!ctx.useMonitor || s.status !== "running") return null;
+  const r = await monitorRequestThenIfRunning(
+    ctx,
+    {
+      op: "kill",
+      ns: s.namespace,
+      id: s.id,
+      pid: init.pid,
+      startTime: init.startTime,
+      thenDelete: true,
+      deleteReply: true,
+    },
+    undefined,
+    // libc for the unmount that follows, loaded while the monitor kills
+    // (should that fail, the unmount reports it).
+    () => {
+      try {
+        prepareMountCalls();
+      } catch { /* see above */ }
+    },
+  );
+  if (r === null) return null;
+  if (r.reply === null || !r.reply.ok) {
+    await r.next(); // closes the connection
+    return null;
+  }
+  return r.next;
 }
 
 /**
@@ -214,21 +244,34 @@ function ownsPidNamespace(bundle: string): boolean {
  * `RuntimeDeleteRequest`), else by this process.
  */
 async function runtimeDelete(ctx: Context, ns: string, target: RuntimeTarget): Promise<void> {
-  await (await startRuntimeDelete(ctx, ns, target, null))();
+  await (await startRuntimeDelete(ctx, ns, target, null, null))();
 }
 
 /**
  * Starts {@linkcode runtimeDelete}: resolves once the request is sent to
  * the monitor (or the runtime is started here), to a function that awaits
  * its end. The caller may work in between. `killed`: the init the monitor
- * just reaped for this delete (it started the runtime's delete then).
+ * just reaped for this delete (it started the runtime's delete then);
+ * `started`: reads the reply of that delete on the kill's connection (a
+ * monitor that sends none gets the `delete` request instead).
  */
 async function startRuntimeDelete(
   ctx: Context,
   ns: string,
   target: RuntimeTarget,
   killed: { pid: number; startTime: number | null } | null,
+  started: (() => Promise<MonitorReply | null>) | null,
 ): Promise<() => Promise<void>> {
+  if (started !== null) {
+    return async () => {
+      const reply = await started();
+      if (reply === null) return await (await startRuntimeDelete(ctx, ns, target, killed, null))();
+      ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
+      if (reply.ok) return;
+      if (reply.kind !== "retry") throw replyError(reply);
+      await ctx.runtime.delete(target, true);
+    };
+  }
   if (ctx.useMonitor) {
     const pending = await monitorSendIfRunning(ctx, {
       op: "delete",

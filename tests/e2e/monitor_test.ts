@@ -97,3 +97,37 @@ Deno.test("no berth process is left once no container runs", async () => {
     assertEquals(await monitorPids(roots), []);
   });
 });
+
+Deno.test("a kill with deleteReply answers the kill, then the runtime's delete, on one connection", async () => {
+  await withRoots(async (roots, rootfs) => {
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "k1", "--", "sleep", "100"]);
+    const state = JSON.parse(
+      await Deno.readTextFile(`${roots.root}/ns/default/containers/k1/state.json`),
+    );
+    const conn = await Deno.connect({ transport: "unix", path: `${roots.root}/monitor.sock` });
+    const request = {
+      op: "kill",
+      ns: "default",
+      id: "k1",
+      pid: state.pid,
+      startTime: state.pidStartTime,
+      thenDelete: true,
+      deleteReply: true,
+    };
+    await conn.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+    // Everything the monitor writes until it closes the connection.
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    const replies = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    assertEquals(replies.length, 2, text);
+    assertEquals(replies[0].ok, true, text);
+    assertEquals(replies[1], { ok: true });
+    assertTrue(!alive(state.pid), "the init still runs");
+    // The runtime forgot it: delete -f finds nothing left to kill.
+    await berthOk(roots, ["delete", "-f", "k1"]);
+  });
+});
