@@ -45,6 +45,7 @@ import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
+import { advanceMarks, nftGeneration, removeAllMarks, removeMark } from "./_nft_gen.ts";
 
 /**
  * Where every berth on the host takes turns changing these rules (beside
@@ -58,6 +59,8 @@ export const PREROUTING_CHAIN = "BERTH-PREROUTING";
 export const FORWARD_CHAIN = "BERTH-FORWARD";
 /** Where what leaves a berth bridge for another interface goes: dropped if that is a berth bridge. */
 export const ISOLATION_CHAIN = "BERTH-ISOLATION";
+/** berth's chain in the nat table (jumped to from POSTROUTING): the networks' masquerade. */
+export const NAT_CHAIN = "BERTH-POSTROUTING";
 /** Every berth bridge, as an iptables interface pattern. */
 export const BRIDGES = "bth+";
 
@@ -183,7 +186,65 @@ export const RULES = {
       internal ? "DROP" : ISOLATION_CHAIN,
     ];
   },
+  postroutingJump: ["-j", NAT_CHAIN],
+  /**
+   * A network's own accepts (berth's own set-up: one set per network, not
+   * per container, as netavark makes them): replies into it, what it sends
+   * out of the host's other interfaces (never to another berth bridge:
+   * whatever the order of the rules, these never undo the isolation), and
+   * what stays on its bridge; an internal network only the last.
+   */
+  accepts(bridge: string, subnet: string, tag: string, internal: boolean): string[][] {
+    const c = ["-m", "comment", "--comment", rootComment(tag)];
+    const within = ["-s", subnet, "-i", bridge, "-o", bridge, ...c, "-j", "ACCEPT"];
+    if (internal) return [within];
+    return [
+      [
+        "-d",
+        subnet,
+        "-o",
+        bridge,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "RELATED,ESTABLISHED",
+        ...c,
+        "-j",
+        "ACCEPT",
+      ],
+      ["-s", subnet, "-i", bridge, "!", "-o", BRIDGES, ...c, "-j", "ACCEPT"],
+      within,
+    ];
+  },
+  /** A network's masquerade: what its addresses send off the bridge, multicast aside. */
+  masquerade(bridge: string, subnet: string, tag: string): string[] {
+    return [
+      "-s",
+      subnet,
+      "!",
+      "-o",
+      bridge,
+      "-m",
+      "addrtype",
+      "!",
+      "--dst-type",
+      "MULTICAST",
+      "-m",
+      "comment",
+      "--comment",
+      rootComment(tag),
+      "-j",
+      "MASQUERADE",
+    ];
+  },
 } as const;
+
+/** A network's addresses and whether berth masquerades them (its own set-up). */
+export interface NetworkRules {
+  /** `A.B.C.D/BITS`, host bits zero. */
+  subnet: string;
+  masquerade: boolean;
+}
 
 /** What {@linkcode planEnsure} asks for: chains to make, then one restore text (or ""). */
 export interface Plan {
@@ -228,17 +289,29 @@ function firstJump(saved: Saved, table: string, chain: string, jump: readonly st
  * What makes the rules of bridge `bridge` (of the root tagged `tag`)
  * complete in the listing `saved`: nothing when they are.
  */
-export function planEnsure(saved: Saved, bridge: string, tag: string, internal = false): Plan {
-  const { chains, tables } = planEnsureTables(saved, bridge, tag, internal);
+export function planEnsure(
+  saved: Saved,
+  bridge: string,
+  tag: string,
+  internal = false,
+  net: NetworkRules | null = null,
+): Plan {
+  const { chains, tables } = planEnsureTables(saved, bridge, tag, internal, net);
   return { chains, restore: restoreText(tables) };
 }
 
-/** {@linkcode planEnsure}'s chains and restore lines by table (`raw`, `filter`). */
+/**
+ * {@linkcode planEnsure}'s chains and restore lines by table (`raw`,
+ * `filter`, `nat`). With `net` (berth's own set-up), the network's own
+ * accepts and masquerade too, and any other rule of berth's naming the
+ * bridge goes (a network of that bridge name made again otherwise).
+ */
 export function planEnsureTables(
   saved: Saved,
   bridge: string,
   tag: string,
   internal = false,
+  net: NetworkRules | null = null,
 ): { chains: [string, string][]; tables: Record<string, string[]> } {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
@@ -270,12 +343,40 @@ export function planEnsureTables(
   if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
     filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
   }
+  const nat: string[] = [];
+  if (net !== null) {
+    if (!saved.chains.has(`nat/${NAT_CHAIN}`)) chains.push(["nat", NAT_CHAIN]);
+    if (!has(saved, "nat", "POSTROUTING", RULES.postroutingJump)) {
+      nat.push(line("-A", "POSTROUTING", RULES.postroutingJump));
+    }
+    const wantFilter = [
+      RULES.own(bridge, tag, internal),
+      ...RULES.accepts(bridge, net.subnet, tag, internal),
+    ];
+    const wantNat = net.masquerade && !internal ? [RULES.masquerade(bridge, net.subnet, tag)] : [];
+    const wanted = new Set([
+      ...wantFilter.map((a) => `filter/${ruleKey(a)}`),
+      ...wantNat.map((a) => `nat/${ruleKey(a)}`),
+    ]);
+    for (const r of saved.rules) {
+      if (netRule(r)?.bridge !== bridge || wanted.has(`${r.table}/${ruleKey(r.args)}`)) continue;
+      if (ownRule(r) !== null) continue; // above
+      (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
+    }
+    for (const a of wantFilter.slice(1)) {
+      if (!has(saved, "filter", FORWARD_CHAIN, a)) filter.push(line("-A", FORWARD_CHAIN, a));
+    }
+    for (const a of wantNat) {
+      if (!has(saved, "nat", NAT_CHAIN, a)) nat.push(line("-A", NAT_CHAIN, a));
+    }
+    nat.push(...duplicates(saved, "nat", NAT_CHAIN));
+  }
   // A rule twice (two berths at once where /run held no lock, or by
   // hand): the copy goes.
   raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
   filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
   filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
-  return { chains, tables: { raw, filter } };
+  return { chains, tables: net === null ? { raw, filter } : { raw, filter, nat } };
 }
 
 /**
@@ -312,28 +413,52 @@ function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boo
 }
 
 /**
- * The restore text that deletes the own-bridge rules `pick` selects
- * (given bridge and comment), with the bridges it names; "" when none.
+ * A network's rule in berth's chains (its own rule, accepts, masquerade):
+ * the bridge it names and its root comment; null for any other.
+ */
+function netRule(r: SavedRule): { bridge: string; comment: string } | null {
+  const own = ownRule(r);
+  if (own !== null) return own;
+  if (
+    !(r.table === "filter" && r.chain === FORWARD_CHAIN) &&
+    !(r.table === "nat" && r.chain === NAT_CHAIN)
+  ) return null;
+  const value = (flag: string) => {
+    const i = r.args.indexOf(flag);
+    return i < 0 ? null : r.args[i + 1] ?? null;
+  };
+  const comment = value("--comment");
+  if (comment === null || !comment.startsWith("berth:")) return null;
+  for (const dev of [value("-i"), value("-o")]) {
+    if (dev !== null && dev !== BRIDGES) return { bridge: dev, comment };
+  }
+  return null;
+}
+
+/**
+ * The restore text that deletes the networks' rules `pick` selects
+ * (given bridge and comment), with the bridges they name; "" when none.
  */
 export function planRemove(
   saved: Saved,
   pick: (bridge: string, comment: string) => boolean,
 ): { restore: string; bridges: string[] } {
-  const lines: string[] = [];
-  const bridges: string[] = [];
+  const tables: Record<string, string[]> = { filter: [], nat: [] };
+  const bridges = new Set<string>();
   for (const r of saved.rules) {
-    const own = ownRule(r);
-    if (own === null || !pick(own.bridge, own.comment)) continue;
-    lines.push(line("-D", FORWARD_CHAIN, r.args));
-    bridges.push(own.bridge);
+    const net = netRule(r);
+    if (net === null || !pick(net.bridge, net.comment)) continue;
+    tables[r.table]!.push(line("-D", r.chain, r.args));
+    bridges.add(net.bridge);
   }
-  return { restore: restoreText({ filter: lines }), bridges };
+  return { restore: restoreText(tables), bridges: [...bridges] };
 }
 
 /** berth's chains, by table. */
 const OWN_CHAINS: Readonly<Record<string, readonly string[]>> = {
   raw: [PREROUTING_CHAIN],
   filter: [FORWARD_CHAIN, ISOLATION_CHAIN],
+  nat: [NAT_CHAIN],
 };
 
 /**
@@ -417,14 +542,22 @@ export class NetworkFirewall {
   }
 
   private async apply(plan: Plan): Promise<string> {
+    // Each made chain and each COMMIT is one nf_tables generation: where
+    // the ID moved by exactly those, the marks current before still are.
+    const before = nftGeneration();
+    let commits = 0;
     for (const [table, chain] of plan.chains) {
       // Fails when another berth made it meanwhile: the check that follows tells.
-      await this.runner.exec({
+      const r = await this.runner.exec({
         argv: ["iptables", "-w", "5", "-t", table, "-N", chain],
         timeoutMs: 10_000,
       });
+      if (r.code === 0) commits++;
     }
-    if (plan.restore === "") return "";
+    if (plan.restore === "") {
+      advanceMarks(before, nftGeneration(), commits);
+      return "";
+    }
     const input = new TextEncoder().encode(plan.restore);
     const r = await this.runner.exec({
       argv: ["iptables-restore", "-w", "5", "--noflush"],
@@ -435,7 +568,10 @@ export class NetworkFirewall {
       },
       timeoutMs: 10_000,
     });
-    return r.code === 0 ? "" : (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+    if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+    commits += plan.restore.split("\n").filter((l) => l === "COMMIT").length;
+    advanceMarks(before, nftGeneration(), commits);
+    return "";
   }
 
   /**
@@ -481,6 +617,32 @@ export class NetworkFirewall {
   }
 
   /**
+   * {@linkcode batch}, then a listing that shows nothing more to do; the
+   * nf_tables generation ID read before that listing is given to `seen`
+   * (`_nft_gen.ts`: a later set-up that reads the same ID skips the
+   * listing). `gen` reads the ID (null: unknown).
+   */
+  batchSeen(
+    plan: (saved: Saved) => Plan,
+    gen: () => number | null,
+    seen: (gen: number) => void,
+  ): Promise<void> {
+    return this.locked(async () => {
+      let why = "";
+      for (let attempt = 0;; attempt++) {
+        const g = gen();
+        const p = plan(await this.save());
+        if (p.chains.length === 0 && p.restore === "") {
+          if (g !== null) seen(g);
+          return;
+        }
+        if (attempt === 4) throw new RuntimeError(`cannot change the firewall rules: ${why}`);
+        why = await this.apply(p);
+      }
+    });
+  }
+
+  /**
    * Applies `restore` under the lock when it applies as a whole; else
    * `fallback` plans from a fresh listing (see {@linkcode batch}).
    */
@@ -519,6 +681,8 @@ export class NetworkFirewall {
       const plan = planRemove(await this.save(), pick);
       if (attempt === 0) removed = plan.bridges;
       if (plan.restore === "" || dryRun) return removed;
+      // Before the rules: a mark left would say they are there.
+      for (const b of plan.bridges) removeMark(b);
       if (attempt === 4) throw new RuntimeError(`cannot remove firewall rules: ${why}`);
       why = await this.apply({ chains: [], restore: plan.restore });
     }
@@ -530,6 +694,7 @@ export class NetworkFirewall {
    */
   removeBridge(bridge: string): Promise<void> {
     return this.locked(async () => {
+      removeMark(bridge);
       await this.removeLocked((b) => b === bridge, false);
       await this.dropLocked(false);
     });
@@ -566,6 +731,7 @@ export class NetworkFirewall {
       if (attempt === 4) {
         throw new RuntimeError(`cannot remove berth's firewall chains: ${why}`);
       }
+      removeAllMarks();
       why = await this.apply({ chains: [], restore });
     }
   }

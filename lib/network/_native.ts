@@ -27,9 +27,10 @@ import { RuntimeError } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import type { ConfList } from "./_cni.ts";
 import { closeFd, openFd } from "./_ffi.ts";
-import type { NetworkFirewall, Plan, Saved } from "./_firewall.ts";
+import type { NetworkFirewall, NetworkRules, Plan, Saved } from "./_firewall.ts";
 import { planEnsureTables } from "./_firewall.ts";
 import { allocate, allocatedTo, release } from "./_host_local.ts";
+import { markCurrent, nftGeneration, writeMark } from "./_nft_gen.ts";
 import {
   type ContainerRules,
   containerRules,
@@ -132,6 +133,12 @@ export interface NativeAttachment {
   ports: PortMapping[];
   /** `--ip`'s address, when given. */
   ip: string | null;
+  /**
+   * The network's shared accepts and masquerade stand for the firewall and
+   * bridge plugins' per-container rules (only published ports get rules of
+   * their own); false: an older berth's attachment, with those rules.
+   */
+  netRules: boolean;
 }
 
 /** berth's own rules around the bridge, planned together with the container's. */
@@ -146,8 +153,8 @@ function ruleInput(a: NativeAttachment, ip: string): RuleInput {
     containerId: a.containerId,
     ip,
     subnet: formatSubnet(a.net.subnet),
-    masquerade: a.net.masquerade,
-    firewall: a.net.firewall,
+    masquerade: a.net.masquerade && !a.netRules,
+    firewall: a.net.firewall && !a.netRules,
     ports: a.net.portmap ? a.ports : [],
   };
 }
@@ -247,13 +254,29 @@ export function nativeLinks(a: NativeAttachment, ip: string): CniResult {
  * one restore after one listing (under the firewall lock).
  */
 export async function nativeRules(
-  fw: Pick<NetworkFirewall, "batch">,
+  fw: Pick<NetworkFirewall, "batch" | "batchSeen">,
   a: NativeAttachment,
   ip: string,
   berth: BridgeRules,
 ): Promise<void> {
   const input = ruleInput(a, ip);
   const own = await containerRules(input);
+  const net = networkRules(a);
+  if (net !== null && own.rules.length === 0 && own.ownChains.length === 0) {
+    // Nothing of the container's own: the network's rules, there since
+    // the last listing when nf_tables' generation has not moved.
+    const bridge = a.net.bridge;
+    if (markCurrent(bridge, nftGeneration())) return;
+    await fw.batchSeen(
+      (saved) => {
+        const t = planEnsureTables(saved, bridge, berth.tag, berth.internal, net);
+        return { chains: t.chains, restore: restoreInput(t.tables) };
+      },
+      nftGeneration,
+      (gen) => writeMark(bridge, gen),
+    );
+    return;
+  }
   if (input.ports.length > 0) {
     // portmap's: the DNAT of 127.0.0.1 needs the bridge to route it.
     writeSysctl(`/proc/sys/net/ipv4/conf/${a.net.bridge}/route_localnet`, "1");
@@ -261,7 +284,12 @@ export async function nativeRules(
   // One listing, then one restore of additions only: a restore that
   // deletes anything waits for the kernel's RCU grace period when it ends
   // (nf_tables, 10-25 ms here), an iptables-save does not.
-  await fw.batch(planWith(a, input, own, berth));
+  await fw.batch(planWith(a, input, own, berth, net));
+}
+
+/** The network's shared rules, where the attachment relies on them. */
+function networkRules(a: NativeAttachment): NetworkRules | null {
+  return a.netRules ? { subnet: formatSubnet(a.net.subnet), masquerade: a.net.masquerade } : null;
 }
 
 function planWith(
@@ -269,6 +297,7 @@ function planWith(
   input: RuleInput,
   own: ContainerRules,
   berth: BridgeRules,
+  net: NetworkRules | null,
 ): (saved: Saved) => Plan {
   return (saved: Saved) => {
     // Another root's (or another CNI runtime's) container may forward one
@@ -283,7 +312,7 @@ function planWith(
       }
     }
     const mine = planAdd(saved, input, own);
-    const theirs = planEnsureTables(saved, a.net.bridge, berth.tag, berth.internal);
+    const theirs = planEnsureTables(saved, a.net.bridge, berth.tag, berth.internal, net);
     return {
       chains: [...mine.chains, ...theirs.chains],
       restore: restoreInput(mergeTables(mine.tables, theirs.tables)),
@@ -332,6 +361,8 @@ export async function nativeDelRules(
   ip: string,
 ): Promise<void> {
   const own: ContainerRules = await containerRules(ruleInput(a, ip));
+  // No rules of its own (the network's shared ones stay): no iptables.
+  if (own.rules.length === 0 && own.ownChains.length === 0) return;
   await fw.restoreOr(
     restoreInput(planDel(null, own)),
     (saved) => ({ chains: [], restore: restoreInput(planDel(saved, own)) }),

@@ -989,12 +989,13 @@ Deno.test({
         const ipA1 = ((await stateOf(a, "a1")).network as { ip: string }).ip;
         const keptA2 = await rulesOf(ta2);
         const keptB = await rulesOf(tb);
-        assert(keptB.length >= 4, keptB.join("\n"));
+        // (portmap's DNAT jump names it; the masquerade is the network's.)
+        assert(keptB.length >= 1, keptB.join("\n"));
         // a1's record removed by hand: its delete cannot tear its rules down.
         await Deno.remove(join(a.root, "networks/attach", `${ta1}.json`));
         await berthOk(a, ["delete", "-f", "a1"]);
         const left = await rulesOf(ta1);
-        assert(left.length >= 4, `a1's rules were left: ${left.join("\n")}`);
+        assert(left.length >= 1, `a1's rules were left: ${left.join("\n")}`);
         // b's gc leaves a's rules alone: not its token.
         await berthOk(b, ["gc"]);
         assertEquals(await rulesOf(ta1), left, "another root's gc");
