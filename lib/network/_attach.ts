@@ -228,7 +228,12 @@ export function listRecords(p: NetworkPaths): AttachRecord[] {
 
 async function saveRecord(p: NetworkPaths, r: AttachRecord): Promise<void> {
   Deno.mkdirSync(attachDir(p), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(recordFile(p, r.token), JSON.stringify(r));
+  // Not durable: a record describes a namespace mount, links, an address
+  // in use and rules, none of which outlives a machine crash (a killed
+  // berth still leaves a whole record: the rename is atomic; a torn one
+  // after a power cut reads as none, and gc releases what it named). Two
+  // fsyncs fewer per write, 2-10 ms on a loaded disk.
+  await writeFileAtomic(recordFile(p, r.token), JSON.stringify(r), { durable: false });
 }
 
 /** A set-up request. */
