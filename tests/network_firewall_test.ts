@@ -18,7 +18,7 @@ import {
   ruleKey,
   splitWords,
 } from "../lib/network/_firewall.ts";
-import { denoRunner, type ProcessRunner } from "../lib/host/process.ts";
+import { denoRunner, type ExecResult, type ProcessRunner } from "../lib/host/process.ts";
 import { loadNetworkFfi } from "../lib/network/_ffi.ts";
 
 // nf_tables generation reads (lib/network/_nft_gen.ts) open the library: opened here, not in a test.
@@ -458,5 +458,62 @@ Deno.test({
       await fw.removeBridge("bth-cccccccc");
       const all = await ipt(runner, ["-S"]) + await nat();
       assertTrue(!all.includes("bth-cccccccc") && !all.includes("BERTH-"), all);
+    }),
+});
+
+Deno.test({
+  name:
+    "firewall: real iptables (private netns): restoreOr's deletion returns once committed (not at the restore's exit, which waits out a grace period); the rules are gone then; a failed one falls back to a listing",
+  ignore,
+  fn: () =>
+    inPrivateNetns(async (runner, calls, lock) => {
+      const results: ExecResult[] = [];
+      const watched: ProcessRunner = {
+        async exec(req) {
+          const r = await runner.exec(req);
+          results.push(r);
+          return r;
+        },
+      };
+      const fw = new NetworkFirewall(watched, lock);
+      await ipt(runner, ["-t", "nat", "-N", "ZZ-DN"]);
+      await ipt(runner, [
+        "-t",
+        "nat",
+        "-A",
+        "ZZ-DN",
+        "-p",
+        "tcp",
+        "--dport",
+        "4444",
+        "-j",
+        "ACCEPT",
+      ]);
+      await ipt(runner, [
+        "-t",
+        "nat",
+        "-A",
+        "OUTPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "4444",
+        "-j",
+        "ZZ-DN",
+      ]);
+      const del = "*nat\n-D OUTPUT -p tcp --dport 4444 -j ZZ-DN\n-F ZZ-DN\n-X ZZ-DN\nCOMMIT\n";
+      calls.length = 0;
+      await fw.restoreOr(del, () => {
+        throw new Error("no fallback");
+      });
+      assertEquals(calls.map((c) => c[0]), ["iptables-restore"]);
+      assertEquals(results.at(-1)?.detached, true);
+      const nat = await ipt(runner, ["-t", "nat", "-S"]);
+      assertTrue(!nat.includes("ZZ-DN"), nat);
+      // Again: a rule missing fails the restore (not at the sentinel): a listing, nothing left to do.
+      calls.length = 0;
+      await fw.restoreOr(del, () => ({ chains: [], restore: "" }));
+      assertEquals(calls.map((c) => c[0]), ["iptables-restore", "iptables-save"]);
+      assertEquals(results.at(-2)?.detached, undefined);
     }),
 });

@@ -59,6 +59,13 @@ export const PREROUTING_CHAIN = "BERTH-PREROUTING";
 export const FORWARD_CHAIN = "BERTH-FORWARD";
 /** Where what leaves a berth bridge for another interface goes: dropped if that is a berth bridge. */
 export const ISOLATION_CHAIN = "BERTH-ISOLATION";
+/**
+ * A table that always fails, last in a restore (`apply`'s `detach`): the
+ * deletion of a rule from a chain that is never made. Its error line says
+ * every commit before it is done.
+ */
+const SENTINEL = "*filter\n-D BERTH-NO-SUCH-CHAIN -j ACCEPT\nCOMMIT\n";
+
 /** berth's chain in the nat table (jumped to from POSTROUTING): the networks' masquerade. */
 export const NAT_CHAIN = "BERTH-POSTROUTING";
 /** Every berth bridge, as an iptables interface pattern. */
@@ -541,7 +548,15 @@ export class NetworkFirewall {
     return parseSave(r.stdout);
   }
 
-  private async apply(plan: Plan): Promise<string> {
+  /**
+   * Makes `plan`'s chains, then applies its restore. `detach`: where it
+   * deletes rules, an iptables-restore waits out an RCU grace period when
+   * it closes its netlink socket (10-25 ms here), after its commits; a
+   * last table that always fails ({@linkcode SENTINEL}) makes it report,
+   * on stderr, the moment every commit before it is done, and the caller
+   * goes on then (the child ends on its own).
+   */
+  private async apply(plan: Plan, detach = false): Promise<string> {
     // Each made chain and each COMMIT is one nf_tables generation: where
     // the ID moved by exactly those, the marks current before still are.
     const before = nftGeneration();
@@ -558,7 +573,10 @@ export class NetworkFirewall {
       advanceMarks(before, nftGeneration(), commits);
       return "";
     }
-    const input = new TextEncoder().encode(plan.restore);
+    commits += plan.restore.split("\n").filter((l) => l === "COMMIT").length;
+    // The sentinel's line: after the restore's own lines and its table's.
+    const done = `line ${plan.restore.split("\n").length + 1} failed`;
+    const input = new TextEncoder().encode(detach ? plan.restore + SENTINEL : plan.restore);
     const r = await this.runner.exec({
       argv: ["iptables-restore", "-w", "5", "--noflush"],
       stdin: "piped",
@@ -566,10 +584,18 @@ export class NetworkFirewall {
         const w = s.getWriter();
         w.write(input).then(() => w.close()).catch(() => {});
       },
+      ...(detach ? { stdout: "null" as const, detachWhen: (e: string) => e.includes(done) } : {}),
       timeoutMs: 10_000,
     });
+    if (detach && r.stderr.includes(done)) {
+      // Done, but not waited for: reading the ID now would wait out the
+      // grace period too. Committed in exactly `commits` steps after
+      // `before` (under the lock): were another program's commit among
+      // them, the ID is past the one given and no mark ever matches it.
+      advanceMarks(before, before === null ? null : (before + commits) >>> 0, commits);
+      return "";
+    }
     if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
-    commits += plan.restore.split("\n").filter((l) => l === "COMMIT").length;
     advanceMarks(before, nftGeneration(), commits);
     return "";
   }
@@ -648,7 +674,7 @@ export class NetworkFirewall {
    */
   restoreOr(restore: string, fallback: (saved: Saved) => Plan): Promise<void> {
     return this.locked(async () => {
-      if (restore !== "" && await this.apply({ chains: [], restore }) === "") return;
+      if (restore !== "" && await this.apply({ chains: [], restore }, true) === "") return;
       let why = "";
       for (let attempt = 0;; attempt++) {
         const p = fallback(await this.save());

@@ -171,11 +171,22 @@ export function advanceMarks(
   }
 }
 
-/** Removes every mark (with berth's chains). */
+/** Removes every mark of this network namespace (with berth's chains). */
 export function removeAllMarks(dir = MARK_DIR): void {
+  const ns = netnsIdentity();
+  let names: string[];
   try {
-    Deno.removeSync(dir, { recursive: true });
+    names = [...Deno.readDirSync(dir)].map((e) => e.name);
   } catch {
-    // none
+    return;
+  }
+  for (const name of names) {
+    try {
+      if (ns === null || Deno.readTextFileSync(`${dir}/${name}`).startsWith(`${ns} `)) {
+        Deno.removeSync(`${dir}/${name}`);
+      }
+    } catch {
+      // gone meanwhile
+    }
   }
 }
