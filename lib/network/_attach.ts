@@ -132,7 +132,7 @@ export interface NetEnv {
    * network through the plugins. Records made that way are torn down that
    * way whatever this says.
    */
-  nativeFirewall?: Pick<NetworkFirewall, "batch" | "batchSeen" | "restoreOr">;
+  nativeFirewall?: Pick<NetworkFirewall, "batch" | "batchSeen" | "restoreAt" | "restoreOr">;
   /** The host-wide lock file of port claims (default {@linkcode HOST_PORTS_LOCK}). */
   hostPortsLock?: string;
   /** Fault injection: called at the named points. */

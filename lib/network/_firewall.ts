@@ -669,6 +669,18 @@ export class NetworkFirewall {
   }
 
   /**
+   * Applies `restore` under the lock where nf_tables' generation is still
+   * `gen` (nothing changed since the caller's knowledge of the rules);
+   * false, changing nothing, where it moved or the restore failed.
+   */
+  restoreAt(gen: number, restore: string): Promise<boolean> {
+    return this.locked(async () => {
+      if (nftGeneration() !== gen) return false;
+      return await this.apply({ chains: [], restore }) === "";
+    });
+  }
+
+  /**
    * Applies `restore` under the lock when it applies as a whole; else
    * `fallback` plans from a fresh listing (see {@linkcode batch}).
    */

@@ -30,7 +30,7 @@ import { closeFd, openFd } from "./_ffi.ts";
 import type { NetworkFirewall, NetworkRules, Plan, Saved } from "./_firewall.ts";
 import { planEnsureTables } from "./_firewall.ts";
 import { allocate, allocatedTo, release } from "./_host_local.ts";
-import { markCurrent, nftGeneration, writeMark } from "./_nft_gen.ts";
+import { markCurrent, nftGeneration, PORTS_MARK, readMark, writeMark } from "./_nft_gen.ts";
 import {
   type ContainerRules,
   containerRules,
@@ -39,6 +39,8 @@ import {
   planDel,
   restoreInput,
   type RuleInput,
+  sharedComplete,
+  sharedOnly,
 } from "./_native_rules.ts";
 import type { PortMapping } from "./_ports.ts";
 import type { CniResult } from "./_result.ts";
@@ -254,7 +256,7 @@ export function nativeLinks(a: NativeAttachment, ip: string): CniResult {
  * one restore after one listing (under the firewall lock).
  */
 export async function nativeRules(
-  fw: Pick<NetworkFirewall, "batch" | "batchSeen">,
+  fw: Pick<NetworkFirewall, "batch" | "batchSeen" | "restoreAt">,
   a: NativeAttachment,
   ip: string,
   berth: BridgeRules,
@@ -262,18 +264,23 @@ export async function nativeRules(
   const input = ruleInput(a, ip);
   const own = await containerRules(input);
   const net = networkRules(a);
+  const bridge = a.net.bridge;
+  // nf_tables' generation before any listing below: a mark written from
+  // one is tagged with it (were the listing later, the mark never matches).
+  const gen = net === null ? null : nftGeneration();
+  const current = markCurrent(bridge, gen);
   if (net !== null && own.rules.length === 0 && own.ownChains.length === 0) {
     // Nothing of the container's own: the network's rules, there since
     // the last listing when nf_tables' generation has not moved.
-    const bridge = a.net.bridge;
-    if (markCurrent(bridge, nftGeneration())) return;
+    if (current) return;
     await fw.batchSeen(
       (saved) => {
+        notePorts(saved, gen);
         const t = planEnsureTables(saved, bridge, berth.tag, berth.internal, net);
         return { chains: t.chains, restore: restoreInput(t.tables) };
       },
       nftGeneration,
-      (gen) => writeMark(bridge, gen),
+      (g) => writeMark(bridge, g),
     );
     return;
   }
@@ -281,10 +288,70 @@ export async function nativeRules(
     // portmap's: the DNAT of 127.0.0.1 needs the bridge to route it.
     writeSysctl(`/proc/sys/net/ipv4/conf/${a.net.bridge}/route_localnet`, "1");
   }
+  if (current && input.ports.length > 0 && portsFree(input, gen)) {
+    // Nothing changed since a listing showed the network's rules and
+    // portmap's shared chains complete and none of these ports forwarded
+    // by anyone: the container's own rules alone, no listing.
+    const mine = planAdd(sharedOnly(input), input, own);
+    if (await fw.restoreAt(gen!, restoreInput(mine.tables))) return;
+  }
   // One listing, then one restore of additions only: a restore that
   // deletes anything waits for the kernel's RCU grace period when it ends
   // (nf_tables, 10-25 ms here), an iptables-save does not.
-  await fw.batch(planWith(a, input, own, berth, net));
+  let shared = true;
+  await fw.batch(planWith(a, input, own, berth, net, gen, (s) => (shared = s)));
+  if (net !== null && input.ports.length > 0 && !shared) {
+    // portmap's shared chains were made just now: one more listing notes
+    // them (the first -p of the host), so the next set-up needs none.
+    await fw.batch(planWith(a, input, own, berth, net, nftGeneration()));
+  }
+}
+
+/** What {@linkcode PORTS_MARK} carries. */
+interface PortsNote {
+  /** `PROTO/PORT`s forwarded on the host (portmap's DNAT chain), by anyone. */
+  forwarded: string[];
+  /** Whether portmap's shared chains and jumps were all there. */
+  shared: boolean;
+}
+
+/**
+ * Notes what listing `saved` (taken at `gen` or later) shows of portmap's
+ * side. The ports of berth's own later changes are missing from it (the
+ * host-wide port claims cover those), ports berth later unforwarded stay
+ * in it (a listing then decides): it can only send a set-up to a listing.
+ */
+function notePorts(saved: Saved, gen: number | null): boolean {
+  if (gen === null) return true;
+  const probe: RuleInput = {
+    network: "",
+    containerId: "",
+    ip: "",
+    subnet: "",
+    masquerade: false,
+    firewall: false,
+    ports: [{ hostIP: "", hostPort: 1, containerPort: 1, protocol: "tcp" }],
+  };
+  const note: PortsNote = {
+    forwarded: [...forwardedIn(saved, "")],
+    shared: sharedComplete(saved, probe),
+  };
+  writeMark(PORTS_MARK, gen, undefined, JSON.stringify(note));
+  return note.shared;
+}
+
+/** Whether {@linkcode PORTS_MARK} is current at `gen` and clears `input`'s ports. */
+function portsFree(input: RuleInput, gen: number | null): boolean {
+  const text = readMark(PORTS_MARK, gen);
+  if (text === null) return false;
+  try {
+    const note = JSON.parse(text) as PortsNote;
+    const taken = new Set(note.forwarded);
+    return note.shared === true &&
+      input.ports.every((p) => !taken.has(`${p.protocol}/${p.hostPort}`));
+  } catch {
+    return false;
+  }
 }
 
 /** The network's shared rules, where the attachment relies on them. */
@@ -298,8 +365,11 @@ function planWith(
   own: ContainerRules,
   berth: BridgeRules,
   net: NetworkRules | null,
+  gen: number | null,
+  sharedSeen: (complete: boolean) => void = () => {},
 ): (saved: Saved) => Plan {
   return (saved: Saved) => {
+    sharedSeen(notePorts(saved, gen));
     // Another root's (or another CNI runtime's) container may forward one
     // of the ports (portmap's DNAT chain): read from this same listing,
     // under the host's port lock.

@@ -21,6 +21,13 @@ import { closeFd, NETLINK_NETFILTER, netlinkSocket, recvInto, sendAll } from "./
 /** Where the marks are (root's /run: one per bridge, for every root on the host). */
 export const MARK_DIR = "/run/berth-firewall.d";
 
+/**
+ * The mark of portmap's side (not a bridge's): what a listing at its
+ * generation showed of the ports forwarded on the host and of portmap's
+ * shared chains (`_native.ts`).
+ */
+export const PORTS_MARK = ".ports";
+
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFT_MSG_NEWGEN = 15;
 const NFT_MSG_GETGEN = 16;
@@ -105,13 +112,23 @@ function markFile(bridge: string, dir: string): string {
  * (the current one) in this namespace.
  */
 export function markCurrent(bridge: string, gen: number | null, dir = MARK_DIR): boolean {
-  if (gen === null) return false;
+  return readMark(bridge, gen, dir) !== null;
+}
+
+/**
+ * What mark `name` carries after its first line, where it is current at
+ * generation `gen`; null where it is not.
+ */
+export function readMark(name: string, gen: number | null, dir = MARK_DIR): string | null {
+  if (gen === null) return null;
   const ns = netnsIdentity();
-  if (ns === null) return false;
+  if (ns === null) return null;
   try {
-    return Deno.readTextFileSync(markFile(bridge, dir)) === `${ns} ${gen}\n`;
+    const text = Deno.readTextFileSync(markFile(name, dir));
+    const head = `${ns} ${gen}\n`;
+    return text.startsWith(head) ? text.slice(head.length) : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -119,13 +136,14 @@ export function markCurrent(bridge: string, gen: number | null, dir = MARK_DIR):
  * Records that bridge `bridge`'s rules were complete in a listing taken at
  * generation `gen`.
  */
-export function writeMark(bridge: string, gen: number, dir = MARK_DIR): void {
+export function writeMark(bridge: string, gen: number, dir = MARK_DIR, payload = ""): void {
   const ns = netnsIdentity();
   if (ns === null) return;
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    // A torn write reads as no match: one listing more, never a wrong skip.
-    Deno.writeTextFileSync(markFile(bridge, dir), `${ns} ${gen}\n`);
+    // A torn write reads as no match (or a payload that does not parse):
+    // one listing more, never a wrong skip.
+    Deno.writeTextFileSync(markFile(bridge, dir), `${ns} ${gen}\n${payload}`);
   } catch {
     // Only a shortcut: the next set-up lists again.
   }
@@ -163,8 +181,12 @@ export function advanceMarks(
   }
   for (const name of names) {
     try {
-      if (Deno.readTextFileSync(`${dir}/${name}`) !== `${ns} ${before}\n`) continue;
-      Deno.writeTextFileSync(`${dir}/${name}`, `${ns} ${after}\n`);
+      const text = Deno.readTextFileSync(`${dir}/${name}`);
+      if (!text.startsWith(`${ns} ${before}\n`)) continue;
+      Deno.writeTextFileSync(
+        `${dir}/${name}`,
+        `${ns} ${after}\n${text.slice(text.indexOf("\n") + 1)}`,
+      );
     } catch {
       // gone meanwhile
     }

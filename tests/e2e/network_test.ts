@@ -1326,3 +1326,90 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "network: nf_tables' generation spares iptables: a second container without -p runs none, " +
+    "one with -p only its restore (no listing), a delete only its restore; any change lists again " +
+    "(private netns)",
+  ignore,
+  fn: () =>
+    withNet(async (roots, rootfs) => {
+      // iptables-save and iptables-restore log their runs (xtables-nft-multi's
+      // name at the end of the link: berth reads the generation only there).
+      const shim = await Deno.makeTempDir({ prefix: "berth-ipt-" });
+      const log = join(shim, "calls.log");
+      Deno.writeTextFileSync(log, "");
+      const multi = join(shim, "bin", "xtables-nft-multi");
+      Deno.mkdirSync(join(shim, "bin"));
+      Deno.writeTextFileSync(
+        multi,
+        `#!/bin/bash\necho "$(basename "$0")" >> ${log}\n` +
+          `exec -a "$(basename "$0")" /usr/sbin/xtables-nft-multi "$@"\n`,
+      );
+      Deno.chmodSync(multi, 0o755);
+      for (const n of ["iptables", "iptables-save", "iptables-restore"]) {
+        Deno.symlinkSync(multi, join(shim, n));
+      }
+      const env = { ...roots.env, PATH: `${shim}:${Deno.env.get("PATH")}` };
+      const shimmed: Roots = { ...roots, env };
+      const ns = await privateNs("true");
+      const calls = () => {
+        const out = Deno.readTextFileSync(log).split("\n").filter((l) => l !== "");
+        Deno.writeTextFileSync(log, "");
+        return out;
+      };
+      try {
+        await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), "gen1"]);
+        const run = (id: string, extra: string[] = []) =>
+          ns.berthOk(shimmed, [
+            "run",
+            "-d",
+            "--network",
+            "gen1",
+            ...extra,
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            "sleep",
+            "1000",
+          ]);
+        await run("c1");
+        assert(calls().includes("iptables-save"), "the first set-up lists");
+        await run("c2");
+        assertEquals(calls(), [], "a second container without -p");
+        // The first -p of the host makes portmap's shared chains (a listing);
+        // its delete is one restore; the next -p lists no more.
+        const rules = async () => (await ns.sh(["iptables-save", "-t", "nat"])).out;
+        const [port1, port2] = [freePort(), freePort()];
+        await run("p1", ["-p", `127.0.0.1:${port1}:8080`]);
+        assert(calls().includes("iptables-save"), "the first -p lists");
+        await ns.berthOk(shimmed, ["delete", "-f", "p1"]);
+        assertEquals(calls(), ["iptables-restore"], "a delete with -p");
+        assert(!(await rules()).includes(`--dport ${port1}`), await rules());
+        await run("p2", ["-p", `127.0.0.1:${port2}:8080`]);
+        assertEquals(calls(), ["iptables-restore"], "a container with -p");
+        assert((await rules()).includes(`--dport ${port2}`), await rules());
+        // Its port unforwarded since the last listing: that one lists again.
+        await run("p3", ["-p", `127.0.0.1:${port1}:8080`]);
+        assert(calls().includes("iptables-save"), "a port unforwarded since the listing");
+        assert((await rules()).includes(`--dport ${port1}`), await rules());
+        await ns.berthOk(shimmed, ["delete", "-f", "p2", "p3"]);
+        calls();
+        await ns.berthOk(shimmed, ["delete", "-f", "c2"]);
+        assertEquals(calls(), [], "a delete without -p");
+        // Someone else's change: the next set-up lists again.
+        assertEquals((await ns.sh(["iptables", "-t", "nat", "-N", "SOMEONE"])).code, 0);
+        await run("c3");
+        assert(calls().includes("iptables-save"), "a set-up after another program's change lists");
+        await run("c4");
+        assertEquals(calls(), [], "and the next one no more");
+        await ns.berthOk(shimmed, ["delete", "-f", "c1", "c3", "c4"]);
+        await ns.berthOk(shimmed, ["network", "rm", "gen1"]);
+      } finally {
+        await ns.close();
+        await Deno.remove(shim, { recursive: true });
+      }
+    }),
+});
