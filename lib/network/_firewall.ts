@@ -644,12 +644,13 @@ export class NetworkFirewall {
 
   /**
    * {@linkcode batch}, then a listing that shows nothing more to do; the
-   * nf_tables generation ID read before that listing is given to `seen`
+   * nf_tables generation ID read before each listing is given to `plan`
+   * with it, and the one before the last listing to `seen`
    * (`_nft_gen.ts`: a later set-up that reads the same ID skips the
    * listing). `gen` reads the ID (null: unknown).
    */
   batchSeen(
-    plan: (saved: Saved) => Plan,
+    plan: (saved: Saved, gen: number | null) => Plan,
     gen: () => number | null,
     seen: (gen: number) => void,
   ): Promise<void> {
@@ -657,7 +658,7 @@ export class NetworkFirewall {
       let why = "";
       for (let attempt = 0;; attempt++) {
         const g = gen();
-        const p = plan(await this.save());
+        const p = plan(await this.save(), g);
         if (p.chains.length === 0 && p.restore === "") {
           if (g !== null) seen(g);
           return;

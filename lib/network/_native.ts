@@ -30,7 +30,14 @@ import { closeFd, openFd } from "./_ffi.ts";
 import type { NetworkFirewall, NetworkRules, Plan, Saved } from "./_firewall.ts";
 import { planEnsureTables } from "./_firewall.ts";
 import { allocate, allocatedTo, release } from "./_host_local.ts";
-import { markCurrent, nftGeneration, PORTS_MARK, readMark, writeMark } from "./_nft_gen.ts";
+import {
+  markCurrent,
+  nftGeneration,
+  PORTS_MARK,
+  readMark,
+  removeMark,
+  writeMark,
+} from "./_nft_gen.ts";
 import {
   type ContainerRules,
   containerRules,
@@ -274,8 +281,8 @@ export async function nativeRules(
     // the last listing when nf_tables' generation has not moved.
     if (current) return;
     await fw.batchSeen(
-      (saved) => {
-        notePorts(saved, gen);
+      (saved, g) => {
+        notePorts(saved, g);
         const t = planEnsureTables(saved, bridge, berth.tag, berth.internal, net);
         return { chains: t.chains, restore: restoreInput(t.tables) };
       },
@@ -293,6 +300,7 @@ export async function nativeRules(
     // portmap's shared chains complete and none of these ports forwarded
     // by anyone: the container's own rules alone, no listing.
     const mine = planAdd(sharedOnly(input), input, own);
+    notePortsAdded(input, gen!);
     if (await fw.restoreAt(gen!, restoreInput(mine.tables))) return;
   }
   // One listing, then one restore of additions only: a restore that
@@ -307,6 +315,26 @@ export async function nativeRules(
   }
 }
 
+/**
+ * Adds `input`'s ports to {@linkcode PORTS_MARK} (current at `gen`) before
+ * its rules are made: another root asking for one of them later is refused
+ * as a listing would refuse it; a set-up that fails or is killed leaves
+ * the note only more careful. (Under the host-wide port lock the whole
+ * set-up holds: no other -p set-up reads the note meanwhile.)
+ */
+function notePortsAdded(input: RuleInput, gen: number): void {
+  const text = readMark(PORTS_MARK, gen);
+  if (text === null) return;
+  try {
+    const note = JSON.parse(text) as PortsNote;
+    const ports = new Set(note.forwarded);
+    for (const p of input.ports) ports.add(`${p.protocol}/${p.hostPort}`);
+    writeMark(PORTS_MARK, gen, undefined, JSON.stringify({ ...note, forwarded: [...ports] }));
+  } catch {
+    removeMark(PORTS_MARK);
+  }
+}
+
 /** What {@linkcode PORTS_MARK} carries. */
 interface PortsNote {
   /** `PROTO/PORT`s forwarded on the host (portmap's DNAT chain), by anyone. */
@@ -317,11 +345,12 @@ interface PortsNote {
 
 /**
  * Notes what listing `saved` (taken at `gen` or later) shows of portmap's
- * side. The ports of berth's own later changes are missing from it (the
- * host-wide port claims cover those), ports berth later unforwarded stay
- * in it (a listing then decides): it can only send a set-up to a listing.
+ * side, with the ports this set-up is about to forward (`adding`). Every
+ * later -p set-up adds its own before making them (the note advances
+ * with berth's own commits); ports berth unforwarded since stay in it (a
+ * listing then decides): the note can only send a set-up to a listing.
  */
-function notePorts(saved: Saved, gen: number | null): boolean {
+function notePorts(saved: Saved, gen: number | null, adding: PortMapping[] = []): boolean {
   if (gen === null) return true;
   const probe: RuleInput = {
     network: "",
@@ -333,7 +362,13 @@ function notePorts(saved: Saved, gen: number | null): boolean {
     ports: [{ hostIP: "", hostPort: 1, containerPort: 1, protocol: "tcp" }],
   };
   const note: PortsNote = {
-    forwarded: [...forwardedIn(saved, "")],
+    forwarded: [
+      ...new Set([
+        ...forwardedIn(saved, ""),
+        // This set-up's own, before they are made (see notePortsAdded).
+        ...adding.map((p) => `${p.protocol}/${p.hostPort}`),
+      ]),
+    ],
     shared: sharedComplete(saved, probe),
   };
   writeMark(PORTS_MARK, gen, undefined, JSON.stringify(note));
@@ -369,7 +404,7 @@ function planWith(
   sharedSeen: (complete: boolean) => void = () => {},
 ): (saved: Saved) => Plan {
   return (saved: Saved) => {
-    sharedSeen(notePorts(saved, gen));
+    sharedSeen(notePorts(saved, gen, input.ports));
     // Another root's (or another CNI runtime's) container may forward one
     // of the ports (portmap's DNAT chain): read from this same listing,
     // under the host's port lock.

@@ -1380,7 +1380,8 @@ Deno.test({
         await run("c2");
         assertEquals(calls(), [], "a second container without -p");
         // The first -p of the host makes portmap's shared chains (a listing);
-        // its delete is one restore; the next -p lists no more.
+        // its delete is one restore; a later -p on a port no listing saw
+        // forwarded lists no more (p2 below).
         const rules = async () => (await ns.sh(["iptables-save", "-t", "nat"])).out;
         const [port1, port2] = [freePort(), freePort()];
         await run("p1", ["-p", `127.0.0.1:${port1}:8080`]);
@@ -1388,14 +1389,47 @@ Deno.test({
         await ns.berthOk(shimmed, ["delete", "-f", "p1"]);
         assertEquals(calls(), ["iptables-restore"], "a delete with -p");
         assert(!(await rules()).includes(`--dport ${port1}`), await rules());
-        await run("p2", ["-p", `127.0.0.1:${port2}:8080`]);
-        assertEquals(calls(), ["iptables-restore"], "a container with -p");
-        assert((await rules()).includes(`--dport ${port2}`), await rules());
-        // Its port unforwarded since the last listing: that one lists again.
+        // A port unforwarded since the last listing: that set-up lists again.
         await run("p3", ["-p", `127.0.0.1:${port1}:8080`]);
         assert(calls().includes("iptables-save"), "a port unforwarded since the listing");
         assert((await rules()).includes(`--dport ${port1}`), await rules());
-        await ns.berthOk(shimmed, ["delete", "-f", "p2", "p3"]);
+        await ns.berthOk(shimmed, ["delete", "-f", "p3"]);
+        calls();
+        // Another root, its bridge's rules known: p2's port (forwarded without a
+        // listing) is refused to it as a listing would refuse it.
+        const other = await makeRoots();
+        const otherShim: Roots = { ...other, env: { ...other.env, PATH: env.PATH! } };
+        try {
+          await ns.berthOk(otherShim, ["network", "create", "--subnet", freeTestSubnet(), "gen2"]);
+          const runOther = (id: string, extra: string[]) =>
+            ns.berth(otherShim, [
+              "run",
+              "-d",
+              "--network",
+              "gen2",
+              ...extra,
+              "--rootfs",
+              rootfs,
+              id,
+              "--",
+              "sleep",
+              "1000",
+            ]);
+          assertEquals((await runOther("o1", [])).code, 0);
+          calls();
+          await run("p2", ["-p", `127.0.0.1:${port2}:8080`]);
+          assertEquals(calls(), ["iptables-restore"], "a container with -p");
+          assert((await rules()).includes(`--dport ${port2}`), await rules());
+          const o2 = await runOther("o2", ["-p", `127.0.0.1:${port2}:8080`]);
+          assert(o2.code !== 0, o2.stderr);
+          assert(/already forwarded/.test(o2.stderr), o2.stderr);
+          assertEquals((await ns.berth(otherShim, ["delete", "-f", "o1"])).code, 0);
+          await ns.berthOk(otherShim, ["network", "rm", "gen2"]);
+        } finally {
+          await cleanup(other);
+        }
+        calls();
+        await ns.berthOk(shimmed, ["delete", "-f", "p2"]);
         calls();
         await ns.berthOk(shimmed, ["delete", "-f", "c2"]);
         assertEquals(calls(), [], "a delete without -p");
