@@ -24,6 +24,15 @@
  *   is loaded) and its way out stay open, and the networks of a berth
  *   without these rules (an older one on the same host) keep working.
  *
+ * - **A network's own accepts and masquerade** (berth's own set-up, not
+ *   the plugins'): in `BERTH-FORWARD`, replies into the subnet, what it
+ *   sends out of the host's other interfaces (never to another `bth+`
+ *   bridge, so no order of rules undoes the isolation) and what stays on
+ *   its bridge (an internal network: only this); in nat `BERTH-POSTROUTING`
+ *   (jumped to from POSTROUTING) `-s SUBNET ! -o BRIDGE` multicast aside
+ *   `-j MASQUERADE`. One set per network, carrying the root's comment,
+ *   removed with the network like its own rule.
+ *
  * The chains and the static rules are made on first use, and both jumps
  * are put back first on every set-up; a network's own rule is made
  * whenever a container joins it and removed with the network. They go

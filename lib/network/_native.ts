@@ -3,14 +3,21 @@
  * networks: what the CNI chain bridge (host-local) → portmap → firewall
  * and loopback make, made in-process: the address allocated on
  * host-local's files (`_host_local.ts`), the bridge, the veth pair, the
- * addresses and the default route over rtnetlink (`_rtnetlink.ts`), and
- * every iptables rule of the container together with berth's own
- * (`_firewall.ts`) in one `iptables-restore --noflush` after one
- * `iptables-save` (`_native_rules.ts`: the plugins' rules, rule for rule).
- * Tear-down removes the rules in one restore (a listing first only when
- * that fails: a set-up cut short); the namespace's removal takes the veth
- * pair with it (a shared namespace's is deleted here), then the address
- * is released.
+ * addresses and the default route over rtnetlink (`_rtnetlink.ts`). The
+ * bridge and firewall plugins' per-container masquerade and accepts are
+ * the network's, once (`_firewall.ts`, as netavark makes them): a
+ * container without published ports has no rule of its own, and its
+ * set-up runs no iptables at all where nf_tables' generation says nothing
+ * changed since a listing showed the network's rules (`_nft_gen.ts`).
+ * Published ports get portmap's rules, rule for rule
+ * (`_native_rules.ts`), in one `iptables-restore --noflush` after one
+ * `iptables-save` (none where the generation and the `.ports` note say
+ * portmap's chains are there and the ports free). Tear-down removes them
+ * in one restore, not waiting out its exit (a listing first only when that
+ * fails: a set-up cut short); the namespace's removal takes the veth pair
+ * with it (a shared namespace's is deleted here), then the address is
+ * released. Records of an older berth (no `netRules`) keep their
+ * per-container rules and tear-down.
  *
  * Everything is found again from the record and names derived from its
  * token (the host end of the veth is `bve` + the token's last 12 digits,
