@@ -144,8 +144,33 @@ export function writeMark(bridge: string, gen: number, dir = MARK_DIR, payload =
     // A torn write reads as no match (or a payload that does not parse):
     // one listing more, never a wrong skip.
     Deno.writeTextFileSync(markFile(bridge, dir), `${ns} ${gen}\n${payload}`);
+    pruneMarks(dir);
   } catch {
     // Only a shortcut: the next set-up lists again.
+  }
+}
+
+/** How long a mark nobody wrote is kept (its namespace may be long gone). */
+const MARK_TTL_MS = 3600_000;
+
+/**
+ * Removes marks not written for {@linkcode MARK_TTL_MS}: those of network
+ * namespaces that went without `network rm` (a mark cannot tell whether its
+ * namespace lives). One that was still right costs one listing.
+ */
+function pruneMarks(dir: string): void {
+  const now = Date.now();
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      try {
+        const m = Deno.statSync(`${dir}/${e.name}`).mtime?.getTime() ?? now;
+        if (now - m > MARK_TTL_MS) Deno.removeSync(`${dir}/${e.name}`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no directory
   }
 }
 
