@@ -1,7 +1,7 @@
 // lib/host/atomic_file.ts: writeBeside and the journal gc reads.
 import { join } from "../lib/_std/path.ts";
 import { assertEquals, assertRejects } from "./assert.ts";
-import { removeAbandonedTemps, writeBeside } from "../lib/host/atomic_file.ts";
+import { removeAbandonedTemps, writeBeside, writeFileAtomic } from "../lib/host/atomic_file.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 
 const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -72,6 +72,23 @@ Deno.test("removeAbandonedTemps removes the recorded temp of a dead writer only,
     assertEquals(removeAbandonedTemps(journal, false), [temp]);
     assertEquals(names(dir), [`.y.tar.tmp-${Deno.pid}-0000cccc`, "journal", "precious"]);
     assertEquals(names(journal), [`${Deno.pid}-0000cccc`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFileAtomic: durable: false writes and renames without the fsyncs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "rec.json");
+    const steps: string[] = [];
+    await writeFileAtomic(path, "one", { onStep: (s) => steps.push(s) });
+    assertEquals(steps, ["written", "synced", "renamed"]);
+    steps.length = 0;
+    await writeFileAtomic(path, "two", { durable: false, onStep: (s) => steps.push(s) });
+    assertEquals(steps, ["written", "renamed"]);
+    assertEquals(Deno.readTextFileSync(path), "two");
+    assertEquals(names(dir), ["rec.json"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

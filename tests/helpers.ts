@@ -11,6 +11,12 @@ import { NetworkFirewall } from "../lib/network/_firewall.ts";
 import { removeTokenRules } from "../lib/network/_stale_rules.ts";
 import { rootTag } from "../lib/container/paths.ts";
 import { denoRunner } from "../lib/host/process.ts";
+import { loadNetworkFfi } from "../lib/network/_ffi.ts";
+
+// The cleanup's NetworkFirewall reads nf_tables' generation through FFI
+// (lib/network/_nft_gen.ts): the library is opened here, not in a test
+// (whose sanitizer would count it as leaked).
+loadNetworkFfi();
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const decoder = new TextDecoder();

@@ -89,3 +89,39 @@ Deno.test({
   assertEquals([r.code, r.timedOut], [137, true]);
   assertTrue(performance.now() - t0 < 10_000);
 });
+
+Deno.test({
+  name:
+    "detachWhen: exec resolves once the child's stderr says so, not at its exit; the child ends on its own; otherwise it is waited for",
+  sanitizeResources: false, // the detached child is reaped in the background
+  sanitizeOps: false,
+}, async () => {
+  await using dir = await tempDir();
+  const flag = `${dir.path}/ended`;
+  const r = await denoRunner.exec({
+    argv: ["sh", "-c", `echo out; echo 'line 3 failed' >&2; sleep 1; touch ${flag}`],
+    timeoutMs: 10_000,
+    stdout: "null",
+    detachWhen: (e) => e.includes("line 3 failed"),
+  });
+  assertEquals([r.code, r.stderr, r.detached], [0, "line 3 failed\n", true]);
+  assertTrue(!exists(flag), "it returned while the child still ran");
+  for (let i = 0; i < 150 && !exists(flag); i++) await new Promise((res) => setTimeout(res, 20));
+  assertTrue(exists(flag), "the child ran to its end");
+  // Never true: an ordinary exec, the exit status and stderr.
+  const w = await denoRunner.exec({
+    argv: ["sh", "-c", "echo nope >&2; exit 4"],
+    timeoutMs: 10_000,
+    detachWhen: () => false,
+  });
+  assertEquals([w.code, w.stderr, w.detached], [4, "nope\n", undefined]);
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

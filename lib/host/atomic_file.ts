@@ -24,6 +24,13 @@ import { promised } from "./sync_io.ts";
 export interface AtomicWriteOptions {
   /** Mode of the new file. Default: 0o600. */
   mode?: number;
+  /**
+   * Whether the content must survive a machine crash (default true): false
+   * skips both fsyncs, for files that describe only kernel state a machine
+   * crash takes with it (a killed process still leaves the old or the new
+   * content: the rename is atomic).
+   */
+  durable?: boolean;
   /** Called between the steps, for fault injection in tests. */
   onStep?: (step: "written" | "synced" | "renamed") => void;
 }
@@ -50,8 +57,10 @@ export async function writeFileAtomic(
     let off = 0;
     while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
     options.onStep?.("written");
-    file.syncDataSync();
-    options.onStep?.("synced");
+    if (options.durable !== false) {
+      file.syncDataSync();
+      options.onStep?.("synced");
+    }
   } catch (err) {
     file.close();
     removeQuietly(tmp);
@@ -65,7 +74,7 @@ export async function writeFileAtomic(
     throw err;
   }
   options.onStep?.("renamed");
-  await syncDir(dir);
+  if (options.durable !== false) await syncDir(dir);
 }
 
 function removeQuietly(path: string): void {

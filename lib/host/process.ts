@@ -34,6 +34,15 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** Called with the child's pid once spawned. */
   onSpawn?: (pid: number) => void;
+  /**
+   * With stderr piped: called with what the child wrote there so far; once
+   * it returns true, exec resolves at once (`detached`, code 0, that
+   * stderr; stdout is not read) and the child ends on its own, reaped in
+   * the background (its exit may block in the kernel: an iptables-restore
+   * that deleted rules waits out an RCU grace period when it closes its
+   * netlink socket, after its work is done).
+   */
+  detachWhen?: (stderr: string) => boolean;
 }
 
 /** How it ended. */
@@ -44,6 +53,8 @@ export interface ExecResult {
   stderr: string;
   /** The timeout fired and the child was killed. */
   timedOut: boolean;
+  /** `detachWhen` said so: the child was not waited for. */
+  detached?: boolean;
 }
 
 /** Runs commands. */
@@ -96,6 +107,10 @@ export const denoRunner: ProcessRunner = {
       } catch { /* already gone */ }
     });
     try {
+      if (req.detachWhen !== undefined && (req.stderr ?? "piped") === "piped") {
+        const out = (req.stdout ?? "piped") === "piped" ? child.stdout : null;
+        return await detaching(child, out, req.detachWhen, () => timedOut);
+      }
       const piped = (req.stdout ?? "piped") === "piped" || (req.stderr ?? "piped") === "piped";
       if (piped) {
         const out = await child.output();
@@ -113,6 +128,34 @@ export const denoRunner: ProcessRunner = {
     }
   },
 };
+
+/** {@linkcode denoRunner}'s exec of a request with `detachWhen` (see there). */
+async function detaching(
+  child: Deno.ChildProcess,
+  stdout: ReadableStream<Uint8Array> | null,
+  detachWhen: (stderr: string) => boolean,
+  timedOut: () => boolean,
+): Promise<ExecResult> {
+  // stdout is not read: drained, so the child never blocks on it.
+  const drained = stdout?.pipeTo(new WritableStream()).catch(() => {}) ?? Promise.resolve();
+  const reader = child.stderr.getReader();
+  const dec = new TextDecoder();
+  let err = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += dec.decode(value, { stream: true });
+    if (detachWhen(err)) {
+      reader.cancel().catch(() => {});
+      child.unref();
+      child.status.catch(() => {});
+      return { code: 0, stdout: "", stderr: err, timedOut: false, detached: true };
+    }
+  }
+  const status = await child.status;
+  await drained;
+  return { code: exitCode(status), stdout: "", stderr: err, timedOut: timedOut() };
+}
 
 /** {@linkcode denoRunner}'s exec of a request with `outputFiles`. */
 async function execToFiles(

@@ -38,6 +38,7 @@ import {
   FORWARD_CHAIN,
   iptablesInstalled,
   ISOLATION_CHAIN,
+  NAT_CHAIN,
   NetworkFirewall,
   PREROUTING_CHAIN,
   rootComment,
@@ -622,7 +623,7 @@ export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<s
   // killed `network rm` removed it but not them.
   const chains = await firewall.dropWhenNoBridge(dryRun)
     ? [
-      `berth's firewall chains (${PREROUTING_CHAIN}, ${FORWARD_CHAIN}, ${ISOLATION_CHAIN}: no berth bridge is left)`,
+      `berth's firewall chains (${PREROUTING_CHAIN}, ${FORWARD_CHAIN}, ${ISOLATION_CHAIN}, ${NAT_CHAIN}: no berth bridge is left)`,
     ]
     : [];
   return [...done, ...stale.map((b) => `the firewall rule of bridge ${b}`), ...chains];

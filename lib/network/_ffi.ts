@@ -101,10 +101,16 @@ function back(own: number): void {
   }
 }
 
-/** A rtnetlink socket in the network namespace bound at `nsPath` (null: the current one). */
-export function netlinkSocket(nsPath: string | null): number {
+/** The netfilter family of netlink (nf_tables' messages). */
+export const NETLINK_NETFILTER = 12;
+
+/**
+ * A netlink socket (rtnetlink unless `protocol` says otherwise) in the
+ * network namespace bound at `nsPath` (null: the current one).
+ */
+export function netlinkSocket(nsPath: string | null, protocol: number = NETLINK_ROUTE): number {
   return inNetns(nsPath, () => {
-    const fd = sym().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    const fd = sym().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0) throw new ErrnoError("socket(AF_NETLINK)", errno());
     return fd;
   });

@@ -24,6 +24,15 @@
  *   is loaded) and its way out stay open, and the networks of a berth
  *   without these rules (an older one on the same host) keep working.
  *
+ * - **A network's own accepts and masquerade** (berth's own set-up, not
+ *   the plugins'): in `BERTH-FORWARD`, replies into the subnet, what it
+ *   sends out of the host's other interfaces (never to another `bth+`
+ *   bridge, so no order of rules undoes the isolation) and what stays on
+ *   its bridge (an internal network: only this); in nat `BERTH-POSTROUTING`
+ *   (jumped to from POSTROUTING) `-s SUBNET ! -o BRIDGE` multicast aside
+ *   `-j MASQUERADE`. One set per network, carrying the root's comment,
+ *   removed with the network like its own rule.
+ *
  * The chains and the static rules are made on first use, and both jumps
  * are put back first on every set-up; a network's own rule is made
  * whenever a container joins it and removed with the network. They go
@@ -45,6 +54,7 @@ import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
+import { advanceMarks, nftGeneration, removeAllMarks, removeMark } from "./_nft_gen.ts";
 
 /**
  * Where every berth on the host takes turns changing these rules (beside
@@ -58,6 +68,15 @@ export const PREROUTING_CHAIN = "BERTH-PREROUTING";
 export const FORWARD_CHAIN = "BERTH-FORWARD";
 /** Where what leaves a berth bridge for another interface goes: dropped if that is a berth bridge. */
 export const ISOLATION_CHAIN = "BERTH-ISOLATION";
+/**
+ * A table that always fails, last in a restore (`apply`'s `detach`): the
+ * deletion of a rule from a chain that is never made. Its error line says
+ * every commit before it is done.
+ */
+const SENTINEL = "*filter\n-D BERTH-NO-SUCH-CHAIN -j ACCEPT\nCOMMIT\n";
+
+/** berth's chain in the nat table (jumped to from POSTROUTING): the networks' masquerade. */
+export const NAT_CHAIN = "BERTH-POSTROUTING";
 /** Every berth bridge, as an iptables interface pattern. */
 export const BRIDGES = "bth+";
 
@@ -183,7 +202,65 @@ export const RULES = {
       internal ? "DROP" : ISOLATION_CHAIN,
     ];
   },
+  postroutingJump: ["-j", NAT_CHAIN],
+  /**
+   * A network's own accepts (berth's own set-up: one set per network, not
+   * per container, as netavark makes them): replies into it, what it sends
+   * out of the host's other interfaces (never to another berth bridge:
+   * whatever the order of the rules, these never undo the isolation), and
+   * what stays on its bridge; an internal network only the last.
+   */
+  accepts(bridge: string, subnet: string, tag: string, internal: boolean): string[][] {
+    const c = ["-m", "comment", "--comment", rootComment(tag)];
+    const within = ["-s", subnet, "-i", bridge, "-o", bridge, ...c, "-j", "ACCEPT"];
+    if (internal) return [within];
+    return [
+      [
+        "-d",
+        subnet,
+        "-o",
+        bridge,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "RELATED,ESTABLISHED",
+        ...c,
+        "-j",
+        "ACCEPT",
+      ],
+      ["-s", subnet, "-i", bridge, "!", "-o", BRIDGES, ...c, "-j", "ACCEPT"],
+      within,
+    ];
+  },
+  /** A network's masquerade: what its addresses send off the bridge, multicast aside. */
+  masquerade(bridge: string, subnet: string, tag: string): string[] {
+    return [
+      "-s",
+      subnet,
+      "!",
+      "-o",
+      bridge,
+      "-m",
+      "addrtype",
+      "!",
+      "--dst-type",
+      "MULTICAST",
+      "-m",
+      "comment",
+      "--comment",
+      rootComment(tag),
+      "-j",
+      "MASQUERADE",
+    ];
+  },
 } as const;
+
+/** A network's addresses and whether berth masquerades them (its own set-up). */
+export interface NetworkRules {
+  /** `A.B.C.D/BITS`, host bits zero. */
+  subnet: string;
+  masquerade: boolean;
+}
 
 /** What {@linkcode planEnsure} asks for: chains to make, then one restore text (or ""). */
 export interface Plan {
@@ -228,17 +305,29 @@ function firstJump(saved: Saved, table: string, chain: string, jump: readonly st
  * What makes the rules of bridge `bridge` (of the root tagged `tag`)
  * complete in the listing `saved`: nothing when they are.
  */
-export function planEnsure(saved: Saved, bridge: string, tag: string, internal = false): Plan {
-  const { chains, tables } = planEnsureTables(saved, bridge, tag, internal);
+export function planEnsure(
+  saved: Saved,
+  bridge: string,
+  tag: string,
+  internal = false,
+  net: NetworkRules | null = null,
+): Plan {
+  const { chains, tables } = planEnsureTables(saved, bridge, tag, internal, net);
   return { chains, restore: restoreText(tables) };
 }
 
-/** {@linkcode planEnsure}'s chains and restore lines by table (`raw`, `filter`). */
+/**
+ * {@linkcode planEnsure}'s chains and restore lines by table (`raw`,
+ * `filter`, `nat`). With `net` (berth's own set-up), the network's own
+ * accepts and masquerade too, and any other rule of berth's naming the
+ * bridge goes (a network of that bridge name made again otherwise).
+ */
 export function planEnsureTables(
   saved: Saved,
   bridge: string,
   tag: string,
   internal = false,
+  net: NetworkRules | null = null,
 ): { chains: [string, string][]; tables: Record<string, string[]> } {
   const chains: [string, string][] = [];
   if (!saved.chains.has(`raw/${PREROUTING_CHAIN}`)) chains.push(["raw", PREROUTING_CHAIN]);
@@ -270,12 +359,40 @@ export function planEnsureTables(
   if (!has(saved, "filter", ISOLATION_CHAIN, RULES.crossDrop)) {
     filter.push(line("-A", ISOLATION_CHAIN, RULES.crossDrop));
   }
+  const nat: string[] = [];
+  if (net !== null) {
+    if (!saved.chains.has(`nat/${NAT_CHAIN}`)) chains.push(["nat", NAT_CHAIN]);
+    if (!has(saved, "nat", "POSTROUTING", RULES.postroutingJump)) {
+      nat.push(line("-A", "POSTROUTING", RULES.postroutingJump));
+    }
+    const wantFilter = [
+      RULES.own(bridge, tag, internal),
+      ...RULES.accepts(bridge, net.subnet, tag, internal),
+    ];
+    const wantNat = net.masquerade && !internal ? [RULES.masquerade(bridge, net.subnet, tag)] : [];
+    const wanted = new Set([
+      ...wantFilter.map((a) => `filter/${ruleKey(a)}`),
+      ...wantNat.map((a) => `nat/${ruleKey(a)}`),
+    ]);
+    for (const r of saved.rules) {
+      if (netRule(r)?.bridge !== bridge || wanted.has(`${r.table}/${ruleKey(r.args)}`)) continue;
+      if (ownRule(r) !== null) continue; // above
+      (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
+    }
+    for (const a of wantFilter.slice(1)) {
+      if (!has(saved, "filter", FORWARD_CHAIN, a)) filter.push(line("-A", FORWARD_CHAIN, a));
+    }
+    for (const a of wantNat) {
+      if (!has(saved, "nat", NAT_CHAIN, a)) nat.push(line("-A", NAT_CHAIN, a));
+    }
+    nat.push(...duplicates(saved, "nat", NAT_CHAIN));
+  }
   // A rule twice (two berths at once where /run held no lock, or by
   // hand): the copy goes.
   raw.push(...duplicates(saved, "raw", PREROUTING_CHAIN));
   filter.push(...duplicates(saved, "filter", FORWARD_CHAIN));
   filter.push(...duplicates(saved, "filter", ISOLATION_CHAIN));
-  return { chains, tables: { raw, filter } };
+  return { chains, tables: net === null ? { raw, filter } : { raw, filter, nat } };
 }
 
 /**
@@ -312,28 +429,52 @@ function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boo
 }
 
 /**
- * The restore text that deletes the own-bridge rules `pick` selects
- * (given bridge and comment), with the bridges it names; "" when none.
+ * A network's rule in berth's chains (its own rule, accepts, masquerade):
+ * the bridge it names and its root comment; null for any other.
+ */
+function netRule(r: SavedRule): { bridge: string; comment: string } | null {
+  const own = ownRule(r);
+  if (own !== null) return own;
+  if (
+    !(r.table === "filter" && r.chain === FORWARD_CHAIN) &&
+    !(r.table === "nat" && r.chain === NAT_CHAIN)
+  ) return null;
+  const value = (flag: string) => {
+    const i = r.args.indexOf(flag);
+    return i < 0 ? null : r.args[i + 1] ?? null;
+  };
+  const comment = value("--comment");
+  if (comment === null || !comment.startsWith("berth:")) return null;
+  for (const dev of [value("-i"), value("-o")]) {
+    if (dev !== null && dev !== BRIDGES) return { bridge: dev, comment };
+  }
+  return null;
+}
+
+/**
+ * The restore text that deletes the networks' rules `pick` selects
+ * (given bridge and comment), with the bridges they name; "" when none.
  */
 export function planRemove(
   saved: Saved,
   pick: (bridge: string, comment: string) => boolean,
 ): { restore: string; bridges: string[] } {
-  const lines: string[] = [];
-  const bridges: string[] = [];
+  const tables: Record<string, string[]> = { filter: [], nat: [] };
+  const bridges = new Set<string>();
   for (const r of saved.rules) {
-    const own = ownRule(r);
-    if (own === null || !pick(own.bridge, own.comment)) continue;
-    lines.push(line("-D", FORWARD_CHAIN, r.args));
-    bridges.push(own.bridge);
+    const net = netRule(r);
+    if (net === null || !pick(net.bridge, net.comment)) continue;
+    tables[r.table]!.push(line("-D", r.chain, r.args));
+    bridges.add(net.bridge);
   }
-  return { restore: restoreText({ filter: lines }), bridges };
+  return { restore: restoreText(tables), bridges: [...bridges] };
 }
 
 /** berth's chains, by table. */
 const OWN_CHAINS: Readonly<Record<string, readonly string[]>> = {
   raw: [PREROUTING_CHAIN],
   filter: [FORWARD_CHAIN, ISOLATION_CHAIN],
+  nat: [NAT_CHAIN],
 };
 
 /**
@@ -416,16 +557,35 @@ export class NetworkFirewall {
     return parseSave(r.stdout);
   }
 
-  private async apply(plan: Plan): Promise<string> {
+  /**
+   * Makes `plan`'s chains, then applies its restore. `detach`: where it
+   * deletes rules, an iptables-restore waits out an RCU grace period when
+   * it closes its netlink socket (10-25 ms here), after its commits; a
+   * last table that always fails ({@linkcode SENTINEL}) makes it report,
+   * on stderr, the moment every commit before it is done, and the caller
+   * goes on then (the child ends on its own).
+   */
+  private async apply(plan: Plan, detach = false): Promise<string> {
+    // Each made chain and each COMMIT is one nf_tables generation: where
+    // the ID moved by exactly those, the marks current before still are.
+    const before = nftGeneration();
+    let commits = 0;
     for (const [table, chain] of plan.chains) {
       // Fails when another berth made it meanwhile: the check that follows tells.
-      await this.runner.exec({
+      const r = await this.runner.exec({
         argv: ["iptables", "-w", "5", "-t", table, "-N", chain],
         timeoutMs: 10_000,
       });
+      if (r.code === 0) commits++;
     }
-    if (plan.restore === "") return "";
-    const input = new TextEncoder().encode(plan.restore);
+    if (plan.restore === "") {
+      advanceMarks(before, nftGeneration(), commits);
+      return "";
+    }
+    commits += plan.restore.split("\n").filter((l) => l === "COMMIT").length;
+    // The sentinel's line: after the restore's own lines and its table's.
+    const done = `line ${plan.restore.split("\n").length + 1} failed`;
+    const input = new TextEncoder().encode(detach ? plan.restore + SENTINEL : plan.restore);
     const r = await this.runner.exec({
       argv: ["iptables-restore", "-w", "5", "--noflush"],
       stdin: "piped",
@@ -433,9 +593,20 @@ export class NetworkFirewall {
         const w = s.getWriter();
         w.write(input).then(() => w.close()).catch(() => {});
       },
+      ...(detach ? { stdout: "null" as const, detachWhen: (e: string) => e.includes(done) } : {}),
       timeoutMs: 10_000,
     });
-    return r.code === 0 ? "" : (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+    if (detach && r.stderr.includes(done)) {
+      // Done, but not waited for: reading the ID now would wait out the
+      // grace period too. Committed in exactly `commits` steps after
+      // `before` (under the lock): were another program's commit among
+      // them, the ID is past the one given and no mark ever matches it.
+      advanceMarks(before, before === null ? null : (before + commits) >>> 0, commits);
+      return "";
+    }
+    if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
+    advanceMarks(before, nftGeneration(), commits);
+    return "";
   }
 
   /**
@@ -481,12 +652,51 @@ export class NetworkFirewall {
   }
 
   /**
+   * {@linkcode batch}, then a listing that shows nothing more to do; the
+   * nf_tables generation ID read before each listing is given to `plan`
+   * with it, and the one before the last listing to `seen`
+   * (`_nft_gen.ts`: a later set-up that reads the same ID skips the
+   * listing). `gen` reads the ID (null: unknown).
+   */
+  batchSeen(
+    plan: (saved: Saved, gen: number | null) => Plan,
+    gen: () => number | null,
+    seen: (gen: number) => void,
+  ): Promise<void> {
+    return this.locked(async () => {
+      let why = "";
+      for (let attempt = 0;; attempt++) {
+        const g = gen();
+        const p = plan(await this.save(), g);
+        if (p.chains.length === 0 && p.restore === "") {
+          if (g !== null) seen(g);
+          return;
+        }
+        if (attempt === 4) throw new RuntimeError(`cannot change the firewall rules: ${why}`);
+        why = await this.apply(p);
+      }
+    });
+  }
+
+  /**
+   * Applies `restore` under the lock where nf_tables' generation is still
+   * `gen` (nothing changed since the caller's knowledge of the rules);
+   * false, changing nothing, where it moved or the restore failed.
+   */
+  restoreAt(gen: number, restore: string): Promise<boolean> {
+    return this.locked(async () => {
+      if (nftGeneration() !== gen) return false;
+      return await this.apply({ chains: [], restore }) === "";
+    });
+  }
+
+  /**
    * Applies `restore` under the lock when it applies as a whole; else
    * `fallback` plans from a fresh listing (see {@linkcode batch}).
    */
   restoreOr(restore: string, fallback: (saved: Saved) => Plan): Promise<void> {
     return this.locked(async () => {
-      if (restore !== "" && await this.apply({ chains: [], restore }) === "") return;
+      if (restore !== "" && await this.apply({ chains: [], restore }, true) === "") return;
       let why = "";
       for (let attempt = 0;; attempt++) {
         const p = fallback(await this.save());
@@ -519,6 +729,8 @@ export class NetworkFirewall {
       const plan = planRemove(await this.save(), pick);
       if (attempt === 0) removed = plan.bridges;
       if (plan.restore === "" || dryRun) return removed;
+      // Before the rules: a mark left would say they are there.
+      for (const b of plan.bridges) removeMark(b);
       if (attempt === 4) throw new RuntimeError(`cannot remove firewall rules: ${why}`);
       why = await this.apply({ chains: [], restore: plan.restore });
     }
@@ -530,6 +742,7 @@ export class NetworkFirewall {
    */
   removeBridge(bridge: string): Promise<void> {
     return this.locked(async () => {
+      removeMark(bridge);
       await this.removeLocked((b) => b === bridge, false);
       await this.dropLocked(false);
     });
@@ -566,6 +779,7 @@ export class NetworkFirewall {
       if (attempt === 4) {
         throw new RuntimeError(`cannot remove berth's firewall chains: ${why}`);
       }
+      removeAllMarks();
       why = await this.apply({ chains: [], restore });
     }
   }

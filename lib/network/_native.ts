@@ -3,14 +3,21 @@
  * networks: what the CNI chain bridge (host-local) → portmap → firewall
  * and loopback make, made in-process: the address allocated on
  * host-local's files (`_host_local.ts`), the bridge, the veth pair, the
- * addresses and the default route over rtnetlink (`_rtnetlink.ts`), and
- * every iptables rule of the container together with berth's own
- * (`_firewall.ts`) in one `iptables-restore --noflush` after one
- * `iptables-save` (`_native_rules.ts`: the plugins' rules, rule for rule).
- * Tear-down removes the rules in one restore (a listing first only when
- * that fails: a set-up cut short); the namespace's removal takes the veth
- * pair with it (a shared namespace's is deleted here), then the address
- * is released.
+ * addresses and the default route over rtnetlink (`_rtnetlink.ts`). The
+ * bridge and firewall plugins' per-container masquerade and accepts are
+ * the network's, once (`_firewall.ts`, as netavark makes them): a
+ * container without published ports has no rule of its own, and its
+ * set-up runs no iptables at all where nf_tables' generation says nothing
+ * changed since a listing showed the network's rules (`_nft_gen.ts`).
+ * Published ports get portmap's rules, rule for rule
+ * (`_native_rules.ts`), in one `iptables-restore --noflush` after one
+ * `iptables-save` (none where the generation and the `.ports` note say
+ * portmap's chains are there and the ports free). Tear-down removes them
+ * in one restore, not waiting out its exit (a listing first only when that
+ * fails: a set-up cut short); the namespace's removal takes the veth pair
+ * with it (a shared namespace's is deleted here), then the address is
+ * released. Records of an older berth (no `netRules`) keep their
+ * per-container rules and tear-down.
  *
  * Everything is found again from the record and names derived from its
  * token (the host end of the veth is `bve` + the token's last 12 digits,
@@ -27,9 +34,17 @@ import { RuntimeError } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import type { ConfList } from "./_cni.ts";
 import { closeFd, openFd } from "./_ffi.ts";
-import type { NetworkFirewall, Plan, Saved } from "./_firewall.ts";
+import type { NetworkFirewall, NetworkRules, Plan, Saved } from "./_firewall.ts";
 import { planEnsureTables } from "./_firewall.ts";
 import { allocate, allocatedTo, release } from "./_host_local.ts";
+import {
+  markCurrent,
+  nftGeneration,
+  PORTS_MARK,
+  readMark,
+  removeMark,
+  writeMark,
+} from "./_nft_gen.ts";
 import {
   type ContainerRules,
   containerRules,
@@ -38,6 +53,8 @@ import {
   planDel,
   restoreInput,
   type RuleInput,
+  sharedComplete,
+  sharedOnly,
 } from "./_native_rules.ts";
 import type { PortMapping } from "./_ports.ts";
 import type { CniResult } from "./_result.ts";
@@ -132,6 +149,12 @@ export interface NativeAttachment {
   ports: PortMapping[];
   /** `--ip`'s address, when given. */
   ip: string | null;
+  /**
+   * The network's shared accepts and masquerade stand for the firewall and
+   * bridge plugins' per-container rules (only published ports get rules of
+   * their own); false: an older berth's attachment, with those rules.
+   */
+  netRules: boolean;
 }
 
 /** berth's own rules around the bridge, planned together with the container's. */
@@ -146,8 +169,8 @@ function ruleInput(a: NativeAttachment, ip: string): RuleInput {
     containerId: a.containerId,
     ip,
     subnet: formatSubnet(a.net.subnet),
-    masquerade: a.net.masquerade,
-    firewall: a.net.firewall,
+    masquerade: a.net.masquerade && !a.netRules,
+    firewall: a.net.firewall && !a.netRules,
     ports: a.net.portmap ? a.ports : [],
   };
 }
@@ -247,21 +270,135 @@ export function nativeLinks(a: NativeAttachment, ip: string): CniResult {
  * one restore after one listing (under the firewall lock).
  */
 export async function nativeRules(
-  fw: Pick<NetworkFirewall, "batch">,
+  fw: Pick<NetworkFirewall, "batch" | "batchSeen" | "restoreAt">,
   a: NativeAttachment,
   ip: string,
   berth: BridgeRules,
 ): Promise<void> {
   const input = ruleInput(a, ip);
   const own = await containerRules(input);
+  const net = networkRules(a);
+  const bridge = a.net.bridge;
+  // nf_tables' generation before any listing below: a mark written from
+  // one is tagged with it (were the listing later, the mark never matches).
+  const gen = net === null ? null : nftGeneration();
+  const current = markCurrent(bridge, gen);
+  if (net !== null && own.rules.length === 0 && own.ownChains.length === 0) {
+    // Nothing of the container's own: the network's rules, there since
+    // the last listing when nf_tables' generation has not moved.
+    if (current) return;
+    await fw.batchSeen(
+      (saved, g) => {
+        notePorts(saved, g);
+        const t = planEnsureTables(saved, bridge, berth.tag, berth.internal, net);
+        return { chains: t.chains, restore: restoreInput(t.tables) };
+      },
+      nftGeneration,
+      (g) => writeMark(bridge, g),
+    );
+    return;
+  }
   if (input.ports.length > 0) {
     // portmap's: the DNAT of 127.0.0.1 needs the bridge to route it.
     writeSysctl(`/proc/sys/net/ipv4/conf/${a.net.bridge}/route_localnet`, "1");
   }
+  if (current && input.ports.length > 0 && portsFree(input, gen)) {
+    // Nothing changed since a listing showed the network's rules and
+    // portmap's shared chains complete and none of these ports forwarded
+    // by anyone: the container's own rules alone, no listing.
+    const mine = planAdd(sharedOnly(input), input, own);
+    notePortsAdded(input, gen!);
+    if (await fw.restoreAt(gen!, restoreInput(mine.tables))) return;
+  }
   // One listing, then one restore of additions only: a restore that
   // deletes anything waits for the kernel's RCU grace period when it ends
   // (nf_tables, 10-25 ms here), an iptables-save does not.
-  await fw.batch(planWith(a, input, own, berth));
+  let shared = true;
+  await fw.batch(planWith(a, input, own, berth, net, gen, (s) => (shared = s)));
+  if (net !== null && input.ports.length > 0 && !shared) {
+    // portmap's shared chains were made just now: one more listing notes
+    // them (the first -p of the host), so the next set-up needs none.
+    await fw.batch(planWith(a, input, own, berth, net, nftGeneration()));
+  }
+}
+
+/**
+ * Adds `input`'s ports to {@linkcode PORTS_MARK} (current at `gen`) before
+ * its rules are made: another root asking for one of them later is refused
+ * as a listing would refuse it; a set-up that fails or is killed leaves
+ * the note only more careful. (Under the host-wide port lock the whole
+ * set-up holds: no other -p set-up reads the note meanwhile.)
+ */
+function notePortsAdded(input: RuleInput, gen: number): void {
+  const text = readMark(PORTS_MARK, gen);
+  if (text === null) return;
+  try {
+    const note = JSON.parse(text) as PortsNote;
+    const ports = new Set(note.forwarded);
+    for (const p of input.ports) ports.add(`${p.protocol}/${p.hostPort}`);
+    writeMark(PORTS_MARK, gen, undefined, JSON.stringify({ ...note, forwarded: [...ports] }));
+  } catch {
+    removeMark(PORTS_MARK);
+  }
+}
+
+/** What {@linkcode PORTS_MARK} carries. */
+interface PortsNote {
+  /** `PROTO/PORT`s forwarded on the host (portmap's DNAT chain), by anyone. */
+  forwarded: string[];
+  /** Whether portmap's shared chains and jumps were all there. */
+  shared: boolean;
+}
+
+/**
+ * Notes what listing `saved` (taken at `gen` or later) shows of portmap's
+ * side, with the ports this set-up is about to forward (`adding`). Every
+ * later -p set-up adds its own before making them (the note advances
+ * with berth's own commits); ports berth unforwarded since stay in it (a
+ * listing then decides): the note can only send a set-up to a listing.
+ */
+function notePorts(saved: Saved, gen: number | null, adding: PortMapping[] = []): boolean {
+  if (gen === null) return true;
+  const probe: RuleInput = {
+    network: "",
+    containerId: "",
+    ip: "",
+    subnet: "",
+    masquerade: false,
+    firewall: false,
+    ports: [{ hostIP: "", hostPort: 1, containerPort: 1, protocol: "tcp" }],
+  };
+  const note: PortsNote = {
+    forwarded: [
+      ...new Set([
+        ...forwardedIn(saved, ""),
+        // This set-up's own, before they are made (see notePortsAdded).
+        ...adding.map((p) => `${p.protocol}/${p.hostPort}`),
+      ]),
+    ],
+    shared: sharedComplete(saved, probe),
+  };
+  writeMark(PORTS_MARK, gen, undefined, JSON.stringify(note));
+  return note.shared;
+}
+
+/** Whether {@linkcode PORTS_MARK} is current at `gen` and clears `input`'s ports. */
+function portsFree(input: RuleInput, gen: number | null): boolean {
+  const text = readMark(PORTS_MARK, gen);
+  if (text === null) return false;
+  try {
+    const note = JSON.parse(text) as PortsNote;
+    const taken = new Set(note.forwarded);
+    return note.shared === true &&
+      input.ports.every((p) => !taken.has(`${p.protocol}/${p.hostPort}`));
+  } catch {
+    return false;
+  }
+}
+
+/** The network's shared rules, where the attachment relies on them. */
+function networkRules(a: NativeAttachment): NetworkRules | null {
+  return a.netRules ? { subnet: formatSubnet(a.net.subnet), masquerade: a.net.masquerade } : null;
 }
 
 function planWith(
@@ -269,8 +406,12 @@ function planWith(
   input: RuleInput,
   own: ContainerRules,
   berth: BridgeRules,
+  net: NetworkRules | null,
+  gen: number | null,
+  sharedSeen: (complete: boolean) => void = () => {},
 ): (saved: Saved) => Plan {
   return (saved: Saved) => {
+    sharedSeen(notePorts(saved, gen, input.ports));
     // Another root's (or another CNI runtime's) container may forward one
     // of the ports (portmap's DNAT chain): read from this same listing,
     // under the host's port lock.
@@ -283,7 +424,7 @@ function planWith(
       }
     }
     const mine = planAdd(saved, input, own);
-    const theirs = planEnsureTables(saved, a.net.bridge, berth.tag, berth.internal);
+    const theirs = planEnsureTables(saved, a.net.bridge, berth.tag, berth.internal, net);
     return {
       chains: [...mine.chains, ...theirs.chains],
       restore: restoreInput(mergeTables(mine.tables, theirs.tables)),
@@ -332,6 +473,8 @@ export async function nativeDelRules(
   ip: string,
 ): Promise<void> {
   const own: ContainerRules = await containerRules(ruleInput(a, ip));
+  // No rules of its own (the network's shared ones stay): no iptables.
+  if (own.rules.length === 0 && own.ownChains.length === 0) return;
   await fw.restoreOr(
     restoreInput(planDel(null, own)),
     (saved) => ({ chains: [], restore: restoreInput(planDel(saved, own)) }),

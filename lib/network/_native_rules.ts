@@ -299,3 +299,19 @@ export function mergeTables(a: Tables, b: Tables): Tables {
   for (const t of [a, b]) for (const [k, v] of Object.entries(t)) (out[k] ??= []).push(...v);
   return out;
 }
+
+/** Whether `saved` holds every chain and rule the plugins share that `input` needs. */
+export function sharedComplete(saved: Saved, input: RuleInput): boolean {
+  const s = shared(input);
+  return s.chains.every(([t, c]) => saved.chains.has(`${t}/${c}`)) &&
+    s.rules.every(([r]) => present(saved, r));
+}
+
+/** A listing of just the chains and rules the plugins share that `input` needs. */
+export function sharedOnly(input: RuleInput): Saved {
+  const s = shared(input);
+  return {
+    chains: new Set(s.chains.map(([t, c]) => `${t}/${c}`)),
+    rules: s.rules.map(([r]) => r),
+  };
+}
