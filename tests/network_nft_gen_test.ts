@@ -25,15 +25,23 @@ Deno.test("marks: current only at their generation; advanced by exactly berth's 
     advanceMarks(5, 7, 2, dir);
     assertTrue(markCurrent("bth-a", 7, dir) && !markCurrent("bth-a", 5, dir));
     assertEquals(readMark(".ports", 7, dir), '{"x":1}');
+    // An edit of the payload goes with the advance (a delete's freed ports), by mark name.
+    advanceMarks(7, 8, 1, dir, (name, p) => name === ".ports" ? p.replace("1", "2") : p);
+    assertEquals(readMark(".ports", 8, dir), '{"x":2}');
+    assertTrue(markCurrent("bth-a", 8, dir));
     // Another program's commit among them: not advanced.
+    advanceMarks(8, 11, 2, dir, () => "edited");
+    assertEquals(readMark(".ports", 8, dir), '{"x":2}');
+    advanceMarks(8, 7, 1, dir);
+    assertTrue(markCurrent("bth-a", 8, dir));
     advanceMarks(7, 10, 2, dir);
-    assertTrue(markCurrent("bth-a", 7, dir) && !markCurrent("bth-a", 10, dir));
+    assertTrue(markCurrent("bth-a", 8, dir) && !markCurrent("bth-a", 10, dir));
     // Another namespace's mark stays with removeAllMarks; an old one goes at the next write.
-    Deno.writeTextFileSync(`${dir}/bth-other`, "0:1 7\n");
+    Deno.writeTextFileSync(`${dir}/bth-other`, "0:1 8\n");
     Deno.writeTextFileSync(`${dir}/bth-old`, "0:2 3\n");
     const old = new Date(Date.now() - 2 * 3600_000);
     Deno.utimeSync(`${dir}/bth-old`, old, old);
-    writeMark("bth-b", 7, dir);
+    writeMark("bth-b", 8, dir);
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
       ".ports",
       "bth-a",

@@ -54,7 +54,7 @@ import { RuntimeError } from "../host/errors.ts";
 import { FileLock } from "../host/lock.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
-import { advanceMarks, nftGeneration, removeAllMarks, removeMark } from "./_nft_gen.ts";
+import { advanceMarks, nftGeneration, PORTS_MARK, removeAllMarks, removeMark } from "./_nft_gen.ts";
 
 /**
  * Where every berth on the host takes turns changing these rules (beside
@@ -268,6 +268,26 @@ export interface Plan {
   chains: [string, string][];
   /** The `iptables-restore --noflush` input, or "" when nothing is to change. */
   restore: string;
+  /**
+   * `PROTO/PORT`s whose forwarding (portmap's DNAT) the restore deletes:
+   * once it is committed, the ports note no longer counts them.
+   */
+  unforwarded?: string[];
+}
+
+/** `edit` of {@linkcode advanceMarks}: the ports note without `ports`. */
+function withoutPorts(ports: string[] | undefined): (name: string, payload: string) => string {
+  return (name, payload) => {
+    if (ports === undefined || ports.length === 0 || name !== PORTS_MARK) return payload;
+    try {
+      const note = JSON.parse(payload) as { forwarded?: unknown };
+      if (!Array.isArray(note.forwarded)) return payload;
+      const gone = new Set(ports);
+      return JSON.stringify({ ...note, forwarded: note.forwarded.filter((p) => !gone.has(p)) });
+    } catch {
+      return payload; // one listing more
+    }
+  };
 }
 
 function quote(w: string): string {
@@ -601,11 +621,17 @@ export class NetworkFirewall {
       // grace period too. Committed in exactly `commits` steps after
       // `before` (under the lock): were another program's commit among
       // them, the ID is past the one given and no mark ever matches it.
-      advanceMarks(before, before === null ? null : (before + commits) >>> 0, commits);
+      advanceMarks(
+        before,
+        before === null ? null : (before + commits) >>> 0,
+        commits,
+        undefined,
+        withoutPorts(plan.unforwarded),
+      );
       return "";
     }
     if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
-    advanceMarks(before, nftGeneration(), commits);
+    advanceMarks(before, nftGeneration(), commits, undefined, withoutPorts(plan.unforwarded));
     return "";
   }
 
@@ -694,9 +720,15 @@ export class NetworkFirewall {
    * Applies `restore` under the lock when it applies as a whole; else
    * `fallback` plans from a fresh listing (see {@linkcode batch}).
    */
-  restoreOr(restore: string, fallback: (saved: Saved) => Plan): Promise<void> {
+  restoreOr(
+    restore: string,
+    fallback: (saved: Saved) => Plan,
+    unforwarded: string[] = [],
+  ): Promise<void> {
     return this.locked(async () => {
-      if (restore !== "" && await this.apply({ chains: [], restore }, true) === "") return;
+      if (restore !== "" && await this.apply({ chains: [], restore, unforwarded }, true) === "") {
+        return;
+      }
       let why = "";
       for (let attempt = 0;; attempt++) {
         const p = fallback(await this.save());

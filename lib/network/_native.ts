@@ -475,9 +475,14 @@ export async function nativeDelRules(
   const own: ContainerRules = await containerRules(ruleInput(a, ip));
   // No rules of its own (the network's shared ones stay): no iptables.
   if (own.rules.length === 0 && own.ownChains.length === 0) return;
+  // Its ports are free once the deletion is committed: the ports note
+  // (advanced with it) says so, and the next -p set-up of one of them
+  // needs no listing.
+  const unforwarded = ruleInput(a, ip).ports.map((p) => `${p.protocol}/${p.hostPort}`);
   await fw.restoreOr(
     restoreInput(planDel(null, own)),
-    (saved) => ({ chains: [], restore: restoreInput(planDel(saved, own)) }),
+    (saved) => ({ chains: [], restore: restoreInput(planDel(saved, own)), unforwarded }),
+    unforwarded,
   );
 }
 

@@ -187,13 +187,16 @@ export function removeMark(bridge: string, dir = MARK_DIR): void {
  * After berth's own change moved the generation from `before` to `after`
  * in exactly `commits` steps (so no one else's change came between, and
  * berth's never removes a network's rules but with the network): every
- * mark that was current at `before` is current at `after`.
+ * mark that was current at `before` is current at `after`, its payload
+ * passed through `edit` (by mark name) where the change altered what it
+ * records.
  */
 export function advanceMarks(
   before: number | null,
   after: number | null,
   commits: number,
   dir = MARK_DIR,
+  edit: (name: string, payload: string) => string = (_, payload) => payload,
 ): void {
   if (before === null || after === null || ((after - before) >>> 0) !== commits) return;
   const ns = netnsIdentity();
@@ -210,7 +213,7 @@ export function advanceMarks(
       if (!text.startsWith(`${ns} ${before}\n`)) continue;
       Deno.writeTextFileSync(
         `${dir}/${name}`,
-        `${ns} ${after}\n${text.slice(text.indexOf("\n") + 1)}`,
+        `${ns} ${after}\n${edit(name, text.slice(text.indexOf("\n") + 1))}`,
       );
     } catch {
       // gone meanwhile
