@@ -585,10 +585,21 @@ export class NetworkFirewall {
    * on stderr, the moment every commit before it is done, and the caller
    * goes on then (the child ends on its own).
    */
-  private async apply(plan: Plan, detach = false): Promise<string> {
+  private async apply(
+    plan: Plan,
+    detach = false,
+    listed?: { gen: number; seen: (gen: number) => void },
+  ): Promise<string> {
     // Each made chain and each COMMIT is one nf_tables generation: where
     // the ID moved by exactly those, the marks current before still are.
     const before = nftGeneration();
+    // The plan came from a listing taken at `listed.gen`; nothing changed
+    // since where the ID is still that, and then what the plan makes is all
+    // there once its own commits alone moved the ID.
+    const exact = (after: number | null) => {
+      if (listed === undefined || before !== listed.gen || after === null) return;
+      if (((after - before) >>> 0) === commits) listed.seen(after);
+    };
     let commits = 0;
     for (const [table, chain] of plan.chains) {
       // Fails when another berth made it meanwhile: the check that follows tells.
@@ -599,7 +610,9 @@ export class NetworkFirewall {
       if (r.code === 0) commits++;
     }
     if (plan.restore === "") {
-      advanceMarks(before, nftGeneration(), commits);
+      const after = nftGeneration();
+      advanceMarks(before, after, commits);
+      exact(after);
       return "";
     }
     commits += plan.restore.split("\n").filter((l) => l === "COMMIT").length;
@@ -631,7 +644,9 @@ export class NetworkFirewall {
       return "";
     }
     if (r.code !== 0) return (r.stderr || r.stdout).trim() || `exit status ${r.code}`;
-    advanceMarks(before, nftGeneration(), commits, undefined, withoutPorts(plan.unforwarded));
+    const after = nftGeneration();
+    advanceMarks(before, after, commits, undefined, withoutPorts(plan.unforwarded));
+    exact(after);
     return "";
   }
 
@@ -662,16 +677,27 @@ export class NetworkFirewall {
    * to make and restore input; applied, and planned again from a fresh
    * listing when the restore failed (another program changed the tables
    * meanwhile), a few times. `plan` must give nothing more to do once its
-   * change is there.
+   * change is there. `seen`: told the nf_tables generation at which what
+   * the plan makes is known to be all there (the listing's, where it had
+   * nothing to do; the one its own commits reached, where nothing else
+   * changed the tables in between), never where that is not known.
    */
-  batch(plan: (saved: Saved) => Plan): Promise<void> {
+  batch(plan: (saved: Saved) => Plan, seen?: (gen: number) => void): Promise<void> {
     return this.locked(async () => {
       let why = "";
       for (let attempt = 0;; attempt++) {
+        const g = seen === undefined ? null : nftGeneration();
         const p = plan(await this.save());
-        if (p.chains.length === 0 && p.restore === "") return;
+        if (p.chains.length === 0 && p.restore === "") {
+          if (seen !== undefined && g !== null) seen(g);
+          return;
+        }
         if (attempt === 4) throw new RuntimeError(`cannot change the firewall rules: ${why}`);
-        why = await this.apply(p);
+        why = await this.apply(
+          p,
+          false,
+          seen !== undefined && g !== null ? { gen: g, seen } : undefined,
+        );
         if (why === "") return;
       }
     });

@@ -314,11 +314,14 @@ export async function nativeRules(
   // deletes anything waits for the kernel's RCU grace period when it ends
   // (nf_tables, 10-25 ms here), an iptables-save does not.
   let shared = true;
-  await fw.batch(planWith(a, input, own, berth, net, gen, (s) => (shared = s)));
+  // The network's rules are all there once this change is: noted (a mark)
+  // where the generation says so, so the next set-up needs no listing.
+  const seen = net === null ? undefined : (g: number) => writeMark(bridge, g);
+  await fw.batch(planWith(a, input, own, berth, net, gen, (s) => (shared = s)), seen);
   if (net !== null && input.ports.length > 0 && !shared) {
     // portmap's shared chains were made just now: one more listing notes
     // them (the first -p of the host), so the next set-up needs none.
-    await fw.batch(planWith(a, input, own, berth, net, nftGeneration()));
+    await fw.batch(planWith(a, input, own, berth, net, nftGeneration()), seen);
   }
 }
 

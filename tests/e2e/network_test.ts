@@ -1434,6 +1434,36 @@ Deno.test({
         calls();
         await ns.berthOk(shimmed, ["delete", "-f", "c2"]);
         assertEquals(calls(), [], "a delete without -p");
+        // A network only -p containers ever joined: the first set-up's listing
+        // and its own commit show the network's rules complete, so the next
+        // -p set-up on it needs no listing either.
+        await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), "gen3"]);
+        const runOn3 = (id: string, port: number) =>
+          ns.berthOk(shimmed, [
+            "run",
+            "-d",
+            "--network",
+            "gen3",
+            "-p",
+            `127.0.0.1:${port}:8080`,
+            "--rootfs",
+            rootfs,
+            id,
+            "--",
+            "sleep",
+            "1000",
+          ]);
+        const port3 = freePort();
+        calls();
+        await runOn3("q1", port3);
+        assert(calls().includes("iptables-save"), "the first set-up on gen3 lists");
+        await ns.berthOk(shimmed, ["delete", "-f", "q1"]);
+        assertEquals(calls(), ["iptables-restore"], "a delete with -p on gen3");
+        await runOn3("q2", port3);
+        assertEquals(calls(), ["iptables-restore"], "a second -p set-up on gen3");
+        await ns.berthOk(shimmed, ["delete", "-f", "q2"]);
+        await ns.berthOk(shimmed, ["network", "rm", "gen3"]);
+        calls();
         // Someone else's change: the next set-up lists again.
         assertEquals((await ns.sh(["iptables", "-t", "nat", "-N", "SOMEONE"])).code, 0);
         await run("c3");
