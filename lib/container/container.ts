@@ -97,17 +97,24 @@ export async function releaseContainerLock(
 }
 
 /**
- * Runs `fn` holding the lock of `ns/id` if it is free right now (a busy
- * lock: an operation is under way, skip). A lock file that did not exist
- * before is removed again, so a dry run leaves no trace.
+ * Runs `fn` holding the lock of `ns/id` if it is free right now, or
+ * within `waitMs` (a lock still busy then: an operation is under way,
+ * skip). A lock file that did not exist before is removed again, so a dry
+ * run leaves no trace.
  */
 export async function withFreeLock(
   ctx: Context,
   ns: string,
   id: string,
   fn: () => Promise<void>,
+  waitMs = 0,
 ): Promise<void> {
-  const lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+  const until = ctx.clock.monotonic() + waitMs;
+  let lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+  while (lock === null && ctx.clock.monotonic() < until) {
+    await ctx.clock.sleep(20);
+    lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
+  }
   if (lock === null) return;
   try {
     await fn();

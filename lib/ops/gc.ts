@@ -185,6 +185,9 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
 
 type Act = (done: string, would: string, fn: () => Promise<unknown>) => Promise<void>;
 
+/** How long gc waits for a busy container lock before it leaves the container alone. */
+const GC_LOCK_WAIT_MS = 2000;
+
 async function gcNamespace(
   ctx: Context,
   ns: string,
@@ -219,7 +222,9 @@ async function gcNamespace(
   ]);
   for (const id of [...ids].sort()) {
     // One entry that cannot be handled (its lock file is a directory, …)
-    // is reported; the others are still repaired.
+    // is reported; the others are still repaired. A lock held for a moment
+    // (the monitor recording an exit, a command finishing) is waited for;
+    // one still held after that is an operation under way: left alone.
     await withFreeLock(ctx, ns, id, async () => {
       const s = await ctx.store.tryLoad(ns, id).catch((err) => {
         report.errors.push(`cannot read ${ns}/${id}: ${messageOf(err)}`);
@@ -290,7 +295,9 @@ async function gcNamespace(
           () => refreshLocked(ctx, s),
         );
       }
-    }).catch((err) => report.errors.push(`cannot examine ${ns}/${id}: ${messageOf(err)}`));
+    }, GC_LOCK_WAIT_MS).catch((err) =>
+      report.errors.push(`cannot examine ${ns}/${id}: ${messageOf(err)}`)
+    );
   }
   // Leftovers of interrupted removals (of any ID).
   for (const path of await findLeftovers([containersDir, dataDir])) {

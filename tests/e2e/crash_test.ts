@@ -670,3 +670,48 @@ Deno.test("an export -o killed before its rename leaves only its temp, which gc 
     }
   });
 });
+
+Deno.test("gc waits a moment for a busy container lock (the monitor recording an exit, a command finishing): the interrupted delete is finished, not skipped; a lock held on is left alone", async () => {
+  const rootfs = await busyboxRootfs();
+  const roots = await makeRoots();
+  try {
+    const lockPath = join(roots.root, "ns/default/locks/c1.lock");
+    const holdFor = async (ms: number, during: () => Promise<void>) => {
+      const f = await Deno.open(lockPath, { read: true, write: true });
+      await f.lock(true);
+      const released = new Promise<void>((r) =>
+        setTimeout(() => {
+          f.close();
+          r();
+        }, ms)
+      );
+      try {
+        await during();
+      } finally {
+        await released;
+      }
+    };
+    await berthOk(roots, ["run", "-d", "--rootfs", rootfs, "c1", "--", "sleep", "1000"]);
+    await crash(roots, "delete:unmounted", ["delete", "-f", "c1"]);
+    // Held for 4 s (gc waits 2): gc leaves the container (an operation under way) and says nothing of it.
+    await holdFor(4_000, async () => {
+      const r = await berth(roots, ["gc"]);
+      assertEquals(r.code, 0, r.stderr);
+      assertTrue(!r.stdout.includes("c1"), r.stdout);
+    });
+    assertEquals(
+      await berthOk(roots, ["gc", "--dry-run"]),
+      "would finish the interrupted delete of default/c1\n",
+    );
+    // Held for half a second: gc waits for it and finishes the delete.
+    await holdFor(500, async () => {
+      const r = await berth(roots, ["gc"]);
+      assertEquals(r.code, 0, r.stderr);
+      assertTrue(r.stdout.includes("finished the interrupted delete of default/c1"), r.stdout);
+    });
+    assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+    assertEquals((await berth(roots, ["state", "c1"])).code, 3);
+  } finally {
+    await cleanup(roots);
+  }
+});
