@@ -266,10 +266,7 @@ async function startRuntimeDelete(
     return async () => {
       const reply = await started();
       if (reply === null) return await (await startRuntimeDelete(ctx, ns, target, killed, null))();
-      ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
-      if (reply.ok) return;
-      if (reply.kind !== "retry") throw replyError(reply);
-      await ctx.runtime.delete(target, true);
+      await settleDelegatedDelete(ctx, target, reply);
     };
   }
   if (ctx.useMonitor) {
@@ -280,18 +277,28 @@ async function startRuntimeDelete(
       ...(killed !== null ? { init: { pid: killed.pid, startTime: killed.startTime } } : {}),
     });
     if (pending !== null) {
-      return async () => {
-        const reply = await pending();
-        if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
-        if (reply !== null && reply.ok) return;
-        if (reply !== null && reply.kind !== "retry") throw replyError(reply);
-        await ctx.runtime.delete(target, true);
-      };
+      return async () => await settleDelegatedDelete(ctx, target, await pending());
     }
   }
   const done = ctx.runtime.delete(target, true);
   done.catch(() => {}); // awaited by the caller's function
   return () => done;
+}
+
+/**
+ * What the monitor answered to a runtime delete it ran for this process
+ * (null: no answer): done when ok; a `retry` answer, or none, and this
+ * process runs it; any other error is thrown.
+ */
+async function settleDelegatedDelete(
+  ctx: Context,
+  target: RuntimeTarget,
+  reply: MonitorReply | null,
+): Promise<void> {
+  if (reply !== null) ctx.runtime.traceDelegated(target, deleteArgs(target.id, true));
+  if (reply !== null && reply.ok) return;
+  if (reply !== null && reply.kind !== "retry") throw replyError(reply);
+  await ctx.runtime.delete(target, true);
 }
 
 /**
