@@ -1361,12 +1361,12 @@ Deno.test({
       };
       try {
         await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), "gen1"]);
-        const run = (id: string, extra: string[] = []) =>
+        const run = (id: string, extra: string[] = [], network = "gen1") =>
           ns.berthOk(shimmed, [
             "run",
             "-d",
             "--network",
-            "gen1",
+            network,
             ...extra,
             "--rootfs",
             rootfs,
@@ -1438,28 +1438,13 @@ Deno.test({
         // and its own commit show the network's rules complete, so the next
         // -p set-up on it needs no listing either.
         await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), "gen3"]);
-        const runOn3 = (id: string, port: number) =>
-          ns.berthOk(shimmed, [
-            "run",
-            "-d",
-            "--network",
-            "gen3",
-            "-p",
-            `127.0.0.1:${port}:8080`,
-            "--rootfs",
-            rootfs,
-            id,
-            "--",
-            "sleep",
-            "1000",
-          ]);
         const port3 = freePort();
         calls();
-        await runOn3("q1", port3);
+        await run("q1", ["-p", `127.0.0.1:${port3}:8080`], "gen3");
         assert(calls().includes("iptables-save"), "the first set-up on gen3 lists");
         await ns.berthOk(shimmed, ["delete", "-f", "q1"]);
         assertEquals(calls(), ["iptables-restore"], "a delete with -p on gen3");
-        await runOn3("q2", port3);
+        await run("q2", ["-p", `127.0.0.1:${port3}:8080`], "gen3");
         assertEquals(calls(), ["iptables-restore"], "a second -p set-up on gen3");
         await ns.berthOk(shimmed, ["delete", "-f", "q2"]);
         await ns.berthOk(shimmed, ["network", "rm", "gen3"]);
