@@ -1,5 +1,5 @@
 // lib/host/libc.ts: the one module that opens libc, and its pure helpers.
-import { assertEquals, assertThrows } from "./assert.ts";
+import { assertEquals, assertThrows, assertTrue } from "./assert.ts";
 import { decodeWaitStatus, errno, libcGroup } from "../lib/host/libc.ts";
 
 Deno.test("wait statuses decode to exit codes, 128+N for signal N", () => {
@@ -33,4 +33,30 @@ Deno.test({
   assertEquals(io().close(-1), -1);
   assertEquals(errno(), 9); // EBADF
   assertEquals(io(), io()); // bound once
+});
+
+Deno.test({
+  name: "umountAsync unmounts, and a failure reports its own errno (not another thread's)",
+  sanitizeResources: false, // libc stays open for the process
+}, async () => {
+  const { libc, ErrnoError } = await import("../lib/host/libc.ts");
+  const { mountsUnder } = await import("../lib/host/mounts.ts");
+  const dir = Deno.makeTempDirSync();
+  try {
+    libc.mount("tmpfs", dir, "tmpfs", 0, "size=1m");
+    assertEquals(await mountsUnder(dir), [dir]);
+    await libc.umountAsync(dir, 0);
+    assertEquals(await mountsUnder(dir), []);
+    // Not a mount point: EINVAL, read on the thread that can read it (the async call's
+    // errno is another thread's).
+    const err = await libc.umountAsync(dir, 0).then(() => null, (e: unknown) => e);
+    assertTrue(err instanceof ErrnoError, String(err));
+    assertEquals(err.errno, 22);
+    const gone = await libc.umountAsync(`${dir}/none`, 0).then(() => null, (e: unknown) => e);
+    assertTrue(gone instanceof ErrnoError, String(gone));
+    assertEquals(gone.errno, 2); // ENOENT
+  } finally {
+    await libc.umountAsync(dir, 2).catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

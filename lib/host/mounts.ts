@@ -109,7 +109,7 @@ export async function unmountAll(dir: string, lib: Libc = realLibc): Promise<str
     if (mounts.length === 0) return done;
     for (const m of mounts) {
       try {
-        lib.umount(m, 0);
+        await lib.umountAsync(m, 0);
         done.push(m);
       } catch (err) {
         if (err instanceof ErrnoError && (err.errno === EINVAL || err.errno === ENOENT)) continue;
