@@ -69,6 +69,16 @@ export const CHILD_UMASK = 0o022;
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 };
 
+/**
+ * Loads Deno's process module ahead of a first `exec`: the first use of
+ * `Deno.Command` in a process compiles it (about 2.5 ms here), so a caller
+ * that will start a program and has to wait for something first (a reply
+ * of the monitor) pays it while it waits.
+ */
+export function prepareExec(): void {
+  void Deno.Command;
+}
+
 /** The real runner. */
 export const denoRunner: ProcessRunner = {
   async exec(req: ExecRequest): Promise<ExecResult> {

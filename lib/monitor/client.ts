@@ -195,15 +195,24 @@ async function send(
  * Sends one request and returns the reply. A monitor that is shutting down
  * answers `retry`; then a new one is started and the request sent again.
  * `null` means the connection broke before a reply (the monitor died).
- * A monitor that does not answer in time is a RuntimeError.
+ * A monitor that does not answer in time is a RuntimeError. `whileWaiting`
+ * runs once, as soon as the request is first sent (work of the caller's
+ * that can overlap the monitor's).
  */
 export async function monitorRequest(
   ctx: Context,
   req: MonitorRequest,
+  whileWaiting: () => void = () => {},
 ): Promise<MonitorReply | null> {
+  let sent = false;
   for (let attempt = 0; attempt < 20; attempt++) {
     const conn = await connectOrStart(ctx);
-    const reply = await exchange(ctx, conn, req);
+    const wait = await send(ctx, conn, req);
+    if (!sent) {
+      sent = true;
+      whileWaiting();
+    }
+    const reply = await wait();
     if (reply !== null && !reply.ok && reply.kind === "retry") {
       await ctx.clock.sleep(5 * (attempt + 1));
       continue;

@@ -264,6 +264,15 @@ export interface SetUpRequest {
    */
   onAdded?: (ip: string) => Promise<void>;
   /**
+   * Leave berth's own firewall work (the rules of a bridge network,
+   * `nativeRules`) to {@linkcode SetUp.finish}, which the caller starts
+   * once it has asked the monitor to launch the container: the restore
+   * then runs while the runtime works, instead of before it. The host
+   * ports lock stays held until it is done (the ports note is read and
+   * advanced under it). Absent: everything is made before `setUp` returns.
+   */
+  deferRules?: boolean;
+  /**
    * Whether the owner of a record that holds a wanted port is still there
    * (a record of a gone owner is torn down and its port freed).
    */
@@ -334,21 +343,59 @@ export async function forwardedPorts(runner: ProcessRunner): Promise<Set<string>
   return out;
 }
 
+/** What {@linkcode setUp} made. */
+export interface SetUp {
+  /** The container's address. */
+  ip: string;
+  /**
+   * Finishes the set-up (the deferred firewall work, see
+   * {@linkcode SetUpRequest.deferRules}; nothing otherwise) and releases
+   * what it holds. Every call gets the one run's promise. On failure the
+   * attachment is torn down before the error is given. A caller that
+   * deferred must call it on every path (the host ports lock is held
+   * until then).
+   */
+  finish(): Promise<void>;
+}
+
 /**
- * Sets up the attachment; returns the container's address. On failure
- * everything it made is torn down before the error is rethrown.
+ * Sets up the attachment (see {@linkcode SetUp}). On failure everything it
+ * made is torn down before the error is rethrown.
  */
-export async function setUp(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
-  return await withNetworkLock(env.paths, async () => {
-    if (req.ports.length === 0) return await setUpLocked(env, req);
+export async function setUp(env: NetEnv, req: SetUpRequest): Promise<SetUp> {
+  let portsLock: FileLock | null = null;
+  const release = () => {
+    portsLock?.release();
+    portsLock = null;
+  };
+  const made = await withNetworkLock(env.paths, async () => {
     // Published ports are host-wide (portmap's chains): roots claim them one at a time.
-    const lock = await hostPortsLock(env);
+    if (req.ports.length > 0) portsLock = await hostPortsLock(env);
     try {
       return await setUpLocked(env, req);
-    } finally {
-      lock?.release();
+    } catch (err) {
+      release();
+      throw err;
     }
+  }).catch((err) => {
+    release();
+    throw err;
   });
+  if (made.rest === null) release();
+  let done: Promise<void> | null = null;
+  const finish = () =>
+    done ??= (async () => {
+      if (made.rest === null) return;
+      try {
+        await made.rest();
+      } catch (err) {
+        await withNetworkLock(env.paths, () => tearDownLocked(env, req.token)).catch(() => {});
+        throw err;
+      } finally {
+        release();
+      }
+    })();
+  return { ip: made.ip, finish };
 }
 
 /** The host-wide lock of port claims (null where /run cannot hold it). */
@@ -362,8 +409,14 @@ async function hostPortsLock(env: NetEnv): Promise<FileLock | null> {
   return await FileLock.acquire(path, "the host's published ports", { timeoutMs: 60_000 });
 }
 
-/** {@linkcode setUp} under its locks. */
-async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string }> {
+/**
+ * {@linkcode setUp} under its locks: the address, and what is left to do
+ * when the request defers it (null: nothing).
+ */
+async function setUpLocked(
+  env: NetEnv,
+  req: SetUpRequest,
+): Promise<{ ip: string; rest: (() => Promise<void>) | null }> {
   const conf = typeof req.conf === "function" ? await req.conf() : req.conf;
   const bridge = conf.plugins.find((p) => p.type === "bridge");
   const subnet = parseCidr(rangeOf(conf) ?? "");
@@ -410,11 +463,16 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
       throw new RuntimeError(`network "${req.network}": the container's network namespace is gone`);
     }
     if (native) {
-      const ip = await nativeSetUp(env, record, req.internal === true);
+      const { ip, rules } = await nativeSetUp(env, record, req.internal === true);
       await markBridge(env.runner, bridge!.bridge as string, env.paths.configDir);
-      env.crash?.("added");
-      await req.onAdded?.(ip);
-      return { ip };
+      const rest = async () => {
+        await rules();
+        env.crash?.("added");
+        await req.onAdded?.(ip);
+      };
+      if (req.deferRules === true) return { ip, rest };
+      await rest();
+      return { ip, rest: null };
     }
     const att = attachmentOf(record);
     // loopback and the chain configure different interfaces: at once.
@@ -451,15 +509,23 @@ async function setUpLocked(env: NetEnv, req: SetUpRequest): Promise<{ ip: string
     }
     env.crash?.("added");
     await req.onAdded?.(ip);
-    return { ip };
+    return { ip, rest: null };
   } catch (err) {
     await tearDownLocked(env, req.token).catch(() => {});
     throw err;
   }
 }
 
-/** Set-up by berth itself (`_native.ts`); returns the address. */
-async function nativeSetUp(env: NetEnv, record: AttachRecord, internal: boolean): Promise<string> {
+/**
+ * Set-up by berth itself (`_native.ts`): the address and the links, and
+ * the function that makes the rules (the caller runs it, at once or
+ * deferred).
+ */
+async function nativeSetUp(
+  env: NetEnv,
+  record: AttachRecord,
+  internal: boolean,
+): Promise<{ ip: string; rules: () => Promise<void> }> {
   const a = nativeAttachment(record)!;
   const ip = nativeAllocate(a);
   env.crash?.("allocated");
@@ -467,8 +533,7 @@ async function nativeSetUp(env: NetEnv, record: AttachRecord, internal: boolean)
   await saveRecord(env.paths, record);
   env.crash?.("partial");
   const fw = env.nativeFirewall ?? new NetworkFirewall(env.runner);
-  await nativeRules(fw, a, ip, { tag: firewallTag(env.paths), internal });
-  return ip;
+  return { ip, rules: () => nativeRules(fw, a, ip, { tag: firewallTag(env.paths), internal }) };
 }
 
 /** What `_native.ts` works on for record `r` (null: not one of berth's own networks). */

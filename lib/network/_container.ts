@@ -336,14 +336,30 @@ export function containerHosts(ip: string, hostname: string, id: string): string
   ].join("\n");
 }
 
+/** A network set-up's last step: see {@linkcode setUpNetwork}. */
+export type FinishNetwork = () => Promise<void>;
+
+/** A finish with nothing left to do. */
+const FINISHED: FinishNetwork = () => Promise.resolve();
+
 /**
  * Sets up the recorded network of `s` (mode cni): the attachment, then
- * the bundle's hosts and resolv.conf. Sets `s.network.ip`.
+ * the bundle's hosts and resolv.conf. Sets `s.network.ip`. Returns the
+ * set-up's last step, which the caller must run on every path: the
+ * firewall rules of berth's own bridge networks, deferred so that they
+ * are made while the monitor launches the container (the caller starts it
+ * once the launch is asked for, and awaits it before the container counts
+ * as made); nothing for others. Its failure tears the attachment down.
  */
-export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPlan): Promise<void> {
-  if (plan.mode !== "cni" || s.net === undefined) return;
+export async function setUpNetwork(
+  ctx: Context,
+  s: ContainerState,
+  plan: NetPlan,
+): Promise<FinishNetwork> {
+  if (plan.mode !== "cni" || s.net === undefined) return FINISHED;
   const env = netEnv(ctx);
-  const { ip } = await setUp(env, {
+  const { ip, finish } = await setUp(env, {
+    deferRules: true,
     token: s.net.token,
     ns: s.namespace,
     id: s.id,
@@ -364,39 +380,48 @@ export async function setUpNetwork(ctx: Context, s: ContainerState, plan: NetPla
     internal: plan.network!.internal,
     ownerAlive: (r) => ownerHolds(ctx, r),
   });
-  const net = plan.network!;
-  const dns = hasDns(net);
-  if (dns) {
-    // Before the container's process exists: the resolver knows it when it first asks.
-    await writeDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), {
-      token: s.net.token,
-      root: ctx.paths.root,
-      ns: s.namespace,
-      id: s.id,
-      network: net.name,
-      bridge: net.bridge,
-      gateway: net.gateway,
-      ip,
-      names: dnsNames(s, plan.names.aliases),
-      netns: netnsFile(env.paths, s.net.token),
-    });
-    env.crash?.("dns");
+  try {
+    const net = plan.network!;
+    const dns = hasDns(net);
+    if (dns) {
+      // Before the container's process exists: the resolver knows it when it first asks.
+      await writeDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), {
+        token: s.net.token,
+        root: ctx.paths.root,
+        ns: s.namespace,
+        id: s.id,
+        network: net.name,
+        bridge: net.bridge,
+        gateway: net.gateway,
+        ip,
+        names: dnsNames(s, plan.names.aliases),
+        netns: netnsFile(env.paths, s.net.token),
+      });
+      env.crash?.("dns");
+    }
+    // Both files are written, also one the container mounts a file of its
+    // own over: a sandbox member mounts its owner's.
+    const resolv = plan.names.dns.length > 0
+      ? { text: resolvWith(plan.names.dns), warning: null }
+      : dns
+      ? { text: resolvWith([net.gateway]), warning: null }
+      : containerResolvConf(s.id);
+    if (resolv.warning !== null && plan.own.resolv) {
+      ctx.io.err(`berth: warning: ${resolv.warning}\n`);
+    }
+    const files = netFiles(s.bundle);
+    Deno.writeTextFileSync(files.resolv, resolv.text, { mode: 0o644 });
+    const hosts = containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id) +
+      addHostLines(plan.names.addHost).map((l) => `${l}\n`).join("");
+    Deno.writeTextFileSync(files.hosts, hosts, { mode: 0o644 });
+    s.network = { name: net.name, ip };
+    if (dns) await startResolver(ctx, net.name, net.gateway);
+  } catch (err) {
+    // What it holds is released (the caller's undo takes the attachment back).
+    await finish().catch(() => {});
+    throw err;
   }
-  // Both files are written, also one the container mounts a file of its
-  // own over: a sandbox member mounts its owner's.
-  const resolv = plan.names.dns.length > 0
-    ? { text: resolvWith(plan.names.dns), warning: null }
-    : dns
-    ? { text: resolvWith([net.gateway]), warning: null }
-    : containerResolvConf(s.id);
-  if (resolv.warning !== null && plan.own.resolv) ctx.io.err(`berth: warning: ${resolv.warning}\n`);
-  const files = netFiles(s.bundle);
-  Deno.writeTextFileSync(files.resolv, resolv.text, { mode: 0o644 });
-  const hosts = containerHosts(ip, plan.hostname ?? hostnameOf(s.id), s.id) +
-    addHostLines(plan.names.addHost).map((l) => `${l}\n`).join("");
-  Deno.writeTextFileSync(files.hosts, hosts, { mode: 0o644 });
-  s.network = { name: net.name, ip };
-  if (dns) await startResolver(ctx, net.name, net.gateway);
+  return finish;
 }
 
 /**

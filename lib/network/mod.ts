@@ -77,10 +77,10 @@ export async function recordedNetwork(
 /** Sets up a created container's network (see `_container.ts`). */
 export async function setUpNetwork(
   ...args: Parameters<typeof Container.setUpNetwork>
-): Promise<void> {
+): Promise<Container.FinishNetwork> {
   // Only an attachment (mode cni, recorded) is set up.
-  if (args[2].mode !== "cni" || args[1].net === undefined) return;
-  await (await container()).setUpNetwork(...args);
+  if (args[2].mode !== "cni" || args[1].net === undefined) return () => Promise.resolve();
+  return await (await container()).setUpNetwork(...args);
 }
 
 /** Tears down a container's network, as `delete` does (see `_container.ts`). */

@@ -447,19 +447,31 @@ async function createLocked(
     });
     volumeLock?.release();
     crashPoint(ctx.crashAt, "create:recorded");
-    await setUpNetwork(ctx, state, prepared.net);
-    const launch = launchPaths(ctx, state);
-    ctx.runtime.traceDelegated(
-      runtimeTarget(ctx, state),
-      launchArgs(req.id, launch.bundle, launch.pidFile, start),
-    );
-    const stdin = req.stdin === true && req.terminal !== true ? { stdin: true } : {};
-    const reply = await monitorRequest(ctx, {
-      op: "create",
-      start,
-      ...launchRequest(state),
-      ...stdin,
-    });
+    const finishNetwork = await setUpNetwork(ctx, state, prepared.net);
+    // The network's last step (the firewall rules of a bridge network) runs
+    // while the monitor launches the container; it is done (or has failed,
+    // and the undo takes the container back) before the container counts
+    // as made, on every path.
+    let network: Promise<void> | null = null;
+    const finish = () => network ??= finishNetwork();
+    let reply: Awaited<ReturnType<typeof monitorRequest>>;
+    try {
+      const launch = launchPaths(ctx, state);
+      ctx.runtime.traceDelegated(
+        runtimeTarget(ctx, state),
+        launchArgs(req.id, launch.bundle, launch.pidFile, start),
+      );
+      const stdin = req.stdin === true && req.terminal !== true ? { stdin: true } : {};
+      reply = await monitorRequest(
+        ctx,
+        { op: "create", start, ...launchRequest(state), ...stdin },
+        () => void finish().catch(() => {}),
+      );
+    } catch (err) {
+      await finish().catch(() => {});
+      throw err;
+    }
+    await finish();
     if (reply === null) throw new RuntimeError(`create "${req.id}": the berth monitor died`);
     if (!reply.ok) {
       const refused = replyError(reply);

@@ -17,6 +17,7 @@ import type { Context } from "../container/context.ts";
 import { BerthError, isNotFound, RuntimeError } from "../host/errors.ts";
 import { unmountAll } from "../host/mounts.ts";
 import { prepareMountCalls } from "../host/libc.ts";
+import { prepareExec } from "../host/process.ts";
 import {
   monitorRequestThenIfRunning,
   monitorSendIfRunning,
@@ -208,11 +209,13 @@ async function killThroughMonitor(
     },
     undefined,
     // libc for the unmount that follows, loaded while the monitor kills
-    // (should that fail, the unmount reports it).
+    // (should that fail, the unmount reports it); and Deno's process
+    // module where the network's tear-down runs iptables (published ports).
     () => {
       try {
         prepareMountCalls();
       } catch { /* see above */ }
+      if ((s.net?.ports.length ?? 0) > 0) prepareExec();
     },
   );
   if (r === null) return null;

@@ -359,3 +359,69 @@ Deno.test({
       assertEquals(await rulesNaming(bridge), []);
     }),
 });
+
+Deno.test({
+  name:
+    "network: published ports' rules are made while the monitor launches the container; when they cannot be made, the run fails, the launched container is taken back, and nothing of it is left (state, veth, address, rules); the port is free for the next run",
+  ignore,
+  fn: () =>
+    withRoots(async (roots, rootfs) => {
+      const subnet = freeTestSubnet();
+      await berthOk(roots, ["network", "create", "--subnet", subnet, "pf1"]);
+      const bridge = JSON.parse(await berthOk(roots, ["network", "inspect", "pf1"]))[0]
+        .bridge as string;
+      const port = freePort();
+      const run = (id: string, env: Record<string, string> = {}) =>
+        berth(roots, [
+          "run",
+          "-d",
+          "--network",
+          "pf1",
+          "-p",
+          `127.0.0.1:${port}:8080`,
+          "--rootfs",
+          rootfs,
+          id,
+          "--",
+          ...httpd(id),
+        ], env);
+      // A first container makes the network's rules and bridge; then it goes.
+      assertEquals((await run("c0")).code, 0);
+      await berthOk(roots, ["delete", "-f", "c0"]);
+      const ipam = join(roots.networkDir, "run/ipam/pf1");
+      const addresses = () =>
+        [...Deno.readDirSync(ipam)].map((e) => e.name).filter((n) => /^\d/.test(n));
+
+      // An iptables-restore that always fails, ahead of the real one on the PATH.
+      const bin = Deno.makeTempDirSync();
+      try {
+        Deno.writeTextFileSync(
+          join(bin, "iptables-restore"),
+          "#!/bin/sh\ncat >/dev/null\nexit 1\n",
+        );
+        Deno.chmodSync(join(bin, "iptables-restore"), 0o755);
+        const r = await run("k", { PATH: `${bin}:${Deno.env.get("PATH")}` });
+        assertEquals(r.code, 1, r.stderr);
+        assert(r.stderr.startsWith("berth: ") && r.stderr.includes("firewall"), r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      } finally {
+        Deno.removeSync(bin, { recursive: true });
+      }
+      assertEquals((await berth(roots, ["state", "k"])).code, 3);
+      assertEquals(bridgePorts(bridge), [], "no veth left on the bridge");
+      assertEquals(addresses(), [], "no address left");
+      assertEquals(await rulesNaming(`dport ${port} `), [], "no port rule left");
+      assertEquals(await rulesNaming(`--dports ${port} `), [], "no jump left");
+      assertEquals(
+        [...Deno.readDirSync(join(roots.root, "networks/attach"))].length,
+        0,
+        "no attachment record left",
+      );
+
+      // The port (and the host ports lock) is free: the next run publishes it and serves.
+      assertEquals((await run("c1")).code, 0);
+      await eventually(async () => (await get(port))?.includes("c1") === true, 10_000, "c1 serves");
+      await berthOk(roots, ["delete", "-f", "c1"]);
+      assertEquals(await rulesNaming(`dport ${port} `), []);
+    }),
+});
