@@ -389,6 +389,9 @@ export async function setUp(env: NetEnv, req: SetUpRequest): Promise<SetUp> {
       try {
         await made.rest();
       } catch (err) {
+        // The ports lock first: another set-up may hold the network lock
+        // while it waits for it (the lease, until torn down, keeps the ports).
+        release();
         await withNetworkLock(env.paths, () => tearDownLocked(env, req.token)).catch(() => {});
         throw err;
       } finally {
