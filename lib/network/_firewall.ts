@@ -452,7 +452,7 @@ function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boo
  * A network's rule in berth's chains (its own rule, accepts, masquerade):
  * the bridge it names and its root comment; null for any other.
  */
-function netRule(r: SavedRule): { bridge: string; comment: string } | null {
+export function netRule(r: SavedRule): { bridge: string; comment: string } | null {
   const own = ownRule(r);
   if (own !== null) return own;
   if (
@@ -764,6 +764,22 @@ export class NetworkFirewall {
         if (why === "") return;
       }
     });
+  }
+
+  /**
+   * Runs `fn` under the host-wide lock: a listing ({@linkcode save}) and
+   * the change planned from it ({@linkcode restoreLocked}) in one turn.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.locked(fn);
+  }
+
+  /**
+   * Applies `restore` (`iptables-restore --noflush`; the caller holds the
+   * lock, see {@linkcode exclusive}); "" when done, else why it failed.
+   */
+  restoreLocked(restore: string): Promise<string> {
+    return this.apply({ chains: [], restore });
   }
 
   /**
