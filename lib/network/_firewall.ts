@@ -812,10 +812,14 @@ export class NetworkFirewall {
 
   /**
    * Removes bridge `bridge`'s own rule (`network rm`, once the device is
-   * gone), and berth's chains when it was the last berth bridge.
+   * gone), and berth's chains when it was the last berth bridge. `before`
+   * (the device's removal) runs first under the same lock: no listing
+   * under the lock (`gc`'s sweep) sees the device gone and its rules there,
+   * but after a kill between the two.
    */
-  removeBridge(bridge: string): Promise<void> {
+  removeBridge(bridge: string, before?: () => Promise<void>): Promise<void> {
     return this.locked(async () => {
+      await before?.();
       removeMark(bridge);
       await this.removeLocked((b) => b === bridge, false);
       await this.dropLocked(false);

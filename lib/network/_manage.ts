@@ -140,8 +140,9 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
     }
     // The device first: killed midway, the network is still there (its
     // bridge is made again on next use), never a device without a network.
-    await removeBridgeDevice(ctx.runner, net.bridge);
-    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
+    const device = () => removeBridgeDevice(ctx.runner, net.bridge);
+    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge, device);
+    else await device();
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {

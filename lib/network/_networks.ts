@@ -415,7 +415,7 @@ function takenSubnets(
 /**
  * Deletes the stale berth bridges (`_stale_bridges.ts`) that route part of
  * `subnet`, each with its rules (as `network rm`: the device first, then
- * its rules under the firewall lock; killed between, `gc` removes the
+ * its rules, under the firewall lock; killed between, `gc` removes the
  * rules of a device that is gone).
  */
 export async function removeStaleInTheWay(
@@ -430,8 +430,9 @@ export async function removeStaleInTheWay(
   for (const r of routes) {
     if (r.dest.bits === 0 || !overlaps(r.dest, subnet) || out.includes(r.iface)) continue;
     if (!isStaleBridge(r.iface, defined, links)) continue;
-    await removeBridgeDevice(runner, r.iface);
-    if (iptablesInstalled()) await new NetworkFirewall(runner).removeBridge(r.iface);
+    const device = () => removeBridgeDevice(runner, r.iface);
+    if (iptablesInstalled()) await new NetworkFirewall(runner).removeBridge(r.iface, device);
+    else await device();
     out.push(r.iface);
   }
   return out;

@@ -4,13 +4,18 @@
  * directory removed by hand, a root of an older berth (whose bridge names
  * carried the data root), a `network rm` killed midway. Such a bridge
  * still routes its subnet, and would block every later network on it;
- * berth removes it where it is in the way, and never any other device.
+ * berth removes it (with its rules) where it is in the way, and `gc`
+ * removes every one (`_sweep.ts`); never any other device.
  *
  * Which definitions count: those of the asking network directory, and
  * those of the directory the bridge itself names. berth marks each bridge
  * it uses with its network directory (the device's alias, `berth:DIR`), so
  * the idle bridge of another directory that still defines it (tests that
  * move `--network-dir`, several at once) is never taken for stale.
+ *
+ * Ports and aliases are read over rtnetlink ({@linkcode currentLinks}):
+ * sysfs shows the network namespace it was mounted in, not necessarily
+ * the caller's (`unshare --net` without a new sysfs).
  *
  * @module
  */

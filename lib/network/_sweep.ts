@@ -33,7 +33,9 @@
  *
  * Nothing else is touched: other chains, other programs' rules (podman's,
  * docker's, the CNI plugins'), a rule whose bridge exists (another tag's),
- * any device but an idle `bth-*` bridge.
+ * any device but an idle `bth-*` bridge. A `gc` whose root never had a
+ * network, and whose network directory was never used, sweeps nothing
+ * (and runs nothing for it).
  *
  * @module
  */
@@ -81,6 +83,9 @@ export interface Swept {
 /** `gc`: the sweep (see the module's comment); what it removed, or, with `dryRun`, would. */
 export async function sweepNetworks(ctx: Context, dryRun: boolean): Promise<Swept[]> {
   const paths = contextNetworkPaths(ctx);
+  // A root that never had a network, with a network directory never used,
+  // leaves the host's networking alone (and pays nothing for it).
+  if (!isDir(paths.stateDir) && !isDir(paths.runDir)) return [];
   const links = listLinks();
   if (links === null) return []; // no rtnetlink: nothing can be told
   const out: Swept[] = [];
@@ -95,6 +100,14 @@ export async function sweepNetworks(ctx: Context, dryRun: boolean): Promise<Swep
     own?.release();
   }
   return out;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** The bridges the definitions of `paths` name (its directory's and an older berth's per-root ones). */
@@ -197,9 +210,13 @@ function noteOf(saved: Saved): Note {
   return { rules: [...rules.values()], chains };
 }
 
-function noteName(): string | null {
+/**
+ * The name of a note (`what`: which) of the current network namespace in
+ * {@linkcode SWEEP_DIR}; null where the namespace cannot be told.
+ */
+export function noteName(what: string): string | null {
   try {
-    return `net-${Deno.statSync("/proc/thread-self/ns/net").ino}`;
+    return `${what}-${Deno.statSync("/proc/thread-self/ns/net").ino}`;
   } catch {
     return null;
   }
@@ -260,7 +277,7 @@ function sweepRules(
 ): Promise<Swept[]> {
   const fw = new NetworkFirewall(ctx.runner);
   const comment = rootComment(firewallTag(paths));
-  const name = noteName();
+  const name = noteName("rules");
   return fw.exclusive(async () => {
     let why = "";
     for (let attempt = 0;; attempt++) {

@@ -9,7 +9,6 @@
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
-  berthArgv,
   berthOk,
   cleanup,
   eventually,
@@ -24,7 +23,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { get, httpd } from "./net_helpers.ts";
+import { get, httpd, privateNs } from "./net_helpers.ts";
 import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/_cni.ts";
 import type { AttachRecord } from "../../lib/network/_attach.ts";
@@ -1025,68 +1024,6 @@ Deno.test({
       }
     }),
 });
-
-/**
- * A private mount and network namespace, held by a sleeping process, that
- * berth runs in through nsenter: bridges, routes and iptables rules made
- * there vanish with it, and what `setup` bind-mounts over the host's files
- * (/etc/resolv.conf, /run/systemd) is seen by berth alone.
- */
-async function privateNs(setup: string) {
-  const holder = new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "--net",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      `ip link set lo up && ${setup} && echo ready && exec sleep 600`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = holder.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  if (!decoder.decode(first.value ?? new Uint8Array()).includes("ready")) {
-    holder.kill("SIGKILL");
-    await holder.status;
-    throw new Error("the private namespace could not be set up");
-  }
-  const enter = ["nsenter", "-t", String(holder.pid), "-m", "-n", "--"];
-  return {
-    /** Runs berth (against `roots`) in the namespace. */
-    async berth(roots: Roots, args: string[]) {
-      const [exe, ...pre] = [...enter, ...berthArgv()];
-      const out = await new Deno.Command(exe!, {
-        args: [...pre, ...args],
-        env: roots.env,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: out.code,
-        stdout: decoder.decode(out.stdout),
-        stderr: decoder.decode(out.stderr),
-      };
-    },
-    async berthOk(roots: Roots, args: string[]): Promise<string> {
-      const r = await this.berth(roots, args);
-      if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-      return r.stdout;
-    },
-    /** Runs a command in the namespace. */
-    sh: (argv: string[]) => sh([...enter, ...argv]),
-    async close() {
-      await holder.stdout.cancel().catch(() => {});
-      holder.kill("SIGKILL");
-      await holder.status;
-    },
-  };
-}
 
 Deno.test({
   name: "network: resolv.conf from the host's servers, behind systemd-resolved's stub, " +
