@@ -300,3 +300,40 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "network sweep: network rm killed between its bridge and its rules: gc removes the " +
+    "rules of the device that is gone; the network works again and goes (private netns)",
+  ignore,
+  fn: () =>
+    withPrivateRoots(1, "true", async (ns, rs, rootfs) => {
+      const roots = rs[0]!;
+      for (const n of ["k1", "k2"]) {
+        await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), n]);
+        await run(ns, roots, rootfs, `c${n}`, n);
+      }
+      const [k1, k2] = [await bridgeOf(ns, roots, "k1"), await bridgeOf(ns, roots, "k2")];
+      await ns.berthOk(roots, ["delete", "-f", "ck1"]);
+      const killed = await ns.berth(
+        { ...roots, env: { ...roots.env, BERTH_CRASH_AT: "network-rm:device" } },
+        ["network", "rm", "k1"],
+      );
+      assertEquals(killed.code, 137, killed.stderr);
+      assert(!(await links(ns)).includes(k1), "the device went first");
+      assert((await berthRules(ns)).some((l) => l.includes(k1)), "its rules are left");
+      assertEquals(
+        await ns.berthOk(roots, ["gc"]),
+        `removed the firewall rules of bridge ${k1} (no such device)\n`,
+      );
+      const rules = await berthRules(ns);
+      assert(!rules.some((l) => l.includes(k1)), rules.join("\n"));
+      assert(rules.some((l) => l.includes(k2)), rules.join("\n"));
+      // Still defined: its next container makes its bridge and rules again.
+      await run(ns, roots, rootfs, "ck1b", "k1");
+      assert((await berthRules(ns)).some((l) => l.includes(k1)));
+      await ns.berthOk(roots, ["delete", "-f", "ck1b", "ck2"]);
+      await ns.berthOk(roots, ["network", "rm", "k1", "k2"]);
+      assertEquals(await berthRules(ns), []);
+      assertEquals(await ns.berthOk(roots, ["gc", "--dry-run"]), "");
+    }),
+});
