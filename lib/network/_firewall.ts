@@ -42,7 +42,9 @@
  * lock ({@linkcode planDrop}); `gc` does the same where a killed `network
  * rm` left them. The next set-up makes them again. A network's own rule carries the root's
  * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
- * networks that are gone, and never another root's. Changes are made
+ * networks that are gone; another root's only where the bridge device they
+ * name is gone from the namespace (its name is a hash of its network
+ * directory: nobody's, `_sweep.ts`). Changes are made
  * under a host-wide lock ({@linkcode FIREWALL_LOCK}), as one
  * `iptables-restore --noflush` transaction, checked afterwards against
  * `iptables-save` (and retried: other programs change the same tables).
@@ -55,6 +57,7 @@ import { FileLock } from "../host/lock.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { advanceMarks, nftGeneration, PORTS_MARK, removeAllMarks, removeMark } from "./_nft_gen.ts";
+import { overlaps, parseCidr, type Subnet } from "./_subnet.ts";
 
 /**
  * Where every berth on the host takes turns changing these rules (beside
@@ -399,6 +402,20 @@ export function planEnsureTables(
       if (ownRule(r) !== null) continue; // above
       (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
     }
+    // Another berth bridge's accepts and masquerade on this subnet (or one
+    // overlapping it): that bridge no longer routes it (this network's
+    // set-up found it unrouted), so they outlived their device (deleted
+    // without its rules), and its masquerade would take this network's
+    // traffic. Its own rule names no subnet: `gc` sweeps it.
+    const mine = parseCidr(net.subnet);
+    for (const r of saved.rules) {
+      const other = netRule(r)?.bridge;
+      if (other === undefined || other === bridge || !other.startsWith("bth-")) continue;
+      const s = subnetArg(r);
+      if (mine !== null && s !== null && overlaps(s, mine)) {
+        (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
+      }
+    }
     for (const a of wantFilter.slice(1)) {
       if (!has(saved, "filter", FORWARD_CHAIN, a)) filter.push(line("-A", FORWARD_CHAIN, a));
     }
@@ -429,6 +446,16 @@ function duplicates(saved: Saved, table: string, chain: string): string[] {
     seen.add(key);
   }
   return out;
+}
+
+/** The subnet a rule's `-s` (else `-d`) names, or null. */
+function subnetArg(r: SavedRule): Subnet | null {
+  for (const flag of ["-s", "-d"]) {
+    const i = r.args.indexOf(flag);
+    const v = i < 0 ? undefined : r.args[i + 1];
+    if (v !== undefined) return parseCidr(v, false);
+  }
+  return null;
 }
 
 /** The own-bridge rule of a listing: its bridge and root comment, or null. */

@@ -337,3 +337,36 @@ Deno.test({
       assertEquals(await ns.berthOk(roots, ["gc", "--dry-run"]), "");
     }),
 });
+
+Deno.test({
+  name: "network sweep: a network's set-up removes another bridge's masquerade and accepts " +
+    "left on its subnet (their device deleted without them), which would take its traffic; " +
+    "gc the rest (private netns)",
+  ignore,
+  fn: () =>
+    withPrivateRoots(2, "true", async (ns, rs, rootfs) => {
+      const [a, b] = rs as [Roots, Roots];
+      const subnet = freeTestSubnet();
+      await ns.berthOk(a, ["network", "create", "--subnet", subnet, "na"]);
+      await run(ns, a, rootfs, "a1", "na");
+      const ba = await bridgeOf(ns, a, "na");
+      await ns.berthOk(a, ["delete", "-f", "a1"]);
+      // The device goes by hand, its rules stay; then its directory.
+      assertEquals((await ns.sh(["ip", "link", "delete", ba])).code, 0);
+      await Deno.remove(a.networkDir, { recursive: true });
+      const left = (await berthRules(ns)).filter((l) => l.includes(ba));
+      assert(left.some((l) => l.includes("MASQUERADE") && l.includes(subnet)), left.join("\n"));
+      await ns.berthOk(b, ["network", "create", "--subnet", subnet, "nb"]);
+      await run(ns, b, rootfs, "b1", "nb");
+      const after = (await berthRules(ns)).filter((l) => l.includes(ba));
+      assertEquals(after.filter((l) => l.includes(subnet)), [], "none on the subnet");
+      // Its own rule names no subnet: gc's.
+      assertEquals(
+        await ns.berthOk(b, ["gc"]),
+        `removed the firewall rules of bridge ${ba} (no such device)\n`,
+      );
+      assertEquals((await berthRules(ns)).filter((l) => l.includes(ba)), []);
+      await ns.berthOk(b, ["delete", "-f", "b1"]);
+      await ns.berthOk(b, ["network", "rm", "nb"]);
+    }),
+});
