@@ -102,6 +102,24 @@ export async function sweepNetworks(ctx: Context, dryRun: boolean): Promise<Swep
   return out;
 }
 
+/** Whether link `name` is there (one request); a dry run's `going` counts as gone. */
+function linkExists(name: string, going: ReadonlySet<string>): boolean {
+  if (going.has(name)) return false;
+  let rtnl: Rtnl;
+  try {
+    rtnl = Rtnl.open();
+  } catch {
+    return true; // cannot tell: kept
+  }
+  try {
+    return rtnl.linkIndex(name) !== null;
+  } catch {
+    return true;
+  } finally {
+    rtnl.close();
+  }
+}
+
 function isDir(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
@@ -290,7 +308,10 @@ function sweepRules(
       const devices = new Set(links.map((l) => l.name).filter((n) => !going.has(n)));
       const anyBridge = [...devices].some((n) => n.startsWith("bth-"));
       const defined = definedBridges(paths);
-      const missing = (b: string) => b.startsWith("bth-") && !devices.has(b);
+      // Asked again by name before a device counts as gone (the dump is
+      // the listing; this, one link's word for it).
+      const missing = (b: string) =>
+        b.startsWith("bth-") && !devices.has(b) && !linkExists(b, going);
       const gone = (b: string, c: string) => missing(b) || (c === comment && !defined.has(b));
       if (attempt === 0 && name !== null) {
         const text = readMark(name, gen, SWEEP_DIR);
