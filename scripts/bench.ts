@@ -8,7 +8,7 @@
  * --quick: fewer iterations and 100 instead of 1,000 containers for `list`.
  * --only: run only the named sections (lifecycle, networks, options, state,
  * list, throughput, contention, monitor, monitor-bridge, names, tools,
- * images, compose (needs images), build, image-store, podman); the others print a
+ * images, compose (needs images), build, image-store, podman, gc); the others print a
  * "skipped" row. `podman` is the podman dialect's rows: its run -d + rm -f
  * against the runc form's, `ps -a` with 100 containers against `runc list`
  * (in the list section), and `inspect --format` against `state` (in the
@@ -1423,6 +1423,41 @@ if (want("image-store")) {
   results.imageStore = store.results;
 }
 
+// ---- gc's host-wide sweep (issue 23) ---------------------------------------------
+// `berth gc` where nothing is stale, as it is run day to day: the sweep of
+// stale bridges and of the rules of bridges that are gone reads the links
+// and nf_tables' generation, and where its notes say listings at that
+// generation found nothing, runs no iptables at all; against the same gc
+// with the notes removed before each (its listings: three iptables-save,
+// as every gc of a root with networks ran before), and a bare `deno run`.
+// Interleaved, paired per round.
+if (want("gc")) {
+  progress("gc");
+  // A network used once: its bridge and rules are there, as on a host that runs containers.
+  await must(
+    berth(["run", "-d", "--network", "bridge", "--rootfs", rootfs, "gcn", "--", "sleep", "100000"]),
+    "run gcn",
+  );
+  await must(berth(["delete", "-f", "gcn"]), "delete gcn");
+  await must(berth(["gc"]), "gc");
+  const ino = Deno.statSync("/proc/self/ns/net").ino;
+  const notes = ["rules", "tokens"].map((n) => `/run/berth-sweep.d/${n}-${ino}`);
+  const noted: number[] = [], listed: number[] = [], bare: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    bare.push((await bareDeno()).ms);
+    const g = await must(berth(["gc"]), "gc");
+    if (g.out !== "") throw new Error(`gc found something: ${g.out}`);
+    noted.push(g.ms);
+    for (const n of notes) await Deno.remove(n).catch(() => {});
+    listed.push((await must(berth(["gc"]), "gc")).ms);
+  }
+  const saved = stat(listed.map((x, i) => x - noted[i]!)).median;
+  results.gcSweep = { noted: stat(noted), listed: stat(listed), bareDeno: stat(bare), saved };
+  row("gc, nothing stale (ref: the same, listing the rules)", stat(noted), stat(listed), "listing");
+  rows.push(["  gc listing − gc noted (paired)", `+${saved} ms`, "-", "-"]);
+  row("  gc, nothing stale (ref: bare `deno run`)", stat(noted), stat(bare), "bare");
+}
+
 // ---- report --------------------------------------------------------------------
 await report();
 
@@ -1434,6 +1469,20 @@ async function report(): Promise<void> {
   console.log(`\nwrote ${OUT}`);
   // What the rows left in the root goes before the root does: firewall rules
   // of its attachments are host-wide and would outlive it.
+  await berth(["gc"]).catch(() => {});
+  // And its networks: each with its bridge and rules (network rm); the
+  // built-in `bridge` cannot be removed, so its idle device goes here and
+  // the gc after it removes its rules (and berth's chains with the last
+  // berth bridge). Nothing of the bench's is left on the host.
+  await berth(["network", "prune", "-f"]).catch(() => {});
+  const inspected = await berth(["network", "inspect", "bridge"]).catch(() => null);
+  try {
+    const dev = JSON.parse(inspected?.out ?? "")[0]?.bridge;
+    if (typeof dev === "string" && dev.startsWith("bth-")) {
+      const ports = [...Deno.readDirSync(`/sys/class/net/${dev}/brif`)];
+      if (ports.length === 0) await sh(["ip", "link", "delete", dev, "type", "bridge"]);
+    }
+  } catch { /* never made, or gone */ }
   await berth(["gc"]).catch(() => {});
   await sh(["umount", "-R", env.BERTH_ROOT]).catch(() => {});
   await Deno.remove(base, { recursive: true }).catch(() => {});

@@ -6,7 +6,9 @@
  *   token (`berth-TOKEN`) that no attachment record of any root still on
  *   the host names (the test roots, `/run/berth`, and the roots given as
  *   arguments), or a portmap/bridge chain (`CNI-…`) nothing jumps to;
- * - a `bth-*` bridge device, or a veth on one.
+ * - a `bth-*` bridge device, or a veth on one;
+ * - a rule of berth's own per network (`BERTH-FORWARD`, `BERTH-POSTROUTING`,
+ *   comment `berth:TAG`) naming a `bth-*` device that is not there.
  *
  * `--save FILE` writes what is there now (before the runs); `--against
  * FILE` leaves that out of the check; `--settle S` looks again after S
@@ -106,6 +108,8 @@ interface Snapshot {
   rules: string[];
   chains: string[];
   links: string[];
+  /** berth's network rules of bridges that are gone (absent in older baselines). */
+  bridgeRules?: string[];
 }
 
 /** What is on the host now that the check looks at. */
@@ -149,7 +153,17 @@ async function snapshot(extraRoots: string[]): Promise<{ now: Snapshot; orphanRu
     owned.add(await bridgeName("/etc/berth/networks", n.replace(/\.conflist$/, "")));
   }
   const links: string[] = [];
-  for (const line of (await sh(["ip", "-o", "link", "show"])).split("\n")) {
+  const linkList = await sh(["ip", "-o", "link", "show"]);
+  const devices = new Set(
+    linkList.split("\n").map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n) => n !== undefined),
+  );
+  // berth's rules of a network whose bridge device is gone.
+  const bridgeRules = dump.rules.filter((r) =>
+    (r.chain === "BERTH-FORWARD" || r.chain === "BERTH-POSTROUTING") &&
+    /--comment "?berth:/.test(r.spec) &&
+    [...r.spec.matchAll(/-[io] (bth-[0-9a-z]+)/g)].some((m) => !devices.has(m[1]!))
+  ).map((r) => `${r.table} ${r.chain} ${r.spec}`);
+  for (const line of linkList.split("\n")) {
     const m = /^\d+: ([^:@]+)[@:].*?(?: master (\S+))?/.exec(line);
     if (m === null) continue;
     const [, name, master] = m;
@@ -160,7 +174,10 @@ async function snapshot(extraRoots: string[]): Promise<{ now: Snapshot; orphanRu
       links.push(`${name} (on ${bridge})`);
     }
   }
-  return { now: { mounts: mounts(), rules, chains, links: links.sort() }, orphanRules };
+  return {
+    now: { mounts: mounts(), rules, chains, links: links.sort(), bridgeRules },
+    orphanRules,
+  };
 }
 
 const args = [...Deno.args];
@@ -178,7 +195,8 @@ if (save !== null) {
   Deno.writeTextFileSync(save, JSON.stringify(now));
   console.log(
     `host check: saved ${now.mounts.length} mounts, ${now.rules.length} berth rules, ` +
-      `${now.chains.length} unreferenced chains, ${now.links.length} bth-* links as the baseline`,
+      `${now.chains.length} unreferenced chains, ${now.links.length} bth-* links, ` +
+      `${now.bridgeRules?.length ?? 0} rules of bridges that are gone as the baseline`,
   );
   Deno.exit(0);
 }
@@ -195,6 +213,9 @@ async function problems(): Promise<string[]> {
     ...fresh(orphanRules, before.rules).map((r) => `rule of no attachment: ${r}`),
     ...fresh(now.chains, before.chains).map((c) => `chain nothing jumps to: ${c}`),
     ...fresh(now.links, before.links).map((l) => `link left: ${l}`),
+    ...fresh(now.bridgeRules ?? [], before.bridgeRules ?? []).map((r) =>
+      `rule of a bridge that is gone: ${r}`
+    ),
   ];
 }
 
@@ -209,7 +230,8 @@ if (left.length > 0 && settle > 0) {
 for (const p of left) console.log(`host check: ${p}`);
 console.log(
   left.length === 0
-    ? "host check: nothing left (mounts, per-container rules and chains, bth-* links)"
+    ? "host check: nothing left (mounts, per-container rules and chains, bth-* links, " +
+      "rules of bridges that are gone)"
     : `host check: ${left.length} thing(s) left`,
 );
 Deno.exit(left.length === 0 ? 0 : 1);

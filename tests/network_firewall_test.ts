@@ -517,3 +517,30 @@ Deno.test({
       assertEquals(results.at(-2)?.detached, undefined);
     }),
 });
+
+Deno.test("planEnsure (berth's own set-up): another bridge's rules on an overlapping subnet go; on another subnet, and outside berth's chains, they stay", () => {
+  const saved = parseSave(`*nat
+:POSTROUTING ACCEPT [0:0]
+:BERTH-POSTROUTING - [0:0]
+-A POSTROUTING -j BERTH-POSTROUTING
+-A POSTROUTING -s 10.95.0.0/16 ! -o bth-gone0001 -j MASQUERADE
+-A BERTH-POSTROUTING -s 10.95.0.0/16 ! -o bth-gone0001 -m addrtype ! --dst-type MULTICAST -m comment --comment "berth:0d2a1672" -j MASQUERADE
+-A BERTH-POSTROUTING -s 10.96.0.0/16 ! -o bth-else0001 -m addrtype ! --dst-type MULTICAST -m comment --comment "berth:0d2a1672" -j MASQUERADE
+COMMIT
+*filter
+:FORWARD ACCEPT [0:0]
+:BERTH-FORWARD - [0:0]
+-A BERTH-FORWARD -i bth-gone0001 ! -o bth-gone0001 -m comment --comment "berth:0d2a1672" -j BERTH-ISOLATION
+-A BERTH-FORWARD -s 10.95.0.0/16 -i bth-gone0001 ! -o bth+ -m comment --comment "berth:0d2a1672" -j ACCEPT
+COMMIT
+`);
+  const plan = planEnsure(saved, "bth-new00001", "t", false, {
+    subnet: "10.95.7.0/24",
+    masquerade: true,
+  });
+  const deleted = plan.restore.split("\n").filter((l) => l.startsWith("-D "));
+  assertEquals(deleted, [
+    "-D BERTH-FORWARD -s 10.95.0.0/16 -i bth-gone0001 ! -o bth+ -m comment --comment berth:0d2a1672 -j ACCEPT",
+    "-D BERTH-POSTROUTING -s 10.95.0.0/16 ! -o bth-gone0001 -m addrtype ! --dst-type MULTICAST -m comment --comment berth:0d2a1672 -j MASQUERADE",
+  ]);
+});

@@ -84,6 +84,9 @@ export const CRASH_POINTS = {
   connect: [
     "connect:forgotten", // disconnect: the state no longer names the attachment, not torn down
   ],
+  // network rm (and a stale bridge removed in the way): the bridge device
+  // deleted, its firewall rules not yet (gc removes the rules of a device that is gone).
+  networkRm: ["network-rm:device"],
   // compose up/down (lib/compose): what a killed one leaves is found by the containers' labels.
   compose: [
     "compose:networks", // up: the project's networks made, no container yet

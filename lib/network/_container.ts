@@ -32,24 +32,13 @@ import {
   readRecord,
   setUp,
   tearDown,
-  withNetworkLock,
 } from "./_attach.ts";
-import {
-  FORWARD_CHAIN,
-  iptablesInstalled,
-  ISOLATION_CHAIN,
-  NAT_CHAIN,
-  NetworkFirewall,
-  PREROUTING_CHAIN,
-  rootComment,
-} from "./_firewall.ts";
+import { NetworkFirewall } from "./_firewall.ts";
 import { CniClient, cniPath } from "./_cni.ts";
 import {
   contextNetworkPaths,
   DEFAULT_NETWORK,
   ensureNetwork,
-  firewallTag,
-  listNetworks,
   loadNetwork,
   type Network,
 } from "./_networks.ts";
@@ -619,10 +608,9 @@ export async function disconnectNetwork(
 }
 
 /**
- * For `gc`: what networking left behind for containers that are gone, the
- * firewall rules of this root's networks that are gone (a data root
- * removed by hand; `network rm` removes its own), and berth's chains where
- * no berth bridge is left.
+ * For `gc`: what networking left behind for containers that are gone (the
+ * firewall rules of networks that are gone, stale bridges and berth's
+ * chains: `_sweep.ts`).
  */
 export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<string[]> {
   const env = netEnv(ctx);
@@ -635,29 +623,5 @@ export async function networkLeftovers(ctx: Context, dryRun: boolean): Promise<s
     dryRun,
   );
   done.push(...names.map((r) => `the DNS record of ${r.ns}/${r.id} (${r.network})`));
-  // A root that never had a container on a network made no rule (and gets no lock file).
-  if (!isDir(env.paths.stateDir) && !isDir(env.paths.runDir)) return done;
-  if (!iptablesInstalled()) return done;
-  const comment = rootComment(firewallTag(env.paths));
-  const firewall = new NetworkFirewall(ctx.runner);
-  const stale = await withNetworkLock(env.paths, async () => {
-    const bridges = new Set(listNetworks(env.paths).map((n) => n.bridge));
-    return await firewall.remove((b, c) => c === comment && !bridges.has(b), dryRun);
-  });
-  // berth's chains go with the last berth bridge (any root's): where a
-  // killed `network rm` removed it but not them.
-  const chains = await firewall.dropWhenNoBridge(dryRun)
-    ? [
-      `berth's firewall chains (${PREROUTING_CHAIN}, ${FORWARD_CHAIN}, ${ISOLATION_CHAIN}, ${NAT_CHAIN}: no berth bridge is left)`,
-    ]
-    : [];
-  return [...done, ...stale.map((b) => `the firewall rule of bridge ${b}`), ...chains];
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
+  return done;
 }

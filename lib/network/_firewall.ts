@@ -42,7 +42,9 @@
  * lock ({@linkcode planDrop}); `gc` does the same where a killed `network
  * rm` left them. The next set-up makes them again. A network's own rule carries the root's
  * tag in a comment (`berth:TAG`), so `gc` removes the rules of its root's
- * networks that are gone, and never another root's. Changes are made
+ * networks that are gone; another root's only where the bridge device they
+ * name is gone from the namespace (its name is a hash of its network
+ * directory: nobody's, `_sweep.ts`). Changes are made
  * under a host-wide lock ({@linkcode FIREWALL_LOCK}), as one
  * `iptables-restore --noflush` transaction, checked afterwards against
  * `iptables-save` (and retried: other programs change the same tables).
@@ -55,6 +57,7 @@ import { FileLock } from "../host/lock.ts";
 import { dirname } from "../_std/path.ts";
 import type { ProcessRunner } from "../host/process.ts";
 import { advanceMarks, nftGeneration, PORTS_MARK, removeAllMarks, removeMark } from "./_nft_gen.ts";
+import { overlaps, parseCidr, type Subnet } from "./_subnet.ts";
 
 /**
  * Where every berth on the host takes turns changing these rules (beside
@@ -399,6 +402,20 @@ export function planEnsureTables(
       if (ownRule(r) !== null) continue; // above
       (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
     }
+    // Another berth bridge's accepts and masquerade on this subnet (or one
+    // overlapping it): that bridge no longer routes it (this network's
+    // set-up found it unrouted), so they outlived their device (deleted
+    // without its rules), and its masquerade would take this network's
+    // traffic. Its own rule names no subnet: `gc` sweeps it.
+    const mine = parseCidr(net.subnet);
+    for (const r of saved.rules) {
+      const other = netRule(r)?.bridge;
+      if (other === undefined || other === bridge || !other.startsWith("bth-")) continue;
+      const s = subnetArg(r);
+      if (mine !== null && s !== null && overlaps(s, mine)) {
+        (r.table === "nat" ? nat : filter).push(line("-D", r.chain, r.args));
+      }
+    }
     for (const a of wantFilter.slice(1)) {
       if (!has(saved, "filter", FORWARD_CHAIN, a)) filter.push(line("-A", FORWARD_CHAIN, a));
     }
@@ -431,6 +448,16 @@ function duplicates(saved: Saved, table: string, chain: string): string[] {
   return out;
 }
 
+/** The subnet a rule's `-s` (else `-d`) names, or null. */
+function subnetArg(r: SavedRule): Subnet | null {
+  for (const flag of ["-s", "-d"]) {
+    const i = r.args.indexOf(flag);
+    const v = i < 0 ? undefined : r.args[i + 1];
+    if (v !== undefined) return parseCidr(v, false);
+  }
+  return null;
+}
+
 /** The own-bridge rule of a listing: its bridge and root comment, or null. */
 function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boolean } | null {
   if (r.table !== "filter" || r.chain !== FORWARD_CHAIN) return null;
@@ -452,7 +479,7 @@ function ownRule(r: SavedRule): { bridge: string; comment: string; internal: boo
  * A network's rule in berth's chains (its own rule, accepts, masquerade):
  * the bridge it names and its root comment; null for any other.
  */
-function netRule(r: SavedRule): { bridge: string; comment: string } | null {
+export function netRule(r: SavedRule): { bridge: string; comment: string } | null {
   const own = ownRule(r);
   if (own !== null) return own;
   if (
@@ -767,6 +794,22 @@ export class NetworkFirewall {
   }
 
   /**
+   * Runs `fn` under the host-wide lock: a listing ({@linkcode save}) and
+   * the change planned from it ({@linkcode restoreLocked}) in one turn.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.locked(fn);
+  }
+
+  /**
+   * Applies `restore` (`iptables-restore --noflush`; the caller holds the
+   * lock, see {@linkcode exclusive}); "" when done, else why it failed.
+   */
+  restoreLocked(restore: string): Promise<string> {
+    return this.apply({ chains: [], restore });
+  }
+
+  /**
    * Removes the own-bridge rules `pick` selects; returns the bridges they
    * named (what `dryRun` would remove, without removing it).
    */
@@ -796,10 +839,14 @@ export class NetworkFirewall {
 
   /**
    * Removes bridge `bridge`'s own rule (`network rm`, once the device is
-   * gone), and berth's chains when it was the last berth bridge.
+   * gone), and berth's chains when it was the last berth bridge. `before`
+   * (the device's removal) runs first under the same lock: no listing
+   * under the lock (`gc`'s sweep) sees the device gone and its rules there,
+   * but after a kill between the two.
    */
-  removeBridge(bridge: string): Promise<void> {
+  removeBridge(bridge: string, before?: () => Promise<void>): Promise<void> {
     return this.locked(async () => {
+      await before?.();
       removeMark(bridge);
       await this.removeLocked((b) => b === bridge, false);
       await this.dropLocked(false);

@@ -7,6 +7,7 @@
  */
 
 import type { Context } from "../container/context.ts";
+import { crashPoint } from "../container/crash.ts";
 import { InvalidArgument, isNotFound, WrongState } from "../host/errors.ts";
 import { join } from "../_std/path.ts";
 import { type AttachRecord, withNetworkLock } from "./_attach.ts";
@@ -140,8 +141,12 @@ export async function networkRemove(ctx: Context, name: string): Promise<void> {
     }
     // The device first: killed midway, the network is still there (its
     // bridge is made again on next use), never a device without a network.
-    await removeBridgeDevice(ctx.runner, net.bridge);
-    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge);
+    const device = async () => {
+      await removeBridgeDevice(ctx.runner, net.bridge);
+      crashPoint(ctx.crashAt, "network-rm:device");
+    };
+    if (iptablesInstalled()) await new NetworkFirewall(ctx.runner).removeBridge(net.bridge, device);
+    else await device();
     try {
       Deno.removeSync(join(ipamDir(p), name), { recursive: true });
     } catch (err) {

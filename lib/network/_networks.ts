@@ -33,7 +33,13 @@ import { CNI_VERSION } from "./_cni.ts";
 import { hostNetworkPaths, secureNetworkDir } from "./_host_paths.ts";
 import { leaseLive, listLeases, writeLease } from "./_leases.ts";
 import { readRoutes, type Route } from "./_routes.ts";
-import { isStaleBridge, removeBridgeDevice } from "./_stale_bridges.ts";
+import { iptablesInstalled, NetworkFirewall } from "./_firewall.ts";
+import {
+  currentLinks,
+  isStaleBridge,
+  type LinkView,
+  removeBridgeDevice,
+} from "./_stale_bridges.ts";
 import {
   contains,
   formatSubnet,
@@ -392,11 +398,12 @@ function takenSubnets(
   self: Network | null,
   routes: Route[],
   podman: Subnet[],
+  links: LinkView = currentLinks(),
 ): Subnet[] {
   const defined = definedBridges(nets);
   return [
     ...routes.filter((r) =>
-      r.dest.bits > 0 && r.iface !== self?.bridge && !isStaleBridge(r.iface, defined)
+      r.dest.bits > 0 && r.iface !== self?.bridge && !isStaleBridge(r.iface, defined, links)
     ).map((r) => r.dest),
     ...nets.filter((n) => n.name !== self?.name && n.file !== null).map((n) =>
       parseCidr(n.subnet)!
@@ -405,19 +412,27 @@ function takenSubnets(
   ];
 }
 
-/** Deletes the stale berth bridges (`_stale_bridges.ts`) that route part of `subnet`. */
+/**
+ * Deletes the stale berth bridges (`_stale_bridges.ts`) that route part of
+ * `subnet`, each with its rules (as `network rm`: the device first, then
+ * its rules, under the firewall lock; killed between, `gc` removes the
+ * rules of a device that is gone).
+ */
 export async function removeStaleInTheWay(
   runner: ProcessRunner,
   nets: Network[],
   subnet: Subnet,
   routes: Route[] = readRoutes(),
+  links: LinkView = currentLinks(),
 ): Promise<string[]> {
   const defined = definedBridges(nets);
   const out: string[] = [];
   for (const r of routes) {
     if (r.dest.bits === 0 || !overlaps(r.dest, subnet) || out.includes(r.iface)) continue;
-    if (!isStaleBridge(r.iface, defined)) continue;
-    await removeBridgeDevice(runner, r.iface);
+    if (!isStaleBridge(r.iface, defined, links)) continue;
+    const device = () => removeBridgeDevice(runner, r.iface);
+    if (iptablesInstalled()) await new NetworkFirewall(runner).removeBridge(r.iface, device);
+    else await device();
     out.push(r.iface);
   }
   return out;
@@ -445,8 +460,9 @@ export async function ensureNetwork(
   const nets = listNetworks(p);
   let net = nets.find((n) => n.name === name) ?? loadNetwork(p, name);
   const routes = readRoutes();
+  const links = currentLinks();
   if (name === DEFAULT_NETWORK) {
-    const taken = takenSubnets(nets, net, routes, podman());
+    const taken = takenSubnets(nets, net, routes, podman(), links);
     const current = parseCidr(net.subnet)!;
     const free = !taken.some((t) => overlaps(t, current));
     if (net.file === null || (!free && !networkInUse(p, name))) {
@@ -467,7 +483,7 @@ export async function ensureNetwork(
       net = describe(p, conf, file);
     }
   }
-  await removeStaleInTheWay(runner, nets, parseCidr(net.subnet)!, routes);
+  await removeStaleInTheWay(runner, nets, parseCidr(net.subnet)!, routes, links);
   return net;
 }
 

@@ -12,7 +12,9 @@ import { ErrnoError } from "../host/libc.ts";
 import { closeFd, netlinkSocket, recvInto, sendAll } from "./_ffi.ts";
 
 const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
 const NLM_F_REQUEST = 1;
+const NLM_F_DUMP = 0x300;
 const NLM_F_ACK = 4;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
@@ -27,6 +29,7 @@ const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
 const IFLA_PROTINFO = 12;
 const IFLA_LINKINFO = 18;
+const IFLA_IFALIAS = 20;
 const IFLA_BRPORT_MODE = 4;
 const AF_BRIDGE = 7;
 const IFLA_NET_NS_FD = 28;
@@ -113,6 +116,39 @@ export function randomMac(): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
+/** One link of {@linkcode Rtnl.links}: what a stale-bridge check reads of it. */
+export interface LinkInfo {
+  index: number;
+  name: string;
+  /** `IFLA_INFO_KIND` (`bridge`, `veth`, …), "" when it has none. */
+  kind: string;
+  /** The index of the bridge it is a port of, 0 when none. */
+  master: number;
+  /** Its alias (`ip link set … alias`), "" when none. */
+  alias: string;
+}
+
+const dec = new TextDecoder();
+
+/** The attributes of a message body from `off` to `end`, by type (nesting flag cleared). */
+function attrsOf(buf: Uint8Array, off: number, end: number): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  while (off + 4 <= end) {
+    const len = dv.getUint16(off, true);
+    if (len < 4 || off + len > end) break;
+    out.set(dv.getUint16(off + 2, true) & 0x3fff, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
+
+function cString(b: Uint8Array | undefined): string {
+  if (b === undefined) return "";
+  const nul = b.indexOf(0);
+  return dec.decode(nul < 0 ? b : b.subarray(0, nul));
+}
+
 /** A socket of one namespace; {@linkcode close} when done. */
 export class Rtnl {
   #seq = 1;
@@ -171,6 +207,59 @@ export class Rtnl {
             return replies;
           }
           replies.push(this.#buf.slice(off, off + mlen));
+        }
+        off += align4(mlen);
+      }
+    }
+  }
+
+  /**
+   * Every link of the namespace (`ip link show`, one dump): name, kind,
+   * master and alias. Read through the socket, so right in any network
+   * namespace (sysfs shows the one it was mounted in).
+   */
+  links(): LinkInfo[] {
+    const msg = new Uint8Array(32);
+    const dv = new DataView(msg.buffer);
+    const seq = this.#seq++;
+    dv.setUint32(0, 32, true);
+    dv.setUint16(4, RTM_GETLINK, true);
+    dv.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
+    dv.setUint32(8, seq, true);
+    msg.set(ifinfo(), 16);
+    sendAll(this.fd, msg);
+    const out: LinkInfo[] = [];
+    for (;;) {
+      const n = recvInto(this.fd, this.#buf);
+      const rv = new DataView(this.#buf.buffer, 0, n);
+      let off = 0;
+      while (off + 16 <= n) {
+        const mlen = rv.getUint32(off, true);
+        const mtype = rv.getUint16(off + 4, true);
+        if (mlen < 16 || off + mlen > n) break;
+        if (rv.getUint32(off + 8, true) === seq) {
+          if (mtype === NLMSG_DONE) return out;
+          if (mtype === NLMSG_ERROR) {
+            const err = -rv.getInt32(off + 16, true);
+            if (err !== 0) throw new ErrnoError("list the links", err);
+            return out;
+          }
+          if (mtype === RTM_NEWLINK && mlen >= 32) {
+            const a = attrsOf(this.#buf, off + 32, off + mlen);
+            const info = a.get(IFLA_LINKINFO);
+            const master = a.get(IFLA_MASTER);
+            out.push({
+              index: rv.getInt32(off + 20, true),
+              name: cString(a.get(IFLA_IFNAME)),
+              kind: info === undefined
+                ? ""
+                : cString(attrsOf(info, 0, info.length).get(IFLA_INFO_KIND)),
+              master: master === undefined || master.length < 4
+                ? 0
+                : new DataView(master.buffer, master.byteOffset, 4).getUint32(0, true),
+              alias: cString(a.get(IFLA_IFALIAS)),
+            });
+          }
         }
         off += align4(mlen);
       }

@@ -35,6 +35,8 @@ import { join } from "../_std/path.ts";
 import { listRecords, withNetworkLock } from "./_attach.ts";
 import { contextNetworkPaths } from "./_networks.ts";
 import { containerIpv4 } from "./_result.ts";
+import { nftGeneration, readMark, writeMark } from "./_nft_gen.ts";
+import { noteName, SWEEP_DIR } from "./_sweep.ts";
 
 /** One rule of an `iptables-save` dump. */
 interface Rule {
@@ -207,10 +209,24 @@ export async function removeTokenRules(
   ipInUse: (ip: string) => boolean = () => false,
   dryRun = false,
 ): Promise<string[]> {
+  // Where a dump at this nf_tables generation named no token `pick`
+  // chooses, none can be there now: no listing (gc runs often).
+  const note = noteName("tokens");
+  const gen = nftGeneration();
+  if (note !== null && gen !== null) {
+    const text = readMark(note, gen, SWEEP_DIR);
+    try {
+      if (text !== null && !(JSON.parse(text) as string[]).some(pick)) return [];
+    } catch { /* a torn note: list */ }
+  }
   for (let attempt = 0;; attempt++) {
     const dump = await dumpRules(runner);
     if (dump === null) return [];
     const plan = await planRemoval(dump, pick, ipInUse);
+    if (plan.script === "" && attempt === 0 && note !== null && gen !== null) {
+      const tokens = new Set(dump.rules.map((r) => r.token).filter((t) => t !== null));
+      writeMark(note, gen, SWEEP_DIR, JSON.stringify([...tokens]));
+    }
     const what = [...plan.tokens].map(([token, t]) =>
       `the firewall rules of network attachment ${token} (network ${t.network || "?"}${
         t.ips.length > 0 ? `, ${t.ips.join(", ")}` : ""

@@ -16,7 +16,7 @@
  * {@linkcode networkInspect}, {@linkcode networkRemove},
  * {@linkcode networkPrune}); what `gc`,
  * `doctor` and `inspect` read or repair ({@linkcode networkLeftovers},
- * {@linkcode staleRuleLeftovers}, {@linkcode missingForNetworks},
+ * {@linkcode staleRuleLeftovers}, {@linkcode sweepNetworks}, {@linkcode missingForNetworks},
  * {@linkcode readRecord}, {@linkcode contextNetworkPaths}); the resolver
  * process itself ({@linkcode runResolver}, {@linkcode HOST_RESOLV_CONF},
  * {@linkcode RESOLVER_V8_FLAGS}); and for `scripts/host_check.ts`
@@ -40,10 +40,12 @@ import type * as Container from "./_container.ts";
 import type * as Manage from "./_manage.ts";
 import type * as Networks from "./_networks.ts";
 import type * as StaleRules from "./_stale_rules.ts";
+import type * as Sweep from "./_sweep.ts";
 import type * as Resolver from "./dns/_resolver.ts";
 import { NO_NAMES, planNone } from "./_plan_none.ts";
 
 export type { NetPlan } from "./_container.ts";
+export type { Swept } from "./_sweep.ts";
 export { parseAddHosts, parseDnsServers, parseNetworkAliases } from "./dns/_options.ts";
 export { HOST_RESOLV_CONF } from "./_resolv_conf.ts";
 export { RESOLVER_V8_FLAGS } from "./dns/_v8_flags.ts";
@@ -139,6 +141,16 @@ export async function staleRuleLeftovers(
   ...args: Parameters<typeof StaleRules.staleRuleLeftovers>
 ): Promise<string[]> {
   return await (await import("./_stale_rules.ts")).staleRuleLeftovers(...args);
+}
+
+/**
+ * `gc`: stale bridges and the rules of bridges that are gone, host-wide
+ * (see `_sweep.ts`).
+ */
+export async function sweepNetworks(
+  ...args: Parameters<typeof Sweep.sweepNetworks>
+): ReturnType<typeof Sweep.sweepNetworks> {
+  return await (await import("./_sweep.ts")).sweepNetworks(...args);
 }
 
 /** The rules of an `iptables-save` dump, by berth's tags (see `_stale_rules.ts`). */

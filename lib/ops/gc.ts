@@ -25,6 +25,10 @@
  * - console sockets (terminal hand-over) whose process died;
  * - network attachments (CNI DEL: veth, address, port forwarding and
  *   firewall rules; the namespace file) of containers that are gone;
+ * - host-wide: idle `bth-*` bridges no network directory defines, the
+ *   firewall rules of berth's bridges that are gone (any root's), the rules
+ *   of this network directory's networks that are gone, and berth's chains
+ *   where no berth bridge is left (`lib/network/mod.ts`);
  * - per-container firewall rules (masquerade, port forwarding, the firewall
  *   plugin's) of this root's tokens that no attachment or container names
  *   (`lib/network/mod.ts`);
@@ -116,6 +120,16 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
     }
   } catch (err) {
     report.errors.push(`cannot release network leftovers: ${messageOf(err)}`);
+  }
+  // Host-wide: stale bth-* bridges, the rules of bridges that are gone (any
+  // root's), berth's chains where no berth bridge is left.
+  try {
+    const { sweepNetworks } = await import("../network/mod.ts");
+    for (const s of await sweepNetworks(ctx, dry)) {
+      report.actions.push(dry ? `would ${s.verb} ${s.what}` : `${s.verb}d ${s.what}`);
+    }
+  } catch (err) {
+    report.errors.push(`cannot sweep stale bridges and firewall rules: ${messageOf(err)}`);
   }
   // Per-container firewall rules of this root's attachments that are gone.
   try {

@@ -1,6 +1,21 @@
 // Helpers of the network suites (network_test, network_hostwide_test,
-// network_native_test): a published port's answer on the host's loopback
-// and the busybox httpd that gives it.
+// network_native_test, network_sweep_test): a published port's answer on
+// the host's loopback, the busybox httpd that gives it, and a private
+// network namespace to run berth in.
+
+import { berthArgv, type Roots } from "../helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function sh(argv: string[]): Promise<{ code: number; out: string }> {
+  const r = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  return { code: r.code, out: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
+}
 
 /** GET http://127.0.0.1:port/ → body, or null when nothing answers. */
 export async function get(port: number): Promise<string | null> {
@@ -19,4 +34,66 @@ export function httpd(text: string): string[] {
     "-c",
     `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`,
   ];
+}
+
+/**
+ * A private mount and network namespace, held by a sleeping process, that
+ * berth runs in through nsenter: bridges, routes and iptables rules made
+ * there vanish with it, and what `setup` bind-mounts over the host's files
+ * (/etc/resolv.conf, /run/systemd) is seen by berth alone.
+ */
+export async function privateNs(setup: string) {
+  const holder = new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "--net",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `ip link set lo up && ${setup} && echo ready && exec sleep 600`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  const first = await reader.read();
+  reader.releaseLock();
+  if (!decoder.decode(first.value ?? new Uint8Array()).includes("ready")) {
+    holder.kill("SIGKILL");
+    await holder.status;
+    throw new Error("the private namespace could not be set up");
+  }
+  const enter = ["nsenter", "-t", String(holder.pid), "-m", "-n", "--"];
+  return {
+    /** Runs berth (against `roots`) in the namespace. */
+    async berth(roots: Roots, args: string[]) {
+      const [exe, ...pre] = [...enter, ...berthArgv()];
+      const out = await new Deno.Command(exe!, {
+        args: [...pre, ...args],
+        env: roots.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return {
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      };
+    },
+    async berthOk(roots: Roots, args: string[]): Promise<string> {
+      const r = await this.berth(roots, args);
+      if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+      return r.stdout;
+    },
+    /** Runs a command in the namespace. */
+    sh: (argv: string[]) => sh([...enter, ...argv]),
+    async close() {
+      await holder.stdout.cancel().catch(() => {});
+      holder.kill("SIGKILL");
+      await holder.status;
+    },
+  };
 }

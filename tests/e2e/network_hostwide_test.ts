@@ -469,17 +469,25 @@ Deno.test({
       // "Outside": a private network namespace behind a veth the test makes, serving HTTP.
       const outside = freeTestSubnet().replace(/\.0\/24$/, "");
       const veth = `to${crypto.randomUUID().slice(0, 8)}`;
+      const www = await Deno.makeTempDir();
+      Deno.writeTextFileSync(join(www, "index.html"), "outside\n");
+      // The namespace's holder is the server itself (in the foreground): it
+      // and the namespace go with the kill below (a daemonized httpd
+      // outlived the test, holding the namespace).
       const holder = new Deno.Command("unshare", {
-        args: ["--net", "sh", "-c", "ip link set lo up; echo ready; exec sleep 600"],
+        args: [
+          "--net",
+          "sh",
+          "-c",
+          `ip link set lo up; echo ready; exec /tmp/berth-test-rootfs/bin/busybox httpd -f -p 8080 -h ${www}`,
+        ],
         stdout: "piped",
         stdin: "null",
       }).spawn();
       const reader = holder.stdout.getReader();
       await reader.read();
       reader.releaseLock();
-      const www = await Deno.makeTempDir();
       try {
-        Deno.writeTextFileSync(join(www, "index.html"), "outside\n");
         const pid = String(holder.pid);
         const r = await sh([
           "sh",
@@ -489,7 +497,6 @@ Deno.test({
             `ip link set ${veth}p netns ${pid}`,
             `ip addr add ${outside}.1/30 dev ${veth} && ip link set ${veth} up`,
             `nsenter -t ${pid} -n sh -c 'ip addr add ${outside}.2/30 dev ${veth}p && ip link set ${veth}p up && ip route add default via ${outside}.1'`,
-            `nsenter -t ${pid} -n /tmp/berth-test-rootfs/bin/busybox httpd -p 8080 -h ${www}`,
           ].join(" && "),
         ]);
         assertEquals(r.code, 0, r.out);

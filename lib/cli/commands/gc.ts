@@ -25,8 +25,10 @@ export const gcCommand: Command<{ dryRun: boolean }> = {
     "deletes, settles interrupted status changes with the runtime, marks containers whose\n" +
     "process is gone stopped (255), deletes runtime containers berth has no state for, and\n" +
     "removes bundles, work directories (logs included), mounts and lock files of containers\n" +
-    "that are gone. Containers busy with another operation are left alone. On a healthy root\n" +
-    "it prints nothing.",
+    "that are gone. Containers busy with another operation are left alone. Where the root\n" +
+    "has used a network, it also sweeps the host (its network namespace): idle bth-* bridges\n" +
+    "that no network directory defines, and berth's firewall rules of bridges that are gone\n" +
+    "(any root's). On a healthy root and host it prints nothing.",
   options: OPTIONS,
   positionals: [],
   command: "none",
