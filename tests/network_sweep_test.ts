@@ -108,3 +108,23 @@ Deno.test("listLinks: this namespace's links over rtnetlink, loopback among them
   assertEquals(lo?.index, 1);
   assertEquals(lo?.master, 0);
 });
+
+Deno.test("ensureBridge: a bridge it makes carries its alias at once; one already there keeps its own", async () => {
+  const out = await new Deno.Command("unshare", {
+    args: [
+      "--net",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      new URL("./fixtures/bridge_alias.ts", import.meta.url).pathname,
+    ],
+    stderr: "inherit",
+  }).output();
+  assertEquals(out.code, 0);
+  assertEquals(JSON.parse(new TextDecoder().decode(out.stdout)), {
+    made: "berth:/first",
+    again: "berth:/first",
+    none: "",
+  });
+});

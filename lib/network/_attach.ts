@@ -66,7 +66,7 @@ import { checkSubnetUnrouted } from "./_routes.ts";
 import { contains, formatIpv4, parseCidr, parseIpv4 } from "./_subnet.ts";
 import { waitForOrphanPlugins } from "./_orphan_plugins.ts";
 import { removeTokenRules } from "./_stale_rules.ts";
-import { markBridge } from "./_stale_bridges.ts";
+import { bridgeAlias, markBridge } from "./_stale_bridges.ts";
 
 /**
  * Where every root on the host takes turns claiming published ports
@@ -532,7 +532,7 @@ async function nativeSetUp(
   const a = nativeAttachment(record)!;
   const ip = nativeAllocate(a);
   env.crash?.("allocated");
-  record.result = nativeLinks(a, ip);
+  record.result = nativeLinks(a, ip, bridgeAlias(env.paths.configDir));
   await saveRecord(env.paths, record);
   env.crash?.("partial");
   const fw = env.nativeFirewall ?? new NetworkFirewall(env.runner);

@@ -201,16 +201,21 @@ export function nativeAllocate(a: NativeAttachment): string {
 /**
  * Makes the links: the bridge (with the gateway address, up), the veth
  * pair (host end a port of the bridge, container end `ifName` in the
- * namespace with the address and the default route), loopback up.
+ * namespace with the address and the default route), loopback up. A
+ * bridge made here gets `alias` (whose it is: `_stale_bridges.ts`) at once.
  * Returns the result the plugins would have given.
  */
-export function nativeLinks(a: NativeAttachment, ip: string): CniResult {
+export function nativeLinks(
+  a: NativeAttachment,
+  ip: string,
+  alias: string | null = null,
+): CniResult {
   const bits = a.net.subnet.bits;
   const host = Rtnl.open();
   const peerMac = randomMac();
   const veth = hostVeth(a.token);
   try {
-    const br = host.ensureBridge(a.net.bridge);
+    const br = host.ensureBridge(a.net.bridge, alias);
     if (a.net.isGateway) host.addAddress(br, a.net.gateway, bits);
     host.up(br);
     if (a.net.isGateway) writeSysctl("/proc/sys/net/ipv4/ip_forward", "1");

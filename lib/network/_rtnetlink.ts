@@ -289,9 +289,13 @@ export class Rtnl {
    * its name): a bridge whose address the kernel chose takes the lowest
    * address of its ports, so it changed when a container's veth joined, and
    * the other containers' ARP entries for the gateway went stale (their
-   * queries to the resolver on it timed out for seconds).
+   * queries to the resolver on it timed out for seconds). A bridge made
+   * here gets `alias` at once (the kernel ignores an alias in the request
+   * that creates a link): `gc`'s sweep takes a bridge without one for
+   * nobody's.
    */
-  ensureBridge(name: string): number {
+  ensureBridge(name: string, alias: string | null = null): number {
+    let made = true;
     try {
       this.#request(
         RTM_NEWLINK,
@@ -306,10 +310,23 @@ export class Rtnl {
       );
     } catch (err) {
       if (!(err instanceof ErrnoError && err.errno === EEXIST)) throw err;
+      made = false;
     }
     const index = this.linkIndex(name);
     if (index === null) throw new ErrnoError(`bridge ${name}`, ENODEV);
+    if (made && alias !== null) this.setAlias(index, alias);
     return index;
+  }
+
+  /** Sets link `index`'s alias (`ip link set … alias`). */
+  setAlias(index: number, alias: string): void {
+    this.#request(
+      RTM_NEWLINK,
+      0,
+      ifinfo(index),
+      [[IFLA_IFALIAS, str(alias)]],
+      `set alias of ${index}`,
+    );
   }
 
   /** Sets link `index` up. */
