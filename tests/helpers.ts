@@ -138,6 +138,21 @@ export async function berthOk(roots: Roots, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * What `berth gc [--dry-run]` did (or would do) to this root: its output
+ * without the lines of the host-wide network sweep (stale `bth-*` bridges
+ * and the rules of gone ones, left by whatever else runs on the host,
+ * other tests in parallel among them), which are nobody's root's.
+ */
+export async function rootGc(roots: Roots, dryRun = false): Promise<string> {
+  const out = await berthOk(roots, dryRun ? ["gc", "--dry-run"] : ["gc"]);
+  return out.split("\n")
+    .filter((l) =>
+      !/^(would remove|removed) (the stale bridge bth-|the firewall rules of bridge bth-)/.test(l)
+    )
+    .join("\n");
+}
+
 /** The parsed `berth state` of `id`. */
 export async function stateOf(roots: Roots, id: string): Promise<Record<string, unknown>> {
   return JSON.parse(await berthOk(roots, ["state", id]));

@@ -14,6 +14,7 @@ import {
   eventually,
   leftovers,
   makeRoots,
+  rootGc,
   type Roots,
   stateOf,
   withRoots,
@@ -364,7 +365,7 @@ Deno.test(
       assertEquals([ran.State.Status, ran.State.ExitCode, ran.State.Error], ["exited", 4, ""]);
       assertEquals(await berthOk(roots, ["rm", "fg", "bg", id, "rc"]), `fg\nbg\n${id}\nrc\n`);
       assertEquals(await berthOk(roots, ["ps", "-aq"]), "");
-      assertEquals(await berthOk(roots, ["gc"]), "");
+      assertEquals(await rootGc(roots), "");
     });
   },
 );
@@ -445,7 +446,7 @@ Deno.test("a kept 127 container's start killed at start:recorded or start:runtim
         assertEquals(r.code, 137, `${point}: ${r.stderr}`);
         const gc = await berthOk(roots, ["gc"]);
         assertTrue(gc.includes("settled the interrupted start"), gc);
-        assertEquals(await berthOk(roots, ["gc", "--dry-run"]), "");
+        assertEquals(await rootGc(roots, true), "");
         // Before the launch nothing ran: still created (and start launches it);
         // after it, running.
         const s = await stateOf(roots, "k1");
