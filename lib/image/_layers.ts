@@ -30,7 +30,7 @@ import { compressionOf } from "./_manifest.ts";
 import type { Progress } from "./_progress.ts";
 import { type ImageStore, LAYER_LOCK_TIMEOUT_MS, type LayerRecord } from "./_store.ts";
 import { decompress, openUmask, unpackLayer } from "./_unpack.ts";
-import { type Syncer, type UnpackCalls, unpackCalls } from "./_ffi.ts";
+import { markTopDir, type Syncer, type UnpackCalls, unpackCalls } from "./_ffi.ts";
 import { inheritImplicitDirs } from "./_implicit_dirs.ts";
 import { chainIds } from "./_chain_id.ts";
 import type { LayerLimits } from "./_layer_limits.ts";
@@ -80,6 +80,7 @@ export async function ensureLayers(
   await loadNode();
   giveBack(); // the pages start-up and node compatibility touched (see _garbage.ts)
   store.init();
+  markTopDir(store.tmpDir); // each layer's inodes away from those just deleted (see _ffi.ts)
   const chains = await chainIds(layers.map((l) => l.diffId));
   const all = layers.map((l, i) => ({ ...l, chainId: chains[i]!, below: chains.slice(0, i) }));
   const locks: FileLock[] = [];
