@@ -32,9 +32,14 @@
  * back in from the page cache. {@linkcode giveBack} does the same at once,
  * for a command about to stream (after `loadNode()`). On a pull of the
  * bench's Debian-sized image (quiet host, GNU time's %M): 86–89 MB without
- * either; 73–74 MB with the trim every 8 MB; 64–66 MB with the first one
- * after 1 MB too, two layers in flight (`_layers.ts`); about 5 ms of CPU
- * per trim.
+ * either; 73–74 MB with the trim every 8 MB; 63–66 MB with the first
+ * collection after 1 MB too, two layers in flight (`_layers.ts`). A trim
+ * takes about 5 ms, but the pages still in use fault back in: trimming at
+ * every collection made a `load` of that image (its work all on one
+ * thread) about 0.5 s longer (3.9–5.7 s against 3.2–3.8 s), for the
+ * same 58–63 MB. So the trim is at every {@linkcode GIVE_BACK_EVERY}th
+ * collection (every 32 MB): pull 66 MB, load 62 MB; only at the start and
+ * the first collection: pull 70 MB.
  *
  * @module
  */
@@ -48,6 +53,9 @@ export const GARBAGE_EVERY = 8 * 1024 * 1024;
 
 /** Bytes streamed before the first collection. */
 export const FIRST_GARBAGE = 1024 * 1024;
+
+/** Collections per {@linkcode giveBack} (the first collection's included). */
+export const GIVE_BACK_EVERY = 4;
 
 type Gc = (o?: { type: "minor" | "major" }) => void;
 let gc: Gc | null | undefined;
@@ -76,8 +84,9 @@ export function giveBack(): number {
 
 /**
  * Counts streamed bytes (shared by the layers of one process) and runs a
- * collection, and {@linkcode giveBack}, once {@linkcode FIRST_GARBAGE}
- * bytes have passed, then each time {@linkcode GARBAGE_EVERY} more have.
+ * collection once {@linkcode FIRST_GARBAGE} bytes have passed, then each
+ * time {@linkcode GARBAGE_EVERY} more have; the first collection and every
+ * {@linkcode GIVE_BACK_EVERY}th one also {@linkcode giveBack}.
  */
 export function streamed(n: number): void {
   pending += n;
@@ -85,7 +94,8 @@ export function streamed(n: number): void {
   pending = 0;
   step = GARBAGE_EVERY;
   gcFunction()?.({ type: "minor" });
-  giveBack();
+  if (collections++ % GIVE_BACK_EVERY === 0) giveBack();
 }
 let pending = 0;
 let step = FIRST_GARBAGE;
+let collections = 0;
