@@ -1,5 +1,5 @@
 import { join } from "../lib/_std/path.ts";
-import { assertEquals, assertTrue } from "./assert.ts";
+import { assertEquals, assertThrows, assertTrue } from "./assert.ts";
 import { concat, tarOf } from "./image_fixture.ts";
 import { ArchiveMembers, ArchiveSlimmer, SLIM_AT } from "../lib/image/_archive_members.ts";
 
@@ -80,6 +80,56 @@ Deno.test("archive members: an archive cut short inside a left-out member reads 
       err = e;
     }
     assertTrue(err instanceof Error && /cut short/.test(err.message), String(err));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("archive members: the data of a left-out member can be passed over unread (droppable, skipped), with the same output and ranges as reading it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "berth-members-" });
+  try {
+    const big = noise(SLIM_AT + 1000);
+    const big2 = noise(5 * SLIM_AT + 3);
+    const archive = tarOf([
+      { name: "d/", type: "dir" },
+      { name: "d/a.json", data: '{"a":1}' },
+      { name: "d/big.tar", data: big },
+      { name: "d/long", data: big2, pax: { path: `d/${"n".repeat(150)}.tar` } },
+      { name: "d/z.json", data: '{"z":2}' },
+    ]);
+    const file = join(dir, "a.tar");
+    Deno.writeFileSync(file, archive);
+    // Read whole, in chunks of 777 bytes.
+    const whole = new ArchiveSlimmer();
+    const wholeParts: Uint8Array[] = [];
+    for (let i = 0; i < archive.length; i += 777) {
+      wholeParts.push(...whole.write(archive.subarray(i, Math.min(archive.length, i + 777))));
+    }
+    // Read from the file, passing over what is droppable by seeking.
+    const seek = new ArchiveSlimmer();
+    const seekParts: Uint8Array[] = [];
+    let read = 0, passed = 0;
+    using f = Deno.openSync(file);
+    while (true) {
+      const skip = seek.droppable;
+      if (skip > 0) {
+        f.seekSync(skip, Deno.SeekMode.Current);
+        seek.skipped(skip);
+        passed += skip;
+        continue;
+      }
+      const c = new Uint8Array(777);
+      const n = f.readSync(c);
+      if (n === null) break;
+      read += n;
+      seekParts.push(...seek.write(c.subarray(0, n)));
+    }
+    assertEquals(concat(seekParts), concat(wholeParts));
+    assertEquals([...seek.last], [...whole.last]);
+    assertEquals(read + passed, archive.length);
+    // Most of both big members was never read (a chunk's worth of each is, at most).
+    assertTrue(passed > big.length + big2.length - 2 * 777, `passed ${passed}`);
+    assertThrows(() => seek.skipped(1), RangeError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

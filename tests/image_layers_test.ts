@@ -9,7 +9,7 @@ import { join } from "../lib/_std/path.ts";
 import { ErrnoError } from "../lib/host/libc.ts";
 import { RuntimeError } from "../lib/host/errors.ts";
 import { chainIds } from "../lib/image/_chain_id.ts";
-import { type UnpackCalls, unpackCalls } from "../lib/image/_ffi.ts";
+import { FS_TOPDIR_FL, inodeFlags, type UnpackCalls, unpackCalls } from "../lib/image/_ffi.ts";
 import { DEFAULT_LAYER_LIMITS } from "../lib/image/_layer_limits.ts";
 import { ensureLayers, type LayerSource } from "../lib/image/_layers.ts";
 import { quietProgress } from "../lib/image/_progress.ts";
@@ -174,4 +174,23 @@ Deno.test("syncfs through libc: a directory opened, then written, syncs; a path 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the store's tmp/ is marked a top of directory hierarchies (chattr +T), so ext4 spreads each layer's directory", async () => {
+  await withStore(async (store) => {
+    const lsattr = async (path: string) => {
+      const r = await new Deno.Command("lsattr", { args: ["-d", path], stderr: "null" }).output();
+      return r.code === 0 ? new TextDecoder().decode(r.stdout).split(" ")[0]! : null;
+    };
+    store.init();
+    assertEquals((await lsattr(store.tmpDir))?.includes("T") ?? false, false); // not before
+    const l = await layer(tarOf([{ name: "etc/f", data: "data" }]));
+    (await ensureLayers(store, [l], quietProgress, null, DEFAULT_LAYER_LIMITS)).release();
+    const flags = inodeFlags(store.tmpDir);
+    if (flags === null) return; // a file system without inode flags (tmpfs): nothing to mark
+    assert((flags & FS_TOPDIR_FL) !== 0, `flags ${flags.toString(16)}`);
+    // Read by lsattr too (not by berth's own ioctl).
+    assert((await lsattr(store.tmpDir))!.includes("T"));
+    assert(store.hasLayer(l.diffId));
+  });
 });

@@ -79,13 +79,16 @@ function fileStream(path: string, m: ArchiveMembers): Promise<ReadableStream<Uin
   }
 }
 
+/** Bytes read from an archive at once. */
+const READ_CHUNK = 64 * 1024;
+
 /**
  * Unpacks the archive `file` into `dir` (node-tar, strict: any entry it
  * would change or refuse, like an absolute or escaping link, fails it).
  * Synchronous unpacking, so each error is caught where it happens (an
  * error emitted meanwhile used to escape as an unhandled rejection).
  */
-async function untar(file: string, dir: string): Promise<ArchiveMembers> {
+function untar(file: string, dir: string): ArchiveMembers {
   const { tar, Buffer } = nodeSync();
   const u = new tar.UnpackSync({ cwd: dir, strict: true, preserveOwner: false });
   let failed: Error | null = null;
@@ -93,12 +96,27 @@ async function untar(file: string, dir: string): Promise<ArchiveMembers> {
   const slim = new ArchiveSlimmer();
   try {
     const f = Deno.openSync(file);
-    outer: for await (const c of f.readable) {
-      for (const part of slim.write(c)) {
-        u.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
-        if (failed !== null) break outer; // the readable closes the file
+    try {
+      // The data of the members left out (the layers) is passed over, not read: the archive's
+      // 225 MB used to stream through here (and through the collections of _garbage.ts).
+      outer: while (true) {
+        const skip = slim.droppable;
+        if (skip > 0) {
+          f.seekSync(skip, Deno.SeekMode.Current);
+          slim.skipped(skip);
+          continue;
+        }
+        const c = new Uint8Array(READ_CHUNK); // node-tar may keep a view of it: a fresh one each
+        const n = f.readSync(c);
+        if (n === null) break;
+        for (const part of slim.write(c.subarray(0, n))) {
+          u.write(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+          if (failed !== null) break outer;
+        }
+        streamed(n);
       }
-      streamed(c.length);
+    } finally {
+      f.close();
     }
     if (failed === null) u.end();
     if (failed !== null) throw failed;
@@ -304,7 +322,7 @@ export async function loadArchive(
   try {
     if (!st.isDirectory) {
       tmp = store.tempDir();
-      members = await untar(path, tmp);
+      members = untar(path, tmp);
       dir = tmp;
     }
     let found: Found[];

@@ -77,6 +77,22 @@ export class ArchiveSlimmer {
   #longName: string | null = null;
   #done = false;
 
+  /**
+   * Bytes of a left-out member's data (and padding) the archive has next:
+   * the caller may pass over them without reading them, then says so with
+   * {@linkcode skipped}. 0 when the next bytes are to be written.
+   */
+  get droppable(): number {
+    return this.#drop && this.#collect === null ? this.#skip : 0;
+  }
+
+  /** `n` bytes (at most {@linkcode droppable}) were passed over unread. */
+  skipped(n: number): void {
+    if (n > this.droppable) throw new RangeError(`skipped ${n} of ${this.droppable} bytes`);
+    this.#skip -= n;
+    this.#pos += n;
+  }
+
   /** Takes the next bytes of the archive; returns the bytes for node-tar. */
   write(chunk: Uint8Array): Uint8Array[] {
     if (this.#done) {
