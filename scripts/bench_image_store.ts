@@ -12,7 +12,8 @@
  * compared; wall time of the whole command and its peak RSS (GNU time's
  * %M, the largest process of the command) are taken. podman runs with a
  * private --root/--runroot/--tmpdir, so "fresh store" means the same for
- * both: a new empty store each round. A missing tool makes its rows say
+ * both: a new empty store each round. Every timed command starts with
+ * nothing dirty on the file system (an untimed `sync`). A missing tool makes its rows say
  * "skipped".
  *
  * Stores are removed only after the last row. On ext4 without a journal
@@ -112,8 +113,17 @@ export async function imageStoreBench(o: StoreBenchOptions): Promise<StoreBenchR
       return false;
     }
   })();
-  /** Runs argv under GNU time (when there): wall ms (measured here) and peak RSS in kB. */
+  /**
+   * Runs argv under GNU time (when there): wall ms (measured here) and peak
+   * RSS in kB. Each starts with nothing dirty on the file system (a `sync`
+   * first, not timed): berth makes each layer durable with one syncfs(2),
+   * which also writes out whatever the command before left unsynced (podman
+   * syncs nothing), so interleaved rounds charged berth for podman's
+   * writeback (a load read 1.29× podman's; with a `sync` before each, run
+   * by hand, 1.74–2.22 s against 2.01–2.23 s).
+   */
   const timed = async (argv: string[], env: Record<string, string> = {}): Promise<Sample> => {
+    await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
     const out = join(dir, `time-${n++}`);
     const full = withTime ? ["/usr/bin/time", "-o", out, "-f", "%M", ...argv] : argv;
     const t0 = performance.now();
