@@ -374,18 +374,15 @@ export async function setUpNetwork(
     const dns = hasDns(net);
     if (dns) {
       // Before the container's process exists: the resolver knows it when it first asks.
-      await writeDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), {
-        token: s.net.token,
-        root: ctx.paths.root,
-        ns: s.namespace,
-        id: s.id,
-        network: net.name,
-        bridge: net.bridge,
-        gateway: net.gateway,
+      await recordNames(
+        ctx,
+        s,
+        s.net.token,
+        net,
         ip,
-        names: dnsNames(s, plan.names.aliases),
-        netns: netnsFile(env.paths, s.net.token),
-      });
+        plan.names.aliases,
+        netnsFile(env.paths, s.net.token),
+      );
       env.crash?.("dns");
     }
     // Both files are written, also one the container mounts a file of its
@@ -505,6 +502,33 @@ export async function tearDownNetwork(ctx: Context, s: ContainerState): Promise<
   await tearDown(env, s.net.token);
 }
 
+/**
+ * Writes the DNS record of attachment `token` of `s` on network `net`:
+ * the resolver answers its name and `aliases` with `ip` there.
+ */
+async function recordNames(
+  ctx: Context,
+  s: ContainerState,
+  token: string,
+  net: Network,
+  ip: string,
+  aliases: readonly string[],
+  netns: string,
+): Promise<void> {
+  await writeDnsRecord(dnsDir(contextNetworkPaths(ctx).runDir), {
+    token,
+    root: ctx.paths.root,
+    ns: s.namespace,
+    id: s.id,
+    network: net.name,
+    bridge: net.bridge,
+    gateway: net.gateway,
+    ip,
+    names: dnsNames(s, aliases),
+    netns,
+  });
+}
+
 /** The names a container answers to on a network with DNS: its name, then its aliases. */
 function dnsNames(s: ContainerState, aliases: readonly string[]): string[] {
   return [...new Set([nameOf(s).toLowerCase(), ...aliases])];
@@ -561,18 +585,15 @@ export async function connectNetwork(
   if (hasDns(net)) {
     // After the attachment (a record never outlives it), as at set-up: the
     // containers of that network find this one by its name and aliases.
-    await writeDnsRecord(dnsDir(env.paths.runDir), {
+    await recordNames(
+      ctx,
+      s,
       token,
-      root: ctx.paths.root,
-      ns: s.namespace,
-      id: s.id,
-      network: net.name,
-      bridge: net.bridge,
-      gateway: net.gateway,
+      net,
       ip,
-      names: dnsNames(s, s.request?.networkAlias ?? []),
-      netns: first?.netns ?? netnsFile(env.paths, s.net.token),
-    });
+      s.request?.networkAlias ?? [],
+      first?.netns ?? netnsFile(env.paths, s.net.token),
+    );
     await startResolver(ctx, net.name, net.gateway);
   }
   return ip;

@@ -167,9 +167,9 @@ export class Rtnl {
   }
 
   /**
-   * Sends one request and waits for its acknowledgement; returns the
-   * reply messages before it (GET requests), throws ErrnoError on a
-   * negative one.
+   * Sends one request and waits for its acknowledgement (or, for a dump,
+   * its end); returns the reply messages before it (GET requests), throws
+   * ErrnoError on a negative one.
    */
   #request(
     type: number,
@@ -201,6 +201,7 @@ export class Rtnl {
         const mseq = rv.getUint32(off + 8, true);
         if (mlen < 16 || off + mlen > n) return replies;
         if (mseq === seq) {
+          if (mtype === NLMSG_DONE) return replies; // the end of a dump
           if (mtype === NLMSG_ERROR) {
             const err = -rv.getInt32(off + 16, true);
             if (err !== 0) throw new ErrnoError(what, err);
@@ -219,51 +220,23 @@ export class Rtnl {
    * namespace (sysfs shows the one it was mounted in).
    */
   links(): LinkInfo[] {
-    const msg = new Uint8Array(32);
-    const dv = new DataView(msg.buffer);
-    const seq = this.#seq++;
-    dv.setUint32(0, 32, true);
-    dv.setUint16(4, RTM_GETLINK, true);
-    dv.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
-    dv.setUint32(8, seq, true);
-    msg.set(ifinfo(), 16);
-    sendAll(this.fd, msg);
     const out: LinkInfo[] = [];
-    for (;;) {
-      const n = recvInto(this.fd, this.#buf);
-      const rv = new DataView(this.#buf.buffer, 0, n);
-      let off = 0;
-      while (off + 16 <= n) {
-        const mlen = rv.getUint32(off, true);
-        const mtype = rv.getUint16(off + 4, true);
-        if (mlen < 16 || off + mlen > n) break;
-        if (rv.getUint32(off + 8, true) === seq) {
-          if (mtype === NLMSG_DONE) return out;
-          if (mtype === NLMSG_ERROR) {
-            const err = -rv.getInt32(off + 16, true);
-            if (err !== 0) throw new ErrnoError("list the links", err);
-            return out;
-          }
-          if (mtype === RTM_NEWLINK && mlen >= 32) {
-            const a = attrsOf(this.#buf, off + 32, off + mlen);
-            const info = a.get(IFLA_LINKINFO);
-            const master = a.get(IFLA_MASTER);
-            out.push({
-              index: rv.getInt32(off + 20, true),
-              name: cString(a.get(IFLA_IFNAME)),
-              kind: info === undefined
-                ? ""
-                : cString(attrsOf(info, 0, info.length).get(IFLA_INFO_KIND)),
-              master: master === undefined || master.length < 4
-                ? 0
-                : new DataView(master.buffer, master.byteOffset, 4).getUint32(0, true),
-              alias: cString(a.get(IFLA_IFALIAS)),
-            });
-          }
-        }
-        off += align4(mlen);
-      }
+    for (const m of this.#request(RTM_GETLINK, NLM_F_DUMP, ifinfo(), [], "list the links")) {
+      if (new DataView(m.buffer).getUint16(4, true) !== RTM_NEWLINK || m.length < 32) continue;
+      const a = attrsOf(m, 32, m.length);
+      const info = a.get(IFLA_LINKINFO);
+      const master = a.get(IFLA_MASTER);
+      out.push({
+        index: new DataView(m.buffer).getInt32(20, true),
+        name: cString(a.get(IFLA_IFNAME)),
+        kind: info === undefined ? "" : cString(attrsOf(info, 0, info.length).get(IFLA_INFO_KIND)),
+        master: master === undefined || master.length < 4
+          ? 0
+          : new DataView(master.buffer, master.byteOffset, 4).getUint32(0, true),
+        alias: cString(a.get(IFLA_IFALIAS)),
+      });
     }
+    return out;
   }
 
   /** The index of link `name`; null when there is none. */

@@ -1,8 +1,9 @@
 // Helpers of the network suites (network_test, network_hostwide_test,
 // network_native_test, network_sweep_test): a published port's answer on
-// the host's loopback, the busybox httpd that gives it, and a private
-// network namespace to run berth in.
+// the host's loopback, the busybox httpd that gives it, a private network
+// namespace to run berth in, and a log of berth's iptables runs.
 
+import { join } from "node:path";
 import { berthArgv, type Roots } from "../helpers.ts";
 
 const decoder = new TextDecoder();
@@ -51,7 +52,7 @@ export async function privateNs(setup: string) {
       "private",
       "sh",
       "-c",
-      `ip link set lo up && ${setup} && echo ready && exec sleep 600`,
+      `ip link set lo up && ${setup} && echo ready && exec sleep 900`,
     ],
     stdin: "null",
     stdout: "piped",
@@ -67,12 +68,14 @@ export async function privateNs(setup: string) {
   }
   const enter = ["nsenter", "-t", String(holder.pid), "-m", "-n", "--"];
   return {
-    /** Runs berth (against `roots`) in the namespace. */
-    async berth(roots: Roots, args: string[]) {
+    /** The command line prefix that enters the namespace. */
+    enter,
+    /** Runs berth (against `roots`, with `env` added) in the namespace. */
+    async berth(roots: Roots, args: string[], env: Record<string, string> = {}) {
       const [exe, ...pre] = [...enter, ...berthArgv()];
       const out = await new Deno.Command(exe!, {
         args: [...pre, ...args],
-        env: roots.env,
+        env: { ...roots.env, ...env },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -83,8 +86,12 @@ export async function privateNs(setup: string) {
         stderr: decoder.decode(out.stderr),
       };
     },
-    async berthOk(roots: Roots, args: string[]): Promise<string> {
-      const r = await this.berth(roots, args);
+    async berthOk(
+      roots: Roots,
+      args: string[],
+      env: Record<string, string> = {},
+    ): Promise<string> {
+      const r = await this.berth(roots, args, env);
       if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
       return r.stdout;
     },
@@ -95,5 +102,41 @@ export async function privateNs(setup: string) {
       holder.kill("SIGKILL");
       await holder.status;
     },
+  };
+}
+
+/**
+ * `roots` with iptables, iptables-save and iptables-restore logged: each
+ * run appends its name to a log (xtables-nft-multi's name stays at the end
+ * of the link: berth reads nf_tables' generation only there). `calls`
+ * returns the runs since its last call; `remove` deletes the shims.
+ */
+export async function iptablesLog(roots: Roots): Promise<{
+  roots: Roots;
+  calls: () => string[];
+  remove: () => Promise<void>;
+}> {
+  const shim = await Deno.makeTempDir({ prefix: "berth-ipt-" });
+  const log = join(shim, "calls.log");
+  Deno.writeTextFileSync(log, "");
+  const multi = join(shim, "bin", "xtables-nft-multi");
+  Deno.mkdirSync(join(shim, "bin"));
+  Deno.writeTextFileSync(
+    multi,
+    `#!/bin/bash\necho "$(basename "$0")" >> ${log}\n` +
+      `exec -a "$(basename "$0")" /usr/sbin/xtables-nft-multi "$@"\n`,
+  );
+  Deno.chmodSync(multi, 0o755);
+  for (const n of ["iptables", "iptables-save", "iptables-restore"]) {
+    Deno.symlinkSync(multi, join(shim, n));
+  }
+  return {
+    roots: { ...roots, env: { ...roots.env, PATH: `${shim}:${Deno.env.get("PATH")}` } },
+    calls: () => {
+      const out = Deno.readTextFileSync(log).split("\n").filter((l) => l !== "");
+      Deno.writeTextFileSync(log, "");
+      return out;
+    },
+    remove: () => Deno.remove(shim, { recursive: true }),
   };
 }

@@ -10,7 +10,6 @@
 import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
-  berthArgv,
   cleanup,
   eventually,
   hasNetworking,
@@ -21,6 +20,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
+import { privateNs } from "./net_helpers.ts";
 import { rootTag } from "../../lib/container/paths.ts";
 
 const ignore = !hasNetworking();
@@ -36,29 +36,8 @@ async function dnsNamespace(fakeOnAllAddresses = false) {
   const log = join(dir, "queries.log");
   Deno.writeTextFileSync(resolv, "nameserver 127.0.0.1\noptions timeout:2\n");
   Deno.writeTextFileSync(log, "");
-  const holder = new Deno.Command("unshare", {
-    args: [
-      "--mount",
-      "--net",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      `ip link set lo up && mount --bind ${resolv} /etc/resolv.conf && echo ready && exec sleep 900`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = holder.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  if (!decoder.decode(first.value ?? new Uint8Array()).includes("ready")) {
-    holder.kill("SIGKILL");
-    await holder.status;
-    throw new Error("the private namespace could not be set up");
-  }
-  const enter = ["nsenter", "-t", String(holder.pid), "-m", "-n", "--"];
+  const ns = await privateNs(`mount --bind ${resolv} /etc/resolv.conf`);
+  const enter = ns.enter;
   const fake = new Deno.Command(enter[0]!, {
     args: [
       ...enter.slice(1),
@@ -79,28 +58,12 @@ async function dnsNamespace(fakeOnAllAddresses = false) {
   const fakeUp = await fr.read();
   fr.releaseLock();
   assert(decoder.decode(fakeUp.value ?? new Uint8Array()).includes("ready"), "fake DNS up");
-  const run = async (roots: Roots, args: string[], env: Record<string, string> = {}) => {
-    const [exe, ...pre] = [...enter, ...berthArgv()];
-    const out = await new Deno.Command(exe!, {
-      args: [...pre, ...args],
-      env: { ...roots.env, ...env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  };
+  const run = (roots: Roots, args: string[], env: Record<string, string> = {}) =>
+    ns.berth(roots, args, env);
   return {
     berth: run,
-    async ok(roots: Roots, args: string[], env: Record<string, string> = {}): Promise<string> {
-      const r = await run(roots, args, env);
-      if (r.code !== 0) throw new Error(`berth ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-      return r.stdout;
-    },
+    ok: (roots: Roots, args: string[], env: Record<string, string> = {}) =>
+      ns.berthOk(roots, args, env),
     /** Runs a command in the namespace; its stdout. */
     async sh(argv: string[]): Promise<string> {
       const out = await new Deno.Command(enter[0]!, {
@@ -116,19 +79,15 @@ async function dnsNamespace(fakeOnAllAddresses = false) {
       Deno.readTextFileSync(log).split("\n").filter((l) => l).map((l) => l.split(" ")[0]!),
     /** Deletes every container of `roots` in the namespace (before it goes), then closes it. */
     async close(roots: Roots) {
-      for (const ns of ["default", "other"]) {
-        const ids = (await run(roots, ["-n", ns, "list", "-q"])).stdout.split("\n").filter((s) =>
-          s
-        );
-        if (ids.length > 0) await run(roots, ["-n", ns, "delete", "-f", ...ids]);
+      for (const n of ["default", "other"]) {
+        const ids = (await run(roots, ["-n", n, "list", "-q"])).stdout.split("\n").filter((s) => s);
+        if (ids.length > 0) await run(roots, ["-n", n, "delete", "-f", ...ids]);
       }
       await run(roots, ["gc"]);
       await fake.stdout.cancel().catch(() => {});
       fake.kill("SIGKILL");
       await fake.status;
-      await holder.stdout.cancel().catch(() => {});
-      holder.kill("SIGKILL");
-      await holder.status;
+      await ns.close();
       await Deno.remove(dir, { recursive: true });
     },
   };

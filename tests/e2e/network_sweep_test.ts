@@ -17,7 +17,7 @@ import {
   type Roots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { privateNs } from "./net_helpers.ts";
+import { iptablesLog, privateNs } from "./net_helpers.ts";
 
 const ignore = !hasNetworking();
 
@@ -231,31 +231,8 @@ Deno.test({
   fn: () =>
     withPrivateRoots(1, "true", async (ns, rs, rootfs) => {
       const roots = rs[0]!;
-      // iptables-save and iptables-restore log their runs (xtables-nft-multi's
-      // name at the end of the link: berth reads the generation only there).
-      const shim = await Deno.makeTempDir({ prefix: "berth-ipt-" });
-      const log = join(shim, "calls.log");
-      Deno.writeTextFileSync(log, "");
-      const multi = join(shim, "bin", "xtables-nft-multi");
-      Deno.mkdirSync(join(shim, "bin"));
-      Deno.writeTextFileSync(
-        multi,
-        `#!/bin/bash\necho "$(basename "$0")" >> ${log}\n` +
-          `exec -a "$(basename "$0")" /usr/sbin/xtables-nft-multi "$@"\n`,
-      );
-      Deno.chmodSync(multi, 0o755);
-      for (const n of ["iptables", "iptables-save", "iptables-restore"]) {
-        Deno.symlinkSync(multi, join(shim, n));
-      }
-      const shimmed: Roots = {
-        ...roots,
-        env: { ...roots.env, PATH: `${shim}:${Deno.env.get("PATH")}` },
-      };
-      const calls = () => {
-        const out = Deno.readTextFileSync(log).split("\n").filter((l) => l !== "");
-        Deno.writeTextFileSync(log, "");
-        return out;
-      };
+      const ipt = await iptablesLog(roots);
+      const { roots: shimmed, calls } = ipt;
       try {
         for (const n of ["g1", "g2"]) {
           await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), n]);
@@ -296,7 +273,7 @@ Deno.test({
         await ns.berthOk(shimmed, ["delete", "-f", "cg2"]);
         await ns.berthOk(shimmed, ["network", "rm", "g1", "g2"]);
       } finally {
-        await Deno.remove(shim, { recursive: true });
+        await ipt.remove();
       }
     }),
 });

@@ -24,7 +24,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { get, httpd, privateNs } from "./net_helpers.ts";
+import { get, httpd, iptablesLog, privateNs } from "./net_helpers.ts";
 import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/_cni.ts";
 import type { AttachRecord } from "../../lib/network/_attach.ts";
@@ -1274,30 +1274,9 @@ Deno.test({
   ignore,
   fn: () =>
     withNet(async (roots, rootfs) => {
-      // iptables-save and iptables-restore log their runs (xtables-nft-multi's
-      // name at the end of the link: berth reads the generation only there).
-      const shim = await Deno.makeTempDir({ prefix: "berth-ipt-" });
-      const log = join(shim, "calls.log");
-      Deno.writeTextFileSync(log, "");
-      const multi = join(shim, "bin", "xtables-nft-multi");
-      Deno.mkdirSync(join(shim, "bin"));
-      Deno.writeTextFileSync(
-        multi,
-        `#!/bin/bash\necho "$(basename "$0")" >> ${log}\n` +
-          `exec -a "$(basename "$0")" /usr/sbin/xtables-nft-multi "$@"\n`,
-      );
-      Deno.chmodSync(multi, 0o755);
-      for (const n of ["iptables", "iptables-save", "iptables-restore"]) {
-        Deno.symlinkSync(multi, join(shim, n));
-      }
-      const env = { ...roots.env, PATH: `${shim}:${Deno.env.get("PATH")}` };
-      const shimmed: Roots = { ...roots, env };
+      const ipt = await iptablesLog(roots);
+      const { roots: shimmed, calls } = ipt;
       const ns = await privateNs("true");
-      const calls = () => {
-        const out = Deno.readTextFileSync(log).split("\n").filter((l) => l !== "");
-        Deno.writeTextFileSync(log, "");
-        return out;
-      };
       try {
         await ns.berthOk(shimmed, ["network", "create", "--subnet", freeTestSubnet(), "gen1"]);
         const run = (id: string, extra: string[] = [], network = "gen1") =>
@@ -1338,7 +1317,7 @@ Deno.test({
         // Another root, its bridge's rules known: p2's port (forwarded without a
         // listing) is refused to it as a listing would refuse it.
         const other = await makeRoots();
-        const otherShim: Roots = { ...other, env: { ...other.env, PATH: env.PATH! } };
+        const otherShim: Roots = { ...other, env: { ...other.env, PATH: shimmed.env.PATH! } };
         try {
           await ns.berthOk(otherShim, ["network", "create", "--subnet", freeTestSubnet(), "gen2"]);
           const runOther = (id: string, extra: string[]) =>
@@ -1398,7 +1377,7 @@ Deno.test({
         await ns.berthOk(shimmed, ["network", "rm", "gen1"]);
       } finally {
         await ns.close();
-        await Deno.remove(shim, { recursive: true });
+        await ipt.remove();
       }
     }),
 });
