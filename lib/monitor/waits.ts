@@ -41,6 +41,12 @@ export async function serveWait(
   if (w === undefined && past !== undefined && (req.pid === null || past.pid === req.pid)) {
     return { ok: true, watched: true, exitCode: past.exitCode };
   }
+  if (w !== undefined && req.pid !== null && w.pid !== req.pid) {
+    // A restart policy started a new init since: the one asked about has
+    // exited. Its code if remembered, else 255 (it was not observed here).
+    if (liveness(req.pid, req.startTime) !== "gone") return { ok: true, watched: false };
+    return { ok: true, watched: true, exitCode: past?.pid === req.pid ? past.exitCode : 255 };
+  }
   if (w === undefined && req.pid !== null) {
     w = reaper.watch(req.ns, req.id, req.pid, req.startTime) ?? undefined;
     reaper.sweep();

@@ -24,7 +24,10 @@ export interface KnownInit {
   startTime: number | null;
 }
 
-/** Resolves once `ns/id` has stopped. */
+/**
+ * Resolves once `ns/id` has stopped; given the `known` init, once that
+ * init has exited (a restart policy may have started another since).
+ */
 export async function waitExit(
   ctx: Context,
   ns: string,
@@ -48,6 +51,15 @@ export async function waitExit(
     }
     const s = await reconcile(ctx, loaded);
     if (s === null) return { exitCode: lastReply ?? 255, removed: true };
+    if (known.pid !== null && s.pid !== null && s.pid !== known.pid) {
+      // A restart policy started a new init: the one the caller knew has
+      // exited. The monitor remembers its code (else 255).
+      const reply = await monitorRequest(ctx, { op: "wait", ns, id, ...known });
+      return {
+        exitCode: reply?.ok && reply.exitCode !== undefined ? reply.exitCode : 255,
+        removed: false,
+      };
+    }
     if (s.status === "stopped") return { exitCode: s.exitCode ?? 255, removed: false };
     init = { pid: s.pid, startTime: s.pidStartTime };
     const reply = await monitorRequest(ctx, { op: "wait", ns, id, ...init });

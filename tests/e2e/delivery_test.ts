@@ -2,6 +2,9 @@
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { assertEquals, assertTrue } from "../assert.ts";
+import { createContext } from "../../lib/container/context.ts";
+import { parseGlobals } from "../../lib/container/globals.ts";
+import { waitExit } from "../../lib/ops/wait.ts";
 import {
   berth,
   berthArgv,
@@ -65,6 +68,63 @@ Deno.test("--restart on-failure restarts with back-off and stops after a success
     assertEquals((await stateOf(roots, "rf")).status, "stopped", "not restarted after success");
   });
 });
+
+Deno.test("a wait for an init that a restart policy has replaced answers that init's exit code", async () => {
+  await withRoots(async (roots, rootfs) => {
+    // Fails once (exit 7), then runs on.
+    await berthOk(roots, [
+      "run",
+      "-d",
+      "--restart",
+      "on-failure",
+      "--rootfs",
+      rootfs,
+      "rw",
+      "--",
+      "sh",
+      "-c",
+      "[ -e /once ] && exec sleep 1000; touch /once; sleep 0.3; exit 7",
+    ]);
+    const first = await stateOf(roots, "rw");
+    await eventually(
+      async () => {
+        const s = await stateOf(roots, "rw");
+        return s.status === "running" && s.pid !== first.pid;
+      },
+      15_000,
+      "restarted",
+    );
+    // As attach does when its wait reaches the monitor only after the restart.
+    const { globals } = parseGlobals(
+      ["--root", roots.root, "--data-root", roots.dataRoot, "--network-dir", roots.networkDir],
+      () => undefined,
+    );
+    const ctx = createContext(globals);
+    const known = { pid: first.pid as number, startTime: first.pidStartTime as number };
+    assertEquals(await within(10_000, waitExit(ctx, "default", "rw", known)), {
+      exitCode: 7,
+      removed: false,
+    });
+    // Without a known init, a wait is for the container: it still runs.
+    const plain = waitExit(ctx, "default", "rw");
+    assertEquals(await within(1000, plain), null);
+    await berthOk(roots, ["delete", "-f", "rw"]);
+    assertEquals((await plain).exitCode, 137);
+  });
+});
+
+/** What `p` resolves to within `ms`, else null. */
+async function within<T>(ms: number, p: Promise<T>): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<null>((r) => (timer = setTimeout(() => r(null), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const FLAKY = fromFileUrl(new URL("../fixtures/flaky_runtime.sh", import.meta.url));
 
