@@ -42,6 +42,9 @@ export interface SaveOptions {
 
 const hex = (d: string) => d.slice(7);
 
+/** Decompressed chunks of a docker-archive layer: 64 KiB (see `decompress`). */
+const WRITE_CHUNK_BYTES = 64 << 10;
+
 /** The blob file's bytes from its start, in 1 MiB chunks (the file stays open). */
 async function* chunksOf(file: Deno.FsFile): AsyncGenerator<Uint8Array> {
   file.seekSync(0, Deno.SeekMode.Start);
@@ -100,7 +103,7 @@ async function writeDocker(
       const tarStream = () =>
         compression === "none"
           ? chunksOf(l.file)
-          : decompress(ReadableStream.from(chunksOf(l.file)), compression);
+          : decompress(ReadableStream.from(chunksOf(l.file)), compression, WRITE_CHUNK_BYTES);
       let size: number | undefined;
       if (!tar.canPatch) {
         // A pipe: the uncompressed size must be in the header, so count it first.
@@ -188,13 +191,13 @@ export async function saveImages(ctx: Context, refs: string[], o: SaveOptions): 
     if (o.output === null) {
       const tar = new TarWriter(fileSink(Deno.stdout, null));
       await write(tar);
-      tar.end();
+      await tar.end();
       return;
     }
     await writeBeside(resolve(o.output), o.output, async (file) => {
       const tar = new TarWriter(fileSink(file, file));
       await write(tar);
-      tar.end();
+      await tar.end();
     }, {
       journal: ctx.paths.outputsJournal,
       onWritten: () => crashPoint(ctx.crashAt, "save:written"),

@@ -1,8 +1,8 @@
 /**
  * A minimal ustar writer for image archives (`save`): regular files and
  * directories, root-owned, mode 0644/0755, mtime 0, so the same images give
- * the same archive bytes. Writes are synchronous into a {@linkcode TarSink}:
- * a file (an entry of unknown size gets its header patched once its data is
+ * the same archive bytes. Writes are queued into a {@linkcode TarSink}: a
+ * file (an entry of unknown size gets its header patched once its data is
  * written) or a pipe (then every size must be known before the entry).
  *
  * @module
@@ -12,23 +12,60 @@ import { RuntimeError } from "../host/errors.ts";
 
 /** Where a tar goes: a regular file (seekable) or a pipe. */
 export interface TarSink {
-  /** Writes all of `bytes`. */
+  /** Queues all of `bytes` (they must not change afterwards). */
   write(bytes: Uint8Array): void;
+  /** Resolves once the sink has room for more (little enough is queued). */
+  ready(): Promise<void>;
+  /** Resolves once everything queued is written; throws the first write error. */
+  flush(): Promise<void>;
   /** Overwrites at `offset` (a file only); the position stays at the end. */
-  patch?(offset: number, bytes: Uint8Array): void;
+  patch?(offset: number, bytes: Uint8Array): Promise<void>;
 }
 
-/** A sink over an open file or stdout. */
-export function fileSink(f: { writeSync(b: Uint8Array): number }, seekable: Deno.FsFile | null) {
+/** Bytes a sink lets be queued before {@linkcode TarSink.ready} waits. */
+export const SINK_QUEUE_BYTES = 8 << 20;
+
+/**
+ * A sink over an open file or stdout. Writes are queued and done in order
+ * by the file's asynchronous writes (on a thread of Deno's), so the
+ * producer (decompressing, hashing) runs while the last chunk is written.
+ */
+export function fileSink(
+  f: { write(b: Uint8Array): Promise<number> },
+  seekable: Deno.FsFile | null,
+): TarSink {
+  const inflight: { done: Promise<void>; n: number }[] = [];
+  let queued = 0;
+  let tail: Promise<void> = Promise.resolve();
+  let failure: { err: unknown } | null = null;
   const sink: TarSink = {
     write(bytes) {
-      for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
+      if (failure !== null || bytes.length === 0) return;
+      queued += bytes.length;
+      const done = tail.then(async () => {
+        if (failure !== null) return;
+        for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
+      }).catch((err) => {
+        failure ??= { err };
+      }).finally(() => (queued -= bytes.length));
+      inflight.push({ done, n: bytes.length });
+      tail = done;
+    },
+    async ready() {
+      while (queued > SINK_QUEUE_BYTES && inflight.length > 0) await inflight.shift()!.done;
+      if (failure !== null) throw failure.err;
+    },
+    async flush() {
+      await tail;
+      inflight.length = 0;
+      if (failure !== null) throw failure.err;
     },
   };
   if (seekable !== null) {
-    sink.patch = (offset, bytes) => {
+    sink.patch = async (offset, bytes) => {
+      await sink.flush();
       seekable.seekSync(offset, Deno.SeekMode.Start);
-      sink.write(bytes);
+      for (let off = 0; off < bytes.length;) off += seekable.writeSync(bytes.subarray(off));
       seekable.seekSync(0, Deno.SeekMode.End);
     };
   }
@@ -128,17 +165,19 @@ export class TarWriter {
         throw new RuntimeError(`${name}: more than the ${size} bytes expected`);
       }
       this.#write(c);
+      await this.sink.ready();
     }
     if (size !== undefined && n !== size) {
       throw new RuntimeError(`${name}: ${n} bytes, expected ${size}`);
     }
-    if (size === undefined) this.sink.patch!(at, tarHeader(name, n, "file"));
+    if (size === undefined) await this.sink.patch!(at, tarHeader(name, n, "file"));
     this.#pad(n);
     return n;
   }
 
-  /** The end-of-archive marker (two zero blocks). */
-  end(): void {
+  /** The end-of-archive marker (two zero blocks); resolves once all is written. */
+  async end(): Promise<void> {
     this.#write(new Uint8Array(1024));
+    await this.sink.flush();
   }
 }
