@@ -154,26 +154,34 @@ export async function pushImage(
       .sort((a, b) => b.size - a.size);
     const result = { present: 0, mounted: 0, uploaded: 0 };
     const pusher = new BlobPusher(client, name, chunkSize);
-    // Blobs go up to 3 at a time.
+    const done = (b: Blob, how: "present" | "mounted" | "uploaded") => {
+      result[how]++;
+      o.log?.(
+        `${b.digest.slice(0, 19)}: ${
+          how === "present"
+            ? "already there"
+            : how === "mounted"
+            ? `mounted from ${from}`
+            : "uploaded"
+        }`,
+      );
+      crashPoint(ctx.crashAt, "push:blob");
+    };
+    // Every blob is asked about at once (HEADs are cheap: one round trip
+    // for an image the registry has); the missing ones go up 3 at a time.
+    const has = await Promise.all(unique.map((b) => pusher.has(b)));
+    const missing = unique.filter((b, i) => {
+      if (has[i]) done(b, "present");
+      return !has[i];
+    });
     let next = 0;
     const worker = async () => {
-      while (next < unique.length) {
-        const b = unique[next++]!;
-        const how = await pusher.ensure(b, from);
-        result[how]++;
-        o.log?.(
-          `${b.digest.slice(0, 19)}: ${
-            how === "present"
-              ? "already there"
-              : how === "mounted"
-              ? `mounted from ${from}`
-              : "uploaded"
-          }`,
-        );
-        crashPoint(ctx.crashAt, "push:blob");
+      while (next < missing.length) {
+        const b = missing[next++]!;
+        done(b, await pusher.send(b, from));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(3, unique.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(3, missing.length) }, worker));
     const reference = to.tag ?? to.digest!;
     if (to.digest !== null && to.digest !== rec.manifestDigest) {
       throw new InvalidArgument(
@@ -223,13 +231,19 @@ class BlobPusher {
     throw await pushErrorOf(this.name, what, res, this.client.timeoutMs);
   }
 
-  /** Makes sure the registry has `b`: there already, mounted, or uploaded. */
-  async ensure(b: Blob, from: string | null): Promise<"present" | "mounted" | "uploaded"> {
+  /** True when the registry has `b` (a HEAD of it). */
+  async has(b: Blob): Promise<boolean> {
     const repo = this.client.repository;
     const head = await this.client.request(`/v2/${repo}/blobs/${b.digest}`, { method: "HEAD" });
     await head.body?.cancel();
-    if (head.ok) return "present";
+    if (head.ok) return true;
     if (head.status !== 404) await this.#fail(`blob ${b.digest}: HTTP ${head.status}`, head);
+    return false;
+  }
+
+  /** Gives the registry `b`, which it lacks: mounted from `from`, or uploaded. */
+  async send(b: Blob, from: string | null): Promise<"mounted" | "uploaded"> {
+    const repo = this.client.repository;
     const q = from !== null ? `?mount=${b.digest}&from=${encodeURIComponent(from)}` : "";
     const start = await this.client.request(`/v2/${repo}/blobs/uploads/${q}`, { method: "POST" });
     if (start.status === 201) {

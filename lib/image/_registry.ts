@@ -138,6 +138,8 @@ export class RegistryClient {
   readonly #tries: number;
   readonly #scopes: string[] | null;
   #authorization: string | null = null;
+  /** The authorization being obtained, shared by requests refused together. */
+  #authorizing: Promise<string> | null = null;
 
   constructor(ref: ImageRef, options: RegistryOptions = {}) {
     this.#ref = ref;
@@ -269,7 +271,8 @@ export class RegistryClient {
       const headers = new Headers(init?.headers);
       if (accept !== null) headers.set("Accept", accept);
       const own = new URL(url).origin === new URL(this.#base).origin;
-      if (this.#authorization !== null && own) headers.set("Authorization", this.#authorization);
+      const sentWith = own ? this.#authorization : null;
+      if (sentWith !== null) headers.set("Authorization", sentWith);
       const ctl = new AbortController();
       const cancelTimer = after(this.#timeoutMs, () => ctl.abort());
       const onAbort = () => ctl.abort();
@@ -283,11 +286,15 @@ export class RegistryClient {
           lastErr = new RuntimeError(`${url}: HTTP ${res.status}`);
           continue;
         }
-        if (res.status === 401 && this.#authorization === null && own) {
+        if (res.status === 401 && sentWith === null && own) {
+          // Sent without credentials: authorize (once for requests in
+          // flight together; one may have done it meanwhile) and send again.
           const challenge = res.headers.get("www-authenticate");
           await res.body?.cancel();
           if (challenge === null) throw new RuntimeError(`${this.#ref.registry}: unauthorized`);
-          this.#authorization = await this.#authorize(challenge);
+          this.#authorization ??= await (this.#authorizing ??= this.#authorize(challenge).finally(
+            () => (this.#authorizing = null),
+          ));
           attempt--; // the authenticated try is not a retry
           continue;
         }

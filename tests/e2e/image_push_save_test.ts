@@ -329,7 +329,7 @@ Deno.test(
 );
 
 Deno.test(
-  "token auth: push asks its token for pull,push on DEST (and pull on the mount source); without login it fails in one line",
+  "token auth: push asks its one token for pull,push on DEST (and pull on the mount source); without login it fails in one line",
   OPTS,
   async () => {
     await withImages(async ({ roots, reg, rootfs, publish }) => {
@@ -353,8 +353,11 @@ Deno.test(
         await w.write(new TextEncoder().encode("s3cret\n"));
         await w.close();
         assertEquals((await login.output()).code, 0);
+        const tokensBefore = p.scopes.length;
         const r = await berth(roots, ["push", "-q", img.ref, dest]);
         assertEquals(r.code, 0, r.stderr);
+        // Its blobs are asked about at once, refused together: one token for all.
+        assertEquals(p.scopes.length - tokensBefore, 1, JSON.stringify(p.scopes));
         assertEquals(r.stdout.trim(), img.manifestDigest);
         assert(
           p.scopes.some((s) => s.includes("repository:private:pull,push")),
