@@ -172,3 +172,49 @@ function exists(p: string): boolean {
     return false;
   }
 }
+
+Deno.test(
+  "a hard link to a symlink is a second name of that symlink (its exact target, one inode), made in no directory that is a symlink",
+  { sanitizeResources: false },
+  async () => {
+    const tar = tarOf([
+      { name: "f", data: "data" },
+      { name: "s", type: "symlink", linkname: "f" },
+      { name: "h", type: "hardlink", linkname: "s" },
+      // A target node-tar would change (put in after it), and a chain of hard links.
+      { name: "up", type: "symlink", linkname: "../../x" },
+      { name: "h2", type: "hardlink", linkname: "up" },
+      { name: "h3", type: "hardlink", linkname: "h2" },
+      // A hard link to a regular file is still node-tar's.
+      { name: "hf", type: "hardlink", linkname: "f" },
+      // Under a symlinked directory: not made there, nor in the directory it names.
+      { name: "real/", type: "dir" },
+      { name: "alias", type: "symlink", linkname: "real" },
+      { name: "alias/h4", type: "hardlink", linkname: "s" },
+      // A later entry that takes the hard link's name wins, as any later entry does.
+      { name: "h5", type: "hardlink", linkname: "s" },
+      { name: "h5", data: "file" },
+    ]);
+    const { dir, got } = await unpack(tar);
+    try {
+      const ino = (p: string) => Deno.lstatSync(join(dir, p)).ino;
+      assertEquals(Deno.readLinkSync(join(dir, "h")), "f");
+      assertEquals(ino("h"), ino("s"));
+      assertEquals(Deno.lstatSync(join(dir, "s")).nlink, 2);
+      assertEquals(Deno.readLinkSync(join(dir, "h2")), "../../x");
+      assertEquals(Deno.readLinkSync(join(dir, "h3")), "../../x");
+      assertEquals(ino("h2"), ino("up"));
+      assertEquals(ino("h3"), ino("up"));
+      assertEquals(Deno.lstatSync(join(dir, "up")).nlink, 3);
+      assertEquals(ino("hf"), ino("f"));
+      assertTrue(!exists(join(dir, "real/h4")), "nothing through alias");
+      assertEquals(Deno.readLinkSync(join(dir, "alias")), "real");
+      assertEquals(Deno.readTextFileSync(join(dir, "h5")), "file");
+      assertEquals(got.skipped, [
+        "TAR_LINK: alias/h4: a hard link to the symlink s could not be made",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

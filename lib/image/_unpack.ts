@@ -267,7 +267,10 @@ export async function unpackLayer(
       const e = entry as Tar.ReadEntry;
       dirs.delete(rel);
       sizes.delete(rel);
-      links.note(rel, e);
+      if (!links.note(rel, e)) {
+        addParents(rel);
+        return false; // a hard link to a symlink: made after (see _symlink_targets.ts)
+      }
       if (e.type === "Directory" || e.type === "GNUDumpDir") {
         dirs.set(rel, {
           mode: typeof e.mode === "number" ? e.mode & 0o7777 : 0o755,
@@ -345,7 +348,7 @@ export async function unpackLayer(
     if (failure !== null) throw failure;
     real = new RealDirs(dir);
     checkSizes(dir, sizes, real);
-    links.restore(dir, real);
+    links.restore(dir, real, skipped);
     for (const [rel, mode] of special) {
       const { dir: parent, base } = split(rel);
       const at = safeDir(dir, parent);

@@ -30,13 +30,18 @@ const LINKS: [string, string][] = [
   ["links/to-link", "sh"],
 ];
 
-/** The layer's entries: LINKS, `x`, and the hostile pair (`evil` -> `outside`, then `evil/file`). */
+/**
+ * The layer's entries: LINKS, `x`, a hard link to `links/sh`, and the
+ * hostile pair (`evil` -> `outside`, then `evil/file`).
+ */
 function linkEntries(outside: string): TarEntry[] {
   return [
     { name: "x", data: "x\n" },
     { name: "links/", type: "dir" },
     { name: "deep/", type: "dir" },
     ...LINKS.map(([name, linkname]) => ({ name, type: "symlink" as const, linkname })),
+    // A second name of links/sh (GNU tar's hard link to a symlink): the same link.
+    { name: "sh-hard", type: "hardlink", linkname: "links/sh" },
     { name: "evil", type: "symlink", linkname: outside },
     { name: "evil/file", data: "escaped\n" },
   ];
@@ -47,7 +52,7 @@ function linkLayer(outside: string): Uint8Array {
 }
 
 function all(outside: string): [string, string][] {
-  return [...LINKS, ["evil", outside]];
+  return [...LINKS, ["sh-hard", "/bin/busybox"], ["evil", outside]];
 }
 
 /** `readlink` of each link in `dir` (or what failed). */
