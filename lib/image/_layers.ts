@@ -35,6 +35,7 @@ import { inheritImplicitDirs } from "./_implicit_dirs.ts";
 import { chainIds } from "./_chain_id.ts";
 import type { LayerLimits } from "./_layer_limits.ts";
 import { loadNode } from "./_node.ts";
+import { WriteQueue } from "./_write_queue.ts";
 import { sha256, verifying } from "./_verify.ts";
 import { giveBack, streamed } from "./_garbage.ts";
 
@@ -207,7 +208,7 @@ async function fetchLayer(
           crashPoint(crashAt, "pull:partial");
         }
       }),
-    ).pipeThrough(writingTo(blob, l.digest));
+    ).pipeThrough(writingTo(blob, l.digest, compressionOf(l.mediaType) === "none"));
     const got = await unpackLayer(stream, compressionOf(l.mediaType), tmp, limits, calls);
     if (got.diffId !== l.diffId) {
       throw new RuntimeError(
@@ -321,22 +322,52 @@ async function knownSizes(
   }
 }
 
+/** Blob bytes that may wait to be written (see {@linkcode writingTo}). */
+const BLOB_QUEUE_BYTES = 1 << 20;
+
 /**
- * Passes chunks through, writing each whole to `file` first (keeps
- * backpressure: no queue); a failed write fails the stream in one line
- * naming the layer.
+ * Passes chunks through, writing each to `file` first; a failed write
+ * fails the stream in one line naming the layer. With `overlap` (an
+ * uncompressed layer, whose blob is as large as what is unpacked: a
+ * docker-archive's), the writes go in order on a thread of Deno's while
+ * the chunk is unpacked and hashed here (at most 1 MiB waiting; see
+ * `_write_queue.ts`), and the stream ends once all is written: a load
+ * took 2.43–2.78 s against 2.61–3.39 s. A compressed blob (a pull's) is
+ * written as it comes: overlapping bought no time there and cost 4 MB of
+ * peak memory, which is measured against podman's.
  */
-function writingTo(file: Deno.FsFile, digest: string): TransformStream<Uint8Array, Uint8Array> {
+function writingTo(
+  file: Deno.FsFile,
+  digest: string,
+  overlap = false,
+): TransformStream<Uint8Array, Uint8Array> {
+  const failed = (err: unknown) =>
+    new RuntimeError(`cannot store the blob of layer ${digest}: ${(err as Error).message}`);
+  if (!overlap) {
+    return new TransformStream({
+      transform(chunk, ctl) {
+        try {
+          for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+        } catch (err) {
+          throw failed(err);
+        }
+        ctl.enqueue(chunk);
+      },
+    });
+  }
+  const q = new WriteQueue(file, BLOB_QUEUE_BYTES);
   return new TransformStream({
-    transform(chunk, ctl) {
-      try {
-        for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
-      } catch (err) {
-        throw new RuntimeError(
-          `cannot store the blob of layer ${digest}: ${(err as Error).message}`,
-        );
-      }
+    async transform(chunk, ctl) {
+      q.push(chunk);
       ctl.enqueue(chunk);
+      await q.ready().catch((err) => {
+        throw failed(err);
+      });
+    },
+    async flush() {
+      await q.flush().catch((err) => {
+        throw failed(err);
+      });
     },
   });
 }

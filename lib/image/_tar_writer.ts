@@ -9,6 +9,7 @@
  */
 
 import { RuntimeError } from "../host/errors.ts";
+import { type AsyncWriter, WriteQueue } from "./_write_queue.ts";
 
 /** Where a tar goes: a regular file (seekable) or a pipe. */
 export interface TarSink {
@@ -22,48 +23,20 @@ export interface TarSink {
   patch?(offset: number, bytes: Uint8Array): Promise<void>;
 }
 
-/** Bytes a sink lets be queued before {@linkcode TarSink.ready} waits. */
-export const SINK_QUEUE_BYTES = 8 << 20;
-
 /**
- * A sink over an open file or stdout. Writes are queued and done in order
- * by the file's asynchronous writes (on a thread of Deno's), so the
- * producer (decompressing, hashing) runs while the last chunk is written.
+ * A sink over an open file or stdout: its writes queued in order on the
+ * file's asynchronous writes (see `_write_queue.ts`).
  */
-export function fileSink(
-  f: { write(b: Uint8Array): Promise<number> },
-  seekable: Deno.FsFile | null,
-): TarSink {
-  const inflight: { done: Promise<void>; n: number }[] = [];
-  let queued = 0;
-  let tail: Promise<void> = Promise.resolve();
-  let failure: { err: unknown } | null = null;
+export function fileSink(f: AsyncWriter, seekable: Deno.FsFile | null): TarSink {
+  const q = new WriteQueue(f);
   const sink: TarSink = {
-    write(bytes) {
-      if (failure !== null || bytes.length === 0) return;
-      queued += bytes.length;
-      const done = tail.then(async () => {
-        if (failure !== null) return;
-        for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-      }).catch((err) => {
-        failure ??= { err };
-      }).finally(() => (queued -= bytes.length));
-      inflight.push({ done, n: bytes.length });
-      tail = done;
-    },
-    async ready() {
-      while (queued > SINK_QUEUE_BYTES && inflight.length > 0) await inflight.shift()!.done;
-      if (failure !== null) throw failure.err;
-    },
-    async flush() {
-      await tail;
-      inflight.length = 0;
-      if (failure !== null) throw failure.err;
-    },
+    write: (bytes) => q.push(bytes),
+    ready: () => q.ready(),
+    flush: () => q.flush(),
   };
   if (seekable !== null) {
     sink.patch = async (offset, bytes) => {
-      await sink.flush();
+      await q.flush();
       seekable.seekSync(offset, Deno.SeekMode.Start);
       for (let off = 0; off < bytes.length;) off += seekable.writeSync(bytes.subarray(off));
       seekable.seekSync(0, Deno.SeekMode.End);

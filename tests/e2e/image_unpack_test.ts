@@ -17,6 +17,7 @@ import {
 } from "../helpers.ts";
 import {
   busyboxLayer,
+  dockerArchive,
   gzip,
   type ImageSpec,
   sha256,
@@ -249,13 +250,14 @@ Deno.test(
   async () => {
     await withImages(async ({ roots, rootfs, publish, store, work }) => {
       const size = 12 << 20;
-      const img = await publish("big", "1", {
+      const spec = {
         layers: [
           base(rootfs),
           tarOf([{ name: "bin/", type: "dir" }, { name: "bin/big", data: noise(size) }]),
         ],
         config: { Cmd: ["sh", "-c", "wc -c < /bin/big"] },
-      });
+      };
+      const img = await publish("big", "1", spec);
       Deno.mkdirSync(roots.dataRoot, { recursive: true, mode: 0o700 });
       run("mount", ["-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", roots.dataRoot]);
       try {
@@ -278,6 +280,18 @@ Deno.test(
         assertEquals(l.code, 1, l.stderr);
         assertOneLine(
           l.stderr,
+          /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
+        );
+        assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
+        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+        assertEquals(names(join(store, "images")), []);
+        // A docker-archive: uncompressed layers, whose blobs are written while they unpack.
+        const docker = join(work, "big-docker.tar");
+        Deno.writeFileSync(docker, await dockerArchive("localhost/big:1", spec));
+        const d = await berth(roots, ["load", "-q", "-i", docker]);
+        assertEquals(d.code, 1, d.stderr);
+        assertOneLine(
+          d.stderr,
           /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
         );
         assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
