@@ -41,9 +41,14 @@ export async function serveWait(
   if (w === undefined && past !== undefined && (req.pid === null || past.pid === req.pid)) {
     return { ok: true, watched: true, exitCode: past.exitCode };
   }
-  if (w !== undefined && req.pid !== null && w.pid !== req.pid) {
-    // A restart policy started a new init since: the one asked about has
-    // exited. Its code if remembered, else 255 (it was not observed here).
+  if (
+    w !== undefined && req.pid !== null &&
+    (w.pid !== req.pid ||
+      (req.startTime !== null && w.startTime !== null && w.startTime !== req.startTime))
+  ) {
+    // A restart policy started a new init since (its pid may even be the
+    // old one's, reused): the one asked about has exited. Its code if
+    // remembered, else 255 (it was not observed here).
     if (liveness(req.pid, req.startTime) !== "gone") return { ok: true, watched: false };
     return { ok: true, watched: true, exitCode: past?.pid === req.pid ? past.exitCode : 255 };
   }

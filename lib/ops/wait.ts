@@ -51,9 +51,14 @@ export async function waitExit(
     }
     const s = await reconcile(ctx, loaded);
     if (s === null) return { exitCode: lastReply ?? 255, removed: true };
-    if (known.pid !== null && s.pid !== null && s.pid !== known.pid) {
-      // A restart policy started a new init: the one the caller knew has
-      // exited. The monitor remembers its code (else 255).
+    const another = known.pid !== null && s.pid !== null &&
+      (s.pid !== known.pid ||
+        (known.startTime !== null && s.pidStartTime !== null &&
+          s.pidStartTime !== known.startTime));
+    if (another) {
+      // A restart policy started a new init (its pid may be the old one's,
+      // reused): the one the caller knew has exited. The monitor remembers
+      // its code (else 255).
       const reply = await monitorRequest(ctx, { op: "wait", ns, id, ...known });
       return {
         exitCode: reply?.ok && reply.exitCode !== undefined ? reply.exitCode : 255,
