@@ -108,13 +108,17 @@ export async function makeRoots(): Promise<Roots> {
   };
 }
 
-/** Runs berth with `args` against `roots`. */
+/**
+ * Runs berth with `args` against `roots` (`env` added), behind the command
+ * line `prefix` when one is given (e.g. an nsenter into a test's namespace).
+ */
 export async function berth(
   roots: Roots,
   args: string[],
   env: Record<string, string> = {},
+  prefix: string[] = [],
 ): Promise<BerthResult> {
-  const [exe, ...pre] = berthArgv();
+  const [exe, ...pre] = [...prefix, ...berthArgv()];
   const out = await new Deno.Command(exe!, {
     args: [...pre, ...args],
     env: { ...roots.env, ...env },

@@ -272,31 +272,27 @@ Deno.test(
           r.stderr,
           /(cannot unpack layer: [^\n]+|the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
         );
-        // A load of the same image as an OCI archive: its big members are read in place (not
+        // A load fails in one line, publishing nothing and leaving no temp dir.
+        const loadFails = async (archive: string) => {
+          const l = await berth(roots, ["load", "-q", "-i", archive]);
+          assertEquals(l.code, 1, l.stderr);
+          assertOneLine(
+            l.stderr,
+            /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
+          );
+          assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
+          assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
+          assertEquals(names(join(store, "images")), []);
+        };
+        // The same image as an OCI archive: its big members are read in place (not
         // copied into tmp/), so storing the layer (its blob or its files) fails.
         const archive = join(work, "big.tar");
         Deno.writeFileSync(archive, tarOfTree(img.layout));
-        const l = await berth(roots, ["load", "-q", "-i", archive]);
-        assertEquals(l.code, 1, l.stderr);
-        assertOneLine(
-          l.stderr,
-          /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
-        );
-        assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
-        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
-        assertEquals(names(join(store, "images")), []);
+        await loadFails(archive);
         // A docker-archive: uncompressed layers, whose blobs are written while they unpack.
         const docker = join(work, "big-docker.tar");
         Deno.writeFileSync(docker, await dockerArchive("localhost/big:1", spec));
-        const d = await berth(roots, ["load", "-q", "-i", docker]);
-        assertEquals(d.code, 1, d.stderr);
-        assertOneLine(
-          d.stderr,
-          /^berth: (cannot unpack layer: [^\n]+|cannot store the blob of layer sha256:[0-9a-f]{64}): No space left on device/,
-        );
-        assert(!names(join(store, "layers")).includes(img.chainIds[1]!.slice(7)), "published");
-        assertEquals(names(join(store, "tmp")), [], "a temp dir is left");
-        assertEquals(names(join(store, "images")), []);
+        await loadFails(docker);
         // Space freed (the filesystem grown): the next pull fetches the layer again, whole.
         run("mount", ["-o", "remount,size=64m", roots.dataRoot]);
         const again = await berth(roots, ["pull", img.ref]);

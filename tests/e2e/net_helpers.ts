@@ -4,11 +4,12 @@
 // namespace to run berth in, and a log of berth's iptables runs.
 
 import { join } from "node:path";
-import { berthArgv, type Roots } from "../helpers.ts";
+import { berth, type Roots } from "../helpers.ts";
 
 const decoder = new TextDecoder();
 
-async function sh(argv: string[]): Promise<{ code: number; out: string }> {
+/** Runs `argv`; its exit code and its stdout and stderr together. */
+export async function sh(argv: string[]): Promise<{ code: number; out: string }> {
   const r = await new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdout: "piped",
@@ -71,21 +72,8 @@ export async function privateNs(setup: string) {
     /** The command line prefix that enters the namespace. */
     enter,
     /** Runs berth (against `roots`, with `env` added) in the namespace. */
-    async berth(roots: Roots, args: string[], env: Record<string, string> = {}) {
-      const [exe, ...pre] = [...enter, ...berthArgv()];
-      const out = await new Deno.Command(exe!, {
-        args: [...pre, ...args],
-        env: { ...roots.env, ...env },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: out.code,
-        stdout: decoder.decode(out.stdout),
-        stderr: decoder.decode(out.stderr),
-      };
-    },
+    berth: (roots: Roots, args: string[], env: Record<string, string> = {}) =>
+      berth(roots, args, env, enter),
     async berthOk(
       roots: Roots,
       args: string[],
@@ -103,6 +91,28 @@ export async function privateNs(setup: string) {
       await holder.status;
     },
   };
+}
+
+/** `run -d` of a `sleep 1000` container `id` on network `net`, by berth inside `ns`. */
+export function runSleeping(
+  ns: Awaited<ReturnType<typeof privateNs>>,
+  roots: Roots,
+  rootfs: string,
+  id: string,
+  net: string,
+): Promise<string> {
+  return ns.berthOk(roots, [
+    "run",
+    "-d",
+    "--network",
+    net,
+    "--rootfs",
+    rootfs,
+    id,
+    "--",
+    "sleep",
+    "1000",
+  ]);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type Roots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { iptablesLog, privateNs } from "./net_helpers.ts";
+import { iptablesLog, privateNs, runSleeping as run } from "./net_helpers.ts";
 
 const ignore = !hasNetworking();
 
@@ -85,21 +85,6 @@ async function links(ns: Ns): Promise<string[]> {
 
 async function bridgeOf(ns: Ns, roots: Roots, net: string): Promise<string> {
   return JSON.parse(await ns.berthOk(roots, ["network", "inspect", net]))[0].bridge as string;
-}
-
-function run(ns: Ns, roots: Roots, rootfs: string, id: string, net: string) {
-  return ns.berthOk(roots, [
-    "run",
-    "-d",
-    "--network",
-    net,
-    "--rootfs",
-    rootfs,
-    id,
-    "--",
-    "sleep",
-    "1000",
-  ]);
 }
 
 Deno.test({

@@ -24,7 +24,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { get, httpd, iptablesLog, privateNs } from "./net_helpers.ts";
+import { get, httpd, iptablesLog, privateNs, runSleeping, sh } from "./net_helpers.ts";
 import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/_cni.ts";
 import type { AttachRecord } from "../../lib/network/_attach.ts";
@@ -36,20 +36,8 @@ if (ignore) {
   );
 }
 
-const decoder = new TextDecoder();
-
 function assertMatch(text: string, re: RegExp, msg?: string): void {
   assert(re.test(text), msg ?? `${JSON.stringify(text)} does not match ${re}`);
-}
-
-async function sh(argv: string[]): Promise<{ code: number; out: string }> {
-  const r = await new Deno.Command(argv[0]!, {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  return { code: r.code, out: decoder.decode(r.stdout) + decoder.decode(r.stderr) };
 }
 
 /** The attachment records of a root (the CNI container IDs among them). */
@@ -1218,19 +1206,7 @@ Deno.test({
         };
         const bridgeOf = async (name: string) =>
           JSON.parse(await ns.berthOk(roots, ["network", "inspect", name]))[0].bridge as string;
-        const run = (id: string, net: string) =>
-          ns.berthOk(roots, [
-            "run",
-            "-d",
-            "--network",
-            net,
-            "--rootfs",
-            rootfs,
-            id,
-            "--",
-            "sleep",
-            "1000",
-          ]);
+        const run = (id: string, net: string) => runSleeping(ns, roots, rootfs, id, net);
         for (const n of ["l1", "l2"]) {
           await ns.berthOk(roots, ["network", "create", "--subnet", freeTestSubnet(), n]);
         }
