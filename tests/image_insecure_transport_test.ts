@@ -98,6 +98,57 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "--tls-verify=false sends request bodies: a blob PUT whole (with its Content-Length) and one PATCHed as a stream reach the registry intact",
+  OPTS,
+  async () => {
+    const reg = await startRegistry({ tls: true });
+    try {
+      const port = reg.host.split(":")[1];
+      const c = new RegistryClient(parseReference(`registry.test:${port}/up:1`), {
+        insecure: true,
+        transport: toLoopback((r) => fetch(r)),
+        insecureTransport: toLoopback(insecureTransport),
+      });
+      const { sha256Of } = await import("../lib/image/_verify.ts");
+      const bytes = crypto.getRandomValues(new Uint8Array(60_000));
+      const digest = await sha256Of(bytes);
+      const begin = async () => {
+        const r = await c.request("/v2/up/blobs/uploads/", { method: "POST" });
+        await r.body?.cancel();
+        assertEquals(r.status, 202);
+        return new URL(r.headers.get("location")!, c.base);
+      };
+      const withDigest = (u: URL) => (u.searchParams.set("digest", digest), u.href);
+      const put = await c.request(withDigest(await begin()), { method: "PUT", body: bytes });
+      await put.body?.cancel();
+      assertEquals(put.status, 201);
+      const patch = await c.request((await begin()).href, {
+        method: "PATCH",
+        stream: () =>
+          new ReadableStream({
+            start(ctl) {
+              for (let i = 0; i < bytes.length; i += 7000) ctl.enqueue(bytes.slice(i, i + 7000));
+              ctl.close();
+            },
+          }),
+      });
+      await patch.body?.cancel();
+      assertEquals([patch.status, patch.headers.get("range")], [202, `0-${bytes.length - 1}`]);
+      const done = await c.request(withDigest(new URL(patch.headers.get("location")!, c.base)), {
+        method: "PUT",
+      });
+      await done.body?.cancel();
+      assertEquals(done.status, 201);
+      const got = await new Response(await c.blob(digest)).arrayBuffer();
+      assertEquals(new Uint8Array(got), bytes);
+      assertTrue(reg.log().includes("PATCH"), "over the registry's TLS");
+    } finally {
+      await reg.stop();
+    }
+  },
+);
+
 Deno.test("the insecure transport follows redirects, dropping Authorization across origins", async () => {
   const cert = Deno.readTextFileSync(TEST_TLS.cert);
   const key = Deno.readTextFileSync(TEST_TLS.key);

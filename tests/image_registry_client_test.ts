@@ -123,6 +123,48 @@ Deno.test("a blob body that stalls fails with a clear error after the timeout", 
   assertEquals(cancelled, true);
 });
 
+Deno.test("a streamed upload is timed out when it stalls, not while it is read slowly; each try opens the stream anew", async () => {
+  // A registry that reads a chunk every 40 ms, or stops reading after two.
+  const reader = (stopAfter: number): Transport => async (req) => {
+    const r = req.body!.getReader();
+    for (let i = 0;; i++) {
+      if (i === stopAfter) {
+        await new Promise((_, reject) =>
+          req.signal.addEventListener(
+            "abort",
+            () => reject(new DOMException("aborted", "AbortError")),
+          )
+        );
+      }
+      if ((await r.read()).done) return new Response(null, { status: 202 });
+      await new Promise((ok) => setTimeout(ok, 40));
+    }
+  };
+  let opened = 0;
+  const stream = (progress: () => void) => {
+    opened++;
+    let n = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (n++ === 8) return c.close();
+        progress();
+        c.enqueue(new Uint8Array(1024));
+      },
+    }, { highWaterMark: 0 });
+  };
+  const url = "/v2/app/blobs/uploads/x";
+  // 8 chunks, 40 ms apart: over 300 ms in all, under a 150 ms timeout.
+  const slow = new RegistryClient(ref, { transport: reader(Infinity), timeoutMs: 150 });
+  const res = await slow.request(url, { method: "PATCH", stream, retry: false });
+  assertEquals([res.status, opened], [202, 1]);
+  const t0 = performance.now();
+  const stalled = new RegistryClient(ref, { transport: reader(2), timeoutMs: 150, tries: 2 });
+  await assertRejects(() => stalled.request(url, { method: "PATCH", stream }), RuntimeError);
+  const took = performance.now() - t0;
+  assertTrue(took >= 2 * 150 && took < 2000, `${took} ms`);
+  assertEquals(opened, 3, "a stream for each try");
+});
+
 Deno.test("requestError: fetch's cause is part of the one line, without the URL it repeats", async () => {
   const { requestError } = await import("../lib/image/_registry.ts");
   const err = new TypeError("fetch failed", {

@@ -34,11 +34,34 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Redirects followed at most, as `fetch` does. */
 const MAX_REDIRECTS = 20;
 
+/** A request's body as node:http sends it. */
+type Body = { whole: Uint8Array } | {
+  head: Uint8Array[];
+  rest: ReadableStreamDefaultReader<Uint8Array>;
+};
+
+/**
+ * `req`'s body: whole when it comes in one chunk (bytes given to the
+ * Request: sent with their Content-Length, as `fetch` does), else the
+ * first chunks read and a reader of the rest (sent chunked).
+ */
+async function bodyOf(req: Request): Promise<Body | null> {
+  if (req.body === null) return null;
+  const rest = req.body.getReader();
+  const first = await rest.read();
+  if (first.done) return { whole: new Uint8Array(0) };
+  const second = await rest.read();
+  if (second.done) return { whole: first.value };
+  return { head: [first.value, second.value], rest };
+}
+
 /** One request over HTTPS, the peer's certificate not checked. */
 async function once(req: Request, url: URL): Promise<Response> {
   const { https, stream } = await load();
   const headers: Record<string, string> = {};
   req.headers.forEach((v, k) => void (headers[k] = v));
+  const body = await bodyOf(req);
+  if (body !== null && "whole" in body) headers["content-length"] = String(body.whole.length);
   return await new Promise<Response>((resolve, reject) => {
     const r = https.request(
       {
@@ -65,7 +88,21 @@ async function once(req: Request, url: URL): Promise<Response> {
       },
     );
     r.on("error", reject);
-    r.end();
+    if (body === null || "whole" in body) {
+      r.end(body?.whole);
+      return;
+    }
+    // A stream (a pushed blob read from its file), with back-pressure.
+    void (async () => {
+      const write = async (chunk: Uint8Array) => {
+        if (!r.write(chunk)) await new Promise((ok) => r.once("drain", ok));
+      };
+      for (const chunk of body.head) await write(chunk);
+      for (let c = await body.rest.read(); !c.done; c = await body.rest.read()) {
+        await write(c.value);
+      }
+      r.end();
+    })().catch((err) => r.destroy(err as Error));
   });
 }
 

@@ -3,10 +3,18 @@
  * spec. For the config and each layer: a HEAD of the blob at the
  * destination (present: skipped); else a cross-repository mount when the
  * same registry holds the image under another of its names (`POST
- * …/blobs/uploads/?mount=DIGEST&from=REPO`); else an upload: a blob up to
- * the chunk size in one PUT, a larger one in PATCHed chunks and a closing
- * PUT, following each `Location`, resuming after a failed chunk from the
- * registry's reported `Range`. Then the manifest, the very bytes pulled
+ * …/blobs/uploads/?mount=DIGEST&from=REPO`); else an upload, following
+ * each `Location`:
+ * - a blob up to {@linkcode MONOLITHIC_MAX} in one PUT;
+ * - a larger one streamed from its file in one PATCH (chunked transfer
+ *   encoding, no copy of it held: docker's and skopeo's way), then a
+ *   closing PUT;
+ * - with `BERTH_PUSH_CHUNK_SIZE` set, a blob up to that size in one PUT and
+ *   a larger one in PATCHed chunks of it (`Content-Range`,
+ *   `Content-Length`), for registries that want them.
+ *
+ * A failed PATCH resumes from the registry's reported `Range`. Then the
+ * manifest, the very bytes pulled
  * (so its digest is unchanged), under its media type. The blobs sent are
  * the ones kept at pull or load time (`_stored_image.ts`), byte for byte.
  *
@@ -26,8 +34,17 @@ import { registryLimitsOf } from "./_registry_limits.ts";
 import { storeOf } from "./_local.ts";
 import { openStoredImage } from "./_stored_image.ts";
 
-/** Blobs up to this size go in one PUT; larger ones in PATCHed chunks of it. */
-export const DEFAULT_CHUNK_SIZE = 16 << 20;
+/**
+ * Blobs up to this size go in one PUT, held in memory (Deno's `fetch`
+ * copies such a body once more); larger ones are streamed. On loopback a
+ * streamed 31 MB blob went up in 125 ms against 175 ms as one body, with
+ * 0.3 % of its page faults; below 4 MiB the PATCH's extra round trip
+ * costs more than the copy saves on any but a local link.
+ */
+export const MONOLITHIC_MAX = 4 << 20;
+
+/** What a streamed body reads at a time (under malloc's mmap threshold). */
+const STREAM_PIECE = 64 << 10;
 
 /** Options of {@linkcode pushImage}. */
 export interface PushOptions {
@@ -55,10 +72,10 @@ interface Blob {
   read(offset: number, length: number): Uint8Array;
 }
 
-/** `BERTH_PUSH_CHUNK_SIZE` (bytes, for tests and slow links), or the default. */
-function chunkSizeOf(env: (k: string) => string | undefined): number {
+/** `BERTH_PUSH_CHUNK_SIZE` (bytes, for registries that want chunks, and tests), or null. */
+function chunkSizeOf(env: (k: string) => string | undefined): number | null {
   const v = env("BERTH_PUSH_CHUNK_SIZE");
-  if (v === undefined || v === "") return DEFAULT_CHUNK_SIZE;
+  if (v === undefined || v === "") return null;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgument(`BERTH_PUSH_CHUNK_SIZE must be a whole number of bytes, not "${v}"`);
@@ -131,7 +148,7 @@ export async function pushImage(
         digest: rec.id,
         size: img.configBytes.length,
         read: (off, len) =>
-          img.configBytes.subarray(off, off + len),
+          img.configBytes.slice(off, off + len),
       },
       ...img.layers.map((l) => ({
         digest: l.digest,
@@ -224,7 +241,8 @@ class BlobPusher {
   constructor(
     readonly client: RegistryClient,
     readonly name: string,
-    readonly chunkSize: number,
+    /** Null: streamed PATCHes above {@linkcode MONOLITHIC_MAX}. */
+    readonly chunkSize: number | null,
   ) {}
 
   async #fail(what: string, res: Response): Promise<never> {
@@ -268,7 +286,7 @@ class BlobPusher {
   }
 
   async #upload(b: Blob, location: string): Promise<void> {
-    if (b.size <= this.chunkSize) {
+    if (b.size <= (this.chunkSize ?? MONOLITHIC_MAX)) {
       const res = await this.client.request(this.#withDigest(location, b.digest), {
         method: "PUT",
         headers: { "Content-Type": "application/octet-stream" },
@@ -281,17 +299,24 @@ class BlobPusher {
     let offset = 0;
     let failures = 0;
     while (offset < b.size) {
-      const len = Math.min(this.chunkSize, b.size - offset);
+      const len = Math.min(this.chunkSize ?? Infinity, b.size - offset);
       let res: Response | null = null;
       let why = "";
       try {
+        const from = offset;
         res = await this.client.request(location, {
           method: "PATCH",
           headers: {
             "Content-Type": "application/octet-stream",
-            "Content-Range": `${offset}-${offset + len - 1}`,
+            // A streamed upload's first PATCH carries no range (as
+            // docker's); a resumed one names where it goes on.
+            ...(this.chunkSize !== null || offset > 0
+              ? { "Content-Range": `${offset}-${offset + len - 1}` }
+              : {}),
           },
-          body: b.read(offset, len),
+          ...(this.chunkSize !== null
+            ? { body: b.read(offset, len) }
+            : { stream: (progress: () => void) => streamOf(b, from, progress) }),
           retry: false,
         });
       } catch (err) {
@@ -339,6 +364,26 @@ class BlobPusher {
     if (res.status !== 201) await this.#fail(`blob ${b.digest}: HTTP ${res.status}`, res);
     await res.body?.cancel();
   }
+}
+
+/**
+ * `b` from `offset` to its end, read {@linkcode STREAM_PIECE} at a time as
+ * the request sends it (each read calls `progress`).
+ */
+function streamOf(b: Blob, offset: number, progress: () => void): ReadableStream<Uint8Array> {
+  let at = offset;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (at >= b.size) {
+        c.close();
+        return;
+      }
+      const piece = b.read(at, Math.min(STREAM_PIECE, b.size - at));
+      at += piece.length;
+      progress();
+      c.enqueue(piece);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** The next offset from a `Range: 0-N` header (N+1), or null when absent or malformed. */

@@ -69,6 +69,13 @@ export interface RequestInit2 {
   /** Held whole, so a retry sends it again. */
   body?: Uint8Array;
   /**
+   * A body read as it is sent instead (a blob streamed from its file, with
+   * no Content-Length: chunked transfer encoding), made anew for each try.
+   * Each read calls `progress`: the request's timeout then counts from the
+   * last read, so a long upload is timed out only when it stalls.
+   */
+  stream?: (progress: () => void) => ReadableStream<Uint8Array>;
+  /**
    * False: one try only (a PATCHed chunk: a registry that ignores its
    * Content-Range would append a resent chunk twice; the caller asks the
    * upload's status instead).
@@ -219,6 +226,7 @@ export class RegistryClient {
     headers: Headers,
     signal: AbortSignal,
     init?: RequestInit2,
+    body?: BodyInit,
   ): Promise<Response> {
     const method = init?.method ?? "GET";
     for (let hop = 0;; hop++) {
@@ -228,7 +236,7 @@ export class RegistryClient {
           headers,
           signal,
           redirect: "manual",
-          ...(init?.body !== undefined ? { body: init.body as Uint8Array<ArrayBuffer> } : {}),
+          ...(body !== undefined ? { body } : {}),
         }),
       );
       const follows = method === "GET" || method === "HEAD";
@@ -274,12 +282,25 @@ export class RegistryClient {
       const sentWith = own ? this.#authorization : null;
       if (sentWith !== null) headers.set("Authorization", sentWith);
       const ctl = new AbortController();
-      const cancelTimer = after(this.#timeoutMs, () => ctl.abort());
+      // The timeout counts from the request's start, or from a streamed
+      // body's last read.
+      let last = performance.now();
+      let cancelTimer = () => {};
+      const arm = (ms: number) =>
+        cancelTimer = after(ms, () => {
+          const idle = performance.now() - last;
+          if (idle >= this.#timeoutMs) ctl.abort();
+          else arm(this.#timeoutMs - idle);
+        });
+      arm(this.#timeoutMs);
+      const body: BodyInit | undefined = init?.stream !== undefined
+        ? init.stream(() => void (last = performance.now()))
+        : init?.body as Uint8Array<ArrayBuffer> | undefined;
       const onAbort = () => ctl.abort();
       signal?.addEventListener("abort", onAbort);
       let linked = false;
       try {
-        const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal, init);
+        const res = await this.#get(this.#transport, new URL(url), headers, ctl.signal, init, body);
         this.#fallback = null; // it answers over this scheme: no later failure changes it
         if (res.status >= 500 && attempt + 1 < tries) {
           await res.body?.cancel();

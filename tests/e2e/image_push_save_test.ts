@@ -171,11 +171,18 @@ Deno.test(
  * requests, and optionally requires a Bearer token (issued at /token for
  * Basic `user:password`, its scopes recorded) or answers a chosen PATCH
  * with a 500 after forwarding it (so the client's retry finds the chunk
- * already taken).
+ * already taken), or only its first `keepBytes` bytes (a PATCH cut short).
+ * Each PATCH's Content-Range and Content-Length are recorded.
  */
 function proxy(
   upstream: string,
-  o: { user?: string; password?: string; failPatch?: number; stableUploads?: boolean } = {},
+  o: {
+    user?: string;
+    password?: string;
+    failPatch?: number;
+    keepBytes?: number;
+    stableUploads?: boolean;
+  } = {},
 ) {
   // stableUploads: upload URLs without distribution's state token, as many registries
   // give them (the proxy keeps the latest upstream URL of each upload).
@@ -183,6 +190,7 @@ function proxy(
   const token = crypto.randomUUID();
   const seen: string[] = [];
   const scopes: string[][] = [];
+  const patched: { range: string | null; length: string | null; bytes: number }[] = [];
   let patches = 0;
   const ac = new AbortController();
   let host = "";
@@ -212,7 +220,18 @@ function proxy(
       const headers = new Headers(req.headers);
       headers.delete("authorization");
       headers.set("host", upstream);
-      const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
+      headers.delete("content-length"); // fetch sets it (a streamed body came without)
+      headers.delete("transfer-encoding");
+      let body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
+      const failing = req.method === "PATCH" && patches + 1 === o.failPatch;
+      if (req.method === "PATCH") {
+        patched.push({
+          range: req.headers.get("content-range"),
+          length: req.headers.get("content-length"),
+          bytes: body?.length ?? 0,
+        });
+      }
+      if (failing && o.keepBytes !== undefined) body = body!.subarray(0, o.keepBytes);
       const m = /\/blobs\/uploads\/([0-9a-f-]{36})$/.exec(url.pathname);
       let target = `http://${upstream}${url.pathname}${url.search}`;
       if (o.stableUploads && m !== null && uploads.has(m[1]!)) {
@@ -250,6 +269,7 @@ function proxy(
     host,
     seen,
     scopes,
+    patched,
     stop: async () => {
       ac.abort();
       await server.finished;
@@ -562,6 +582,44 @@ Deno.test(
       assert(Deno.statSync(join(store, "blobs", layer.slice(7))).isFile);
       await berthOk(roots, ["push", a.ref, `${reg.host}/old2:1`]);
       await berthOk(roots, ["save", "-o", join(work, "o.tar"), a.ref]);
+    });
+  },
+);
+
+Deno.test(
+  "streamed push: a layer above 4 MiB goes up in one PATCH read from its file (no Content-Length, no Content-Range), small blobs in one PUT; a PATCH cut short is asked about and the rest streamed from the registry's Range; the image reads back whole",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, rootfs, work, publish }) => {
+      const img = await publish("stream", "1", {
+        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(6 << 20) }])],
+      });
+      await berthOk(roots, ["pull", "-q", img.ref]);
+      const reg2 = await startRegistry();
+      // The first PATCH: 3,000,000 bytes reach the registry, then its answer is lost.
+      const p = proxy(reg2.host, { failPatch: 1, keepBytes: 3_000_000, stableUploads: true });
+      try {
+        const dest = `${p.host}/stream:1`;
+        const r = await berth(roots, ["push", img.ref, dest]);
+        assertEquals(r.code, 0, r.stderr);
+        const trace = p.seen.join("\n");
+        assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
+        assertEquals(p.seen.filter((l) => /^PUT .*\/blobs\/uploads\/.* => 201$/.test(l)).length, 3);
+        const [first, rest] = [p.patched[0]!, p.patched[1]!];
+        assertEquals(p.patched.length, 2, trace);
+        assertEquals([first.range, first.length], [null, null], "streamed, whole");
+        assert(first.bytes > 6 << 20, String(first.bytes));
+        assert(/GET \/v2\/stream\/blobs\/uploads\/[0-9a-f-]{36} => 204/.test(trace), trace);
+        assertEquals(rest.bytes, first.bytes - 3_000_000);
+        assertEquals([rest.range, rest.length], [`3000000-${first.bytes - 1}`, null]);
+        assertEquals(
+          await unpackedTree(work, `docker://${dest}`, "1"),
+          await unpackedTree(work, `docker://${img.ref}`, "1"),
+        );
+      } finally {
+        await p.stop();
+        await reg2.stop();
+      }
     });
   },
 );
