@@ -310,42 +310,65 @@ Deno.test(
   },
 );
 
+/**
+ * An image of busybox and `bytes` of noise, pulled, then pushed through a
+ * {@linkcode proxy} (options `o`) in front of a second registry, with
+ * `env`; the push must succeed, `check` reads the proxy's record, and the
+ * pushed image must unpack to the same tree as the source.
+ */
+async function pushThroughProxy(
+  name: string,
+  bytes: number,
+  o: Parameters<typeof proxy>[1],
+  env: Record<string, string>,
+  check: (p: ReturnType<typeof proxy>, trace: string, img: Written) => Promise<void> | void,
+): Promise<void> {
+  await withImages(async ({ roots, rootfs, work, publish }) => {
+    const img = await publish(name, "1", {
+      layers: [base(rootfs), tarOf([{ name: "blob", data: noise(bytes) }])],
+    });
+    await berthOk(roots, ["pull", "-q", img.ref]);
+    const reg2 = await startRegistry();
+    const p = proxy(reg2.host, o);
+    try {
+      const dest = `${p.host}/${name}:1`;
+      const r = await berth(roots, ["push", img.ref, dest], env);
+      assertEquals(r.code, 0, r.stderr);
+      await check(p, p.seen.join("\n"), img);
+      assertEquals(
+        await unpackedTree(work, `docker://${dest}`, "1"),
+        await unpackedTree(work, `docker://${img.ref}`, "1"),
+      );
+    } finally {
+      await p.stop();
+      await reg2.stop();
+    }
+  });
+}
+
 Deno.test(
   "chunked push: PATCHed chunks; a chunk whose answer is lost (500 after the registry took it) is asked about and the upload begun again; the pushed image reads back whole",
   OPTS,
-  async () => {
-    await withImages(async ({ roots, rootfs, work, publish }) => {
-      const img = await publish("big", "1", {
-        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(1 << 20) }])],
-      });
-      await berthOk(roots, ["pull", "-q", img.ref]);
-      const reg2 = await startRegistry();
-      const p = proxy(reg2.host, { failPatch: 3 });
-      try {
-        const dest = `${p.host}/big:1`;
-        const r = await berth(roots, ["push", img.ref, dest], { BERTH_PUSH_CHUNK_SIZE: "200000" });
-        assertEquals(r.code, 0, r.stderr);
+  () =>
+    pushThroughProxy(
+      "big",
+      1 << 20,
+      { failPatch: 3 },
+      { BERTH_PUSH_CHUNK_SIZE: "200000" },
+      async (p, trace, img) => {
         const patches = p.seen.filter((l) => l.startsWith("PATCH"));
-        assert(patches.length >= 6, p.seen.join("\n"));
+        assert(patches.length >= 6, trace);
         // The failed chunk was asked about (GET of the upload); distribution no longer
         // knows an upload whose answer was lost (its state token is stale), so a new one began.
-        assert(p.seen.some((l) => /^GET \/v2\/big\/blobs\/uploads\//.test(l)), p.seen.join("\n"));
+        assert(p.seen.some((l) => /^GET \/v2\/big\/blobs\/uploads\//.test(l)), trace);
         const posts = p.seen.filter((l) => l.startsWith("POST"));
-        assertEquals(posts.length, 4, p.seen.join("\n")); // config, 2 layers, the restart
+        assertEquals(posts.length, 4, trace); // config, 2 layers, the restart
         const inspect = JSON.parse(
-          await run("skopeo", ["inspect", "--tls-verify=false", `docker://${dest}`]),
+          await run("skopeo", ["inspect", "--tls-verify=false", `docker://${p.host}/big:1`]),
         );
         assertEquals(inspect.Digest, img.manifestDigest);
-        assertEquals(
-          await unpackedTree(work, `docker://${dest}`, "1"),
-          await unpackedTree(work, `docker://${img.ref}`, "1"),
-        );
-      } finally {
-        await p.stop();
-        await reg2.stop();
-      }
-    });
-  },
+      },
+    ),
 );
 
 Deno.test(
@@ -589,20 +612,14 @@ Deno.test(
 Deno.test(
   "streamed push: a layer above 4 MiB goes up in one PATCH read from its file (no Content-Length, no Content-Range), small blobs in one PUT; a PATCH cut short is asked about and the rest streamed from the registry's Range; the image reads back whole",
   OPTS,
-  async () => {
-    await withImages(async ({ roots, rootfs, work, publish }) => {
-      const img = await publish("stream", "1", {
-        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(6 << 20) }])],
-      });
-      await berthOk(roots, ["pull", "-q", img.ref]);
-      const reg2 = await startRegistry();
-      // The first PATCH: 3,000,000 bytes reach the registry, then its answer is lost.
-      const p = proxy(reg2.host, { failPatch: 1, keepBytes: 3_000_000, stableUploads: true });
-      try {
-        const dest = `${p.host}/stream:1`;
-        const r = await berth(roots, ["push", img.ref, dest]);
-        assertEquals(r.code, 0, r.stderr);
-        const trace = p.seen.join("\n");
+  () =>
+    // The first PATCH: 3,000,000 bytes reach the registry, then its answer is lost.
+    pushThroughProxy(
+      "stream",
+      6 << 20,
+      { failPatch: 1, keepBytes: 3_000_000, stableUploads: true },
+      {},
+      (p, trace) => {
         assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
         assertEquals(p.seen.filter((l) => /^PUT .*\/blobs\/uploads\/.* => 201$/.test(l)).length, 3);
         const [first, rest] = [p.patched[0]!, p.patched[1]!];
@@ -612,52 +629,26 @@ Deno.test(
         assert(/GET \/v2\/stream\/blobs\/uploads\/[0-9a-f-]{36} => 204/.test(trace), trace);
         assertEquals(rest.bytes, first.bytes - 3_000_000);
         assertEquals([rest.range, rest.length], [`3000000-${first.bytes - 1}`, null]);
-        assertEquals(
-          await unpackedTree(work, `docker://${dest}`, "1"),
-          await unpackedTree(work, `docker://${img.ref}`, "1"),
-        );
-      } finally {
-        await p.stop();
-        await reg2.stop();
-      }
-    });
-  },
+      },
+    ),
 );
 
 Deno.test(
   "chunked push to a registry with stable upload URLs: a chunk whose answer is lost is not resent blindly; the upload's status is asked and the push goes on from its Range, not begun again",
   OPTS,
-  async () => {
-    await withImages(async ({ roots, rootfs, work, publish }) => {
-      const img = await publish("res", "1", {
-        layers: [base(rootfs), tarOf([{ name: "blob", data: noise(1 << 20) }])],
-      });
-      await berthOk(roots, ["pull", "-q", img.ref]);
-      const reg2 = await startRegistry();
-      const p = proxy(reg2.host, { failPatch: 3, stableUploads: true });
-      try {
-        const dest = `${p.host}/res:1`;
-        const r = await berth(roots, ["push", img.ref, dest], { BERTH_PUSH_CHUNK_SIZE: "200000" });
-        assertEquals(r.code, 0, r.stderr);
-        const trace = p.seen.join("\n");
-        assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
-        // The lost chunk is not sent again blindly (distribution would append it twice):
-        // the upload's status is asked, and the next chunk goes from its Range.
-        assertEquals(p.seen.filter((l) => l.endsWith("=> 500")).length, 1, trace);
-        assert(/GET \/v2\/res\/blobs\/uploads\/[0-9a-f-]{36} => 204/.test(trace), trace);
-        assertEquals(p.seen.filter((l) => / => (4|5)\d\d$/.test(l) && !l.startsWith("HEAD")), [
-          p.seen.find((l) => l.endsWith("=> 500"))!,
-        ]);
-        assertEquals(
-          await unpackedTree(work, `docker://${dest}`, "1"),
-          await unpackedTree(work, `docker://${img.ref}`, "1"),
-        );
-      } finally {
-        await p.stop();
-        await reg2.stop();
-      }
-    });
-  },
+  () =>
+    pushThroughProxy("res", 1 << 20, { failPatch: 3, stableUploads: true }, {
+      BERTH_PUSH_CHUNK_SIZE: "200000",
+    }, (p, trace) => {
+      assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
+      // The lost chunk is not sent again blindly (distribution would append it twice):
+      // the upload's status is asked, and the next chunk goes from its Range.
+      assertEquals(p.seen.filter((l) => l.endsWith("=> 500")).length, 1, trace);
+      assert(/GET \/v2\/res\/blobs\/uploads\/[0-9a-f-]{36} => 204/.test(trace), trace);
+      assertEquals(p.seen.filter((l) => / => (4|5)\d\d$/.test(l) && !l.startsWith("HEAD")), [
+        p.seen.find((l) => l.endsWith("=> 500"))!,
+      ]);
+    }),
 );
 
 Deno.test(
