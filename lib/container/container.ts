@@ -100,7 +100,7 @@ export async function releaseContainerLock(
  * Runs `fn` holding the lock of `ns/id` if it is free right now, or
  * within `waitMs` (a lock still busy then: an operation is under way,
  * skip). A lock file that did not exist before is removed again, so a dry
- * run leaves no trace.
+ * run leaves no trace. False when the lock stayed busy and `fn` did not run.
  */
 export async function withFreeLock(
   ctx: Context,
@@ -108,16 +108,17 @@ export async function withFreeLock(
   id: string,
   fn: () => Promise<void>,
   waitMs = 0,
-): Promise<void> {
+): Promise<boolean> {
   const until = ctx.clock.monotonic() + waitMs;
   let lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
   while (lock === null && ctx.clock.monotonic() < until) {
     await ctx.clock.sleep(20);
     lock = await FileLock.tryAcquire(ctx.paths.lockFile(ns, id));
   }
-  if (lock === null) return;
+  if (lock === null) return false;
   try {
     await fn();
+    return true;
   } finally {
     await releaseContainerLock(ctx, ns, id, lock);
   }

@@ -199,7 +199,11 @@ export async function gc(ctx: Context, options: GcOptions): Promise<GcReport> {
 
 type Act = (done: string, would: string, fn: () => Promise<unknown>) => Promise<void>;
 
-/** How long gc waits for a busy container lock before it leaves the container alone. */
+/**
+ * How long gc waits for the container locks that were busy, all together
+ * (not each: among 50 containers being stopped that would be 100 s),
+ * before it leaves the ones still held alone.
+ */
 const GC_LOCK_WAIT_MS = 2000;
 
 async function gcNamespace(
@@ -234,12 +238,14 @@ async function gcNamespace(
     ...runtimeIds,
     ...runtimeDirs,
   ]);
-  for (const id of [...ids].sort()) {
-    // One entry that cannot be handled (its lock file is a directory, …)
-    // is reported; the others are still repaired. A lock held for a moment
-    // (the monitor recording an exit, a command finishing) is waited for;
-    // one still held after that is an operation under way: left alone.
-    await withFreeLock(ctx, ns, id, async () => {
+  // One entry that cannot be handled (its lock file is a directory, …) is
+  // reported; the others are still repaired. Each container whose lock is
+  // free is examined at once; then the busy ones, whose locks may be held
+  // for a moment (the monitor recording an exit, a command finishing), are
+  // waited for within one GC_LOCK_WAIT_MS in all. A lock still held after
+  // that is an operation under way: that container is left alone.
+  const examine = (id: string, waitMs: number) =>
+    withFreeLock(ctx, ns, id, async () => {
       const s = await ctx.store.tryLoad(ns, id).catch((err) => {
         report.errors.push(`cannot read ${ns}/${id}: ${messageOf(err)}`);
         return undefined;
@@ -309,10 +315,16 @@ async function gcNamespace(
           () => refreshLocked(ctx, s),
         );
       }
-    }, GC_LOCK_WAIT_MS).catch((err) =>
-      report.errors.push(`cannot examine ${ns}/${id}: ${messageOf(err)}`)
-    );
+    }, waitMs).catch((err) => {
+      report.errors.push(`cannot examine ${ns}/${id}: ${messageOf(err)}`);
+      return true;
+    });
+  const busy: string[] = [];
+  for (const id of [...ids].sort()) {
+    if (!(await examine(id, 0))) busy.push(id);
   }
+  const until = ctx.clock.monotonic() + GC_LOCK_WAIT_MS;
+  for (const id of busy) await examine(id, Math.max(0, until - ctx.clock.monotonic()));
   // Leftovers of interrupted removals (of any ID).
   for (const path of await findLeftovers([containersDir, dataDir])) {
     await act(`removed the leftover ${path}`, `would remove the leftover ${path}`, async () => {
