@@ -8,7 +8,8 @@
  * - a blob up to {@linkcode MONOLITHIC_MAX} in one PUT;
  * - a larger one streamed from its file in one PATCH (chunked transfer
  *   encoding, no copy of it held: docker's and skopeo's way), then a
- *   closing PUT;
+ *   closing PUT; a registry that refuses that for its missing length (411)
+ *   gets 16 MiB chunks with `Content-Range` and `Content-Length` instead;
  * - with `BERTH_PUSH_CHUNK_SIZE` set, a blob up to that size in one PUT and
  *   a larger one in PATCHed chunks of it (`Content-Range`,
  *   `Content-Length`), for registries that want them.
@@ -42,6 +43,9 @@ import { openStoredImage } from "./_stored_image.ts";
  * costs more than the copy saves on any but a local link.
  */
 export const MONOLITHIC_MAX = 4 << 20;
+
+/** The chunk size after a registry refused a streamed PATCH for its missing length. */
+export const LENGTH_REQUIRED_CHUNK = 16 << 20;
 
 /** What a streamed body reads at a time (under malloc's mmap threshold). */
 const STREAM_PIECE = 64 << 10;
@@ -241,8 +245,12 @@ class BlobPusher {
   constructor(
     readonly client: RegistryClient,
     readonly name: string,
-    /** Null: streamed PATCHes above {@linkcode MONOLITHIC_MAX}. */
-    readonly chunkSize: number | null,
+    /**
+     * Null: streamed PATCHes above {@linkcode MONOLITHIC_MAX}, until the
+     * registry refuses one for its missing length (411): chunks of
+     * {@linkcode LENGTH_REQUIRED_CHUNK} from then on.
+     */
+    private chunkSize: number | null,
   ) {}
 
   async #fail(what: string, res: Response): Promise<never> {
@@ -321,6 +329,12 @@ class BlobPusher {
         });
       } catch (err) {
         why = (err as Error).message;
+      }
+      if (res !== null && res.status === 411 && this.chunkSize === null) {
+        // It wants each PATCH's length (it took nothing): chunks with one.
+        await res.body?.cancel();
+        this.chunkSize = LENGTH_REQUIRED_CHUNK;
+        continue;
       }
       if (res !== null && res.status === 202) {
         await res.body?.cancel();

@@ -171,7 +171,8 @@ Deno.test(
  * requests, and optionally requires a Bearer token (issued at /token for
  * Basic `user:password`, its scopes recorded) or answers a chosen PATCH
  * with a 500 after forwarding it (so the client's retry finds the chunk
- * already taken), or only its first `keepBytes` bytes (a PATCH cut short).
+ * already taken), or only its first `keepBytes` bytes (a PATCH cut short),
+ * or refuses every PATCH without a Content-Length (`lengthRequired`: 411).
  * Each PATCH's Content-Range and Content-Length are recorded.
  */
 function proxy(
@@ -182,6 +183,7 @@ function proxy(
     failPatch?: number;
     keepBytes?: number;
     stableUploads?: boolean;
+    lengthRequired?: boolean;
   } = {},
 ) {
   // stableUploads: upload URLs without distribution's state token, as many registries
@@ -232,6 +234,12 @@ function proxy(
         });
       }
       if (failing && o.keepBytes !== undefined) body = body!.subarray(0, o.keepBytes);
+      if (
+        o.lengthRequired && req.method === "PATCH" && req.headers.get("content-length") === null
+      ) {
+        log(411);
+        return new Response("length required", { status: 411 });
+      }
       const m = /\/blobs\/uploads\/([0-9a-f-]{36})$/.exec(url.pathname);
       let target = `http://${upstream}${url.pathname}${url.search}`;
       if (o.stableUploads && m !== null && uploads.has(m[1]!)) {
@@ -631,6 +639,21 @@ Deno.test(
         assertEquals([rest.range, rest.length], [`3000000-${first.bytes - 1}`, null]);
       },
     ),
+);
+
+Deno.test(
+  "streamed push to a registry that wants each PATCH's length (411): the blob goes on in chunks with Content-Length and Content-Range, on the same upload; the image reads back whole",
+  OPTS,
+  () =>
+    pushThroughProxy("len", 6 << 20, { lengthRequired: true }, {}, (p, trace) => {
+      assertEquals(p.seen.filter((l) => l.startsWith("POST")).length, 3, trace); // no restart
+      assertEquals(p.seen.filter((l) => l.endsWith("=> 411")).length, 1, trace);
+      const [refused, chunk] = [p.patched[0]!, p.patched[1]!];
+      assertEquals(p.patched.length, 2, trace);
+      assertEquals(refused.length, null);
+      assertEquals([chunk.range, chunk.length], [`0-${chunk.bytes - 1}`, String(chunk.bytes)]);
+      assertEquals(chunk.bytes, refused.bytes);
+    }),
 );
 
 Deno.test(
