@@ -22,23 +22,11 @@ import {
   readLinkFd,
   statFd,
 } from "./at_file.ts";
+import { concatBytes as concat } from "../_std/bytes.ts";
+import { TAR_BLOCK, TAR_END, tarEntryHeader, tarPadding, type TarType } from "./tar_header.ts";
 
-const BLOCK = 512;
-const encoder = new TextEncoder();
+const BLOCK = TAR_BLOCK;
 const decoder = new TextDecoder();
-
-/** The types of entry berth writes and reads. */
-export type TarType = "file" | "dir" | "symlink" | "hardlink" | "fifo" | "chardev" | "blockdev";
-
-const TYPE_FLAG: Record<TarType, string> = {
-  file: "0",
-  hardlink: "1",
-  symlink: "2",
-  chardev: "3",
-  blockdev: "4",
-  dir: "5",
-  fifo: "6",
-};
 
 /** One entry read from a tar stream. */
 export interface TarEntry {
@@ -53,72 +41,7 @@ export interface TarEntry {
   data: ReadableStream<Uint8Array>;
 }
 
-function octal(value: number | bigint, width: number): string {
-  return value.toString(8).padStart(width - 1, "0") + "\0";
-}
-
-function fits(value: number | bigint, width: number): boolean {
-  return BigInt(value) < 8n ** BigInt(width - 1);
-}
-
-function paxRecord(key: string, value: string): Uint8Array {
-  const body = ` ${key}=${value}\n`;
-  const bodyLen = encoder.encode(body).length;
-  let len = bodyLen + String(bodyLen).length;
-  if (String(len).length !== String(bodyLen).length) len = bodyLen + String(len).length;
-  return encoder.encode(`${len}${body}`);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-function padding(size: number): Uint8Array {
-  return new Uint8Array((BLOCK - (size % BLOCK)) % BLOCK);
-}
-
-/** One ustar header block. */
-function headerBlock(fields: {
-  name: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: bigint;
-  type: string;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
-}): Uint8Array {
-  const b = new Uint8Array(BLOCK);
-  const put = (off: number, width: number, text: string) => {
-    b.set(encoder.encode(text).subarray(0, width), off);
-  };
-  put(0, 100, fields.name);
-  put(100, 8, octal(fields.mode & 0o7777, 8));
-  put(108, 8, octal(fits(fields.uid, 8) ? fields.uid : 0, 8));
-  put(116, 8, octal(fits(fields.gid, 8) ? fields.gid : 0, 8));
-  put(124, 12, octal(fits(fields.size, 12) ? fields.size : 0, 12));
-  put(136, 12, octal(fits(fields.mtime, 12) && fields.mtime >= 0n ? fields.mtime : 0n, 12));
-  put(148, 8, "        ");
-  put(156, 1, fields.type);
-  put(157, 100, fields.linkname);
-  put(257, 6, "ustar\0");
-  put(263, 2, "00");
-  put(329, 8, octal(fields.devmajor, 8));
-  put(337, 8, octal(fields.devminor, 8));
-  const sum = b.reduce((n, x) => n + x, 0);
-  put(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
-  return b;
-}
-
-/** The header blocks of an entry: a pax header first when a field does not fit ustar. */
+/** The header blocks of an entry: always with a pax header, for the time to the nanosecond. */
 function entryHeader(
   name: string,
   type: TarType,
@@ -126,44 +49,25 @@ function entryHeader(
   size: number,
   linkname: string,
 ): Uint8Array {
-  const records: Uint8Array[] = [];
-  if (encoder.encode(name).length > 100) records.push(paxRecord("path", name));
-  if (encoder.encode(linkname).length > 100) records.push(paxRecord("linkpath", linkname));
-  if (!fits(st.uid, 8)) records.push(paxRecord("uid", String(st.uid)));
-  if (!fits(st.gid, 8)) records.push(paxRecord("gid", String(st.gid)));
-  if (!fits(size, 12)) records.push(paxRecord("size", String(size)));
-  records.push(paxRecord("mtime", `${st.mtime[0]}.${String(st.mtime[1]).padStart(9, "0")}`));
-  const pax = concat(records);
-  const major = Number((st.rdev >> 8n) & 0xfffn);
-  const minor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n));
-  return concat([
-    headerBlock({
-      name: "PaxHeader",
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      size: pax.length,
-      mtime: 0n,
-      type: "x",
-      linkname: "",
-      devmajor: 0,
-      devminor: 0,
-    }),
-    pax,
-    padding(pax.length),
-    headerBlock({
-      name: name.slice(0, 100),
-      mode: st.mode,
-      uid: st.uid,
-      gid: st.gid,
-      size,
-      mtime: st.mtime[0],
-      type: TYPE_FLAG[type],
-      linkname: linkname.slice(0, 100),
-      devmajor: type === "chardev" || type === "blockdev" ? major : 0,
-      devminor: type === "chardev" || type === "blockdev" ? minor : 0,
-    }),
-  ]);
+  const device = type === "chardev" || type === "blockdev";
+  return tarEntryHeader({
+    name,
+    type,
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
+    size,
+    mtime: st.mtime[0],
+    mtimeNs: st.mtime[1],
+    linkname,
+    ...(device
+      ? {
+        devmajor: Number((st.rdev >> 8n) & 0xfffn),
+        devminor: Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & 0xfff00n)),
+      }
+      : {}),
+    paxName: "PaxHeader",
+  });
 }
 
 /**
@@ -176,7 +80,7 @@ export async function writeTar(
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<void> {
   await writeTarEntry(srcFd, name, write, 0, new Map());
-  await write(new Uint8Array(2 * BLOCK));
+  await write(TAR_END);
 }
 
 /**
@@ -239,7 +143,7 @@ async function writeTarEntry(
       } finally {
         f.close();
       }
-      await write(padding(st.size));
+      await write(tarPadding(st.size));
       return;
     }
     case "symlink":
@@ -357,7 +261,7 @@ export async function* readTar(input: ReadableStream<Uint8Array>): AsyncGenerato
       const flag = String.fromCharCode(h[156]!);
       let size = num(h, 124, 12);
       if (pax.size !== undefined && flag !== "x" && flag !== "g") size = Number(pax.size);
-      const padded = size + padding(size).length;
+      const padded = size + tarPadding(size).length;
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
         const data = (await r.exact(padded, "a header")).subarray(0, size);
         if (flag === "x") pax = { ...pax, ...parsePax(data) };
@@ -402,7 +306,7 @@ export async function* readTar(input: ReadableStream<Uint8Array>): AsyncGenerato
       // What the consumer did not read of the data, then the padding.
       if (left > 0) await r.exact(left, `"${name}"`);
       if (type === "file" || size > 0) {
-        await r.exact(type === "file" ? padding(size).length : padded, `"${name}"`);
+        await r.exact(type === "file" ? tarPadding(size).length : padded, `"${name}"`);
       }
     }
   } finally {

@@ -35,7 +35,7 @@ import {
   statFd,
 } from "../host/at_file.ts";
 import { RuntimeError } from "../host/errors.ts";
-import { type LayerEntryHeader, layerEntryHeader, TAR_END, tarPadding } from "./_tar_entry.ts";
+import { TAR_END, type TarEntryHeader, tarEntryHeader, tarPadding } from "../host/tar_header.ts";
 import { keepsXattr } from "./_unpack.ts";
 import { readXattrs } from "./_xattr_read.ts";
 import { sha256 } from "./_verify.ts";
@@ -44,6 +44,12 @@ import { sha256 } from "./_verify.ts";
 export type DiffMode = "upper" | "tree";
 
 const CHUNK = 256 * 1024;
+
+/** A layer entry's header; its pax header, if any, named `PaxHeaders/BASENAME` (as GNU tar's). */
+function layerEntryHeader(h: Omit<TarEntryHeader, "paxName">): Uint8Array {
+  const base = h.name.replace(/\/$/, "").split("/").pop()!.slice(0, 80);
+  return tarEntryHeader({ ...h, paxName: `PaxHeaders/${base}` });
+}
 
 /**
  * The tar of the tree at `root` (its entries relative to it, `root` itself
@@ -123,7 +129,7 @@ async function* entry(
 ): AsyncGenerator<Uint8Array> {
   const st = statFd(fd);
   const kind = kindOf(st.mode);
-  const base: Omit<LayerEntryHeader, "name" | "type"> = {
+  const base: Omit<TarEntryHeader, "name" | "type" | "paxName"> = {
     mode: st.mode & 0o7777,
     uid: st.uid,
     gid: st.gid,

@@ -9,6 +9,7 @@
  */
 
 import { RuntimeError } from "../host/errors.ts";
+import { TAR_END, TAR_TYPE_FLAG, tarBlock, tarPadding } from "../host/tar_header.ts";
 import { type AsyncWriter, WriteQueue } from "./_write_queue.ts";
 
 /** Where a tar goes: a regular file (seekable) or a pipe. */
@@ -47,45 +48,20 @@ export function fileSink(f: AsyncWriter, seekable: Deno.FsFile | null): TarSink 
 
 const enc = new TextEncoder();
 
-function octal(buf: Uint8Array, off: number, len: number, value: number): void {
-  const text = value.toString(8).padStart(len - 1, "0");
-  if (text.length > len - 1) {
-    // base-256 (GNU): the high bit of the first byte set, big-endian after it.
-    let v = BigInt(value);
-    buf[off] = 0x80;
-    for (let i = off + len - 1; i > off; i--) {
-      buf[i] = Number(v & 0xffn);
-      v >>= 8n;
-    }
-    return;
-  }
-  buf.set(enc.encode(text), off);
-  buf[off + len - 1] = 0;
-}
-
-/** A ustar header for `name` (at most 100 bytes: the archives' names are short). */
+/** A ustar header for `name` (at most 100 bytes: the archives' names are short), root's. */
 export function tarHeader(name: string, size: number, type: "file" | "dir"): Uint8Array {
-  const nameBytes = enc.encode(name);
-  if (nameBytes.length > 100) throw new RuntimeError(`tar: name too long: ${name}`);
-  const h = new Uint8Array(512);
-  h.set(nameBytes, 0);
-  octal(h, 100, 8, type === "dir" ? 0o755 : 0o644);
-  octal(h, 108, 8, 0);
-  octal(h, 116, 8, 0);
-  octal(h, 124, 12, size);
-  octal(h, 136, 12, 0);
-  h.fill(0x20, 148, 156); // the checksum counts its own field as spaces
-  h[156] = type === "dir" ? 0x35 : 0x30;
-  h.set(enc.encode("ustar\x0000"), 257);
-  h.set(enc.encode("root"), 265);
-  h.set(enc.encode("root"), 297);
-  let sum = 0;
-  for (const b of h) sum += b;
-  const text = sum.toString(8).padStart(6, "0");
-  h.set(enc.encode(text), 148);
-  h[154] = 0;
-  h[155] = 0x20;
-  return h;
+  if (enc.encode(name).length > 100) throw new RuntimeError(`tar: name too long: ${name}`);
+  return tarBlock({
+    name,
+    flag: TAR_TYPE_FLAG[type],
+    mode: type === "dir" ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: 0,
+    uname: "root",
+    gname: "root",
+  });
 }
 
 /** Writes a tar entry by entry. */
@@ -104,8 +80,7 @@ export class TarWriter {
   }
 
   #pad(size: number): void {
-    const rest = size % 512;
-    if (rest !== 0) this.#write(new Uint8Array(512 - rest));
+    if (size % 512 !== 0) this.#write(tarPadding(size));
   }
 
   /** A directory entry (`name` ending in `/`). */
@@ -150,7 +125,7 @@ export class TarWriter {
 
   /** The end-of-archive marker (two zero blocks); resolves once all is written. */
   async end(): Promise<void> {
-    this.#write(new Uint8Array(1024));
+    this.#write(TAR_END);
     await this.sink.flush();
   }
 }
