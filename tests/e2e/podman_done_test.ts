@@ -78,8 +78,7 @@ async function withWorld(
     roots.env.BERTH_NETWORK = net;
     await fn(roots, ref, roots.env);
   } finally {
-    await cleanup(roots);
-    await berth(roots, ["network", "rm", net]);
+    await cleanup(roots); // the network too: its definition is in the roots, its bridge removed
     await reg.stop();
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
