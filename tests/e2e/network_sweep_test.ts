@@ -23,9 +23,12 @@ const ignore = !hasNetworking();
 
 type Ns = Awaited<ReturnType<typeof privateNs>>;
 
-/** A private namespace's set-up: a sysfs of its own (the cgroup tree kept where it was). */
+/**
+ * A private namespace's set-up: a sysfs of its own (the cgroup tree kept
+ * where it was, through a temp directory that is removed again).
+ */
 const SYSFS_OF_NS = "d=$(mktemp -d) && mount --rbind /sys/fs/cgroup $d && " +
-  "mount -t sysfs sysfs /sys && mount --rbind $d /sys/fs/cgroup";
+  "mount -t sysfs sysfs /sys && mount --rbind $d /sys/fs/cgroup && umount -l $d && rmdir $d";
 
 /**
  * Runs `fn` with `count` fresh roots used only in a private namespace made
