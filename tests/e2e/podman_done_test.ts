@@ -7,7 +7,6 @@
 import { join } from "../../lib/_std/path.ts";
 import { assertEquals, assertTrue } from "../assert.ts";
 import {
-  berth,
   berthOk,
   busyboxRootfs,
   cleanup,
