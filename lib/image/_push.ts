@@ -1,8 +1,9 @@
 /**
  * `push`: an image of the store to a registry, by the OCI distribution
  * spec. For the config and each layer: a HEAD of the blob at the
- * destination (present: skipped); else a cross-repository mount when the
- * same registry holds the image under another of its names (`POST
+ * destination (present: skipped); else a cross-repository mount when an
+ * image of the store with that blob is named in another repository of the
+ * same registry ({@linkcode mountSources}; `POST
  * …/blobs/uploads/?mount=DIGEST&from=REPO`); else an upload, following
  * each `Location`:
  * - a blob up to {@linkcode MONOLITHIC_MAX} in one PUT;
@@ -34,6 +35,7 @@ import { oneLine, RegistryClient, type Transport } from "./_registry.ts";
 import { registryLimitsOf } from "./_registry_limits.ts";
 import { storeOf } from "./_local.ts";
 import { openStoredImage } from "./_stored_image.ts";
+import type { ImageRecord } from "./_store.ts";
 
 /**
  * Blobs up to this size go in one PUT, held in memory (Deno's `fetch`
@@ -104,6 +106,48 @@ async function reason(res: Response, timeoutMs: number): Promise<string> {
   return text === "" ? "" : `: ${oneLine(text)}`;
 }
 
+/** At most this many repositories are asked to lend blobs (each is a scope of the token). */
+const MAX_MOUNT_SOURCES = 8;
+
+/**
+ * Where each blob of `rec` may be mounted from at `to`'s registry: a
+ * repository there, other than `to`'s, named by an image of the store that
+ * has the blob (it was pulled from there, or pushed there): the pushed
+ * image's own names first, then the others' (an image built FROM a base
+ * pulled from the same registry lends the base's layers). A repository
+ * that turns out not to hold the blob costs nothing: the registry then
+ * starts an upload instead.
+ */
+export function mountSources(
+  rec: ImageRecord,
+  all: ImageRecord[],
+  to: ImageRef,
+): Map<string, string> {
+  const wanted = new Set([rec.id, ...rec.layers.map((l) => l.digest)]);
+  const out = new Map<string, string>();
+  const repos = new Set<string>();
+  for (const r of [rec, ...all.filter((x) => x.id !== rec.id)]) {
+    const repo = r.names.map((n) => {
+      try {
+        const ref = parseReference(n);
+        return ref.registry === to.registry && ref.repository !== to.repository
+          ? ref.repository
+          : null;
+      } catch {
+        return null;
+      }
+    }).find((x) => x !== null);
+    if (repo === undefined || (!repos.has(repo) && repos.size >= MAX_MOUNT_SOURCES)) continue;
+    for (const d of [r.id, ...r.layers.map((l) => l.digest)]) {
+      if (wanted.has(d) && !out.has(d)) {
+        out.set(d, repo);
+        repos.add(repo);
+      }
+    }
+  }
+  return out;
+}
+
 /** Pushes image `image` (a reference or an ID) to `dest` (default: its own name). */
 export async function pushImage(
   ctx: Context,
@@ -128,10 +172,8 @@ export async function pushImage(
   const chunkSize = chunkSizeOf(ctx.env);
   const img = openStoredImage(store, rec, "push");
   try {
-    // A mount source: the image under another repository of the same registry.
-    const from = rec.names.map((n) =>
-      parseReference(n)
-    ).find((r) => r.registry === to.registry && r.repository !== to.repository)?.repository ?? null;
+    const sources = mountSources(rec, store.list(), to);
+    const fromRepos = [...new Set(sources.values())];
     const client = new RegistryClient(to, {
       ...registryLimitsOf(ctx.env),
       credentials: lookupCredentials(
@@ -141,7 +183,7 @@ export async function pushImage(
       ),
       scopes: [
         `repository:${to.repository}:pull,push`,
-        ...(from !== null ? [`repository:${from}:pull`] : []),
+        ...fromRepos.map((r) => `repository:${r}:pull`),
       ],
       ...(o.insecure === true ? { insecure: true } : {}),
       ...(o.transport !== undefined ? { transport: o.transport } : {}),
@@ -151,8 +193,7 @@ export async function pushImage(
       {
         digest: rec.id,
         size: img.configBytes.length,
-        read: (off, len) =>
-          img.configBytes.slice(off, off + len),
+        read: (off, len) => img.configBytes.slice(off, off + len),
       },
       ...img.layers.map((l) => ({
         digest: l.digest,
@@ -182,7 +223,7 @@ export async function pushImage(
           how === "present"
             ? "already there"
             : how === "mounted"
-            ? `mounted from ${from}`
+            ? `mounted from ${sources.get(b.digest)}`
             : "uploaded"
         }`,
       );
@@ -199,7 +240,7 @@ export async function pushImage(
     const worker = async () => {
       while (next < missing.length) {
         const b = missing[next++]!;
-        done(b, await pusher.send(b, from));
+        done(b, await pusher.send(b, sources.get(b.digest) ?? null));
       }
     };
     await Promise.all(Array.from({ length: Math.min(3, missing.length) }, worker));

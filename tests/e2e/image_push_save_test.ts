@@ -286,6 +286,43 @@ function proxy(
 }
 
 Deno.test(
+  "push of an image named nowhere on the registry mounts the layers another stored image was pulled with from there (a base), and uploads the rest",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, work, publish }) => {
+      const baseImg = await publish("base", "1", { layers: [base(rootfs)] });
+      const app = await publish("app", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([{ name: "srv/", type: "dir" }, { name: "srv/a", data: "a\n" }]),
+        ],
+      });
+      await berthOk(roots, ["pull", "-q", baseImg.ref]);
+      await berthOk(roots, ["pull", "-q", app.ref]);
+      // The app is known only by a local name now, as a build's result would be.
+      await berthOk(roots, ["tag", app.ref, "example.com/app:1"]);
+      await berthOk(roots, ["rmi", app.ref]);
+      const before = reg.log().length;
+      const r = await berth(roots, ["push", "example.com/app:1", `${reg.host}/app2:1`]);
+      assertEquals(r.code, 0, r.stderr);
+      assert(/mounted from base/.test(r.stderr), r.stderr);
+      const log = reg.log().slice(before);
+      const baseLayer = JSON.parse(
+        await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${baseImg.ref}`]),
+      ).layers[0].digest as string;
+      const mounts = requests(log, "POST", "mount=");
+      assertEquals(mounts.length, 1, log); // the base layer; the app's config and layer are new
+      assert(mounts[0]!.includes(`mount=${baseLayer}&from=base`), mounts[0]);
+      assertEquals(requests(log, "PUT", "/blobs/uploads/").length, 2, log);
+      assertEquals(
+        await unpackedTree(work, `docker://${reg.host}/app2:1`, "1"),
+        await unpackedTree(work, `docker://${app.ref}`, "1"),
+      );
+    });
+  },
+);
+
+Deno.test(
   "push of an image the registry has makes HEADs only, no upload; push without DEST goes to the image's own name",
   OPTS,
   async () => {
