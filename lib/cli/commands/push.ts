@@ -35,7 +35,7 @@ export const pushCommand: Command<PushArgs> = {
   summary: "send an image to a registry",
   usage: "push [-q] [--tls-verify=false] IMAGE [DEST]",
   description:
-    "DEST (default: IMAGE's name) is REGISTRY/NAME[:TAG], optionally docker://. Blobs the registry has are skipped; on the same registry, blobs are mounted from the image's other repository instead of uploaded. The manifest is sent as pulled, so its digest (printed at the end) is unchanged. Credentials come from berth login. Images pulled before berth kept layer blobs must be pulled again.",
+    "DEST (default: IMAGE's name) is REGISTRY/NAME[:TAG], optionally docker://. Blobs the registry has are skipped; a blob that an image of the store is named with in another repository of that registry (the image's own other name, or the base it was built FROM) is mounted from there instead of uploaded; blobs above 4 MiB are streamed from their file (BERTH_PUSH_CHUNK_SIZE=BYTES: in chunks of that size). The manifest is sent as pulled, so its digest (printed at the end) is unchanged. Credentials come from berth login. Images pulled before berth kept layer blobs must be pulled again.",
   options: OPTIONS,
   examples: [
     "berth push 127.0.0.1:5000/app:1.0",
