@@ -133,6 +133,23 @@ export async function berth(
   };
 }
 
+/** Runs berth with `input` on its stdin (a pipe). */
+export async function berthIn(roots: Roots, args: string[], input: string): Promise<BerthResult> {
+  const [exe, ...pre] = berthArgv();
+  const child = new Deno.Command(exe!, {
+    args: [...pre, ...args],
+    env: roots.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(input));
+  await w.close();
+  const out = await child.output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
 /** Runs berth and fails the test unless it exits 0. */
 export async function berthOk(roots: Roots, args: string[]): Promise<string> {
   const r = await berth(roots, args);

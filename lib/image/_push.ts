@@ -317,6 +317,12 @@ class BlobPusher {
       await start.body?.cancel();
       return "mounted";
     }
+    if (from !== null && (start.status === 401 || start.status === 403)) {
+      // The token does not cover the source (the server granted only some
+      // scopes): upload it, as docker does after a failed mount.
+      await start.body?.cancel();
+      return await this.send(b, null);
+    }
     if (start.status !== 202) await this.#fail(`blob upload: HTTP ${start.status}`, start);
     await start.body?.cancel();
     const location = start.headers.get("location");

@@ -57,7 +57,9 @@ export interface RegistryOptions {
   /**
    * The scopes a token is asked for (`repository:NAME:pull,push`, …),
    * instead of the challenge's: a push needs push access from its first
-   * request on, which a challenge to a HEAD does not ask for.
+   * request on, which a challenge to a HEAD does not ask for. The first is
+   * needed; the others (pull on mount sources) are asked for again without
+   * it when the token server refuses them all together.
    */
   scopes?: string[];
 }
@@ -353,7 +355,7 @@ export class RegistryClient {
     throw new RuntimeError(`cannot reach registry ${this.#ref.registry}: ${why}${hint}`);
   }
 
-  async #authorize(header: string): Promise<string> {
+  async #authorize(header: string, scopes = this.#scopes): Promise<string> {
     const { scheme, params } = parseChallenge(header);
     const creds = this.#creds;
     const registry = this.#ref.registry;
@@ -382,8 +384,8 @@ export class RegistryClient {
       );
     }
     if (params.service !== undefined) url.searchParams.set("service", params.service);
-    if (this.#scopes !== null) {
-      for (const scope of this.#scopes) url.searchParams.append("scope", scope);
+    if (scopes !== null) {
+      for (const scope of scopes) url.searchParams.append("scope", scope);
     } else {
       url.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
     }
@@ -409,6 +411,11 @@ export class RegistryClient {
     }
     if (!res.ok) {
       await res.body?.cancel();
+      if ((res.status === 401 || res.status === 403) && scopes !== null && scopes.length > 1) {
+        // A server that refuses the token for one scope it will not grant
+        // (a mount source) rather than granting the rest: the first alone.
+        return await this.#authorize(header, scopes.slice(0, 1));
+      }
       const unsent = creds !== null && !withCreds
         ? `; the saved credentials were not sent: ${url.origin} is neither https nor the registry`
         : "";

@@ -6,6 +6,7 @@ import { assertEquals, assertTrue as assert } from "../assert.ts";
 import {
   berth,
   berthArgv,
+  berthIn,
   berthOk,
   busyboxRootfs,
   cleanup,
@@ -169,7 +170,9 @@ Deno.test(
  * A proxy in front of `upstream` that forwards every method with its body
  * and headers (a registry's Location rewritten to the proxy), counts the
  * requests, and optionally requires a Bearer token (issued at /token for
- * Basic `user:password`, its scopes recorded) or answers a chosen PATCH
+ * Basic `user:password`, its scopes recorded; pull on an `unreadable`
+ * repository is left out of it, or with `strictToken` refused with the
+ * whole token; a mount from a repository the token lacks is a 401) or answers a chosen PATCH
  * with a 500 after forwarding it (so the client's retry finds the chunk
  * already taken), or only its first `keepBytes` bytes (a PATCH cut short),
  * or refuses every PATCH without a Content-Length (`lengthRequired`: 411).
@@ -184,12 +187,15 @@ function proxy(
     keepBytes?: number;
     stableUploads?: boolean;
     lengthRequired?: boolean;
+    unreadable?: string[];
+    strictToken?: boolean;
   } = {},
 ) {
   // stableUploads: upload URLs without distribution's state token, as many registries
   // give them (the proxy keeps the latest upstream URL of each upload).
   const uploads = new Map<string, string>();
-  const token = crypto.randomUUID();
+  /** Each token issued, with the scopes it grants. */
+  const grants = new Map<string, string[]>();
   const seen: string[] = [];
   const scopes: string[][] = [];
   const patched: { range: string | null; length: string | null; bytes: number }[] = [];
@@ -204,11 +210,25 @@ function proxy(
         if (req.headers.get("authorization") !== `Basic ${btoa(`${o.user}:${o.password}`)}`) {
           return new Response("denied", { status: 401 });
         }
-        scopes.push(url.searchParams.getAll("scope"));
+        const asked = url.searchParams.getAll("scope");
+        scopes.push(asked);
+        const denied = asked.filter((sc) =>
+          (o.unreadable ?? []).some((r) => sc.startsWith(`repository:${r}:`))
+        );
+        if (denied.length > 0 && o.strictToken) return new Response("denied", { status: 403 });
+        const token = crypto.randomUUID();
+        grants.set(token, asked.filter((sc) => !denied.includes(sc)));
         return Response.json({ token });
       }
-      if (o.user !== undefined && req.headers.get("authorization") !== `Bearer ${token}`) {
+      const granted = grants.get((req.headers.get("authorization") ?? "").replace(/^Bearer /, ""));
+      const from = url.searchParams.get("from");
+      const covers = granted !== undefined &&
+        (from === null || granted.some((sc) => sc.startsWith(`repository:${from}:`)));
+      const log = (status: number) =>
+        seen.push(`${req.method} ${url.pathname}${url.search} => ${status}`);
+      if (o.user !== undefined && !covers) {
         await req.body?.cancel();
+        log(401);
         return new Response("unauthorized", {
           status: 401,
           headers: {
@@ -217,8 +237,6 @@ function proxy(
           },
         });
       }
-      const log = (status: number) =>
-        seen.push(`${req.method} ${url.pathname}${url.search} => ${status}`);
       const headers = new Headers(req.headers);
       headers.delete("authorization");
       headers.set("host", upstream);
@@ -416,6 +434,12 @@ Deno.test(
     ),
 );
 
+/** `berth login -u alice --password-stdin HOST`, the password `s3cret` on its stdin. */
+async function login(roots: Roots, host: string): Promise<void> {
+  const r = await berthIn(roots, ["login", "-u", "alice", "--password-stdin", host], "s3cret\n");
+  assertEquals(r.code, 0, r.stderr);
+}
+
 Deno.test(
   "token auth: push asks its one token for pull,push on DEST (and pull on the mount source); without login it fails in one line",
   OPTS,
@@ -429,18 +453,7 @@ Deno.test(
         const anon = await berth(roots, ["push", img.ref, dest]);
         assertEquals(anon.code, 1, anon.stderr);
         assertEquals(anon.stderr.trim().split("\n").length, 1, anon.stderr);
-        const [exe, ...pre] = berthArgv();
-        const login = new Deno.Command(exe!, {
-          args: [...pre, "login", "-u", "alice", "--password-stdin", p.host],
-          env: roots.env,
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const w = login.stdin.getWriter();
-        await w.write(new TextEncoder().encode("s3cret\n"));
-        await w.close();
-        assertEquals((await login.output()).code, 0);
+        await login(roots, p.host);
         const tokensBefore = p.scopes.length;
         const r = await berth(roots, ["push", "-q", img.ref, dest]);
         assertEquals(r.code, 0, r.stderr);
@@ -454,6 +467,65 @@ Deno.test(
         assert(p.seen.some((l) => l.startsWith("PUT /v2/private/manifests/1")));
       } finally {
         await p.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  "token auth: a mount source the token does not cover is uploaded instead (the server granting the rest, or refusing the token until asked for DEST alone)",
+  OPTS,
+  async () => {
+    await withImages(async ({ roots, reg, rootfs, work, publish }) => {
+      await publish("base", "1", { layers: [base(rootfs)] });
+      await publish("app", "1", {
+        layers: [
+          base(rootfs),
+          tarOf([{ name: "srv/", type: "dir" }, { name: "srv/a", data: "a\n" }]),
+        ],
+      });
+      for (const strictToken of [false, true]) {
+        const dest = strictToken ? "strict" : "lax"; // a repository each: neither has the blobs
+        const p = proxy(reg.host, {
+          user: "alice",
+          password: "s3cret",
+          unreadable: ["base"],
+          strictToken,
+        });
+        try {
+          await login(roots, p.host);
+          // Pulls ask for the challenge's scope, which is granted: only a push's extra
+          // scope (pull on base, its mount source) is not.
+          await berthOk(roots, ["pull", "-q", `${p.host}/base:1`]);
+          await berthOk(roots, ["pull", "-q", `${p.host}/app:1`]);
+          // The app known only by a local name, as a build's result would be.
+          await berthOk(roots, ["tag", `${p.host}/app:1`, "example.com/app:1"]);
+          await berthOk(roots, ["rmi", `${p.host}/app:1`]);
+          const [seen, tokens] = [p.seen.length, p.scopes.length];
+          const r = await berth(roots, ["push", "example.com/app:1", `${p.host}/${dest}:1`]);
+          assertEquals(r.code, 0, r.stderr);
+          const trace = p.seen.slice(seen).join("\n");
+          const both = [`repository:${dest}:pull,push`, "repository:base:pull"];
+          assertEquals(
+            p.scopes.slice(tokens),
+            strictToken ? [both, [`repository:${dest}:pull,push`]] : [both],
+          );
+          const mounts = p.seen.slice(seen).filter((l) => l.includes("mount="));
+          assertEquals(mounts.length, 1, trace); // the base layer's, refused
+          assert(mounts[0]!.endsWith("=> 401"), trace);
+          assertEquals(
+            p.seen.slice(seen).filter((l) => /^PUT .*\/blobs\/uploads\//.test(l)).length,
+            3,
+          );
+          assert(trace.includes(`PUT /v2/${dest}/manifests/1 => 201`), trace);
+          assertEquals(
+            await unpackedTree(work, `docker://${reg.host}/${dest}:1`, "1"),
+            await unpackedTree(work, `docker://${reg.host}/app:1`, "1"),
+          );
+          await berthOk(roots, ["rmi", "example.com/app:1"]);
+        } finally {
+          await p.stop();
+        }
       }
     });
   },

@@ -10,7 +10,7 @@ function assertMatch(text: string, re: RegExp, msg?: string): void {
 }
 import {
   berth,
-  berthArgv,
+  berthIn,
   berthOk,
   busyboxRootfs,
   cleanup,
@@ -557,19 +557,12 @@ Deno.test(
         const ref = `${proxy.host}/private:1`;
         const anon = await berth(roots, ["pull", "-q", ref]);
         assertEquals(anon.code, 1, anon.stderr);
-        const [exe, ...pre] = berthArgv();
-        const login = new Deno.Command(exe!, {
-          args: [...pre, "login", "-u", "alice", "--password-stdin", proxy.host],
-          env: roots.env,
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const w = login.stdin.getWriter();
-        await w.write(new TextEncoder().encode("s3cret\n"));
-        await w.close();
-        const out = await login.output();
-        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+        const out = await berthIn(
+          roots,
+          ["login", "-u", "alice", "--password-stdin", proxy.host],
+          "s3cret\n",
+        );
+        assertEquals(out.code, 0, out.stderr);
         const auth = join(roots.dataRoot, "auth.json");
         assertEquals(Deno.statSync(auth).mode! & 0o777, 0o600);
         assertEquals((await berthOk(roots, ["pull", "-q", ref])).trim(), img.configDigest);

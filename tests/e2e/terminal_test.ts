@@ -10,6 +10,7 @@ import { assertEquals, assertTrue } from "../assert.ts";
 import {
   berth,
   berthArgv,
+  berthIn,
   berthOk,
   eventually,
   leftovers,
@@ -27,23 +28,6 @@ if (!TMUX) console.log("terminal_test: tmux is not installed, the terminal tests
 
 /** The berth command line for a shell in a tmux pane. */
 const B = berthArgv().map(shq).join(" ");
-
-/** Runs berth with `input` on its stdin (a pipe). */
-async function berthIn(roots: Roots, args: string[], input: string) {
-  const [exe, ...pre] = berthArgv();
-  const child = new Deno.Command(exe!, {
-    args: [...pre, ...args],
-    env: roots.env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const out = await child.output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
 
 /** `stty -a` of a terminal device, as seen from outside. */
 async function sttyOf(device: string): Promise<string> {
