@@ -92,13 +92,20 @@ async function once(req: Request, url: URL): Promise<Response> {
       r.end(body?.whole);
       return;
     }
-    // A stream (a pushed blob read from its file), with back-pressure.
+    // A stream (a pushed blob read from its file), with back-pressure; a
+    // request that fails or closes early stops the reading (and the file's).
     void (async () => {
       const write = async (chunk: Uint8Array) => {
-        if (!r.write(chunk)) await new Promise((ok) => r.once("drain", ok));
+        if (!r.write(chunk)) {
+          await new Promise((ok) => {
+            r.once("drain", ok);
+            r.once("close", ok);
+          });
+        }
       };
       for (const chunk of body.head) await write(chunk);
       for (let c = await body.rest.read(); !c.done; c = await body.rest.read()) {
+        if (r.destroyed) return void (await body.rest.cancel());
         await write(c.value);
       }
       r.end();

@@ -93,6 +93,11 @@ export async function privateNs(setup: string) {
   };
 }
 
+/** The arguments of `run -d` of a `sleep 1000` container `id` of `rootfs` on network `net`. */
+export function sleepingArgs(rootfs: string, id: string, net: string): string[] {
+  return ["run", "-d", "--network", net, "--rootfs", rootfs, id, "--", "sleep", "1000"];
+}
+
 /** `run -d` of a `sleep 1000` container `id` on network `net`, by berth inside `ns`. */
 export function runSleeping(
   ns: Awaited<ReturnType<typeof privateNs>>,
@@ -101,18 +106,7 @@ export function runSleeping(
   id: string,
   net: string,
 ): Promise<string> {
-  return ns.berthOk(roots, [
-    "run",
-    "-d",
-    "--network",
-    net,
-    "--rootfs",
-    rootfs,
-    id,
-    "--",
-    "sleep",
-    "1000",
-  ]);
+  return ns.berthOk(roots, sleepingArgs(rootfs, id, net));
 }
 
 /**

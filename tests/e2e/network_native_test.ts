@@ -16,7 +16,7 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { get, httpd } from "./net_helpers.ts";
+import { get, httpd, sleepingArgs } from "./net_helpers.ts";
 import { containerChains } from "../../lib/network/_stale_rules.ts";
 import { bridgePorts } from "../../lib/network/_stale_bridges.ts";
 
@@ -292,18 +292,7 @@ Deno.test({
       const bridge = JSON.parse(await berthOk(roots, ["network", "inspect", "shr1"]))[0]
         .bridge as string;
       const run = (id: string, env: Record<string, string> = {}) =>
-        berth(roots, [
-          "run",
-          "-d",
-          "--network",
-          "shr1",
-          "--rootfs",
-          rootfs,
-          id,
-          "--",
-          "sleep",
-          "1000",
-        ], env);
+        berth(roots, sleepingArgs(rootfs, id, "shr1"), env);
       assertEquals((await run("c1")).code, 0);
       const shared = await rulesNaming(subnet);
       // Three accepts (replies in, out of the host, within the bridge) and the masquerade.

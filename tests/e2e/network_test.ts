@@ -24,7 +24,15 @@ import {
   withRoots,
 } from "../helpers.ts";
 import { join } from "node:path";
-import { get, httpd, iptablesLog, privateNs, runSleeping, sh } from "./net_helpers.ts";
+import {
+  get,
+  httpd,
+  iptablesLog,
+  privateNs,
+  runSleeping,
+  sh,
+  sleepingArgs,
+} from "./net_helpers.ts";
 import dgram from "node:dgram";
 import { CniClient } from "../../lib/network/_cni.ts";
 import type { AttachRecord } from "../../lib/network/_attach.ts";
@@ -352,20 +360,7 @@ Deno.test({
     withNet(async (roots, rootfs) => {
       const net = await createNet(roots, "many");
       const ids = Array.from({ length: 8 }, (_, i) => `c${i}`);
-      const rs = await Promise.all(ids.map((id) =>
-        berth(roots, [
-          "run",
-          "-d",
-          "--network",
-          "many",
-          "--rootfs",
-          rootfs,
-          id,
-          "--",
-          "sleep",
-          "1000",
-        ])
-      ));
+      const rs = await Promise.all(ids.map((id) => berth(roots, sleepingArgs(rootfs, id, "many"))));
       for (const r of rs) {
         assertEquals(r.code, 0, r.stderr);
       }
